@@ -1,0 +1,49 @@
+import { CliError, UsageError } from './cli-error.js';
+import { download, downloadUsage } from './commands/download.js';
+import { inspect, inspectUsage } from './commands/inspect.js';
+
+type Command = (argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; usage: string; summary: string }> = {
+  inspect: { run: inspect, usage: inspectUsage, summary: 'print what a torrent file or magnet URI holds' },
+  download: { run: download, usage: downloadUsage, summary: 'download a torrent in this process (embedded mode)' },
+};
+
+function usage(): string {
+  const lines = ['usage: seedbox <command> [options]', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+  lines.push('', ...Object.values(COMMANDS).map((c) => `  ${c.usage}`));
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Runs the CLI and answers the exit code. Every expected failure becomes one
+ * line on stderr; only bugs escape as exceptions.
+ */
+export async function main(
+  argv: string[],
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? err : out).write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    err.write(`seedbox: unknown command '${name}'\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest, out, err);
+  } catch (e) {
+    if (e instanceof CliError) {
+      err.write(`seedbox ${name}: ${e.message}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}
+
+export { CliError, UsageError };

@@ -1,0 +1,35 @@
+import type { TorrentTick } from '@seedbox/peer-worker';
+import { formatBytes, formatDuration, formatRate } from './format.js';
+
+/**
+ * The terminal progress line, redrawn in place on each tick. It reads only
+ * the tick's statistics, the same ones the JSON lines and metrics use.
+ */
+export class ProgressBar {
+  private readonly isTty: boolean;
+  constructor(private readonly stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }) {
+    this.isTty = Boolean(stream.isTTY);
+  }
+
+  line(t: TorrentTick): string {
+    const done = t.totalLength - t.left;
+    const fraction = t.totalLength > 0 ? done / t.totalLength : 1;
+    const width = 24;
+    const filled = Math.round(fraction * width);
+    const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+    return `${bar} ${(fraction * 100).toFixed(1).padStart(5)}%  ${formatRate(t.downloadRate).padStart(12)}  ETA ${formatDuration(
+      t.eta ?? NaN,
+    )}  peers ${t.peers}  ${formatBytes(done)}/${formatBytes(t.totalLength)}`;
+  }
+
+  render(t: TorrentTick): void {
+    // Off a terminal (a log file), one line per tick instead of redrawing.
+    this.stream.write(this.isTty ? `\r\x1b[2K${this.line(t)}` : `${this.line(t)}\n`);
+  }
+
+  finish(t: TorrentTick, seconds: number): void {
+    const avg = seconds > 0 ? (t.totalLength - t.left) / seconds : 0;
+    if (this.isTty) this.stream.write(`\r\x1b[2K${this.line(t)}\n`);
+    if (t.complete) this.stream.write(`done: ${t.name}, ${formatBytes(t.totalLength)} in ${seconds.toFixed(1)} s (${formatRate(avg)})\n`);
+  }
+}

@@ -1,0 +1,10 @@
+/** @seedbox/peer-worker: peer sessions, the piece picker, and the torrents they serve. */
+export { Torrent, type TorrentOptions, type TorrentTick, type PeerAddress } from './torrent.js';
+export { PeerSession, DEFAULT_TIMEOUTS, type CloseReason, type SessionTimeouts } from './peer-session.js';
+export { PeerListener } from './peer-listener.js';
+export { PiecePicker } from './piece-picker.js';
+export { PieceDownload } from './piece-download.js';
+export { RequestPipeline, type PipelineOptions } from './request-pipeline.js';
+export { RateMeter } from './rate.js';
+export { generatePeerId, CLIENT_NAME, CLIENT_PREFIX } from './peer-id.js';
+export { PeerWorker, type WorkerOptions, type WorkerTick } from './worker.js';

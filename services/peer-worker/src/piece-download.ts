@@ -1,0 +1,118 @@
+import { BLOCK_LENGTH } from '@seedbox/protocol';
+
+const FREE = 0;
+const REQUESTED = 1;
+const RECEIVED = 2;
+
+/**
+ * One piece being downloaded: which of its 16 KiB blocks are free, asked
+ * for, or here, and the bytes received so far.
+ *
+ * Blocks are received straight into one buffer per piece, backed by a
+ * SharedArrayBuffer: the disk-writer's hash workers read it without a copy,
+ * and the write hands views of it to writev, also without a copy. The one
+ * copy on the whole path is from the socket's read buffer into this one,
+ * which is needed anyway because TCP reads do not line up with blocks.
+ */
+export class PieceDownload {
+  readonly index: number;
+  readonly size: number;
+  readonly blockCount: number;
+  readonly buffer: Uint8Array;
+  private readonly state: Uint8Array;
+  /** Outstanding requests per block: more than one only in endgame. */
+  private readonly requests: Uint16Array;
+  private received = 0;
+  /** First block that may be free: blocks below it are all taken. */
+  private freeHint = 0;
+  /** Peers that sent at least one block of this piece, to blame on a hash failure. */
+  readonly contributors = new Set<string>();
+
+  constructor(index: number, size: number) {
+    this.index = index;
+    this.size = size;
+    this.blockCount = Math.ceil(size / BLOCK_LENGTH);
+    this.buffer = new Uint8Array(new SharedArrayBuffer(size));
+    this.state = new Uint8Array(this.blockCount);
+    this.requests = new Uint16Array(this.blockCount);
+  }
+
+  blockLength(block: number): number {
+    return Math.min(BLOCK_LENGTH, this.size - block * BLOCK_LENGTH);
+  }
+
+  /** The next block nobody has asked for, or -1. */
+  nextFree(): number {
+    for (let b = this.freeHint; b < this.blockCount; b++) {
+      if (this.state[b] === FREE) {
+        this.freeHint = b;
+        return b;
+      }
+    }
+    this.freeHint = this.blockCount;
+    return -1;
+  }
+
+  hasFree(): boolean {
+    return this.nextFree() !== -1;
+  }
+
+  /** Blocks asked for but not here yet: the endgame candidates. */
+  *pendingBlocks(): IterableIterator<number> {
+    for (let b = 0; b < this.blockCount; b++) if (this.state[b] === REQUESTED) yield b;
+  }
+
+  markRequested(block: number): void {
+    if (this.state[block] === FREE) this.state[block] = REQUESTED;
+    this.requests[block]!++;
+  }
+
+  /** A request for the block was cancelled, rejected, timed out or lost with its peer. */
+  release(block: number): void {
+    if (this.requests[block]! > 0) this.requests[block]!--;
+    if (this.requests[block] === 0 && this.state[block] === REQUESTED) {
+      this.state[block] = FREE;
+      if (block < this.freeHint) this.freeHint = block;
+    }
+  }
+
+  isReceived(block: number): boolean {
+    return this.state[block] === RECEIVED;
+  }
+
+  requestCount(block: number): number {
+    return this.requests[block]!;
+  }
+
+  /**
+   * Stores a block. Answers false (and stores nothing) when the block is
+   * already here: an endgame duplicate or a late answer to a timed-out
+   * request that another peer already served.
+   */
+  receive(block: number, data: Uint8Array, from: string): boolean {
+    if (this.state[block] === RECEIVED) return false;
+    this.buffer.set(data, block * BLOCK_LENGTH);
+    this.state[block] = RECEIVED;
+    this.received++;
+    this.contributors.add(from);
+    return true;
+  }
+
+  get complete(): boolean {
+    return this.received === this.blockCount;
+  }
+
+  get receivedBlocks(): number {
+    return this.received;
+  }
+
+  /** The piece as its blocks, views into the one buffer (for the disk-writer). */
+  blocks(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let b = 0; b < this.blockCount; b++) {
+      const begin = b * BLOCK_LENGTH;
+      out.push(this.buffer.subarray(begin, begin + this.blockLength(b)));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The bounded read cache behind seeding. A peer that asks for one block of
+ * a piece nearly always asks for the rest of it next, so a miss reads a
+ * whole aligned span (up to 1 MiB of the piece) with one positional read
+ * and serves the following blocks from memory. Spans are evicted least
+ * recently used once the cache holds more than its byte budget; concurrent
+ * misses on one span share one read.
+ */
+export type SpanReader = (index: number, begin: number, length: number) => Promise<Uint8Array>;
+
+export interface ReadCacheOptions {
+  /** Most bytes held. */
+  maxBytes?: number;
+  /** Size of one cached span. */
+  spanBytes?: number;
+}
+
+export class ReadCache {
+  private readonly spans = new Map<string, Uint8Array>();
+  private readonly inflight = new Map<string, Promise<Uint8Array>>();
+  private bytes = 0;
+  private readonly maxBytes: number;
+  private readonly spanBytes: number;
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly read: SpanReader,
+    private readonly pieceSize: (index: number) => number,
+    options: ReadCacheOptions = {},
+  ) {
+    this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.spanBytes = options.spanBytes ?? 1024 * 1024;
+  }
+
+  /** Bytes [begin, begin+length) of piece `index`. The range must lie within one piece. */
+  async block(index: number, begin: number, length: number): Promise<Uint8Array> {
+    const spanStart = Math.floor(begin / this.spanBytes) * this.spanBytes;
+    if (begin + length > spanStart + this.spanBytes) {
+      // Straddles two spans (only with odd request sizes): read it directly.
+      this.misses++;
+      return this.read(index, begin, length);
+    }
+    const key = `${index}:${spanStart}`;
+    const cached = this.spans.get(key);
+    if (cached) {
+      this.hits++;
+      // Re-insert to mark it most recently used.
+      this.spans.delete(key);
+      this.spans.set(key, cached);
+      return cached.subarray(begin - spanStart, begin - spanStart + length);
+    }
+    this.misses++;
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      const spanLength = Math.min(this.spanBytes, this.pieceSize(index) - spanStart);
+      pending = this.read(index, spanStart, spanLength).then(
+        (data) => {
+          this.inflight.delete(key);
+          this.insert(key, data);
+          return data;
+        },
+        (err: unknown) => {
+          this.inflight.delete(key);
+          throw err;
+        },
+      );
+      this.inflight.set(key, pending);
+    }
+    const data = await pending;
+    return data.subarray(begin - spanStart, begin - spanStart + length);
+  }
+
+  private insert(key: string, data: Uint8Array): void {
+    if (data.length > this.maxBytes) return;
+    this.spans.set(key, data);
+    this.bytes += data.length;
+    for (const [k, v] of this.spans) {
+      if (this.bytes <= this.maxBytes) break;
+      this.spans.delete(k);
+      this.bytes -= v.length;
+    }
+  }
+
+  /** Drops a piece's spans (its data changed, e.g. it was re-downloaded). */
+  invalidate(index: number): void {
+    for (const [k, v] of this.spans) {
+      if (k.startsWith(`${index}:`)) {
+        this.spans.delete(k);
+        this.bytes -= v.length;
+      }
+    }
+  }
+
+  get size(): number {
+    return this.bytes;
+  }
+}

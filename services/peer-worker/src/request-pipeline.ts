@@ -1,0 +1,92 @@
+import { BLOCK_LENGTH } from '@seedbox/protocol';
+
+/**
+ * How many block requests a session keeps outstanding.
+ *
+ * The target is the connection's bandwidth-delay product: the measured
+ * download rate times a round trip, which we take to be one second (the
+ * whole trip from the peer's disk to ours, as cratetorrent and libtorrent
+ * do), in 16 KiB blocks, between a floor and a ceiling.
+ *
+ * Measuring that rate needs requests in flight, so a new session starts
+ * with a small queue and grows it like TCP's slow start: one more block for
+ * every block received, which doubles the queue every round trip, until a
+ * tick shows the rate has stopped growing. From then on the queue follows
+ * the measured rate, recomputed every tick.
+ */
+export interface PipelineOptions {
+  /** Queue length of a new session. */
+  initial?: number;
+  /** Never fewer than this many outstanding requests. */
+  floor?: number;
+  /** Never more than this (further capped by the peer's advertised `reqq`). */
+  ceiling?: number;
+  /** The round trip assumed for the bandwidth-delay product, in seconds. */
+  roundTripSeconds?: number;
+  /** Slow start ends when a tick's rate grows by less than this factor. */
+  growthThreshold?: number;
+  /** Turn pipelining off: one request at a time (the benchmark's control). */
+  disabled?: boolean;
+}
+
+export class RequestPipeline {
+  private target: number;
+  private slowStart = true;
+  private lastRate = 0;
+  private readonly floor: number;
+  private ceiling: number;
+  private readonly roundTrip: number;
+  private readonly growth: number;
+  private readonly disabled: boolean;
+
+  constructor(options: PipelineOptions = {}) {
+    this.disabled = options.disabled ?? false;
+    this.floor = options.floor ?? 4;
+    this.ceiling = options.ceiling ?? 1000;
+    this.roundTrip = options.roundTripSeconds ?? 1;
+    this.growth = options.growthThreshold ?? 1.1;
+    this.target = this.disabled ? 1 : Math.min(this.ceiling, Math.max(this.floor, options.initial ?? 4));
+  }
+
+  /** How many requests should be outstanding now. */
+  get size(): number {
+    return this.target;
+  }
+
+  get inSlowStart(): boolean {
+    return this.slowStart;
+  }
+
+  /** The peer told us how many requests it will queue (BEP 10 `reqq`). */
+  limitTo(peerQueue: number): void {
+    if (peerQueue > 0) {
+      this.ceiling = Math.max(1, Math.min(this.ceiling, peerQueue));
+      this.target = Math.min(this.target, this.ceiling);
+    }
+  }
+
+  onBlock(): void {
+    if (this.disabled) return;
+    if (this.slowStart && this.target < this.ceiling) this.target++;
+  }
+
+  /** Called once a tick with the rate measured over it, in bytes per second. */
+  onTick(rate: number): void {
+    if (this.disabled) return;
+    if (this.slowStart) {
+      // Only judge growth once data flows: a tick spent handshaking or choked says nothing.
+      if (rate > 0 && this.lastRate > 0 && rate < this.lastRate * this.growth) this.slowStart = false;
+      if (rate > 0) this.lastRate = rate;
+      if (this.slowStart) return;
+    }
+    const bdp = Math.ceil((rate * this.roundTrip) / BLOCK_LENGTH);
+    this.target = Math.min(this.ceiling, Math.max(this.floor, bdp));
+  }
+
+  /** A request timed out: the link is worse than we thought. */
+  onTimeout(): void {
+    if (this.disabled) return;
+    this.slowStart = false;
+    this.target = Math.max(this.floor, Math.floor(this.target / 2));
+  }
+}

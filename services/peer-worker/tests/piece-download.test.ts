@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { BLOCK_LENGTH } from '@seedbox/protocol';
+import { PieceDownload } from '../src/piece-download.js';
+
+describe('PieceDownload', () => {
+  it('hands out blocks once, frees released ones, and collects the piece', () => {
+    const d = new PieceDownload(7, BLOCK_LENGTH * 2 + 100);
+    expect(d.blockCount).toBe(3);
+    expect(d.blockLength(2)).toBe(100);
+    expect(d.nextFree()).toBe(0);
+    d.markRequested(0);
+    d.markRequested(1);
+    expect(d.nextFree()).toBe(2);
+    d.release(0); // timed out
+    expect(d.nextFree()).toBe(0);
+    d.markRequested(0);
+    d.markRequested(2);
+    expect(d.hasFree()).toBe(false);
+    expect([...d.pendingBlocks()]).toEqual([0, 1, 2]);
+
+    expect(d.receive(1, new Uint8Array(BLOCK_LENGTH).fill(1), 'a')).toBe(true);
+    expect(d.receive(1, new Uint8Array(BLOCK_LENGTH).fill(9), 'b')).toBe(false); // duplicate
+    expect(d.receive(0, new Uint8Array(BLOCK_LENGTH).fill(0), 'a')).toBe(true);
+    expect(d.complete).toBe(false);
+    expect(d.receive(2, new Uint8Array(100).fill(2), 'a')).toBe(true);
+    expect(d.complete).toBe(true);
+    expect([...d.contributors]).toEqual(['a']);
+    const blocks = d.blocks();
+    expect(blocks.map((b) => b.length)).toEqual([BLOCK_LENGTH, BLOCK_LENGTH, 100]);
+    expect(blocks[1]![0]).toBe(1);
+    expect(blocks[2]![99]).toBe(2);
+    // Views of one shared buffer, not copies.
+    expect(blocks[0]!.buffer).toBe(d.buffer.buffer);
+    expect(d.buffer.buffer).toBeInstanceOf(SharedArrayBuffer);
+  });
+
+  it('keeps a block requested while any endgame copy is outstanding', () => {
+    const d = new PieceDownload(0, BLOCK_LENGTH);
+    d.markRequested(0);
+    d.markRequested(0);
+    expect(d.requestCount(0)).toBe(2);
+    d.release(0);
+    expect(d.hasFree()).toBe(false);
+    d.release(0);
+    expect(d.hasFree()).toBe(true);
+  });
+});
