@@ -7,7 +7,11 @@ export interface PieceWrite {
   /** Hex info hash. */
   infoHash: string;
   index: number;
-  /** The piece's bytes in order, as received; never concatenated on the way. */
+  /**
+   * The piece's bytes in order, as received; never concatenated on the way.
+   * The sink owns them from the call on: an in-process sink may transfer
+   * them to a worker thread, which leaves the caller's views detached.
+   */
   blocks: readonly Uint8Array[];
 }
 
@@ -18,5 +22,9 @@ export type PieceWriteOutcome =
   | { status: 'unknown-torrent' };
 
 export interface PieceSink {
+  /**
+   * Verifies and writes a piece. Answers io-error only after the sink's own
+   * retries: it holds the piece until then, so the caller never sends it again.
+   */
   writePiece(w: PieceWrite): Promise<PieceWriteOutcome>;
 }

@@ -10,7 +10,7 @@ import {
   encodeHandshake,
   encodeMessage,
   encodePieceHeader,
-  encodeRequest,
+  encodeRequestBatch,
   ProtocolError,
   type DecodeLimits,
   type Handshake,
@@ -343,7 +343,7 @@ export class PeerSession {
       }
       throw err;
     }
-    this.flush();
+    this.flush(false);
     return this.phase !== 'closed';
   }
 
@@ -353,7 +353,7 @@ export class PeerSession {
     this.recvParts = [Buffer.from(view)];
     this.recvBytes = view.length;
     this.recvNeeded = needed;
-    this.flush();
+    this.flush(false);
   }
 
   private onHandshake(h: Handshake): void {
@@ -503,18 +503,26 @@ export class PeerSession {
     this.queued.push(requestKey(index, begin));
   }
 
-  /** Sends every queued request in one write. */
-  flush(): void {
+  /**
+   * Sends the queued requests in one write. Unless `force`d, a small batch
+   * waits while plenty are still outstanding: the pipe stays full either
+   * way, and a write per block received would cost more than the request.
+   */
+  flush(force = true): void {
     if (this.queued.length === 0 || this.phase !== 'open') return;
+    if (!force) {
+      const batch = Math.max(1, this.pipeline.size >> 4);
+      if (this.queued.length < batch && this.outstanding.size >= this.pipeline.size >> 1) return;
+    }
     const t = this.now();
-    const parts: Buffer[] = [];
+    const requests: { index: number; begin: number; length: number }[] = [];
     for (const key of this.queued) {
       const { index, begin } = fromKey(key);
       this.outstanding.set(key, t);
-      parts.push(encodeRequest(index, begin, this.blockLengthOf(index, begin)));
+      requests.push({ index, begin, length: this.blockLengthOf(index, begin) });
     }
     this.queued.length = 0;
-    this.send(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    this.send(encodeRequestBatch(requests));
   }
 
   /** Length of the block at (index, begin): the owner knows the geometry. */

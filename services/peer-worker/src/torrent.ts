@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { Bitfield, BLOCK_LENGTH, PieceGeometry, type Handshake, type Metainfo } from '@seedbox/protocol';
-import type { PieceSink } from '@seedbox/disk-writer';
+import type { PieceSink, PieceWriteOutcome } from '@seedbox/disk-writer';
 import { PieceDownload } from './piece-download.js';
 import { PiecePicker } from './piece-picker.js';
 import {
@@ -464,24 +464,20 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
     this.downloads.delete(d.index);
     this.writing.set(d.index, d);
     this.writeBacklog += d.size;
-    void this.writeWithRetry(d, 0);
+    void this.write(d);
   }
 
-  private async writeWithRetry(d: PieceDownload, attempt: number): Promise<void> {
-    let outcome;
+  /** Hands a complete piece to the disk-writer. The sink retries I/O errors itself; its answer is final. */
+  private async write(d: PieceDownload): Promise<void> {
+    let outcome: PieceWriteOutcome;
     try {
       outcome = await this.sink.writePiece({ infoHash: this.infoHashHex, index: d.index, blocks: d.blocks() });
     } catch (err) {
-      outcome = { status: 'io-error' as const, error: (err as Error).message };
-    }
-    if (this.stopped) return;
-    if (outcome.status === 'io-error' && attempt < 3) {
-      // The piece stays in memory; a transient disk error gets a few more tries.
-      setTimeout(() => void this.writeWithRetry(d, attempt + 1), 250 * 2 ** attempt).unref();
-      return;
+      outcome = { status: 'io-error', error: (err as Error).message };
     }
     this.writing.delete(d.index);
     this.writeBacklog -= d.size;
+    if (this.stopped) return;
     switch (outcome.status) {
       case 'written':
         this.pieceVerified(d.index);
@@ -492,7 +488,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
       case 'io-error':
       case 'unknown-torrent':
         this.picker.markIdle(d.index);
-        this.emit('error', new Error(`piece ${d.index} could not be written: ${'error' in outcome ? outcome.error : outcome.status}`));
+        this.emit('error', new Error(`piece ${d.index} could not be written: ${outcome.status === 'io-error' ? outcome.error : outcome.status}`));
         break;
     }
     for (const s of this.sessions) this.refill(s);
