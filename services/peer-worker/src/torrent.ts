@@ -6,6 +6,7 @@ import { PieceDownload } from './piece-download.js';
 import { PiecePicker } from './piece-picker.js';
 import {
   PeerSession,
+  sharedReadBuffer,
   type CloseReason,
   type RequestKey,
   type SessionOwner,
@@ -207,8 +208,22 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
       if (this.sessions.size >= max) return;
       if (peer.session || peer.banned || peer.nextDialAt > t) continue;
       if (peer.failures >= (peer.pinned ? maxFailures * 4 : maxFailures)) continue;
-      const socket = (this.options.connect ?? ((a) => netConnect({ host: a.host, port: a.port })))(peer.address);
-      peer.session = this.createSession(socket, 'outgoing', `${peer.address.host}:${peer.address.port}`);
+      let session: PeerSession | undefined;
+      const socket = this.options.connect
+        ? this.options.connect(peer.address)
+        : netConnect({
+            host: peer.address.host,
+            port: peer.address.port,
+            onread: {
+              buffer: sharedReadBuffer,
+              callback: (n: number, buf: Uint8Array) => {
+                session?.onData(buf.subarray(0, n));
+                return true;
+              },
+            },
+          });
+      session = this.createSession(socket, 'outgoing', `${peer.address.host}:${peer.address.port}`);
+      peer.session = session;
     }
   }
 

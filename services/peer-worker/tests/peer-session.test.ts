@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import fc from 'fast-check';
+import { Bitfield, encodeHandshake, encodeMessage, type Message } from '@seedbox/protocol';
+import { PeerSession, type CloseReason, type SessionOwner } from '../src/peer-session.js';
+
+/** Just enough of a net.Socket for a session: it records what is written. */
+class FakeSocket extends EventEmitter {
+  connecting = false;
+  writableLength = 0;
+  written: Buffer[] = [];
+  setNoDelay(): this {
+    return this;
+  }
+  write(b: Uint8Array): boolean {
+    this.written.push(Buffer.from(b));
+    return true;
+  }
+  cork(): void {}
+  uncork(): void {}
+  destroy(): this {
+    return this;
+  }
+}
+
+const PIECES = 40;
+const infoHash = new Uint8Array(20).fill(7);
+
+function makeOwner() {
+  const blocks: string[] = [];
+  const closed: { reason: CloseReason; error?: Error }[] = [];
+  const haves: number[] = [];
+  const owner: SessionOwner = {
+    infoHash,
+    localPeerId: new Uint8Array(20).fill(1),
+    pieceCount: PIECES,
+    have: new Bitfield(PIECES),
+    listenPort: undefined,
+    admit: () => undefined,
+    peerPiecesChanged: (_s, index) => {
+      if (index !== undefined) haves.push(index);
+    },
+    fillRequests: () => undefined,
+    blockReceived: (_s, index, begin, data) => blocks.push(`${index}:${begin}:${Buffer.from(data).toString('hex')}`),
+    requestsDropped: () => undefined,
+    blockRequested: () => undefined,
+    peerInterestChanged: () => undefined,
+    sessionDrained: () => undefined,
+    sessionClosed: (_s, reason, error) => closed.push(error ? { reason, error } : { reason }),
+  };
+  return { owner, blocks, closed, haves };
+}
+
+function stream(blockLengths: number[]): { bytes: Buffer; expected: string[] } {
+  const parts: Buffer[] = [encodeHandshake({ infoHash, peerId: new Uint8Array(20).fill(2), fast: true, extended: false })];
+  const msgs: Message[] = [{ type: 'have-all' }, { type: 'unchoke' }];
+  const expected: string[] = [];
+  blockLengths.forEach((len, i) => {
+    const block = Buffer.alloc(len, (i * 37) & 0xff);
+    msgs.push({ type: 'piece', index: i % PIECES, begin: 16384 * (i % 3), block });
+    expected.push(`${i % PIECES}:${16384 * (i % 3)}:${block.toString('hex')}`);
+    if (i % 5 === 0) msgs.push({ type: 'keep-alive' });
+  });
+  for (const m of msgs) parts.push(encodeMessage(m));
+  return { bytes: Buffer.concat(parts), expected };
+}
+
+describe('PeerSession framing', () => {
+  it('decodes a stream cut anywhere, read through one reused buffer', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 16384 }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 50 }),
+        (lengths, cuts) => {
+          const { bytes, expected } = stream(lengths);
+          const { owner, blocks, closed } = makeOwner();
+          const socket = new FakeSocket();
+          const session = new PeerSession({ socket: socket as unknown as Socket, owner, direction: 'outgoing', address: 'x:1' });
+          // Like net.connect's onread: every read lands in the same buffer,
+          // which is overwritten before the next one.
+          const reused = Buffer.alloc(5000);
+          let at = 0;
+          let c = 0;
+          while (at < bytes.length) {
+            const n = Math.min(cuts[c++ % cuts.length]!, bytes.length - at);
+            bytes.copy(reused, 0, at, at + n);
+            session.onData(reused.subarray(0, n));
+            reused.fill(0xee);
+            at += n;
+          }
+          expect(closed).toEqual([]);
+          expect(blocks).toEqual(expected);
+          session.close('shutdown');
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('splits a length prefix across reads (regression: it used to desync)', () => {
+    const { bytes, expected } = stream([16384, 16384, 100]);
+    const { owner, blocks, closed } = makeOwner();
+    const session = new PeerSession({ socket: new FakeSocket() as unknown as Socket, owner, direction: 'outgoing', address: 'x:1' });
+    // Cut 2 bytes into the second piece message's length prefix.
+    const firstPiece = 68 + 5 + 5; // handshake, have-all, unchoke
+    const cut = firstPiece + 4 + 9 + 16384 + 2;
+    session.onData(bytes.subarray(0, cut));
+    session.onData(bytes.subarray(cut, cut + 3));
+    session.onData(bytes.subarray(cut + 3));
+    expect(closed).toEqual([]);
+    expect(blocks).toEqual(expected);
+  });
+
+  it('closes on a protocol violation, counted by reason', () => {
+    const { owner, closed } = makeOwner();
+    const session = new PeerSession({ socket: new FakeSocket() as unknown as Socket, owner, direction: 'outgoing', address: 'x:1' });
+    session.onData(encodeHandshake({ infoHash, peerId: new Uint8Array(20).fill(2) }));
+    // HAVE_ALL without the Fast extension negotiated.
+    session.onData(encodeMessage({ type: 'have-all' }));
+    expect(closed.map((c) => c.reason)).toEqual(['protocol-error']);
+  });
+
+  it('drops a handshake for another torrent', () => {
+    const { owner, closed } = makeOwner();
+    const session = new PeerSession({ socket: new FakeSocket() as unknown as Socket, owner, direction: 'outgoing', address: 'x:1' });
+    session.onData(encodeHandshake({ infoHash: new Uint8Array(20).fill(9), peerId: new Uint8Array(20).fill(2) }));
+    expect(closed.map((c) => c.reason)).toEqual(['wrong-info-hash']);
+  });
+});
