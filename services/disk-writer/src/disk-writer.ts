@@ -1,6 +1,6 @@
 import type { PieceSink, PieceWrite, PieceWriteOutcome } from './piece-sink.js';
 import { Sha1Pool, type Sha1Hasher } from './sha1-pool.js';
-import { TorrentStorage, type StorageLayout } from './storage.js';
+import { StorageError, TorrentStorage, type StorageLayout } from './storage.js';
 
 /**
  * The disk-writer core: verifies each complete piece's SHA-1 and writes it
@@ -12,76 +12,118 @@ import { TorrentStorage, type StorageLayout } from './storage.js';
  * place: retries after a lost answer are harmless.
  */
 export interface DiskWriterOptions {
+  /** Default: a Sha1Pool of its own, closed by `close()`. A hasher passed in is closed by `close()` too. */
   hasher?: Sha1Hasher;
-  /** Write attempts after the first before answering io-error. */
+  /** Write attempts after the first before answering io-error. Default 3. */
   retries?: number;
+  /** Delay before the first retry, doubled for each next one. Default 100 ms. */
+  retryDelayMs?: number;
+  /** Most file handles each torrent keeps open. */
+  maxOpenFiles?: number;
 }
 
 export class DiskWriter implements PieceSink {
   private readonly hasher: Sha1Hasher;
-  private readonly torrents = new Map<string, TorrentStorage>();
+  private readonly torrents = new Map<string, Promise<TorrentStorage>>();
+  private readonly ready = new Map<string, TorrentStorage>();
   private readonly retries: number;
+  private readonly retryDelayMs: number;
+  private readonly maxOpenFiles: number | undefined;
 
   constructor(options: DiskWriterOptions = {}) {
     this.hasher = options.hasher ?? new Sha1Pool();
     this.retries = options.retries ?? 3;
+    this.retryDelayMs = options.retryDelayMs ?? 100;
+    this.maxOpenFiles = options.maxOpenFiles;
   }
 
-  /** Creates (or reopens) the torrent's files under `dir`. */
-  async addTorrent(layout: StorageLayout, dir: string): Promise<TorrentStorage> {
-    const existing = this.torrents.get(layout.infoHashHex);
+  /**
+   * Creates (or reopens) the torrent's files under `dir`. Adding a torrent
+   * that is already there answers its storage as it is.
+   * Throws StorageError for a layout or a folder it will not write to.
+   */
+  addTorrent(layout: StorageLayout, dir: string): Promise<TorrentStorage> {
+    const key = layout.infoHashHex.toLowerCase();
+    const existing = this.torrents.get(key);
     if (existing) return existing;
-    const storage = await TorrentStorage.open(layout, dir, { create: true });
-    this.torrents.set(layout.infoHashHex, storage);
-    return storage;
+    const opening = TorrentStorage.open(layout, dir, { create: true, maxOpenFiles: this.maxOpenFiles }).then(
+      (s) => {
+        this.ready.set(key, s);
+        return s;
+      },
+      (err: unknown) => {
+        this.torrents.delete(key);
+        throw err;
+      },
+    );
+    this.torrents.set(key, opening);
+    return opening;
   }
 
+  /** Forgets the torrent and closes its files (after the writes in flight). Its data stays on disk. */
   async removeTorrent(infoHashHex: string): Promise<void> {
-    const s = this.torrents.get(infoHashHex);
-    this.torrents.delete(infoHashHex);
-    await s?.close();
+    const key = infoHashHex.toLowerCase();
+    const opening = this.torrents.get(key);
+    this.torrents.delete(key);
+    this.ready.delete(key);
+    const storage = await opening?.catch(() => undefined);
+    await storage?.close();
   }
 
+  /** The storage of a torrent that has been added (and finished opening). */
   storage(infoHashHex: string): TorrentStorage | undefined {
-    return this.torrents.get(infoHashHex);
+    return this.ready.get(infoHashHex.toLowerCase());
   }
 
   get sha1(): Sha1Hasher {
     return this.hasher;
   }
 
+  /** Never rejects: every failure is an outcome. */
   async writePiece(w: PieceWrite): Promise<PieceWriteOutcome> {
     const started = performance.now();
-    const storage = this.torrents.get(w.infoHash);
+    const storage = this.ready.get(w.infoHash.toLowerCase());
     if (!storage) return { status: 'unknown-torrent' };
     const g = storage.geometry;
     if (!Number.isInteger(w.index) || w.index < 0 || w.index >= g.pieceCount) {
       return { status: 'io-error', error: `piece ${w.index} is outside 0..${g.pieceCount - 1}` };
     }
-    const size = w.blocks.reduce((n, b) => n + b.length, 0);
-    if (size !== g.pieceSize(w.index)) {
-      return { status: 'io-error', error: `piece ${w.index} has ${size} bytes, not ${g.pieceSize(w.index)}` };
+    let size = 0;
+    for (const b of w.blocks) size += b.byteLength;
+    const expectedSize = g.pieceSize(w.index);
+    if (size !== expectedSize) {
+      return { status: 'io-error', error: `piece ${w.index} came with ${size} bytes; it has ${expectedSize}` };
     }
-    // The hasher may transfer the blocks to a worker: from here on, use the ones it gives back.
-    const { digest, buffers } = await this.hasher.hash(w.blocks);
-    const expected = storage.layout.pieceHashes.subarray(w.index * 20, w.index * 20 + 20);
-    if (!digest.equals(expected)) return { status: 'hash-mismatch' };
+    let blocks: Uint8Array[];
+    try {
+      // The hasher may transfer the blocks to a worker: from here on, use the ones it gives back.
+      const { digest, buffers } = await this.hasher.hash(w.blocks);
+      if (!digest.equals(storage.expectedHash(w.index))) return { status: 'hash-mismatch' };
+      blocks = buffers;
+    } catch (err) {
+      return { status: 'io-error', error: `piece ${w.index} could not be hashed: ${(err as Error).message}` };
+    }
     for (let attempt = 0; ; attempt++) {
       try {
-        await storage.writePiece(w.index, buffers);
+        await storage.writePiece(w.index, blocks);
         return { status: 'written', micros: Math.round((performance.now() - started) * 1000) };
       } catch (err) {
         // A full or flaky volume may recover; the piece is held and retried
-        // a few times before the answer goes back.
-        if (attempt >= this.retries) return { status: 'io-error', error: (err as Error).message };
-        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        // a few times before the answer goes back, so the caller never has
+        // to keep a copy to send again.
+        // A StorageError is a rule (a symlink, a closed torrent), not a passing fault.
+        if (attempt >= this.retries || err instanceof StorageError) return { status: 'io-error', error: (err as Error).message };
+        await new Promise((r) => setTimeout(r, this.retryDelayMs * 2 ** attempt));
       }
     }
   }
 
+  /** Closes every torrent's files and the hasher. */
   async close(): Promise<void> {
-    await Promise.all([...this.torrents.values()].map((s) => s.close()));
+    const all = [...this.torrents.values()];
     this.torrents.clear();
+    this.ready.clear();
+    await Promise.all(all.map((p) => p.then((s) => s.close()).catch(() => undefined)));
     await this.hasher.close();
   }
 }

@@ -6,19 +6,31 @@ import { Worker } from 'node:worker_threads';
  * SHA-1 of a piece, off the event loop.
  *
  * The peer-worker's event loop serves every socket; hashing a 1 MiB piece
- * takes about half a millisecond of CPU, which at 400 MB/s would be a fifth
- * of the loop's time. The pool moves it to worker threads without copying
- * the piece: a buffer that owns its whole ArrayBuffer (as the peer-worker's
- * piece buffers do) is transferred to the worker and back; shared memory is
- * read in place. Anything else (a view into a larger buffer, as a NATS
- * message is) is copied once so it can be transferred.
+ * takes a couple of milliseconds of CPU, which at 100 MB/s is a fifth of
+ * the loop's time, all of it in one block that delays every socket. The
+ * pool moves it to worker threads, and how the bytes get there depends on
+ * what they are:
  *
- * Because of the transfer, `hash` answers the buffers to use afterwards:
- * the ones passed in may be detached.
+ * - every buffer is a view into a SharedArrayBuffer: posted as it is, the
+ *   worker reads the same memory, nothing is copied or detached;
+ * - every buffer owns its whole ArrayBuffer (as the peer-worker's piece
+ *   buffers do): the ArrayBuffers are transferred to the worker and back,
+ *   nothing is copied, but the caller's views are detached meanwhile;
+ * - anything else (views into a larger buffer, as a NATS message or a
+ *   Buffer pool slice is, or a mix): copied once into one fresh
+ *   ArrayBuffer, which is transferred. Transferring the caller's larger
+ *   buffer would detach bytes that are not ours.
+ *
+ * Ordinary memory is preferred over shared memory on the hot path: V8
+ * copies from a socket into a SharedArrayBuffer several times slower than
+ * into an ArrayBuffer (measured; see docs/ARCHITECTURE.md).
+ *
+ * Because of the transfer, `hash` answers the buffers to use afterwards as
+ * well as the digest: the ones passed in may be detached.
  */
 export interface HashResult {
   digest: Buffer;
-  /** The same bytes as the input, possibly in new views. */
+  /** The same bytes as the input, in order, possibly in new views (and without empty buffers). */
   buffers: Uint8Array[];
 }
 
@@ -27,93 +39,199 @@ export interface Sha1Hasher {
   close(): Promise<void>;
 }
 
-/** Hashes on the calling thread: the baseline in measurements, and for callers without threads to spare. */
+/**
+ * Hashes on the calling thread: the baseline in measurements, and cheaper
+ * than a thread hop for tiny pieces. It blocks the event loop for the
+ * whole hash. The input buffers are left as they are.
+ */
 export class InlineSha1 implements Sha1Hasher {
+  private closed = false;
+
   async hash(buffers: readonly Uint8Array[]): Promise<HashResult> {
+    if (this.closed) throw new HasherClosedError();
     const h = createHash('sha1');
     for (const b of buffers) h.update(b);
     return { digest: h.digest(), buffers: [...buffers] };
   }
-  async close(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+export class HasherClosedError extends Error {
+  override name = 'HasherClosedError';
+  constructor() {
+    super('the SHA-1 hasher is closed');
+  }
+}
+
+/** A hash worker failed (crashed, or threw on a job); the job's buffers are lost with it. */
+export class HashWorkerError extends Error {
+  override name = 'HashWorkerError';
 }
 
 // The worker's code travels as a string (`eval: true`) so that it runs the
-// same from src/ under vitest and from dist/ in production, with no worker
-// file whose path differs between the two.
+// same from src/ under vitest, which would hand Node a .ts worker file it
+// cannot load, and from dist/ in production, with no worker file whose path
+// differs between the two. It is plain CommonJS, the dialect of eval'd
+// workers, and small enough to read here.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-parentPort.on('message', ({ id, buffers }) => {
-  const h = createHash('sha1');
-  for (const b of buffers) h.update(b);
-  const back = buffers.map((b) => b.buffer).filter((ab) => !(ab instanceof SharedArrayBuffer));
-  parentPort.postMessage({ id, digest: h.digest(), buffers }, back);
+parentPort.on('message', ({ id, buffers, transferred }) => {
+  try {
+    const h = createHash('sha1');
+    for (const b of buffers) h.update(b);
+    const digest = h.digest();
+    if (!transferred) return parentPort.postMessage({ id, digest });
+    // Give the piece back: transferred, so still no copy.
+    parentPort.postMessage({ id, digest, buffers }, [...new Set(buffers.map((b) => b.buffer))]);
+  } catch (err) {
+    parentPort.postMessage({ id, error: String(err && err.stack || err) });
+  }
 });
 `;
 
 interface Job {
   resolve: (r: HashResult) => void;
   reject: (e: Error) => void;
+  /** The input, when it was posted without a transfer and so is still ours to hand back. */
+  kept: Uint8Array[] | undefined;
 }
 
-export class HasherClosedError extends Error {
-  override name = 'HasherClosedError';
-  constructor() {
-    super('the SHA-1 pool is closed');
-  }
+interface Slot {
+  worker: Worker;
+  jobs: Map<number, Job>;
 }
 
+type Reply = { id: number; digest: Uint8Array; buffers?: Uint8Array[] } | { id: number; error: string };
+
+/** A pool of worker threads that hash pieces. Idle workers do not keep the process alive. */
 export class Sha1Pool implements Sha1Hasher {
-  private readonly workers: { worker: Worker; busy: number }[] = [];
-  private readonly jobs = new Map<number, Job>();
+  readonly size: number;
+  private readonly slots: Slot[] = [];
   private nextId = 0;
   private closed = false;
+  private closing: Promise<void> | undefined;
+  private live = 0;
 
+  /** `size` threads; by default one per core but one, which is left to the event loop. */
   constructor(size = Math.max(1, availableParallelism() - 1)) {
-    for (let i = 0; i < size; i++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true });
-      const slot = { worker, busy: 0 };
-      worker.on('message', ({ id, digest, buffers }: { id: number; digest: Uint8Array; buffers: Uint8Array[] }) => {
-        slot.busy--;
-        if (slot.busy === 0) worker.unref();
-        const job = this.jobs.get(id);
-        this.jobs.delete(id);
-        job?.resolve({ digest: Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength), buffers });
-      });
-      worker.on('error', (err) => {
-        for (const job of this.jobs.values()) job.reject(err);
-        this.jobs.clear();
-      });
-      worker.unref(); // an idle pool must not keep the process alive
-      this.workers.push(slot);
-    }
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`a SHA-1 pool needs at least one thread, not ${size}`);
+    this.size = size;
+    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+  }
+
+  /** Threads started and not yet exited (0 once `close()` has resolved). */
+  get threads(): number {
+    return this.live;
   }
 
   hash(buffers: readonly Uint8Array[]): Promise<HashResult> {
     if (this.closed) return Promise.reject(new HasherClosedError());
-    const transfer: ArrayBuffer[] = [];
-    const views = buffers.map((b) => {
-      if (b.buffer instanceof SharedArrayBuffer) return b;
-      const owned = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b);
-      transfer.push(owned.buffer as ArrayBuffer);
-      return owned;
-    });
+    const slot = this.slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
     const id = this.nextId++;
-    let slot = this.workers[0]!;
-    for (const w of this.workers) if (w.busy < slot.busy) slot = w;
-    if (slot.busy === 0) slot.worker.ref();
-    slot.busy++;
     return new Promise<HashResult>((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, buffers: views }, transfer);
+      const nonEmpty = buffers.filter((b) => b.byteLength > 0);
+      const job: Job = { resolve, reject, kept: undefined };
+      try {
+        this.post(slot, id, job, nonEmpty, false);
+      } catch {
+        // DataCloneError: an ArrayBuffer that cannot be transferred (marked
+        // untransferable, say). Nothing was detached; copy it instead.
+        this.post(slot, id, job, nonEmpty, true);
+      }
     });
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const job of this.jobs.values()) job.reject(new HasherClosedError());
-    this.jobs.clear();
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  private post(slot: Slot, id: number, job: Job, buffers: Uint8Array[], forceCopy: boolean): void {
+    let views = buffers;
+    let transfer: ArrayBuffer[] = [];
+    if (forceCopy || !buffers.every((b) => b.buffer instanceof SharedArrayBuffer)) {
+      if (!forceCopy && ownsDistinctBuffers(buffers)) {
+        transfer = buffers.map((b) => b.buffer as ArrayBuffer);
+      } else {
+        const copy = copyToFresh(buffers);
+        views = [copy];
+        transfer = [copy.buffer as ArrayBuffer];
+      }
+    }
+    job.kept = transfer.length === 0 ? buffers : undefined;
+    slot.worker.postMessage({ id, buffers: views, transferred: transfer.length > 0 }, transfer);
+    if (slot.jobs.size === 0) slot.worker.ref(); // busy: a pending hash keeps the process alive
+    slot.jobs.set(id, job);
   }
+
+  private spawn(): Slot {
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    const slot: Slot = { worker, jobs: new Map() };
+    this.live++;
+    worker.on('message', (reply: Reply) => {
+      const job = slot.jobs.get(reply.id);
+      slot.jobs.delete(reply.id);
+      if (slot.jobs.size === 0) worker.unref();
+      if (!job) return;
+      if ('error' in reply) {
+        job.reject(new HashWorkerError(`hashing failed in a worker: ${reply.error}`));
+        return;
+      }
+      const digest = Buffer.from(reply.digest.buffer, reply.digest.byteOffset, reply.digest.byteLength);
+      job.resolve({ digest, buffers: job.kept ?? reply.buffers ?? [] });
+    });
+    worker.on('error', (err) => this.fail(slot, new HashWorkerError(`a SHA-1 worker crashed: ${err.message}`, { cause: err })));
+    worker.on('exit', (code) => {
+      this.live--;
+      if (this.closed) return;
+      this.fail(slot, new HashWorkerError(`a SHA-1 worker exited (code ${code})`));
+      // Keep the pool at its size; the replacement starts idle.
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots[i] = this.spawn();
+    });
+    // An idle pool must not keep the process alive. After the listeners:
+    // adding a 'message' listener refs the worker's port again.
+    worker.unref();
+    return slot;
+  }
+
+  private fail(slot: Slot, err: Error): void {
+    const jobs = [...slot.jobs.values()];
+    slot.jobs.clear();
+    for (const job of jobs) job.reject(err);
+  }
+
+  /** Rejects pending hashes with HasherClosedError and stops every thread; resolves once they have exited. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closed = true;
+      for (const slot of this.slots) this.fail(slot, new HasherClosedError());
+      this.closing = Promise.all(this.slots.map((s) => s.worker.terminate())).then(() => undefined);
+    }
+    return this.closing;
+  }
+}
+
+/** Whether each buffer is an ordinary ArrayBuffer it covers whole, and no two share one (a transfer list may not repeat). */
+function ownsDistinctBuffers(buffers: readonly Uint8Array[]): boolean {
+  const seen = new Set<ArrayBufferLike>();
+  for (const b of buffers) {
+    if (b.buffer instanceof SharedArrayBuffer) return false;
+    if (b.byteOffset !== 0 || b.byteLength !== b.buffer.byteLength) return false;
+    if (seen.has(b.buffer)) return false;
+    seen.add(b.buffer);
+  }
+  return true;
+}
+
+function copyToFresh(buffers: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const b of buffers) total += b.byteLength;
+  // Outside Node's Buffer pool, so the whole ArrayBuffer is ours to transfer.
+  const out = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  for (const b of buffers) {
+    out.set(b, at);
+    at += b.byteLength;
+  }
+  return out;
 }

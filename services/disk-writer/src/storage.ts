@@ -1,19 +1,23 @@
 import { constants as fsConstants } from 'node:fs';
 import { lstat, mkdir, open, realpath, type FileHandle } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { PieceGeometry } from '@seedbox/protocol';
 import type { Sha1Hasher } from './sha1-pool.js';
-import { writeSpans } from './vectored-write.js';
+import { cutAtSpans, writeAll } from './vectored-write.js';
 
 /**
  * The files of one torrent on the shared volume: `DIR/<name>` for a
  * single-file torrent, `DIR/<name>/<path…>` for a multi-file one, as every
  * client lays them out.
  *
- * Nothing is ever written outside DIR. The metainfo parser already refuses
- * `..`, separators and absolute segments; storage checks again, because a
- * torrent's layout can reach it by other ways (the registry, a message),
- * and it refuses to follow a symlink planted inside DIR.
+ * Nothing is ever read or written outside DIR. The metainfo parser already
+ * refuses `..`, separators and absolute segments; storage checks again,
+ * because a layout can reach it by other ways (the registry, a message),
+ * and it refuses to follow a symlink planted inside DIR: every folder on
+ * the way is lstat'ed on each open, and the file itself is opened with
+ * O_NOFOLLOW. (A folder swapped for a symlink between the lstat and the
+ * open would still be followed; closing that needs openat2's
+ * RESOLVE_BENEATH, which Node does not offer.)
  */
 export interface StorageLayout {
   infoHashHex: string;
@@ -21,17 +25,34 @@ export interface StorageLayout {
   multiFile: boolean;
   pieceLength: number;
   totalLength: number;
+  /** The 20-byte SHA-1 of every piece, concatenated. */
   pieceHashes: Uint8Array;
   files: readonly { path: readonly string[]; length: number; padding?: boolean }[];
 }
 
-export type StorageErrorCode = 'STORAGE_PATH_ESCAPES' | 'STORAGE_SYMLINK' | 'STORAGE_NOT_A_FILE' | 'STORAGE_IO';
+export type StorageErrorCode =
+  /** The layout itself is inconsistent (lengths, piece hashes, two files on one path). */
+  | 'STORAGE_BAD_LAYOUT'
+  /** A name or path segment that is not a plain file name (empty, `.`, NUL). */
+  | 'STORAGE_BAD_PATH'
+  /** A path that would leave the download folder (`..`, a separator, an absolute path). */
+  | 'STORAGE_PATH_ESCAPES'
+  /** A symlink where a folder or file of the torrent should be. */
+  | 'STORAGE_SYMLINK'
+  /** Something other than a regular file (or folder) stands where one should be. */
+  | 'STORAGE_NOT_A_FILE'
+  /** A file is shorter than the torrent says (when reading). */
+  | 'STORAGE_SHORT_FILE'
+  /** A write to storage opened without `create`. */
+  | 'STORAGE_READ_ONLY'
+  | 'STORAGE_CLOSED';
 
 export class StorageError extends Error {
   override name = 'StorageError';
   constructor(
     readonly code: StorageErrorCode,
     message: string,
+    /** The path (or path segments joined by `/`) the rule was broken at. */
     readonly path: string,
     options?: { cause?: unknown },
   ) {
@@ -39,155 +60,283 @@ export class StorageError extends Error {
   }
 }
 
-const MAX_OPEN_FILES = 256;
+export interface StorageOptions {
+  /** Create folders and files (sparse, at their final size). Without it, storage is read-only (seeding, resume checks). */
+  create: boolean;
+  /** Most file handles kept open; the least recently used idle ones are closed beyond it. */
+  maxOpenFiles?: number;
+}
+
+export const DEFAULT_MAX_OPEN_FILES = 256;
+
+interface OpenFile {
+  handle: Promise<FileHandle>;
+  /** Operations using the handle now: it is closed only when idle. */
+  users: number;
+}
 
 export class TorrentStorage {
   readonly layout: StorageLayout;
   readonly geometry: PieceGeometry;
+  /** The download folder, symlinks resolved: the boundary nothing may leave. */
   readonly root: string;
   /** Absolute path of each file; undefined for padding files, which are never created. */
   readonly paths: readonly (string | undefined)[];
-  private readonly handles = new Map<number, Promise<FileHandle>>();
   private readonly readOnly: boolean;
+  private readonly maxOpen: number;
+  /** In least- to most-recently-used order (a Map keeps insertion order). */
+  private readonly open = new Map<number, OpenFile>();
+  /** Evicted handles still closing: `close()` waits for them too. */
+  private readonly closing = new Set<Promise<void>>();
+  private closed = false;
 
-  private constructor(layout: StorageLayout, root: string, paths: (string | undefined)[], readOnly: boolean) {
+  private constructor(layout: StorageLayout, geometry: PieceGeometry, root: string, paths: (string | undefined)[], options: StorageOptions) {
     this.layout = layout;
+    this.geometry = geometry;
     this.root = root;
     this.paths = paths;
-    this.readOnly = readOnly;
-    this.geometry = new PieceGeometry(layout);
+    this.readOnly = !options.create;
+    this.maxOpen = options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES;
   }
 
   /**
    * Opens a torrent's storage under `dir`. With `create`, makes the folders
-   * and the files, sized sparse to their final length (existing data of the
-   * right size is kept). Without it, only reads are possible (seeding).
+   * and the files, sized sparse to their final length: a file is only ever
+   * extended, so existing data (a resumed download) is kept.
    */
-  static async open(layout: StorageLayout, dir: string, options: { create: boolean }): Promise<TorrentStorage> {
+  static async open(layout: StorageLayout, dir: string, options: StorageOptions): Promise<TorrentStorage> {
+    let geometry: PieceGeometry;
+    try {
+      geometry = new PieceGeometry(layout);
+    } catch (err) {
+      throw new StorageError('STORAGE_BAD_LAYOUT', (err as Error).message, layout.name, { cause: err });
+    }
+    if (layout.pieceHashes.length !== geometry.pieceCount * 20) {
+      throw new StorageError(
+        'STORAGE_BAD_LAYOUT',
+        `${layout.pieceHashes.length} bytes of piece hashes for ${geometry.pieceCount} pieces`,
+        layout.name,
+      );
+    }
     if (options.create) await mkdir(dir, { recursive: true });
+    // The download folder itself may be a symlink (the operator's choice);
+    // only what lies below it is the torrent's.
     const root = await realpath(dir);
+    const seen = new Set<string>();
     const paths = layout.files.map((f) => {
       if (f.padding) return undefined;
       const segments = layout.multiFile ? [layout.name, ...f.path] : [layout.name];
-      for (const seg of segments) {
-        if (seg === '' || seg === '.' || seg === '..' || seg.includes('/') || seg.includes('\\') || seg.includes('\0')) {
-          throw new StorageError('STORAGE_PATH_ESCAPES', `path segment ${JSON.stringify(seg)} is not allowed`, segments.join('/'));
-        }
+      if (layout.multiFile && f.path.length === 0) {
+        throw new StorageError('STORAGE_BAD_PATH', 'a file of a multi-file torrent has an empty path', segments.join('/'));
       }
+      for (const seg of segments) checkSegment(seg, segments.join('/'));
       const full = resolve(root, ...segments);
-      const rel = relative(root, full);
-      if (rel === '' || rel.startsWith(`..${sep}`) || rel === '..' || isAbsolute(rel)) {
-        throw new StorageError('STORAGE_PATH_ESCAPES', `${full} is outside ${root}`, full);
-      }
+      if (!isInside(root, full)) throw new StorageError('STORAGE_PATH_ESCAPES', `${full} is outside ${root}`, full);
+      // Two files on one path would overwrite each other.
+      if (seen.has(full)) throw new StorageError('STORAGE_BAD_LAYOUT', `two files of the torrent are both ${full}`, full);
+      seen.add(full);
       return full;
     });
-    const storage = new TorrentStorage(layout, root, paths, !options.create);
-    if (options.create) await storage.createFiles();
+    // Nor may a file stand where another file needs a folder.
+    for (const full of seen) {
+      for (let at = dirname(full); at !== root && isInside(root, at); at = dirname(at)) {
+        if (seen.has(at)) throw new StorageError('STORAGE_BAD_LAYOUT', `${at} is both a file and a folder of the torrent`, at);
+      }
+    }
+    const storage = new TorrentStorage(layout, geometry, root, paths, options);
+    if (options.create) {
+      try {
+        await storage.createFiles();
+      } catch (err) {
+        await storage.close();
+        throw err;
+      }
+    }
     return storage;
   }
 
   private async createFiles(): Promise<void> {
     for (let i = 0; i < this.paths.length; i++) {
-      const path = this.paths[i];
-      if (path === undefined) continue;
-      await this.makeParents(path);
-      const fh = await this.openFile(i, true);
-      const st = await fh.stat();
-      if (!st.isFile()) throw new StorageError('STORAGE_NOT_A_FILE', `${path} exists and is not a regular file`, path);
+      if (this.paths[i] === undefined) continue;
       const length = this.layout.files[i]!.length;
-      // Sparse: truncate only extends, so blocks are allocated as pieces land.
-      if (st.size < length) await fh.truncate(length);
+      await this.withFile(i, async (fh) => {
+        // Sparse: extending leaves a hole, and blocks are allocated as pieces
+        // land. Never shortened: a longer file is someone's data, not ours to cut.
+        if ((await fh.stat()).size < length) await fh.truncate(length);
+      });
     }
   }
 
-  /** mkdir each folder between root and the file, refusing symlinked folders. */
-  private async makeParents(path: string): Promise<void> {
-    const rel = relative(this.root, path).split(sep).slice(0, -1);
-    let at = this.root;
-    for (const seg of rel) {
-      at = join(at, seg);
-      try {
-        const st = await lstat(at);
-        if (st.isSymbolicLink()) throw new StorageError('STORAGE_SYMLINK', `${at} is a symlink; refusing to follow it`, at);
-        if (!st.isDirectory()) throw new StorageError('STORAGE_NOT_A_FILE', `${at} exists and is not a folder`, at);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        await mkdir(at);
-      }
+  /** Runs `fn` with file `index` open, opening it if needed (and closing idle handles beyond the cap). */
+  private async withFile<T>(index: number, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+    if (this.closed) throw new StorageError('STORAGE_CLOSED', 'the torrent storage is closed', this.root);
+    let entry = this.open.get(index);
+    if (entry) {
+      this.open.delete(index); // to the most recently used end
+    } else {
+      const handle = this.openFile(index);
+      entry = { handle, users: 0 };
+      const opened = entry;
+      handle.catch(() => {
+        if (this.open.get(index) === opened) this.open.delete(index);
+      });
+    }
+    this.open.set(index, entry);
+    entry.users++;
+    try {
+      return await fn(await entry.handle);
+    } finally {
+      entry.users--;
+      this.evict();
     }
   }
 
-  private openFile(index: number, create: boolean): Promise<FileHandle> {
-    const existing = this.handles.get(index);
-    if (existing) {
-      // LRU: mark as recently used.
-      this.handles.delete(index);
-      this.handles.set(index, existing);
-      return existing;
+  private evict(): void {
+    if (this.open.size <= this.maxOpen) return;
+    for (const [index, entry] of this.open) {
+      if (this.open.size <= this.maxOpen) break;
+      if (entry.users > 0) continue; // in use: over the cap for a while rather than closed under a write
+      this.open.delete(index);
+      const closing: Promise<void> = entry.handle.then((h) => h.close()).catch(() => undefined);
+      this.closing.add(closing);
+      void closing.then(() => this.closing.delete(closing));
     }
-    const path = this.paths[index];
-    if (path === undefined) throw new Error(`file ${index} is a padding file`);
+  }
+
+  private async openFile(index: number): Promise<FileHandle> {
+    const path = this.paths[index]!;
+    await this.checkFolders(path);
     const flags =
-      (this.readOnly ? fsConstants.O_RDONLY : fsConstants.O_RDWR) |
-      (create ? fsConstants.O_CREAT : 0) |
-      // The last component must not be a symlink either.
-      fsConstants.O_NOFOLLOW;
-    const p = open(path, flags, 0o644).catch((err: NodeJS.ErrnoException) => {
-      this.handles.delete(index);
-      if (err.code === 'ELOOP') throw new StorageError('STORAGE_SYMLINK', `${path} is a symlink; refusing to follow it`, path);
+      (this.readOnly ? fsConstants.O_RDONLY : fsConstants.O_RDWR | fsConstants.O_CREAT) |
+      // The file itself must not be a symlink either.
+      fsConstants.O_NOFOLLOW |
+      // A FIFO planted in place of a file would block the open forever;
+      // on a regular file the flag changes nothing.
+      fsConstants.O_NONBLOCK;
+    let fh: FileHandle;
+    try {
+      fh = await open(path, flags, 0o644);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP') throw new StorageError('STORAGE_SYMLINK', `${path} is a symlink; refusing to follow it`, path, { cause: err });
+      if (code === 'EISDIR') throw new StorageError('STORAGE_NOT_A_FILE', `${path} is a folder, not a file`, path, { cause: err });
       throw err;
-    });
-    this.handles.set(index, p);
-    if (this.handles.size > MAX_OPEN_FILES) {
-      const [oldest, fh] = this.handles.entries().next().value as [number, Promise<FileHandle>];
-      this.handles.delete(oldest);
-      void fh.then((h) => h.close()).catch(() => undefined);
     }
-    return p;
+    try {
+      if (!(await fh.stat()).isFile()) throw new StorageError('STORAGE_NOT_A_FILE', `${path} is not a regular file`, path);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    return fh;
   }
 
-  /** Writes a verified piece: one vectored positional write per file it covers. */
+  /** lstat each folder between the root and the file, refusing symlinks; creates missing ones when writing. */
+  private async checkFolders(path: string): Promise<void> {
+    const folders = relative(this.root, path).split(sep).slice(0, -1);
+    let at = this.root;
+    for (const seg of folders) {
+      at = join(at, seg);
+      let st;
+      try {
+        st = await lstat(at);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || this.readOnly) throw err;
+        try {
+          await mkdir(at);
+        } catch (e) {
+          // Another torrent (or a concurrent open) made it first: check what it made.
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        }
+        st = await lstat(at);
+      }
+      if (st.isSymbolicLink()) throw new StorageError('STORAGE_SYMLINK', `${at} is a symlink; refusing to follow it`, at);
+      if (!st.isDirectory()) throw new StorageError('STORAGE_NOT_A_FILE', `${at} is not a folder`, at);
+    }
+  }
+
+  /**
+   * Writes a piece that has been verified: one vectored positional write
+   * per file it covers, from views of `blocks` (no copy). Spans of padding
+   * files are skipped: their bytes are zeros that belong to no file.
+   */
   async writePiece(index: number, blocks: readonly Uint8Array[]): Promise<void> {
-    const spans = this.geometry.spans(index);
-    await writeSpans(spans, blocks, async (fileIndex) =>
-      this.paths[fileIndex] === undefined ? undefined : this.openFile(fileIndex, false),
-    );
+    if (this.readOnly) throw new StorageError('STORAGE_READ_ONLY', 'the torrent storage was opened read-only', this.root);
+    for (const { span, parts } of cutAtSpans(this.geometry.spans(index), blocks)) {
+      if (this.paths[span.fileIndex] === undefined) continue;
+      await this.withFile(span.fileIndex, (fh) => writeAll(fh, parts, span.fileOffset));
+    }
   }
 
-  /** Bytes [begin, begin+length) of piece `index`, read with positional reads. */
-  async read(index: number, begin: number, length: number): Promise<Buffer> {
+  /**
+   * Bytes [begin, begin+length) of piece `index`, read with positional
+   * reads: for serving peers' requests. Padding bytes read as zeros.
+   */
+  async readBlock(index: number, begin: number, length: number): Promise<Buffer> {
+    const spans = this.geometry.spans(index, begin, length);
     const out = Buffer.alloc(length);
     let at = 0;
-    for (const span of this.geometry.spans(index, begin, length)) {
-      if (this.paths[span.fileIndex] !== undefined) {
-        const fh = await this.openFile(span.fileIndex, false);
-        let done = 0;
-        while (done < span.length) {
-          const { bytesRead } = await fh.read(out, at + done, span.length - done, span.fileOffset + done);
-          if (bytesRead === 0) throw new StorageError('STORAGE_IO', `file ${this.paths[span.fileIndex]} is shorter than the torrent says`, this.paths[span.fileIndex]!);
-          done += bytesRead;
-        }
+    for (const span of spans) {
+      const path = this.paths[span.fileIndex];
+      if (path !== undefined) {
+        const start = at;
+        await this.withFile(span.fileIndex, async (fh) => {
+          let done = 0;
+          while (done < span.length) {
+            const { bytesRead } = await fh.read(out, start + done, span.length - done, span.fileOffset + done);
+            if (bytesRead === 0) throw new StorageError('STORAGE_SHORT_FILE', `${path} is shorter than the torrent says`, path);
+            done += bytesRead;
+          }
+        });
       }
       at += span.length;
     }
     return out;
   }
 
-  /** Reads piece `index` and checks its hash (resume). Missing files count as a failed check. */
+  /**
+   * Reads piece `index` and checks its SHA-1 (resume checks). A piece
+   * that cannot be read (a file missing or short) fails the check; other
+   * errors, the hasher's included, are thrown.
+   */
   async verifyPiece(index: number, hasher: Sha1Hasher): Promise<boolean> {
     let data: Buffer;
     try {
-      data = await this.read(index, 0, this.geometry.pieceSize(index));
-    } catch {
-      return false;
+      data = await this.readBlock(index, 0, this.geometry.pieceSize(index));
+    } catch (err) {
+      if (err instanceof StorageError && err.code === 'STORAGE_SHORT_FILE') return false;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
     }
     const { digest } = await hasher.hash([data]);
-    return digest.equals(this.layout.pieceHashes.subarray(index * 20, index * 20 + 20));
+    return digest.equals(this.expectedHash(index));
   }
 
-  async close(): Promise<void> {
-    const all = [...this.handles.values()];
-    this.handles.clear();
-    await Promise.all(all.map((p) => p.then((h) => h.close()).catch(() => undefined)));
+  /** The 20-byte SHA-1 the metainfo gives for piece `index`. */
+  expectedHash(index: number): Uint8Array {
+    return this.layout.pieceHashes.subarray(index * 20, index * 20 + 20);
   }
+
+  /** Closes every file handle (after the operations using them). Storage cannot be used afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.open.values()];
+    this.open.clear();
+    // FileHandle.close waits for the handle's operations in flight.
+    await Promise.all([...all.map((e) => e.handle.then((h) => h.close()).catch(() => undefined)), ...this.closing]);
+  }
+}
+
+function checkSegment(seg: string, where: string): void {
+  if (seg === '..' || seg.includes('/') || seg.includes('\\') || isAbsolute(seg)) {
+    throw new StorageError('STORAGE_PATH_ESCAPES', `path segment ${JSON.stringify(seg)} would leave the download folder`, where);
+  }
+  if (seg === '' || seg === '.' || seg.includes('\0')) {
+    throw new StorageError('STORAGE_BAD_PATH', `path segment ${JSON.stringify(seg)} is not a file name`, where);
+  }
+}
+
+function isInside(root: string, full: string): boolean {
+  const rel = relative(root, full);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }

@@ -1,0 +1,172 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import ts from 'typescript';
+import { HasherClosedError, HashWorkerError, InlineSha1, Sha1Pool, type Sha1Hasher } from '../src/sha1-pool.js';
+import { TempDirs } from './support/fixtures.js';
+
+const sha1 = (buffers: readonly Uint8Array[]): Buffer => {
+  const h = createHash('sha1');
+  for (const b of buffers) h.update(b);
+  return h.digest();
+};
+
+/** Blocks of `total` random bytes, each a Buffer that owns its ArrayBuffer. */
+const ownedBlocks = (total: number, size = 16 * 1024): Buffer[] => {
+  const out: Buffer[] = [];
+  for (let at = 0; at < total; at += size) out.push(Buffer.from(randomBytes(Math.min(size, total - at))));
+  return out;
+};
+
+/** The same bytes in blocks that are views into one SharedArrayBuffer. */
+const sharedBlocks = (blocks: readonly Uint8Array[]): Uint8Array[] => {
+  const sab = new SharedArrayBuffer(blocks.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  return blocks.map((b) => {
+    const v = new Uint8Array(sab, at, b.length);
+    v.set(b);
+    at += b.length;
+    return v;
+  });
+};
+
+const threadCount = (): number => (existsSync('/proc/self/task') ? readdirSync('/proc/self/task').length : 0);
+
+const pools: Sha1Hasher[] = [];
+const dirs = new TempDirs();
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.close()));
+  await dirs.cleanup();
+});
+const newPool = (size = 2): Sha1Pool => {
+  const p = new Sha1Pool(size);
+  pools.push(p);
+  return p;
+};
+
+describe.each([
+  ['Sha1Pool', () => newPool()],
+  ['InlineSha1', () => new InlineSha1()],
+])('%s', (_name, make: () => Sha1Hasher) => {
+  it('hashes ordinary Buffers, and answers the same bytes', async () => {
+    const blocks = ownedBlocks(1024 * 1024 + 123);
+    const expected = sha1(blocks);
+    const copy = Buffer.concat(blocks);
+    const { digest, buffers } = await make().hash(blocks);
+    expect(digest.equals(expected)).toBe(true);
+    expect(Buffer.concat(buffers).equals(copy)).toBe(true);
+  });
+
+  it('hashes views into a SharedArrayBuffer', async () => {
+    const shared = sharedBlocks(ownedBlocks(256 * 1024 + 5));
+    const { digest, buffers } = await make().hash(shared);
+    expect(digest.equals(sha1(shared))).toBe(true);
+    expect(buffers).toHaveLength(shared.length);
+    buffers.forEach((b, i) => expect(b).toBe(shared[i])); // the caller's views, neither copied nor detached
+  });
+
+  it('hashes views into a larger buffer, small pooled Buffers, a mix with shared memory, a repeated buffer and nothing', async () => {
+    const h = make();
+    const big = randomBytes(100_000);
+    const views = [big.subarray(10, 5000), big.subarray(5000, 99_000)];
+    expect((await h.hash(views)).digest.equals(sha1(views))).toBe(true);
+    const small = [Buffer.from('abc'), Buffer.from('defg')];
+    expect((await h.hash(small)).digest.equals(sha1([Buffer.from('abcdefg')]))).toBe(true);
+    const owned = ownedBlocks(40_000);
+    const mixed = [...sharedBlocks([randomBytes(3000)]), owned[0]!, owned[1]!];
+    const expected = sha1(mixed);
+    expect((await h.hash(mixed)).digest.equals(expected)).toBe(true);
+    const once = Buffer.from(randomBytes(20_000));
+    const twice = sha1([once, once]);
+    expect((await h.hash([once, once])).digest.equals(twice)).toBe(true);
+    expect((await h.hash([])).digest.equals(sha1([]))).toBe(true);
+  });
+
+  it('rejects with HasherClosedError after close', async () => {
+    const h = make();
+    await h.close();
+    await expect(h.hash([Buffer.from('x')])).rejects.toThrow(HasherClosedError);
+    await expect(h.hash([Buffer.from('x')])).rejects.toThrow('the SHA-1 hasher is closed');
+  });
+});
+
+describe('Sha1Pool', () => {
+  it('moves what it can without copying: shared memory is read in place, whole ArrayBuffers are transferred', async () => {
+    const pool = newPool();
+    const shared = sharedBlocks(ownedBlocks(64 * 1024));
+    const r1 = await pool.hash(shared);
+    expect(r1.buffers[0]).toBe(shared[0]); // the caller's views, untouched
+    const owned = ownedBlocks(64 * 1024);
+    const before = Buffer.concat(owned);
+    await pool.hash(owned);
+    // Transferred: the caller's views are detached, as PieceSink documents; the bytes came back in the result.
+    expect(owned.every((b) => b.byteLength === 0)).toBe(true);
+    // Views into a larger buffer are copied, not transferred: the caller's buffer is intact.
+    const big = Buffer.from(randomBytes(100_000));
+    const snapshot = Buffer.from(big);
+    await pool.hash([big.subarray(0, 50_000), big.subarray(50_000)]);
+    expect(big.equals(snapshot)).toBe(true);
+    expect(before.length).toBe(64 * 1024);
+  });
+
+  it('hashes many pieces at once on every thread', async () => {
+    const pool = newPool(3);
+    const pieces = Array.from({ length: 24 }, () => ownedBlocks(128 * 1024 + 17));
+    const expected = pieces.map(sha1);
+    const results = await Promise.all(pieces.map((p) => pool.hash(p)));
+    results.forEach((r, i) => expect(r.digest.equals(expected[i]!)).toBe(true));
+  });
+
+  it('fails the jobs of a worker that dies with HashWorkerError, and replaces it', async () => {
+    const pool = newPool(1);
+    const slots = (pool as unknown as { slots: { worker: Worker }[] }).slots;
+    const pending = expect(pool.hash(ownedBlocks(8 * 1024 * 1024))).rejects.toThrow(HashWorkerError);
+    await slots[0]!.worker.terminate();
+    await pending;
+    const blocks = ownedBlocks(10_000);
+    const expected = sha1(blocks);
+    expect((await pool.hash(blocks)).digest.equals(expected)).toBe(true);
+    expect(pool.threads).toBe(1);
+  });
+
+  it('refuses a size below one', () => {
+    expect(() => new Sha1Pool(0)).toThrow(RangeError);
+  });
+
+  it('rejects pending hashes on close and leaves no thread running', async () => {
+    const baseline = threadCount();
+    const pool = new Sha1Pool(3);
+    await pool.hash(ownedBlocks(1000));
+    expect(pool.threads).toBe(3);
+    const pending = expect(pool.hash(ownedBlocks(8 * 1024 * 1024))).rejects.toThrow(HasherClosedError);
+    await pool.close();
+    await pending;
+    expect(pool.threads).toBe(0);
+    if (baseline > 0) expect(threadCount()).toBeLessThanOrEqual(baseline);
+  });
+
+  it('does not keep the process alive while idle', async () => {
+    // Run the pool in a plain node process (transpiled: node 20 cannot run
+    // TypeScript) that hashes and never calls close(): it must still exit.
+    const dir = await dirs.make();
+    const source = await readFile(new URL('../src/sha1-pool.ts', import.meta.url), 'utf8');
+    const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+    await writeFile(join(dir, 'sha1-pool.mjs'), js);
+    await writeFile(
+      join(dir, 'main.mjs'),
+      `import { Sha1Pool } from './sha1-pool.mjs';
+       const pool = new Sha1Pool(2);
+       const { digest } = await pool.hash([Buffer.from('abc')]);
+       console.log(digest.toString('hex'));`,
+    );
+    const run = spawnSync(process.execPath, [join(dir, 'main.mjs')], { encoding: 'utf8', timeout: 10_000 });
+    expect(run.error).toBeUndefined();
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim()).toBe('a9993e364706816aba3e25717850c26c9cd0d89d');
+    expect(run.status).toBe(0);
+  });
+});
