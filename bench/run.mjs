@@ -305,6 +305,9 @@ async function leechScenario(name, { sizeMiB, pieceLog2, clients }) {
       const out = join(dir, `out-${client}`);
       rmSync(out, { recursive: true, force: true });
       mkdirSync(out, { recursive: true });
+      // Start every run with no writeback of the last one under way: on 2
+      // cores the kernel flushing a GiB competes with whoever runs next.
+      sh('sync');
       try {
         const r = await LEECHES[client](torrent, out, seedAddr);
         const ok = sameBytes(join(out, 'data.bin'), data);
