@@ -48,7 +48,7 @@ export interface TorrentOptions {
   endgameDuplicates?: number;
   pipeline?: PipelineOptions;
   timeouts?: Partial<SessionTimeouts>;
-  /** Connections a peer may fail before we stop dialling it (user-given peers are retried longer). */
+  /** Connection attempts a peer may fail in a row before we stop dialling it. */
   maxDialFailures?: number;
   /** Reads verified data for seeding (positional reads of the shared volume). Without it we serve nothing. */
   readBlock?: SpanReader;
@@ -97,8 +97,6 @@ interface KnownPeer {
   failures: number;
   nextDialAt: number;
   banned: boolean;
-  /** Peers the user named are dialled again for longer. */
-  pinned: boolean;
 }
 
 export interface TorrentEvents {
@@ -138,6 +136,8 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
   private failed = 0;
   private leftBytes: number;
   private closedThisTick: Partial<Record<CloseReason, number>> = {};
+  /** Bytes from sessions that have closed, by address. */
+  private readonly contributed: Record<string, number> = {};
   private refusedThisTick: Partial<Record<RefusedRequest, number>> = {};
   private readonly reader: ReadCache | undefined;
   private readonly choker: Choker;
@@ -174,26 +174,30 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
     return this.sessions.size;
   }
 
+  /** Block bytes received from each peer address, over the torrent's life. */
+  peerContributions(): Record<string, number> {
+    const out: Record<string, number> = { ...this.contributed };
+    for (const s of this.sessions) out[s.address] = (out[s.address] ?? 0) + s.download.total;
+    return out;
+  }
+
   /** Whether any peer is connected or still worth dialling: when false, the download cannot progress. */
   hasPeerProspects(): boolean {
     if (this.sessions.size > 0) return true;
     const maxFailures = this.options.maxDialFailures ?? 5;
     for (const p of this.peers.values()) {
-      if (!p.banned && p.failures < (p.pinned ? maxFailures * 4 : maxFailures)) return true;
+      if (!p.banned && p.failures < maxFailures) return true;
     }
     return false;
   }
 
-  /** Adds peers to dial. `pinned` peers (named by the user) are retried for longer. */
-  addPeers(addresses: readonly PeerAddress[], pinned = false): void {
+  /** Adds peers to dial; known ones are ignored. */
+  addPeers(addresses: readonly PeerAddress[]): void {
     for (const address of addresses) {
       const key = `${address.host}:${address.port}`;
       const known = this.peers.get(key);
-      if (known) {
-        known.pinned ||= pinned;
-        continue;
-      }
-      this.peers.set(key, { address, session: undefined, failures: 0, nextDialAt: 0, banned: false, pinned });
+      if (known) continue;
+      this.peers.set(key, { address, session: undefined, failures: 0, nextDialAt: 0, banned: false });
     }
     this.dial();
   }
@@ -207,7 +211,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
     for (const peer of this.peers.values()) {
       if (this.sessions.size >= max) return;
       if (peer.session || peer.banned || peer.nextDialAt > t) continue;
-      if (peer.failures >= (peer.pinned ? maxFailures * 4 : maxFailures)) continue;
+      if (peer.failures >= maxFailures) continue;
       let session: PeerSession | undefined;
       const socket = this.options.connect
         ? this.options.connect(peer.address)
@@ -458,12 +462,15 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
     this.interesting.delete(session);
     if (session.remote) this.picker.removePeer(session.peerPieces);
     this.closedThisTick[reason] = (this.closedThisTick[reason] ?? 0) + 1;
+    if (session.download.total > 0) this.contributed[session.address] = (this.contributed[session.address] ?? 0) + session.download.total;
     const known = this.peers.get(session.address);
     if (known && known.session === session) {
       known.session = undefined;
       if (reason === 'connect-failed' || reason === 'connect-timeout' || reason === 'handshake-timeout' || !session.remote) {
         known.failures++;
-        known.nextDialAt = this.now() + Math.min(60_000, 1000 * 2 ** known.failures);
+        // 1 s, 2 s, 4 s, 8 s: a peer that is restarting gets a few chances
+        // within a quarter of a minute; one that is gone is given up.
+        known.nextDialAt = this.now() + Math.min(60_000, 1000 * 2 ** (known.failures - 1));
       } else {
         known.failures = 0;
         known.nextDialAt = this.now() + 1000;

@@ -86,7 +86,7 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
       }
     });
     if (torrent.isComplete) finish({ ok: true });
-    torrent.addPeers(peers, true);
+    torrent.addPeers(peers);
   });
 
   function report(tick: TorrentTick, time: number): void {
@@ -97,12 +97,14 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
     }
   }
 
+  // Read before stopping: stopping closes the sessions.
+  const sources = torrent.peerContributions();
   await worker.stop();
   await writer.close();
   const final = worker.tick().torrents[0] ?? torrent.tick();
   const seconds = (performance.now() - started) / 1000;
   if (parsed.values.json) {
-    out.write(`${JSON.stringify({ time: Date.now(), ...final, eta: null, done: result.ok, seconds })}\n`);
+    out.write(`${JSON.stringify({ time: Date.now(), ...final, eta: null, done: result.ok, seconds, sources })}\n`);
   } else {
     bar?.finish(final, seconds);
   }

@@ -1,0 +1,171 @@
+#!/usr/bin/python3
+"""A libtorrent 2.0 peer for interop tests, driven by test/support/peers.ts.
+
+    lt_peer.py seed  --torrent T --save DIR --listen HOST:PORT
+    lt_peer.py leech --torrent T --save DIR --listen HOST:PORT --peer HOST:PORT [--peer ...]
+
+Run it with Debian's /usr/bin/python3 (the one python3-libtorrent is for).
+Prints one line per event, flushed, for the harness to wait on:
+
+    LISTENING <port>     ready: listening, torrent added (a seed: seeding)
+    PROGRESS ...         once a second: percent, peers, rates, state
+    DONE                 a leech has every piece (it keeps running, seeding)
+    ALERT <kind>: ...    peer connects/errors, hash failures, and the like
+    ERROR ...            fatal; the script exits 1
+
+uTP, DHT, LSD, UPnP and NAT-PMP are off: peers are only the ones given
+(uTP over loopback is slow in libtorrent). Seeds use seed_mode, so the data
+is not hashed up front (pieces are checked lazily when first requested).
+The script exits by itself if its parent process goes away.
+"""
+import argparse
+import os
+import sys
+import time
+
+import libtorrent as lt
+
+
+def say(*parts):
+    print(*parts, flush=True)
+
+
+def fail(msg):
+    say('ERROR', msg)
+    sys.exit(1)
+
+
+def host_port(text):
+    host, _, port = text.rpartition(':')
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f'expected HOST:PORT, got {text!r}')
+    return host.strip('[]'), int(port)
+
+
+ENC = {'enabled': 1, 'disabled': 2, 'forced': 0}
+
+# Alerts worth a line in the log: connection life cycle, errors, hash failures.
+INTERESTING = {
+    'peer_connect_alert', 'peer_disconnected_alert', 'peer_error_alert', 'peer_ban_alert',
+    'hash_failed_alert', 'torrent_error_alert', 'file_error_alert', 'invalid_request_alert',
+    'torrent_finished_alert', 'listen_failed_alert', 'listen_succeeded_alert',
+    'incoming_connection_alert', 'peer_blocked_alert', 'tracker_error_alert', 'tracker_reply_alert',
+    'torrent_checked_alert', 'state_changed_alert', 'metadata_failed_alert',
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('role', choices=['seed', 'leech'])
+    ap.add_argument('--torrent', required=True)
+    ap.add_argument('--save', required=True, help='save_path: the folder that contains the torrent name')
+    ap.add_argument('--listen', required=True, type=host_port, help='HOST:PORT (a fixed port: port 0 is unreliable)')
+    ap.add_argument('--peer', action='append', default=[], type=host_port)
+    ap.add_argument('--encryption', choices=list(ENC), default='enabled')
+    ap.add_argument('--exit-when-done', action='store_true')
+    ap.add_argument('--upload-limit', type=int, default=0, help='bytes/s; 0 for none')
+    args = ap.parse_args()
+
+    parent = os.getppid()
+    host, port = args.listen
+    s = lt.session({
+        'listen_interfaces': f'{host}:{port}',
+        'enable_outgoing_utp': False,
+        'enable_incoming_utp': False,
+        'enable_dht': False,
+        'enable_lsd': False,
+        'enable_upnp': False,
+        'enable_natpmp': False,
+        'allow_multiple_connections_per_ip': True,
+        'upload_rate_limit': args.upload_limit,
+        'download_rate_limit': 0,
+        'smooth_connects': False,
+        'in_enc_policy': ENC[args.encryption],
+        'out_enc_policy': ENC[args.encryption],
+        'alert_mask': (lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
+                       | lt.alert.category_t.peer_notification | lt.alert.category_t.connect_notification
+                       | lt.alert.category_t.storage_notification),
+    })
+    if args.upload_limit:
+        # Peers on a local network are in libtorrent's local peer class,
+        # which ignores the session's rate limits; limit that class too.
+        for cid in (lt.session.global_peer_class_id, lt.session.local_peer_class_id):
+            pc = s.get_peer_class(cid)
+            pc['upload_limit'] = args.upload_limit
+            s.set_peer_class(cid, pc)
+
+    def drain():
+        for a in s.pop_alerts():
+            kind = type(a).__name__
+            if kind in INTERESTING:
+                say(f'ALERT {kind}: {a.message()}')
+            if kind == 'listen_failed_alert':
+                fail(f'cannot listen on {host}:{port}: {a.message()}')
+            if kind in ('torrent_error_alert', 'file_error_alert'):
+                fail(a.message())
+            yield a
+
+    deadline = time.time() + 10
+    listening = False
+    while not listening:
+        if time.time() > deadline:
+            fail(f'not listening on {host}:{port} after 10 s')
+        s.wait_for_alert(200)
+        for a in drain():
+            if type(a).__name__ == 'listen_succeeded_alert' and a.socket_type == lt.socket_type_t.tcp:
+                listening = True
+
+    atp = lt.add_torrent_params()
+    atp.ti = lt.torrent_info(args.torrent)
+    atp.save_path = args.save
+    atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
+    if args.role == 'seed':
+        atp.flags |= lt.torrent_flags.seed_mode
+    h = s.add_torrent(atp)
+    say(f'ADDED {h.info_hash()} {atp.ti.name()} {atp.ti.total_size()} bytes')
+
+    if args.role == 'seed':
+        deadline = time.time() + 30
+        while not h.status().is_seeding:
+            if time.time() > deadline:
+                fail(f'torrent not seeding after 30 s: state {h.status().state}')
+            s.wait_for_alert(100)
+            list(drain())
+
+    say(f'LISTENING {s.listen_port()}')
+
+    def connect_all():
+        for peer in args.peer:
+            h.connect_peer(peer)
+
+    done = False
+    last_progress = 0.0
+    last_connect = 0.0
+    while True:
+        s.wait_for_alert(250)
+        list(drain())
+        if os.getppid() != parent:
+            say('ERROR parent process is gone; exiting')
+            return
+        st = h.status()
+        now = time.time()
+        if not done and (st.is_finished or st.is_seeding) and args.role == 'leech':
+            done = True
+            say(f'DONE {st.total_wanted_done} bytes')
+            if args.exit_when_done:
+                return
+        # Connect once the torrent is checked (libtorrent drops connect_peer
+        # calls made while it checks), and again while we have no peer: the
+        # peer may not be up yet, or may have dropped an encrypted handshake.
+        checking = st.state in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data)
+        if not done and args.peer and not checking and st.num_peers == 0 and now - last_connect > 0.5:
+            last_connect = now
+            connect_all()
+        if now - last_progress >= 1:
+            last_progress = now
+            say(f'PROGRESS {st.progress * 100:.1f}% peers={st.num_peers} down={st.download_payload_rate}B/s '
+                f'up={st.upload_payload_rate}B/s uploaded={st.total_payload_upload} state={st.state}')
+
+
+if __name__ == '__main__':
+    main()

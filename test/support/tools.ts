@@ -1,0 +1,127 @@
+/**
+ * Which external tools an interop test needs, and what to do when one is
+ * missing.
+ *
+ * Locally a missing tool skips the tests that need it (with one log line
+ * saying what to install); in CI (`CI=true`) nothing may skip, so a missing
+ * tool is an error at collection time. Use it like this:
+ *
+ *   const lt = needTool(tools.libtorrent);
+ *   describe.skipIf(!lt.available)('libtorrent', () => { ... });
+ *
+ * Checks run once per process and are cached.
+ */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+export interface ToolSpec {
+  /** What the test needs, as a person reads it: "transmission-daemon". */
+  name: string;
+  /** True when the tool can be used. Must be synchronous and quick. */
+  check: () => boolean;
+  /** How to get it: "apt-get install transmission-daemon". */
+  install: string;
+}
+
+export interface ToolStatus {
+  available: boolean;
+  /** Empty when available; otherwise "needs X (install)". */
+  reason: string;
+}
+
+const cache = new Map<string, boolean>();
+const logged = new Set<string>();
+
+/**
+ * Checks one tool. Throws in CI when it is missing; otherwise logs the
+ * reason once and answers `available: false` so the caller can skip.
+ */
+export function needTool(spec: ToolSpec): ToolStatus {
+  let ok = cache.get(spec.name);
+  if (ok === undefined) {
+    try {
+      ok = spec.check();
+    } catch {
+      ok = false;
+    }
+    cache.set(spec.name, ok);
+  }
+  if (ok) return { available: true, reason: '' };
+  const reason = `needs ${spec.name} (${spec.install})`;
+  if (process.env.CI === 'true') {
+    throw new Error(`interop test ${reason}: in CI every tool must be installed, nothing skips`);
+  }
+  if (!logged.has(spec.name)) {
+    logged.add(spec.name);
+    console.warn(`skipping: ${reason}`);
+  }
+  return { available: false, reason };
+}
+
+/** All of them, or the first reasons why not. */
+export function needTools(...specs: ToolSpec[]): ToolStatus {
+  const missing = specs.map(needTool).filter((s) => !s.available);
+  if (missing.length === 0) return { available: true, reason: '' };
+  return { available: false, reason: missing.map((s) => s.reason).join('; ') };
+}
+
+/** Runs a command quietly; true when it exits 0 within 10 s. */
+export function commandSucceeds(cmd: string, args: string[]): boolean {
+  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 10_000 });
+  return r.status === 0;
+}
+
+function onPath(cmd: string): boolean {
+  return commandSucceeds('sh', ['-c', `command -v ${cmd}`]);
+}
+
+const require = createRequire(import.meta.url);
+
+/** Debian's python3, the one python3-libtorrent is installed for. */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
+
+export const tools = {
+  libtorrent: {
+    name: 'python3-libtorrent',
+    check: () => commandSucceeds(SYSTEM_PYTHON, ['-c', 'import libtorrent']),
+    install: 'apt-get install python3-libtorrent',
+  },
+  transmission: {
+    name: 'transmission-daemon and transmission-remote',
+    check: () => onPath('transmission-daemon') && onPath('transmission-remote'),
+    install: 'apt-get install transmission-daemon transmission-cli',
+  },
+  aria2: {
+    name: 'aria2c',
+    check: () => commandSucceeds('aria2c', ['--version']),
+    install: 'apt-get install aria2',
+  },
+  webtorrent: {
+    name: 'webtorrent@1.9.7 (npm)',
+    check: () => {
+      require.resolve('webtorrent');
+      return true;
+    },
+    install: 'npm i -D webtorrent@1.9.7 --ignore-scripts',
+  },
+  mktorrent: {
+    name: 'mktorrent',
+    check: () => onPath('mktorrent'),
+    install: 'apt-get install mktorrent',
+  },
+  opentracker: {
+    name: 'opentracker',
+    check: () => onPath('opentracker'),
+    install: 'apt-get install opentracker',
+  },
+  natsServer: {
+    name: 'nats-server',
+    check: () => commandSucceeds('nats-server', ['--version']),
+    install: 'apt-get install nats-server',
+  },
+  netns: {
+    name: 'network namespaces (root and `ip netns`)',
+    check: () => process.getuid?.() === 0 && commandSucceeds('ip', ['netns', 'list']),
+    install: 'run as root with iproute2 installed (apt-get install iproute2)',
+  },
+} satisfies Record<string, ToolSpec>;
