@@ -24,7 +24,7 @@ import {
   type RunningPeer,
 } from './support/peers.js';
 import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, sleep } from './support/processes.js';
-import { needTool, needTools, tools } from './support/tools.js';
+import { needTools, tools } from './support/tools.js';
 
 const root = join(import.meta.dirname, '..');
 const cli = join(root, 'packages/cli/bin/seedbox.js');

@@ -212,7 +212,8 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
       if (this.sessions.size >= max) return;
       if (peer.session || peer.banned || peer.nextDialAt > t) continue;
       if (peer.failures >= maxFailures) continue;
-      let session: PeerSession | undefined;
+      // The read callback is created before the session it feeds.
+      const target: { session?: PeerSession } = {};
       const socket = this.options.connect
         ? this.options.connect(peer.address)
         : netConnect({
@@ -221,13 +222,13 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
             onread: {
               buffer: sharedReadBuffer,
               callback: (n: number, buf: Uint8Array) => {
-                session?.onData(buf.subarray(0, n));
+                target.session?.onData(buf.subarray(0, n));
                 return true;
               },
             },
           });
-      session = this.createSession(socket, 'outgoing', `${peer.address.host}:${peer.address.port}`);
-      peer.session = session;
+      target.session = this.createSession(socket, 'outgoing', `${peer.address.host}:${peer.address.port}`);
+      peer.session = target.session;
     }
   }
 
