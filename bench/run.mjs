@@ -229,9 +229,10 @@ async function transmissionLeech(t, out) {
     }),
   );
   const t0 = performance.now();
-  const d = spawn('/usr/bin/time', ['-v', 'transmission-daemon', '-f', '-g', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  d.stderr.on('data', (x) => (err += x));
+  // Run the daemon itself (not under GNU time, which would not pass our
+  // SIGTERM on) and read its CPU time and peak RSS from /proc before stopping it.
+  const d = spawn('transmission-daemon', ['-f', '-g', cfg], { stdio: 'ignore' });
+  let usage = { cpu: NaN, rssMiB: NaN };
   try {
     const remote = (...a) => sh('transmission-remote', [`127.0.0.1:${rpc}`, ...a]);
     for (let i = 0; ; i++) {
@@ -249,17 +250,21 @@ async function transmissionLeech(t, out) {
       if (performance.now() - t0 > 600_000) throw new Error('transmission did not finish in 10 minutes');
       await new Promise((r) => setTimeout(r, 100));
     }
+    usage = procUsage(d.pid);
   } finally {
     d.kill('SIGTERM');
     await new Promise((r) => d.on('exit', r));
   }
-  const wall = (performance.now() - t0) / 1000;
-  const num = (re) => Number(re.exec(err)?.[1] ?? NaN);
-  return {
-    wall,
-    cpu: num(/User time \(seconds\): ([\d.]+)/) + num(/System time \(seconds\): ([\d.]+)/),
-    rssMiB: num(/Maximum resident set size \(kbytes\): (\d+)/) / 1024,
-  };
+  return { wall: (performance.now() - t0) / 1000, ...usage };
+}
+
+/** CPU seconds (user + system) and peak RSS of a running process, from /proc. */
+function procUsage(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpu: ticks / 100, rssMiB: hwm ? Number(hwm[1]) / 1024 : NaN };
 }
 
 // ---- scenarios ----
