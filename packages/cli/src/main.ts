@@ -1,12 +1,14 @@
 import { CliError, UsageError } from './cli-error.js';
 import { download, downloadUsage } from './commands/download.js';
 import { inspect, inspectUsage } from './commands/inspect.js';
+import { seed, seedUsage } from './commands/seed.js';
 
 type Command = (argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; usage: string; summary: string }> = {
   inspect: { run: inspect, usage: inspectUsage, summary: 'print what a torrent file or magnet URI holds' },
   download: { run: download, usage: downloadUsage, summary: 'download a torrent in this process (embedded mode)' },
+  seed: { run: seed, usage: seedUsage, summary: 'check data on disk and seed it until stopped' },
 };
 
 function usage(): string {

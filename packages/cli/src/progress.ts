@@ -17,9 +17,10 @@ export class ProgressBar {
     const width = 24;
     const filled = Math.round(fraction * width);
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-    return `${bar} ${(fraction * 100).toFixed(1).padStart(5)}%  ${formatRate(t.downloadRate).padStart(12)}  ETA ${formatDuration(
-      t.eta ?? NaN,
-    )}  peers ${t.peers}  ${formatBytes(done)}/${formatBytes(t.totalLength)}`;
+    const ratio = t.downloaded > 0 ? (t.uploaded / t.downloaded).toFixed(2) : '-';
+    return `${bar} ${(fraction * 100).toFixed(1).padStart(5)}%  down ${formatRate(t.downloadRate).padStart(12)}  up ${formatRate(
+      t.uploadRate,
+    ).padStart(12)}  ETA ${formatDuration(t.eta ?? NaN)}  peers ${t.peers}  ratio ${ratio}  ${formatBytes(done)}/${formatBytes(t.totalLength)}`;
   }
 
   render(t: TorrentTick): void {

@@ -439,7 +439,7 @@ export class PeerSession {
         if (m.index >= this.owner.pieceCount) {
           throw new ProtocolError('PEER_HAVE_INDEX', `HAVE for piece ${m.index} of ${this.owner.pieceCount}`);
         }
-        this.sawBitfield = true; // a BITFIELD may no longer follow
+        if (!this.sawBitfield) this.mergePieces([]); // a HAVE first: the peer had nothing before it
         if (this.peerPieces.set(m.index)) this.owner.peerPiecesChanged(this, m.index);
         return;
       case 'bitfield':
@@ -448,10 +448,8 @@ export class PeerSession {
       case 'have-all':
       case 'have-none':
         if (!this.fast) throw new ProtocolError('PEER_FAST_NOT_NEGOTIATED', `${m.type} without the Fast extension (BEP 6)`);
-        if (this.sawBitfield) throw new ProtocolError('PEER_LATE_BITFIELD', `${m.type} after the peer's bitfield or a HAVE`);
-        this.sawBitfield = true;
-        if (m.type === 'have-all') for (let i = 0; i < this.owner.pieceCount; i++) this.peerPieces.set(i);
-        this.owner.peerPiecesChanged(this);
+        if (m.type === 'have-all') this.mergePieces(Array.from({ length: this.owner.pieceCount }, (_, i) => i));
+        else this.mergePieces([]);
         return;
       case 'request':
         if (this.amChoking || this.incoming.size >= MAX_INCOMING_REQUESTS) {
@@ -492,10 +490,6 @@ export class PeerSession {
   }
 
   private onBitfield(bits: Uint8Array): void {
-    // BEP 3: the bitfield comes first or not at all. Holding peers to it
-    // keeps the availability counts exact without diffing bitfields.
-    if (this.sawBitfield) throw new ProtocolError('PEER_LATE_BITFIELD', 'BITFIELD after a HAVE, HAVE_ALL/HAVE_NONE or another BITFIELD');
-    this.sawBitfield = true;
     let bf: Bitfield;
     try {
       bf = Bitfield.fromBytes(bits, this.owner.pieceCount);
@@ -503,8 +497,23 @@ export class PeerSession {
       if (err instanceof BitfieldError) throw new ProtocolError(err.code, err.message, { cause: err });
       throw err;
     }
-    for (const i of bf.setIndices()) this.peerPieces.set(i);
-    this.owner.peerPiecesChanged(this);
+    this.mergePieces(bf.setIndices());
+  }
+
+  /**
+   * BEP 3 allows a bitfield only as the first message, but aria2 sends a
+   * fresh one mid-connection after HAVE_NONE. We accept it as a list of
+   * HAVEs: pieces it adds are counted one by one (so availability stays
+   * exact), and a peer never loses pieces it announced.
+   */
+  private mergePieces(indices: Iterable<number>): void {
+    if (!this.sawBitfield) {
+      this.sawBitfield = true;
+      for (const i of indices) this.peerPieces.set(i);
+      this.owner.peerPiecesChanged(this);
+      return;
+    }
+    for (const i of indices) if (this.peerPieces.set(i)) this.owner.peerPiecesChanged(this, i);
   }
 
   private onPiece(index: number, begin: number, block: Uint8Array): void {

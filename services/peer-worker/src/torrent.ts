@@ -72,6 +72,8 @@ export interface TorrentTick {
   uploaded: number;
   /** Block bytes that were not needed (endgame duplicates, late blocks). */
   wasted: number;
+  /** Uploaded over downloaded; over the torrent's size for data we never downloaded (a seed). */
+  ratio: number;
   peers: number;
   seeds: number;
   piecesVerified: number;
@@ -598,6 +600,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
       downloaded: this.downMeter.total,
       uploaded: this.upMeter.total,
       wasted: this.wasted,
+      ratio: this.upMeter.total / Math.max(1, this.downMeter.total > 0 ? this.downMeter.total : this.meta.totalLength),
       peers,
       seeds,
       piecesVerified: this.verified,

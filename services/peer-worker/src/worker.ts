@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Bitfield, Metainfo } from '@seedbox/protocol';
+import type { SpanReader } from './read-cache.js';
 import type { PieceSink } from '@seedbox/disk-writer';
 import { PeerListener } from './peer-listener.js';
 import { generatePeerId } from './peer-id.js';
@@ -17,7 +18,7 @@ export interface WorkerOptions {
   /** Where to accept peers; false for none. */
   listen?: { host?: string; port?: number } | false;
   /** Defaults for every torrent. */
-  torrent?: Omit<TorrentOptions, 'meta' | 'sink' | 'peerId' | 'have' | 'listenPort'>;
+  torrent?: Omit<TorrentOptions, 'meta' | 'sink' | 'peerId' | 'have' | 'listenPort' | 'readBlock'>;
   tickMs?: number;
 }
 
@@ -52,7 +53,11 @@ export class PeerWorker extends EventEmitter<{ tick: [WorkerTick] }> {
     this.timer = setInterval(() => this.tick(), this.options.tickMs ?? 1000);
   }
 
-  addTorrent(meta: Metainfo, have?: Bitfield): Torrent {
+  /**
+   * Starts a torrent. `have` is what is already verified on disk (resume);
+   * `readBlock` reads verified data for seeding.
+   */
+  addTorrent(meta: Metainfo, extra: { have?: Bitfield; readBlock?: SpanReader } = {}): Torrent {
     const existing = this.torrents.get(meta.infoHashHex);
     if (existing) return existing;
     const torrent = new Torrent({
@@ -60,7 +65,8 @@ export class PeerWorker extends EventEmitter<{ tick: [WorkerTick] }> {
       meta,
       sink: this.options.sink,
       peerId: this.peerId,
-      ...(have ? { have } : {}),
+      ...(extra.have ? { have: extra.have } : {}),
+      ...(extra.readBlock ? { readBlock: extra.readBlock } : {}),
       ...(this.listenPort !== undefined ? { listenPort: this.listenPort } : {}),
     });
     this.torrents.set(meta.infoHashHex, torrent);

@@ -128,3 +128,21 @@ describe('PeerSession framing', () => {
     expect(closed.map((c) => c.reason)).toEqual(['wrong-info-hash']);
   });
 });
+
+describe('PeerSession bitfields', () => {
+  it("takes aria2's late BITFIELD after HAVE_NONE as a list of HAVEs", () => {
+    const { owner, closed, haves } = makeOwner();
+    const session = new PeerSession({ socket: new FakeSocket() as unknown as Socket, owner, direction: 'outgoing', address: 'x:1' });
+    session.onData(encodeHandshake({ infoHash, peerId: new Uint8Array(20).fill(2), fast: true }));
+    session.onData(encodeMessage({ type: 'have-none' }));
+    session.onData(encodeMessage({ type: 'have', index: 3 }));
+    const bits = new Bitfield(PIECES);
+    bits.set(3);
+    bits.set(7);
+    session.onData(encodeMessage({ type: 'bitfield', bits: bits.toBytes() }));
+    expect(closed).toEqual([]);
+    // 3 was announced already; only 7 is new.
+    expect(haves).toEqual([3, 7]);
+    expect(session.peerPieces.has(7)).toBe(true);
+  });
+});

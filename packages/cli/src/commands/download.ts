@@ -1,34 +1,21 @@
 import { parseArgs } from 'node:util';
-import { DiskWriter } from '@seedbox/disk-writer';
-import { PeerWorker, type PeerAddress, type TorrentTick } from '@seedbox/peer-worker';
 import { CliError, UsageError } from '../cli-error.js';
+import { defaultResumeDir, onStopSignal, parseListen, parsePeerAddress, startEmbedded, type TorrentTick } from '../embedded.js';
 import { ProgressBar } from '../progress.js';
 import { loadTorrentFile } from './inspect.js';
 
+export { parsePeerAddress };
+
 export const downloadUsage =
-  'seedbox download <file.torrent> --out DIR [--peer HOST:PORT ...] [--listen [HOST:]PORT] [--json] [--max-peers N] [--no-pipelining]';
+  'seedbox download <file.torrent> --out DIR [--peer HOST:PORT ...] [--seed] [--listen [HOST:]PORT] [--json] [--max-peers N] [--resume-dir DIR] [--no-pipelining]';
 
-/** Parses HOST:PORT, with [v6]:port for IPv6. */
-export function parsePeerAddress(s: string): PeerAddress {
-  const m = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(s) ?? /^([^:\s]+):(\d+)$/.exec(s);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new UsageError(`--peer '${s}' is not HOST:PORT`);
-  }
-  return { host: m[1]!, port };
-}
-
-function parseListen(s: string): { host?: string; port: number } {
-  const m = /^(?:(.+):)?(\d+)$/.exec(s);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new UsageError(`--listen '${s}' is not [HOST:]PORT`);
-  return m[1] ? { host: m[1], port } : { port };
-}
+type Outcome = { ok: true } | { ok: false; reason: string };
 
 /**
- * The embedded mode: a peer-worker and a disk-writer in this process,
- * joined by the in-process PieceSink, the same interface the cluster joins
- * over NATS. Exits 0 only once every piece is verified on disk.
+ * Downloads a torrent in this process (embedded mode). Existing data is
+ * checked first and only missing pieces are fetched. Exits 0 only once
+ * every piece is verified on disk; with --seed it then keeps seeding until
+ * stopped (SIGINT/SIGTERM).
  */
 export async function download(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const parsed = parseDownloadArgs(argv);
@@ -40,74 +27,89 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
   const maxPeers = parsed.values['max-peers'] === undefined ? undefined : Number(parsed.values['max-peers']);
   if (maxPeers !== undefined && (!Number.isInteger(maxPeers) || maxPeers < 1)) throw new UsageError('--max-peers takes a positive integer');
   const listen = parsed.values.listen === undefined ? undefined : parseListen(parsed.values.listen);
+  const json = parsed.values.json ?? false;
 
   const meta = await loadTorrentFile(torrentPath);
-  if (peers.length === 0) {
-    throw new CliError('no peers to download from: give --peer HOST:PORT (finding peers through trackers is not built yet)');
-  }
-
-  const writer = new DiskWriter();
-  try {
-    await writer.addTorrent(meta, outDir);
-  } catch (e) {
-    await writer.close();
-    throw new CliError(`cannot prepare ${outDir}: ${(e as Error).message}`);
-  }
-  const worker = new PeerWorker({
-    sink: writer,
-    listen: listen ?? { host: '0.0.0.0', port: 0 },
-    torrent: {
-      ...(maxPeers !== undefined ? { maxPeers } : {}),
-      ...(parsed.values['no-pipelining'] ? { pipeline: { disabled: true } } : {}),
-    },
+  const e = await startEmbedded({
+    meta,
+    dir: outDir,
+    resumeDir: parsed.values['resume-dir'] ?? defaultResumeDir(),
+    listen,
+    maxPeers,
+    noPipelining: parsed.values['no-pipelining'],
   });
-  await worker.start();
-  const torrent = worker.addTorrent(meta);
-  const bar = parsed.values.json ? undefined : new ProgressBar(err);
+  const { worker, torrent } = e;
+  const bar = json ? undefined : new ProgressBar(err);
   const started = performance.now();
-
-  const result = await new Promise<{ ok: true } | { ok: false; reason: string }>((resolve) => {
-    const onSignal = (): void => resolve({ ok: false, reason: 'interrupted' });
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    const finish = (r: { ok: true } | { ok: false; reason: string }): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolve(r);
-    };
-    torrent.once('complete', () => finish({ ok: true }));
-    torrent.once('error', (e) => finish({ ok: false, reason: e.message }));
-    worker.on('tick', (t) => {
-      const tick = t.torrents[0];
-      if (!tick) return;
-      report(tick, t.time);
-      if (!tick.complete && !torrent.hasPeerProspects()) {
-        finish({ ok: false, reason: `no peer could be reached (${peers.map((p) => `${p.host}:${p.port}`).join(', ')})` });
-      }
-    });
-    if (torrent.isComplete) finish({ ok: true });
-    torrent.addPeers(peers);
-  });
-
-  function report(tick: TorrentTick, time: number): void {
-    if (parsed.values.json) {
-      out.write(`${JSON.stringify({ time, ...tick, eta: tick.eta ?? null })}\n`);
-    } else {
-      bar?.render(tick);
-    }
+  const emit = (o: Record<string, unknown>): void => {
+    if (json) out.write(`${JSON.stringify({ time: Date.now(), ...o })}\n`);
+  };
+  emit({ event: 'checked', piecesPresent: e.check.present, pieceCount: meta.pieceCount, fastPath: e.check.fastPath, listenPort: worker.listenPort });
+  if (!json && e.check.present > 0) {
+    err.write(`found ${e.check.present} of ${meta.pieceCount} pieces on disk (${e.check.fastPath ? 'resume data' : 'verified'})\n`);
   }
 
+  // Peers dropped for breaking a rule are worth a line: they are what interop problems look like.
+  torrent.on('closed', (s, reason, error) => {
+    if (error) emit({ event: 'peer-closed', peer: s.address, client: s.remoteClient ?? null, reason, error: error.message });
+  });
+
+  const report = (tick: TorrentTick, time: number): void => {
+    if (json) out.write(`${JSON.stringify({ time, ...tick, eta: tick.eta ?? null })}\n`);
+    else bar?.render(tick);
+  };
+
+  let result: Outcome;
+  if (torrent.isComplete) {
+    result = { ok: true };
+  } else if (peers.length === 0) {
+    await e.stop();
+    throw new CliError('no peers to download from: give --peer HOST:PORT (finding peers through trackers is not built yet)');
+  } else {
+    result = await new Promise<Outcome>((resolve) => {
+      const unsignal = onStopSignal(() => finish({ ok: false, reason: 'interrupted' }));
+      const onTick = (t: { time: number; torrents: TorrentTick[] }): void => {
+        const tick = t.torrents[0];
+        if (!tick) return;
+        report(tick, t.time);
+        if (!tick.complete && !torrent.hasPeerProspects()) {
+          finish({ ok: false, reason: `no peer could be reached (${peers.map((p) => `${p.host}:${p.port}`).join(', ')})` });
+        }
+      };
+      const finish = (r: Outcome): void => {
+        unsignal();
+        worker.off('tick', onTick);
+        resolve(r);
+      };
+      torrent.once('complete', () => finish({ ok: true }));
+      torrent.once('error', (x) => finish({ ok: false, reason: x.message }));
+      worker.on('tick', onTick);
+      torrent.addPeers(peers);
+    });
+  }
+  const seconds = (performance.now() - started) / 1000;
   // Read before stopping: stopping closes the sessions.
   const sources = torrent.peerContributions();
-  await worker.stop();
-  await writer.close();
-  const final = worker.tick().torrents[0] ?? torrent.tick();
-  const seconds = (performance.now() - started) / 1000;
-  if (parsed.values.json) {
-    out.write(`${JSON.stringify({ time: Date.now(), ...final, eta: null, done: result.ok, seconds, sources })}\n`);
-  } else {
-    bar?.finish(final, seconds);
+  const done = torrent.tick();
+  if (json) emit({ ...done, eta: null, done: result.ok, seconds, sources });
+  else bar?.finish(done, seconds);
+
+  if (result.ok && parsed.values.seed) {
+    if (!json) err.write(`seeding on port ${worker.listenPort}; stop with Ctrl-C\n`);
+    emit({ event: 'seeding', listenPort: worker.listenPort });
+    await new Promise<void>((resolve) => {
+      const onTick = (t: { time: number; torrents: TorrentTick[] }): void => {
+        if (t.torrents[0]) report(t.torrents[0], t.time);
+      };
+      worker.on('tick', onTick);
+      const unsignal = onStopSignal(() => {
+        unsignal();
+        worker.off('tick', onTick);
+        resolve();
+      });
+    });
   }
+  await e.stop();
   if (!result.ok) throw new CliError(result.reason);
   return 0;
 }
@@ -123,7 +125,9 @@ function parseDownloadArgs(argv: string[]) {
         peer: { type: 'string', multiple: true },
         listen: { type: 'string' },
         json: { type: 'boolean' },
+        seed: { type: 'boolean' },
         'max-peers': { type: 'string' },
+        'resume-dir': { type: 'string' },
         'no-pipelining': { type: 'boolean' },
       },
     });

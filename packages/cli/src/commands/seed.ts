@@ -1,0 +1,84 @@
+import { parseArgs } from 'node:util';
+import { CliError, UsageError } from '../cli-error.js';
+import { defaultResumeDir, onStopSignal, parseListen, parsePeerAddress, startEmbedded, type TorrentTick } from '../embedded.js';
+import { ProgressBar } from '../progress.js';
+import { loadTorrentFile } from './inspect.js';
+
+export const seedUsage = 'seedbox seed <file.torrent> --data DIR [--listen [HOST:]PORT] [--peer HOST:PORT ...] [--json] [--max-peers N] [--resume-dir DIR]';
+
+/**
+ * Seeds a torrent from DIR (the folder that holds <name>, as --out does for
+ * download): checks the data, then serves it until SIGINT/SIGTERM. Pieces
+ * that fail their check are not served; with --peer, missing pieces are
+ * fetched from those peers meanwhile.
+ */
+export async function seed(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        data: { type: 'string', short: 'd' },
+        listen: { type: 'string' },
+        peer: { type: 'string', multiple: true },
+        json: { type: 'boolean' },
+        'max-peers': { type: 'string' },
+        'resume-dir': { type: 'string' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}; usage: ${seedUsage}`);
+  }
+  const [torrentPath, ...extra] = parsed.positionals;
+  if (torrentPath === undefined || extra.length > 0) throw new UsageError(`usage: ${seedUsage}`);
+  const dir = parsed.values.data;
+  if (!dir) throw new UsageError(`--data DIR is required; usage: ${seedUsage}`);
+  const maxPeers = parsed.values['max-peers'] === undefined ? undefined : Number(parsed.values['max-peers']);
+  if (maxPeers !== undefined && (!Number.isInteger(maxPeers) || maxPeers < 1)) throw new UsageError('--max-peers takes a positive integer');
+  const peers = (parsed.values.peer ?? []).map(parsePeerAddress);
+  const json = parsed.values.json ?? false;
+
+  const meta = await loadTorrentFile(torrentPath);
+  const e = await startEmbedded({
+    meta,
+    dir,
+    resumeDir: parsed.values['resume-dir'] ?? defaultResumeDir(),
+    listen: parsed.values.listen === undefined ? undefined : parseListen(parsed.values.listen),
+    maxPeers,
+  });
+  if (e.check.present === 0 && peers.length === 0) {
+    await e.stop();
+    throw new CliError(`no verified data for ${meta.name} in ${dir}: nothing to seed`);
+  }
+  const { worker, torrent } = e;
+  const line = { event: 'seeding', listenPort: worker.listenPort, piecesPresent: e.check.present, pieceCount: meta.pieceCount, fastPath: e.check.fastPath };
+  if (json) out.write(`${JSON.stringify({ time: Date.now(), ...line })}\n`);
+  else err.write(`seeding ${meta.name}: ${e.check.present} of ${meta.pieceCount} pieces, port ${worker.listenPort}; stop with Ctrl-C\n`);
+  if (peers.length > 0) torrent.addPeers(peers);
+  // Peers dropped for breaking a rule are worth a line: they are what interop problems look like.
+  torrent.on('closed', (s, reason, error) => {
+    if (json && error) out.write(`${JSON.stringify({ time: Date.now(), event: 'peer-closed', peer: s.address, client: s.remoteClient ?? null, reason, error: error.message })}\n`);
+  });
+
+  const bar = json ? undefined : new ProgressBar(err);
+  await new Promise<void>((resolve) => {
+    const onTick = (t: { time: number; torrents: TorrentTick[] }): void => {
+      const tick = t.torrents[0];
+      if (!tick) return;
+      if (json) out.write(`${JSON.stringify({ time: t.time, ...tick, eta: tick.eta ?? null })}\n`);
+      else bar?.render(tick);
+    };
+    worker.on('tick', onTick);
+    const unsignal = onStopSignal(() => {
+      unsignal();
+      worker.off('tick', onTick);
+      resolve();
+    });
+  });
+  await e.stop();
+  return 0;
+}
+
+export { CliError };

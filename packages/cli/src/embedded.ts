@@ -1,0 +1,126 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { Metainfo } from '@seedbox/protocol';
+import { checkPieces, DiskWriter, loadResumeData, makeResumeData, saveResumeData, type TorrentStorage } from '@seedbox/disk-writer';
+import { PeerWorker, type PeerAddress, type Torrent, type TorrentTick } from '@seedbox/peer-worker';
+import { CliError, UsageError } from './cli-error.js';
+
+/**
+ * The embedded mode: a peer-worker and a disk-writer in this process,
+ * joined by the in-process PieceSink, the same interface the cluster joins
+ * over NATS. `download` and `seed` are two uses of it.
+ */
+
+/** Where resume data lives unless --resume-dir says otherwise. */
+export function defaultResumeDir(): string {
+  const state = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return join(state, 'seedbox', 'resume');
+}
+
+/** Parses HOST:PORT, with [v6]:port for IPv6. */
+export function parsePeerAddress(s: string): PeerAddress {
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(s) ?? /^([^:\s]+):(\d+)$/.exec(s);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new UsageError(`--peer '${s}' is not HOST:PORT`);
+  }
+  return { host: m[1]!, port };
+}
+
+/** Parses [HOST:]PORT. */
+export function parseListen(s: string): { host?: string; port: number } {
+  const m = /^(?:(.+):)?(\d+)$/.exec(s);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--listen '${s}' is not [HOST:]PORT`);
+  return m[1] ? { host: m[1], port } : { port };
+}
+
+export interface EmbeddedOptions {
+  meta: Metainfo;
+  /** The download folder: files land in DIR/<name>. */
+  dir: string;
+  resumeDir: string;
+  listen: { host?: string; port: number } | undefined;
+  maxPeers?: number | undefined;
+  noPipelining?: boolean | undefined;
+  /** Called while existing data is checked. */
+  onCheck?: (checked: number, total: number) => void;
+}
+
+export interface Embedded {
+  worker: PeerWorker;
+  writer: DiskWriter;
+  storage: TorrentStorage;
+  torrent: Torrent;
+  /** Pieces found verified on disk at start, and how. */
+  check: { present: number; fastPath: boolean; hashed: number };
+  /** Stops everything, saving resume data first. */
+  stop(): Promise<void>;
+}
+
+export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
+  const writer = new DiskWriter();
+  let storage: TorrentStorage;
+  try {
+    storage = await writer.addTorrent(o.meta, o.dir);
+  } catch (e) {
+    await writer.close();
+    throw new CliError(`cannot use ${o.dir}: ${(e as Error).message}`);
+  }
+  const resumePath = join(o.resumeDir, `${o.meta.infoHashHex}.json`);
+  const check = await checkPieces(storage, {
+    hasher: writer.sha1,
+    resume: await loadResumeData(resumePath),
+    ...(o.onCheck ? { onProgress: o.onCheck } : {}),
+  });
+  const worker = new PeerWorker({
+    sink: writer,
+    listen: o.listen ?? { host: '0.0.0.0', port: 0 },
+    torrent: {
+      ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
+      ...(o.noPipelining ? { pipeline: { disabled: true } } : {}),
+    },
+  });
+  try {
+    await worker.start();
+  } catch (e) {
+    await writer.close();
+    throw new CliError(`cannot listen: ${(e as Error).message}`);
+  }
+  const torrent = worker.addTorrent(o.meta, {
+    have: check.have,
+    readBlock: (index, begin, length) => storage.readBlock(index, begin, length),
+  });
+  let stopped = false;
+  return {
+    worker,
+    writer,
+    storage,
+    torrent,
+    check: { present: check.have.count, fastPath: check.fastPath, hashed: check.hashed },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await worker.stop();
+      // Pieces under way are written by now: the bitfield matches the files.
+      try {
+        await saveResumeData(resumePath, await makeResumeData(storage, torrent.have));
+      } catch {
+        // Without resume data the next start checks every piece: slower, never wrong.
+      }
+      await writer.close();
+    },
+  };
+}
+
+/** Resolves on SIGINT or SIGTERM; the returned function stops listening. */
+export function onStopSignal(handler: () => void): () => void {
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+export type { TorrentTick };
