@@ -599,6 +599,21 @@ export class PeerSession {
     }
   }
 
+  /** The oldest request waiting to be served, left in the queue. */
+  peekIncoming(): (RequestKey & { length: number }) | undefined {
+    for (const r of this.incoming.values()) return r;
+    return undefined;
+  }
+
+  /** Batches the writes that follow into one writev until uncork(). */
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
   /** The oldest request waiting to be served, moved to the serving set. */
   nextIncoming(): (RequestKey & { length: number }) | undefined {
     for (const [key, r] of this.incoming) {
@@ -642,7 +657,7 @@ export class PeerSession {
 
   /** Whether the socket's send buffer has room (back-pressure for seeding). */
   get writable(): boolean {
-    return this.socket.writableLength < 1024 * 1024;
+    return this.socket.writableLength < 4 * 1024 * 1024;
   }
 
   // ---- the tick ----

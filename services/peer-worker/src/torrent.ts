@@ -438,25 +438,41 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
   private pumpUploads(session: PeerSession): void {
     const reader = this.reader;
     if (!reader) return;
-    while (session.isOpen && session.readsInFlight < 4 && session.writable) {
-      const r = session.nextIncoming();
-      if (!r) return;
-      session.readsInFlight++;
-      reader.block(r.index, r.begin, r.length).then(
-        (data) => {
-          session.readsInFlight--;
-          if (session.finishServing(r.index, r.begin, r.length)) {
-            session.sendBlock(r.index, r.begin, data);
-            this.upMeter.add(data.length);
-          }
-          this.pumpUploads(session);
-        },
-        () => {
-          session.readsInFlight--;
-          if (session.finishServing(r.index, r.begin, r.length)) this.refuse(session, 'read-error', r.index, r.begin, r.length);
-          this.pumpUploads(session);
-        },
-      );
+    // Everything served in one turn goes out in one writev.
+    session.cork();
+    try {
+      while (session.isOpen && session.writable) {
+        const r = session.peekIncoming();
+        if (!r) return;
+        const cached = reader.peek(r.index, r.begin, r.length);
+        if (cached) {
+          session.nextIncoming();
+          session.finishServing(r.index, r.begin, r.length);
+          session.sendBlock(r.index, r.begin, cached);
+          this.upMeter.add(cached.length);
+          continue;
+        }
+        if (session.readsInFlight >= 4) return;
+        session.nextIncoming();
+        session.readsInFlight++;
+        reader.block(r.index, r.begin, r.length).then(
+          (data) => {
+            session.readsInFlight--;
+            if (session.finishServing(r.index, r.begin, r.length)) {
+              session.sendBlock(r.index, r.begin, data);
+              this.upMeter.add(data.length);
+            }
+            this.pumpUploads(session);
+          },
+          () => {
+            session.readsInFlight--;
+            if (session.finishServing(r.index, r.begin, r.length)) this.refuse(session, 'read-error', r.index, r.begin, r.length);
+            this.pumpUploads(session);
+          },
+        );
+      }
+    } finally {
+      session.uncork();
     }
   }
 
