@@ -329,6 +329,58 @@ async function leechScenario(name, { sizeMiB, pieceLog2, clients }) {
   return summarize(name, sizeMiB, results);
 }
 
+/**
+ * Seed one file to a libtorrent leech in a namespace: ours against a
+ * libtorrent seed, same data, same leech, interleaved.
+ */
+async function seedScenario(name, { sizeMiB, pieceLog2 }) {
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  const data = join(dir, 'seed', 'data.bin');
+  log(`[${name}] preparing ${sizeMiB} MiB of data`);
+  await writeRandomFile(data, sizeMiB * 1024 * 1024, name);
+  const ns = netns(249);
+  const torrent = makeTorrent(data, join(dir, 'data.torrent'), pieceLog2, `http://${ns.hostIp}:1/announce`);
+  const seeds = {
+    seedbox: async (port) =>
+      daemon('node', [seedbox, 'seed', torrent, '--data', join(dir, 'seed'), '--listen', `${ns.hostIp}:${port}`, '--json', '--resume-dir', join(dir, 'resume')], {
+        ready: /"event":"seeding"/,
+      }),
+    libtorrent: async (port) =>
+      daemon('/usr/bin/python3', [join(root, 'bench/lt_peer.py'), torrent, join(dir, 'seed'), '--seed', '--listen', `${ns.hostIp}:${port}`], {
+        ready: /LISTENING/,
+      }),
+  };
+  const results = Object.fromEntries(Object.keys(seeds).map((c) => [c, []]));
+  let port = 7100;
+  for (let run = 1; run <= RUNS; run++) {
+    for (const [client, start] of Object.entries(seeds)) {
+      const p = port++;
+      const d = await start(p);
+      await d.waitReady;
+      const out = join(dir, `out-${client}`);
+      rmSync(out, { recursive: true, force: true });
+      mkdirSync(out, { recursive: true });
+      sh('sync');
+      try {
+        // The leech runs in the namespace; its wall time is the seed's figure.
+        const r = await timed('ip', ['netns', 'exec', ns.name, '/usr/bin/python3', join(root, 'bench/lt_peer.py'), torrent, out, '--peer', `${ns.hostIp}:${p}`]);
+        const ok = sameBytes(join(out, 'data.bin'), data);
+        results[client].push({ ...r, ok });
+        log(`[${name}] run ${run} ${client.padEnd(15)} ${r.wall.toFixed(2)} s${ok ? '' : '  BYTES DIFFER'}`);
+      } catch (e) {
+        results[client].push({ error: String(e.message ?? e).split('\n')[0] });
+        log(`[${name}] run ${run} ${client.padEnd(15)} failed: ${String(e.message ?? e).split('\n')[0]}`);
+      }
+      d.child.kill('SIGTERM');
+      await new Promise((r) => d.child.once('exit', r));
+      rmSync(out, { recursive: true, force: true });
+    }
+  }
+  await cleanup();
+  return summarize(name, sizeMiB, results);
+}
+
 function summarize(name, sizeMiB, results) {
   const rows = {};
   for (const [client, runs] of Object.entries(results)) {
@@ -367,6 +419,7 @@ function printTable(s) {
 }
 
 const SCENARIOS = {
+  'seed-1g': () => seedScenario('seed-1g', { sizeMiB: Number(args['size-mib'] ?? 1024), pieceLog2: 20 }),
   'leech-1g': () =>
     leechScenario('leech-1g', {
       sizeMiB: Number(args['size-mib'] ?? 1024),
