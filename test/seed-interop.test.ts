@@ -7,14 +7,15 @@
  * yet (the tracker-client is another issue), so the test announces our seed
  * to an opentracker itself.
  *
- * Subnets: none (everything on loopback).
+ * Subnets: 10.213.21.0/24 (Transmission refuses peers on 127.0.0.0/8).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compareTrees, makeTorrent, type TestTorrent } from './support/data.js';
-import { startLibtorrentLeech, startLibtorrentSeed } from './support/peers.js';
+import { createNetns } from './support/netns.js';
+import { startLibtorrentLeech, startLibtorrentSeed, startTransmissionLeech } from './support/peers.js';
 import {
   cleanupAfter,
   cleanupAll,
@@ -34,6 +35,7 @@ const cli = join(root, 'packages/cli/bin/seedbox.js');
 const lt = needTools(tools.libtorrent, tools.mktorrent);
 const aria2 = needTools(tools.aria2, tools.mktorrent, tools.opentracker);
 const webtorrent = needTools(tools.webtorrent, tools.mktorrent);
+const transmission = needTools(tools.transmission, tools.netns, tools.mktorrent, tools.opentracker);
 
 let mark = 0;
 beforeEach(() => {
@@ -65,11 +67,11 @@ beforeAll(async () => {
 }, 120_000);
 
 /** Starts `seedbox seed` on a fixed port and waits until it serves. */
-async function startSeedboxSeed(t: TestTorrent): Promise<{ port: number; proc: ManagedProcess }> {
+async function startSeedboxSeed(t: TestTorrent, host = '127.0.0.1'): Promise<{ port: number; proc: ManagedProcess }> {
   const port = await freePort();
   const proc = spawnProcess(
     process.execPath,
-    [cli, 'seed', t.torrentPath, '--data', t.dataRoot, '--listen', `127.0.0.1:${port}`, '--json', '--resume-dir', makeTempDir('resume')],
+    [cli, 'seed', t.torrentPath, '--data', t.dataRoot, '--listen', `${host}:${port}`, '--json', '--resume-dir', makeTempDir('resume')],
     { name: 'seedbox seed', logFile: join(makeTempDir('seedbox-seed'), 'seed.log') },
   );
   await proc.waitForLine(/"event":"seeding"/, 30_000, 'seedbox to seed');
@@ -128,13 +130,7 @@ describe.skipIf(!aria2.available)('seedbox seed to aria2', () => {
   it('serves a multi-file torrent byte-identical (found through opentracker)', async () => {
     const tracker = await startOpentracker({ infoHashes: [multi.infoHash], port: trackerPort });
     const seed = await startSeedboxSeed(multi);
-    // Announce our seed on its behalf (seedbox's own announcing is the tracker-client's job).
-    const q = new URLSearchParams({ port: String(seed.port), uploaded: '0', downloaded: '0', left: '0', event: 'started', compact: '1' });
-    const hash = Buffer.from(multi.infoHash, 'hex');
-    const pct = (b: Buffer) => [...b].map((x) => `%${x.toString(16).padStart(2, '0')}`).join('');
-    const url = `${tracker.announceUrl}?info_hash=${pct(hash)}&peer_id=${pct(randomBytes(20))}&${q}`;
-    const res = await fetch(url);
-    expect(res.status).toBe(200);
+    await announceFor(tracker.announceUrl, multi.infoHash, seed.port);
     const out = makeTempDir('aria2-leech');
     const r = await run('aria2c', [
       '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false',
@@ -144,6 +140,42 @@ describe.skipIf(!aria2.available)('seedbox seed to aria2', () => {
     expect(r.code, r.output).toBe(0);
     expect(await compareTrees(multi.contentPath, join(out, multi.name))).toBeNull();
   }, 90_000);
+});
+
+/** Announces a seed to a tracker on its behalf (seedbox's own announcing is the tracker-client's job). */
+async function announceFor(announceUrl: string, infoHash: string, port: number): Promise<void> {
+  const q = new URLSearchParams({ port: String(port), uploaded: '0', downloaded: '0', left: '0', event: 'started', compact: '1' });
+  const pct = (b: Buffer) => [...b].map((x) => `%${x.toString(16).padStart(2, '0')}`).join('');
+  const res = await fetch(`${announceUrl}?info_hash=${pct(Buffer.from(infoHash, 'hex'))}&peer_id=${pct(randomBytes(20))}&${q}`);
+  expect(res.status).toBe(200);
+  expect(await res.text()).not.toMatch(/failure reason/);
+}
+
+describe.skipIf(!transmission.available)('seedbox seed to Transmission', () => {
+  it('serves a multi-file torrent byte-identical to a Transmission leech in a namespace', async () => {
+    const ns = await createNetns({ subnet: '10.213.21' });
+    const port = await freePort();
+    const t = await makeTorrent({
+      dir: join(work, 'for-transmission'),
+      name: 'tr-multi',
+      pieceLength: 64 * 1024,
+      tracker: `http://${ns.hostIp}:${port}/announce`,
+      // No zero-length file here: Transmission 3.00 never creates those.
+      files: [
+        { path: 'one.bin', size: 1_500_000 },
+        { path: 'dir/two.bin', size: 700_001 },
+        { path: 'dir/three.txt', size: 12_345 },
+      ],
+    });
+    // Transmission reaches the tracker and us through the host side of the veth.
+    const tracker = await startOpentracker({ infoHashes: [t.infoHash], host: ns.hostIp, port });
+    const seed = await startSeedboxSeed(t, ns.hostIp);
+    await announceFor(tracker.announceUrl, t.infoHash, seed.port);
+    const save = makeTempDir('tr-leech');
+    const leech = await startTransmissionLeech({ torrentPath: t.torrentPath, dataRoot: save, netns: ns });
+    await leech.waitDone(60_000);
+    expect(await compareTrees(t.contentPath, join(save, t.name))).toBeNull();
+  }, 120_000);
 });
 
 describe.skipIf(!lt.available)('resume', () => {

@@ -146,6 +146,8 @@ export interface TransmissionSeedOptions extends CommonOptions {
   /** Required: Transmission refuses peers on 127.0.0.0/8, so it runs in a namespace. */
   netns: Netns;
   rpcPort?: number;
+  /** Wait until the data is verified complete (a seed). False for a leech: just add the torrent. */
+  expectComplete?: boolean;
 }
 
 export interface TransmissionSeed extends RunningPeer {
@@ -234,6 +236,7 @@ export async function startTransmissionSeed(opts: TransmissionSeedOptions): Prom
   const added = await remote('--add', opts.torrentPath, '--download-dir', opts.dataRoot);
   if (!/success/i.test(added)) throw new Error(`transmission did not take ${opts.torrentPath}: ${added.trim()}`);
   const hash = await infoHashOf(opts.torrentPath);
+  if (opts.expectComplete === false) return { ...peer('transmission leech', netns.nsIp, port, proc), rpc, remote };
   let lastInfo = '';
   let incompleteChecks = 0;
   await waitFor(
@@ -262,6 +265,27 @@ export async function startTransmissionSeed(opts: TransmissionSeedOptions): Prom
     throw new Error(`${err.message}\nlast transmission-remote -t ${hash} --info:\n${lastInfo}`);
   });
   return { ...peer('transmission seed', netns.nsIp, port, proc), rpc, remote };
+}
+
+/**
+ * Transmission 3.00 as a leech in `netns`: the daemon with the torrent
+ * added to download into `dataRoot`. It finds peers only through the
+ * torrent's trackers. `waitDone` polls until it has every piece.
+ */
+export async function startTransmissionLeech(
+  opts: Omit<TransmissionSeedOptions, 'expectComplete'>,
+): Promise<TransmissionSeed & { waitDone(timeoutMs: number): Promise<void> }> {
+  const t = await startTransmissionSeed({ ...opts, expectComplete: false });
+  const hash = await infoHashOf(opts.torrentPath);
+  return {
+    ...t,
+    name: 'transmission leech',
+    waitDone: (timeoutMs) =>
+      waitFor(async () => /Percent Done: 100%/.test(await t.remote('-t', hash, '--info')), timeoutMs, 'transmission to finish', {
+        watch: [t.process],
+        intervalMs: 200,
+      }).then(() => undefined),
+  };
 }
 
 // ---------------------------------------------------------------- aria2
