@@ -116,6 +116,28 @@ describe.skipIf(!lt.available)('seedbox seed to libtorrent', () => {
   }, 120_000);
 });
 
+describe.skipIf(!lt.available)('seedbox download --seed', () => {
+  it('keeps seeding what it downloaded, and exits 0 on SIGINT', async () => {
+    const origin = await startLibtorrentSeed({ torrentPath: multi.torrentPath, dataRoot: multi.dataRoot });
+    const port = await freePort();
+    const out = makeTempDir('download-seed');
+    const proc = spawnProcess(
+      process.execPath,
+      [cli, 'download', multi.torrentPath, '--out', out, '--peer', `127.0.0.1:${origin.port}`, '--seed', '--listen', `127.0.0.1:${port}`, '--json', '--resume-dir', makeTempDir('resume')],
+      { name: 'seedbox download --seed', logFile: join(makeTempDir('download-seed-log'), 'log') },
+    );
+    await proc.waitForLine(/"event":"seeding"/, 60_000, 'the download to finish and seeding to start');
+    // The original seed is gone: whatever the leech gets comes from us.
+    await origin.stop();
+    const save = makeTempDir('lt-leech');
+    const leech = await startLibtorrentLeech({ torrentPath: multi.torrentPath, saveDir: save, peers: [{ host: '127.0.0.1', port }] });
+    await leech.waitDone(60_000);
+    expect(await compareTrees(multi.contentPath, join(save, multi.name))).toBeNull();
+    proc.child.kill('SIGINT');
+    expect((await proc.exited).code).toBe(0);
+  }, 120_000);
+});
+
 describe.skipIf(!webtorrent.available)('seedbox seed to WebTorrent', () => {
   it('serves a multi-file torrent byte-identical', async () => {
     const seed = await startSeedboxSeed(multi);

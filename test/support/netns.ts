@@ -7,7 +7,7 @@
  *   host  10.213.N.1/24  <-- veth -->  10.213.N.2/24  namespace sbx-xxxxxx
  *
  * Rules (see /work/shared/ENVIRONMENT.md): only 10.213.1.0 - 10.213.254.255,
- * one /24 per test file, never 192.0.2.0/24 (the machine's own network).
+ * one /24 per test file, never the machine's own eth0 network (ENVIRONMENT.md names it).
  * Creating checks `ip route` for a clash first. The namespace, the veth and
  * every process inside (`ip netns pids`) are removed by `destroy()` or by
  * `cleanupAll()`. Needs root.

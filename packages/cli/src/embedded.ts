@@ -123,4 +123,19 @@ export function onStopSignal(handler: () => void): () => void {
   };
 }
 
+/** Reports every tick until SIGINT or SIGTERM: how both commands seed. */
+export function reportUntilStopped(worker: PeerWorker, report: (tick: TorrentTick, time: number) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const onTick = (t: { time: number; torrents: TorrentTick[] }): void => {
+      if (t.torrents[0]) report(t.torrents[0], t.time);
+    };
+    worker.on('tick', onTick);
+    const unsignal = onStopSignal(() => {
+      unsignal();
+      worker.off('tick', onTick);
+      resolve();
+    });
+  });
+}
+
 export type { TorrentTick };

@@ -1,6 +1,14 @@
 import { parseArgs } from 'node:util';
 import { CliError, UsageError } from '../cli-error.js';
-import { defaultResumeDir, onStopSignal, parseListen, parsePeerAddress, startEmbedded, type TorrentTick } from '../embedded.js';
+import {
+  defaultResumeDir,
+  onStopSignal,
+  parseListen,
+  parsePeerAddress,
+  reportUntilStopped,
+  startEmbedded,
+  type TorrentTick,
+} from '../embedded.js';
 import { ProgressBar } from '../progress.js';
 import { loadTorrentFile } from './inspect.js';
 
@@ -97,17 +105,7 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
   if (result.ok && parsed.values.seed) {
     if (!json) err.write(`seeding on port ${worker.listenPort}; stop with Ctrl-C\n`);
     emit({ event: 'seeding', listenPort: worker.listenPort });
-    await new Promise<void>((resolve) => {
-      const onTick = (t: { time: number; torrents: TorrentTick[] }): void => {
-        if (t.torrents[0]) report(t.torrents[0], t.time);
-      };
-      worker.on('tick', onTick);
-      const unsignal = onStopSignal(() => {
-        unsignal();
-        worker.off('tick', onTick);
-        resolve();
-      });
-    });
+    await reportUntilStopped(worker, report);
   }
   await e.stop();
   if (!result.ok) throw new CliError(result.reason);

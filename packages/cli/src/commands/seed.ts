@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { CliError, UsageError } from '../cli-error.js';
-import { defaultResumeDir, onStopSignal, parseListen, parsePeerAddress, startEmbedded, type TorrentTick } from '../embedded.js';
+import { defaultResumeDir, parseListen, parsePeerAddress, reportUntilStopped, startEmbedded } from '../embedded.js';
 import { ProgressBar } from '../progress.js';
 import { loadTorrentFile } from './inspect.js';
 
@@ -63,19 +63,9 @@ export async function seed(argv: string[], out: NodeJS.WritableStream, err: Node
   });
 
   const bar = json ? undefined : new ProgressBar(err);
-  await new Promise<void>((resolve) => {
-    const onTick = (t: { time: number; torrents: TorrentTick[] }): void => {
-      const tick = t.torrents[0];
-      if (!tick) return;
-      if (json) out.write(`${JSON.stringify({ time: t.time, ...tick, eta: tick.eta ?? null })}\n`);
-      else bar?.render(tick);
-    };
-    worker.on('tick', onTick);
-    const unsignal = onStopSignal(() => {
-      unsignal();
-      worker.off('tick', onTick);
-      resolve();
-    });
+  await reportUntilStopped(worker, (tick, time) => {
+    if (json) out.write(`${JSON.stringify({ time, ...tick, eta: tick.eta ?? null })}\n`);
+    else bar?.render(tick);
   });
   await e.stop();
   return 0;
