@@ -10,3 +10,4 @@ export * from './magnet.js';
 export * from './geometry.js';
 export * from './bitfield.js';
 export * from './wire.js';
+export * from './tracker.js';

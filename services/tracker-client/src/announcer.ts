@@ -1,0 +1,372 @@
+import {
+  TrackerError,
+  type AnnounceEvent,
+  type AnnounceParams,
+  type AnnounceResponse,
+  type TrackerErrorCode,
+  type TrackerPeer,
+} from '@seedbox/protocol';
+import type { TrackerTiers } from './tiers.js';
+import type { TrackerTransport } from './transport.js';
+
+/**
+ * The announces of one torrent for one identity (one peer-worker's peer id,
+ * address and port): an actor that owns its schedule and its per-tracker
+ * state and takes three commands, start, completed and stop.
+ *
+ * - Each round walks the tier list in BEP 12 order and stops at the first
+ *   tracker that answers; every failure on the way is a warning, never an
+ *   exception. When all fail, the round is retried with a doubling delay.
+ * - Events (BEP 3): a tracker hears `started` the first time it hears from
+ *   us (so after a failover the new tracker gets `started` too); `completed`
+ *   once when the download finishes (not when we started as a seed); the
+ *   regular announce otherwise; and on stop, `stopped` to every tracker that
+ *   knows us, under a short deadline so shutdown is never held up by a dead
+ *   tracker.
+ * - uploaded/downloaded/left are read from `stats()` at the moment each
+ *   request is built, so every announce carries the true current figures.
+ * - The next announce comes after `interval`, never sooner than `min
+ *   interval` (also for `completed`), and within our own floor and ceiling:
+ *   a tracker saying `interval 0` must not make us spin, and one saying a
+ *   year must not overflow setTimeout or forget us.
+ */
+
+export interface AnnounceIdentity {
+  peerId: Uint8Array;
+  port: number;
+  /** The address peers should dial; omitted, the tracker uses the request's source address. */
+  host?: string;
+  /** A random 32-bit key, stable across announces (BEP 3 `key`). */
+  key: number;
+}
+
+export interface TransferStats {
+  uploaded: number;
+  downloaded: number;
+  left: number;
+}
+
+export type TrackerWarningKind =
+  /** One tracker failed this round; the next one in the tier list is tried. */
+  | 'announce-failed'
+  /** Every tracker failed this round; the round is retried later. */
+  | 'all-failed'
+  /** The announce worked but the tracker sent a `warning message`. */
+  | 'tracker-warning'
+  /** The reply had peer entries we dropped (port 0, address 0.0.0.0...). */
+  | 'invalid-peers'
+  /** `stopped` could not be delivered before the deadline. */
+  | 'stop-failed'
+  /** A URL in the torrent's tracker list that cannot be announced to. */
+  | 'unusable-url'
+  /** The PeerFeed threw: a bug downstream, reported rather than crashing the announcer. */
+  | 'peer-feed-failed'
+  /** A worker's heartbeats stopped; its announces were stopped (TrackerClient's workerTimeoutMs). */
+  | 'worker-expired';
+
+export interface TrackerWarning {
+  kind: TrackerWarningKind;
+  infoHashHex: string;
+  /** The worker the announce was for. */
+  workerId?: string;
+  url?: string;
+  event?: AnnounceEvent;
+  /** The TrackerError code, when there is one. */
+  code?: TrackerErrorCode;
+  /** One line for a log. */
+  message: string;
+  error?: Error;
+}
+
+export interface AnnounceSuccess {
+  infoHashHex: string;
+  workerId?: string;
+  url: string;
+  event: AnnounceEvent;
+  response: AnnounceResponse;
+  /** When the next announce is due (ms epoch), or undefined after `stopped`. */
+  nextAnnounceAt: number | undefined;
+}
+
+export interface AnnounceTiming {
+  /** Peers asked for per announce. Default 50. */
+  numWant?: number;
+  /** Our own floor under the tracker's interval. Default 60 s. */
+  minIntervalMs?: number;
+  /** Our ceiling over it. Default 2 h. */
+  maxIntervalMs?: number;
+  /** Delay before retrying after every tracker failed; doubles per failed round. Default 30 s. */
+  retryBaseMs?: number;
+  /** Largest retry delay. Default 30 min. */
+  retryMaxMs?: number;
+  /** Deadline for the `stopped` announces on shutdown. Default 5 s. */
+  stopTimeoutMs?: number;
+}
+
+export const ANNOUNCE_TIMING_DEFAULTS: Required<AnnounceTiming> = {
+  numWant: 50,
+  minIntervalMs: 60_000,
+  maxIntervalMs: 2 * 60 * 60_000,
+  retryBaseMs: 30_000,
+  retryMaxMs: 30 * 60_000,
+  stopTimeoutMs: 5_000,
+};
+
+export interface AnnouncerOptions {
+  infoHash: Uint8Array;
+  infoHashHex: string;
+  /** Shared by all announcers of the torrent: a promotion helps every worker. */
+  tiers: TrackerTiers;
+  identity: AnnounceIdentity;
+  /** Read when each request is built. */
+  stats: () => TransferStats;
+  transport: TrackerTransport;
+  onPeers: (peers: TrackerPeer[], source: string) => void;
+  onWarning: (warning: TrackerWarning) => void;
+  onAnnounce?: (success: AnnounceSuccess) => void;
+  /** Names the worker in warnings. */
+  workerId?: string;
+  timing?: AnnounceTiming;
+  now?: () => number;
+}
+
+export class Announcer {
+  private readonly timing: Required<AnnounceTiming>;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  /** Trackers that know us: they accepted an announce and have not heard `stopped`. */
+  private readonly known = new Set<string>();
+  private readonly trackerIds = new Map<string, Uint8Array>();
+  private pendingCompleted = false;
+  private started = false;
+  private stopping: Promise<void> | undefined;
+  private failedRounds = 0;
+  private lastAnnounceAt = Number.NEGATIVE_INFINITY;
+  /** The `min interval` of the tracker that answered last, in ms. */
+  private trackerMinIntervalMs = 0;
+  /** When the next round is due (ms epoch); undefined when none is scheduled. */
+  nextAnnounceAt: number | undefined;
+  /** The tracker that answered last. */
+  lastTracker: string | undefined;
+
+  constructor(private readonly opts: AnnouncerOptions) {
+    this.timing = { ...ANNOUNCE_TIMING_DEFAULTS, ...opts.timing };
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Starts announcing (`started` goes out at once). */
+  start(): void {
+    if (this.started || this.stopping) return;
+    this.started = true;
+    this.schedule(0);
+  }
+
+  /**
+   * The download finished: `completed` goes out with the next announce,
+   * which is brought forward to the earliest moment `min interval` allows.
+   */
+  completed(): void {
+    if (this.stopping || this.pendingCompleted) return;
+    this.pendingCompleted = true;
+    this.bringForward();
+  }
+
+  /** Asks for an announce soon (more peers wanted), as soon as `min interval` and our floor allow. */
+  requestAnnounce(): void {
+    if (this.stopping || !this.started) return;
+    this.bringForward(this.timing.minIntervalMs);
+  }
+
+  /**
+   * Stops the schedule, cancels a round under way and sends `stopped` to
+   * every tracker that knows us, within `stopTimeoutMs`. Never rejects.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.sendStopped();
+    return this.stopping;
+  }
+
+  get isStopped(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  private async sendStopped(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.nextAnnounceAt = undefined;
+    this.abort.abort();
+    await this.inFlight;
+    // A `started` cancelled in flight may have reached its tracker; we cannot
+    // know, and that tracker drops us after its own timeout.
+    const targets = [...this.known];
+    if (targets.length === 0) return;
+    const deadline = AbortSignal.timeout(this.timing.stopTimeoutMs);
+    await Promise.all(
+      targets.map(async (url) => {
+        let params: AnnounceParams | undefined;
+        try {
+          params = { ...this.params(url, 'stopped'), numWant: 0 };
+          const response = await this.opts.transport.announce(url, params, deadline);
+          this.known.delete(url);
+          this.opts.onAnnounce?.({ ...this.names(), url, event: 'stopped', response, nextAnnounceAt: undefined });
+        } catch (e) {
+          const err = asTrackerError(e);
+          this.warn({ kind: 'stop-failed', url, event: 'stopped', code: err.code, message: `stopped to ${url} failed: ${err.message}`, error: err });
+        }
+      }),
+    );
+  }
+
+  private bringForward(floorMs = 0): void {
+    if (this.stopping || !this.started || this.inFlight) return; // a round under way reschedules when it ends
+    const at = Math.max(this.now(), this.lastAnnounceAt + Math.max(this.trackerMinIntervalMs, floorMs));
+    if (this.nextAnnounceAt === undefined || at < this.nextAnnounceAt) this.schedule(at - this.now());
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    const delay = Math.max(0, Math.min(delayMs, 0x7fffffff));
+    this.nextAnnounceAt = this.now() + delay;
+    this.timer = setTimeout(() => this.run(), delay);
+  }
+
+  private run(): void {
+    this.timer = undefined;
+    this.nextAnnounceAt = undefined;
+    if (this.stopping || this.inFlight) return;
+    this.inFlight = this.round()
+      .catch((e: unknown) => {
+        // round() catches what the trackers throw; this is a bug of ours.
+        // Report it and keep the schedule alive rather than go silent.
+        this.warn({ kind: 'all-failed', message: `announce round failed unexpectedly: ${String(e)}`, error: e as Error });
+        if (!this.stopping) this.schedule(this.timing.retryMaxMs);
+      })
+      .finally(() => {
+        this.inFlight = undefined;
+      });
+  }
+
+  private eventFor(url: string): AnnounceEvent {
+    if (!this.known.has(url)) return 'started';
+    return this.pendingCompleted ? 'completed' : 'none';
+  }
+
+  private params(url: string, event: AnnounceEvent): AnnounceParams {
+    const s = this.opts.stats();
+    const { identity } = this.opts;
+    const trackerId = this.trackerIds.get(url);
+    return {
+      infoHash: this.opts.infoHash,
+      peerId: identity.peerId,
+      port: identity.port,
+      // Counters are whole, non-negative bytes on the wire; a stats source
+      // that hands us -1 or 1.5 must not turn into a refused request.
+      uploaded: wireCount(s.uploaded),
+      downloaded: wireCount(s.downloaded),
+      left: wireCount(s.left),
+      event,
+      numWant: this.timing.numWant,
+      key: identity.key,
+      ...(trackerId ? { trackerId } : {}),
+      ...(identity.host !== undefined ? { ip: identity.host } : {}),
+    };
+  }
+
+  private async round(): Promise<void> {
+    const order = this.opts.tiers.order();
+    if (order.length === 0) {
+      this.warn({ kind: 'all-failed', message: 'the torrent has no usable tracker; not announcing' });
+      return;
+    }
+    for (const { url } of order) {
+      if (this.stopping) return;
+      const event = this.eventFor(url);
+      let params: AnnounceParams;
+      let response: AnnounceResponse;
+      try {
+        params = this.params(url, event);
+        response = await this.opts.transport.announce(url, params, this.abort.signal);
+      } catch (e) {
+        if (this.stopping) return;
+        const err = asTrackerError(e);
+        this.warn({ kind: 'announce-failed', url, event, code: err.code, message: `${url}: ${err.message}`, error: err });
+        continue;
+      }
+      if (this.stopping) {
+        // It did reach the tracker: make sure `stopped` goes there too.
+        this.known.add(url);
+        return;
+      }
+      this.succeeded(url, event, params, response);
+      return;
+    }
+    this.failedRounds++;
+    const delay = Math.min(this.timing.retryBaseMs * 2 ** (this.failedRounds - 1), this.timing.retryMaxMs);
+    this.warn({
+      kind: 'all-failed',
+      message: `all ${order.length} trackers failed; trying again in ${Math.round(delay / 1000)} s`,
+    });
+    this.schedule(delay);
+  }
+
+  private succeeded(url: string, event: AnnounceEvent, params: AnnounceParams, r: AnnounceResponse): void {
+    this.failedRounds = 0;
+    this.opts.tiers.promote(url);
+    this.lastTracker = url;
+    this.lastAnnounceAt = this.now();
+    this.known.add(url);
+    // `completed` is only news to a tracker that saw us incomplete: a
+    // `started` sent with left = 0 already told it we are a seed.
+    if (event === 'completed' || (event === 'started' && params.left === 0)) this.pendingCompleted = false;
+    if (r.trackerId) this.trackerIds.set(url, r.trackerId);
+    this.trackerMinIntervalMs = (r.minInterval ?? 0) * 1000;
+    const interval = Math.max(r.interval * 1000, this.trackerMinIntervalMs);
+    const regular = clamp(interval, this.timing.minIntervalMs, this.timing.maxIntervalMs);
+    // A completion noticed while this round was under way goes out as soon
+    // as the tracker's min interval allows.
+    const delay = this.pendingCompleted ? Math.min(regular, this.trackerMinIntervalMs) : regular;
+    this.schedule(delay);
+
+    if (r.warning !== undefined) {
+      this.warn({ kind: 'tracker-warning', url, event, message: `${url} warns: ${r.warning}` });
+    }
+    if (r.invalidPeers > 0) {
+      this.warn({ kind: 'invalid-peers', url, event, message: `${url} sent ${r.invalidPeers} unusable peer entries (dropped)` });
+    }
+    this.opts.onAnnounce?.({ ...this.names(), url, event, response: r, nextAnnounceAt: this.nextAnnounceAt });
+    if (r.peers.length > 0) {
+      try {
+        this.opts.onPeers(r.peers, url);
+      } catch (e) {
+        this.warn({ kind: 'peer-feed-failed', url, message: `the peer feed threw: ${String(e)}`, error: e as Error });
+      }
+    }
+  }
+
+  private names(): { infoHashHex: string; workerId?: string } {
+    return { infoHashHex: this.opts.infoHashHex, ...(this.opts.workerId !== undefined ? { workerId: this.opts.workerId } : {}) };
+  }
+
+  private warn(w: Omit<TrackerWarning, 'infoHashHex' | 'workerId'>): void {
+    try {
+      this.opts.onWarning({ ...this.names(), ...w });
+    } catch {
+      // A throwing warning sink must not take the announcer down with it.
+    }
+  }
+}
+
+function wireCount(n: number): number {
+  return Number.isFinite(n) && n > 0 ? Math.min(Math.floor(n), Number.MAX_SAFE_INTEGER) : 0;
+}
+
+function clamp(v: number, min: number, max: number): number {
+  return Math.min(Math.max(v, min), max);
+}
+
+function asTrackerError(e: unknown): TrackerError {
+  if (e instanceof TrackerError) return e;
+  return new TrackerError('TRACKER_NETWORK', e instanceof Error ? e.message : String(e), { cause: e });
+}

@@ -1,0 +1,29 @@
+/**
+ * @seedbox/tracker-client: announces torrents to HTTP and UDP trackers on
+ * behalf of peer-workers, and hands the peers found to them.
+ */
+export {
+  TrackerClient,
+  type TrackerClientOptions,
+  type TrackerTorrent,
+  type WorkerHeartbeat,
+  type WorkerIdentity,
+  type WorkerTorrentStats,
+} from './tracker-client.js';
+export { startEmbeddedTracker, EMBEDDED_WORKER_ID, type EmbeddedTracker, type EmbeddedTrackerOptions } from './embedded.js';
+export { FilteringPeerFeed, type FilteringPeerFeedOptions, type PeerCandidate, type PeerFeed } from './peer-feed.js';
+export {
+  Announcer,
+  ANNOUNCE_TIMING_DEFAULTS,
+  type AnnounceIdentity,
+  type AnnounceSuccess,
+  type AnnounceTiming,
+  type AnnouncerOptions,
+  type TrackerWarning,
+  type TrackerWarningKind,
+  type TransferStats,
+} from './announcer.js';
+export { TrackerTiers, type TierEntry } from './tiers.js';
+export { NetworkTrackerTransport, type NetworkTransportOptions, type TrackerTransport } from './transport.js';
+export { httpAnnounce, HTTP_TRACKER_DEFAULTS, type HttpTrackerOptions } from './http-tracker.js';
+export { UdpTrackerClient, UDP_TRACKER_DEFAULTS, type UdpTrackerOptions } from './udp-tracker.js';

@@ -1,0 +1,404 @@
+import { randomInt } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
+import { TrackerError, normalizeHost, peerKey } from '@seedbox/protocol';
+import { Announcer, type AnnounceSuccess, type AnnounceTiming, type TrackerWarning } from './announcer.js';
+import { FilteringPeerFeed, type PeerFeed } from './peer-feed.js';
+import { TrackerTiers } from './tiers.js';
+import { NetworkTrackerTransport, type NetworkTransportOptions, type TrackerTransport } from './transport.js';
+
+/**
+ * The tracker-client service core: announces every torrent for every
+ * peer-worker of the fleet.
+ *
+ * The swarm must see each worker as its own peer (its peer id, its address,
+ * its port), so an announce is made per (torrent, worker): a torrent seeded
+ * by N workers appears in the tracker as N peers, each reachable. Workers
+ * tell us who they are and how far along they are through heartbeats (in
+ * embedded mode, a poll of the in-process worker); each heartbeat starts the
+ * announcers of the torrents it lists, stops those it no longer lists, and
+ * notices a download finishing (`completed`).
+ *
+ * Peers found by any worker's announce are peers of the torrent: they go to
+ * the PeerFeed once, through a FilteringPeerFeed that drops our own workers
+ * and peers already sent.
+ *
+ * All of this runs on one event loop and is touched only from it.
+ */
+
+export interface WorkerIdentity {
+  /** Stable name of the worker process (its heartbeat key). */
+  workerId: string;
+  /** The 20-byte peer id the worker uses in its handshakes. */
+  peerId: Uint8Array;
+  /**
+   * The address peers should dial. Omit it when the worker is reachable at
+   * the address our announce requests come from (embedded mode, same host):
+   * then no `ip` is sent and the tracker uses the source address.
+   */
+  host?: string;
+  /** The worker's listening port. */
+  port: number;
+}
+
+export interface WorkerTorrentStats {
+  /** Bytes uploaded and downloaded for this torrent since the worker started it. */
+  uploaded: number;
+  downloaded: number;
+  /** Bytes still missing. */
+  left: number;
+  /** Defaults to `left === 0`. */
+  complete?: boolean;
+}
+
+export interface WorkerHeartbeat extends WorkerIdentity {
+  /** Every torrent the worker serves, by hex info hash. */
+  torrents: ReadonlyMap<string, WorkerTorrentStats> | Readonly<Record<string, WorkerTorrentStats>>;
+}
+
+export interface TrackerTorrent {
+  infoHash: Uint8Array;
+  /** BEP 12 tiers, as Metainfo.announce. */
+  announce: readonly (readonly string[])[];
+}
+
+export interface TrackerClientOptions {
+  /** Where found peers go (after filtering). */
+  peerFeed: PeerFeed;
+  /** Defaults to HTTP(S) and UDP over the network, configured by `network`. */
+  transport?: TrackerTransport;
+  network?: NetworkTransportOptions;
+  timing?: AnnounceTiming;
+  /** Every tracker problem, as one typed warning each. Default: console.warn. */
+  onWarning?: (warning: TrackerWarning) => void;
+  /** Every successful announce (for metrics and logs). */
+  onAnnounce?: (success: AnnounceSuccess) => void;
+  /**
+   * Our own addresses, for recognising a worker without an explicit host in
+   * peer lists (the tracker lists it under our source address). Default:
+   * every address of every local interface.
+   */
+  localAddresses?: () => Iterable<string>;
+  /** See FilteringPeerFeedOptions.recentTtlMs. */
+  recentPeerTtlMs?: number;
+  /**
+   * A worker not heard from for this long is taken for dead and its
+   * announces are stopped, so trackers stop sending peers to an address
+   * nobody listens on. Default: never (the caller calls removeWorker).
+   */
+  workerTimeoutMs?: number;
+  /** For the BEP 12 shuffle; injectable for deterministic tests. */
+  random?: () => number;
+  now?: () => number;
+}
+
+interface WorkerState {
+  identity: WorkerIdentity;
+  /** The BEP 3 `key` of this worker, the same for all its announces. */
+  key: number;
+  torrents: Map<string, WorkerTorrentStats>;
+  lastSeen: number;
+}
+
+interface AnnouncerEntry {
+  announcer: Announcer;
+  workerId: string;
+  infoHashHex: string;
+  /** The worker was seen incomplete, so finishing is news (`completed`). */
+  sawIncomplete: boolean;
+  completedSent: boolean;
+  /** The figures announces use: the worker's latest, until the entry is stopped. */
+  last: WorkerTorrentStats;
+  /**
+   * Set when the entry is stopped: `stopped` then reports the figures of the
+   * identity that is leaving, not those of a worker that restarted under the
+   * same id (or zeros, once the worker is gone).
+   */
+  frozen: boolean;
+}
+
+interface TorrentState {
+  infoHash: Uint8Array;
+  tiers: TrackerTiers;
+}
+
+export class TrackerClient {
+  private readonly torrents = new Map<string, TorrentState>();
+  private readonly workers = new Map<string, WorkerState>();
+  private readonly announcers = new Map<string, AnnouncerEntry>();
+  private readonly transport: TrackerTransport;
+  private readonly ownsTransport: boolean;
+  private readonly feed: FilteringPeerFeed;
+  /** Our address as trackers see it (BEP 24 `external ip`), learnt from replies. */
+  private readonly externalIps = new Set<string>();
+  private ownKeys: Set<string> | undefined;
+  private ownPeerIds: Set<string> | undefined;
+  /** Announcers being stopped (workers gone, torrents removed), awaited by stop(). */
+  private readonly stopping = new Set<Promise<void>>();
+  private closed = false;
+  private readonly sweeper: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly options: TrackerClientOptions) {
+    this.now = options.now ?? Date.now;
+    const timeout = options.workerTimeoutMs;
+    if (timeout !== undefined) {
+      this.sweeper = setInterval(() => this.expireWorkers(), Math.max(10, Math.min(timeout / 2, 5000)));
+      // The sweep alone is no reason to keep a process alive.
+      this.sweeper.unref();
+    }
+    this.transport = options.transport ?? new NetworkTrackerTransport(options.network);
+    this.ownsTransport = options.transport === undefined;
+    this.feed = new FilteringPeerFeed(options.peerFeed, {
+      isOwn: (p) => this.isOwn(p),
+      ...(options.recentPeerTtlMs !== undefined ? { recentTtlMs: options.recentPeerTtlMs } : {}),
+    });
+  }
+
+  /** What happened to found peers: forwarded, own, duplicate, invalid. */
+  get peerCounts(): Readonly<FilteringPeerFeed['counts']> {
+    return this.feed.counts;
+  }
+
+  /** Starts announcing a torrent for every worker that serves it. Adding it again changes nothing. */
+  addTorrent(torrent: TrackerTorrent): void {
+    this.assertOpen();
+    if (!(torrent.infoHash instanceof Uint8Array) || torrent.infoHash.length !== 20) {
+      throw new TrackerError('TRACKER_BAD_FIELD', 'infoHash must be 20 bytes');
+    }
+    const hex = Buffer.from(torrent.infoHash).toString('hex');
+    if (this.torrents.has(hex)) return;
+    const tiers = new TrackerTiers(torrent.announce, this.options.random);
+    this.torrents.set(hex, { infoHash: Uint8Array.from(torrent.infoHash), tiers });
+    for (const url of tiers.skipped) {
+      this.warn({ kind: 'unusable-url', infoHashHex: hex, url, message: `'${url}' is not an http, https or udp tracker; skipped` });
+    }
+    for (const workerId of this.workers.keys()) this.sync(workerId);
+  }
+
+  /** Stops announcing a torrent (`stopped` to its trackers for every worker). */
+  async removeTorrent(infoHashHex: string): Promise<void> {
+    const hex = infoHashHex.toLowerCase();
+    this.torrents.delete(hex);
+    this.feed.forget(hex);
+    await Promise.all([...this.announcers.values()].filter((e) => e.infoHashHex === hex).map((e) => this.stopEntry(e)));
+  }
+
+  /**
+   * A worker's heartbeat. Throws TrackerError TRACKER_BAD_FIELD for an
+   * identity that cannot be announced (a peer id that is not 20 bytes, port
+   * 0, a host that is no address); nothing is changed then.
+   */
+  heartbeat(hb: WorkerHeartbeat): void {
+    this.assertOpen();
+    const identity = checkIdentity(hb);
+    const torrents = new Map<string, WorkerTorrentStats>(
+      (hb.torrents instanceof Map ? [...hb.torrents] : Object.entries(hb.torrents)).map(([hex, s]) => [hex.toLowerCase(), s]),
+    );
+    const existing = this.workers.get(identity.workerId);
+    if (existing && !sameIdentity(existing.identity, identity)) {
+      // A restarted worker with a new port or peer id is a different peer
+      // to the swarm: the old one leaves (`stopped`), the new one `started`.
+      for (const e of [...this.announcers.values()]) if (e.workerId === identity.workerId) void this.stopEntry(e);
+    }
+    const key = existing && sameIdentity(existing.identity, identity) ? existing.key : randomInt(0, 0x1_0000_0000);
+    this.workers.set(identity.workerId, { identity, key, torrents, lastSeen: this.now() });
+    this.ownKeys = undefined;
+    this.ownPeerIds = undefined;
+    this.sync(identity.workerId);
+  }
+
+  /** A worker left (or its heartbeats expired): `stopped` for all its torrents. */
+  async removeWorker(workerId: string): Promise<void> {
+    // Stop first: stopEntry() takes the worker's last figures for `stopped`.
+    const stopping = [...this.announcers.values()].filter((e) => e.workerId === workerId).map((e) => this.stopEntry(e));
+    this.workers.delete(workerId);
+    this.ownKeys = undefined;
+    this.ownPeerIds = undefined;
+    await Promise.all(stopping);
+  }
+
+  /** Stops the announces of workers silent for longer than workerTimeoutMs. */
+  expireWorkers(): void {
+    const timeout = this.options.workerTimeoutMs;
+    if (timeout === undefined || this.closed) return;
+    const now = this.now();
+    for (const [workerId, w] of [...this.workers]) {
+      if (now - w.lastSeen <= timeout) continue;
+      for (const hex of w.torrents.keys()) {
+        if (!this.torrents.has(hex)) continue;
+        this.warn({ kind: 'worker-expired', infoHashHex: hex, workerId, message: `no heartbeat from ${workerId} for ${now - w.lastSeen} ms; announcing it stopped` });
+      }
+      void this.removeWorker(workerId);
+    }
+  }
+
+  /** The announcers running, for introspection and tests. */
+  list(): { infoHashHex: string; workerId: string; lastTracker: string | undefined; nextAnnounceAt: number | undefined }[] {
+    return [...this.announcers.values()].map((e) => ({
+      infoHashHex: e.infoHashHex,
+      workerId: e.workerId,
+      lastTracker: e.announcer.lastTracker,
+      nextAnnounceAt: e.announcer.nextAnnounceAt,
+    }));
+  }
+
+  /** Asks every announcer of a torrent for an early announce (a worker wants more peers). */
+  requestPeers(infoHashHex: string): void {
+    for (const e of this.announcers.values()) if (e.infoHashHex === infoHashHex.toLowerCase()) e.announcer.requestAnnounce();
+  }
+
+  /**
+   * Shutdown: `stopped` for every (torrent, worker) to every tracker that
+   * knows it, in parallel, each under the stop deadline; then the sockets
+   * close. Never rejects.
+   */
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweeper);
+    await Promise.all([...this.announcers.values()].map((e) => this.stopEntry(e)));
+    await Promise.all([...this.stopping]);
+    if (this.ownsTransport) await this.transport.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('TrackerClient is stopped');
+  }
+
+  /** Makes the announcers of one worker match its last heartbeat. */
+  private sync(workerId: string): void {
+    const worker = this.workers.get(workerId);
+    if (!worker) return;
+    for (const [hex, stats] of worker.torrents) {
+      const torrent = this.torrents.get(hex);
+      if (!torrent) continue; // not (yet) ours to announce; addTorrent() picks it up
+      const id = entryId(hex, workerId);
+      let entry = this.announcers.get(id);
+      if (!entry) {
+        entry = this.createEntry(hex, torrent, worker);
+        this.announcers.set(id, entry);
+        entry.announcer.start();
+      }
+      const complete = stats.complete ?? stats.left === 0;
+      if (!complete) entry.sawIncomplete = true;
+      else if (entry.sawIncomplete && !entry.completedSent) {
+        entry.completedSent = true;
+        entry.announcer.completed();
+      }
+    }
+    for (const e of [...this.announcers.values()]) {
+      if (e.workerId === workerId && !worker.torrents.has(e.infoHashHex)) void this.stopEntry(e);
+    }
+  }
+
+  private createEntry(hex: string, torrent: TorrentState, worker: WorkerState): AnnouncerEntry {
+    const workerId = worker.identity.workerId;
+    const entry = {
+      workerId,
+      infoHashHex: hex,
+      sawIncomplete: false,
+      completedSent: false,
+      last: worker.torrents.get(hex) ?? { uploaded: 0, downloaded: 0, left: 0 },
+      frozen: false,
+    } satisfies Omit<AnnouncerEntry, 'announcer'>;
+    const announcer = new Announcer({
+      infoHash: torrent.infoHash,
+      infoHashHex: hex,
+      tiers: torrent.tiers,
+      identity: {
+        peerId: worker.identity.peerId,
+        port: worker.identity.port,
+        key: worker.key,
+        ...(worker.identity.host !== undefined ? { host: worker.identity.host } : {}),
+      },
+      // Read at each request: the latest heartbeat of this worker.
+      stats: () => {
+        if (!entry.frozen) entry.last = this.workers.get(workerId)?.torrents.get(hex) ?? entry.last;
+        return entry.last;
+      },
+      transport: this.transport,
+      workerId,
+      onPeers: (peers, source) => this.feed.peersFound(hex, peers, source),
+      onWarning: (w) => this.warn(w),
+      onAnnounce: (s) => {
+        const ext = s.response.externalIp;
+        if (ext !== undefined && worker.identity.host === undefined && !this.externalIps.has(ext)) {
+          this.externalIps.add(ext);
+          this.ownKeys = undefined;
+        }
+        this.options.onAnnounce?.(s);
+      },
+      ...(this.options.timing ? { timing: this.options.timing } : {}),
+    });
+    return Object.assign(entry, { announcer });
+  }
+
+  private stopEntry(e: AnnouncerEntry): Promise<void> {
+    if (!e.frozen) e.last = this.workers.get(e.workerId)?.torrents.get(e.infoHashHex) ?? e.last;
+    e.frozen = true;
+    const id = entryId(e.infoHashHex, e.workerId);
+    if (this.announcers.get(id) === e) this.announcers.delete(id);
+    const p = e.announcer.stop().finally(() => this.stopping.delete(p));
+    this.stopping.add(p);
+    return p;
+  }
+
+  /** Our workers, as peer lists name them: announced host:port, or our own addresses with the worker's port. */
+  private isOwn(peer: { host: string; port: number; peerId?: Uint8Array }): boolean {
+    if (!this.ownKeys || !this.ownPeerIds) {
+      const keys = new Set<string>();
+      const ids = new Set<string>();
+      let local: string[] | undefined;
+      for (const { identity } of this.workers.values()) {
+        ids.add(Buffer.from(identity.peerId).toString('hex'));
+        if (identity.host !== undefined) {
+          keys.add(peerKey(normalizeHost(identity.host)!, identity.port));
+          continue;
+        }
+        local ??= [...(this.options.localAddresses ?? defaultLocalAddresses)(), ...this.externalIps].flatMap((a) => normalizeHost(a) ?? []);
+        for (const address of local) keys.add(peerKey(address, identity.port));
+      }
+      this.ownKeys = keys;
+      this.ownPeerIds = ids;
+    }
+    if (peer.peerId && this.ownPeerIds.has(Buffer.from(peer.peerId).toString('hex'))) return true;
+    return this.ownKeys.has(peerKey(peer.host, peer.port));
+  }
+
+  private warn(w: TrackerWarning): void {
+    const sink = this.options.onWarning ?? ((x: TrackerWarning) => console.warn(`tracker-client: ${x.infoHashHex.slice(0, 8)} ${x.workerId ?? ''}: ${x.message}`));
+    try {
+      sink(w);
+    } catch {
+      // A throwing sink is a logging problem, not a reason to stop announcing.
+    }
+  }
+}
+
+function entryId(hex: string, workerId: string): string {
+  return `${hex}\u0000${workerId}`;
+}
+
+function checkIdentity(hb: WorkerIdentity): WorkerIdentity {
+  if (typeof hb.workerId !== 'string' || hb.workerId === '') throw new TrackerError('TRACKER_BAD_FIELD', 'workerId must be a non-empty string');
+  if (!(hb.peerId instanceof Uint8Array) || hb.peerId.length !== 20) {
+    throw new TrackerError('TRACKER_BAD_FIELD', `worker ${hb.workerId}: peerId must be 20 bytes`);
+  }
+  if (!Number.isInteger(hb.port) || hb.port < 1 || hb.port > 65535) {
+    throw new TrackerError('TRACKER_BAD_FIELD', `worker ${hb.workerId}: port ${hb.port} is not in 1..65535`);
+  }
+  let host: string | undefined;
+  if (hb.host !== undefined && hb.host !== '') {
+    host = normalizeHost(hb.host);
+    if (host === undefined) throw new TrackerError('TRACKER_BAD_FIELD', `worker ${hb.workerId}: host '${hb.host}' is not an address`);
+  }
+  return { workerId: hb.workerId, peerId: Uint8Array.from(hb.peerId), port: hb.port, ...(host !== undefined ? { host } : {}) };
+}
+
+function sameIdentity(a: WorkerIdentity, b: WorkerIdentity): boolean {
+  return a.port === b.port && a.host === b.host && Buffer.from(a.peerId).equals(Buffer.from(b.peerId));
+}
+
+function defaultLocalAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+}
