@@ -25,6 +25,7 @@ import {
 } from './support/peers.js';
 import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, sleep } from './support/processes.js';
 import { needTools, tools } from './support/tools.js';
+import { startOpentracker } from './support/tracker.js';
 
 const root = join(import.meta.dirname, '..');
 const cli = join(root, 'packages/cli/bin/seedbox.js');
@@ -33,6 +34,7 @@ const lt = needTools(tools.libtorrent, tools.mktorrent);
 const transmission = needTools(tools.transmission, tools.netns, tools.mktorrent);
 const aria2 = needTools(tools.aria2, tools.mktorrent);
 const webtorrent = needTools(tools.webtorrent, tools.mktorrent);
+const ltTracker = needTools(tools.libtorrent, tools.mktorrent, tools.opentracker);
 
 interface Download {
   code: number | null;
@@ -43,9 +45,9 @@ interface Download {
 }
 
 /** Runs `seedbox download --json` to completion (killed by pid on timeout). */
-function seedboxDownload(torrent: string, out: string, peers: PeerAddress[], timeoutMs = 60_000): Promise<Download> {
+function seedboxDownload(torrent: string, out: string, peers: PeerAddress[], timeoutMs = 60_000, extraArgs: string[] = []): Promise<Download> {
   return new Promise((resolve) => {
-    const args = [cli, 'download', torrent, '--out', out, '--json', ...peers.flatMap((p) => ['--peer', `${p.host}:${p.port}`])];
+    const args = [cli, 'download', torrent, '--out', out, '--json', ...peers.flatMap((p) => ['--peer', `${p.host}:${p.port}`]), ...extraArgs];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -66,7 +68,8 @@ function seedboxDownload(torrent: string, out: string, peers: PeerAddress[], tim
 async function expectIdentical(torrent: TestTorrent, out: string, d: Download): Promise<void> {
   expect(d.stderr, d.stderr).toBe('');
   expect(d.code).toBe(0);
-  const last = d.ticks.at(-1)!;
+  // The summary line (announces of `stopped` may follow it).
+  const last = d.ticks.findLast((x) => 'done' in x)!;
   expect(last.done).toBe(true);
   expect(last.piecesVerified).toBe(last.pieceCount);
   expect(await compareTrees(torrent.contentPath, join(out, torrent.name))).toBeNull();
@@ -152,6 +155,55 @@ describe.skipIf(!lt.available || !aria2.available || !webtorrent.available)('see
     for (const p of peers) expect(Object.keys(sources), `${p.name} was not connected`).toContain(`${p.host}:${p.port}`);
     expect(Object.values(sources).filter((b) => b > 0).length, JSON.stringify(sources)).toBeGreaterThanOrEqual(2);
   }, 120_000);
+});
+
+describe.skipIf(!ltTracker.available)('seedbox download finds its peers through trackers', () => {
+  // No --peer: the only way to the libtorrent seed is the torrent's tracker.
+  for (const scheme of ['http', 'udp'] as const) {
+    it(`finds a libtorrent seed through opentracker over ${scheme.toUpperCase()}`, async () => {
+      // The whitelist needs the info hash, which needs the announce URL in
+      // the torrent: pick the port first, make the torrent, then start the
+      // tracker on that port.
+      const port = await freePort();
+      const url = `${scheme}://127.0.0.1:${port}/announce`;
+      const t = await makeTorrent({ dir: join(work, `tracked-${scheme}`), name: `tracked-${scheme}.bin`, pieceLength: 32 * 1024, files: { size: 2_000_003 }, tracker: url });
+      const ot = await startOpentracker({ infoHashes: [t.infoHash], port });
+      const seed = await startLibtorrentSeed({ torrentPath: t.torrentPath, dataRoot: t.dataRoot });
+      const out = makeTempDir('seedbox-out');
+      const d = await seedboxDownload(t.torrentPath, out, [], 60_000);
+      await expectIdentical(t, out, d);
+      // The seed came from the tracker's reply, over the scheme under test.
+      const announces = d.ticks.filter((x) => x.event === 'announce');
+      expect(announces.length, d.stdout).toBeGreaterThan(0);
+      expect(announces[0]!.url).toBe(url);
+      expect(announces.some((a) => (a.peers as number) > 0), JSON.stringify(announces)).toBe(true);
+      const sources = d.ticks.findLast((x) => 'done' in x)!.sources as Record<string, number>;
+      expect(sources[`127.0.0.1:${seed.port}`]).toBeGreaterThan(0);
+      // And on the way out it told the tracker it stopped.
+      expect(d.ticks.some((x) => x.event === 'announce' && x.announceEvent === 'stopped'), d.stdout).toBe(true);
+      await ot.stop();
+    }, 90_000);
+  }
+
+  it('with a dead tracker and no --peer, warns on stderr and keeps trying until stopped', async () => {
+    const port = await freePort();
+    const t = await makeTorrent({ dir: join(work, 'dead-tracker'), name: 'dead.bin', pieceLength: 32 * 1024, files: { size: 100_000 }, tracker: `http://127.0.0.1:${port}/announce` });
+    const out = makeTempDir('seedbox-out');
+    const child = spawn(process.execPath, [cli, 'download', t.torrentPath, '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      for (let i = 0; i < 100 && !/tracker: /.test(stderr); i++) await sleep(100);
+      expect(stderr).toMatch(new RegExp(`tracker: .*127\\.0\\.0\\.1:${port}`));
+      child.kill('SIGINT');
+      // Interrupted before done: exit 1, with the reason.
+      expect(await exited).toBe(1);
+      expect(stderr).toMatch(/interrupted/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 30_000);
 });
 
 describe('seedbox download fails clearly', () => {

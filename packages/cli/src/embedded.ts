@@ -1,8 +1,9 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Metainfo } from '@seedbox/protocol';
+import { normalizeHost, type Metainfo } from '@seedbox/protocol';
 import { checkPieces, DiskWriter, loadResumeData, makeResumeData, saveResumeData, type TorrentStorage } from '@seedbox/disk-writer';
 import { PeerWorker, type PeerAddress, type Torrent, type TorrentTick } from '@seedbox/peer-worker';
+import { startEmbeddedTracker, type AnnounceSuccess, type EmbeddedTracker, type TrackerWarning } from '@seedbox/tracker-client';
 import { CliError, UsageError } from './cli-error.js';
 
 /**
@@ -45,6 +46,15 @@ export interface EmbeddedOptions {
   noPipelining?: boolean | undefined;
   /** Called while existing data is checked. */
   onCheck?: (checked: number, total: number) => void;
+  /**
+   * Announce to the torrent's trackers and dial the peers they return.
+   * Default true; a torrent without trackers simply has none to announce to.
+   */
+  trackers?: boolean | undefined;
+  /** The address to announce (BEP 3 `ip`); default: the trackers see our source address. */
+  announceHost?: string | undefined;
+  onTrackerWarning?: (w: TrackerWarning) => void;
+  onAnnounce?: (s: AnnounceSuccess) => void;
 }
 
 export interface Embedded {
@@ -54,11 +64,16 @@ export interface Embedded {
   torrent: Torrent;
   /** Pieces found verified on disk at start, and how. */
   check: { present: number; fastPath: boolean; hashed: number };
+  /** The in-process tracker-client, when the torrent has trackers and they are in use. */
+  tracker: EmbeddedTracker | undefined;
   /** Stops everything, saving resume data first. */
   stop(): Promise<void>;
 }
 
 export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
+  if (o.announceHost !== undefined && normalizeHost(o.announceHost) === undefined) {
+    throw new UsageError(`--announce-ip '${o.announceHost}' is not an IPv4 or IPv6 address`);
+  }
   const writer = new DiskWriter();
   let storage: TorrentStorage;
   try {
@@ -91,16 +106,35 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     have: check.have,
     readBlock: (index, begin, length) => storage.readBlock(index, begin, length),
   });
+  // The same TrackerClient the fleet runs, fed by this worker's figures
+  // instead of NATS heartbeats; the peers it finds are dialled directly.
+  const tracker =
+    o.trackers !== false && worker.listenPort !== undefined && o.meta.announce.some((tier) => tier.length > 0)
+      ? startEmbeddedTracker({
+          metainfo: o.meta,
+          peerId: worker.peerId,
+          port: worker.listenPort,
+          ...(o.announceHost !== undefined ? { host: o.announceHost } : {}),
+          stats: () => torrent.transferTotals(),
+          peerFeed: { peersFound: (_hex, peers) => torrent.addPeers(peers) },
+          onWarning: o.onTrackerWarning ?? (() => {}),
+          ...(o.onAnnounce ? { onAnnounce: o.onAnnounce } : {}),
+        })
+      : undefined;
   let stopped = false;
   return {
     worker,
     writer,
     storage,
     torrent,
+    tracker,
     check: { present: check.have.count, fastPath: check.fastPath, hashed: check.hashed },
     async stop() {
       if (stopped) return;
       stopped = true;
+      // `stopped` goes out first (bounded by the stop deadline), with the
+      // final figures, while the sessions are still counted.
+      await tracker?.stop();
       await worker.stop();
       // Pieces under way are written by now: the bitfield matches the files.
       try {

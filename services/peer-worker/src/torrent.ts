@@ -590,6 +590,11 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
     for (const [address, s] of byAddress) s.setChoking(!unchoke.has(address));
   }
 
+  /** Byte totals for tracker announces; unlike tick(), reading them changes nothing. */
+  transferTotals(): { uploaded: number; downloaded: number; left: number; complete: boolean } {
+    return { uploaded: this.upMeter.total, downloaded: this.downMeter.total, left: this.leftBytes, complete: this.isComplete };
+  }
+
   /** Called once a second: session timeouts and pipelines, dialling, and this tick's statistics. */
   tick(): TorrentTick {
     for (const s of this.sessions) s.tick();

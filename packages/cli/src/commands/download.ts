@@ -10,12 +10,13 @@ import {
   type TorrentTick,
 } from '../embedded.js';
 import { ProgressBar } from '../progress.js';
+import { trackerReporting } from '../tracker-events.js';
 import { loadTorrentFile } from './inspect.js';
 
 export { parsePeerAddress };
 
 export const downloadUsage =
-  'seedbox download <file.torrent> --out DIR [--peer HOST:PORT ...] [--seed] [--listen [HOST:]PORT] [--json] [--max-peers N] [--resume-dir DIR] [--no-pipelining]';
+  'seedbox download <file.torrent> --out DIR [--peer HOST:PORT ...] [--seed] [--listen [HOST:]PORT] [--json] [--max-peers N] [--resume-dir DIR] [--no-pipelining] [--no-trackers] [--announce-ip HOST]';
 
 type Outcome = { ok: true } | { ok: false; reason: string };
 
@@ -38,6 +39,10 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
   const json = parsed.values.json ?? false;
 
   const meta = await loadTorrentFile(torrentPath);
+  const emit = (o: Record<string, unknown>): void => {
+    if (json) out.write(`${JSON.stringify({ time: Date.now(), ...o })}\n`);
+  };
+  const trackerEvents = trackerReporting(json, emit, err);
   const e = await startEmbedded({
     meta,
     dir: outDir,
@@ -45,13 +50,13 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
     listen,
     maxPeers,
     noPipelining: parsed.values['no-pipelining'],
+    trackers: !parsed.values['no-trackers'],
+    announceHost: parsed.values['announce-ip'],
+    ...trackerEvents,
   });
-  const { worker, torrent } = e;
+  const { worker, torrent, tracker } = e;
   const bar = json ? undefined : new ProgressBar(err);
   const started = performance.now();
-  const emit = (o: Record<string, unknown>): void => {
-    if (json) out.write(`${JSON.stringify({ time: Date.now(), ...o })}\n`);
-  };
   emit({ event: 'checked', piecesPresent: e.check.present, pieceCount: meta.pieceCount, fastPath: e.check.fastPath, listenPort: worker.listenPort });
   if (!json && e.check.present > 0) {
     err.write(`found ${e.check.present} of ${meta.pieceCount} pieces on disk (${e.check.fastPath ? 'resume data' : 'verified'})\n`);
@@ -70,9 +75,13 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
   let result: Outcome;
   if (torrent.isComplete) {
     result = { ok: true };
-  } else if (peers.length === 0) {
+  } else if (peers.length === 0 && !tracker) {
     await e.stop();
-    throw new CliError('no peers to download from: give --peer HOST:PORT (finding peers through trackers is not built yet)');
+    throw new CliError(
+      parsed.values['no-trackers'] || meta.announce.length === 0
+        ? `no peers to download from: ${meta.announce.length === 0 ? 'the torrent lists no trackers' : 'trackers are off (--no-trackers)'}; give --peer HOST:PORT`
+        : 'no peers to download from',
+    );
   } else {
     result = await new Promise<Outcome>((resolve) => {
       const unsignal = onStopSignal(() => finish({ ok: false, reason: 'interrupted' }));
@@ -80,9 +89,12 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
         const tick = t.torrents[0];
         if (!tick) return;
         report(tick, t.time);
-        if (!tick.complete && !torrent.hasPeerProspects()) {
-          finish({ ok: false, reason: `no peer could be reached (${peers.map((p) => `${p.host}:${p.port}`).join(', ')})` });
-        }
+        if (tick.complete || torrent.hasPeerProspects()) return;
+        // With trackers, running out of peers means asking again (as soon as
+        // their min interval allows) and waiting, as any client does; with
+        // only --peer there is nobody else to ask.
+        if (tracker) tracker.client.requestPeers(meta.infoHashHex);
+        else finish({ ok: false, reason: `no peer could be reached (${peers.map((p) => `${p.host}:${p.port}`).join(', ')})` });
       };
       const finish = (r: Outcome): void => {
         unsignal();
@@ -92,7 +104,7 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
       torrent.once('complete', () => finish({ ok: true }));
       torrent.once('error', (x) => finish({ ok: false, reason: x.message }));
       worker.on('tick', onTick);
-      torrent.addPeers(peers);
+      if (peers.length > 0) torrent.addPeers(peers);
     });
   }
   const seconds = (performance.now() - started) / 1000;
@@ -127,6 +139,8 @@ function parseDownloadArgs(argv: string[]) {
         'max-peers': { type: 'string' },
         'resume-dir': { type: 'string' },
         'no-pipelining': { type: 'boolean' },
+        'no-trackers': { type: 'boolean' },
+        'announce-ip': { type: 'string' },
       },
     });
   } catch (e) {

@@ -2,9 +2,10 @@ import { parseArgs } from 'node:util';
 import { CliError, UsageError } from '../cli-error.js';
 import { defaultResumeDir, parseListen, parsePeerAddress, reportUntilStopped, startEmbedded } from '../embedded.js';
 import { ProgressBar } from '../progress.js';
+import { trackerReporting } from '../tracker-events.js';
 import { loadTorrentFile } from './inspect.js';
 
-export const seedUsage = 'seedbox seed <file.torrent> --data DIR [--listen [HOST:]PORT] [--peer HOST:PORT ...] [--json] [--max-peers N] [--resume-dir DIR]';
+export const seedUsage = 'seedbox seed <file.torrent> --data DIR [--listen [HOST:]PORT] [--peer HOST:PORT ...] [--json] [--max-peers N] [--resume-dir DIR] [--no-trackers] [--announce-ip HOST]';
 
 /**
  * Seeds a torrent from DIR (the folder that holds <name>, as --out does for
@@ -26,6 +27,8 @@ export async function seed(argv: string[], out: NodeJS.WritableStream, err: Node
         json: { type: 'boolean' },
         'max-peers': { type: 'string' },
         'resume-dir': { type: 'string' },
+        'no-trackers': { type: 'boolean' },
+        'announce-ip': { type: 'string' },
       },
     });
   } catch (e) {
@@ -41,14 +44,20 @@ export async function seed(argv: string[], out: NodeJS.WritableStream, err: Node
   const json = parsed.values.json ?? false;
 
   const meta = await loadTorrentFile(torrentPath);
+  const emit = (o: Record<string, unknown>): void => {
+    if (json) out.write(`${JSON.stringify({ time: Date.now(), ...o })}\n`);
+  };
   const e = await startEmbedded({
     meta,
     dir,
     resumeDir: parsed.values['resume-dir'] ?? defaultResumeDir(),
     listen: parsed.values.listen === undefined ? undefined : parseListen(parsed.values.listen),
     maxPeers,
+    trackers: !parsed.values['no-trackers'],
+    announceHost: parsed.values['announce-ip'],
+    ...trackerReporting(json, emit, err),
   });
-  if (e.check.present === 0 && peers.length === 0) {
+  if (e.check.present === 0 && peers.length === 0 && !e.tracker) {
     await e.stop();
     throw new CliError(`no verified data for ${meta.name} in ${dir}: nothing to seed`);
   }
@@ -59,7 +68,7 @@ export async function seed(argv: string[], out: NodeJS.WritableStream, err: Node
   if (peers.length > 0) torrent.addPeers(peers);
   // Peers dropped for breaking a rule are worth a line: they are what interop problems look like.
   torrent.on('closed', (s, reason, error) => {
-    if (json && error) out.write(`${JSON.stringify({ time: Date.now(), event: 'peer-closed', peer: s.address, client: s.remoteClient ?? null, reason, error: error.message })}\n`);
+    if (error) emit({ event: 'peer-closed', peer: s.address, client: s.remoteClient ?? null, reason, error: error.message });
   });
 
   const bar = json ? undefined : new ProgressBar(err);
