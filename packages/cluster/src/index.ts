@@ -1,0 +1,7 @@
+/**
+ * @seedbox/cluster: what the services exchange over NATS: the piece path
+ * (the NATS transport of PieceSink), and the subjects and buckets of the
+ * fleet.
+ */
+export * from './subjects.js';
+export * from './piece-transport.js';

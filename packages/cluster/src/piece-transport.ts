@@ -1,0 +1,429 @@
+import { ErrorCode, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from 'nats';
+import type { PieceSink, PieceWrite, PieceWriteOutcome } from '@seedbox/disk-writer';
+import { PieceWriteResult, PieceWriteStatus } from '@seedbox/proto';
+import {
+  DISK_WRITERS,
+  H_CONTINUE,
+  H_INCOMPLETE,
+  H_INFO_HASH,
+  H_LENGTH,
+  H_OFFSET,
+  H_PIECE,
+  H_WRITE_ID,
+  PIECE_OFFER,
+  pieceChunkSubject,
+} from './subjects.js';
+
+/**
+ * The piece path over NATS: the second transport of `PieceSink`.
+ *
+ * A piece goes out as an *offer* to the `disk-writers` queue group, so one
+ * writer of any number takes it, carrying as much of the piece as fits in
+ * one message (the server's `max_payload`, 1 MB by default). A piece that
+ * fits is answered right there. A larger one is answered with the writer's
+ * own chunk subject, where the rest follows in order on the same
+ * connection (NATS keeps one publisher's order to one subscriber); the last
+ * chunk is a request, answered once the piece is verified and written.
+ *
+ * The worker keeps the piece until a writer's answer arrives. Anything short
+ * of an answer (no writer, a timeout, a writer that died in the middle, a
+ * chunk lost in a NATS restart) sends the whole piece again, under a new
+ * write id, to whichever writer takes it; writes are positional and of
+ * verified data, so a piece written twice is the same bytes in the same
+ * place. Back-pressure: at most `maxInFlight` pieces are out at once; the
+ * others wait in writePiece, so the torrent's write backlog grows and it
+ * stops asking peers for more.
+ */
+
+export interface NatsPieceSinkOptions {
+  nc: NatsConnection;
+  /** Names this worker's write ids (for logs and the writers' metrics). */
+  workerId: string;
+  /** Pieces sent and not yet answered. Default 16. */
+  maxInFlight?: number;
+  /** How long a writer may take to answer a piece (from its last chunk). Default 30 s. */
+  replyTimeoutMs?: number;
+  /** How long an offer may wait for a writer to take it. Default 5 s. */
+  offerTimeoutMs?: number;
+  /** First delay before sending a piece again; doubles up to 5 s. Default 100 ms. */
+  retryBaseMs?: number;
+  /** `unknown-torrent` is retried this many times (a writer may not have seen the registry entry yet). Default 20. */
+  unknownTorrentRetries?: number;
+  /** Per piece answered: seconds from first send to answer. */
+  onRoundTrip?: (seconds: number, outcome: PieceWriteOutcome) => void;
+  onInFlight?: (pieces: number) => void;
+  /** A send that will be retried, for logs. */
+  onRetry?: (piece: { infoHash: string; index: number }, reason: string, attempt: number) => void;
+}
+
+/** Room left in a message for headers and the protocol line. */
+const HEADER_ROOM = 1024;
+
+export class NatsPieceSink implements PieceSink {
+  private readonly maxInFlight: number;
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
+  private seq = 0;
+  private closed = false;
+  private readonly closeController = new AbortController();
+
+  constructor(private readonly options: NatsPieceSinkOptions) {
+    this.maxInFlight = options.maxInFlight ?? 16;
+  }
+
+  get piecesInFlight(): number {
+    return this.inFlight;
+  }
+
+  async writePiece(w: PieceWrite): Promise<PieceWriteOutcome> {
+    if (this.closed) return { status: 'io-error', error: 'the piece sink is closed' };
+    if (this.inFlight >= this.maxInFlight) await new Promise<void>((r) => this.waiting.push(r));
+    if (this.closed) return { status: 'io-error', error: 'the piece sink is closed' };
+    this.inFlight++;
+    this.options.onInFlight?.(this.inFlight);
+    const started = performance.now();
+    try {
+      const outcome = await this.send(w);
+      this.options.onRoundTrip?.((performance.now() - started) / 1000, outcome);
+      return outcome;
+    } finally {
+      this.inFlight--;
+      this.options.onInFlight?.(this.inFlight);
+      this.waiting.shift()?.();
+    }
+  }
+
+  /**
+   * Pieces waiting for a slot or for a retry give up with io-error (the
+   * torrent puts them back to be fetched again); pieces whose last chunk
+   * is out wait for their answer, up to the reply timeout.
+   */
+  close(): void {
+    this.closed = true;
+    this.closeController.abort();
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+
+  private async send(w: PieceWrite): Promise<PieceWriteOutcome> {
+    let length = 0;
+    for (const b of w.blocks) length += b.byteLength;
+    let chunks: Uint8Array[] | undefined;
+    let chunkSize = 0;
+    let unknown = 0;
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) return { status: 'io-error', error: 'the piece sink is closed' };
+      // max_payload is the server's: read it per attempt, since a reconnect may land on another.
+      const size = Math.max(64 * 1024, (this.options.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM);
+      if (!chunks || size !== chunkSize) {
+        chunks = toChunks(w.blocks, length, size);
+        chunkSize = size;
+      }
+      const writeId = `${this.options.workerId}.${++this.seq}`;
+      let reason: string;
+      try {
+        const result = await this.attempt(w, length, chunks, writeId);
+        if (result === 'incomplete') {
+          reason = 'the writer did not get every chunk';
+        } else if (result.status === PieceWriteStatus.PIECE_WRITE_STATUS_UNKNOWN_TORRENT && unknown++ < (this.options.unknownTorrentRetries ?? 20)) {
+          reason = `writer ${result.writerId} does not know the torrent yet`;
+        } else {
+          return toOutcome(result);
+        }
+      } catch (e) {
+        reason = describeNatsError(e);
+      }
+      this.options.onRetry?.({ infoHash: w.infoHash, index: w.index }, reason, attempt + 1);
+      const delay = Math.min(5000, (this.options.retryBaseMs ?? 100) * 2 ** Math.min(attempt, 6));
+      await abortableSleep(delay, this.closeController.signal);
+    }
+  }
+
+  /** One send of the whole piece. Throws on anything that is not a writer's answer. */
+  private async attempt(w: PieceWrite, length: number, chunks: Uint8Array[], writeId: string): Promise<PieceWriteResult | 'incomplete'> {
+    const { nc } = this.options;
+    const replyTimeout = this.options.replyTimeoutMs ?? 30_000;
+    const h = natsHeaders();
+    h.set(H_INFO_HASH, w.infoHash);
+    h.set(H_PIECE, String(w.index));
+    h.set(H_LENGTH, String(length));
+    h.set(H_WRITE_ID, writeId);
+    h.set(H_OFFSET, '0');
+    const single = chunks.length === 1;
+    const first = await nc.request(PIECE_OFFER, chunks[0], {
+      headers: h,
+      timeout: single ? replyTimeout : (this.options.offerTimeoutMs ?? 5000),
+    });
+    if (single) return readResult(first);
+    const next = first.headers?.get(H_CONTINUE);
+    if (!next) return readResult(first); // refused at the offer (a bad header, say)
+    let offset = chunks[0]!.byteLength;
+    for (let i = 1; i < chunks.length; i++) {
+      const ch = natsHeaders();
+      ch.set(H_WRITE_ID, writeId);
+      ch.set(H_OFFSET, String(offset));
+      const chunk = chunks[i]!;
+      offset += chunk.byteLength;
+      if (i < chunks.length - 1) {
+        nc.publish(next, chunk, { headers: ch });
+      } else {
+        return readResult(await nc.request(next, chunk, { headers: ch, timeout: replyTimeout }));
+      }
+    }
+    throw new Error('unreachable: a piece of several chunks ends with a request');
+  }
+}
+
+/**
+ * Cuts the piece's blocks into message-sized chunks. This is the one copy
+ * on the worker's side: NATS takes one buffer per message, and blocks are
+ * 16 KiB views into the sessions' receive buffers. A piece that is a
+ * single block goes as it is.
+ */
+function toChunks(blocks: readonly Uint8Array[], length: number, size: number): Uint8Array[] {
+  if (blocks.length === 1 && length <= size) return [blocks[0]!];
+  const chunks: Uint8Array[] = [];
+  let chunk = Buffer.allocUnsafeSlow(Math.min(size, length));
+  let fill = 0;
+  let left = length;
+  for (const b of blocks) {
+    let at = 0;
+    while (at < b.byteLength) {
+      const n = Math.min(b.byteLength - at, chunk.byteLength - fill);
+      chunk.set(b.subarray(at, at + n), fill);
+      fill += n;
+      at += n;
+      if (fill === chunk.byteLength) {
+        chunks.push(chunk);
+        left -= fill;
+        if (left > 0) chunk = Buffer.allocUnsafeSlow(Math.min(size, left));
+        fill = 0;
+      }
+    }
+  }
+  return chunks;
+}
+
+function readResult(msg: Msg): PieceWriteResult | 'incomplete' {
+  if (msg.headers?.has(H_INCOMPLETE)) return 'incomplete';
+  try {
+    return PieceWriteResult.decode(msg.data);
+  } catch (e) {
+    throw new Error(`a writer's answer could not be decoded: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function toOutcome(r: PieceWriteResult): PieceWriteOutcome {
+  switch (r.status) {
+    case PieceWriteStatus.PIECE_WRITE_STATUS_WRITTEN:
+      return { status: 'written', micros: r.writeMicros };
+    case PieceWriteStatus.PIECE_WRITE_STATUS_HASH_MISMATCH:
+      return { status: 'hash-mismatch' };
+    case PieceWriteStatus.PIECE_WRITE_STATUS_UNKNOWN_TORRENT:
+      return { status: 'unknown-torrent' };
+    default:
+      return { status: 'io-error', error: r.error || `writer ${r.writerId} answered status ${r.status}` };
+  }
+}
+
+function describeNatsError(e: unknown): string {
+  const code = (e as NatsError).code;
+  if (code === ErrorCode.NoResponders) return 'no disk-writer is listening';
+  if (code === ErrorCode.Timeout) return 'no answer in time';
+  if (code === ErrorCode.Disconnect || code === ErrorCode.ConnectionClosed) return 'disconnected from NATS';
+  return (e as Error).message ?? String(e);
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+// ---- the writer's side ----
+
+export interface PieceWriteServerOptions {
+  nc: NatsConnection;
+  /** Unique among the writers: names its chunk subject. */
+  writerId: string;
+  /** Where verified pieces go: the DiskWriter (which verifies and retries I/O itself). */
+  sink: PieceSink;
+  /** A piece whose chunks stop coming is dropped after this long. Default 30 s. */
+  partialTimeoutMs?: number;
+  /** Largest piece taken. Default 256 MiB (BEP 3 allows any power of two; clients cap at 16–64 MiB). */
+  maxPieceLength?: number;
+  /** Pieces being assembled at once; more offers are left to other writers. Default 64. */
+  maxPartials?: number;
+  onResult?: (r: { infoHash: string; index: number; outcome: PieceWriteOutcome; bytes: number; seconds: number }) => void;
+  onRefused?: (reason: string) => void;
+}
+
+export interface PieceWriteServer {
+  readonly subject: string;
+  /** Pieces being assembled or written. */
+  readonly active: number;
+  /**
+   * Stops taking offers (they go to the other writers), then waits for the
+   * pieces under way to be written and answered, up to `graceMs`.
+   */
+  stop(graceMs?: number): Promise<void>;
+}
+
+interface Partial {
+  infoHash: string;
+  index: number;
+  length: number;
+  received: number;
+  chunks: Uint8Array[];
+  timer: NodeJS.Timeout;
+}
+
+export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
+  const subject = pieceChunkSubject(o.writerId);
+  const partials = new Map<string, Partial>();
+  const maxLength = o.maxPieceLength ?? 256 * 1024 * 1024;
+  const maxPartials = o.maxPartials ?? 64;
+  let writing = 0;
+  let stopping = false;
+  const enc = new TextEncoder();
+
+  const respond = (msg: Msg, result: Omit<PieceWriteResult, 'writerId'>): void => {
+    if (!msg.reply) return;
+    msg.respond(PieceWriteResult.encode({ ...result, writerId: o.writerId }).finish());
+  };
+  const respondIncomplete = (msg: Msg): void => {
+    if (!msg.reply) return;
+    const h = natsHeaders();
+    h.set(H_INCOMPLETE, '1');
+    msg.respond(enc.encode(''), { headers: h });
+  };
+  const refuse = (msg: Msg, why: string, meta?: { infoHash: string; index: number; writeId: string }): void => {
+    o.onRefused?.(why);
+    respond(msg, {
+      infoHash: meta?.infoHash ?? '',
+      pieceIndex: meta?.index ?? 0,
+      writeId: meta?.writeId ?? '',
+      status: PieceWriteStatus.PIECE_WRITE_STATUS_IO_ERROR,
+      error: why,
+      writeMicros: 0,
+    });
+  };
+
+  const write = async (msg: Msg, writeId: string, infoHash: string, index: number, chunks: Uint8Array[], length: number): Promise<void> => {
+    writing++;
+    const started = performance.now();
+    let outcome: PieceWriteOutcome;
+    try {
+      outcome = await o.sink.writePiece({ infoHash, index, blocks: chunks });
+    } catch (e) {
+      outcome = { status: 'io-error', error: (e as Error).message };
+    } finally {
+      writing--;
+    }
+    o.onResult?.({ infoHash, index, outcome, bytes: length, seconds: (performance.now() - started) / 1000 });
+    respond(msg, {
+      infoHash,
+      pieceIndex: index,
+      writeId,
+      status: STATUS[outcome.status],
+      error: outcome.status === 'io-error' ? outcome.error : '',
+      writeMicros: outcome.status === 'written' ? outcome.micros : 0,
+    });
+  };
+
+  const offers: Subscription = o.nc.subscribe(PIECE_OFFER, {
+    queue: DISK_WRITERS,
+    callback: (err, msg) => {
+      if (err) return;
+      const meta = readOfferHeaders(msg.headers, maxLength);
+      if (typeof meta === 'string') return refuse(msg, meta);
+      const data = msg.data;
+      if (data.byteLength > meta.length) return refuse(msg, `piece ${meta.index}: ${data.byteLength} bytes offered for a piece of ${meta.length}`, meta);
+      if (data.byteLength === meta.length) {
+        void write(msg, meta.writeId, meta.infoHash, meta.index, [data], meta.length);
+        return;
+      }
+      if (partials.size >= maxPartials || stopping) {
+        // Busy: no answer, so the offer times out and goes to another writer.
+        return;
+      }
+      const timer = setTimeout(() => partials.delete(meta.writeId), o.partialTimeoutMs ?? 30_000);
+      timer.unref();
+      partials.set(meta.writeId, { infoHash: meta.infoHash, index: meta.index, length: meta.length, received: data.byteLength, chunks: [data], timer });
+      const h = natsHeaders();
+      h.set(H_CONTINUE, subject);
+      msg.respond(enc.encode(''), { headers: h });
+    },
+  });
+
+  const chunks: Subscription = o.nc.subscribe(subject, {
+    callback: (err, msg) => {
+      if (err) return;
+      const writeId = msg.headers?.get(H_WRITE_ID) ?? '';
+      const p = partials.get(writeId);
+      const offset = Number(msg.headers?.get(H_OFFSET));
+      if (!p || offset !== p.received || p.received + msg.data.byteLength > p.length) {
+        // Forgotten (timed out), out of order, or too long: a chunk went
+        // missing. Drop what we have; the worker sends the piece again.
+        if (p) {
+          clearTimeout(p.timer);
+          partials.delete(writeId);
+        }
+        respondIncomplete(msg);
+        return;
+      }
+      p.chunks.push(msg.data);
+      p.received += msg.data.byteLength;
+      if (p.received < p.length) return;
+      clearTimeout(p.timer);
+      partials.delete(writeId);
+      void write(msg, writeId, p.infoHash, p.index, p.chunks, p.length);
+    },
+  });
+
+  return {
+    subject,
+    get active() {
+      return partials.size + writing;
+    },
+    async stop(graceMs = 10_000) {
+      stopping = true;
+      offers.unsubscribe();
+      const deadline = Date.now() + graceMs;
+      while ((partials.size > 0 || writing > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      chunks.unsubscribe();
+      for (const p of partials.values()) clearTimeout(p.timer);
+      partials.clear();
+    },
+  };
+}
+
+const STATUS: Record<PieceWriteOutcome['status'], PieceWriteStatus> = {
+  written: PieceWriteStatus.PIECE_WRITE_STATUS_WRITTEN,
+  'hash-mismatch': PieceWriteStatus.PIECE_WRITE_STATUS_HASH_MISMATCH,
+  'io-error': PieceWriteStatus.PIECE_WRITE_STATUS_IO_ERROR,
+  'unknown-torrent': PieceWriteStatus.PIECE_WRITE_STATUS_UNKNOWN_TORRENT,
+};
+
+const HEX40 = /^[0-9a-f]{40}$/;
+
+/** The offer's headers, checked; a string says which rule broke. */
+function readOfferHeaders(h: MsgHdrs | undefined, maxLength: number): { infoHash: string; index: number; length: number; writeId: string } | string {
+  if (!h) return 'an offer without headers';
+  const infoHash = (h.get(H_INFO_HASH) ?? '').toLowerCase();
+  if (!HEX40.test(infoHash)) return `${H_INFO_HASH} '${h.get(H_INFO_HASH)}' is not 40 hex digits`;
+  const index = Number(h.get(H_PIECE));
+  if (!Number.isSafeInteger(index) || index < 0) return `${H_PIECE} '${h.get(H_PIECE)}' is not a piece index`;
+  const length = Number(h.get(H_LENGTH));
+  if (!Number.isSafeInteger(length) || length < 1 || length > maxLength) return `${H_LENGTH} '${h.get(H_LENGTH)}' is not in 1..${maxLength}`;
+  const writeId = h.get(H_WRITE_ID);
+  if (!writeId) return `${H_WRITE_ID} is missing`;
+  if (h.get(H_OFFSET) !== '0') return `an offer starts at ${H_OFFSET} 0`;
+  return { infoHash, index, length, writeId };
+}

@@ -1,0 +1,46 @@
+/**
+ * NATS subjects, queue groups, headers and key-value buckets of the fleet.
+ * Every name on the wire is here, so the services cannot disagree on one.
+ */
+
+/** A piece offered to any disk-writer (queue group DISK_WRITERS). Its first chunk rides along. */
+export const PIECE_OFFER = 'seedbox.piece.offer';
+/** The rest of a piece, sent straight to the writer that took its offer. */
+export const pieceChunkSubject = (writerId: string): string => `seedbox.piece.chunk.${subjectToken(writerId)}`;
+/** Delete a torrent's files from the shared volume (queue group DISK_WRITERS). */
+export const STORAGE_DELETE = 'seedbox.storage.delete';
+export const DISK_WRITERS = 'disk-writers';
+
+/** Peers the tracker-client found for a torrent, to every worker running it. */
+export const peersSubject = (infoHashHex: string): string => `seedbox.peers.${infoHashHex}`;
+/** Each peer-worker, once a second: who it is and its totals per torrent (for announces). */
+export const WORKER_HEARTBEAT = 'seedbox.worker.heartbeat';
+/** Each peer-worker, once a second: its per-torrent figures (for the control API's list and watch). */
+export const workerStatsSubject = (workerId: string): string => `seedbox.stats.${subjectToken(workerId)}`;
+export const WORKER_STATS_ALL = 'seedbox.stats.*';
+
+/** Headers of the piece path. */
+export const H_INFO_HASH = 'Seedbox-Info-Hash';
+export const H_PIECE = 'Seedbox-Piece';
+export const H_LENGTH = 'Seedbox-Length';
+export const H_OFFSET = 'Seedbox-Offset';
+export const H_WRITE_ID = 'Seedbox-Write-Id';
+/** On an offer's reply: where the remaining chunks go. */
+export const H_CONTINUE = 'Seedbox-Continue';
+/** On a reply: the chunks did not add up (one was lost, or the writer forgot the piece); send it again. */
+export const H_INCOMPLETE = 'Seedbox-Incomplete';
+
+/** JetStream key-value buckets. */
+export const KV_TORRENTS = 'seedbox_torrents';
+export const KV_BITFIELDS = 'seedbox_bitfields';
+export const KV_WORKERS = 'seedbox_workers';
+
+/**
+ * A subject token from an id that may hold dots, spaces or wildcards (a pod
+ * name does not, but an instance id is configuration).
+ */
+export function subjectToken(id: string): string {
+  const token = id.replace(/[^A-Za-z0-9_-]/g, '_');
+  if (token === '') throw new Error('an empty id cannot name a subject');
+  return token;
+}
