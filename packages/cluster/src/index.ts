@@ -5,3 +5,4 @@
  */
 export * from './subjects.js';
 export * from './piece-transport.js';
+export * from './fleet-state.js';

@@ -1,0 +1,250 @@
+import type { KV, KvEntry, NatsConnection } from 'nats';
+import { Bitfield } from '@seedbox/protocol';
+import { KV_BITFIELDS, KV_TORRENTS, KV_WORKERS } from './subjects.js';
+
+/**
+ * The fleet's shared state, in three JetStream key-value buckets, so that no
+ * process holds anything that is lost with it:
+ *
+ * - `seedbox_torrents`: the registry. Key: the hex info hash. Value: the
+ *   .torrent file as added, the desired state (running or paused) and when
+ *   it was added.
+ * - `seedbox_bitfields`: each torrent's verified pieces, as the BEP 3
+ *   bitfield bytes. Only ever grows while the torrent exists: updates are
+ *   OR-merges under compare-and-set, so two workers reporting at once both
+ *   count.
+ * - `seedbox_workers`: each peer-worker's heartbeat (who it is, where peers
+ *   reach it), kept for `workerTtlMs` after its last one.
+ */
+
+export type DesiredState = 'running' | 'paused';
+
+export interface RegistryEntry {
+  infoHashHex: string;
+  torrentFile: Uint8Array;
+  desired: DesiredState;
+  addedAt: number;
+}
+
+export interface WorkerEntry {
+  workerId: string;
+  peerIdHex: string;
+  host?: string;
+  port: number;
+  /** gRPC control endpoint of the worker, host:port. */
+  grpc?: string;
+  time: number;
+}
+
+export interface FleetStateOptions {
+  /** A worker not heard from for this long drops out of the bucket. Default 15 s. */
+  workerTtlMs?: number;
+  /** JetStream replicas per bucket (1 for a single server). */
+  replicas?: number;
+}
+
+/** The registry value, as stored. JSON, because operators read it with `nats kv get`. */
+interface StoredRegistryEntry {
+  v: 1;
+  torrent: string; // base64
+  desired: DesiredState;
+  addedAt: number;
+}
+
+export class FleetStateError extends Error {
+  override readonly name = 'FleetStateError';
+  constructor(
+    readonly code: 'FLEET_BAD_ENTRY' | 'FLEET_CONFLICT',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class FleetState {
+  private constructor(
+    readonly torrents: KV,
+    readonly bitfields: KV,
+    readonly workers: KV,
+  ) {}
+
+  /** Opens the buckets, creating them on first use (idempotent, so every service may do it). */
+  static async open(nc: NatsConnection, options: FleetStateOptions = {}): Promise<FleetState> {
+    const js = nc.jetstream();
+    const replicas = options.replicas ?? 1;
+    const [torrents, bitfields, workers] = await Promise.all([
+      js.views.kv(KV_TORRENTS, { history: 1, replicas }),
+      js.views.kv(KV_BITFIELDS, { history: 1, replicas }),
+      js.views.kv(KV_WORKERS, { history: 1, replicas, ttl: options.workerTtlMs ?? 15_000 }),
+    ]);
+    return new FleetState(torrents, bitfields, workers);
+  }
+
+  // ---- registry ----
+
+  /** Adds a torrent; answers false (and changes nothing) when it is already there. */
+  async addTorrent(e: RegistryEntry): Promise<boolean> {
+    try {
+      await this.torrents.create(e.infoHashHex, encodeEntry(e));
+      return true;
+    } catch (err) {
+      if (isWrongLastSequence(err)) return false;
+      throw err;
+    }
+  }
+
+  async getTorrent(infoHashHex: string): Promise<RegistryEntry | undefined> {
+    const e = await this.torrents.get(infoHashHex);
+    return e && e.operation === 'PUT' ? decodeEntry(infoHashHex, e.value) : undefined;
+  }
+
+  async listTorrents(): Promise<RegistryEntry[]> {
+    const out: RegistryEntry[] = [];
+    const keys: string[] = [];
+    for await (const k of await this.torrents.keys()) keys.push(k);
+    for (const k of keys) {
+      const e = await this.getTorrent(k).catch(() => undefined);
+      if (e) out.push(e);
+    }
+    return out.sort((a, b) => a.addedAt - b.addedAt);
+  }
+
+  /** Changes the desired state; false when there is no such torrent. */
+  async setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean> {
+    for (let i = 0; i < 10; i++) {
+      const e = await this.torrents.get(infoHashHex);
+      if (!e || e.operation !== 'PUT') return false;
+      const entry = decodeEntry(infoHashHex, e.value);
+      if (entry.desired === desired) return true;
+      try {
+        await this.torrents.update(infoHashHex, encodeEntry({ ...entry, desired }), e.revision);
+        return true;
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
+      }
+    }
+    throw new FleetStateError('FLEET_CONFLICT', `${infoHashHex}: the registry entry kept changing under us`);
+  }
+
+  /** Removes a torrent and its bitfield; false when there was no such torrent. */
+  async removeTorrent(infoHashHex: string): Promise<boolean> {
+    const e = await this.torrents.get(infoHashHex);
+    if (!e || e.operation !== 'PUT') return false;
+    await this.torrents.delete(infoHashHex);
+    await this.bitfields.delete(infoHashHex);
+    return true;
+  }
+
+  /**
+   * Calls `onChange` with every registry entry now, then with every change
+   * (undefined for a removal) until the returned stop function is called.
+   * Entries that cannot be decoded go to `onBadEntry`, not to `onChange`.
+   */
+  async watchTorrents(onChange: (infoHashHex: string, e: RegistryEntry | undefined) => void, onBadEntry?: (key: string, err: Error) => void): Promise<() => void> {
+    const it = await this.torrents.watch();
+    void (async () => {
+      for await (const e of it) {
+        if (e.operation !== 'PUT') {
+          onChange(e.key, undefined);
+          continue;
+        }
+        let entry: RegistryEntry;
+        try {
+          entry = decodeEntry(e.key, e.value);
+        } catch (err) {
+          onBadEntry?.(e.key, err as Error);
+          continue;
+        }
+        onChange(e.key, entry);
+      }
+    })();
+    return () => it.stop();
+  }
+
+  // ---- bitfields ----
+
+  async getBitfield(infoHashHex: string, pieceCount: number): Promise<Bitfield> {
+    const e = await this.bitfields.get(infoHashHex);
+    if (!e || e.operation !== 'PUT' || e.value.length !== Math.ceil(pieceCount / 8)) return new Bitfield(pieceCount);
+    return bitfieldFrom(e.value, pieceCount);
+  }
+
+  /** ORs `pieces` into the stored bitfield (compare-and-set, retried on a race). Answers the merged one. */
+  async mergeBitfield(infoHashHex: string, pieceCount: number, pieces: Iterable<number>): Promise<Bitfield> {
+    const add = [...pieces];
+    for (let i = 0; i < 20; i++) {
+      const e = await this.bitfields.get(infoHashHex);
+      const merged = e && e.operation === 'PUT' && e.value.length === Math.ceil(pieceCount / 8) ? bitfieldFrom(e.value, pieceCount) : new Bitfield(pieceCount);
+      for (const p of add) merged.set(p);
+      try {
+        // After a delete the key has a revision (its tombstone): update from it.
+        if (e) await this.bitfields.update(infoHashHex, merged.toBytes(), e.revision);
+        else await this.bitfields.create(infoHashHex, merged.toBytes());
+        return merged;
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
+      }
+    }
+    throw new FleetStateError('FLEET_CONFLICT', `${infoHashHex}: the bitfield kept changing under us`);
+  }
+
+  // ---- workers ----
+
+  async putWorker(w: WorkerEntry): Promise<void> {
+    await this.workers.put(w.workerId, new TextEncoder().encode(JSON.stringify(w)));
+  }
+
+  async removeWorker(workerId: string): Promise<void> {
+    await this.workers.delete(workerId);
+  }
+
+  /** The workers heard from within the bucket's TTL. */
+  async listWorkers(): Promise<WorkerEntry[]> {
+    const out: WorkerEntry[] = [];
+    const keys: string[] = [];
+    for await (const k of await this.workers.keys()) keys.push(k);
+    for (const k of keys) {
+      const e: KvEntry | null = await this.workers.get(k);
+      if (!e || e.operation !== 'PUT') continue;
+      try {
+        out.push(JSON.parse(new TextDecoder().decode(e.value)) as WorkerEntry);
+      } catch {
+        // A foreign value under our bucket: not a worker.
+      }
+    }
+    return out;
+  }
+}
+
+function encodeEntry(e: RegistryEntry): Uint8Array {
+  const stored: StoredRegistryEntry = { v: 1, torrent: Buffer.from(e.torrentFile).toString('base64'), desired: e.desired, addedAt: e.addedAt };
+  return new TextEncoder().encode(JSON.stringify(stored));
+}
+
+function decodeEntry(key: string, value: Uint8Array): RegistryEntry {
+  let s: Partial<StoredRegistryEntry>;
+  try {
+    s = JSON.parse(new TextDecoder().decode(value)) as Partial<StoredRegistryEntry>;
+  } catch {
+    throw new FleetStateError('FLEET_BAD_ENTRY', `registry entry ${key} is not JSON`);
+  }
+  if (s.v !== 1 || typeof s.torrent !== 'string' || (s.desired !== 'running' && s.desired !== 'paused') || typeof s.addedAt !== 'number') {
+    throw new FleetStateError('FLEET_BAD_ENTRY', `registry entry ${key} is not a version-1 entry`);
+  }
+  return { infoHashHex: key, torrentFile: Buffer.from(s.torrent, 'base64'), desired: s.desired, addedAt: s.addedAt };
+}
+
+/** A stored bitfield; one with spare bits set (not ours) is read as empty rather than trusted. */
+function bitfieldFrom(bytes: Uint8Array, pieceCount: number): Bitfield {
+  try {
+    return Bitfield.fromBytes(bytes, pieceCount);
+  } catch {
+    return new Bitfield(pieceCount);
+  }
+}
+
+/** JetStream's answer to a create or update whose expected revision did not match. */
+function isWrongLastSequence(err: unknown): boolean {
+  const m = (err as Error)?.message ?? '';
+  return /wrong last sequence|key exists/i.test(m) || (err as { api_error?: { err_code?: number } }).api_error?.err_code === 10071;
+}
