@@ -188,6 +188,24 @@ export class FleetState {
     throw new FleetStateError('FLEET_CONFLICT', `${infoHashHex}: the bitfield kept changing under us`);
   }
 
+  /**
+   * Calls `onChange` with every stored bitfield now and on every change
+   * (undefined bytes for a removal); the caller knows each torrent's piece
+   * count and reads the bytes with it.
+   */
+  async watchBitfields(onChange: (infoHashHex: string, bytes: Uint8Array | undefined) => void): Promise<() => void> {
+    const it = await this.bitfields.watch();
+    void (async () => {
+      for await (const e of it) onChange(e.key, e.operation === 'PUT' ? e.value : undefined);
+    })();
+    return () => it.stop();
+  }
+
+  /** Reads stored bitfield bytes for `pieceCount` pieces (empty when they do not fit). */
+  static readBitfield(bytes: Uint8Array | undefined, pieceCount: number): Bitfield {
+    return bytes && bytes.length === Math.ceil(pieceCount / 8) ? bitfieldFrom(bytes, pieceCount) : new Bitfield(pieceCount);
+  }
+
   // ---- workers ----
 
   async putWorker(w: WorkerEntry): Promise<void> {

@@ -6,3 +6,5 @@
 export * from './subjects.js';
 export * from './piece-transport.js';
 export * from './fleet-state.js';
+export * from './piece-sink.js';
+export * from './service-process.js';

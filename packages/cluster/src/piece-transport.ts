@@ -1,5 +1,5 @@
 import { ErrorCode, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from 'nats';
-import type { PieceSink, PieceWrite, PieceWriteOutcome } from '@seedbox/disk-writer';
+import type { PieceSink, PieceWrite, PieceWriteOutcome } from './piece-sink.js';
 import { PieceWriteResult, PieceWriteStatus } from '@seedbox/proto';
 import {
   DISK_WRITERS,

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, headers, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PieceSink, PieceWrite, PieceWriteOutcome } from '@seedbox/disk-writer';
+import type { PieceSink, PieceWrite, PieceWriteOutcome } from '../src/index.js';
 import { PieceWriteResult, PieceWriteStatus } from '@seedbox/proto';
 import { NatsPieceSink, PIECE_OFFER, servePieceWrites, type PieceWriteServer } from '../src/index.js';
 import { startNatsServer, type RunningNats } from '../../../test/support/nats.js';
@@ -87,7 +87,7 @@ describe.skipIf(!nats.available)('the NATS piece path', () => {
     servers.push(servePieceWrites({ nc: await conn(), writerId: 'w1', sink }));
     const worker = new NatsPieceSink({ nc: await conn(), workerId: 'pw1' });
     const bad = Buffer.from(good);
-    bad[1234] ^= 1;
+    bad[1234] = bad[1234]! ^ 1;
     expect(await worker.writePiece({ infoHash: HASH, index: 0, blocks: blocksOf(bad) })).toEqual({ status: 'hash-mismatch' });
     expect(sink.calls).toBe(1);
   });

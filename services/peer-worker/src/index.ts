@@ -8,3 +8,21 @@ export { RequestPipeline, type PipelineOptions } from './request-pipeline.js';
 export { RateMeter } from './rate.js';
 export { generatePeerId, CLIENT_NAME, CLIENT_PREFIX } from './peer-id.js';
 export { PeerWorker, type WorkerOptions, type WorkerTick } from './worker.js';
+export {
+  ControlError,
+  type ControlBackend,
+  type ControlErrorCode,
+  type DesiredState,
+  type TorrentRecord,
+  type TorrentStatsView,
+} from './control/backend.js';
+export {
+  createControlService,
+  parseInfoHash,
+  toTorrent,
+  toTorrentStats,
+  torrentState,
+  toStatus,
+  DEFAULT_TICK_TIMEOUT_MS,
+  type ControlServiceOptions,
+} from './control/control-service.js';

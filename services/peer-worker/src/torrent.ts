@@ -590,6 +590,14 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
     for (const [address, s] of byAddress) s.setChoking(!unchoke.has(address));
   }
 
+  /**
+   * Pieces verified elsewhere (another worker of the fleet wrote them to
+   * the shared volume) become ours to serve, as if we had verified them.
+   */
+  adoptPieces(verified: Bitfield): void {
+    for (let i = 0; i < this.pieceCount; i++) if (verified.has(i) && !this.have.has(i)) this.pieceVerified(i);
+  }
+
   /** Byte totals for tracker announces; unlike tick(), reading them changes nothing. */
   transferTotals(): { uploaded: number; downloaded: number; left: number; complete: boolean } {
     return { uploaded: this.upMeter.total, downloaded: this.downMeter.total, left: this.leftBytes, complete: this.isComplete };

@@ -27,3 +27,4 @@ export { TrackerTiers, type TierEntry } from './tiers.js';
 export { NetworkTrackerTransport, type NetworkTransportOptions, type TrackerTransport } from './transport.js';
 export { httpAnnounce, HTTP_TRACKER_DEFAULTS, type HttpTrackerOptions } from './http-tracker.js';
 export { UdpTrackerClient, UDP_TRACKER_DEFAULTS, type UdpTrackerOptions } from './udp-tracker.js';
+export * from './service.js';

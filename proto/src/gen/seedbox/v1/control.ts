@@ -36,7 +36,14 @@ export interface AddTorrentRequest {
 }
 
 export interface AddTorrentResponse {
-  torrent?: Torrent | undefined;
+  torrent?:
+    | Torrent
+    | undefined;
+  /**
+   * False when the torrent was already registered: `torrent` is then the
+   * existing one, unchanged (adding is idempotent, so a retried call is safe).
+   */
+  created: boolean;
 }
 
 export interface ListTorrentsRequest {
@@ -197,13 +204,16 @@ export const AddTorrentRequest: MessageFns<AddTorrentRequest> = {
 };
 
 function createBaseAddTorrentResponse(): AddTorrentResponse {
-  return { torrent: undefined };
+  return { torrent: undefined, created: false };
 }
 
 export const AddTorrentResponse: MessageFns<AddTorrentResponse> = {
   encode(message: AddTorrentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.torrent !== undefined) {
       Torrent.encode(message.torrent, writer.uint32(10).fork()).join();
+    }
+    if (message.created !== false) {
+      writer.uint32(16).bool(message.created);
     }
     return writer;
   },
@@ -229,6 +239,14 @@ export const AddTorrentResponse: MessageFns<AddTorrentResponse> = {
             message.torrent = Torrent.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.created = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -242,13 +260,19 @@ export const AddTorrentResponse: MessageFns<AddTorrentResponse> = {
   },
 
   fromJSON(object: any): AddTorrentResponse {
-    return { torrent: isSet(object.torrent) ? Torrent.fromJSON(object.torrent) : undefined };
+    return {
+      torrent: isSet(object.torrent) ? Torrent.fromJSON(object.torrent) : undefined,
+      created: isSet(object.created) ? globalThis.Boolean(object.created) : false,
+    };
   },
 
   toJSON(message: AddTorrentResponse): unknown {
     const obj: any = {};
     if (message.torrent !== undefined) {
       obj.torrent = Torrent.toJSON(message.torrent);
+    }
+    if (message.created !== false) {
+      obj.created = message.created;
     }
     return obj;
   },
@@ -261,6 +285,7 @@ export const AddTorrentResponse: MessageFns<AddTorrentResponse> = {
     message.torrent = (object.torrent !== undefined && object.torrent !== null)
       ? Torrent.fromPartial(object.torrent)
       : undefined;
+    message.created = object.created ?? false;
     return message;
   },
 };

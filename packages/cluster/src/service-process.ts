@@ -1,0 +1,178 @@
+import { connect, Events, type ConnectionOptions, type NatsConnection } from 'nats';
+import { Registry } from 'prom-client';
+import {
+  ConfigError,
+  configHelp,
+  createCommonMetrics,
+  createLogger,
+  HealthService,
+  installShutdown,
+  isHelpRequested,
+  loadConfig,
+  redactConfig,
+  startGrpcServer,
+  startObservabilityServer,
+  type CommonConfig,
+  type CommonMetrics,
+  type ConfigOf,
+  type ConfigSchema,
+  type GrpcServiceEntry,
+  type Logger,
+  type LogLevel,
+  type ServiceName,
+} from '@seedbox/runtime';
+import { health } from '@seedbox/proto';
+
+/**
+ * What every service process shares: configuration checked at start, JSON
+ * logs, NATS (reconnecting for ever), /metrics /healthz /readyz, gRPC with
+ * grpc.health.v1, and a graceful shutdown on SIGTERM. A service's main is
+ * then only its own parts, started in `start` and stopped in the steps it
+ * registers.
+ */
+
+export const VERSION = '0.1.0';
+
+export interface ServiceContext<C> {
+  config: C;
+  log: Logger;
+  nc: NatsConnection;
+  registry: Registry;
+  metrics: CommonMetrics;
+  health: HealthService;
+  /** Steps run in order on SIGTERM/SIGINT, before NATS is drained. */
+  onShutdown(name: string, run: () => Promise<void> | void): void;
+}
+
+export interface ServiceDefinition<S extends ConfigSchema> {
+  service: ServiceName;
+  schema: S;
+  /** Starts the service's own parts; answers the gRPC services it serves besides health. */
+  start(ctx: ServiceContext<ConfigOf<S> & CommonConfig>): Promise<{ grpc?: GrpcServiceEntry[]; ready?: () => true | string }>;
+}
+
+export interface RunOptions {
+  argv?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  /** Replaced in tests. */
+  exit?: (code: number) => void;
+}
+
+/**
+ * Runs a service until SIGTERM/SIGINT. A bad configuration value is one
+ * line on stderr and exit 1; `--help` prints the options.
+ */
+export async function runService<S extends ConfigSchema>(def: ServiceDefinition<S>, opts: RunOptions = {}): Promise<void> {
+  const argv = opts.argv ?? process.argv.slice(2);
+  const exit = opts.exit ?? ((code: number) => process.exit(code));
+  if (isHelpRequested(argv)) {
+    process.stdout.write(`usage: seedbox ${def.service} [options]\n\nEvery option is an environment variable or a flag:\n\n${configHelp(def.schema)}\n`);
+    return exit(0);
+  }
+  let config: ConfigOf<S> & CommonConfig;
+  try {
+    config = loadConfig(def.schema, { argv, env: opts.env ?? process.env }) as ConfigOf<S> & CommonConfig;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`seedbox ${def.service}: ${e.message}\n`);
+      return exit(1);
+    }
+    throw e;
+  }
+  const log = createLogger({ service: def.service, level: config.logLevel as LogLevel, instance: config.instanceId });
+  log.info('starting', { version: VERSION, config: redactConfig(def.schema, config) });
+
+  const registry = new Registry();
+  const metrics = createCommonMetrics(registry, { service: def.service, version: VERSION });
+  const healthService = new HealthService();
+  healthService.setStatus('', 'NOT_SERVING');
+  let natsUp = false;
+  let serviceReady: () => true | string = () => 'starting';
+  const steps: { name: string; run: () => Promise<void> | void }[] = [];
+
+  // HTTP first: liveness answers while NATS is still being reached.
+  const http = await startObservabilityServer({
+    host: config.metricsHost,
+    port: config.metricsPort,
+    registry,
+    checks: { ready: () => (!natsUp ? 'not connected to NATS' : serviceReady()) },
+  });
+  log.info('metrics listening', { port: http.port });
+
+  const nc = await connect(natsOptions(config, `${def.service}/${config.instanceId}`));
+  natsUp = true;
+  metrics.setNatsConnected(true);
+  log.info('connected to NATS', { server: nc.getServer(), maxPayload: nc.info?.max_payload });
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === Events.Disconnect) {
+        natsUp = false;
+        metrics.setNatsConnected(false);
+        log.warn('disconnected from NATS', { server: s.data });
+      } else if (s.type === Events.Reconnect) {
+        natsUp = true;
+        metrics.setNatsConnected(true);
+        log.info('reconnected to NATS', { server: s.data });
+      } else if (s.type === Events.Error) {
+        log.warn('NATS error', { error: s.data });
+      }
+    }
+  })();
+
+  const ctx: ServiceContext<ConfigOf<S> & CommonConfig> = {
+    config,
+    log,
+    nc,
+    registry,
+    metrics,
+    health: healthService,
+    onShutdown: (name, run) => steps.push({ name, run }),
+  };
+  const started = await def.start(ctx);
+  serviceReady = started.ready ?? (() => true);
+  const grpcServer = await startGrpcServer({
+    host: config.grpcHost,
+    port: config.grpcPort,
+    services: [{ definition: health.HealthService, implementation: healthService.implementation }, ...(started.grpc ?? [])],
+  });
+  healthService.setStatus('', 'SERVING');
+  healthService.setStatus(`seedbox.${def.service}`, 'SERVING');
+  log.info('ready', { grpcPort: grpcServer.port, metricsPort: http.port });
+
+  // Steps in order: not ready (and NOT_SERVING) first, so Kubernetes stops
+  // sending work; then the service's own; then gRPC, NATS (drained, so what
+  // was published goes out) and HTTP.
+  installShutdown({
+    logger: log,
+    timeoutMs: config.shutdownTimeoutMs,
+    exit,
+    steps: [
+      {
+        name: 'not ready',
+        run: async () => {
+          serviceReady = () => 'shutting down';
+          healthService.setStatus('', 'NOT_SERVING');
+          healthService.setStatus(`seedbox.${def.service}`, 'NOT_SERVING');
+        },
+      },
+      ...steps.map((st) => ({ name: st.name, run: async () => st.run() })),
+      { name: 'close gRPC', run: () => grpcServer.close(2000) },
+      { name: 'drain NATS', run: () => nc.drain() },
+      { name: 'close HTTP', run: () => http.close() },
+    ],
+  });
+}
+
+export function natsOptions(config: CommonConfig, name: string): ConnectionOptions {
+  return {
+    servers: config.natsUrl.split(',').map((s) => s.trim()),
+    name,
+    // A seedbox outlives NATS restarts: keep trying, and keep trying at start too.
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1000,
+    waitOnFirstConnect: true,
+    ...(config.natsUser !== undefined ? { user: config.natsUser } : {}),
+    ...(config.natsPassword !== undefined ? { pass: config.natsPassword } : {}),
+    ...(config.natsToken !== undefined ? { token: config.natsToken } : {}),
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * @seedbox/runtime: what the three service processes (peer-worker,
+ * disk-writer, tracker-client) share, per docs/OPERATIONS-CONTRACT.md:
+ * configuration from SEEDBOX_ variables and flags, JSON-lines logs, the
+ * /metrics + /healthz + /readyz HTTP server and the contract's metrics,
+ * grpc.health.v1 and its gRPC server, and graceful shutdown.
+ */
+export {
+  ConfigError,
+  commonOptions,
+  configHelp,
+  defineOptions,
+  diskWriterOptions,
+  isHelpRequested,
+  loadConfig,
+  peerWorkerOptions,
+  redactConfig,
+  trackerClientOptions,
+  type CommonConfig,
+  type ConfigOf,
+  type ConfigRule,
+  type ConfigSchema,
+  type DiskWriterConfig,
+  type LoadConfigInput,
+  type OptionKind,
+  type OptionSpec,
+  type PeerWorkerConfig,
+  type TrackerClientConfig,
+} from './config.js';
+export {
+  createLogger,
+  serializeError,
+  silentLogger,
+  type LogFields,
+  type LogLevel,
+  type LogStream,
+  type Logger,
+  type LoggerOptions,
+  type SerializedError,
+} from './log.js';
+export {
+  startObservabilityServer,
+  type HealthCheck,
+  type ObservabilityServer,
+  type ObservabilityServerOptions,
+} from './http.js';
+export {
+  DISK_PIECE_RESULTS,
+  LATENCY_BUCKETS_SECONDS,
+  createCommonMetrics,
+  createDiskWriterMetrics,
+  createPeerWorkerMetrics,
+  createTrackerClientMetrics,
+  exportedMetricNames,
+  type CommonMetrics,
+  type DiskPieceResult,
+  type DiskWriterMetrics,
+  type PeerWorkerMetrics,
+  type ServiceName,
+  type TickSnapshot,
+  type TickTorrent,
+  type TorrentStates,
+  type TrackerClientMetrics,
+} from './metrics.js';
+export {
+  HealthService,
+  startGrpcServer,
+  type GrpcServerOptions,
+  type GrpcServiceEntry,
+  type HealthStatus,
+  type RunningGrpcServer,
+} from './health.js';
+export { installShutdown, type ShutdownOptions, type ShutdownStep, type ShutdownTrigger, type SignalSource } from './shutdown.js';

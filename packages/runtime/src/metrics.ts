@@ -1,0 +1,255 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
+
+/**
+ * The Prometheus metrics of docs/OPERATIONS-CONTRACT.md, one function per
+ * service. Names, types and labels here are the contract: the Helm chart's
+ * dashboards and alerts query them, and exportedMetricNames() lets the chart
+ * tests check that they only query what exists.
+ */
+
+export type ServiceName = 'peer-worker' | 'disk-writer' | 'tracker-client';
+
+/**
+ * Buckets for latencies from 0.5 ms (a piece round trip on a quiet local
+ * NATS) to 10 s (a disk-writer stalled on a slow volume).
+ */
+export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+export interface CommonMetrics {
+  readonly buildInfo: Gauge<'service' | 'version'>;
+  readonly natsConnected: Gauge;
+  setNatsConnected(connected: boolean): void;
+}
+
+export function createCommonMetrics(registry: Registry, build: { service: ServiceName | string; version: string }): CommonMetrics {
+  collectDefaultMetrics({ register: registry });
+  const buildInfo = new Gauge({
+    name: 'seedbox_build_info',
+    help: 'Always 1; the labels say which service and version this process is',
+    labelNames: ['service', 'version'] as const,
+    registers: [registry],
+  });
+  buildInfo.set({ service: build.service, version: build.version }, 1);
+  const natsConnected = new Gauge({
+    name: 'seedbox_nats_connected',
+    help: '1 while connected to NATS',
+    registers: [registry],
+  });
+  natsConnected.set(0);
+  return {
+    buildInfo,
+    natsConnected,
+    setNatsConnected: (connected) => natsConnected.set(connected ? 1 : 0),
+  };
+}
+
+/** One torrent in a peer-worker tick; structurally a subset of the peer-worker's TorrentTick. */
+export interface TickTorrent {
+  infoHash: string;
+  /** Bytes per second over the tick. */
+  downloadRate: number;
+  uploadRate: number;
+  /** Cumulative totals since the torrent was added. */
+  downloaded: number;
+  uploaded: number;
+  peers: number;
+  seeds: number;
+  left: number;
+  piecesVerified: number;
+  piecesFailed: number;
+  complete: boolean;
+}
+
+/** Structurally the peer-worker's WorkerTick. */
+export interface TickSnapshot {
+  time: number;
+  torrents: readonly TickTorrent[];
+}
+
+export interface TorrentStates {
+  downloading: number;
+  seeding: number;
+  paused: number;
+}
+
+export interface PeerWorkerMetrics {
+  readonly piecesInFlight: Gauge;
+  readonly pieceNatsRoundTrip: Histogram;
+  /** Per-torrent series from a tick; torrents missing from the tick lose their series. */
+  observeTick(tick: TickSnapshot): void;
+  setTorrentStates(states: TorrentStates): void;
+}
+
+type TotalKey = 'downloaded' | 'uploaded' | 'piecesVerified' | 'piecesFailed';
+
+export function createPeerWorkerMetrics(registry: Registry): PeerWorkerMetrics {
+  const torrentGauge = (name: string, help: string): Gauge<'info_hash'> =>
+    new Gauge({ name, help, labelNames: ['info_hash'] as const, registers: [registry] });
+  const torrentCounter = (name: string, help: string): Counter<'info_hash'> =>
+    new Counter({ name, help, labelNames: ['info_hash'] as const, registers: [registry] });
+
+  const gauges: [Gauge<'info_hash'>, (t: TickTorrent) => number][] = [
+    [torrentGauge('seedbox_torrent_download_bytes_per_second', 'Download rate of block payload over the last tick'), (t) => t.downloadRate],
+    [torrentGauge('seedbox_torrent_upload_bytes_per_second', 'Upload rate of block payload over the last tick'), (t) => t.uploadRate],
+    [torrentGauge('seedbox_torrent_peers', 'Connected peers'), (t) => t.peers],
+    [torrentGauge('seedbox_torrent_seeds', 'Connected peers that have every piece'), (t) => t.seeds],
+    [torrentGauge('seedbox_torrent_left_bytes', 'Bytes still to download'), (t) => t.left],
+  ];
+  const counters: [Counter<'info_hash'>, TotalKey][] = [
+    [torrentCounter('seedbox_torrent_downloaded_bytes_total', 'Block payload bytes downloaded'), 'downloaded'],
+    [torrentCounter('seedbox_torrent_uploaded_bytes_total', 'Block payload bytes uploaded'), 'uploaded'],
+    [torrentCounter('seedbox_torrent_pieces_verified_total', 'Pieces whose SHA-1 matched'), 'piecesVerified'],
+    [torrentCounter('seedbox_torrent_pieces_failed_total', 'Pieces whose SHA-1 did not match'), 'piecesFailed'],
+  ];
+  const torrents = new Gauge({
+    name: 'seedbox_torrents',
+    help: 'Torrents on this worker by state',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  });
+  const piecesInFlight = new Gauge({
+    name: 'seedbox_pieces_in_flight',
+    help: 'Pieces sent to disk-writers and not yet answered',
+    registers: [registry],
+  });
+  const pieceNatsRoundTrip = new Histogram({
+    name: 'seedbox_piece_nats_round_trip_seconds',
+    help: 'Time from publishing a piece to NATS to the disk-writer answer',
+    buckets: [...LATENCY_BUCKETS_SECONDS],
+    registers: [registry],
+  });
+
+  const setTorrentStates = (s: TorrentStates): void => {
+    torrents.set({ state: 'downloading' }, s.downloading);
+    torrents.set({ state: 'seeding' }, s.seeding);
+    torrents.set({ state: 'paused' }, s.paused);
+  };
+  setTorrentStates({ downloading: 0, seeding: 0, paused: 0 });
+  piecesInFlight.set(0);
+
+  /** The totals each torrent reported last tick; counters advance by the difference. */
+  const lastTotals = new Map<string, Record<TotalKey, number>>();
+
+  const observeTick = (tick: TickSnapshot): void => {
+    const seen = new Set<string>();
+    for (const t of tick.torrents) {
+      seen.add(t.infoHash);
+      const labels = { info_hash: t.infoHash };
+      for (const [gauge, read] of gauges) gauge.set(labels, finiteOr0(read(t)));
+      const prev = lastTotals.get(t.infoHash);
+      const now = {} as Record<TotalKey, number>;
+      for (const [counter, key] of counters) {
+        const total = Math.max(0, finiteOr0(t[key]));
+        now[key] = total;
+        const before = prev?.[key];
+        // A total that went down means the torrent was removed and added
+        // again between ticks: its count starts from zero again.
+        const delta = before === undefined || total < before ? total : total - before;
+        // inc by 0 still creates the series, so a new torrent shows at once.
+        counter.inc(labels, delta);
+      }
+      lastTotals.set(t.infoHash, now);
+    }
+    for (const infoHash of [...lastTotals.keys()]) {
+      if (seen.has(infoHash)) continue;
+      const labels = { info_hash: infoHash };
+      for (const [gauge] of gauges) gauge.remove(labels);
+      for (const [counter] of counters) counter.remove(labels);
+      lastTotals.delete(infoHash);
+    }
+  };
+
+  return { piecesInFlight, pieceNatsRoundTrip, observeTick, setTorrentStates };
+}
+
+function finiteOr0(n: number): number {
+  return Number.isFinite(n) ? n : 0;
+}
+
+export type DiskPieceResult = 'written' | 'hash_mismatch' | 'io_error' | 'unknown_torrent';
+export const DISK_PIECE_RESULTS: readonly DiskPieceResult[] = ['written', 'hash_mismatch', 'io_error', 'unknown_torrent'];
+
+export interface DiskWriterMetrics {
+  readonly diskWrite: Histogram;
+  readonly writtenBytes: Counter;
+  readonly pieces: Counter<'result'>;
+  countPiece(result: DiskPieceResult): void;
+}
+
+export function createDiskWriterMetrics(registry: Registry): DiskWriterMetrics {
+  const diskWrite = new Histogram({
+    name: 'seedbox_disk_write_seconds',
+    help: 'Time to verify and write one piece',
+    buckets: [...LATENCY_BUCKETS_SECONDS],
+    registers: [registry],
+  });
+  const writtenBytes = new Counter({
+    name: 'seedbox_disk_written_bytes_total',
+    help: 'Piece bytes written to the data volume',
+    registers: [registry],
+  });
+  const pieces = new Counter({
+    name: 'seedbox_disk_pieces_total',
+    help: 'Pieces handled, by result',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  // Every result exists from the start, so rate() and alerts see 0, not absence.
+  for (const result of DISK_PIECE_RESULTS) pieces.inc({ result }, 0);
+  return { diskWrite, writtenBytes, pieces, countPiece: (result) => pieces.inc({ result }) };
+}
+
+export interface TrackerClientMetrics {
+  readonly announces: Counter<'result'>;
+  readonly peersFound: Counter;
+  readonly announcers: Gauge;
+  countAnnounce(result: 'ok' | 'error'): void;
+}
+
+export function createTrackerClientMetrics(registry: Registry): TrackerClientMetrics {
+  const announces = new Counter({
+    name: 'seedbox_tracker_announces_total',
+    help: 'Tracker announces, by result',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  for (const result of ['ok', 'error'] as const) announces.inc({ result }, 0);
+  const peersFound = new Counter({
+    name: 'seedbox_tracker_peers_found_total',
+    help: 'Peers returned by trackers',
+    registers: [registry],
+  });
+  const announcers = new Gauge({
+    name: 'seedbox_tracker_announcers',
+    help: 'Torrent announcers running (one per torrent and tracker)',
+    registers: [registry],
+  });
+  announcers.set(0);
+  return { announces, peersFound, announcers, countAnnounce: (result) => announces.inc({ result }) };
+}
+
+/**
+ * Every metric name a service exports, with the `_bucket`, `_sum` and
+ * `_count` series of histograms and summaries as well as their family name,
+ * sorted. Built on a fresh registry so the answer is the code's, not a
+ * running process's.
+ */
+export function exportedMetricNames(service: ServiceName): string[] {
+  const registry = new Registry();
+  createCommonMetrics(registry, { service, version: '0.0.0' });
+  if (service === 'peer-worker') createPeerWorkerMetrics(registry);
+  else if (service === 'disk-writer') createDiskWriterMetrics(registry);
+  else createTrackerClientMetrics(registry);
+  const names = new Set<string>();
+  for (const metric of registry.getMetricsAsArray()) {
+    names.add(metric.name);
+    if (metric instanceof Histogram) names.add(`${metric.name}_bucket`);
+    if (metric instanceof Histogram || metric instanceof Summary) {
+      names.add(`${metric.name}_sum`);
+      names.add(`${metric.name}_count`);
+    }
+  }
+  return [...names].sort();
+}

@@ -1,0 +1,243 @@
+import { describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import {
+  LATENCY_BUCKETS_SECONDS,
+  createCommonMetrics,
+  createDiskWriterMetrics,
+  createPeerWorkerMetrics,
+  createTrackerClientMetrics,
+  exportedMetricNames,
+  type TickTorrent,
+} from '../src/metrics.js';
+
+interface Family {
+  name: string;
+  type: string;
+  values: { value: number; labels: Record<string, string | number> }[];
+}
+
+async function families(registry: Registry): Promise<Map<string, Family>> {
+  const json = (await registry.getMetricsAsJSON()) as unknown as Family[];
+  return new Map(json.map((f) => [f.name, f]));
+}
+
+async function family(registry: Registry, name: string): Promise<Family> {
+  const f = (await families(registry)).get(name);
+  if (f === undefined) throw new Error(`no metric ${name}`);
+  return f;
+}
+
+async function value(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const f = await family(registry, name);
+  return f.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l) && Object.keys(v.labels).length === Object.keys(labels).length)?.value;
+}
+
+/** The contract's tables (docs/OPERATIONS-CONTRACT.md), written out again so a rename fails here. */
+const CONTRACT: Record<string, [string, string, string[]][]> = {
+  common: [
+    ['seedbox_build_info', 'gauge', ['service', 'version']],
+    ['seedbox_nats_connected', 'gauge', []],
+  ],
+  'peer-worker': [
+    ['seedbox_torrent_download_bytes_per_second', 'gauge', ['info_hash']],
+    ['seedbox_torrent_upload_bytes_per_second', 'gauge', ['info_hash']],
+    ['seedbox_torrent_downloaded_bytes_total', 'counter', ['info_hash']],
+    ['seedbox_torrent_uploaded_bytes_total', 'counter', ['info_hash']],
+    ['seedbox_torrent_peers', 'gauge', ['info_hash']],
+    ['seedbox_torrent_seeds', 'gauge', ['info_hash']],
+    ['seedbox_torrent_left_bytes', 'gauge', ['info_hash']],
+    ['seedbox_torrent_pieces_verified_total', 'counter', ['info_hash']],
+    ['seedbox_torrent_pieces_failed_total', 'counter', ['info_hash']],
+    ['seedbox_torrents', 'gauge', ['state']],
+    ['seedbox_pieces_in_flight', 'gauge', []],
+    ['seedbox_piece_nats_round_trip_seconds', 'histogram', []],
+  ],
+  'disk-writer': [
+    ['seedbox_disk_write_seconds', 'histogram', []],
+    ['seedbox_disk_written_bytes_total', 'counter', []],
+    ['seedbox_disk_pieces_total', 'counter', ['result']],
+  ],
+  'tracker-client': [
+    ['seedbox_tracker_announces_total', 'counter', ['result']],
+    ['seedbox_tracker_peers_found_total', 'counter', []],
+    ['seedbox_tracker_announcers', 'gauge', []],
+  ],
+};
+
+function build(service: 'peer-worker' | 'disk-writer' | 'tracker-client'): Registry {
+  const registry = new Registry();
+  createCommonMetrics(registry, { service, version: '1.2.3' });
+  if (service === 'peer-worker') createPeerWorkerMetrics(registry);
+  else if (service === 'disk-writer') createDiskWriterMetrics(registry);
+  else createTrackerClientMetrics(registry);
+  return registry;
+}
+
+describe('the contract metrics', () => {
+  for (const service of ['peer-worker', 'disk-writer', 'tracker-client'] as const) {
+    it(`${service} registers exactly the contract's seedbox_ metrics, types and labels`, async () => {
+      const registry = build(service);
+      const expected = [...CONTRACT.common!, ...CONTRACT[service]!];
+      const seedbox = [...(await families(registry)).values()].filter((f) => f.name.startsWith('seedbox_'));
+      expect(seedbox.map((f) => f.name).sort()).toEqual(expected.map(([n]) => n).sort());
+      for (const [name, type, labels] of expected) {
+        const metric = registry.getSingleMetric(name) as unknown as { type: string; labelNames: string[] };
+        expect(metric.type, name).toBe(type);
+        expect([...metric.labelNames].sort(), name).toEqual([...labels].sort());
+      }
+    });
+  }
+
+  it('common metrics: build info is 1, NATS starts disconnected, default metrics are there', async () => {
+    const registry = new Registry();
+    const common = createCommonMetrics(registry, { service: 'disk-writer', version: '1.2.3' });
+    expect(await value(registry, 'seedbox_build_info', { service: 'disk-writer', version: '1.2.3' })).toBe(1);
+    expect(await value(registry, 'seedbox_nats_connected')).toBe(0);
+    common.setNatsConnected(true);
+    expect(await value(registry, 'seedbox_nats_connected')).toBe(1);
+    const text = await registry.metrics();
+    expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);
+  });
+
+  it('histograms have buckets from 0.5 ms to 10 s', async () => {
+    expect(LATENCY_BUCKETS_SECONDS[0]).toBe(0.0005);
+    expect(LATENCY_BUCKETS_SECONDS.at(-1)).toBe(10);
+    const pw = new Registry();
+    const m = createPeerWorkerMetrics(pw);
+    m.pieceNatsRoundTrip.observe(0.0007);
+    const text = await pw.metrics();
+    expect(text).toContain('seedbox_piece_nats_round_trip_seconds_bucket{le="0.0005"} 0');
+    expect(text).toContain('seedbox_piece_nats_round_trip_seconds_bucket{le="0.001"} 1');
+    expect(text).toContain('seedbox_piece_nats_round_trip_seconds_bucket{le="10"} 1');
+    const dw = new Registry();
+    createDiskWriterMetrics(dw).diskWrite.observe(3);
+    expect(await dw.metrics()).toContain('seedbox_disk_write_seconds_bucket{le="5"} 1');
+  });
+
+  it('label-valued counters exist at zero from the start', async () => {
+    const dw = new Registry();
+    const d = createDiskWriterMetrics(dw);
+    for (const result of ['written', 'hash_mismatch', 'io_error', 'unknown_torrent']) {
+      expect(await value(dw, 'seedbox_disk_pieces_total', { result })).toBe(0);
+    }
+    d.countPiece('hash_mismatch');
+    expect(await value(dw, 'seedbox_disk_pieces_total', { result: 'hash_mismatch' })).toBe(1);
+
+    const tc = new Registry();
+    const t = createTrackerClientMetrics(tc);
+    t.countAnnounce('error');
+    expect(await value(tc, 'seedbox_tracker_announces_total', { result: 'ok' })).toBe(0);
+    expect(await value(tc, 'seedbox_tracker_announces_total', { result: 'error' })).toBe(1);
+  });
+});
+
+function torrent(infoHash: string, over: Partial<TickTorrent> = {}): TickTorrent {
+  return {
+    infoHash,
+    downloadRate: 0,
+    uploadRate: 0,
+    downloaded: 0,
+    uploaded: 0,
+    peers: 0,
+    seeds: 0,
+    left: 1000,
+    piecesVerified: 0,
+    piecesFailed: 0,
+    complete: false,
+    ...over,
+  };
+}
+
+describe('peer-worker observeTick', () => {
+  const A = 'a'.repeat(40);
+  const B = 'b'.repeat(40);
+
+  it('sets the gauges and advances the counters by the delta of the cumulative totals', async () => {
+    const registry = new Registry();
+    const m = createPeerWorkerMetrics(registry);
+    m.observeTick({ time: 1, torrents: [torrent(A, { downloadRate: 500, uploadRate: 20, downloaded: 1000, uploaded: 10, peers: 4, seeds: 2, left: 9000, piecesVerified: 1 })] });
+    m.observeTick({ time: 2, torrents: [torrent(A, { downloadRate: 700, downloaded: 1700, uploaded: 30, peers: 5, seeds: 1, left: 8300, piecesVerified: 2, piecesFailed: 1 })] });
+    const l = { info_hash: A };
+    expect(await value(registry, 'seedbox_torrent_download_bytes_per_second', l)).toBe(700);
+    expect(await value(registry, 'seedbox_torrent_upload_bytes_per_second', l)).toBe(0);
+    expect(await value(registry, 'seedbox_torrent_peers', l)).toBe(5);
+    expect(await value(registry, 'seedbox_torrent_seeds', l)).toBe(1);
+    expect(await value(registry, 'seedbox_torrent_left_bytes', l)).toBe(8300);
+    // Counters equal the latest totals, not the sum of the totals seen.
+    expect(await value(registry, 'seedbox_torrent_downloaded_bytes_total', l)).toBe(1700);
+    expect(await value(registry, 'seedbox_torrent_uploaded_bytes_total', l)).toBe(30);
+    expect(await value(registry, 'seedbox_torrent_pieces_verified_total', l)).toBe(2);
+    expect(await value(registry, 'seedbox_torrent_pieces_failed_total', l)).toBe(1);
+  });
+
+  it('shows a new torrent at once, even with zero totals', async () => {
+    const registry = new Registry();
+    createPeerWorkerMetrics(registry).observeTick({ time: 1, torrents: [torrent(A)] });
+    expect(await value(registry, 'seedbox_torrent_downloaded_bytes_total', { info_hash: A })).toBe(0);
+  });
+
+  it('counts from zero again when a total goes down (torrent re-added)', async () => {
+    const registry = new Registry();
+    const m = createPeerWorkerMetrics(registry);
+    m.observeTick({ time: 1, torrents: [torrent(A, { downloaded: 5000 })] });
+    m.observeTick({ time: 2, torrents: [torrent(A, { downloaded: 300 })] });
+    expect(await value(registry, 'seedbox_torrent_downloaded_bytes_total', { info_hash: A })).toBe(5300);
+    m.observeTick({ time: 3, torrents: [torrent(A, { downloaded: 400 })] });
+    expect(await value(registry, 'seedbox_torrent_downloaded_bytes_total', { info_hash: A })).toBe(5400);
+  });
+
+  it('removes the series of a torrent missing from the tick', async () => {
+    const registry = new Registry();
+    const m = createPeerWorkerMetrics(registry);
+    m.observeTick({ time: 1, torrents: [torrent(A, { downloaded: 10 }), torrent(B, { downloaded: 20 })] });
+    m.observeTick({ time: 2, torrents: [torrent(B, { downloaded: 25 })] });
+    const text = await registry.metrics();
+    expect(text).not.toContain(A);
+    expect(await value(registry, 'seedbox_torrent_downloaded_bytes_total', { info_hash: B })).toBe(25);
+    // Added back later, it starts a fresh series from its reported total.
+    m.observeTick({ time: 3, torrents: [torrent(A, { downloaded: 7 }), torrent(B, { downloaded: 25 })] });
+    expect(await value(registry, 'seedbox_torrent_downloaded_bytes_total', { info_hash: A })).toBe(7);
+    m.observeTick({ time: 4, torrents: [] });
+    expect(await registry.metrics()).not.toContain('info_hash=');
+  });
+
+  it('ignores non-finite values instead of throwing', async () => {
+    const registry = new Registry();
+    const m = createPeerWorkerMetrics(registry);
+    expect(() => m.observeTick({ time: 1, torrents: [torrent(A, { downloadRate: Number.NaN, downloaded: Number.POSITIVE_INFINITY })] })).not.toThrow();
+    expect(await value(registry, 'seedbox_torrent_download_bytes_per_second', { info_hash: A })).toBe(0);
+  });
+
+  it('sets the torrents-by-state gauge', async () => {
+    const registry = new Registry();
+    const m = createPeerWorkerMetrics(registry);
+    expect(await value(registry, 'seedbox_torrents', { state: 'seeding' })).toBe(0);
+    m.setTorrentStates({ downloading: 2, seeding: 5, paused: 1 });
+    expect(await value(registry, 'seedbox_torrents', { state: 'downloading' })).toBe(2);
+    expect(await value(registry, 'seedbox_torrents', { state: 'seeding' })).toBe(5);
+    expect(await value(registry, 'seedbox_torrents', { state: 'paused' })).toBe(1);
+  });
+});
+
+describe('exportedMetricNames', () => {
+  it('lists the contract metrics, histogram series and default metrics of each service', () => {
+    const pw = exportedMetricNames('peer-worker');
+    for (const [name] of [...CONTRACT.common!, ...CONTRACT['peer-worker']!]) expect(pw).toContain(name);
+    expect(pw).toContain('seedbox_piece_nats_round_trip_seconds_bucket');
+    expect(pw).toContain('seedbox_piece_nats_round_trip_seconds_count');
+    expect(pw).toContain('process_cpu_user_seconds_total');
+    expect(pw).toContain('nodejs_gc_duration_seconds_bucket');
+    expect(pw).not.toContain('seedbox_disk_write_seconds');
+    expect(pw).toEqual([...pw].sort());
+
+    const dw = exportedMetricNames('disk-writer');
+    expect(dw).toContain('seedbox_disk_write_seconds_sum');
+    expect(dw).toContain('seedbox_disk_pieces_total');
+    expect(dw).not.toContain('seedbox_torrents');
+
+    const tc = exportedMetricNames('tracker-client');
+    expect(tc).toContain('seedbox_tracker_announcers');
+    expect(tc).not.toContain('seedbox_disk_pieces_total');
+  });
+});

@@ -1,0 +1,77 @@
+import type { Metainfo } from '@seedbox/protocol';
+
+/**
+ * What the gRPC control API needs from the fleet. The peer-worker's real
+ * backend keeps the registry in a NATS JetStream key-value bucket, so any
+ * replica answers; the gRPC layer (control-service.ts) only maps this
+ * interface to `seedbox.v1.SeedboxControl` and back.
+ */
+
+export type DesiredState = 'running' | 'paused';
+
+export interface TorrentRecord {
+  infoHashHex: string;
+  /** The .torrent file as added. */
+  torrentFile: Uint8Array;
+  metainfo: Metainfo;
+  desired: DesiredState;
+  /** ms since the epoch. */
+  addedAt: number;
+  /** Set when the fleet cannot run the torrent (e.g. its files cannot be created). */
+  error?: string;
+}
+
+/** The fleet's latest figures for a torrent, summed over every worker that runs it. */
+export interface TorrentStatsView {
+  infoHashHex: string;
+  downloadRate: number;
+  uploadRate: number;
+  downloaded: number;
+  uploaded: number;
+  peers: number;
+  seeds: number;
+  piecesVerified: number;
+  piecesFailed: number;
+  pieceCount: number;
+  left: number;
+  /** Seconds; undefined when unknown. */
+  eta: number | undefined;
+  complete: boolean;
+  /** The tick these figures are from (ms since the epoch). */
+  time: number;
+}
+
+export type ControlErrorCode = 'invalid-argument' | 'not-found' | 'already-exists' | 'unavailable' | 'unimplemented';
+
+/** A refusal the gRPC layer turns into the matching status code. */
+export class ControlError extends Error {
+  override readonly name = 'ControlError';
+  constructor(
+    readonly code: ControlErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export interface ControlBackend {
+  /**
+   * Registers a torrent for the fleet. Throws ControlError invalid-argument
+   * for a malformed file (the message names the rule, from MetainfoError),
+   * and answers the existing record, unchanged, when it is already there.
+   */
+  add(torrentFile: Uint8Array, options: { paused: boolean }): Promise<{ record: TorrentRecord; created: boolean }>;
+  /** Throws ControlError unimplemented/invalid-argument for magnet URIs it cannot take. */
+  addMagnet(uri: string, options: { paused: boolean }): Promise<{ record: TorrentRecord; created: boolean }>;
+  list(): Promise<TorrentRecord[]>;
+  get(infoHashHex: string): Promise<TorrentRecord | undefined>;
+  /** False when there was no such torrent. */
+  remove(infoHashHex: string, options: { deleteData: boolean }): Promise<boolean>;
+  /** False when there was no such torrent. */
+  setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean>;
+  /** The latest figures, or undefined before any worker reported the torrent. */
+  stats(infoHashHex: string): TorrentStatsView | undefined;
+  /** Called once per fleet tick with every torrent's figures; answers an unsubscribe. */
+  onTick(listener: (stats: TorrentStatsView[]) => void): () => void;
+}

@@ -1,0 +1,295 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { NatsConnection, Subscription } from 'nats';
+import { parseMetainfo, type Metainfo } from '@seedbox/protocol';
+import { FleetState, peersSubject, WORKER_HEARTBEAT, workerStatsSubject, type RegistryEntry } from '@seedbox/cluster';
+import { TorrentStorage } from '@seedbox/disk-writer';
+import { PeersFound, WatchTorrentsResponse, WorkerHeartbeat } from '@seedbox/proto';
+import type { Logger } from '@seedbox/runtime';
+import type { Torrent, TorrentTick } from '../torrent.js';
+import type { PeerWorker, WorkerTick } from '../worker.js';
+
+/**
+ * Which torrents this peer-worker runs, and keeping the fleet informed.
+ *
+ * - A torrent still downloading is run by one worker: the live worker with
+ *   the highest rendezvous score for it (a hash of worker id and info
+ *   hash). Every worker computes the same owner from the same heartbeats,
+ *   without talking; when the owner dies, its heartbeat expires and the
+ *   next-highest takes over from the fleet's bitfield.
+ * - A complete torrent is seeded by every worker, from the shared volume.
+ * - Paused and removed torrents are run by none.
+ *
+ * Verified pieces go to the fleet's bitfield once a tick. Heartbeats (for
+ * the tracker-client) and figures (for the control API) go out once a tick.
+ */
+
+export interface FleetRunnerOptions {
+  nc: NatsConnection;
+  state: FleetState;
+  worker: PeerWorker;
+  workerId: string;
+  dataDir: string;
+  /** What trackers should give out for this worker. */
+  announce: { host?: string; port: number };
+  grpcEndpoint?: string;
+  log: Logger;
+  /** How often the live workers are read. Default 2 s. */
+  membershipMs?: number;
+}
+
+interface Running {
+  meta: Metainfo;
+  torrent: Torrent;
+  peers: Subscription;
+  storage: Promise<TorrentStorage> | undefined;
+  /** Verified here since the last merge into the fleet's bitfield. */
+  unsaved: Set<number>;
+}
+
+export class FleetRunner {
+  private readonly registry = new Map<string, { entry: RegistryEntry; meta: Metainfo }>();
+  /** The fleet's bitfield bytes per torrent, as last seen. */
+  private readonly fleetBits = new Map<string, Uint8Array>();
+  private readonly running = new Map<string, Running>();
+  private live: string[] = [];
+  private stops: (() => void)[] = [];
+  private membershipTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private syncing: Promise<void> = Promise.resolve();
+  private readonly onTick = (t: WorkerTick): void => this.tick(t);
+
+  constructor(private readonly o: FleetRunnerOptions) {
+    this.live = [o.workerId];
+  }
+
+  async start(): Promise<void> {
+    const { state, log } = this.o;
+    await this.refreshMembership();
+    this.stops.push(
+      await state.watchBitfields((hex, bytes) => {
+        if (bytes) this.fleetBits.set(hex, bytes);
+        else this.fleetBits.delete(hex);
+        this.schedule();
+      }),
+    );
+    this.stops.push(
+      await state.watchTorrents(
+        (hex, e) => {
+          if (!e) this.registry.delete(hex);
+          else {
+            try {
+              this.registry.set(hex, { entry: e, meta: this.registry.get(hex)?.meta ?? parseMetainfo(e.torrentFile) });
+            } catch (err) {
+              log.warn('registered torrent cannot be parsed', { infoHash: hex, error: err as Error });
+            }
+          }
+          this.schedule();
+        },
+        (key, err) => log.warn('bad registry entry', { key, error: err }),
+      ),
+    );
+    this.membershipTimer = setInterval(() => {
+      void this.refreshMembership().then(() => this.schedule());
+    }, this.o.membershipMs ?? 2000);
+    this.o.worker.on('tick', this.onTick);
+  }
+
+  /** Registered torrents paused by the operator. */
+  get pausedCount(): number {
+    let n = 0;
+    for (const { entry } of this.registry.values()) if (entry.desired === 'paused') n++;
+    return n;
+  }
+
+  /** The torrents this worker runs now. */
+  get runningTorrents(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /**
+   * Graceful stop: the sessions close, pieces on their way to the writers
+   * are answered (PeerWorker.stop drains them), the last verified pieces go
+   * to the bitfield, and a last heartbeat with no torrents tells the
+   * tracker-client to announce `stopped` for us.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.membershipTimer);
+    this.o.worker.off('tick', this.onTick);
+    for (const s of this.stops) s();
+    await this.syncing;
+    await this.o.worker.stop();
+    await this.flushBitfields();
+    this.publishHeartbeat([]);
+    for (const [hex, r] of this.running) await this.close(hex, r);
+    await this.o.state.removeWorker(this.o.workerId).catch(() => {});
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.syncing = this.syncing.then(() => this.sync()).catch((e: unknown) => this.o.log.error('fleet sync failed', { error: e as Error }));
+  }
+
+  /** Makes the running set match the registry, the fleet's bitfields and the membership. */
+  private async sync(): Promise<void> {
+    if (this.stopped) return;
+    for (const [hex, { entry, meta }] of this.registry) {
+      const want = this.shouldRun(hex, entry, meta);
+      const r = this.running.get(hex);
+      if (want && !r) this.run(hex, meta);
+      else if (!want && r) await this.close(hex, r);
+      else if (r) this.adoptFleetPieces(hex, r);
+    }
+    for (const [hex, r] of this.running) if (!this.registry.has(hex)) await this.close(hex, r);
+  }
+
+  private shouldRun(hex: string, entry: RegistryEntry, meta: Metainfo): boolean {
+    if (entry.desired !== 'running') return false;
+    if (FleetState.readBitfield(this.fleetBits.get(hex), meta.pieceCount).isComplete) return true;
+    // A torrent this worker is downloading stays here until it is done or
+    // the owner changes, so a flapping heartbeat costs no more than a switch.
+    return this.owner(hex) === this.o.workerId;
+  }
+
+  private owner(hex: string): string {
+    let best = this.o.workerId;
+    let bestScore = -1n;
+    for (const id of this.live) {
+      const score = createHash('sha1').update(`${id}\u0000${hex}`).digest().readBigUInt64BE(0);
+      if (score > bestScore || (score === bestScore && id < best)) {
+        best = id;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  private run(hex: string, meta: Metainfo): void {
+    const { worker, nc, log, dataDir } = this.o;
+    const have = FleetState.readBitfield(this.fleetBits.get(hex), meta.pieceCount);
+    const r: Running = { meta, torrent: undefined as unknown as Torrent, peers: undefined as unknown as Subscription, storage: undefined, unsaved: new Set() };
+    // Read-only, and opened on the first read: the files exist once a writer has written a piece.
+    const storage = (): Promise<TorrentStorage> => {
+      r.storage ??= TorrentStorage.open(meta, join(dataDir, hex), { create: false }).catch((e: unknown) => {
+        r.storage = undefined;
+        throw e;
+      });
+      return r.storage;
+    };
+    r.torrent = worker.addTorrent(meta, { have, readBlock: async (index, begin, length) => (await storage()).readBlock(index, begin, length) });
+    r.torrent.on('piece', (index) => r.unsaved.add(index));
+    r.torrent.on('error', (e) => log.warn('torrent error', { infoHash: hex, error: e }));
+    r.peers = nc.subscribe(peersSubject(hex), {
+      callback: (_err, msg) => {
+        try {
+          const found = PeersFound.decode(msg.data);
+          r.torrent.addPeers(found.peers.filter((p) => p.port > 0 && p.port < 65536 && p.host !== '').map((p) => ({ host: p.host, port: p.port })));
+        } catch (e) {
+          log.warn('bad peers message', { infoHash: hex, error: e as Error });
+        }
+      },
+    });
+    this.running.set(hex, r);
+    log.info('running torrent', { infoHash: hex, name: meta.name, have: have.count, pieces: meta.pieceCount });
+  }
+
+  private async close(hex: string, r: Running): Promise<void> {
+    this.running.delete(hex);
+    r.peers.unsubscribe();
+    this.o.worker.removeTorrent(hex);
+    await r.torrent.drain();
+    if (r.unsaved.size > 0 && this.registry.has(hex)) await this.o.state.mergeBitfield(hex, r.meta.pieceCount, r.unsaved).catch(() => {});
+    const s = await r.storage?.catch(() => undefined);
+    await s?.close();
+    this.o.log.info('stopped torrent', { infoHash: hex });
+  }
+
+  /** Pieces another worker verified (a previous owner) are ours to serve too. */
+  private adoptFleetPieces(hex: string, r: Running): void {
+    const fleet = FleetState.readBitfield(this.fleetBits.get(hex), r.meta.pieceCount);
+    if (fleet.count > r.torrent.have.count) r.torrent.adoptPieces(fleet);
+  }
+
+  private tick(t: WorkerTick): void {
+    this.publishHeartbeat(t.torrents);
+    this.publishStats(t);
+    void this.flushBitfields();
+  }
+
+  private async flushBitfields(): Promise<void> {
+    for (const [hex, r] of this.running) {
+      if (r.unsaved.size === 0) continue;
+      const pieces = [...r.unsaved];
+      r.unsaved.clear();
+      try {
+        await this.o.state.mergeBitfield(hex, r.meta.pieceCount, pieces);
+      } catch (e) {
+        for (const p of pieces) r.unsaved.add(p);
+        this.o.log.warn('saving verified pieces failed; will retry', { infoHash: hex, error: e as Error });
+      }
+    }
+  }
+
+  private publishHeartbeat(torrents: TorrentTick[]): void {
+    const { announce, workerId, worker, nc } = this.o;
+    const hb = WorkerHeartbeat.encode({
+      workerId,
+      peerId: Buffer.from(worker.peerId),
+      announceHost: announce.host ?? '',
+      listenPort: announce.port,
+      timeMs: Date.now(),
+      torrents: torrents.map((t) => ({ infoHash: t.infoHash, uploaded: t.uploaded, downloaded: t.downloaded, left: t.left, complete: t.complete })),
+    }).finish();
+    try {
+      nc.publish(WORKER_HEARTBEAT, hb);
+    } catch {
+      // Closed connection during shutdown: nobody to tell.
+    }
+  }
+
+  private publishStats(t: WorkerTick): void {
+    const msg = WatchTorrentsResponse.encode({
+      stats: t.torrents.map((x) => ({
+        infoHash: x.infoHash,
+        downloadRate: Math.round(x.downloadRate),
+        uploadRate: Math.round(x.uploadRate),
+        downloadedBytes: x.downloaded,
+        uploadedBytes: x.uploaded,
+        peers: x.peers,
+        seeds: x.seeds,
+        piecesVerified: x.piecesVerified,
+        piecesFailed: x.piecesFailed,
+        pieceCount: x.pieceCount,
+        leftBytes: x.left,
+        etaSeconds: x.eta === undefined ? 0 : Math.ceil(x.eta),
+        tickTimeMs: t.time,
+      })),
+    }).finish();
+    try {
+      this.o.nc.publish(workerStatsSubject(this.o.workerId), msg);
+    } catch {
+      // as above
+    }
+  }
+
+  private async refreshMembership(): Promise<void> {
+    try {
+      const workers = await this.o.state.listWorkers();
+      const ids = new Set(workers.map((w) => w.workerId));
+      ids.add(this.o.workerId);
+      this.live = [...ids].sort();
+      await this.o.state.putWorker({
+        workerId: this.o.workerId,
+        peerIdHex: Buffer.from(this.o.worker.peerId).toString('hex'),
+        ...(this.o.announce.host !== undefined ? { host: this.o.announce.host } : {}),
+        port: this.o.announce.port,
+        ...(this.o.grpcEndpoint !== undefined ? { grpc: this.o.grpcEndpoint } : {}),
+        time: Date.now(),
+      });
+    } catch (e) {
+      this.o.log.warn('reading the fleet membership failed', { error: e as Error });
+    }
+  }
+}
+

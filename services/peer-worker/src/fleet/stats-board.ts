@@ -1,0 +1,113 @@
+import type { NatsConnection, Subscription } from 'nats';
+import { WORKER_STATS_ALL } from '@seedbox/cluster';
+import { WatchTorrentsResponse, type TorrentStats } from '@seedbox/proto';
+import type { TorrentStatsView } from '../control/backend.js';
+
+/**
+ * The fleet's per-tick figures, as every peer-worker sees them: each worker
+ * publishes its torrents' figures once a second on `seedbox.stats.<id>`,
+ * and every worker keeps the latest from each. A torrent run by several
+ * workers (a seeding fleet) is summed over them. This is what lets any
+ * replica answer list, get and watch.
+ */
+export class StatsBoard {
+  private readonly latest = new Map<string, { time: number; stats: TorrentStats[] }>();
+  private readonly listeners = new Set<(s: TorrentStatsView[]) => void>();
+  private readonly sub: Subscription;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    nc: NatsConnection,
+    /** Figures older than this are a worker that is gone. */
+    private readonly staleMs = 5000,
+  ) {
+    this.sub = nc.subscribe(WORKER_STATS_ALL, {
+      callback: (_err, msg) => {
+        try {
+          const r = WatchTorrentsResponse.decode(msg.data);
+          this.latest.set(msg.subject, { time: Date.now(), stats: r.stats });
+        } catch {
+          // One worker's garbled figures: skip them, keep the others.
+        }
+      },
+    });
+    this.timer = setInterval(() => this.emit(), 1000);
+    this.timer.unref();
+  }
+
+  /** Every torrent's summed figures now. */
+  all(): TorrentStatsView[] {
+    const now = Date.now();
+    const by = new Map<string, TorrentStatsView>();
+    for (const [key, w] of this.latest) {
+      if (now - w.time > this.staleMs) {
+        this.latest.delete(key);
+        continue;
+      }
+      for (const s of w.stats) {
+        const prev = by.get(s.infoHash);
+        const complete = s.pieceCount > 0 && s.leftBytes === 0;
+        if (!prev) {
+          by.set(s.infoHash, {
+            infoHashHex: s.infoHash,
+            downloadRate: s.downloadRate,
+            uploadRate: s.uploadRate,
+            downloaded: s.downloadedBytes,
+            uploaded: s.uploadedBytes,
+            peers: s.peers,
+            seeds: s.seeds,
+            piecesVerified: s.piecesVerified,
+            piecesFailed: s.piecesFailed,
+            pieceCount: s.pieceCount,
+            left: s.leftBytes,
+            eta: undefined,
+            complete,
+            time: s.tickTimeMs,
+          });
+          continue;
+        }
+        prev.downloadRate += s.downloadRate;
+        prev.uploadRate += s.uploadRate;
+        prev.downloaded += s.downloadedBytes;
+        prev.uploaded += s.uploadedBytes;
+        prev.peers += s.peers;
+        prev.seeds += s.seeds;
+        prev.piecesFailed += s.piecesFailed;
+        // Pieces live on the shared volume: the fleet has what its furthest worker has.
+        prev.piecesVerified = Math.max(prev.piecesVerified, s.piecesVerified);
+        prev.left = Math.min(prev.left, s.leftBytes);
+        prev.complete ||= complete;
+        prev.time = Math.max(prev.time, s.tickTimeMs);
+      }
+    }
+    for (const v of by.values()) v.eta = v.left === 0 ? 0 : v.downloadRate > 0 ? Math.ceil(v.left / v.downloadRate) : undefined;
+    return [...by.values()];
+  }
+
+  get(infoHashHex: string): TorrentStatsView | undefined {
+    return this.all().find((s) => s.infoHashHex === infoHashHex);
+  }
+
+  onTick(listener: (s: TorrentStatsView[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.sub.unsubscribe();
+    this.listeners.clear();
+  }
+
+  private emit(): void {
+    if (this.listeners.size === 0) return;
+    const all = this.all();
+    for (const l of [...this.listeners]) {
+      try {
+        l(all);
+      } catch {
+        // A listener's failure (a closed stream) is its own.
+      }
+    }
+  }
+}

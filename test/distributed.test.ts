@@ -1,0 +1,188 @@
+/**
+ * The distributed mode, as processes: a real nats-server (JetStream), the
+ * three services started from their built `main.js` with environment
+ * configuration, opentracker, and a libtorrent seed. Torrents are added
+ * through the gRPC control API; every download is compared byte for byte.
+ *
+ * - a download across the three services, 16 MiB pieces through a server
+ *   whose max_payload is 1 MiB;
+ * - two disk-writers, one killed with SIGKILL in the middle;
+ * - NATS restarted in the middle;
+ * - the control API through the CLI, and metrics that move.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TorrentState, type GetTorrentResponse, type Torrent } from '@seedbox/proto';
+import { compareTrees, makeTorrent, type TestTorrent } from './support/data.js';
+import { call, scrape, startFleet, type Fleet } from './support/fleet.js';
+import { startNatsServer, type RunningNats } from './support/nats.js';
+import { startLibtorrentSeed } from './support/peers.js';
+import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, sleep, waitFor } from './support/processes.js';
+import { needTools, tools } from './support/tools.js';
+import { startOpentracker } from './support/tracker.js';
+
+const root = join(import.meta.dirname, '..');
+const cli = join(root, 'packages/cli/bin/seedbox.js');
+const need = needTools(tools.natsServer, tools.libtorrent, tools.mktorrent, tools.opentracker);
+
+let mark = 0;
+beforeEach(() => {
+  mark = cleanupMark();
+});
+afterEach(() => cleanupAfter(mark));
+afterAll(cleanupAll);
+
+describe.skipIf(!need.available)('distributed mode: three services over NATS', () => {
+  let work: string;
+  let trackerPort: number;
+  let big: TestTorrent;
+  let many: TestTorrent;
+
+  beforeAll(async () => {
+    work = makeTempDir('distributed');
+    trackerPort = await freePort();
+    const tracker = `http://127.0.0.1:${trackerPort}/announce`;
+    // 16 MiB pieces: each crosses NATS in many chunks.
+    big = await makeTorrent({ dir: join(work, 'big'), name: 'big.bin', pieceLength: 16 * 1024 * 1024, files: { size: 40 * 1024 * 1024 + 12345 }, tracker });
+    // Many small pieces, so a kill or a restart lands in the middle.
+    many = await makeTorrent({
+      dir: join(work, 'many'),
+      name: 'many',
+      pieceLength: 64 * 1024,
+      tracker,
+      files: [
+        { path: 'a.bin', size: 20 * 1024 * 1024 },
+        { path: 'b/c.bin', size: 4 * 1024 * 1024 + 7 },
+        { path: 'empty', size: 0 },
+      ],
+    });
+  }, 120_000);
+
+  let nats: RunningNats;
+  let fleet: Fleet | undefined;
+
+  async function setUp(t: TestTorrent, o: { diskWriters?: number; seedLimit?: number } = {}): Promise<Fleet> {
+    nats = await startNatsServer({ maxPayload: 1024 * 1024 });
+    await startOpentracker({ infoHashes: [big.infoHash, many.infoHash], port: trackerPort });
+    await startLibtorrentSeed({ torrentPath: t.torrentPath, dataRoot: t.dataRoot, ...(o.seedLimit ? { uploadLimit: o.seedLimit } : {}) });
+    fleet = await startFleet({ natsUrl: nats.url, diskWriters: o.diskWriters ?? 1 });
+    return fleet;
+  }
+  afterEach(async () => {
+    await fleet?.stop();
+    fleet = undefined;
+  });
+
+  async function add(f: Fleet, t: TestTorrent): Promise<Torrent> {
+    const r = await call<{ torrentFile: Buffer; paused: boolean }, { torrent: Torrent }>(f.control, 'addTorrent', { torrentFile: readFileSync(t.torrentPath), paused: false });
+    return r.torrent;
+  }
+
+  async function progress(f: Fleet, hex: string): Promise<Torrent> {
+    return (await call<{ infoHash: string }, GetTorrentResponse>(f.control, 'getTorrent', { infoHash: hex })).torrent!;
+  }
+
+  async function waitComplete(f: Fleet, t: TestTorrent, timeoutMs: number): Promise<void> {
+    await waitFor(
+      async () => {
+        const s = (await progress(f, t.infoHash)).stats;
+        return s !== undefined && s.pieceCount > 0 && s.leftBytes === 0;
+      },
+      timeoutMs,
+      `${t.name} to complete`,
+      { watch: f.all().filter((p) => p.process.running).map((p) => p.process), intervalMs: 250 },
+    );
+    expect(await compareTrees(t.contentPath, join(f.dataDir, t.infoHash, t.name))).toBeNull();
+  }
+
+  it('downloads through peer-worker → NATS → disk-writer, 16 MiB pieces through a 1 MiB max_payload, byte-identical', async () => {
+    const f = await setUp(big);
+    const added = await add(f, big);
+    expect(added.infoHash).toBe(big.infoHash);
+    expect(added.pieceCount).toBe(3);
+    await waitComplete(f, big, 60_000);
+    // The pieces crossed NATS: the writer counted them, the worker timed them.
+    const dw = await scrape(f.diskWriters[0]!.metricsPort);
+    expect(dw.get('seedbox_disk_pieces_total{result="written"}')).toBe(3);
+    expect(dw.get('seedbox_disk_written_bytes_total')).toBe(40 * 1024 * 1024 + 12345);
+    const pw = await scrape(f.peerWorkers[0]!.metricsPort);
+    expect(pw.get('seedbox_piece_nats_round_trip_seconds_count')).toBe(3);
+  }, 120_000);
+
+  it('loses nothing when one of two disk-writers is killed with SIGKILL in the middle', async () => {
+    const f = await setUp(many, { diskWriters: 2, seedLimit: 4_000_000 });
+    await add(f, many);
+    const pieceCount = Math.ceil((24 * 1024 * 1024 + 7) / (64 * 1024));
+    await waitFor(async () => (await progress(f, many.infoHash)).stats!.piecesVerified > pieceCount / 5, 60_000, 'a fifth of the pieces', { intervalMs: 100 });
+    const victim = f.diskWriters[0]!;
+    const before = await scrape(victim.metricsPort);
+    expect(before.get('seedbox_disk_pieces_total{result="written"}'), 'the victim had taken pieces').toBeGreaterThan(0);
+    victim.process.child.kill('SIGKILL');
+    await victim.process.exited;
+    expect((await progress(f, many.infoHash)).stats!.leftBytes).toBeGreaterThan(0);
+    await waitComplete(f, many, 90_000);
+    const survivor = await scrape(f.diskWriters[1]!.metricsPort);
+    expect(survivor.get('seedbox_disk_pieces_total{result="written"}')).toBeGreaterThan(0);
+  }, 150_000);
+
+  it('completes when NATS restarts in the middle of the download', async () => {
+    const f = await setUp(many, { seedLimit: 4_000_000 });
+    await add(f, many);
+    const pieceCount = Math.ceil((24 * 1024 * 1024 + 7) / (64 * 1024));
+    await waitFor(async () => (await progress(f, many.infoHash)).stats!.piecesVerified > pieceCount / 5, 60_000, 'a fifth of the pieces', { intervalMs: 100 });
+    await nats.restart(1000);
+    // Everyone reconnects; readiness says so meanwhile.
+    await waitFor(
+      async () => (await Promise.all(f.all().map(async (p) => (await fetch(`http://127.0.0.1:${p.metricsPort}/readyz`)).status))).every((s) => s === 200),
+      30_000,
+      'every service to be ready again',
+    );
+    await waitComplete(f, many, 90_000);
+    const pw = await scrape(f.peerWorkers[0]!.metricsPort);
+    expect(pw.get('seedbox_nats_connected')).toBe(1);
+  }, 150_000);
+
+  it('is driven through the CLI (add, ls, pause, resume, rm --delete-data), and its metrics move', async () => {
+    const f = await setUp(many, { seedLimit: 6_000_000 });
+    const server = `127.0.0.1:${f.peerWorkers[0]!.grpcPort}`;
+    const addOut = await run([cli, 'add', many.torrentPath, '--server', server]);
+    expect(addOut.code, addOut.output).toBe(0);
+    // Metrics move per tick while it downloads.
+    const series = `seedbox_torrent_downloaded_bytes_total{info_hash="${many.infoHash}"}`;
+    const first = await waitFor(async () => (await scrape(f.peerWorkers[0]!.metricsPort)).get(series), 30_000, 'a downloaded-bytes series');
+    await sleep(1500);
+    const second = (await scrape(f.peerWorkers[0]!.metricsPort)).get(series)!;
+    expect(second).toBeGreaterThan(first);
+    const ls = await run([cli, 'ls', '--server', server]);
+    expect(ls.code, ls.output).toBe(0);
+    expect(ls.output).toContain('many');
+    expect((await run([cli, 'pause', many.infoHash, '--server', server])).code).toBe(0);
+    await waitFor(async () => (await progress(f, many.infoHash)).state === TorrentState.TORRENT_STATE_PAUSED, 10_000, 'paused');
+    expect((await run([cli, 'resume', many.infoHash, '--server', server])).code).toBe(0);
+    await waitComplete(f, many, 90_000);
+    const tc = await scrape(f.trackerClient!.metricsPort);
+    expect(tc.get('seedbox_tracker_announces_total{result="ok"}')).toBeGreaterThan(0);
+    const rm = await run([cli, 'rm', many.infoHash, '--delete-data', '--server', server]);
+    expect(rm.code, rm.output).toBe(0);
+    expect(existsSync(join(f.dataDir, many.infoHash))).toBe(false);
+    const again = await run([cli, 'rm', many.infoHash, '--server', server]);
+    expect(again.code).toBe(1);
+    expect(again.output.trim().split('\n')).toHaveLength(1);
+  }, 150_000);
+});
+
+function run(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
