@@ -1,7 +1,9 @@
 import { CliError, UsageError } from './cli-error.js';
+import { add, addUsage, ls, lsUsage, pause, pauseUsage, resume, resumeUsage, rm, rmUsage, watch, watchUsage } from './commands/control.js';
 import { download, downloadUsage } from './commands/download.js';
 import { inspect, inspectUsage } from './commands/inspect.js';
 import { seed, seedUsage } from './commands/seed.js';
+import { serviceCommand } from './commands/service.js';
 
 type Command = (argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) => Promise<number>;
 
@@ -9,11 +11,22 @@ const COMMANDS: Record<string, { run: Command; usage: string; summary: string }>
   inspect: { run: inspect, usage: inspectUsage, summary: 'print what a torrent file or magnet URI holds' },
   download: { run: download, usage: downloadUsage, summary: 'download a torrent in this process (embedded mode)' },
   seed: { run: seed, usage: seedUsage, summary: 'check data on disk and seed it until stopped' },
+  // The fleet, over the gRPC control API (--server, else SEEDBOX_SERVER, else 127.0.0.1:50051).
+  add: { run: add, usage: addUsage, summary: 'add a torrent to the fleet' },
+  ls: { run: ls, usage: lsUsage, summary: "list the fleet's torrents" },
+  rm: { run: rm, usage: rmUsage, summary: 'remove a torrent from the fleet' },
+  pause: { run: pause, usage: pauseUsage, summary: 'pause a torrent' },
+  resume: { run: resume, usage: resumeUsage, summary: 'resume a paused torrent' },
+  watch: { run: watch, usage: watchUsage, summary: "print the fleet's statistics every tick until stopped" },
+  // The services of the distributed mode (as `node services/<name>/dist/main.js`); --help lists their options.
+  'peer-worker': { run: serviceCommand('peer-worker'), usage: 'seedbox peer-worker [--help] [options]', summary: 'run a peer-worker (distributed mode)' },
+  'disk-writer': { run: serviceCommand('disk-writer'), usage: 'seedbox disk-writer [--help] [options]', summary: 'run a disk-writer (distributed mode)' },
+  'tracker-client': { run: serviceCommand('tracker-client'), usage: 'seedbox tracker-client [--help] [options]', summary: 'run the tracker-client (distributed mode)' },
 };
 
 function usage(): string {
   const lines = ['usage: seedbox <command> [options]', '', 'commands:'];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(14)} ${c.summary}`);
   lines.push('', ...Object.values(COMMANDS).map((c) => `  ${c.usage}`));
   return `${lines.join('\n')}\n`;
 }

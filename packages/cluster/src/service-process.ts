@@ -134,6 +134,8 @@ export async function runService<S extends ConfigSchema>(def: ServiceDefinition<
     host: config.grpcHost,
     port: config.grpcPort,
     services: [{ definition: health.HealthService, implementation: healthService.implementation }, ...(started.grpc ?? [])],
+    // A .torrent file may be up to 16 MiB (our metainfo limit); gRPC's default cap is 4 MiB.
+    options: { 'grpc.max_receive_message_length': 20 * 1024 * 1024 },
   });
   healthService.setStatus('', 'SERVING');
   healthService.setStatus(`seedbox.${def.service}`, 'SERVING');

@@ -26,3 +26,4 @@ export {
   DEFAULT_TICK_TIMEOUT_MS,
   type ControlServiceOptions,
 } from './control/control-service.js';
+export { peerWorkerService } from './service.js';

@@ -275,6 +275,9 @@ export class TrackerClient {
       const id = entryId(hex, workerId);
       let entry = this.announcers.get(id);
       if (!entry) {
+        // A worker (re)starting a torrent knows no peers yet: peers sent
+        // before (to it before a pause, or to another worker) go out again.
+        this.feed.forget(hex);
         entry = this.createEntry(hex, torrent, worker);
         this.announcers.set(id, entry);
         entry.announcer.start();

@@ -75,6 +75,21 @@ describe('TrackerClient', () => {
     expect(client.peerCounts).toMatchObject({ forwarded: 2, own: 6, duplicate: 2 });
   });
 
+  it('sends the peers again to a worker that restarts a torrent (paused and resumed)', async () => {
+    const { transport, client, found } = setup();
+    transport.on(URL_A, () => reply({ peers: [{ host: '10.9.9.9', port: 51413 }] }));
+    client.addTorrent({ infoHash: hashA, announce: [[URL_A]] });
+    const beat = (torrents: Record<string, { uploaded: number; downloaded: number; left: number }>) =>
+      client.heartbeat({ workerId: 'w1', peerId: id(1), port: 6001, torrents });
+    beat({ [hexA]: { uploaded: 0, downloaded: 0, left: 10 } });
+    await waitFor(() => found.length === 1, 2000, 'the first peers');
+    beat({}); // paused: the worker dropped the torrent, and its peers with it
+    await waitFor(() => transport.calls.some((c) => c.params.event === 'stopped'), 2000, 'stopped');
+    beat({ [hexA]: { uploaded: 0, downloaded: 0, left: 10 } });
+    await waitFor(() => found.length === 2, 2000, 'the same peers again');
+    expect(found[1]!.peers).toEqual([{ host: '10.9.9.9', port: 51413 }]);
+  });
+
   it('learns our external address (BEP 24) and drops workers listed under it', async () => {
     const { transport, client, found } = setup({ localAddresses: () => [] });
     transport.on(URL_A, (_p, n) => reply(n === 1 ? { externalIp: '203.0.113.9' } : { peers: [{ host: '203.0.113.9', port: 6002 }, { host: '10.9.9.9', port: 1 }] }));

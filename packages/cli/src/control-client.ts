@@ -1,0 +1,173 @@
+import { credentials, Metadata, status as Status, type CallOptions, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import {
+  SeedboxControlClient,
+  torrentStateToJSON,
+  type AddTorrentRequest,
+  type AddTorrentResponse,
+  type Torrent,
+  type TorrentState,
+  type WatchTorrentsResponse,
+} from '@seedbox/proto';
+import { CliError, UsageError } from './cli-error.js';
+
+/**
+ * The CLI's side of `seedbox.v1.SeedboxControl`: where the server is, unary
+ * calls as promises with a deadline, and every gRPC failure turned into one
+ * sentence (a ControlCallError, which main() prints as one line, exit 1).
+ */
+
+export const DEFAULT_SERVER = '127.0.0.1:50051';
+/** Every unary call gives up after this long, so a hung server cannot hang a script. */
+export const CALL_DEADLINE_MS = 10_000;
+
+const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
+
+/** --server, else SEEDBOX_SERVER, else 127.0.0.1:50051; always HOST:PORT, since gRPC would otherwise guess port 443. */
+export function resolveServer(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const server = flag ?? (env.SEEDBOX_SERVER || DEFAULT_SERVER);
+  const m = HOST_PORT.exec(server);
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) {
+    const from = flag === undefined ? 'SEEDBOX_SERVER' : '--server';
+    throw new UsageError(`${from} takes HOST:PORT (e.g. 127.0.0.1:50051 or [::1]:50051), got ${JSON.stringify(server)}`);
+  }
+  return server;
+}
+
+/** A call the server refused or could not be made; `code` is the gRPC status. */
+export class ControlCallError extends CliError {
+  override name = 'ControlCallError';
+  constructor(
+    message: string,
+    readonly code: Status,
+    readonly details: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * grpc-js's own words when there was no connection at all, as opposed to an
+ * UNAVAILABLE the server sent (its registry lost NATS, say), which names the
+ * server's problem and must not read as "cannot reach".
+ */
+function connectionFailure(details: string): string | undefined {
+  if (details.startsWith('Name resolution failed')) return 'name resolution failed';
+  const m = /^No connection established\. Last error: (?:Error: )?(.*?)\.?(?: Resolution note:.*)?$/s.exec(details);
+  if (m) return m[1] || 'no connection';
+  if (/^(?:Connection dropped|Failed to connect)/.test(details)) return details;
+  return undefined;
+}
+
+/** One line for a failed call, e.g. "no torrent 0123…" or "cannot reach 127.0.0.1:50051 (UNAVAILABLE: connect ECONNREFUSED …)". */
+export function describeFailure(error: Pick<ServiceError, 'code' | 'details'>, server: string): string {
+  const name = Status[error.code] ?? `status ${error.code}`;
+  const details = error.details || 'no details';
+  switch (error.code) {
+    case Status.UNAVAILABLE: {
+      const cause = connectionFailure(details);
+      return cause === undefined ? `${server}: ${details} (UNAVAILABLE)` : `cannot reach ${server} (UNAVAILABLE: ${cause})`;
+    }
+    case Status.DEADLINE_EXCEEDED:
+      return `no answer from ${server} within ${CALL_DEADLINE_MS / 1000} s (DEADLINE_EXCEEDED)`;
+    // The server's sentence says it all ("no torrent …", "info_hash must be …").
+    case Status.NOT_FOUND:
+    case Status.INVALID_ARGUMENT:
+    case Status.ALREADY_EXISTS:
+      return details;
+    default:
+      return `${details} (${name})`;
+  }
+}
+
+export function toCallError(error: Pick<ServiceError, 'code' | 'details'>, server: string): ControlCallError {
+  return new ControlCallError(describeFailure(error, server), error.code, error.details);
+}
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => unknown;
+
+export class ControlClient {
+  private readonly client: SeedboxControlClient;
+
+  constructor(readonly server: string) {
+    this.client = new SeedboxControlClient(server, credentials.createInsecure());
+  }
+
+  private unary<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      method.call(this.client, request, new Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) =>
+        error ? reject(toCallError(error, this.server)) : resolve(response),
+      );
+    });
+  }
+
+  add(request: AddTorrentRequest): Promise<AddTorrentResponse> {
+    return this.unary(this.client.addTorrent, request);
+  }
+
+  async list(): Promise<Torrent[]> {
+    return (await this.unary(this.client.listTorrents, {})).torrents;
+  }
+
+  async remove(infoHash: string, deleteData: boolean): Promise<void> {
+    await this.unary(this.client.removeTorrent, { infoHash, deleteData });
+  }
+
+  async pause(infoHash: string): Promise<void> {
+    await this.unary(this.client.pauseTorrent, { infoHash });
+  }
+
+  async resume(infoHash: string): Promise<void> {
+    await this.unary(this.client.resumeTorrent, { infoHash });
+  }
+
+  /** No deadline: a watch runs until the user stops it. */
+  watch(infoHashes: string[]): ClientReadableStream<WatchTorrentsResponse> {
+    return this.client.watchTorrents({ infoHashes });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** Runs `fn` with a client and closes the channel afterwards, so the process can exit. */
+export async function withControlClient<T>(server: string, fn: (client: ControlClient) => Promise<T>): Promise<T> {
+  const client = new ControlClient(server);
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}
+
+/** "downloading", "seeding", "paused", … */
+export function stateName(state: TorrentState): string {
+  return torrentStateToJSON(state).replace(/^TORRENT_STATE_/, '').toLowerCase();
+}
+
+/**
+ * A Torrent as `--json` prints it: the proto3 JSON form (lowerCamelCase
+ * names, the state by its enum name) with every field present, defaults
+ * included, so a script can read `.private` or `.stats` without guessing
+ * what an absent key means. stats is null until a worker has reported.
+ */
+export function torrentJson(t: Torrent): Record<string, unknown> {
+  return {
+    infoHash: t.infoHash,
+    name: t.name,
+    state: torrentStateToJSON(t.state),
+    totalLength: t.totalLength,
+    pieceLength: t.pieceLength,
+    pieceCount: t.pieceCount,
+    private: t.private,
+    files: t.files.map((f) => ({ path: f.path, length: f.length })),
+    stats: t.stats ?? null,
+    error: t.error,
+    addedAt: t.addedAt,
+  };
+}
