@@ -109,6 +109,12 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
     expect(dw.get('seedbox_disk_written_bytes_total')).toBe(40 * 1024 * 1024 + 12345);
     const pw = await scrape(f.peerWorkers[0]!.metricsPort);
     expect(pw.get('seedbox_piece_nats_round_trip_seconds_count')).toBe(3);
+    // SIGTERM: a clean exit, and the tracker-client announces it `stopped`.
+    const worker = f.peerWorkers[0]!.process;
+    worker.child.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
+    expect(worker.text()).toMatch(/"msg":"shutdown complete"/);
+    await f.trackerClient!.process.waitForLine(/"msg":"announced".*"event":"stopped"/, 10_000, 'a stopped announce');
   }, 120_000);
 
   it('loses nothing when one of two disk-writers is killed with SIGKILL in the middle', async () => {
