@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { ErrorCode, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from 'nats';
 import type { PieceSink, PieceWrite, PieceWriteOutcome } from './piece-sink.js';
 import { PieceWriteResult, PieceWriteStatus } from '@seedbox/proto';
@@ -69,6 +70,8 @@ export class NatsPieceSink implements PieceSink {
 
   constructor(private readonly options: NatsPieceSinkOptions) {
     this.maxInFlight = options.maxInFlight ?? 16;
+    // Every piece waiting to be sent again listens for close().
+    setMaxListeners(0, this.closeController.signal);
   }
 
   get piecesInFlight(): number {

@@ -173,6 +173,8 @@ export function natsOptions(config: CommonConfig, name: string): ConnectionOptio
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
     waitOnFirstConnect: true,
+    // No stack capture per request: a piece is a request, and the traces cost CPU on the hot path.
+    noAsyncTraces: true,
     ...(config.natsUser !== undefined ? { user: config.natsUser } : {}),
     ...(config.natsPassword !== undefined ? { pass: config.natsPassword } : {}),
     ...(config.natsToken !== undefined ? { token: config.natsToken } : {}),

@@ -191,6 +191,9 @@ export class FleetRunner {
       },
     });
     this.running.set(hex, r);
+    // Tell the tracker-client now rather than at the next tick: its
+    // announce is what brings the first peers.
+    this.publishHeartbeat([...this.running.values()].map((x) => ({ infoHash: x.meta.infoHashHex, ...x.torrent.transferTotals() })));
     log.info('running torrent', { infoHash: hex, name: meta.name, have: have.count, pieces: meta.pieceCount });
   }
 
@@ -231,7 +234,7 @@ export class FleetRunner {
     }
   }
 
-  private publishHeartbeat(torrents: TorrentTick[]): void {
+  private publishHeartbeat(torrents: Pick<TorrentTick, 'infoHash' | 'uploaded' | 'downloaded' | 'left' | 'complete'>[]): void {
     const { announce, workerId, worker, nc } = this.o;
     const hb = WorkerHeartbeat.encode({
       workerId,

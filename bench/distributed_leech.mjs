@@ -1,0 +1,121 @@
+// Our engine in the distributed mode, as a leech for the benchmarks: a
+// nats-server (JetStream), one disk-writer, one tracker-client and one
+// peer-worker as separate processes, the torrent added through the gRPC
+// API, the peers found through the torrent's tracker (as in a cluster).
+//
+//   node bench/distributed_leech.mjs TORRENT OUTDIR
+//
+// Prints one JSON line: {"seconds": S} from the add to the last piece
+// verified (the services' start-up is not counted: a fleet is already
+// running when a torrent is added). The files are then moved from the
+// fleet's volume (DATA/<infohash>/<name>) to OUTDIR/<name>, for the byte
+// comparison. Every process it starts is stopped (SIGTERM, then SIGKILL)
+// before it exits, so `/usr/bin/time` around it counts their CPU.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { SeedboxControlClient } from '@seedbox/proto';
+
+const root = join(import.meta.dirname, '..');
+const [torrent, out] = process.argv.slice(2);
+if (!torrent || !out) {
+  console.error('usage: distributed_leech.mjs TORRENT OUTDIR');
+  process.exit(2);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'sbx-dist-'));
+const volume = join(work, 'volume');
+mkdirSync(volume);
+const procs = [];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+function start(name, cmd, args, env, ready) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    procs.push(child);
+    let text = '';
+    const onData = (d) => {
+      text += d;
+      if (ready.test(text)) {
+        child.stdout.off('data', onData);
+        child.stderr.off('data', onData);
+        child.stdout.resume();
+        child.stderr.resume();
+        resolve(child);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready:\n${text.slice(-2000)}`)));
+  });
+}
+
+async function stopAll() {
+  for (const p of procs.reverse()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  await Promise.all(
+    procs.map(
+      (p) =>
+        new Promise((resolve) => {
+          if (p.exitCode !== null || p.signalCode !== null) return resolve();
+          const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
+          p.on('exit', () => {
+            clearTimeout(t);
+            resolve();
+          });
+        }),
+    ),
+  );
+}
+
+try {
+  const natsPort = await freePort();
+  await start('nats-server', 'nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(work, 'js')], {}, /Server is ready/);
+  const base = { SEEDBOX_NATS_URL: `nats://127.0.0.1:${natsPort}`, SEEDBOX_DATA_DIR: volume, SEEDBOX_METRICS_HOST: '127.0.0.1', SEEDBOX_GRPC_HOST: '127.0.0.1', SEEDBOX_LOG_LEVEL: 'warn' };
+  const svc = async (name, extra = {}) => {
+    const env = { ...base, SEEDBOX_METRICS_PORT: String(await freePort()), SEEDBOX_GRPC_PORT: String(await freePort()), SEEDBOX_INSTANCE_ID: name, ...extra };
+    // "ready" is logged at info; at warn the process says nothing, so wait for its gRPC port instead.
+    const child = await start(name, 'node', [join(root, 'services', name, 'dist/main.js')], { ...env, SEEDBOX_LOG_LEVEL: 'info' }, /"msg":"ready"/);
+    return { child, grpc: Number(env.SEEDBOX_GRPC_PORT) };
+  };
+  await svc('disk-writer');
+  await svc('tracker-client');
+  const pw = await svc('peer-worker', { SEEDBOX_LISTEN_PORT: String(await freePort()) });
+
+  // The add and the polling go over gRPC from this process: spawning the
+  // CLI ten times a second would cost more CPU than it measures.
+  const client = new SeedboxControlClient(`127.0.0.1:${pw.grpc}`, grpc.credentials.createInsecure());
+  const rpc = (method, req) => new Promise((resolve, reject) => client[method](req, (e, r) => (e ? reject(e) : resolve(r))));
+  const t0 = performance.now();
+  const { torrent: added } = await rpc('addTorrent', { torrentFile: readFileSync(torrent), paused: false });
+  const hex = added.infoHash;
+  const name = added.name;
+  for (;;) {
+    const s = (await rpc('getTorrent', { infoHash: hex })).torrent?.stats;
+    if (s && s.pieceCount > 0 && s.leftBytes === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  client.close();
+  const seconds = (performance.now() - t0) / 1000;
+  await stopAll();
+  renameSync(join(volume, hex, name), join(out, name));
+  console.log(JSON.stringify({ seconds }));
+} catch (e) {
+  console.error(String(e?.stack ?? e));
+  process.exitCode = 1;
+} finally {
+  await stopAll();
+  rmSync(work, { recursive: true, force: true });
+}
