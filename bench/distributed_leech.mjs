@@ -26,6 +26,8 @@ if (!torrent || !out) {
   process.exit(2);
 }
 
+// Extra node flags for the services, e.g. BENCH_NODE_ARGS=--cpu-prof to profile them (as in run.mjs).
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const work = mkdtempSync(join(tmpdir(), 'sbx-dist-'));
 const volume = join(work, 'volume');
 mkdirSync(volume);
@@ -87,7 +89,7 @@ try {
   const svc = async (name, extra = {}) => {
     const env = { ...base, SEEDBOX_METRICS_PORT: String(await freePort()), SEEDBOX_GRPC_PORT: String(await freePort()), SEEDBOX_INSTANCE_ID: name, ...extra };
     // "ready" is logged at info; at warn the process says nothing, so wait for its gRPC port instead.
-    const child = await start(name, 'node', [join(root, 'services', name, 'dist/main.js')], { ...env, SEEDBOX_LOG_LEVEL: 'info' }, /"msg":"ready"/);
+    const child = await start(name, 'node', [...nodeArgs, join(root, 'services', name, 'dist/main.js')], { ...env, SEEDBOX_LOG_LEVEL: 'info' }, /"msg":"ready"/);
     return { child, grpc: Number(env.SEEDBOX_GRPC_PORT) };
   };
   await svc('disk-writer');

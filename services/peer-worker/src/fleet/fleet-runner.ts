@@ -179,6 +179,10 @@ export class FleetRunner {
     };
     r.torrent = worker.addTorrent(meta, { have, readBlock: async (index, begin, length) => (await storage()).readBlock(index, begin, length) });
     r.torrent.on('piece', (index) => r.unsaved.add(index));
+    // Finishing is news worth not waiting a tick for: the figures (the
+    // control API's watch), the bitfield (other workers start seeding) and
+    // the heartbeat (`completed` to the trackers) go out now.
+    r.torrent.once('complete', () => setImmediate(() => !this.stopped && this.o.worker.tick()));
     r.torrent.on('error', (e) => log.warn('torrent error', { infoHash: hex, error: e }));
     r.peers = nc.subscribe(peersSubject(hex), {
       callback: (_err, msg) => {
