@@ -65,21 +65,25 @@ function start(name, cmd, args, env, ready) {
   });
 }
 
+/** The services first, then nats-server (procs[0]): they talk to it on their way out. */
 async function stopAll() {
-  for (const p of procs.reverse()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
-  await Promise.all(
-    procs.map(
-      (p) =>
-        new Promise((resolve) => {
-          if (p.exitCode !== null || p.signalCode !== null) return resolve();
-          const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
-          p.on('exit', () => {
-            clearTimeout(t);
-            resolve();
-          });
-        }),
-    ),
-  );
+  const stop = (list) =>
+    Promise.all(
+      list.map(
+        (p) =>
+          new Promise((resolve) => {
+            if (p.exitCode !== null || p.signalCode !== null) return resolve();
+            p.kill('SIGTERM');
+            const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
+            p.on('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+          }),
+      ),
+    );
+  await stop(procs.slice(1));
+  await stop(procs.slice(0, 1));
 }
 
 try {
