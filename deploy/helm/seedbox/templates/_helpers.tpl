@@ -1,0 +1,386 @@
+{{/*
+Object names are "<prefix>-<component>", the prefix being the release name
+(or fullnameOverride), so that the control API is reachable at
+"<release>-peer-worker:50051" whatever the chart is called.
+*/}}
+{{- define "seedbox.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "seedbox.fullname" -}}
+{{- default .Release.Name .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "seedbox.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels of one component: (dict "root" $ "component" "peer-worker") */}}
+{{- define "seedbox.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "seedbox.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Every label of one component's objects: (dict "root" $ "component" "peer-worker") */}}
+{{- define "seedbox.labels" -}}
+{{ include "seedbox.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: seedbox
+helm.sh/chart: {{ include "seedbox.chart" .root }}
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "seedbox.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "seedbox.claimName" -}}
+{{- default (printf "%s-data" (include "seedbox.fullname" .)) .Values.persistence.existingClaim -}}
+{{- end -}}
+
+{{- define "seedbox.natsName" -}}
+{{- printf "%s-nats" (include "seedbox.fullname" .) -}}
+{{- end -}}
+
+{{/*
+SEEDBOX_NATS_URL: every bundled server by its stable name (the clients
+fail over between them), or the external URL list.
+*/}}
+{{- define "seedbox.natsUrl" -}}
+{{- if .Values.nats.bundled.enabled -}}
+{{- $name := include "seedbox.natsName" . -}}
+{{- $urls := list -}}
+{{- range $i := until (int .Values.nats.bundled.replicas) -}}
+{{- $urls = append $urls (printf "nats://%s-%d.%s.%s.svc:4222" $name $i $name $.Release.Namespace) -}}
+{{- end -}}
+{{- join "," $urls -}}
+{{- else -}}
+{{- required "nats.url is required when nats.bundled.enabled is false" .Values.nats.url -}}
+{{- end -}}
+{{- end -}}
+
+{{/* NATS credentials as env entries, read from nats.auth.existingSecret. */}}
+{{- define "seedbox.natsAuthEnv" -}}
+{{- $auth := .Values.nats.auth -}}
+{{- if ne $auth.type "none" -}}
+{{- $secret := required "nats.auth.existingSecret is required when nats.auth.type is not none" $auth.existingSecret -}}
+{{- if eq $auth.type "userPassword" }}
+- name: SEEDBOX_NATS_USER
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $auth.userKey }}
+- name: SEEDBOX_NATS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $auth.passwordKey }}
+{{- else }}
+- name: SEEDBOX_NATS_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $auth.tokenKey }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* The port trackers give out for the peer-workers, by peerAccess.mode. */}}
+{{- define "seedbox.announcePort" -}}
+{{- $pw := .Values.peerWorker -}}
+{{- if not (kindIs "invalid" $pw.announcePort) -}}
+{{- $pw.announcePort -}}
+{{- else if eq $pw.peerAccess.mode "hostPort" -}}
+{{- $pw.peerAccess.hostPort -}}
+{{- else if eq $pw.peerAccess.mode "nodePort" -}}
+{{- $pw.peerAccess.nodePort -}}
+{{- else -}}
+{{- $pw.peerAccess.servicePort -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The hardened container securityContext every container of the chart runs
+with: no privilege escalation, no capabilities, a read-only root (the pods
+get an emptyDir at /tmp), the runtime's default seccomp profile.
+*/}}
+{{- define "seedbox.containerSecurityContext" -}}
+runAsNonRoot: true
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "seedbox.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.securityContext.runAsUser }}
+runAsGroup: {{ .Values.securityContext.runAsGroup }}
+fsGroup: {{ .Values.securityContext.fsGroup }}
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Pod anti-affinity from a preset: (dict "root" $ "component" "peer-worker" "preset" "soft") */}}
+{{- define "seedbox.affinity" -}}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "seedbox.selectorLabels" . | fromYaml)) -}}
+{{- if eq .preset "soft" }}
+podAntiAffinity:
+  preferredDuringSchedulingIgnoredDuringExecution:
+    - weight: 100
+      podAffinityTerm:
+        {{- toYaml $term | nindent 8 }}
+{{- else if eq .preset "hard" }}
+podAntiAffinity:
+  requiredDuringSchedulingIgnoredDuringExecution:
+    - {{- toYaml $term | nindent 6 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+One service's Deployment. Arguments (a dict):
+  root       the top context
+  component  peer-worker, disk-writer or tracker-client
+  values     the component's values
+  env        this component's own env entries (a list of dicts)
+  ports      its extra container ports (a list of dicts)
+  data       "" (no data volume), "ro" or "rw"
+*/}}
+{{- define "seedbox.deployment" -}}
+{{- $root := .root -}}
+{{- $v := .values -}}
+{{- $ctx := dict "root" $root "component" .component -}}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "seedbox.fullname" $root }}-{{ .component }}
+  namespace: {{ $root.Release.Namespace }}
+  labels:
+    {{- include "seedbox.labels" $ctx | nindent 4 }}
+spec:
+  {{- if not (and $v.autoscaling $v.autoscaling.enabled) }}
+  replicas: {{ $v.replicaCount }}
+  {{- end }}
+  revisionHistoryLimit: 5
+  selector:
+    matchLabels:
+      {{- include "seedbox.selectorLabels" $ctx | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "seedbox.labels" $ctx | nindent 8 }}
+        {{- with $v.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- with $v.podAnnotations }}
+      annotations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+    spec:
+      # The services never talk to the Kubernetes API.
+      automountServiceAccountToken: false
+      enableServiceLinks: false
+      terminationGracePeriodSeconds: {{ add (div (add (int $root.Values.shutdownTimeoutMs) 999) 1000) 5 }}
+      securityContext:
+        {{- include "seedbox.podSecurityContext" $root | nindent 8 }}
+      {{- with $root.Values.imagePullSecrets }}
+      imagePullSecrets:
+        {{- range . }}
+        - name: {{ . }}
+        {{- end }}
+      {{- end }}
+      {{- with $v.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $v.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with include "seedbox.affinity" (dict "root" $root "component" .component "preset" $v.antiAffinity) | trim }}
+      affinity:
+        {{- . | nindent 8 }}
+      {{- end }}
+      containers:
+        - name: {{ .component }}
+          image: {{ include "seedbox.image" $root }}
+          imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+          command: ["node", "services/{{ .component }}/dist/main.js"]
+          env:
+            - name: SEEDBOX_INSTANCE_ID
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.name
+            - name: SEEDBOX_NATS_URL
+              value: {{ include "seedbox.natsUrl" $root | quote }}
+            {{- with include "seedbox.natsAuthEnv" $root | trim }}
+            {{- . | nindent 12 }}
+            {{- end }}
+            - name: SEEDBOX_METRICS_PORT
+              value: {{ $root.Values.metrics.port | int | quote }}
+            - name: SEEDBOX_GRPC_PORT
+              value: {{ $root.Values.grpc.port | int | quote }}
+            - name: SEEDBOX_LOG_LEVEL
+              value: {{ $root.Values.logLevel | quote }}
+            - name: SEEDBOX_SHUTDOWN_TIMEOUT_MS
+              value: {{ $root.Values.shutdownTimeoutMs | int | quote }}
+            {{- if .data }}
+            - name: SEEDBOX_DATA_DIR
+              value: {{ $root.Values.persistence.mountPath | quote }}
+            {{- end }}
+            {{- with .env }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+            {{- with $v.extraEnv }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+          ports:
+            - name: grpc
+              containerPort: {{ $root.Values.grpc.port }}
+              protocol: TCP
+            - name: metrics
+              containerPort: {{ $root.Values.metrics.port }}
+              protocol: TCP
+            {{- with .ports }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+          # /healthz: the process is alive; /readyz: connected and able to
+          # take work. The startup probe gives a slow start (a JetStream
+          # bucket being created, a big volume) a minute before liveness.
+          startupProbe:
+            httpGet:
+              path: /healthz
+              port: metrics
+            periodSeconds: 2
+            failureThreshold: 30
+          livenessProbe:
+            httpGet:
+              path: /healthz
+              port: metrics
+            periodSeconds: 10
+            timeoutSeconds: 3
+            failureThreshold: 3
+          readinessProbe:
+            httpGet:
+              path: /readyz
+              port: metrics
+            periodSeconds: 5
+            timeoutSeconds: 3
+            failureThreshold: 2
+          resources:
+            {{- toYaml $v.resources | nindent 12 }}
+          securityContext:
+            {{- include "seedbox.containerSecurityContext" $root | nindent 12 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+            {{- if .data }}
+            - name: data
+              mountPath: {{ $root.Values.persistence.mountPath }}
+              readOnly: {{ eq .data "ro" }}
+            {{- end }}
+      volumes:
+        - name: tmp
+          emptyDir:
+            sizeLimit: 256Mi
+        {{- if .data }}
+        - name: data
+          persistentVolumeClaim:
+            claimName: {{ include "seedbox.claimName" $root }}
+        {{- end }}
+{{- end -}}
+
+{{/* A PodDisruptionBudget: (dict "root" $ "component" "peer-worker" "values" .Values.peerWorker) */}}
+{{- define "seedbox.pdb" -}}
+{{- $pdb := .values.podDisruptionBudget -}}
+{{- if $pdb.enabled -}}
+{{- $ctx := dict "root" .root "component" .component -}}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "seedbox.fullname" .root }}-{{ .component }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "seedbox.labels" $ctx | nindent 4 }}
+spec:
+  {{- if not (kindIs "invalid" $pdb.minAvailable) }}
+  minAvailable: {{ $pdb.minAvailable }}
+  {{- else }}
+  maxUnavailable: {{ $pdb.maxUnavailable }}
+  {{- end }}
+  selector:
+    matchLabels:
+      {{- include "seedbox.selectorLabels" $ctx | nindent 6 }}
+{{- end -}}
+{{- end -}}
+
+{{/* An autoscaling/v2 HPA: (dict "root" $ "component" "peer-worker" "values" .Values.peerWorker) */}}
+{{- define "seedbox.hpa" -}}
+{{- $a := .values.autoscaling -}}
+{{- if $a.enabled -}}
+{{- $ctx := dict "root" .root "component" .component -}}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "seedbox.fullname" .root }}-{{ .component }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "seedbox.labels" $ctx | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ include "seedbox.fullname" .root }}-{{ .component }}
+  minReplicas: {{ $a.minReplicas }}
+  maxReplicas: {{ $a.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ $a.targetCPUUtilizationPercentage }}
+    {{- if not (kindIs "invalid" $a.targetMemoryUtilizationPercentage) }}
+    - type: Resource
+      resource:
+        name: memory
+        target:
+          type: Utilization
+          averageUtilization: {{ $a.targetMemoryUtilizationPercentage }}
+    {{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* A metrics Service: (dict "root" $ "component" "peer-worker") */}}
+{{- define "seedbox.metricsService" -}}
+{{- $ctx := dict "root" .root "component" .component -}}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "seedbox.fullname" .root }}-{{ .component }}-metrics
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "seedbox.labels" $ctx | nindent 4 }}
+    seedbox-metrics: "true"
+  annotations:
+    prometheus.io/scrape: "true"
+    prometheus.io/port: {{ .root.Values.metrics.port | quote }}
+    prometheus.io/path: /metrics
+spec:
+  type: ClusterIP
+  selector:
+    {{- include "seedbox.selectorLabels" $ctx | nindent 4 }}
+  ports:
+    - name: metrics
+      port: {{ .root.Values.metrics.port }}
+      targetPort: metrics
+      protocol: TCP
+{{- end -}}

