@@ -3,12 +3,17 @@
 
     lt_peer.py seed  --torrent T --save DIR --listen HOST:PORT
     lt_peer.py leech --torrent T --save DIR --listen HOST:PORT --peer HOST:PORT [--peer ...]
+    lt_peer.py leech --magnet URI --save DIR --listen HOST:PORT --peer HOST:PORT [--peer ...]
+
+A leech given --magnet starts from the info hash alone and fetches the
+info dictionary from its peers (BEP 9) before it downloads.
 
 Run it with Debian's /usr/bin/python3 (the one python3-libtorrent is for).
 Prints one line per event, flushed, for the harness to wait on:
 
     LISTENING <port>     ready: listening, torrent added (a seed: seeding)
     PROGRESS ...         once a second: percent, peers, rates, state
+    METADATA <name>      a magnet leech has the info dictionary from its peers
     DONE                 a leech has every piece (it keeps running, seeding)
     ALERT <kind>: ...    peer connects/errors, hash failures, and the like
     ERROR ...            fatal; the script exits 1
@@ -50,14 +55,16 @@ INTERESTING = {
     'hash_failed_alert', 'torrent_error_alert', 'file_error_alert', 'invalid_request_alert',
     'torrent_finished_alert', 'listen_failed_alert', 'listen_succeeded_alert',
     'incoming_connection_alert', 'peer_blocked_alert', 'tracker_error_alert', 'tracker_reply_alert',
-    'torrent_checked_alert', 'state_changed_alert', 'metadata_failed_alert',
+    'torrent_checked_alert', 'state_changed_alert', 'metadata_failed_alert', 'metadata_received_alert',
 }
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('role', choices=['seed', 'leech'])
-    ap.add_argument('--torrent', required=True)
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument('--torrent')
+    source.add_argument('--magnet', help='a magnet URI (leech only): the metadata comes from the peers')
     ap.add_argument('--save', required=True, help='save_path: the folder that contains the torrent name')
     ap.add_argument('--listen', required=True, type=host_port, help='HOST:PORT (a fixed port: port 0 is unreliable)')
     ap.add_argument('--peer', action='append', default=[], type=host_port)
@@ -65,6 +72,8 @@ def main():
     ap.add_argument('--exit-when-done', action='store_true')
     ap.add_argument('--upload-limit', type=int, default=0, help='bytes/s; 0 for none')
     args = ap.parse_args()
+    if args.magnet and args.role == 'seed':
+        ap.error('a seed needs --torrent: it must have the data and the metadata')
 
     parent = os.getppid()
     host, port = args.listen
@@ -115,14 +124,20 @@ def main():
             if type(a).__name__ == 'listen_succeeded_alert' and a.socket_type == lt.socket_type_t.tcp:
                 listening = True
 
-    atp = lt.add_torrent_params()
-    atp.ti = lt.torrent_info(args.torrent)
+    if args.magnet:
+        atp = lt.parse_magnet_uri(args.magnet)
+    else:
+        atp = lt.add_torrent_params()
+        atp.ti = lt.torrent_info(args.torrent)
     atp.save_path = args.save
     atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
     if args.role == 'seed':
         atp.flags |= lt.torrent_flags.seed_mode
     h = s.add_torrent(atp)
-    say(f'ADDED {h.info_hash()} {atp.ti.name()} {atp.ti.total_size()} bytes')
+    if args.magnet:
+        say(f'ADDED {h.info_hash()} from a magnet link (no metadata yet)')
+    else:
+        say(f'ADDED {h.info_hash()} {atp.ti.name()} {atp.ti.total_size()} bytes')
 
     if args.role == 'seed':
         deadline = time.time() + 30
@@ -139,6 +154,7 @@ def main():
             h.connect_peer(peer)
 
     done = False
+    have_metadata = not args.magnet
     last_progress = 0.0
     last_connect = 0.0
     while True:
@@ -149,7 +165,11 @@ def main():
             return
         st = h.status()
         now = time.time()
-        if not done and (st.is_finished or st.is_seeding) and args.role == 'leech':
+        if not have_metadata and st.has_metadata:
+            have_metadata = True
+            say(f'METADATA {h.torrent_file().name()}')
+        # Without metadata nothing is wanted, which must not read as finished.
+        if not done and have_metadata and (st.is_finished or st.is_seeding) and args.role == 'leech':
             done = True
             say(f'DONE {st.total_wanted_done} bytes')
             if args.exit_when_done:

@@ -42,6 +42,8 @@ export interface RunningPeer extends PeerAddress {
 export interface LibtorrentLeech extends RunningPeer {
   /** Resolves when every piece is in; rejects on timeout or if libtorrent exits, with its log tail. */
   waitDone(timeoutMs: number): Promise<void>;
+  /** A magnet leech: resolves when it has the info dictionary from its peers. */
+  waitMetadata(timeoutMs: number): Promise<void>;
 }
 
 interface CommonOptions {
@@ -106,7 +108,9 @@ export async function startLibtorrentSeed(opts: LibtorrentSeedOptions): Promise<
 }
 
 export interface LibtorrentLeechOptions extends CommonOptions {
-  torrentPath: string;
+  /** The .torrent; or give `magnet` instead, and the leech fetches the metadata from `peers` (BEP 9). */
+  torrentPath?: string;
+  magnet?: string;
   /** save_path: the download lands in `saveDir/<name>`. */
   saveDir: string;
   peers: PeerAddress[];
@@ -124,7 +128,9 @@ export async function startLibtorrentLeech(opts: LibtorrentLeechOptions): Promis
   const port = opts.port ?? (await freePort());
   const workDir = opts.workDir ?? makeTempDir('lt-leech');
   mkdirSync(opts.saveDir, { recursive: true });
-  const args = [join(SUPPORT, 'lt_peer.py'), 'leech', '--torrent', opts.torrentPath, '--save', opts.saveDir];
+  if ((opts.torrentPath === undefined) === (opts.magnet === undefined)) throw new Error('startLibtorrentLeech takes one of torrentPath and magnet');
+  const source = opts.magnet !== undefined ? ['--magnet', opts.magnet] : ['--torrent', opts.torrentPath!];
+  const args = [join(SUPPORT, 'lt_peer.py'), 'leech', ...source, '--save', opts.saveDir];
   args.push('--listen', `${host}:${port}`, '--encryption', opts.encryption ?? 'enabled');
   for (const p of opts.peers) args.push('--peer', `${p.host}:${p.port}`);
   const proc = launcher(opts.netns)(SYSTEM_PYTHON, args, { name: 'libtorrent leech', logFile: join(workDir, `lt-leech-${port}.log`) });
@@ -134,6 +140,9 @@ export async function startLibtorrentLeech(opts: LibtorrentLeechOptions): Promis
     ...peer('libtorrent leech', reachableAt, port, proc),
     async waitDone(timeoutMs) {
       await proc.waitForLine(/^DONE\b/, timeoutMs, 'the libtorrent leech to finish the download');
+    },
+    async waitMetadata(timeoutMs) {
+      await proc.waitForLine(/^METADATA\b/, timeoutMs, 'the libtorrent leech to fetch the metadata');
     },
   };
 }

@@ -6,6 +6,13 @@ import { PeerWorker, type PeerAddress, type Torrent, type TorrentTick } from '@s
 import { startEmbeddedTracker, type AnnounceSuccess, type EmbeddedTracker, type TrackerWarning } from '@seedbox/tracker-client';
 import { CliError, UsageError } from './cli-error.js';
 
+/** A running tracker-client the download takes over (see magnet.ts). */
+export interface TrackerHandover {
+  tracker: EmbeddedTracker;
+  /** From now on announce `torrent`'s figures and give it the peers found. */
+  attach(torrent: Torrent): void;
+}
+
 /**
  * The embedded mode: a peer-worker and a disk-writer in this process,
  * joined by the in-process PieceSink, the same interface the cluster joins
@@ -55,6 +62,14 @@ export interface EmbeddedOptions {
   announceHost?: string | undefined;
   onTrackerWarning?: (w: TrackerWarning) => void;
   onAnnounce?: (s: AnnounceSuccess) => void;
+  /** The peer id to use; a fresh one by default. A magnet's download keeps the one its metadata fetch used. */
+  peerId?: Uint8Array | undefined;
+  /**
+   * A tracker-client already announcing this torrent (a magnet link's, since
+   * its metadata fetch): used instead of starting one, so trackers see one
+   * client throughout.
+   */
+  trackerHandover?: TrackerHandover | undefined;
 }
 
 export interface Embedded {
@@ -90,6 +105,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   });
   const worker = new PeerWorker({
     sink: writer,
+    ...(o.peerId ? { peerId: o.peerId } : {}),
     listen: o.listen ?? { host: '0.0.0.0', port: 0 },
     torrent: {
       ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
@@ -108,8 +124,10 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   });
   // The same TrackerClient the fleet runs, fed by this worker's figures
   // instead of NATS heartbeats; the peers it finds are dialled directly.
-  const tracker =
-    o.trackers !== false && worker.listenPort !== undefined && o.meta.announce.some((tier) => tier.length > 0)
+  o.trackerHandover?.attach(torrent);
+  const tracker = o.trackerHandover
+    ? o.trackerHandover.tracker
+    : o.trackers !== false && worker.listenPort !== undefined && o.meta.announce.some((tier) => tier.length > 0)
       ? startEmbeddedTracker({
           metainfo: o.meta,
           peerId: worker.peerId,

@@ -10,4 +10,5 @@ export * from './magnet.js';
 export * from './geometry.js';
 export * from './bitfield.js';
 export * from './wire.js';
+export * from './ut-metadata.js';
 export * from './tracker.js';

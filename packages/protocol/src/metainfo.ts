@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   BencodeError,
+  decodeBencode,
   decodeBencodeWithSpans,
   isBytes,
   isDict,
@@ -170,7 +171,62 @@ export function parseMetainfo(bytes: Uint8Array, limits: MetainfoLimits = {}): M
   if (info === undefined || infoSpan === undefined) throw missing('info');
   if (!isDict(info)) throw new MetainfoError('METAINFO_WRONG_TYPE', 'is not a dictionary', 'info');
 
-  const infoBytes = own.subarray(infoSpan.start, infoSpan.end);
+  const meta = fromInfo(info, own.subarray(infoSpan.start, infoSpan.end), maxFiles, {
+    announce: parseTiers(root),
+    urlList: parseUrlList(root.get('url-list')),
+  });
+  // The keys outside `info` are advisory: a wrong type there is ignored
+  // rather than fatal, as other clients do.
+  const comment = optionalText(root.get('comment'));
+  if (comment !== undefined) meta.comment = comment;
+  const createdBy = optionalText(root.get('created by'));
+  if (createdBy !== undefined) meta.createdBy = createdBy;
+  const date = root.get('creation date');
+  if (isInt(date)) meta.creationDate = date;
+  return meta;
+}
+
+/** What a torrent knows besides its info dictionary, when that comes alone (BEP 9). */
+export interface InfoDictionaryExtras {
+  /** Tracker tiers, e.g. a magnet link's `tr` parameters. */
+  announce?: string[][];
+  urlList?: string[];
+}
+
+/**
+ * Parses an info dictionary on its own: the metadata a magnet link fetches
+ * from peers (BEP 9), whose SHA-1 is the info hash. The rules are those of
+ * parseMetainfo, and errors name the same fields (`info.pieces`, ...); the
+ * trackers come from `extras`, since the info dictionary has none. Throws
+ * MetainfoError, and nothing else, for any input.
+ */
+export function parseInfoDictionary(bytes: Uint8Array, extras: InfoDictionaryExtras = {}, limits: MetainfoLimits = {}): Metainfo {
+  const maxBytes = limits.maxBytes ?? 16 * 1024 * 1024;
+  const maxFiles = limits.maxFiles ?? 1_000_000;
+  if (bytes.length > maxBytes) {
+    throw new MetainfoError('METAINFO_TOO_LARGE', `info dictionary is ${bytes.length} bytes, more than the ${maxBytes} allowed`, 'info');
+  }
+  const own = new Uint8Array(bytes);
+  let info: BValue;
+  try {
+    // The whole input must be the one dictionary: the info hash is the
+    // SHA-1 of all of it, so trailing bytes would be hashed but not parsed.
+    info = decodeBencode(own, { maxDepth: MAX_DEPTH, maxBytes, maxItems: Math.max(maxFiles + 1, 4096) });
+  } catch (err) {
+    if (err instanceof BencodeError) {
+      throw new MetainfoError('METAINFO_BENCODE', `not a valid info dictionary: ${err.message}`, 'info', { cause: err });
+    }
+    throw err;
+  }
+  if (!isDict(info)) throw new MetainfoError('METAINFO_WRONG_TYPE', 'is not a dictionary', 'info');
+  return fromInfo(info, own, maxFiles, {
+    announce: (extras.announce ?? []).map((tier) => tier.filter((u) => u.trim() !== '')).filter((tier) => tier.length > 0),
+    urlList: extras.urlList ?? [],
+  });
+}
+
+/** The Metainfo of a decoded info dictionary whose raw bytes are `infoBytes`. */
+function fromInfo(info: BDict, infoBytes: Uint8Array, maxFiles: number, outer: { announce: string[][]; urlList: string[] }): Metainfo {
   const infoHash = new Uint8Array(createHash('sha1').update(infoBytes).digest());
 
   const pieceLength = requireInt(info, 'piece length', 'info');
@@ -220,7 +276,7 @@ export function parseMetainfo(bytes: Uint8Array, limits: MetainfoLimits = {}): M
     );
   }
 
-  const meta: Metainfo = {
+  return {
     infoHash,
     infoHashHex: Buffer.from(infoHash).toString('hex'),
     name,
@@ -232,19 +288,10 @@ export function parseMetainfo(bytes: Uint8Array, limits: MetainfoLimits = {}): M
     files,
     multiFile,
     private: info.get('private') === 1,
-    announce: parseTiers(root),
-    urlList: parseUrlList(root.get('url-list')),
+    announce: outer.announce,
+    urlList: outer.urlList,
     infoBytes,
   };
-  // The keys outside `info` are advisory: a wrong type there is ignored
-  // rather than fatal, as other clients do.
-  const comment = optionalText(root.get('comment'));
-  if (comment !== undefined) meta.comment = comment;
-  const createdBy = optionalText(root.get('created by'));
-  if (createdBy !== undefined) meta.createdBy = createdBy;
-  const date = root.get('creation date');
-  if (isInt(date)) meta.creationDate = date;
-  return meta;
 }
 
 function parseFiles(list: BValue | undefined, maxFiles: number): TorrentFile[] {

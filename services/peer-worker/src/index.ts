@@ -1,6 +1,14 @@
 /** @seedbox/peer-worker: peer sessions, the piece picker, and the torrents they serve. */
 export { Torrent, type TorrentOptions, type TorrentTick, type PeerAddress } from './torrent.js';
-export { PeerSession, DEFAULT_TIMEOUTS, type CloseReason, type SessionTimeouts } from './peer-session.js';
+export { PeerSession, DEFAULT_TIMEOUTS, LOCAL_UT_METADATA_ID, type CloseReason, type SessionTimeouts } from './peer-session.js';
+export {
+  MetadataFetcher,
+  MetadataFetchError,
+  fetchMetadata,
+  type MetadataFetchErrorCode,
+  type MetadataFetcherOptions,
+  type MetadataFetchStats,
+} from './metadata-fetcher.js';
 export { PeerListener } from './peer-listener.js';
 export { PiecePicker } from './piece-picker.js';
 export { PieceDownload } from './piece-download.js';

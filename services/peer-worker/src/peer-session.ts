@@ -11,10 +11,16 @@ import {
   encodeMessage,
   encodePieceHeader,
   encodeRequestBatch,
+  encodeUtMetadata,
+  decodeUtMetadata,
+  metadataPiece,
+  metadataPieceCount,
   ProtocolError,
+  UT_METADATA,
   type DecodeLimits,
   type Handshake,
   type Message,
+  type UtMetadataMessage,
 } from '@seedbox/protocol';
 import { RateMeter } from './rate.js';
 import { RequestPipeline, type PipelineOptions } from './request-pipeline.js';
@@ -65,13 +71,34 @@ export const DEFAULT_TIMEOUTS: SessionTimeouts = {
   keepAlive: 90_000,
 };
 
+/** A ut_metadata message the owner handles: the answers to our requests. */
+export type MetadataAnswer = Extract<UtMetadataMessage, { type: 'data' | 'reject' }>;
+
 /** What a session needs from the torrent that owns it. */
 export interface SessionOwner {
   readonly infoHash: Uint8Array;
   readonly localPeerId: Uint8Array;
-  readonly pieceCount: number;
-  /** Pieces we have, for our BITFIELD. */
+  /**
+   * Pieces in the torrent; undefined while the metadata is unknown (a
+   * magnet link's metadata fetch). The session then ignores the peer's
+   * BITFIELD and HAVEs, whose size it cannot check, and has nothing to offer.
+   */
+  readonly pieceCount: number | undefined;
+  /** Pieces we have, for our BITFIELD (unused while pieceCount is undefined). */
   readonly have: Bitfield;
+  /**
+   * BEP 9: the info dictionary we give to peers that ask for it over
+   * ut_metadata, and whose size we advertise as `metadata_size`; undefined
+   * when we have none to give, and their requests are rejected.
+   */
+  readonly metadata?: Uint8Array | undefined;
+  /** The peer's BEP 10 handshake arrived: its extensions and metadata_size are known. */
+  extensionsChanged?(session: PeerSession): void;
+  /**
+   * A ut_metadata data or reject message arrived. `data` is a view into the
+   * read buffer, which is reused: copy what you keep.
+   */
+  metadataAnswer?(session: PeerSession, answer: MetadataAnswer): void;
   /** Our listen port, for the extended handshake. */
   readonly listenPort: number | undefined;
   /** The handshake passed the session's own checks; the owner may still refuse (self, duplicate, cap). */
@@ -105,6 +132,12 @@ export interface RequestKey {
 
 /** The request queue we advertise (BEP 10 `reqq`) and hold the peer to. */
 const MAX_INCOMING_REQUESTS = 500;
+
+/**
+ * The id we want ut_metadata messages under (BEP 10 ids are chosen by the
+ * receiver, per connection); 2 is libtorrent's choice too.
+ */
+export const LOCAL_UT_METADATA_ID = 2;
 
 /** Room for 2^16 blocks per piece: 1 GiB pieces, the most the metainfo parser accepts. */
 const BLOCKS_PER_PIECE_KEY = 65536;
@@ -168,6 +201,13 @@ export class PeerSession {
   extended = false;
   /** The peer's extended handshake `v`, when sent. */
   remoteClient: string | undefined;
+  /** The peer's BEP 10 extensions: name → the id it wants their messages under. */
+  peerExtensions: ReadonlyMap<string, number> = new Map();
+  /** The size of the info dictionary the peer can give us (BEP 9 `metadata_size`), when it advertised one. */
+  peerMetadataSize: number | undefined;
+  /** ut_metadata requests from the peer that we answered with data, and with a reject. */
+  metadataServed = 0;
+  metadataRejected = 0;
   /** Pieces the peer has. */
   readonly peerPieces: Bitfield;
   private sawBitfield = false;
@@ -217,8 +257,11 @@ export class PeerSession {
     this.wantExtended = options.extended ?? true;
     this.clientName = options.clientName ?? 'seedbox';
     this.pipeline = new RequestPipeline(options.pipeline);
-    this.peerPieces = new Bitfield(this.owner.pieceCount);
-    this.limits = { maxBitfieldLength: Math.ceil(this.owner.pieceCount / 8), maxBlockLength: BLOCK_LENGTH };
+    const pieceCount = this.owner.pieceCount;
+    this.peerPieces = new Bitfield(pieceCount ?? 0);
+    // Without the metadata the bitfield's size is unknown: the codec's
+    // default bound (1 MiB) still applies, and the bits are ignored.
+    this.limits = pieceCount === undefined ? { maxBlockLength: BLOCK_LENGTH } : { maxBitfieldLength: Math.ceil(pieceCount / 8), maxBlockLength: BLOCK_LENGTH };
     this.lastReceived = this.lastSent = this.now();
     this.phase = this.socket.connecting ? 'connecting' : 'handshake';
 
@@ -399,13 +442,23 @@ export class PeerSession {
     this.phaseTimer = undefined;
     this.phase = 'open';
     if (this.extended) {
+      const metadata = this.owner.metadata;
       const ext = encodeExtendedHandshake({
-        m: new Map(),
+        // Offered even without metadata to give: a peer may then ask and be
+        // rejected (BEP 9), and a metadata fetch needs it to be answered.
+        m: new Map([[UT_METADATA, LOCAL_UT_METADATA_ID]]),
         clientName: this.clientName,
         requestQueue: MAX_INCOMING_REQUESTS,
         ...(this.owner.listenPort !== undefined ? { listenPort: this.owner.listenPort } : {}),
+        ...(metadata ? { metadataSize: metadata.length } : {}),
       });
       this.send(encodeMessage({ type: 'extended', extendedId: 0, payload: ext }));
+    }
+    if (this.owner.pieceCount === undefined) {
+      // BEP 6 wants one of BITFIELD, HAVE_ALL or HAVE_NONE first; without
+      // the metadata we have nothing.
+      if (this.fast) this.send(encodeMessage({ type: 'have-none' }));
+      return;
     }
     const have = this.owner.have;
     if (this.fast && have.isComplete) this.send(encodeMessage({ type: 'have-all' }));
@@ -436,6 +489,7 @@ export class PeerSession {
         this.owner.peerInterestChanged(this);
         return;
       case 'have':
+        if (this.owner.pieceCount === undefined) return; // no metadata: nothing to check it against
         if (m.index >= this.owner.pieceCount) {
           throw new ProtocolError('PEER_HAVE_INDEX', `HAVE for piece ${m.index} of ${this.owner.pieceCount}`);
         }
@@ -443,11 +497,12 @@ export class PeerSession {
         if (this.peerPieces.set(m.index)) this.owner.peerPiecesChanged(this, m.index);
         return;
       case 'bitfield':
-        this.onBitfield(m.bits);
+        if (this.owner.pieceCount !== undefined) this.onBitfield(m.bits, this.owner.pieceCount);
         return;
       case 'have-all':
       case 'have-none':
         if (!this.fast) throw new ProtocolError('PEER_FAST_NOT_NEGOTIATED', `${m.type} without the Fast extension (BEP 6)`);
+        if (this.owner.pieceCount === undefined) return;
         if (m.type === 'have-all') this.mergePieces(Array.from({ length: this.owner.pieceCount }, (_, i) => i));
         else this.mergePieces([]);
         return;
@@ -480,6 +535,12 @@ export class PeerSession {
           const ext = decodeExtendedHandshake(m.payload);
           this.remoteClient = ext.clientName;
           if (ext.requestQueue !== undefined) this.pipeline.limitTo(ext.requestQueue);
+          // A later handshake replaces the map: clients send it whole.
+          this.peerExtensions = ext.m;
+          if (ext.metadataSize !== undefined) this.peerMetadataSize = ext.metadataSize;
+          this.owner.extensionsChanged?.(this);
+        } else if (m.extendedId === LOCAL_UT_METADATA_ID) {
+          this.onUtMetadata(m.payload);
         }
         return;
       case 'port':
@@ -489,10 +550,59 @@ export class PeerSession {
     }
   }
 
-  private onBitfield(bits: Uint8Array): void {
+  /** BEP 9. A malformed message throws a UtMetadataError: a protocol error that closes the session. */
+  private onUtMetadata(payload: Uint8Array): void {
+    const msg = decodeUtMetadata(payload);
+    switch (msg.type) {
+      case 'request':
+        this.answerMetadataRequest(msg.piece);
+        return;
+      case 'data':
+      case 'reject':
+        this.owner.metadataAnswer?.(this, msg);
+        return;
+      case 'unknown':
+        return; // BEP 9: ignored, for future message types
+    }
+  }
+
+  /**
+   * Serves one piece of the info dictionary, or rejects: when we have no
+   * metadata to give, the piece is past its end, or the socket is backed
+   * up (a peer asking faster than it reads is not buffered without bound).
+   */
+  private answerMetadataRequest(piece: number): void {
+    const id = this.peerExtensions.get(UT_METADATA);
+    // It never said which id it reads ut_metadata under: there is no way to answer.
+    if (id === undefined) return;
+    const metadata = this.owner.metadata;
+    if (!metadata || piece >= metadataPieceCount(metadata.length) || !this.writable) {
+      this.metadataRejected++;
+      this.send(encodeMessage({ type: 'extended', extendedId: id, payload: encodeUtMetadata({ type: 'reject', piece }) }));
+      return;
+    }
+    const payload = encodeUtMetadata({ type: 'data', piece, totalSize: metadata.length, data: metadataPiece(metadata, piece) });
+    this.metadataServed++;
+    this.send(encodeMessage({ type: 'extended', extendedId: id, payload }));
+  }
+
+  /** Whether the peer offered ut_metadata and has metadata to give (BEP 9). */
+  get hasMetadataToGive(): boolean {
+    return this.peerExtensions.has(UT_METADATA) && this.peerMetadataSize !== undefined;
+  }
+
+  /** Asks the peer for one piece of the info dictionary; false when it does not speak ut_metadata. */
+  requestMetadataPiece(piece: number): boolean {
+    const id = this.peerExtensions.get(UT_METADATA);
+    if (id === undefined || this.phase !== 'open') return false;
+    this.send(encodeMessage({ type: 'extended', extendedId: id, payload: encodeUtMetadata({ type: 'request', piece }) }));
+    return true;
+  }
+
+  private onBitfield(bits: Uint8Array, pieceCount: number): void {
     let bf: Bitfield;
     try {
-      bf = Bitfield.fromBytes(bits, this.owner.pieceCount);
+      bf = Bitfield.fromBytes(bits, pieceCount);
     } catch (err) {
       if (err instanceof BitfieldError) throw new ProtocolError(err.code, err.message, { cause: err });
       throw err;

@@ -1,12 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { Bitfield, BLOCK_LENGTH, PieceGeometry, type Handshake, type Metainfo } from '@seedbox/protocol';
 import type { PieceSink, PieceWriteOutcome } from '@seedbox/disk-writer';
 import { PieceDownload } from './piece-download.js';
 import { PiecePicker } from './piece-picker.js';
 import {
   PeerSession,
-  sharedReadBuffer,
   type CloseReason,
   type RequestKey,
   type SessionOwner,
@@ -16,6 +15,7 @@ import type { PipelineOptions } from './request-pipeline.js';
 import { RateMeter } from './rate.js';
 import { Choker, type ChokerOptions } from './choker.js';
 import { ReadCache, type ReadCacheOptions, type SpanReader } from './read-cache.js';
+import { dialPeer, type PeerAddress } from './dial.js';
 
 /**
  * One torrent in a peer-worker: its peers, the piece picker, the pieces
@@ -28,10 +28,7 @@ import { ReadCache, type ReadCacheOptions, type SpanReader } from './read-cache.
  * and libuv's pool), behind the PieceSink promise.
  */
 
-export interface PeerAddress {
-  host: string;
-  port: number;
-}
+export type { PeerAddress };
 
 export interface TorrentOptions {
   meta: Metainfo;
@@ -172,6 +169,16 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
     return this.have.isComplete;
   }
 
+  /**
+   * The info dictionary we give peers that ask over ut_metadata (BEP 9), so
+   * that a magnet link can start from us. Not for a private torrent: BEP 27
+   * keeps its metadata to those the tracker's .torrent was given to, as
+   * libtorrent does.
+   */
+  get metadata(): Uint8Array | undefined {
+    return this.meta.private || this.meta.infoBytes.length === 0 ? undefined : this.meta.infoBytes;
+  }
+
   get sessionCount(): number {
     return this.sessions.size;
   }
@@ -214,23 +221,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
       if (this.sessions.size >= max) return;
       if (peer.session || peer.banned || peer.nextDialAt > t) continue;
       if (peer.failures >= maxFailures) continue;
-      // The read callback is created before the session it feeds.
-      const target: { session?: PeerSession } = {};
-      const socket = this.options.connect
-        ? this.options.connect(peer.address)
-        : netConnect({
-            host: peer.address.host,
-            port: peer.address.port,
-            onread: {
-              buffer: sharedReadBuffer,
-              callback: (n: number, buf: Uint8Array) => {
-                target.session?.onData(buf.subarray(0, n));
-                return true;
-              },
-            },
-          });
-      target.session = this.createSession(socket, 'outgoing', `${peer.address.host}:${peer.address.port}`);
-      peer.session = target.session;
+      peer.session = dialPeer(peer.address, (socket, address) => this.createSession(socket, 'outgoing', address), this.options.connect);
     }
   }
 

@@ -2,8 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import fc from 'fast-check';
-import { Bitfield, encodeHandshake, encodeMessage, type Message } from '@seedbox/protocol';
-import { PeerSession, type CloseReason, type SessionOwner } from '../src/peer-session.js';
+import {
+  Bitfield,
+  decodeExtendedHandshake,
+  decodeMessage,
+  decodeUtMetadata,
+  encodeExtendedHandshake,
+  encodeHandshake,
+  encodeMessage,
+  encodeUtMetadata,
+  type Message,
+} from '@seedbox/protocol';
+import { LOCAL_UT_METADATA_ID, PeerSession, type CloseReason, type SessionOwner } from '../src/peer-session.js';
 
 /** Just enough of a net.Socket for a session: it records what is written. */
 class FakeSocket extends EventEmitter {
@@ -144,5 +154,89 @@ describe('PeerSession bitfields', () => {
     // 3 was announced already; only 7 is new.
     expect(haves).toEqual([3, 7]);
     expect(session.peerPieces.has(7)).toBe(true);
+  });
+});
+
+describe('PeerSession ut_metadata (BEP 9)', () => {
+  const utId = 9; // the id the remote peer wants ut_metadata under
+  const metadata = Buffer.alloc(16384 + 100, 0x5a);
+
+  /** An opened session whose peer sent an extended handshake offering ut_metadata. */
+  function open(owner: SessionOwner) {
+    const socket = new FakeSocket();
+    const session = new PeerSession({ socket: socket as unknown as Socket, owner, direction: 'outgoing', address: 'x:1' });
+    session.onData(encodeHandshake({ infoHash, peerId: new Uint8Array(20).fill(2), fast: true, extended: true }));
+    const ext = encodeExtendedHandshake({ m: new Map([['ut_metadata', utId]]), metadataSize: 1234 });
+    session.onData(encodeMessage({ type: 'extended', extendedId: 0, payload: ext }));
+    return { socket, session };
+  }
+
+  /** Every message written after our handshake (each write is one whole message here). */
+  function written(socket: FakeSocket): Message[] {
+    return socket.written.slice(1).map((b) => {
+      const r = decodeMessage(b);
+      if (r.kind !== 'ok' || r.used !== b.length) throw new Error('a write that is not one message');
+      return r.value;
+    });
+  }
+
+  /** The ut_metadata messages written to the socket, decoded. */
+  function sent(socket: FakeSocket) {
+    return written(socket)
+      .filter((m): m is Extract<Message, { type: 'extended' }> => m.type === 'extended' && m.extendedId === utId)
+      .map((m) => decodeUtMetadata(m.payload));
+  }
+
+  it('offers ut_metadata and metadata_size, and serves the pieces asked for', () => {
+    const { owner } = makeOwner();
+    const { socket, session } = open({ ...owner, metadata });
+    const ours = written(socket).find((m) => m.type === 'extended' && m.extendedId === 0) as Extract<Message, { type: 'extended' }>;
+    const hs = decodeExtendedHandshake(ours.payload);
+    expect(hs.m.get('ut_metadata')).toBe(LOCAL_UT_METADATA_ID);
+    expect(hs.metadataSize).toBe(metadata.length);
+    expect(session.peerExtensions.get('ut_metadata')).toBe(utId);
+    expect(session.peerMetadataSize).toBe(1234);
+
+    for (const piece of [1, 0, 2]) {
+      session.onData(encodeMessage({ type: 'extended', extendedId: LOCAL_UT_METADATA_ID, payload: encodeUtMetadata({ type: 'request', piece }) }));
+    }
+    const answers = sent(socket);
+    expect(answers.map((a) => a.type)).toEqual(['data', 'data', 'reject']); // piece 2 is past the end
+    expect(answers[0]).toMatchObject({ piece: 1, totalSize: metadata.length });
+    expect(Buffer.from((answers[0] as { data: Uint8Array }).data).equals(metadata.subarray(16384))).toBe(true);
+    expect([session.metadataServed, session.metadataRejected]).toEqual([2, 1]);
+  });
+
+  it('rejects every request when it has no metadata to give, and passes answers to its owner', () => {
+    const { owner, closed } = makeOwner();
+    const answers: unknown[] = [];
+    const { socket, session } = open({ ...owner, metadataAnswer: (_s, a) => answers.push({ ...a }) });
+    session.onData(encodeMessage({ type: 'extended', extendedId: LOCAL_UT_METADATA_ID, payload: encodeUtMetadata({ type: 'request', piece: 0 }) }));
+    expect(sent(socket).map((a) => a.type)).toEqual(['reject']);
+    session.onData(encodeMessage({ type: 'extended', extendedId: LOCAL_UT_METADATA_ID, payload: encodeUtMetadata({ type: 'reject', piece: 3 }) }));
+    expect(answers).toEqual([{ type: 'reject', piece: 3 }]);
+    expect(session.requestMetadataPiece(4)).toBe(true);
+    expect(sent(socket).at(-1)).toEqual({ type: 'request', piece: 4 });
+    expect(closed).toEqual([]);
+  });
+
+  it('closes on a malformed ut_metadata message, counted as a protocol error', () => {
+    const { owner, closed } = makeOwner();
+    const { session } = open(owner);
+    session.onData(encodeMessage({ type: 'extended', extendedId: LOCAL_UT_METADATA_ID, payload: Buffer.from('d5:piecei0ee') }));
+    expect(closed.map((c) => c.reason)).toEqual(['protocol-error']);
+    expect((closed[0]!.error as { code?: string }).code).toBe('UT_METADATA_BAD_MSG_TYPE');
+  });
+
+  it('without metadata (pieceCount undefined), ignores bitfields it cannot size and says HAVE_NONE', () => {
+    const { owner, closed } = makeOwner();
+    const { socket, session } = open({ ...owner, pieceCount: undefined });
+    session.onData(encodeMessage({ type: 'bitfield', bits: new Uint8Array(1000).fill(0xff) }));
+    session.onData(encodeMessage({ type: 'have', index: 123456 }));
+    session.onData(encodeMessage({ type: 'have-all' }));
+    expect(closed).toEqual([]);
+    const types = written(socket).map((m) => m.type);
+    expect(types).toContain('have-none');
+    expect(types).not.toContain('bitfield');
   });
 });

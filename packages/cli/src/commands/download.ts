@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { isMagnetUri, type Metainfo } from '@seedbox/protocol';
 import { CliError, UsageError } from '../cli-error.js';
 import {
   defaultResumeDir,
@@ -9,6 +10,8 @@ import {
   startEmbedded,
   type TorrentTick,
 } from '../embedded.js';
+import { formatBytes } from '../format.js';
+import { fetchMagnetMetadata, type ResolvedMagnet } from '../magnet.js';
 import { ProgressBar } from '../progress.js';
 import { trackerReporting } from '../tracker-events.js';
 import { loadTorrentFile } from './inspect.js';
@@ -16,7 +19,10 @@ import { loadTorrentFile } from './inspect.js';
 export { parsePeerAddress };
 
 export const downloadUsage =
-  'seedbox download <file.torrent> --out DIR [--peer HOST:PORT ...] [--seed] [--listen [HOST:]PORT] [--json] [--max-peers N] [--resume-dir DIR] [--no-pipelining] [--no-trackers] [--announce-ip HOST]';
+  'seedbox download <file.torrent | magnet-uri> --out DIR [--peer HOST:PORT ...] [--seed] [--listen [HOST:]PORT] [--json] [--max-peers N] [--resume-dir DIR] [--no-pipelining] [--no-trackers] [--announce-ip HOST] [--metadata-timeout SECONDS]';
+
+/** How long a magnet link's metadata may take by default: trackers answer within seconds, but peers may take a while to appear. */
+const DEFAULT_METADATA_TIMEOUT_S = 300;
 
 type Outcome = { ok: true } | { ok: false; reason: string };
 
@@ -25,35 +31,80 @@ type Outcome = { ok: true } | { ok: false; reason: string };
  * checked first and only missing pieces are fetched. Exits 0 only once
  * every piece is verified on disk; with --seed it then keeps seeding until
  * stopped (SIGINT/SIGTERM).
+ *
+ * A magnet link first has its info dictionary fetched from peers (BEP 9,
+ * see magnet.ts); the download then runs as for a .torrent file.
  */
 export async function download(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const parsed = parseDownloadArgs(argv);
-  const [torrentPath, ...extra] = parsed.positionals;
-  if (torrentPath === undefined || extra.length > 0) throw new UsageError(`usage: ${downloadUsage}`);
+  const [target, ...extra] = parsed.positionals;
+  if (target === undefined || extra.length > 0) throw new UsageError(`usage: ${downloadUsage}`);
   const outDir = parsed.values.out;
   if (!outDir) throw new UsageError(`--out DIR is required; usage: ${downloadUsage}`);
-  const peers = (parsed.values.peer ?? []).map(parsePeerAddress);
+  let peers = (parsed.values.peer ?? []).map(parsePeerAddress);
   const maxPeers = parsed.values['max-peers'] === undefined ? undefined : Number(parsed.values['max-peers']);
   if (maxPeers !== undefined && (!Number.isInteger(maxPeers) || maxPeers < 1)) throw new UsageError('--max-peers takes a positive integer');
-  const listen = parsed.values.listen === undefined ? undefined : parseListen(parsed.values.listen);
+  let listen = parsed.values.listen === undefined ? undefined : parseListen(parsed.values.listen);
   const json = parsed.values.json ?? false;
+  const metadataTimeout = parsed.values['metadata-timeout'] === undefined ? DEFAULT_METADATA_TIMEOUT_S : Number(parsed.values['metadata-timeout']);
+  if (!(metadataTimeout > 0)) throw new UsageError('--metadata-timeout takes a positive number of seconds');
 
-  const meta = await loadTorrentFile(torrentPath);
   const emit = (o: Record<string, unknown>): void => {
     if (json) out.write(`${JSON.stringify({ time: Date.now(), ...o })}\n`);
   };
   const trackerEvents = trackerReporting(json, emit, err);
-  const e = await startEmbedded({
-    meta,
-    dir: outDir,
-    resumeDir: parsed.values['resume-dir'] ?? defaultResumeDir(),
-    listen,
-    maxPeers,
-    noPipelining: parsed.values['no-pipelining'],
-    trackers: !parsed.values['no-trackers'],
-    announceHost: parsed.values['announce-ip'],
-    ...trackerEvents,
-  });
+  let meta: Metainfo;
+  let magnet: ResolvedMagnet | undefined;
+  if (isMagnetUri(target)) {
+    magnet = await fetchMagnetMetadata({
+      onStart: () => {
+        if (!json) err.write('fetching the metadata from peers\n');
+      },
+      uri: target,
+      peers,
+      listen,
+      trackers: !parsed.values['no-trackers'],
+      announceHost: parsed.values['announce-ip'],
+      timeoutMs: metadataTimeout * 1000,
+      ...trackerEvents,
+    });
+    meta = magnet.meta;
+    peers = magnet.peers;
+    // The port the trackers were given, now the download's.
+    listen = magnet.listen;
+    emit({
+      event: 'metadata',
+      infoHash: meta.infoHashHex,
+      name: meta.name,
+      metadataSize: meta.infoBytes.length,
+      metadataPieces: magnet.stats.pieceCount ?? null,
+      sources: magnet.stats.sources,
+      hashFailures: magnet.stats.hashFailures,
+      seconds: magnet.seconds,
+    });
+    if (!json) err.write(`metadata: ${meta.name}, ${formatBytes(meta.totalLength)} in ${meta.pieceCount} pieces (${magnet.seconds.toFixed(1)} s)\n`);
+  } else {
+    meta = await loadTorrentFile(target);
+  }
+  let e;
+  try {
+    e = await startEmbedded({
+      meta,
+      dir: outDir,
+      resumeDir: parsed.values['resume-dir'] ?? defaultResumeDir(),
+      listen,
+      maxPeers,
+      noPipelining: parsed.values['no-pipelining'],
+      trackers: !parsed.values['no-trackers'],
+      announceHost: parsed.values['announce-ip'],
+      peerId: magnet?.peerId,
+      trackerHandover: magnet?.tracker,
+      ...trackerEvents,
+    });
+  } catch (x) {
+    await magnet?.tracker?.tracker.stop();
+    throw x;
+  }
   const { worker, torrent, tracker } = e;
   const bar = json ? undefined : new ProgressBar(err);
   const started = performance.now();
@@ -141,6 +192,7 @@ function parseDownloadArgs(argv: string[]) {
         'no-pipelining': { type: 'boolean' },
         'no-trackers': { type: 'boolean' },
         'announce-ip': { type: 'string' },
+        'metadata-timeout': { type: 'string' },
       },
     });
   } catch (e) {

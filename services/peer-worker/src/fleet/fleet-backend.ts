@@ -39,8 +39,13 @@ export class FleetBackend implements ControlBackend {
     } catch (e) {
       return Promise.reject(new ControlError('invalid-argument', `not a valid magnet URI: ${(e as Error).message}`, { cause: e }));
     }
-    // Honest refusal: without the metadata exchange there is nothing to download yet.
-    return Promise.reject(new ControlError('unimplemented', 'magnet URIs need the metadata exchange (BEP 9), which seedbox does not have yet; add the .torrent file'));
+    // Honest refusal: the fleet has no metadata fetch yet (the registry keeps .torrent files), so there is nothing to download.
+    return Promise.reject(
+      new ControlError(
+        'unimplemented',
+        'the fleet does not fetch magnet metadata (BEP 9) yet; add the .torrent file, or use `seedbox download <magnet-uri>` (embedded mode)',
+      ),
+    );
   }
 
   async list(): Promise<TorrentRecord[]> {
