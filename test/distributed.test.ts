@@ -117,6 +117,16 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
     await f.trackerClient!.process.waitForLine(/"msg":"announced".*"event":"stopped"/, 10_000, 'a stopped announce');
   }, 120_000);
 
+  it('adds a magnet URI: the fleet fetches the metadata (BEP 9) through the tracker, then downloads byte-identical', async () => {
+    const f = await setUp(big);
+    const magnet = `magnet:?xt=urn:btih:${big.infoHash}&tr=${encodeURIComponent(`http://127.0.0.1:${trackerPort}/announce`)}`;
+    const r = await run([cli, 'add', magnet, '--server', `127.0.0.1:${f.peerWorkers[0]!.grpcPort}`, '--json'], 120_000);
+    expect(r.code, r.output).toBe(0);
+    const added = JSON.parse(r.output.trim().split('\n').pop()!) as { created: boolean; torrent: { name: string; pieceCount: number } };
+    expect(added).toMatchObject({ created: true, torrent: { name: 'big.bin', pieceCount: 3 } });
+    await waitComplete(f, big, 60_000);
+  }, 150_000);
+
   it('loses nothing when one of two disk-writers is killed with SIGKILL in the middle', async () => {
     const f = await setUp(many, { diskWriters: 2, seedLimit: 4_000_000 });
     await add(f, many);

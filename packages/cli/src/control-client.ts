@@ -19,6 +19,7 @@ import { CliError, UsageError } from './cli-error.js';
 export const DEFAULT_SERVER = '127.0.0.1:50051';
 /** Every unary call gives up after this long, so a hung server cannot hang a script. */
 export const CALL_DEADLINE_MS = 10_000;
+export const MAGNET_ADD_DEADLINE_MS = 150_000;
 
 const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
 
@@ -68,7 +69,7 @@ export function describeFailure(error: Pick<ServiceError, 'code' | 'details'>, s
       return cause === undefined ? `${server}: ${details} (UNAVAILABLE)` : `cannot reach ${server} (UNAVAILABLE: ${cause})`;
     }
     case Status.DEADLINE_EXCEEDED:
-      return `no answer from ${server} within ${CALL_DEADLINE_MS / 1000} s (DEADLINE_EXCEEDED)`;
+      return `no answer from ${server} in time (DEADLINE_EXCEEDED)`;
     // The server's sentence says it all ("no torrent …", "info_hash must be …").
     case Status.NOT_FOUND:
     case Status.INVALID_ARGUMENT:
@@ -97,16 +98,17 @@ export class ControlClient {
     this.client = new SeedboxControlClient(server, credentials.createInsecure());
   }
 
-  private unary<Req, Res>(method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+  private unary<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, deadlineMs = CALL_DEADLINE_MS): Promise<Res> {
     return new Promise((resolve, reject) => {
-      method.call(this.client, request, new Metadata(), { deadline: Date.now() + CALL_DEADLINE_MS }, (error, response) =>
+      method.call(this.client, request, new Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) =>
         error ? reject(toCallError(error, this.server)) : resolve(response),
       );
     });
   }
 
+  /** A magnet add answers once the fleet has fetched the metadata: it gets minutes, not seconds. */
   add(request: AddTorrentRequest): Promise<AddTorrentResponse> {
-    return this.unary(this.client.addTorrent, request);
+    return this.unary(this.client.addTorrent, request, request.magnetUri ? MAGNET_ADD_DEADLINE_MS : CALL_DEADLINE_MS);
   }
 
   async list(): Promise<Torrent[]> {

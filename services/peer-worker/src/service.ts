@@ -43,7 +43,11 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
       log,
     });
     const board = new StatsBoard(nc);
-    const backend = new FleetBackend(nc, state, board);
+    const backend = new FleetBackend(nc, state, board, {
+      peerId: worker.peerId,
+      port: config.announcePort ?? worker.listenPort ?? config.listenPort,
+      timeoutMs: 120_000,
+    });
     worker.on('tick', (t) => {
       m.observeTick(t);
       let downloading = 0;

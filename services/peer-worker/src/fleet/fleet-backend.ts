@@ -1,5 +1,7 @@
 import type { NatsConnection } from 'nats';
-import { MetainfoError, parseMagnet, parseMetainfo, type Metainfo } from '@seedbox/protocol';
+import { encodeBencode, MetainfoError, parseMagnet, parseMetainfo, type Magnet, type Metainfo } from '@seedbox/protocol';
+import { startEmbeddedTracker } from '@seedbox/tracker-client';
+import { fetchMetadata, type MetadataFetcher } from '../metadata-fetcher.js';
 import { STORAGE_DELETE, type FleetState, type RegistryEntry } from '@seedbox/cluster';
 import { ControlError, type ControlBackend, type DesiredState, type TorrentRecord, type TorrentStatsView } from '../control/backend.js';
 import type { StatsBoard } from './stats-board.js';
@@ -16,6 +18,8 @@ export class FleetBackend implements ControlBackend {
     private readonly nc: NatsConnection,
     private readonly state: FleetState,
     private readonly board: StatsBoard,
+    /** For magnet URIs: who we are to peers and trackers while fetching metadata. */
+    private readonly magnets?: { peerId: Uint8Array; port: number; timeoutMs: number },
   ) {}
 
   async add(torrentFile: Uint8Array, options: { paused: boolean }): Promise<{ record: TorrentRecord; created: boolean }> {
@@ -33,19 +37,64 @@ export class FleetBackend implements ControlBackend {
     return { record, created };
   }
 
-  addMagnet(uri: string): Promise<{ record: TorrentRecord; created: boolean }> {
+  /**
+   * A magnet URI: this worker fetches the info dictionary (BEP 9) from the
+   * link's peers (x.pe) and from those its trackers (tr) return, then
+   * registers the torrent as if its .torrent file had been added. The call
+   * answers once the metadata is in, so the registry only ever holds
+   * torrents whose files and pieces are known; a caller that will not wait
+   * sets a deadline.
+   */
+  async addMagnet(uri: string, options: { paused: boolean }): Promise<{ record: TorrentRecord; created: boolean }> {
+    let magnet: Magnet;
     try {
-      parseMagnet(uri);
+      magnet = parseMagnet(uri);
     } catch (e) {
-      return Promise.reject(new ControlError('invalid-argument', `not a valid magnet URI: ${(e as Error).message}`, { cause: e }));
+      throw new ControlError('invalid-argument', `not a valid magnet URI: ${(e as Error).message}`, { cause: e });
     }
-    // Honest refusal: the fleet has no metadata fetch yet (the registry keeps .torrent files), so there is nothing to download.
-    return Promise.reject(
-      new ControlError(
-        'unimplemented',
-        'the fleet does not fetch magnet metadata (BEP 9) yet; add the .torrent file, or use `seedbox download <magnet-uri>` (embedded mode)',
-      ),
-    );
+    const existing = await this.get(magnet.infoHashHex);
+    if (existing) return { record: existing, created: false };
+    if (!this.magnets) throw new ControlError('unimplemented', 'this peer-worker does not fetch magnet metadata');
+    if (magnet.trackers.length === 0 && magnet.peers.length === 0) {
+      throw new ControlError('invalid-argument', 'the magnet URI has no trackers (tr) and no peers (x.pe): there is nowhere to fetch its metadata from');
+    }
+    const { peerId, port, timeoutMs } = this.magnets;
+    const peers = magnet.peers.flatMap((p) => {
+      const m = /^\[([^\]]+)\]:(\d+)$/.exec(p) ?? /^([^:]+):(\d+)$/.exec(p);
+      return m ? [{ host: m[1]!, port: Number(m[2]) }] : [];
+    });
+    let fetcher: MetadataFetcher | undefined;
+    const found: { host: string; port: number }[] = [];
+    // Left is one metadata piece (16 KiB), not 0, while the size is unknown: 0 would tell trackers we are a seed.
+    const tracker =
+      magnet.trackers.length > 0
+        ? startEmbeddedTracker({
+            metainfo: { infoHash: magnet.infoHash, announce: magnet.trackers.map((t) => [t]) },
+            peerId,
+            port,
+            stats: () => ({ uploaded: 0, downloaded: 0, left: 16 * 1024, complete: false }),
+            peerFeed: { peersFound: (_hex, ps) => (fetcher ? fetcher.addPeers(ps) : found.push(...ps)) },
+            onWarning: () => {},
+          })
+        : undefined;
+    let infoBytes: Uint8Array;
+    try {
+      infoBytes = await fetchMetadata({
+        infoHash: magnet.infoHash,
+        peerId,
+        peers,
+        timeoutMs,
+        onStart: (f) => {
+          fetcher = f;
+          if (found.length > 0) f.addPeers(found.splice(0));
+        },
+      });
+    } catch (e) {
+      throw new ControlError('unavailable', `no metadata for ${magnet.infoHashHex}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      await tracker?.stop();
+    }
+    return this.add(torrentFileFromInfo(infoBytes, magnet.trackers), options);
   }
 
   async list(): Promise<TorrentRecord[]> {
@@ -111,4 +160,16 @@ export class FleetBackend implements ControlBackend {
       throw new ControlError('unavailable', `the fleet's state cannot be reached: ${(e as Error).message}`, { cause: e });
     }
   }
+}
+
+/**
+ * A .torrent file around a fetched info dictionary: the dictionary's own
+ * bytes (its SHA-1 is the info hash, so they are not re-encoded) and the
+ * magnet's trackers, one per tier as BEP 12 reads a flat list.
+ */
+export function torrentFileFromInfo(infoBytes: Uint8Array, trackers: readonly string[]): Uint8Array {
+  // Keys in order (announce < announce-list < info): the head is an encoded dictionary without its closing 'e'.
+  const head =
+    trackers.length > 0 ? Buffer.from(encodeBencode({ announce: trackers[0]!, 'announce-list': trackers.map((t) => [t]) })).subarray(0, -1) : Buffer.from('d');
+  return Buffer.concat([head, Buffer.from('4:info'), infoBytes, Buffer.from('e')]);
 }
