@@ -14,11 +14,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TorrentState, type GetTorrentResponse, type Torrent } from '@seedbox/proto';
+import * as grpc from '@grpc/grpc-js';
+import { SeedboxControlClient, TorrentState, type GetTorrentResponse, type Torrent } from '@seedbox/proto';
 import { compareTrees, makeTorrent, type TestTorrent } from './support/data.js';
 import { call, scrape, startFleet, type Fleet } from './support/fleet.js';
 import { startNatsServer, type RunningNats } from './support/nats.js';
-import { startLibtorrentSeed } from './support/peers.js';
+import { startLibtorrentLeech, startLibtorrentSeed } from './support/peers.js';
 import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, sleep, waitFor } from './support/processes.js';
 import { needTools, tools } from './support/tools.js';
 import { startOpentracker } from './support/tracker.js';
@@ -63,13 +64,15 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
   let nats: RunningNats;
   let fleet: Fleet | undefined;
 
-  async function setUp(t: TestTorrent, o: { diskWriters?: number; seedLimit?: number } = {}): Promise<Fleet> {
+  async function setUp(t: TestTorrent, o: { diskWriters?: number; peerWorkers?: number; seedLimit?: number } = {}): Promise<Fleet> {
     nats = await startNatsServer({ maxPayload: 1024 * 1024 });
     await startOpentracker({ infoHashes: [big.infoHash, many.infoHash], port: trackerPort });
-    await startLibtorrentSeed({ torrentPath: t.torrentPath, dataRoot: t.dataRoot, ...(o.seedLimit ? { uploadLimit: o.seedLimit } : {}) });
-    fleet = await startFleet({ natsUrl: nats.url, diskWriters: o.diskWriters ?? 1 });
+    const seed = await startLibtorrentSeed({ torrentPath: t.torrentPath, dataRoot: t.dataRoot, ...(o.seedLimit ? { uploadLimit: o.seedLimit } : {}) });
+    originSeed = seed;
+    fleet = await startFleet({ natsUrl: nats.url, diskWriters: o.diskWriters ?? 1, peerWorkers: o.peerWorkers ?? 1 });
     return fleet;
   }
+  let originSeed: { stop(): Promise<void> } | undefined;
   afterEach(async () => {
     await fleet?.stop();
     fleet = undefined;
@@ -126,6 +129,31 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
     expect(added).toMatchObject({ created: true, torrent: { name: 'big.bin', pieceCount: 3 } });
     await waitComplete(f, big, 60_000);
   }, 150_000);
+
+  it('with two peer-workers: either answers the API, one downloads, and both then seed from the shared volume', async () => {
+    const f = await setUp(many, { peerWorkers: 2 });
+    await add(f, many);
+    await waitComplete(f, many, 60_000);
+    // The other replica answers from the shared state.
+    const other = new SeedboxControlClient(`127.0.0.1:${f.peerWorkers[1]!.grpcPort}`, grpc.credentials.createInsecure());
+    try {
+      const listed = await call<object, { torrents: Torrent[] }>(other, 'listTorrents', {});
+      expect(listed.torrents.map((t) => t.infoHash)).toEqual([many.infoHash]);
+    } finally {
+      other.close();
+    }
+    // The origin seed leaves; a libtorrent leech that knows only one worker,
+    // then only the other, gets the whole torrent from each.
+    await originSeed!.stop();
+    for (const pw of f.peerWorkers) {
+      await waitFor(() => /"msg":"running torrent"/.test(pw.process.text()), 15_000, `${pw.id} to run the torrent`);
+      const save = makeTempDir('lt-leech');
+      const leech = await startLibtorrentLeech({ torrentPath: many.torrentPath, saveDir: save, peers: [{ host: '127.0.0.1', port: pw.listenPort! }] });
+      await leech.waitDone(60_000);
+      expect(await compareTrees(many.contentPath, join(save, many.name))).toBeNull();
+      await leech.process.stop();
+    }
+  }, 180_000);
 
   it('loses nothing when one of two disk-writers is killed with SIGKILL in the middle', async () => {
     const f = await setUp(many, { diskWriters: 2, seedLimit: 4_000_000 });
