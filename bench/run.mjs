@@ -6,13 +6,20 @@
 // on the same torrent from the same seed, several times, interleaved, and
 // prints medians, CPU time, peak RSS and each client's time relative to ours.
 //
-//   npm run bench -- [--scenario NAME] [--runs N] [--size-mib N] [--json] [--clients a,b]
+//   npm run bench -- [--scenario NAME] [--runs N] [--size-mib N] [--json] [--clients a,b] [--cap-s N]
+//
+// Scenarios: leech-1g, seed-1g, four-leeches (one seed, four leeches at
+// once), small-files (10,000 files of 1-200 KiB), slow-link (the seed's link
+// shaped to 100 Mbit/s with tc tbf) and high-latency (50 ms round trip
+// through bench/delay_proxy.mjs). --size-mib overrides every scenario's
+// default size; --cap-s is the time cap of the no-pipelining control over
+// the high-latency link (it reports the rate reached by then).
 //
 // Needs root (network namespaces) and the Debian packages that .ci/run
 // installs. Writes its scratch files under .bench-work/ (git-ignored).
 import { execFileSync, spawn } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +34,7 @@ const { values: args } = parseArgs({
     'size-mib': { type: 'string' },
     json: { type: 'boolean' },
     clients: { type: 'string' },
+    'cap-s': { type: 'string', default: '30' },
   },
 });
 const RUNS = Number(args.runs);
@@ -44,8 +52,31 @@ async function cleanup() {
     }
   }
 }
+// Once stopping, nothing new starts: a run cut short by the cleanup must
+// not let the next one spawn a process that no cleanup will see.
+let stopping = false;
 for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => cleanup().then(() => process.exit(130)));
+  process.on(sig, () => {
+    stopping = true;
+    cleanup().then(() => process.exit(130));
+  });
+}
+function checkStopping() {
+  if (stopping) throw new Error('stopping');
+}
+
+/**
+ * A scenario's scratch folder. The seed's data stays there for the next run
+ * (it takes a while to make); the leeches' output folders go at cleanup,
+ * after the processes that write them.
+ */
+function scenarioDir(name) {
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  cleanups.push(() => {
+    for (const f of readdirSync(dir)) if (f.startsWith('out-')) rmSync(join(dir, f), { recursive: true, force: true });
+  });
+  return dir;
 }
 
 function sh(cmd, cmdArgs, opts = {}) {
@@ -54,6 +85,7 @@ function sh(cmd, cmdArgs, opts = {}) {
 
 /** Starts a long-running process; it is killed by pid at cleanup. */
 function daemon(cmd, cmdArgs, { netns, logFile, ready } = {}) {
+  checkStopping();
   const full = netns ? ['ip', ['netns', 'exec', netns, cmd, ...cmdArgs]] : [cmd, cmdArgs];
   const child = spawn(full[0], full[1], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out = logFile ? createWriteStream(logFile) : undefined;
@@ -89,27 +121,54 @@ function daemon(cmd, cmdArgs, { netns, logFile, ready } = {}) {
   return { child, waitReady, text: () => text };
 }
 
+/** Child pids of a process (from /proc). */
+function childrenOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Runs one client to completion under GNU time: wall time, CPU time (user +
- * system) and peak RSS of the client process.
+ * system) and peak RSS of the client process. With capMs the client gets a
+ * SIGTERM after that long (GNU time still reports its usage) and the result
+ * says `capped`; a client killed by timeoutMs is a failure.
  */
-function timed(cmd, cmdArgs, { timeoutMs = 600_000, env } = {}) {
+function timed(cmd, cmdArgs, { timeoutMs = 600_000, capMs, env } = {}) {
   return new Promise((res, rej) => {
+    checkStopping();
     const t0 = performance.now();
+    const startEpoch = Date.now();
     const child = spawn('/usr/bin/time', ['-v', cmd, ...cmdArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
+    let capped = false;
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
+    const capTimer = capMs
+      ? setTimeout(() => {
+          capped = true;
+          for (const pid of childrenOf(child.pid)) process.kill(pid, 'SIGTERM');
+        }, capMs)
+      : undefined;
+    cleanups.push(() => {
+      if (child.exitCode === null && child.signalCode === null) {
+        for (const pid of childrenOf(child.pid)) process.kill(pid, 'SIGKILL');
+        child.kill('SIGKILL');
+      }
+    });
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(capTimer);
       const wall = (performance.now() - t0) / 1000;
       const num = (re) => Number(re.exec(err)?.[1] ?? NaN);
       const cpu = num(/User time \(seconds\): ([\d.]+)/) + num(/System time \(seconds\): ([\d.]+)/);
       const rssMiB = num(/Maximum resident set size \(kbytes\): (\d+)/) / 1024;
-      if (code !== 0) return rej(new Error(`${cmd} exited ${code}: ${(out + err).slice(-800)}`));
-      res({ wall, cpu, rssMiB, out });
+      if (code !== 0 && !capped) return rej(new Error(`${cmd} exited ${code ?? signal} after ${wall.toFixed(1)} s: ${(out + err).slice(-800)}`));
+      res({ wall, cpu, rssMiB, out, capped, startEpoch });
     });
   });
 }
@@ -128,6 +187,7 @@ async function freePort() {
 
 /** A namespace with a veth pair: host side 10.213.N.1, namespace side 10.213.N.2. */
 function netns(subnet) {
+  checkStopping();
   const name = `sbxb${subnet}`;
   const host = `sbxh${subnet}`;
   const peer = `sbxp${subnet}`;
@@ -160,7 +220,19 @@ function netns(subnet) {
   sh('ip', ['netns', 'exec', name, 'ip', 'addr', 'add', `10.213.${subnet}.2/24`, 'dev', peer]);
   sh('ip', ['netns', 'exec', name, 'ip', 'link', 'set', peer, 'up']);
   sh('ip', ['netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up']);
-  return { name, hostIp: `10.213.${subnet}.1`, nsIp: `10.213.${subnet}.2` };
+  return { name, hostIf: host, nsIf: peer, hostIp: `10.213.${subnet}.1`, nsIp: `10.213.${subnet}.2` };
+}
+
+/**
+ * Shapes what leaves the namespace (the seed's upload) with a token bucket:
+ * `rate` (tc syntax, e.g. 100mbit), `burst` bytes and at most `latency` of
+ * queue. Removed at cleanup (and with the namespace anyway).
+ */
+function shapeEgress(ns, { rate, burst, latency }) {
+  const tc = (...a) => sh('ip', ['netns', 'exec', ns.name, 'tc', ...a]);
+  tc('qdisc', 'add', 'dev', ns.nsIf, 'root', 'tbf', 'rate', rate, 'burst', burst, 'latency', latency);
+  cleanups.push(() => tc('qdisc', 'del', 'dev', ns.nsIf, 'root'));
+  return tc('-s', 'qdisc', 'show', 'dev', ns.nsIf).split('\n')[0];
 }
 
 // ---- data ----
@@ -181,9 +253,62 @@ async function writeRandomFile(path, size, seed) {
   writeFileSync(`${path}.size`, String(size));
 }
 
+/** A deterministic PRNG (mulberry32), for file sizes. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A folder of many small files of random sizes (minBytes..maxBytes), 100 to
+ * a subfolder, `count` of them or, with totalBytes, as many as it takes to
+ * reach that. Reused when already there with the same parameters.
+ * Returns the relative paths and sizes.
+ */
+function writeRandomTree(dirPath, { count, totalBytes, minBytes, maxBytes, seed }) {
+  const params = JSON.stringify({ count, totalBytes, minBytes, maxBytes, seed });
+  const marker = `${dirPath}.params`;
+  const listFile = `${dirPath}.list.json`;
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === params && existsSync(listFile)) return JSON.parse(readFileSync(listFile, 'utf8'));
+  rmSync(dirPath, { recursive: true, force: true });
+  const rand = prng(createHash('sha256').update(seed).digest().readUInt32LE(0));
+  const key = createHash('sha256').update(seed).digest().subarray(0, 16);
+  const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
+  const files = [];
+  let total = 0;
+  for (let i = 0; totalBytes ? total < totalBytes : i < count; i++) {
+    const size = minBytes + Math.floor(rand() * (maxBytes - minBytes + 1));
+    const rel = join(`d${String(Math.floor(i / 100)).padStart(3, '0')}`, `f${String(i).padStart(5, '0')}.bin`);
+    if (i % 100 === 0) mkdirSync(join(dirPath, dirname(rel)), { recursive: true });
+    writeFileSync(join(dirPath, rel), cipher.update(Buffer.alloc(size)));
+    files.push({ path: rel, size });
+    total += size;
+  }
+  writeFileSync(listFile, JSON.stringify(files));
+  writeFileSync(marker, params);
+  return files;
+}
+
+/** Every listed file under `a` is byte-identical to the one under `b`. */
+function sameTree(a, b, files) {
+  for (const f of files) {
+    const x = join(a, f.path);
+    if (!existsSync(x)) return false;
+    if (!readFileSync(x).equals(readFileSync(join(b, f.path)))) return false;
+  }
+  return true;
+}
+
+/** A torrent of `content`; without a tracker URL, one that lists no tracker. */
 function makeTorrent(content, torrentPath, pieceLog2, tracker) {
   rmSync(torrentPath, { force: true });
-  sh('mktorrent', ['-l', String(pieceLog2), '-a', tracker, '-o', torrentPath, content]);
+  sh('mktorrent', ['-l', String(pieceLog2), ...(tracker ? ['-a', tracker] : []), '-o', torrentPath, content]);
   return torrentPath;
 }
 
@@ -197,24 +322,46 @@ function infoHashOf(torrentPath) {
 const seedbox = join(root, 'packages/cli/bin/seedbox.js');
 // Extra node flags for our client only, e.g. BENCH_NODE_ARGS=--cpu-prof to profile it.
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+// Each leech: (torrent, out dir, seed HOST:PORT, { timeoutMs, capMs }) -> { wall, cpu, rssMiB[, bytes, capped] }.
 const LEECHES = {
-  seedbox: (t, out, seed) => timed('node', [...nodeArgs, seedbox, 'download', t, '--out', out, '--peer', seed, '--json']),
-  'seedbox-nopipe': (t, out, seed) =>
-    timed('node', [...nodeArgs, seedbox, 'download', t, '--out', out, '--peer', seed, '--json', '--no-pipelining']),
-  webtorrent: (t, out, seed) => timed('node', [join(root, 'bench/webtorrent_leech.mjs'), t, out, seed]),
-  libtorrent: (t, out, seed) => timed('/usr/bin/python3', [join(root, 'bench/lt_peer.py'), t, out, '--listen', '127.0.0.1:0', '--peer', seed]),
+  seedbox: (t, out, seed, o) => ourLeech(t, out, seed, [], o),
+  'seedbox-nopipe': (t, out, seed, o) => ourLeech(t, out, seed, ['--no-pipelining'], o),
+  webtorrent: (t, out, seed, o) => timed('node', [join(root, 'bench/webtorrent_leech.mjs'), t, out, seed], o),
+  libtorrent: (t, out, seed, o) => timed('/usr/bin/python3', [join(root, 'bench/lt_peer.py'), t, out, '--listen', '127.0.0.1:0', '--peer', seed], o),
   // aria2 learns peers only from a tracker.
-  aria2: (t, out) =>
+  aria2: (t, out, _seed, o) =>
     timed('aria2c', [
       '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false', '--enable-peer-exchange=false',
       '--seed-time=0', '--check-integrity=false', '--file-allocation=none', '--console-log-level=warn',
       '--summary-interval=0', '--listen-port=6890-6899', '-d', out, t,
-    ]),
+    ], o),
   transmission: transmissionLeech,
 };
 
+/**
+ * Our client, with its resume data kept in the output folder (not in the
+ * user's state dir). Capped by time (o.capMs), it reports the payload bytes
+ * of its last progress line and the time of that line instead.
+ */
+async function ourLeech(t, out, seed, extra, o = {}) {
+  const r = await timed('node', [...nodeArgs, seedbox, 'download', t, '--out', out, '--peer', seed, '--json', '--resume-dir', join(out, '.seedbox-resume'), ...extra], o);
+  if (!r.capped) return r;
+  let last;
+  for (const line of r.out.split('\n')) {
+    try {
+      const j = JSON.parse(line);
+      if (typeof j.downloaded === 'number' && typeof j.time === 'number') last = j;
+    } catch {
+      /* not a JSON line */
+    }
+  }
+  if (last?.complete) return { ...r, capped: false };
+  if (!last) throw new Error('capped before any progress line');
+  return { ...r, wall: (last.time - r.startEpoch) / 1000, bytes: last.downloaded };
+}
+
 /** Transmission 3.00 as a leech: a daemon with its own config, driven over RPC, stopped when done. */
-async function transmissionLeech(t, out) {
+async function transmissionLeech(t, out, _seed, { timeoutMs = 600_000 } = {}) {
   const cfg = join(out, '.tr-config');
   mkdirSync(cfg, { recursive: true });
   const rpc = await freePort();
@@ -231,7 +378,9 @@ async function transmissionLeech(t, out) {
   const t0 = performance.now();
   // Run the daemon itself (not under GNU time, which would not pass our
   // SIGTERM on) and read its CPU time and peak RSS from /proc before stopping it.
+  checkStopping();
   const d = spawn('transmission-daemon', ['-f', '-g', cfg], { stdio: 'ignore' });
+  cleanups.push(() => d.exitCode === null && d.signalCode === null && d.kill('SIGKILL'));
   let usage = { cpu: NaN, rssMiB: NaN };
   try {
     const remote = (...a) => sh('transmission-remote', [`127.0.0.1:${rpc}`, ...a]);
@@ -247,7 +396,7 @@ async function transmissionLeech(t, out) {
     for (;;) {
       const info = remote('-t', '1', '-i');
       if (/Percent Done: 100%/.test(info)) break;
-      if (performance.now() - t0 > 600_000) throw new Error('transmission did not finish in 10 minutes');
+      if (performance.now() - t0 > timeoutMs) throw new Error(`transmission did not finish in ${timeoutMs / 1000} s`);
       await new Promise((r) => setTimeout(r, 100));
     }
     usage = procUsage(d.pid);
@@ -280,20 +429,48 @@ function sameBytes(a, b) {
   return h(a) === h(b);
 }
 
-/** Leech one file from one libtorrent seed in a namespace, every client in turn. */
-async function leechScenario(name, { sizeMiB, pieceLog2, clients }) {
-  const dir = join(work, name);
-  mkdirSync(dir, { recursive: true });
-  const data = join(dir, 'seed', 'data.bin');
-  log(`[${name}] preparing ${sizeMiB} MiB of data`);
-  await writeRandomFile(data, sizeMiB * 1024 * 1024, name);
-  const ns = netns(250);
+/**
+ * Leech from one libtorrent seed in a namespace, every client in turn.
+ *
+ * - files: many small files ({ count, minKiB, maxKiB }, or as many as
+ *   sizeMiB takes when that was given) instead of one file of sizeMiB;
+ * - tracker: false for a torrent that lists no tracker (clients get the
+ *   seed's address only, so that none of them can go around a shaped link
+ *   or the proxy); aria2 needs one;
+ * - shape: tc tbf on the seed's side of the veth ({ rate, burst, latency,
+ *   bytesPerSecond }); the table then gives each client's share of it;
+ * - delayMs: leeches reach the seed through bench/delay_proxy.mjs, which
+ *   delays each direction by that much;
+ * - caps: { client: seconds }: stop that client after so long and report
+ *   the rate it reached (only our client reports its progress).
+ */
+async function leechScenario(name, { sizeMiB, pieceLog2, clients, subnet = 250, files, tracker = true, shape, delayMs, caps = {}, timeoutMs = 600_000 }) {
+  const dir = scenarioDir(name);
+  let content;
+  let verify;
+  if (files) {
+    content = join(dir, 'seed', 'files');
+    const spec = { minBytes: files.minKiB * 1024, maxBytes: files.maxKiB * 1024, seed: name };
+    const sized = args['size-mib'] !== undefined;
+    log(`[${name}] preparing ${sized ? `${sizeMiB} MiB of` : files.count} files of ${files.minKiB}-${files.maxKiB} KiB`);
+    const list = writeRandomTree(content, sized ? { ...spec, totalBytes: sizeMiB * 1024 * 1024 } : { ...spec, count: files.count });
+    sizeMiB = list.reduce((a, f) => a + f.size, 0) / 1024 / 1024;
+    log(`[${name}] ${list.length} files, ${sizeMiB.toFixed(0)} MiB`);
+    verify = (out) => sameTree(join(out, 'files'), content, list);
+  } else {
+    content = join(dir, 'seed', 'data.bin');
+    log(`[${name}] preparing ${sizeMiB} MiB of data`);
+    await writeRandomFile(content, sizeMiB * 1024 * 1024, name);
+    verify = (out) => sameBytes(join(out, 'data.bin'), content);
+  }
+  const ns = netns(subnet);
   const trackerPort = 6969;
-  const torrent = makeTorrent(data, join(dir, 'data.torrent'), pieceLog2, `http://${ns.hostIp}:${trackerPort}/announce`);
-  const hash = infoHashOf(torrent);
-  writeFileSync(join(dir, 'whitelist'), `${hash}\n`);
-  const tracker = daemon('opentracker', ['-i', ns.hostIp, '-p', String(trackerPort), '-P', String(trackerPort), '-w', join(dir, 'whitelist')]);
-  void tracker;
+  const torrent = makeTorrent(content, join(dir, 'data.torrent'), pieceLog2, tracker ? `http://${ns.hostIp}:${trackerPort}/announce` : undefined);
+  if (tracker) {
+    const hash = infoHashOf(torrent);
+    writeFileSync(join(dir, 'whitelist'), `${hash}\n`);
+    daemon('opentracker', ['-i', ns.hostIp, '-p', String(trackerPort), '-P', String(trackerPort), '-w', join(dir, 'whitelist')]);
+  }
   const seedPort = 6881;
   const seed = daemon('/usr/bin/python3', [join(root, 'bench/lt_peer.py'), torrent, join(dir, 'seed'), '--seed', '--listen', `${ns.nsIp}:${seedPort}`], {
     netns: ns.name,
@@ -301,9 +478,17 @@ async function leechScenario(name, { sizeMiB, pieceLog2, clients }) {
     ready: /LISTENING (\d+)/,
   });
   await seed.waitReady;
+  let seedAddr = `${ns.nsIp}:${seedPort}`;
+  if (shape) log(`[${name}] seed link: ${shapeEgress(ns, shape)}`);
+  if (delayMs !== undefined) {
+    const proxy = daemon('node', [join(root, 'bench/delay_proxy.mjs'), '--listen', '127.0.0.1:0', '--target', seedAddr, '--delay-ms', String(delayMs)], {
+      ready: /PROXY (\d+)/,
+    });
+    seedAddr = `127.0.0.1:${(await proxy.waitReady)[1]}`;
+    log(`[${name}] leeches reach the seed through a proxy adding ${delayMs} ms each way, at ${seedAddr}`);
+  }
   // Let the seed announce so that tracker-only clients find it.
-  await new Promise((r) => setTimeout(r, 2000));
-  const seedAddr = `${ns.nsIp}:${seedPort}`;
+  if (tracker) await new Promise((r) => setTimeout(r, 2000));
   const results = Object.fromEntries(clients.map((c) => [c, []]));
   for (let run = 1; run <= RUNS; run++) {
     for (const client of clients) {
@@ -314,10 +499,15 @@ async function leechScenario(name, { sizeMiB, pieceLog2, clients }) {
       // cores the kernel flushing a GiB competes with whoever runs next.
       sh('sync');
       try {
-        const r = await LEECHES[client](torrent, out, seedAddr);
-        const ok = sameBytes(join(out, 'data.bin'), data);
+        const capMs = caps[client] ? caps[client] * 1000 : undefined;
+        const r = await LEECHES[client](torrent, out, seedAddr, { timeoutMs, capMs });
+        const ok = r.bytes !== undefined ? true : verify(out);
         results[client].push({ ...r, ok });
-        log(`[${name}] run ${run} ${client.padEnd(15)} ${r.wall.toFixed(2)} s  cpu ${r.cpu.toFixed(2)} s  rss ${r.rssMiB.toFixed(0)} MiB${ok ? '' : '  BYTES DIFFER'}`);
+        const rate = (r.bytes ?? sizeMiB * 1024 * 1024) / 1024 / 1024 / r.wall;
+        log(
+          `[${name}] run ${run} ${client.padEnd(15)} ${r.wall.toFixed(2)} s  ${rate.toFixed(1)} MiB/s  cpu ${r.cpu.toFixed(2)} s  rss ${r.rssMiB.toFixed(0)} MiB` +
+            `${r.bytes !== undefined ? `  (stopped at ${caps[client]} s with ${(r.bytes / 1024 / 1024).toFixed(1)} MiB)` : ''}${ok ? '' : '  BYTES DIFFER'}`,
+        );
       } catch (e) {
         results[client].push({ error: String(e.message ?? e).split('\n')[0] });
         log(`[${name}] run ${run} ${client.padEnd(15)} failed: ${String(e.message ?? e).split('\n')[0]}`);
@@ -326,7 +516,99 @@ async function leechScenario(name, { sizeMiB, pieceLog2, clients }) {
     }
   }
   await cleanup();
-  return summarize(name, sizeMiB, results);
+  const s = summarize(name, sizeMiB, results);
+  if (shape) {
+    // tbf counts whole Ethernet frames: at MTU 1500 a frame of 1514 bytes
+    // carries 1448 of TCP payload (with timestamps), the most any client can get.
+    const MiBps = shape.bytesPerSecond / 1024 / 1024;
+    s.link = { rate: shape.rate, burst: shape.burst, latency: shape.latency, MiBps, tcpPayloadCeilingMiBps: (MiBps * 1448) / 1514 };
+    for (const r of Object.values(s.rows)) if (r.medianMiBps) r.linkShare = r.medianMiBps / s.link.MiBps;
+  }
+  if (delayMs !== undefined) s.roundTripMs = 2 * delayMs;
+  return s;
+}
+
+/**
+ * One seed, ours or libtorrent's, serving `leeches` libtorrent leeches at
+ * once, each in a network namespace of its own (so that they cannot reach
+ * one another: the seed does all the uploading). The time is until the last
+ * leech is done; CPU and peak RSS are the seed's, over the serving only.
+ */
+async function swarmSeedScenario(name, { sizeMiB, pieceLog2, leeches, subnet }) {
+  const dir = scenarioDir(name);
+  const data = join(dir, 'seed', 'data.bin');
+  log(`[${name}] preparing ${sizeMiB} MiB of data`);
+  await writeRandomFile(data, sizeMiB * 1024 * 1024, name);
+  const torrent = makeTorrent(data, join(dir, 'data.torrent'), pieceLog2, undefined);
+  // The seed listens on every address of the host (our CLI takes one
+  // --listen address, and libtorrent, bound to one interface's address,
+  // will not serve a peer that came in over another); each leech dials its
+  // own veth's host side. No namespace has a route to another's.
+  const nss = Array.from({ length: leeches }, (_, i) => netns(subnet + i));
+  const seedIp = '0.0.0.0';
+  const seeds = {
+    seedbox: (port) =>
+      daemon('node', [...nodeArgs, seedbox, 'seed', torrent, '--data', join(dir, 'seed'), '--listen', `${seedIp}:${port}`, '--json', '--no-trackers', '--resume-dir', join(dir, 'resume')], {
+        ready: /"event":"seeding"/,
+      }),
+    libtorrent: (port) =>
+      daemon('/usr/bin/python3', [join(root, 'bench/lt_peer.py'), torrent, join(dir, 'seed'), '--seed', '--listen', `${seedIp}:${port}`], {
+        ready: /LISTENING/,
+      }),
+  };
+  const results = Object.fromEntries(Object.keys(seeds).map((c) => [c, []]));
+  for (let run = 1; run <= RUNS; run++) {
+    for (const [client, start] of Object.entries(seeds)) {
+      const port = await freePort();
+      const d = start(port);
+      await d.waitReady;
+      const outs = nss.map((_, i) => join(dir, `out-${client}-${i}`));
+      for (const out of outs) {
+        rmSync(out, { recursive: true, force: true });
+        mkdirSync(out, { recursive: true });
+      }
+      sh('sync');
+      // Serving only: not the start-up (our seed checks its data first).
+      writeFileSync(`/proc/${d.child.pid}/clear_refs`, '5'); // resets the peak RSS
+      const before = procUsage(d.child.pid);
+      try {
+        const t0 = performance.now();
+        const each = await Promise.all(
+          nss.map((ns, i) =>
+            timed('ip', ['netns', 'exec', ns.name, '/usr/bin/python3', join(root, 'bench/lt_peer.py'), torrent, outs[i], '--peer', `${ns.hostIp}:${port}`], {
+              timeoutMs: 300_000,
+            }).then((r) => ({
+              ...r,
+              doneAt: (performance.now() - t0) / 1000,
+            })),
+          ),
+        );
+        const wall = (performance.now() - t0) / 1000;
+        const after = procUsage(d.child.pid);
+        const ok = outs.every((out) => sameBytes(join(out, 'data.bin'), data));
+        const leechSeconds = each.map((r) => Number(r.doneAt.toFixed(3)));
+        results[client].push({ wall, cpu: after.cpu - before.cpu, rssMiB: after.rssMiB, leechSeconds, ok });
+        log(
+          `[${name}] run ${run} ${client.padEnd(15)} all done in ${wall.toFixed(2)} s (each: ${leechSeconds.map((x) => x.toFixed(2)).join(', ')})  seed cpu ${(after.cpu - before.cpu).toFixed(2)} s  rss ${after.rssMiB.toFixed(0)} MiB${ok ? '' : '  BYTES DIFFER'}`,
+        );
+      } catch (e) {
+        results[client].push({ error: String(e.message ?? e).split('\n')[0] });
+        log(`[${name}] run ${run} ${client.padEnd(15)} failed: ${String(e.message ?? e).split('\n')[0]}`);
+      }
+      d.child.kill('SIGTERM');
+      if (d.child.exitCode === null) await new Promise((r) => d.child.once('exit', r));
+      for (const out of outs) rmSync(out, { recursive: true, force: true });
+    }
+  }
+  await cleanup();
+  const s = summarize(name, sizeMiB, results, { servedMiB: sizeMiB * leeches });
+  s.leeches = leeches;
+  s.note = `time until all ${leeches} leeches are done; MiB/s is the seed's total upload; cpu and rss are the seed's, while serving`;
+  for (const [client, runs] of Object.entries(results)) {
+    const good = runs.filter((r) => r.ok);
+    if (good.length) s.rows[client].medianLeechSeconds = median(good.flatMap((r) => r.leechSeconds));
+  }
+  return s;
 }
 
 /**
@@ -334,8 +616,7 @@ async function leechScenario(name, { sizeMiB, pieceLog2, clients }) {
  * libtorrent seed, same data, same leech, interleaved.
  */
 async function seedScenario(name, { sizeMiB, pieceLog2 }) {
-  const dir = join(work, name);
-  mkdirSync(dir, { recursive: true });
+  const dir = scenarioDir(name);
   const data = join(dir, 'seed', 'data.bin');
   log(`[${name}] preparing ${sizeMiB} MiB of data`);
   await writeRandomFile(data, sizeMiB * 1024 * 1024, name);
@@ -381,50 +662,101 @@ async function seedScenario(name, { sizeMiB, pieceLog2 }) {
   return summarize(name, sizeMiB, results);
 }
 
-function summarize(name, sizeMiB, results) {
+/**
+ * Medians per client. A run stopped by a time cap carries `bytes`: its rate
+ * is bytes over time, and its time is projected to the whole torrent at that
+ * rate (marked `capped`). `servedMiB` is what the MiB/s column counts (the
+ * torrent's size, or all that a seed served).
+ */
+function summarize(name, sizeMiB, results, { servedMiB = sizeMiB } = {}) {
+  const MiB = 1024 * 1024;
   const rows = {};
   for (const [client, runs] of Object.entries(results)) {
     const good = runs.filter((r) => r.wall !== undefined && r.ok);
+    const capped = good.some((r) => r.bytes !== undefined);
+    const rate = (r) => (r.bytes !== undefined ? r.bytes / MiB : servedMiB) / r.wall;
+    const medianMiBps = good.length ? median(good.map(rate)) : 0;
     rows[client] = good.length
       ? {
           runs: good.length,
           failures: runs.length - good.length,
-          medianSeconds: median(good.map((r) => r.wall)),
-          medianMiBps: sizeMiB / median(good.map((r) => r.wall)),
+          medianSeconds: capped ? servedMiB / medianMiBps : median(good.map((r) => r.wall)),
+          medianMiBps: capped ? medianMiBps : servedMiB / median(good.map((r) => r.wall)),
           medianCpuSeconds: median(good.map((r) => r.cpu)),
           peakRssMiB: Math.max(...good.map((r) => r.rssMiB)),
           allSeconds: good.map((r) => Number(r.wall.toFixed(3))),
+          ...(capped ? { capped: true, allMiB: good.map((r) => Number(((r.bytes ?? servedMiB * MiB) / MiB).toFixed(2))) } : {}),
         }
-      : { runs: 0, failures: runs.length };
+      : { runs: 0, failures: runs.length, errors: runs.map((r) => r.error).filter(Boolean) };
   }
   const ours = rows.seedbox?.medianSeconds;
   for (const r of Object.values(rows)) if (ours && r.medianSeconds) r.timeVsSeedbox = r.medianSeconds / ours;
-  return { scenario: name, sizeMiB, rows };
+  return { scenario: name, sizeMiB: Number(sizeMiB.toFixed(1)), rows };
 }
 
 function printTable(s) {
-  log(`\n${s.scenario} (${s.sizeMiB} MiB), medians of ${RUNS} runs`);
-  log(`${'client'.padEnd(16)}${'time s'.padStart(8)}${'MiB/s'.padStart(9)}${'cpu s'.padStart(8)}${'rss MiB'.padStart(9)}${'x ours'.padStart(8)}`);
+  const link = s.link !== undefined;
+  log(`\n${s.scenario} (${s.sizeMiB} MiB${s.leeches ? ` to each of ${s.leeches} leeches` : ''}${link ? `, link ${s.link.rate}` : ''}${s.roundTripMs ? `, ${s.roundTripMs} ms round trip` : ''}), medians of ${RUNS} runs`);
+  if (s.note) log(`(${s.note})`);
+  log(`${'client'.padEnd(16)}${'time s'.padStart(9)}${'MiB/s'.padStart(9)}${link ? '  % link' : ''}${'cpu s'.padStart(8)}${'rss MiB'.padStart(9)}${'x ours'.padStart(8)}`);
   for (const [client, r] of Object.entries(s.rows)) {
     if (!r.runs) {
-      log(`${client.padEnd(16)}  failed (${r.failures})`);
+      log(`${client.padEnd(16)}  failed (${r.failures}): ${r.errors?.[0] ?? ''}`);
       continue;
     }
     log(
-      `${client.padEnd(16)}${r.medianSeconds.toFixed(2).padStart(8)}${r.medianMiBps.toFixed(0).padStart(9)}${r.medianCpuSeconds
-        .toFixed(2)
-        .padStart(8)}${r.peakRssMiB.toFixed(0).padStart(9)}${(r.timeVsSeedbox ?? NaN).toFixed(2).padStart(8)}`,
+      `${client.padEnd(16)}${`${r.capped ? '~' : ''}${r.medianSeconds.toFixed(2)}`.padStart(9)}${r.medianMiBps.toFixed(r.medianMiBps < 10 ? 2 : r.medianMiBps < 100 ? 1 : 0).padStart(9)}${
+        link ? `${(r.linkShare * 100).toFixed(0)}%`.padStart(8) : ''
+      }${r.medianCpuSeconds.toFixed(2).padStart(8)}${r.peakRssMiB.toFixed(0).padStart(9)}${(r.timeVsSeedbox ?? NaN).toFixed(2).padStart(8)}`,
     );
   }
+  if (Object.values(s.rows).some((r) => r.capped)) log('(~: stopped at the time cap; time projected from the rate reached by then)');
 }
 
+const size = (dflt) => Number(args['size-mib'] ?? dflt);
 const SCENARIOS = {
-  'seed-1g': () => seedScenario('seed-1g', { sizeMiB: Number(args['size-mib'] ?? 1024), pieceLog2: 20 }),
+  'seed-1g': () => seedScenario('seed-1g', { sizeMiB: size(1024), pieceLog2: 20 }),
   'leech-1g': () =>
     leechScenario('leech-1g', {
-      sizeMiB: Number(args['size-mib'] ?? 1024),
+      sizeMiB: size(1024),
       pieceLog2: 20,
       clients: (args.clients ?? 'seedbox,webtorrent,libtorrent,aria2,transmission').split(','),
+    }),
+  'four-leeches': () => swarmSeedScenario('four-leeches', { sizeMiB: size(512), pieceLog2: 20, leeches: 4, subnet: 241 }),
+  // 10,000 files of 1-200 KiB (about 980 MiB), 256 KiB pieces: most pieces
+  // span several files. --size-mib makes as many files as that takes.
+  'small-files': () =>
+    leechScenario('small-files', {
+      sizeMiB: size(0),
+      pieceLog2: 18,
+      files: { count: 10_000, minKiB: 1, maxKiB: 200 },
+      subnet: 248,
+      timeoutMs: 300_000,
+      clients: (args.clients ?? 'seedbox,webtorrent,libtorrent,aria2,transmission').split(','),
+    }),
+  // 100 Mbit/s out of the seed's namespace: a 64 KiB bucket (the largest
+  // burst at line rate) and at most 20 ms of queue.
+  'slow-link': () =>
+    leechScenario('slow-link', {
+      sizeMiB: size(256),
+      pieceLog2: 20,
+      subnet: 247,
+      tracker: false,
+      shape: { rate: '100mbit', burst: '64kb', latency: '20ms', bytesPerSecond: 100e6 / 8 },
+      clients: (args.clients ?? 'seedbox,seedbox-nopipe,libtorrent').split(','),
+    }),
+  // 25 ms each way through bench/delay_proxy.mjs. One request at a time over
+  // 50 ms moves ~16 KiB per round trip (~0.3 MiB/s): the control is stopped
+  // at --cap-s and reported by its rate.
+  'high-latency': () =>
+    leechScenario('high-latency', {
+      sizeMiB: size(256),
+      pieceLog2: 20,
+      subnet: 246,
+      tracker: false,
+      delayMs: 25,
+      caps: { 'seedbox-nopipe': Number(args['cap-s']) },
+      clients: (args.clients ?? 'seedbox,seedbox-nopipe,libtorrent,webtorrent').split(','),
     }),
 };
 
