@@ -10,7 +10,6 @@
  * - NATS restarted in the middle;
  * - the control API through the CLI, and metrics that move.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -20,7 +19,7 @@ import { compareTrees, makeTorrent, type TestTorrent } from './support/data.js';
 import { call, scrape, startFleet, type Fleet } from './support/fleet.js';
 import { startNatsServer, type RunningNats } from './support/nats.js';
 import { startLibtorrentLeech, startLibtorrentSeed } from './support/peers.js';
-import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, sleep, waitFor } from './support/processes.js';
+import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, runToExit, sleep, waitFor } from './support/processes.js';
 import { needTools, tools } from './support/tools.js';
 import { startOpentracker } from './support/tracker.js';
 
@@ -218,15 +217,5 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
 });
 
 function run(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+  return runToExit(process.execPath, args, timeoutMs);
 }

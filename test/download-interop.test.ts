@@ -23,7 +23,7 @@ import {
   type PeerAddress,
   type RunningPeer,
 } from './support/peers.js';
-import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, sleep } from './support/processes.js';
+import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, runToExit, sleep, type CommandResult } from './support/processes.js';
 import { needTools, tools } from './support/tools.js';
 import { startOpentracker } from './support/tracker.js';
 
@@ -36,40 +36,19 @@ const aria2 = needTools(tools.aria2, tools.mktorrent);
 const webtorrent = needTools(tools.webtorrent, tools.mktorrent);
 const ltTracker = needTools(tools.libtorrent, tools.mktorrent, tools.opentracker);
 
-interface Download {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** The per-tick JSON lines. */
-  ticks: Record<string, unknown>[];
-}
+type Download = CommandResult;
 
 /** Runs `seedbox download --json` to completion (killed by pid on timeout). */
 function seedboxDownload(torrent: string, out: string, peers: PeerAddress[], timeoutMs = 60_000, extraArgs: string[] = []): Promise<Download> {
-  return new Promise((resolve) => {
-    const args = [cli, 'download', torrent, '--out', out, '--json', ...peers.flatMap((p) => ['--peer', `${p.host}:${p.port}`]), ...extraArgs];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      const ticks = stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      resolve({ code, stdout, stderr, ticks });
-    });
-  });
+  const args = [cli, 'download', torrent, '--out', out, '--json', ...peers.flatMap((p) => ['--peer', `${p.host}:${p.port}`]), ...extraArgs];
+  return runToExit(process.execPath, args, timeoutMs);
 }
 
 async function expectIdentical(torrent: TestTorrent, out: string, d: Download): Promise<void> {
   expect(d.stderr, d.stderr).toBe('');
   expect(d.code).toBe(0);
   // The summary line (announces of `stopped` may follow it).
-  const last = d.ticks.findLast((x) => 'done' in x)!;
+  const last = d.jsonLines.findLast((x) => 'done' in x)!;
   expect(last.done).toBe(true);
   expect(last.piecesVerified).toBe(last.pieceCount);
   expect(await compareTrees(torrent.contentPath, join(out, torrent.name))).toBeNull();
@@ -151,7 +130,7 @@ describe.skipIf(!lt.available || !aria2.available || !webtorrent.available)('see
     // All three were connected at the end, and blocks came from more than
     // one of them. (Which ones depends on who unchokes first: a seed may
     // still be choking us when the last block arrives.)
-    const sources = d.ticks.at(-1)!.sources as Record<string, number>;
+    const sources = d.jsonLines.at(-1)!.sources as Record<string, number>;
     for (const p of peers) expect(Object.keys(sources), `${p.name} was not connected`).toContain(`${p.host}:${p.port}`);
     expect(Object.values(sources).filter((b) => b > 0).length, JSON.stringify(sources)).toBeGreaterThanOrEqual(2);
   }, 120_000);
@@ -173,14 +152,14 @@ describe.skipIf(!ltTracker.available)('seedbox download finds its peers through 
       const d = await seedboxDownload(t.torrentPath, out, [], 60_000);
       await expectIdentical(t, out, d);
       // The seed came from the tracker's reply, over the scheme under test.
-      const announces = d.ticks.filter((x) => x.event === 'announce');
+      const announces = d.jsonLines.filter((x) => x.event === 'announce');
       expect(announces.length, d.stdout).toBeGreaterThan(0);
       expect(announces[0]!.url).toBe(url);
       expect(announces.some((a) => (a.peers as number) > 0), JSON.stringify(announces)).toBe(true);
-      const sources = d.ticks.findLast((x) => 'done' in x)!.sources as Record<string, number>;
+      const sources = d.jsonLines.findLast((x) => 'done' in x)!.sources as Record<string, number>;
       expect(sources[`127.0.0.1:${seed.port}`]).toBeGreaterThan(0);
       // And on the way out it told the tracker it stopped.
-      expect(d.ticks.some((x) => x.event === 'announce' && x.announceEvent === 'stopped'), d.stdout).toBe(true);
+      expect(d.jsonLines.some((x) => x.event === 'announce' && x.announceEvent === 'stopped'), d.stdout).toBe(true);
       await ot.stop();
     }, 90_000);
   }
@@ -235,7 +214,7 @@ describe.skipIf(!lt.available)('endgame against real peers', () => {
     const d = await download;
     await expectIdentical(big, out, d);
     expect(Date.now() - started).toBeLessThan(15_000);
-    const sources = d.ticks.at(-1)!.sources as Record<string, number>;
+    const sources = d.jsonLines.at(-1)!.sources as Record<string, number>;
     expect(sources[`127.0.0.1:${slow.port}`], 'the slow seed was never asked').toBeDefined();
   }, 60_000);
 });

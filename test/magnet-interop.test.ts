@@ -10,12 +10,11 @@
  *
  * No network namespaces: everything is on 127.0.0.1.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compareTrees, makeTorrent, type TestTorrent } from './support/data.js';
 import { startLibtorrentLeech, startLibtorrentSeed } from './support/peers.js';
-import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, spawnProcess } from './support/processes.js';
+import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, runToExit, spawnProcess, type CommandResult } from './support/processes.js';
 import { needTools, tools } from './support/tools.js';
 import { startOpentracker } from './support/tracker.js';
 
@@ -25,39 +24,18 @@ const cli = join(root, 'packages/cli/bin/seedbox.js');
 const lt = needTools(tools.libtorrent, tools.mktorrent);
 const ltTracker = needTools(tools.libtorrent, tools.mktorrent, tools.opentracker);
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** The JSON lines. */
-  lines: Record<string, unknown>[];
-}
+type Run = CommandResult;
 
 /** Runs `seedbox download <magnet> --out DIR --json` to completion (killed by pid on timeout). */
 function seedboxDownload(magnet: string, out: string, extraArgs: string[] = [], timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const args = [cli, 'download', magnet, '--out', out, '--json', '--resume-dir', makeTempDir('resume'), ...extraArgs];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      const lines = stdout
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      resolve({ code, stdout, stderr, lines });
-    });
-  });
+  const args = [cli, 'download', magnet, '--out', out, '--json', '--resume-dir', makeTempDir('resume'), ...extraArgs];
+  return runToExit(process.execPath, args, timeoutMs);
 }
 
 async function expectIdentical(torrent: TestTorrent, out: string, d: Run): Promise<void> {
   expect(d.stderr, d.stderr).toBe('');
   expect(d.code, d.stdout).toBe(0);
-  const last = d.lines.findLast((x) => 'done' in x)!;
+  const last = d.jsonLines.findLast((x) => 'done' in x)!;
   expect(last.done).toBe(true);
   expect(last.piecesVerified).toBe(last.pieceCount);
   expect(await compareTrees(torrent.contentPath, join(out, torrent.name))).toBeNull();
@@ -103,7 +81,7 @@ describe.skipIf(!lt.available)('seedbox download <magnet> from a libtorrent seed
     const out = makeTempDir('seedbox-out');
     const d = await seedboxDownload(magnetOf(multi, `&x.pe=127.0.0.1:${seed.port}`), out);
     await expectIdentical(multi, out, d);
-    const metadata = d.lines.find((x) => x.event === 'metadata');
+    const metadata = d.jsonLines.find((x) => x.event === 'metadata');
     expect(metadata, d.stdout).toMatchObject({
       infoHash: multi.infoHash,
       name: multi.name,
@@ -112,7 +90,7 @@ describe.skipIf(!lt.available)('seedbox download <magnet> from a libtorrent seed
       hashFailures: 0,
     });
     // It came before the download started.
-    expect(d.lines.indexOf(metadata!)).toBeLessThan(d.lines.findIndex((x) => x.event === 'checked'));
+    expect(d.jsonLines.indexOf(metadata!)).toBeLessThan(d.jsonLines.findIndex((x) => x.event === 'checked'));
   }, 90_000);
 
   it('ends with one clear line when no peer gives the metadata in time', async () => {
@@ -143,14 +121,14 @@ describe.skipIf(!ltTracker.available)('seedbox download <magnet> through a track
       const out = makeTempDir('seedbox-out');
       const d = await seedboxDownload(magnetOf(t, `&tr=${encodeURIComponent(url)}`), out);
       await expectIdentical(t, out, d);
-      expect(d.lines.find((x) => x.event === 'metadata'), d.stdout).toMatchObject({ infoHash: t.infoHash, sources: [`127.0.0.1:${seed.port}`] });
-      const announces = d.lines.filter((x) => x.event === 'announce');
+      expect(d.jsonLines.find((x) => x.event === 'metadata'), d.stdout).toMatchObject({ infoHash: t.infoHash, sources: [`127.0.0.1:${seed.port}`] });
+      const announces = d.jsonLines.filter((x) => x.event === 'announce');
       expect(announces.every((a) => a.url === url), JSON.stringify(announces)).toBe(true);
       // One tracker session for both phases: started once, while fetching
       // the metadata, and stopped once at the end.
       expect(announces.filter((a) => a.announceEvent === 'started')).toHaveLength(1);
       expect(announces.filter((a) => a.announceEvent === 'stopped')).toHaveLength(1);
-      expect(d.lines.indexOf(announces[0]!)).toBeLessThan(d.lines.findIndex((x) => x.event === 'metadata'));
+      expect(d.jsonLines.indexOf(announces[0]!)).toBeLessThan(d.jsonLines.findIndex((x) => x.event === 'metadata'));
       await ot.stop();
     }, 90_000);
   }

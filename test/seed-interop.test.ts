@@ -9,7 +9,6 @@
  *
  * Subnets: 10.213.21.0/24 (Transmission refuses peers on 127.0.0.0/8).
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compareTrees, makeTorrent, type TestTorrent } from './support/data.js';
@@ -21,6 +20,7 @@ import {
   cleanupMark,
   freePort,
   makeTempDir,
+  runToExit,
   spawnProcess,
   waitFor,
   type ManagedProcess,
@@ -79,17 +79,7 @@ async function startSeedboxSeed(t: TestTorrent, host = '127.0.0.1'): Promise<{ p
 
 /** Runs a command to completion; answers its exit code and output. */
 function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+  return runToExit(cmd, args, timeoutMs);
 }
 
 describe.skipIf(!lt.available)('seedbox seed to libtorrent', () => {

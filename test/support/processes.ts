@@ -477,3 +477,51 @@ export function indent(text: string, prefix = '  | '): string {
 function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
+
+// ---------------------------------------------------------------- one-shot commands
+
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr interleaved as they came. */
+  output: string;
+  /** The stdout lines that are JSON objects (the CLI's --json lines). */
+  jsonLines: Record<string, unknown>[];
+}
+
+/**
+ * Runs a command to completion and answers what it printed. Killed with
+ * SIGKILL (by its own pid) at the timeout; the result then has code null.
+ */
+export function runToExit(cmd: string, args: string[], timeoutMs = 60_000): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+      output += d;
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      output += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const jsonLines = stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as Record<string, unknown>];
+          } catch {
+            return [];
+          }
+        });
+      resolve({ code, stdout, stderr, output, jsonLines });
+    });
+  });
+}
