@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { ErrorCode, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from 'nats';
+import { ErrorCode, Events, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type Subscription } from 'nats';
 import type { PieceSink, PieceWrite, PieceWriteOutcome } from './piece-sink.js';
 import { PieceWriteResult, PieceWriteStatus } from '@seedbox/proto';
 import {
@@ -68,10 +68,36 @@ export class NatsPieceSink implements PieceSink {
   private closed = false;
   private readonly closeController = new AbortController();
 
+  /** Rejected (and replaced) when the connection drops: answers under way then will never come. */
+  private connectionLost!: Promise<never>;
+  private loseConnection!: (e: Error) => void;
+
   constructor(private readonly options: NatsPieceSinkOptions) {
     this.maxInFlight = options.maxInFlight ?? 16;
     // Every piece waiting to be sent again listens for close().
     setMaxListeners(0, this.closeController.signal);
+    this.armConnectionLost();
+    void (async () => {
+      for await (const s of options.nc.status()) {
+        if (s.type === Events.Disconnect || s.type === Events.Reconnect) {
+          // Replies to requests sent before a reconnect are lost with the
+          // old connection: send those pieces again now, not after the
+          // reply timeout.
+          this.loseConnection(new Error(`NATS ${s.type}`));
+          this.armConnectionLost();
+        }
+      }
+    })().catch(() => {});
+  }
+
+  private armConnectionLost(): void {
+    this.connectionLost = new Promise<never>((_, reject) => (this.loseConnection = reject));
+    this.connectionLost.catch(() => {});
+  }
+
+  /** A request, abandoned when the connection drops under it. */
+  private request(subject: string, data: Uint8Array, opts: { headers: MsgHdrs; timeout: number }): Promise<Msg> {
+    return Promise.race([this.options.nc.request(subject, data, opts), this.connectionLost]);
   }
 
   get piecesInFlight(): number {
@@ -152,7 +178,7 @@ export class NatsPieceSink implements PieceSink {
     h.set(H_WRITE_ID, writeId);
     h.set(H_OFFSET, '0');
     const single = chunks.length === 1;
-    const first = await nc.request(PIECE_OFFER, chunks[0], {
+    const first = await this.request(PIECE_OFFER, chunks[0]!, {
       headers: h,
       timeout: single ? replyTimeout : (this.options.offerTimeoutMs ?? 5000),
     });
@@ -169,7 +195,7 @@ export class NatsPieceSink implements PieceSink {
       if (i < chunks.length - 1) {
         nc.publish(next, chunk, { headers: ch });
       } else {
-        return readResult(await nc.request(next, chunk, { headers: ch, timeout: replyTimeout }));
+        return readResult(await this.request(next, chunk, { headers: ch, timeout: replyTimeout }));
       }
     }
     throw new Error('unreachable: a piece of several chunks ends with a request');
@@ -233,6 +259,7 @@ function describeNatsError(e: unknown): string {
   if (code === ErrorCode.NoResponders) return 'no disk-writer is listening';
   if (code === ErrorCode.Timeout) return 'no answer in time';
   if (code === ErrorCode.Disconnect || code === ErrorCode.ConnectionClosed) return 'disconnected from NATS';
+  if (/^NATS (disconnect|reconnect)$/.test((e as Error).message ?? '')) return 'the connection to NATS dropped while waiting';
   return (e as Error).message ?? String(e);
 }
 
