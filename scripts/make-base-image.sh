@@ -26,6 +26,8 @@
 #   TAG defaults to seedbox-base:local (seedbox-base:local-build with --build).
 #   NODE=/path/to/node picks another node binary; NPM_DIR another npm folder.
 set -euo pipefail
+# shellcheck source=scripts/image-root.sh
+. "$(dirname "$0")/image-root.sh"
 
 with_build_tools=false
 if [ "${1:-}" = "--build" ]; then
@@ -105,18 +107,7 @@ if $with_build_tools; then
   done
 fi
 
-cat >"$stage/etc/passwd" <<'EOF'
-root:x:0:0:root:/root:/usr/sbin/nologin
-nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
-seedbox:x:10001:10001:seedbox:/tmp:/usr/sbin/nologin
-EOF
-cat >"$stage/etc/group" <<'EOF'
-root:x:0:
-nogroup:x:65534:
-seedbox:x:10001:
-EOF
-printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$stage/etc/nsswitch.conf"
-cp -L /etc/ssl/certs/ca-certificates.crt "$stage/etc/ssl/certs/ca-certificates.crt"
+write_system_files "$stage"
 
 tar -C "$stage" --numeric-owner --owner=0 --group=0 -c . |
   docker import \

@@ -22,6 +22,8 @@
 # Needs: docker (a running daemon), ldd, and the Debian packages nats-server,
 #        opentracker, transmission-daemon and transmission-cli.
 set -euo pipefail
+# shellcheck source=scripts/image-root.sh
+. "$(dirname "$0")/image-root.sh"
 cd "$(dirname "$0")/.."
 self="$(pwd)/scripts/make-tool-images.sh"
 
@@ -83,20 +85,7 @@ make_image() {
     cp -L "$lib" "$stage$dir/$(basename "$lib")"
   done
 
-  cat >"$stage/etc/passwd" <<'EOF'
-root:x:0:0:root:/root:/usr/sbin/nologin
-nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
-seedbox:x:10001:10001:seedbox:/tmp:/usr/sbin/nologin
-EOF
-  cat >"$stage/etc/group" <<'EOF'
-root:x:0:
-nogroup:x:65534:
-seedbox:x:10001:
-EOF
-  printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$stage/etc/nsswitch.conf"
-  if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
-    cp -L /etc/ssl/certs/ca-certificates.crt "$stage/etc/ssl/certs/ca-certificates.crt"
-  fi
+  write_system_files "$stage"
   "$hook" "$stage"
 
   tar -C "$stage" --numeric-owner --owner=0 --group=0 -c . |
