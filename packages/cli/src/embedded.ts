@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { normalizeHost, type Metainfo } from '@seedbox/protocol';
+import { normalizeHost, parseHostPort, type Metainfo } from '@seedbox/protocol';
 import { checkPieces, DiskWriter, loadResumeData, makeResumeData, saveResumeData, type TorrentStorage } from '@seedbox/disk-writer';
 import { PeerWorker, type PeerAddress, type Torrent, type TorrentTick } from '@seedbox/peer-worker';
 import { startEmbeddedTracker, type AnnounceSuccess, type EmbeddedTracker, type TrackerWarning } from '@seedbox/tracker-client';
@@ -27,12 +27,9 @@ export function defaultResumeDir(): string {
 
 /** Parses HOST:PORT, with [v6]:port for IPv6. */
 export function parsePeerAddress(s: string): PeerAddress {
-  const m = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(s) ?? /^([^:\s]+):(\d+)$/.exec(s);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new UsageError(`--peer '${s}' is not HOST:PORT`);
-  }
-  return { host: m[1]!, port };
+  const address = parseHostPort(s);
+  if (!address) throw new UsageError(`--peer '${s}' is not HOST:PORT`);
+  return address;
 }
 
 /** Parses [HOST:]PORT. */

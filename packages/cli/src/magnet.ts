@@ -1,5 +1,5 @@
 import { normalizeHost, parseInfoDictionary, parseMagnet, ProtocolError, type Magnet, type Metainfo } from '@seedbox/protocol';
-import { generatePeerId, MetadataFetcher, MetadataFetchError, type MetadataFetchStats, type PeerAddress } from '@seedbox/peer-worker';
+import { generatePeerId, LEFT_WHILE_FETCHING_METADATA, MetadataFetcher, MetadataFetchError, type MetadataFetchStats, type PeerAddress } from '@seedbox/peer-worker';
 import { startEmbeddedTracker, type AnnounceSuccess, type TrackerWarning, type WorkerTorrentStats } from '@seedbox/tracker-client';
 import { CliError, UsageError } from './cli-error.js';
 import { onStopSignal, parsePeerAddress, type TrackerHandover } from './embedded.js';
@@ -16,14 +16,6 @@ import { onStopSignal, parsePeerAddress, type TrackerHandover } from './embedded
  * and starting another would tell every tracker we left and came back.
  */
 
-/**
- * `left` while the torrent's size is unknown. Not 0: trackers take left=0
- * for a seed (and may send a seed no seeds), and the tracker-client would
- * take us for complete. Not a made-up size either, which would skew the
- * tracker's figures. 16 KiB, one piece of metadata, is what libtorrent
- * announces in this state, so trackers already see it from other clients.
- */
-export const LEFT_WHILE_FETCHING_METADATA = 16 * 1024;
 
 export interface MagnetFetchOptions {
   uri: string;

@@ -5,6 +5,7 @@ export {
   MetadataFetcher,
   MetadataFetchError,
   fetchMetadata,
+  LEFT_WHILE_FETCHING_METADATA,
   type MetadataFetchErrorCode,
   type MetadataFetcherOptions,
   type MetadataFetchStats,

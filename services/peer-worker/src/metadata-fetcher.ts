@@ -55,6 +55,15 @@ export class MetadataFetchError extends Error {
   }
 }
 
+/**
+ * `left` while the torrent's size is unknown. Not 0: trackers take left=0
+ * for a seed (and may send a seed no seeds), and the tracker-client would
+ * take us for complete. Not a made-up size either, which would skew the
+ * tracker's figures. 16 KiB, one piece of metadata, is what libtorrent
+ * announces in this state, so trackers already see it from other clients.
+ */
+export const LEFT_WHILE_FETCHING_METADATA = 16 * 1024;
+
 export interface MetadataFetchStats {
   /** Peers we know of (given, added or connected to us). */
   peersKnown: number;

@@ -1,7 +1,7 @@
 import type { NatsConnection } from 'nats';
-import { encodeBencode, MetainfoError, parseMagnet, parseMetainfo, type Magnet, type Metainfo } from '@seedbox/protocol';
+import { encodeBencode, MetainfoError, parseHostPort, parseMagnet, parseMetainfo, type Magnet, type Metainfo } from '@seedbox/protocol';
 import { startEmbeddedTracker } from '@seedbox/tracker-client';
-import { fetchMetadata, type MetadataFetcher } from '../metadata-fetcher.js';
+import { fetchMetadata, LEFT_WHILE_FETCHING_METADATA, type MetadataFetcher } from '../metadata-fetcher.js';
 import { STORAGE_DELETE, type FleetState, type RegistryEntry } from '@seedbox/cluster';
 import { ControlError, type ControlBackend, type DesiredState, type TorrentRecord, type TorrentStatsView } from '../control/backend.js';
 import type { StatsBoard } from './stats-board.js';
@@ -59,20 +59,16 @@ export class FleetBackend implements ControlBackend {
       throw new ControlError('invalid-argument', 'the magnet URI has no trackers (tr) and no peers (x.pe): there is nowhere to fetch its metadata from');
     }
     const { peerId, port, timeoutMs } = this.magnets;
-    const peers = magnet.peers.flatMap((p) => {
-      const m = /^\[([^\]]+)\]:(\d+)$/.exec(p) ?? /^([^:]+):(\d+)$/.exec(p);
-      return m ? [{ host: m[1]!, port: Number(m[2]) }] : [];
-    });
+    const peers = magnet.peers.flatMap((p) => parseHostPort(p) ?? []);
     let fetcher: MetadataFetcher | undefined;
     const found: { host: string; port: number }[] = [];
-    // Left is one metadata piece (16 KiB), not 0, while the size is unknown: 0 would tell trackers we are a seed.
     const tracker =
       magnet.trackers.length > 0
         ? startEmbeddedTracker({
             metainfo: { infoHash: magnet.infoHash, announce: magnet.trackers.map((t) => [t]) },
             peerId,
             port,
-            stats: () => ({ uploaded: 0, downloaded: 0, left: 16 * 1024, complete: false }),
+            stats: () => ({ uploaded: 0, downloaded: 0, left: LEFT_WHILE_FETCHING_METADATA, complete: false }),
             peerFeed: { peersFound: (_hex, ps) => (fetcher ? fetcher.addPeers(ps) : found.push(...ps)) },
             onWarning: () => {},
           })

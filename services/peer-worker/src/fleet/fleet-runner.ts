@@ -42,7 +42,8 @@ interface Running {
   meta: Metainfo;
   torrent: Torrent;
   peers: Subscription;
-  storage: Promise<TorrentStorage> | undefined;
+  /** The storage, if a read has opened it. */
+  storage: () => Promise<TorrentStorage> | undefined;
   /** Verified here since the last merge into the fleet's bitfield. */
   unsaved: Set<number>;
 }
@@ -168,38 +169,38 @@ export class FleetRunner {
   private run(hex: string, meta: Metainfo): void {
     const { worker, nc, log, dataDir } = this.o;
     const have = FleetState.readBitfield(this.fleetBits.get(hex), meta.pieceCount);
-    const r: Running = { meta, torrent: undefined as unknown as Torrent, peers: undefined as unknown as Subscription, storage: undefined, unsaved: new Set() };
     // Read-only, and opened on the first read: the files exist once a writer has written a piece.
-    const storage = (): Promise<TorrentStorage> => {
-      r.storage ??= TorrentStorage.open(meta, join(dataDir, hex), { create: false }).catch((e: unknown) => {
-        r.storage = undefined;
+    let opening: Promise<TorrentStorage> | undefined;
+    const storage = (): Promise<TorrentStorage> =>
+      (opening ??= TorrentStorage.open(meta, join(dataDir, hex), { create: false }).catch((e: unknown) => {
+        opening = undefined;
         throw e;
-      });
-      return r.storage;
-    };
-    r.torrent = worker.addTorrent(meta, { have, readBlock: async (index, begin, length) => (await storage()).readBlock(index, begin, length) });
-    r.torrent.on('piece', (index) => r.unsaved.add(index));
+      }));
+    const torrent = worker.addTorrent(meta, { have, readBlock: async (index, begin, length) => (await storage()).readBlock(index, begin, length) });
+    const unsaved = new Set<number>();
+    torrent.on('piece', (index) => unsaved.add(index));
     // Finishing is news worth not waiting a tick for: the figures (the
     // control API's watch), the bitfield (other workers start seeding) and
     // the heartbeat (`completed` to the trackers) go out now.
-    r.torrent.once('complete', () => setImmediate(() => !this.stopped && this.o.worker.tick()));
-    r.torrent.on('error', (e) => log.warn('torrent error', { infoHash: hex, error: e }));
-    r.peers = nc.subscribe(peersSubject(hex), {
+    torrent.once('complete', () => setImmediate(() => !this.stopped && this.o.worker.tick()));
+    torrent.on('error', (e) => log.warn('torrent error', { infoHash: hex, error: e }));
+    const peers = nc.subscribe(peersSubject(hex), {
       callback: (_err, msg) => {
         try {
           const found = PeersFound.decode(msg.data);
-          r.torrent.addPeers(found.peers.filter((p) => p.port > 0 && p.port < 65536 && p.host !== '').map((p) => ({ host: p.host, port: p.port })));
+          torrent.addPeers(found.peers.filter((p) => p.port > 0 && p.port < 65536 && p.host !== '').map((p) => ({ host: p.host, port: p.port })));
         } catch (e) {
           log.warn('bad peers message', { infoHash: hex, error: e as Error });
         }
       },
     });
-    this.running.set(hex, r);
+    this.running.set(hex, { meta, torrent, peers, storage: () => opening, unsaved });
     // Tell the tracker-client now rather than at the next tick: its
     // announce is what brings the first peers.
     this.publishHeartbeat([...this.running.values()].map((x) => ({ infoHash: x.meta.infoHashHex, ...x.torrent.transferTotals() })));
     log.info('running torrent', { infoHash: hex, name: meta.name, have: have.count, pieces: meta.pieceCount });
   }
+
 
   private async close(hex: string, r: Running): Promise<void> {
     this.running.delete(hex);
@@ -207,7 +208,7 @@ export class FleetRunner {
     this.o.worker.removeTorrent(hex);
     await r.torrent.drain();
     if (r.unsaved.size > 0 && this.registry.has(hex)) await this.o.state.mergeBitfield(hex, r.meta.pieceCount, r.unsaved).catch(() => {});
-    const s = await r.storage?.catch(() => undefined);
+    const s = await r.storage()?.catch(() => undefined);
     await s?.close();
     this.o.log.info('stopped torrent', { infoHash: hex });
   }

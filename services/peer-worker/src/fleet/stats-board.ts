@@ -26,6 +26,7 @@ export class StatsBoard {
         try {
           const r = WatchTorrentsResponse.decode(msg.data);
           this.latest.set(msg.subject, { time: Date.now(), stats: r.stats });
+          this.summed = undefined;
         } catch {
           // One worker's garbled figures: skip them, keep the others.
         }
@@ -35,9 +36,22 @@ export class StatsBoard {
     this.timer.unref();
   }
 
+  /** The sums as last computed; dropped when figures arrive (and read again at most a second later, for staleness). */
+  private summed: { at: number; by: Map<string, TorrentStatsView> } | undefined;
+
   /** Every torrent's summed figures now. */
   all(): TorrentStatsView[] {
+    return [...this.sums().values()];
+  }
+
+  get(infoHashHex: string): TorrentStatsView | undefined {
+    return this.sums().get(infoHashHex);
+  }
+
+  /** A list of N torrents asks for N torrents' figures: they are summed once, not N times. */
+  private sums(): Map<string, TorrentStatsView> {
     const now = Date.now();
+    if (this.summed && now - this.summed.at < 1000) return this.summed.by;
     const by = new Map<string, TorrentStatsView>();
     for (const [key, w] of this.latest) {
       if (now - w.time > this.staleMs) {
@@ -81,11 +95,8 @@ export class StatsBoard {
       }
     }
     for (const v of by.values()) v.eta = v.left === 0 ? 0 : v.downloadRate > 0 ? Math.ceil(v.left / v.downloadRate) : undefined;
-    return [...by.values()];
-  }
-
-  get(infoHashHex: string): TorrentStatsView | undefined {
-    return this.all().find((s) => s.infoHashHex === infoHashHex);
+    this.summed = { at: now, by };
+    return by;
   }
 
   onTick(listener: (s: TorrentStatsView[]) => void): () => void {
