@@ -9,7 +9,11 @@ import { ProtocolError } from './errors.js';
  * many files and a file can be empty.
  */
 
-/** The block size every client requests; BEP 3 leaves it open, practice fixes it. */
+/**
+ * The block size every client requests (2^14), in pieces and in the wire's
+ * `request` and `piece` messages. BEP 3 leaves it open, but practice fixes
+ * it: larger requests are commonly refused.
+ */
 export const BLOCK_LENGTH = 16 * 1024;
 
 export type GeometryErrorCode = 'GEOMETRY_PIECE_INDEX' | 'GEOMETRY_RANGE' | 'GEOMETRY_INVALID';

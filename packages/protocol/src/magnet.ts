@@ -1,3 +1,4 @@
+import { parseHostPort } from './address.js';
 import { ProtocolError } from './errors.js';
 
 /**
@@ -102,19 +103,6 @@ function parseBtih(hash: string, param: string): Uint8Array {
     `info hash is ${hash.length} characters; expected 40 hex digits or 32 base32 characters`,
     param,
   );
-}
-
-/** host:port or [v6]:port with a port in 1..65535. */
-/**
- * Reads HOST:PORT, with [v6]:PORT for IPv6 (as `x.pe`, `--peer` and
- * trackers' logs write peers); undefined when it is not one.
- */
-export function parseHostPort(s: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]/]+)):(\d{1,5})$/.exec(s);
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return undefined;
-  return { host: m[1] ?? m[2]!, port };
 }
 
 function isPeerAddress(s: string): boolean {

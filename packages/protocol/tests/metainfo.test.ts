@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BencodeError, decodeBencode, encodeBencode, type BEncodable } from '../src/bencode.js';
-import { MetainfoError, parseMetainfo, pieceHash, type Metainfo, type MetainfoErrorCode } from '../src/metainfo.js';
+import { MetainfoError, type MetainfoErrorCode } from '../src/metainfo-error.js';
+import { parseMetainfo, pieceHash, type Metainfo } from '../src/metainfo.js';
 
 const root = join(import.meta.dirname, '../../..');
 const fixtureDir = join(root, 'test/fixtures/torrents');

@@ -2,19 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeBencode } from '../src/bencode.js';
 import { ProtocolError } from '../src/errors.js';
-import {
-  TrackerError,
-  decodeCompactPeers,
-  decodeUdpAnnounceResponse,
-  decodeUdpConnectResponse,
-  decodeUdpErrorResponse,
-  formatIpv4,
-  formatIpv6,
-  normalizeHost,
-  parseHttpAnnounceResponse,
-  parseIpv6,
-  readUdpHeader,
-} from '../src/tracker.js';
+import { formatIpv4, formatIpv6, normalizeHost, parseIpv6 } from '../src/address.js';
+import { TrackerError } from '../src/tracker-error.js';
+import { parseHttpAnnounceResponse } from '../src/tracker-http.js';
+import { decodeUdpAnnounceResponse, decodeUdpConnectResponse, decodeUdpErrorResponse, readUdpHeader } from '../src/tracker-udp.js';
+import { decodeCompactPeers } from '../src/tracker.js';
 
 /** Runs a decoder; anything thrown must be a TrackerError (a ProtocolError), never a TypeError or RangeError. */
 const onlyTypedErrors = (f: () => unknown): void => {

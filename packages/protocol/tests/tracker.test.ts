@@ -1,25 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { encodeBencode } from '../src/bencode.js';
 import { ProtocolError } from '../src/errors.js';
+import { formatIpv6, normalizeHost, parseIpv6 } from '../src/address.js';
+import { TrackerError } from '../src/tracker-error.js';
+import { buildHttpAnnounceUrl, parseHttpAnnounceResponse, percentEncodeBytes } from '../src/tracker-http.js';
 import {
-  TrackerError,
   UDP_PROTOCOL_ID,
-  buildHttpAnnounceUrl,
-  decodeCompactPeers,
   decodeUdpAnnounceResponse,
   decodeUdpConnectResponse,
   decodeUdpErrorResponse,
   encodeUdpAnnounceRequest,
   encodeUdpConnectRequest,
-  formatIpv6,
-  normalizeHost,
-  parseHttpAnnounceResponse,
-  parseIpv6,
-  percentEncodeBytes,
-  trackerUrlKind,
   udpUrlData,
-  type AnnounceParams,
-} from '../src/tracker.js';
+} from '../src/tracker-udp.js';
+import { decodeCompactPeers, trackerUrlKind, type AnnounceParams } from '../src/tracker.js';
 
 const infoHash = Uint8Array.from({ length: 20 }, (_, i) => i * 13); // has bytes that must be escaped
 const peerId = Buffer.from('-SB0100-abcdefghijkl', 'latin1');

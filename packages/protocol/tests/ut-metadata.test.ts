@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeBencode } from '../src/bencode.js';
-import { MetainfoError, parseInfoDictionary, parseMetainfo } from '../src/metainfo.js';
+import { MetainfoError } from '../src/metainfo-error.js';
+import { parseInfoDictionary, parseMetainfo } from '../src/metainfo.js';
 import {
   MAX_METADATA_SIZE,
   METADATA_PIECE_LENGTH,
@@ -19,7 +20,8 @@ import {
   type UtMetadataErrorCode,
   type UtMetadataMessage,
 } from '../src/ut-metadata.js';
-import { decodeMessage, encodeMessage } from '../src/wire.js';
+import { encodeMessage } from '../src/wire-encode.js';
+import { decodeMessage } from '../src/wire.js';
 
 const fixtureDir = join(import.meta.dirname, '../../../test/fixtures/torrents');
 const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');

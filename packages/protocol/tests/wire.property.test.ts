@@ -1,17 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  BLOCK_SIZE,
-  HANDSHAKE_LENGTH,
-  MessageId,
-  PROTOCOL_STRING,
-  WireError,
-  decodeHandshake,
-  decodeMessage,
-  encodeHandshake,
-  encodeMessage,
-} from '../src/wire.js';
-import type { DecodeLimits, DecodeResult, Message } from '../src/wire.js';
+import { BLOCK_LENGTH } from '../src/geometry.js';
+import { HANDSHAKE_LENGTH, PROTOCOL_STRING, decodeHandshake, encodeHandshake } from '../src/handshake.js';
+import { encodeMessage } from '../src/wire-encode.js';
+import { WireError, type DecodeResult } from '../src/wire-error.js';
+import { MessageId, decodeMessage } from '../src/wire.js';
+import type { DecodeLimits, Message } from '../src/wire.js';
 
 // ---- arbitraries ----
 
@@ -36,7 +30,7 @@ const messageArb: fc.Arbitrary<Message> = fc.oneof(
   blockRef.map((r): Message => ({ type: 'cancel', ...r })),
   blockRef.map((r): Message => ({ type: 'reject', ...r })),
   fc
-    .record({ index: u32, begin: u32, block: fc.uint8Array({ minLength: 1, maxLength: BLOCK_SIZE }) })
+    .record({ index: u32, begin: u32, block: fc.uint8Array({ minLength: 1, maxLength: BLOCK_LENGTH }) })
     .map((p): Message => ({ type: 'piece', ...p })),
   fc.integer({ min: 0, max: 0xffff }).map((port): Message => ({ type: 'port', port })),
   fc
@@ -47,7 +41,7 @@ const messageArb: fc.Arbitrary<Message> = fc.oneof(
 const limitsArb: fc.Arbitrary<DecodeLimits | undefined> = fc.option(
   fc.record(
     {
-      maxBlockLength: fc.integer({ min: 0, max: 2 * BLOCK_SIZE }),
+      maxBlockLength: fc.integer({ min: 0, max: 2 * BLOCK_LENGTH }),
       maxBitfieldLength: fc.integer({ min: 0, max: 4096 }),
       maxExtendedLength: fc.integer({ min: 0, max: 4096 }),
     },
@@ -107,7 +101,7 @@ function checkOk(buf: Uint8Array, r: { value: Message; used: number }, limits: D
   const m = r.value;
   if (m.type === 'piece') {
     expect(m.block.length).toBeGreaterThanOrEqual(1);
-    expect(m.block.length).toBeLessThanOrEqual(limits?.maxBlockLength ?? BLOCK_SIZE);
+    expect(m.block.length).toBeLessThanOrEqual(limits?.maxBlockLength ?? BLOCK_LENGTH);
   }
   if (m.type === 'bitfield') expect(m.bits.length).toBeLessThanOrEqual(limits?.maxBitfieldLength ?? 2 ** 20);
   if (m.type === 'extended') expect(m.payload.length).toBeLessThanOrEqual(limits?.maxExtendedLength ?? 2 ** 20);

@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { BencodeError } from '../src/bencode.js';
-import {
-  BLOCK_SIZE,
-  HANDSHAKE_LENGTH,
-  MessageId,
-  PROTOCOL_STRING,
-  WireError,
-  decodeExtendedHandshake,
-  decodeHandshake,
-  decodeMessage,
-  encodeExtendedHandshake,
-  encodeHandshake,
-  encodeMessage,
-  encodePieceHeader,
-  encodeRequest,
-} from '../src/wire.js';
-import type { DecodeLimits, Message, MessageType, WireErrorCode } from '../src/wire.js';
+import { decodeExtendedHandshake, encodeExtendedHandshake } from '../src/extended.js';
+import { BLOCK_LENGTH } from '../src/geometry.js';
+import { HANDSHAKE_LENGTH, PROTOCOL_STRING, decodeHandshake, encodeHandshake } from '../src/handshake.js';
+import { encodeMessage, encodePieceHeader, encodeRequest } from '../src/wire-encode.js';
+import { WireError, type WireErrorCode } from '../src/wire-error.js';
+import { MessageId, decodeMessage } from '../src/wire.js';
+import type { DecodeLimits, Message, MessageType } from '../src/wire.js';
 
 // ---- helpers ----
 
@@ -107,7 +98,7 @@ const SAMPLE_BY_TYPE: { [T in MessageType]: Extract<Message, { type: T }>[] } = 
     { type: 'bitfield', bits: bytes(0xff, 0xc0) },
     { type: 'bitfield', bits: bytes() },
   ],
-  request: [{ type: 'request', index: 1, begin: BLOCK_SIZE, length: BLOCK_SIZE }],
+  request: [{ type: 'request', index: 1, begin: BLOCK_LENGTH, length: BLOCK_LENGTH }],
   piece: [
     { type: 'piece', index: 0xffffffff, begin: 0x80000000, block: bytes(1, 2, 3, 4, 5, 6, 7) },
     { type: 'piece', index: 2, begin: 0, block: bytes(0xaa) },
@@ -150,7 +141,7 @@ describe('encodeMessage', () => {
 
   it('has hot-path helpers that agree with encodeMessage', () => {
     expect(encodeRequest(7, 16384, 16384)).toEqual(encodeMessage({ type: 'request', index: 7, begin: 16384, length: 16384 }));
-    const block = new Uint8Array(BLOCK_SIZE).fill(0x5a);
+    const block = new Uint8Array(BLOCK_LENGTH).fill(0x5a);
     const whole = encodeMessage({ type: 'piece', index: 7, begin: 32768, block });
     const head = encodePieceHeader(7, 32768, block.length);
     expect(head.length).toBe(13);
@@ -206,10 +197,10 @@ describe('decodeMessage', () => {
   });
 
   it('handles a full-size block split at every position and byte by byte', () => {
-    const block = Uint8Array.from({ length: BLOCK_SIZE }, (_, i) => (i * 31) & 0xff);
-    const m: Message = { type: 'piece', index: 12, begin: 3 * BLOCK_SIZE, block };
+    const block = Uint8Array.from({ length: BLOCK_LENGTH }, (_, i) => (i * 31) & 0xff);
+    const m: Message = { type: 'piece', index: 12, begin: 3 * BLOCK_LENGTH, block };
     const enc = encodeMessage(m);
-    expect(enc.length).toBe(13 + BLOCK_SIZE);
+    expect(enc.length).toBe(13 + BLOCK_LENGTH);
     for (let i = 0; i < enc.length; i++) expect(decodeMessage(enc.subarray(0, i)).kind).toBe('need-more');
     for (let i = 0; i <= enc.length; i += 97) {
       const reader = new Reader();
@@ -303,13 +294,13 @@ describe('decodeMessage', () => {
     });
 
     it('bounds a piece by maxBlockLength and refuses an empty one', () => {
-      expect(decodeMessage(frameHead(9 + BLOCK_SIZE, MessageId.piece)).kind).toBe('need-more');
-      expectWireError(() => decodeMessage(frameHead(10 + BLOCK_SIZE, MessageId.piece)), 'WIRE_MESSAGE_TOO_LARGE', {
+      expect(decodeMessage(frameHead(9 + BLOCK_LENGTH, MessageId.piece)).kind).toBe('need-more');
+      expectWireError(() => decodeMessage(frameHead(10 + BLOCK_LENGTH, MessageId.piece)), 'WIRE_MESSAGE_TOO_LARGE', {
         messageId: MessageId.piece,
-        received: 10 + BLOCK_SIZE,
-        expected: 9 + BLOCK_SIZE,
+        received: 10 + BLOCK_LENGTH,
+        expected: 9 + BLOCK_LENGTH,
       });
-      expect(decodeMessage(frameHead(10 + BLOCK_SIZE, MessageId.piece), { maxBlockLength: 2 * BLOCK_SIZE }).kind).toBe('need-more');
+      expect(decodeMessage(frameHead(10 + BLOCK_LENGTH, MessageId.piece), { maxBlockLength: 2 * BLOCK_LENGTH }).kind).toBe('need-more');
       expectWireError(() => decodeMessage(frameHead(9, MessageId.piece)), 'WIRE_EMPTY_BLOCK', { messageId: MessageId.piece, received: 9 });
       expectWireError(() => decodeMessage(frameHead(8, MessageId.piece)), 'WIRE_BAD_LENGTH', {
         messageId: MessageId.piece,
