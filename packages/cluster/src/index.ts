@@ -4,7 +4,8 @@
  * fleet.
  */
 export * from './subjects.js';
-export * from './piece-transport.js';
+export * from './nats-piece-sink.js';
+export * from './piece-write-server.js';
 export * from './fleet-state.js';
 export * from './piece-sink.js';
 export * from './service-process.js';

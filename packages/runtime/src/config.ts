@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { isIP, isIPv6 } from 'node:net';
 
 /**
@@ -6,7 +5,8 @@ import { isIP, isIPv6 } from 'node:net';
  * environment variable and a command-line flag (the flag wins), checked
  * against its kind so a bad value stops the process at start with one line
  * that names the variable, the value and the rule, instead of failing later
- * somewhere deep in a socket call.
+ * somewhere deep in a socket call. This file is the machinery; the schemas
+ * of the operations contract are in service-options.ts.
  */
 
 export type OptionKind = 'string' | 'int' | 'port' | 'url' | 'host' | 'enum' | 'bool' | 'path' | 'duration-ms';
@@ -320,137 +320,3 @@ export function redactConfig<S extends ConfigSchema>(schema: S, config: ConfigOf
   }
   return out;
 }
-
-// --- The options of the operations contract (docs/OPERATIONS-CONTRACT.md) ---
-
-/** "Common to all three": each service spreads these into its schema. */
-export const commonOptions = defineOptions({
-  natsUrl: {
-    env: 'SEEDBOX_NATS_URL',
-    flag: 'nats-url',
-    kind: 'url',
-    default: 'nats://127.0.0.1:4222',
-    describe: 'NATS server URLs, comma-separated (nats://, tls://, ws://, wss://)',
-  },
-  natsUser: { env: 'SEEDBOX_NATS_USER', flag: 'nats-user', kind: 'string', describe: 'NATS user name' },
-  natsPassword: { env: 'SEEDBOX_NATS_PASSWORD', flag: 'nats-password', kind: 'string', secret: true, describe: 'NATS password' },
-  natsToken: { env: 'SEEDBOX_NATS_TOKEN', flag: 'nats-token', kind: 'string', secret: true, describe: 'NATS token' },
-  metricsHost: {
-    env: 'SEEDBOX_METRICS_HOST',
-    flag: 'metrics-host',
-    kind: 'host',
-    default: '0.0.0.0',
-    describe: 'address of the HTTP server for /metrics, /healthz, /readyz',
-  },
-  metricsPort: {
-    env: 'SEEDBOX_METRICS_PORT',
-    flag: 'metrics-port',
-    kind: 'port',
-    default: 9464,
-    describe: 'port of the HTTP server for /metrics, /healthz, /readyz; 0 = any free port',
-  },
-  grpcHost: { env: 'SEEDBOX_GRPC_HOST', flag: 'grpc-host', kind: 'host', default: '0.0.0.0', describe: 'address of the gRPC server' },
-  grpcPort: {
-    env: 'SEEDBOX_GRPC_PORT',
-    flag: 'grpc-port',
-    kind: 'port',
-    default: 50051,
-    describe: 'port of the gRPC server (grpc.health.v1; the control API on peer-workers)',
-  },
-  logLevel: {
-    env: 'SEEDBOX_LOG_LEVEL',
-    flag: 'log-level',
-    kind: 'enum',
-    values: ['debug', 'info', 'warn', 'error'],
-    default: 'info',
-    describe: 'lowest level of the JSON log lines written to stdout',
-  },
-  instanceId: {
-    env: 'SEEDBOX_INSTANCE_ID',
-    flag: 'instance-id',
-    kind: 'string',
-    default: hostname(),
-    defaultText: 'the host name',
-    describe: 'unique per replica (the pod name)',
-  },
-  shutdownTimeoutMs: {
-    env: 'SEEDBOX_SHUTDOWN_TIMEOUT_MS',
-    flag: 'shutdown-timeout-ms',
-    kind: 'duration-ms',
-    default: 25000,
-    describe: 'how long a graceful shutdown may take before the process exits 1',
-  },
-});
-
-export const peerWorkerOptions = defineOptions({
-  ...commonOptions,
-  dataDir: {
-    env: 'SEEDBOX_DATA_DIR',
-    flag: 'data-dir',
-    kind: 'path',
-    required: true,
-    describe: 'the shared volume (read for seeding)',
-  },
-  listenHost: { env: 'SEEDBOX_LISTEN_HOST', flag: 'listen-host', kind: 'host', default: '0.0.0.0', describe: 'BitTorrent TCP address' },
-  listenPort: { env: 'SEEDBOX_LISTEN_PORT', flag: 'listen-port', kind: 'port', default: 6881, describe: 'BitTorrent TCP port' },
-  announceHost: {
-    env: 'SEEDBOX_ANNOUNCE_HOST',
-    flag: 'announce-host',
-    kind: 'host',
-    describe: 'the address trackers give out for this worker',
-  },
-  announcePort: {
-    env: 'SEEDBOX_ANNOUNCE_PORT',
-    flag: 'announce-port',
-    kind: 'port',
-    min: 1,
-    defaultText: 'the listen port',
-    describe: 'the port trackers give out for this worker, e.g. a NodePort or hostPort',
-  },
-  maxPeers: { env: 'SEEDBOX_MAX_PEERS', flag: 'max-peers', kind: 'int', min: 1, default: 50, describe: 'peers per torrent' },
-  maxPiecesInFlight: {
-    env: 'SEEDBOX_MAX_PIECES_IN_FLIGHT',
-    flag: 'max-pieces-in-flight',
-    kind: 'int',
-    min: 1,
-    default: 16,
-    describe: 'pieces sent to disk-writers and not yet answered',
-  },
-});
-
-export const diskWriterOptions = defineOptions({
-  ...commonOptions,
-  dataDir: {
-    env: 'SEEDBOX_DATA_DIR',
-    flag: 'data-dir',
-    kind: 'path',
-    required: true,
-    describe: 'the shared volume (written)',
-  },
-  hashThreads: {
-    env: 'SEEDBOX_HASH_THREADS',
-    flag: 'hash-threads',
-    kind: 'int',
-    min: 1,
-    max: 64,
-    default: 2,
-    describe: 'SHA-1 worker threads',
-  },
-});
-
-export const trackerClientOptions = defineOptions({
-  ...commonOptions,
-  workerTimeoutMs: {
-    env: 'SEEDBOX_WORKER_TIMEOUT_MS',
-    flag: 'worker-timeout-ms',
-    kind: 'duration-ms',
-    min: 1,
-    default: 15000,
-    describe: 'a worker silent this long is announced stopped',
-  },
-});
-
-export type CommonConfig = ConfigOf<typeof commonOptions>;
-export type PeerWorkerConfig = ConfigOf<typeof peerWorkerOptions>;
-export type DiskWriterConfig = ConfigOf<typeof diskWriterOptions>;
-export type TrackerClientConfig = ConfigOf<typeof trackerClientOptions>;

@@ -7,26 +7,28 @@
  */
 export {
   ConfigError,
-  commonOptions,
   configHelp,
   defineOptions,
-  diskWriterOptions,
   isHelpRequested,
   loadConfig,
-  peerWorkerOptions,
   redactConfig,
-  trackerClientOptions,
-  type CommonConfig,
   type ConfigOf,
   type ConfigRule,
   type ConfigSchema,
-  type DiskWriterConfig,
   type LoadConfigInput,
   type OptionKind,
   type OptionSpec,
+} from './config.js';
+export {
+  commonOptions,
+  diskWriterOptions,
+  peerWorkerOptions,
+  trackerClientOptions,
+  type CommonConfig,
+  type DiskWriterConfig,
   type PeerWorkerConfig,
   type TrackerClientConfig,
-} from './config.js';
+} from './service-options.js';
 export {
   createLogger,
   serializeError,

@@ -45,7 +45,7 @@ export function createCommonMetrics(registry: Registry, build: { service: Servic
   };
 }
 
-/** One torrent in a peer-worker tick; structurally a subset of the peer-worker's TorrentTick. */
+/** One torrent in a peer-worker tick; structurally a subset of the peer-worker's TorrentSnapshot. */
 export interface TickTorrent {
   infoHash: string;
   /** Bytes per second over the tick. */

@@ -1,19 +1,7 @@
 import { hostname } from 'node:os';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import {
-  ConfigError,
-  commonOptions,
-  configHelp,
-  defineOptions,
-  diskWriterOptions,
-  isHelpRequested,
-  loadConfig,
-  peerWorkerOptions,
-  redactConfig,
-  trackerClientOptions,
-  type ConfigRule,
-  type PeerWorkerConfig,
-} from '../src/config.js';
+import { ConfigError, configHelp, defineOptions, isHelpRequested, loadConfig, redactConfig, type ConfigRule } from '../src/config.js';
+import { commonOptions, diskWriterOptions, peerWorkerOptions, trackerClientOptions, type PeerWorkerConfig } from '../src/service-options.js';
 
 /** The ConfigError loadConfig throws, or a failure when it throws none. */
 function configError(run: () => unknown): ConfigError {

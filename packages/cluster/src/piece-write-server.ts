@@ -1,0 +1,197 @@
+import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import type { PieceSink, PieceWriteOutcome } from './piece-sink.js';
+import { PieceWriteResult, PieceWriteStatus } from '@seedbox/proto';
+import { OUTCOME_STATUS } from './piece-write-result.js';
+import {
+  DISK_WRITERS,
+  H_CONTINUE,
+  H_INCOMPLETE,
+  H_INFO_HASH,
+  H_LENGTH,
+  H_OFFSET,
+  H_PIECE,
+  H_WRITE_ID,
+  PIECE_OFFER,
+  pieceChunkSubject,
+} from './subjects.js';
+
+/**
+ * The disk-writer's end of the piece path over NATS: takes offers from the
+ * `disk-writers` queue group, assembles the chunks of a larger piece that
+ * follow on this writer's own chunk subject, and answers each piece once its
+ * sink has written it. The exchange, and why the worker retries, is
+ * described in nats-piece-sink.ts.
+ */
+
+export interface PieceWriteServerOptions {
+  nc: NatsConnection;
+  /** Unique among the writers: names its chunk subject. */
+  writerId: string;
+  /** Where verified pieces go: the DiskWriter (which verifies and retries I/O itself). */
+  sink: PieceSink;
+  /** A piece whose chunks stop coming is dropped after this long. Default 30 s. */
+  partialTimeoutMs?: number;
+  /** Largest piece taken. Default 256 MiB (BEP 3 allows any power of two; clients cap at 16–64 MiB). */
+  maxPieceLength?: number;
+  /** Pieces being assembled at once; more offers are left to other writers. Default 64. */
+  maxPartials?: number;
+  onResult?: (r: { infoHash: string; index: number; outcome: PieceWriteOutcome; bytes: number; seconds: number }) => void;
+  onRefused?: (reason: string) => void;
+}
+
+export interface PieceWriteServer {
+  readonly subject: string;
+  /** Pieces being assembled or written. */
+  readonly active: number;
+  /**
+   * Stops taking offers (they go to the other writers), then waits for the
+   * pieces under way to be written and answered, up to `graceMs`.
+   */
+  stop(graceMs?: number): Promise<void>;
+}
+
+interface Partial {
+  infoHash: string;
+  index: number;
+  length: number;
+  received: number;
+  chunks: Uint8Array[];
+  timer: NodeJS.Timeout;
+}
+
+export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
+  const subject = pieceChunkSubject(o.writerId);
+  const partials = new Map<string, Partial>();
+  const maxLength = o.maxPieceLength ?? 256 * 1024 * 1024;
+  const maxPartials = o.maxPartials ?? 64;
+  let writing = 0;
+  let stopping = false;
+  const enc = new TextEncoder();
+
+  const respond = (msg: Msg, result: Omit<PieceWriteResult, 'writerId'>): void => {
+    if (!msg.reply) return;
+    msg.respond(PieceWriteResult.encode({ ...result, writerId: o.writerId }).finish());
+  };
+  const respondIncomplete = (msg: Msg): void => {
+    if (!msg.reply) return;
+    const h = natsHeaders();
+    h.set(H_INCOMPLETE, '1');
+    msg.respond(enc.encode(''), { headers: h });
+  };
+  const refuse = (msg: Msg, why: string, meta?: { infoHash: string; index: number; writeId: string }): void => {
+    o.onRefused?.(why);
+    respond(msg, {
+      infoHash: meta?.infoHash ?? '',
+      pieceIndex: meta?.index ?? 0,
+      writeId: meta?.writeId ?? '',
+      status: PieceWriteStatus.PIECE_WRITE_STATUS_IO_ERROR,
+      error: why,
+      writeMicros: 0,
+    });
+  };
+
+  const write = async (msg: Msg, writeId: string, infoHash: string, index: number, chunks: Uint8Array[], length: number): Promise<void> => {
+    writing++;
+    const started = performance.now();
+    let outcome: PieceWriteOutcome;
+    try {
+      outcome = await o.sink.writePiece({ infoHash, index, blocks: chunks });
+    } catch (e) {
+      outcome = { status: 'io-error', error: (e as Error).message };
+    } finally {
+      writing--;
+    }
+    o.onResult?.({ infoHash, index, outcome, bytes: length, seconds: (performance.now() - started) / 1000 });
+    respond(msg, {
+      infoHash,
+      pieceIndex: index,
+      writeId,
+      status: OUTCOME_STATUS[outcome.status],
+      error: outcome.status === 'io-error' ? outcome.error : '',
+      writeMicros: outcome.status === 'written' ? outcome.micros : 0,
+    });
+  };
+
+  const offers: Subscription = o.nc.subscribe(PIECE_OFFER, {
+    queue: DISK_WRITERS,
+    callback: (err, msg) => {
+      if (err) return;
+      const meta = readOfferHeaders(msg.headers, maxLength);
+      if (typeof meta === 'string') return refuse(msg, meta);
+      const data = msg.data;
+      if (data.byteLength > meta.length) return refuse(msg, `piece ${meta.index}: ${data.byteLength} bytes offered for a piece of ${meta.length}`, meta);
+      if (data.byteLength === meta.length) {
+        void write(msg, meta.writeId, meta.infoHash, meta.index, [data], meta.length);
+        return;
+      }
+      if (partials.size >= maxPartials || stopping) {
+        // Busy: no answer, so the offer times out and goes to another writer.
+        return;
+      }
+      const timer = setTimeout(() => partials.delete(meta.writeId), o.partialTimeoutMs ?? 30_000);
+      timer.unref();
+      partials.set(meta.writeId, { infoHash: meta.infoHash, index: meta.index, length: meta.length, received: data.byteLength, chunks: [data], timer });
+      const h = natsHeaders();
+      h.set(H_CONTINUE, subject);
+      msg.respond(enc.encode(''), { headers: h });
+    },
+  });
+
+  const chunks: Subscription = o.nc.subscribe(subject, {
+    callback: (err, msg) => {
+      if (err) return;
+      const writeId = msg.headers?.get(H_WRITE_ID) ?? '';
+      const p = partials.get(writeId);
+      const offset = Number(msg.headers?.get(H_OFFSET));
+      if (!p || offset !== p.received || p.received + msg.data.byteLength > p.length) {
+        // Forgotten (timed out), out of order, or too long: a chunk went
+        // missing. Drop what we have; the worker sends the piece again.
+        if (p) {
+          clearTimeout(p.timer);
+          partials.delete(writeId);
+        }
+        respondIncomplete(msg);
+        return;
+      }
+      p.chunks.push(msg.data);
+      p.received += msg.data.byteLength;
+      if (p.received < p.length) return;
+      clearTimeout(p.timer);
+      partials.delete(writeId);
+      void write(msg, writeId, p.infoHash, p.index, p.chunks, p.length);
+    },
+  });
+
+  return {
+    subject,
+    get active() {
+      return partials.size + writing;
+    },
+    async stop(graceMs = 10_000) {
+      stopping = true;
+      offers.unsubscribe();
+      const deadline = Date.now() + graceMs;
+      while ((partials.size > 0 || writing > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      chunks.unsubscribe();
+      for (const p of partials.values()) clearTimeout(p.timer);
+      partials.clear();
+    },
+  };
+}
+
+const HEX40 = /^[0-9a-f]{40}$/;
+
+/** The offer's headers, checked; a string says which rule broke. */
+function readOfferHeaders(h: MsgHdrs | undefined, maxLength: number): { infoHash: string; index: number; length: number; writeId: string } | string {
+  if (!h) return 'an offer without headers';
+  const infoHash = (h.get(H_INFO_HASH) ?? '').toLowerCase();
+  if (!HEX40.test(infoHash)) return `${H_INFO_HASH} '${h.get(H_INFO_HASH)}' is not 40 hex digits`;
+  const index = Number(h.get(H_PIECE));
+  if (!Number.isSafeInteger(index) || index < 0) return `${H_PIECE} '${h.get(H_PIECE)}' is not a piece index`;
+  const length = Number(h.get(H_LENGTH));
+  if (!Number.isSafeInteger(length) || length < 1 || length > maxLength) return `${H_LENGTH} '${h.get(H_LENGTH)}' is not in 1..${maxLength}`;
+  const writeId = h.get(H_WRITE_ID);
+  if (!writeId) return `${H_WRITE_ID} is missing`;
+  if (h.get(H_OFFSET) !== '0') return `an offer starts at ${H_OFFSET} 0`;
+  return { infoHash, index, length, writeId };
+}
