@@ -1,6 +1,5 @@
 import type { PieceSink, PieceWrite, PieceWriteOutcome } from './piece-sink.js';
-import { Sha1Pool, type Sha1Hasher } from './sha1-pool.js';
-import { StorageError, TorrentStorage, type StorageLayout } from './storage.js';
+import { Sha1Pool, StorageError, TorrentStorage, type Sha1Hasher, type StorageLayout } from '@seedbox/storage';
 
 /**
  * The disk-writer core: verifies each complete piece's SHA-1 and writes it

@@ -1,18 +1,12 @@
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Msg } from 'nats';
 import { parseMetainfo } from '@seedbox/protocol';
 import { DISK_WRITERS, FleetState, servePieceWrites, STORAGE_DELETE, type PieceSink, type ServiceDefinition } from '@seedbox/cluster';
 import { createDiskWriterMetrics, diskWriterOptions, type DiskPieceResult } from '@seedbox/runtime';
 import { DiskWriter } from './disk-writer.js';
-import { Sha1Pool } from './sha1-pool.js';
+import { Sha1Pool, torrentDir } from '@seedbox/storage';
 
 const HEX40 = /^[0-9a-f]{40}$/;
-
-/** Where a torrent's files live on the shared volume: one folder per info hash, so two torrents never share a path. */
-export function torrentDir(dataDir: string, infoHashHex: string): string {
-  return join(dataDir, infoHashHex);
-}
 
 /**
  * The disk-writer process: takes pieces from the `disk-writers` queue

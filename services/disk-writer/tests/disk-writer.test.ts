@@ -3,9 +3,9 @@ import { mkdir, readFile, rename, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiskWriter } from '../src/disk-writer.js';
 import type { PieceWrite } from '../src/piece-sink.js';
-import { InlineSha1, Sha1Pool, type HashResult, type Sha1Hasher } from '../src/sha1-pool.js';
-import { StorageError } from '../src/storage.js';
-import { contentFor, layoutFor, pieceBlocks, TempDirs, type FileSpec } from './support/fixtures.js';
+import { InlineSha1, Sha1Pool, type HashResult, type Sha1Hasher } from '@seedbox/storage';
+import { StorageError } from '@seedbox/storage';
+import { contentFor, layoutFor, pieceBlocks, TempDirs, type FileSpec } from '../../../packages/storage/tests/support/fixtures.js';
 
 const files: FileSpec[] = [
   { path: ['a.bin'], length: 50_000 },

@@ -1,0 +1,19 @@
+/**
+ * @seedbox/storage: a torrent's files on disk, shared by the disk-writer
+ * (which writes them) and the peer-worker (which reads them to seed): the
+ * layout, path safety, vectored positional writes, resume data, and the
+ * SHA-1 pool that verifies pieces off the event loop.
+ */
+export {
+  TorrentStorage,
+  StorageError,
+  DEFAULT_MAX_OPEN_FILES,
+  type StorageLayout,
+  type StorageOptions,
+  type StorageErrorCode,
+} from './storage.js';
+export { torrentDir } from './layout.js';
+export { Sha1Pool, InlineSha1, HasherClosedError, HashWorkerError, type Sha1Hasher, type HashResult } from './sha1-pool.js';
+export { writeSpans, writeAll, cutAtSpans, IOV_MAX, type WritableFile, type FileLookup, type SpanParts } from './vectored-write.js';
+export { checkPieces, makeResumeData, loadResumeData, saveResumeData, type ResumeData, type CheckResult, type CheckOptions } from './resume.js';
+export { localTorrentData, type LocalTorrentData } from './local-data.js';
