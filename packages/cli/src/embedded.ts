@@ -1,22 +1,18 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { normalizeHost, parseHostPort, type Metainfo } from '@seedbox/protocol';
-import { checkPieces, DiskWriter, loadResumeData, makeResumeData, saveResumeData, type TorrentStorage } from '@seedbox/disk-writer';
-import { PeerWorker, type PeerAddress, type Torrent, type TorrentTick } from '@seedbox/peer-worker';
-import { startEmbeddedTracker, type AnnounceSuccess, type EmbeddedTracker, type TrackerWarning } from '@seedbox/tracker-client';
+import { normalizeHost, parseHostPort, type Metainfo, type PeerAddress } from '@seedbox/protocol';
+import { DiskWriter } from '@seedbox/disk-writer';
+import { Engine, type Torrent, type TorrentData, type TorrentSnapshot } from '@seedbox/peer-worker';
+import { localTorrentData } from '@seedbox/storage';
+import { EmbeddedTrackers, type AnnounceSuccess, type TrackerWarning } from '@seedbox/tracker-client';
 import { CliError, UsageError } from './cli-error.js';
 
-/** A running tracker-client the download takes over (see magnet.ts). */
-export interface TrackerHandover {
-  tracker: EmbeddedTracker;
-  /** From now on announce `torrent`'s figures and give it the peers found. */
-  attach(torrent: Torrent): void;
-}
-
 /**
- * The embedded mode: a peer-worker and a disk-writer in this process,
- * joined by the in-process PieceSink, the same interface the cluster joins
- * over NATS. `download` and `seed` are two uses of it.
+ * The embedded mode: the engine, a disk-writer and the tracker-client in
+ * this process, joined by the in-process PieceSink and PeerDiscovery, the
+ * same interfaces the fleet joins over NATS. `download` and `seed` are two
+ * uses of it; they parse arguments and render figures, the engine does
+ * the rest.
  */
 
 /** Where resume data lives unless --resume-dir says otherwise. */
@@ -41,44 +37,28 @@ export function parseListen(s: string): { host?: string; port: number } {
 }
 
 export interface EmbeddedOptions {
-  meta: Metainfo;
   /** The download folder: files land in DIR/<name>. */
   dir: string;
   resumeDir: string;
   listen: { host?: string; port: number } | undefined;
   maxPeers?: number | undefined;
   noPipelining?: boolean | undefined;
-  /** Called while existing data is checked. */
-  onCheck?: (checked: number, total: number) => void;
-  /**
-   * Announce to the torrent's trackers and dial the peers they return.
-   * Default true; a torrent without trackers simply has none to announce to.
-   */
+  /** Announce to the torrents' trackers and dial the peers they return. Default true. */
   trackers?: boolean | undefined;
   /** The address to announce (BEP 3 `ip`); default: the trackers see our source address. */
   announceHost?: string | undefined;
   onTrackerWarning?: (w: TrackerWarning) => void;
   onAnnounce?: (s: AnnounceSuccess) => void;
-  /** The peer id to use; a fresh one by default. A magnet's download keeps the one its metadata fetch used. */
-  peerId?: Uint8Array | undefined;
-  /**
-   * A tracker-client already announcing this torrent (a magnet link's, since
-   * its metadata fetch): used instead of starting one, so trackers see one
-   * client throughout.
-   */
-  trackerHandover?: TrackerHandover | undefined;
 }
 
 export interface Embedded {
-  worker: PeerWorker;
+  engine: Engine;
   writer: DiskWriter;
-  storage: TorrentStorage;
-  torrent: Torrent;
-  /** Pieces found verified on disk at start, and how. */
-  check: { present: number; fastPath: boolean; hashed: number };
-  /** The in-process tracker-client, when the torrent has trackers and they are in use. */
-  tracker: EmbeddedTracker | undefined;
-  /** Stops everything, saving resume data first. */
+  /** The in-process tracker-client, unless trackers are off. */
+  trackers: EmbeddedTrackers | undefined;
+  /** A torrent's data in the download folder: its files opened (created sparse) by the disk-writer, resume data kept. */
+  dataFor(meta: Metainfo): Promise<TorrentData>;
+  /** Stops everything: `stopped` to the trackers, pieces under way written, resume data saved. */
   stop(): Promise<void>;
 }
 
@@ -87,76 +67,53 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
     throw new UsageError(`--announce-ip '${o.announceHost}' is not an IPv4 or IPv6 address`);
   }
   const writer = new DiskWriter();
-  let storage: TorrentStorage;
-  try {
-    storage = await writer.addTorrent(o.meta, o.dir);
-  } catch (e) {
-    await writer.close();
-    throw new CliError(`cannot use ${o.dir}: ${(e as Error).message}`);
-  }
-  const resumePath = join(o.resumeDir, `${o.meta.infoHashHex}.json`);
-  const check = await checkPieces(storage, {
-    hasher: writer.sha1,
-    resume: await loadResumeData(resumePath),
-    ...(o.onCheck ? { onProgress: o.onCheck } : {}),
-  });
-  const worker = new PeerWorker({
+  let trackers: EmbeddedTrackers | undefined;
+  const engine = new Engine({
     sink: writer,
-    ...(o.peerId ? { peerId: o.peerId } : {}),
     listen: o.listen ?? { host: '0.0.0.0', port: 0 },
     torrent: {
       ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
       ...(o.noPipelining ? { pipeline: { disabled: true } } : {}),
     },
+    // The same TrackerClient the fleet runs, fed by the engine's figures instead of NATS heartbeats.
+    ...(o.trackers === false
+      ? {}
+      : {
+          discovery: ({ peerId, listenPort }: { peerId: Uint8Array; listenPort: number | undefined }) =>
+            (trackers = new EmbeddedTrackers({
+              peerId,
+              port: listenPort ?? 0,
+              ...(o.announceHost !== undefined ? { host: o.announceHost } : {}),
+              onWarning: o.onTrackerWarning ?? (() => {}),
+              ...(o.onAnnounce ? { onAnnounce: o.onAnnounce } : {}),
+            })),
+        }),
   });
   try {
-    await worker.start();
+    await engine.start();
   } catch (e) {
     await writer.close();
     throw new CliError(`cannot listen: ${(e as Error).message}`);
   }
-  const torrent = worker.addTorrent(o.meta, {
-    have: check.have,
-    readBlock: (index, begin, length) => storage.readBlock(index, begin, length),
-  });
-  // The same TrackerClient the fleet runs, fed by this worker's figures
-  // instead of NATS heartbeats; the peers it finds are dialled directly.
-  o.trackerHandover?.attach(torrent);
-  const tracker = o.trackerHandover
-    ? o.trackerHandover.tracker
-    : o.trackers !== false && worker.listenPort !== undefined && o.meta.announce.some((tier) => tier.length > 0)
-      ? startEmbeddedTracker({
-          metainfo: o.meta,
-          peerId: worker.peerId,
-          port: worker.listenPort,
-          ...(o.announceHost !== undefined ? { host: o.announceHost } : {}),
-          stats: () => torrent.transferTotals(),
-          peerFeed: { peersFound: (_hex, peers) => torrent.addPeers(peers) },
-          onWarning: o.onTrackerWarning ?? (() => {}),
-          ...(o.onAnnounce ? { onAnnounce: o.onAnnounce } : {}),
-        })
-      : undefined;
   let stopped = false;
   return {
-    worker,
+    engine,
     writer,
-    storage,
-    torrent,
-    tracker,
-    check: { present: check.have.count, fastPath: check.fastPath, hashed: check.hashed },
+    trackers,
+    async dataFor(meta) {
+      try {
+        const storage = await writer.addTorrent(meta, o.dir);
+        return localTorrentData(storage, writer.sha1, join(o.resumeDir, `${meta.infoHashHex}.json`));
+      } catch (e) {
+        throw new CliError(`cannot use ${o.dir}: ${(e as Error).message}`);
+      }
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
-      // `stopped` goes out first (bounded by the stop deadline), with the
-      // final figures, while the sessions are still counted.
-      await tracker?.stop();
-      await worker.stop();
-      // Pieces under way are written by now: the bitfield matches the files.
-      try {
-        await saveResumeData(resumePath, await makeResumeData(storage, torrent.have));
-      } catch {
-        // Without resume data the next start checks every piece: slower, never wrong.
-      }
+      // Every torrent leaves its swarm (`stopped`, with the final figures) and writes what is under way.
+      await engine.stop();
+      await trackers?.stop();
       await writer.close();
     },
   };
@@ -172,19 +129,42 @@ export function onStopSignal(handler: () => void): () => void {
   };
 }
 
-/** Reports every tick until SIGINT or SIGTERM: how both commands seed. */
-export function reportUntilStopped(worker: PeerWorker, report: (tick: TorrentTick, time: number) => void): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const onTick = (t: { time: number; torrents: TorrentTick[] }): void => {
-      if (t.torrents[0]) report(t.torrents[0], t.time);
+/** Waits for the torrent's check; answers what it found, or throws the reason it failed. */
+export function checked(torrent: Torrent, onProgress?: (snapshot: TorrentSnapshot) => void): Promise<NonNullable<Torrent['checked']>> {
+  return new Promise((resolve, reject) => {
+    const timer = onProgress ? setInterval(() => onProgress(torrent.snapshot()), 1000) : undefined;
+    const done = (): void => {
+      clearInterval(timer);
+      torrent.off('checked', onChecked);
+      torrent.off('error', onError);
     };
-    worker.on('tick', onTick);
+    const onChecked = (outcome: NonNullable<Torrent['checked']>): void => {
+      done();
+      resolve(outcome);
+    };
+    const onError = (e: Error): void => {
+      done();
+      reject(new CliError(e.message));
+    };
+    if (torrent.checked) return onChecked(torrent.checked);
+    const now = torrent.snapshot();
+    if (now.state === 'error') return onError(new Error(now.error ?? 'the check failed'));
+    torrent.on('checked', onChecked);
+    torrent.on('error', onError);
+  });
+}
+
+/** Reports the torrent's figures every tick until SIGINT or SIGTERM: how both commands seed. */
+export function reportUntilStopped(engine: Engine, torrent: Torrent, report: (snapshot: TorrentSnapshot, time: number) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const onTick = (t: { time: number }): void => report(torrent.snapshot(), t.time);
+    engine.on('tick', onTick);
     const unsignal = onStopSignal(() => {
       unsignal();
-      worker.off('tick', onTick);
+      engine.off('tick', onTick);
       resolve();
     });
   });
 }
 
-export type { TorrentTick };
+export type { TorrentSnapshot };

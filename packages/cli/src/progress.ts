@@ -1,4 +1,4 @@
-import type { TorrentTick } from '@seedbox/peer-worker';
+import type { TorrentSnapshot as TorrentTick } from '@seedbox/peer-worker';
 import { formatBytes, formatDuration, formatRate } from './format.js';
 
 /**

@@ -13,6 +13,8 @@ export const DISK_WRITERS = 'disk-writers';
 
 /** Peers the tracker-client found for a torrent, to every worker running it. */
 export const peersSubject = (infoHashHex: string): string => `seedbox.peers.${infoHashHex}`;
+/** A worker ran out of peers for a torrent (body: the hex info hash): the tracker-client announces early. */
+export const PEERS_WANTED = 'seedbox.tracker.peers-wanted';
 /** Each peer-worker, once a second: who it is and its totals per torrent (for announces). */
 export const WORKER_HEARTBEAT = 'seedbox.worker.heartbeat';
 /** Each peer-worker, once a second: its per-torrent figures (for the control API's list and watch). */

@@ -1,20 +1,19 @@
 import { connect as netConnect, type Socket } from 'node:net';
+import type { PeerAddress } from '@seedbox/protocol';
 import { sharedReadBuffer, type PeerSession } from './peer-session.js';
 
-export interface PeerAddress {
-  host: string;
-  port: number;
-}
+export type { PeerAddress };
 
 /**
- * Dials a peer and wraps the socket in the session `create` makes. Unless a
+ * Opens a TCP connection to a peer and wraps the socket in the session
+ * `create` makes (not started: the caller registers it first). Unless a
  * test injects `connect`, the socket reads into the shared read buffer
  * (see `sharedReadBuffer`), whose callback must exist before the session it
  * feeds: hence the session is looked up through `target` when data comes.
  */
 export function dialPeer(
   peer: PeerAddress,
-  create: (socket: Socket, address: string) => PeerSession,
+  create: (socket: Socket, peer: PeerAddress) => PeerSession,
   connect?: (peer: PeerAddress) => Socket,
 ): PeerSession {
   const target: { session?: PeerSession } = {};
@@ -31,6 +30,6 @@ export function dialPeer(
           },
         },
       });
-  target.session = create(socket, `${peer.host}:${peer.port}`);
+  target.session = create(socket, peer);
   return target.session;
 }

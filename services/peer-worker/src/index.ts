@@ -1,6 +1,11 @@
-/** @seedbox/peer-worker: peer sessions, the piece picker, and the torrents they serve. */
-export { Torrent, type TorrentOptions, type TorrentTick, type PeerAddress } from './torrent.js';
-export { PeerSession, DEFAULT_TIMEOUTS, LOCAL_UT_METADATA_ID, type CloseReason, type SessionTimeouts } from './peer-session.js';
+/** @seedbox/peer-worker: the engine (torrents, peer sessions, the piece picker, the choker) and the fleet's peer-worker service. */
+export { Engine, type EngineOptions, type EngineTick, type EngineEvents, type AddTorrentOptions, type TorrentDefaults } from './engine.js';
+export { Torrent, type TorrentOptions, type TorrentData, type CheckOutcome, type TorrentSnapshot, type TorrentState, type RefusedRequest } from './torrent.js';
+export type { PeerDiscovery, SwarmInfo, SwarmMember, SwarmHandle, TransferTotals } from './peer-discovery.js';
+export { resolveMagnet, swarmOfMagnet, type ResolvedMagnet, type ResolveOptions, type SwarmHandover } from './magnet-resolver.js';
+export { PeerSession, DEFAULT_TIMEOUTS, LOCAL_UT_METADATA_ID, type CloseReason, type SessionTimeouts, type PeerHandler, type SessionContext } from './peer-session.js';
+export { PeerConnection } from './peer-connection.js';
+export { PeerList } from './peer-list.js';
 export {
   MetadataFetcher,
   MetadataFetchError,
@@ -16,7 +21,6 @@ export { PieceDownload } from './piece-download.js';
 export { RequestPipeline, type PipelineOptions } from './request-pipeline.js';
 export { RateMeter } from './rate.js';
 export { generatePeerId, CLIENT_NAME, CLIENT_PREFIX } from './peer-id.js';
-export { PeerWorker, type WorkerOptions, type WorkerTick } from './worker.js';
 export {
   ControlError,
   type ControlBackend,

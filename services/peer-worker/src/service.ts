@@ -4,8 +4,9 @@ import { createPeerWorkerMetrics, peerWorkerOptions } from '@seedbox/runtime';
 import { createControlService } from './control/control-service.js';
 import { FleetBackend } from './fleet/fleet-backend.js';
 import { FleetRunner } from './fleet/fleet-runner.js';
+import { NatsPeerDiscovery } from './fleet/nats-peer-discovery.js';
 import { StatsBoard } from './fleet/stats-board.js';
-import { PeerWorker } from './worker.js';
+import { Engine } from './engine.js';
 
 /**
  * The peer-worker process: the wire protocol for the torrents the fleet
@@ -27,39 +28,35 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
       onInFlight: (n) => m.piecesInFlight.set(n),
       onRetry: (p, reason, attempt) => log.warn('piece sent again', { infoHash: p.infoHash, piece: p.index, reason, attempt }),
     });
-    const worker = new PeerWorker({
+    let announce: { host: string | undefined; port: number } | undefined;
+    let discovery: NatsPeerDiscovery | undefined;
+    const engine = new Engine({
       sink,
+      discovery: ({ peerId, listenPort }) => {
+        announce = { host: config.announceHost, port: config.announcePort ?? listenPort ?? config.listenPort };
+        discovery = new NatsPeerDiscovery({ nc, workerId: config.instanceId, peerId, announce, log });
+        return discovery;
+      },
       listen: { host: config.listenHost, port: config.listenPort },
       torrent: { maxPeers: config.maxPeers },
     });
-    await worker.start();
-    const runner = new FleetRunner({
-      nc,
-      state,
-      worker,
-      workerId: config.instanceId,
-      dataDir: config.dataDir,
-      announce: { ...(config.announceHost !== undefined ? { host: config.announceHost } : {}), port: config.announcePort ?? worker.listenPort ?? config.listenPort },
-      log,
-    });
+    await engine.start();
+    const peerId = engine.peerId;
+    if (!discovery || !announce) throw new Error('the engine started without making its discovery');
+    const runner = new FleetRunner({ nc, state, engine, discovery, workerId: config.instanceId, dataDir: config.dataDir, announce, log });
     const board = new StatsBoard(nc);
-    const backend = new FleetBackend(nc, state, board, {
-      peerId: worker.peerId,
-      port: config.announcePort ?? worker.listenPort ?? config.listenPort,
-      timeoutMs: 120_000,
-    });
-    worker.on('tick', (t) => {
+    const backend = new FleetBackend(nc, state, board, (magnet) => engine.fetchMetadata(magnet, { timeoutMs: 120_000 }));
+    engine.on('tick', (t) => {
       m.observeTick(t);
-      let downloading = 0;
-      let seeding = 0;
+      const count = { downloading: 0, seeding: 0, paused: runner.pausedCount };
       for (const x of t.torrents) {
-        if (x.complete) seeding++;
-        else downloading++;
+        if (x.complete) count.seeding++;
+        else count.downloading++;
       }
-      m.setTorrentStates({ downloading, seeding, paused: runner.pausedCount });
+      m.setTorrentStates(count);
     });
     await runner.start();
-    log.info('peer-worker listening', { port: worker.listenPort, peerId: Buffer.from(worker.peerId).toString('hex') });
+    log.info('peer-worker listening', { port: engine.listenPort, peerId: Buffer.from(peerId).toString('hex') });
 
     onShutdown('stop torrents and hand back pieces', async () => {
       board.close();

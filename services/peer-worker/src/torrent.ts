@@ -1,584 +1,327 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Bitfield, BLOCK_LENGTH, PieceGeometry, type Handshake, type Metainfo } from '@seedbox/protocol';
-import type { PieceSink, PieceWriteOutcome } from '@seedbox/disk-writer';
-import { PieceDownload } from './piece-download.js';
-import { PiecePicker } from './piece-picker.js';
-import {
-  PeerSession,
-  type CloseReason,
-  type RequestKey,
-  type SessionOwner,
-  type SessionTimeouts,
-} from './peer-session.js';
+import { Bitfield, PieceGeometry, type Handshake, type Metainfo, type PeerAddress } from '@seedbox/protocol';
+import type { PieceSink } from '@seedbox/cluster';
+import type { BlockRef } from './block-key.js';
+import type { ChokerOptions } from './choker.js';
+import { DownloadScheduler } from './download-scheduler.js';
+import { PeerList } from './peer-list.js';
+import { PeerSession, type CloseReason, type PeerHandler, type SessionContext, type SessionRefusal, type SessionTimeouts } from './peer-session.js';
+import type { ReadCacheOptions, SpanReader } from './read-cache.js';
 import type { PipelineOptions } from './request-pipeline.js';
-import { RateMeter } from './rate.js';
-import { Choker, type ChokerOptions } from './choker.js';
-import { ReadCache, type ReadCacheOptions, type SpanReader } from './read-cache.js';
-import { dialPeer, type PeerAddress } from './dial.js';
+import { snapshotOf, type TorrentFigures, type TorrentSnapshot, type TorrentState } from './torrent-snapshot.js';
+import { UploadServer, type RefusedRequest } from './upload-server.js';
 
 /**
- * One torrent in a peer-worker: its peers, the piece picker, the pieces
- * under way, and the hand-off of complete pieces to the disk-writer.
+ * One torrent in a peer-worker: its lifecycle, its peers (a PeerList), and
+ * the two sides of the trade, download scheduling and upload serving. It
+ * is the PeerHandler of its sessions and routes each call to the side it
+ * concerns.
  *
- * All of it runs on the one event loop that serves the sockets. Peer
- * sessions call into the torrent synchronously, so the picker and the
- * downloads are shared without locks: a call can never interleave with
- * another. SHA-1 and disk I/O run elsewhere (the disk-writer's hash workers
- * and libuv's pool), behind the PieceSink promise.
+ * The lifecycle (docs/ARCHITECTURE.md draws it):
+ *
+ *   checking ──► downloading ──(last piece verified)──► seeding
+ *      │  └────────────────────────────────────────────► seeding (all there)
+ *      ├──► paused  (added paused)       downloading | seeding ──pause()──► paused
+ *      └──► error   (data unreadable)    paused ──resume()──► downloading | seeding
+ *                                        downloading ──(a write failed)──► error
+ *                                        error ──resume()──► checking
+ *   stop(): any state ──► stopped (final)
+ *
+ * Only `downloading` and `seeding` have sessions. What is verified on
+ * disk is found by the torrent itself when it starts, through its
+ * TorrentData: resume data or a hash check in the embedded mode, the
+ * fleet's record in the distributed one.
  */
 
-export type { PeerAddress };
+export type { TorrentSnapshot, TorrentState, RefusedRequest };
+
+/** What the check on start found: the pieces verified on disk, and how. */
+export interface CheckOutcome {
+  have: Bitfield;
+  /** Resume data was trusted and nothing was read. */
+  fastPath: boolean;
+  /** Pieces read and hashed. */
+  hashed: number;
+}
+
+/** Where a torrent's data is, for the torrent: what is there, how to read it, where to leave resume data. */
+export interface TorrentData {
+  /** Finds the pieces verified on disk now. A throw puts the torrent in `error`. */
+  check(onProgress: (checked: number, total: number) => void): Promise<CheckOutcome>;
+  /** Reads verified data for seeding; without it we serve nothing. */
+  read?: SpanReader | undefined;
+  /** The torrent paused or stopped with these pieces verified (a place to save resume data). */
+  save?(have: Bitfield): Promise<void>;
+}
 
 export interface TorrentOptions {
   meta: Metainfo;
   sink: PieceSink;
+  data: TorrentData;
   peerId: Uint8Array;
-  /** Pieces already verified on disk (resume). */
-  have?: Bitfield;
-  listenPort?: number;
-  /** Most peer connections at once. */
-  maxPeers?: number;
+  /** Check, then wait in `paused` instead of starting. */
+  paused?: boolean | undefined;
+  listenPort?: number | undefined;
+  /** Most peer connections at once. Default 50. */
+  maxPeers?: number | undefined;
   /** Stop starting new pieces while this many bytes wait for the disk-writer. */
-  maxWriteBacklogBytes?: number;
+  maxWriteBacklogBytes?: number | undefined;
   /** Endgame sends a block to at most this many peers at once. */
-  endgameDuplicates?: number;
-  pipeline?: PipelineOptions;
-  timeouts?: Partial<SessionTimeouts>;
+  endgameDuplicates?: number | undefined;
+  pipeline?: PipelineOptions | undefined;
+  timeouts?: Partial<SessionTimeouts> | undefined;
   /** Connection attempts a peer may fail in a row before we stop dialling it. */
-  maxDialFailures?: number;
-  /** Reads verified data for seeding (positional reads of the shared volume). Without it we serve nothing. */
-  readBlock?: SpanReader;
-  readCache?: ReadCacheOptions;
-  choker?: ChokerOptions;
+  maxDialFailures?: number | undefined;
+  readCache?: ReadCacheOptions | undefined;
+  choker?: ChokerOptions | undefined;
   /** A peer that sent nothing for this long while we waited on its requests is snubbed, s. */
-  snubSeconds?: number;
+  snubSeconds?: number | undefined;
   /** Opens a TCP connection; injectable for tests. */
-  connect?: (peer: PeerAddress) => Socket;
+  connect?: ((peer: PeerAddress) => Socket) | undefined;
   now?: () => number;
 }
 
-/** Statistics of one torrent over one tick: the single source for the progress bar, JSON lines and metrics. */
-export interface TorrentTick {
-  infoHash: string;
-  name: string;
-  /** Bytes per second of block payload over the tick. */
-  downloadRate: number;
-  uploadRate: number;
-  downloaded: number;
-  uploaded: number;
-  /** Block bytes that were not needed (endgame duplicates, late blocks). */
-  wasted: number;
-  /** Uploaded over downloaded; over the torrent's size for data we never downloaded (a seed). */
-  ratio: number;
-  peers: number;
-  seeds: number;
-  piecesVerified: number;
-  piecesFailed: number;
-  pieceCount: number;
-  left: number;
-  totalLength: number;
-  /** Seconds to completion at the current rate; undefined when unknown. */
-  eta: number | undefined;
-  complete: boolean;
-  /** Sessions closed during the tick, by reason. */
-  closed: Partial<Record<CloseReason, number>>;
-  /** Peer requests refused during the tick, by reason. */
-  refused: Partial<Record<RefusedRequest, number>>;
-}
-
-/** Why we refused a peer's request; counted, since each is a peer breaking a rule or asking the impossible. */
-export type RefusedRequest = 'oversize' | 'out-of-range' | 'missing-piece' | 'choked' | 'read-error';
-
-interface KnownPeer {
-  address: PeerAddress;
-  session: PeerSession | undefined;
-  failures: number;
-  nextDialAt: number;
-  banned: boolean;
-}
-
 export interface TorrentEvents {
+  state: [state: TorrentState];
+  checked: [outcome: CheckOutcome];
   piece: [index: number];
   complete: [];
   error: [error: Error];
   closed: [session: PeerSession, reason: CloseReason, error: Error | undefined];
 }
 
-export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner {
+export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler {
   readonly meta: Metainfo;
-  readonly infoHash: Uint8Array;
   readonly infoHashHex: string;
-  readonly localPeerId: Uint8Array;
   readonly geometry: PieceGeometry;
   readonly have: Bitfield;
-  readonly listenPort: number | undefined;
-  get pieceCount(): number {
-    return this.geometry.pieceCount;
-  }
-
-  private readonly sink: PieceSink;
-  private readonly picker: PiecePicker;
-  private readonly downloads = new Map<number, PieceDownload>();
-  private readonly writing = new Map<number, PieceDownload>();
-  private writeBacklog = 0;
-  private readonly sessions = new Set<PeerSession>();
-  private readonly peers = new Map<string, KnownPeer>();
-  /** Per session: pieces it has that we lack. Interest follows it without rescanning bitfields. */
-  private readonly interesting = new Map<PeerSession, number>();
-  private readonly options: TorrentOptions;
+  private readonly o: TorrentOptions;
   private readonly now: () => number;
-  private readonly downMeter: RateMeter;
-  private readonly upMeter: RateMeter;
-  private wasted = 0;
-  private verified = 0;
-  private failed = 0;
+  private readonly peers: PeerList;
+  private readonly context: SessionContext;
+  private download: DownloadScheduler | undefined;
+  private upload: UploadServer | undefined;
+  private stateNow: TorrentState = 'checking';
+  private errorNow: string | undefined;
+  private checkedNow: { done: number; total: number } = { done: 0, total: 0 };
+  private checkOutcome: CheckOutcome | undefined;
   private leftBytes: number;
+  private last: TorrentFigures['last'] = { downloadRate: 0, uploadRate: 0, closed: {}, refused: {} };
   private closedThisTick: Partial<Record<CloseReason, number>> = {};
   /** Bytes from sessions that have closed, by address. */
   private readonly contributed: Record<string, number> = {};
-  private refusedThisTick: Partial<Record<RefusedRequest, number>> = {};
-  private readonly reader: ReadCache | undefined;
-  private readonly choker: Choker;
-  private stopped = false;
+  /** The counters of a scheduler replaced by a recheck, so totals survive it. */
+  private carried = { downloaded: 0, uploaded: 0, wasted: 0, verified: 0, failed: 0 };
+  private stopping: Promise<void> | undefined;
 
   constructor(options: TorrentOptions) {
     super();
-    this.options = options;
+    this.o = options;
     this.meta = options.meta;
-    this.infoHash = options.meta.infoHash;
     this.infoHashHex = options.meta.infoHashHex;
-    this.localPeerId = options.peerId;
-    this.listenPort = options.listenPort;
-    this.sink = options.sink;
     this.now = options.now ?? Date.now;
     this.geometry = new PieceGeometry(options.meta);
-    this.have = options.have ?? new Bitfield(this.geometry.pieceCount);
-    this.picker = new PiecePicker(this.have);
-    this.downMeter = new RateMeter();
-    this.upMeter = new RateMeter();
-    this.choker = new Choker(options.choker);
-    this.reader = options.readBlock
-      ? new ReadCache(options.readBlock, (i) => this.geometry.pieceSize(i), options.readCache)
-      : undefined;
-    this.leftBytes = 0;
-    for (let i = 0; i < this.geometry.pieceCount; i++) if (!this.have.has(i)) this.leftBytes += this.geometry.pieceSize(i);
+    this.have = new Bitfield(this.geometry.pieceCount);
+    this.leftBytes = options.meta.totalLength;
+    const geometry = this.geometry;
+    const meta = options.meta;
+    this.context = {
+      infoHash: meta.infoHash,
+      localPeerId: options.peerId,
+      listenPort: options.listenPort,
+      pieceCount: geometry.pieceCount,
+      have: this.have,
+      // BEP 9 lets a magnet link start from us; BEP 27 keeps a private
+      // torrent's info dictionary to those its tracker gave it to, as libtorrent does.
+      metadata: meta.private || meta.infoBytes.length === 0 ? undefined : meta.infoBytes,
+      blockLength: (index, begin) => Math.min(16384, geometry.pieceSize(index) - begin),
+    };
+    this.peers = new PeerList({
+      maxPeers: options.maxPeers ?? 50,
+      maxDialFailures: options.maxDialFailures,
+      connect: options.connect,
+      now: this.now,
+      createSession: (socket, direction, peer, handshake, leftover) =>
+        new PeerSession({ socket, context: this.context, handler: this, direction, peer, handshake, leftover, timeouts: options.timeouts, pipeline: options.pipeline }),
+    });
+    // Listeners attach before the check reports anything.
+    queueMicrotask(() => void this.check());
+  }
+
+  get state(): TorrentState {
+    return this.stateNow;
   }
 
   get isComplete(): boolean {
     return this.have.isComplete;
   }
 
-  /**
-   * The info dictionary we give peers that ask over ut_metadata (BEP 9), so
-   * that a magnet link can start from us. Not for a private torrent: BEP 27
-   * keeps its metadata to those the tracker's .torrent was given to, as
-   * libtorrent does.
-   */
-  get metadata(): Uint8Array | undefined {
-    return this.meta.private || this.meta.infoBytes.length === 0 ? undefined : this.meta.infoBytes;
+  get pieceCount(): number {
+    return this.geometry.pieceCount;
+  }
+
+  /** What the check on start found; undefined while checking. */
+  get checked(): CheckOutcome | undefined {
+    return this.checkOutcome;
   }
 
   get sessionCount(): number {
-    return this.sessions.size;
+    return this.peers.sessionCount;
+  }
+
+  // ---- the lifecycle ----
+
+  private setState(next: TorrentState, error?: string): void {
+    this.errorNow = next === 'error' ? error : undefined;
+    if (this.stateNow === next) return;
+    this.stateNow = next;
+    this.emit('state', next);
+  }
+
+  private get active(): boolean {
+    return this.stateNow === 'downloading' || this.stateNow === 'seeding';
+  }
+
+  private async check(): Promise<void> {
+    this.setState('checking');
+    this.checkedNow = { done: 0, total: this.pieceCount };
+    let outcome: CheckOutcome;
+    try {
+      outcome = await this.o.data.check((done, total) => (this.checkedNow = { done, total }));
+    } catch (e) {
+      if (this.stateNow === 'checking') this.fail(new Error(`checking the data failed: ${(e as Error).message}`, { cause: e }));
+      return;
+    }
+    if (this.stateNow !== 'checking') return; // stopped meanwhile
+    this.checkOutcome = outcome;
+    this.leftBytes = 0;
+    for (let i = 0; i < this.pieceCount; i++) {
+      if (outcome.have.has(i)) this.have.set(i);
+      else {
+        this.have.clear(i);
+        this.leftBytes += this.geometry.pieceSize(i);
+      }
+    }
+    this.build();
+    this.emit('checked', outcome);
+    if (this.o.paused) this.setState('paused');
+    else this.activate();
+  }
+
+  /** The two sides of the trade, over the bitfield the check found. */
+  private build(): void {
+    const old = this.download;
+    if (old && this.upload) {
+      this.carried = {
+        downloaded: this.carried.downloaded + old.meter.total,
+        uploaded: this.carried.uploaded + this.upload.meter.total,
+        wasted: this.carried.wasted + old.wasted,
+        verified: this.carried.verified + old.verified,
+        failed: this.carried.failed + old.failed,
+      };
+    }
+    this.download = new DownloadScheduler({
+      infoHashHex: this.infoHashHex,
+      geometry: this.geometry,
+      have: this.have,
+      sink: this.o.sink,
+      sessions: () => this.peers.live,
+      maxWriteBacklogBytes: this.o.maxWriteBacklogBytes,
+      endgameDuplicates: this.o.endgameDuplicates,
+      onVerified: (index) => this.pieceVerified(index),
+      onBadPeer: (address) => this.badPeer(address),
+      onWriteError: (_index, error) => this.fail(error),
+    });
+    this.upload = new UploadServer({
+      geometry: this.geometry,
+      have: this.have,
+      read: this.o.data.read,
+      readCache: this.o.readCache,
+      choker: this.o.choker,
+      snubSeconds: this.o.snubSeconds,
+      now: this.now,
+    });
+  }
+
+  private activate(): void {
+    this.download!.resume();
+    this.setState(this.isComplete ? 'seeding' : 'downloading');
+    this.dial();
+  }
+
+  /** Closes every session and waits; verified pieces stay, pieces under way are dropped. */
+  pause(): void {
+    if (!this.active) return;
+    this.quiesce('paused');
+    this.setState('paused');
+    void this.o.data.save?.(this.have).catch(() => {});
+  }
+
+  /** From `paused`, back to trading; from `error`, a fresh check first (the disk may have changed). */
+  resume(): void {
+    if (this.stateNow === 'paused' && this.download) this.activate();
+    else if (this.stateNow === 'paused' || this.stateNow === 'error') void this.check();
+  }
+
+  private fail(error: Error): void {
+    if (this.stateNow === 'stopped') return;
+    if (this.active) this.quiesce('shutdown');
+    this.setState('error', error.message);
+    this.emit('error', error);
+  }
+
+  private quiesce(reason: CloseReason): void {
+    this.peers.closeAll(reason);
+    this.download?.pause();
+  }
+
+  /** Ends the torrent for good: sessions closed, pieces at the sink answered, then the data's save. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const was = this.stateNow;
+      this.quiesce('shutdown');
+      this.setState('stopped');
+      await this.download?.drain();
+      if (was !== 'checking' && this.checkOutcome) await this.o.data.save?.(this.have).catch(() => {});
+    })();
+    return this.stopping;
+  }
+
+  // ---- peers ----
+
+  /** Adds peers to dial (known ones are ignored); dialled now while trading, else when it starts. */
+  addPeers(addresses: readonly PeerAddress[]): void {
+    this.peers.add(addresses);
+    this.dial();
+  }
+
+  private dial(): void {
+    if (this.stateNow === 'downloading') this.peers.dial();
+  }
+
+  /** Whether any peer is connected or still worth dialling: when false, the download cannot progress. */
+  hasPeerProspects(): boolean {
+    return this.peers.hasProspects();
+  }
+
+  /** A connection the listener accepted and whose handshake named this torrent. */
+  acceptIncoming(socket: Socket, handshake: Handshake, leftover: Uint8Array): void {
+    // Checking, paused, stopped: nothing to trade yet.
+    if (!this.active) socket.destroy();
+    else this.peers.acceptIncoming(socket, handshake, leftover);
   }
 
   /** Block bytes received from each peer address, over the torrent's life. */
   peerContributions(): Record<string, number> {
     const out: Record<string, number> = { ...this.contributed };
-    for (const s of this.sessions) out[s.address] = (out[s.address] ?? 0) + s.download.total;
+    for (const s of this.peers.live) out[s.address] = (out[s.address] ?? 0) + s.download.total;
     return out;
   }
 
-  /** Whether any peer is connected or still worth dialling: when false, the download cannot progress. */
-  hasPeerProspects(): boolean {
-    if (this.sessions.size > 0) return true;
-    const maxFailures = this.options.maxDialFailures ?? 5;
-    for (const p of this.peers.values()) {
-      if (!p.banned && p.failures < maxFailures) return true;
-    }
-    return false;
-  }
-
-  /** Adds peers to dial; known ones are ignored. */
-  addPeers(addresses: readonly PeerAddress[]): void {
-    for (const address of addresses) {
-      const key = `${address.host}:${address.port}`;
-      const known = this.peers.get(key);
-      if (known) continue;
-      this.peers.set(key, { address, session: undefined, failures: 0, nextDialAt: 0, banned: false });
-    }
-    this.dial();
-  }
-
-  /** Dials known peers until the cap, skipping those connected, banned or backing off. */
-  private dial(): void {
-    if (this.stopped || this.isComplete) return;
-    const max = this.options.maxPeers ?? 50;
-    const t = this.now();
-    const maxFailures = this.options.maxDialFailures ?? 5;
-    for (const peer of this.peers.values()) {
-      if (this.sessions.size >= max) return;
-      if (peer.session || peer.banned || peer.nextDialAt > t) continue;
-      if (peer.failures >= maxFailures) continue;
-      peer.session = dialPeer(peer.address, (socket, address) => this.createSession(socket, 'outgoing', address), this.options.connect);
-    }
-  }
-
-  /** A connection the listener accepted and whose handshake named this torrent. */
-  acceptIncoming(socket: Socket, handshake: Handshake, leftover: Uint8Array): void {
-    const address = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.createSession(socket, 'incoming', address, handshake, leftover);
-  }
-
-  private createSession(
-    socket: Socket,
-    direction: 'outgoing' | 'incoming',
-    address: string,
-    handshake?: Handshake,
-    leftover?: Uint8Array,
-  ): PeerSession {
-    const session = new PeerSession({
-      socket,
-      owner: this,
-      direction,
-      address,
-      ...(handshake ? { handshake } : {}),
-      ...(leftover ? { leftover } : {}),
-      ...(this.options.timeouts ? { timeouts: this.options.timeouts } : {}),
-      ...(this.options.pipeline ? { pipeline: this.options.pipeline } : {}),
-    });
-    session.blockLengthOf = (index, begin) => Math.min(BLOCK_LENGTH, this.geometry.pieceSize(index) - begin);
-    this.sessions.add(session);
-    return session;
-  }
-
-  // ---- SessionOwner ----
-
-  admit(session: PeerSession): CloseReason | undefined {
-    const remote = session.remote!;
-    if (Buffer.compare(Buffer.from(remote.peerId), Buffer.from(this.localPeerId)) === 0) {
-      const known = this.peers.get(session.address);
-      if (known) known.banned = true; // never dial ourselves again
-      return 'self-connection';
-    }
-    for (const other of this.sessions) {
-      if (other !== session && other.isOpen && Buffer.compare(Buffer.from(other.remote!.peerId), Buffer.from(remote.peerId)) === 0) {
-        return 'duplicate-peer';
-      }
-    }
-    if (session.direction === 'incoming' && this.openSessions() >= (this.options.maxPeers ?? 50)) return 'too-many-peers';
-    this.interesting.set(session, 0);
-    return undefined;
-  }
-
-  private openSessions(): number {
-    let n = 0;
-    for (const s of this.sessions) if (s.isOpen) n++;
-    return n;
-  }
-
-  peerPiecesChanged(session: PeerSession, index?: number): void {
-    if (index !== undefined) {
-      // One HAVE: counted incrementally.
-      if (!this.have.has(index)) this.interesting.set(session, (this.interesting.get(session) ?? 0) + 1);
-      this.picker.peerHas(index);
-    } else {
-      // The peer's opening BITFIELD, HAVE_ALL or HAVE_NONE: the session
-      // guarantees it comes before any HAVE, so the counts start from it.
-      let n = 0;
-      for (const i of session.peerPieces.setIndices()) if (!this.have.has(i)) n++;
-      this.interesting.set(session, n);
-      this.picker.addPeer(session.peerPieces);
-    }
-    this.updateInterest(session);
-  }
-
-  private updateInterest(session: PeerSession): void {
-    const want = (this.interesting.get(session) ?? 0) > 0 && !this.isComplete;
-    session.setInterested(want);
-    if (want) this.refill(session);
-  }
-
-  fillRequests(session: PeerSession): void {
-    let room = session.requestRoom;
-    if (room <= 0 || !session.amInterested) return;
-    const peerHas = (i: number): boolean => session.peerPieces.has(i);
-
-    // 1. Finish pieces already under way: fewer partial pieces, sooner HAVEs.
-    for (const d of this.downloads.values()) {
-      if (room <= 0) break;
-      if (!peerHas(d.index)) continue;
-      for (let b = d.nextFree(); b !== -1 && room > 0; b = d.nextFree()) {
-        d.markRequested(b);
-        session.request(d.index, b * BLOCK_LENGTH);
-        room--;
-      }
-    }
-
-    // 2. Start new pieces, rarest first, while the disk-writer keeps up.
-    const maxBacklog = this.options.maxWriteBacklogBytes ?? 64 * 1024 * 1024;
-    while (room > 0 && this.writeBacklog < maxBacklog) {
-      const index = this.picker.pick(session.peerPieces.isComplete ? 'all' : session.peerPieces);
-      if (index === undefined) break;
-      const d = new PieceDownload(index, this.geometry.pieceSize(index));
-      this.downloads.set(index, d);
-      this.picker.markBusy(index);
-      for (let b = d.nextFree(); b !== -1 && room > 0; b = d.nextFree()) {
-        d.markRequested(b);
-        session.request(index, b * BLOCK_LENGTH);
-        room--;
-      }
-    }
-
-    // 3. Endgame: every missing block has been asked for. The ones still
-    // pending go to this peer too, whoever answers first wins, and the
-    // other copies are cancelled. A slow peer then cannot hold up the end.
-    if (room > 0 && this.picker.unstartedCount === 0) {
-      const maxCopies = this.options.endgameDuplicates ?? 3;
-      for (const d of this.downloads.values()) {
-        if (room <= 0) break;
-        if (!peerHas(d.index) || d.hasFree()) continue;
-        for (const b of d.pendingBlocks()) {
-          if (room <= 0) break;
-          if (d.requestCount(b) >= maxCopies || session.isRequested(d.index, b * BLOCK_LENGTH)) continue;
-          d.markRequested(b);
-          session.request(d.index, b * BLOCK_LENGTH);
-          room--;
-        }
-      }
-    }
-    // No flush here: the session sends everything queued in one write
-    // after it has decoded a whole read, instead of one write per block.
-  }
-
-  /** fillRequests from outside a session's read: send at once. */
-  private refill(session: PeerSession): void {
-    if (!session.isOpen) return;
-    this.fillRequests(session);
-    session.flush();
-  }
-
-  blockReceived(session: PeerSession, index: number, begin: number, data: Uint8Array, solicited: boolean): void {
-    const d = this.downloads.get(index);
-    if (!d) {
-      this.wasted += data.length;
-      return;
-    }
-    const block = begin / BLOCK_LENGTH;
-    if (!Number.isInteger(block) || block >= d.blockCount || data.length !== d.blockLength(block)) {
-      session.close('protocol-error', new Error(`block ${index}:${begin}+${data.length} does not match a requested block`));
-      return;
-    }
-    if (solicited) d.release(block);
-    if (!d.receive(block, data, session.address)) {
-      this.wasted += data.length;
-      return;
-    }
-    this.downMeter.add(data.length);
-    if (d.requestCount(block) > 0) {
-      // Endgame duplicates or a re-request after a timeout: cancel the other copies.
-      for (const other of this.sessions) {
-        if (other !== session && other.isRequested(index, begin)) {
-          other.cancel(index, begin);
-          d.release(block);
-        }
-      }
-    }
-    if (d.complete) this.submit(d);
-  }
-
-  requestsDropped(_session: PeerSession, blocks: readonly RequestKey[]): void {
-    for (const { index, begin } of blocks) this.downloads.get(index)?.release(begin / BLOCK_LENGTH);
-    // Freed blocks may go to other peers right away.
-    for (const s of this.sessions) if (s !== _session) this.refill(s);
-  }
-
-  blockRequested(session: PeerSession, index: number, begin: number, length: number): void {
-    let refused: RefusedRequest | undefined;
-    if (length > BLOCK_LENGTH) refused = 'oversize';
-    else if (!this.geometry.isValidRange(index, begin, length)) refused = 'out-of-range';
-    else if (!this.have.has(index) || !this.reader) refused = 'missing-piece';
-    if (refused) {
-      this.refuse(session, refused, index, begin, length);
-      return;
-    }
-    this.pumpUploads(session);
-  }
-
-  peerInterestChanged(session: PeerSession): void {
-    // A free slot is filled at once rather than at the next 10 s rotation.
-    const slotFree = this.choker.current.size < this.choker.slots;
-    if (slotFree || this.choker.current.has(session.address)) this.rechoke(true);
-  }
-
-  sessionDrained(session: PeerSession): void {
-    this.pumpUploads(session);
-  }
-
-  private refuse(session: PeerSession, reason: RefusedRequest, index: number, begin: number, length: number): void {
-    this.refusedThisTick[reason] = (this.refusedThisTick[reason] ?? 0) + 1;
-    session.reject(index, begin, length);
-  }
-
-  /**
-   * Serves the session's queued requests: a few disk reads at a time, and
-   * only while its socket has room, so a slow peer cannot make us buffer
-   * the torrent in memory.
-   */
-  private pumpUploads(session: PeerSession): void {
-    const reader = this.reader;
-    if (!reader) return;
-    // Everything served in one turn goes out in one writev.
-    session.cork();
-    try {
-      while (session.isOpen && session.writable) {
-        const r = session.peekIncoming();
-        if (!r) return;
-        const cached = reader.peek(r.index, r.begin, r.length);
-        if (cached) {
-          session.nextIncoming();
-          session.finishServing(r.index, r.begin, r.length);
-          session.sendBlock(r.index, r.begin, cached);
-          this.upMeter.add(cached.length);
-          continue;
-        }
-        if (session.readsInFlight >= 4) return;
-        session.nextIncoming();
-        session.readsInFlight++;
-        reader.block(r.index, r.begin, r.length).then(
-          (data) => {
-            session.readsInFlight--;
-            if (session.finishServing(r.index, r.begin, r.length)) {
-              session.sendBlock(r.index, r.begin, data);
-              this.upMeter.add(data.length);
-            }
-            this.pumpUploads(session);
-          },
-          () => {
-            session.readsInFlight--;
-            if (session.finishServing(r.index, r.begin, r.length)) this.refuse(session, 'read-error', r.index, r.begin, r.length);
-            this.pumpUploads(session);
-          },
-        );
-      }
-    } finally {
-      session.uncork();
-    }
-  }
-
-  sessionClosed(session: PeerSession, reason: CloseReason, _error?: Error): void {
-    this.sessions.delete(session);
-    this.interesting.delete(session);
-    if (session.remote) this.picker.removePeer(session.peerPieces);
-    this.closedThisTick[reason] = (this.closedThisTick[reason] ?? 0) + 1;
-    if (session.download.total > 0) this.contributed[session.address] = (this.contributed[session.address] ?? 0) + session.download.total;
-    const known = this.peers.get(session.address);
-    if (known && known.session === session) {
-      known.session = undefined;
-      if (reason === 'connect-failed' || reason === 'connect-timeout' || reason === 'handshake-timeout' || !session.remote) {
-        known.failures++;
-        // 1 s, 2 s, 4 s, 8 s: a peer that is restarting gets a few chances
-        // within a quarter of a minute; one that is gone is given up.
-        known.nextDialAt = this.now() + Math.min(60_000, 1000 * 2 ** (known.failures - 1));
-      } else {
-        known.failures = 0;
-        known.nextDialAt = this.now() + 1000;
-      }
-      if (reason === 'bad-data' || reason === 'self-connection') known.banned = true;
-    }
-    this.emit('closed', session, reason, _error);
-  }
-
-  // ---- pieces to and from the disk-writer ----
-
-  private submit(d: PieceDownload): void {
-    this.downloads.delete(d.index);
-    this.writing.set(d.index, d);
-    this.writeBacklog += d.size;
-    void this.write(d);
-  }
-
-  /** Hands a complete piece to the disk-writer. The sink retries I/O errors itself; its answer is final. */
-  private async write(d: PieceDownload): Promise<void> {
-    let outcome: PieceWriteOutcome;
-    try {
-      outcome = await this.sink.writePiece({ infoHash: this.infoHashHex, index: d.index, blocks: d.blocks() });
-    } catch (err) {
-      outcome = { status: 'io-error', error: (err as Error).message };
-    }
-    this.writing.delete(d.index);
-    this.writeBacklog -= d.size;
-    if (this.stopped) return;
-    switch (outcome.status) {
-      case 'written':
-        this.pieceVerified(d.index);
-        break;
-      case 'hash-mismatch':
-        this.pieceFailed(d);
-        break;
-      case 'io-error':
-      case 'unknown-torrent':
-        this.picker.markIdle(d.index);
-        this.emit('error', new Error(`piece ${d.index} could not be written: ${outcome.status === 'io-error' ? outcome.error : outcome.status}`));
-        break;
-    }
-    for (const s of this.sessions) this.refill(s);
-  }
-
-  private pieceVerified(index: number): void {
-    if (this.have.has(index)) return;
-    this.picker.markHave(index);
-    this.verified++;
-    this.leftBytes -= this.geometry.pieceSize(index);
-    for (const s of this.sessions) {
-      if (!s.isOpen) continue;
-      s.sendHave(index);
-      if (s.peerPieces.has(index)) {
-        this.interesting.set(s, (this.interesting.get(s) ?? 1) - 1);
-        this.updateInterest(s);
-      }
-    }
-    this.emit('piece', index);
-    if (this.isComplete) {
-      for (const s of this.sessions) s.setInterested(false);
-      this.emit('complete');
-    }
-  }
-
-  private pieceFailed(d: PieceDownload): void {
-    this.failed++;
-    this.picker.markIdle(d.index);
-    // Only a peer that alone sent a bad piece is to blame for it; twice and it is dropped.
-    if (d.contributors.size === 1) {
-      const [address] = d.contributors;
-      for (const s of this.sessions) {
-        if (s.address === address && ++s.strikes >= 2) s.close('bad-data');
-      }
-    }
-  }
-
-  // ---- the tick ----
-
-  /** Hands out upload slots (see choker.ts). Without data to serve, everyone stays choked. */
-  private rechoke(force = false): void {
-    if (!this.reader || this.have.isEmpty) return;
-    const snubAfter = this.options.snubSeconds ?? 60;
-    const candidates = [];
-    const byAddress = new Map<string, PeerSession>();
-    for (const s of this.sessions) {
-      if (!s.isOpen) continue;
-      byAddress.set(s.address, s);
-      candidates.push({
-        id: s.address,
-        interested: s.peerInterested,
-        downloadRate: s.download.rate,
-        uploadRate: s.upload.rate,
-        snubbed: s.amInterested && !s.peerChoking && s.outstandingCount > 0 && s.secondsSinceBlock() > snubAfter,
-      });
-    }
-    const unchoke = this.choker.decide(candidates, this.isComplete, this.now(), force);
-    for (const [address, s] of byAddress) s.setChoking(!unchoke.has(address));
+  private badPeer(address: string): void {
+    this.peers.ban(address);
+    for (const s of [...this.peers.live]) if (s.address === address) s.close('bad-data');
   }
 
   /**
@@ -586,63 +329,131 @@ export class Torrent extends EventEmitter<TorrentEvents> implements SessionOwner
    * the shared volume) become ours to serve, as if we had verified them.
    */
   adoptPieces(verified: Bitfield): void {
-    for (let i = 0; i < this.pieceCount; i++) if (verified.has(i) && !this.have.has(i)) this.pieceVerified(i);
+    if (!this.download) return;
+    for (let i = 0; i < this.pieceCount; i++) if (verified.has(i) && !this.have.has(i)) this.download.adopt(i);
   }
 
-  /** Byte totals for tracker announces; unlike tick(), reading them changes nothing. */
+  private pieceVerified(index: number): void {
+    this.leftBytes -= this.geometry.pieceSize(index);
+    this.emit('piece', index);
+    if (this.isComplete && this.stateNow === 'downloading') {
+      this.setState('seeding');
+      this.emit('complete');
+    }
+  }
+
+  // ---- PeerHandler: each call goes to the side it concerns ----
+
+  admit(session: PeerSession): CloseReason | undefined {
+    if (!this.active) return 'shutdown';
+    const refused = this.peers.admit(session, this.context.localPeerId);
+    if (!refused) this.peers.opened(session);
+    return refused;
+  }
+
+  sessionClosed(session: PeerSession, reason: CloseReason, error: Error | undefined): void {
+    this.peers.closed(session, reason);
+    this.download?.sessionClosed(session);
+    this.upload?.sessionClosed(session);
+    this.closedThisTick[reason] = (this.closedThisTick[reason] ?? 0) + 1;
+    if (session.download.total > 0) this.contributed[session.address] = (this.contributed[session.address] ?? 0) + session.download.total;
+    this.emit('closed', session, reason, error);
+  }
+
+  peerPiecesChanged(session: PeerSession, index?: number): void {
+    this.download?.peerPiecesChanged(session, index);
+  }
+
+  fillRequests(session: PeerSession): void {
+    this.download?.fillRequests(session);
+  }
+
+  blockReceived(session: PeerSession, index: number, begin: number, data: Uint8Array, solicited: boolean): void {
+    this.download?.blockReceived(session, index, begin, data, solicited);
+  }
+
+  requestsDropped(session: PeerSession, blocks: readonly BlockRef[]): void {
+    this.download?.requestsDropped(session, blocks);
+  }
+
+  blockRequested(session: PeerSession, index: number, begin: number, length: number): void {
+    if (this.upload) this.upload.blockRequested(session, index, begin, length);
+    else session.reject(index, begin, length);
+  }
+
+  requestRefused(_session: PeerSession, reason: SessionRefusal): void {
+    this.upload?.countRefusal(reason);
+  }
+
+  peerInterestChanged(session: PeerSession): void {
+    this.upload?.interestChanged(session, this.peers.live, this.isComplete);
+  }
+
+  sessionDrained(session: PeerSession): void {
+    this.upload?.drained(session);
+  }
+
+  // ---- the clock and the figures ----
+
+  /** Byte totals for tracker announces; reading them changes nothing. */
   transferTotals(): { uploaded: number; downloaded: number; left: number; complete: boolean } {
-    return { uploaded: this.upMeter.total, downloaded: this.downMeter.total, left: this.leftBytes, complete: this.isComplete };
+    return { uploaded: this.uploadedTotal(), downloaded: this.downloadedTotal(), left: this.leftBytes, complete: this.isComplete };
   }
 
-  /** Called once a second: session timeouts and pipelines, dialling, and this tick's statistics. */
-  tick(): TorrentTick {
-    for (const s of this.sessions) s.tick();
-    this.rechoke();
+  private downloadedTotal(): number {
+    return this.carried.downloaded + (this.download?.meter.total ?? 0);
+  }
+
+  private uploadedTotal(): number {
+    return this.carried.uploaded + (this.upload?.meter.total ?? 0);
+  }
+
+  /**
+   * The clock, once a second: session timeouts and pipelines, the choker,
+   * dialling, and closing this second's rate window. Figures are read with
+   * snapshot(), which changes nothing.
+   */
+  tick(): void {
+    for (const s of [...this.peers.live]) s.tick();
+    if (this.active && this.upload) this.upload.rechoke(this.peers.live, this.isComplete);
     this.dial();
-    const downloadRate = this.downMeter.tick();
-    const uploadRate = this.upMeter.tick();
+    this.last = {
+      downloadRate: this.download?.meter.tick() ?? 0,
+      uploadRate: this.upload?.meter.tick() ?? 0,
+      closed: this.closedThisTick,
+      refused: this.upload?.takeRefused() ?? {},
+    };
+    this.closedThisTick = {};
+  }
+
+  /** The torrent's figures as of the last tick, and its state now. Side-effect free. */
+  snapshot(): TorrentSnapshot {
     let peers = 0;
     let seeds = 0;
-    for (const s of this.sessions) {
-      if (!s.isOpen) continue;
+    for (const s of this.peers.live) {
       peers++;
       if (s.peerPieces.isComplete) seeds++;
     }
-    const closed = this.closedThisTick;
-    this.closedThisTick = {};
-    const refused = this.refusedThisTick;
-    this.refusedThisTick = {};
-    return {
-      infoHash: this.infoHashHex,
-      name: this.meta.name,
-      downloadRate,
-      uploadRate,
-      downloaded: this.downMeter.total,
-      uploaded: this.upMeter.total,
-      wasted: this.wasted,
-      ratio: this.upMeter.total / Math.max(1, this.downMeter.total > 0 ? this.downMeter.total : this.meta.totalLength),
+    return snapshotOf({
+      meta: this.meta,
+      state: this.stateNow,
+      error: this.errorNow,
+      checked: this.checkedNow,
+      downloaded: this.downloadedTotal(),
+      uploaded: this.uploadedTotal(),
+      wasted: this.carried.wasted + (this.download?.wasted ?? 0),
+      verified: this.carried.verified + (this.download?.verified ?? 0),
+      failed: this.carried.failed + (this.download?.failed ?? 0),
+      left: this.leftBytes,
+      complete: this.isComplete,
       peers,
       seeds,
-      piecesVerified: this.verified,
-      piecesFailed: this.failed,
-      pieceCount: this.pieceCount,
-      left: this.leftBytes,
-      totalLength: this.meta.totalLength,
-      eta: this.leftBytes === 0 ? 0 : downloadRate > 0 ? this.leftBytes / downloadRate : undefined,
-      complete: this.isComplete,
-      closed,
-      refused,
-    };
-  }
-
-  /** Closes every session. Pieces still being written are left to finish. */
-  stop(): void {
-    this.stopped = true;
-    for (const s of [...this.sessions]) s.close('shutdown');
+      last: this.last,
+    });
   }
 
   /** Resolves when no piece is waiting for the disk-writer. */
   async drain(): Promise<void> {
-    while (this.writing.size > 0) await new Promise((r) => setTimeout(r, 20));
+    await this.download?.drain();
   }
 }

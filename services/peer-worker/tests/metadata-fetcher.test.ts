@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Bitfield, parseInfoDictionary } from '@seedbox/protocol';
-import type { PieceSink } from '@seedbox/disk-writer';
+import type { PieceSink } from '@seedbox/cluster';
 import { fetchMetadata, MetadataFetcher, MetadataFetchError, type MetadataFetcherOptions } from '../src/metadata-fetcher.js';
 import { generatePeerId } from '../src/peer-id.js';
-import { PeerWorker } from '../src/worker.js';
+import { Engine } from '../src/engine.js';
+import { memoryData } from './support/memory-data.js';
 import { corrupt, makeInfoDict, startMetadataPeer, type MetadataPeer, type MetadataPeerOptions } from './support/metadata-peer.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -166,11 +167,12 @@ describe('serving ut_metadata from our own torrents', () => {
 
   /** A worker with the torrent: a seed, or (`complete` false) a leech that has the metadata but no pieces. */
   async function seedWorker(meta = parseInfoDictionary(INFO), complete = true) {
-    const worker = new PeerWorker({ sink, listen: { host: '127.0.0.1', port: 0 }, tickMs: 100 });
+    const worker = new Engine({ sink, listen: { host: '127.0.0.1', port: 0 }, tickMs: 100 });
     await worker.start();
     cleanups.push(() => worker.stop());
     const have = complete ? Bitfield.full(meta.pieceCount) : new Bitfield(meta.pieceCount);
-    const torrent = worker.addTorrent(meta, { have, readBlock: () => Promise.reject(new Error('no reads')) });
+    const torrent = worker.add(meta, { data: memoryData(meta.pieceCount, { have, read: () => Promise.reject(new Error('no reads')) }) });
+    await new Promise<void>((resolve) => torrent.once('checked', () => resolve()));
     return { worker, torrent };
   }
 

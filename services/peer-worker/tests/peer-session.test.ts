@@ -13,7 +13,16 @@ import {
   encodeUtMetadata,
   type Message,
 } from '@seedbox/protocol';
-import { LOCAL_UT_METADATA_ID, PeerSession, type CloseReason, type SessionOwner } from '../src/peer-session.js';
+import { LOCAL_UT_METADATA_ID, PeerSession, type CloseReason, type PeerHandler, type SessionContext } from '../src/peer-session.js';
+
+/** The test plays both the torrent's context and its handler. */
+type SessionOwner = SessionContext & PeerHandler;
+
+function startSession(socket: unknown, owner: SessionOwner): PeerSession {
+  const session = new PeerSession({ socket: socket as Socket, context: owner, handler: owner, direction: 'outgoing', peer: { host: 'x', port: 1 } });
+  session.start();
+  return session;
+}
 
 /** Just enough of a net.Socket for a session: it records what is written. */
 class FakeSocket extends EventEmitter {
@@ -47,6 +56,8 @@ function makeOwner() {
     pieceCount: PIECES,
     have: new Bitfield(PIECES),
     listenPort: undefined,
+    metadata: undefined,
+    blockLength: () => 16384,
     admit: () => undefined,
     peerPiecesChanged: (_s, index) => {
       if (index !== undefined) haves.push(index);
@@ -86,7 +97,7 @@ describe('PeerSession framing', () => {
           const { bytes, expected } = stream(lengths);
           const { owner, blocks, closed } = makeOwner();
           const socket = new FakeSocket();
-          const session = new PeerSession({ socket: socket as unknown as Socket, owner, direction: 'outgoing', address: 'x:1' });
+          const session = startSession(socket, owner);
           // Like net.connect's onread: every read lands in the same buffer,
           // which is overwritten before the next one.
           const reused = Buffer.alloc(5000);
@@ -111,7 +122,7 @@ describe('PeerSession framing', () => {
   it('splits a length prefix across reads (regression: it used to desync)', () => {
     const { bytes, expected } = stream([16384, 16384, 100]);
     const { owner, blocks, closed } = makeOwner();
-    const session = new PeerSession({ socket: new FakeSocket() as unknown as Socket, owner, direction: 'outgoing', address: 'x:1' });
+    const session = startSession(new FakeSocket(), owner);
     // Cut 2 bytes into the second piece message's length prefix.
     const firstPiece = 68 + 5 + 5; // handshake, have-all, unchoke
     const cut = firstPiece + 4 + 9 + 16384 + 2;
@@ -124,7 +135,7 @@ describe('PeerSession framing', () => {
 
   it('closes on a protocol violation, counted by reason', () => {
     const { owner, closed } = makeOwner();
-    const session = new PeerSession({ socket: new FakeSocket() as unknown as Socket, owner, direction: 'outgoing', address: 'x:1' });
+    const session = startSession(new FakeSocket(), owner);
     session.onData(encodeHandshake({ infoHash, peerId: new Uint8Array(20).fill(2) }));
     // HAVE_ALL without the Fast extension negotiated.
     session.onData(encodeMessage({ type: 'have-all' }));
@@ -133,7 +144,7 @@ describe('PeerSession framing', () => {
 
   it('drops a handshake for another torrent', () => {
     const { owner, closed } = makeOwner();
-    const session = new PeerSession({ socket: new FakeSocket() as unknown as Socket, owner, direction: 'outgoing', address: 'x:1' });
+    const session = startSession(new FakeSocket(), owner);
     session.onData(encodeHandshake({ infoHash: new Uint8Array(20).fill(9), peerId: new Uint8Array(20).fill(2) }));
     expect(closed.map((c) => c.reason)).toEqual(['wrong-info-hash']);
   });
@@ -142,7 +153,7 @@ describe('PeerSession framing', () => {
 describe('PeerSession bitfields', () => {
   it("takes aria2's late BITFIELD after HAVE_NONE as a list of HAVEs", () => {
     const { owner, closed, haves } = makeOwner();
-    const session = new PeerSession({ socket: new FakeSocket() as unknown as Socket, owner, direction: 'outgoing', address: 'x:1' });
+    const session = startSession(new FakeSocket(), owner);
     session.onData(encodeHandshake({ infoHash, peerId: new Uint8Array(20).fill(2), fast: true }));
     session.onData(encodeMessage({ type: 'have-none' }));
     session.onData(encodeMessage({ type: 'have', index: 3 }));
@@ -164,7 +175,7 @@ describe('PeerSession ut_metadata (BEP 9)', () => {
   /** An opened session whose peer sent an extended handshake offering ut_metadata. */
   function open(owner: SessionOwner) {
     const socket = new FakeSocket();
-    const session = new PeerSession({ socket: socket as unknown as Socket, owner, direction: 'outgoing', address: 'x:1' });
+    const session = startSession(socket, owner);
     session.onData(encodeHandshake({ infoHash, peerId: new Uint8Array(20).fill(2), fast: true, extended: true }));
     const ext = encodeExtendedHandshake({ m: new Map([['ut_metadata', utId]]), metadataSize: 1234 });
     session.onData(encodeMessage({ type: 'extended', extendedId: 0, payload: ext }));

@@ -1,50 +1,61 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHash, randomBytes } from 'node:crypto';
-import type { Metainfo } from '@seedbox/protocol';
-import type { PieceSink, PieceWrite, PieceWriteOutcome } from '@seedbox/disk-writer';
-import { PeerWorker } from '../src/worker.js';
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { encodeHandshake, type Metainfo } from '@seedbox/protocol';
+import { Engine } from '../src/engine.js';
 import type { CloseReason } from '../src/peer-session.js';
+import type { Torrent, TorrentState } from '../src/torrent.js';
+import { MemorySink, memoryData } from './support/memory-data.js';
 import { metaFor, startScriptedSeed, type ScriptedSeed } from './support/scripted-peer.js';
 
-/** A PieceSink that verifies like the disk-writer and keeps pieces in memory. */
-class MemorySink implements PieceSink {
-  readonly pieces = new Map<number, Buffer>();
-  constructor(private readonly meta: Metainfo) {}
-  async writePiece(w: PieceWrite): Promise<PieceWriteOutcome> {
-    const h = createHash('sha1');
-    for (const b of w.blocks) h.update(b as Uint8Array);
-    const expected = this.meta.pieceHashes.subarray(w.index * 20, w.index * 20 + 20);
-    if (!h.digest().equals(expected)) return { status: 'hash-mismatch' };
-    this.pieces.set(w.index, Buffer.concat(w.blocks.map((b) => Buffer.from(b))));
-    return { status: 'written', micros: 0 };
-  }
-  content(): Buffer {
-    return Buffer.concat([...this.pieces.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => b));
-  }
-}
-
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(data: Buffer, pieceLength: number, torrentOptions = {}) {
+async function setup(data: Buffer, pieceLength: number, torrentOptions = {}, listen: false | { host: string; port: number } = false) {
   const meta = metaFor(data, pieceLength) as Metainfo;
   const sink = new MemorySink(meta);
-  const worker = new PeerWorker({ sink, listen: false, tickMs: 100, torrent: torrentOptions });
-  await worker.start();
-  cleanups.push(() => worker.stop());
-  const torrent = worker.addTorrent(meta);
+  const engine = new Engine({ sink, listen, tickMs: 100, torrent: torrentOptions });
+  await engine.start();
+  cleanups.push(() => engine.stop());
+  const torrent = engine.add(meta, { data: memoryData(meta.pieceCount) });
   const closed: CloseReason[] = [];
   torrent.on('closed', (_s, reason) => closed.push(reason));
   const done = new Promise<void>((resolve) => torrent.once('complete', resolve));
-  return { meta, sink, worker, torrent, closed, done };
+  return { meta, sink, engine, torrent, closed, done };
 }
 
 async function seed(o: Parameters<typeof startScriptedSeed>[0]): Promise<ScriptedSeed> {
   const s = await startScriptedSeed(o);
   cleanups.push(() => s.close());
   return s;
+}
+
+function reachState(torrent: Torrent, state: TorrentState): Promise<void> {
+  if (torrent.state === state) return Promise.resolve();
+  return new Promise((resolve) => {
+    const on = (s: TorrentState): void => {
+      if (s !== state) return;
+      torrent.off('state', on);
+      resolve();
+    };
+    torrent.on('state', on);
+  });
+}
+
+function closedWith(torrent: Torrent, reason: CloseReason): Promise<void> {
+  return new Promise((resolve) => torrent.on('closed', (_s, r) => r === reason && resolve()));
+}
+
+/** A raw peer that dials us and handshakes for `infoHash` as `peerId`; it answers nothing after. */
+async function rawPeer(port: number, infoHash: Uint8Array, fill: number): Promise<Socket> {
+  const socket = connect({ host: '127.0.0.1', port });
+  cleanups.push(() => void socket.destroy());
+  socket.on('error', () => {});
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  socket.write(encodeHandshake({ infoHash, peerId: new Uint8Array(20).fill(fill), fast: true, extended: false }));
+  return socket;
 }
 
 describe('Torrent download', () => {
@@ -55,6 +66,7 @@ describe('Torrent download', () => {
     t.torrent.addPeers([{ host: '127.0.0.1', port: s.port }]);
     await t.done;
     expect(t.sink.content().equals(data)).toBe(true);
+    expect(t.torrent.state).toBe('seeding');
   });
 
   it('drops a peer that alone sent bad data twice, and finishes from an honest one', async () => {
@@ -62,7 +74,7 @@ describe('Torrent download', () => {
     const t = await setup(data, 32768, { maxPeers: 1 });
     const liar = await seed({ data, pieceLength: 32768, infoHash: t.meta.infoHash, corruptPieces: new Set([0, 1, 2, 3, 4, 5, 6, 7]) });
     t.torrent.addPeers([{ host: '127.0.0.1', port: liar.port }]);
-    await new Promise<void>((resolve) => t.torrent.on('closed', (_s, r) => r === 'bad-data' && resolve()));
+    await closedWith(t.torrent, 'bad-data');
     const honest = await seed({ data, pieceLength: 32768, infoHash: t.meta.infoHash });
     t.torrent.addPeers([{ host: '127.0.0.1', port: honest.port }]);
     await t.done;
@@ -93,20 +105,120 @@ describe('Torrent download', () => {
 
   it('refuses a connection to itself', async () => {
     const data = randomBytes(16384);
-    const meta = metaFor(data, 16384) as Metainfo;
-    const worker = new PeerWorker({ sink: new MemorySink(meta), listen: { host: '127.0.0.1', port: 0 }, tickMs: 100 });
-    await worker.start();
-    cleanups.push(() => worker.stop());
-    const torrent = worker.addTorrent(meta);
+    const t = await setup(data, 16384, {}, { host: '127.0.0.1', port: 0 });
     const reasons: CloseReason[] = [];
     const closedTwice = new Promise<void>((resolve) =>
-      torrent.on('closed', (_s, r) => {
+      t.torrent.on('closed', (_s, r) => {
         reasons.push(r);
         if (reasons.length === 2) resolve();
       }),
     );
-    torrent.addPeers([{ host: '127.0.0.1', port: worker.listenPort! }]);
+    t.torrent.addPeers([{ host: '127.0.0.1', port: t.engine.listenPort! }]);
     await closedTwice;
     expect(reasons).toContain('self-connection');
+  });
+
+  it('an incoming peer refused over --max-peers is forgotten: the slot it never took is free for the next peer', async () => {
+    // The bug this pins: a refused incoming session was closed inside its
+    // own constructor and then still added to the live set, so it held a
+    // slot and kept hasPeerProspects() true for ever.
+    const data = randomBytes(16384 * 8);
+    const t = await setup(data, 16384, { maxPeers: 1 }, { host: '127.0.0.1', port: 0 });
+    await reachState(t.torrent, 'downloading');
+    const port = t.engine.listenPort!;
+    const first = await rawPeer(port, t.meta.infoHash, 0xa1);
+    for (let i = 0; i < 100 && t.torrent.sessionCount === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(t.torrent.sessionCount).toBe(1);
+    const refused = closedWith(t.torrent, 'too-many-peers');
+    await rawPeer(port, t.meta.infoHash, 0xa2);
+    await rawPeer(port, t.meta.infoHash, 0xa3);
+    await refused;
+    expect(t.torrent.sessionCount).toBe(1);
+    const left = closedWith(t.torrent, 'remote-closed');
+    first.destroy();
+    await left;
+    for (let i = 0; i < 50 && t.torrent.sessionCount > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(t.torrent.sessionCount).toBe(0);
+    // Nobody connected and nobody to dial: a download out of peers must know it.
+    expect(t.torrent.hasPeerProspects()).toBe(false);
+    const s = await seed({ data, pieceLength: 16384, infoHash: t.meta.infoHash, fast: true });
+    t.torrent.addPeers([{ host: '127.0.0.1', port: s.port }]);
+    await t.done;
+    expect(s.stats.connections).toBe(1);
+    expect(t.sink.content().equals(data)).toBe(true);
+  });
+});
+
+describe('Torrent lifecycle', () => {
+  it('checks, downloads, pauses (sessions closed, data saved), resumes where it was, and seeds', async () => {
+    const data = randomBytes(16384 * 32);
+    const meta = metaFor(data, 16384) as Metainfo;
+    const sink = new MemorySink(meta);
+    const engine = new Engine({ sink, listen: false, tickMs: 100 });
+    await engine.start();
+    cleanups.push(() => engine.stop());
+    const dataStore = memoryData(meta.pieceCount);
+    const torrent = engine.add(meta, { data: dataStore });
+    const states: TorrentState[] = [];
+    torrent.on('state', (s) => states.push(s));
+    expect(torrent.state).toBe('checking');
+    const slow = await seed({ data, pieceLength: 16384, infoHash: meta.infoHash, fast: true, delayMs: 20 });
+    torrent.addPeers([{ host: '127.0.0.1', port: slow.port }]);
+    await reachState(torrent, 'downloading');
+    for (let i = 0; i < 200 && torrent.snapshot().piecesVerified < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    torrent.pause();
+    expect(torrent.state).toBe('paused');
+    expect(torrent.sessionCount).toBe(0);
+    const verifiedAtPause = torrent.snapshot().piecesVerified;
+    expect(verifiedAtPause).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 300));
+    // Paused: nothing is dialled, and the bits saved are those verified.
+    expect(torrent.sessionCount).toBe(0);
+    expect(dataStore.saved.at(-1)!.count).toBeGreaterThanOrEqual(verifiedAtPause);
+    const done = new Promise<void>((resolve) => torrent.once('complete', resolve));
+    torrent.resume();
+    await done;
+    expect(sink.content().equals(data)).toBe(true);
+    expect(states).toEqual(['downloading', 'paused', 'downloading', 'seeding']);
+    await engine.remove(meta.infoHashHex);
+    expect(torrent.state).toBe('stopped');
+    expect(dataStore.saved.at(-1)!.isComplete).toBe(true);
+  });
+
+  it('added paused, it checks and waits; a failed check is the error state with its reason', async () => {
+    const data = randomBytes(16384 * 2);
+    const meta = metaFor(data, 16384) as Metainfo;
+    const engine = new Engine({ sink: new MemorySink(meta), listen: false, tickMs: 100 });
+    await engine.start();
+    cleanups.push(() => engine.stop());
+    const paused = engine.add(meta, { data: memoryData(meta.pieceCount), paused: true });
+    await reachState(paused, 'paused');
+    expect(paused.checked?.have.count).toBe(0);
+    await engine.remove(meta.infoHashHex);
+    const broken = engine.add(meta, { data: { check: () => Promise.reject(new Error('EACCES: permission denied')) } });
+    broken.on('error', () => {});
+    await reachState(broken, 'error');
+    expect(broken.snapshot().error).toMatch(/checking the data failed: EACCES/);
+  });
+
+  it('snapshot() reads figures without moving the clock; tick() closes the window', async () => {
+    const data = randomBytes(16384 * 16);
+    const meta = metaFor(data, 16384) as Metainfo;
+    const engine = new Engine({ sink: new MemorySink(meta), listen: false, tickMs: 60_000 });
+    await engine.start();
+    cleanups.push(() => engine.stop());
+    const torrent = engine.add(meta, { data: memoryData(meta.pieceCount) });
+    const s = await seed({ data, pieceLength: 16384, infoHash: meta.infoHash, fast: true });
+    const done = new Promise<void>((resolve) => torrent.once('complete', resolve));
+    torrent.addPeers([{ host: '127.0.0.1', port: s.port }]);
+    await done;
+    const a = torrent.snapshot();
+    const b = torrent.snapshot();
+    expect(b).toEqual(a);
+    // No tick yet: the window that holds the download is still open.
+    expect(a.downloadRate).toBe(0);
+    expect(a.downloaded).toBe(data.length);
+    torrent.tick();
+    expect(torrent.snapshot().downloadRate).toBeGreaterThan(0);
   });
 });

@@ -1,70 +1,108 @@
-import type { Metainfo } from '@seedbox/protocol';
+import { trackerUrlKind, type PeerAddress } from '@seedbox/protocol';
 import type { AnnounceSuccess, TrackerWarning } from './announcer.js';
-import type { PeerFeed } from './peer-feed.js';
 import { TrackerClient, type TrackerClientOptions, type WorkerTorrentStats } from './tracker-client.js';
 
 /**
- * Embedded mode (`seedbox download`): the tracker-client in the same process
- * as one peer-worker. It runs the very TrackerClient the fleet runs; the
- * "heartbeat" is a poll of the worker's figures once a second instead of a
- * NATS message, so both modes share every line of announce logic.
+ * The tracker-client in the same process as the engine (`seedbox
+ * download`, `seed`, and `seedbox serve`): one TrackerClient announcing
+ * every torrent the engine joins to it. It runs the very TrackerClient the
+ * fleet runs; the "heartbeat" is a poll of the joined torrents' figures
+ * once a second instead of a NATS message, so both modes share every line
+ * of announce logic.
+ *
+ * It has the shape of the peer-worker's PeerDiscovery (join, canFind),
+ * which the engine takes; the types are written here again so that this
+ * service need not import another.
  */
-export interface EmbeddedTrackerOptions extends Omit<TrackerClientOptions, 'peerFeed'> {
-  metainfo: Pick<Metainfo, 'infoHash' | 'announce'>;
-  /** The peer id the worker handshakes with. */
+
+export interface EmbeddedSwarm {
+  infoHash: Uint8Array;
+  infoHashHex: string;
+  announce: readonly (readonly string[])[];
+}
+
+export interface EmbeddedMember {
+  totals(): WorkerTorrentStats & { complete: boolean };
+  peersFound(peers: readonly PeerAddress[]): void;
+}
+
+export interface EmbeddedTrackersOptions extends Omit<TrackerClientOptions, 'peerFeed'> {
+  /** The peer id the engine handshakes with. */
   peerId: Uint8Array;
-  /** The worker's listening port. */
+  /** The engine's listening port. */
   port: number;
   /** The address to announce; omit it to let trackers use our source address. */
   host?: string;
-  /** The worker's current figures for this torrent (e.g. from its last TorrentTick). */
-  stats: () => WorkerTorrentStats;
-  /** Where found peers go, e.g. `{ peersFound: (_, peers) => torrent.addPeers(peers) }`. */
-  peerFeed: PeerFeed;
-  /** How often `stats` is read. Default 1 s (the worker's tick). */
+  /** How often the figures are read. Default 1 s (the engine's tick). */
   pollMs?: number;
-}
-
-export interface EmbeddedTracker {
-  client: TrackerClient;
-  /** `stopped` to the trackers (bounded by timing.stopTimeoutMs), then closes the sockets. */
-  stop(): Promise<void>;
 }
 
 export const EMBEDDED_WORKER_ID = 'embedded';
 
-export function startEmbeddedTracker(opts: EmbeddedTrackerOptions): EmbeddedTracker {
-  const { metainfo, peerId, port, host, stats, pollMs = 1000, ...clientOptions } = opts;
-  const client = new TrackerClient(clientOptions);
-  const infoHashHex = Buffer.from(metainfo.infoHash).toString('hex');
-  const beat = (): void => {
-    client.heartbeat({
-      workerId: EMBEDDED_WORKER_ID,
-      peerId,
-      port,
-      ...(host !== undefined ? { host } : {}),
-      torrents: { [infoHashHex]: stats() },
+export class EmbeddedTrackers {
+  readonly client: TrackerClient;
+  private readonly o: EmbeddedTrackersOptions;
+  private readonly members = new Map<string, EmbeddedMember>();
+  private readonly timer: NodeJS.Timeout;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: EmbeddedTrackersOptions) {
+    const { peerId: _p, port: _port, host: _h, pollMs = 1000, ...clientOptions } = options;
+    this.o = options;
+    this.client = new TrackerClient({
+      ...clientOptions,
+      peerFeed: { peersFound: (hex, peers) => this.members.get(hex)?.peersFound(peers) },
     });
-  };
-  client.addTorrent({ infoHash: metainfo.infoHash, announce: metainfo.announce });
-  beat();
-  const timer = setInterval(() => {
-    try {
-      beat();
-    } catch (e) {
-      // The next poll tries again; announces keep the last figures meanwhile.
-      opts.onWarning?.({ kind: 'all-failed', infoHashHex, message: `reading the worker's figures failed: ${String(e)}`, error: e as Error });
+    this.timer = setInterval(() => this.beat(), pollMs);
+  }
+
+  /** Whether any tier lists a tracker we can announce to. */
+  canFind(swarm: Pick<EmbeddedSwarm, 'announce'>): boolean {
+    return swarm.announce.some((tier) => tier.some((url) => trackerUrlKind(url) !== undefined));
+  }
+
+  /** Announces `swarm` with the member's figures (`started` now), and gives it the peers found. */
+  join(swarm: EmbeddedSwarm, member: EmbeddedMember): { requestPeers(): void; leave(): Promise<void> } {
+    const hex = swarm.infoHashHex;
+    this.members.set(hex, member);
+    this.client.addTorrent({ infoHash: swarm.infoHash, announce: swarm.announce });
+    this.beat();
+    let left: Promise<void> | undefined;
+    return {
+      requestPeers: () => this.client.requestPeers(hex),
+      leave: () => {
+        left ??= (async () => {
+          if (this.members.get(hex) !== member) return;
+          // The last figures go with `stopped`: the announcer keeps those of the last heartbeat.
+          this.beat();
+          this.members.delete(hex);
+          await this.client.removeTorrent(hex);
+        })();
+        return left;
+      },
+    };
+  }
+
+  private beat(): void {
+    if (this.stopping) return;
+    const torrents: Record<string, WorkerTorrentStats> = {};
+    for (const [hex, m] of this.members) {
+      try {
+        torrents[hex] = m.totals();
+      } catch (e) {
+        // This one is skipped this time; announces keep its last figures meanwhile.
+        this.o.onWarning?.({ kind: 'all-failed', infoHashHex: hex, message: `reading the figures failed: ${String(e)}`, error: e as Error });
+      }
     }
-  }, pollMs);
-  let stopping: Promise<void> | undefined;
-  return {
-    client,
-    stop: () => {
-      clearInterval(timer);
-      stopping ??= client.stop();
-      return stopping;
-    },
-  };
+    this.client.heartbeat({ workerId: EMBEDDED_WORKER_ID, peerId: this.o.peerId, port: this.o.port, ...(this.o.host !== undefined ? { host: this.o.host } : {}), torrents });
+  }
+
+  /** `stopped` to the trackers of every torrent still joined (bounded by timing.stopTimeoutMs), then closes the sockets. */
+  stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.stopping ??= this.client.stop();
+    return this.stopping;
+  }
 }
 
 export type { AnnounceSuccess, TrackerWarning };

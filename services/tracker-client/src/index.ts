@@ -10,7 +10,7 @@ export {
   type WorkerIdentity,
   type WorkerTorrentStats,
 } from './tracker-client.js';
-export { startEmbeddedTracker, EMBEDDED_WORKER_ID, type EmbeddedTracker, type EmbeddedTrackerOptions } from './embedded.js';
+export { EmbeddedTrackers, EMBEDDED_WORKER_ID, type EmbeddedMember, type EmbeddedSwarm, type EmbeddedTrackersOptions } from './embedded.js';
 export { FilteringPeerFeed, type FilteringPeerFeedOptions, type PeerCandidate, type PeerFeed } from './peer-feed.js';
 export {
   Announcer,

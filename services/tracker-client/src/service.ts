@@ -1,5 +1,5 @@
 import { parseMetainfo } from '@seedbox/protocol';
-import { FleetState, peersSubject, WORKER_HEARTBEAT, type ServiceDefinition } from '@seedbox/cluster';
+import { FleetState, peersSubject, PEERS_WANTED, WORKER_HEARTBEAT, type ServiceDefinition } from '@seedbox/cluster';
 import { PeersFound, WorkerHeartbeat } from '@seedbox/proto';
 import { createTrackerClientMetrics, trackerClientOptions } from '@seedbox/runtime';
 import { TrackerClient } from './tracker-client.js';
@@ -39,12 +39,44 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
       },
     });
 
+    /**
+     * Torrents known only from heartbeats, with the trackers they carried:
+     * magnet links a worker is resolving. Forgotten once no heartbeat lists
+     * them and the registry has not taken them over.
+     */
+    const unregistered = new Map<string, Set<string>>();
+    const registered = new Set<string>();
+    const noteUnregistered = (workerId: string, listed: { infoHash: string; trackers: string[] }[]): void => {
+      for (const t of listed) {
+        const hex = t.infoHash.toLowerCase();
+        if (t.trackers.length === 0 || registered.has(hex) || !/^[0-9a-f]{40}$/.test(hex)) continue;
+        let workers = unregistered.get(hex);
+        if (!workers) {
+          workers = new Set();
+          unregistered.set(hex, workers);
+          client.addTorrent({ infoHash: Buffer.from(hex, 'hex'), announce: t.trackers.slice(0, 64).map((url) => [url]) });
+        }
+        workers.add(workerId);
+      }
+      for (const [hex, workers] of unregistered) {
+        if (!workers.has(workerId) || listed.some((t) => t.infoHash.toLowerCase() === hex)) continue;
+        workers.delete(workerId);
+        if (workers.size === 0) {
+          unregistered.delete(hex);
+          if (!registered.has(hex)) void client.removeTorrent(hex);
+        }
+      }
+    };
+
     const stopWatch = await state.watchTorrents(
       (hex, e) => {
         if (!e) {
+          registered.delete(hex);
           void client.removeTorrent(hex);
           return;
         }
+        registered.add(hex);
+        unregistered.delete(hex);
         try {
           const meta = parseMetainfo(e.torrentFile);
           client.addTorrent({ infoHash: meta.infoHash, announce: meta.announce });
@@ -59,6 +91,8 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
       callback: (_err, msg) => {
         try {
           const hb = WorkerHeartbeat.decode(msg.data);
+          // Trackers first: the heartbeat then starts their announcers.
+          noteUnregistered(hb.workerId, hb.torrents);
           client.heartbeat({
             workerId: hb.workerId,
             peerId: hb.peerId,
@@ -72,11 +106,18 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
         }
       },
     });
+    const wanted = nc.subscribe(PEERS_WANTED, {
+      callback: (_err, msg) => {
+        const hex = new TextDecoder().decode(msg.data).trim().toLowerCase();
+        if (/^[0-9a-f]{40}$/.test(hex)) client.requestPeers(hex);
+      },
+    });
     const gauge = setInterval(() => m.announcers.set(client.list().length), 1000);
     gauge.unref();
 
     onShutdown('announce stopped', async () => {
       heartbeats.unsubscribe();
+      wanted.unsubscribe();
       stopWatch();
       clearInterval(gauge);
       await client.stop();

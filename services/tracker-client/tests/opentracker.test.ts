@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseMetainfo, type AnnounceParams, type Metainfo } from '@seedbox/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedTracker } from '../src/embedded.js';
+import { EmbeddedTrackers } from '../src/embedded.js';
 import { TrackerClient } from '../src/tracker-client.js';
 import { NetworkTrackerTransport } from '../src/transport.js';
 import { waitFor } from './support/fake-transport.js';
@@ -155,25 +155,23 @@ describe.skipIf(!available)('against opentracker', () => {
       left: 0,
       event: 'started',
     });
-    const figures = { uploaded: 0, downloaded: 0, left: m.totalLength };
+    const figures = { uploaded: 0, downloaded: 0, left: m.totalLength, complete: false };
     const found: { host: string; port: number }[] = [];
     const events: string[] = [];
-    const embedded = startEmbeddedTracker({
-      metainfo: m,
+    const embedded = new EmbeddedTrackers({
       peerId: peerId('e'),
       port: 43001,
-      stats: () => ({ ...figures }),
-      peerFeed: { peersFound: (_hex, peers) => found.push(...peers) },
       network: { udp: { retransmitBaseMs: 500, maxRetransmits: 2 } },
       onAnnounce: (s) => events.push(`${s.event}@${s.url.slice(0, 3)}`),
       onWarning: (w) => events.push(`warning: ${w.message}`),
       pollMs: 20,
     });
+    embedded.join(m, { totals: () => ({ ...figures }), peersFound: (peers) => found.push(...peers) });
     try {
       await waitFor(() => found.length > 0, 5000, 'the outside seed');
       expect(found).toEqual([{ host: '127.0.0.1', port: outside.port }]);
       expect(events).toEqual(['started@udp']); // tier 1 answered; tier 2 never needed
-      Object.assign(figures, { downloaded: m.totalLength, left: 0 });
+      Object.assign(figures, { downloaded: m.totalLength, left: 0, complete: true });
       await waitFor(() => events.length === 2, 5000, 'completed');
       expect(events[1]).toBe('completed@udp');
     } finally {

@@ -1,17 +1,20 @@
 import { parseArgs } from 'node:util';
-import { isMagnetUri, type Metainfo } from '@seedbox/protocol';
+import { formatPeerAddress, isMagnetUri, type Metainfo } from '@seedbox/protocol';
+import { MetadataFetchError, type ResolvedMagnet, type Torrent } from '@seedbox/peer-worker';
 import { CliError, UsageError } from '../cli-error.js';
 import {
+  checked,
   defaultResumeDir,
   onStopSignal,
   parseListen,
   parsePeerAddress,
   reportUntilStopped,
   startEmbedded,
-  type TorrentTick,
+  type Embedded,
+  type TorrentSnapshot,
 } from '../embedded.js';
 import { formatBytes } from '../format.js';
-import { fetchMagnetMetadata, type ResolvedMagnet } from '../magnet.js';
+import { parseMagnetArg } from '../magnet.js';
 import { ProgressBar } from '../progress.js';
 import { trackerReporting } from '../tracker-events.js';
 import { loadTorrentFile } from './inspect.js';
@@ -41,10 +44,10 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
   if (target === undefined || extra.length > 0) throw new UsageError(`usage: ${downloadUsage}`);
   const outDir = parsed.values.out;
   if (!outDir) throw new UsageError(`--out DIR is required; usage: ${downloadUsage}`);
-  let peers = (parsed.values.peer ?? []).map(parsePeerAddress);
+  const peers = (parsed.values.peer ?? []).map(parsePeerAddress);
   const maxPeers = parsed.values['max-peers'] === undefined ? undefined : Number(parsed.values['max-peers']);
   if (maxPeers !== undefined && (!Number.isInteger(maxPeers) || maxPeers < 1)) throw new UsageError('--max-peers takes a positive integer');
-  let listen = parsed.values.listen === undefined ? undefined : parseListen(parsed.values.listen);
+  const listen = parsed.values.listen === undefined ? undefined : parseListen(parsed.values.listen);
   const json = parsed.values.json ?? false;
   const metadataTimeout = parsed.values['metadata-timeout'] === undefined ? DEFAULT_METADATA_TIMEOUT_S : Number(parsed.values['metadata-timeout']);
   if (!(metadataTimeout > 0)) throw new UsageError('--metadata-timeout takes a positive number of seconds');
@@ -52,127 +55,127 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
   const emit = (o: Record<string, unknown>): void => {
     if (json) out.write(`${JSON.stringify({ time: Date.now(), ...o })}\n`);
   };
-  const trackerEvents = trackerReporting(json, emit, err);
-  let meta: Metainfo;
-  let magnet: ResolvedMagnet | undefined;
-  if (isMagnetUri(target)) {
-    magnet = await fetchMagnetMetadata({
-      onStart: () => {
-        if (!json) err.write('fetching the metadata from peers\n');
-      },
-      uri: target,
-      peers,
-      listen,
-      trackers: !parsed.values['no-trackers'],
-      announceHost: parsed.values['announce-ip'],
-      timeoutMs: metadataTimeout * 1000,
-      ...trackerEvents,
-    });
-    meta = magnet.meta;
-    peers = magnet.peers;
-    // The port the trackers were given, now the download's.
-    listen = magnet.listen;
-    emit({
-      event: 'metadata',
-      infoHash: meta.infoHashHex,
-      name: meta.name,
-      metadataSize: meta.infoBytes.length,
-      metadataPieces: magnet.stats.pieceCount ?? null,
-      sources: magnet.stats.sources,
-      hashFailures: magnet.stats.hashFailures,
-      seconds: magnet.seconds,
-    });
-    if (!json) err.write(`metadata: ${meta.name}, ${formatBytes(meta.totalLength)} in ${meta.pieceCount} pieces (${magnet.seconds.toFixed(1)} s)\n`);
-  } else {
-    meta = await loadTorrentFile(target);
-  }
-  let e;
-  try {
-    e = await startEmbedded({
-      meta,
-      dir: outDir,
-      resumeDir: parsed.values['resume-dir'] ?? defaultResumeDir(),
-      listen,
-      maxPeers,
-      noPipelining: parsed.values['no-pipelining'],
-      trackers: !parsed.values['no-trackers'],
-      announceHost: parsed.values['announce-ip'],
-      peerId: magnet?.peerId,
-      trackerHandover: magnet?.tracker,
-      ...trackerEvents,
-    });
-  } catch (x) {
-    await magnet?.tracker?.tracker.stop();
-    throw x;
-  }
-  const { worker, torrent, tracker } = e;
-  const bar = json ? undefined : new ProgressBar(err);
-  const started = performance.now();
-  emit({ event: 'checked', piecesPresent: e.check.present, pieceCount: meta.pieceCount, fastPath: e.check.fastPath, listenPort: worker.listenPort });
-  if (!json && e.check.present > 0) {
-    err.write(`found ${e.check.present} of ${meta.pieceCount} pieces on disk (${e.check.fastPath ? 'resume data' : 'verified'})\n`);
-  }
-
-  // Peers dropped for breaking a rule are worth a line: they are what interop problems look like.
-  torrent.on('closed', (s, reason, error) => {
-    if (error) emit({ event: 'peer-closed', peer: s.address, client: s.remoteClient ?? null, reason, error: error.message });
+  const magnetArg = isMagnetUri(target) ? parseMagnetArg(target) : undefined;
+  const meta = magnetArg ? undefined : await loadTorrentFile(target);
+  const e = await startEmbedded({
+    dir: outDir,
+    resumeDir: parsed.values['resume-dir'] ?? defaultResumeDir(),
+    listen,
+    maxPeers,
+    noPipelining: parsed.values['no-pipelining'],
+    trackers: !parsed.values['no-trackers'],
+    announceHost: parsed.values['announce-ip'],
+    ...trackerReporting(json, emit, err),
   });
-
-  const report = (tick: TorrentTick, time: number): void => {
-    if (json) out.write(`${JSON.stringify({ time, ...tick, eta: tick.eta ?? null })}\n`);
-    else bar?.render(tick);
-  };
-
-  let result: Outcome;
-  if (torrent.isComplete) {
-    result = { ok: true };
-  } else if (peers.length === 0 && !tracker) {
+  try {
+    return await run(e);
+  } finally {
     await e.stop();
-    throw new CliError(
-      parsed.values['no-trackers'] || meta.announce.length === 0
-        ? `no peers to download from: ${meta.announce.length === 0 ? 'the torrent lists no trackers' : 'trackers are off (--no-trackers)'}; give --peer HOST:PORT`
-        : 'no peers to download from',
-    );
-  } else {
-    result = await new Promise<Outcome>((resolve) => {
-      const unsignal = onStopSignal(() => finish({ ok: false, reason: 'interrupted' }));
-      const onTick = (t: { time: number; torrents: TorrentTick[] }): void => {
-        const tick = t.torrents[0];
-        if (!tick) return;
-        report(tick, t.time);
-        if (tick.complete || torrent.hasPeerProspects()) return;
-        // With trackers, running out of peers means asking again (as soon as
-        // their min interval allows) and waiting, as any client does; with
-        // only --peer there is nobody else to ask.
-        if (tracker) tracker.client.requestPeers(meta.infoHashHex);
-        else finish({ ok: false, reason: `no peer could be reached (${peers.map((p) => `${p.host}:${p.port}`).join(', ')})` });
-      };
-      const finish = (r: Outcome): void => {
-        unsignal();
-        worker.off('tick', onTick);
-        resolve(r);
-      };
-      torrent.once('complete', () => finish({ ok: true }));
-      torrent.once('error', (x) => finish({ ok: false, reason: x.message }));
-      worker.on('tick', onTick);
-      if (peers.length > 0) torrent.addPeers(peers);
-    });
   }
-  const seconds = (performance.now() - started) / 1000;
-  // Read before stopping: stopping closes the sessions.
-  const sources = torrent.peerContributions();
-  const done = torrent.tick();
-  if (json) emit({ ...done, eta: null, done: result.ok, seconds, sources });
-  else bar?.finish(done, seconds);
 
-  if (result.ok && parsed.values.seed) {
-    if (!json) err.write(`seeding on port ${worker.listenPort}; stop with Ctrl-C\n`);
-    emit({ event: 'seeding', listenPort: worker.listenPort });
-    await reportUntilStopped(worker, report);
+  async function run(e: Embedded): Promise<number> {
+    const { engine } = e;
+    let torrent: Torrent;
+    if (magnetArg) {
+      // The info dictionary first (BEP 9), from x.pe, --peer and whoever the link's trackers return;
+      // the trackers are announced to once, for both phases.
+      if (!json) err.write('fetching the metadata from peers\n');
+      let resolved: ResolvedMagnet;
+      const unsignal = onStopSignal(() => void engine.stop());
+      try {
+        ({ torrent, resolved } = await engine.addMagnet(magnetArg, { data: (m) => e.dataFor(m), peers, timeoutMs: metadataTimeout * 1000 }));
+      } catch (x) {
+        if (x instanceof MetadataFetchError) {
+          if (x.code === 'METADATA_STOPPED') throw new CliError('interrupted');
+          if (x.code === 'METADATA_NO_SOURCES') throw new CliError(`no peers to fetch the metadata from: ${magnetArg.trackers.length === 0 ? 'the magnet link has no trackers (tr)' : 'trackers are off (--no-trackers)'} and no peers (x.pe); give --peer HOST:PORT`);
+          throw new CliError(x.message);
+        }
+        throw x;
+      } finally {
+        unsignal();
+      }
+      const m = resolved.meta;
+      emit({
+        event: 'metadata',
+        infoHash: m.infoHashHex,
+        name: m.name,
+        metadataSize: m.infoBytes.length,
+        metadataPieces: resolved.stats.pieceCount ?? null,
+        sources: resolved.stats.sources,
+        hashFailures: resolved.stats.hashFailures,
+        seconds: resolved.seconds,
+      });
+      if (!json) err.write(`metadata: ${m.name}, ${formatBytes(m.totalLength)} in ${m.pieceCount} pieces (${resolved.seconds.toFixed(1)} s)\n`);
+    } else {
+      torrent = engine.add(meta!, { data: await e.dataFor(meta!), peers });
+    }
+    const info: Metainfo = torrent.meta;
+    const check = await checked(torrent);
+    const bar = json ? undefined : new ProgressBar(err);
+    const started = performance.now();
+    emit({ event: 'checked', piecesPresent: check.have.count, pieceCount: info.pieceCount, fastPath: check.fastPath, listenPort: engine.listenPort });
+    if (!json && check.have.count > 0) {
+      err.write(`found ${check.have.count} of ${info.pieceCount} pieces on disk (${check.fastPath ? 'resume data' : 'verified'})\n`);
+    }
+    // Peers dropped for breaking a rule are worth a line: they are what interop problems look like.
+    torrent.on('closed', (s, reason, error) => {
+      if (error) emit({ event: 'peer-closed', peer: s.address, client: s.remoteClient ?? null, reason, error: error.message });
+    });
+    const report = (snap: TorrentSnapshot, time: number): void => {
+      if (json) out.write(`${JSON.stringify({ time, ...snap, eta: snap.eta ?? null })}\n`);
+      else bar?.render(snap);
+    };
+
+    const canFind = engine.canFindPeers(info.infoHashHex);
+    let result: Outcome;
+    if (torrent.isComplete) {
+      result = { ok: true };
+    } else if (peers.length === 0 && !canFind && !magnetArg) {
+      throw new CliError(
+        parsed.values['no-trackers'] || info.announce.length === 0
+          ? `no peers to download from: ${info.announce.length === 0 ? 'the torrent lists no trackers' : 'trackers are off (--no-trackers)'}; give --peer HOST:PORT`
+          : 'no peers to download from',
+      );
+    } else {
+      result = await new Promise<Outcome>((resolve) => {
+        const unsignal = onStopSignal(() => finish({ ok: false, reason: 'interrupted' }));
+        const onTick = (t: { time: number }): void => {
+          const snap = torrent.snapshot();
+          report(snap, t.time);
+          // With trackers, the engine asks them again when peers run out, as any
+          // client does; with only --peer there is nobody else to ask.
+          if (!snap.complete && !canFind && !torrent.hasPeerProspects()) {
+            finish({ ok: false, reason: `no peer could be reached (${peers.map((p) => formatPeerAddress(p.host, p.port)).join(', ')})` });
+          }
+        };
+        const finish = (r: Outcome): void => {
+          unsignal();
+          engine.off('tick', onTick);
+          torrent.off('complete', onComplete);
+          torrent.off('error', onError);
+          resolve(r);
+        };
+        const onComplete = (): void => finish({ ok: true });
+        const onError = (x: Error): void => finish({ ok: false, reason: x.message });
+        torrent.on('complete', onComplete);
+        torrent.on('error', onError);
+        engine.on('tick', onTick);
+      });
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const sources = torrent.peerContributions();
+    const done = torrent.snapshot();
+    if (json) emit({ ...done, eta: null, done: result.ok, seconds, sources });
+    else bar?.finish(done, seconds);
+
+    if (result.ok && parsed.values.seed) {
+      if (!json) err.write(`seeding on port ${engine.listenPort}; stop with Ctrl-C\n`);
+      emit({ event: 'seeding', listenPort: engine.listenPort });
+      await reportUntilStopped(engine, torrent, report);
+    }
+    if (!result.ok) throw new CliError(result.reason);
+    return 0;
   }
-  await e.stop();
-  if (!result.ok) throw new CliError(result.reason);
-  return 0;
 }
 
 function parseDownloadArgs(argv: string[]) {

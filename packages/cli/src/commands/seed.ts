@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { CliError, UsageError } from '../cli-error.js';
-import { defaultResumeDir, parseListen, parsePeerAddress, reportUntilStopped, startEmbedded } from '../embedded.js';
+import { checked, defaultResumeDir, parseListen, parsePeerAddress, reportUntilStopped, startEmbedded } from '../embedded.js';
 import { ProgressBar } from '../progress.js';
 import { trackerReporting } from '../tracker-events.js';
 import { loadTorrentFile } from './inspect.js';
@@ -48,7 +48,6 @@ export async function seed(argv: string[], out: NodeJS.WritableStream, err: Node
     if (json) out.write(`${JSON.stringify({ time: Date.now(), ...o })}\n`);
   };
   const e = await startEmbedded({
-    meta,
     dir,
     resumeDir: parsed.values['resume-dir'] ?? defaultResumeDir(),
     listen: parsed.values.listen === undefined ? undefined : parseListen(parsed.values.listen),
@@ -57,26 +56,28 @@ export async function seed(argv: string[], out: NodeJS.WritableStream, err: Node
     announceHost: parsed.values['announce-ip'],
     ...trackerReporting(json, emit, err),
   });
-  if (e.check.present === 0 && peers.length === 0 && !e.tracker) {
+  try {
+    const { engine } = e;
+    const torrent = engine.add(meta, { data: await e.dataFor(meta), peers });
+    const check = await checked(torrent);
+    if (check.have.count === 0 && peers.length === 0 && !engine.canFindPeers(meta.infoHashHex)) {
+      throw new CliError(`no verified data for ${meta.name} in ${dir}: nothing to seed`);
+    }
+    const line = { event: 'seeding', listenPort: engine.listenPort, piecesPresent: check.have.count, pieceCount: meta.pieceCount, fastPath: check.fastPath };
+    if (json) out.write(`${JSON.stringify({ time: Date.now(), ...line })}\n`);
+    else err.write(`seeding ${meta.name}: ${check.have.count} of ${meta.pieceCount} pieces, port ${engine.listenPort}; stop with Ctrl-C\n`);
+    // Peers dropped for breaking a rule are worth a line: they are what interop problems look like.
+    torrent.on('closed', (s, reason, error) => {
+      if (error) emit({ event: 'peer-closed', peer: s.address, client: s.remoteClient ?? null, reason, error: error.message });
+    });
+    const bar = json ? undefined : new ProgressBar(err);
+    await reportUntilStopped(engine, torrent, (snap, time) => {
+      if (json) out.write(`${JSON.stringify({ time, ...snap, eta: snap.eta ?? null })}\n`);
+      else bar?.render(snap);
+    });
+  } finally {
     await e.stop();
-    throw new CliError(`no verified data for ${meta.name} in ${dir}: nothing to seed`);
   }
-  const { worker, torrent } = e;
-  const line = { event: 'seeding', listenPort: worker.listenPort, piecesPresent: e.check.present, pieceCount: meta.pieceCount, fastPath: e.check.fastPath };
-  if (json) out.write(`${JSON.stringify({ time: Date.now(), ...line })}\n`);
-  else err.write(`seeding ${meta.name}: ${e.check.present} of ${meta.pieceCount} pieces, port ${worker.listenPort}; stop with Ctrl-C\n`);
-  if (peers.length > 0) torrent.addPeers(peers);
-  // Peers dropped for breaking a rule are worth a line: they are what interop problems look like.
-  torrent.on('closed', (s, reason, error) => {
-    if (error) emit({ event: 'peer-closed', peer: s.address, client: s.remoteClient ?? null, reason, error: error.message });
-  });
-
-  const bar = json ? undefined : new ProgressBar(err);
-  await reportUntilStopped(worker, (tick, time) => {
-    if (json) out.write(`${JSON.stringify({ time, ...tick, eta: tick.eta ?? null })}\n`);
-    else bar?.render(tick);
-  });
-  await e.stop();
   return 0;
 }
 

@@ -1,4 +1,5 @@
 import type { Metainfo } from '@seedbox/protocol';
+import type { DesiredState } from '@seedbox/cluster';
 
 /**
  * What the gRPC control API needs from the fleet. The peer-worker's real
@@ -7,7 +8,7 @@ import type { Metainfo } from '@seedbox/protocol';
  * interface to `seedbox.v1.SeedboxControl` and back.
  */
 
-export type DesiredState = 'running' | 'paused';
+export type { DesiredState };
 
 export interface TorrentRecord {
   infoHashHex: string;

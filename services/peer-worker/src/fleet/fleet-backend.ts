@@ -1,9 +1,9 @@
 import type { NatsConnection } from 'nats';
-import { encodeBencode, MetainfoError, parseHostPort, parseMagnet, parseMetainfo, type Magnet, type Metainfo } from '@seedbox/protocol';
-import { startEmbeddedTracker } from '@seedbox/tracker-client';
-import { fetchMetadata, LEFT_WHILE_FETCHING_METADATA, type MetadataFetcher } from '../metadata-fetcher.js';
-import { STORAGE_DELETE, type FleetState, type RegistryEntry } from '@seedbox/cluster';
-import { ControlError, type ControlBackend, type DesiredState, type TorrentRecord, type TorrentStatsView } from '../control/backend.js';
+import { encodeBencode, MetainfoError, parseMagnet, parseMetainfo, type Magnet, type Metainfo } from '@seedbox/protocol';
+import { STORAGE_DELETE, type DesiredState, type FleetState, type RegistryEntry } from '@seedbox/cluster';
+import { ControlError, type ControlBackend, type TorrentRecord, type TorrentStatsView } from '../control/backend.js';
+import type { ResolvedMagnet } from '../magnet-resolver.js';
+import { MetadataFetchError } from '../metadata-fetcher.js';
 import type { StatsBoard } from './stats-board.js';
 
 /**
@@ -18,8 +18,8 @@ export class FleetBackend implements ControlBackend {
     private readonly nc: NatsConnection,
     private readonly state: FleetState,
     private readonly board: StatsBoard,
-    /** For magnet URIs: who we are to peers and trackers while fetching metadata. */
-    private readonly magnets?: { peerId: Uint8Array; port: number; timeoutMs: number },
+    /** For magnet URIs: fetches the metadata (the engine's resolver, with the fleet's tracker-client for discovery). */
+    private readonly resolve?: (magnet: Magnet) => Promise<ResolvedMagnet>,
   ) {}
 
   async add(torrentFile: Uint8Array, options: { paused: boolean }): Promise<{ record: TorrentRecord; created: boolean }> {
@@ -54,42 +54,16 @@ export class FleetBackend implements ControlBackend {
     }
     const existing = await this.get(magnet.infoHashHex);
     if (existing) return { record: existing, created: false };
-    if (!this.magnets) throw new ControlError('unimplemented', 'this peer-worker does not fetch magnet metadata');
-    if (magnet.trackers.length === 0 && magnet.peers.length === 0) {
-      throw new ControlError('invalid-argument', 'the magnet URI has no trackers (tr) and no peers (x.pe): there is nowhere to fetch its metadata from');
-    }
-    const { peerId, port, timeoutMs } = this.magnets;
-    const peers = magnet.peers.flatMap((p) => parseHostPort(p) ?? []);
-    let fetcher: MetadataFetcher | undefined;
-    const found: { host: string; port: number }[] = [];
-    const tracker =
-      magnet.trackers.length > 0
-        ? startEmbeddedTracker({
-            metainfo: { infoHash: magnet.infoHash, announce: magnet.trackers.map((t) => [t]) },
-            peerId,
-            port,
-            stats: () => ({ uploaded: 0, downloaded: 0, left: LEFT_WHILE_FETCHING_METADATA, complete: false }),
-            peerFeed: { peersFound: (_hex, ps) => (fetcher ? fetcher.addPeers(ps) : found.push(...ps)) },
-            onWarning: () => {},
-          })
-        : undefined;
-    let infoBytes: Uint8Array;
+    if (!this.resolve) throw new ControlError('unimplemented', 'this peer-worker does not fetch magnet metadata');
+    let resolved: ResolvedMagnet;
     try {
-      infoBytes = await fetchMetadata({
-        infoHash: magnet.infoHash,
-        peerId,
-        peers,
-        timeoutMs,
-        onStart: (f) => {
-          fetcher = f;
-          if (found.length > 0) f.addPeers(found.splice(0));
-        },
-      });
+      resolved = await this.resolve(magnet);
     } catch (e) {
+      // Nowhere to look is the caller's mistake (a link without trackers or peers); the rest may pass.
+      if (e instanceof MetadataFetchError && e.code === 'METADATA_NO_SOURCES') throw new ControlError('invalid-argument', (e as Error).message, { cause: e });
       throw new ControlError('unavailable', `no metadata for ${magnet.infoHashHex}: ${(e as Error).message}`, { cause: e });
-    } finally {
-      await tracker?.stop();
     }
+    const infoBytes = resolved.meta.infoBytes;
     return this.add(torrentFileFromInfo(infoBytes, magnet.trackers), options);
   }
 

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
-import type { NatsConnection, Subscription } from 'nats';
+import type { NatsConnection } from 'nats';
 import { parseMetainfo, type Metainfo } from '@seedbox/protocol';
-import { FleetState, peersSubject, WORKER_HEARTBEAT, workerStatsSubject, type RegistryEntry } from '@seedbox/cluster';
-import { TorrentStorage } from '@seedbox/disk-writer';
-import { PeersFound, WatchTorrentsResponse, WorkerHeartbeat } from '@seedbox/proto';
+import { FleetState, workerStatsSubject, type RegistryEntry } from '@seedbox/cluster';
+import { TorrentStorage, torrentDir } from '@seedbox/storage';
+import { WatchTorrentsResponse } from '@seedbox/proto';
 import type { Logger } from '@seedbox/runtime';
-import type { Torrent, TorrentTick } from '../torrent.js';
-import type { PeerWorker, WorkerTick } from '../worker.js';
+import type { Engine, EngineTick } from '../engine.js';
+import type { Torrent, TorrentData } from '../torrent.js';
+import type { NatsPeerDiscovery } from './nats-peer-discovery.js';
 
 /**
  * Which torrents this peer-worker runs, and keeping the fleet informed.
@@ -21,17 +21,19 @@ import type { PeerWorker, WorkerTick } from '../worker.js';
  * - Paused and removed torrents are run by none.
  *
  * Verified pieces go to the fleet's bitfield once a tick. Heartbeats (for
- * the tracker-client) and figures (for the control API) go out once a tick.
+ * the tracker-client, through the NatsPeerDiscovery) and figures (for the
+ * control API) go out once a tick.
  */
 
 export interface FleetRunnerOptions {
   nc: NatsConnection;
   state: FleetState;
-  worker: PeerWorker;
+  engine: Engine;
+  discovery: NatsPeerDiscovery;
   workerId: string;
   dataDir: string;
   /** What trackers should give out for this worker. */
-  announce: { host?: string; port: number };
+  announce: { host?: string | undefined; port: number };
   grpcEndpoint?: string;
   log: Logger;
   /** How often the live workers are read. Default 2 s. */
@@ -41,7 +43,6 @@ export interface FleetRunnerOptions {
 interface Running {
   meta: Metainfo;
   torrent: Torrent;
-  peers: Subscription;
   /** The storage, if a read has opened it. */
   storage: () => Promise<TorrentStorage> | undefined;
   /** Verified here since the last merge into the fleet's bitfield. */
@@ -58,7 +59,7 @@ export class FleetRunner {
   private membershipTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private syncing: Promise<void> = Promise.resolve();
-  private readonly onTick = (t: WorkerTick): void => this.tick(t);
+  private readonly onTick = (t: EngineTick): void => this.tick(t);
 
   constructor(private readonly o: FleetRunnerOptions) {
     this.live = [o.workerId];
@@ -93,7 +94,7 @@ export class FleetRunner {
     this.membershipTimer = setInterval(() => {
       void this.refreshMembership().then(() => this.schedule());
     }, this.o.membershipMs ?? 2000);
-    this.o.worker.on('tick', this.onTick);
+    this.o.engine.on('tick', this.onTick);
   }
 
   /** Registered torrents paused by the operator. */
@@ -110,19 +111,19 @@ export class FleetRunner {
 
   /**
    * Graceful stop: the sessions close, pieces on their way to the writers
-   * are answered (PeerWorker.stop drains them), the last verified pieces go
+   * are answered (Engine.stop drains them), the last verified pieces go
    * to the bitfield, and a last heartbeat with no torrents tells the
    * tracker-client to announce `stopped` for us.
    */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.membershipTimer);
-    this.o.worker.off('tick', this.onTick);
+    this.o.engine.off('tick', this.onTick);
     for (const s of this.stops) s();
     await this.syncing;
-    await this.o.worker.stop();
+    await this.o.engine.stop();
     await this.flushBitfields();
-    this.publishHeartbeat([]);
+    this.o.discovery.close();
     for (const [hex, r] of this.running) await this.close(hex, r);
     await this.o.state.removeWorker(this.o.workerId).catch(() => {});
   }
@@ -167,46 +168,34 @@ export class FleetRunner {
   }
 
   private run(hex: string, meta: Metainfo): void {
-    const { worker, nc, log, dataDir } = this.o;
-    const have = FleetState.readBitfield(this.fleetBits.get(hex), meta.pieceCount);
+    const { engine, log, dataDir } = this.o;
     // Read-only, and opened on the first read: the files exist once a writer has written a piece.
     let opening: Promise<TorrentStorage> | undefined;
     const storage = (): Promise<TorrentStorage> =>
-      (opening ??= TorrentStorage.open(meta, join(dataDir, hex), { create: false }).catch((e: unknown) => {
+      (opening ??= TorrentStorage.open(meta, torrentDir(dataDir, hex), { create: false }).catch((e: unknown) => {
         opening = undefined;
         throw e;
       }));
-    const torrent = worker.addTorrent(meta, { have, readBlock: async (index, begin, length) => (await storage()).readBlock(index, begin, length) });
+    const data: TorrentData = {
+      // What the fleet has verified, as its bitfield records it.
+      check: async () => ({ have: FleetState.readBitfield(this.fleetBits.get(hex), meta.pieceCount), fastPath: true, hashed: 0 }),
+      read: async (index, begin, length) => (await storage()).readBlock(index, begin, length),
+    };
+    const torrent = engine.add(meta, { data });
     const unsaved = new Set<number>();
     torrent.on('piece', (index) => unsaved.add(index));
     // Finishing is news worth not waiting a tick for: the figures (the
     // control API's watch), the bitfield (other workers start seeding) and
     // the heartbeat (`completed` to the trackers) go out now.
-    torrent.once('complete', () => setImmediate(() => !this.stopped && this.o.worker.tick()));
+    torrent.once('complete', () => setImmediate(() => !this.stopped && this.tick(engine.snapshot())));
     torrent.on('error', (e) => log.warn('torrent error', { infoHash: hex, error: e }));
-    const peers = nc.subscribe(peersSubject(hex), {
-      callback: (_err, msg) => {
-        try {
-          const found = PeersFound.decode(msg.data);
-          torrent.addPeers(found.peers.filter((p) => p.port > 0 && p.port < 65536 && p.host !== '').map((p) => ({ host: p.host, port: p.port })));
-        } catch (e) {
-          log.warn('bad peers message', { infoHash: hex, error: e as Error });
-        }
-      },
-    });
-    this.running.set(hex, { meta, torrent, peers, storage: () => opening, unsaved });
-    // Tell the tracker-client now rather than at the next tick: its
-    // announce is what brings the first peers.
-    this.publishHeartbeat([...this.running.values()].map((x) => ({ infoHash: x.meta.infoHashHex, ...x.torrent.transferTotals() })));
-    log.info('running torrent', { infoHash: hex, name: meta.name, have: have.count, pieces: meta.pieceCount });
+    this.running.set(hex, { meta, torrent, storage: () => opening, unsaved });
+    log.info('running torrent', { infoHash: hex, name: meta.name, pieces: meta.pieceCount });
   }
-
 
   private async close(hex: string, r: Running): Promise<void> {
     this.running.delete(hex);
-    r.peers.unsubscribe();
-    this.o.worker.removeTorrent(hex);
-    await r.torrent.drain();
+    await this.o.engine.remove(hex);
     if (r.unsaved.size > 0 && this.registry.has(hex)) await this.o.state.mergeBitfield(hex, r.meta.pieceCount, r.unsaved).catch(() => {});
     const s = await r.storage()?.catch(() => undefined);
     await s?.close();
@@ -219,8 +208,8 @@ export class FleetRunner {
     if (fleet.count > r.torrent.have.count) r.torrent.adoptPieces(fleet);
   }
 
-  private tick(t: WorkerTick): void {
-    this.publishHeartbeat(t.torrents);
+  private tick(t: EngineTick): void {
+    this.o.discovery.heartbeat();
     this.publishStats(t);
     void this.flushBitfields();
   }
@@ -239,24 +228,7 @@ export class FleetRunner {
     }
   }
 
-  private publishHeartbeat(torrents: Pick<TorrentTick, 'infoHash' | 'uploaded' | 'downloaded' | 'left' | 'complete'>[]): void {
-    const { announce, workerId, worker, nc } = this.o;
-    const hb = WorkerHeartbeat.encode({
-      workerId,
-      peerId: Buffer.from(worker.peerId),
-      announceHost: announce.host ?? '',
-      listenPort: announce.port,
-      timeMs: Date.now(),
-      torrents: torrents.map((t) => ({ infoHash: t.infoHash, uploaded: t.uploaded, downloaded: t.downloaded, left: t.left, complete: t.complete })),
-    }).finish();
-    try {
-      nc.publish(WORKER_HEARTBEAT, hb);
-    } catch {
-      // Closed connection during shutdown: nobody to tell.
-    }
-  }
-
-  private publishStats(t: WorkerTick): void {
+  private publishStats(t: EngineTick): void {
     const msg = WatchTorrentsResponse.encode({
       stats: t.torrents.map((x) => ({
         infoHash: x.infoHash,
@@ -289,7 +261,7 @@ export class FleetRunner {
       this.live = [...ids].sort();
       await this.o.state.putWorker({
         workerId: this.o.workerId,
-        peerIdHex: Buffer.from(this.o.worker.peerId).toString('hex'),
+        peerIdHex: Buffer.from(this.o.engine.peerId).toString('hex'),
         ...(this.o.announce.host !== undefined ? { host: this.o.announce.host } : {}),
         port: this.o.announce.port,
         ...(this.o.grpcEndpoint !== undefined ? { grpc: this.o.grpcEndpoint } : {}),

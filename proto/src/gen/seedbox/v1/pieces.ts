@@ -199,6 +199,12 @@ export interface WorkerTorrent {
   downloaded: number;
   left: number;
   complete: boolean;
+  /**
+   * Set only for a torrent not in the registry yet (a magnet link whose
+   * metadata the worker is fetching): where to announce it, one URL per
+   * BEP 12 tier, since the tracker-client cannot read them from a .torrent.
+   */
+  trackers: string[];
 }
 
 /** A change of a torrent (subject seedbox.torrent.<info_hash>.events). */
@@ -946,7 +952,7 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
 };
 
 function createBaseWorkerTorrent(): WorkerTorrent {
-  return { infoHash: "", uploaded: 0, downloaded: 0, left: 0, complete: false };
+  return { infoHash: "", uploaded: 0, downloaded: 0, left: 0, complete: false, trackers: [] };
 }
 
 export const WorkerTorrent: MessageFns<WorkerTorrent> = {
@@ -965,6 +971,9 @@ export const WorkerTorrent: MessageFns<WorkerTorrent> = {
     }
     if (message.complete !== false) {
       writer.uint32(40).bool(message.complete);
+    }
+    for (const v of message.trackers) {
+      writer.uint32(50).string(v!);
     }
     return writer;
   },
@@ -1022,6 +1031,14 @@ export const WorkerTorrent: MessageFns<WorkerTorrent> = {
             message.complete = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.trackers.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1045,6 +1062,7 @@ export const WorkerTorrent: MessageFns<WorkerTorrent> = {
       downloaded: isSet(object.downloaded) ? globalThis.Number(object.downloaded) : 0,
       left: isSet(object.left) ? globalThis.Number(object.left) : 0,
       complete: isSet(object.complete) ? globalThis.Boolean(object.complete) : false,
+      trackers: globalThis.Array.isArray(object?.trackers) ? object.trackers.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -1065,6 +1083,9 @@ export const WorkerTorrent: MessageFns<WorkerTorrent> = {
     if (message.complete !== false) {
       obj.complete = message.complete;
     }
+    if (message.trackers?.length) {
+      obj.trackers = message.trackers;
+    }
     return obj;
   },
 
@@ -1078,6 +1099,7 @@ export const WorkerTorrent: MessageFns<WorkerTorrent> = {
     message.downloaded = object.downloaded ?? 0;
     message.left = object.left ?? 0;
     message.complete = object.complete ?? false;
+    message.trackers = object.trackers?.map((e) => e) || [];
     return message;
   },
 };

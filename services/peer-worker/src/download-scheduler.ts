@@ -1,0 +1,282 @@
+import { BLOCK_LENGTH, type Bitfield, type PieceGeometry } from '@seedbox/protocol';
+import type { PieceSink, PieceWriteOutcome } from '@seedbox/cluster';
+import type { BlockRef } from './block-key.js';
+import { PieceDownload } from './piece-download.js';
+import { PiecePicker } from './piece-picker.js';
+import type { PeerSession } from './peer-session.js';
+import { RateMeter } from './rate.js';
+
+/**
+ * The download side of one torrent: which blocks each peer is asked for
+ * (pieces under way first, then rarest first, then endgame), the pieces
+ * being assembled, their hand-off to the PieceSink with a bound on bytes
+ * waiting for it, and blame for pieces that fail their hash.
+ *
+ * All of it runs on the one event loop that serves the sockets: sessions
+ * call in synchronously, so the picker and the downloads are shared
+ * without locks. SHA-1 and disk I/O run elsewhere, behind the sink.
+ */
+
+export interface DownloadSchedulerOptions {
+  infoHashHex: string;
+  geometry: PieceGeometry;
+  /** Pieces verified: the scheduler sets bits here as the sink answers. */
+  have: Bitfield;
+  sink: PieceSink;
+  /** The torrent's live sessions, for refills and endgame cancels. */
+  sessions: () => Iterable<PeerSession>;
+  /** Stop starting new pieces while this many bytes wait for the sink. Default 64 MiB. */
+  maxWriteBacklogBytes?: number | undefined;
+  /** Endgame sends a block to at most this many peers at once. Default 3. */
+  endgameDuplicates?: number | undefined;
+  /** A piece was verified and written. */
+  onVerified: (index: number) => void;
+  /** A peer that alone sent bad pieces twice: the owner closes and bans it. */
+  onBadPeer: (address: string) => void;
+  /** The sink could not write a piece (after its own retries). */
+  onWriteError: (index: number, error: Error) => void;
+}
+
+/** Bad pieces a peer may alone have sent before it is dropped. */
+const STRIKES = 2;
+
+export class DownloadScheduler {
+  readonly meter = new RateMeter();
+  /** Block bytes that were not needed (endgame duplicates, late blocks). */
+  wasted = 0;
+  verified = 0;
+  failed = 0;
+  private readonly o: DownloadSchedulerOptions;
+  private readonly picker: PiecePicker;
+  private readonly downloads = new Map<number, PieceDownload>();
+  private readonly writing = new Map<number, PieceDownload>();
+  private writeBacklog = 0;
+  /** Per session: pieces it has that we lack. Interest follows it without rescanning bitfields. */
+  private readonly interesting = new Map<PeerSession, number>();
+  /** Bad pieces each address alone sent. */
+  private readonly strikes = new Map<string, number>();
+  /** Set while paused or stopped: answers from the sink are not acted on. */
+  private idle = false;
+
+  constructor(options: DownloadSchedulerOptions) {
+    this.o = options;
+    this.picker = new PiecePicker(options.have);
+  }
+
+  get writesPending(): number {
+    return this.writing.size;
+  }
+
+  /** The peer's pieces changed: availability, and whether we are interested. */
+  peerPiecesChanged(session: PeerSession, index?: number): void {
+    const have = this.o.have;
+    if (index !== undefined) {
+      // One HAVE: counted incrementally.
+      if (!have.has(index)) this.interesting.set(session, (this.interesting.get(session) ?? 0) + 1);
+      this.picker.peerHas(index);
+    } else {
+      // The opening BITFIELD, HAVE_ALL or HAVE_NONE: the session guarantees it comes before any HAVE.
+      let n = 0;
+      for (const i of session.peerPieces.setIndices()) if (!have.has(i)) n++;
+      this.interesting.set(session, n);
+      this.picker.addPeer(session.peerPieces);
+    }
+    this.updateInterest(session);
+  }
+
+  sessionClosed(session: PeerSession): void {
+    if (this.interesting.delete(session)) this.picker.removePeer(session.peerPieces);
+  }
+
+  private updateInterest(session: PeerSession): void {
+    const want = (this.interesting.get(session) ?? 0) > 0 && !this.o.have.isComplete;
+    session.setInterested(want);
+    if (want) this.refill(session);
+  }
+
+  /** The session's pipeline has room: queue requests on it (the session sends them in one batch). */
+  fillRequests(session: PeerSession): void {
+    let room = session.requestRoom;
+    if (room <= 0 || !session.amInterested || this.idle) return;
+    const peerPieces = session.peerPieces;
+
+    // 1. Finish pieces already under way: fewer partial pieces, sooner HAVEs.
+    for (const d of this.downloads.values()) {
+      if (room <= 0) break;
+      if (peerPieces.has(d.index)) room = this.requestFree(session, d, room);
+    }
+
+    // 2. Start new pieces, rarest first, while the sink keeps up.
+    const maxBacklog = this.o.maxWriteBacklogBytes ?? 64 * 1024 * 1024;
+    while (room > 0 && this.writeBacklog < maxBacklog) {
+      const index = this.picker.pick(peerPieces.isComplete ? 'all' : peerPieces);
+      if (index === undefined) break;
+      const d = new PieceDownload(index, this.o.geometry.pieceSize(index));
+      this.downloads.set(index, d);
+      this.picker.markBusy(index);
+      room = this.requestFree(session, d, room);
+    }
+
+    // 3. Endgame: every missing block has been asked for. The ones still
+    // pending go to this peer too, whoever answers first wins, and the
+    // other copies are cancelled. A slow peer then cannot hold up the end.
+    if (room > 0 && this.picker.unstartedCount === 0) {
+      const maxCopies = this.o.endgameDuplicates ?? 3;
+      for (const d of this.downloads.values()) {
+        if (room <= 0) break;
+        if (!peerPieces.has(d.index) || d.hasFree()) continue;
+        for (const b of d.pendingBlocks()) {
+          if (room <= 0) break;
+          if (d.requestCount(b) >= maxCopies || session.isRequested(d.index, b * BLOCK_LENGTH)) continue;
+          d.markRequested(b);
+          session.request(d.index, b * BLOCK_LENGTH);
+          room--;
+        }
+      }
+    }
+  }
+
+  private requestFree(session: PeerSession, d: PieceDownload, room: number): number {
+    for (let b = d.nextFree(); b !== -1 && room > 0; b = d.nextFree()) {
+      d.markRequested(b);
+      session.request(d.index, b * BLOCK_LENGTH);
+      room--;
+    }
+    return room;
+  }
+
+  /** fillRequests from outside a session's read: send at once. */
+  refill(session: PeerSession): void {
+    if (!session.isOpen) return;
+    this.fillRequests(session);
+    session.flush();
+  }
+
+  private refillAll(except?: PeerSession): void {
+    for (const s of this.o.sessions()) if (s !== except) this.refill(s);
+  }
+
+  blockReceived(session: PeerSession, index: number, begin: number, data: Uint8Array, solicited: boolean): void {
+    const d = this.downloads.get(index);
+    if (!d) {
+      this.wasted += data.length;
+      return;
+    }
+    const block = begin / BLOCK_LENGTH;
+    if (!Number.isInteger(block) || block >= d.blockCount || data.length !== d.blockLength(block)) {
+      session.close('protocol-error', new Error(`block ${index}:${begin}+${data.length} does not match a requested block`));
+      return;
+    }
+    if (solicited) d.release(block);
+    if (!d.receive(block, data, session.address)) {
+      this.wasted += data.length;
+      return;
+    }
+    this.meter.add(data.length);
+    if (d.requestCount(block) > 0) {
+      // Endgame duplicates or a re-request after a timeout: cancel the other copies.
+      for (const other of this.o.sessions()) {
+        if (other !== session && other.isRequested(index, begin)) {
+          other.cancel(index, begin);
+          d.release(block);
+        }
+      }
+    }
+    if (d.complete) this.submit(d);
+  }
+
+  requestsDropped(session: PeerSession, blocks: readonly BlockRef[]): void {
+    for (const { index, begin } of blocks) this.downloads.get(index)?.release(begin / BLOCK_LENGTH);
+    // Freed blocks may go to other peers right away.
+    if (!this.idle) this.refillAll(session);
+  }
+
+  /**
+   * Pieces verified elsewhere (another worker of the fleet wrote them to
+   * the shared volume) become ours, as if we had verified them.
+   */
+  adopt(index: number): void {
+    if (!this.o.have.has(index)) this.verifiedPiece(index);
+  }
+
+  /**
+   * Drops every piece under way (pause, stop), once the sessions are
+   * closed: their blocks are asked for again later. Pieces at the sink are
+   * answered as usual.
+   */
+  pause(): void {
+    this.idle = true;
+    for (const d of this.downloads.values()) this.picker.markIdle(d.index);
+    this.downloads.clear();
+  }
+
+  resume(): void {
+    this.idle = false;
+  }
+
+  private submit(d: PieceDownload): void {
+    this.downloads.delete(d.index);
+    this.writing.set(d.index, d);
+    this.writeBacklog += d.size;
+    void this.write(d);
+  }
+
+  /** Hands a complete piece to the sink. The sink retries I/O errors itself; its answer is final. */
+  private async write(d: PieceDownload): Promise<void> {
+    let outcome: PieceWriteOutcome;
+    try {
+      outcome = await this.o.sink.writePiece({ infoHash: this.o.infoHashHex, index: d.index, blocks: d.blocks() });
+    } catch (err) {
+      outcome = { status: 'io-error', error: (err as Error).message };
+    }
+    this.writing.delete(d.index);
+    this.writeBacklog -= d.size;
+    switch (outcome.status) {
+      case 'written':
+        // Written is written, paused or not: the bit matches the disk.
+        this.verifiedPiece(d.index);
+        break;
+      case 'hash-mismatch':
+        this.pieceFailed(d);
+        break;
+      case 'io-error':
+      case 'unknown-torrent':
+        this.picker.markIdle(d.index);
+        this.o.onWriteError(d.index, new Error(`piece ${d.index} could not be written: ${outcome.status === 'io-error' ? outcome.error : outcome.status}`));
+        break;
+    }
+    if (!this.idle) this.refillAll();
+  }
+
+  private verifiedPiece(index: number): void {
+    if (this.o.have.has(index)) return;
+    this.picker.markHave(index);
+    this.verified++;
+    for (const s of this.o.sessions()) {
+      if (!s.isOpen) continue;
+      s.sendHave(index);
+      if (s.peerPieces.has(index)) {
+        this.interesting.set(s, (this.interesting.get(s) ?? 1) - 1);
+        this.updateInterest(s);
+      }
+    }
+    this.o.onVerified(index);
+    if (this.o.have.isComplete) for (const s of this.o.sessions()) s.setInterested(false);
+  }
+
+  private pieceFailed(d: PieceDownload): void {
+    this.failed++;
+    this.picker.markIdle(d.index);
+    // Only a peer that alone sent a bad piece is to blame for it.
+    if (d.contributors.size !== 1) return;
+    const [address] = d.contributors as Set<string>;
+    const n = (this.strikes.get(address!) ?? 0) + 1;
+    this.strikes.set(address!, n);
+    if (n >= STRIKES) this.o.onBadPeer(address!);
+  }
+
+  /** Resolves when no piece is waiting for the sink. */
+  async drain(): Promise<void> {
+    while (this.writing.size > 0) await new Promise((r) => setTimeout(r, 20));
+  }
+}

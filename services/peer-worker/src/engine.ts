@@ -1,0 +1,249 @@
+import { EventEmitter } from 'node:events';
+import type { Magnet, Metainfo, PeerAddress } from '@seedbox/protocol';
+import type { PieceSink } from '@seedbox/cluster';
+import type { MetadataFetcher } from './metadata-fetcher.js';
+import { resolveMagnet, type ResolvedMagnet } from './magnet-resolver.js';
+import type { PeerDiscovery, SwarmHandle, SwarmInfo } from './peer-discovery.js';
+import { generatePeerId } from './peer-id.js';
+import { PeerListener } from './peer-listener.js';
+import { Torrent, type TorrentData, type TorrentOptions, type TorrentSnapshot } from './torrent.js';
+
+/**
+ * The engine: every torrent of one process, the one port it listens on,
+ * the one 1-second clock, and peer discovery, behind one API (add, remove,
+ * pause, resume, snapshot, events), as rqbit's `Session` is. The CLI's
+ * `download` and `seed`, the fleet's peer-worker and `seedbox serve` are
+ * compositions of it; none of them drives a Torrent's internals.
+ *
+ * Where verified pieces go is a PieceSink (the disk-writer in this
+ * process, or the disk-writer fleet over NATS); where a torrent's data is
+ * read from and checked is its TorrentData; how peers are found is a
+ * PeerDiscovery. The engine itself does no file or NATS I/O.
+ */
+
+/** Settings every torrent of the engine shares. */
+export type TorrentDefaults = Omit<TorrentOptions, 'meta' | 'sink' | 'data' | 'peerId' | 'paused' | 'listenPort'>;
+
+export interface EngineOptions {
+  sink: PieceSink;
+  peerId?: Uint8Array | undefined;
+  /** Where to accept peers; false for none. Default: every address, a free port. */
+  listen?: { host?: string | undefined; port?: number | undefined } | false;
+  /**
+   * How peers are found; made once the engine listens, since what it
+   * announces (the port) is known only then.
+   */
+  discovery?: ((self: { peerId: Uint8Array; listenPort: number | undefined }) => PeerDiscovery) | undefined;
+  torrent?: TorrentDefaults | undefined;
+  tickMs?: number;
+}
+
+export interface AddTorrentOptions {
+  data: TorrentData;
+  /** Check, then wait paused. */
+  paused?: boolean | undefined;
+  /** Peers to dial beside those discovery finds. */
+  peers?: readonly PeerAddress[] | undefined;
+}
+
+export interface EngineTick {
+  /** Unix time in ms at the end of the tick. */
+  time: number;
+  torrents: TorrentSnapshot[];
+}
+
+export interface EngineEvents {
+  /** Once a second, after the clock moved every torrent. */
+  tick: [tick: EngineTick];
+}
+
+interface Entry {
+  torrent: Torrent;
+  swarm: SwarmHandle | undefined;
+  info: SwarmInfo;
+}
+
+export class Engine extends EventEmitter<EngineEvents> {
+  readonly peerId: Uint8Array;
+  private readonly o: EngineOptions;
+  private readonly entries = new Map<string, Entry>();
+  /** Magnet links whose metadata is being fetched, for the listener to route their peers. */
+  private readonly fetching = new Map<string, MetadataFetcher>();
+  private listener: PeerListener | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private discoveryNow: PeerDiscovery | undefined;
+  private stopping: Promise<void> | undefined;
+  listenPort: number | undefined;
+
+  constructor(options: EngineOptions) {
+    super();
+    this.o = options;
+    this.peerId = options.peerId ?? generatePeerId();
+  }
+
+  /** Listens (unless told not to) and starts the clock. A port in use rejects. */
+  async start(): Promise<void> {
+    if (this.o.listen !== false) {
+      const listen = this.o.listen ?? {};
+      this.listener = new PeerListener({
+        ...(listen.host !== undefined ? { host: listen.host } : {}),
+        ...(listen.port !== undefined ? { port: listen.port } : {}),
+        lookup: (hex) => this.entries.get(hex)?.torrent ?? this.fetching.get(hex),
+      });
+      this.listenPort = (await this.listener.listen()).port;
+    }
+    this.discoveryNow = this.o.discovery?.({ peerId: this.peerId, listenPort: this.listenPort });
+    this.timer = setInterval(() => this.tick(), this.o.tickMs ?? 1000);
+  }
+
+  get discovery(): PeerDiscovery | undefined {
+    return this.discoveryNow;
+  }
+
+  /**
+   * Adds a torrent: it checks its data, then downloads or seeds (or waits,
+   * paused), and joins discovery. Adding one that is there answers it.
+   */
+  add(meta: Metainfo, options: AddTorrentOptions, handover?: ResolvedMagnet['swarm']): Torrent {
+    const existing = this.entries.get(meta.infoHashHex);
+    if (existing) return existing.torrent;
+    const torrent = new Torrent({
+      ...this.o.torrent,
+      meta,
+      sink: this.o.sink,
+      data: options.data,
+      peerId: this.peerId,
+      paused: options.paused,
+      listenPort: this.listenPort,
+    });
+    const info: SwarmInfo = { infoHash: meta.infoHash, infoHashHex: meta.infoHashHex, announce: meta.announce, private: meta.private };
+    const entry: Entry = { torrent, info, swarm: undefined };
+    this.entries.set(meta.infoHashHex, entry);
+    if (options.peers && options.peers.length > 0) torrent.addPeers(options.peers);
+    if (handover) {
+      handover.attach(this.member(torrent));
+      entry.swarm = handover.handle;
+    }
+    // In the swarm while trading; out of it (trackers hear `stopped`) while paused or in error.
+    torrent.on('state', (state) => {
+      if (state === 'downloading' || state === 'seeding') this.join(entry);
+      else if (state !== 'checking') this.leave(entry);
+    });
+    return torrent;
+  }
+
+  private member(torrent: Torrent) {
+    return { totals: () => torrent.transferTotals(), peersFound: (peers: readonly PeerAddress[]) => torrent.addPeers(peers) };
+  }
+
+  private join(entry: Entry): void {
+    if (entry.swarm || !this.discoveryNow) return;
+    entry.swarm = this.discoveryNow.join(entry.info, this.member(entry.torrent));
+  }
+
+  private leave(entry: Entry): Promise<void> {
+    const swarm = entry.swarm;
+    entry.swarm = undefined;
+    return swarm?.leave() ?? Promise.resolve();
+  }
+
+  /**
+   * Fetches a magnet link's info dictionary (BEP 9) from its peers, those
+   * given and those discovery finds; incoming peers for it reach the fetch
+   * through our listener. See magnet-resolver.ts.
+   */
+  fetchMetadata(magnet: Magnet, options: { peers?: readonly PeerAddress[]; timeoutMs: number; keepSwarm?: boolean }): Promise<ResolvedMagnet> {
+    return resolveMagnet({
+      magnet,
+      peerId: this.peerId,
+      listenPort: this.listenPort,
+      discovery: this.discoveryNow,
+      peers: options.peers,
+      timeoutMs: options.timeoutMs,
+      keepSwarm: options.keepSwarm ?? false,
+      onFetcher: (f) => {
+        if (f) this.fetching.set(magnet.infoHashHex, f);
+        else this.fetching.delete(magnet.infoHashHex);
+      },
+    });
+  }
+
+  /** A magnet link from metadata to torrent: trackers see one client throughout, under one peer id and port. */
+  async addMagnet(
+    magnet: Magnet,
+    options: Omit<AddTorrentOptions, 'data'> & { data: (meta: Metainfo) => Promise<TorrentData>; timeoutMs: number },
+  ): Promise<{ torrent: Torrent; resolved: ResolvedMagnet }> {
+    const resolved = await this.fetchMetadata(magnet, { ...(options.peers ? { peers: options.peers } : {}), timeoutMs: options.timeoutMs, keepSwarm: true });
+    let data: TorrentData;
+    try {
+      data = await options.data(resolved.meta);
+    } catch (e) {
+      await resolved.swarm?.handle.leave();
+      throw e;
+    }
+    const torrent = this.add(resolved.meta, { data, paused: options.paused, peers: resolved.peers }, resolved.swarm);
+    return { torrent, resolved };
+  }
+
+  torrent(infoHashHex: string): Torrent | undefined {
+    return this.entries.get(infoHashHex)?.torrent;
+  }
+
+  get torrents(): Torrent[] {
+    return [...this.entries.values()].map((e) => e.torrent);
+  }
+
+  pause(infoHashHex: string): boolean {
+    const t = this.torrent(infoHashHex);
+    t?.pause();
+    return t !== undefined;
+  }
+
+  resume(infoHashHex: string): boolean {
+    const t = this.torrent(infoHashHex);
+    t?.resume();
+    return t !== undefined;
+  }
+
+  /** Stops a torrent (its pieces at the sink answered, its data saved) and forgets it. The files stay. */
+  async remove(infoHashHex: string): Promise<boolean> {
+    const entry = this.entries.get(infoHashHex);
+    if (!entry) return false;
+    this.entries.delete(infoHashHex);
+    await Promise.all([this.leave(entry), entry.torrent.stop()]);
+    return true;
+  }
+
+  /** Whether discovery can still find peers for this torrent: when not, a download out of peers has failed. */
+  canFindPeers(infoHashHex: string): boolean {
+    const entry = this.entries.get(infoHashHex);
+    return entry !== undefined && (this.discoveryNow?.canFind(entry.info) ?? false);
+  }
+
+  /** Every torrent's figures; changes nothing. */
+  snapshot(): EngineTick {
+    return { time: Date.now(), torrents: [...this.entries.values()].map((e) => e.torrent.snapshot()) };
+  }
+
+  /** The clock: moves every torrent, asks discovery again for those out of peers, then tells listeners. */
+  private tick(): void {
+    for (const { torrent, swarm } of this.entries.values()) {
+      torrent.tick();
+      if (torrent.state === 'downloading' && !torrent.hasPeerProspects()) swarm?.requestPeers();
+    }
+    this.emit('tick', this.snapshot());
+  }
+
+  /** Stops every torrent (pieces under way answered, data saved), leaves every swarm, closes the port. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      clearInterval(this.timer);
+      for (const f of this.fetching.values()) void f.stop();
+      const all = [...this.entries.values()];
+      this.entries.clear();
+      await Promise.all(all.map((e) => Promise.all([this.leave(e), e.torrent.stop()])));
+      await this.listener?.close();
+    })();
+    return this.stopping;
+  }
+}

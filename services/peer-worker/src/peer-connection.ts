@@ -1,0 +1,294 @@
+import type { Socket } from 'node:net';
+import {
+  decodeHandshake,
+  decodeMessage,
+  encodeHandshake,
+  encodeMessage,
+  ProtocolError,
+  type DecodeLimits,
+  type Handshake,
+  type Message,
+} from '@seedbox/protocol';
+
+/**
+ * One TCP connection to a peer, below the protocol's meaning: the phases
+ * (connecting, handshake, open, closed), the handshake both ways and its
+ * info-hash check, framing (a message cut across reads is completed in a
+ * scratch buffer), keep-alives, and the connect, handshake and idle
+ * timeouts. What a message means is the `ConnectionHandler`'s business
+ * (the PeerSession): this file never looks inside one.
+ */
+
+/** Why a connection ended; counted by reason in the stats, not only logged. */
+export type CloseReason =
+  | 'connect-failed'
+  | 'connect-timeout'
+  | 'handshake-timeout'
+  | 'idle-timeout'
+  | 'wrong-info-hash'
+  | 'self-connection'
+  | 'duplicate-peer'
+  | 'too-many-peers'
+  | 'protocol-error'
+  | 'bad-data'
+  | 'remote-closed'
+  | 'socket-error'
+  | 'not-useful'
+  | 'paused'
+  | 'shutdown';
+
+export interface ConnectionTimeouts {
+  /** TCP connect, ms. */
+  connect: number;
+  /** From connect to a complete handshake, ms. */
+  handshake: number;
+  /** No message at all from the peer for this long closes it, ms. */
+  idle: number;
+  /** Send a keep-alive when we have sent nothing for this long, ms. */
+  keepAlive: number;
+}
+
+export type ConnectionPhase = 'connecting' | 'handshake' | 'open' | 'closed';
+
+/** What the connection tells the layer above it; each call runs to completion on the event loop. */
+export interface ConnectionHandler {
+  /** The peer's handshake named our info hash. Answer a reason to refuse it (self, duplicate, cap), or undefined to open. */
+  handshake(remote: Handshake): CloseReason | undefined;
+  /** The connection is open: send the opening messages. */
+  opened(): void;
+  /** A decoded message; views in it point into a reused read buffer. Throw a ProtocolError to close. */
+  message(m: Message): void;
+  /** A whole read has been decoded (or kept as partial): a good moment to send what was batched. */
+  readDone(): void;
+  /** The socket's send buffer drained. */
+  drained(): void;
+  /** The connection ended; called exactly once. */
+  closed(reason: CloseReason, error: Error | undefined, wasOpen: boolean): void;
+}
+
+export interface ConnectionOptions {
+  socket: Socket;
+  /** 'outgoing': we dialled and send the handshake first. 'incoming': they did. */
+  direction: 'outgoing' | 'incoming';
+  infoHash: Uint8Array;
+  localPeerId: Uint8Array;
+  /** Offer BEP 6 (Fast) and BEP 10 (Extension) in our handshake. */
+  fast: boolean;
+  extended: boolean;
+  timeouts: ConnectionTimeouts;
+  limits: DecodeLimits;
+  /** For an incoming connection the listener already read the peer's handshake... */
+  handshake?: Handshake | undefined;
+  /** ...and these bytes came after it. */
+  leftover?: Uint8Array | undefined;
+  now: () => number;
+}
+
+export class PeerConnection {
+  readonly direction: 'outgoing' | 'incoming';
+  /** The peer's handshake, once read (its fields copied out of the read buffer). */
+  remote: Handshake | undefined;
+  private readonly socket: Socket;
+  private readonly o: ConnectionOptions;
+  private handler: ConnectionHandler | undefined;
+  private phaseNow: ConnectionPhase;
+  private lastReceived: number;
+  private lastSent: number;
+  /** The start of a message that straddles reads. */
+  private scratch: Buffer | undefined;
+  private scratchFill = 0;
+  /** Bytes the partial message in scratch needs before it can be decoded. */
+  private recvNeeded = 0;
+  private phaseTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: ConnectionOptions) {
+    this.o = options;
+    this.socket = options.socket;
+    this.direction = options.direction;
+    this.lastReceived = this.lastSent = options.now();
+    this.phaseNow = this.socket.connecting ? 'connecting' : 'handshake';
+  }
+
+  /**
+   * Starts the connection with its handler. Kept apart from the
+   * constructor so that whoever owns the connection has registered it
+   * before any callback can run: an incoming connection refused at once is
+   * then closed through the handler like any other, never half-known.
+   */
+  start(handler: ConnectionHandler): void {
+    this.handler = handler;
+    const socket = this.socket;
+    socket.setNoDelay(true);
+    // Sockets made with `onread` (see sharedReadBuffer) call onData directly
+    // and never emit 'data'; accepted sockets do.
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.close(this.phaseNow === 'connecting' ? 'connect-failed' : 'socket-error', err));
+    socket.on('close', () => this.close('remote-closed'));
+    socket.on('drain', () => this.handler?.drained());
+    if (this.phaseNow === 'connecting') {
+      this.phaseTimer = setTimeout(() => this.close('connect-timeout'), this.o.timeouts.connect);
+      socket.once('connect', () => {
+        this.phaseNow = 'handshake';
+        this.sendHandshake();
+      });
+      return;
+    }
+    this.sendHandshake();
+    // An incoming peer spoke first: the listener read its handshake to
+    // find the torrent, and hands it over with whatever followed it.
+    if (this.o.handshake) {
+      this.onHandshake(this.o.handshake);
+      const leftover = this.o.leftover;
+      if (leftover && leftover.length > 0 && this.phaseNow === 'open') this.onData(leftover);
+    }
+  }
+
+  get phase(): ConnectionPhase {
+    return this.phaseNow;
+  }
+
+  /** Whether the socket's send buffer has room (back-pressure for seeding). */
+  get writable(): boolean {
+    return this.socket.writableLength < 4 * 1024 * 1024;
+  }
+
+  private sendHandshake(): void {
+    clearTimeout(this.phaseTimer);
+    this.phaseTimer = setTimeout(() => this.close('handshake-timeout'), this.o.timeouts.handshake);
+    // The dialler speaks first; the listener already read the peer's handshake and answers it.
+    this.send(encodeHandshake({ infoHash: this.o.infoHash, peerId: this.o.localPeerId, fast: this.o.fast, extended: this.o.extended }));
+  }
+
+  /**
+   * Bytes from the socket. `chunk` may be a view into a read buffer that is
+   * reused for the next read (see `sharedReadBuffer`), so nothing here keeps
+   * a view past the call: a partial message is copied into `scratch`.
+   */
+  onData(chunk: Uint8Array): void {
+    if (this.phaseNow === 'closed') return;
+    this.lastReceived = this.o.now();
+    let buf = chunk;
+    // A message straddled reads: complete it in the scratch buffer. When it
+    // was only a length prefix, decoding it leaves a longer partial behind,
+    // so keep filling until the scratch holds nothing or the read is used up.
+    while (this.scratchFill > 0) {
+      const take = Math.min(this.recvNeeded - this.scratchFill, buf.length);
+      this.scratch!.set(buf.subarray(0, take), this.scratchFill);
+      this.scratchFill += take;
+      buf = buf.subarray(take);
+      if (this.scratchFill < this.recvNeeded) return;
+      const whole = this.scratch!.subarray(0, this.scratchFill);
+      this.scratchFill = 0;
+      if (!this.consume(whole)) return;
+    }
+    if (buf.length > 0) this.consume(buf);
+  }
+
+  /** Decodes every whole message in `buf`; a trailing partial one is kept. Answers false when the connection closed. */
+  private consume(buf: Uint8Array): boolean {
+    let off = 0;
+    try {
+      while (off < buf.length && this.phaseNow !== 'closed') {
+        const view = buf.subarray(off);
+        if (this.phaseNow === 'handshake') {
+          const r = decodeHandshake(view);
+          if (r.kind === 'need-more') {
+            this.keepPartial(view, 68);
+            return true;
+          }
+          off += r.used;
+          this.onHandshake(r.value);
+          continue;
+        }
+        const r = decodeMessage(view, this.o.limits);
+        if (r.kind === 'need-more') {
+          // The codec has checked the length prefix already when 4 bytes are here.
+          const need = view.length >= 4 ? 4 + Buffer.from(view.buffer, view.byteOffset, 4).readUInt32BE(0) : 4;
+          this.keepPartial(view, need);
+          return true;
+        }
+        off += r.used;
+        this.handler!.message(r.value);
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.close('protocol-error', err);
+        return false;
+      }
+      throw err;
+    }
+    if (this.phaseNow === 'open') this.handler!.readDone();
+    return this.phaseNow !== 'closed';
+  }
+
+  /** Keeps the start of a message until `needed` bytes of it are here. */
+  private keepPartial(view: Uint8Array, needed: number): void {
+    if (!this.scratch || this.scratch.length < needed) {
+      // Grows to the largest message seen: a block message, or a bitfield
+      // or extended message within the codec's limits.
+      const bigger = Buffer.allocUnsafe(Math.max(needed, (this.o.limits.maxBlockLength ?? 16384) + 13));
+      bigger.set(view);
+      this.scratch = bigger;
+    } else if (view.buffer !== this.scratch.buffer || view.byteOffset !== this.scratch.byteOffset) {
+      this.scratch.set(view);
+    }
+    this.scratchFill = view.length;
+    this.recvNeeded = needed;
+    if (this.phaseNow === 'open') this.handler!.readDone();
+  }
+
+  private onHandshake(h: Handshake): void {
+    if (Buffer.compare(Buffer.from(h.infoHash), Buffer.from(this.o.infoHash)) !== 0) {
+      this.close('wrong-info-hash');
+      return;
+    }
+    // The handshake's fields are views into the read buffer, which is reused.
+    this.remote = { ...h, infoHash: new Uint8Array(h.infoHash), peerId: new Uint8Array(h.peerId), reserved: new Uint8Array(h.reserved) };
+    const refused = this.handler!.handshake(this.remote);
+    if (refused) {
+      this.close(refused);
+      return;
+    }
+    clearTimeout(this.phaseTimer);
+    this.phaseTimer = undefined;
+    this.phaseNow = 'open';
+    this.handler!.opened();
+  }
+
+  /** Sends bytes as they are (an encoded message or a batch of them). */
+  send(buf: Uint8Array): void {
+    if (this.phaseNow === 'closed') return;
+    this.lastSent = this.o.now();
+    this.socket.write(buf);
+  }
+
+  /** Batches the writes that follow into one writev until uncork(). */
+  cork(): void {
+    this.socket.cork();
+  }
+
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  /** Keep-alives and the idle timeout; called once a tick. Answers false when it closed the connection. */
+  tick(): boolean {
+    if (this.phaseNow !== 'open') return this.phaseNow !== 'closed';
+    const t = this.o.now();
+    if (t - this.lastReceived > this.o.timeouts.idle) {
+      this.close('idle-timeout');
+      return false;
+    }
+    if (t - this.lastSent > this.o.timeouts.keepAlive) this.send(encodeMessage({ type: 'keep-alive' }));
+    return true;
+  }
+
+  close(reason: CloseReason, error?: Error): void {
+    if (this.phaseNow === 'closed') return;
+    const wasOpen = this.phaseNow === 'open';
+    this.phaseNow = 'closed';
+    clearTimeout(this.phaseTimer);
+    this.socket.destroy();
+    this.handler?.closed(reason, error, wasOpen);
+  }
+}

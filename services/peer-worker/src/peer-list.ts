@@ -1,0 +1,187 @@
+import type { Socket } from 'node:net';
+import { formatPeerAddress, type Handshake, type PeerAddress } from '@seedbox/protocol';
+import { dialPeer } from './dial.js';
+import type { CloseReason } from './peer-connection.js';
+import type { PeerSession } from './peer-session.js';
+
+/**
+ * The peers of one swarm, for one owner (a torrent, or a metadata fetch):
+ * the candidates we know of and how they fared (libtorrent's
+ * `torrent_peer`, rqbit's `PeerStates`), the sessions starting up, and the
+ * live set of sessions that passed admission. Dialling, backoff, bans and
+ * admission live here only, so that every owner keeps the same rules.
+ *
+ *   candidate ──dial──► connecting ──admitted──► live ──closed──► candidate
+ *       ▲                    │                                (backoff, or banned)
+ *       └────── failed ──────┘
+ *
+ * A session joins `connecting` before it starts, so whatever happens
+ * during its start (an incoming peer refused at once) reaches `closed`
+ * like any other end, and nothing stays counted that is gone.
+ */
+
+interface Candidate {
+  address: PeerAddress;
+  /** The session dialled to it now, if any. */
+  session: PeerSession | undefined;
+  /** Connection attempts failed in a row. */
+  failures: number;
+  nextDialAt: number;
+  banned: boolean;
+  /** It offered the info dictionary (BEP 9): a good first peer for the download that follows a fetch. */
+  hadMetadata: boolean;
+}
+
+export interface PeerListOptions {
+  /** Most sessions at once (live and connecting). */
+  maxPeers: number;
+  /** Connection attempts a peer may fail in a row before we stop dialling it. Default 5. */
+  maxDialFailures?: number;
+  /** Makes the owner's session for a socket; the list starts it. */
+  createSession: (socket: Socket, direction: 'outgoing' | 'incoming', peer: PeerAddress, handshake?: Handshake, leftover?: Uint8Array) => PeerSession;
+  /** Opens a TCP connection; injectable for tests. */
+  connect?: ((peer: PeerAddress) => Socket) | undefined;
+  now?: () => number;
+}
+
+export class PeerList {
+  private readonly o: PeerListOptions;
+  private readonly now: () => number;
+  private readonly maxFailures: number;
+  private readonly candidates = new Map<string, Candidate>();
+  private readonly connecting = new Set<PeerSession>();
+  private readonly liveSet = new Set<PeerSession>();
+
+  constructor(options: PeerListOptions) {
+    this.o = options;
+    this.now = options.now ?? Date.now;
+    this.maxFailures = options.maxDialFailures ?? 5;
+  }
+
+  /** Sessions that passed admission and are open. */
+  get live(): ReadonlySet<PeerSession> {
+    return this.liveSet;
+  }
+
+  /** Live and starting sessions: what the cap counts. */
+  get sessionCount(): number {
+    return this.liveSet.size + this.connecting.size;
+  }
+
+  get knownCount(): number {
+    return this.candidates.size;
+  }
+
+  /** Adds candidates; known ones are left as they are. Answers how many were new. */
+  add(addresses: readonly PeerAddress[]): number {
+    let added = 0;
+    for (const address of addresses) {
+      const key = formatPeerAddress(address.host, address.port);
+      if (this.candidates.has(key)) continue;
+      this.candidates.set(key, { address, session: undefined, failures: 0, nextDialAt: 0, banned: false, hadMetadata: false });
+      added++;
+    }
+    return added;
+  }
+
+  /** Dials candidates until the cap, skipping those connected, banned, given up or backing off. */
+  dial(): void {
+    const t = this.now();
+    for (const c of this.candidates.values()) {
+      if (this.sessionCount >= this.o.maxPeers) return;
+      if (c.session || c.banned || c.failures >= this.maxFailures || c.nextDialAt > t) continue;
+      const session = dialPeer(c.address, (socket, peer) => this.o.createSession(socket, 'outgoing', peer), this.o.connect);
+      c.session = session;
+      this.begin(session);
+    }
+  }
+
+  /** A connection the listener accepted and whose handshake named our info hash. */
+  acceptIncoming(socket: Socket, handshake: Handshake, leftover: Uint8Array): void {
+    const peer = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    this.begin(this.o.createSession(socket, 'incoming', peer, handshake, leftover));
+  }
+
+  private begin(session: PeerSession): void {
+    this.connecting.add(session);
+    session.start();
+  }
+
+  /**
+   * The rules every owner applies to a handshake before its own: not
+   * ourselves, not a second connection to the same peer id, and an
+   * incoming peer only while there is room. Admitted, the session is live.
+   */
+  admit(session: PeerSession, localPeerId: Uint8Array): CloseReason | undefined {
+    const remote = session.remote!;
+    if (Buffer.compare(Buffer.from(remote.peerId), Buffer.from(localPeerId)) === 0) {
+      this.ban(session.address); // never dial ourselves again
+      return 'self-connection';
+    }
+    for (const other of this.liveSet) {
+      if (other !== session && Buffer.compare(Buffer.from(other.remote!.peerId), Buffer.from(remote.peerId)) === 0) return 'duplicate-peer';
+    }
+    if (session.direction === 'incoming' && this.liveSet.size >= this.o.maxPeers) return 'too-many-peers';
+    return undefined;
+  }
+
+  /** The owner admitted the session too: it is live. */
+  opened(session: PeerSession): void {
+    if (!this.connecting.delete(session)) return;
+    this.liveSet.add(session);
+  }
+
+  /**
+   * A session ended: it leaves the sets, and its candidate learns when it
+   * may be dialled again. One that never completed a handshake (or had
+   * nothing for us) counts a failure and backs off 1, 2, 4, 8 s: a peer
+   * that is restarting gets a few chances within a quarter of a minute,
+   * one that is gone is given up. Bad data and ourselves are banned.
+   */
+  closed(session: PeerSession, reason: CloseReason): void {
+    this.connecting.delete(session);
+    this.liveSet.delete(session);
+    const c = this.candidates.get(session.address);
+    if (!c || c.session !== session) return;
+    c.session = undefined;
+    if (reason === 'bad-data' || reason === 'self-connection') c.banned = true;
+    // Our decision (a pause, a shutdown): nothing against the peer.
+    if (reason === 'shutdown' || reason === 'paused') return;
+    if (!session.remote || reason === 'not-useful') {
+      c.failures++;
+      c.nextDialAt = this.now() + (reason === 'not-useful' ? 30_000 : Math.min(60_000, 1000 * 2 ** (c.failures - 1)));
+    } else {
+      c.failures = 0;
+      c.nextDialAt = this.now() + 1000;
+    }
+  }
+
+  /** Never dial this address again; its sessions are for the caller to close. */
+  ban(address: string): void {
+    const c = this.candidates.get(address);
+    if (c) c.banned = true;
+  }
+
+  /** The candidate offered the info dictionary (BEP 9). */
+  markHadMetadata(address: string): void {
+    const c = this.candidates.get(address);
+    if (c) c.hadMetadata = true;
+  }
+
+  /** Candidates that offered the info dictionary and are not banned. */
+  withMetadata(): PeerAddress[] {
+    return [...this.candidates.values()].filter((c) => c.hadMetadata && !c.banned).map((c) => c.address);
+  }
+
+  /** Whether any session is up or starting, or any candidate still worth dialling: when false, only new peers can help. */
+  hasProspects(): boolean {
+    if (this.sessionCount > 0) return true;
+    for (const c of this.candidates.values()) if (!c.banned && c.failures < this.maxFailures) return true;
+    return false;
+  }
+
+  /** Closes every session, live and starting. */
+  closeAll(reason: CloseReason): void {
+    for (const s of [...this.connecting, ...this.liveSet]) s.close(reason);
+  }
+}

@@ -1,0 +1,160 @@
+import { BLOCK_LENGTH, type Bitfield, type PieceGeometry } from '@seedbox/protocol';
+import { Choker, type ChokerOptions } from './choker.js';
+import type { PeerSession, SessionRefusal } from './peer-session.js';
+import { RateMeter } from './rate.js';
+import { ReadCache, type ReadCacheOptions, type SpanReader } from './read-cache.js';
+
+/**
+ * The upload side of one torrent: who gets a slot (the choker), and
+ * serving the requests each unchoked peer queued in its session from a
+ * bounded read cache, a few disk reads at a time per peer and only while
+ * its socket has room, so a slow peer cannot make us buffer the torrent.
+ */
+
+/** Why we refused a peer's request; counted, since each is a peer breaking a rule or asking the impossible. */
+export type RefusedRequest = SessionRefusal | 'oversize' | 'out-of-range' | 'missing-piece' | 'read-error';
+
+/** Disk reads under way for one peer at most: enough to keep its socket busy, not so many that one peer fills the cache. */
+const READS_PER_PEER = 4;
+
+export interface UploadServerOptions {
+  geometry: PieceGeometry;
+  /** Pieces we have: only those are served. */
+  have: Bitfield;
+  /** Reads verified data; without it we serve nothing and keep everyone choked. */
+  read: SpanReader | undefined;
+  readCache?: ReadCacheOptions | undefined;
+  choker?: ChokerOptions | undefined;
+  /** A peer that sent nothing for this long while we waited on its requests is snubbed, s. Default 60. */
+  snubSeconds?: number | undefined;
+  now: () => number;
+}
+
+export class UploadServer {
+  readonly meter = new RateMeter();
+  private readonly o: UploadServerOptions;
+  private readonly reader: ReadCache | undefined;
+  private readonly choker: Choker;
+  private readonly readsInFlight = new Map<PeerSession, number>();
+  private refused: Partial<Record<RefusedRequest, number>> = {};
+
+  constructor(options: UploadServerOptions) {
+    this.o = options;
+    this.choker = new Choker(options.choker);
+    this.reader = options.read ? new ReadCache(options.read, (i) => options.geometry.pieceSize(i), options.readCache) : undefined;
+  }
+
+  /** A peer asked for a block (queued in its session): serve it, or refuse it with the rule it broke. */
+  blockRequested(session: PeerSession, index: number, begin: number, length: number): void {
+    let reason: RefusedRequest | undefined;
+    if (length > BLOCK_LENGTH) reason = 'oversize';
+    else if (!this.o.geometry.isValidRange(index, begin, length)) reason = 'out-of-range';
+    else if (!this.o.have.has(index) || !this.reader) reason = 'missing-piece';
+    if (reason) {
+      this.refuse(session, reason, index, begin, length);
+      return;
+    }
+    this.pump(session);
+  }
+
+  /** The session refused a request itself (choked, over its queue): counted with ours. */
+  countRefusal(reason: SessionRefusal): void {
+    this.refused[reason] = (this.refused[reason] ?? 0) + 1;
+  }
+
+  drained(session: PeerSession): void {
+    this.pump(session);
+  }
+
+  sessionClosed(session: PeerSession): void {
+    this.readsInFlight.delete(session);
+  }
+
+  /** A free slot is filled at once rather than at the next 10 s rotation. */
+  interestChanged(session: PeerSession, live: Iterable<PeerSession>, seeding: boolean): void {
+    const slotFree = this.choker.current.size < this.choker.slots;
+    if (slotFree || this.choker.current.has(session.address)) this.rechoke(live, seeding, true);
+  }
+
+  /** Hands out upload slots (see choker.ts). Without data to serve, everyone stays choked. */
+  rechoke(live: Iterable<PeerSession>, seeding: boolean, force = false): void {
+    if (!this.reader || this.o.have.isEmpty) return;
+    const snubAfter = this.o.snubSeconds ?? 60;
+    const candidates = [];
+    const byAddress = new Map<string, PeerSession>();
+    for (const s of live) {
+      if (!s.isOpen) continue;
+      byAddress.set(s.address, s);
+      candidates.push({
+        id: s.address,
+        interested: s.peerInterested,
+        downloadRate: s.download.rate,
+        uploadRate: s.upload.rate,
+        snubbed: s.isSnubbing(snubAfter),
+      });
+    }
+    const unchoke = this.choker.decide(candidates, seeding, this.o.now(), force);
+    for (const [address, s] of byAddress) s.setChoking(!unchoke.has(address));
+  }
+
+  /** Requests refused since the last call, by reason; the count starts again. */
+  takeRefused(): Partial<Record<RefusedRequest, number>> {
+    const r = this.refused;
+    this.refused = {};
+    return r;
+  }
+
+  private refuse(session: PeerSession, reason: RefusedRequest, index: number, begin: number, length: number): void {
+    this.refused[reason] = (this.refused[reason] ?? 0) + 1;
+    session.reject(index, begin, length);
+  }
+
+  /** Serves the session's queued requests; everything served in one turn goes out in one writev. */
+  private pump(session: PeerSession): void {
+    const reader = this.reader;
+    if (!reader) return;
+    session.cork();
+    try {
+      while (session.isOpen && session.writable) {
+        const r = session.peekIncoming();
+        if (!r) return;
+        const cached = reader.peek(r.index, r.begin, r.length);
+        if (cached) {
+          session.nextIncoming();
+          session.finishServing(r.index, r.begin, r.length);
+          this.send(session, r.index, r.begin, cached);
+          continue;
+        }
+        const reads = this.readsInFlight.get(session) ?? 0;
+        if (reads >= READS_PER_PEER) return;
+        session.nextIncoming();
+        this.readsInFlight.set(session, reads + 1);
+        reader.block(r.index, r.begin, r.length).then(
+          (data) => {
+            if (this.readDone(session) && session.finishServing(r.index, r.begin, r.length)) this.send(session, r.index, r.begin, data);
+            this.pump(session);
+          },
+          () => {
+            if (this.readDone(session) && session.finishServing(r.index, r.begin, r.length)) this.refuse(session, 'read-error', r.index, r.begin, r.length);
+            this.pump(session);
+          },
+        );
+      }
+    } finally {
+      session.uncork();
+    }
+  }
+
+  /** One read for the session finished; false when the session is gone. */
+  private readDone(session: PeerSession): boolean {
+    const n = this.readsInFlight.get(session);
+    if (n === undefined) return false;
+    this.readsInFlight.set(session, n - 1);
+    return true;
+  }
+
+  private send(session: PeerSession, index: number, begin: number, data: Uint8Array): void {
+    session.sendBlock(index, begin, data);
+    this.meter.add(data.length);
+  }
+}
