@@ -157,7 +157,7 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> impleme
     this.localPeerId = options.peerId;
     this.now = options.now ?? Date.now;
     this.listenPort = options.listenPort;
-    const fetcher = this;
+    const port = (): number | undefined => this.listenPort;
     this.context = {
       infoHash: this.infoHash,
       localPeerId: this.localPeerId,
@@ -165,8 +165,9 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> impleme
       pieceCount: undefined,
       have: new Bitfield(0),
       metadata: undefined,
+      // Read when a session opens: the listener's port is known only after start().
       get listenPort() {
-        return fetcher.listenPort;
+        return port();
       },
       blockLength: () => 0,
     };
