@@ -1,6 +1,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import type { PeerAddress } from '@seedbox/protocol';
-import { sharedReadBuffer, type PeerSession } from './peer-session.js';
+import { sharedReadBuffer } from './peer-connection.js';
+import type { PeerSession } from './peer-session.js';
 
 export type { PeerAddress };
 

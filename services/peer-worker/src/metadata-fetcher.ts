@@ -288,7 +288,7 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> impleme
   }
 
   extensionsChanged(session: PeerSession): void {
-    if (!session.peerExtensions.has('ut_metadata')) {
+    if (!session.extensions.peerExtensions.has('ut_metadata')) {
       session.close('not-useful');
       return;
     }

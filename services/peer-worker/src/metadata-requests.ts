@@ -87,9 +87,9 @@ export class MetadataRequests {
 
   /** Whether the session offers ut_metadata with a metadata_size we accept. */
   canGive(s: PeerSession): boolean {
-    if (!s.hasMetadataToGive) return false;
+    if (!s.extensions.hasMetadataToGive) return false;
     try {
-      checkMetadataSize(s.peerMetadataSize!, this.o.maxMetadataSize);
+      checkMetadataSize(s.extensions.peerMetadataSize!, this.o.maxMetadataSize);
       return true;
     } catch {
       return false;
@@ -167,7 +167,7 @@ export class MetadataRequests {
     if (givers.length === 0) return;
     this.assembler ??= new MetadataAssembler(this.o.infoHash, this.chooseSize(givers)!, this.o.maxMetadataSize);
     const a = this.assembler;
-    givers = givers.filter((s) => s.peerMetadataSize === a.size);
+    givers = givers.filter((s) => s.extensions.peerMetadataSize === a.size);
     if (givers.length === 0) return;
 
     const load = new Map<PeerSession, number>(givers.map((s) => [s, 0]));
@@ -199,7 +199,7 @@ export class MetadataRequests {
   /** Chooses the size to assemble: the one most peers advertise (a liar is usually alone). */
   private chooseSize(candidates: PeerSession[]): number | undefined {
     const votes = new Map<number, number>();
-    for (const s of candidates) votes.set(s.peerMetadataSize!, (votes.get(s.peerMetadataSize!) ?? 0) + 1);
+    for (const s of candidates) votes.set(s.extensions.peerMetadataSize!, (votes.get(s.extensions.peerMetadataSize!) ?? 0) + 1);
     let best: number | undefined;
     for (const [size, n] of votes) if (best === undefined || n > votes.get(best)!) best = size;
     return best;

@@ -1,29 +1,32 @@
-import type { Socket } from 'node:net';
 import {
-  Bitfield,
-  BitfieldError,
   BLOCK_LENGTH,
-  decodeExtendedHandshake,
-  decodeUtMetadata,
-  encodeExtendedHandshake,
+  type Bitfield,
   encodeMessage,
   encodePieceHeader,
   encodeRequestBatch,
-  encodeUtMetadata,
   formatPeerAddress,
-  metadataPiece,
-  metadataPieceCount,
   ProtocolError,
-  UT_METADATA,
   type Handshake,
   type Message,
   type PeerAddress,
-  type UtMetadataMessage,
 } from '@seedbox/protocol';
-import { blockKey, fromBlockKey, type BlockRef } from './block-key.js';
-import { PeerConnection, type CloseReason, type ConnectionTimeouts } from './peer-connection.js';
+import { IncomingRequests } from './incoming-requests.js';
+import { LOCAL_UT_METADATA_ID, MetadataExchange, type PeerExtensions } from './metadata-exchange.js';
+import { OutgoingRequests } from './outgoing-requests.js';
+import { PeerConnection, type CloseReason } from './peer-connection.js';
+import {
+  DEFAULT_TIMEOUTS,
+  type IncomingRequest,
+  type MetadataAnswer,
+  type PeerHandler,
+  type SessionContext,
+  type SessionOptions,
+  type SessionRefusal,
+  type SessionTimeouts,
+} from './peer-handler.js';
 import { RateMeter } from './rate.js';
-import { RequestPipeline, type PipelineOptions } from './request-pipeline.js';
+import { RemotePieces, type PiecesChange } from './remote-pieces.js';
+import { RequestPipeline } from './request-pipeline.js';
 
 /**
  * What one peer and we are to each other, over one PeerConnection: choke
@@ -36,117 +39,12 @@ import { RequestPipeline, type PipelineOptions } from './request-pipeline.js';
  * here, never through the session's fields.
  */
 
-export type { CloseReason };
-
-export interface SessionTimeouts extends ConnectionTimeouts {
-  /** An unanswered request is given up (its block freed for other peers) after this, ms. */
-  request: number;
-}
-
-export const DEFAULT_TIMEOUTS: SessionTimeouts = {
-  connect: 10_000,
-  handshake: 10_000,
-  idle: 180_000,
-  request: 20_000,
-  keepAlive: 90_000,
-};
-
-/** A ut_metadata message the owner handles: the answers to our requests. */
-export type MetadataAnswer = Extract<UtMetadataMessage, { type: 'data' | 'reject' }>;
-
-/** Why the session itself refused a request of the peer's, before its owner saw it. */
-export type SessionRefusal = 'choked' | 'over-queue';
-
-/** What a session reads of its torrent; none of it changes during a call. */
-export interface SessionContext {
-  readonly infoHash: Uint8Array;
-  readonly localPeerId: Uint8Array;
-  /** Our listen port, for the extended handshake. */
-  readonly listenPort: number | undefined;
-  /**
-   * Pieces in the torrent; undefined while the metadata is unknown (a
-   * magnet link's metadata fetch). The session then ignores the peer's
-   * BITFIELD and HAVEs, whose size it cannot check, and has nothing to offer.
-   */
-  readonly pieceCount: number | undefined;
-  /** Pieces we have, for our BITFIELD (unused while pieceCount is undefined). */
-  readonly have: Bitfield;
-  /** BEP 9: the info dictionary we give peers that ask; undefined when we have none to give. */
-  readonly metadata: Uint8Array | undefined;
-  /** The length of the block at (index, begin): the torrent knows its geometry. */
-  blockLength(index: number, begin: number): number;
-}
-
-/**
- * What a session tells its owner. Only `admit` and `sessionClosed` are
- * required: a metadata fetch, which has no pieces, leaves the rest out,
- * and the session then does the safe thing (a peer's block request is
- * rejected, its blocks are ignored).
- */
-export interface PeerHandler {
-  /** The handshake passed the session's own checks; the owner may still refuse (self, duplicate, cap). */
-  admit(session: PeerSession): CloseReason | undefined;
-  /** The session ended; called exactly once, for every session that was started. */
-  sessionClosed(session: PeerSession, reason: CloseReason, error: Error | undefined): void;
-  /** The peer's pieces changed: one HAVE (`index`), or its opening BITFIELD, HAVE_ALL or HAVE_NONE. */
-  peerPiecesChanged?(session: PeerSession, index?: number): void;
-  /** The pipeline has room: request more blocks through `session.request`. */
-  fillRequests?(session: PeerSession): void;
-  /** A block arrived; `solicited` is false when no request of this session was outstanding for it (a late answer). */
-  blockReceived?(session: PeerSession, index: number, begin: number, data: Uint8Array, solicited: boolean): void;
-  /** Requests that will not be answered any more (choke, reject, timeout, close). */
-  requestsDropped?(session: PeerSession, blocks: readonly BlockRef[]): void;
-  /** A peer asked us for a block; it is queued in the session. Without this handler the request is rejected. */
-  blockRequested?(session: PeerSession, index: number, begin: number, length: number): void;
-  /** The session refused a request itself (the peer is choked, or over the queue we advertised). */
-  requestRefused?(session: PeerSession, reason: SessionRefusal): void;
-  /** The peer became interested or lost interest. */
-  peerInterestChanged?(session: PeerSession): void;
-  /** The socket's send buffer drained: more blocks may be served. */
-  sessionDrained?(session: PeerSession): void;
-  /** The peer's BEP 10 handshake arrived: its extensions and metadata_size are known. */
-  extensionsChanged?(session: PeerSession): void;
-  /** A ut_metadata data or reject message; `data` is a view into a reused read buffer. */
-  metadataAnswer?(session: PeerSession, answer: MetadataAnswer): void;
-}
-
-/** A peer's request queued with us. */
-export interface IncomingRequest extends BlockRef {
-  length: number;
-}
+export type { CloseReason, IncomingRequest, MetadataAnswer, PeerHandler, SessionContext, SessionOptions, SessionRefusal, SessionTimeouts };
+export { DEFAULT_TIMEOUTS, LOCAL_UT_METADATA_ID };
+export { sharedReadBuffer } from './peer-connection.js';
 
 /** The request queue we advertise (BEP 10 `reqq`) and hold the peer to. */
 const MAX_INCOMING_REQUESTS = 500;
-
-/** The id we want ut_metadata messages under (BEP 10 ids are the receiver's choice); 2 is libtorrent's too. */
-export const LOCAL_UT_METADATA_ID = 2;
-
-/**
- * One read buffer for every outgoing socket (net.connect's `onread`): Node
- * then reads into it instead of allocating a fresh buffer per read, which at
- * 400 MB/s was most of the garbage the collector had to sweep. Sharing it is
- * safe because reads are delivered one at a time on the event loop and the
- * connection copies out whatever it keeps before returning.
- */
-export const sharedReadBuffer = Buffer.allocUnsafe(256 * 1024);
-
-export interface SessionOptions {
-  socket: Socket;
-  context: SessionContext;
-  handler: PeerHandler;
-  direction: 'outgoing' | 'incoming';
-  peer: PeerAddress;
-  /** For an incoming session the listener already read the peer's handshake, and these bytes followed it. */
-  handshake?: Handshake | undefined;
-  leftover?: Uint8Array | undefined;
-  timeouts?: Partial<SessionTimeouts> | undefined;
-  pipeline?: PipelineOptions | undefined;
-  /** Turn on BEP 6 / BEP 10 in our handshake. */
-  fast?: boolean;
-  extended?: boolean;
-  clientName?: string;
-  now?: () => number;
-}
 
 export class PeerSession {
   readonly peer: PeerAddress;
@@ -161,15 +59,6 @@ export class PeerSession {
   /** Both sides offered the extension. */
   fast = false;
   extended = false;
-  /** The peer's extended handshake `v`, when sent. */
-  remoteClient: string | undefined;
-  /** The peer's BEP 10 extensions: name → the id it wants their messages under. */
-  peerExtensions: ReadonlyMap<string, number> = new Map();
-  /** The size of the info dictionary the peer can give us (BEP 9 `metadata_size`), when it advertised one. */
-  peerMetadataSize: number | undefined;
-  /** ut_metadata requests from the peer that we answered with data, and with a reject. */
-  metadataServed = 0;
-  metadataRejected = 0;
   amChoking = true;
   amInterested = false;
   peerChoking = true;
@@ -181,15 +70,13 @@ export class PeerSession {
   private readonly o: SessionOptions;
   private readonly requestTimeout: number;
   private readonly now: () => number;
-  private sawBitfield = false;
-  /** Our requests without an answer yet: key → time sent. */
-  private readonly outstanding = new Map<number, number>();
-  /** Requests to send on the next flush, batched into one write. */
-  private readonly queued: number[] = [];
-  /** The peer's requests waiting to be served, in arrival order. */
-  private readonly incoming = new Map<number, IncomingRequest>();
-  /** Requests whose block is being read from disk; a CANCEL or CHOKE removes them. */
-  private readonly serving = new Map<number, number>();
+  private readonly pieces: RemotePieces;
+  /** Ours to the peer. */
+  private readonly ours = new OutgoingRequests();
+  /** The peer's to us. */
+  private readonly theirs = new IncomingRequests();
+  /** BEP 10 and BEP 9 with this peer. */
+  private readonly ext = new MetadataExchange((m) => this.send(m));
   private lastBlockAt = 0;
 
   constructor(options: SessionOptions) {
@@ -204,7 +91,8 @@ export class PeerSession {
     this.requestTimeout = timeouts.request;
     this.pipeline = new RequestPipeline(options.pipeline);
     const pieceCount = this.ctx.pieceCount;
-    this.peerPieces = new Bitfield(pieceCount ?? 0);
+    this.pieces = new RemotePieces(pieceCount ?? 0);
+    this.peerPieces = this.pieces.bits;
     this.conn = new PeerConnection({
       socket: options.socket,
       direction: options.direction,
@@ -257,7 +145,7 @@ export class PeerSession {
   }
 
   get outstandingCount(): number {
-    return this.outstanding.size + this.queued.length;
+    return this.ours.count;
   }
 
   /** Room in the pipeline for this many more requests. */
@@ -267,8 +155,7 @@ export class PeerSession {
   }
 
   isRequested(index: number, begin: number): boolean {
-    const key = blockKey(index, begin);
-    return this.outstanding.has(key) || this.queued.includes(key);
+    return this.ours.has(index, begin);
   }
 
   /**
@@ -296,17 +183,7 @@ export class PeerSession {
 
   private onOpened(): void {
     if (this.extended) {
-      const metadata = this.ctx.metadata;
-      const ext = encodeExtendedHandshake({
-        // Offered even without metadata to give: a peer may then ask and be
-        // rejected (BEP 9), and a metadata fetch needs it to be answered.
-        m: new Map([[UT_METADATA, LOCAL_UT_METADATA_ID]]),
-        clientName: this.o.clientName ?? 'seedbox',
-        requestQueue: MAX_INCOMING_REQUESTS,
-        ...(this.ctx.listenPort !== undefined ? { listenPort: this.ctx.listenPort } : {}),
-        ...(metadata ? { metadataSize: metadata.length } : {}),
-      });
-      this.send({ type: 'extended', extendedId: 0, payload: ext });
+      this.ext.sendHello({ clientName: this.o.clientName ?? 'seedbox', requestQueue: MAX_INCOMING_REQUESTS, listenPort: this.ctx.listenPort, metadata: this.ctx.metadata });
     }
     if (this.ctx.pieceCount === undefined) {
       // BEP 6 wants one of BITFIELD, HAVE_ALL or HAVE_NONE first; without the metadata we have nothing.
@@ -344,38 +221,39 @@ export class PeerSession {
         const count = this.ctx.pieceCount;
         if (count === undefined) return; // no metadata: nothing to check it against
         if (m.index >= count) throw new ProtocolError('PEER_HAVE_INDEX', `HAVE for piece ${m.index} of ${count}`);
-        if (!this.sawBitfield) this.mergePieces([]); // a HAVE first: the peer had nothing before it
-        if (this.peerPieces.set(m.index)) this.handler.peerPiecesChanged?.(this, m.index);
+        this.piecesChanged(this.pieces.have(m.index));
         return;
       }
       case 'bitfield':
-        if (this.ctx.pieceCount !== undefined) this.onBitfield(m.bits, this.ctx.pieceCount);
+        if (this.ctx.pieceCount !== undefined) this.piecesChanged(this.pieces.mergeBitfield(m.bits));
         return;
       case 'have-all':
       case 'have-none': {
         if (!this.fast) throw new ProtocolError('PEER_FAST_NOT_NEGOTIATED', `${m.type} without the Fast extension (BEP 6)`);
         const count = this.ctx.pieceCount;
         if (count === undefined) return;
-        this.mergePieces(m.type === 'have-all' ? Array.from({ length: count }, (_, i) => i) : []);
+        this.piecesChanged(this.pieces.merge(m.type === 'have-all' ? Array.from({ length: count }, (_, i) => i) : []));
         return;
       }
       case 'request':
         this.onRequest(m.index, m.begin, m.length);
         return;
-      case 'cancel': {
-        const key = blockKey(m.index, m.begin);
-        if (this.incoming.get(key)?.length === m.length) this.incoming.delete(key);
-        if (this.serving.get(key) === m.length) this.serving.delete(key);
+      case 'cancel':
+        this.theirs.remove(m.index, m.begin, m.length);
         return;
-      }
-      case 'reject': {
+      case 'reject':
         if (!this.fast) throw new ProtocolError('PEER_FAST_NOT_NEGOTIATED', 'REJECT without the Fast extension (BEP 6)');
-        if (this.outstanding.delete(blockKey(m.index, m.begin))) this.handler.requestsDropped?.(this, [{ index: m.index, begin: m.begin }]);
+        if (this.ours.settle(m.index, m.begin)) this.handler.requestsDropped?.(this, [{ index: m.index, begin: m.begin }]);
         return;
-      }
       case 'extended':
-        if (m.extendedId === 0) this.onExtendedHandshake(m.payload);
-        else if (m.extendedId === LOCAL_UT_METADATA_ID) this.onUtMetadata(m.payload);
+        if (m.extendedId === 0) {
+          this.ext.onHello(m.payload);
+          if (this.ext.peerRequestQueue !== undefined) this.pipeline.limitTo(this.ext.peerRequestQueue);
+          this.handler.extensionsChanged?.(this);
+        } else if (m.extendedId === LOCAL_UT_METADATA_ID) {
+          const answer = this.ext.onMessage(m.payload, this.ctx.metadata, this.writable);
+          if (answer) this.handler.metadataAnswer?.(this, answer);
+        }
         return;
       case 'port':
       case 'suggest':
@@ -385,111 +263,48 @@ export class PeerSession {
   }
 
   private onRequest(index: number, begin: number, length: number): void {
-    const key = blockKey(index, begin);
     // cratetorrent's rule: peers may not request blocks while choked. With
     // BEP 6 we must answer with a REJECT; without it we ignore it. Past the
     // queue we advertised (reqq) the same holds.
-    const refusal: SessionRefusal | undefined = this.amChoking ? 'choked' : this.incoming.size >= MAX_INCOMING_REQUESTS ? 'over-queue' : undefined;
+    const refusal: SessionRefusal | undefined = this.amChoking ? 'choked' : this.theirs.queuedCount >= MAX_INCOMING_REQUESTS ? 'over-queue' : undefined;
     if (refusal) {
       this.handler.requestRefused?.(this, refusal);
       if (this.fast) this.send({ type: 'reject', index, begin, length });
       return;
     }
     // The same block asked for twice: the first request stands.
-    if (this.incoming.has(key) || this.serving.has(key)) return;
-    this.incoming.set(key, { index, begin, length });
+    if (!this.theirs.add(index, begin, length)) return;
     if (this.handler.blockRequested) this.handler.blockRequested(this, index, begin, length);
     else this.reject(index, begin, length);
   }
 
-  private onExtendedHandshake(payload: Uint8Array): void {
-    const ext = decodeExtendedHandshake(payload);
-    this.remoteClient = ext.clientName;
-    if (ext.requestQueue !== undefined) this.pipeline.limitTo(ext.requestQueue);
-    // A later handshake replaces the map: clients send it whole.
-    this.peerExtensions = ext.m;
-    if (ext.metadataSize !== undefined) this.peerMetadataSize = ext.metadataSize;
-    this.handler.extensionsChanged?.(this);
+  /** What the peer offered in its BEP 10 handshake, and the BEP 9 exchange with it. */
+  get extensions(): PeerExtensions {
+    return this.ext;
   }
 
-  /** BEP 9. A malformed message throws a UtMetadataError: a protocol error that closes the session. */
-  private onUtMetadata(payload: Uint8Array): void {
-    const msg = decodeUtMetadata(payload);
-    switch (msg.type) {
-      case 'request':
-        this.answerMetadataRequest(msg.piece);
-        return;
-      case 'data':
-      case 'reject':
-        this.handler.metadataAnswer?.(this, msg);
-        return;
-      case 'unknown':
-        return; // BEP 9: ignored, for future message types
-    }
-  }
-
-  /**
-   * Serves one piece of the info dictionary, or rejects: when we have no
-   * metadata to give, the piece is past its end, or the socket is backed
-   * up (a peer asking faster than it reads is not buffered without bound).
-   */
-  private answerMetadataRequest(piece: number): void {
-    const id = this.peerExtensions.get(UT_METADATA);
-    // It never said which id it reads ut_metadata under: there is no way to answer.
-    if (id === undefined) return;
-    const metadata = this.ctx.metadata;
-    if (!metadata || piece >= metadataPieceCount(metadata.length) || !this.writable) {
-      this.metadataRejected++;
-      this.send({ type: 'extended', extendedId: id, payload: encodeUtMetadata({ type: 'reject', piece }) });
-      return;
-    }
-    const payload = encodeUtMetadata({ type: 'data', piece, totalSize: metadata.length, data: metadataPiece(metadata, piece) });
-    this.metadataServed++;
-    this.send({ type: 'extended', extendedId: id, payload });
+  /** The peer's extended handshake `v`, when sent. */
+  get remoteClient(): string | undefined {
+    return this.ext.remoteClient;
   }
 
   /** Whether the peer offered ut_metadata and has metadata to give (BEP 9). */
   get hasMetadataToGive(): boolean {
-    return this.peerExtensions.has(UT_METADATA) && this.peerMetadataSize !== undefined;
+    return this.ext.hasMetadataToGive;
   }
 
   /** Asks the peer for one piece of the info dictionary; false when it does not speak ut_metadata. */
   requestMetadataPiece(piece: number): boolean {
-    const id = this.peerExtensions.get(UT_METADATA);
-    if (id === undefined || !this.isOpen) return false;
-    this.send({ type: 'extended', extendedId: id, payload: encodeUtMetadata({ type: 'request', piece }) });
-    return true;
+    return this.isOpen && this.ext.request(piece);
   }
 
-  private onBitfield(bits: Uint8Array, pieceCount: number): void {
-    let bf: Bitfield;
-    try {
-      bf = Bitfield.fromBytes(bits, pieceCount);
-    } catch (err) {
-      if (err instanceof BitfieldError) throw new ProtocolError(err.code, err.message, { cause: err });
-      throw err;
-    }
-    this.mergePieces(bf.setIndices());
-  }
-
-  /**
-   * BEP 3 allows a bitfield only as the first message, but aria2 sends a
-   * fresh one mid-connection after HAVE_NONE. We accept it as a list of
-   * HAVEs: pieces it adds are counted one by one (so availability stays
-   * exact), and a peer never loses pieces it announced.
-   */
-  private mergePieces(indices: Iterable<number>): void {
-    if (!this.sawBitfield) {
-      this.sawBitfield = true;
-      for (const i of indices) this.peerPieces.set(i);
-      this.handler.peerPiecesChanged?.(this);
-      return;
-    }
-    for (const i of indices) if (this.peerPieces.set(i)) this.handler.peerPiecesChanged?.(this, i);
+  private piecesChanged(change: PiecesChange): void {
+    if (change.opening) this.handler.peerPiecesChanged?.(this);
+    for (const i of change.added) this.handler.peerPiecesChanged?.(this, i);
   }
 
   private onPiece(index: number, begin: number, block: Uint8Array): void {
-    const solicited = this.outstanding.delete(blockKey(index, begin));
+    const solicited = this.ours.settle(index, begin);
     this.download.add(block.length);
     this.lastBlockAt = this.now();
     this.pipeline.onBlock();
@@ -505,7 +320,7 @@ export class PeerSession {
 
   /** Queues a request; sent on the next flush, batched with others in one write. */
   request(index: number, begin: number): void {
-    this.queued.push(blockKey(index, begin));
+    this.ours.queue(index, begin);
   }
 
   /**
@@ -514,30 +329,17 @@ export class PeerSession {
    * way, and a write per block received would cost more than the request.
    */
   flush(force = true): void {
-    if (this.queued.length === 0 || !this.isOpen) return;
+    const queued = this.ours.queuedCount;
+    if (queued === 0 || !this.isOpen) return;
     if (!force) {
       const batch = Math.max(1, this.pipeline.size >> 4);
-      if (this.queued.length < batch && this.outstanding.size >= this.pipeline.size >> 1) return;
+      if (queued < batch && this.ours.outstandingCount >= this.pipeline.size >> 1) return;
     }
-    const t = this.now();
-    const requests: IncomingRequest[] = [];
-    for (const key of this.queued) {
-      const { index, begin } = fromBlockKey(key);
-      this.outstanding.set(key, t);
-      requests.push({ index, begin, length: this.ctx.blockLength(index, begin) });
-    }
-    this.queued.length = 0;
-    this.conn.send(encodeRequestBatch(requests));
+    this.conn.send(encodeRequestBatch(this.ours.send(this.now(), this.ctx.blockLength)));
   }
 
   cancel(index: number, begin: number): void {
-    const key = blockKey(index, begin);
-    const q = this.queued.indexOf(key);
-    if (q !== -1) {
-      this.queued.splice(q, 1);
-      return;
-    }
-    if (this.outstanding.delete(key)) this.send({ type: 'cancel', index, begin, length: this.ctx.blockLength(index, begin) });
+    if (this.ours.cancel(index, begin) === 'outstanding') this.send({ type: 'cancel', index, begin, length: this.ctx.blockLength(index, begin) });
   }
 
   setInterested(interested: boolean): void {
@@ -552,40 +354,27 @@ export class PeerSession {
     this.send({ type: choking ? 'choke' : 'unchoke' });
     if (!choking) return;
     // BEP 3: choking discards the peer's requests. BEP 6: each is rejected explicitly.
-    if (this.fast) {
-      for (const r of this.incoming.values()) this.send({ type: 'reject', ...r });
-      for (const [key, length] of this.serving) this.send({ type: 'reject', ...fromBlockKey(key), length });
-    }
-    this.incoming.clear();
-    this.serving.clear();
+    const discarded = this.theirs.takeAll();
+    if (this.fast) for (const r of discarded) this.send({ type: 'reject', ...r });
   }
 
   /** The oldest request waiting to be served, left in the queue. */
   peekIncoming(): IncomingRequest | undefined {
-    for (const r of this.incoming.values()) return r;
-    return undefined;
+    return this.theirs.peek();
   }
 
   /** The oldest request waiting to be served, moved to the serving set. */
   nextIncoming(): IncomingRequest | undefined {
-    for (const [key, r] of this.incoming) {
-      this.incoming.delete(key);
-      this.serving.set(key, r.length);
-      return r;
-    }
-    return undefined;
+    return this.theirs.next();
   }
 
   get pendingIncoming(): number {
-    return this.incoming.size;
+    return this.theirs.queuedCount;
   }
 
   /** Whether a block read for the peer is still wanted (not cancelled, not choked away); it leaves the serving set. */
   finishServing(index: number, begin: number, length: number): boolean {
-    const key = blockKey(index, begin);
-    if (this.serving.get(key) !== length) return false;
-    this.serving.delete(key);
-    return true;
+    return this.theirs.finish(index, begin, length);
   }
 
   /** Batches the writes that follow into one writev until uncork(). */
@@ -613,9 +402,7 @@ export class PeerSession {
 
   /** Refuses one of the peer's requests (BEP 6 REJECT; without Fast the request is just dropped). */
   reject(index: number, begin: number, length: number): void {
-    const key = blockKey(index, begin);
-    if (this.incoming.get(key)?.length === length) this.incoming.delete(key);
-    if (this.serving.get(key) === length) this.serving.delete(key);
+    this.theirs.remove(index, begin, length);
     if (this.fast && this.isOpen) this.send({ type: 'reject', index, begin, length });
   }
 
@@ -627,14 +414,7 @@ export class PeerSession {
     this.upload.tick();
     if (!this.conn.tick()) return;
     this.pipeline.onTick(down);
-    const t = this.now();
-    const expired: BlockRef[] = [];
-    for (const [key, sent] of this.outstanding) {
-      if (t - sent > this.requestTimeout) {
-        this.outstanding.delete(key);
-        expired.push(fromBlockKey(key));
-      }
-    }
+    const expired = this.ours.expire(this.now(), this.requestTimeout);
     if (expired.length > 0) {
       // The blocks go back to the pool for other peers; if the late answer
       // still comes before someone else's, blockReceived takes it.
@@ -646,9 +426,7 @@ export class PeerSession {
   }
 
   private dropAll(): void {
-    const dropped = [...this.outstanding.keys(), ...this.queued].map(fromBlockKey);
-    this.outstanding.clear();
-    this.queued.length = 0;
+    const dropped = this.ours.dropAll();
     if (dropped.length > 0) this.handler.requestsDropped?.(this, dropped);
   }
 

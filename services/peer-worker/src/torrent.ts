@@ -1,14 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Bitfield, PieceGeometry, type Handshake, type Metainfo, type PeerAddress } from '@seedbox/protocol';
-import type { PieceSink } from '@seedbox/cluster';
 import type { BlockRef } from './block-key.js';
-import type { ChokerOptions } from './choker.js';
 import { DownloadScheduler } from './download-scheduler.js';
 import { PeerList } from './peer-list.js';
-import { PeerSession, type CloseReason, type PeerHandler, type SessionContext, type SessionRefusal, type SessionTimeouts } from './peer-session.js';
-import type { ReadCacheOptions, SpanReader } from './read-cache.js';
-import type { PipelineOptions } from './request-pipeline.js';
+import { PeerSession, type CloseReason, type PeerHandler, type SessionContext, type SessionRefusal } from './peer-session.js';
+import type { CheckOutcome, TorrentData, TorrentEvents, TorrentOptions } from './torrent-options.js';
 import { snapshotOf, type TorrentFigures, type TorrentSnapshot, type TorrentState } from './torrent-snapshot.js';
 import { UploadServer, type RefusedRequest } from './upload-server.js';
 
@@ -34,62 +31,7 @@ import { UploadServer, type RefusedRequest } from './upload-server.js';
  * fleet's record in the distributed one.
  */
 
-export type { TorrentSnapshot, TorrentState, RefusedRequest };
-
-/** What the check on start found: the pieces verified on disk, and how. */
-export interface CheckOutcome {
-  have: Bitfield;
-  /** Resume data was trusted and nothing was read. */
-  fastPath: boolean;
-  /** Pieces read and hashed. */
-  hashed: number;
-}
-
-/** Where a torrent's data is, for the torrent: what is there, how to read it, where to leave resume data. */
-export interface TorrentData {
-  /** Finds the pieces verified on disk now. A throw puts the torrent in `error`. */
-  check(onProgress: (checked: number, total: number) => void): Promise<CheckOutcome>;
-  /** Reads verified data for seeding; without it we serve nothing. */
-  read?: SpanReader | undefined;
-  /** The torrent paused or stopped with these pieces verified (a place to save resume data). */
-  save?(have: Bitfield): Promise<void>;
-}
-
-export interface TorrentOptions {
-  meta: Metainfo;
-  sink: PieceSink;
-  data: TorrentData;
-  peerId: Uint8Array;
-  /** Check, then wait in `paused` instead of starting. */
-  paused?: boolean | undefined;
-  listenPort?: number | undefined;
-  /** Most peer connections at once. Default 50. */
-  maxPeers?: number | undefined;
-  /** Stop starting new pieces while this many bytes wait for the disk-writer. */
-  maxWriteBacklogBytes?: number | undefined;
-  /** Endgame sends a block to at most this many peers at once. */
-  endgameDuplicates?: number | undefined;
-  pipeline?: PipelineOptions | undefined;
-  timeouts?: Partial<SessionTimeouts> | undefined;
-  /** Connection attempts a peer may fail in a row before we stop dialling it. */
-  maxDialFailures?: number | undefined;
-  readCache?: ReadCacheOptions | undefined;
-  choker?: ChokerOptions | undefined;
-  /** A peer that sent nothing for this long while we waited on its requests is snubbed, s. */
-  snubSeconds?: number | undefined;
-  /** Opens a TCP connection; injectable for tests. */
-  connect?: ((peer: PeerAddress) => Socket) | undefined;
-  now?: () => number;
-}
-
-export interface TorrentEvents {
-  state: [state: TorrentState];
-  checked: [outcome: CheckOutcome];
-  piece: [index: number];
-  complete: [];
-  error: [error: Error];
-  closed: [session: PeerSession, reason: CloseReason, error: Error | undefined];
-}
+export type { CheckOutcome, TorrentData, TorrentEvents, TorrentOptions, TorrentSnapshot, TorrentState, RefusedRequest };
 
 export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler {
   readonly meta: Metainfo;

@@ -205,8 +205,8 @@ describe('PeerSession ut_metadata (BEP 9)', () => {
     const hs = decodeExtendedHandshake(ours.payload);
     expect(hs.m.get('ut_metadata')).toBe(LOCAL_UT_METADATA_ID);
     expect(hs.metadataSize).toBe(metadata.length);
-    expect(session.peerExtensions.get('ut_metadata')).toBe(utId);
-    expect(session.peerMetadataSize).toBe(1234);
+    expect(session.extensions.peerExtensions.get('ut_metadata')).toBe(utId);
+    expect(session.extensions.peerMetadataSize).toBe(1234);
 
     for (const piece of [1, 0, 2]) {
       session.onData(encodeMessage({ type: 'extended', extendedId: LOCAL_UT_METADATA_ID, payload: encodeUtMetadata({ type: 'request', piece }) }));
@@ -215,7 +215,7 @@ describe('PeerSession ut_metadata (BEP 9)', () => {
     expect(answers.map((a) => a.type)).toEqual(['data', 'data', 'reject']); // piece 2 is past the end
     expect(answers[0]).toMatchObject({ piece: 1, totalSize: metadata.length });
     expect(Buffer.from((answers[0] as { data: Uint8Array }).data).equals(metadata.subarray(16384))).toBe(true);
-    expect([session.metadataServed, session.metadataRejected]).toEqual([2, 1]);
+    expect([session.extensions.served, session.extensions.rejected]).toEqual([2, 1]);
   });
 
   it('rejects every request when it has no metadata to give, and passes answers to its owner', () => {
