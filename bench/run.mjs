@@ -6,7 +6,7 @@
 // on the same torrent from the same seed, several times, interleaved, and
 // prints medians, CPU time, peak RSS and each client's time relative to ours.
 //
-//   npm run bench -- [--scenario NAME] [--runs N] [--size-mib N] [--json] [--clients a,b] [--cap-s N]
+//   npm run bench -- [--scenario NAME] [--runs N] [--size-mib N] [--json] [--clients a,b] [--cap-s N] [--baseline DIR]
 //
 // Scenarios: leech-1g, seed-1g, four-leeches (one seed, four leeches at
 // once), small-files (10,000 files of 1-200 KiB), slow-link (the seed's link
@@ -35,6 +35,10 @@ const { values: args } = parseArgs({
     json: { type: 'boolean' },
     clients: { type: 'string' },
     'cap-s': { type: 'string', default: '30' },
+    // Another checkout of seedbox, built (e.g. a `git worktree` of the commit
+    // before a change): its CLI runs as the client `seedbox-baseline`, in
+    // turn with ours in the same runs, for a before/after under one load.
+    baseline: { type: 'string' },
   },
 });
 const RUNS = Number(args.runs);
@@ -326,6 +330,10 @@ const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const LEECHES = {
   seedbox: (t, out, seed, o) => ourLeech(t, out, seed, [], o),
   'seedbox-nopipe': (t, out, seed, o) => ourLeech(t, out, seed, ['--no-pipelining'], o),
+  'seedbox-baseline': (t, out, seed, o) => {
+    if (!args.baseline) throw new Error('the seedbox-baseline client needs --baseline DIR (a built checkout)');
+    return ourLeech(t, out, seed, [], o, join(resolve(args.baseline), 'packages/cli/bin/seedbox.js'));
+  },
   // The distributed mode: nats-server and the three services as processes,
   // the torrent added over gRPC, the seed found through the tracker. Its
   // time runs from the add to the last piece verified (a fleet is running
@@ -353,8 +361,8 @@ const LEECHES = {
  * user's state dir). Capped by time (o.capMs), it reports the payload bytes
  * of its last progress line and the time of that line instead.
  */
-async function ourLeech(t, out, seed, extra, o = {}) {
-  const r = await timed('node', [...nodeArgs, seedbox, 'download', t, '--out', out, '--peer', seed, '--json', '--resume-dir', join(out, '.seedbox-resume'), ...extra], o);
+async function ourLeech(t, out, seed, extra, o = {}, cli = seedbox) {
+  const r = await timed('node', [...nodeArgs, cli, 'download', t, '--out', out, '--peer', seed, '--json', '--resume-dir', join(out, '.seedbox-resume'), ...extra], o);
   if (!r.capped) return r;
   let last;
   for (const line of r.out.split('\n')) {

@@ -168,6 +168,48 @@ describe('PeerSession bitfields', () => {
   });
 });
 
+describe('PeerSession requests from the peer', () => {
+  function openedFast(owner: SessionOwner) {
+    const socket = new FakeSocket();
+    const session = startSession(socket, owner);
+    session.onData(encodeHandshake({ infoHash, peerId: new Uint8Array(20).fill(2), fast: true }));
+    socket.written.length = 0;
+    return { socket, session };
+  }
+  const sent = (socket: FakeSocket): Message[] =>
+    socket.written.flatMap((b) => {
+      const r = decodeMessage(b, { maxBitfieldLength: 5 });
+      return r.kind === 'ok' ? [r.value] : [];
+    });
+
+  it('refuses a request while the peer is choked: a REJECT (BEP 6), counted as choked, never seen by the owner as a request', () => {
+    const { owner } = makeOwner();
+    const refused: string[] = [];
+    const requested: number[] = [];
+    const { socket, session } = openedFast({ ...owner, requestRefused: (_s, r) => refused.push(r), blockRequested: (_s, i) => requested.push(i) });
+    session.onData(encodeMessage({ type: 'request', index: 1, begin: 0, length: 16384 }));
+    expect(refused).toEqual(['choked']);
+    expect(requested).toEqual([]);
+    expect(sent(socket)).toContainEqual({ type: 'reject', index: 1, begin: 0, length: 16384 });
+  });
+
+  it('refuses requests over the queue it advertised (reqq 500) once unchoked, and takes a duplicate once', () => {
+    const { owner } = makeOwner();
+    const refused: string[] = [];
+    const requested: string[] = [];
+    const { session } = openedFast({ ...owner, requestRefused: (_s, r) => refused.push(r), blockRequested: (_s, i, b) => requested.push(`${i}:${b}`) });
+    session.setChoking(false);
+    session.onData(encodeMessage({ type: 'request', index: 0, begin: 0, length: 16384 }));
+    session.onData(encodeMessage({ type: 'request', index: 0, begin: 0, length: 16384 }));
+    expect(requested).toEqual(['0:0']);
+    for (let i = 1; i < 500; i++) session.onData(encodeMessage({ type: 'request', index: i % PIECES, begin: 16384 * Math.floor(i / PIECES), length: 16384 }));
+    expect(refused).toEqual([]);
+    session.onData(encodeMessage({ type: 'request', index: 39, begin: 16384 * 40, length: 16384 }));
+    expect(refused).toEqual(['over-queue']);
+    expect(session.pendingIncoming).toBe(500);
+  });
+});
+
 describe('PeerSession ut_metadata (BEP 9)', () => {
   const utId = 9; // the id the remote peer wants ut_metadata under
   const metadata = Buffer.alloc(16384 + 100, 0x5a);

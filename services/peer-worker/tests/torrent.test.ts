@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { encodeHandshake, type Metainfo } from '@seedbox/protocol';
+import { Bitfield, encodeHandshake, encodeMessage, type Metainfo } from '@seedbox/protocol';
 import { Engine } from '../src/engine.js';
 import type { CloseReason } from '../src/peer-session.js';
 import type { Torrent, TorrentState } from '../src/torrent.js';
@@ -199,6 +199,26 @@ describe('Torrent lifecycle', () => {
     broken.on('error', () => {});
     await reachState(broken, 'error');
     expect(broken.snapshot().error).toMatch(/checking the data failed: EACCES/);
+  });
+
+  it('counts requests it refuses by reason, those the session refused (a choked peer) included', async () => {
+    const data = randomBytes(16384 * 4);
+    const meta = metaFor(data, 16384) as Metainfo;
+    const engine = new Engine({ sink: new MemorySink(meta), listen: { host: '127.0.0.1', port: 0 }, tickMs: 60_000 });
+    await engine.start();
+    cleanups.push(() => engine.stop());
+    const torrent = engine.add(meta, { data: memoryData(meta.pieceCount, { have: Bitfield.full(meta.pieceCount), read: async () => new Uint8Array(16384) }) });
+    await reachState(torrent, 'seeding');
+    const peer = await rawPeer(engine.listenPort!, meta.infoHash, 0xb1);
+    for (let i = 0; i < 100 && torrent.sessionCount === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    // Not interested, so never unchoked: both requests break a rule.
+    peer.write(encodeMessage({ type: 'request', index: 0, begin: 0, length: 16384 }));
+    peer.write(encodeMessage({ type: 'request', index: 1, begin: 0, length: 16384 }));
+    await new Promise((r) => setTimeout(r, 200));
+    torrent.tick();
+    expect(torrent.snapshot().refused).toEqual({ choked: 2 });
+    torrent.tick();
+    expect(torrent.snapshot().refused).toEqual({});
   });
 
   it('snapshot() reads figures without moving the clock; tick() closes the window', async () => {
