@@ -1,6 +1,10 @@
 import type { KV, KvEntry, NatsConnection } from 'nats';
 import { Bitfield } from '@seedbox/protocol';
+import type { FleetStore } from './fleet-store.js';
+import { bitfieldFrom, decodeEntry, encodeEntry, FleetStateError, readBitfield, type DesiredState, type RegistryEntry, type WorkerEntry } from './registry-entry.js';
 import { KV_BITFIELDS, KV_TORRENTS, KV_WORKERS } from './subjects.js';
+
+export { FleetStateError, type DesiredState, type RegistryEntry, type WorkerEntry };
 
 /**
  * The fleet's shared state, in three JetStream key-value buckets, so that no
@@ -17,25 +21,6 @@ import { KV_BITFIELDS, KV_TORRENTS, KV_WORKERS } from './subjects.js';
  *   reach it), kept for `workerTtlMs` after its last one.
  */
 
-export type DesiredState = 'running' | 'paused';
-
-export interface RegistryEntry {
-  infoHashHex: string;
-  torrentFile: Uint8Array;
-  desired: DesiredState;
-  addedAt: number;
-}
-
-export interface WorkerEntry {
-  workerId: string;
-  peerIdHex: string;
-  host?: string;
-  port: number;
-  /** gRPC control endpoint of the worker, host:port. */
-  grpc?: string;
-  time: number;
-}
-
 export interface FleetStateOptions {
   /** A worker not heard from for this long drops out of the bucket. Default 15 s. */
   workerTtlMs?: number;
@@ -43,25 +28,7 @@ export interface FleetStateOptions {
   replicas?: number;
 }
 
-/** The registry value, as stored. JSON, because operators read it with `nats kv get`. */
-interface StoredRegistryEntry {
-  v: 1;
-  torrent: string; // base64
-  desired: DesiredState;
-  addedAt: number;
-}
-
-export class FleetStateError extends Error {
-  override readonly name = 'FleetStateError';
-  constructor(
-    readonly code: 'FLEET_BAD_ENTRY' | 'FLEET_CONFLICT',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export class FleetState {
+export class FleetState implements FleetStore {
   private constructor(
     readonly torrents: KV,
     readonly bitfields: KV,
@@ -110,14 +77,24 @@ export class FleetState {
   }
 
   /** Changes the desired state; false when there is no such torrent. */
-  async setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean> {
+  setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean> {
+    return this.update(infoHashHex, (e) => (e.desired === desired ? undefined : { ...e, desired }));
+  }
+
+  /** Asks whoever runs the torrent to check its data again; false when there is no such torrent. */
+  requestRecheck(infoHashHex: string): Promise<boolean> {
+    return this.update(infoHashHex, (e) => ({ ...e, rechecks: e.rechecks + 1 }));
+  }
+
+  /** Compare-and-set on one entry; `change` answers the new entry, or undefined for no change. */
+  private async update(infoHashHex: string, change: (e: RegistryEntry) => RegistryEntry | undefined): Promise<boolean> {
     for (let i = 0; i < 10; i++) {
       const e = await this.torrents.get(infoHashHex);
       if (!e || e.operation !== 'PUT') return false;
-      const entry = decodeEntry(infoHashHex, e.value);
-      if (entry.desired === desired) return true;
+      const next = change(decodeEntry(infoHashHex, e.value));
+      if (!next) return true;
       try {
-        await this.torrents.update(infoHashHex, encodeEntry({ ...entry, desired }), e.revision);
+        await this.torrents.update(infoHashHex, encodeEntry(next), e.revision);
         return true;
       } catch (err) {
         if (!isWrongLastSequence(err)) throw err;
@@ -188,6 +165,11 @@ export class FleetState {
     throw new FleetStateError('FLEET_CONFLICT', `${infoHashHex}: the bitfield kept changing under us`);
   }
 
+  /** Sets the stored bitfield to `bits` (a recheck found exactly these), whatever it held. */
+  async replaceBitfield(infoHashHex: string, bits: Bitfield): Promise<void> {
+    await this.bitfields.put(infoHashHex, bits.toBytes());
+  }
+
   /**
    * Calls `onChange` with every stored bitfield now and on every change
    * (undefined bytes for a removal); the caller knows each torrent's piece
@@ -203,7 +185,7 @@ export class FleetState {
 
   /** Reads stored bitfield bytes for `pieceCount` pieces (empty when they do not fit). */
   static readBitfield(bytes: Uint8Array | undefined, pieceCount: number): Bitfield {
-    return bytes && bytes.length === Math.ceil(pieceCount / 8) ? bitfieldFrom(bytes, pieceCount) : new Bitfield(pieceCount);
+    return readBitfield(bytes, pieceCount);
   }
 
   // ---- workers ----
@@ -231,33 +213,6 @@ export class FleetState {
       }
     }
     return out;
-  }
-}
-
-function encodeEntry(e: RegistryEntry): Uint8Array {
-  const stored: StoredRegistryEntry = { v: 1, torrent: Buffer.from(e.torrentFile).toString('base64'), desired: e.desired, addedAt: e.addedAt };
-  return new TextEncoder().encode(JSON.stringify(stored));
-}
-
-function decodeEntry(key: string, value: Uint8Array): RegistryEntry {
-  let s: Partial<StoredRegistryEntry>;
-  try {
-    s = JSON.parse(new TextDecoder().decode(value)) as Partial<StoredRegistryEntry>;
-  } catch {
-    throw new FleetStateError('FLEET_BAD_ENTRY', `registry entry ${key} is not JSON`);
-  }
-  if (s.v !== 1 || typeof s.torrent !== 'string' || (s.desired !== 'running' && s.desired !== 'paused') || typeof s.addedAt !== 'number') {
-    throw new FleetStateError('FLEET_BAD_ENTRY', `registry entry ${key} is not a version-1 entry`);
-  }
-  return { infoHashHex: key, torrentFile: Buffer.from(s.torrent, 'base64'), desired: s.desired, addedAt: s.addedAt };
-}
-
-/** A stored bitfield; one with spare bits set (not ours) is read as empty rather than trusted. */
-function bitfieldFrom(bytes: Uint8Array, pieceCount: number): Bitfield {
-  try {
-    return Bitfield.fromBytes(bytes, pieceCount);
-  } catch {
-    return new Bitfield(pieceCount);
   }
 }
 

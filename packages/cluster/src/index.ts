@@ -9,3 +9,6 @@ export * from './piece-write-server.js';
 export * from './fleet-state.js';
 export * from './piece-sink.js';
 export * from './service-process.js';
+export * from './fleet-store.js';
+export * from './local-fleet-store.js';
+export { readBitfield } from './registry-entry.js';

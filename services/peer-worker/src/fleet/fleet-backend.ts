@@ -30,7 +30,7 @@ export class FleetBackend implements ControlBackend {
       if (e instanceof MetainfoError) throw new ControlError('invalid-argument', `not a valid torrent: ${e.message}`, { cause: e });
       throw e;
     }
-    const entry: RegistryEntry = { infoHashHex: meta.infoHashHex, torrentFile: Uint8Array.from(torrentFile), desired: options.paused ? 'paused' : 'running', addedAt: Date.now() };
+    const entry: RegistryEntry = { infoHashHex: meta.infoHashHex, torrentFile: Uint8Array.from(torrentFile), desired: options.paused ? 'paused' : 'running', addedAt: Date.now(), rechecks: 0 };
     const created = await this.unavailableOnError(() => this.state.addTorrent(entry));
     const record = created ? this.record(entry) : await this.get(meta.infoHashHex);
     if (!record) throw new ControlError('unavailable', `${meta.infoHashHex} was removed while being added`);

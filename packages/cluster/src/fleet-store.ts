@@ -1,0 +1,37 @@
+import type { Bitfield } from '@seedbox/protocol';
+import type { DesiredState, RegistryEntry, WorkerEntry } from './registry-entry.js';
+
+/**
+ * The fleet's state, as FleetRunner, FleetBackend and the disk-writer use
+ * it: the registry of torrents, each torrent's verified pieces, and the
+ * live workers. Two stores have it: `FleetState` (JetStream key-value
+ * buckets, for a fleet of processes) and `LocalFleetStore` (files in one
+ * folder, for `seedbox serve`), so the code above runs unchanged on both.
+ */
+export interface FleetStore {
+  /** Adds a torrent; answers false (and changes nothing) when it is already there. */
+  addTorrent(e: RegistryEntry): Promise<boolean>;
+  getTorrent(infoHashHex: string): Promise<RegistryEntry | undefined>;
+  /** Every torrent, oldest first. */
+  listTorrents(): Promise<RegistryEntry[]>;
+  /** False when there is no such torrent. */
+  setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean>;
+  /** Bumps the entry's `rechecks`; false when there is no such torrent. */
+  requestRecheck(infoHashHex: string): Promise<boolean>;
+  /** Removes a torrent and its bitfield; false when there was no such torrent. */
+  removeTorrent(infoHashHex: string): Promise<boolean>;
+  /** Every entry now, then every change (undefined for a removal), until the answered stop is called. */
+  watchTorrents(onChange: (infoHashHex: string, e: RegistryEntry | undefined) => void, onBadEntry?: (key: string, err: Error) => void): Promise<() => void>;
+
+  getBitfield(infoHashHex: string, pieceCount: number): Promise<Bitfield>;
+  /** ORs `pieces` into the stored bitfield; answers the merged one. */
+  mergeBitfield(infoHashHex: string, pieceCount: number, pieces: Iterable<number>): Promise<Bitfield>;
+  /** Sets the stored bitfield to exactly `bits` (after a recheck). */
+  replaceBitfield(infoHashHex: string, bits: Bitfield): Promise<void>;
+  /** Every stored bitfield now, then every change (undefined for a removal). */
+  watchBitfields(onChange: (infoHashHex: string, bytes: Uint8Array | undefined) => void): Promise<() => void>;
+
+  putWorker(w: WorkerEntry): Promise<void>;
+  removeWorker(workerId: string): Promise<void>;
+  listWorkers(): Promise<WorkerEntry[]>;
+}

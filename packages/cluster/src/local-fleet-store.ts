@@ -1,0 +1,232 @@
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Bitfield } from '@seedbox/protocol';
+import type { FleetStore } from './fleet-store.js';
+import { decodeEntry, encodeEntry, readBitfield, type DesiredState, type RegistryEntry, type WorkerEntry } from './registry-entry.js';
+
+/**
+ * The fleet's state in one folder, for `seedbox serve` (one process, no
+ * NATS): `torrents/<infohash>.json` (the registry entry, the same JSON
+ * the JetStream bucket holds) and `bitfields/<infohash>.bin`. Everything
+ * is read into memory at open; every change is written as a new file,
+ * flushed, and renamed over the old one, so `kill -9` at any moment
+ * leaves either the old entry or the new one, never half of one. Leftover
+ * temporary files of such a kill are removed at the next open. Writes to
+ * one key go one after the other, in the order they were made.
+ *
+ * Workers are this process alone, so they are kept in memory.
+ */
+
+export class LocalFleetStoreError extends Error {
+  override readonly name = 'LocalFleetStoreError';
+  constructor(
+    readonly code: 'STATE_DIR_UNUSABLE',
+    message: string,
+    readonly path: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+const HEX40 = /^[0-9a-f]{40}$/;
+
+type TorrentListener = (infoHashHex: string, e: RegistryEntry | undefined) => void;
+type BitfieldListener = (infoHashHex: string, bytes: Uint8Array | undefined) => void;
+
+export class LocalFleetStore implements FleetStore {
+  private readonly torrents = new Map<string, RegistryEntry>();
+  private readonly bitfields = new Map<string, Uint8Array>();
+  private readonly workers = new Map<string, WorkerEntry>();
+  private readonly torrentListeners = new Set<TorrentListener>();
+  private readonly bitfieldListeners = new Set<BitfieldListener>();
+  /** The last write of each file, so writes to it stay in order. */
+  private readonly writing = new Map<string, Promise<void>>();
+  private tmpSeq = 0;
+
+  private constructor(
+    readonly dir: string,
+    /** Entries found unreadable at open: skipped, and left on disk for the operator. */
+    readonly badEntries: { path: string; error: Error }[],
+  ) {}
+
+  /** Opens (creating) the folder; LocalFleetStoreError STATE_DIR_UNUSABLE when it cannot be written. */
+  static async open(dir: string): Promise<LocalFleetStore> {
+    const unusable = (e: unknown): never => {
+      throw new LocalFleetStoreError('STATE_DIR_UNUSABLE', `the state folder ${dir} cannot be used: ${(e as Error).message}`, dir, { cause: e });
+    };
+    await Promise.all([mkdir(join(dir, 'torrents'), { recursive: true }), mkdir(join(dir, 'bitfields'), { recursive: true })]).catch(unusable);
+    await Promise.all(['torrents', 'bitfields'].map((d) => access(join(dir, d), fsConstants.W_OK))).catch(unusable);
+    const store = new LocalFleetStore(dir, []);
+    await store.load().catch(unusable);
+    return store;
+  }
+
+  private async load(): Promise<void> {
+    for (const name of await readdir(join(this.dir, 'torrents'))) {
+      const path = join(this.dir, 'torrents', name);
+      if (name.includes('.tmp')) {
+        await rm(path, { force: true });
+        continue;
+      }
+      const hex = name.replace(/\.json$/, '');
+      if (!name.endsWith('.json') || !HEX40.test(hex)) continue;
+      try {
+        this.torrents.set(hex, decodeEntry(hex, await readFile(path)));
+      } catch (e) {
+        this.badEntries.push({ path, error: e as Error });
+      }
+    }
+    for (const name of await readdir(join(this.dir, 'bitfields'))) {
+      const path = join(this.dir, 'bitfields', name);
+      if (name.includes('.tmp')) {
+        await rm(path, { force: true });
+        continue;
+      }
+      const hex = name.replace(/\.bin$/, '');
+      if (name.endsWith('.bin') && HEX40.test(hex) && this.torrents.has(hex)) this.bitfields.set(hex, new Uint8Array(await readFile(path)));
+    }
+  }
+
+  // ---- registry ----
+
+  async addTorrent(e: RegistryEntry): Promise<boolean> {
+    if (this.torrents.has(e.infoHashHex)) return false;
+    await this.putTorrent(e);
+    return true;
+  }
+
+  async getTorrent(infoHashHex: string): Promise<RegistryEntry | undefined> {
+    return this.torrents.get(infoHashHex);
+  }
+
+  async listTorrents(): Promise<RegistryEntry[]> {
+    return [...this.torrents.values()].sort((a, b) => a.addedAt - b.addedAt);
+  }
+
+  setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean> {
+    return this.update(infoHashHex, (e) => (e.desired === desired ? undefined : { ...e, desired }));
+  }
+
+  requestRecheck(infoHashHex: string): Promise<boolean> {
+    return this.update(infoHashHex, (e) => ({ ...e, rechecks: e.rechecks + 1 }));
+  }
+
+  private async update(infoHashHex: string, change: (e: RegistryEntry) => RegistryEntry | undefined): Promise<boolean> {
+    const e = this.torrents.get(infoHashHex);
+    if (!e) return false;
+    const next = change(e);
+    if (next) await this.putTorrent(next);
+    return true;
+  }
+
+  private async putTorrent(e: RegistryEntry): Promise<void> {
+    // Memory first, so that reads right after see it; the file follows, in order.
+    this.torrents.set(e.infoHashHex, e);
+    await this.write(join(this.dir, 'torrents', `${e.infoHashHex}.json`), encodeEntry(e));
+    for (const l of this.torrentListeners) l(e.infoHashHex, e);
+  }
+
+  async removeTorrent(infoHashHex: string): Promise<boolean> {
+    if (!this.torrents.delete(infoHashHex)) return false;
+    this.bitfields.delete(infoHashHex);
+    // The registry entry goes first: a kill between the two leaves a bitfield without a torrent, which open() ignores.
+    await this.write(join(this.dir, 'torrents', `${infoHashHex}.json`), undefined);
+    await this.write(join(this.dir, 'bitfields', `${infoHashHex}.bin`), undefined);
+    for (const l of this.torrentListeners) l(infoHashHex, undefined);
+    for (const l of this.bitfieldListeners) l(infoHashHex, undefined);
+    return true;
+  }
+
+  async watchTorrents(onChange: TorrentListener): Promise<() => void> {
+    this.torrentListeners.add(onChange);
+    const now = [...this.torrents.values()];
+    // As from a JetStream watch: the current entries arrive after the call returns.
+    queueMicrotask(() => {
+      for (const e of now) if (this.torrentListeners.has(onChange)) onChange(e.infoHashHex, e);
+    });
+    return () => this.torrentListeners.delete(onChange);
+  }
+
+  // ---- bitfields ----
+
+  async getBitfield(infoHashHex: string, pieceCount: number): Promise<Bitfield> {
+    return readBitfield(this.bitfields.get(infoHashHex), pieceCount);
+  }
+
+  async mergeBitfield(infoHashHex: string, pieceCount: number, pieces: Iterable<number>): Promise<Bitfield> {
+    const merged = readBitfield(this.bitfields.get(infoHashHex), pieceCount);
+    for (const p of pieces) merged.set(p);
+    await this.putBitfield(infoHashHex, merged);
+    return merged;
+  }
+
+  async replaceBitfield(infoHashHex: string, bits: Bitfield): Promise<void> {
+    await this.putBitfield(infoHashHex, bits);
+  }
+
+  private async putBitfield(infoHashHex: string, bits: Bitfield): Promise<void> {
+    // A torrent removed meanwhile keeps no bitfield.
+    if (!this.torrents.has(infoHashHex)) return;
+    const bytes = bits.toBytes();
+    this.bitfields.set(infoHashHex, bytes);
+    await this.write(join(this.dir, 'bitfields', `${infoHashHex}.bin`), bytes);
+    for (const l of this.bitfieldListeners) l(infoHashHex, bytes);
+  }
+
+  async watchBitfields(onChange: BitfieldListener): Promise<() => void> {
+    this.bitfieldListeners.add(onChange);
+    const now = [...this.bitfields];
+    queueMicrotask(() => {
+      for (const [hex, bytes] of now) if (this.bitfieldListeners.has(onChange)) onChange(hex, bytes);
+    });
+    return () => this.bitfieldListeners.delete(onChange);
+  }
+
+  // ---- workers: this process ----
+
+  async putWorker(w: WorkerEntry): Promise<void> {
+    this.workers.set(w.workerId, w);
+  }
+
+  async removeWorker(workerId: string): Promise<void> {
+    this.workers.delete(workerId);
+  }
+
+  async listWorkers(): Promise<WorkerEntry[]> {
+    return [...this.workers.values()];
+  }
+
+  /** Every write made so far is on disk. */
+  async flush(): Promise<void> {
+    await Promise.all([...this.writing.values()]);
+  }
+
+  /** Writes `data` to `path` by a new file renamed over it (undefined removes it), after the writes to it before. */
+  private write(path: string, data: Uint8Array | undefined): Promise<void> {
+    const previous = this.writing.get(path) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      if (data === undefined) {
+        await rm(path, { force: true });
+        return;
+      }
+      const tmp = `${path}.${process.pid}.${this.tmpSeq++}.tmp`;
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(data);
+        // On disk before it replaces the old one: a crash of the machine, not only of us, leaves a whole file.
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, path);
+    });
+    const settled = next.catch(() => {});
+    this.writing.set(path, settled);
+    void settled.then(() => {
+      if (this.writing.get(path) === settled) this.writing.delete(path);
+    });
+    return next;
+  }
+}

@@ -1,0 +1,84 @@
+import { Bitfield } from '@seedbox/protocol';
+
+/**
+ * What the fleet's state holds, however it is stored (JetStream buckets in
+ * the fleet, files for `seedbox serve`): the registry entry, a worker's
+ * entry, and how an entry is written, the same JSON in both stores.
+ */
+
+export type DesiredState = 'running' | 'paused';
+
+export interface RegistryEntry {
+  infoHashHex: string;
+  torrentFile: Uint8Array;
+  desired: DesiredState;
+  addedAt: number;
+  /**
+   * Rechecks asked for so far: a worker running the torrent checks its
+   * data again whenever this grows past the count it last ran.
+   */
+  rechecks: number;
+}
+
+export interface WorkerEntry {
+  workerId: string;
+  peerIdHex: string;
+  host?: string;
+  port: number;
+  /** gRPC control endpoint of the worker, host:port. */
+  grpc?: string;
+  time: number;
+}
+
+
+/** The registry value, as stored. JSON, because operators read it with `nats kv get`. */
+interface StoredRegistryEntry {
+  v: 1;
+  torrent: string; // base64
+  desired: DesiredState;
+  addedAt: number;
+  rechecks?: number;
+}
+
+export class FleetStateError extends Error {
+  override readonly name = 'FleetStateError';
+  constructor(
+    readonly code: 'FLEET_BAD_ENTRY' | 'FLEET_CONFLICT',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function encodeEntry(e: RegistryEntry): Uint8Array {
+  const stored: StoredRegistryEntry = { v: 1, torrent: Buffer.from(e.torrentFile).toString('base64'), desired: e.desired, addedAt: e.addedAt, rechecks: e.rechecks };
+  return new TextEncoder().encode(JSON.stringify(stored));
+}
+
+export function decodeEntry(key: string, value: Uint8Array): RegistryEntry {
+  let s: Partial<StoredRegistryEntry>;
+  try {
+    s = JSON.parse(new TextDecoder().decode(value)) as Partial<StoredRegistryEntry>;
+  } catch {
+    throw new FleetStateError('FLEET_BAD_ENTRY', `registry entry ${key} is not JSON`);
+  }
+  if (s.v !== 1 || typeof s.torrent !== 'string' || (s.desired !== 'running' && s.desired !== 'paused') || typeof s.addedAt !== 'number') {
+    throw new FleetStateError('FLEET_BAD_ENTRY', `registry entry ${key} is not a version-1 entry`);
+  }
+  const rechecks = typeof s.rechecks === 'number' && Number.isSafeInteger(s.rechecks) && s.rechecks >= 0 ? s.rechecks : 0;
+  return { infoHashHex: key, torrentFile: Buffer.from(s.torrent, 'base64'), desired: s.desired, addedAt: s.addedAt, rechecks };
+}
+
+/** A stored bitfield; one with spare bits set (not ours) is read as empty rather than trusted. */
+export function bitfieldFrom(bytes: Uint8Array, pieceCount: number): Bitfield {
+  try {
+    return Bitfield.fromBytes(bytes, pieceCount);
+  } catch {
+    return new Bitfield(pieceCount);
+  }
+}
+
+/** Stored bitfield bytes read for `pieceCount` pieces (empty when they do not fit). */
+export function readBitfield(bytes: Uint8Array | undefined, pieceCount: number): Bitfield {
+  return bytes && bytes.length === Math.ceil(pieceCount / 8) ? bitfieldFrom(bytes, pieceCount) : new Bitfield(pieceCount);
+}
