@@ -60,6 +60,15 @@ export class MemoryControlBackend implements ControlBackend {
     return true;
   }
 
+  /** Every recheck asked for, in order. */
+  readonly rechecked: string[] = [];
+
+  async recheck(infoHashHex: string): Promise<boolean> {
+    if (!this.records.has(infoHashHex)) return false;
+    this.rechecked.push(infoHashHex);
+    return true;
+  }
+
   async setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean> {
     const record = this.records.get(infoHashHex);
     if (!record) return false;

@@ -127,6 +127,10 @@ export class ControlClient {
     await this.unary(this.client.resumeTorrent, { infoHash });
   }
 
+  async recheck(infoHash: string): Promise<void> {
+    await this.unary(this.client.recheckTorrent, { infoHash });
+  }
+
   /** No deadline: a watch runs until the user stops it. */
   watch(infoHashes: string[]): ClientReadableStream<WatchTorrentsResponse> {
     return this.client.watchTorrents({ infoHashes });

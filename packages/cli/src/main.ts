@@ -1,5 +1,5 @@
 import { CliError, UsageError } from './cli-error.js';
-import { add, addUsage, ls, lsUsage, pause, pauseUsage, resume, resumeUsage, rm, rmUsage, watch, watchUsage } from './commands/control.js';
+import { add, addUsage, ls, lsUsage, pause, pauseUsage, recheck, recheckUsage, resume, resumeUsage, rm, rmUsage, watch, watchUsage } from './commands/control.js';
 import { download, downloadUsage } from './commands/download.js';
 import { inspect, inspectUsage } from './commands/inspect.js';
 import { seed, seedUsage } from './commands/seed.js';
@@ -17,6 +17,7 @@ const COMMANDS: Record<string, { run: Command; usage: string; summary: string }>
   rm: { run: rm, usage: rmUsage, summary: 'remove a torrent from the fleet' },
   pause: { run: pause, usage: pauseUsage, summary: 'pause a torrent' },
   resume: { run: resume, usage: resumeUsage, summary: 'resume a paused torrent' },
+  recheck: { run: recheck, usage: recheckUsage, summary: 'check a torrent\'s data again, hashing every piece' },
   watch: { run: watch, usage: watchUsage, summary: "print the fleet's statistics every tick until stopped" },
   // The services of the distributed mode (as `node services/<name>/dist/main.js`); --help lists their options.
   'peer-worker': { run: serviceCommand('peer-worker'), usage: 'seedbox peer-worker [--help] [options]', summary: 'run a peer-worker (distributed mode)' },

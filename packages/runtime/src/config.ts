@@ -16,6 +16,8 @@ export interface OptionSpec {
   env: string;
   /** Flag name without the leading `--`. */
   flag: string;
+  /** Other flag names for it (e.g. `seedbox serve --data` beside `--data-dir`). */
+  aliases?: readonly string[];
   kind: OptionKind;
   default?: string | number | boolean;
   /** What help prints for the default when the value itself would mislead (e.g. "the host name"). */
@@ -118,7 +120,7 @@ export function loadConfig<const S extends ConfigSchema>(schema: S, input: LoadC
   const argv = input.argv ?? [];
   const env = input.env ?? {};
   const byFlag = new Map<string, [string, OptionSpec]>();
-  for (const [key, spec] of Object.entries(schema)) byFlag.set(spec.flag, [key, spec]);
+  for (const [key, spec] of Object.entries(schema)) for (const f of [spec.flag, ...(spec.aliases ?? [])]) byFlag.set(f, [key, spec]);
 
   const fromFlags = parseArgv(argv, byFlag);
   const result: Record<string, string | number | boolean> = {};
@@ -300,7 +302,7 @@ export function configHelp(schema: ConfigSchema): string {
   const lines: string[] = [];
   for (const spec of Object.values(schema)) {
     const value = spec.kind === 'bool' ? '' : spec.kind === 'enum' ? ` <${(spec.values ?? []).join('|')}>` : ` <${spec.kind}>`;
-    lines.push(`  --${spec.flag}${value}  (env ${spec.env})`);
+    lines.push(`  --${[spec.flag, ...(spec.aliases ?? [])].join(', --')}${value}  (env ${spec.env})`);
     const notes: string[] = [];
     if (spec.required) notes.push('required');
     else if (!spec.secret && (spec.defaultText !== undefined || spec.default !== undefined)) {

@@ -24,10 +24,12 @@ export {
   diskWriterOptions,
   peerWorkerOptions,
   trackerClientOptions,
+  serveOptions,
   type CommonConfig,
   type DiskWriterConfig,
   type PeerWorkerConfig,
   type TrackerClientConfig,
+  type ServeConfig,
 } from './service-options.js';
 export {
   createLogger,

@@ -133,7 +133,48 @@ export const trackerClientOptions = defineOptions({
   },
 });
 
+/**
+ * `seedbox serve`: the three services in one process, no NATS. The same
+ * names as the services' options; what listens for control and metrics
+ * defaults to loopback, since there is no login on them.
+ */
+const { natsUrl: _u, natsUser: _nu, natsPassword: _np, natsToken: _nt, ...withoutNats } = commonOptions;
+export const serveOptions = defineOptions({
+  ...withoutNats,
+  metricsHost: { ...commonOptions.metricsHost, default: '127.0.0.1' },
+  grpcHost: { ...commonOptions.grpcHost, default: '127.0.0.1', describe: 'address of the gRPC control API (and grpc.health.v1)' },
+  grpcPort: { ...commonOptions.grpcPort, describe: 'port of the gRPC control API (and grpc.health.v1)' },
+  dataDir: {
+    env: 'SEEDBOX_DATA_DIR',
+    flag: 'data-dir',
+    aliases: ['data'],
+    kind: 'path',
+    required: true,
+    describe: 'where torrents are downloaded to, one folder per info hash',
+  },
+  stateDir: {
+    env: 'SEEDBOX_STATE_DIR',
+    flag: 'state-dir',
+    kind: 'path',
+    defaultText: 'DATA_DIR/.seedbox',
+    describe: 'the registry, bitfields and resume data',
+  },
+  watchDir: {
+    env: 'SEEDBOX_WATCH_DIR',
+    flag: 'watch-dir',
+    kind: 'path',
+    describe: 'a folder whose .torrent and .magnet files are added, then renamed .added or .invalid',
+  },
+  listenHost: peerWorkerOptions.listenHost,
+  listenPort: peerWorkerOptions.listenPort,
+  announceHost: { ...peerWorkerOptions.announceHost, describe: 'the address trackers give out for us (default: the one they see)' },
+  announcePort: { ...peerWorkerOptions.announcePort, describe: 'the port trackers give out for us' },
+  maxPeers: peerWorkerOptions.maxPeers,
+  hashThreads: diskWriterOptions.hashThreads,
+});
+
 export type CommonConfig = ConfigOf<typeof commonOptions>;
+export type ServeConfig = ConfigOf<typeof serveOptions>;
 export type PeerWorkerConfig = ConfigOf<typeof peerWorkerOptions>;
 export type DiskWriterConfig = ConfigOf<typeof diskWriterOptions>;
 export type TrackerClientConfig = ConfigOf<typeof trackerClientOptions>;

@@ -11,14 +11,15 @@ import type { TorrentStorage } from './storage.js';
  * saved when the torrent pauses or stops.
  */
 export interface LocalTorrentData {
-  check(onProgress: (checked: number, total: number) => void): Promise<CheckResult>;
+  check(onProgress: (checked: number, total: number) => void, options?: { force: boolean }): Promise<CheckResult>;
   read(index: number, begin: number, length: number): Promise<Uint8Array>;
   save(have: Bitfield): Promise<void>;
 }
 
 export function localTorrentData(storage: TorrentStorage, hasher: Sha1Hasher, resumePath: string): LocalTorrentData {
   return {
-    check: async (onProgress) => checkPieces(storage, { hasher, resume: await loadResumeData(resumePath), onProgress }),
+    // A forced check (a recheck) reads every piece that can hold data, whatever the resume data says.
+    check: async (onProgress, options) => checkPieces(storage, { hasher, resume: options?.force ? undefined : await loadResumeData(resumePath), onProgress }),
     read: (index, begin, length) => storage.readBlock(index, begin, length),
     save: async (have) => {
       try {

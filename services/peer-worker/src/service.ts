@@ -1,10 +1,13 @@
-import { FleetState, NatsPieceSink, type ServiceDefinition } from '@seedbox/cluster';
+import { FleetState, NatsPieceSink, STORAGE_DELETE, type ServiceDefinition } from '@seedbox/cluster';
+import { Sha1Pool, torrentDir } from '@seedbox/storage';
 import { SeedboxControlService } from '@seedbox/proto';
 import { createPeerWorkerMetrics, peerWorkerOptions } from '@seedbox/runtime';
 import { createControlService } from './control/control-service.js';
 import { FleetBackend } from './fleet/fleet-backend.js';
 import { FleetRunner } from './fleet/fleet-runner.js';
+import { publishFigures } from './fleet/figures.js';
 import { NatsPeerDiscovery } from './fleet/nats-peer-discovery.js';
+import { sharedVolumeData } from './fleet/shared-volume-data.js';
 import { StatsBoard } from './fleet/stats-board.js';
 import { Engine } from './engine.js';
 
@@ -43,9 +46,34 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
     await engine.start();
     const peerId = engine.peerId;
     if (!discovery || !announce) throw new Error('the engine started without making its discovery');
-    const runner = new FleetRunner({ nc, state, engine, discovery, workerId: config.instanceId, dataDir: config.dataDir, announce, log });
+    // Hashing here only checks data a torrent was added over (and rechecks): one thread is enough.
+    const hasher = new Sha1Pool(1);
+    const nats = discovery;
+    const runner = new FleetRunner({
+      state,
+      engine,
+      data: (meta, recorded) => sharedVolumeData(meta, torrentDir(config.dataDir, meta.infoHashHex), hasher, recorded),
+      onTick: (t) => {
+        nats.heartbeat();
+        publishFigures(nc, config.instanceId, t);
+      },
+      onStop: () => nats.close(),
+      workerId: config.instanceId,
+      announce,
+      log,
+    });
     const board = new StatsBoard(nc);
-    const backend = new FleetBackend(nc, state, board, (magnet) => engine.fetchMetadata(magnet, { timeoutMs: 120_000 }));
+    const backend = new FleetBackend({
+      state,
+      stats: board,
+      resolve: (magnet) => engine.fetchMetadata(magnet, { timeoutMs: 120_000 }),
+      // Only disk-writers write the volume: one of them deletes.
+      deleteData: async (hex) => {
+        const reply = await nc.request(STORAGE_DELETE, new TextEncoder().encode(hex), { timeout: 30_000 });
+        const answer = new TextDecoder().decode(reply.data);
+        if (answer !== 'ok') throw new Error(answer);
+      },
+    });
     engine.on('tick', (t) => {
       m.observeTick(t);
       const count = { downloading: 0, seeding: 0, paused: runner.pausedCount };
@@ -62,6 +90,7 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
       board.close();
       await runner.stop();
       sink.close();
+      await hasher.close();
     });
     return {
       grpc: [{ definition: SeedboxControlService, implementation: createControlService(backend) }],

@@ -21,11 +21,15 @@ export interface CheckOutcome {
 
 /** Where a torrent's data is, for the torrent: what is there, how to read it, where to leave resume data. */
 export interface TorrentData {
-  /** Finds the pieces verified on disk now. A throw puts the torrent in `error`. */
-  check(onProgress: (checked: number, total: number) => void): Promise<CheckOutcome>;
+  /**
+   * Finds the pieces verified on disk now. `force` (a recheck) hashes
+   * whatever a record (resume data, the fleet's bitfield) would have let
+   * it trust. A throw puts the torrent in `error`.
+   */
+  check(onProgress: (checked: number, total: number) => void, options: { force: boolean }): Promise<CheckOutcome>;
   /** Reads verified data for seeding; without it we serve nothing. */
   read?: SpanReader | undefined;
-  /** The torrent paused or stopped with these pieces verified (a place to save resume data). */
+  /** The torrent completed, paused or stopped with these pieces verified (a place to save resume data). */
   save?(have: Bitfield): Promise<void>;
 }
 

@@ -23,6 +23,7 @@ import { UploadServer, type RefusedRequest } from './upload-server.js';
  *      └──► error   (data unreadable)    paused ──resume()──► downloading | seeding
  *                                        downloading ──(a write failed)──► error
  *                                        error ──resume()──► checking
+ *   recheck(): downloading | seeding | paused | error ──► checking (hashing everything)
  *   stop(): any state ──► stopped (final)
  *
  * Only `downloading` and `seeding` have sessions. What is verified on
@@ -48,6 +49,8 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   private errorNow: string | undefined;
   private checkedNow: { done: number; total: number } = { done: 0, total: 0 };
   private checkOutcome: CheckOutcome | undefined;
+  /** Which check is the latest: an older one finishing late is ignored. */
+  private checkRun = 0;
   private leftBytes: number;
   private last: TorrentFigures['last'] = { downloadRate: 0, uploadRate: 0, closed: {}, refused: {} };
   private closedThisTick: Partial<Record<CloseReason, number>> = {};
@@ -125,17 +128,19 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     return this.stateNow === 'downloading' || this.stateNow === 'seeding';
   }
 
-  private async check(): Promise<void> {
+  private async check(force = false): Promise<void> {
+    const resumeAfter = force && this.stateNow === 'paused' ? 'paused' : undefined;
     this.setState('checking');
     this.checkedNow = { done: 0, total: this.pieceCount };
+    const run = ++this.checkRun;
     let outcome: CheckOutcome;
     try {
-      outcome = await this.o.data.check((done, total) => (this.checkedNow = { done, total }));
+      outcome = await this.o.data.check((done, total) => (this.checkedNow = { done, total }), { force });
     } catch (e) {
       if (this.stateNow === 'checking') this.fail(new Error(`checking the data failed: ${(e as Error).message}`, { cause: e }));
       return;
     }
-    if (this.stateNow !== 'checking') return; // stopped meanwhile
+    if (this.stateNow !== 'checking' || run !== this.checkRun) return; // stopped, or checked again, meanwhile
     this.checkOutcome = outcome;
     this.leftBytes = 0;
     for (let i = 0; i < this.pieceCount; i++) {
@@ -147,8 +152,20 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     }
     this.build();
     this.emit('checked', outcome);
-    if (this.o.paused) this.setState('paused');
+    if (this.o.paused || resumeAfter === 'paused') this.setState('paused');
     else this.activate();
+  }
+
+  /**
+   * Checks the data again, hashing every piece whatever a record says
+   * (qBittorrent's and Transmission's "verify"): sessions close, pieces
+   * under way are dropped, and the torrent goes on from what it finds. A
+   * paused torrent stays paused.
+   */
+  recheck(): void {
+    if (this.stateNow === 'stopped' || this.stateNow === 'checking') return;
+    if (this.active) this.quiesce('paused');
+    void this.check(true);
   }
 
   /** The two sides of the trade, over the bitfield the check found. */
@@ -280,6 +297,8 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     this.emit('piece', index);
     if (this.isComplete && this.stateNow === 'downloading') {
       this.setState('seeding');
+      // Saved now, after the last write: a restart then trusts it instead of hashing the whole torrent.
+      void this.o.data.save?.(this.have).catch(() => {});
       this.emit('complete');
     }
   }

@@ -10,7 +10,7 @@ import { formatBytes, formatDuration, formatRate } from '../format.js';
 
 /**
  * The commands that drive a running fleet over the gRPC control API (any
- * peer-worker answers): add, ls, rm, pause, resume, watch. They hold no
+ * peer-worker answers): add, ls, rm, pause, resume, recheck, watch. They hold no
  * state of their own; each is one call (watch: one stream) to --server.
  */
 
@@ -20,6 +20,7 @@ export const lsUsage = `seedbox ls ${SERVER} [--json]`;
 export const rmUsage = `seedbox rm <infohash> [--delete-data] ${SERVER}`;
 export const pauseUsage = `seedbox pause <infohash> ${SERVER}`;
 export const resumeUsage = `seedbox resume <infohash> ${SERVER}`;
+export const recheckUsage = `seedbox recheck <infohash> ${SERVER}`;
 export const watchUsage = `seedbox watch [infohash ...] ${SERVER} [--json]`;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -159,7 +160,8 @@ export async function rm(argv: string[], out: NodeJS.WritableStream): Promise<nu
   return 0;
 }
 
-function setDesired(verb: 'pause' | 'resume', usage: string) {
+/** One call per verb on one torrent: pause, resume, recheck. */
+function onTorrent(verb: 'pause' | 'resume' | 'recheck', usage: string) {
   return async (argv: string[], out: NodeJS.WritableStream): Promise<number> => {
     const parsed = parse(argv, usage, {});
     const [arg, ...extra] = parsed.positionals;
@@ -167,16 +169,17 @@ function setDesired(verb: 'pause' | 'resume', usage: string) {
     const server = resolveServer(parsed.values.server);
     const hash = await withControlClient(server, async (c) => {
       const h = await resolveInfoHash(c, arg);
-      await (verb === 'pause' ? c.pause(h) : c.resume(h));
+      await (verb === 'pause' ? c.pause(h) : verb === 'resume' ? c.resume(h) : c.recheck(h));
       return h.toLowerCase();
     });
-    out.write(`${verb === 'pause' ? 'paused' : 'resumed'} ${hash}\n`);
+    out.write(`${verb === 'pause' ? 'paused' : verb === 'resume' ? 'resumed' : 'checking again'} ${hash}\n`);
     return 0;
   };
 }
 
-export const pause = setDesired('pause', pauseUsage);
-export const resume = setDesired('resume', resumeUsage);
+export const pause = onTorrent('pause', pauseUsage);
+export const resume = onTorrent('resume', resumeUsage);
+export const recheck = onTorrent('recheck', recheckUsage);
 
 /**
  * One line per torrent per tick until SIGINT/SIGTERM (exit 0). A stream that

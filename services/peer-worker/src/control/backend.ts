@@ -42,6 +42,12 @@ export interface TorrentStatsView {
   time: number;
 }
 
+/** Where the backend reads figures: the fleet's StatsBoard (NATS), or the engine of this process. */
+export interface StatsSource {
+  get(infoHashHex: string): TorrentStatsView | undefined;
+  onTick(listener: (stats: TorrentStatsView[]) => void): () => void;
+}
+
 export type ControlErrorCode = 'invalid-argument' | 'not-found' | 'already-exists' | 'unavailable' | 'unimplemented';
 
 /** A refusal the gRPC layer turns into the matching status code. */
@@ -71,6 +77,8 @@ export interface ControlBackend {
   remove(infoHashHex: string, options: { deleteData: boolean }): Promise<boolean>;
   /** False when there was no such torrent. */
   setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean>;
+  /** Asks for the torrent's data to be checked again (every piece hashed); false when there is no such torrent. */
+  recheck(infoHashHex: string): Promise<boolean>;
   /** The latest figures, or undefined before any worker reported the torrent. */
   stats(infoHashHex: string): TorrentStatsView | undefined;
   /** Called once per fleet tick with every torrent's figures; answers an unsubscribe. */

@@ -7,6 +7,7 @@ import {
   type GetTorrentResponse,
   type ListTorrentsResponse,
   type PauseTorrentRequest,
+  type RecheckTorrentRequest,
   type RemoveTorrentRequest,
   type ResumeTorrentRequest,
   type SeedboxControlServer,
@@ -275,6 +276,11 @@ export function createControlService(backend: ControlBackend, options: ControlSe
     }),
     pauseTorrent: unary('PauseTorrent', (request: PauseTorrentRequest) => setDesired(request.infoHash, 'paused')),
     resumeTorrent: unary('ResumeTorrent', (request: ResumeTorrentRequest) => setDesired(request.infoHash, 'running')),
+    recheckTorrent: unary('RecheckTorrent', async (request: RecheckTorrentRequest) => {
+      const hash = parseInfoHash(request.infoHash, 'info_hash');
+      if (!(await backend.recheck(hash))) throw new ControlError('not-found', `no torrent ${hash}`);
+      return {};
+    }),
     watchTorrents,
   };
 }

@@ -1,26 +1,36 @@
-import type { NatsConnection } from 'nats';
 import { encodeBencode, MetainfoError, parseMagnet, parseMetainfo, type Magnet, type Metainfo } from '@seedbox/protocol';
-import { STORAGE_DELETE, type DesiredState, type FleetState, type RegistryEntry } from '@seedbox/cluster';
-import { ControlError, type ControlBackend, type TorrentRecord, type TorrentStatsView } from '../control/backend.js';
+import type { DesiredState, FleetStore, RegistryEntry } from '@seedbox/cluster';
+import { ControlError, type ControlBackend, type StatsSource, type TorrentRecord, type TorrentStatsView } from '../control/backend.js';
 import type { ResolvedMagnet } from '../magnet-resolver.js';
 import { MetadataFetchError } from '../metadata-fetcher.js';
-import type { StatsBoard } from './stats-board.js';
 
 /**
- * The control API's backend in the fleet: the registry is the JetStream
- * key-value bucket, figures come from the stats board, and deleting data is
- * a request to the disk-writers (the only ones that write the volume).
+ * The control API's backend over a FleetStore: the registry is the
+ * JetStream bucket in the fleet (or the state folder of `seedbox serve`),
+ * figures come from a StatsSource, and deleting data is `deleteData`'s
+ * (in the fleet, a request to the disk-writers, the only ones that write
+ * the volume).
  */
+export interface FleetBackendOptions {
+  state: FleetStore;
+  stats: StatsSource;
+  /** Deletes a removed torrent's files; throws with the reason when it cannot. */
+  deleteData: (infoHashHex: string) => Promise<void>;
+  /** For magnet URIs: fetches the metadata (the engine's resolver, with discovery). */
+  resolve?: ((magnet: Magnet) => Promise<ResolvedMagnet>) | undefined;
+}
+
 export class FleetBackend implements ControlBackend {
   private readonly parsed = new Map<string, Metainfo>();
+  private readonly state: FleetStore;
+  private readonly board: StatsSource;
+  private readonly resolve: FleetBackendOptions['resolve'];
 
-  constructor(
-    private readonly nc: NatsConnection,
-    private readonly state: FleetState,
-    private readonly board: StatsBoard,
-    /** For magnet URIs: fetches the metadata (the engine's resolver, with the fleet's tracker-client for discovery). */
-    private readonly resolve?: (magnet: Magnet) => Promise<ResolvedMagnet>,
-  ) {}
+  constructor(private readonly o: FleetBackendOptions) {
+    this.state = o.state;
+    this.board = o.stats;
+    this.resolve = o.resolve;
+  }
 
   async add(torrentFile: Uint8Array, options: { paused: boolean }): Promise<{ record: TorrentRecord; created: boolean }> {
     let meta: Metainfo;
@@ -88,20 +98,21 @@ export class FleetBackend implements ControlBackend {
     if (!removed) return false;
     this.parsed.delete(infoHashHex);
     if (options.deleteData) {
-      let answer: string;
       try {
-        const reply = await this.nc.request(STORAGE_DELETE, new TextEncoder().encode(infoHashHex), { timeout: 30_000 });
-        answer = new TextDecoder().decode(reply.data);
+        await this.o.deleteData(infoHashHex);
       } catch (e) {
-        throw new ControlError('unavailable', `the torrent is removed, but no disk-writer deleted its data: ${(e as Error).message}`);
+        throw new ControlError('unavailable', `the torrent is removed, but its data was not deleted: ${(e as Error).message}`, { cause: e });
       }
-      if (answer !== 'ok') throw new ControlError('unavailable', `the torrent is removed, but deleting its data failed: ${answer}`);
     }
     return true;
   }
 
   setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean> {
     return this.unavailableOnError(() => this.state.setDesired(infoHashHex, desired));
+  }
+
+  recheck(infoHashHex: string): Promise<boolean> {
+    return this.unavailableOnError(() => this.state.requestRecheck(infoHashHex));
   }
 
   stats(infoHashHex: string): TorrentStatsView | undefined {

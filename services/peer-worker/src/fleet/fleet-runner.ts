@@ -1,13 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { NatsConnection } from 'nats';
 import { parseMetainfo, type Metainfo } from '@seedbox/protocol';
-import { FleetState, workerStatsSubject, type RegistryEntry } from '@seedbox/cluster';
-import { TorrentStorage, torrentDir } from '@seedbox/storage';
-import { WatchTorrentsResponse } from '@seedbox/proto';
+import { readBitfield, type FleetStore, type RegistryEntry } from '@seedbox/cluster';
 import type { Logger } from '@seedbox/runtime';
 import type { Engine, EngineTick } from '../engine.js';
 import type { Torrent, TorrentData } from '../torrent.js';
-import type { NatsPeerDiscovery } from './nats-peer-discovery.js';
 
 /**
  * Which torrents this peer-worker runs, and keeping the fleet informed.
@@ -20,18 +16,29 @@ import type { NatsPeerDiscovery } from './nats-peer-discovery.js';
  * - A complete torrent is seeded by every worker, from the shared volume.
  * - Paused and removed torrents are run by none.
  *
- * Verified pieces go to the fleet's bitfield once a tick. Heartbeats (for
- * the tracker-client, through the NatsPeerDiscovery) and figures (for the
- * control API) go out once a tick.
+ * Verified pieces go to the fleet's bitfield once a tick, and what a
+ * check found (a torrent added over data already there, a recheck)
+ * replaces it. A registry entry whose `rechecks` grew is checked again.
+ *
+ * It runs unchanged on both stores (JetStream buckets in the fleet, files
+ * for `seedbox serve`): what differs is plugged in, the torrents' data
+ * (`data`) and what else each tick does (`onTick`: in the fleet, the
+ * heartbeat and the figures over NATS).
  */
 
+/** A running torrent's data, as the runner asks for it: `recorded` is the fleet's bitfield as last seen. */
+export type FleetTorrentData = TorrentData & { close?(): Promise<void> };
+
 export interface FleetRunnerOptions {
-  nc: NatsConnection;
-  state: FleetState;
+  state: FleetStore;
   engine: Engine;
-  discovery: NatsPeerDiscovery;
+  /** The data of a torrent this worker runs. */
+  data: (meta: Metainfo, recorded: () => Uint8Array | undefined) => FleetTorrentData | Promise<FleetTorrentData>;
+  /** After each tick's bitfields are handed over (the fleet: heartbeat and figures). */
+  onTick?: (t: EngineTick) => void;
+  /** After the engine stopped (the fleet: the last heartbeat, with no torrents). */
+  onStop?: () => void;
   workerId: string;
-  dataDir: string;
   /** What trackers should give out for this worker. */
   announce: { host?: string | undefined; port: number };
   grpcEndpoint?: string;
@@ -42,11 +49,12 @@ export interface FleetRunnerOptions {
 
 interface Running {
   meta: Metainfo;
-  torrent: Torrent;
-  /** The storage, if a read has opened it. */
-  storage: () => Promise<TorrentStorage> | undefined;
+  torrent: Torrent | undefined;
+  data: Promise<FleetTorrentData>;
   /** Verified here since the last merge into the fleet's bitfield. */
   unsaved: Set<number>;
+  /** The registry's recheck count this run has honoured. */
+  rechecks: number;
 }
 
 export class FleetRunner {
@@ -123,7 +131,7 @@ export class FleetRunner {
     await this.syncing;
     await this.o.engine.stop();
     await this.flushBitfields();
-    this.o.discovery.close();
+    this.o.onStop?.();
     for (const [hex, r] of this.running) await this.close(hex, r);
     await this.o.state.removeWorker(this.o.workerId).catch(() => {});
   }
@@ -139,16 +147,22 @@ export class FleetRunner {
     for (const [hex, { entry, meta }] of this.registry) {
       const want = this.shouldRun(hex, entry, meta);
       const r = this.running.get(hex);
-      if (want && !r) this.run(hex, meta);
+      if (want && !r) this.run(hex, meta, entry.rechecks);
       else if (!want && r) await this.close(hex, r);
-      else if (r) this.adoptFleetPieces(hex, r);
+      else if (r) {
+        this.adoptFleetPieces(r);
+        if (entry.rechecks > r.rechecks) {
+          r.rechecks = entry.rechecks;
+          r.torrent?.recheck();
+        }
+      }
     }
     for (const [hex, r] of this.running) if (!this.registry.has(hex)) await this.close(hex, r);
   }
 
   private shouldRun(hex: string, entry: RegistryEntry, meta: Metainfo): boolean {
     if (entry.desired !== 'running') return false;
-    if (FleetState.readBitfield(this.fleetBits.get(hex), meta.pieceCount).isComplete) return true;
+    if (readBitfield(this.fleetBits.get(hex), meta.pieceCount).isComplete) return true;
     // A torrent this worker is downloading stays here until it is done or
     // the owner changes, so a flapping heartbeat costs no more than a switch.
     return this.owner(hex) === this.o.workerId;
@@ -167,50 +181,48 @@ export class FleetRunner {
     return best;
   }
 
-  private run(hex: string, meta: Metainfo): void {
-    const { engine, log, dataDir } = this.o;
-    // Read-only, and opened on the first read: the files exist once a writer has written a piece.
-    let opening: Promise<TorrentStorage> | undefined;
-    const storage = (): Promise<TorrentStorage> =>
-      (opening ??= TorrentStorage.open(meta, torrentDir(dataDir, hex), { create: false }).catch((e: unknown) => {
-        opening = undefined;
-        throw e;
-      }));
-    const data: TorrentData = {
-      // What the fleet has verified, as its bitfield records it.
-      check: async () => ({ have: FleetState.readBitfield(this.fleetBits.get(hex), meta.pieceCount), fastPath: true, hashed: 0 }),
-      read: async (index, begin, length) => (await storage()).readBlock(index, begin, length),
-    };
-    const torrent = engine.add(meta, { data });
-    const unsaved = new Set<number>();
-    torrent.on('piece', (index) => unsaved.add(index));
-    // Finishing is news worth not waiting a tick for: the figures (the
-    // control API's watch), the bitfield (other workers start seeding) and
-    // the heartbeat (`completed` to the trackers) go out now.
-    torrent.once('complete', () => setImmediate(() => !this.stopped && this.tick(engine.snapshot())));
-    torrent.on('error', (e) => log.warn('torrent error', { infoHash: hex, error: e }));
-    this.running.set(hex, { meta, torrent, storage: () => opening, unsaved });
-    log.info('running torrent', { infoHash: hex, name: meta.name, pieces: meta.pieceCount });
+  private run(hex: string, meta: Metainfo, rechecks: number): void {
+    const { engine, log } = this.o;
+    const r: Running = { meta, torrent: undefined, data: Promise.resolve(this.o.data(meta, () => this.fleetBits.get(hex))), unsaved: new Set(), rechecks };
+    this.running.set(hex, r);
+    void r.data.then(
+      (data) => {
+        if (this.running.get(hex) !== r) return; // closed while the data was being opened
+        const torrent = engine.add(meta, { data });
+        r.torrent = torrent;
+        torrent.on('piece', (index) => r.unsaved.add(index));
+        // What a check that hashed found is the truth now, whatever the record said.
+        torrent.on('checked', (outcome) => {
+          if (outcome.hashed > 0) void this.o.state.replaceBitfield(hex, outcome.have).catch((e: unknown) => log.warn('recording a check failed', { infoHash: hex, error: e as Error }));
+        });
+        // Finishing is news worth not waiting a tick for: the figures (the
+        // control API's watch), the bitfield (other workers start seeding) and
+        // the heartbeat (`completed` to the trackers) go out now.
+        torrent.once('complete', () => setImmediate(() => !this.stopped && this.tick(engine.snapshot())));
+        torrent.on('error', (e) => log.warn('torrent error', { infoHash: hex, error: e }));
+        log.info('running torrent', { infoHash: hex, name: meta.name, pieces: meta.pieceCount });
+      },
+      (e: unknown) => log.error('cannot open the torrent\'s data', { infoHash: hex, error: e as Error }),
+    );
   }
 
   private async close(hex: string, r: Running): Promise<void> {
     this.running.delete(hex);
     await this.o.engine.remove(hex);
     if (r.unsaved.size > 0 && this.registry.has(hex)) await this.o.state.mergeBitfield(hex, r.meta.pieceCount, r.unsaved).catch(() => {});
-    const s = await r.storage()?.catch(() => undefined);
-    await s?.close();
+    const data = await r.data.catch(() => undefined);
+    await data?.close?.().catch(() => {});
     this.o.log.info('stopped torrent', { infoHash: hex });
   }
 
   /** Pieces another worker verified (a previous owner) are ours to serve too. */
-  private adoptFleetPieces(hex: string, r: Running): void {
-    const fleet = FleetState.readBitfield(this.fleetBits.get(hex), r.meta.pieceCount);
-    if (fleet.count > r.torrent.have.count) r.torrent.adoptPieces(fleet);
+  private adoptFleetPieces(r: Running): void {
+    const fleet = readBitfield(this.fleetBits.get(r.meta.infoHashHex), r.meta.pieceCount);
+    if (r.torrent && fleet.count > r.torrent.have.count) r.torrent.adoptPieces(fleet);
   }
 
   private tick(t: EngineTick): void {
-    this.o.discovery.heartbeat();
-    this.publishStats(t);
+    this.o.onTick?.(t);
     void this.flushBitfields();
   }
 
@@ -225,31 +237,6 @@ export class FleetRunner {
         for (const p of pieces) r.unsaved.add(p);
         this.o.log.warn('saving verified pieces failed; will retry', { infoHash: hex, error: e as Error });
       }
-    }
-  }
-
-  private publishStats(t: EngineTick): void {
-    const msg = WatchTorrentsResponse.encode({
-      stats: t.torrents.map((x) => ({
-        infoHash: x.infoHash,
-        downloadRate: Math.round(x.downloadRate),
-        uploadRate: Math.round(x.uploadRate),
-        downloadedBytes: x.downloaded,
-        uploadedBytes: x.uploaded,
-        peers: x.peers,
-        seeds: x.seeds,
-        piecesVerified: x.piecesVerified,
-        piecesFailed: x.piecesFailed,
-        pieceCount: x.pieceCount,
-        leftBytes: x.left,
-        etaSeconds: x.eta === undefined ? 0 : Math.ceil(x.eta),
-        tickTimeMs: t.time,
-      })),
-    }).finish();
-    try {
-      this.o.nc.publish(workerStatsSubject(this.o.workerId), msg);
-    } catch {
-      // as above
     }
   }
 

@@ -1,7 +1,7 @@
 import type { NatsConnection, Subscription } from 'nats';
 import { WORKER_STATS_ALL } from '@seedbox/cluster';
 import { WatchTorrentsResponse, type TorrentStats } from '@seedbox/proto';
-import type { TorrentStatsView } from '../control/backend.js';
+import type { StatsSource, TorrentStatsView } from '../control/backend.js';
 
 /**
  * The fleet's per-tick figures, as every peer-worker sees them: each worker
@@ -10,7 +10,7 @@ import type { TorrentStatsView } from '../control/backend.js';
  * workers (a seeding fleet) is summed over them. This is what lets any
  * replica answer list, get and watch.
  */
-export class StatsBoard {
+export class StatsBoard implements StatsSource {
   private readonly latest = new Map<string, { time: number; stats: TorrentStats[] }>();
   private readonly listeners = new Set<(s: TorrentStatsView[]) => void>();
   private readonly sub: Subscription;

@@ -85,6 +85,13 @@ export interface ResumeTorrentRequest {
 export interface ResumeTorrentResponse {
 }
 
+export interface RecheckTorrentRequest {
+  infoHash: string;
+}
+
+export interface RecheckTorrentResponse {
+}
+
 export interface WatchTorrentsRequest {
   /** Only these torrents; all when empty. */
   infoHashes: string[];
@@ -948,6 +955,131 @@ export const ResumeTorrentResponse: MessageFns<ResumeTorrentResponse> = {
   },
 };
 
+function createBaseRecheckTorrentRequest(): RecheckTorrentRequest {
+  return { infoHash: "" };
+}
+
+export const RecheckTorrentRequest: MessageFns<RecheckTorrentRequest> = {
+  encode(message: RecheckTorrentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.infoHash !== "") {
+      writer.uint32(10).string(message.infoHash);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecheckTorrentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecheckTorrentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.infoHash = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RecheckTorrentRequest {
+    return {
+      infoHash: isSet(object.infoHash)
+        ? globalThis.String(object.infoHash)
+        : isSet(object.info_hash)
+        ? globalThis.String(object.info_hash)
+        : "",
+    };
+  },
+
+  toJSON(message: RecheckTorrentRequest): unknown {
+    const obj: any = {};
+    if (message.infoHash !== "") {
+      obj.infoHash = message.infoHash;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RecheckTorrentRequest>): RecheckTorrentRequest {
+    return RecheckTorrentRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RecheckTorrentRequest>): RecheckTorrentRequest {
+    const message = createBaseRecheckTorrentRequest();
+    message.infoHash = object.infoHash ?? "";
+    return message;
+  },
+};
+
+function createBaseRecheckTorrentResponse(): RecheckTorrentResponse {
+  return {};
+}
+
+export const RecheckTorrentResponse: MessageFns<RecheckTorrentResponse> = {
+  encode(_: RecheckTorrentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecheckTorrentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecheckTorrentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RecheckTorrentResponse {
+    return {};
+  },
+
+  toJSON(_: RecheckTorrentResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RecheckTorrentResponse>): RecheckTorrentResponse {
+    return RecheckTorrentResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RecheckTorrentResponse>): RecheckTorrentResponse {
+    const message = createBaseRecheckTorrentResponse();
+    return message;
+  },
+};
+
 function createBaseWatchTorrentsRequest(): WatchTorrentsRequest {
   return { infoHashes: [] };
 }
@@ -1154,6 +1286,21 @@ export const SeedboxControlService = {
       Buffer.from(ResumeTorrentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResumeTorrentResponse => ResumeTorrentResponse.decode(value),
   },
+  /**
+   * Checks the torrent's data again, hashing every piece (qBittorrent's
+   * "force recheck", Transmission's "verify"); answers once it is asked for.
+   */
+  recheckTorrent: {
+    path: "/seedbox.v1.SeedboxControl/RecheckTorrent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RecheckTorrentRequest): Buffer =>
+      Buffer.from(RecheckTorrentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RecheckTorrentRequest => RecheckTorrentRequest.decode(value),
+    responseSerialize: (value: RecheckTorrentResponse): Buffer =>
+      Buffer.from(RecheckTorrentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RecheckTorrentResponse => RecheckTorrentResponse.decode(value),
+  },
   /** Streams per-tick statistics, one message per torrent per 1-second tick. */
   watchTorrents: {
     path: "/seedbox.v1.SeedboxControl/WatchTorrents" as const,
@@ -1174,6 +1321,11 @@ export interface SeedboxControlServer extends UntypedServiceImplementation {
   removeTorrent: handleUnaryCall<RemoveTorrentRequest, RemoveTorrentResponse>;
   pauseTorrent: handleUnaryCall<PauseTorrentRequest, PauseTorrentResponse>;
   resumeTorrent: handleUnaryCall<ResumeTorrentRequest, ResumeTorrentResponse>;
+  /**
+   * Checks the torrent's data again, hashing every piece (qBittorrent's
+   * "force recheck", Transmission's "verify"); answers once it is asked for.
+   */
+  recheckTorrent: handleUnaryCall<RecheckTorrentRequest, RecheckTorrentResponse>;
   /** Streams per-tick statistics, one message per torrent per 1-second tick. */
   watchTorrents: handleServerStreamingCall<WatchTorrentsRequest, WatchTorrentsResponse>;
 }
@@ -1268,6 +1420,25 @@ export interface SeedboxControlClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResumeTorrentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Checks the torrent's data again, hashing every piece (qBittorrent's
+   * "force recheck", Transmission's "verify"); answers once it is asked for.
+   */
+  recheckTorrent(
+    request: RecheckTorrentRequest,
+    callback: (error: ServiceError | null, response: RecheckTorrentResponse) => void,
+  ): ClientUnaryCall;
+  recheckTorrent(
+    request: RecheckTorrentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RecheckTorrentResponse) => void,
+  ): ClientUnaryCall;
+  recheckTorrent(
+    request: RecheckTorrentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RecheckTorrentResponse) => void,
   ): ClientUnaryCall;
   /** Streams per-tick statistics, one message per torrent per 1-second tick. */
   watchTorrents(
