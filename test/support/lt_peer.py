@@ -63,7 +63,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('role', choices=['seed', 'leech'])
     source = ap.add_mutually_exclusive_group(required=True)
-    source.add_argument('--torrent')
+    source.add_argument('--torrent', action='append', help='a .torrent; a seed may take several')
     source.add_argument('--magnet', help='a magnet URI (leech only): the metadata comes from the peers')
     ap.add_argument('--save', required=True, help='save_path: the folder that contains the torrent name')
     ap.add_argument('--listen', required=True, type=host_port, help='HOST:PORT (a fixed port: port 0 is unreliable)')
@@ -74,6 +74,8 @@ def main():
     args = ap.parse_args()
     if args.magnet and args.role == 'seed':
         ap.error('a seed needs --torrent: it must have the data and the metadata')
+    if args.torrent and len(args.torrent) > 1 and args.role != 'seed':
+        ap.error('only a seed takes several --torrent')
 
     parent = os.getppid()
     host, port = args.listen
@@ -124,26 +126,30 @@ def main():
             if type(a).__name__ == 'listen_succeeded_alert' and a.socket_type == lt.socket_type_t.tcp:
                 listening = True
 
-    if args.magnet:
-        atp = lt.parse_magnet_uri(args.magnet)
-    else:
-        atp = lt.add_torrent_params()
-        atp.ti = lt.torrent_info(args.torrent)
-    atp.save_path = args.save
-    atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
-    if args.role == 'seed':
-        atp.flags |= lt.torrent_flags.seed_mode
-    h = s.add_torrent(atp)
-    if args.magnet:
-        say(f'ADDED {h.info_hash()} from a magnet link (no metadata yet)')
-    else:
-        say(f'ADDED {h.info_hash()} {atp.ti.name()} {atp.ti.total_size()} bytes')
+    handles = []
+    for source in ([args.magnet] if args.magnet else args.torrent):
+        if args.magnet:
+            atp = lt.parse_magnet_uri(source)
+        else:
+            atp = lt.add_torrent_params()
+            atp.ti = lt.torrent_info(source)
+        atp.save_path = args.save
+        atp.flags &= ~(lt.torrent_flags.auto_managed | lt.torrent_flags.paused)
+        if args.role == 'seed':
+            atp.flags |= lt.torrent_flags.seed_mode
+        h = s.add_torrent(atp)
+        handles.append(h)
+        if args.magnet:
+            say(f'ADDED {h.info_hash()} from a magnet link (no metadata yet)')
+        else:
+            say(f'ADDED {h.info_hash()} {atp.ti.name()} {atp.ti.total_size()} bytes')
+    h = handles[0]
 
     if args.role == 'seed':
         deadline = time.time() + 30
-        while not h.status().is_seeding:
+        while not all(x.status().is_seeding for x in handles):
             if time.time() > deadline:
-                fail(f'torrent not seeding after 30 s: state {h.status().state}')
+                fail(f'torrents not all seeding after 30 s: states {[x.status().state for x in handles]}')
             s.wait_for_alert(100)
             list(drain())
 

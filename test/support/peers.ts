@@ -84,7 +84,8 @@ export function tcpReachable(host: string, port: number, timeoutMs = 1000): Prom
 export type LibtorrentEncryption = 'enabled' | 'disabled' | 'forced';
 
 export interface LibtorrentSeedOptions extends CommonOptions {
-  torrentPath: string;
+  /** One torrent, or several seeded by one session (all under dataRoot). */
+  torrentPath: string | readonly string[];
   dataRoot: string;
   /** Address to listen on: 127.0.0.1 by default, `netns.nsIp` in a namespace. */
   listenHost?: string;
@@ -99,7 +100,7 @@ export async function startLibtorrentSeed(opts: LibtorrentSeedOptions): Promise<
   const host = opts.listenHost ?? opts.netns?.nsIp ?? '127.0.0.1';
   const port = opts.port ?? (await freePort());
   const workDir = opts.workDir ?? makeTempDir('lt-seed');
-  const args = [join(SUPPORT, 'lt_peer.py'), 'seed', '--torrent', opts.torrentPath, '--save', opts.dataRoot];
+  const args = [join(SUPPORT, 'lt_peer.py'), 'seed', ...[opts.torrentPath].flat().flatMap((t) => ['--torrent', t]), '--save', opts.dataRoot];
   args.push('--listen', `${host}:${port}`, '--encryption', opts.encryption ?? 'enabled');
   if (opts.uploadLimit) args.push('--upload-limit', String(opts.uploadLimit));
   const proc = launcher(opts.netns)(SYSTEM_PYTHON, args, { name: 'libtorrent seed', logFile: join(workDir, `lt-seed-${port}.log`) });

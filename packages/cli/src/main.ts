@@ -11,7 +11,8 @@ const COMMANDS: Record<string, { run: Command; usage: string; summary: string }>
   inspect: { run: inspect, usage: inspectUsage, summary: 'print what a torrent file or magnet URI holds' },
   download: { run: download, usage: downloadUsage, summary: 'download a torrent in this process (embedded mode)' },
   seed: { run: seed, usage: seedUsage, summary: 'check data on disk and seed it until stopped' },
-  // The fleet, over the gRPC control API (--server, else SEEDBOX_SERVER, else 127.0.0.1:50051).
+  serve: { run: (argv, out) => import('./serve/serve.js').then((m) => m.serve(argv, out)), usage: 'seedbox serve --data DIR [--watch-dir DIR] [--help for every option]', summary: 'the one-machine seedbox: a daemon driven by the control API' },
+  // A daemon (serve) or the fleet, over the gRPC control API (--server, else SEEDBOX_SERVER, else 127.0.0.1:50051).
   add: { run: add, usage: addUsage, summary: 'add a torrent to the fleet' },
   ls: { run: ls, usage: lsUsage, summary: "list the fleet's torrents" },
   rm: { run: rm, usage: rmUsage, summary: 'remove a torrent from the fleet' },

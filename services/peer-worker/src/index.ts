@@ -39,4 +39,8 @@ export {
   DEFAULT_TICK_TIMEOUT_MS,
   type ControlServiceOptions,
 } from './control/control-service.js';
+export { FleetRunner, type FleetRunnerOptions, type FleetTorrentData } from './fleet/fleet-runner.js';
+export { FleetBackend, type FleetBackendOptions, torrentFileFromInfo } from './fleet/fleet-backend.js';
+export { LocalStatsBoard } from './fleet/figures.js';
+export type { StatsSource } from './control/backend.js';
 export { peerWorkerService } from './service.js';

@@ -136,6 +136,12 @@ export class FleetRunner {
     await this.o.state.removeWorker(this.o.workerId).catch(() => {});
   }
 
+  /** Resolves once the running set matches the state as it is now (e.g. a removed torrent has stopped). */
+  settled(): Promise<void> {
+    this.schedule();
+    return this.syncing;
+  }
+
   private schedule(): void {
     if (this.stopped) return;
     this.syncing = this.syncing.then(() => this.sync()).catch((e: unknown) => this.o.log.error('fleet sync failed', { error: e as Error }));
@@ -193,6 +199,7 @@ export class FleetRunner {
         torrent.on('piece', (index) => r.unsaved.add(index));
         // What a check that hashed found is the truth now, whatever the record said.
         torrent.on('checked', (outcome) => {
+          log.info('checked', { infoHash: hex, have: outcome.have.count, pieces: meta.pieceCount, fastPath: outcome.fastPath, hashed: outcome.hashed });
           if (outcome.hashed > 0) void this.o.state.replaceBitfield(hex, outcome.have).catch((e: unknown) => log.warn('recording a check failed', { infoHash: hex, error: e as Error }));
         });
         // Finishing is news worth not waiting a tick for: the figures (the

@@ -1,0 +1,223 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
+import { LocalFleetStore, LocalFleetStoreError, VERSION } from '@seedbox/cluster';
+import { DiskWriter } from '@seedbox/disk-writer';
+import { Engine, FleetBackend, FleetRunner, LocalStatsBoard, createControlService } from '@seedbox/peer-worker';
+import { health, SeedboxControlService } from '@seedbox/proto';
+import {
+  ConfigError,
+  configHelp,
+  createCommonMetrics,
+  createLogger,
+  createPeerWorkerMetrics,
+  HealthService,
+  installShutdown,
+  isHelpRequested,
+  loadConfig,
+  redactConfig,
+  serveOptions,
+  startGrpcServer,
+  startObservabilityServer,
+  type LogLevel,
+  type ServeConfig,
+} from '@seedbox/runtime';
+import { localTorrentData, Sha1Pool, torrentDir } from '@seedbox/storage';
+import { EmbeddedTrackers } from '@seedbox/tracker-client';
+import { CliError } from '../cli-error.js';
+import { WatchFolder } from './watch-folder.js';
+
+/**
+ * `seedbox serve`: the one-machine seedbox. The peer-worker, the
+ * disk-writer and the tracker-client in one process, with the fleet's own
+ * code: FleetRunner and FleetBackend over a LocalFleetStore (the state
+ * folder) instead of JetStream, pieces handed to the DiskWriter in
+ * process, the tracker-client announcing in process. It answers the same
+ * gRPC control API as a peer-worker, serves /metrics, /healthz and
+ * /readyz, takes the same SEEDBOX_ settings, and adds what a daemon
+ * needs: torrents kept across restarts, resume data, a watch folder.
+ *
+ * Files land in DATA_DIR/<infohash>/<name>; the state (registry,
+ * bitfields, resume data) in STATE_DIR (DATA_DIR/.seedbox by default).
+ */
+
+export const serveUsage = 'seedbox serve --data DIR [--state-dir DIR] [--watch-dir DIR] [--grpc-port N] [--listen-port N] [--help for every option]';
+
+/** A start-up failure: one line naming the setting. */
+class StartError extends Error {}
+
+const SERVE_ID = 'serve';
+
+export async function serve(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  if (isHelpRequested(argv)) {
+    out.write(`usage: ${serveUsage}\n\nEvery option is an environment variable or a flag:\n\n${configHelp(serveOptions)}\n`);
+    return 0;
+  }
+  let config: ServeConfig;
+  try {
+    config = loadConfig(serveOptions, { argv, env: process.env });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new CliError(e.message);
+    throw e;
+  }
+  try {
+    return await run(config);
+  } catch (e) {
+    if (e instanceof StartError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+/** Binds something that listens, or throws one line naming the setting. */
+async function bound<T>(setting: string, value: string, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (e) {
+    // grpc-js gives no errno code: the cause is inside its message.
+    const code = (e as NodeJS.ErrnoException).code ?? /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL)\b/.exec((e as Error).message)?.[1];
+    const why =
+      code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : code === 'EADDRNOTAVAIL' ? 'no such address here' : (e as Error).message;
+    throw new StartError(`${setting} ${value}: cannot listen: ${why}`);
+  }
+}
+
+async function run(config: ServeConfig): Promise<number> {
+  const log = createLogger({ service: 'serve', level: config.logLevel as LogLevel, instance: config.instanceId });
+  // grpc-js writes its own lines to stderr (a port in use, twice); they go to our log instead, where they are JSON.
+  grpc.setLogger({ error: (...parts: unknown[]) => log.warn('grpc', { message: parts.map(String).join(' ') }) } as unknown as Partial<Console>);
+  const stateDir = config.stateDir ?? join(config.dataDir, '.seedbox');
+  let store: LocalFleetStore;
+  try {
+    store = await LocalFleetStore.open(stateDir);
+  } catch (e) {
+    if (e instanceof LocalFleetStoreError) throw new StartError(`SEEDBOX_STATE_DIR (--state-dir): ${e.message}`);
+    throw e;
+  }
+  for (const bad of store.badEntries) log.warn('state entry skipped: it cannot be read', { path: bad.path, error: bad.error });
+  log.info('starting', { version: VERSION, config: redactConfig(serveOptions, config), stateDir });
+
+  const registry = new Registry();
+  createCommonMetrics(registry, { service: 'peer-worker', version: VERSION });
+  const m = createPeerWorkerMetrics(registry);
+  const healthService = new HealthService();
+  healthService.setStatus('', 'NOT_SERVING');
+  let ready: true | string = 'starting';
+  const http = await bound(`SEEDBOX_METRICS_PORT (--metrics-port)`, String(config.metricsPort), () =>
+    startObservabilityServer({ host: config.metricsHost, port: config.metricsPort, registry, checks: { ready: () => ready } }),
+  );
+
+  const hasher = new Sha1Pool(config.hashThreads);
+  const writer = new DiskWriter({ hasher });
+  let trackers: EmbeddedTrackers | undefined;
+  const engine = new Engine({
+    sink: writer,
+    listen: { host: config.listenHost, port: config.listenPort },
+    torrent: { maxPeers: config.maxPeers },
+    discovery: ({ peerId, listenPort }) =>
+      (trackers = new EmbeddedTrackers({
+        peerId,
+        port: config.announcePort ?? listenPort ?? config.listenPort,
+        ...(config.announceHost !== undefined ? { host: config.announceHost } : {}),
+        onWarning: (w) => log.warn('tracker', { kind: w.kind, infoHash: w.infoHashHex, url: w.url, code: w.code, message: w.message }),
+      })),
+  });
+  await bound('SEEDBOX_LISTEN_PORT (--listen-port)', String(config.listenPort), () => engine.start()).catch(async (e: unknown) => {
+    await Promise.all([http.close(), writer.close()]);
+    throw e;
+  });
+
+  const resumePath = (hex: string): string => join(stateDir, 'resume', `${hex}.json`);
+  const runner = new FleetRunner({
+    state: store,
+    engine,
+    workerId: SERVE_ID,
+    announce: { host: config.announceHost, port: engine.listenPort ?? config.listenPort },
+    log,
+    // The files, created sparse on first run; checked through resume data, so a restart hashes only what changed.
+    data: async (meta) => {
+      const hex = meta.infoHashHex;
+      const storage = await writer.addTorrent(meta, torrentDir(config.dataDir, hex));
+      return { ...localTorrentData(storage, writer.sha1, resumePath(hex)), close: () => writer.removeTorrent(hex) };
+    },
+    onTick: (t) => {
+      m.observeTick(t);
+      const count = { downloading: 0, seeding: 0, paused: runner.pausedCount };
+      for (const x of t.torrents) {
+        if (x.complete) count.seeding++;
+        else count.downloading++;
+      }
+      m.setTorrentStates(count);
+    },
+  });
+  const board = new LocalStatsBoard(engine);
+  const backend = new FleetBackend({
+    state: store,
+    stats: board,
+    resolve: (magnet) => engine.fetchMetadata(magnet, { timeoutMs: 120_000 }),
+    deleteData: async (hex) => {
+      // The torrent stops first (pieces under way answered), then its files go.
+      await runner.settled();
+      await writer.removeTorrent(hex);
+      await rm(torrentDir(config.dataDir, hex), { recursive: true, force: true });
+      await rm(resumePath(hex), { force: true });
+      log.info('torrent data deleted', { infoHash: hex });
+    },
+  });
+  await runner.start();
+
+  const grpcServer = await bound('SEEDBOX_GRPC_PORT (--grpc-port)', String(config.grpcPort), () =>
+    startGrpcServer({
+      host: config.grpcHost,
+      port: config.grpcPort,
+      services: [
+        { definition: health.HealthService, implementation: healthService.implementation },
+        { definition: SeedboxControlService, implementation: createControlService(backend) },
+      ],
+      // A .torrent file may be up to 16 MiB (our metainfo limit); gRPC's default cap is 4 MiB.
+      options: { 'grpc.max_receive_message_length': 20 * 1024 * 1024 },
+    }),
+  ).catch(async (e: unknown) => {
+    await runner.stop();
+    await Promise.all([http.close(), trackers?.stop(), writer.close()]);
+    throw e;
+  });
+
+  const watcher = config.watchDir === undefined ? undefined : new WatchFolder({ dir: config.watchDir, backend, log });
+  await watcher?.start().catch(async (e: unknown) => {
+    await runner.stop();
+    await Promise.all([http.close(), grpcServer.close(0), trackers?.stop(), writer.close()]);
+    throw new StartError(`SEEDBOX_WATCH_DIR (--watch-dir) ${config.watchDir}: ${(e as Error).message}`);
+  });
+
+  ready = true;
+  healthService.setStatus('', 'SERVING');
+  healthService.setStatus('seedbox.serve', 'SERVING');
+  log.info('ready', { grpcPort: grpcServer.port, metricsPort: http.port, listenPort: engine.listenPort, dataDir: config.dataDir, torrents: (await store.listTorrents()).length });
+
+  // A daemon: it runs until SIGTERM or SIGINT, and the shutdown ends the process (0, or 1 past its deadline).
+  return new Promise<number>(() => {
+    installShutdown({
+      logger: log,
+      timeoutMs: config.shutdownTimeoutMs,
+      steps: [
+        {
+          name: 'not ready',
+          run: async () => {
+            ready = 'shutting down';
+            healthService.setStatus('', 'NOT_SERVING');
+            healthService.setStatus('seedbox.serve', 'NOT_SERVING');
+          },
+        },
+        { name: 'stop the watch folder', run: async () => watcher?.stop() },
+        // Torrents stop (pieces under way written, resume data saved), then `stopped` to the trackers.
+        { name: 'stop torrents', run: () => runner.stop() },
+        { name: 'announce stopped', run: async () => trackers?.stop() },
+        { name: 'close files', run: () => writer.close() },
+        { name: 'write the state', run: () => store.flush() },
+        { name: 'close gRPC', run: () => grpcServer.close(2000) },
+        { name: 'close HTTP', run: () => http.close() },
+      ],
+    });
+  });
+}
