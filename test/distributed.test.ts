@@ -10,7 +10,7 @@
  * - NATS restarted in the middle;
  * - the control API through the CLI, and metrics that move.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
@@ -118,6 +118,24 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
     expect(worker.text()).toMatch(/"msg":"shutdown complete"/);
     await f.trackerClient!.process.waitForLine(/"msg":"announced".*"event":"stopped"/, 10_000, 'a stopped announce');
   }, 120_000);
+
+  it('a torrent added over data already on the shared volume is hashed and seeds, nothing downloaded; recheck hashes it again', async () => {
+    // No seed anywhere: the files are all there is.
+    nats = await startNatsServer();
+    fleet = await startFleet({ natsUrl: nats.url, trackerClient: false });
+    const f = fleet;
+    cpSync(many.contentPath, join(f.dataDir, many.infoHash, many.name), { recursive: true });
+    await add(f, many);
+    await waitComplete(f, many, 30_000);
+    const worker = f.peerWorkers[0]!.process;
+    const pieces = Math.ceil(many.totalSize / many.pieceLength);
+    await worker.waitForLine(new RegExp(`"msg":"checked".*"hashed":${pieces}`), 10_000, 'the check that hashed it');
+    expect((await progress(f, many.infoHash)).stats!.downloadedBytes).toBe(0);
+    const r = await run([cli, 'recheck', many.infoHash, '--server', `127.0.0.1:${f.peerWorkers[0]!.grpcPort}`], 10_000);
+    expect(r.code, r.output).toBe(0);
+    await waitFor(() => worker.text().split('\n').filter((l) => l.includes('"msg":"checked"')).length === 2, 20_000, 'a second check');
+    await waitComplete(f, many, 20_000);
+  }, 90_000);
 
   it('adds a magnet URI: the fleet fetches the metadata (BEP 9) through the tracker, then downloads byte-identical', async () => {
     const f = await setUp(big);

@@ -156,6 +156,13 @@ describe.skipIf(!need.available)('seedbox serve', () => {
     expect(r.code, r.stderr).toBe(0);
     await waitFor(() => logLines(s.process, 'checked').length === 2, 20_000, 'a second check');
     expect(logLines(s.process, 'checked')[1]).toMatchObject({ fastPath: false, hashed: Math.ceil(t.totalSize / t.pieceLength) });
+    // The CLI lists it, and removes it with its data.
+    const ls = await runToExit(process.execPath, [cli, 'ls', '--server', `127.0.0.1:${s.grpcPort}`]);
+    expect(ls.stdout).toMatch(new RegExp(`${t.infoHash.slice(0, 12)}\\s+${t.name}\\s+seeding`));
+    const rm = await runToExit(process.execPath, [cli, 'rm', t.infoHash, '--delete-data', '--server', `127.0.0.1:${s.grpcPort}`]);
+    expect(rm.code, rm.stderr).toBe(0);
+    expect(existsSync(dir)).toBe(false);
+    expect(await list(s)).toEqual([]);
     await s.stop();
   }, 120_000);
 
