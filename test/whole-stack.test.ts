@@ -415,6 +415,47 @@ async function startTransmission(
   return { container, downloadDir, remote };
 }
 
+describe.skipIf(!need.available)('the image runs seedbox serve', () => {
+  it('serves the control API from a container: a torrent added over data in the volume is checked and seeds; SIGTERM is a clean exit', async () => {
+    const work = makeTempDir('serve-image');
+    const t = await makeTorrent({ dir: join(work, 'src'), name: 'in-image.bin', pieceLength: 32 * 1024, files: { size: 3 * 1024 * 1024 + 17 } });
+    // The data as another client left it, in a volume the image's user (uid 10001) may open read-write.
+    // The state stays inside the container, so nothing of that user's is left in the host's temp dir.
+    const volume = join(work, 'volume');
+    mkdirSync(join(volume, t.infoHash), { recursive: true });
+    copyFileSync(t.contentPath, join(volume, t.infoHash, t.name));
+    for (const p of [volume, join(volume, t.infoHash)]) chmodSync(p, 0o755);
+    chmodSync(join(volume, t.infoHash, t.name), 0o666);
+    if (process.getuid?.() === 0) for (const p of [volume, join(volume, t.infoHash), join(volume, t.infoHash, t.name)]) chownSync(p, SEEDBOX_UID, SEEDBOX_UID);
+    else for (const p of [volume, join(volume, t.infoHash)]) chmodSync(p, 0o777);
+    const box = await new RegisteredContainer(IMAGES.seedbox, 'serve', join(work, 'serve.log'))
+      .withCommand(['node', 'packages/cli/bin/seedbox.js', 'serve', '--data', '/data', '--state-dir', '/tmp/seedbox-state', '--grpc-host', '0.0.0.0'])
+      .withBindMounts([{ source: volume, target: '/data', mode: 'rw' }])
+      .withExposedPorts(50051)
+      .withStartupTimeout(60_000)
+      .withWaitStrategy(Wait.forLogMessage(/"msg":"ready"/))
+      .run();
+    const control = new SeedboxControlClient(`127.0.0.1:${box.port(50051)}`, grpc.credentials.createInsecure());
+    try {
+      await call(control, 'addTorrent', { torrentFile: readFileSync(t.torrentPath), paused: false });
+      await waitFor(
+        async () => {
+          box.assertRunning('the torrent to seed');
+          const r = await call<{ infoHash: string }, GetTorrentResponse>(control, 'getTorrent', { infoHash: t.infoHash });
+          return r.torrent?.stats?.leftBytes === 0 && r.torrent.stats.pieceCount > 0;
+        },
+        30_000,
+        'the torrent checked and seeding',
+      );
+    } finally {
+      control.close();
+    }
+    await box.stopGracefully(15);
+    expect(box.text()).toMatch(/"msg":"shutdown complete"/);
+    expect(box.text()).toMatch(/"msg":"checked".*"fastPath":false/);
+  }, 120_000);
+});
+
 // ---------------------------------------------------------------- opentracker
 
 /**
