@@ -137,6 +137,30 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
     await waitComplete(f, many, 20_000);
   }, 90_000);
 
+  it('a port already in use is one line naming the setting, exit 1, for each port a service listens on', async () => {
+    nats = await startNatsServer();
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const cases: [string, Record<string, string>, RegExp][] = [
+        ['peer-worker', { SEEDBOX_METRICS_PORT: String(port) }, /^seedbox peer-worker: SEEDBOX_METRICS_PORT \(--metrics-port\) \d+: cannot listen: address already in use$/],
+        ['peer-worker', { SEEDBOX_GRPC_PORT: String(port) }, /^seedbox peer-worker: SEEDBOX_GRPC_PORT \(--grpc-port\) \d+: cannot listen: address already in use$/],
+        ['peer-worker', { SEEDBOX_LISTEN_PORT: String(port) }, /^seedbox peer-worker: SEEDBOX_LISTEN_PORT \(--listen-port\) \d+: cannot listen: address already in use$/],
+        ['disk-writer', { SEEDBOX_GRPC_PORT: String(port) }, /^seedbox disk-writer: SEEDBOX_GRPC_PORT \(--grpc-port\) \d+: cannot listen: address already in use$/],
+      ];
+      for (const [kind, env, line] of cases) {
+        const base = { SEEDBOX_NATS_URL: nats.url, SEEDBOX_DATA_DIR: makeTempDir('ports'), SEEDBOX_METRICS_HOST: '127.0.0.1', SEEDBOX_METRICS_PORT: '0', SEEDBOX_GRPC_HOST: '127.0.0.1', SEEDBOX_GRPC_PORT: '0', SEEDBOX_LISTEN_HOST: '127.0.0.1', SEEDBOX_LISTEN_PORT: '0' };
+        const r = await runToExit('env', [...Object.entries({ ...base, ...env }).map(([k, v]) => `${k}=${v}`), process.execPath, join(root, 'services', kind, 'dist', 'main.js')], 20_000);
+        expect(r.code, `${kind} ${JSON.stringify(env)}: ${r.stderr}`).toBe(1);
+        expect(r.stderr.trim()).toMatch(line);
+      }
+    } finally {
+      taken.close();
+    }
+  }, 90_000);
+
   it('adds a magnet URI: the fleet fetches the metadata (BEP 9) through the tracker, then downloads byte-identical', async () => {
     const f = await setUp(big);
     const magnet = `magnet:?xt=urn:btih:${big.infoHash}&tr=${encodeURIComponent(`http://127.0.0.1:${trackerPort}/announce`)}`;

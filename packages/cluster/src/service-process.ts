@@ -8,8 +8,11 @@ import {
   HealthService,
   installShutdown,
   isHelpRequested,
+  listenOrExplain,
   loadConfig,
   redactConfig,
+  routeGrpcLogs,
+  StartupError,
   startGrpcServer,
   startObservabilityServer,
   type CommonConfig,
@@ -91,78 +94,95 @@ export async function runService<S extends ConfigSchema>(def: ServiceDefinition<
   const steps: { name: string; run: () => Promise<void> | void }[] = [];
 
   // HTTP first: liveness answers while NATS is still being reached.
-  const http = await startObservabilityServer({
-    host: config.metricsHost,
-    port: config.metricsPort,
-    registry,
-    checks: { ready: () => (!natsUp ? 'not connected to NATS' : serviceReady()) },
-  });
-  log.info('metrics listening', { port: http.port });
+  routeGrpcLogs(log);
+  try {
+    await startUp();
+  } catch (e) {
+    // A port in use, a folder that cannot be used: one line naming the setting, not a stack trace.
+    if (!(e instanceof StartupError)) throw e;
+    process.stderr.write(`seedbox ${def.service}: ${e.message}\n`);
+    log.error('start-up failed', { setting: e.setting, error: e });
+    return exit(1);
+  }
 
-  const nc = await connect(natsOptions(config, `${def.service}/${config.instanceId}`));
-  natsUp = true;
-  metrics.setNatsConnected(true);
-  log.info('connected to NATS', { server: nc.getServer(), maxPayload: nc.info?.max_payload });
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === Events.Disconnect) {
-        natsUp = false;
-        metrics.setNatsConnected(false);
-        log.warn('disconnected from NATS', { server: s.data });
-      } else if (s.type === Events.Reconnect) {
-        natsUp = true;
-        metrics.setNatsConnected(true);
-        log.info('reconnected to NATS', { server: s.data });
-      } else if (s.type === Events.Error) {
-        log.warn('NATS error', { error: s.data });
+  async function startUp(): Promise<void> {
+    const http = await listenOrExplain('SEEDBOX_METRICS_PORT (--metrics-port)', config.metricsPort, () =>
+      startObservabilityServer({
+        host: config.metricsHost,
+        port: config.metricsPort,
+        registry,
+        checks: { ready: () => (!natsUp ? 'not connected to NATS' : serviceReady()) },
+      }),
+    );
+    log.info('metrics listening', { port: http.port });
+
+    const nc = await connect(natsOptions(config, `${def.service}/${config.instanceId}`));
+    natsUp = true;
+    metrics.setNatsConnected(true);
+    log.info('connected to NATS', { server: nc.getServer(), maxPayload: nc.info?.max_payload });
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === Events.Disconnect) {
+          natsUp = false;
+          metrics.setNatsConnected(false);
+          log.warn('disconnected from NATS', { server: s.data });
+        } else if (s.type === Events.Reconnect) {
+          natsUp = true;
+          metrics.setNatsConnected(true);
+          log.info('reconnected to NATS', { server: s.data });
+        } else if (s.type === Events.Error) {
+          log.warn('NATS error', { error: s.data });
+        }
       }
-    }
-  })();
+    })();
 
-  const ctx: ServiceContext<ConfigOf<S> & CommonConfig> = {
-    config,
-    log,
-    nc,
-    registry,
-    metrics,
-    health: healthService,
-    onShutdown: (name, run) => steps.push({ name, run }),
-  };
-  const started = await def.start(ctx);
-  serviceReady = started.ready ?? (() => true);
-  const grpcServer = await startGrpcServer({
-    host: config.grpcHost,
-    port: config.grpcPort,
-    services: [{ definition: health.HealthService, implementation: healthService.implementation }, ...(started.grpc ?? [])],
-    // A .torrent file may be up to 16 MiB (our metainfo limit); gRPC's default cap is 4 MiB.
-    options: { 'grpc.max_receive_message_length': 20 * 1024 * 1024 },
-  });
-  healthService.setStatus('', 'SERVING');
-  healthService.setStatus(`seedbox.${def.service}`, 'SERVING');
-  log.info('ready', { grpcPort: grpcServer.port, metricsPort: http.port });
+    const ctx: ServiceContext<ConfigOf<S> & CommonConfig> = {
+      config,
+      log,
+      nc,
+      registry,
+      metrics,
+      health: healthService,
+      onShutdown: (name, run) => steps.push({ name, run }),
+    };
+    const started = await def.start(ctx);
+    serviceReady = started.ready ?? (() => true);
+    const grpcServer = await listenOrExplain('SEEDBOX_GRPC_PORT (--grpc-port)', config.grpcPort, () =>
+      startGrpcServer({
+        host: config.grpcHost,
+        port: config.grpcPort,
+        services: [{ definition: health.HealthService, implementation: healthService.implementation }, ...(started.grpc ?? [])],
+        // A .torrent file may be up to 16 MiB (our metainfo limit); gRPC's default cap is 4 MiB.
+        options: { 'grpc.max_receive_message_length': 20 * 1024 * 1024 },
+      }),
+    );
+    healthService.setStatus('', 'SERVING');
+    healthService.setStatus(`seedbox.${def.service}`, 'SERVING');
+    log.info('ready', { grpcPort: grpcServer.port, metricsPort: http.port });
 
-  // Steps in order: not ready (and NOT_SERVING) first, so Kubernetes stops
-  // sending work; then the service's own; then gRPC, NATS (drained, so what
-  // was published goes out) and HTTP.
-  installShutdown({
-    logger: log,
-    timeoutMs: config.shutdownTimeoutMs,
-    exit,
-    steps: [
-      {
-        name: 'not ready',
-        run: async () => {
-          serviceReady = () => 'shutting down';
-          healthService.setStatus('', 'NOT_SERVING');
-          healthService.setStatus(`seedbox.${def.service}`, 'NOT_SERVING');
+    // Steps in order: not ready (and NOT_SERVING) first, so Kubernetes stops
+    // sending work; then the service's own; then gRPC, NATS (drained, so what
+    // was published goes out) and HTTP.
+    installShutdown({
+      logger: log,
+      timeoutMs: config.shutdownTimeoutMs,
+      exit,
+      steps: [
+        {
+          name: 'not ready',
+          run: async () => {
+            serviceReady = () => 'shutting down';
+            healthService.setStatus('', 'NOT_SERVING');
+            healthService.setStatus(`seedbox.${def.service}`, 'NOT_SERVING');
+          },
         },
-      },
-      ...steps.map((st) => ({ name: st.name, run: async () => st.run() })),
-      { name: 'close gRPC', run: () => grpcServer.close(2000) },
-      { name: 'drain NATS', run: () => nc.drain() },
-      { name: 'close HTTP', run: () => http.close() },
-    ],
-  });
+        ...steps.map((st) => ({ name: st.name, run: async () => st.run() })),
+        { name: 'close gRPC', run: () => grpcServer.close(2000) },
+        { name: 'drain NATS', run: () => nc.drain() },
+        { name: 'close HTTP', run: () => http.close() },
+      ],
+    });
+  }
 }
 
 export function natsOptions(config: CommonConfig, name: string): ConnectionOptions {

@@ -75,3 +75,4 @@ export {
   type RunningGrpcServer,
 } from './health.js';
 export { installShutdown, type ShutdownOptions, type ShutdownStep, type ShutdownTrigger, type SignalSource } from './shutdown.js';
+export { listenOrExplain, routeGrpcLogs, StartupError } from './startup.js';

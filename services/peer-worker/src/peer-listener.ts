@@ -18,6 +18,8 @@ export interface ListenerOptions {
   handshakeTimeoutMs?: number;
   /** Counts refused connections by reason. */
   onRefused?: (reason: 'unknown-torrent' | 'bad-handshake' | 'handshake-timeout') => void;
+  /** Errors of the listening socket after start (e.g. EMFILE on accept); they never end the process. */
+  onError?: (error: Error) => void;
 }
 
 export class PeerListener {
@@ -28,6 +30,9 @@ export class PeerListener {
   constructor(options: ListenerOptions) {
     this.options = options;
     this.server = createServer((socket) => this.onConnection(socket));
+    // Always handled: an unhandled 'error' on a server ends the process
+    // (a failed listen can emit it after listen() has already rejected).
+    this.server.on('error', (err) => this.options.onError?.(err));
   }
 
   async listen(): Promise<{ host: string; port: number }> {

@@ -1,7 +1,7 @@
 import { FleetState, NatsPieceSink, STORAGE_DELETE, type ServiceDefinition } from '@seedbox/cluster';
 import { Sha1Pool, torrentDir } from '@seedbox/storage';
 import { SeedboxControlService } from '@seedbox/proto';
-import { createPeerWorkerMetrics, peerWorkerOptions } from '@seedbox/runtime';
+import { createPeerWorkerMetrics, listenOrExplain, peerWorkerOptions } from '@seedbox/runtime';
 import { createControlService } from './control/control-service.js';
 import { FleetBackend } from './fleet/fleet-backend.js';
 import { FleetRunner } from './fleet/fleet-runner.js';
@@ -43,7 +43,7 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
       listen: { host: config.listenHost, port: config.listenPort },
       torrent: { maxPeers: config.maxPeers },
     });
-    await engine.start();
+    await listenOrExplain('SEEDBOX_LISTEN_PORT (--listen-port)', config.listenPort, () => engine.start());
     const peerId = engine.peerId;
     if (!discovery || !announce) throw new Error('the engine started without making its discovery');
     // Hashing here only checks data a torrent was added over (and rechecks): one thread is enough.

@@ -1,6 +1,5 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { LocalFleetStore, LocalFleetStoreError, VERSION } from '@seedbox/cluster';
 import { DiskWriter } from '@seedbox/disk-writer';
@@ -15,11 +14,14 @@ import {
   HealthService,
   installShutdown,
   isHelpRequested,
+  listenOrExplain,
   loadConfig,
   redactConfig,
+  routeGrpcLogs,
   serveOptions,
   startGrpcServer,
   startObservabilityServer,
+  StartupError,
   type LogLevel,
   type ServeConfig,
 } from '@seedbox/runtime';
@@ -46,6 +48,7 @@ export const serveUsage = 'seedbox serve --data DIR [--state-dir DIR] [--watch-d
 
 /** A start-up failure: one line naming the setting. */
 class StartError extends Error {}
+const bound = listenOrExplain;
 
 const SERVE_ID = 'serve';
 
@@ -64,28 +67,14 @@ export async function serve(argv: string[], out: NodeJS.WritableStream): Promise
   try {
     return await run(config);
   } catch (e) {
-    if (e instanceof StartError) throw new CliError(e.message);
+    if (e instanceof StartError || e instanceof StartupError) throw new CliError(e.message);
     throw e;
-  }
-}
-
-/** Binds something that listens, or throws one line naming the setting. */
-async function bound<T>(setting: string, value: string, start: () => Promise<T>): Promise<T> {
-  try {
-    return await start();
-  } catch (e) {
-    // grpc-js gives no errno code: the cause is inside its message.
-    const code = (e as NodeJS.ErrnoException).code ?? /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL)\b/.exec((e as Error).message)?.[1];
-    const why =
-      code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : code === 'EADDRNOTAVAIL' ? 'no such address here' : (e as Error).message;
-    throw new StartError(`${setting} ${value}: cannot listen: ${why}`);
   }
 }
 
 async function run(config: ServeConfig): Promise<number> {
   const log = createLogger({ service: 'serve', level: config.logLevel as LogLevel, instance: config.instanceId });
-  // grpc-js writes its own lines to stderr (a port in use, twice); they go to our log instead, where they are JSON.
-  grpc.setLogger({ error: (...parts: unknown[]) => log.warn('grpc', { message: parts.map(String).join(' ') }) } as unknown as Partial<Console>);
+  routeGrpcLogs(log);
   const stateDir = config.stateDir ?? join(config.dataDir, '.seedbox');
   let store: LocalFleetStore;
   try {
