@@ -192,6 +192,22 @@ describe.skipIf(!need.available)('seedbox serve', () => {
     await s.stop();
   }, 120_000);
 
+  it('a .magnet file in the watch folder: the metadata comes through the tracker, then the download, byte-identical', async () => {
+    const t = torrents[9]!;
+    await startOpentracker({ infoHashes: [t.infoHash], port: trackerPort });
+    await startLibtorrentSeed({ torrentPath: t.torrentPath, dataRoot: t.dataRoot });
+    const data = join(work, 'box5', 'data');
+    const watch = join(work, 'box5', 'watch');
+    mkdirSync(data, { recursive: true });
+    mkdirSync(watch, { recursive: true });
+    const s = await startServe(data, ['--watch-dir', watch]);
+    writeFileSync(join(watch, 'm.magnet'), `magnet:?xt=urn:btih:${t.infoHash}&tr=${encodeURIComponent(`http://127.0.0.1:${trackerPort}/announce`)}\n`);
+    await waitFor(() => existsSync(join(watch, 'm.magnet.added')), 60_000, 'm.magnet.added');
+    await waitFor(async () => (await list(s))[0]?.state === TorrentState.TORRENT_STATE_SEEDING, 60_000, 'the magnet torrent seeding');
+    expect(await compareTrees(t.contentPath, join(data, t.infoHash, t.name))).toBeNull();
+    await s.stop();
+  }, 150_000);
+
   it('a bad flag, a missing data folder setting and an unusable state folder are one line each, exit 1', async () => {
     const data = join(work, 'box4', 'data');
     mkdirSync(data, { recursive: true });
