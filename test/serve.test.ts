@@ -7,7 +7,7 @@
  * watch folder takes good, bad and half-written files; bad settings are
  * one line and exit 1.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
@@ -165,6 +165,25 @@ describe.skipIf(!need.available)('seedbox serve', () => {
     expect(await list(s)).toEqual([]);
     await s.stop();
   }, 120_000);
+
+  it('a torrent whose files cannot be opened is in error with the reason; once mended, a recheck brings it back', async () => {
+    const t = torrents[4]!;
+    const data = join(work, 'box6', 'data');
+    // A folder where the torrent's file must go.
+    mkdirSync(join(data, t.infoHash, t.name), { recursive: true });
+    const s = await startServe(data);
+    await call(s.control, 'addTorrent', { torrentFile: readFileSync(t.torrentPath), paused: false });
+    await waitFor(async () => (await list(s))[0]?.state === TorrentState.TORRENT_STATE_ERROR, 20_000, 'the error state');
+    expect((await list(s))[0]!.error).toMatch(/is a folder, not a file/);
+    const ls = await runToExit(process.execPath, [cli, 'ls', '--server', `127.0.0.1:${s.grpcPort}`]);
+    expect(ls.stdout).toMatch(/error/);
+    rmSync(join(data, t.infoHash, t.name), { recursive: true });
+    copyFileSync(t.contentPath, join(data, t.infoHash, t.name));
+    await call(s.control, 'recheckTorrent', { infoHash: t.infoHash });
+    await waitFor(async () => (await list(s))[0]?.state === TorrentState.TORRENT_STATE_SEEDING, 20_000, 'seeding after the recheck');
+    expect((await list(s))[0]!.error).toBe('');
+    await s.stop();
+  }, 60_000);
 
   it('takes .torrent files from the watch folder: good ones added, bad ones marked invalid, a file still being written left alone', async () => {
     const data = join(work, 'box3', 'data');

@@ -40,6 +40,10 @@ export interface TorrentStatsView {
   complete: boolean;
   /** The tick these figures are from (ms since the epoch). */
   time: number;
+  /** The engine's state of the torrent, when the worker reported one. */
+  state?: 'checking' | 'downloading' | 'seeding' | 'paused' | 'stopped' | 'error' | undefined;
+  /** Why, in the error state. */
+  error?: string | undefined;
 }
 
 /** Where the backend reads figures: the fleet's StatsBoard (NATS), or the engine of this process. */

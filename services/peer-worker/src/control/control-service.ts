@@ -16,6 +16,7 @@ import {
   type WatchTorrentsRequest,
   type WatchTorrentsResponse,
 } from '@seedbox/proto';
+import { stateToProto } from './state-codes.js';
 import { ControlError, type ControlBackend, type ControlErrorCode, type TorrentRecord, type TorrentStatsView } from './backend.js';
 
 /**
@@ -86,7 +87,8 @@ export function toStatus(error: unknown): Pick<StatusObject, 'code' | 'details'>
  */
 export function torrentState(record: TorrentRecord, stats: TorrentStatsView | undefined): TorrentState {
   if (record.desired === 'paused') return TorrentState.TORRENT_STATE_PAUSED;
-  if (record.error !== undefined) return TorrentState.TORRENT_STATE_ERROR;
+  if (record.error !== undefined || stats?.state === 'error') return TorrentState.TORRENT_STATE_ERROR;
+  if (stats?.state === 'checking') return TorrentState.TORRENT_STATE_CHECKING;
   if (stats?.complete) return TorrentState.TORRENT_STATE_SEEDING;
   return TorrentState.TORRENT_STATE_DOWNLOADING;
 }
@@ -113,6 +115,8 @@ export function toTorrentStats(view: TorrentStatsView): TorrentStats {
     // The proto has no "unknown": 0 stands for both unknown and done.
     etaSeconds: view.eta === undefined ? 0 : whole(view.eta, UINT32_MAX),
     tickTimeMs: whole(view.time),
+    state: stateToProto(view.state),
+    error: view.error ?? '',
   };
 }
 
@@ -130,7 +134,7 @@ export function toTorrent(record: TorrentRecord, stats: TorrentStatsView | undef
     files: m.files.filter((f) => !f.padding).map((f) => ({ path: f.path.join('/'), length: f.length })),
     // Absent, not zeroed, until a worker has reported: zeros would claim "no progress".
     stats: stats === undefined ? undefined : toTorrentStats(stats),
-    error: record.error ?? '',
+    error: record.error ?? (stats?.state === 'error' ? (stats.error ?? '') : ''),
     addedAt: Math.floor(record.addedAt / 1000),
   };
 }

@@ -1,6 +1,7 @@
 import type { NatsConnection } from 'nats';
 import { workerStatsSubject } from '@seedbox/cluster';
 import { WatchTorrentsResponse, type TorrentStats } from '@seedbox/proto';
+import { stateToProto } from '../control/state-codes.js';
 import type { StatsSource, TorrentStatsView } from '../control/backend.js';
 import type { Engine, EngineTick } from '../engine.js';
 import type { TorrentSnapshot } from '../torrent.js';
@@ -13,6 +14,8 @@ import type { TorrentSnapshot } from '../torrent.js';
 
 export function statsOf(x: TorrentSnapshot, time: number): TorrentStats {
   return {
+    state: stateToProto(x.state),
+    error: x.error ?? '',
     infoHash: x.infoHash,
     downloadRate: Math.round(x.downloadRate),
     uploadRate: Math.round(x.uploadRate),
@@ -54,6 +57,8 @@ function viewOf(x: TorrentSnapshot, time: number): TorrentStatsView {
     eta: x.eta === undefined ? undefined : Math.ceil(x.eta),
     complete: x.complete,
     time,
+    state: x.state,
+    error: x.error,
   };
 }
 

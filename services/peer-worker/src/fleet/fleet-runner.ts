@@ -50,7 +50,8 @@ export interface FleetRunnerOptions {
 interface Running {
   meta: Metainfo;
   torrent: Torrent | undefined;
-  data: Promise<FleetTorrentData>;
+  /** Opened on the first check. */
+  data: Promise<FleetTorrentData> | undefined;
   /** Verified here since the last merge into the fleet's bitfield. */
   unsaved: Set<number>;
   /** The registry's recheck count this run has honoured. */
@@ -189,35 +190,50 @@ export class FleetRunner {
 
   private run(hex: string, meta: Metainfo, rechecks: number): void {
     const { engine, log } = this.o;
-    const r: Running = { meta, torrent: undefined, data: Promise.resolve(this.o.data(meta, () => this.fleetBits.get(hex))), unsaved: new Set(), rechecks };
+    const r: Running = { meta, torrent: undefined, data: undefined, unsaved: new Set(), rechecks };
     this.running.set(hex, r);
-    void r.data.then(
-      (data) => {
-        if (this.running.get(hex) !== r) return; // closed while the data was being opened
-        const torrent = engine.add(meta, { data });
-        r.torrent = torrent;
-        torrent.on('piece', (index) => r.unsaved.add(index));
-        // What a check that hashed found is the truth now, whatever the record said.
-        torrent.on('checked', (outcome) => {
-          log.info('checked', { infoHash: hex, have: outcome.have.count, pieces: meta.pieceCount, fastPath: outcome.fastPath, hashed: outcome.hashed });
-          if (outcome.hashed > 0) void this.o.state.replaceBitfield(hex, outcome.have).catch((e: unknown) => log.warn('recording a check failed', { infoHash: hex, error: e as Error }));
+    // The data is opened inside the check, so that a failure to open it (a
+    // folder where a file should be, a volume not mounted) is the torrent's
+    // error state with its reason, and a recheck (or resume) opens it again.
+    const open = (): Promise<FleetTorrentData> => {
+      r.data ??= Promise.resolve()
+        .then(() => this.o.data(meta, () => this.fleetBits.get(hex)))
+        .catch((e: unknown) => {
+          r.data = undefined;
+          throw e;
         });
-        // Finishing is news worth not waiting a tick for: the figures (the
-        // control API's watch), the bitfield (other workers start seeding) and
-        // the heartbeat (`completed` to the trackers) go out now.
-        torrent.once('complete', () => setImmediate(() => !this.stopped && this.tick(engine.snapshot())));
-        torrent.on('error', (e) => log.warn('torrent error', { infoHash: hex, error: e }));
-        log.info('running torrent', { infoHash: hex, name: meta.name, pieces: meta.pieceCount });
+      return r.data;
+    };
+    const data: TorrentData = {
+      check: async (onProgress, options) => (await open()).check(onProgress, options),
+      read: async (index, begin, length) => {
+        const d = await open();
+        if (!d.read) throw new Error('this torrent\'s data cannot be read');
+        return d.read(index, begin, length);
       },
-      (e: unknown) => log.error('cannot open the torrent\'s data', { infoHash: hex, error: e as Error }),
-    );
+      save: async (have) => (await open()).save?.(have),
+    };
+    const torrent = engine.add(meta, { data });
+    r.torrent = torrent;
+    torrent.on('piece', (index) => r.unsaved.add(index));
+    // What a check that hashed found is the truth now, whatever the record said.
+    torrent.on('checked', (outcome) => {
+      log.info('checked', { infoHash: hex, have: outcome.have.count, pieces: meta.pieceCount, fastPath: outcome.fastPath, hashed: outcome.hashed });
+      if (outcome.hashed > 0) void this.o.state.replaceBitfield(hex, outcome.have).catch((e: unknown) => log.warn('recording a check failed', { infoHash: hex, error: e as Error }));
+    });
+    // Finishing is news worth not waiting a tick for: the figures (the
+    // control API's watch), the bitfield (other workers start seeding) and
+    // the heartbeat (`completed` to the trackers) go out now.
+    torrent.once('complete', () => setImmediate(() => !this.stopped && this.tick(engine.snapshot())));
+    torrent.on('error', (e) => log.warn('torrent error', { infoHash: hex, error: e }));
+    log.info('running torrent', { infoHash: hex, name: meta.name, pieces: meta.pieceCount });
   }
 
   private async close(hex: string, r: Running): Promise<void> {
     this.running.delete(hex);
     await this.o.engine.remove(hex);
     if (r.unsaved.size > 0 && this.registry.has(hex)) await this.o.state.mergeBitfield(hex, r.meta.pieceCount, r.unsaved).catch(() => {});
-    const data = await r.data.catch(() => undefined);
+    const data = await r.data?.catch(() => undefined);
     await data?.close?.().catch(() => {});
     this.o.log.info('stopped torrent', { infoHash: hex });
   }

@@ -2,6 +2,7 @@ import type { NatsConnection, Subscription } from 'nats';
 import { WORKER_STATS_ALL } from '@seedbox/cluster';
 import { WatchTorrentsResponse, type TorrentStats } from '@seedbox/proto';
 import type { StatsSource, TorrentStatsView } from '../control/backend.js';
+import { stateFromProto } from '../control/state-codes.js';
 
 /**
  * The fleet's per-tick figures, as every peer-worker sees them: each worker
@@ -77,9 +78,17 @@ export class StatsBoard implements StatsSource {
             eta: undefined,
             complete,
             time: s.tickTimeMs,
+            state: stateFromProto(s.state),
+            error: s.error || undefined,
           });
           continue;
         }
+        // Trouble on any worker is news; else checking until every worker has checked.
+        const state = stateFromProto(s.state);
+        if (state === 'error' && prev.state !== 'error') {
+          prev.state = 'error';
+          prev.error = s.error || undefined;
+        } else if (state === 'checking' && prev.state !== 'error') prev.state = 'checking';
         prev.downloadRate += s.downloadRate;
         prev.uploadRate += s.uploadRate;
         prev.downloaded += s.downloadedBytes;

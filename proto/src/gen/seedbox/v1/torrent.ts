@@ -96,6 +96,13 @@ export interface TorrentStats {
   etaSeconds: number;
   /** Unix time in milliseconds at the end of the tick. */
   tickTimeMs: number;
+  /**
+   * Where the torrent is in its life on the worker (checking, downloading,
+   * seeding, error); UNSPECIFIED from a worker that does not say.
+   */
+  state: TorrentState;
+  /** Why, when state is TORRENT_STATE_ERROR. */
+  error: string;
 }
 
 export interface Torrent {
@@ -216,6 +223,8 @@ function createBaseTorrentStats(): TorrentStats {
     leftBytes: 0,
     etaSeconds: 0,
     tickTimeMs: 0,
+    state: 0,
+    error: "",
   };
 }
 
@@ -259,6 +268,12 @@ export const TorrentStats: MessageFns<TorrentStats> = {
     }
     if (message.tickTimeMs !== 0) {
       writer.uint32(104).uint64(message.tickTimeMs);
+    }
+    if (message.state !== 0) {
+      writer.uint32(112).int32(message.state);
+    }
+    if (message.error !== "") {
+      writer.uint32(122).string(message.error);
     }
     return writer;
   },
@@ -380,6 +395,22 @@ export const TorrentStats: MessageFns<TorrentStats> = {
             message.tickTimeMs = longToNumber(reader.uint64());
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -451,6 +482,8 @@ export const TorrentStats: MessageFns<TorrentStats> = {
         : isSet(object.tick_time_ms)
         ? globalThis.Number(object.tick_time_ms)
         : 0,
+      state: isSet(object.state) ? torrentStateFromJSON(object.state) : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
     };
   },
 
@@ -495,6 +528,12 @@ export const TorrentStats: MessageFns<TorrentStats> = {
     if (message.tickTimeMs !== 0) {
       obj.tickTimeMs = Math.round(message.tickTimeMs);
     }
+    if (message.state !== 0) {
+      obj.state = torrentStateToJSON(message.state);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
     return obj;
   },
 
@@ -516,6 +555,8 @@ export const TorrentStats: MessageFns<TorrentStats> = {
     message.leftBytes = object.leftBytes ?? 0;
     message.etaSeconds = object.etaSeconds ?? 0;
     message.tickTimeMs = object.tickTimeMs ?? 0;
+    message.state = object.state ?? 0;
+    message.error = object.error ?? "";
     return message;
   },
 };
