@@ -156,6 +156,15 @@ describe.skipIf(!need.available)('seedbox serve', () => {
     expect(r.code, r.stderr).toBe(0);
     await waitFor(() => logLines(s.process, 'checked').length === 2, 20_000, 'a second check');
     expect(logLines(s.process, 'checked')[1]).toMatchObject({ fastPath: false, hashed: Math.ceil(t.totalSize / t.pieceLength) });
+    // The CLI pauses and resumes it, and watches it.
+    const server = `127.0.0.1:${s.grpcPort}`;
+    expect((await runToExit(process.execPath, [cli, 'pause', t.infoHash, '--server', server])).code).toBe(0);
+    await waitFor(async () => (await list(s))[0]?.state === TorrentState.TORRENT_STATE_PAUSED, 10_000, 'paused');
+    expect((await runToExit(process.execPath, [cli, 'resume', t.infoHash, '--server', server])).code).toBe(0);
+    await waitFor(async () => (await list(s))[0]?.state === TorrentState.TORRENT_STATE_SEEDING, 20_000, 'seeding again');
+    const watcher = spawnProcess(process.execPath, [cli, 'watch', '--json', '--server', server], { name: 'watch', logFile: join(work, 'box2', 'watch.log') });
+    await watcher.waitForLine(new RegExp(t.infoHash), 10_000, 'a watch line for the torrent');
+    await watcher.stop();
     // The CLI lists it, and removes it with its data.
     const ls = await runToExit(process.execPath, [cli, 'ls', '--server', `127.0.0.1:${s.grpcPort}`]);
     expect(ls.stdout).toMatch(new RegExp(`${t.infoHash.slice(0, 12)}\\s+${t.name}\\s+seeding`));
