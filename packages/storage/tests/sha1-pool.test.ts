@@ -146,7 +146,11 @@ describe('Sha1Pool', () => {
     await pool.close();
     await pending;
     expect(pool.threads).toBe(0);
-    if (baseline > 0) expect(threadCount()).toBeLessThanOrEqual(baseline);
+    // A terminated worker's OS thread may still be exiting for a moment after terminate() resolves.
+    if (baseline > 0) {
+      for (let i = 0; i < 50 && threadCount() > baseline; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(threadCount()).toBeLessThanOrEqual(baseline);
+    }
   });
 
   it('does not keep the process alive while idle', async () => {
