@@ -91,6 +91,22 @@ export const peerWorkerOptions = defineOptions({
     describe: 'the port trackers give out for this worker, e.g. a NodePort or hostPort',
   },
   maxPeers: { env: 'SEEDBOX_MAX_PEERS', flag: 'max-peers', kind: 'int', min: 1, default: 50, describe: 'peers per torrent' },
+  maxConnections: {
+    env: 'SEEDBOX_MAX_CONNECTIONS',
+    flag: 'max-connections',
+    kind: 'int',
+    min: 1,
+    default: 500,
+    describe: 'peer connections of the whole process (every torrent, and those handshaking); incoming ones past it are refused',
+  },
+  maxConnectionsPerIp: {
+    env: 'SEEDBOX_MAX_CONNECTIONS_PER_IP',
+    flag: 'max-connections-per-ip',
+    kind: 'int',
+    min: 1,
+    default: 16,
+    describe: 'incoming connections from one address at once; raise it behind a NAT or a SNAT-ing Service, where peers share an address',
+  },
   maxPiecesInFlight: {
     env: 'SEEDBOX_MAX_PIECES_IN_FLIGHT',
     flag: 'max-pieces-in-flight',
@@ -170,6 +186,8 @@ export const serveOptions = defineOptions({
   announceHost: { ...peerWorkerOptions.announceHost, describe: 'the address trackers give out for us (default: the one they see)' },
   announcePort: { ...peerWorkerOptions.announcePort, describe: 'the port trackers give out for us' },
   maxPeers: peerWorkerOptions.maxPeers,
+  maxConnections: peerWorkerOptions.maxConnections,
+  maxConnectionsPerIp: peerWorkerOptions.maxConnectionsPerIp,
   hashThreads: diskWriterOptions.hashThreads,
 });
 

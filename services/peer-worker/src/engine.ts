@@ -5,7 +5,7 @@ import type { MetadataFetcher } from './metadata-fetcher.js';
 import { resolveMagnet, type ResolvedMagnet } from './magnet-resolver.js';
 import type { PeerDiscovery, SwarmHandle, SwarmInfo } from './peer-discovery.js';
 import { generatePeerId } from './peer-id.js';
-import { PeerListener } from './peer-listener.js';
+import { PeerListener, type ListenerOptions, type RefusedConnection } from './peer-listener.js';
 import { Torrent, type TorrentData, type TorrentOptions, type TorrentSnapshot } from './torrent.js';
 
 /**
@@ -29,6 +29,14 @@ export interface EngineOptions {
   peerId?: Uint8Array | undefined;
   /** Where to accept peers; false for none. Default: every address, a free port. */
   listen?: { host?: string | undefined; port?: number | undefined } | false;
+  /**
+   * Peer connections of the whole process, every torrent's sessions and
+   * those still handshaking (libtorrent's `connections_limit`); incoming
+   * ones past it are refused. Default 500.
+   */
+  maxConnections?: number | undefined;
+  /** The listener's own limits (see peer-listener.ts). */
+  incoming?: Pick<ListenerOptions, 'handshakeTimeoutMs' | 'maxHandshaking' | 'maxPerIp' | 'onRefused' | 'onError'> | undefined;
   /**
    * How peers are found; made once the engine listens, since what it
    * announces (the port) is known only then.
@@ -88,12 +96,26 @@ export class Engine extends EventEmitter<EngineEvents> {
       this.listener = new PeerListener({
         ...(listen.host !== undefined ? { host: listen.host } : {}),
         ...(listen.port !== undefined ? { port: listen.port } : {}),
+        ...this.o.incoming,
         lookup: (hex) => this.entries.get(hex)?.torrent ?? this.fetching.get(hex),
+        accepting: () => this.connectionCount() < (this.o.maxConnections ?? 500),
       });
       this.listenPort = (await this.listener.listen()).port;
     }
     this.discoveryNow = this.o.discovery?.({ peerId: this.peerId, listenPort: this.listenPort });
     this.timer = setInterval(() => this.tick(), this.o.tickMs ?? 1000);
+  }
+
+  /** Peer connections now: every torrent's sessions, and those the listener holds until their handshake. */
+  connectionCount(): number {
+    let n = this.listener?.handshaking ?? 0;
+    for (const e of this.entries.values()) n += e.torrent.sessionCount;
+    return n;
+  }
+
+  /** Incoming connections the listener refused, by reason, since start. */
+  get refusedConnections(): Partial<Record<RefusedConnection, number>> {
+    return { ...this.listener?.refused };
   }
 
   get discovery(): PeerDiscovery | undefined {

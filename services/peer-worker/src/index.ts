@@ -15,7 +15,7 @@ export {
   type MetadataFetcherOptions,
   type MetadataFetchStats,
 } from './metadata-fetcher.js';
-export { PeerListener } from './peer-listener.js';
+export { PeerListener, type ListenerOptions, type RefusedConnection } from './peer-listener.js';
 export { PiecePicker } from './piece-picker.js';
 export { PieceDownload } from './piece-download.js';
 export { RequestPipeline, type PipelineOptions } from './request-pipeline.js';

@@ -5,7 +5,26 @@ import { decodeHandshake, ProtocolError, type Handshake } from '@seedbox/protoco
  * Accepts peer connections for every torrent of a worker on one port. It
  * reads just the handshake, which names the torrent, and hands the socket to
  * that torrent; connections for torrents we don't have are closed.
+ *
+ * A public port is also where floods come from, so it holds the line
+ * before any torrent sees a socket: at most `maxHandshaking` connections
+ * may be waiting for their handshake, each for `handshakeTimeoutMs`; at
+ * most `maxPerIp` connections from one address are open at once (waiting
+ * or handed over); `accepting()` may refuse more (the engine's total cap);
+ * and while the process is out of file descriptors (EMFILE, ENFILE) new
+ * connections are closed at once for a second instead of failing
+ * elsewhere. Every refusal is counted by reason.
  */
+/** Why the listener closed a connection before any torrent saw it. */
+export type RefusedConnection =
+  | 'unknown-torrent'
+  | 'bad-handshake'
+  | 'handshake-timeout'
+  | 'too-many-handshaking'
+  | 'too-many-from-address'
+  | 'over-connection-limit'
+  | 'out-of-file-descriptors';
+
 export interface IncomingTarget {
   acceptIncoming(socket: Socket, handshake: Handshake, leftover: Uint8Array): void;
 }
@@ -15,9 +34,16 @@ export interface ListenerOptions {
   port?: number;
   /** Finds the torrent for an info hash (hex). */
   lookup: (infoHashHex: string) => IncomingTarget | undefined;
+  /** How long an incoming connection may take to send its handshake, ms. Default 5 s. */
   handshakeTimeoutMs?: number;
+  /** Connections waiting for their handshake at once. Default 64. */
+  maxHandshaking?: number;
+  /** Connections open from one address at once. Default 16. */
+  maxPerIp?: number;
+  /** Whether one more connection may be taken at all (e.g. the engine's total cap). */
+  accepting?: () => boolean;
   /** Counts refused connections by reason. */
-  onRefused?: (reason: 'unknown-torrent' | 'bad-handshake' | 'handshake-timeout') => void;
+  onRefused?: (reason: RefusedConnection) => void;
   /** Errors of the listening socket after start (e.g. EMFILE on accept); they never end the process. */
   onError?: (error: Error) => void;
 }
@@ -26,13 +52,24 @@ export class PeerListener {
   private readonly server: Server;
   private readonly options: ListenerOptions;
   private readonly pending = new Set<Socket>();
+  /** Open connections by remote address, from accept to close. */
+  private readonly perIp = new Map<string, number>();
+  /** Until when new connections are closed at once (out of file descriptors). */
+  private starvedUntil = 0;
+  /** Refusals by reason since start. */
+  readonly refused: Partial<Record<RefusedConnection, number>> = {};
 
   constructor(options: ListenerOptions) {
     this.options = options;
     this.server = createServer((socket) => this.onConnection(socket));
     // Always handled: an unhandled 'error' on a server ends the process
     // (a failed listen can emit it after listen() has already rejected).
-    this.server.on('error', (err) => this.options.onError?.(err));
+    this.server.on('error', (err) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Out of descriptors: back off for a second rather than accept into failures.
+      if (code === 'EMFILE' || code === 'ENFILE') this.starvedUntil = Date.now() + 1000;
+      this.options.onError?.(err);
+    });
   }
 
   async listen(): Promise<{ host: string; port: number }> {
@@ -48,21 +85,54 @@ export class PeerListener {
     return { host: addr.address, port: addr.port };
   }
 
+  get handshaking(): number {
+    return this.pending.size;
+  }
+
+  private count(reason: RefusedConnection): void {
+    this.refused[reason] = (this.refused[reason] ?? 0) + 1;
+    this.options.onRefused?.(reason);
+  }
+
   private onConnection(socket: Socket): void {
+    socket.on('error', () => {}); // a reset before anyone listens must not throw
+    const ip = socket.remoteAddress ?? '';
+    const early: RefusedConnection | undefined =
+      Date.now() < this.starvedUntil
+        ? 'out-of-file-descriptors'
+        : this.pending.size >= (this.options.maxHandshaking ?? 64)
+          ? 'too-many-handshaking'
+          : (this.perIp.get(ip) ?? 0) >= (this.options.maxPerIp ?? 16)
+            ? 'too-many-from-address'
+            : this.options.accepting && !this.options.accepting()
+              ? 'over-connection-limit'
+              : undefined;
+    if (early) {
+      this.count(early);
+      socket.destroy();
+      return;
+    }
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    socket.once('close', () => {
+      const n = (this.perIp.get(ip) ?? 1) - 1;
+      if (n <= 0) this.perIp.delete(ip);
+      else this.perIp.set(ip, n);
+    });
     this.pending.add(socket);
     let buf: Buffer = Buffer.alloc(0);
     const done = (): void => {
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('error', onError);
+      socket.off('close', done);
       this.pending.delete(socket);
     };
-    const refuse = (reason: 'unknown-torrent' | 'bad-handshake' | 'handshake-timeout'): void => {
+    const refuse = (reason: RefusedConnection): void => {
       done();
-      this.options.onRefused?.(reason);
+      this.count(reason);
       socket.destroy();
     };
-    const timer = setTimeout(() => refuse('handshake-timeout'), this.options.handshakeTimeoutMs ?? 10_000);
+    const timer = setTimeout(() => refuse('handshake-timeout'), this.options.handshakeTimeoutMs ?? 5_000);
     const onData = (chunk: Buffer): void => {
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
       let r;
@@ -81,6 +151,8 @@ export class PeerListener {
     const onError = (): void => refuse('bad-handshake');
     socket.on('data', onData);
     socket.on('error', onError);
+    // Closed by the peer before its handshake: its slot is free at once, not at the deadline.
+    socket.once('close', done);
   }
 
   async close(): Promise<void> {

@@ -42,6 +42,8 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
       },
       listen: { host: config.listenHost, port: config.listenPort },
       torrent: { maxPeers: config.maxPeers },
+      maxConnections: config.maxConnections,
+      incoming: { maxPerIp: config.maxConnectionsPerIp },
     });
     await listenOrExplain('SEEDBOX_LISTEN_PORT (--listen-port)', config.listenPort, () => engine.start());
     const peerId = engine.peerId;

@@ -103,6 +103,8 @@ async function run(config: ServeConfig): Promise<number> {
     sink: writer,
     listen: { host: config.listenHost, port: config.listenPort },
     torrent: { maxPeers: config.maxPeers },
+    maxConnections: config.maxConnections,
+    incoming: { maxPerIp: config.maxConnectionsPerIp },
     discovery: ({ peerId, listenPort }) =>
       (trackers = new EmbeddedTrackers({
         peerId,
