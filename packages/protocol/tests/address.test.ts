@@ -4,7 +4,7 @@ import { formatPeerAddress, parseHostPort, peerKey, type PeerAddress } from '../
 
 describe('formatPeerAddress', () => {
   it('writes IPv4 and DNS names as host:port', () => {
-    expect(formatPeerAddress('192.0.2.7', 6881)).toBe('192.0.2.7:6881');
+    expect(formatPeerAddress('10.213.9.7', 6881)).toBe('10.213.9.7:6881');
     expect(formatPeerAddress('peer.example', 51413)).toBe('peer.example:51413');
   });
 
@@ -19,7 +19,7 @@ describe('formatPeerAddress', () => {
 
   it('round-trips through parseHostPort', () => {
     const peers: PeerAddress[] = [
-      { host: '192.0.2.7', port: 6881 },
+      { host: '10.213.9.7', port: 6881 },
       { host: '::1', port: 1 },
       { host: '2001:db8::ff00:42:8329', port: 65535 },
       { host: 'peer.example', port: 51413 },
@@ -34,6 +34,6 @@ describe('formatPeerAddress', () => {
 
   it('parseHostPort refuses an unbracketed IPv6 address and port 0', () => {
     expect(parseHostPort('::1:6881')).toBeUndefined();
-    expect(parseHostPort('192.0.2.7:0')).toBeUndefined();
+    expect(parseHostPort('10.213.9.7:0')).toBeUndefined();
   });
 });
