@@ -5,6 +5,7 @@ import type { MetadataFetcher } from './metadata-fetcher.js';
 import { resolveMagnet, type ResolvedMagnet } from './magnet-resolver.js';
 import type { PeerDiscovery, SwarmHandle, SwarmInfo } from './peer-discovery.js';
 import { generatePeerId } from './peer-id.js';
+import { ConnectionBudget } from './peer-list.js';
 import { PeerListener, type ListenerOptions, type RefusedConnection } from './peer-listener.js';
 import { Torrent, type TorrentData, type TorrentOptions, type TorrentSnapshot } from './torrent.js';
 
@@ -22,7 +23,7 @@ import { Torrent, type TorrentData, type TorrentOptions, type TorrentSnapshot } 
  */
 
 /** Settings every torrent of the engine shares. */
-export type TorrentDefaults = Omit<TorrentOptions, 'meta' | 'sink' | 'data' | 'peerId' | 'paused' | 'listenPort'>;
+export type TorrentDefaults = Omit<TorrentOptions, 'meta' | 'sink' | 'data' | 'peerId' | 'paused' | 'listenPort' | 'connections'>;
 
 export interface EngineOptions {
   sink: PieceSink;
@@ -31,8 +32,8 @@ export interface EngineOptions {
   listen?: { host?: string | undefined; port?: number | undefined } | false;
   /**
    * Peer connections of the whole process, every torrent's sessions and
-   * those still handshaking (libtorrent's `connections_limit`); incoming
-   * ones past it are refused. Default 500.
+   * those still handshaking (libtorrent's `connections_limit`): incoming
+   * ones past it are refused, and no more are dialled. Default 500.
    */
   maxConnections?: number | undefined;
   /** The listener's own limits (see peer-listener.ts). */
@@ -81,12 +82,14 @@ export class Engine extends EventEmitter<EngineEvents> {
   private timer: NodeJS.Timeout | undefined;
   private discoveryNow: PeerDiscovery | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly budget: ConnectionBudget;
   listenPort: number | undefined;
 
   constructor(options: EngineOptions) {
     super();
     this.o = options;
     this.peerId = options.peerId ?? generatePeerId();
+    this.budget = new ConnectionBudget(options.maxConnections ?? 500);
   }
 
   /** Listens (unless told not to) and starts the clock. A port in use rejects. */
@@ -98,7 +101,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         ...(listen.port !== undefined ? { port: listen.port } : {}),
         ...this.o.incoming,
         lookup: (hex) => this.entries.get(hex)?.torrent ?? this.fetching.get(hex),
-        accepting: () => this.connectionCount() < (this.o.maxConnections ?? 500),
+        accepting: () => this.budget.hasRoom(this.listener?.handshaking ?? 0),
       });
       this.listenPort = (await this.listener.listen()).port;
     }
@@ -108,9 +111,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Peer connections now: every torrent's sessions, and those the listener holds until their handshake. */
   connectionCount(): number {
-    let n = this.listener?.handshaking ?? 0;
-    for (const e of this.entries.values()) n += e.torrent.sessionCount;
-    return n;
+    return this.budget.count + (this.listener?.handshaking ?? 0);
   }
 
   /** Incoming connections the listener refused, by reason, since start. */
@@ -137,6 +138,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       peerId: this.peerId,
       paused: options.paused,
       listenPort: this.listenPort,
+      connections: this.budget,
     });
     const info: SwarmInfo = { infoHash: meta.infoHash, infoHashHex: meta.infoHashHex, announce: meta.announce, private: meta.private };
     const entry: Entry = { torrent, info, swarm: undefined };

@@ -41,6 +41,6 @@ export {
 } from './control/control-service.js';
 export { FleetRunner, type FleetRunnerOptions, type FleetTorrentData } from './fleet/fleet-runner.js';
 export { FleetBackend, type FleetBackendOptions, torrentFileFromInfo } from './fleet/fleet-backend.js';
-export { LocalStatsBoard } from './fleet/figures.js';
+export { LocalStatsBoard, recordTick } from './fleet/figures.js';
 export type { StatsSource } from './control/backend.js';
 export { peerWorkerService } from './service.js';

@@ -20,6 +20,34 @@ import type { PeerSession } from './peer-session.js';
  * like any other end, and nothing stays counted that is gone.
  */
 
+/**
+ * Peer connections of the whole process (libtorrent's `connections_limit`),
+ * shared by every peer list: each session takes one when it starts and
+ * gives it back when it closes, so the engine knows the count without
+ * walking its torrents, and dialling stops when it is spent.
+ */
+export class ConnectionBudget {
+  private used = 0;
+  constructor(readonly limit: number) {}
+
+  get count(): number {
+    return this.used;
+  }
+
+  /** Room for `extra` more (connections the caller holds outside any list, e.g. still handshaking). */
+  hasRoom(extra = 0): boolean {
+    return this.used + extra < this.limit;
+  }
+
+  take(): void {
+    this.used++;
+  }
+
+  give(): void {
+    if (this.used > 0) this.used--;
+  }
+}
+
 interface Candidate {
   address: PeerAddress;
   /** The session dialled to it now, if any. */
@@ -41,6 +69,8 @@ export interface PeerListOptions {
   createSession: (socket: Socket, direction: 'outgoing' | 'incoming', peer: PeerAddress, handshake?: Handshake, leftover?: Uint8Array) => PeerSession;
   /** Opens a TCP connection; injectable for tests. */
   connect?: ((peer: PeerAddress) => Socket) | undefined;
+  /** The process's connections, shared with every other list; none for a list of its own. */
+  budget?: ConnectionBudget | undefined;
   now?: () => number;
 }
 
@@ -88,7 +118,7 @@ export class PeerList {
   dial(): void {
     const t = this.now();
     for (const c of this.candidates.values()) {
-      if (this.sessionCount >= this.o.maxPeers) return;
+      if (this.sessionCount >= this.o.maxPeers || (this.o.budget && !this.o.budget.hasRoom())) return;
       if (c.session || c.banned || c.failures >= this.maxFailures || c.nextDialAt > t) continue;
       const session = dialPeer(c.address, (socket, peer) => this.o.createSession(socket, 'outgoing', peer), this.o.connect);
       c.session = session;
@@ -104,6 +134,7 @@ export class PeerList {
 
   private begin(session: PeerSession): void {
     this.connecting.add(session);
+    this.o.budget?.take();
     session.start();
   }
 
@@ -139,8 +170,7 @@ export class PeerList {
    * one that is gone is given up. Bad data and ourselves are banned.
    */
   closed(session: PeerSession, reason: CloseReason): void {
-    this.connecting.delete(session);
-    this.liveSet.delete(session);
+    if (this.connecting.delete(session) || this.liveSet.delete(session)) this.o.budget?.give();
     const c = this.candidates.get(session.address);
     if (!c || c.session !== session) return;
     c.session = undefined;

@@ -5,7 +5,7 @@ import { createPeerWorkerMetrics, listenOrExplain, peerWorkerOptions } from '@se
 import { createControlService } from './control/control-service.js';
 import { FleetBackend } from './fleet/fleet-backend.js';
 import { FleetRunner } from './fleet/fleet-runner.js';
-import { publishFigures } from './fleet/figures.js';
+import { publishFigures, recordTick } from './fleet/figures.js';
 import { NatsPeerDiscovery } from './fleet/nats-peer-discovery.js';
 import { sharedVolumeData } from './fleet/shared-volume-data.js';
 import { StatsBoard } from './fleet/stats-board.js';
@@ -76,15 +76,7 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
         if (answer !== 'ok') throw new Error(answer);
       },
     });
-    engine.on('tick', (t) => {
-      m.observeTick(t);
-      const count = { downloading: 0, seeding: 0, paused: runner.pausedCount };
-      for (const x of t.torrents) {
-        if (x.complete) count.seeding++;
-        else count.downloading++;
-      }
-      m.setTorrentStates(count);
-    });
+    engine.on('tick', (t) => recordTick(m, t, runner.pausedCount));
     await runner.start();
     log.info('peer-worker listening', { port: engine.listenPort, peerId: Buffer.from(peerId).toString('hex') });
 

@@ -3,6 +3,7 @@ import type { Bitfield, Metainfo, PeerAddress } from '@seedbox/protocol';
 import type { PieceSink } from '@seedbox/cluster';
 import type { ChokerOptions } from './choker.js';
 import type { CloseReason } from './peer-connection.js';
+import type { ConnectionBudget } from './peer-list.js';
 import type { PeerSession, SessionTimeouts } from './peer-session.js';
 import type { ReadCacheOptions, SpanReader } from './read-cache.js';
 import type { PipelineOptions } from './request-pipeline.js';
@@ -55,6 +56,8 @@ export interface TorrentOptions {
   choker?: ChokerOptions | undefined;
   /** A peer that sent nothing for this long while we waited on its requests is snubbed, s. */
   snubSeconds?: number | undefined;
+  /** The process's connection budget, shared by every torrent of an engine. */
+  connections?: ConnectionBudget | undefined;
   /** Opens a TCP connection; injectable for tests. */
   connect?: ((peer: PeerAddress) => Socket) | undefined;
   now?: () => number;

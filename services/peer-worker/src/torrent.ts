@@ -86,6 +86,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
       maxPeers: options.maxPeers ?? 50,
       maxDialFailures: options.maxDialFailures,
       connect: options.connect,
+      budget: options.connections,
       now: this.now,
       createSession: (socket, direction, peer, handshake, leftover) =>
         new PeerSession({ socket, context: this.context, handler: this, direction, peer, handshake, leftover, timeouts: options.timeouts, pipeline: options.pipeline }),

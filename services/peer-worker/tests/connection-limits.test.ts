@@ -99,6 +99,34 @@ describe('connection limits', () => {
     expect(seed.connectionCount()).toBe(6);
   });
 
+  it('dials no more than the process-wide cap leaves room for, across torrents', async () => {
+    // Peers that accept and then say nothing: each dial holds a connection.
+    const { createServer } = await import('node:net');
+    const accepted: Socket[] = [];
+    const servers = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const srv = createServer((c) => accepted.push(c.on('error', () => {})));
+        await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+        cleanups.push(() => new Promise<void>((r) => srv.close(() => r())));
+        return (srv.address() as { port: number }).port;
+      }),
+    );
+    cleanups.push(() => accepted.forEach((c) => c.destroy()));
+    const leech = new Engine({ sink: new MemorySink(meta), listen: false, tickMs: 100, maxConnections: 3 });
+    await leech.start();
+    cleanups.push(() => leech.stop());
+    const other = metaFor(randomBytes(16384 * 4), 16384, 'other.bin') as Metainfo;
+    const a = leech.add(meta, { data: memoryData(meta.pieceCount), peers: servers.slice(0, 3).map((port) => ({ host: '127.0.0.1', port })) });
+    await new Promise<void>((r) => a.once('checked', () => r()));
+    await settle(200);
+    const b = leech.add(other, { data: memoryData(other.pieceCount), peers: servers.slice(3).map((port) => ({ host: '127.0.0.1', port })) });
+    await new Promise<void>((r) => b.once('checked', () => r()));
+    await settle(300);
+    expect(leech.connectionCount()).toBe(3);
+    expect(accepted.length).toBe(3);
+    expect(b.sessionCount).toBe(0);
+  });
+
   it('refuses connections past the process-wide cap', async () => {
     const seed = await seedEngine({ maxConnections: 4, incoming: { maxPerIp: 100 } });
     for (let i = 0; i < 7; i++) await silent(seed.listenPort!);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { LocalFleetStore, LocalFleetStoreError, VERSION } from '@seedbox/cluster';
 import { DiskWriter } from '@seedbox/disk-writer';
-import { Engine, FleetBackend, FleetRunner, LocalStatsBoard, createControlService } from '@seedbox/peer-worker';
+import { Engine, FleetBackend, FleetRunner, LocalStatsBoard, createControlService, recordTick } from '@seedbox/peer-worker';
 import { health, SeedboxControlService } from '@seedbox/proto';
 import {
   ConfigError,
@@ -46,9 +46,6 @@ import { WatchFolder } from './watch-folder.js';
 
 export const serveUsage = 'seedbox serve --data DIR [--state-dir DIR] [--watch-dir DIR] [--grpc-port N] [--listen-port N] [--help for every option]';
 
-/** A start-up failure: one line naming the setting. */
-class StartError extends Error {}
-const bound = listenOrExplain;
 
 const SERVE_ID = 'serve';
 
@@ -67,7 +64,7 @@ export async function serve(argv: string[], out: NodeJS.WritableStream): Promise
   try {
     return await run(config);
   } catch (e) {
-    if (e instanceof StartError || e instanceof StartupError) throw new CliError(e.message);
+    if (e instanceof StartupError) throw new CliError(e.message);
     throw e;
   }
 }
@@ -80,7 +77,7 @@ async function run(config: ServeConfig): Promise<number> {
   try {
     store = await LocalFleetStore.open(stateDir);
   } catch (e) {
-    if (e instanceof LocalFleetStoreError) throw new StartError(`SEEDBOX_STATE_DIR (--state-dir): ${e.message}`);
+    if (e instanceof LocalFleetStoreError) throw new StartupError('SEEDBOX_STATE_DIR (--state-dir)', `SEEDBOX_STATE_DIR (--state-dir): ${e.message}`, { cause: e });
     throw e;
   }
   for (const bad of store.badEntries) log.warn('state entry skipped: it cannot be read', { path: bad.path, error: bad.error });
@@ -92,7 +89,7 @@ async function run(config: ServeConfig): Promise<number> {
   const healthService = new HealthService();
   healthService.setStatus('', 'NOT_SERVING');
   let ready: true | string = 'starting';
-  const http = await bound(`SEEDBOX_METRICS_PORT (--metrics-port)`, String(config.metricsPort), () =>
+  const http = await listenOrExplain(`SEEDBOX_METRICS_PORT (--metrics-port)`, String(config.metricsPort), () =>
     startObservabilityServer({ host: config.metricsHost, port: config.metricsPort, registry, checks: { ready: () => ready } }),
   );
 
@@ -113,7 +110,7 @@ async function run(config: ServeConfig): Promise<number> {
         onWarning: (w) => log.warn('tracker', { kind: w.kind, infoHash: w.infoHashHex, url: w.url, code: w.code, message: w.message }),
       })),
   });
-  await bound('SEEDBOX_LISTEN_PORT (--listen-port)', String(config.listenPort), () => engine.start()).catch(async (e: unknown) => {
+  await listenOrExplain('SEEDBOX_LISTEN_PORT (--listen-port)', String(config.listenPort), () => engine.start()).catch(async (e: unknown) => {
     await Promise.all([http.close(), writer.close()]);
     throw e;
   });
@@ -131,15 +128,7 @@ async function run(config: ServeConfig): Promise<number> {
       const storage = await writer.addTorrent(meta, torrentDir(config.dataDir, hex));
       return { ...localTorrentData(storage, writer.sha1, resumePath(hex)), close: () => writer.removeTorrent(hex) };
     },
-    onTick: (t) => {
-      m.observeTick(t);
-      const count = { downloading: 0, seeding: 0, paused: runner.pausedCount };
-      for (const x of t.torrents) {
-        if (x.complete) count.seeding++;
-        else count.downloading++;
-      }
-      m.setTorrentStates(count);
-    },
+    onTick: (t) => recordTick(m, t, runner.pausedCount),
   });
   const board = new LocalStatsBoard(engine);
   const backend = new FleetBackend({
@@ -157,7 +146,7 @@ async function run(config: ServeConfig): Promise<number> {
   });
   await runner.start();
 
-  const grpcServer = await bound('SEEDBOX_GRPC_PORT (--grpc-port)', String(config.grpcPort), () =>
+  const grpcServer = await listenOrExplain('SEEDBOX_GRPC_PORT (--grpc-port)', String(config.grpcPort), () =>
     startGrpcServer({
       host: config.grpcHost,
       port: config.grpcPort,
@@ -178,7 +167,7 @@ async function run(config: ServeConfig): Promise<number> {
   await watcher?.start().catch(async (e: unknown) => {
     await runner.stop();
     await Promise.all([http.close(), grpcServer.close(0), trackers?.stop(), writer.close()]);
-    throw new StartError(`SEEDBOX_WATCH_DIR (--watch-dir) ${config.watchDir}: ${(e as Error).message}`);
+    throw new StartupError('SEEDBOX_WATCH_DIR (--watch-dir)', `SEEDBOX_WATCH_DIR (--watch-dir) ${config.watchDir}: ${(e as Error).message}`, { cause: e });
   });
 
   ready = true;

@@ -1,7 +1,8 @@
 import type { NatsConnection } from 'nats';
 import { workerStatsSubject } from '@seedbox/cluster';
 import { WatchTorrentsResponse, type TorrentStats } from '@seedbox/proto';
-import { stateToProto } from '../control/state-codes.js';
+import type { PeerWorkerMetrics } from '@seedbox/runtime';
+import { stateFromProto, stateToProto } from '../control/state-codes.js';
 import type { StatsSource, TorrentStatsView } from '../control/backend.js';
 import type { Engine, EngineTick } from '../engine.js';
 import type { TorrentSnapshot } from '../torrent.js';
@@ -41,25 +42,40 @@ export function publishFigures(nc: NatsConnection, workerId: string, t: EngineTi
   }
 }
 
-function viewOf(x: TorrentSnapshot, time: number): TorrentStatsView {
+/** Figures as the control API's backend reads them, from those a worker publishes (one worker's, not yet summed). */
+export function viewFromStats(s: TorrentStats): TorrentStatsView {
+  const complete = s.pieceCount > 0 && s.leftBytes === 0;
   return {
-    infoHashHex: x.infoHash,
-    downloadRate: x.downloadRate,
-    uploadRate: x.uploadRate,
-    downloaded: x.downloaded,
-    uploaded: x.uploaded,
-    peers: x.peers,
-    seeds: x.seeds,
-    piecesVerified: x.piecesVerified,
-    piecesFailed: x.piecesFailed,
-    pieceCount: x.pieceCount,
-    left: x.left,
-    eta: x.eta === undefined ? undefined : Math.ceil(x.eta),
-    complete: x.complete,
-    time,
-    state: x.state,
-    error: x.error,
+    infoHashHex: s.infoHash,
+    downloadRate: s.downloadRate,
+    uploadRate: s.uploadRate,
+    downloaded: s.downloadedBytes,
+    uploaded: s.uploadedBytes,
+    peers: s.peers,
+    seeds: s.seeds,
+    piecesVerified: s.piecesVerified,
+    piecesFailed: s.piecesFailed,
+    pieceCount: s.pieceCount,
+    left: s.leftBytes,
+    // 0 on the wire stands for both unknown and done.
+    eta: complete ? 0 : s.etaSeconds > 0 ? s.etaSeconds : undefined,
+    complete,
+    time: s.tickTimeMs,
+    state: stateFromProto(s.state),
+    error: s.error || undefined,
   };
+}
+
+/** Each tick's per-torrent metrics and the count of torrents by state, the same in the fleet and in serve. */
+export function recordTick(m: PeerWorkerMetrics, t: EngineTick, pausedInRegistry: number): void {
+  m.observeTick(t);
+  const count = { downloading: 0, seeding: 0, paused: pausedInRegistry };
+  for (const x of t.torrents) {
+    if (x.state === 'paused') count.paused++;
+    else if (x.complete) count.seeding++;
+    else count.downloading++;
+  }
+  m.setTorrentStates(count);
 }
 
 /** The figures of the one engine in this process: `seedbox serve`. */
@@ -67,7 +83,7 @@ export class LocalStatsBoard implements StatsSource {
   private readonly listeners = new Set<(s: TorrentStatsView[]) => void>();
   private latest = new Map<string, TorrentStatsView>();
   private readonly onTickFn = (t: EngineTick): void => {
-    this.latest = new Map(t.torrents.map((x) => [x.infoHash, viewOf(x, t.time)]));
+    this.latest = new Map(t.torrents.map((x) => [x.infoHash, viewFromStats(statsOf(x, t.time))]));
     const all = [...this.latest.values()];
     for (const l of [...this.listeners]) {
       try {

@@ -3,6 +3,7 @@ import { WORKER_STATS_ALL } from '@seedbox/cluster';
 import { WatchTorrentsResponse, type TorrentStats } from '@seedbox/proto';
 import type { StatsSource, TorrentStatsView } from '../control/backend.js';
 import { stateFromProto } from '../control/state-codes.js';
+import { viewFromStats } from './figures.js';
 
 /**
  * The fleet's per-tick figures, as every peer-worker sees them: each worker
@@ -61,26 +62,8 @@ export class StatsBoard implements StatsSource {
       }
       for (const s of w.stats) {
         const prev = by.get(s.infoHash);
-        const complete = s.pieceCount > 0 && s.leftBytes === 0;
         if (!prev) {
-          by.set(s.infoHash, {
-            infoHashHex: s.infoHash,
-            downloadRate: s.downloadRate,
-            uploadRate: s.uploadRate,
-            downloaded: s.downloadedBytes,
-            uploaded: s.uploadedBytes,
-            peers: s.peers,
-            seeds: s.seeds,
-            piecesVerified: s.piecesVerified,
-            piecesFailed: s.piecesFailed,
-            pieceCount: s.pieceCount,
-            left: s.leftBytes,
-            eta: undefined,
-            complete,
-            time: s.tickTimeMs,
-            state: stateFromProto(s.state),
-            error: s.error || undefined,
-          });
+          by.set(s.infoHash, viewFromStats(s));
           continue;
         }
         // Trouble on any worker is news; else checking until every worker has checked.
@@ -99,7 +82,7 @@ export class StatsBoard implements StatsSource {
         // Pieces live on the shared volume: the fleet has what its furthest worker has.
         prev.piecesVerified = Math.max(prev.piecesVerified, s.piecesVerified);
         prev.left = Math.min(prev.left, s.leftBytes);
-        prev.complete ||= complete;
+        prev.complete ||= s.pieceCount > 0 && s.leftBytes === 0;
         prev.time = Math.max(prev.time, s.tickTimeMs);
       }
     }
