@@ -2,7 +2,9 @@ import type { KV, KvEntry, NatsConnection } from 'nats';
 import { Bitfield } from '@seedbox/protocol';
 import type { FleetStore } from './fleet-store.js';
 import { bitfieldFrom, decodeEntry, encodeEntry, FleetStateError, readBitfield, type DesiredState, type RegistryEntry, type WorkerEntry } from './registry-entry.js';
-import { KV_BITFIELDS, KV_TORRENTS, KV_WORKERS } from './subjects.js';
+import { decodeFleetConfig, decodeTotals, encodeJson, parseJson } from './settings-codec.js';
+import { KV_BITFIELDS, KV_CONFIG, KV_TORRENTS, KV_TOTALS, KV_WORKERS } from './subjects.js';
+import { addTotals, type FleetConfig, type TorrentTotals } from './torrent-settings.js';
 
 export { FleetStateError, type DesiredState, type RegistryEntry, type WorkerEntry };
 
@@ -19,7 +21,15 @@ export { FleetStateError, type DesiredState, type RegistryEntry, type WorkerEntr
  *   count.
  * - `seedbox_workers`: each peer-worker's heartbeat (who it is, where peers
  *   reach it), kept for `workerTtlMs` after its last one.
+ * - `seedbox_config`: the key `fleet`, the operator's config (speed limits,
+ *   queueing, share limits, categories) as JSON.
+ * - `seedbox_totals`: each torrent's lifetime totals (bytes each way,
+ *   seeding time), added to under compare-and-set by every worker that
+ *   runs it. Apart from the registry because they change every minute,
+ *   and the registry entry carries the whole .torrent file.
  */
+
+const CONFIG_KEY = 'fleet';
 
 export interface FleetStateOptions {
   /** A worker not heard from for this long drops out of the bucket. Default 15 s. */
@@ -33,18 +43,22 @@ export class FleetState implements FleetStore {
     readonly torrents: KV,
     readonly bitfields: KV,
     readonly workers: KV,
+    readonly config: KV,
+    readonly totals: KV,
   ) {}
 
   /** Opens the buckets, creating them on first use (idempotent, so every service may do it). */
   static async open(nc: NatsConnection, options: FleetStateOptions = {}): Promise<FleetState> {
     const js = nc.jetstream();
     const replicas = options.replicas ?? 1;
-    const [torrents, bitfields, workers] = await Promise.all([
+    const [torrents, bitfields, workers, config, totals] = await Promise.all([
       js.views.kv(KV_TORRENTS, { history: 1, replicas }),
       js.views.kv(KV_BITFIELDS, { history: 1, replicas }),
       js.views.kv(KV_WORKERS, { history: 1, replicas, ttl: options.workerTtlMs ?? 15_000 }),
+      js.views.kv(KV_CONFIG, { history: 1, replicas }),
+      js.views.kv(KV_TOTALS, { history: 1, replicas }),
     ]);
-    return new FleetState(torrents, bitfields, workers);
+    return new FleetState(torrents, bitfields, workers, config, totals);
   }
 
   // ---- registry ----
@@ -77,25 +91,25 @@ export class FleetState implements FleetStore {
   }
 
   /** Changes the desired state; false when there is no such torrent. */
-  setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean> {
-    return this.update(infoHashHex, (e) => (e.desired === desired ? undefined : { ...e, desired }));
+  async setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean> {
+    return (await this.updateTorrent(infoHashHex, (e) => (e.desired === desired ? undefined : { ...e, desired }))) !== undefined;
   }
 
   /** Asks whoever runs the torrent to check its data again; false when there is no such torrent. */
-  requestRecheck(infoHashHex: string): Promise<boolean> {
-    return this.update(infoHashHex, (e) => ({ ...e, rechecks: e.rechecks + 1 }));
+  async requestRecheck(infoHashHex: string): Promise<boolean> {
+    return (await this.updateTorrent(infoHashHex, (e) => ({ ...e, rechecks: e.rechecks + 1 }))) !== undefined;
   }
 
-  /** Compare-and-set on one entry; `change` answers the new entry, or undefined for no change. */
-  private async update(infoHashHex: string, change: (e: RegistryEntry) => RegistryEntry | undefined): Promise<boolean> {
+  async updateTorrent(infoHashHex: string, change: (e: RegistryEntry) => RegistryEntry | undefined): Promise<RegistryEntry | undefined> {
     for (let i = 0; i < 10; i++) {
       const e = await this.torrents.get(infoHashHex);
-      if (!e || e.operation !== 'PUT') return false;
-      const next = change(decodeEntry(infoHashHex, e.value));
-      if (!next) return true;
+      if (!e || e.operation !== 'PUT') return undefined;
+      const now = decodeEntry(infoHashHex, e.value);
+      const next = change(now);
+      if (!next) return now;
       try {
         await this.torrents.update(infoHashHex, encodeEntry(next), e.revision);
-        return true;
+        return next;
       } catch (err) {
         if (!isWrongLastSequence(err)) throw err;
       }
@@ -109,6 +123,7 @@ export class FleetState implements FleetStore {
     if (!e || e.operation !== 'PUT') return false;
     await this.torrents.delete(infoHashHex);
     await this.bitfields.delete(infoHashHex);
+    await this.totals.delete(infoHashHex);
     return true;
   }
 
@@ -186,6 +201,61 @@ export class FleetState implements FleetStore {
   /** Reads stored bitfield bytes for `pieceCount` pieces (empty when they do not fit). */
   static readBitfield(bytes: Uint8Array | undefined, pieceCount: number): Bitfield {
     return readBitfield(bytes, pieceCount);
+  }
+
+  // ---- config and totals ----
+
+  async getConfig(): Promise<FleetConfig> {
+    const e = await this.config.get(CONFIG_KEY);
+    return decodeFleetConfig(e && e.operation === 'PUT' ? parseJson(e.value) : undefined);
+  }
+
+  async updateConfig(change: (c: FleetConfig) => FleetConfig): Promise<FleetConfig> {
+    for (let i = 0; i < 10; i++) {
+      const e = await this.config.get(CONFIG_KEY);
+      const next = change(decodeFleetConfig(e && e.operation === 'PUT' ? parseJson(e.value) : undefined));
+      try {
+        if (e) await this.config.update(CONFIG_KEY, encodeJson(next), e.revision);
+        else await this.config.create(CONFIG_KEY, encodeJson(next));
+        return next;
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
+      }
+    }
+    throw new FleetStateError('FLEET_CONFLICT', 'the config kept changing under us');
+  }
+
+  async watchConfig(onChange: (c: FleetConfig) => void): Promise<() => void> {
+    // A watch of an empty bucket says nothing: the defaults go first.
+    onChange(await this.getConfig());
+    const it = await this.config.watch({ key: CONFIG_KEY });
+    void (async () => {
+      for await (const e of it) onChange(decodeFleetConfig(e.operation === 'PUT' ? parseJson(e.value) : undefined));
+    })();
+    return () => it.stop();
+  }
+
+  async addTotals(infoHashHex: string, delta: TorrentTotals): Promise<void> {
+    for (let i = 0; i < 20; i++) {
+      const e = await this.totals.get(infoHashHex);
+      const next = addTotals(decodeTotals(e && e.operation === 'PUT' ? parseJson(e.value) : undefined), delta);
+      try {
+        if (e) await this.totals.update(infoHashHex, encodeJson(next), e.revision);
+        else await this.totals.create(infoHashHex, encodeJson(next));
+        return;
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
+      }
+    }
+    throw new FleetStateError('FLEET_CONFLICT', `${infoHashHex}: the totals kept changing under us`);
+  }
+
+  async watchTotals(onChange: (infoHashHex: string, t: TorrentTotals | undefined) => void): Promise<() => void> {
+    const it = await this.totals.watch();
+    void (async () => {
+      for await (const e of it) onChange(e.key, e.operation === 'PUT' ? decodeTotals(parseJson(e.value)) : undefined);
+    })();
+    return () => it.stop();
   }
 
   // ---- workers ----

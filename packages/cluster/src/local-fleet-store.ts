@@ -4,11 +4,14 @@ import { join } from 'node:path';
 import type { Bitfield } from '@seedbox/protocol';
 import type { FleetStore } from './fleet-store.js';
 import { decodeEntry, encodeEntry, readBitfield, type DesiredState, type RegistryEntry, type WorkerEntry } from './registry-entry.js';
+import { decodeFleetConfig, decodeTotals, encodeJson, parseJson } from './settings-codec.js';
+import { addTotals, type FleetConfig, type TorrentTotals } from './torrent-settings.js';
 
 /**
  * The fleet's state in one folder, for `seedbox serve` (one process, no
  * NATS): `torrents/<infohash>.json` (the registry entry, the same JSON
- * the JetStream bucket holds) and `bitfields/<infohash>.bin`. Everything
+ * the JetStream bucket holds), `bitfields/<infohash>.bin`,
+ * `totals/<infohash>.json` and `config.json`. Everything
  * is read into memory at open; every change is written as a new file,
  * flushed, and renamed over the old one, so `kill -9` at any moment
  * leaves either the old entry or the new one, never half of one. Leftover
@@ -34,6 +37,8 @@ const HEX40 = /^[0-9a-f]{40}$/;
 
 type TorrentListener = (infoHashHex: string, e: RegistryEntry | undefined) => void;
 type BitfieldListener = (infoHashHex: string, bytes: Uint8Array | undefined) => void;
+type TotalsListener = (infoHashHex: string, t: TorrentTotals | undefined) => void;
+type ConfigListener = (c: FleetConfig) => void;
 
 export class LocalFleetStore implements FleetStore {
   private readonly torrents = new Map<string, RegistryEntry>();
@@ -41,6 +46,10 @@ export class LocalFleetStore implements FleetStore {
   private readonly workers = new Map<string, WorkerEntry>();
   private readonly torrentListeners = new Set<TorrentListener>();
   private readonly bitfieldListeners = new Set<BitfieldListener>();
+  private readonly totals = new Map<string, TorrentTotals>();
+  private readonly totalsListeners = new Set<TotalsListener>();
+  private config: FleetConfig = decodeFleetConfig(undefined);
+  private readonly configListeners = new Set<ConfigListener>();
   /** The last write of each file, so writes to it stay in order. */
   private readonly writing = new Map<string, Promise<void>>();
   private tmpSeq = 0;
@@ -56,8 +65,9 @@ export class LocalFleetStore implements FleetStore {
     const unusable = (e: unknown): never => {
       throw new LocalFleetStoreError('STATE_DIR_UNUSABLE', `the state folder ${dir} cannot be used: ${(e as Error).message}`, dir, { cause: e });
     };
-    await Promise.all([mkdir(join(dir, 'torrents'), { recursive: true }), mkdir(join(dir, 'bitfields'), { recursive: true })]).catch(unusable);
-    await Promise.all(['torrents', 'bitfields'].map((d) => access(join(dir, d), fsConstants.W_OK))).catch(unusable);
+    const folders = ['torrents', 'bitfields', 'totals'];
+    await Promise.all(folders.map((d) => mkdir(join(dir, d), { recursive: true }))).catch(unusable);
+    await Promise.all(folders.map((d) => access(join(dir, d), fsConstants.W_OK))).catch(unusable);
     const store = new LocalFleetStore(dir, []);
     await store.load().catch(unusable);
     return store;
@@ -87,6 +97,17 @@ export class LocalFleetStore implements FleetStore {
       const hex = name.replace(/\.bin$/, '');
       if (name.endsWith('.bin') && HEX40.test(hex) && this.torrents.has(hex)) this.bitfields.set(hex, new Uint8Array(await readFile(path)));
     }
+    for (const name of await readdir(join(this.dir, 'totals'))) {
+      const path = join(this.dir, 'totals', name);
+      if (name.includes('.tmp')) {
+        await rm(path, { force: true });
+        continue;
+      }
+      const hex = name.replace(/\.json$/, '');
+      if (name.endsWith('.json') && HEX40.test(hex) && this.torrents.has(hex)) this.totals.set(hex, decodeTotals(parseJson(await readFile(path))));
+    }
+    for (const name of await readdir(this.dir)) if (name.startsWith('config.json.') && name.endsWith('.tmp')) await rm(join(this.dir, name), { force: true });
+    this.config = decodeFleetConfig(parseJson(await readFile(join(this.dir, 'config.json')).catch(() => undefined)));
   }
 
   // ---- registry ----
@@ -105,20 +126,21 @@ export class LocalFleetStore implements FleetStore {
     return [...this.torrents.values()].sort((a, b) => a.addedAt - b.addedAt);
   }
 
-  setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean> {
-    return this.update(infoHashHex, (e) => (e.desired === desired ? undefined : { ...e, desired }));
+  async setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean> {
+    return (await this.updateTorrent(infoHashHex, (e) => (e.desired === desired ? undefined : { ...e, desired }))) !== undefined;
   }
 
-  requestRecheck(infoHashHex: string): Promise<boolean> {
-    return this.update(infoHashHex, (e) => ({ ...e, rechecks: e.rechecks + 1 }));
+  async requestRecheck(infoHashHex: string): Promise<boolean> {
+    return (await this.updateTorrent(infoHashHex, (e) => ({ ...e, rechecks: e.rechecks + 1 }))) !== undefined;
   }
 
-  private async update(infoHashHex: string, change: (e: RegistryEntry) => RegistryEntry | undefined): Promise<boolean> {
+  async updateTorrent(infoHashHex: string, change: (e: RegistryEntry) => RegistryEntry | undefined): Promise<RegistryEntry | undefined> {
     const e = this.torrents.get(infoHashHex);
-    if (!e) return false;
+    if (!e) return undefined;
     const next = change(e);
-    if (next) await this.putTorrent(next);
-    return true;
+    if (!next) return e;
+    await this.putTorrent(next);
+    return next;
   }
 
   private async putTorrent(e: RegistryEntry): Promise<void> {
@@ -131,11 +153,14 @@ export class LocalFleetStore implements FleetStore {
   async removeTorrent(infoHashHex: string): Promise<boolean> {
     if (!this.torrents.delete(infoHashHex)) return false;
     this.bitfields.delete(infoHashHex);
+    const hadTotals = this.totals.delete(infoHashHex);
     // The registry entry goes first: a kill between the two leaves a bitfield without a torrent, which open() ignores.
     await this.write(join(this.dir, 'torrents', `${infoHashHex}.json`), undefined);
     await this.write(join(this.dir, 'bitfields', `${infoHashHex}.bin`), undefined);
+    await this.write(join(this.dir, 'totals', `${infoHashHex}.json`), undefined);
     for (const l of this.torrentListeners) l(infoHashHex, undefined);
     for (const l of this.bitfieldListeners) l(infoHashHex, undefined);
+    if (hadTotals) for (const l of this.totalsListeners) l(infoHashHex, undefined);
     return true;
   }
 
@@ -182,6 +207,44 @@ export class LocalFleetStore implements FleetStore {
       for (const [hex, bytes] of now) if (this.bitfieldListeners.has(onChange)) onChange(hex, bytes);
     });
     return () => this.bitfieldListeners.delete(onChange);
+  }
+
+  // ---- config and totals ----
+
+  async getConfig(): Promise<FleetConfig> {
+    return this.config;
+  }
+
+  async updateConfig(change: (c: FleetConfig) => FleetConfig): Promise<FleetConfig> {
+    const next = change(this.config);
+    this.config = next;
+    await this.write(join(this.dir, 'config.json'), encodeJson(next));
+    for (const l of this.configListeners) l(next);
+    return next;
+  }
+
+  async watchConfig(onChange: ConfigListener): Promise<() => void> {
+    this.configListeners.add(onChange);
+    onChange(this.config);
+    return () => this.configListeners.delete(onChange);
+  }
+
+  async addTotals(infoHashHex: string, delta: TorrentTotals): Promise<void> {
+    // A torrent removed meanwhile keeps no totals.
+    if (!this.torrents.has(infoHashHex)) return;
+    const next = addTotals(this.totals.get(infoHashHex) ?? decodeTotals(undefined), delta);
+    this.totals.set(infoHashHex, next);
+    await this.write(join(this.dir, 'totals', `${infoHashHex}.json`), encodeJson(next));
+    for (const l of this.totalsListeners) l(infoHashHex, next);
+  }
+
+  async watchTotals(onChange: TotalsListener): Promise<() => void> {
+    this.totalsListeners.add(onChange);
+    const now = [...this.totals];
+    queueMicrotask(() => {
+      for (const [hex, t] of now) if (this.totalsListeners.has(onChange)) onChange(hex, t);
+    });
+    return () => this.totalsListeners.delete(onChange);
   }
 
   // ---- workers: this process ----

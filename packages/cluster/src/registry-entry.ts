@@ -1,4 +1,6 @@
 import { Bitfield } from '@seedbox/protocol';
+import { decodeTorrentSettings } from './settings-codec.js';
+import { defaultTorrentSettings, type TorrentSettings } from './torrent-settings.js';
 
 /**
  * What the fleet's state holds, however it is stored (JetStream buckets in
@@ -18,7 +20,18 @@ export interface RegistryEntry {
    * data again whenever this grows past the count it last ran.
    */
   rechecks: number;
+  settings: TorrentSettings;
+  /**
+   * The seeding rule that paused it: it stays paused, across restarts,
+   * until resumed by hand (which clears this) or the limit is raised.
+   */
+  limitReached?: ShareRule | undefined;
+  /** A move of its data to this save folder is under way (see TorrentSettings.savePath). */
+  moveTo?: string | undefined;
 }
+
+export type ShareRule = 'ratio' | 'seeding-time' | 'inactive-time';
+export const SHARE_RULES: readonly ShareRule[] = ['ratio', 'seeding-time', 'inactive-time'];
 
 export interface WorkerEntry {
   workerId: string;
@@ -38,6 +51,9 @@ interface StoredRegistryEntry {
   desired: DesiredState;
   addedAt: number;
   rechecks?: number;
+  settings?: unknown;
+  limitReached?: string;
+  moveTo?: string;
 }
 
 export class FleetStateError extends Error {
@@ -51,7 +67,16 @@ export class FleetStateError extends Error {
 }
 
 export function encodeEntry(e: RegistryEntry): Uint8Array {
-  const stored: StoredRegistryEntry = { v: 1, torrent: Buffer.from(e.torrentFile).toString('base64'), desired: e.desired, addedAt: e.addedAt, rechecks: e.rechecks };
+  const stored: StoredRegistryEntry = {
+    v: 1,
+    torrent: Buffer.from(e.torrentFile).toString('base64'),
+    desired: e.desired,
+    addedAt: e.addedAt,
+    rechecks: e.rechecks,
+    settings: e.settings,
+    ...(e.limitReached ? { limitReached: e.limitReached } : {}),
+    ...(e.moveTo !== undefined ? { moveTo: e.moveTo } : {}),
+  };
   return new TextEncoder().encode(JSON.stringify(stored));
 }
 
@@ -66,7 +91,20 @@ export function decodeEntry(key: string, value: Uint8Array): RegistryEntry {
     throw new FleetStateError('FLEET_BAD_ENTRY', `registry entry ${key} is not a version-1 entry`);
   }
   const rechecks = typeof s.rechecks === 'number' && Number.isSafeInteger(s.rechecks) && s.rechecks >= 0 ? s.rechecks : 0;
-  return { infoHashHex: key, torrentFile: Buffer.from(s.torrent, 'base64'), desired: s.desired, addedAt: s.addedAt, rechecks };
+  // Settings are read field by field: one an older or newer version wrote
+  // badly falls back to its default rather than losing the torrent.
+  const settings = decodeTorrentSettings(s.settings, defaultTorrentSettings(s.addedAt));
+  const limitReached = SHARE_RULES.find((r) => r === s.limitReached);
+  return {
+    infoHashHex: key,
+    torrentFile: Buffer.from(s.torrent, 'base64'),
+    desired: s.desired,
+    addedAt: s.addedAt,
+    rechecks,
+    settings,
+    ...(limitReached ? { limitReached } : {}),
+    ...(typeof s.moveTo === 'string' ? { moveTo: s.moveTo } : {}),
+  };
 }
 
 /** A stored bitfield; one with spare bits set (not ours) is read as empty rather than trusted. */

@@ -36,6 +36,8 @@ export const H_INCOMPLETE = 'Seedbox-Incomplete';
 export const KV_TORRENTS = 'seedbox_torrents';
 export const KV_BITFIELDS = 'seedbox_bitfields';
 export const KV_WORKERS = 'seedbox_workers';
+export const KV_CONFIG = 'seedbox_config';
+export const KV_TOTALS = 'seedbox_totals';
 
 /**
  * A subject token from an id that may hold dots, spaces or wildcards (a pod

@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm, writeFile, chmod, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalFleetStore, LocalFleetStoreError } from '../src/index.js';
+import { defaultTorrentSettings, LocalFleetStore, LocalFleetStoreError } from '../src/index.js';
 import { registryContract } from './support/registry-contract.js';
 
 const dirs: string[] = [];
@@ -65,7 +65,7 @@ describe('LocalFleetStore', () => {
   it('skips an entry it cannot read (and says which), keeps the rest', async () => {
     const dir = await tempDir();
     const store = await LocalFleetStore.open(dir);
-    await store.addTorrent({ infoHashHex: 'ab'.repeat(20), torrentFile: new Uint8Array([1]), desired: 'running', addedAt: 1, rechecks: 0 });
+    await store.addTorrent({ infoHashHex: 'ab'.repeat(20), torrentFile: new Uint8Array([1]), desired: 'running', addedAt: 1, rechecks: 0, settings: defaultTorrentSettings(1) });
     await store.flush();
     await writeFile(join(dir, 'torrents', `${'cd'.repeat(20)}.json`), '{"v":1,"torrent":');
     const again = await LocalFleetStore.open(dir);

@@ -1,10 +1,10 @@
 import { expect } from 'vitest';
-import type { FleetStore, RegistryEntry } from '../../src/index.js';
+import { defaultTorrentSettings, NO_LIMIT, type FleetStore, type RegistryEntry } from '../../src/index.js';
 import { sleep } from '../../../../test/support/processes.js';
 
 const A = 'aa'.repeat(20);
 const B = 'bb'.repeat(20);
-const entry = (hex: string, addedAt = 1): RegistryEntry => ({ infoHashHex: hex, torrentFile: new Uint8Array([1, 2, 3]), desired: 'running', addedAt, rechecks: 0 });
+const entry = (hex: string, addedAt = 1): RegistryEntry => ({ infoHashHex: hex, torrentFile: new Uint8Array([1, 2, 3]), desired: 'running', addedAt, rechecks: 0, settings: defaultTorrentSettings(addedAt) });
 
 /** What every FleetStore must do, run against each (see local-fleet-store.test.ts for the other). */
 export async function registryContract(state: FleetStore, reopen: () => Promise<FleetStore>): Promise<void> {
@@ -44,5 +44,43 @@ export async function registryContract(state: FleetStore, reopen: () => Promise<
   for (let i = 0; i < 100; i++) if (i !== 91) only.clear(i);
   await state.replaceBitfield(A, only);
   expect([...(await (await reopen()).getBitfield(A, 100)).setIndices()]).toEqual([91]);
+  await settingsContract(state, reopen);
+}
+
+/** Settings, the config and totals: stored, merged under races, and found again on reopening. */
+async function settingsContract(state: FleetStore, reopen: () => Promise<FleetStore>): Promise<void> {
+  const changed = await state.updateTorrent(A, (e) => ({ ...e, settings: { ...e.settings, category: 'tv', tags: ['x', 'y'], limits: { download: 1000, upload: 0 } }, limitReached: 'ratio' }));
+  expect(changed?.settings.category).toBe('tv');
+  expect(await state.updateTorrent(B, (e) => e)).toBeUndefined();
+  const back = (await (await reopen()).getTorrent(A))!;
+  expect(back.settings).toMatchObject({ category: 'tv', tags: ['x', 'y'], limits: { download: 1000, upload: 0 }, queueKey: 2 });
+  expect(back.limitReached).toBe('ratio');
+
+  const configs: number[] = [];
+  const stopConfig = await state.watchConfig((c) => configs.push(c.speed.download));
+  expect((await state.getConfig()).share.ratio).toBe(NO_LIMIT);
+  await Promise.all([
+    state.updateConfig((c) => ({ ...c, speed: { ...c.speed, download: 5000 } })),
+    state.updateConfig((c) => ({ ...c, categories: { ...c.categories, tv: { savePath: 'tv' } } })),
+  ]);
+  const config = await (await reopen()).getConfig();
+  expect(config.speed.download).toBe(5000);
+  expect(config.categories).toEqual({ tv: { savePath: 'tv' } });
+  for (let i = 0; i < 50 && !configs.includes(5000); i++) await sleep(20);
+  expect(configs[0]).toBe(0);
+  expect(configs).toContain(5000);
+  stopConfig();
+
+  const totals = new Map<string, number | undefined>();
+  const stopTotals = await state.watchTotals((hex, t) => totals.set(hex, t?.uploaded));
+  const delta = { uploaded: 10, downloaded: 1, seedingMs: 1000, activeMs: 1000, lastActivityAt: 5, completedAt: 3 };
+  // Every worker adds its own share at once: none is lost.
+  await Promise.all(Array.from({ length: 5 }, () => state.addTotals(A, delta)));
+  for (let i = 0; i < 50 && totals.get(A) !== 50; i++) await sleep(20);
+  expect(totals.get(A)).toBe(50);
+  await state.removeTorrent(A);
+  for (let i = 0; i < 50 && totals.has(A) && totals.get(A) !== undefined; i++) await sleep(20);
+  expect(totals.get(A)).toBeUndefined();
+  stopTotals();
 }
 

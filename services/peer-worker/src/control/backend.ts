@@ -1,5 +1,5 @@
 import type { Metainfo } from '@seedbox/protocol';
-import type { DesiredState } from '@seedbox/cluster';
+import type { DesiredState, FleetConfig, FleetConfigPatch, ShareRule, TorrentSettings, TorrentSettingsPatch, TorrentTotals } from '@seedbox/cluster';
 
 /**
  * What the gRPC control API needs from the fleet. The peer-worker's real
@@ -20,7 +20,32 @@ export interface TorrentRecord {
   addedAt: number;
   /** Set when the fleet cannot run the torrent (e.g. its files cannot be created). */
   error?: string;
+  settings: TorrentSettings;
+  /** The save folder, absolute (the data folder's path as this process sees it). */
+  savePath: string;
+  /** The seeding rule that paused it, if one did. */
+  limitReached?: ShareRule | undefined;
+  /** A move of its data is under way, to this folder (absolute). */
+  movingTo?: string | undefined;
+  /** Running, but waiting for its turn in the queue. */
+  queued: boolean;
+  /** 1-based place in the queue order (every torrent has one; lower starts first). */
+  queuePosition: number;
+  totals: TorrentTotals;
+  /** Uploaded over downloaded (see shareRatio). */
+  ratio: number;
 }
+
+/** What a torrent is added with, beside its file or magnet. */
+export interface AddOptions {
+  paused: boolean;
+  /** A save folder, absolute inside the data folder or relative to it; default: the category's, else a folder of its own. */
+  savePath?: string | undefined;
+  /** Settings to start with (category, tags, limits, share limits, file priorities, sequential...). */
+  settings?: TorrentSettingsPatch | undefined;
+}
+
+export type QueueMove = 'top' | 'bottom' | 'up' | 'down';
 
 /** The fleet's latest figures for a torrent, summed over every worker that runs it. */
 export interface TorrentStatsView {
@@ -72,9 +97,9 @@ export interface ControlBackend {
    * for a malformed file (the message names the rule, from MetainfoError),
    * and answers the existing record, unchanged, when it is already there.
    */
-  add(torrentFile: Uint8Array, options: { paused: boolean }): Promise<{ record: TorrentRecord; created: boolean }>;
+  add(torrentFile: Uint8Array, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }>;
   /** Throws ControlError unimplemented/invalid-argument for magnet URIs it cannot take. */
-  addMagnet(uri: string, options: { paused: boolean }): Promise<{ record: TorrentRecord; created: boolean }>;
+  addMagnet(uri: string, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }>;
   list(): Promise<TorrentRecord[]>;
   get(infoHashHex: string): Promise<TorrentRecord | undefined>;
   /** False when there was no such torrent. */
@@ -83,6 +108,17 @@ export interface ControlBackend {
   setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean>;
   /** Asks for the torrent's data to be checked again (every piece hashed); false when there is no such torrent. */
   recheck(infoHashHex: string): Promise<boolean>;
+  /** Changes a torrent's settings; undefined when there is no such torrent; ControlError invalid-argument naming the rule a value breaks. */
+  update(infoHashHex: string, patch: TorrentSettingsPatch): Promise<TorrentRecord | undefined>;
+  /** Moves the torrent's data to another save folder (it keeps seeding, from the new place); false when there is no such torrent. */
+  move(infoHashHex: string, savePath: string): Promise<boolean>;
+  /** Moves torrents in the queue order. */
+  moveInQueue(infoHashHexes: string[], move: QueueMove): Promise<void>;
+  config(): Promise<FleetConfig>;
+  updateConfig(patch: FleetConfigPatch): Promise<FleetConfig>;
+  /** Creates (`create`), changes (`edit`) or sets (`upsert`) a category and its save folder. */
+  putCategory(name: string, savePath: string, mode: 'create' | 'edit' | 'upsert'): Promise<FleetConfig>;
+  removeCategories(names: string[]): Promise<FleetConfig>;
   /** The latest figures, or undefined before any worker reported the torrent. */
   stats(infoHashHex: string): TorrentStatsView | undefined;
   /** Called once per fleet tick with every torrent's figures; answers an unsubscribe. */

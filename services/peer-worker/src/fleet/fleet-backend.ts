@@ -1,6 +1,25 @@
 import { encodeBencode, MetainfoError, parseMagnet, parseMetainfo, type Magnet, type Metainfo } from '@seedbox/protocol';
-import type { DesiredState, FleetStore, RegistryEntry } from '@seedbox/cluster';
-import { ControlError, type ControlBackend, type StatsSource, type TorrentRecord, type TorrentStatsView } from '../control/backend.js';
+import {
+  applyConfigPatch,
+  applyTorrentPatch,
+  defaultFleetConfig,
+  defaultTorrentSettings,
+  normalizeSavePath,
+  putCategory,
+  removeCategories,
+  SettingsError,
+  shareRatio,
+  ZERO_TOTALS,
+  type DesiredState,
+  type FleetConfig,
+  type FleetConfigPatch,
+  type FleetStore,
+  type RegistryEntry,
+  type TorrentSettingsPatch,
+  type TorrentTotals,
+} from '@seedbox/cluster';
+import { torrentDir } from '@seedbox/storage';
+import { ControlError, type AddOptions, type ControlBackend, type QueueMove, type StatsSource, type TorrentRecord, type TorrentStatsView } from '../control/backend.js';
 import type { ResolvedMagnet } from '../magnet-resolver.js';
 import { MetadataFetchError } from '../metadata-fetcher.js';
 
@@ -18,6 +37,18 @@ export interface FleetBackendOptions {
   deleteData: (infoHashHex: string) => Promise<void>;
   /** For magnet URIs: fetches the metadata (the engine's resolver, with discovery). */
   resolve?: ((magnet: Magnet) => Promise<ResolvedMagnet>) | undefined;
+  /** The data folder, as this process sees it: save folders are inside it. */
+  dataDir: string;
+  /** What the runner of this process knows of the fleet: which running torrents wait in the queue, the totals. */
+  fleet: FleetView;
+}
+
+/** Read from the FleetRunner of this process, which follows the same state. */
+export interface FleetView {
+  queued(infoHashHex: string): boolean;
+  totals(infoHashHex: string): TorrentTotals | undefined;
+  /** Bytes verified of the torrent, as the fleet's bitfield says. */
+  doneBytes(infoHashHex: string): number | undefined;
 }
 
 export class FleetBackend implements ControlBackend {
@@ -32,7 +63,7 @@ export class FleetBackend implements ControlBackend {
     this.resolve = o.resolve;
   }
 
-  async add(torrentFile: Uint8Array, options: { paused: boolean }): Promise<{ record: TorrentRecord; created: boolean }> {
+  async add(torrentFile: Uint8Array, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }> {
     let meta: Metainfo;
     try {
       meta = parseMetainfo(torrentFile);
@@ -40,9 +71,17 @@ export class FleetBackend implements ControlBackend {
       if (e instanceof MetainfoError) throw new ControlError('invalid-argument', `not a valid torrent: ${e.message}`, { cause: e });
       throw e;
     }
-    const entry: RegistryEntry = { infoHashHex: meta.infoHashHex, torrentFile: Uint8Array.from(torrentFile), desired: options.paused ? 'paused' : 'running', addedAt: Date.now(), rechecks: 0 };
+    const addedAt = Date.now();
+    const config = await this.unavailableOnError(() => this.state.getConfig());
+    const settings = this.checked(() => {
+      const s = applyTorrentPatch(defaultTorrentSettings(addedAt), options.settings ?? {}, { config, fileCount: meta.files.length });
+      // The category's folder, unless one is given.
+      const savePath = options.savePath !== undefined ? normalizeSavePath(options.savePath, this.o.dataDir) : s.category !== '' ? config.categories[s.category]?.savePath : undefined;
+      return savePath !== undefined ? { ...s, savePath } : s;
+    });
+    const entry: RegistryEntry = { infoHashHex: meta.infoHashHex, torrentFile: Uint8Array.from(torrentFile), desired: options.paused ? 'paused' : 'running', addedAt, rechecks: 0, settings };
     const created = await this.unavailableOnError(() => this.state.addTorrent(entry));
-    const record = created ? this.record(entry) : await this.get(meta.infoHashHex);
+    const record = created ? this.record(entry, [entry]) : await this.get(meta.infoHashHex);
     if (!record) throw new ControlError('unavailable', `${meta.infoHashHex} was removed while being added`);
     return { record, created };
   }
@@ -55,7 +94,7 @@ export class FleetBackend implements ControlBackend {
    * torrents whose files and pieces are known; a caller that will not wait
    * sets a deadline.
    */
-  async addMagnet(uri: string, options: { paused: boolean }): Promise<{ record: TorrentRecord; created: boolean }> {
+  async addMagnet(uri: string, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }> {
     let magnet: Magnet;
     try {
       magnet = parseMagnet(uri);
@@ -81,7 +120,7 @@ export class FleetBackend implements ControlBackend {
     const entries = await this.unavailableOnError(() => this.state.listTorrents());
     return entries.flatMap((e) => {
       try {
-        return [this.record(e)];
+        return [this.record(e, entries)];
       } catch {
         return [];
       }
@@ -89,8 +128,9 @@ export class FleetBackend implements ControlBackend {
   }
 
   async get(infoHashHex: string): Promise<TorrentRecord | undefined> {
-    const e = await this.unavailableOnError(() => this.state.getTorrent(infoHashHex));
-    return e ? this.record(e) : undefined;
+    const entries = await this.unavailableOnError(() => this.state.listTorrents());
+    const e = entries.find((x) => x.infoHashHex === infoHashHex);
+    return e ? this.record(e, entries) : undefined;
   }
 
   async remove(infoHashHex: string, options: { deleteData: boolean }): Promise<boolean> {
@@ -107,8 +147,95 @@ export class FleetBackend implements ControlBackend {
     return true;
   }
 
-  setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean> {
-    return this.unavailableOnError(() => this.state.setDesired(infoHashHex, desired));
+  /** Resuming by hand also forgets which seeding rule paused it (a rule still reached pauses it again). */
+  async setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean> {
+    const e = await this.unavailableOnError(() =>
+      this.state.updateTorrent(infoHashHex, (e) => (e.desired === desired && !(desired === 'running' && e.limitReached) ? undefined : { ...e, desired, ...(desired === 'running' ? { limitReached: undefined } : {}) })),
+    );
+    return e !== undefined;
+  }
+
+  async update(infoHashHex: string, patch: TorrentSettingsPatch): Promise<TorrentRecord | undefined> {
+    const config = await this.unavailableOnError(() => this.state.getConfig());
+    const meta = await this.metaOf(infoHashHex);
+    if (!meta) return undefined;
+    // Checked once before the store is touched, so a refusal is INVALID_ARGUMENT and not a retry.
+    const e = await this.unavailableOnError(() =>
+      this.state.updateTorrent(infoHashHex, (e) => ({ ...e, settings: this.checked(() => applyTorrentPatch(e.settings, patch, { config, fileCount: meta.files.length })) })),
+    );
+    return e ? this.get(infoHashHex) : undefined;
+  }
+
+  async move(infoHashHex: string, savePath: string): Promise<boolean> {
+    const to = this.checked(() => normalizeSavePath(savePath, this.o.dataDir));
+    const e = await this.unavailableOnError(() => this.state.updateTorrent(infoHashHex, (e) => (e.settings.savePath === to && e.moveTo === undefined ? undefined : { ...e, moveTo: to })));
+    return e !== undefined;
+  }
+
+  async moveInQueue(infoHashHexes: string[], move: QueueMove): Promise<void> {
+    const order = this.queueOrder(await this.unavailableOnError(() => this.state.listTorrents()));
+    const picked = new Set(infoHashHexes);
+    const keys = order.map((e) => e.settings.queueKey);
+    const min = Math.min(...keys);
+    const max = Math.max(...keys);
+    const set = (hex: string, queueKey: number): Promise<unknown> =>
+      this.unavailableOnError(() => this.state.updateTorrent(hex, (e) => ({ ...e, settings: { ...e.settings, queueKey } })));
+    const chosen = order.filter((e) => picked.has(e.infoHashHex));
+    if (move === 'top') for (const [i, e] of chosen.entries()) await set(e.infoHashHex, min - chosen.length + i);
+    else if (move === 'bottom') for (const [i, e] of chosen.entries()) await set(e.infoHashHex, max + 1 + i);
+    else {
+      // One place up or down: swap keys with the neighbour that is not itself moving.
+      const list = move === 'up' ? order : [...order].reverse();
+      for (let i = 1; i < list.length; i++) {
+        const e = list[i]!;
+        const n = list[i - 1]!;
+        if (!picked.has(e.infoHashHex) || picked.has(n.infoHashHex)) continue;
+        await set(e.infoHashHex, n.settings.queueKey);
+        await set(n.infoHashHex, e.settings.queueKey);
+        list[i - 1] = e;
+        list[i] = n;
+      }
+    }
+  }
+
+  config(): Promise<FleetConfig> {
+    return this.unavailableOnError(() => this.state.getConfig());
+  }
+
+  async updateConfig(patch: FleetConfigPatch): Promise<FleetConfig> {
+    // Checked once before the store, so a bad value is refused as such.
+    this.checked(() => applyConfigPatch(defaultFleetConfig(), patch));
+    return this.unavailableOnError(() => this.state.updateConfig((c) => applyConfigPatch(c, patch)));
+  }
+
+  async putCategory(name: string, savePath: string, mode: 'create' | 'edit' | 'upsert'): Promise<FleetConfig> {
+    const current = await this.config();
+    this.checked(() => putCategory(current, name, savePath, this.o.dataDir, mode));
+    return this.unavailableOnError(() => this.state.updateConfig((c) => this.checked(() => putCategory(c, name, savePath, this.o.dataDir, mode))));
+  }
+
+  removeCategories(names: string[]): Promise<FleetConfig> {
+    return this.unavailableOnError(() => this.state.updateConfig((c) => removeCategories(c, names)));
+  }
+
+  private async metaOf(infoHashHex: string): Promise<Metainfo | undefined> {
+    const e = await this.unavailableOnError(() => this.state.getTorrent(infoHashHex));
+    return e ? this.parse(e) : undefined;
+  }
+
+  /** The queue's order: by queue key, then info hash, so every replica agrees. */
+  private queueOrder(entries: RegistryEntry[]): RegistryEntry[] {
+    return [...entries].sort((a, b) => a.settings.queueKey - b.settings.queueKey || (a.infoHashHex < b.infoHashHex ? -1 : 1));
+  }
+
+  /** A broken settings rule is the caller's mistake: INVALID_ARGUMENT with the rule's sentence. */
+  private checked<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof SettingsError) throw new ControlError('invalid-argument', e.message, { cause: e });
+      throw e;
+    }
   }
 
   recheck(infoHashHex: string): Promise<boolean> {
@@ -123,13 +250,35 @@ export class FleetBackend implements ControlBackend {
     return this.board.onTick(listener);
   }
 
-  private record(e: RegistryEntry): TorrentRecord {
+  private parse(e: RegistryEntry): Metainfo {
     let meta = this.parsed.get(e.infoHashHex);
     if (!meta) {
       meta = parseMetainfo(e.torrentFile);
       this.parsed.set(e.infoHashHex, meta);
     }
-    return { infoHashHex: e.infoHashHex, torrentFile: e.torrentFile, metainfo: meta, desired: e.desired, addedAt: e.addedAt };
+    return meta;
+  }
+
+  private record(e: RegistryEntry, all: RegistryEntry[]): TorrentRecord {
+    const meta = this.parse(e);
+    const { fleet, dataDir } = this.o;
+    const totals = fleet.totals(e.infoHashHex) ?? ZERO_TOTALS;
+    const position = this.queueOrder(all).findIndex((x) => x.infoHashHex === e.infoHashHex) + 1;
+    return {
+      infoHashHex: e.infoHashHex,
+      torrentFile: e.torrentFile,
+      metainfo: meta,
+      desired: e.desired,
+      addedAt: e.addedAt,
+      settings: e.settings,
+      savePath: torrentDir(dataDir, e.infoHashHex, e.settings.savePath),
+      ...(e.limitReached ? { limitReached: e.limitReached } : {}),
+      ...(e.moveTo !== undefined ? { movingTo: torrentDir(dataDir, e.infoHashHex, e.moveTo) } : {}),
+      queued: e.desired === 'running' && fleet.queued(e.infoHashHex),
+      queuePosition: position,
+      totals,
+      ratio: shareRatio(totals, fleet.doneBytes(e.infoHashHex) ?? 0),
+    };
   }
 
   /** NATS trouble (JetStream down, a timeout) is UNAVAILABLE to the caller: retry later. */
