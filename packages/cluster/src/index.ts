@@ -11,6 +11,7 @@ export * from './piece-sink.js';
 export * from './service-process.js';
 export * from './fleet-store.js';
 export * from './local-fleet-store.js';
+export * from './storage-requests.js';
 export { readBitfield, SHARE_RULES, type ShareRule } from './registry-entry.js';
 export * from './torrent-settings.js';
 export * from './settings-rules.js';

@@ -65,6 +65,11 @@ export interface PatchContext {
   fileCount: number;
 }
 
+function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20) return true;
+  return false;
+}
+
 export function checkSpeed(name: string, v: number): number {
   if (!Number.isSafeInteger(v) || v < 0) throw new SettingsError('speed-limit', `${name} must be a whole number of bytes per second, 0 for none (got ${v})`);
   return v;
@@ -78,12 +83,12 @@ export function checkShareLimit(name: string, v: number, allowGlobal: boolean): 
 
 export function checkTag(tag: string): string {
   const t = tag.trim();
-  if (t === '' || t.includes(',') || /[\u0000-\u001f]/.test(t)) throw new SettingsError('tag', `a tag must be non-empty text without commas or control characters (got ${JSON.stringify(tag)})`);
+  if (t === '' || t.includes(',') || hasControlCharacter(t)) throw new SettingsError('tag', `a tag must be non-empty text without commas or control characters (got ${JSON.stringify(tag)})`);
   return t;
 }
 
 export function checkCategoryName(name: string): string {
-  if (name === '' || name.length > 255 || /[\u0000-\u001f\\]/.test(name) || name.startsWith('/') || name.endsWith('/') || name.includes('//')) {
+  if (name === '' || name.length > 255 || hasControlCharacter(name) || name.includes('\\') || name.startsWith('/') || name.endsWith('/') || name.includes('//')) {
     throw new SettingsError('category-name', `a category name must be 1-255 characters, without control characters, backslashes, or a '/' at either end or twice (got ${JSON.stringify(name)})`);
   }
   return name;

@@ -9,6 +9,8 @@ export const PIECE_OFFER = 'seedbox.piece.offer';
 export const pieceChunkSubject = (writerId: string): string => `seedbox.piece.chunk.${subjectToken(writerId)}`;
 /** Delete a torrent's files from the shared volume (queue group DISK_WRITERS). */
 export const STORAGE_DELETE = 'seedbox.storage.delete';
+/** Move a torrent's content to another save folder (queue group DISK_WRITERS). */
+export const STORAGE_MOVE = 'seedbox.storage.move';
 export const DISK_WRITERS = 'disk-writers';
 
 /** Peers the tracker-client found for a torrent, to every worker running it. */

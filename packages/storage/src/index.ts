@@ -12,7 +12,8 @@ export {
   type StorageOptions,
   type StorageErrorCode,
 } from './storage.js';
-export { torrentContentPath, torrentDir } from './layout.js';
+export { torrentContentPath, torrentDir, torrentRemovalPath } from './layout.js';
+export { moveTorrentContent, MoveError } from './move-content.js';
 export { Sha1Pool, InlineSha1, HasherClosedError, HashWorkerError, type Sha1Hasher, type HashResult } from './sha1-pool.js';
 export { writeSpans, writeAll, cutAtSpans, IOV_MAX, type WritableFile, type FileLookup, type SpanParts } from './vectored-write.js';
 export { checkPieces, makeResumeData, loadResumeData, saveResumeData, type ResumeData, type CheckResult, type CheckOptions } from './resume.js';

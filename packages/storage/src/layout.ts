@@ -19,14 +19,18 @@ export function torrentDir(dataDir: string, infoHashHex: string, savePath?: stri
 }
 
 /**
- * What deleting a torrent's data removes: its own folder, or in a save
- * folder its content alone (`name`, which TorrentStorage has already
- * checked is one plain path segment), never the save folder itself.
+ * The torrent's content: the file of a single-file torrent, the top folder
+ * of a multi-file one. `name` must be one plain path segment (TorrentStorage
+ * refuses to open a torrent whose name is not).
  */
 export function torrentContentPath(dataDir: string, infoHashHex: string, name: string, savePath?: string): string {
-  if (savePath === undefined) return torrentDir(dataDir, infoHashHex);
   if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\\') || name.includes('\u0000')) {
     throw new Error(`the torrent's name ${JSON.stringify(name)} is not one path segment`);
   }
-  return join(dataDir, savePath, name);
+  return join(torrentDir(dataDir, infoHashHex, savePath), name);
+}
+
+/** What deleting a torrent's data removes: its own folder, or in a save folder its content alone, never the save folder. */
+export function torrentRemovalPath(dataDir: string, infoHashHex: string, name: string, savePath?: string): string {
+  return savePath === undefined ? torrentDir(dataDir, infoHashHex) : torrentContentPath(dataDir, infoHashHex, name, savePath);
 }

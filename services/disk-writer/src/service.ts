@@ -1,18 +1,29 @@
 import { rm } from 'node:fs/promises';
 import type { Msg } from 'nats';
 import { parseMetainfo } from '@seedbox/protocol';
-import { DISK_WRITERS, FleetState, servePieceWrites, STORAGE_DELETE, type PieceSink, type ServiceDefinition } from '@seedbox/cluster';
+import {
+  answerStorageRequest,
+  DISK_WRITERS,
+  FleetState,
+  normalizeSavePath,
+  parseDeleteRequest,
+  parseMoveRequest,
+  servePieceWrites,
+  STORAGE_DELETE,
+  STORAGE_MOVE,
+  type PieceSink,
+  type ServiceDefinition,
+} from '@seedbox/cluster';
 import { createDiskWriterMetrics, diskWriterOptions, type DiskPieceResult } from '@seedbox/runtime';
 import { DiskWriter } from './disk-writer.js';
-import { Sha1Pool, torrentDir } from '@seedbox/storage';
-
-const HEX40 = /^[0-9a-f]{40}$/;
+import { moveTorrentContent, Sha1Pool, torrentDir, torrentRemovalPath } from '@seedbox/storage';
 
 /**
  * The disk-writer process: takes pieces from the `disk-writers` queue
- * group, verifies and writes them under SEEDBOX_DATA_DIR/<infohash>, and
- * deletes a torrent's files when asked. It learns a torrent's layout from
- * the registry the first time a piece of it arrives.
+ * group, verifies and writes them under SEEDBOX_DATA_DIR (in the
+ * torrent's save folder, see torrentDir), and deletes or moves a torrent's
+ * files when asked. It learns a torrent's layout and folder from the
+ * registry the first time a piece of it arrives, and again after a move.
  */
 export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
   service: 'disk-writer',
@@ -22,6 +33,8 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
     const state = await FleetState.open(nc);
     const writer = new DiskWriter({ hasher: new Sha1Pool(config.hashThreads) });
     const opening = new Map<string, Promise<boolean>>();
+    /** The save folder each open torrent was opened in. */
+    const openedIn = new Map<string, string | undefined>();
 
     /** Opens a registered torrent's files; false when the registry has no such torrent or it cannot be opened. */
     const ensure = (hex: string): Promise<boolean> => {
@@ -31,8 +44,9 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
           const entry = await state.getTorrent(hex);
           if (!entry) return false;
           try {
-            await writer.addTorrent(parseMetainfo(entry.torrentFile), torrentDir(config.dataDir, hex));
-            log.info('torrent opened', { infoHash: hex });
+            await writer.addTorrent(parseMetainfo(entry.torrentFile), torrentDir(config.dataDir, hex, entry.settings.savePath));
+            openedIn.set(hex, entry.settings.savePath);
+            log.info('torrent opened', { infoHash: hex, savePath: entry.settings.savePath });
             return true;
           } catch (e) {
             log.error('cannot open torrent files', { infoHash: hex, error: e as Error });
@@ -69,10 +83,14 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
       onRefused: (reason) => log.warn('offer refused', { reason }),
     });
 
-    // Removed torrents: close their files (a later delete request removes them).
+    // Removed torrents: close their files (a later delete request removes
+    // them). Moved ones too: the next piece opens them in the new folder.
     const stopWatch = await state.watchTorrents(
       (hex, e) => {
-        if (!e) void writer.removeTorrent(hex);
+        if (!e || (openedIn.has(hex) && openedIn.get(hex) !== e.settings.savePath)) {
+          openedIn.delete(hex);
+          void writer.removeTorrent(hex);
+        }
       },
       (key, err) => log.warn('bad registry entry', { key, error: err }),
     );
@@ -80,20 +98,37 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
     const deletes = nc.subscribe(STORAGE_DELETE, {
       queue: DISK_WRITERS,
       callback: (_err, msg: Msg) => {
-        const hex = new TextDecoder().decode(msg.data).trim().toLowerCase();
         void (async () => {
-          if (!HEX40.test(hex)) {
-            msg.respond(new TextEncoder().encode(`error: '${hex.slice(0, 60)}' is not an info hash`));
-            return;
-          }
           try {
-            await writer.removeTorrent(hex);
-            await rm(torrentDir(config.dataDir, hex), { recursive: true, force: true });
-            log.info('torrent data deleted', { infoHash: hex });
-            msg.respond(new TextEncoder().encode('ok'));
+            const r = parseDeleteRequest(msg.data);
+            // A folder from the request is checked like one from the API: never outside the data folder.
+            const savePath = r.savePath === undefined ? undefined : normalizeSavePath(r.savePath, config.dataDir);
+            await writer.removeTorrent(r.infoHash);
+            openedIn.delete(r.infoHash);
+            await rm(torrentRemovalPath(config.dataDir, r.infoHash, r.name ?? '', savePath), { recursive: true, force: true });
+            log.info('torrent data deleted', { infoHash: r.infoHash });
+            answerStorageRequest(msg);
           } catch (e) {
-            log.error('deleting torrent data failed', { infoHash: hex, error: e as Error });
-            msg.respond(new TextEncoder().encode(`error: ${(e as Error).message}`));
+            log.error('deleting torrent data failed', { error: e as Error });
+            answerStorageRequest(msg, e as Error);
+          }
+        })();
+      },
+    });
+    const moves = nc.subscribe(STORAGE_MOVE, {
+      queue: DISK_WRITERS,
+      callback: (_err, msg: Msg) => {
+        void (async () => {
+          try {
+            const r = parseMoveRequest(msg.data);
+            const from = r.from === undefined ? undefined : normalizeSavePath(r.from, config.dataDir);
+            const to = normalizeSavePath(r.to, config.dataDir);
+            await moveTorrentContent(config.dataDir, r.infoHash, r.name, from, to);
+            log.info('torrent data moved', { infoHash: r.infoHash, from, to });
+            answerStorageRequest(msg);
+          } catch (e) {
+            log.error('moving torrent data failed', { error: e as Error });
+            answerStorageRequest(msg, e as Error);
           }
         })();
       },
@@ -102,6 +137,7 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
     onShutdown('finish pieces under way', () => server.stop(Math.max(1000, config.shutdownTimeoutMs - 5000)));
     onShutdown('close files', async () => {
       deletes.unsubscribe();
+      moves.unsubscribe();
       stopWatch();
       await writer.close();
     });

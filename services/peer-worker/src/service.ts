@@ -1,4 +1,4 @@
-import { FleetState, NatsPieceSink, STORAGE_DELETE, type ServiceDefinition } from '@seedbox/cluster';
+import { FleetState, NatsPieceSink, storageRequest, STORAGE_DELETE, STORAGE_MOVE, type ServiceDefinition } from '@seedbox/cluster';
 import { Sha1Pool, torrentDir } from '@seedbox/storage';
 import { SeedboxControlService } from '@seedbox/proto';
 import { createPeerWorkerMetrics, listenOrExplain, peerWorkerOptions } from '@seedbox/runtime';
@@ -51,10 +51,19 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
     // Hashing here only checks data a torrent was added over (and rechecks): one thread is enough.
     const hasher = new Sha1Pool(1);
     const nats = discovery;
+    const board = new StatsBoard(nc);
+    // The runner acts on seeding rules through the backend, which reads the runner: made after it.
+    const late: { backend?: FleetBackend } = {};
     const runner = new FleetRunner({
       state,
       engine,
-      data: (meta, recorded) => sharedVolumeData(meta, torrentDir(config.dataDir, meta.infoHashHex), hasher, recorded),
+      data: (meta, recorded, savePath) => sharedVolumeData(meta, torrentDir(config.dataDir, meta.infoHashHex, savePath), hasher, recorded),
+      // Only disk-writers write the volume: one of them moves and deletes.
+      moveData: (meta, from, to) => storageRequest(nc, STORAGE_MOVE, { infoHash: meta.infoHashHex, name: meta.name, from, to }),
+      removeTorrent: async (hex, deleteData) => {
+        await late.backend?.remove(hex, { deleteData });
+      },
+      stats: board,
       onTick: (t) => {
         nats.heartbeat();
         publishFigures(nc, config.instanceId, t);
@@ -64,18 +73,15 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
       announce,
       log,
     });
-    const board = new StatsBoard(nc);
     const backend = new FleetBackend({
       state,
       stats: board,
+      dataDir: config.dataDir,
+      fleet: runner,
       resolve: (magnet) => engine.fetchMetadata(magnet, { timeoutMs: 120_000 }),
-      // Only disk-writers write the volume: one of them deletes.
-      deleteData: async (hex) => {
-        const reply = await nc.request(STORAGE_DELETE, new TextEncoder().encode(hex), { timeout: 30_000 });
-        const answer = new TextDecoder().decode(reply.data);
-        if (answer !== 'ok') throw new Error(answer);
-      },
+      deleteData: (hex, place) => storageRequest(nc, STORAGE_DELETE, { infoHash: hex, name: place.name, savePath: place.savePath }),
     });
+    late.backend = backend;
     engine.on('tick', (t) => recordTick(m, t, runner.pausedCount));
     await runner.start();
     log.info('peer-worker listening', { port: engine.listenPort, peerId: Buffer.from(peerId).toString('hex') });

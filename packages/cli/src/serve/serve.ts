@@ -25,7 +25,7 @@ import {
   type LogLevel,
   type ServeConfig,
 } from '@seedbox/runtime';
-import { localTorrentData, Sha1Pool, torrentDir } from '@seedbox/storage';
+import { localTorrentData, moveTorrentContent, Sha1Pool, torrentDir, torrentRemovalPath } from '@seedbox/storage';
 import { EmbeddedTrackers } from '@seedbox/tracker-client';
 import { CliError } from '../cli-error.js';
 import { WatchFolder } from './watch-folder.js';
@@ -116,34 +116,47 @@ async function run(config: ServeConfig): Promise<number> {
   });
 
   const resumePath = (hex: string): string => join(stateDir, 'resume', `${hex}.json`);
+  const board = new LocalStatsBoard(engine);
+  // The runner acts on seeding rules through the backend, which reads the runner: made after it.
+  const late: { backend?: FleetBackend } = {};
   const runner = new FleetRunner({
     state: store,
     engine,
     workerId: SERVE_ID,
     announce: { host: config.announceHost, port: engine.listenPort ?? config.listenPort },
     log,
+    stats: board,
     // The files, created sparse on first run; checked through resume data, so a restart hashes only what changed.
-    data: async (meta) => {
+    data: async (meta, _recorded, savePath) => {
       const hex = meta.infoHashHex;
-      const storage = await writer.addTorrent(meta, torrentDir(config.dataDir, hex));
+      const storage = await writer.addTorrent(meta, torrentDir(config.dataDir, hex, savePath));
       return { ...localTorrentData(storage, writer.sha1, resumePath(hex)), close: () => writer.removeTorrent(hex) };
+    },
+    moveData: async (meta, from, to) => {
+      // Files this process has open follow the rename; the next open uses the new folder.
+      await moveTorrentContent(config.dataDir, meta.infoHashHex, meta.name, from, to);
+    },
+    removeTorrent: async (hex, deleteData) => {
+      await late.backend?.remove(hex, { deleteData });
     },
     onTick: (t) => recordTick(m, t, runner.pausedCount),
   });
-  const board = new LocalStatsBoard(engine);
   const backend = new FleetBackend({
     state: store,
     stats: board,
+    dataDir: config.dataDir,
+    fleet: runner,
     resolve: (magnet) => engine.fetchMetadata(magnet, { timeoutMs: 120_000 }),
-    deleteData: async (hex) => {
+    deleteData: async (hex, place) => {
       // The torrent stops first (pieces under way answered), then its files go.
       await runner.settled();
       await writer.removeTorrent(hex);
-      await rm(torrentDir(config.dataDir, hex), { recursive: true, force: true });
+      await rm(torrentRemovalPath(config.dataDir, hex, place.name, place.savePath), { recursive: true, force: true });
       await rm(resumePath(hex), { force: true });
       log.info('torrent data deleted', { infoHash: hex });
     },
   });
+  late.backend = backend;
   await runner.start();
 
   const grpcServer = await listenOrExplain('SEEDBOX_GRPC_PORT (--grpc-port)', String(config.grpcPort), () =>

@@ -33,14 +33,20 @@ import { MetadataFetchError } from '../metadata-fetcher.js';
 export interface FleetBackendOptions {
   state: FleetStore;
   stats: StatsSource;
-  /** Deletes a removed torrent's files; throws with the reason when it cannot. */
-  deleteData: (infoHashHex: string) => Promise<void>;
+  /** Deletes a removed torrent's files (its content in `savePath`, see torrentRemovalPath); throws with the reason when it cannot. */
+  deleteData: (infoHashHex: string, place: DataPlace) => Promise<void>;
   /** For magnet URIs: fetches the metadata (the engine's resolver, with discovery). */
   resolve?: ((magnet: Magnet) => Promise<ResolvedMagnet>) | undefined;
   /** The data folder, as this process sees it: save folders are inside it. */
   dataDir: string;
   /** What the runner of this process knows of the fleet: which running torrents wait in the queue, the totals. */
   fleet: FleetView;
+}
+
+/** Where a torrent's content is: its name (the top file or folder) and its save folder. */
+export interface DataPlace {
+  name: string;
+  savePath: string | undefined;
 }
 
 /** Read from the FleetRunner of this process, which follows the same state. */
@@ -134,12 +140,14 @@ export class FleetBackend implements ControlBackend {
   }
 
   async remove(infoHashHex: string, options: { deleteData: boolean }): Promise<boolean> {
-    const removed = await this.unavailableOnError(() => this.state.removeTorrent(infoHashHex));
+    const entry = await this.unavailableOnError(() => this.state.getTorrent(infoHashHex));
+    const removed = entry !== undefined && (await this.unavailableOnError(() => this.state.removeTorrent(infoHashHex)));
     if (!removed) return false;
+    const place: DataPlace = { name: this.parse(entry).name, savePath: entry.settings.savePath };
     this.parsed.delete(infoHashHex);
     if (options.deleteData) {
       try {
-        await this.o.deleteData(infoHashHex);
+        await this.o.deleteData(infoHashHex, place);
       } catch (e) {
         throw new ControlError('unavailable', `the torrent is removed, but its data was not deleted: ${(e as Error).message}`, { cause: e });
       }

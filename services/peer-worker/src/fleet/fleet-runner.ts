@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
 import { parseMetainfo, type Metainfo } from '@seedbox/protocol';
-import { readBitfield, type FleetStore, type RegistryEntry } from '@seedbox/cluster';
+import { defaultFleetConfig, readBitfield, type FleetConfig, type FleetStore, type RegistryEntry, type TorrentTotals } from '@seedbox/cluster';
 import type { Logger } from '@seedbox/runtime';
+import type { StatsSource } from '../control/backend.js';
+import type { FleetView } from './fleet-backend.js';
 import type { Engine, EngineTick } from '../engine.js';
 import type { Torrent, TorrentData } from '../torrent.js';
+import { activeTorrents, shareLimitReached, SlowWatch } from './fleet-policy.js';
+import { TotalsKeeper } from './totals-keeper.js';
 
 /**
  * Which torrents this peer-worker runs, and keeping the fleet informed.
@@ -20,10 +24,18 @@ import type { Torrent, TorrentData } from '../torrent.js';
  * check found (a torrent added over data already there, a recheck)
  * replaces it. A registry entry whose `rechecks` grew is checked again.
  *
+ * The operator's rules apply here too, the same on every worker because
+ * they are pure functions of the shared state (fleet-policy.ts): the
+ * queue (a running torrent past the active limits waits, `queued`), the
+ * seeding rules (the torrent's owner pauses or removes it when one is
+ * reached), and moves (the owner has the data moved, then the torrent
+ * runs from its new save folder everywhere). Lifetime totals are kept by
+ * TotalsKeeper.
+ *
  * It runs unchanged on both stores (JetStream buckets in the fleet, files
  * for `seedbox serve`): what differs is plugged in, the torrents' data
- * (`data`) and what else each tick does (`onTick`: in the fleet, the
- * heartbeat and the figures over NATS).
+ * (`data`), moving and deleting it, and what else each tick does
+ * (`onTick`: in the fleet, the heartbeat and the figures over NATS).
  */
 
 /** A running torrent's data, as the runner asks for it: `recorded` is the fleet's bitfield as last seen. */
@@ -32,8 +44,14 @@ export type FleetTorrentData = TorrentData & { close?(): Promise<void> };
 export interface FleetRunnerOptions {
   state: FleetStore;
   engine: Engine;
-  /** The data of a torrent this worker runs. */
-  data: (meta: Metainfo, recorded: () => Uint8Array | undefined) => FleetTorrentData | Promise<FleetTorrentData>;
+  /** The data of a torrent this worker runs, in its save folder (undefined: a folder of its own). */
+  data: (meta: Metainfo, recorded: () => Uint8Array | undefined, savePath: string | undefined) => FleetTorrentData | Promise<FleetTorrentData>;
+  /** Moves a torrent's content from one save folder to another (the fleet: a disk-writer does it). */
+  moveData: (meta: Metainfo, from: string | undefined, to: string) => Promise<void>;
+  /** Removes a torrent from the fleet, and its data with `deleteData` (a seeding rule's action). */
+  removeTorrent: (infoHashHex: string, deleteData: boolean) => Promise<void>;
+  /** Every torrent's figures, this worker's and the others' (for the queue's slow torrents). */
+  stats?: StatsSource | undefined;
   /** After each tick's bitfields are handed over (the fleet: heartbeat and figures). */
   onTick?: (t: EngineTick) => void;
   /** After the engine stopped (the fleet: the last heartbeat, with no torrents). */
@@ -56,9 +74,14 @@ interface Running {
   unsaved: Set<number>;
   /** The registry's recheck count this run has honoured. */
   rechecks: number;
+  /** The save folder it runs from. */
+  savePath: string | undefined;
 }
 
-export class FleetRunner {
+/** Totals go to the store this often (ticks), and when a torrent stops here. */
+const TOTALS_EVERY_TICKS = 30;
+
+export class FleetRunner implements FleetView {
   private readonly registry = new Map<string, { entry: RegistryEntry; meta: Metainfo }>();
   /** The fleet's bitfield bytes per torrent, as last seen. */
   private readonly fleetBits = new Map<string, Uint8Array>();
@@ -69,14 +92,41 @@ export class FleetRunner {
   private stopped = false;
   private syncing: Promise<void> = Promise.resolve();
   private readonly onTick = (t: EngineTick): void => this.tick(t);
+  private config: FleetConfig = defaultFleetConfig();
+  /** Running torrents the queue lets be active now (all of them with queueing off). */
+  private active = new Set<string>();
+  private readonly slow = new SlowWatch();
+  private readonly totalsKeeper: TotalsKeeper;
+  /** Torrents whose move (by this worker) or rule action is under way. */
+  private readonly busy = new Set<string>();
+  private ticks = 0;
 
   constructor(private readonly o: FleetRunnerOptions) {
     this.live = [o.workerId];
+    this.totalsKeeper = new TotalsKeeper(o.state, o.log);
   }
 
   async start(): Promise<void> {
     const { state, log } = this.o;
     await this.refreshMembership();
+    await this.totalsKeeper.start();
+    this.stops.push(() => this.totalsKeeper.stop());
+    this.stops.push(
+      await state.watchConfig((c) => {
+        this.config = c;
+        this.schedule();
+      }),
+    );
+    if (this.o.stats) {
+      this.stops.push(
+        this.o.stats.onTick((list) => {
+          const now = Date.now();
+          for (const s of list) this.slow.observe(s.infoHashHex, s.downloadRate, s.uploadRate, this.config.queue, now);
+          // Slow torrents leave the count: the queue may move on.
+          if (this.config.queue.enabled && this.config.queue.ignoreSlow) this.schedule();
+        }),
+      );
+    }
     this.stops.push(
       await state.watchBitfields((hex, bytes) => {
         if (bytes) this.fleetBits.set(hex, bytes);
@@ -118,6 +168,26 @@ export class FleetRunner {
     return [...this.running.keys()];
   }
 
+  // ---- FleetView: what the control API reads of the fleet ----
+
+  queued(infoHashHex: string): boolean {
+    const r = this.registry.get(infoHashHex);
+    return r !== undefined && r.entry.desired === 'running' && !this.active.has(infoHashHex);
+  }
+
+  totals(infoHashHex: string): TorrentTotals | undefined {
+    return this.registry.has(infoHashHex) ? this.totalsKeeper.get(infoHashHex) : undefined;
+  }
+
+  doneBytes(infoHashHex: string): number | undefined {
+    const r = this.registry.get(infoHashHex);
+    if (!r) return undefined;
+    const bits = readBitfield(this.fleetBits.get(infoHashHex), r.meta.pieceCount);
+    const last = r.meta.pieceCount - 1;
+    const lastSize = r.meta.totalLength - last * r.meta.pieceLength;
+    return bits.count * r.meta.pieceLength - (bits.has(last) ? r.meta.pieceLength - lastSize : 0);
+  }
+
   /**
    * Graceful stop: the sessions close, pieces on their way to the writers
    * are answered (Engine.stop drains them), the last verified pieces go
@@ -130,10 +200,13 @@ export class FleetRunner {
     this.o.engine.off('tick', this.onTick);
     for (const s of this.stops) s();
     await this.syncing;
+    // The last tick's figures count too.
+    for (const s of this.o.engine.snapshot().torrents) this.totalsKeeper.record(s, Date.now(), this.owner(s.infoHash) === this.o.workerId);
     await this.o.engine.stop();
     await this.flushBitfields();
     this.o.onStop?.();
     for (const [hex, r] of this.running) await this.close(hex, r);
+    await this.totalsKeeper.flush();
     await this.o.state.removeWorker(this.o.workerId).catch(() => {});
   }
 
@@ -148,13 +221,19 @@ export class FleetRunner {
     this.syncing = this.syncing.then(() => this.sync()).catch((e: unknown) => this.o.log.error('fleet sync failed', { error: e as Error }));
   }
 
-  /** Makes the running set match the registry, the fleet's bitfields and the membership. */
+  /** Makes the running set match the registry, the fleet's bitfields, the queue and the membership. */
   private async sync(): Promise<void> {
     if (this.stopped) return;
+    this.active = this.computeActive();
     for (const [hex, { entry, meta }] of this.registry) {
+      let r = this.running.get(hex);
+      // Moved: the torrent runs again from its new folder.
+      if (r && r.savePath !== entry.settings.savePath) {
+        await this.close(hex, r);
+        r = undefined;
+      }
       const want = this.shouldRun(hex, entry, meta);
-      const r = this.running.get(hex);
-      if (want && !r) this.run(hex, meta, entry.rechecks);
+      if (want && !r) this.run(hex, meta, entry);
       else if (!want && r) await this.close(hex, r);
       else if (r) {
         this.adoptFleetPieces(r);
@@ -163,16 +242,52 @@ export class FleetRunner {
           r.torrent?.recheck();
         }
       }
+      if (entry.moveTo !== undefined && this.owner(hex) === this.o.workerId && !this.busy.has(hex)) void this.move(hex, entry, meta);
     }
     for (const [hex, r] of this.running) if (!this.registry.has(hex)) await this.close(hex, r);
   }
 
+  private isComplete(hex: string, meta: Metainfo): boolean {
+    return readBitfield(this.fleetBits.get(hex), meta.pieceCount).isComplete;
+  }
+
+  /** The queue's answer over every running torrent of the registry. */
+  private computeActive(): Set<string> {
+    const now = Date.now();
+    const running = [];
+    for (const [hex, { entry, meta }] of this.registry) {
+      if (entry.desired !== 'running') continue;
+      running.push({ infoHashHex: hex, settings: entry.settings, complete: this.isComplete(hex, meta), slow: this.slow.isSlow(hex, this.config.queue, now) });
+    }
+    return activeTorrents(running, this.config.queue);
+  }
+
   private shouldRun(hex: string, entry: RegistryEntry, meta: Metainfo): boolean {
-    if (entry.desired !== 'running') return false;
-    if (readBitfield(this.fleetBits.get(hex), meta.pieceCount).isComplete) return true;
+    if (entry.desired !== 'running' || !this.active.has(hex)) return false;
+    const complete = this.isComplete(hex, meta);
+    // A download stops while its data moves; a seed goes on reading (its open files follow the rename).
+    if (entry.moveTo !== undefined && !complete) return false;
+    if (complete) return true;
     // A torrent this worker is downloading stays here until it is done or
     // the owner changes, so a flapping heartbeat costs no more than a switch.
     return this.owner(hex) === this.o.workerId;
+  }
+
+  /** The owner has the data moved, then points the torrent at the new folder; every worker follows. */
+  private async move(hex: string, entry: RegistryEntry, meta: Metainfo): Promise<void> {
+    const to = entry.moveTo!;
+    this.busy.add(hex);
+    try {
+      await this.o.moveData(meta, entry.settings.savePath, to);
+      await this.o.state.updateTorrent(hex, (e) => (e.moveTo === to ? { ...e, settings: { ...e.settings, savePath: to }, moveTo: undefined } : undefined));
+      this.o.log.info('torrent data moved', { infoHash: hex, to });
+    } catch (e) {
+      // Left where it was: the move is given up, so the torrent runs again from there.
+      this.o.log.warn('moving torrent data failed', { infoHash: hex, to, error: e as Error });
+      await this.o.state.updateTorrent(hex, (x) => (x.moveTo === to ? { ...x, moveTo: undefined } : undefined)).catch(() => {});
+    } finally {
+      this.busy.delete(hex);
+    }
   }
 
   private owner(hex: string): string {
@@ -188,16 +303,17 @@ export class FleetRunner {
     return best;
   }
 
-  private run(hex: string, meta: Metainfo, rechecks: number): void {
+  private run(hex: string, meta: Metainfo, entry: RegistryEntry): void {
     const { engine, log } = this.o;
-    const r: Running = { meta, torrent: undefined, data: undefined, unsaved: new Set(), rechecks };
+    const savePath = entry.settings.savePath;
+    const r: Running = { meta, torrent: undefined, data: undefined, unsaved: new Set(), rechecks: entry.rechecks, savePath };
     this.running.set(hex, r);
     // The data is opened inside the check, so that a failure to open it (a
     // folder where a file should be, a volume not mounted) is the torrent's
     // error state with its reason, and a recheck (or resume) opens it again.
     const open = (): Promise<FleetTorrentData> => {
       r.data ??= Promise.resolve()
-        .then(() => this.o.data(meta, () => this.fleetBits.get(hex)))
+        .then(() => this.o.data(meta, () => this.fleetBits.get(hex), savePath))
         .catch((e: unknown) => {
           r.data = undefined;
           throw e;
@@ -232,6 +348,7 @@ export class FleetRunner {
   private async close(hex: string, r: Running): Promise<void> {
     this.running.delete(hex);
     await this.o.engine.remove(hex);
+    this.totalsKeeper.endRun(hex);
     if (r.unsaved.size > 0 && this.registry.has(hex)) await this.o.state.mergeBitfield(hex, r.meta.pieceCount, r.unsaved).catch(() => {});
     const data = await r.data?.catch(() => undefined);
     await data?.close?.().catch(() => {});
@@ -247,6 +364,30 @@ export class FleetRunner {
   private tick(t: EngineTick): void {
     this.o.onTick?.(t);
     void this.flushBitfields();
+    for (const s of t.torrents) {
+      const owned = this.owner(s.infoHash) === this.o.workerId;
+      this.totalsKeeper.record(s, t.time, owned);
+      if (owned) this.applyShareRules(s.infoHash, s.complete, s.totalLength - s.left, t.time);
+    }
+    if (++this.ticks % TOTALS_EVERY_TICKS === 0) void this.totalsKeeper.flush();
+  }
+
+  /** A complete torrent past its ratio or time limit: the owner takes the configured action, once. */
+  private applyShareRules(hex: string, complete: boolean, doneBytes: number, now: number): void {
+    const reg = this.registry.get(hex);
+    if (!reg || reg.entry.desired !== 'running' || this.busy.has(hex)) return;
+    const rule = shareLimitReached({ settings: reg.entry.settings, totals: this.totalsKeeper.get(hex), doneBytes, complete }, this.config, now);
+    if (!rule) return;
+    const action = this.config.shareAction;
+    this.busy.add(hex);
+    this.o.log.info('seeding limit reached', { infoHash: hex, rule, action });
+    void (async () => {
+      await this.totalsKeeper.flush();
+      if (action === 'pause') await this.o.state.updateTorrent(hex, (e) => (e.desired === 'running' ? { ...e, desired: 'paused', limitReached: rule } : undefined));
+      else await this.o.removeTorrent(hex, action === 'remove-with-data');
+    })()
+      .catch((e: unknown) => this.o.log.warn('acting on a seeding limit failed', { infoHash: hex, rule, error: e as Error }))
+      .finally(() => this.busy.delete(hex));
   }
 
   private async flushBitfields(): Promise<void> {
