@@ -204,7 +204,12 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** A magnet link from metadata to torrent: trackers see one client throughout, under one peer id and port. */
   async addMagnet(
     magnet: Magnet,
-    options: Omit<AddTorrentOptions, 'data'> & { data: (meta: Metainfo) => Promise<TorrentData>; timeoutMs: number },
+    options: Omit<AddTorrentOptions, 'data' | 'files'> & {
+      data: (meta: Metainfo) => Promise<TorrentData>;
+      /** The selection, or a function of the metadata once it is in (file numbers can only be checked then). */
+      files?: FileSelection | ((meta: Metainfo) => FileSelection) | undefined;
+      timeoutMs: number;
+    },
   ): Promise<{ torrent: Torrent; resolved: ResolvedMagnet }> {
     const resolved = await this.fetchMetadata(magnet, { ...(options.peers ? { peers: options.peers } : {}), timeoutMs: options.timeoutMs, keepSwarm: true });
     let data: TorrentData;
@@ -216,7 +221,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
     let torrent: Torrent;
     try {
-      torrent = this.add(resolved.meta, { data, paused: options.paused, files: options.files, peers: resolved.peers }, resolved.swarm);
+      const files = typeof options.files === 'function' ? options.files(resolved.meta) : options.files;
+      torrent = this.add(resolved.meta, { data, paused: options.paused, files, peers: resolved.peers }, resolved.swarm);
     } catch (e) {
       await resolved.swarm?.handle.leave();
       throw e;
