@@ -11,16 +11,17 @@ export class ProgressBar {
     this.isTty = Boolean(stream.isTTY);
   }
 
+  // Of what is wanted: with files skipped, 100% is every wanted piece, not the torrent.
   line(t: TorrentTick): string {
-    const done = t.totalLength - t.left;
-    const fraction = t.totalLength > 0 ? done / t.totalLength : 1;
+    const done = t.wanted - t.wantedLeft;
+    const fraction = t.wanted > 0 ? done / t.wanted : 1;
     const width = 24;
     const filled = Math.round(fraction * width);
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
     const ratio = t.downloaded > 0 ? (t.uploaded / t.downloaded).toFixed(2) : '-';
     return `${bar} ${(fraction * 100).toFixed(1).padStart(5)}%  down ${formatRate(t.downloadRate).padStart(12)}  up ${formatRate(
       t.uploadRate,
-    ).padStart(12)}  ETA ${formatDuration(t.eta ?? NaN)}  peers ${t.peers}  ratio ${ratio}  ${formatBytes(done)}/${formatBytes(t.totalLength)}`;
+    ).padStart(12)}  ETA ${formatDuration(t.eta ?? NaN)}  peers ${t.peers}  ratio ${ratio}  ${formatBytes(done)}/${formatBytes(t.wanted)}${t.wanted < t.totalLength ? ` (of ${formatBytes(t.totalLength)})` : ''}`;
   }
 
   render(t: TorrentTick): void {
@@ -29,8 +30,8 @@ export class ProgressBar {
   }
 
   finish(t: TorrentTick, seconds: number): void {
-    const avg = seconds > 0 ? (t.totalLength - t.left) / seconds : 0;
+    const avg = seconds > 0 ? (t.wanted - t.wantedLeft) / seconds : 0;
     if (this.isTty) this.stream.write(`\r\x1b[2K${this.line(t)}\n`);
-    if (t.complete) this.stream.write(`done: ${t.name}, ${formatBytes(t.totalLength)} in ${seconds.toFixed(1)} s (${formatRate(avg)})\n`);
+    if (t.done) this.stream.write(`done: ${t.name}, ${formatBytes(t.wanted)} in ${seconds.toFixed(1)} s (${formatRate(avg)})\n`);
   }
 }

@@ -18,6 +18,16 @@ import { cutAtSpans, writeAll } from './vectored-write.js';
  * O_NOFOLLOW. (A folder swapped for a symlink between the lstat and the
  * open would still be followed; closing that needs openat2's
  * RESOLVE_BENEATH, which Node does not offer.)
+ *
+ * Files are created lazily, by the first write that lands in them, and
+ * sized sparse to their final length then; reads never create anything.
+ * So a file whose pieces are never fetched (a skipped file, see the
+ * peer-worker's file-selection.ts) is never created, nor its folders. A
+ * piece shared between a skipped and a wanted file is written whole (its
+ * hash covers both): the skipped file then exists at its full length,
+ * sparse, holding only the bytes of those shared pieces (at most one piece
+ * at each end of it) and holes, which read as zeros, everywhere else.
+ * Zero-length files hold no piece, so they are made when storage opens.
  */
 export interface StorageLayout {
   infoHashHex: string;
@@ -61,7 +71,12 @@ export class StorageError extends Error {
 }
 
 export interface StorageOptions {
-  /** Create folders and files (sparse, at their final size). Without it, storage is read-only (seeding, resume checks). */
+  /**
+   * Writable: folders and files are created as pieces are written (sparse,
+   * at their final size), zero-length files at once, and existing files
+   * shorter than the torrent says are extended. Without it, storage is
+   * read-only (seeding, resume checks).
+   */
   create: boolean;
   /** Most file handles kept open; the least recently used idle ones are closed beyond it. */
   maxOpenFiles?: number;
@@ -100,9 +115,12 @@ export class TorrentStorage {
   }
 
   /**
-   * Opens a torrent's storage under `dir`. With `create`, makes the folders
-   * and the files, sized sparse to their final length: a file is only ever
-   * extended, so existing data (a resumed download) is kept.
+   * Opens a torrent's storage under `dir`. With `create`, makes `dir`, the
+   * zero-length files, and extends existing files to their final length
+   * (sparse; a file is only ever extended, so existing data, a resumed
+   * download, is kept); the other files come with their first write.
+   * A symlink or a non-file where an existing file of the torrent stands
+   * is refused here, at open.
    */
   static async open(layout: StorageLayout, dir: string, options: StorageOptions): Promise<TorrentStorage> {
     let geometry: PieceGeometry;
@@ -155,26 +173,31 @@ export class TorrentStorage {
     return storage;
   }
 
+  /** Opens every file that exists (checking it, extending it) and creates the zero-length ones; the rest wait for a write. */
   private async createFiles(): Promise<void> {
     for (let i = 0; i < this.paths.length; i++) {
       if (this.paths[i] === undefined) continue;
-      const length = this.layout.files[i]!.length;
-      await this.withFile(i, async (fh) => {
-        // Sparse: extending leaves a hole, and blocks are allocated as pieces
-        // land. Never shortened: a longer file is someone's data, not ours to cut.
-        if ((await fh.stat()).size < length) await fh.truncate(length);
-      });
+      const empty = this.layout.files[i]!.length === 0;
+      try {
+        await this.withFile(i, async () => {}, empty);
+      } catch (err) {
+        if (empty || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
     }
   }
 
-  /** Runs `fn` with file `index` open, opening it if needed (and closing idle handles beyond the cap). */
-  private async withFile<T>(index: number, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` with file `index` open, opening it if needed (and closing idle
+   * handles beyond the cap). Only `create` (a write) makes a missing file
+   * and its folders; otherwise a missing one is ENOENT.
+   */
+  private async withFile<T>(index: number, fn: (fh: FileHandle) => Promise<T>, create = false): Promise<T> {
     if (this.closed) throw new StorageError('STORAGE_CLOSED', 'the torrent storage is closed', this.root);
     let entry = this.open.get(index);
     if (entry) {
       this.open.delete(index); // to the most recently used end
     } else {
-      const handle = this.openFile(index);
+      const handle = this.openFile(index, create);
       entry = { handle, users: 0 };
       const opened = entry;
       handle.catch(() => {
@@ -203,11 +226,12 @@ export class TorrentStorage {
     }
   }
 
-  private async openFile(index: number): Promise<FileHandle> {
+  private async openFile(index: number, create: boolean): Promise<FileHandle> {
     const path = this.paths[index]!;
-    await this.checkFolders(path);
+    create &&= !this.readOnly;
+    await this.checkFolders(path, create);
     const flags =
-      (this.readOnly ? fsConstants.O_RDONLY : fsConstants.O_RDWR | fsConstants.O_CREAT) |
+      (this.readOnly ? fsConstants.O_RDONLY : fsConstants.O_RDWR | (create ? fsConstants.O_CREAT : 0)) |
       // The file itself must not be a symlink either.
       fsConstants.O_NOFOLLOW |
       // A FIFO planted in place of a file would block the open forever;
@@ -223,7 +247,12 @@ export class TorrentStorage {
       throw err;
     }
     try {
-      if (!(await fh.stat()).isFile()) throw new StorageError('STORAGE_NOT_A_FILE', `${path} is not a regular file`, path);
+      const st = await fh.stat();
+      if (!st.isFile()) throw new StorageError('STORAGE_NOT_A_FILE', `${path} is not a regular file`, path);
+      // Sparse: extending leaves a hole, and blocks are allocated as pieces
+      // land. Never shortened: a longer file is someone's data, not ours to cut.
+      const length = this.layout.files[index]!.length;
+      if (!this.readOnly && st.size < length) await fh.truncate(length);
     } catch (err) {
       await fh.close();
       throw err;
@@ -231,8 +260,8 @@ export class TorrentStorage {
     return fh;
   }
 
-  /** lstat each folder between the root and the file, refusing symlinks; creates missing ones when writing. */
-  private async checkFolders(path: string): Promise<void> {
+  /** lstat each folder between the root and the file, refusing symlinks; creates missing ones for a write (`create`). */
+  private async checkFolders(path: string, create: boolean): Promise<void> {
     const folders = relative(this.root, path).split(sep).slice(0, -1);
     let at = this.root;
     for (const seg of folders) {
@@ -241,7 +270,7 @@ export class TorrentStorage {
       try {
         st = await lstat(at);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || this.readOnly) throw err;
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) throw err;
         try {
           await mkdir(at);
         } catch (e) {
@@ -264,7 +293,7 @@ export class TorrentStorage {
     if (this.readOnly) throw new StorageError('STORAGE_READ_ONLY', 'the torrent storage was opened read-only', this.root);
     for (const { span, parts } of cutAtSpans(this.geometry.spans(index), blocks)) {
       if (this.paths[span.fileIndex] === undefined) continue;
-      await this.withFile(span.fileIndex, (fh) => writeAll(fh, parts, span.fileOffset));
+      await this.withFile(span.fileIndex, (fh) => writeAll(fh, parts, span.fileOffset), true);
     }
   }
 

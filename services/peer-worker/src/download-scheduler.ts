@@ -29,6 +29,10 @@ export interface DownloadSchedulerOptions {
   maxWriteBacklogBytes?: number | undefined;
   /** Endgame sends a block to at most this many peers at once. Default 3. */
   endgameDuplicates?: number | undefined;
+  /** Per-piece priority (0 = skip; see file-selection.ts). Default: every piece wanted alike. */
+  priorities?: Uint8Array | undefined;
+  /** Start pieces in index order instead of rarest first. */
+  sequential?: boolean | undefined;
   /** A piece was verified and written. */
   onVerified: (index: number) => void;
   /** A peer that alone sent bad pieces twice: the owner closes and bans it. */
@@ -60,7 +64,37 @@ export class DownloadScheduler {
 
   constructor(options: DownloadSchedulerOptions) {
     this.o = options;
-    this.picker = new PiecePicker(options.have);
+    this.picker = new PiecePicker(options.have, { priorities: options.priorities, sequential: options.sequential });
+  }
+
+  /** Every wanted piece is verified: nothing more to fetch (skipped pieces may be missing). */
+  get done(): boolean {
+    return this.picker.missingCount === 0;
+  }
+
+  /**
+   * New piece priorities: newly wanted pieces start being fetched (interest
+   * and requests follow at once), newly skipped pieces are not started;
+   * pieces under way may finish.
+   */
+  setPriorities(priorities: Uint8Array): void {
+    this.picker.setPriorities(priorities);
+    for (const s of this.o.sessions()) {
+      if (!this.interesting.has(s)) continue;
+      this.interesting.set(s, this.wantedOf(s));
+      this.updateInterest(s);
+    }
+  }
+
+  setSequential(on: boolean): void {
+    this.picker.setSequential(on);
+  }
+
+  /** Pieces the session has that we want and lack. */
+  private wantedOf(session: PeerSession): number {
+    let n = 0;
+    for (const i of session.peerPieces.setIndices()) if (!this.o.have.has(i) && this.picker.isWanted(i)) n++;
+    return n;
   }
 
   get writesPending(): number {
@@ -72,13 +106,11 @@ export class DownloadScheduler {
     const have = this.o.have;
     if (index !== undefined) {
       // One HAVE: counted incrementally.
-      if (!have.has(index)) this.interesting.set(session, (this.interesting.get(session) ?? 0) + 1);
+      if (!have.has(index) && this.picker.isWanted(index)) this.interesting.set(session, (this.interesting.get(session) ?? 0) + 1);
       this.picker.peerHas(index);
     } else {
       // The opening BITFIELD, HAVE_ALL or HAVE_NONE: the session guarantees it comes before any HAVE.
-      let n = 0;
-      for (const i of session.peerPieces.setIndices()) if (!have.has(i)) n++;
-      this.interesting.set(session, n);
+      this.interesting.set(session, this.wantedOf(session));
       this.picker.addPeer(session.peerPieces);
     }
     this.updateInterest(session);
@@ -89,7 +121,8 @@ export class DownloadScheduler {
   }
 
   private updateInterest(session: PeerSession): void {
-    const want = (this.interesting.get(session) ?? 0) > 0 && !this.o.have.isComplete;
+    // Counts only wanted pieces we lack: 0 once every wanted piece is verified.
+    const want = (this.interesting.get(session) ?? 0) > 0;
     session.setInterested(want);
     if (want) this.refill(session);
   }
@@ -106,7 +139,7 @@ export class DownloadScheduler {
       if (peerPieces.has(d.index)) room = this.requestFree(session, d, room);
     }
 
-    // 2. Start new pieces, rarest first, while the sink keeps up.
+    // 2. Start new pieces (by priority, then rarest first or in order), while the sink keeps up.
     const maxBacklog = this.o.maxWriteBacklogBytes ?? 64 * 1024 * 1024;
     while (room > 0 && this.writeBacklog < maxBacklog) {
       const index = this.picker.pick(peerPieces.isComplete ? 'all' : peerPieces);
@@ -252,16 +285,16 @@ export class DownloadScheduler {
     if (this.o.have.has(index)) return;
     this.picker.markHave(index);
     this.verified++;
+    const wanted = this.picker.isWanted(index);
     for (const s of this.o.sessions()) {
       if (!s.isOpen) continue;
       s.sendHave(index);
-      if (s.peerPieces.has(index)) {
+      if (wanted && s.peerPieces.has(index)) {
         this.interesting.set(s, (this.interesting.get(s) ?? 1) - 1);
         this.updateInterest(s);
       }
     }
     this.o.onVerified(index);
-    if (this.o.have.isComplete) for (const s of this.o.sessions()) s.setInterested(false);
   }
 
   private pieceFailed(d: PieceDownload): void {

@@ -7,6 +7,7 @@ import type { PeerDiscovery, SwarmHandle, SwarmInfo } from './peer-discovery.js'
 import { generatePeerId } from './peer-id.js';
 import { ConnectionBudget } from './peer-list.js';
 import { PeerListener, type ListenerOptions, type RefusedConnection } from './peer-listener.js';
+import type { FileSelection } from './file-selection.js';
 import { Torrent, type TorrentData, type TorrentOptions, type TorrentSnapshot } from './torrent.js';
 
 /**
@@ -23,7 +24,7 @@ import { Torrent, type TorrentData, type TorrentOptions, type TorrentSnapshot } 
  */
 
 /** Settings every torrent of the engine shares. */
-export type TorrentDefaults = Omit<TorrentOptions, 'meta' | 'sink' | 'data' | 'peerId' | 'paused' | 'listenPort' | 'connections'>;
+export type TorrentDefaults = Omit<TorrentOptions, 'meta' | 'sink' | 'data' | 'peerId' | 'paused' | 'files' | 'listenPort' | 'connections'>;
 
 export interface EngineOptions {
   sink: PieceSink;
@@ -53,6 +54,13 @@ export interface AddTorrentOptions {
   paused?: boolean | undefined;
   /** Peers to dial beside those discovery finds. */
   peers?: readonly PeerAddress[] | undefined;
+  /**
+   * Which files to fetch (per-file `skip` | `normal` | `high`, one per
+   * entry of `meta.files`), sequential order, first and last piece first.
+   * Changed later with the Torrent's setFilePriorities, setSequential and
+   * setFirstLastPiece. Priorities that do not fit throw a FileSelectionError.
+   */
+  files?: FileSelection | undefined;
 }
 
 export interface EngineTick {
@@ -137,6 +145,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       data: options.data,
       peerId: this.peerId,
       paused: options.paused,
+      files: options.files,
       listenPort: this.listenPort,
       connections: this.budget,
     });
@@ -195,7 +204,12 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** A magnet link from metadata to torrent: trackers see one client throughout, under one peer id and port. */
   async addMagnet(
     magnet: Magnet,
-    options: Omit<AddTorrentOptions, 'data'> & { data: (meta: Metainfo) => Promise<TorrentData>; timeoutMs: number },
+    options: Omit<AddTorrentOptions, 'data' | 'files'> & {
+      data: (meta: Metainfo) => Promise<TorrentData>;
+      /** The selection, or a function of the metadata once it is in (file numbers can only be checked then). */
+      files?: FileSelection | ((meta: Metainfo) => FileSelection) | undefined;
+      timeoutMs: number;
+    },
   ): Promise<{ torrent: Torrent; resolved: ResolvedMagnet }> {
     const resolved = await this.fetchMetadata(magnet, { ...(options.peers ? { peers: options.peers } : {}), timeoutMs: options.timeoutMs, keepSwarm: true });
     let data: TorrentData;
@@ -205,7 +219,14 @@ export class Engine extends EventEmitter<EngineEvents> {
       await resolved.swarm?.handle.leave();
       throw e;
     }
-    const torrent = this.add(resolved.meta, { data, paused: options.paused, peers: resolved.peers }, resolved.swarm);
+    let torrent: Torrent;
+    try {
+      const files = typeof options.files === 'function' ? options.files(resolved.meta) : options.files;
+      torrent = this.add(resolved.meta, { data, paused: options.paused, files, peers: resolved.peers }, resolved.swarm);
+    } catch (e) {
+      await resolved.swarm?.handle.leave();
+      throw e;
+    }
     return { torrent, resolved };
   }
 

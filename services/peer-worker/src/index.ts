@@ -17,6 +17,16 @@ export {
 } from './metadata-fetcher.js';
 export { PeerListener, type ListenerOptions, type RefusedConnection } from './peer-listener.js';
 export { PiecePicker } from './piece-picker.js';
+export {
+  FileSelectionError,
+  FILE_PRIORITIES,
+  checkPriorities,
+  piecePriorities,
+  type FilePriority,
+  type FileSelection,
+  type FileSelectionErrorCode,
+  type FileProgress,
+} from './file-selection.js';
 export { PieceDownload } from './piece-download.js';
 export { RequestPipeline, type PipelineOptions } from './request-pipeline.js';
 export { RateMeter } from './rate.js';

@@ -1,21 +1,37 @@
 import type { Bitfield } from '@seedbox/protocol';
 
 /**
- * Chooses which piece to start next: rarest first among the pieces a peer
- * has, ties broken at random so that leeches of one swarm spread out, with a
- * few random pieces at the very start (a rare piece is slow to get from the
- * one peer that has it, and the first pieces are what lets us trade).
+ * Chooses which piece to start next. Pieces have a priority (0 = not
+ * wanted, never started; higher levels start first, see file-selection.ts);
+ * within the highest priority the peer offers, rarest first, ties broken at
+ * random so that leeches of one swarm spread out, with a few random pieces
+ * at the very start (a rare piece is slow to get from the one peer that has
+ * it, and the first pieces are what lets us trade). In sequential mode the
+ * lowest index of that priority goes first instead (for watching while
+ * downloading); the scheduler still finishes pieces under way first.
  *
  * It is pure state with no I/O. The torrent owns one, and every peer session
  * of that torrent calls into it on the one event loop, so it needs no lock:
  * Node's single thread is the serialization point (see docs/ARCHITECTURE.md).
+ *
+ * Cost: pick() is one pass over the pieces (as it was before priorities),
+ * called once per piece started, not per block; a sequential pick starts at
+ * a cursor below which nothing is left to start, and stops at the first
+ * piece of the highest priority still unstarted. Changing priorities is
+ * O(pieces), and rare.
  */
 export interface PickerOptions {
   /** Pick at random until we have this many pieces. */
   randomFirstPieces?: number;
   /** Source of randomness in [0, 1); injectable for tests. */
   random?: () => number;
+  /** Per-piece priority (0 = skip); default every piece 1. */
+  priorities?: Uint8Array | undefined;
+  sequential?: boolean | undefined;
 }
+
+/** Highest priority level the picker knows (PIECE_TOP in file-selection.ts). */
+const LEVELS = 4;
 
 export class PiecePicker {
   readonly pieceCount: number;
@@ -25,7 +41,14 @@ export class PiecePicker {
   private readonly have: Bitfield;
   /** Pieces being downloaded or verified: not to be started again. */
   private readonly busy: Uint8Array;
-  private unstarted: number;
+  private priority: Uint8Array;
+  /** Wanted pieces (priority > 0) neither verified nor under way, by priority level. */
+  private readonly unstartedAt = new Uint32Array(LEVELS);
+  /** Wanted pieces not verified. */
+  private missing = 0;
+  private sequentialOn: boolean;
+  /** Sequential mode: no piece below it is left to start. */
+  private cursor = 0;
   private readonly randomFirst: number;
   private readonly random: () => number;
 
@@ -34,9 +57,44 @@ export class PiecePicker {
     this.have = have;
     this.availability = new Uint32Array(have.length);
     this.busy = new Uint8Array(have.length);
-    this.unstarted = have.length - have.count;
+    this.priority = options.priorities ?? new Uint8Array(have.length).fill(1);
+    this.sequentialOn = options.sequential ?? false;
     this.randomFirst = options.randomFirstPieces ?? 4;
     this.random = options.random ?? Math.random;
+    this.recount();
+  }
+
+  private recount(): void {
+    this.unstartedAt.fill(0);
+    this.missing = 0;
+    for (let i = 0; i < this.pieceCount; i++) {
+      const p = this.priority[i]!;
+      if (p === 0 || this.have.has(i)) continue;
+      this.missing++;
+      if (this.busy[i] === 0) this.unstartedAt[p]!++;
+    }
+    this.cursor = 0;
+  }
+
+  /** New per-piece priorities (one per piece, 0 = skip, at most 3). Pieces under way stay under way. */
+  setPriorities(priorities: Uint8Array): void {
+    if (priorities.length !== this.pieceCount) throw new RangeError(`${priorities.length} piece priorities for ${this.pieceCount} pieces`);
+    this.priority = priorities;
+    this.recount();
+  }
+
+  setSequential(on: boolean): void {
+    this.sequentialOn = on;
+    this.cursor = 0;
+  }
+
+  get sequential(): boolean {
+    return this.sequentialOn;
+  }
+
+  /** Whether the piece is wanted at all (priority above 0). */
+  isWanted(index: number): boolean {
+    return this.priority[index]! > 0;
   }
 
   /** A peer's whole bitfield (BITFIELD or HAVE_ALL) joins the counts. */
@@ -60,20 +118,25 @@ export class PiecePicker {
 
   /** A download of the piece started. */
   markBusy(index: number): void {
-    if (this.busy[index] === 0 && !this.have.has(index)) this.unstarted--;
+    if (this.busy[index] === 0 && !this.have.has(index) && this.priority[index]! > 0) this.unstartedAt[this.priority[index]!]!--;
     this.busy[index] = 1;
   }
 
   /** The piece failed verification (or its download was abandoned): it may be started again. */
   markIdle(index: number): void {
-    if (this.busy[index] === 1 && !this.have.has(index)) this.unstarted++;
+    if (this.busy[index] === 1 && !this.have.has(index) && this.priority[index]! > 0) this.unstartedAt[this.priority[index]!]!++;
     this.busy[index] = 0;
+    if (index < this.cursor) this.cursor = index;
   }
 
   /** The piece is verified on disk. */
   markHave(index: number): void {
     if (this.have.has(index)) return;
-    if (this.busy[index] === 0) this.unstarted--;
+    const p = this.priority[index]!;
+    if (p > 0) {
+      this.missing--;
+      if (this.busy[index] === 0) this.unstartedAt[p]!--;
+    }
     this.busy[index] = 0;
     this.have.set(index);
   }
@@ -88,30 +151,59 @@ export class PiecePicker {
    * `peerBits` may be 'all' for a seed.
    */
   pick(peerBits: Bitfield | 'all'): number | undefined {
-    const wanted = (i: number): boolean =>
-      !this.have.has(i) && this.busy[i] === 0 && (peerBits === 'all' || peerBits.has(i));
+    if (this.unstartedCount === 0) return undefined;
+    const all = peerBits === 'all';
+    const have = this.have;
+    const busy = this.busy;
+    const priority = this.priority;
+    // The highest level with pieces left to start: a candidate there cannot be beaten on priority.
+    let top = LEVELS - 1;
+    while (top > 0 && this.unstartedAt[top] === 0) top--;
 
-    if (this.have.count < this.randomFirst) {
-      // Reservoir-sample one wanted piece uniformly.
+    if (this.sequentialOn) {
+      while (this.cursor < this.pieceCount && (priority[this.cursor] === 0 || busy[this.cursor] === 1 || have.has(this.cursor))) this.cursor++;
+      let best: number | undefined;
+      let bestPri = 0;
+      for (let i = this.cursor; i < this.pieceCount; i++) {
+        const p = priority[i]!;
+        if (p <= bestPri || busy[i] === 1 || have.has(i) || !(all || peerBits.has(i))) continue;
+        best = i;
+        bestPri = p;
+        if (p === top) break;
+      }
+      return best;
+    }
+
+    if (have.count < this.randomFirst) {
+      // Reservoir-sample one piece uniformly among the highest priority the peer offers.
       let chosen: number | undefined;
+      let bestPri = 0;
       let seen = 0;
       for (let i = 0; i < this.pieceCount; i++) {
-        if (!wanted(i)) continue;
+        const p = priority[i]!;
+        if (p < bestPri || p === 0 || busy[i] === 1 || have.has(i) || !(all || peerBits.has(i))) continue;
+        if (p > bestPri) {
+          bestPri = p;
+          seen = 0;
+        }
         seen++;
         if (this.random() * seen < 1) chosen = i;
       }
       return chosen;
     }
 
-    // Rarest first. A linear scan: even 100k pieces cost well under a
-    // millisecond, and a piece is picked once per piece, not per block.
+    // Highest priority, then rarest. A linear scan: even 100k pieces cost
+    // well under a millisecond, and a piece is picked once per piece, not per block.
     let best: number | undefined;
+    let bestPri = 0;
     let bestAvail = Infinity;
     let ties = 0;
     for (let i = 0; i < this.pieceCount; i++) {
-      if (!wanted(i)) continue;
+      const p = priority[i]!;
+      if (p < bestPri || p === 0 || busy[i] === 1 || have.has(i) || !(all || peerBits.has(i))) continue;
       const a = this.availability[i]!;
-      if (a < bestAvail) {
+      if (p > bestPri || a < bestAvail) {
+        bestPri = p;
         bestAvail = a;
         best = i;
         ties = 1;
@@ -123,8 +215,15 @@ export class PiecePicker {
     return best;
   }
 
-  /** Pieces we lack that no download has started: when 0, endgame may begin. */
+  /** Wanted pieces we lack that no download has started: when 0, endgame may begin. */
   get unstartedCount(): number {
-    return this.unstarted;
+    let n = 0;
+    for (let l = 1; l < LEVELS; l++) n += this.unstartedAt[l]!;
+    return n;
+  }
+
+  /** Wanted pieces not yet verified: when 0, the download is done (skipped pieces may still be missing). */
+  get missingCount(): number {
+    return this.missing;
   }
 }

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Bitfield, Metainfo, PeerAddress } from '@seedbox/protocol';
 import type { PieceSink } from '@seedbox/cluster';
 import type { ChokerOptions } from './choker.js';
+import type { FileSelection } from './file-selection.js';
 import type { CloseReason } from './peer-connection.js';
 import type { ConnectionBudget } from './peer-list.js';
 import type { PeerSession, SessionTimeouts } from './peer-session.js';
@@ -41,6 +42,8 @@ export interface TorrentOptions {
   peerId: Uint8Array;
   /** Check, then wait in `paused` instead of starting. */
   paused?: boolean | undefined;
+  /** Which files to fetch and in what order; default every file, rarest first. */
+  files?: FileSelection | undefined;
   listenPort?: number | undefined;
   /** Most peer connections at once. Default 50. */
   maxPeers?: number | undefined;
@@ -67,6 +70,7 @@ export interface TorrentEvents {
   state: [state: TorrentState];
   checked: [outcome: CheckOutcome];
   piece: [index: number];
+  /** Every wanted piece is verified (every piece, unless files are skipped): the torrent now seeds. */
   complete: [];
   error: [error: Error];
   closed: [session: PeerSession, reason: CloseReason, error: Error | undefined];

@@ -33,11 +33,22 @@ export interface TorrentSnapshot {
   piecesVerified: number;
   piecesFailed: number;
   pieceCount: number;
+  /** Bytes of the pieces not verified, skipped files' included: what trackers hear. */
   left: number;
   totalLength: number;
-  /** Seconds to completion at the current rate; undefined when unknown. */
+  /**
+   * Bytes of the pieces to fetch: those of the files not skipped (a piece
+   * shared with a skipped file counts whole). `totalLength` without skips.
+   */
+  wanted: number;
+  /** Bytes of those pieces not verified yet (libtorrent's total_wanted - total_wanted_done). */
+  wantedLeft: number;
+  /** Seconds until `wantedLeft` is 0 at the current rate; undefined when unknown. */
   eta: number | undefined;
+  /** Every piece is verified. */
   complete: boolean;
+  /** Every wanted piece is verified: nothing more to download. Equals `complete` when no file is skipped. */
+  done: boolean;
   /** Sessions closed during the last tick, by reason. */
   closed: Partial<Record<CloseReason, number>>;
   /** Peer requests refused during the last tick, by reason. */
@@ -56,7 +67,10 @@ export interface TorrentFigures {
   verified: number;
   failed: number;
   left: number;
+  wanted: number;
+  wantedLeft: number;
   complete: boolean;
+  done: boolean;
   peers: number;
   seeds: number;
   /** Closed at the last tick. */
@@ -89,8 +103,11 @@ export function snapshotOf(f: TorrentFigures): TorrentSnapshot {
     pieceCount: f.meta.pieceCount,
     left: f.left,
     totalLength: f.meta.totalLength,
-    eta: f.left === 0 ? 0 : downloadRate > 0 ? f.left / downloadRate : undefined,
+    wanted: f.wanted,
+    wantedLeft: f.wantedLeft,
+    eta: f.wantedLeft === 0 ? 0 : downloadRate > 0 ? f.wantedLeft / downloadRate : undefined,
     complete: f.complete,
+    done: f.done,
     closed: { ...f.last.closed },
     refused: { ...f.last.refused },
   };

@@ -3,10 +3,12 @@ import type { Socket } from 'node:net';
 import { Bitfield, PieceGeometry, type Handshake, type Metainfo, type PeerAddress } from '@seedbox/protocol';
 import type { BlockRef } from './block-key.js';
 import { DownloadScheduler } from './download-scheduler.js';
+import { FileSelectionState, type FileProgress, type FileSelection } from './file-selection.js';
 import { PeerList } from './peer-list.js';
 import { PeerSession, type CloseReason, type PeerHandler, type SessionContext, type SessionRefusal } from './peer-session.js';
 import type { CheckOutcome, TorrentData, TorrentEvents, TorrentOptions } from './torrent-options.js';
-import { snapshotOf, type TorrentFigures, type TorrentSnapshot, type TorrentState } from './torrent-snapshot.js';
+import { TorrentCounters } from './torrent-counters.js';
+import { snapshotOf, type TorrentSnapshot, type TorrentState } from './torrent-snapshot.js';
 import { UploadServer, type RefusedRequest } from './upload-server.js';
 
 /**
@@ -17,11 +19,12 @@ import { UploadServer, type RefusedRequest } from './upload-server.js';
  *
  * The lifecycle (docs/ARCHITECTURE.md draws it):
  *
- *   checking ──► downloading ──(last piece verified)──► seeding
- *      │  └────────────────────────────────────────────► seeding (all there)
+ *   checking ──► downloading ──(last wanted piece verified)──► seeding
+ *      │  └────────────────────────────────────────────► seeding (all wanted there)
  *      ├──► paused  (added paused)       downloading | seeding ──pause()──► paused
  *      └──► error   (data unreadable)    paused ──resume()──► downloading | seeding
  *                                        downloading ──(a write failed)──► error
+ *                                        seeding ──(a skipped file wanted again)──► downloading
  *                                        error ──resume()──► checking
  *   recheck(): downloading | seeding | paused | error ──► checking (hashing everything)
  *   stop(): any state ──► stopped (final)
@@ -51,13 +54,9 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   private checkOutcome: CheckOutcome | undefined;
   /** Which check is the latest: an older one finishing late is ignored. */
   private checkRun = 0;
-  private leftBytes: number;
-  private last: TorrentFigures['last'] = { downloadRate: 0, uploadRate: 0, closed: {}, refused: {} };
-  private closedThisTick: Partial<Record<CloseReason, number>> = {};
-  /** Bytes from sessions that have closed, by address. */
-  private readonly contributed: Record<string, number> = {};
-  /** The counters of a scheduler replaced by a recheck, so totals survive it. */
-  private carried = { downloaded: 0, uploaded: 0, wasted: 0, verified: 0, failed: 0 };
+  /** Which files are wanted, and the figures that follow (file-selection.ts). */
+  private readonly selection: FileSelectionState;
+  private readonly counters = new TorrentCounters();
   private stopping: Promise<void> | undefined;
 
   constructor(options: TorrentOptions) {
@@ -68,7 +67,9 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     this.now = options.now ?? Date.now;
     this.geometry = new PieceGeometry(options.meta);
     this.have = new Bitfield(this.geometry.pieceCount);
-    this.leftBytes = options.meta.totalLength;
+    // Throws a FileSelectionError for priorities that do not fit the torrent.
+    this.selection = new FileSelectionState(this.geometry, options.meta.files, options.files);
+    this.selection.reset(this.have);
     const geometry = this.geometry;
     const meta = options.meta;
     this.context = {
@@ -99,8 +100,14 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     return this.stateNow;
   }
 
+  /** Every piece is verified (a full seed). */
   get isComplete(): boolean {
     return this.have.isComplete;
+  }
+
+  /** Every wanted piece is verified: nothing left to download; the torrent seeds what it has. */
+  get isDone(): boolean {
+    return this.selection.wantedLeft === 0;
   }
 
   get pieceCount(): number {
@@ -143,14 +150,11 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     }
     if (this.stateNow !== 'checking' || run !== this.checkRun) return; // stopped, or checked again, meanwhile
     this.checkOutcome = outcome;
-    this.leftBytes = 0;
     for (let i = 0; i < this.pieceCount; i++) {
       if (outcome.have.has(i)) this.have.set(i);
-      else {
-        this.have.clear(i);
-        this.leftBytes += this.geometry.pieceSize(i);
-      }
+      else this.have.clear(i);
     }
+    this.selection.reset(this.have);
     this.build();
     this.emit('checked', outcome);
     if (this.o.paused || resumeAfter === 'paused') this.setState('paused');
@@ -171,16 +175,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
 
   /** The two sides of the trade, over the bitfield the check found. */
   private build(): void {
-    const old = this.download;
-    if (old && this.upload) {
-      this.carried = {
-        downloaded: this.carried.downloaded + old.meter.total,
-        uploaded: this.carried.uploaded + this.upload.meter.total,
-        wasted: this.carried.wasted + old.wasted,
-        verified: this.carried.verified + old.verified,
-        failed: this.carried.failed + old.failed,
-      };
-    }
+    if (this.download && this.upload) this.counters.carry(this.download, this.upload);
     this.download = new DownloadScheduler({
       infoHashHex: this.infoHashHex,
       geometry: this.geometry,
@@ -189,6 +184,8 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
       sessions: () => this.peers.live,
       maxWriteBacklogBytes: this.o.maxWriteBacklogBytes,
       endgameDuplicates: this.o.endgameDuplicates,
+      priorities: this.selection.piecePriority,
+      sequential: this.selection.sequential,
       onVerified: (index) => this.pieceVerified(index),
       onBadPeer: (address) => this.badPeer(address),
       onWriteError: (_index, error) => this.fail(error),
@@ -206,8 +203,52 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
 
   private activate(): void {
     this.download!.resume();
-    this.setState(this.isComplete ? 'seeding' : 'downloading');
+    this.setState(this.isDone ? 'seeding' : 'downloading');
     this.dial();
+  }
+
+  // ---- which files are fetched ----
+
+  /** The selection now: priorities (one per file of `meta.files`), sequential, first and last piece first. */
+  get files(): Required<FileSelection> {
+    const s = this.selection;
+    return { priorities: [...s.priorities], sequential: s.sequential, firstLastPiece: s.firstLastPiece };
+  }
+
+  /**
+   * Sets every file's priority, one per file of `meta.files` (else a
+   * FileSelectionError, and nothing changes). Newly wanted pieces are
+   * fetched at once (seeding goes back to downloading); newly skipped ones
+   * are not started, and pieces under way may finish.
+   */
+  setFilePriorities(priorities: FileSelection['priorities'] & {}): void {
+    this.selection.setPriorities(priorities, this.have);
+    this.selectionChanged();
+  }
+
+  /** Starts pieces in index order (true) or rarest first (false), from the next pick on. */
+  setSequential(on: boolean): void {
+    this.selection.sequential = on;
+    this.download?.setSequential(on);
+  }
+
+  /** Puts the first and last piece of every wanted file before everything else, or stops doing so. */
+  setFirstLastPiece(on: boolean): void {
+    this.selection.setFirstLastPiece(on, this.have);
+    this.selectionChanged();
+  }
+
+  private selectionChanged(): void {
+    this.download?.setPriorities(this.selection.piecePriority);
+    if (this.stateNow === 'seeding' && !this.isDone) {
+      this.setState('downloading');
+      this.dial();
+    } else if (this.stateNow === 'downloading' && this.isDone) this.finished();
+  }
+
+  /** Bytes verified per file (updated as pieces verify), with each file's length and priority. O(files). */
+  fileProgress(): FileProgress[] {
+    return this.selection.progress();
   }
 
   /** Closes every session and waits; verified pieces stay, pieces under way are dropped. */
@@ -274,9 +315,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
 
   /** Block bytes received from each peer address, over the torrent's life. */
   peerContributions(): Record<string, number> {
-    const out: Record<string, number> = { ...this.contributed };
-    for (const s of this.peers.live) out[s.address] = (out[s.address] ?? 0) + s.download.total;
-    return out;
+    return this.counters.contributions(this.peers.live);
   }
 
   private badPeer(address: string): void {
@@ -294,14 +333,17 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   }
 
   private pieceVerified(index: number): void {
-    this.leftBytes -= this.geometry.pieceSize(index);
+    this.selection.pieceVerified(index);
     this.emit('piece', index);
-    if (this.isComplete && this.stateNow === 'downloading') {
-      this.setState('seeding');
-      // Saved now, after the last write: a restart then trusts it instead of hashing the whole torrent.
-      void this.o.data.save?.(this.have).catch(() => {});
-      this.emit('complete');
-    }
+    if (this.isDone && this.stateNow === 'downloading') this.finished();
+  }
+
+  /** Every wanted piece is verified: seed what we have. */
+  private finished(): void {
+    this.setState('seeding');
+    // Saved now, after the last write: a restart then trusts it instead of hashing the whole torrent.
+    void this.o.data.save?.(this.have).catch(() => {});
+    this.emit('complete');
   }
 
   // ---- PeerHandler: each call goes to the side it concerns ----
@@ -317,8 +359,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     this.peers.closed(session, reason);
     this.download?.sessionClosed(session);
     this.upload?.sessionClosed(session);
-    this.closedThisTick[reason] = (this.closedThisTick[reason] ?? 0) + 1;
-    if (session.download.total > 0) this.contributed[session.address] = (this.contributed[session.address] ?? 0) + session.download.total;
+    this.counters.sessionClosed(session, reason);
     this.emit('closed', session, reason, error);
   }
 
@@ -348,7 +389,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   }
 
   peerInterestChanged(session: PeerSession): void {
-    this.upload?.interestChanged(session, this.peers.live, this.isComplete);
+    this.upload?.interestChanged(session, this.peers.live, this.isDone);
   }
 
   sessionDrained(session: PeerSession): void {
@@ -357,17 +398,16 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
 
   // ---- the clock and the figures ----
 
-  /** Byte totals for tracker announces; reading them changes nothing. */
+  /**
+   * Byte totals for tracker announces; reading them changes nothing.
+   * `left` is the whole torrent's missing bytes, skipped files included,
+   * as libtorrent announces it: a partial seed is not a seed (left = 0
+   * would have trackers count us as one and send leeches for pieces we
+   * will never have), and `completed` is sent once every piece is there.
+   */
   transferTotals(): { uploaded: number; downloaded: number; left: number; complete: boolean } {
-    return { uploaded: this.uploadedTotal(), downloaded: this.downloadedTotal(), left: this.leftBytes, complete: this.isComplete };
-  }
-
-  private downloadedTotal(): number {
-    return this.carried.downloaded + (this.download?.meter.total ?? 0);
-  }
-
-  private uploadedTotal(): number {
-    return this.carried.uploaded + (this.upload?.meter.total ?? 0);
+    const { uploaded, downloaded } = this.counters.totals(this.download, this.upload);
+    return { uploaded, downloaded, left: this.selection.left, complete: this.isComplete };
   }
 
   /**
@@ -377,15 +417,9 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
    */
   tick(): void {
     for (const s of [...this.peers.live]) s.tick();
-    if (this.active && this.upload) this.upload.rechoke(this.peers.live, this.isComplete);
+    if (this.active && this.upload) this.upload.rechoke(this.peers.live, this.isDone);
     this.dial();
-    this.last = {
-      downloadRate: this.download?.meter.tick() ?? 0,
-      uploadRate: this.upload?.meter.tick() ?? 0,
-      closed: this.closedThisTick,
-      refused: this.upload?.takeRefused() ?? {},
-    };
-    this.closedThisTick = {};
+    this.counters.tick(this.download, this.upload);
   }
 
   /** The torrent's figures as of the last tick, and its state now. Side-effect free. */
@@ -401,16 +435,15 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
       state: this.stateNow,
       error: this.errorNow,
       checked: this.checkedNow,
-      downloaded: this.downloadedTotal(),
-      uploaded: this.uploadedTotal(),
-      wasted: this.carried.wasted + (this.download?.wasted ?? 0),
-      verified: this.carried.verified + (this.download?.verified ?? 0),
-      failed: this.carried.failed + (this.download?.failed ?? 0),
-      left: this.leftBytes,
+      ...this.counters.totals(this.download, this.upload),
+      left: this.selection.left,
+      wanted: this.selection.wanted,
+      wantedLeft: this.selection.wantedLeft,
       complete: this.isComplete,
+      done: this.isDone,
       peers,
       seeds,
-      last: this.last,
+      last: this.counters.last,
     });
   }
 

@@ -14,6 +14,7 @@ import {
   type TorrentSnapshot,
 } from '../embedded.js';
 import { formatBytes } from '../format.js';
+import { filePriorities, type FileChoice } from '../file-select.js';
 import { parseMagnetArg } from '../magnet.js';
 import { ProgressBar } from '../progress.js';
 import { trackerReporting } from '../tracker-events.js';
@@ -22,7 +23,7 @@ import { loadTorrentFile } from './inspect.js';
 export { parsePeerAddress };
 
 export const downloadUsage =
-  'seedbox download <file.torrent | magnet-uri> --out DIR [--peer HOST:PORT ...] [--seed] [--listen [HOST:]PORT] [--json] [--max-peers N] [--resume-dir DIR] [--no-pipelining] [--no-trackers] [--announce-ip HOST] [--metadata-timeout SECONDS]';
+  'seedbox download <file.torrent | magnet-uri> --out DIR [--peer HOST:PORT ...] [--seed] [--listen [HOST:]PORT] [--json] [--max-peers N] [--resume-dir DIR] [--no-pipelining] [--no-trackers] [--announce-ip HOST] [--metadata-timeout SECONDS] [--only LIST | --skip LIST] [--sequential] [--first-last]';
 
 /** How long a magnet link's metadata may take by default: trackers answer within seconds, but peers may take a while to appear. */
 const DEFAULT_METADATA_TIMEOUT_S = 300;
@@ -57,6 +58,10 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
   };
   const magnetArg = isMagnetUri(target) ? parseMagnetArg(target) : undefined;
   const meta = magnetArg ? undefined : await loadTorrentFile(target);
+  // File numbers are checked against the torrent before anything starts (for a magnet link, once its metadata is in).
+  const choice: FileChoice = { only: parsed.values.only, skip: parsed.values.skip };
+  const files = (m: Metainfo) => ({ priorities: filePriorities(m, choice), sequential: parsed.values.sequential, firstLastPiece: parsed.values['first-last'] });
+  if (meta) files(meta);
   const e = await startEmbedded({
     dir: outDir,
     resumeDir: parsed.values['resume-dir'] ?? defaultResumeDir(),
@@ -83,7 +88,7 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
       let resolved: ResolvedMagnet;
       const unsignal = onStopSignal(() => void engine.stop());
       try {
-        ({ torrent, resolved } = await engine.addMagnet(magnetArg, { data: (m) => e.dataFor(m), peers, timeoutMs: metadataTimeout * 1000 }));
+        ({ torrent, resolved } = await engine.addMagnet(magnetArg, { data: (m) => e.dataFor(m), files, peers, timeoutMs: metadataTimeout * 1000 }));
       } catch (x) {
         if (x instanceof MetadataFetchError) {
           if (x.code === 'METADATA_STOPPED') throw new CliError('interrupted');
@@ -107,7 +112,7 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
       });
       if (!json) err.write(`metadata: ${m.name}, ${formatBytes(m.totalLength)} in ${m.pieceCount} pieces (${resolved.seconds.toFixed(1)} s)\n`);
     } else {
-      torrent = engine.add(meta!, { data: await e.dataFor(meta!), peers });
+      torrent = engine.add(meta!, { data: await e.dataFor(meta!), files: files(meta!), peers });
     }
     const info: Metainfo = torrent.meta;
     const check = await checked(torrent);
@@ -128,7 +133,7 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
 
     const canFind = engine.canFindPeers(info.infoHashHex);
     let result: Outcome;
-    if (torrent.isComplete) {
+    if (torrent.isDone) {
       result = { ok: true };
     } else if (peers.length === 0 && !canFind && !magnetArg) {
       throw new CliError(
@@ -144,7 +149,7 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
           report(snap, t.time);
           // With trackers, the engine asks them again when peers run out, as any
           // client does; with only --peer there is nobody else to ask.
-          if (!snap.complete && !canFind && !torrent.hasPeerProspects()) {
+          if (!snap.done && !canFind && !torrent.hasPeerProspects()) {
             finish({ ok: false, reason: `no peer could be reached (${peers.map((p) => formatPeerAddress(p.host, p.port)).join(', ')})` });
           }
         };
@@ -165,7 +170,7 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
     const seconds = (performance.now() - started) / 1000;
     const sources = torrent.peerContributions();
     const done = torrent.snapshot();
-    if (json) emit({ ...done, eta: null, done: result.ok, seconds, sources });
+    if (json) emit({ ...done, eta: null, done: result.ok, seconds, sources, ...(choice.only ?? choice.skip ? { files: torrent.fileProgress().filter((f) => !f.padding) } : {}) });
     else bar?.finish(done, seconds);
 
     if (result.ok && parsed.values.seed) {
@@ -196,6 +201,10 @@ function parseDownloadArgs(argv: string[]) {
         'no-trackers': { type: 'boolean' },
         'announce-ip': { type: 'string' },
         'metadata-timeout': { type: 'string' },
+        only: { type: 'string' },
+        skip: { type: 'string' },
+        sequential: { type: 'boolean' },
+        'first-last': { type: 'boolean' },
       },
     });
   } catch (e) {

@@ -103,7 +103,9 @@ function formatText(i: InspectJson): string {
   i.announce.forEach((tier, n) => lines.push(`${`tier ${n}:`.padEnd(15)}${tier.join(' ')}`));
   if (i.files) {
     lines.push(`files (${i.files.length}):`);
-    for (const f of i.files) lines.push(`  ${f.path}  ${formatBytes(f.length)}`);
+    // Numbered as `seedbox download --only/--skip` takes them.
+    const width = String(i.files.length - 1).length;
+    i.files.forEach((f, n) => lines.push(`  ${String(n).padStart(width)}  ${f.path}  ${formatBytes(f.length)}`));
   }
   return `${lines.join('\n')}\n`;
 }
