@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { parseMetainfo, type Metainfo } from '@seedbox/protocol';
-import { defaultFleetConfig, readBitfield, type FleetConfig, type FleetStore, type RegistryEntry, type TorrentTotals } from '@seedbox/cluster';
+import { defaultFleetConfig, type FleetConfig, type FleetStore, type RegistryEntry, type TorrentSettings, type TorrentTotals } from '@seedbox/cluster';
 import type { Logger } from '@seedbox/runtime';
 import type { StatsSource } from '../control/backend.js';
 import type { FleetView } from './fleet-backend.js';
 import type { Engine, EngineTick } from '../engine.js';
 import type { Torrent, TorrentData } from '../torrent.js';
+import type { FileSelection } from '../file-selection.js';
+import { FleetPicture } from './fleet-picture.js';
 import { activeTorrents, shareLimitReached, SlowWatch } from './fleet-policy.js';
 import { TotalsKeeper } from './totals-keeper.js';
 
@@ -76,15 +78,20 @@ interface Running {
   rechecks: number;
   /** The save folder it runs from. */
   savePath: string | undefined;
+  /** The settings last given to the torrent. */
+  settings: TorrentSettings;
+}
+
+/** What the engine is told of a torrent's files. */
+function filesOf(s: TorrentSettings, meta: Metainfo): FileSelection {
+  return { priorities: s.filePriorities.length === meta.files.length ? s.filePriorities : undefined, sequential: s.sequential, firstLastPiece: s.firstLastPiece };
 }
 
 /** Totals go to the store this often (ticks), and when a torrent stops here. */
 const TOTALS_EVERY_TICKS = 30;
 
 export class FleetRunner implements FleetView {
-  private readonly registry = new Map<string, { entry: RegistryEntry; meta: Metainfo }>();
-  /** The fleet's bitfield bytes per torrent, as last seen. */
-  private readonly fleetBits = new Map<string, Uint8Array>();
+  private readonly picture = new FleetPicture();
   private readonly running = new Map<string, Running>();
   private live: string[] = [];
   private stops: (() => void)[] = [];
@@ -129,21 +136,17 @@ export class FleetRunner implements FleetView {
     }
     this.stops.push(
       await state.watchBitfields((hex, bytes) => {
-        if (bytes) this.fleetBits.set(hex, bytes);
-        else this.fleetBits.delete(hex);
+        this.picture.setBits(hex, bytes);
         this.schedule();
       }),
     );
     this.stops.push(
       await state.watchTorrents(
         (hex, e) => {
-          if (!e) this.registry.delete(hex);
-          else {
-            try {
-              this.registry.set(hex, { entry: e, meta: this.registry.get(hex)?.meta ?? parseMetainfo(e.torrentFile) });
-            } catch (err) {
-              log.warn('registered torrent cannot be parsed', { infoHash: hex, error: err as Error });
-            }
+          try {
+            this.picture.setEntry(hex, e);
+          } catch (err) {
+            log.warn('registered torrent cannot be parsed', { infoHash: hex, error: err as Error });
           }
           this.schedule();
         },
@@ -158,9 +161,7 @@ export class FleetRunner implements FleetView {
 
   /** Registered torrents paused by the operator. */
   get pausedCount(): number {
-    let n = 0;
-    for (const { entry } of this.registry.values()) if (entry.desired === 'paused') n++;
-    return n;
+    return this.picture.pausedCount;
   }
 
   /** The torrents this worker runs now. */
@@ -171,21 +172,16 @@ export class FleetRunner implements FleetView {
   // ---- FleetView: what the control API reads of the fleet ----
 
   queued(infoHashHex: string): boolean {
-    const r = this.registry.get(infoHashHex);
+    const r = this.picture.get(infoHashHex);
     return r !== undefined && r.entry.desired === 'running' && !this.active.has(infoHashHex);
   }
 
   totals(infoHashHex: string): TorrentTotals | undefined {
-    return this.registry.has(infoHashHex) ? this.totalsKeeper.get(infoHashHex) : undefined;
+    return this.picture.has(infoHashHex) ? this.totalsKeeper.get(infoHashHex) : undefined;
   }
 
   doneBytes(infoHashHex: string): number | undefined {
-    const r = this.registry.get(infoHashHex);
-    if (!r) return undefined;
-    const bits = readBitfield(this.fleetBits.get(infoHashHex), r.meta.pieceCount);
-    const last = r.meta.pieceCount - 1;
-    const lastSize = r.meta.totalLength - last * r.meta.pieceLength;
-    return bits.count * r.meta.pieceLength - (bits.has(last) ? r.meta.pieceLength - lastSize : 0);
+    return this.picture.doneBytes(infoHashHex);
   }
 
   /**
@@ -225,7 +221,7 @@ export class FleetRunner implements FleetView {
   private async sync(): Promise<void> {
     if (this.stopped) return;
     this.active = this.computeActive();
-    for (const [hex, { entry, meta }] of this.registry) {
+    for (const [hex, { entry, meta }] of this.picture.entries()) {
       let r = this.running.get(hex);
       // Moved: the torrent runs again from its new folder.
       if (r && r.savePath !== entry.settings.savePath) {
@@ -236,6 +232,7 @@ export class FleetRunner implements FleetView {
       if (want && !r) this.run(hex, meta, entry);
       else if (!want && r) await this.close(hex, r);
       else if (r) {
+        this.applySettings(r, entry.settings);
         this.adoptFleetPieces(r);
         if (entry.rechecks > r.rechecks) {
           r.rechecks = entry.rechecks;
@@ -244,30 +241,38 @@ export class FleetRunner implements FleetView {
       }
       if (entry.moveTo !== undefined && this.owner(hex) === this.o.workerId && !this.busy.has(hex)) void this.move(hex, entry, meta);
     }
-    for (const [hex, r] of this.running) if (!this.registry.has(hex)) await this.close(hex, r);
+    for (const [hex, r] of this.running) if (!this.picture.has(hex)) await this.close(hex, r);
   }
 
-  private isComplete(hex: string, meta: Metainfo): boolean {
-    return readBitfield(this.fleetBits.get(hex), meta.pieceCount).isComplete;
+  /** Changed settings reach the running torrent. */
+  private applySettings(r: Running, next: TorrentSettings): void {
+    const was = r.settings;
+    r.settings = next;
+    const t = r.torrent;
+    if (!t || was === next) return;
+    if (was.filePriorities.join(',') !== next.filePriorities.join(',') && next.filePriorities.length === r.meta.files.length) t.setFilePriorities(next.filePriorities);
+    else if (was.filePriorities.length > 0 && next.filePriorities.length === 0) t.setFilePriorities(r.meta.files.map(() => 'normal'));
+    if (was.sequential !== next.sequential) t.setSequential(next.sequential);
+    if (was.firstLastPiece !== next.firstLastPiece) t.setFirstLastPiece(next.firstLastPiece);
   }
 
   /** The queue's answer over every running torrent of the registry. */
   private computeActive(): Set<string> {
     const now = Date.now();
     const running = [];
-    for (const [hex, { entry, meta }] of this.registry) {
+    for (const [hex, { entry, meta }] of this.picture.entries()) {
       if (entry.desired !== 'running') continue;
-      running.push({ infoHashHex: hex, settings: entry.settings, complete: this.isComplete(hex, meta), slow: this.slow.isSlow(hex, this.config.queue, now) });
+      running.push({ infoHashHex: hex, settings: entry.settings, complete: this.picture.isDone(hex, entry, meta), slow: this.slow.isSlow(hex, this.config.queue, now) });
     }
     return activeTorrents(running, this.config.queue);
   }
 
   private shouldRun(hex: string, entry: RegistryEntry, meta: Metainfo): boolean {
     if (entry.desired !== 'running' || !this.active.has(hex)) return false;
-    const complete = this.isComplete(hex, meta);
     // A download stops while its data moves; a seed goes on reading (its open files follow the rename).
-    if (entry.moveTo !== undefined && !complete) return false;
-    if (complete) return true;
+    if (entry.moveTo !== undefined && !this.picture.isDone(hex, entry, meta)) return false;
+    // Every worker seeds a complete torrent; one with files skipped stays with its owner.
+    if (this.picture.isComplete(hex, meta)) return true;
     // A torrent this worker is downloading stays here until it is done or
     // the owner changes, so a flapping heartbeat costs no more than a switch.
     return this.owner(hex) === this.o.workerId;
@@ -306,14 +311,14 @@ export class FleetRunner implements FleetView {
   private run(hex: string, meta: Metainfo, entry: RegistryEntry): void {
     const { engine, log } = this.o;
     const savePath = entry.settings.savePath;
-    const r: Running = { meta, torrent: undefined, data: undefined, unsaved: new Set(), rechecks: entry.rechecks, savePath };
+    const r: Running = { meta, torrent: undefined, data: undefined, unsaved: new Set(), rechecks: entry.rechecks, savePath, settings: entry.settings };
     this.running.set(hex, r);
     // The data is opened inside the check, so that a failure to open it (a
     // folder where a file should be, a volume not mounted) is the torrent's
     // error state with its reason, and a recheck (or resume) opens it again.
     const open = (): Promise<FleetTorrentData> => {
       r.data ??= Promise.resolve()
-        .then(() => this.o.data(meta, () => this.fleetBits.get(hex), savePath))
+        .then(() => this.o.data(meta, () => this.picture.bitBytes(hex), savePath))
         .catch((e: unknown) => {
           r.data = undefined;
           throw e;
@@ -329,7 +334,7 @@ export class FleetRunner implements FleetView {
       },
       save: async (have) => (await open()).save?.(have),
     };
-    const torrent = engine.add(meta, { data });
+    const torrent = engine.add(meta, { data, files: filesOf(entry.settings, meta) });
     r.torrent = torrent;
     torrent.on('piece', (index) => r.unsaved.add(index));
     // What a check that hashed found is the truth now, whatever the record said.
@@ -349,7 +354,7 @@ export class FleetRunner implements FleetView {
     this.running.delete(hex);
     await this.o.engine.remove(hex);
     this.totalsKeeper.endRun(hex);
-    if (r.unsaved.size > 0 && this.registry.has(hex)) await this.o.state.mergeBitfield(hex, r.meta.pieceCount, r.unsaved).catch(() => {});
+    if (r.unsaved.size > 0 && this.picture.has(hex)) await this.o.state.mergeBitfield(hex, r.meta.pieceCount, r.unsaved).catch(() => {});
     const data = await r.data?.catch(() => undefined);
     await data?.close?.().catch(() => {});
     this.o.log.info('stopped torrent', { infoHash: hex });
@@ -357,7 +362,7 @@ export class FleetRunner implements FleetView {
 
   /** Pieces another worker verified (a previous owner) are ours to serve too. */
   private adoptFleetPieces(r: Running): void {
-    const fleet = readBitfield(this.fleetBits.get(r.meta.infoHashHex), r.meta.pieceCount);
+    const fleet = this.picture.bitfield(r.meta.infoHashHex, r.meta);
     if (r.torrent && fleet.count > r.torrent.have.count) r.torrent.adoptPieces(fleet);
   }
 
@@ -367,14 +372,14 @@ export class FleetRunner implements FleetView {
     for (const s of t.torrents) {
       const owned = this.owner(s.infoHash) === this.o.workerId;
       this.totalsKeeper.record(s, t.time, owned);
-      if (owned) this.applyShareRules(s.infoHash, s.complete, s.totalLength - s.left, t.time);
+      if (owned) this.applyShareRules(s.infoHash, s.done, s.totalLength - s.left, t.time);
     }
     if (++this.ticks % TOTALS_EVERY_TICKS === 0) void this.totalsKeeper.flush();
   }
 
   /** A complete torrent past its ratio or time limit: the owner takes the configured action, once. */
   private applyShareRules(hex: string, complete: boolean, doneBytes: number, now: number): void {
-    const reg = this.registry.get(hex);
+    const reg = this.picture.get(hex);
     if (!reg || reg.entry.desired !== 'running' || this.busy.has(hex)) return;
     const rule = shareLimitReached({ settings: reg.entry.settings, totals: this.totalsKeeper.get(hex), doneBytes, complete }, this.config, now);
     if (!rule) return;

@@ -1,0 +1,97 @@
+import { parseMetainfo, PieceGeometry, type Bitfield, type Metainfo } from '@seedbox/protocol';
+import { readBitfield, type RegistryEntry } from '@seedbox/cluster';
+import { piecePriorities } from '../file-selection.js';
+
+/**
+ * What a worker knows of the fleet's torrents, as the store's watches
+ * bring it: every registry entry with its parsed metainfo, and every
+ * torrent's verified pieces. The runner decides from it; the control API
+ * reads from it (how much of a torrent is there, whether it is done).
+ */
+
+export interface Registered {
+  entry: RegistryEntry;
+  meta: Metainfo;
+}
+
+export class FleetPicture {
+  private readonly registry = new Map<string, Registered>();
+  /** The fleet's bitfield bytes per torrent, as last seen. */
+  private readonly bits = new Map<string, Uint8Array>();
+  /** Each torrent's wanted pieces (priority above skip), for the file priorities they were made from. */
+  private readonly wanted = new Map<string, { key: string; pieces: Uint8Array }>();
+
+  /** A registry change; throws when the entry's torrent cannot be parsed (it is then not kept). */
+  setEntry(hex: string, e: RegistryEntry | undefined): void {
+    if (!e) {
+      this.registry.delete(hex);
+      this.wanted.delete(hex);
+      return;
+    }
+    this.registry.set(hex, { entry: e, meta: this.registry.get(hex)?.meta ?? parseMetainfo(e.torrentFile) });
+  }
+
+  setBits(hex: string, bytes: Uint8Array | undefined): void {
+    if (bytes) this.bits.set(hex, bytes);
+    else this.bits.delete(hex);
+  }
+
+  get(hex: string): Registered | undefined {
+    return this.registry.get(hex);
+  }
+
+  has(hex: string): boolean {
+    return this.registry.has(hex);
+  }
+
+  entries(): IterableIterator<[string, Registered]> {
+    return this.registry.entries();
+  }
+
+  /** The fleet's bitfield bytes as last seen (what a check may trust). */
+  bitBytes(hex: string): Uint8Array | undefined {
+    return this.bits.get(hex);
+  }
+
+  bitfield(hex: string, meta: Metainfo): Bitfield {
+    return readBitfield(this.bits.get(hex), meta.pieceCount);
+  }
+
+  /** Every piece is verified. */
+  isComplete(hex: string, meta: Metainfo): boolean {
+    return this.bitfield(hex, meta).isComplete;
+  }
+
+  /** Every wanted piece is verified (all of them, when no file is skipped): nothing left to download. */
+  isDone(hex: string, entry: RegistryEntry, meta: Metainfo): boolean {
+    const bits = this.bitfield(hex, meta);
+    if (bits.isComplete) return true;
+    const priorities = entry.settings.filePriorities;
+    if (priorities.length !== meta.files.length) return false;
+    const key = priorities.join(',');
+    let w = this.wanted.get(hex);
+    if (!w || w.key !== key) {
+      w = { key, pieces: piecePriorities(new PieceGeometry(meta), meta.files, priorities, false) };
+      this.wanted.set(hex, w);
+    }
+    for (let i = 0; i < meta.pieceCount; i++) if (w.pieces[i]! > 0 && !bits.has(i)) return false;
+    return true;
+  }
+
+  /** Bytes verified, as the fleet's bitfield says. */
+  doneBytes(hex: string): number | undefined {
+    const r = this.registry.get(hex);
+    if (!r) return undefined;
+    const bits = this.bitfield(hex, r.meta);
+    const last = r.meta.pieceCount - 1;
+    const lastSize = r.meta.totalLength - last * r.meta.pieceLength;
+    return bits.count * r.meta.pieceLength - (bits.has(last) ? r.meta.pieceLength - lastSize : 0);
+  }
+
+  /** Registered torrents paused by the operator (or a seeding rule). */
+  get pausedCount(): number {
+    let n = 0;
+    for (const { entry } of this.registry.values()) if (entry.desired === 'paused') n++;
+    return n;
+  }
+}
