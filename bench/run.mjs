@@ -11,7 +11,9 @@
 // Scenarios: leech-1g, seed-1g, four-leeches (one seed, four leeches at
 // once), small-files (10,000 files of 1-200 KiB), slow-link (the seed's link
 // shaped to 100 Mbit/s with tc tbf) and high-latency (50 ms round trip
-// through bench/delay_proxy.mjs). --size-mib overrides every scenario's
+// through bench/delay_proxy.mjs), and speed-limit (our leech under a 20 MiB/s
+// --download-limit, from one and from four libtorrent seeds, for --limit-s
+// seconds of transfer). --size-mib overrides every scenario's
 // default size; --cap-s is the time cap of the no-pipelining control over
 // the high-latency link (it reports the rate reached by then).
 //
@@ -20,6 +22,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +38,9 @@ const { values: args } = parseArgs({
     json: { type: 'boolean' },
     clients: { type: 'string' },
     'cap-s': { type: 'string', default: '30' },
+    // speed-limit: the limit (MiB/s) and how long the transfer is measured.
+    'limit-mib': { type: 'string', default: '20' },
+    'limit-s': { type: 'string', default: '30' },
     // Another checkout of seedbox, built (e.g. a `git worktree` of the commit
     // before a change): its CLI runs as the client `seedbox-baseline`, in
     // turn with ours in the same runs, for a before/after under one load.
@@ -330,6 +336,10 @@ const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const LEECHES = {
   seedbox: (t, out, seed, o) => ourLeech(t, out, seed, [], o),
   'seedbox-nopipe': (t, out, seed, o) => ourLeech(t, out, seed, ['--no-pipelining'], o),
+  // Limits far above any rate reached: every read and block goes through the
+  // buckets and the shaper without ever waiting, the mechanism's whole cost
+  // (unlimited, the default, skips it).
+  'seedbox-shaped': (t, out, seed, o) => ourLeech(t, out, seed, ['--download-limit', '64GiB', '--upload-limit', '64GiB'], o),
   'seedbox-baseline': (t, out, seed, o) => {
     if (!args.baseline) throw new Error('the seedbox-baseline client needs --baseline DIR (a built checkout)');
     return ourLeech(t, out, seed, [], o, join(resolve(args.baseline), 'packages/cli/bin/seedbox.js'));
@@ -681,6 +691,121 @@ async function seedScenario(name, { sizeMiB, pieceLog2 }) {
 }
 
 /**
+ * Our leech under a download limit, from one libtorrent seed and from
+ * four (each in a namespace of its own, all seeding the same data), for
+ * `seconds` of transfer: the achieved rate (from its JSON progress lines,
+ * first bytes to last line, so the start-up is left out) against the
+ * limit. Meanwhile a probe inside the leech (bench/probe.mjs) is asked
+ * every 200 ms over HTTP, as a control call would be: `seedbox download`
+ * serves no control API, and serve's config has no limits yet.
+ */
+async function speedLimitScenario(name, { sizeMiB, pieceLog2, limitMiB, seconds, subnet }) {
+  const dir = scenarioDir(name);
+  const data = join(dir, 'seed', 'data.bin');
+  log(`[${name}] preparing ${sizeMiB} MiB of data`);
+  await writeRandomFile(data, sizeMiB * 1024 * 1024, name);
+  const torrent = makeTorrent(data, join(dir, 'data.torrent'), pieceLog2, undefined);
+  const nss = Array.from({ length: 4 }, (_, i) => netns(subnet + i));
+  const seeds = [];
+  for (const ns of nss) {
+    const d = daemon('/usr/bin/python3', [join(root, 'bench/lt_peer.py'), torrent, join(dir, 'seed'), '--seed', '--listen', `${ns.nsIp}:6881`], {
+      netns: ns.name,
+      ready: /LISTENING/,
+    });
+    await d.waitReady;
+    seeds.push(`${ns.nsIp}:6881`);
+  }
+  const limit = limitMiB * 1024 * 1024;
+  const results = {};
+  for (const count of [1, 4]) {
+    const key = `${count} seed${count > 1 ? 's' : ''}`;
+    results[key] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      const out = join(dir, `out-${count}`);
+      rmSync(out, { recursive: true, force: true });
+      mkdirSync(out, { recursive: true });
+      sh('sync');
+      const r = await limitedLeech(torrent, out, seeds.slice(0, count), `${limitMiB}MiB`, seconds);
+      const rateMiB = r.rate / 1024 / 1024;
+      const row = { ...r, rateMiBps: Number(rateMiB.toFixed(3)), ofLimit: Number((r.rate / limit).toFixed(4)) };
+      results[key].push(row);
+      log(
+        `[${name}] ${key} run ${run}: ${rateMiB.toFixed(2)} MiB/s over ${r.seconds.toFixed(1)} s = ${(row.ofLimit * 100).toFixed(1)}% of ${limitMiB} MiB/s;` +
+          ` probe round trip p50 ${r.probe.p50} ms, p99 ${r.probe.p99} ms, max ${r.probe.max} ms (${r.probe.count} calls); event-loop delay ${JSON.stringify(r.loopDelay)}; cpu ${r.cpu.toFixed(2)} s`,
+      );
+      rmSync(out, { recursive: true, force: true });
+    }
+  }
+  await cleanup();
+  return { scenario: name, sizeMiB, limitMiBps: limitMiB, seconds, speedLimit: results };
+}
+
+/** Runs our leech with a download limit for `seconds` after its first bytes, probing it meanwhile; then stops it. */
+async function limitedLeech(torrent, out, peers, limitArg, seconds) {
+  checkStopping();
+  const args = ['--import', join(root, 'bench/probe.mjs'), ...nodeArgs, seedbox, 'download', torrent, '--out', out, '--json', '--no-trackers',
+    '--resume-dir', join(out, '.seedbox-resume'), '--download-limit', limitArg, ...peers.flatMap((p) => ['--peer', p])];
+  const child = spawn('node', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  cleanups.push(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
+  const lines = [];
+  let err = '';
+  let buf = '';
+  child.stdout.on('data', (d) => {
+    buf += d;
+    for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) {
+      try {
+        const j = JSON.parse(buf.slice(0, i));
+        if (typeof j.downloaded === 'number' && typeof j.time === 'number') lines.push(j);
+      } catch {
+        /* not a JSON line */
+      }
+    }
+  });
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((r) => child.once('exit', r));
+  let port;
+  for (;;) {
+    const m = /PROBE (\d+)/.exec(err);
+    if (m) {
+      port = Number(m[1]);
+      break;
+    }
+    if (child.exitCode !== null) throw new Error(`our leech exited: ${err.slice(-500)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // Wait for the first bytes, then measure for `seconds`.
+  for (let i = 0; !lines.some((l) => l.downloaded > 0); i++) {
+    if (i > 600 || child.exitCode !== null) throw new Error(`no bytes came: ${err.slice(-500)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const latencies = [];
+  const until = performance.now() + seconds * 1000 + 1500;
+  while (performance.now() < until) {
+    const t0 = performance.now();
+    await new Promise((res) => httpGet({ host: '127.0.0.1', port, path: '/' }, (rs) => rs.resume().on('end', res)).on('error', res));
+    latencies.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const usage = procUsage(child.pid);
+  child.kill('SIGTERM');
+  await exited;
+  const first = lines.find((l) => l.downloaded > 0);
+  const last = lines.filter((l) => l.time - first.time <= seconds * 1000 + 500).at(-1);
+  if (last.complete) throw new Error('the download completed within the measurement: give a larger --size-mib');
+  const loop = /LOOPDELAY (\{.*\})/.exec(err);
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const pct = (p) => Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2));
+  return {
+    rate: (last.downloaded - first.downloaded) / ((last.time - first.time) / 1000),
+    seconds: (last.time - first.time) / 1000,
+    downloadedMiB: Number((last.downloaded / 1024 / 1024).toFixed(1)),
+    probe: { count: latencies.length, p50: pct(50), p99: pct(99), max: Number(sorted.at(-1).toFixed(2)) },
+    loopDelay: loop ? JSON.parse(loop[1]) : null,
+    cpu: usage.cpu,
+  };
+}
+
+/**
  * Medians per client. A run stopped by a time cap carries `bytes`: its rate
  * is bytes over time, and its time is projected to the whole torrent at that
  * rate (marked `capped`). `servedMiB` is what the MiB/s column counts (the
@@ -713,6 +838,16 @@ function summarize(name, sizeMiB, results, { servedMiB = sizeMiB } = {}) {
 }
 
 function printTable(s) {
+  if (s.speedLimit) {
+    log(`\n${s.scenario} (--download-limit ${s.limitMiBps}MiB, ${s.seconds} s of transfer, ${RUNS} run(s) each)`);
+    log(`${'from'.padEnd(10)}${'MiB/s'.padStart(9)}${'% limit'.padStart(9)}${'probe p50'.padStart(11)}${'p99'.padStart(8)}${'max ms'.padStart(8)}${'loop p99'.padStart(10)}`);
+    for (const [k, runs] of Object.entries(s.speedLimit)) {
+      for (const r of runs) {
+        log(`${k.padEnd(10)}${r.rateMiBps.toFixed(2).padStart(9)}${`${(r.ofLimit * 100).toFixed(1)}%`.padStart(9)}${String(r.probe.p50).padStart(11)}${String(r.probe.p99).padStart(8)}${String(r.probe.max).padStart(8)}${String(r.loopDelay?.p99 ?? '').padStart(10)}`);
+      }
+    }
+    return;
+  }
   const link = s.link !== undefined;
   log(`\n${s.scenario} (${s.sizeMiB} MiB${s.leeches ? ` to each of ${s.leeches} leeches` : ''}${link ? `, link ${s.link.rate}` : ''}${s.roundTripMs ? `, ${s.roundTripMs} ms round trip` : ''}), medians of ${RUNS} runs`);
   if (s.note) log(`(${s.note})`);
@@ -776,6 +911,9 @@ const SCENARIOS = {
       caps: { 'seedbox-nopipe': Number(args['cap-s']) },
       clients: (args.clients ?? 'seedbox,seedbox-nopipe,libtorrent,webtorrent').split(','),
     }),
+  // 30 s at 20 MiB/s is 600 MiB: the torrent is larger, so the transfer never ends within the measurement.
+  'speed-limit': () =>
+    speedLimitScenario('speed-limit', { sizeMiB: size(1024), pieceLog2: 20, limitMiB: Number(args['limit-mib']), seconds: Number(args['limit-s']), subnet: 230 }),
 };
 
 async function main() {

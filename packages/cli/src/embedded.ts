@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { normalizeHost, parseHostPort, type Metainfo, type PeerAddress } from '@seedbox/protocol';
 import { DiskWriter } from '@seedbox/disk-writer';
-import { Engine, type Torrent, type TorrentData, type TorrentSnapshot } from '@seedbox/peer-worker';
+import { Engine, type BandwidthLimits, type Torrent, type TorrentData, type TorrentSnapshot } from '@seedbox/peer-worker';
 import { localTorrentData } from '@seedbox/storage';
 import { EmbeddedTrackers, type AnnounceSuccess, type TrackerWarning } from '@seedbox/tracker-client';
 import { CliError, UsageError } from './cli-error.js';
@@ -43,6 +43,8 @@ export interface EmbeddedOptions {
   listen: { host?: string; port: number } | undefined;
   maxPeers?: number | undefined;
   noPipelining?: boolean | undefined;
+  /** The engine's speed limits, bytes/s (--download-limit, --upload-limit). */
+  limits?: BandwidthLimits | undefined;
   /** Announce to the torrents' trackers and dial the peers they return. Default true. */
   trackers?: boolean | undefined;
   /** The address to announce (BEP 3 `ip`); default: the trackers see our source address. */
@@ -71,6 +73,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   const engine = new Engine({
     sink: writer,
     listen: o.listen ?? { host: '0.0.0.0', port: 0 },
+    limits: o.limits,
     torrent: {
       ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
       ...(o.noPipelining ? { pipeline: { disabled: true } } : {}),

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Magnet, Metainfo, PeerAddress } from '@seedbox/protocol';
 import type { PieceSink } from '@seedbox/cluster';
+import { Bandwidth, type BandwidthLimits, type ResolvedLimits } from './bandwidth/bandwidth.js';
 import type { MetadataFetcher } from './metadata-fetcher.js';
 import { resolveMagnet, type ResolvedMagnet } from './magnet-resolver.js';
 import type { PeerDiscovery, SwarmHandle, SwarmInfo } from './peer-discovery.js';
@@ -24,7 +25,7 @@ import { Torrent, type TorrentData, type TorrentOptions, type TorrentSnapshot } 
  */
 
 /** Settings every torrent of the engine shares. */
-export type TorrentDefaults = Omit<TorrentOptions, 'meta' | 'sink' | 'data' | 'peerId' | 'paused' | 'files' | 'listenPort' | 'connections'>;
+export type TorrentDefaults = Omit<TorrentOptions, 'meta' | 'sink' | 'data' | 'peerId' | 'paused' | 'files' | 'listenPort' | 'connections' | 'limits' | 'bandwidth'>;
 
 export interface EngineOptions {
   sink: PieceSink;
@@ -45,6 +46,11 @@ export interface EngineOptions {
    */
   discovery?: ((self: { peerId: Uint8Array; listenPort: number | undefined }) => PeerDiscovery) | undefined;
   torrent?: TorrentDefaults | undefined;
+  /**
+   * Engine-wide speed limits, bytes/s, shared by every torrent (0 or left
+   * out: none). Changed at run time with setLimits; see bandwidth/.
+   */
+  limits?: BandwidthLimits | undefined;
   tickMs?: number;
 }
 
@@ -61,6 +67,8 @@ export interface AddTorrentOptions {
    * setFirstLastPiece. Priorities that do not fit throw a FileSelectionError.
    */
   files?: FileSelection | undefined;
+  /** The torrent's own speed limits, bytes/s, under the engine's (0 or left out: none). */
+  limits?: BandwidthLimits | undefined;
 }
 
 export interface EngineTick {
@@ -91,6 +99,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   private discoveryNow: PeerDiscovery | undefined;
   private stopping: Promise<void> | undefined;
   private readonly budget: ConnectionBudget;
+  private readonly bandwidth: Bandwidth;
   listenPort: number | undefined;
 
   constructor(options: EngineOptions) {
@@ -98,6 +107,29 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.o = options;
     this.peerId = options.peerId ?? generatePeerId();
     this.budget = new ConnectionBudget(options.maxConnections ?? 500);
+    this.bandwidth = new Bandwidth(options.limits);
+  }
+
+  /** The engine-wide limits in force, bytes/s, 0 for none. */
+  get limits(): ResolvedLimits {
+    return this.bandwidth.limits;
+  }
+
+  /**
+   * Replaces the engine-wide pair of limits, at once, for every torrent
+   * (a direction left out, or 0, is unlimited). "Alternative speeds" are
+   * this call with the other pair (see effectiveLimits); in a fleet, each
+   * worker calls it every tick with its share of the fleet's limit (see
+   * bandwidth/fleet-share.ts). Throws a BandwidthLimitError for a value
+   * that is not bytes per second, before changing anything.
+   */
+  setLimits(limits: BandwidthLimits): void {
+    this.bandwidth.setLimits(limits);
+  }
+
+  /** Whether each direction was held back by a limit since the last call: a worker's "wanting" in the fleet's share. */
+  takeBandwidthWanting(): { download: boolean; upload: boolean } {
+    return this.bandwidth.takeWanting();
   }
 
   /** Listens (unless told not to) and starts the clock. A port in use rejects. */
@@ -148,6 +180,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       files: options.files,
       listenPort: this.listenPort,
       connections: this.budget,
+      bandwidth: this.bandwidth.torrent(),
+      limits: options.limits,
     });
     const info: SwarmInfo = { infoHash: meta.infoHash, infoHashHex: meta.infoHashHex, announce: meta.announce, private: meta.private };
     const entry: Entry = { torrent, info, swarm: undefined };

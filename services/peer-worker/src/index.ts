@@ -30,6 +30,18 @@ export {
 export { PieceDownload } from './piece-download.js';
 export { RequestPipeline, type PipelineOptions } from './request-pipeline.js';
 export { RateMeter } from './rate.js';
+export {
+  Bandwidth,
+  TorrentBandwidth,
+  effectiveLimits,
+  resolveLimits,
+  type BandwidthLimits,
+  type ResolvedLimits,
+  type SpeedLimitsConfig,
+} from './bandwidth/bandwidth.js';
+export { TokenBucket, BandwidthLimitError } from './bandwidth/token-bucket.js';
+export { Shaper, BandwidthPath, type ShaperOptions, type ShaperTimers } from './bandwidth/shaper.js';
+export { shareLimit, type WorkerDemand } from './bandwidth/fleet-share.js';
 export { generatePeerId, CLIENT_NAME, CLIENT_PREFIX } from './peer-id.js';
 export {
   ControlError,

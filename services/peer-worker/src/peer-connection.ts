@@ -9,14 +9,18 @@ import {
   type Handshake,
   type Message,
 } from '@seedbox/protocol';
+import { ReadGate } from './bandwidth/read-gate.js';
+import type { BandwidthPath } from './bandwidth/shaper.js';
 
 /**
  * One TCP connection to a peer, below the protocol's meaning: the phases
  * (connecting, handshake, open, closed), the handshake both ways and its
  * info-hash check, framing (a message cut across reads is completed in a
  * scratch buffer), keep-alives, and the connect, handshake and idle
- * timeouts. What a message means is the `ConnectionHandler`'s business
- * (the PeerSession): this file never looks inside one.
+ * timeouts, and the download limit (a ReadGate: past the bytes the
+ * buckets grant, the socket stops reading until they grant more). What a
+ * message means is the `ConnectionHandler`'s business (the PeerSession):
+ * this file never looks inside one.
  */
 
 /** Why a connection ended; counted by reason in the stats, not only logged. */
@@ -91,6 +95,8 @@ export interface ConnectionOptions {
   /** ...and these bytes came after it. */
   leftover?: Uint8Array | undefined;
   now: () => number;
+  /** The download limits this connection's reads pass (its torrent's and the engine's); none: unshaped. */
+  download?: BandwidthPath | undefined;
 }
 
 export class PeerConnection {
@@ -109,10 +115,12 @@ export class PeerConnection {
   /** Bytes the partial message in scratch needs before it can be decoded. */
   private recvNeeded = 0;
   private phaseTimer: NodeJS.Timeout | undefined;
+  private readonly readGate: ReadGate | undefined;
 
   constructor(options: ConnectionOptions) {
     this.o = options;
     this.socket = options.socket;
+    this.readGate = options.download ? new ReadGate(options.download, options.socket) : undefined;
     this.direction = options.direction;
     this.lastReceived = this.lastSent = options.now();
     this.phaseNow = this.socket.connecting ? 'connecting' : 'handshake';
@@ -176,6 +184,8 @@ export class PeerConnection {
   onData(chunk: Uint8Array): void {
     if (this.phaseNow === 'closed') return;
     this.lastReceived = this.o.now();
+    // Paid for before it is decoded: a read over the credit stops the socket (see read-gate.ts); this one is used all the same.
+    this.readGate?.received(chunk.length);
     let buf = chunk;
     // A message straddled reads: complete it in the scratch buffer. When it
     // was only a length prefix, decoding it leaves a longer partial behind,
@@ -297,6 +307,7 @@ export class PeerConnection {
     const wasOpen = this.phaseNow === 'open';
     this.phaseNow = 'closed';
     clearTimeout(this.phaseTimer);
+    this.readGate?.close();
     this.socket.destroy();
     this.handler?.closed(reason, error, wasOpen);
   }

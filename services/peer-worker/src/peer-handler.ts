@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Bitfield, Handshake, PeerAddress, UtMetadataMessage } from '@seedbox/protocol';
+import type { SessionBandwidth } from './bandwidth/bandwidth.js';
 import type { BlockRef } from './block-key.js';
 import type { CloseReason, ConnectionTimeouts } from './peer-connection.js';
 import type { PeerSession } from './peer-session.js';
@@ -102,5 +103,7 @@ export interface SessionOptions {
   fast?: boolean;
   extended?: boolean;
   clientName?: string;
+  /** The speed limits the session's traffic passes (its torrent's and the engine's); none: unshaped. */
+  bandwidth?: SessionBandwidth | undefined;
   now?: () => number;
 }

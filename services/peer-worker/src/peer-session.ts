@@ -10,6 +10,7 @@ import {
   type Message,
   type PeerAddress,
 } from '@seedbox/protocol';
+import { UploadGate, type HeldBlock } from './bandwidth/upload-gate.js';
 import { IncomingRequests } from './incoming-requests.js';
 import { LOCAL_UT_METADATA_ID, MetadataExchange, type PeerExtensions } from './metadata-exchange.js';
 import { OutgoingRequests } from './outgoing-requests.js';
@@ -77,6 +78,8 @@ export class PeerSession {
   private readonly theirs = new IncomingRequests();
   /** BEP 10 and BEP 9 with this peer. */
   private readonly ext = new MetadataExchange((m) => this.send(m));
+  /** The upload limit: blocks we serve wait here for their grant (see upload-gate.ts); none when unshaped. */
+  private readonly gate: UploadGate | undefined;
   private lastBlockAt = 0;
 
   constructor(options: SessionOptions) {
@@ -107,7 +110,18 @@ export class PeerSession {
       handshake: options.handshake,
       leftover: options.leftover,
       now: this.now,
+      download: options.bandwidth?.download,
     });
+    const up = options.bandwidth?.upload;
+    this.gate = up
+      ? new UploadGate(
+          up,
+          (b) => this.writeBlock(b),
+          () => {
+            if (this.isOpen && this.writable) this.handler.sessionDrained?.(this);
+          },
+        )
+      : undefined;
   }
 
   /** Starts the connection; from here on the handler hears of everything, its close included. */
@@ -168,9 +182,9 @@ export class PeerSession {
     return this.lastBlockAt === 0 || (this.now() - this.lastBlockAt) / 1000 > seconds;
   }
 
-  /** Whether the socket's send buffer has room (back-pressure for seeding). */
+  /** Whether the socket's send buffer, and the blocks held for the upload limit, have room (back-pressure for seeding). */
   get writable(): boolean {
-    return this.conn.writable;
+    return this.conn.writable && (this.gate?.hasRoom ?? true);
   }
 
   // ---- receiving ----
@@ -240,6 +254,7 @@ export class PeerSession {
         return;
       case 'cancel':
         this.theirs.remove(m.index, m.begin, m.length);
+        this.gate?.drop(m.index, m.begin);
         return;
       case 'reject':
         if (!this.fast) throw new ProtocolError('PEER_FAST_NOT_NEGOTIATED', 'REJECT without the Fast extension (BEP 6)');
@@ -354,7 +369,9 @@ export class PeerSession {
     this.send({ type: choking ? 'choke' : 'unchoke' });
     if (!choking) return;
     // BEP 3: choking discards the peer's requests. BEP 6: each is rejected explicitly.
-    const discarded = this.theirs.takeAll();
+    const discarded: { index: number; begin: number; length: number }[] = this.theirs.takeAll();
+    // Blocks served but still held by the upload limit are discarded too: after a choke they would be unasked for.
+    for (const b of this.gate?.clear() ?? []) discarded.push({ index: b.index, begin: b.begin, length: b.data.length });
     if (this.fast) for (const r of discarded) this.send({ type: 'reject', ...r });
   }
 
@@ -390,14 +407,25 @@ export class PeerSession {
     if (this.isOpen) this.send({ type: 'have', index });
   }
 
-  /** Sends a block we serve: the header and the data as two writes, corked, so the block is not copied. */
-  sendBlock(index: number, begin: number, data: Uint8Array): void {
+  /**
+   * Sends a block we serve, now or, under an upload limit, once granted;
+   * `sent` is called when it went to the socket.
+   */
+  sendBlock(index: number, begin: number, data: Uint8Array, sent?: () => void): void {
+    if (!this.isOpen) return;
+    if (this.gate) this.gate.offer({ index, begin, data, sent });
+    else this.writeBlock({ index, begin, data, sent });
+  }
+
+  /** The header and the data as two writes, corked, so the block is not copied. */
+  private writeBlock(b: HeldBlock): void {
     if (!this.isOpen) return;
     this.conn.cork();
-    this.conn.send(encodePieceHeader(index, begin, data.length));
-    this.conn.send(data);
+    this.conn.send(encodePieceHeader(b.index, b.begin, b.data.length));
+    this.conn.send(b.data);
     this.conn.uncork();
-    this.upload.add(data.length);
+    this.upload.add(b.data.length);
+    b.sent?.();
   }
 
   /** Refuses one of the peer's requests (BEP 6 REJECT; without Fast the request is just dropped). */
@@ -435,6 +463,7 @@ export class PeerSession {
   }
 
   private onClosed(reason: CloseReason, error: Error | undefined, wasOpen: boolean): void {
+    this.gate?.clear();
     if (wasOpen) this.dropAll();
     this.handler.sessionClosed(this, reason, error);
   }

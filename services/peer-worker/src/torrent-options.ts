@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Bitfield, Metainfo, PeerAddress } from '@seedbox/protocol';
 import type { PieceSink } from '@seedbox/cluster';
+import type { BandwidthLimits, TorrentBandwidth } from './bandwidth/bandwidth.js';
 import type { ChokerOptions } from './choker.js';
 import type { FileSelection } from './file-selection.js';
 import type { CloseReason } from './peer-connection.js';
@@ -59,6 +60,10 @@ export interface TorrentOptions {
   choker?: ChokerOptions | undefined;
   /** A peer that sent nothing for this long while we waited on its requests is snubbed, s. */
   snubSeconds?: number | undefined;
+  /** The torrent's own speed limits, bytes/s (0 or left out: none); under the engine's. */
+  limits?: BandwidthLimits | undefined;
+  /** The torrent's buckets under the engine's (the engine makes them); without it the torrent has buckets of its own. */
+  bandwidth?: TorrentBandwidth | undefined;
   /** The process's connection budget, shared by every torrent of an engine. */
   connections?: ConnectionBudget | undefined;
   /** Opens a TCP connection; injectable for tests. */

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Bitfield, PieceGeometry, type Handshake, type Metainfo, type PeerAddress } from '@seedbox/protocol';
+import { Bandwidth, type BandwidthLimits, type ResolvedLimits, type TorrentBandwidth } from './bandwidth/bandwidth.js';
 import type { BlockRef } from './block-key.js';
 import { DownloadScheduler } from './download-scheduler.js';
 import { FileSelectionState, type FileProgress, type FileSelection } from './file-selection.js';
@@ -46,6 +47,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   private readonly now: () => number;
   private readonly peers: PeerList;
   private readonly context: SessionContext;
+  private readonly bandwidth: TorrentBandwidth;
   private download: DownloadScheduler | undefined;
   private upload: UploadServer | undefined;
   private stateNow: TorrentState = 'checking';
@@ -83,6 +85,9 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
       metadata: meta.private || meta.infoBytes.length === 0 ? undefined : meta.infoBytes,
       blockLength: (index, begin) => Math.min(16384, geometry.pieceSize(index) - begin),
     };
+    this.bandwidth = options.bandwidth ?? new Bandwidth().torrent();
+    if (options.limits) this.bandwidth.setLimits(options.limits);
+    const paths = this.bandwidth.paths;
     this.peers = new PeerList({
       maxPeers: options.maxPeers ?? 50,
       maxDialFailures: options.maxDialFailures,
@@ -90,7 +95,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
       budget: options.connections,
       now: this.now,
       createSession: (socket, direction, peer, handshake, leftover) =>
-        new PeerSession({ socket, context: this.context, handler: this, direction, peer, handshake, leftover, timeouts: options.timeouts, pipeline: options.pipeline }),
+        new PeerSession({ socket, context: this.context, handler: this, direction, peer, handshake, leftover, timeouts: options.timeouts, pipeline: options.pipeline, bandwidth: paths }),
     });
     // Listeners attach before the check reports anything.
     queueMicrotask(() => void this.check());
@@ -287,6 +292,22 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
       if (was !== 'checking' && this.checkOutcome) await this.o.data.save?.(this.have).catch(() => {});
     })();
     return this.stopping;
+  }
+
+  // ---- speed limits ----
+
+  /** The torrent's own limits, bytes/s, 0 for none (the engine's apply as well). */
+  get limits(): ResolvedLimits {
+    return this.bandwidth.limits;
+  }
+
+  /**
+   * Replaces the torrent's pair of limits, at once, for the sessions it
+   * has and those to come (a direction left out, or 0, is unlimited).
+   * Throws a BandwidthLimitError for a value that is not bytes per second.
+   */
+  setLimits(limits: BandwidthLimits): void {
+    this.bandwidth.setLimits(limits);
   }
 
   // ---- peers ----

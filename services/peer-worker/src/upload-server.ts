@@ -153,8 +153,8 @@ export class UploadServer {
     return true;
   }
 
+  /** Counted when it goes to the socket: under an upload limit a block may wait, or be dropped by a choke. */
   private send(session: PeerSession, index: number, begin: number, data: Uint8Array): void {
-    session.sendBlock(index, begin, data);
-    this.meter.add(data.length);
+    session.sendBlock(index, begin, data, () => this.meter.add(data.length));
   }
 }

@@ -16,6 +16,7 @@ import {
 import { formatBytes } from '../format.js';
 import { filePriorities, type FileChoice } from '../file-select.js';
 import { parseMagnetArg } from '../magnet.js';
+import { parseRateLimit } from '../rate-limit.js';
 import { ProgressBar } from '../progress.js';
 import { trackerReporting } from '../tracker-events.js';
 import { loadTorrentFile } from './inspect.js';
@@ -23,7 +24,7 @@ import { loadTorrentFile } from './inspect.js';
 export { parsePeerAddress };
 
 export const downloadUsage =
-  'seedbox download <file.torrent | magnet-uri> --out DIR [--peer HOST:PORT ...] [--seed] [--listen [HOST:]PORT] [--json] [--max-peers N] [--resume-dir DIR] [--no-pipelining] [--no-trackers] [--announce-ip HOST] [--metadata-timeout SECONDS] [--only LIST | --skip LIST] [--sequential] [--first-last]';
+  'seedbox download <file.torrent | magnet-uri> --out DIR [--peer HOST:PORT ...] [--seed] [--listen [HOST:]PORT] [--json] [--max-peers N] [--resume-dir DIR] [--no-pipelining] [--no-trackers] [--announce-ip HOST] [--metadata-timeout SECONDS] [--only LIST | --skip LIST] [--sequential] [--first-last] [--download-limit RATE] [--upload-limit RATE]';
 
 /** How long a magnet link's metadata may take by default: trackers answer within seconds, but peers may take a while to appear. */
 const DEFAULT_METADATA_TIMEOUT_S = 300;
@@ -53,6 +54,8 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
   const metadataTimeout = parsed.values['metadata-timeout'] === undefined ? DEFAULT_METADATA_TIMEOUT_S : Number(parsed.values['metadata-timeout']);
   if (!(metadataTimeout > 0)) throw new UsageError('--metadata-timeout takes a positive number of seconds');
 
+  const limits = parseLimits(parsed.values);
+
   const emit = (o: Record<string, unknown>): void => {
     if (json) out.write(`${JSON.stringify({ time: Date.now(), ...o })}\n`);
   };
@@ -68,6 +71,7 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
     listen,
     maxPeers,
     noPipelining: parsed.values['no-pipelining'],
+    limits,
     trackers: !parsed.values['no-trackers'],
     announceHost: parsed.values['announce-ip'],
     ...trackerReporting(json, emit, err),
@@ -183,6 +187,14 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
   }
 }
 
+/** --download-limit and --upload-limit (see rate-limit.ts for the syntax): the engine's limits, for every torrent of the process. */
+export function parseLimits(values: { 'download-limit'?: string | undefined; 'upload-limit'?: string | undefined }): { download?: number; upload?: number } {
+  return {
+    ...(values['download-limit'] !== undefined ? { download: parseRateLimit('--download-limit', values['download-limit']) } : {}),
+    ...(values['upload-limit'] !== undefined ? { upload: parseRateLimit('--upload-limit', values['upload-limit']) } : {}),
+  };
+}
+
 function parseDownloadArgs(argv: string[]) {
   try {
     return parseArgs({
@@ -205,6 +217,8 @@ function parseDownloadArgs(argv: string[]) {
         skip: { type: 'string' },
         sequential: { type: 'boolean' },
         'first-last': { type: 'boolean' },
+        'download-limit': { type: 'string' },
+        'upload-limit': { type: 'string' },
       },
     });
   } catch (e) {

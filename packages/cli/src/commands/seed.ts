@@ -3,9 +3,10 @@ import { CliError, UsageError } from '../cli-error.js';
 import { checked, defaultResumeDir, parseListen, parsePeerAddress, reportUntilStopped, startEmbedded } from '../embedded.js';
 import { ProgressBar } from '../progress.js';
 import { trackerReporting } from '../tracker-events.js';
+import { parseLimits } from './download.js';
 import { loadTorrentFile } from './inspect.js';
 
-export const seedUsage = 'seedbox seed <file.torrent> --data DIR [--listen [HOST:]PORT] [--peer HOST:PORT ...] [--json] [--max-peers N] [--resume-dir DIR] [--no-trackers] [--announce-ip HOST]';
+export const seedUsage = 'seedbox seed <file.torrent> --data DIR [--listen [HOST:]PORT] [--peer HOST:PORT ...] [--json] [--max-peers N] [--resume-dir DIR] [--no-trackers] [--announce-ip HOST] [--download-limit RATE] [--upload-limit RATE]';
 
 /**
  * Seeds a torrent from DIR (the folder that holds <name>, as --out does for
@@ -29,6 +30,8 @@ export async function seed(argv: string[], out: NodeJS.WritableStream, err: Node
         'resume-dir': { type: 'string' },
         'no-trackers': { type: 'boolean' },
         'announce-ip': { type: 'string' },
+        'download-limit': { type: 'string' },
+        'upload-limit': { type: 'string' },
       },
     });
   } catch (e) {
@@ -42,6 +45,7 @@ export async function seed(argv: string[], out: NodeJS.WritableStream, err: Node
   if (maxPeers !== undefined && (!Number.isInteger(maxPeers) || maxPeers < 1)) throw new UsageError('--max-peers takes a positive integer');
   const peers = (parsed.values.peer ?? []).map(parsePeerAddress);
   const json = parsed.values.json ?? false;
+  const limits = parseLimits(parsed.values);
 
   const meta = await loadTorrentFile(torrentPath);
   const emit = (o: Record<string, unknown>): void => {
@@ -52,6 +56,7 @@ export async function seed(argv: string[], out: NodeJS.WritableStream, err: Node
     resumeDir: parsed.values['resume-dir'] ?? defaultResumeDir(),
     listen: parsed.values.listen === undefined ? undefined : parseListen(parsed.values.listen),
     maxPeers,
+    limits,
     trackers: !parsed.values['no-trackers'],
     announceHost: parsed.values['announce-ip'],
     ...trackerReporting(json, emit, err),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseMetainfo, type Metainfo } from '@seedbox/protocol';
+import type { Metainfo } from '@seedbox/protocol';
 import { defaultFleetConfig, type FleetConfig, type FleetStore, type RegistryEntry, type TorrentSettings, type TorrentTotals } from '@seedbox/cluster';
 import type { Logger } from '@seedbox/runtime';
 import type { StatsSource } from '../control/backend.js';
