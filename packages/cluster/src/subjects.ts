@@ -22,6 +22,9 @@ export const WORKER_HEARTBEAT = 'seedbox.worker.heartbeat';
 /** Each peer-worker, once a second: its per-torrent figures (for the control API's list and watch). */
 export const workerStatsSubject = (workerId: string): string => `seedbox.stats.${subjectToken(workerId)}`;
 export const WORKER_STATS_ALL = 'seedbox.stats.*';
+/** Each peer-worker, once a tick: what it moved each way and whether its limit held it back (JSON), for the fleet's shared speed limits. */
+export const workerBandwidthSubject = (workerId: string): string => `seedbox.bandwidth.${subjectToken(workerId)}`;
+export const WORKER_BANDWIDTH_ALL = 'seedbox.bandwidth.*';
 
 /** Headers of the piece path. */
 export const H_INFO_HASH = 'Seedbox-Info-Hash';

@@ -4,6 +4,7 @@ import { SeedboxControlService } from '@seedbox/proto';
 import { createPeerWorkerMetrics, listenOrExplain, peerWorkerOptions } from '@seedbox/runtime';
 import { createControlService } from './control/control-service.js';
 import { FleetBackend } from './fleet/fleet-backend.js';
+import { FleetBandwidth } from './fleet/fleet-bandwidth.js';
 import { FleetRunner } from './fleet/fleet-runner.js';
 import { publishFigures, recordTick } from './fleet/figures.js';
 import { NatsPeerDiscovery } from './fleet/nats-peer-discovery.js';
@@ -52,6 +53,7 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
     const hasher = new Sha1Pool(1);
     const nats = discovery;
     const board = new StatsBoard(nc);
+    const bandwidth = new FleetBandwidth(nc, config.instanceId, engine);
     // The runner acts on seeding rules through the backend, which reads the runner: made after it.
     const late: { backend?: FleetBackend } = {};
     const runner = new FleetRunner({
@@ -64,9 +66,11 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
         await late.backend?.remove(hex, { deleteData });
       },
       stats: board,
+      speedLimits: (limits) => bandwidth.setTotal(limits),
       onTick: (t) => {
         nats.heartbeat();
         publishFigures(nc, config.instanceId, t);
+        bandwidth.tick(t);
       },
       onStop: () => nats.close(),
       workerId: config.instanceId,
@@ -88,6 +92,7 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
 
     onShutdown('stop torrents and hand back pieces', async () => {
       board.close();
+      bandwidth.close();
       await runner.stop();
       sink.close();
       await hasher.close();

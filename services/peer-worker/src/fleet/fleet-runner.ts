@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Metainfo } from '@seedbox/protocol';
-import { defaultFleetConfig, type FleetConfig, type FleetStore, type RegistryEntry, type TorrentSettings, type TorrentTotals } from '@seedbox/cluster';
+import { defaultFleetConfig, effectiveSpeed, type SpeedLimits, type FleetConfig, type FleetStore, type RegistryEntry, type TorrentSettings, type TorrentTotals } from '@seedbox/cluster';
 import type { Logger } from '@seedbox/runtime';
 import type { StatsSource } from '../control/backend.js';
 import type { FleetView } from './fleet-backend.js';
@@ -54,6 +54,12 @@ export interface FleetRunnerOptions {
   removeTorrent: (infoHashHex: string, deleteData: boolean) => Promise<void>;
   /** Every torrent's figures, this worker's and the others' (for the queue's slow torrents). */
   stats?: StatsSource | undefined;
+  /**
+   * The global speed limits in force changed (the config, or its
+   * alternative pair switched). Default: this engine's limits; in the fleet,
+   * FleetBandwidth shares them among the workers.
+   */
+  speedLimits?: ((limits: SpeedLimits) => void) | undefined;
   /** After each tick's bitfields are handed over (the fleet: heartbeat and figures). */
   onTick?: (t: EngineTick) => void;
   /** After the engine stopped (the fleet: the last heartbeat, with no torrents). */
@@ -121,6 +127,9 @@ export class FleetRunner implements FleetView {
     this.stops.push(
       await state.watchConfig((c) => {
         this.config = c;
+        const limits = effectiveSpeed(c);
+        if (this.o.speedLimits) this.o.speedLimits(limits);
+        else this.o.engine.setLimits(limits);
         this.schedule();
       }),
     );
@@ -252,6 +261,7 @@ export class FleetRunner implements FleetView {
     if (!t || was === next) return;
     if (was.filePriorities.join(',') !== next.filePriorities.join(',') && next.filePriorities.length === r.meta.files.length) t.setFilePriorities(next.filePriorities);
     else if (was.filePriorities.length > 0 && next.filePriorities.length === 0) t.setFilePriorities(r.meta.files.map(() => 'normal'));
+    if (was.limits.download !== next.limits.download || was.limits.upload !== next.limits.upload) t.setLimits(next.limits);
     if (was.sequential !== next.sequential) t.setSequential(next.sequential);
     if (was.firstLastPiece !== next.firstLastPiece) t.setFirstLastPiece(next.firstLastPiece);
   }
@@ -334,7 +344,7 @@ export class FleetRunner implements FleetView {
       },
       save: async (have) => (await open()).save?.(have),
     };
-    const torrent = engine.add(meta, { data, files: filesOf(entry.settings, meta) });
+    const torrent = engine.add(meta, { data, files: filesOf(entry.settings, meta), limits: entry.settings.limits });
     r.torrent = torrent;
     torrent.on('piece', (index) => r.unsaved.add(index));
     // What a check that hashed found is the truth now, whatever the record said.
