@@ -23,6 +23,8 @@ export { RateMeter } from './rate.js';
 export { generatePeerId, CLIENT_NAME, CLIENT_PREFIX } from './peer-id.js';
 export {
   ControlError,
+  type AddOptions,
+  type QueueMove,
   type ControlBackend,
   type ControlErrorCode,
   type DesiredState,
