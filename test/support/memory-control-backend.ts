@@ -5,14 +5,50 @@
  * refusals), with no fleet behind it: the test sets figures with setStats
  * and drives ticks with tick() or startTicking().
  *
+ * Settings go through the same rules as the fleet's (@seedbox/cluster's
+ * applyTorrentPatch, applyConfigPatch, putCategory, normalizeSavePath)
+ * against a data folder that is only a path: nothing touches the disk, and
+ * a move is done the moment it is asked for.
+ *
  *   const backend = new MemoryControlBackend();
  *   server.addService(SeedboxControlService, createControlService(backend));
  */
+import { join } from 'node:path';
+import {
+  applyConfigPatch,
+  applyTorrentPatch,
+  defaultFleetConfig,
+  defaultTorrentSettings,
+  normalizeSavePath,
+  putCategory,
+  removeCategories,
+  SettingsError,
+  ZERO_TOTALS,
+  type FleetConfig,
+  type FleetConfigPatch,
+  type TorrentSettingsPatch,
+} from '@seedbox/cluster';
 import { MetainfoError, parseMetainfo } from '@seedbox/protocol';
-import { ControlError, type ControlBackend, type DesiredState, type TorrentRecord, type TorrentStatsView } from '@seedbox/peer-worker';
+import { ControlError, type AddOptions, type ControlBackend, type DesiredState, type QueueMove, type TorrentRecord, type TorrentStatsView } from '@seedbox/peer-worker';
+
+/** A SettingsError as the fleet's backend passes it on: invalid-argument, the rule kept as the cause. */
+function checked<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof SettingsError) throw new ControlError('invalid-argument', e.message, { cause: e });
+    throw e;
+  }
+}
 
 export class MemoryControlBackend implements ControlBackend {
   readonly records = new Map<string, TorrentRecord>();
+  fleetConfig: FleetConfig = defaultFleetConfig();
+  /** Every move asked for, in order (absolute folders). */
+  readonly moved: { infoHashHex: string; savePath: string }[] = [];
+
+  /** `dataDir` is never read or written; save folders are only checked against it. */
+  constructor(readonly dataDir = '/srv/seedbox-memory') {}
   /** Figures set by the test; a torrent without any has no stats until setStats. */
   readonly figures = new Map<string, TorrentStatsView>();
   readonly listeners = new Set<(stats: TorrentStatsView[]) => void>();
@@ -20,7 +56,7 @@ export class MemoryControlBackend implements ControlBackend {
   readonly removed: { infoHashHex: string; deleteData: boolean }[] = [];
   private ticker: NodeJS.Timeout | undefined;
 
-  async add(torrentFile: Uint8Array, options: { paused: boolean }): Promise<{ record: TorrentRecord; created: boolean }> {
+  async add(torrentFile: Uint8Array, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }> {
     let metainfo;
     try {
       metainfo = parseMetainfo(torrentFile);
@@ -30,18 +66,103 @@ export class MemoryControlBackend implements ControlBackend {
     }
     const existing = this.records.get(metainfo.infoHashHex);
     if (existing) return { record: existing, created: false };
+    const addedAt = Date.now();
+    const settings = checked(() => applyTorrentPatch(defaultTorrentSettings(addedAt), options.settings ?? {}, { config: this.fleetConfig, fileCount: metainfo.files.length }));
+    // The folder asked for, else the category's, else one of its own.
+    const folder = options.savePath ?? (settings.category === '' ? undefined : this.fleetConfig.categories[settings.category]?.savePath);
+    if (folder !== undefined) settings.savePath = checked(() => normalizeSavePath(folder, this.dataDir));
     const record: TorrentRecord = {
       infoHashHex: metainfo.infoHashHex,
       torrentFile: Uint8Array.from(torrentFile),
       metainfo,
       desired: options.paused ? 'paused' : 'running',
-      addedAt: Date.now(),
+      addedAt,
+      settings,
+      savePath: '',
+      queued: false,
+      queuePosition: 0,
+      totals: { ...ZERO_TOTALS },
+      ratio: 0,
     };
+    record.savePath = this.absolute(record);
     this.records.set(record.infoHashHex, record);
+    this.renumber();
     return { record, created: true };
   }
 
-  async addMagnet(_uri: string, _options: { paused: boolean }): Promise<{ record: TorrentRecord; created: boolean }> {
+  private absolute(r: TorrentRecord): string {
+    return join(this.dataDir, r.settings.savePath ?? r.infoHashHex);
+  }
+
+  /** Torrents in queue order: queue key, then add time and hash for ties. */
+  private queueOrder(): TorrentRecord[] {
+    return [...this.records.values()].sort((a, b) => a.settings.queueKey - b.settings.queueKey || a.addedAt - b.addedAt || a.infoHashHex.localeCompare(b.infoHashHex));
+  }
+
+  private renumber(): void {
+    this.queueOrder().forEach((r, i) => (r.queuePosition = i + 1));
+  }
+
+  async update(infoHashHex: string, patch: TorrentSettingsPatch): Promise<TorrentRecord | undefined> {
+    const record = this.records.get(infoHashHex);
+    if (!record) return undefined;
+    record.settings = checked(() => applyTorrentPatch(record.settings, patch, { config: this.fleetConfig, fileCount: record.metainfo.files.length }));
+    return record;
+  }
+
+  async move(infoHashHex: string, savePath: string): Promise<boolean> {
+    const record = this.records.get(infoHashHex);
+    if (!record) return false;
+    record.settings = { ...record.settings, savePath: checked(() => normalizeSavePath(savePath, this.dataDir)) };
+    record.savePath = this.absolute(record);
+    this.moved.push({ infoHashHex, savePath: record.savePath });
+    return true;
+  }
+
+  async moveInQueue(infoHashHexes: string[], move: QueueMove): Promise<void> {
+    const order = this.queueOrder();
+    const chosen = new Set(infoHashHexes);
+    const picked = order.filter((r) => chosen.has(r.infoHashHex));
+    const rest = order.filter((r) => !chosen.has(r.infoHashHex));
+    let next: TorrentRecord[];
+    if (move === 'top') next = [...picked, ...rest];
+    else if (move === 'bottom') next = [...rest, ...picked];
+    else {
+      // One place up (or down) each, keeping the chosen ones' order among themselves.
+      next = [...order];
+      const indices = next.map((r, i) => (chosen.has(r.infoHashHex) ? i : -1)).filter((i) => i >= 0);
+      for (const i of move === 'up' ? indices : indices.reverse()) {
+        const j = move === 'up' ? i - 1 : i + 1;
+        if (j < 0 || j >= next.length || chosen.has(next[j]!.infoHashHex)) continue;
+        [next[i], next[j]] = [next[j]!, next[i]!];
+      }
+    }
+    next.forEach((r, i) => (r.settings = { ...r.settings, queueKey: i + 1 }));
+    this.renumber();
+  }
+
+  async config(): Promise<FleetConfig> {
+    return structuredClone(this.fleetConfig);
+  }
+
+  async updateConfig(patch: FleetConfigPatch): Promise<FleetConfig> {
+    this.fleetConfig = checked(() => applyConfigPatch(this.fleetConfig, patch));
+    return this.config();
+  }
+
+  async putCategory(name: string, savePath: string, mode: 'create' | 'edit' | 'upsert'): Promise<FleetConfig> {
+    this.fleetConfig = checked(() => putCategory(this.fleetConfig, name, savePath, this.dataDir, mode));
+    return this.config();
+  }
+
+  /** Torrents in a removed category are left without one, as qBittorrent does. */
+  async removeCategories(names: string[]): Promise<FleetConfig> {
+    this.fleetConfig = removeCategories(this.fleetConfig, names);
+    for (const r of this.records.values()) if (names.includes(r.settings.category)) r.settings = { ...r.settings, category: '' };
+    return this.config();
+  }
+
+  async addMagnet(_uri: string, _options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }> {
     throw new ControlError('unimplemented', 'magnet URIs need the metadata exchange (BEP 9), which the in-memory backend does not do');
   }
 
@@ -56,6 +177,7 @@ export class MemoryControlBackend implements ControlBackend {
   async remove(infoHashHex: string, options: { deleteData: boolean }): Promise<boolean> {
     if (!this.records.delete(infoHashHex)) return false;
     this.figures.delete(infoHashHex);
+    this.renumber();
     this.removed.push({ infoHashHex, deleteData: options.deleteData });
     return true;
   }

@@ -45,6 +45,8 @@ export { shareLimit, type WorkerDemand } from './bandwidth/fleet-share.js';
 export { generatePeerId, CLIENT_NAME, CLIENT_PREFIX } from './peer-id.js';
 export {
   ControlError,
+  type AddOptions,
+  type QueueMove,
   type ControlBackend,
   type ControlErrorCode,
   type DesiredState,

@@ -9,10 +9,12 @@ import { join } from 'node:path';
 import { credentials, Metadata, Server, ServerCredentials, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { parseMetainfo, type MetainfoError } from '@seedbox/protocol';
 import {
+  AddTorrentRequest,
   SeedboxControlClient,
   SeedboxControlService,
+  FilePriority,
+  ShareLimitReached,
   TorrentState,
-  type AddTorrentRequest,
   type AddTorrentResponse,
   type Torrent,
   type WatchTorrentsResponse,
@@ -68,7 +70,7 @@ async function callError<Req, Res>(method: Unary<Req, Res>, request: Req): Promi
 
 function api(client: SeedboxControlClient) {
   return {
-    add: (r: Partial<AddTorrentRequest>) => call<AddTorrentRequest, AddTorrentResponse>(client.addTorrent.bind(client), { paused: false, ...r }),
+    add: (r: Partial<AddTorrentRequest>) => call<AddTorrentRequest, AddTorrentResponse>(client.addTorrent.bind(client), AddTorrentRequest.fromPartial(r)),
     list: () => call(client.listTorrents.bind(client), {}).then((r) => r.torrents),
     get: (infoHash: string) => call(client.getTorrent.bind(client), { infoHash }).then((r) => r.torrent as Torrent),
     remove: (infoHash: string, deleteData = false) => call(client.removeTorrent.bind(client), { infoHash, deleteData }),
@@ -150,10 +152,29 @@ describe('control service', () => {
         pieceLength: meta.pieceLength,
         pieceCount: meta.pieceCount,
         private: false,
-        files: [{ path: 'single.bin', length: meta.totalLength }],
+        files: [{ path: 'single.bin', length: meta.totalLength, priority: FilePriority.FILE_PRIORITY_NORMAL, bytesDone: undefined }],
         stats: undefined,
         error: '',
         addedAt: expect.any(Number),
+        category: '',
+        tags: [],
+        savePath: `${backend.dataDir}/${SINGLE_HASH}`,
+        downloadLimit: 0,
+        uploadLimit: 0,
+        ratioLimit: -2,
+        seedingTimeLimit: -2,
+        inactiveSeedingTimeLimit: -2,
+        queuePosition: 1,
+        forceStart: false,
+        sequential: false,
+        firstLastPiece: false,
+        limitReached: ShareLimitReached.SHARE_LIMIT_REACHED_NONE,
+        movingTo: '',
+        ratio: 0,
+        seedingSeconds: 0,
+        activeSeconds: 0,
+        uploadedTotal: 0,
+        downloadedTotal: 0,
       });
       expect(r.torrent?.addedAt).toBeGreaterThanOrEqual(before);
       expect(r.torrent?.addedAt).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
@@ -174,7 +195,7 @@ describe('control service', () => {
       expect(r.created).toBe(true);
       expect(r.torrent?.state).toBe(TorrentState.TORRENT_STATE_PAUSED);
       const meta = parseMetainfo(MULTI);
-      expect(r.torrent?.files).toEqual(meta.files.map((f) => ({ path: f.path.join('/'), length: f.length })));
+      expect(r.torrent?.files).toEqual(meta.files.map((f) => ({ path: f.path.join('/'), length: f.length, priority: FilePriority.FILE_PRIORITY_NORMAL, bytesDone: undefined })));
       expect(r.torrent?.files.some((f) => f.path.includes('/'))).toBe(true);
     });
 
@@ -198,19 +219,19 @@ describe('control service', () => {
         rule = (e as MetainfoError).message;
       }
       expect(rule).not.toBe('');
-      const err = await callError(running.client.addTorrent.bind(running.client), { torrentFile: bad, paused: false });
+      const err = await callError(running.client.addTorrent.bind(running.client), AddTorrentRequest.fromPartial({ torrentFile: bad }));
       expect(err.code).toBe(status.INVALID_ARGUMENT);
       expect(err.details).toContain(rule);
     });
 
     it('refuses a request with neither torrent_file nor magnet_uri', async () => {
-      const err = await callError(running.client.addTorrent.bind(running.client), { paused: false });
+      const err = await callError(running.client.addTorrent.bind(running.client), AddTorrentRequest.fromPartial({}));
       expect(err.code).toBe(status.INVALID_ARGUMENT);
       expect(err.details).toMatch(/torrent_file.*magnet_uri/);
     });
 
     it('passes magnet URIs to the backend, whose refusal keeps its code', async () => {
-      const err = await callError(running.client.addTorrent.bind(running.client), { magnetUri: `magnet:?xt=urn:btih:${UNKNOWN_HASH}`, paused: false });
+      const err = await callError(running.client.addTorrent.bind(running.client), AddTorrentRequest.fromPartial({ magnetUri: `magnet:?xt=urn:btih:${UNKNOWN_HASH}` }));
       expect(err.code).toBe(status.UNIMPLEMENTED);
       expect(err.details).toMatch(/magnet/);
     });
@@ -432,7 +453,7 @@ describe('control service failures', () => {
     });
     const running = await startService(refusing);
     try {
-      const add = await callError(running.client.addTorrent.bind(running.client), { torrentFile: SINGLE, paused: false });
+      const add = await callError(running.client.addTorrent.bind(running.client), AddTorrentRequest.fromPartial({ torrentFile: SINGLE }));
       expect(add.code).toBe(status.ALREADY_EXISTS);
       const list = await callError(running.client.listTorrents.bind(running.client), {});
       expect(list.code).toBe(status.UNAVAILABLE);

@@ -77,7 +77,7 @@ export async function add(argv: string[], out: NodeJS.WritableStream): Promise<n
 
   let request: AddTorrentRequest;
   if (isMagnetUri(target)) {
-    request = { magnetUri: target, paused };
+    request = { magnetUri: target, paused, category: '', tags: [] };
   } else {
     let bytes: Buffer;
     try {
@@ -85,7 +85,7 @@ export async function add(argv: string[], out: NodeJS.WritableStream): Promise<n
     } catch (e) {
       throw new CliError(`${target}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
     }
-    request = { torrentFile: bytes, paused };
+    request = { torrentFile: bytes, paused, category: '', tags: [] };
   }
   let response;
   try {

@@ -69,6 +69,8 @@ export interface TorrentStatsView {
   state?: 'checking' | 'downloading' | 'seeding' | 'paused' | 'stopped' | 'error' | undefined;
   /** Why, in the error state. */
   error?: string | undefined;
+  /** Bytes in verified pieces, per file of the metainfo (padding files included); absent when the worker does not say. */
+  fileDone?: number[] | undefined;
 }
 
 /** Where the backend reads figures: the fleet's StatsBoard (NATS), or the engine of this process. */

@@ -1,10 +1,23 @@
 import { status as Status, type handleUnaryCall, type ServerWritableStream, type StatusObject } from '@grpc/grpc-js';
+import { SettingsError } from '@seedbox/cluster';
+import { parseMetainfo } from '@seedbox/protocol';
 import {
-  TorrentState,
   type AddTorrentRequest,
   type AddTorrentResponse,
   type GetTorrentRequest,
   type GetTorrentResponse,
+  type GetConfigResponse,
+  type ListCategoriesResponse,
+  type MoveInQueueRequest,
+  type MoveTorrentRequest,
+  type PutCategoryRequest,
+  type PutCategoryResponse,
+  type RemoveCategoriesRequest,
+  type RemoveCategoriesResponse,
+  type SetConfigRequest,
+  type SetConfigResponse,
+  type SetTorrentRequest,
+  type SetTorrentResponse,
   type ListTorrentsResponse,
   type PauseTorrentRequest,
   type RecheckTorrentRequest,
@@ -12,12 +25,15 @@ import {
   type ResumeTorrentRequest,
   type SeedboxControlServer,
   type Torrent,
-  type TorrentStats,
   type WatchTorrentsRequest,
   type WatchTorrentsResponse,
 } from '@seedbox/proto';
-import { stateToProto } from './state-codes.js';
-import { ControlError, type ControlBackend, type ControlErrorCode, type TorrentRecord, type TorrentStatsView } from './backend.js';
+import { ControlError, type AddOptions, type ControlBackend, type ControlErrorCode, type TorrentRecord, type TorrentStatsView } from './backend.js';
+import { toCategories, toFleetConfig, toTorrent, toTorrentStats, visibleFiles } from './control-mapping.js';
+import { categoryModeFromProto, configPatchFromProto, fileChangesFromProto, queueMoveFromProto, torrentPatchFromProto, torrentPatchIsEmpty } from './settings-mapping.js';
+
+export { toTorrent, toTorrentStats } from './control-mapping.js';
+export { torrentState } from './state-codes.js';
 
 /**
  * `seedbox.v1.SeedboxControl` over a ControlBackend. This file only checks
@@ -57,7 +73,6 @@ const STATUS_OF: Record<ControlErrorCode, Status> = {
 };
 
 const INFO_HASH = /^[0-9a-f]{40}$/i;
-const UINT32_MAX = 2 ** 32 - 1;
 
 /**
  * Checks a hex info hash from a request and answers it in lower case, the
@@ -72,71 +87,26 @@ export function parseInfoHash(value: string, field: string): string {
   return value.toLowerCase();
 }
 
-/** The status a failure answers: a ControlError's own code, INTERNAL for anything else. */
+/** The settings rule behind a refusal, if one is: the error itself or what caused it. */
+function settingsRule(error: unknown): SettingsError | undefined {
+  if (error instanceof SettingsError) return error;
+  if (error instanceof ControlError && error.cause instanceof SettingsError) return error.cause;
+  return undefined;
+}
+
+/**
+ * The status a failure answers: a ControlError's own code, INTERNAL for
+ * anything else. A value that breaks a settings rule is INVALID_ARGUMENT
+ * with the rule first ("speed-limit: the download limit must be ..."), so a
+ * client can tell the rules apart without parsing the sentence.
+ */
 export function toStatus(error: unknown): Pick<StatusObject, 'code' | 'details'> {
+  const rule = settingsRule(error);
+  if (rule) return { code: Status.INVALID_ARGUMENT, details: `${rule.rule}: ${(error as Error).message}` };
   if (error instanceof ControlError) {
     return { code: STATUS_OF[error.code] ?? Status.INTERNAL, details: error.message };
   }
   return { code: Status.INTERNAL, details: error instanceof Error ? error.message : String(error) };
-}
-
-/**
- * The state a client sees. Paused wins over error: a paused torrent is not
- * being run, so whatever stopped it running is not the news. Without figures
- * from any worker yet, a running torrent counts as downloading.
- */
-export function torrentState(record: TorrentRecord, stats: TorrentStatsView | undefined): TorrentState {
-  if (record.desired === 'paused') return TorrentState.TORRENT_STATE_PAUSED;
-  if (record.error !== undefined || stats?.state === 'error') return TorrentState.TORRENT_STATE_ERROR;
-  if (stats?.state === 'checking') return TorrentState.TORRENT_STATE_CHECKING;
-  if (stats?.complete) return TorrentState.TORRENT_STATE_SEEDING;
-  return TorrentState.TORRENT_STATE_DOWNLOADING;
-}
-
-/** proto uint64/uint32 fields take whole non-negative numbers only; rates are averages and come fractional. */
-function whole(n: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isFinite(n) || n <= 0) return 0;
-  return Math.min(Math.round(n), max);
-}
-
-export function toTorrentStats(view: TorrentStatsView): TorrentStats {
-  return {
-    infoHash: view.infoHashHex,
-    downloadRate: whole(view.downloadRate),
-    uploadRate: whole(view.uploadRate),
-    downloadedBytes: whole(view.downloaded),
-    uploadedBytes: whole(view.uploaded),
-    peers: whole(view.peers, UINT32_MAX),
-    seeds: whole(view.seeds, UINT32_MAX),
-    piecesVerified: whole(view.piecesVerified, UINT32_MAX),
-    piecesFailed: whole(view.piecesFailed, UINT32_MAX),
-    pieceCount: whole(view.pieceCount, UINT32_MAX),
-    leftBytes: whole(view.left),
-    // The proto has no "unknown": 0 stands for both unknown and done.
-    etaSeconds: view.eta === undefined ? 0 : whole(view.eta, UINT32_MAX),
-    tickTimeMs: whole(view.time),
-    state: stateToProto(view.state),
-    error: view.error ?? '',
-  };
-}
-
-export function toTorrent(record: TorrentRecord, stats: TorrentStatsView | undefined): Torrent {
-  const m = record.metainfo;
-  return {
-    infoHash: record.infoHashHex,
-    name: m.name,
-    state: torrentState(record, stats),
-    totalLength: m.totalLength,
-    pieceLength: m.pieceLength,
-    pieceCount: m.pieceCount,
-    private: m.private,
-    // BEP 47 padding files are filler between real files, not something a user has or wants.
-    files: m.files.filter((f) => !f.padding).map((f) => ({ path: f.path.join('/'), length: f.length })),
-    // Absent, not zeroed, until a worker has reported: zeros would claim "no progress".
-    stats: stats === undefined ? undefined : toTorrentStats(stats),
-    error: record.error ?? (stats?.state === 'error' ? (stats.error ?? '') : ''),
-    addedAt: Math.floor(record.addedAt / 1000),
-  };
 }
 
 export function createControlService(backend: ControlBackend, options: ControlServiceOptions = {}): SeedboxControlServer {
@@ -169,7 +139,25 @@ export function createControlService(backend: ControlBackend, options: ControlSe
   const torrentFor = (record: TorrentRecord): Torrent => toTorrent(record, backend.stats(record.infoHashHex));
 
   async function addTorrent(request: AddTorrentRequest): Promise<AddTorrentResponse> {
-    const options = { paused: request.paused };
+    const s = request.settings;
+    if (request.category !== '' && s?.category !== undefined) throw new ControlError('invalid-argument', 'give the category once: category or settings.category, not both');
+    if (request.tags.length > 0 && s?.tags !== undefined) throw new ControlError('invalid-argument', 'give the tags once: tags or settings.tags, not both');
+    const settings = torrentPatchFromProto(s && { ...s, files: [] }, undefined);
+    if (request.category !== '') settings.category = request.category;
+    if (request.tags.length > 0) settings.tags = request.tags;
+    if (s && s.files.length > 0) {
+      // Indices are into the file list a client sees; a malformed file has none, and the backend names its fault below.
+      let files: number[] | undefined;
+      if (request.torrentFile !== undefined) {
+        try {
+          files = visibleFiles(parseMetainfo(request.torrentFile));
+        } catch {
+          files = [];
+        }
+      }
+      if (files === undefined || files.length > 0) settings.files = fileChangesFromProto(s.files, files);
+    }
+    const options: AddOptions = { paused: request.paused, savePath: request.savePath, settings: torrentPatchIsEmpty(settings) ? undefined : settings };
     let added;
     if (request.torrentFile !== undefined) added = await backend.add(request.torrentFile, options);
     else if (request.magnetUri !== undefined) added = await backend.addMagnet(request.magnetUri, options);
@@ -286,5 +274,38 @@ export function createControlService(backend: ControlBackend, options: ControlSe
       return {};
     }),
     watchTorrents,
+    setTorrent: unary('SetTorrent', async (request: SetTorrentRequest): Promise<SetTorrentResponse> => {
+      const hash = parseInfoHash(request.infoHash, 'info_hash');
+      const record = await backend.get(hash);
+      if (!record) throw new ControlError('not-found', `no torrent ${hash}`);
+      const updated = await backend.update(hash, torrentPatchFromProto(request.patch, visibleFiles(record.metainfo)));
+      if (!updated) throw new ControlError('not-found', `no torrent ${hash}`);
+      return { torrent: torrentFor(updated) };
+    }),
+    moveTorrent: unary('MoveTorrent', async (request: MoveTorrentRequest) => {
+      const hash = parseInfoHash(request.infoHash, 'info_hash');
+      // proto3 cannot tell '' from absent: the data folder itself is '.', or its absolute path.
+      if (request.savePath === '') throw new ControlError('invalid-argument', "save_path is required (the data folder itself is '.')");
+      if (!(await backend.move(hash, request.savePath))) throw new ControlError('not-found', `no torrent ${hash}`);
+      return {};
+    }),
+    moveInQueue: unary('MoveInQueue', async (request: MoveInQueueRequest) => {
+      const hashes = request.infoHashes.map((h, i) => parseInfoHash(h, `info_hashes[${i}]`));
+      const move = queueMoveFromProto(request.direction);
+      await backend.moveInQueue(hashes, move);
+      return {};
+    }),
+    getConfig: unary('GetConfig', async (): Promise<GetConfigResponse> => ({ config: toFleetConfig(await backend.config()) })),
+    setConfig: unary('SetConfig', async (request: SetConfigRequest): Promise<SetConfigResponse> => ({
+      config: toFleetConfig(await backend.updateConfig(configPatchFromProto(request.patch))),
+    })),
+    listCategories: unary('ListCategories', async (): Promise<ListCategoriesResponse> => ({ categories: toCategories(await backend.config()) })),
+    putCategory: unary('PutCategory', async (request: PutCategoryRequest): Promise<PutCategoryResponse> => {
+      const mode = categoryModeFromProto(request.mode);
+      return { categories: toCategories(await backend.putCategory(request.name, request.savePath, mode)) };
+    }),
+    removeCategories: unary('RemoveCategories', async (request: RemoveCategoriesRequest): Promise<RemoveCategoriesResponse> => ({
+      categories: toCategories(await backend.removeCategories(request.names)),
+    })),
   };
 }

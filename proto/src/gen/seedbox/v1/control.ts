@@ -20,7 +20,150 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Torrent, TorrentStats } from "./torrent.js";
+import { FilePriority, filePriorityFromJSON, filePriorityToJSON, Torrent, TorrentStats } from "./torrent.js";
+
+export enum QueueDirection {
+  QUEUE_DIRECTION_UNSPECIFIED = 0,
+  QUEUE_DIRECTION_TOP = 1,
+  QUEUE_DIRECTION_BOTTOM = 2,
+  QUEUE_DIRECTION_UP = 3,
+  QUEUE_DIRECTION_DOWN = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function queueDirectionFromJSON(object: any): QueueDirection {
+  switch (object) {
+    case 0:
+    case "QUEUE_DIRECTION_UNSPECIFIED":
+      return QueueDirection.QUEUE_DIRECTION_UNSPECIFIED;
+    case 1:
+    case "QUEUE_DIRECTION_TOP":
+      return QueueDirection.QUEUE_DIRECTION_TOP;
+    case 2:
+    case "QUEUE_DIRECTION_BOTTOM":
+      return QueueDirection.QUEUE_DIRECTION_BOTTOM;
+    case 3:
+    case "QUEUE_DIRECTION_UP":
+      return QueueDirection.QUEUE_DIRECTION_UP;
+    case 4:
+    case "QUEUE_DIRECTION_DOWN":
+      return QueueDirection.QUEUE_DIRECTION_DOWN;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return QueueDirection.UNRECOGNIZED;
+  }
+}
+
+export function queueDirectionToJSON(object: QueueDirection): string {
+  switch (object) {
+    case QueueDirection.QUEUE_DIRECTION_UNSPECIFIED:
+      return "QUEUE_DIRECTION_UNSPECIFIED";
+    case QueueDirection.QUEUE_DIRECTION_TOP:
+      return "QUEUE_DIRECTION_TOP";
+    case QueueDirection.QUEUE_DIRECTION_BOTTOM:
+      return "QUEUE_DIRECTION_BOTTOM";
+    case QueueDirection.QUEUE_DIRECTION_UP:
+      return "QUEUE_DIRECTION_UP";
+    case QueueDirection.QUEUE_DIRECTION_DOWN:
+      return "QUEUE_DIRECTION_DOWN";
+    case QueueDirection.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum ShareAction {
+  SHARE_ACTION_UNSPECIFIED = 0,
+  SHARE_ACTION_PAUSE = 1,
+  SHARE_ACTION_REMOVE = 2,
+  SHARE_ACTION_REMOVE_WITH_DATA = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function shareActionFromJSON(object: any): ShareAction {
+  switch (object) {
+    case 0:
+    case "SHARE_ACTION_UNSPECIFIED":
+      return ShareAction.SHARE_ACTION_UNSPECIFIED;
+    case 1:
+    case "SHARE_ACTION_PAUSE":
+      return ShareAction.SHARE_ACTION_PAUSE;
+    case 2:
+    case "SHARE_ACTION_REMOVE":
+      return ShareAction.SHARE_ACTION_REMOVE;
+    case 3:
+    case "SHARE_ACTION_REMOVE_WITH_DATA":
+      return ShareAction.SHARE_ACTION_REMOVE_WITH_DATA;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ShareAction.UNRECOGNIZED;
+  }
+}
+
+export function shareActionToJSON(object: ShareAction): string {
+  switch (object) {
+    case ShareAction.SHARE_ACTION_UNSPECIFIED:
+      return "SHARE_ACTION_UNSPECIFIED";
+    case ShareAction.SHARE_ACTION_PAUSE:
+      return "SHARE_ACTION_PAUSE";
+    case ShareAction.SHARE_ACTION_REMOVE:
+      return "SHARE_ACTION_REMOVE";
+    case ShareAction.SHARE_ACTION_REMOVE_WITH_DATA:
+      return "SHARE_ACTION_REMOVE_WITH_DATA";
+    case ShareAction.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum CategoryMode {
+  CATEGORY_MODE_UNSPECIFIED = 0,
+  /** CATEGORY_MODE_CREATE - Fails with INVALID_ARGUMENT (rule category-exists) when it exists. */
+  CATEGORY_MODE_CREATE = 1,
+  /** CATEGORY_MODE_EDIT - Fails with INVALID_ARGUMENT (rule unknown-category) when it does not. */
+  CATEGORY_MODE_EDIT = 2,
+  CATEGORY_MODE_UPSERT = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function categoryModeFromJSON(object: any): CategoryMode {
+  switch (object) {
+    case 0:
+    case "CATEGORY_MODE_UNSPECIFIED":
+      return CategoryMode.CATEGORY_MODE_UNSPECIFIED;
+    case 1:
+    case "CATEGORY_MODE_CREATE":
+      return CategoryMode.CATEGORY_MODE_CREATE;
+    case 2:
+    case "CATEGORY_MODE_EDIT":
+      return CategoryMode.CATEGORY_MODE_EDIT;
+    case 3:
+    case "CATEGORY_MODE_UPSERT":
+      return CategoryMode.CATEGORY_MODE_UPSERT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CategoryMode.UNRECOGNIZED;
+  }
+}
+
+export function categoryModeToJSON(object: CategoryMode): string {
+  switch (object) {
+    case CategoryMode.CATEGORY_MODE_UNSPECIFIED:
+      return "CATEGORY_MODE_UNSPECIFIED";
+    case CategoryMode.CATEGORY_MODE_CREATE:
+      return "CATEGORY_MODE_CREATE";
+    case CategoryMode.CATEGORY_MODE_EDIT:
+      return "CATEGORY_MODE_EDIT";
+    case CategoryMode.CATEGORY_MODE_UPSERT:
+      return "CATEGORY_MODE_UPSERT";
+    case CategoryMode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 export interface AddTorrentRequest {
   /** The bytes of a .torrent file. */
@@ -33,6 +176,64 @@ export interface AddTorrentRequest {
     | undefined;
   /** Start paused instead of downloading at once. */
   paused: boolean;
+  /**
+   * The save folder, absolute inside the data folder or relative to it;
+   * absent: the category's, else a folder of its own.
+   */
+  savePath?:
+    | string
+    | undefined;
+  /** '' for none; else a category that exists. */
+  category: string;
+  tags: string[];
+  /**
+   * Further settings to start with. Its category and tags, if set, must
+   * not be given at the top level as well.
+   */
+  settings?: TorrentSettingsPatch | undefined;
+}
+
+/**
+ * Changes to a torrent's settings; absent fields stay as they are. Share
+ * limits follow qBittorrent's numbers: -2 the global limit, -1 none.
+ */
+export interface TorrentSettingsPatch {
+  /** '' for none. */
+  category?:
+    | string
+    | undefined;
+  /** Replaces the tags (an empty list clears them). */
+  tags?: TagList | undefined;
+  addTags: string[];
+  removeTags: string[];
+  /**
+   * Bytes per second; 0 for none. Signed so that a negative value is
+   * refused by the rule it breaks rather than wrapped around.
+   */
+  downloadLimit?: number | undefined;
+  uploadLimit?: number | undefined;
+  ratioLimit?:
+    | number
+    | undefined;
+  /** Minutes. */
+  seedingTimeLimit?: number | undefined;
+  inactiveSeedingTimeLimit?: number | undefined;
+  forceStart?: boolean | undefined;
+  sequential?: boolean | undefined;
+  firstLastPiece?:
+    | boolean
+    | undefined;
+  /** Applied in order; indices are into Torrent.files. */
+  files: FilePriorityChange[];
+}
+
+export interface TagList {
+  tags: string[];
+}
+
+export interface FilePriorityChange {
+  indices: number[];
+  priority: FilePriority;
 }
 
 export interface AddTorrentResponse {
@@ -101,8 +302,146 @@ export interface WatchTorrentsResponse {
   stats: TorrentStats[];
 }
 
+export interface SetTorrentRequest {
+  infoHash: string;
+  patch?: TorrentSettingsPatch | undefined;
+}
+
+export interface SetTorrentResponse {
+  torrent?: Torrent | undefined;
+}
+
+export interface MoveTorrentRequest {
+  infoHash: string;
+  /** Absolute inside the data folder, or relative to it. */
+  savePath: string;
+}
+
+export interface MoveTorrentResponse {
+}
+
+export interface MoveInQueueRequest {
+  infoHashes: string[];
+  direction: QueueDirection;
+}
+
+export interface MoveInQueueResponse {
+}
+
+export interface Category {
+  name: string;
+  /** Relative to the data folder ('' is the data folder itself). */
+  savePath: string;
+}
+
+/** The fleet's config: one record every replica and restart reads. */
+export interface FleetConfig {
+  /** Bytes per second, 0 for none. */
+  downloadLimit: number;
+  uploadLimit: number;
+  /** The alternative pair, in force while alt_speed_enabled. */
+  altDownloadLimit: number;
+  altUploadLimit: number;
+  altSpeedEnabled: boolean;
+  /** Off: every running torrent is active. */
+  queueingEnabled: boolean;
+  /** -1 for no limit. */
+  maxActiveDownloads: number;
+  maxActiveSeeds: number;
+  maxActiveTorrents: number;
+  /** Torrents slower than the rates below for slow_seconds do not count against the limits. */
+  ignoreSlowTorrents: boolean;
+  slowDownloadRate: number;
+  slowUploadRate: number;
+  slowSeconds: number;
+  /** Global share limits: -1 none, else the limit. */
+  ratioLimit: number;
+  seedingTimeLimit: number;
+  inactiveSeedingTimeLimit: number;
+  /** What to do when a torrent reaches a share limit. */
+  shareAction: ShareAction;
+  /** By name. */
+  categories: Category[];
+}
+
+/**
+ * Changes to the fleet's config; absent fields stay. Categories change
+ * through PutCategory and RemoveCategories.
+ */
+export interface FleetConfigPatch {
+  downloadLimit?: number | undefined;
+  uploadLimit?: number | undefined;
+  altDownloadLimit?: number | undefined;
+  altUploadLimit?: number | undefined;
+  altSpeedEnabled?: boolean | undefined;
+  queueingEnabled?: boolean | undefined;
+  maxActiveDownloads?: number | undefined;
+  maxActiveSeeds?: number | undefined;
+  maxActiveTorrents?: number | undefined;
+  ignoreSlowTorrents?: boolean | undefined;
+  slowDownloadRate?: number | undefined;
+  slowUploadRate?: number | undefined;
+  slowSeconds?: number | undefined;
+  ratioLimit?: number | undefined;
+  seedingTimeLimit?: number | undefined;
+  inactiveSeedingTimeLimit?:
+    | number
+    | undefined;
+  /** UNSPECIFIED leaves it as it is. */
+  shareAction: ShareAction;
+}
+
+export interface GetConfigRequest {
+}
+
+export interface GetConfigResponse {
+  config?: FleetConfig | undefined;
+}
+
+export interface SetConfigRequest {
+  patch?: FleetConfigPatch | undefined;
+}
+
+export interface SetConfigResponse {
+  config?: FleetConfig | undefined;
+}
+
+export interface ListCategoriesRequest {
+}
+
+export interface ListCategoriesResponse {
+  categories: Category[];
+}
+
+export interface PutCategoryRequest {
+  name: string;
+  /** Absolute inside the data folder, or relative to it. */
+  savePath: string;
+  mode: CategoryMode;
+}
+
+export interface PutCategoryResponse {
+  categories: Category[];
+}
+
+export interface RemoveCategoriesRequest {
+  names: string[];
+}
+
+export interface RemoveCategoriesResponse {
+  categories: Category[];
+}
+
 function createBaseAddTorrentRequest(): AddTorrentRequest {
-  return { torrentFile: undefined, magnetUri: undefined, paused: false };
+  return {
+    torrentFile: undefined,
+    magnetUri: undefined,
+    paused: false,
+    savePath: undefined,
+    category: "",
+    tags: [],
+    settings: undefined,
+  };
 }
 
 export const AddTorrentRequest: MessageFns<AddTorrentRequest> = {
@@ -115,6 +454,18 @@ export const AddTorrentRequest: MessageFns<AddTorrentRequest> = {
     }
     if (message.paused !== false) {
       writer.uint32(24).bool(message.paused);
+    }
+    if (message.savePath !== undefined) {
+      writer.uint32(34).string(message.savePath);
+    }
+    if (message.category !== "") {
+      writer.uint32(42).string(message.category);
+    }
+    for (const v of message.tags) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.settings !== undefined) {
+      TorrentSettingsPatch.encode(message.settings, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -156,6 +507,38 @@ export const AddTorrentRequest: MessageFns<AddTorrentRequest> = {
             message.paused = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.savePath = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.category = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.tags.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.settings = TorrentSettingsPatch.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -181,6 +564,14 @@ export const AddTorrentRequest: MessageFns<AddTorrentRequest> = {
         ? globalThis.String(object.magnet_uri)
         : undefined,
       paused: isSet(object.paused) ? globalThis.Boolean(object.paused) : false,
+      savePath: isSet(object.savePath)
+        ? globalThis.String(object.savePath)
+        : isSet(object.save_path)
+        ? globalThis.String(object.save_path)
+        : undefined,
+      category: isSet(object.category) ? globalThis.String(object.category) : "",
+      tags: globalThis.Array.isArray(object?.tags) ? object.tags.map((e: any) => globalThis.String(e)) : [],
+      settings: isSet(object.settings) ? TorrentSettingsPatch.fromJSON(object.settings) : undefined,
     };
   },
 
@@ -195,6 +586,18 @@ export const AddTorrentRequest: MessageFns<AddTorrentRequest> = {
     if (message.paused !== false) {
       obj.paused = message.paused;
     }
+    if (message.savePath !== undefined) {
+      obj.savePath = message.savePath;
+    }
+    if (message.category !== "") {
+      obj.category = message.category;
+    }
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
+    if (message.settings !== undefined) {
+      obj.settings = TorrentSettingsPatch.toJSON(message.settings);
+    }
     return obj;
   },
 
@@ -206,6 +609,491 @@ export const AddTorrentRequest: MessageFns<AddTorrentRequest> = {
     message.torrentFile = object.torrentFile ?? undefined;
     message.magnetUri = object.magnetUri ?? undefined;
     message.paused = object.paused ?? false;
+    message.savePath = object.savePath ?? undefined;
+    message.category = object.category ?? "";
+    message.tags = object.tags?.map((e) => e) || [];
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? TorrentSettingsPatch.fromPartial(object.settings)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTorrentSettingsPatch(): TorrentSettingsPatch {
+  return {
+    category: undefined,
+    tags: undefined,
+    addTags: [],
+    removeTags: [],
+    downloadLimit: undefined,
+    uploadLimit: undefined,
+    ratioLimit: undefined,
+    seedingTimeLimit: undefined,
+    inactiveSeedingTimeLimit: undefined,
+    forceStart: undefined,
+    sequential: undefined,
+    firstLastPiece: undefined,
+    files: [],
+  };
+}
+
+export const TorrentSettingsPatch: MessageFns<TorrentSettingsPatch> = {
+  encode(message: TorrentSettingsPatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.category !== undefined) {
+      writer.uint32(10).string(message.category);
+    }
+    if (message.tags !== undefined) {
+      TagList.encode(message.tags, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.addTags) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.removeTags) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.downloadLimit !== undefined) {
+      writer.uint32(40).int64(message.downloadLimit);
+    }
+    if (message.uploadLimit !== undefined) {
+      writer.uint32(48).int64(message.uploadLimit);
+    }
+    if (message.ratioLimit !== undefined) {
+      writer.uint32(57).double(message.ratioLimit);
+    }
+    if (message.seedingTimeLimit !== undefined) {
+      writer.uint32(64).int64(message.seedingTimeLimit);
+    }
+    if (message.inactiveSeedingTimeLimit !== undefined) {
+      writer.uint32(72).int64(message.inactiveSeedingTimeLimit);
+    }
+    if (message.forceStart !== undefined) {
+      writer.uint32(80).bool(message.forceStart);
+    }
+    if (message.sequential !== undefined) {
+      writer.uint32(88).bool(message.sequential);
+    }
+    if (message.firstLastPiece !== undefined) {
+      writer.uint32(96).bool(message.firstLastPiece);
+    }
+    for (const v of message.files) {
+      FilePriorityChange.encode(v!, writer.uint32(106).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TorrentSettingsPatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTorrentSettingsPatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.category = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tags = TagList.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.addTags.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.removeTags.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.downloadLimit = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.uploadLimit = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.ratioLimit = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.seedingTimeLimit = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.inactiveSeedingTimeLimit = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.forceStart = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.sequential = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.firstLastPiece = reader.bool();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.files.push(FilePriorityChange.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TorrentSettingsPatch {
+    return {
+      category: isSet(object.category) ? globalThis.String(object.category) : undefined,
+      tags: isSet(object.tags) ? TagList.fromJSON(object.tags) : undefined,
+      addTags: globalThis.Array.isArray(object?.addTags)
+        ? object.addTags.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.add_tags)
+        ? object.add_tags.map((e: any) => globalThis.String(e))
+        : [],
+      removeTags: globalThis.Array.isArray(object?.removeTags)
+        ? object.removeTags.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.remove_tags)
+        ? object.remove_tags.map((e: any) => globalThis.String(e))
+        : [],
+      downloadLimit: isSet(object.downloadLimit)
+        ? globalThis.Number(object.downloadLimit)
+        : isSet(object.download_limit)
+        ? globalThis.Number(object.download_limit)
+        : undefined,
+      uploadLimit: isSet(object.uploadLimit)
+        ? globalThis.Number(object.uploadLimit)
+        : isSet(object.upload_limit)
+        ? globalThis.Number(object.upload_limit)
+        : undefined,
+      ratioLimit: isSet(object.ratioLimit)
+        ? globalThis.Number(object.ratioLimit)
+        : isSet(object.ratio_limit)
+        ? globalThis.Number(object.ratio_limit)
+        : undefined,
+      seedingTimeLimit: isSet(object.seedingTimeLimit)
+        ? globalThis.Number(object.seedingTimeLimit)
+        : isSet(object.seeding_time_limit)
+        ? globalThis.Number(object.seeding_time_limit)
+        : undefined,
+      inactiveSeedingTimeLimit: isSet(object.inactiveSeedingTimeLimit)
+        ? globalThis.Number(object.inactiveSeedingTimeLimit)
+        : isSet(object.inactive_seeding_time_limit)
+        ? globalThis.Number(object.inactive_seeding_time_limit)
+        : undefined,
+      forceStart: isSet(object.forceStart)
+        ? globalThis.Boolean(object.forceStart)
+        : isSet(object.force_start)
+        ? globalThis.Boolean(object.force_start)
+        : undefined,
+      sequential: isSet(object.sequential) ? globalThis.Boolean(object.sequential) : undefined,
+      firstLastPiece: isSet(object.firstLastPiece)
+        ? globalThis.Boolean(object.firstLastPiece)
+        : isSet(object.first_last_piece)
+        ? globalThis.Boolean(object.first_last_piece)
+        : undefined,
+      files: globalThis.Array.isArray(object?.files)
+        ? object.files.map((e: any) => FilePriorityChange.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: TorrentSettingsPatch): unknown {
+    const obj: any = {};
+    if (message.category !== undefined) {
+      obj.category = message.category;
+    }
+    if (message.tags !== undefined) {
+      obj.tags = TagList.toJSON(message.tags);
+    }
+    if (message.addTags?.length) {
+      obj.addTags = message.addTags;
+    }
+    if (message.removeTags?.length) {
+      obj.removeTags = message.removeTags;
+    }
+    if (message.downloadLimit !== undefined) {
+      obj.downloadLimit = Math.round(message.downloadLimit);
+    }
+    if (message.uploadLimit !== undefined) {
+      obj.uploadLimit = Math.round(message.uploadLimit);
+    }
+    if (message.ratioLimit !== undefined) {
+      obj.ratioLimit = floatToJson(message.ratioLimit);
+    }
+    if (message.seedingTimeLimit !== undefined) {
+      obj.seedingTimeLimit = Math.round(message.seedingTimeLimit);
+    }
+    if (message.inactiveSeedingTimeLimit !== undefined) {
+      obj.inactiveSeedingTimeLimit = Math.round(message.inactiveSeedingTimeLimit);
+    }
+    if (message.forceStart !== undefined) {
+      obj.forceStart = message.forceStart;
+    }
+    if (message.sequential !== undefined) {
+      obj.sequential = message.sequential;
+    }
+    if (message.firstLastPiece !== undefined) {
+      obj.firstLastPiece = message.firstLastPiece;
+    }
+    if (message.files?.length) {
+      obj.files = message.files.map((e) => FilePriorityChange.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TorrentSettingsPatch>): TorrentSettingsPatch {
+    return TorrentSettingsPatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TorrentSettingsPatch>): TorrentSettingsPatch {
+    const message = createBaseTorrentSettingsPatch();
+    message.category = object.category ?? undefined;
+    message.tags = (object.tags !== undefined && object.tags !== null) ? TagList.fromPartial(object.tags) : undefined;
+    message.addTags = object.addTags?.map((e) => e) || [];
+    message.removeTags = object.removeTags?.map((e) => e) || [];
+    message.downloadLimit = object.downloadLimit ?? undefined;
+    message.uploadLimit = object.uploadLimit ?? undefined;
+    message.ratioLimit = object.ratioLimit ?? undefined;
+    message.seedingTimeLimit = object.seedingTimeLimit ?? undefined;
+    message.inactiveSeedingTimeLimit = object.inactiveSeedingTimeLimit ?? undefined;
+    message.forceStart = object.forceStart ?? undefined;
+    message.sequential = object.sequential ?? undefined;
+    message.firstLastPiece = object.firstLastPiece ?? undefined;
+    message.files = object.files?.map((e) => FilePriorityChange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTagList(): TagList {
+  return { tags: [] };
+}
+
+export const TagList: MessageFns<TagList> = {
+  encode(message: TagList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tags) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TagList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTagList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tags.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TagList {
+    return { tags: globalThis.Array.isArray(object?.tags) ? object.tags.map((e: any) => globalThis.String(e)) : [] };
+  },
+
+  toJSON(message: TagList): unknown {
+    const obj: any = {};
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TagList>): TagList {
+    return TagList.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TagList>): TagList {
+    const message = createBaseTagList();
+    message.tags = object.tags?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseFilePriorityChange(): FilePriorityChange {
+  return { indices: [], priority: 0 };
+}
+
+export const FilePriorityChange: MessageFns<FilePriorityChange> = {
+  encode(message: FilePriorityChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.indices.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.indices) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.priority !== 0) {
+      writer.uint32(16).int32(message.priority);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FilePriorityChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFilePriorityChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.indices.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.indices.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.priority = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FilePriorityChange {
+    return {
+      indices: globalThis.Array.isArray(object?.indices) ? object.indices.map((e: any) => globalThis.Number(e)) : [],
+      priority: isSet(object.priority) ? filePriorityFromJSON(object.priority) : 0,
+    };
+  },
+
+  toJSON(message: FilePriorityChange): unknown {
+    const obj: any = {};
+    if (message.indices?.length) {
+      obj.indices = message.indices.map((e) => Math.round(e));
+    }
+    if (message.priority !== 0) {
+      obj.priority = filePriorityToJSON(message.priority);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FilePriorityChange>): FilePriorityChange {
+    return FilePriorityChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FilePriorityChange>): FilePriorityChange {
+    const message = createBaseFilePriorityChange();
+    message.indices = object.indices?.map((e) => e) || [];
+    message.priority = object.priority ?? 0;
     return message;
   },
 };
@@ -1222,6 +2110,2078 @@ export const WatchTorrentsResponse: MessageFns<WatchTorrentsResponse> = {
   },
 };
 
+function createBaseSetTorrentRequest(): SetTorrentRequest {
+  return { infoHash: "", patch: undefined };
+}
+
+export const SetTorrentRequest: MessageFns<SetTorrentRequest> = {
+  encode(message: SetTorrentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.infoHash !== "") {
+      writer.uint32(10).string(message.infoHash);
+    }
+    if (message.patch !== undefined) {
+      TorrentSettingsPatch.encode(message.patch, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetTorrentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetTorrentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.infoHash = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.patch = TorrentSettingsPatch.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetTorrentRequest {
+    return {
+      infoHash: isSet(object.infoHash)
+        ? globalThis.String(object.infoHash)
+        : isSet(object.info_hash)
+        ? globalThis.String(object.info_hash)
+        : "",
+      patch: isSet(object.patch) ? TorrentSettingsPatch.fromJSON(object.patch) : undefined,
+    };
+  },
+
+  toJSON(message: SetTorrentRequest): unknown {
+    const obj: any = {};
+    if (message.infoHash !== "") {
+      obj.infoHash = message.infoHash;
+    }
+    if (message.patch !== undefined) {
+      obj.patch = TorrentSettingsPatch.toJSON(message.patch);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetTorrentRequest>): SetTorrentRequest {
+    return SetTorrentRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetTorrentRequest>): SetTorrentRequest {
+    const message = createBaseSetTorrentRequest();
+    message.infoHash = object.infoHash ?? "";
+    message.patch = (object.patch !== undefined && object.patch !== null)
+      ? TorrentSettingsPatch.fromPartial(object.patch)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetTorrentResponse(): SetTorrentResponse {
+  return { torrent: undefined };
+}
+
+export const SetTorrentResponse: MessageFns<SetTorrentResponse> = {
+  encode(message: SetTorrentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.torrent !== undefined) {
+      Torrent.encode(message.torrent, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetTorrentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetTorrentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.torrent = Torrent.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetTorrentResponse {
+    return { torrent: isSet(object.torrent) ? Torrent.fromJSON(object.torrent) : undefined };
+  },
+
+  toJSON(message: SetTorrentResponse): unknown {
+    const obj: any = {};
+    if (message.torrent !== undefined) {
+      obj.torrent = Torrent.toJSON(message.torrent);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetTorrentResponse>): SetTorrentResponse {
+    return SetTorrentResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetTorrentResponse>): SetTorrentResponse {
+    const message = createBaseSetTorrentResponse();
+    message.torrent = (object.torrent !== undefined && object.torrent !== null)
+      ? Torrent.fromPartial(object.torrent)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseMoveTorrentRequest(): MoveTorrentRequest {
+  return { infoHash: "", savePath: "" };
+}
+
+export const MoveTorrentRequest: MessageFns<MoveTorrentRequest> = {
+  encode(message: MoveTorrentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.infoHash !== "") {
+      writer.uint32(10).string(message.infoHash);
+    }
+    if (message.savePath !== "") {
+      writer.uint32(18).string(message.savePath);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MoveTorrentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMoveTorrentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.infoHash = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.savePath = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MoveTorrentRequest {
+    return {
+      infoHash: isSet(object.infoHash)
+        ? globalThis.String(object.infoHash)
+        : isSet(object.info_hash)
+        ? globalThis.String(object.info_hash)
+        : "",
+      savePath: isSet(object.savePath)
+        ? globalThis.String(object.savePath)
+        : isSet(object.save_path)
+        ? globalThis.String(object.save_path)
+        : "",
+    };
+  },
+
+  toJSON(message: MoveTorrentRequest): unknown {
+    const obj: any = {};
+    if (message.infoHash !== "") {
+      obj.infoHash = message.infoHash;
+    }
+    if (message.savePath !== "") {
+      obj.savePath = message.savePath;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MoveTorrentRequest>): MoveTorrentRequest {
+    return MoveTorrentRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MoveTorrentRequest>): MoveTorrentRequest {
+    const message = createBaseMoveTorrentRequest();
+    message.infoHash = object.infoHash ?? "";
+    message.savePath = object.savePath ?? "";
+    return message;
+  },
+};
+
+function createBaseMoveTorrentResponse(): MoveTorrentResponse {
+  return {};
+}
+
+export const MoveTorrentResponse: MessageFns<MoveTorrentResponse> = {
+  encode(_: MoveTorrentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MoveTorrentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMoveTorrentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): MoveTorrentResponse {
+    return {};
+  },
+
+  toJSON(_: MoveTorrentResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<MoveTorrentResponse>): MoveTorrentResponse {
+    return MoveTorrentResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<MoveTorrentResponse>): MoveTorrentResponse {
+    const message = createBaseMoveTorrentResponse();
+    return message;
+  },
+};
+
+function createBaseMoveInQueueRequest(): MoveInQueueRequest {
+  return { infoHashes: [], direction: 0 };
+}
+
+export const MoveInQueueRequest: MessageFns<MoveInQueueRequest> = {
+  encode(message: MoveInQueueRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.infoHashes) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.direction !== 0) {
+      writer.uint32(16).int32(message.direction);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MoveInQueueRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMoveInQueueRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.infoHashes.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.direction = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MoveInQueueRequest {
+    return {
+      infoHashes: globalThis.Array.isArray(object?.infoHashes)
+        ? object.infoHashes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.info_hashes)
+        ? object.info_hashes.map((e: any) => globalThis.String(e))
+        : [],
+      direction: isSet(object.direction) ? queueDirectionFromJSON(object.direction) : 0,
+    };
+  },
+
+  toJSON(message: MoveInQueueRequest): unknown {
+    const obj: any = {};
+    if (message.infoHashes?.length) {
+      obj.infoHashes = message.infoHashes;
+    }
+    if (message.direction !== 0) {
+      obj.direction = queueDirectionToJSON(message.direction);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MoveInQueueRequest>): MoveInQueueRequest {
+    return MoveInQueueRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MoveInQueueRequest>): MoveInQueueRequest {
+    const message = createBaseMoveInQueueRequest();
+    message.infoHashes = object.infoHashes?.map((e) => e) || [];
+    message.direction = object.direction ?? 0;
+    return message;
+  },
+};
+
+function createBaseMoveInQueueResponse(): MoveInQueueResponse {
+  return {};
+}
+
+export const MoveInQueueResponse: MessageFns<MoveInQueueResponse> = {
+  encode(_: MoveInQueueResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MoveInQueueResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMoveInQueueResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): MoveInQueueResponse {
+    return {};
+  },
+
+  toJSON(_: MoveInQueueResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<MoveInQueueResponse>): MoveInQueueResponse {
+    return MoveInQueueResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<MoveInQueueResponse>): MoveInQueueResponse {
+    const message = createBaseMoveInQueueResponse();
+    return message;
+  },
+};
+
+function createBaseCategory(): Category {
+  return { name: "", savePath: "" };
+}
+
+export const Category: MessageFns<Category> = {
+  encode(message: Category, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.savePath !== "") {
+      writer.uint32(18).string(message.savePath);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Category {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCategory();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.savePath = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Category {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      savePath: isSet(object.savePath)
+        ? globalThis.String(object.savePath)
+        : isSet(object.save_path)
+        ? globalThis.String(object.save_path)
+        : "",
+    };
+  },
+
+  toJSON(message: Category): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.savePath !== "") {
+      obj.savePath = message.savePath;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Category>): Category {
+    return Category.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Category>): Category {
+    const message = createBaseCategory();
+    message.name = object.name ?? "";
+    message.savePath = object.savePath ?? "";
+    return message;
+  },
+};
+
+function createBaseFleetConfig(): FleetConfig {
+  return {
+    downloadLimit: 0,
+    uploadLimit: 0,
+    altDownloadLimit: 0,
+    altUploadLimit: 0,
+    altSpeedEnabled: false,
+    queueingEnabled: false,
+    maxActiveDownloads: 0,
+    maxActiveSeeds: 0,
+    maxActiveTorrents: 0,
+    ignoreSlowTorrents: false,
+    slowDownloadRate: 0,
+    slowUploadRate: 0,
+    slowSeconds: 0,
+    ratioLimit: 0,
+    seedingTimeLimit: 0,
+    inactiveSeedingTimeLimit: 0,
+    shareAction: 0,
+    categories: [],
+  };
+}
+
+export const FleetConfig: MessageFns<FleetConfig> = {
+  encode(message: FleetConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.downloadLimit !== 0) {
+      writer.uint32(8).uint64(message.downloadLimit);
+    }
+    if (message.uploadLimit !== 0) {
+      writer.uint32(16).uint64(message.uploadLimit);
+    }
+    if (message.altDownloadLimit !== 0) {
+      writer.uint32(24).uint64(message.altDownloadLimit);
+    }
+    if (message.altUploadLimit !== 0) {
+      writer.uint32(32).uint64(message.altUploadLimit);
+    }
+    if (message.altSpeedEnabled !== false) {
+      writer.uint32(40).bool(message.altSpeedEnabled);
+    }
+    if (message.queueingEnabled !== false) {
+      writer.uint32(48).bool(message.queueingEnabled);
+    }
+    if (message.maxActiveDownloads !== 0) {
+      writer.uint32(56).int32(message.maxActiveDownloads);
+    }
+    if (message.maxActiveSeeds !== 0) {
+      writer.uint32(64).int32(message.maxActiveSeeds);
+    }
+    if (message.maxActiveTorrents !== 0) {
+      writer.uint32(72).int32(message.maxActiveTorrents);
+    }
+    if (message.ignoreSlowTorrents !== false) {
+      writer.uint32(80).bool(message.ignoreSlowTorrents);
+    }
+    if (message.slowDownloadRate !== 0) {
+      writer.uint32(88).uint64(message.slowDownloadRate);
+    }
+    if (message.slowUploadRate !== 0) {
+      writer.uint32(96).uint64(message.slowUploadRate);
+    }
+    if (message.slowSeconds !== 0) {
+      writer.uint32(104).uint32(message.slowSeconds);
+    }
+    if (message.ratioLimit !== 0) {
+      writer.uint32(113).double(message.ratioLimit);
+    }
+    if (message.seedingTimeLimit !== 0) {
+      writer.uint32(120).int64(message.seedingTimeLimit);
+    }
+    if (message.inactiveSeedingTimeLimit !== 0) {
+      writer.uint32(128).int64(message.inactiveSeedingTimeLimit);
+    }
+    if (message.shareAction !== 0) {
+      writer.uint32(136).int32(message.shareAction);
+    }
+    for (const v of message.categories) {
+      Category.encode(v!, writer.uint32(146).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FleetConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFleetConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.downloadLimit = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.uploadLimit = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.altDownloadLimit = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.altUploadLimit = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.altSpeedEnabled = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.queueingEnabled = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxActiveDownloads = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxActiveSeeds = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.maxActiveTorrents = reader.int32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.ignoreSlowTorrents = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.slowDownloadRate = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.slowUploadRate = longToNumber(reader.uint64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.slowSeconds = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.ratioLimit = reader.double();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.seedingTimeLimit = longToNumber(reader.int64());
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.inactiveSeedingTimeLimit = longToNumber(reader.int64());
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.shareAction = reader.int32() as any;
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.categories.push(Category.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FleetConfig {
+    return {
+      downloadLimit: isSet(object.downloadLimit)
+        ? globalThis.Number(object.downloadLimit)
+        : isSet(object.download_limit)
+        ? globalThis.Number(object.download_limit)
+        : 0,
+      uploadLimit: isSet(object.uploadLimit)
+        ? globalThis.Number(object.uploadLimit)
+        : isSet(object.upload_limit)
+        ? globalThis.Number(object.upload_limit)
+        : 0,
+      altDownloadLimit: isSet(object.altDownloadLimit)
+        ? globalThis.Number(object.altDownloadLimit)
+        : isSet(object.alt_download_limit)
+        ? globalThis.Number(object.alt_download_limit)
+        : 0,
+      altUploadLimit: isSet(object.altUploadLimit)
+        ? globalThis.Number(object.altUploadLimit)
+        : isSet(object.alt_upload_limit)
+        ? globalThis.Number(object.alt_upload_limit)
+        : 0,
+      altSpeedEnabled: isSet(object.altSpeedEnabled)
+        ? globalThis.Boolean(object.altSpeedEnabled)
+        : isSet(object.alt_speed_enabled)
+        ? globalThis.Boolean(object.alt_speed_enabled)
+        : false,
+      queueingEnabled: isSet(object.queueingEnabled)
+        ? globalThis.Boolean(object.queueingEnabled)
+        : isSet(object.queueing_enabled)
+        ? globalThis.Boolean(object.queueing_enabled)
+        : false,
+      maxActiveDownloads: isSet(object.maxActiveDownloads)
+        ? globalThis.Number(object.maxActiveDownloads)
+        : isSet(object.max_active_downloads)
+        ? globalThis.Number(object.max_active_downloads)
+        : 0,
+      maxActiveSeeds: isSet(object.maxActiveSeeds)
+        ? globalThis.Number(object.maxActiveSeeds)
+        : isSet(object.max_active_seeds)
+        ? globalThis.Number(object.max_active_seeds)
+        : 0,
+      maxActiveTorrents: isSet(object.maxActiveTorrents)
+        ? globalThis.Number(object.maxActiveTorrents)
+        : isSet(object.max_active_torrents)
+        ? globalThis.Number(object.max_active_torrents)
+        : 0,
+      ignoreSlowTorrents: isSet(object.ignoreSlowTorrents)
+        ? globalThis.Boolean(object.ignoreSlowTorrents)
+        : isSet(object.ignore_slow_torrents)
+        ? globalThis.Boolean(object.ignore_slow_torrents)
+        : false,
+      slowDownloadRate: isSet(object.slowDownloadRate)
+        ? globalThis.Number(object.slowDownloadRate)
+        : isSet(object.slow_download_rate)
+        ? globalThis.Number(object.slow_download_rate)
+        : 0,
+      slowUploadRate: isSet(object.slowUploadRate)
+        ? globalThis.Number(object.slowUploadRate)
+        : isSet(object.slow_upload_rate)
+        ? globalThis.Number(object.slow_upload_rate)
+        : 0,
+      slowSeconds: isSet(object.slowSeconds)
+        ? globalThis.Number(object.slowSeconds)
+        : isSet(object.slow_seconds)
+        ? globalThis.Number(object.slow_seconds)
+        : 0,
+      ratioLimit: isSet(object.ratioLimit)
+        ? globalThis.Number(object.ratioLimit)
+        : isSet(object.ratio_limit)
+        ? globalThis.Number(object.ratio_limit)
+        : 0,
+      seedingTimeLimit: isSet(object.seedingTimeLimit)
+        ? globalThis.Number(object.seedingTimeLimit)
+        : isSet(object.seeding_time_limit)
+        ? globalThis.Number(object.seeding_time_limit)
+        : 0,
+      inactiveSeedingTimeLimit: isSet(object.inactiveSeedingTimeLimit)
+        ? globalThis.Number(object.inactiveSeedingTimeLimit)
+        : isSet(object.inactive_seeding_time_limit)
+        ? globalThis.Number(object.inactive_seeding_time_limit)
+        : 0,
+      shareAction: isSet(object.shareAction)
+        ? shareActionFromJSON(object.shareAction)
+        : isSet(object.share_action)
+        ? shareActionFromJSON(object.share_action)
+        : 0,
+      categories: globalThis.Array.isArray(object?.categories)
+        ? object.categories.map((e: any) => Category.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FleetConfig): unknown {
+    const obj: any = {};
+    if (message.downloadLimit !== 0) {
+      obj.downloadLimit = Math.round(message.downloadLimit);
+    }
+    if (message.uploadLimit !== 0) {
+      obj.uploadLimit = Math.round(message.uploadLimit);
+    }
+    if (message.altDownloadLimit !== 0) {
+      obj.altDownloadLimit = Math.round(message.altDownloadLimit);
+    }
+    if (message.altUploadLimit !== 0) {
+      obj.altUploadLimit = Math.round(message.altUploadLimit);
+    }
+    if (message.altSpeedEnabled !== false) {
+      obj.altSpeedEnabled = message.altSpeedEnabled;
+    }
+    if (message.queueingEnabled !== false) {
+      obj.queueingEnabled = message.queueingEnabled;
+    }
+    if (message.maxActiveDownloads !== 0) {
+      obj.maxActiveDownloads = Math.round(message.maxActiveDownloads);
+    }
+    if (message.maxActiveSeeds !== 0) {
+      obj.maxActiveSeeds = Math.round(message.maxActiveSeeds);
+    }
+    if (message.maxActiveTorrents !== 0) {
+      obj.maxActiveTorrents = Math.round(message.maxActiveTorrents);
+    }
+    if (message.ignoreSlowTorrents !== false) {
+      obj.ignoreSlowTorrents = message.ignoreSlowTorrents;
+    }
+    if (message.slowDownloadRate !== 0) {
+      obj.slowDownloadRate = Math.round(message.slowDownloadRate);
+    }
+    if (message.slowUploadRate !== 0) {
+      obj.slowUploadRate = Math.round(message.slowUploadRate);
+    }
+    if (message.slowSeconds !== 0) {
+      obj.slowSeconds = Math.round(message.slowSeconds);
+    }
+    if (message.ratioLimit !== 0) {
+      obj.ratioLimit = floatToJson(message.ratioLimit);
+    }
+    if (message.seedingTimeLimit !== 0) {
+      obj.seedingTimeLimit = Math.round(message.seedingTimeLimit);
+    }
+    if (message.inactiveSeedingTimeLimit !== 0) {
+      obj.inactiveSeedingTimeLimit = Math.round(message.inactiveSeedingTimeLimit);
+    }
+    if (message.shareAction !== 0) {
+      obj.shareAction = shareActionToJSON(message.shareAction);
+    }
+    if (message.categories?.length) {
+      obj.categories = message.categories.map((e) => Category.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FleetConfig>): FleetConfig {
+    return FleetConfig.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FleetConfig>): FleetConfig {
+    const message = createBaseFleetConfig();
+    message.downloadLimit = object.downloadLimit ?? 0;
+    message.uploadLimit = object.uploadLimit ?? 0;
+    message.altDownloadLimit = object.altDownloadLimit ?? 0;
+    message.altUploadLimit = object.altUploadLimit ?? 0;
+    message.altSpeedEnabled = object.altSpeedEnabled ?? false;
+    message.queueingEnabled = object.queueingEnabled ?? false;
+    message.maxActiveDownloads = object.maxActiveDownloads ?? 0;
+    message.maxActiveSeeds = object.maxActiveSeeds ?? 0;
+    message.maxActiveTorrents = object.maxActiveTorrents ?? 0;
+    message.ignoreSlowTorrents = object.ignoreSlowTorrents ?? false;
+    message.slowDownloadRate = object.slowDownloadRate ?? 0;
+    message.slowUploadRate = object.slowUploadRate ?? 0;
+    message.slowSeconds = object.slowSeconds ?? 0;
+    message.ratioLimit = object.ratioLimit ?? 0;
+    message.seedingTimeLimit = object.seedingTimeLimit ?? 0;
+    message.inactiveSeedingTimeLimit = object.inactiveSeedingTimeLimit ?? 0;
+    message.shareAction = object.shareAction ?? 0;
+    message.categories = object.categories?.map((e) => Category.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFleetConfigPatch(): FleetConfigPatch {
+  return {
+    downloadLimit: undefined,
+    uploadLimit: undefined,
+    altDownloadLimit: undefined,
+    altUploadLimit: undefined,
+    altSpeedEnabled: undefined,
+    queueingEnabled: undefined,
+    maxActiveDownloads: undefined,
+    maxActiveSeeds: undefined,
+    maxActiveTorrents: undefined,
+    ignoreSlowTorrents: undefined,
+    slowDownloadRate: undefined,
+    slowUploadRate: undefined,
+    slowSeconds: undefined,
+    ratioLimit: undefined,
+    seedingTimeLimit: undefined,
+    inactiveSeedingTimeLimit: undefined,
+    shareAction: 0,
+  };
+}
+
+export const FleetConfigPatch: MessageFns<FleetConfigPatch> = {
+  encode(message: FleetConfigPatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.downloadLimit !== undefined) {
+      writer.uint32(8).int64(message.downloadLimit);
+    }
+    if (message.uploadLimit !== undefined) {
+      writer.uint32(16).int64(message.uploadLimit);
+    }
+    if (message.altDownloadLimit !== undefined) {
+      writer.uint32(24).int64(message.altDownloadLimit);
+    }
+    if (message.altUploadLimit !== undefined) {
+      writer.uint32(32).int64(message.altUploadLimit);
+    }
+    if (message.altSpeedEnabled !== undefined) {
+      writer.uint32(40).bool(message.altSpeedEnabled);
+    }
+    if (message.queueingEnabled !== undefined) {
+      writer.uint32(48).bool(message.queueingEnabled);
+    }
+    if (message.maxActiveDownloads !== undefined) {
+      writer.uint32(56).int32(message.maxActiveDownloads);
+    }
+    if (message.maxActiveSeeds !== undefined) {
+      writer.uint32(64).int32(message.maxActiveSeeds);
+    }
+    if (message.maxActiveTorrents !== undefined) {
+      writer.uint32(72).int32(message.maxActiveTorrents);
+    }
+    if (message.ignoreSlowTorrents !== undefined) {
+      writer.uint32(80).bool(message.ignoreSlowTorrents);
+    }
+    if (message.slowDownloadRate !== undefined) {
+      writer.uint32(88).int64(message.slowDownloadRate);
+    }
+    if (message.slowUploadRate !== undefined) {
+      writer.uint32(96).int64(message.slowUploadRate);
+    }
+    if (message.slowSeconds !== undefined) {
+      writer.uint32(104).int64(message.slowSeconds);
+    }
+    if (message.ratioLimit !== undefined) {
+      writer.uint32(113).double(message.ratioLimit);
+    }
+    if (message.seedingTimeLimit !== undefined) {
+      writer.uint32(120).int64(message.seedingTimeLimit);
+    }
+    if (message.inactiveSeedingTimeLimit !== undefined) {
+      writer.uint32(128).int64(message.inactiveSeedingTimeLimit);
+    }
+    if (message.shareAction !== 0) {
+      writer.uint32(136).int32(message.shareAction);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FleetConfigPatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFleetConfigPatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.downloadLimit = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.uploadLimit = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.altDownloadLimit = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.altUploadLimit = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.altSpeedEnabled = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.queueingEnabled = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxActiveDownloads = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxActiveSeeds = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.maxActiveTorrents = reader.int32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.ignoreSlowTorrents = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.slowDownloadRate = longToNumber(reader.int64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.slowUploadRate = longToNumber(reader.int64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.slowSeconds = longToNumber(reader.int64());
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.ratioLimit = reader.double();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.seedingTimeLimit = longToNumber(reader.int64());
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.inactiveSeedingTimeLimit = longToNumber(reader.int64());
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.shareAction = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FleetConfigPatch {
+    return {
+      downloadLimit: isSet(object.downloadLimit)
+        ? globalThis.Number(object.downloadLimit)
+        : isSet(object.download_limit)
+        ? globalThis.Number(object.download_limit)
+        : undefined,
+      uploadLimit: isSet(object.uploadLimit)
+        ? globalThis.Number(object.uploadLimit)
+        : isSet(object.upload_limit)
+        ? globalThis.Number(object.upload_limit)
+        : undefined,
+      altDownloadLimit: isSet(object.altDownloadLimit)
+        ? globalThis.Number(object.altDownloadLimit)
+        : isSet(object.alt_download_limit)
+        ? globalThis.Number(object.alt_download_limit)
+        : undefined,
+      altUploadLimit: isSet(object.altUploadLimit)
+        ? globalThis.Number(object.altUploadLimit)
+        : isSet(object.alt_upload_limit)
+        ? globalThis.Number(object.alt_upload_limit)
+        : undefined,
+      altSpeedEnabled: isSet(object.altSpeedEnabled)
+        ? globalThis.Boolean(object.altSpeedEnabled)
+        : isSet(object.alt_speed_enabled)
+        ? globalThis.Boolean(object.alt_speed_enabled)
+        : undefined,
+      queueingEnabled: isSet(object.queueingEnabled)
+        ? globalThis.Boolean(object.queueingEnabled)
+        : isSet(object.queueing_enabled)
+        ? globalThis.Boolean(object.queueing_enabled)
+        : undefined,
+      maxActiveDownloads: isSet(object.maxActiveDownloads)
+        ? globalThis.Number(object.maxActiveDownloads)
+        : isSet(object.max_active_downloads)
+        ? globalThis.Number(object.max_active_downloads)
+        : undefined,
+      maxActiveSeeds: isSet(object.maxActiveSeeds)
+        ? globalThis.Number(object.maxActiveSeeds)
+        : isSet(object.max_active_seeds)
+        ? globalThis.Number(object.max_active_seeds)
+        : undefined,
+      maxActiveTorrents: isSet(object.maxActiveTorrents)
+        ? globalThis.Number(object.maxActiveTorrents)
+        : isSet(object.max_active_torrents)
+        ? globalThis.Number(object.max_active_torrents)
+        : undefined,
+      ignoreSlowTorrents: isSet(object.ignoreSlowTorrents)
+        ? globalThis.Boolean(object.ignoreSlowTorrents)
+        : isSet(object.ignore_slow_torrents)
+        ? globalThis.Boolean(object.ignore_slow_torrents)
+        : undefined,
+      slowDownloadRate: isSet(object.slowDownloadRate)
+        ? globalThis.Number(object.slowDownloadRate)
+        : isSet(object.slow_download_rate)
+        ? globalThis.Number(object.slow_download_rate)
+        : undefined,
+      slowUploadRate: isSet(object.slowUploadRate)
+        ? globalThis.Number(object.slowUploadRate)
+        : isSet(object.slow_upload_rate)
+        ? globalThis.Number(object.slow_upload_rate)
+        : undefined,
+      slowSeconds: isSet(object.slowSeconds)
+        ? globalThis.Number(object.slowSeconds)
+        : isSet(object.slow_seconds)
+        ? globalThis.Number(object.slow_seconds)
+        : undefined,
+      ratioLimit: isSet(object.ratioLimit)
+        ? globalThis.Number(object.ratioLimit)
+        : isSet(object.ratio_limit)
+        ? globalThis.Number(object.ratio_limit)
+        : undefined,
+      seedingTimeLimit: isSet(object.seedingTimeLimit)
+        ? globalThis.Number(object.seedingTimeLimit)
+        : isSet(object.seeding_time_limit)
+        ? globalThis.Number(object.seeding_time_limit)
+        : undefined,
+      inactiveSeedingTimeLimit: isSet(object.inactiveSeedingTimeLimit)
+        ? globalThis.Number(object.inactiveSeedingTimeLimit)
+        : isSet(object.inactive_seeding_time_limit)
+        ? globalThis.Number(object.inactive_seeding_time_limit)
+        : undefined,
+      shareAction: isSet(object.shareAction)
+        ? shareActionFromJSON(object.shareAction)
+        : isSet(object.share_action)
+        ? shareActionFromJSON(object.share_action)
+        : 0,
+    };
+  },
+
+  toJSON(message: FleetConfigPatch): unknown {
+    const obj: any = {};
+    if (message.downloadLimit !== undefined) {
+      obj.downloadLimit = Math.round(message.downloadLimit);
+    }
+    if (message.uploadLimit !== undefined) {
+      obj.uploadLimit = Math.round(message.uploadLimit);
+    }
+    if (message.altDownloadLimit !== undefined) {
+      obj.altDownloadLimit = Math.round(message.altDownloadLimit);
+    }
+    if (message.altUploadLimit !== undefined) {
+      obj.altUploadLimit = Math.round(message.altUploadLimit);
+    }
+    if (message.altSpeedEnabled !== undefined) {
+      obj.altSpeedEnabled = message.altSpeedEnabled;
+    }
+    if (message.queueingEnabled !== undefined) {
+      obj.queueingEnabled = message.queueingEnabled;
+    }
+    if (message.maxActiveDownloads !== undefined) {
+      obj.maxActiveDownloads = Math.round(message.maxActiveDownloads);
+    }
+    if (message.maxActiveSeeds !== undefined) {
+      obj.maxActiveSeeds = Math.round(message.maxActiveSeeds);
+    }
+    if (message.maxActiveTorrents !== undefined) {
+      obj.maxActiveTorrents = Math.round(message.maxActiveTorrents);
+    }
+    if (message.ignoreSlowTorrents !== undefined) {
+      obj.ignoreSlowTorrents = message.ignoreSlowTorrents;
+    }
+    if (message.slowDownloadRate !== undefined) {
+      obj.slowDownloadRate = Math.round(message.slowDownloadRate);
+    }
+    if (message.slowUploadRate !== undefined) {
+      obj.slowUploadRate = Math.round(message.slowUploadRate);
+    }
+    if (message.slowSeconds !== undefined) {
+      obj.slowSeconds = Math.round(message.slowSeconds);
+    }
+    if (message.ratioLimit !== undefined) {
+      obj.ratioLimit = floatToJson(message.ratioLimit);
+    }
+    if (message.seedingTimeLimit !== undefined) {
+      obj.seedingTimeLimit = Math.round(message.seedingTimeLimit);
+    }
+    if (message.inactiveSeedingTimeLimit !== undefined) {
+      obj.inactiveSeedingTimeLimit = Math.round(message.inactiveSeedingTimeLimit);
+    }
+    if (message.shareAction !== 0) {
+      obj.shareAction = shareActionToJSON(message.shareAction);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FleetConfigPatch>): FleetConfigPatch {
+    return FleetConfigPatch.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FleetConfigPatch>): FleetConfigPatch {
+    const message = createBaseFleetConfigPatch();
+    message.downloadLimit = object.downloadLimit ?? undefined;
+    message.uploadLimit = object.uploadLimit ?? undefined;
+    message.altDownloadLimit = object.altDownloadLimit ?? undefined;
+    message.altUploadLimit = object.altUploadLimit ?? undefined;
+    message.altSpeedEnabled = object.altSpeedEnabled ?? undefined;
+    message.queueingEnabled = object.queueingEnabled ?? undefined;
+    message.maxActiveDownloads = object.maxActiveDownloads ?? undefined;
+    message.maxActiveSeeds = object.maxActiveSeeds ?? undefined;
+    message.maxActiveTorrents = object.maxActiveTorrents ?? undefined;
+    message.ignoreSlowTorrents = object.ignoreSlowTorrents ?? undefined;
+    message.slowDownloadRate = object.slowDownloadRate ?? undefined;
+    message.slowUploadRate = object.slowUploadRate ?? undefined;
+    message.slowSeconds = object.slowSeconds ?? undefined;
+    message.ratioLimit = object.ratioLimit ?? undefined;
+    message.seedingTimeLimit = object.seedingTimeLimit ?? undefined;
+    message.inactiveSeedingTimeLimit = object.inactiveSeedingTimeLimit ?? undefined;
+    message.shareAction = object.shareAction ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetConfigRequest(): GetConfigRequest {
+  return {};
+}
+
+export const GetConfigRequest: MessageFns<GetConfigRequest> = {
+  encode(_: GetConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetConfigRequest {
+    return {};
+  },
+
+  toJSON(_: GetConfigRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetConfigRequest>): GetConfigRequest {
+    return GetConfigRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<GetConfigRequest>): GetConfigRequest {
+    const message = createBaseGetConfigRequest();
+    return message;
+  },
+};
+
+function createBaseGetConfigResponse(): GetConfigResponse {
+  return { config: undefined };
+}
+
+export const GetConfigResponse: MessageFns<GetConfigResponse> = {
+  encode(message: GetConfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.config !== undefined) {
+      FleetConfig.encode(message.config, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.config = FleetConfig.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConfigResponse {
+    return { config: isSet(object.config) ? FleetConfig.fromJSON(object.config) : undefined };
+  },
+
+  toJSON(message: GetConfigResponse): unknown {
+    const obj: any = {};
+    if (message.config !== undefined) {
+      obj.config = FleetConfig.toJSON(message.config);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetConfigResponse>): GetConfigResponse {
+    return GetConfigResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetConfigResponse>): GetConfigResponse {
+    const message = createBaseGetConfigResponse();
+    message.config = (object.config !== undefined && object.config !== null)
+      ? FleetConfig.fromPartial(object.config)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetConfigRequest(): SetConfigRequest {
+  return { patch: undefined };
+}
+
+export const SetConfigRequest: MessageFns<SetConfigRequest> = {
+  encode(message: SetConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.patch !== undefined) {
+      FleetConfigPatch.encode(message.patch, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.patch = FleetConfigPatch.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetConfigRequest {
+    return { patch: isSet(object.patch) ? FleetConfigPatch.fromJSON(object.patch) : undefined };
+  },
+
+  toJSON(message: SetConfigRequest): unknown {
+    const obj: any = {};
+    if (message.patch !== undefined) {
+      obj.patch = FleetConfigPatch.toJSON(message.patch);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetConfigRequest>): SetConfigRequest {
+    return SetConfigRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetConfigRequest>): SetConfigRequest {
+    const message = createBaseSetConfigRequest();
+    message.patch = (object.patch !== undefined && object.patch !== null)
+      ? FleetConfigPatch.fromPartial(object.patch)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSetConfigResponse(): SetConfigResponse {
+  return { config: undefined };
+}
+
+export const SetConfigResponse: MessageFns<SetConfigResponse> = {
+  encode(message: SetConfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.config !== undefined) {
+      FleetConfig.encode(message.config, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetConfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetConfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.config = FleetConfig.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetConfigResponse {
+    return { config: isSet(object.config) ? FleetConfig.fromJSON(object.config) : undefined };
+  },
+
+  toJSON(message: SetConfigResponse): unknown {
+    const obj: any = {};
+    if (message.config !== undefined) {
+      obj.config = FleetConfig.toJSON(message.config);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetConfigResponse>): SetConfigResponse {
+    return SetConfigResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetConfigResponse>): SetConfigResponse {
+    const message = createBaseSetConfigResponse();
+    message.config = (object.config !== undefined && object.config !== null)
+      ? FleetConfig.fromPartial(object.config)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListCategoriesRequest(): ListCategoriesRequest {
+  return {};
+}
+
+export const ListCategoriesRequest: MessageFns<ListCategoriesRequest> = {
+  encode(_: ListCategoriesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCategoriesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCategoriesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListCategoriesRequest {
+    return {};
+  },
+
+  toJSON(_: ListCategoriesRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListCategoriesRequest>): ListCategoriesRequest {
+    return ListCategoriesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListCategoriesRequest>): ListCategoriesRequest {
+    const message = createBaseListCategoriesRequest();
+    return message;
+  },
+};
+
+function createBaseListCategoriesResponse(): ListCategoriesResponse {
+  return { categories: [] };
+}
+
+export const ListCategoriesResponse: MessageFns<ListCategoriesResponse> = {
+  encode(message: ListCategoriesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.categories) {
+      Category.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCategoriesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCategoriesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.categories.push(Category.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCategoriesResponse {
+    return {
+      categories: globalThis.Array.isArray(object?.categories)
+        ? object.categories.map((e: any) => Category.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListCategoriesResponse): unknown {
+    const obj: any = {};
+    if (message.categories?.length) {
+      obj.categories = message.categories.map((e) => Category.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListCategoriesResponse>): ListCategoriesResponse {
+    return ListCategoriesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListCategoriesResponse>): ListCategoriesResponse {
+    const message = createBaseListCategoriesResponse();
+    message.categories = object.categories?.map((e) => Category.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePutCategoryRequest(): PutCategoryRequest {
+  return { name: "", savePath: "", mode: 0 };
+}
+
+export const PutCategoryRequest: MessageFns<PutCategoryRequest> = {
+  encode(message: PutCategoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.savePath !== "") {
+      writer.uint32(18).string(message.savePath);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(24).int32(message.mode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PutCategoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePutCategoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.savePath = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PutCategoryRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      savePath: isSet(object.savePath)
+        ? globalThis.String(object.savePath)
+        : isSet(object.save_path)
+        ? globalThis.String(object.save_path)
+        : "",
+      mode: isSet(object.mode) ? categoryModeFromJSON(object.mode) : 0,
+    };
+  },
+
+  toJSON(message: PutCategoryRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.savePath !== "") {
+      obj.savePath = message.savePath;
+    }
+    if (message.mode !== 0) {
+      obj.mode = categoryModeToJSON(message.mode);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PutCategoryRequest>): PutCategoryRequest {
+    return PutCategoryRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PutCategoryRequest>): PutCategoryRequest {
+    const message = createBasePutCategoryRequest();
+    message.name = object.name ?? "";
+    message.savePath = object.savePath ?? "";
+    message.mode = object.mode ?? 0;
+    return message;
+  },
+};
+
+function createBasePutCategoryResponse(): PutCategoryResponse {
+  return { categories: [] };
+}
+
+export const PutCategoryResponse: MessageFns<PutCategoryResponse> = {
+  encode(message: PutCategoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.categories) {
+      Category.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PutCategoryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePutCategoryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.categories.push(Category.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PutCategoryResponse {
+    return {
+      categories: globalThis.Array.isArray(object?.categories)
+        ? object.categories.map((e: any) => Category.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PutCategoryResponse): unknown {
+    const obj: any = {};
+    if (message.categories?.length) {
+      obj.categories = message.categories.map((e) => Category.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PutCategoryResponse>): PutCategoryResponse {
+    return PutCategoryResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PutCategoryResponse>): PutCategoryResponse {
+    const message = createBasePutCategoryResponse();
+    message.categories = object.categories?.map((e) => Category.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRemoveCategoriesRequest(): RemoveCategoriesRequest {
+  return { names: [] };
+}
+
+export const RemoveCategoriesRequest: MessageFns<RemoveCategoriesRequest> = {
+  encode(message: RemoveCategoriesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.names) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveCategoriesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveCategoriesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.names.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveCategoriesRequest {
+    return { names: globalThis.Array.isArray(object?.names) ? object.names.map((e: any) => globalThis.String(e)) : [] };
+  },
+
+  toJSON(message: RemoveCategoriesRequest): unknown {
+    const obj: any = {};
+    if (message.names?.length) {
+      obj.names = message.names;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveCategoriesRequest>): RemoveCategoriesRequest {
+    return RemoveCategoriesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveCategoriesRequest>): RemoveCategoriesRequest {
+    const message = createBaseRemoveCategoriesRequest();
+    message.names = object.names?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRemoveCategoriesResponse(): RemoveCategoriesResponse {
+  return { categories: [] };
+}
+
+export const RemoveCategoriesResponse: MessageFns<RemoveCategoriesResponse> = {
+  encode(message: RemoveCategoriesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.categories) {
+      Category.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveCategoriesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveCategoriesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.categories.push(Category.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveCategoriesResponse {
+    return {
+      categories: globalThis.Array.isArray(object?.categories)
+        ? object.categories.map((e: any) => Category.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RemoveCategoriesResponse): unknown {
+    const obj: any = {};
+    if (message.categories?.length) {
+      obj.categories = message.categories.map((e) => Category.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveCategoriesResponse>): RemoveCategoriesResponse {
+    return RemoveCategoriesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveCategoriesResponse>): RemoveCategoriesResponse {
+    const message = createBaseRemoveCategoriesResponse();
+    message.categories = object.categories?.map((e) => Category.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * The control API, served by every peer-worker replica. Any replica answers
  * any call: the torrent registry lives in shared state, not in one process.
@@ -1312,6 +4272,89 @@ export const SeedboxControlService = {
       Buffer.from(WatchTorrentsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchTorrentsResponse => WatchTorrentsResponse.decode(value),
   },
+  /**
+   * Changes a torrent's settings; what the patch leaves absent stays.
+   * A value that breaks a rule is INVALID_ARGUMENT, its details naming the
+   * rule ("speed-limit: ..."), and nothing changes.
+   */
+  setTorrent: {
+    path: "/seedbox.v1.SeedboxControl/SetTorrent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetTorrentRequest): Buffer => Buffer.from(SetTorrentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetTorrentRequest => SetTorrentRequest.decode(value),
+    responseSerialize: (value: SetTorrentResponse): Buffer => Buffer.from(SetTorrentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetTorrentResponse => SetTorrentResponse.decode(value),
+  },
+  /** Moves a torrent's data to another save folder inside the data folder. */
+  moveTorrent: {
+    path: "/seedbox.v1.SeedboxControl/MoveTorrent" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MoveTorrentRequest): Buffer => Buffer.from(MoveTorrentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MoveTorrentRequest => MoveTorrentRequest.decode(value),
+    responseSerialize: (value: MoveTorrentResponse): Buffer => Buffer.from(MoveTorrentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MoveTorrentResponse => MoveTorrentResponse.decode(value),
+  },
+  /** Moves torrents in the queue order. */
+  moveInQueue: {
+    path: "/seedbox.v1.SeedboxControl/MoveInQueue" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MoveInQueueRequest): Buffer => Buffer.from(MoveInQueueRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MoveInQueueRequest => MoveInQueueRequest.decode(value),
+    responseSerialize: (value: MoveInQueueResponse): Buffer => Buffer.from(MoveInQueueResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MoveInQueueResponse => MoveInQueueResponse.decode(value),
+  },
+  getConfig: {
+    path: "/seedbox.v1.SeedboxControl/GetConfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetConfigRequest): Buffer => Buffer.from(GetConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetConfigRequest => GetConfigRequest.decode(value),
+    responseSerialize: (value: GetConfigResponse): Buffer => Buffer.from(GetConfigResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetConfigResponse => GetConfigResponse.decode(value),
+  },
+  setConfig: {
+    path: "/seedbox.v1.SeedboxControl/SetConfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetConfigRequest): Buffer => Buffer.from(SetConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetConfigRequest => SetConfigRequest.decode(value),
+    responseSerialize: (value: SetConfigResponse): Buffer => Buffer.from(SetConfigResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetConfigResponse => SetConfigResponse.decode(value),
+  },
+  listCategories: {
+    path: "/seedbox.v1.SeedboxControl/ListCategories" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCategoriesRequest): Buffer =>
+      Buffer.from(ListCategoriesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCategoriesRequest => ListCategoriesRequest.decode(value),
+    responseSerialize: (value: ListCategoriesResponse): Buffer =>
+      Buffer.from(ListCategoriesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCategoriesResponse => ListCategoriesResponse.decode(value),
+  },
+  putCategory: {
+    path: "/seedbox.v1.SeedboxControl/PutCategory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PutCategoryRequest): Buffer => Buffer.from(PutCategoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PutCategoryRequest => PutCategoryRequest.decode(value),
+    responseSerialize: (value: PutCategoryResponse): Buffer => Buffer.from(PutCategoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PutCategoryResponse => PutCategoryResponse.decode(value),
+  },
+  removeCategories: {
+    path: "/seedbox.v1.SeedboxControl/RemoveCategories" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveCategoriesRequest): Buffer =>
+      Buffer.from(RemoveCategoriesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveCategoriesRequest => RemoveCategoriesRequest.decode(value),
+    responseSerialize: (value: RemoveCategoriesResponse): Buffer =>
+      Buffer.from(RemoveCategoriesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveCategoriesResponse => RemoveCategoriesResponse.decode(value),
+  },
 } as const;
 
 export interface SeedboxControlServer extends UntypedServiceImplementation {
@@ -1328,6 +4371,21 @@ export interface SeedboxControlServer extends UntypedServiceImplementation {
   recheckTorrent: handleUnaryCall<RecheckTorrentRequest, RecheckTorrentResponse>;
   /** Streams per-tick statistics, one message per torrent per 1-second tick. */
   watchTorrents: handleServerStreamingCall<WatchTorrentsRequest, WatchTorrentsResponse>;
+  /**
+   * Changes a torrent's settings; what the patch leaves absent stays.
+   * A value that breaks a rule is INVALID_ARGUMENT, its details naming the
+   * rule ("speed-limit: ..."), and nothing changes.
+   */
+  setTorrent: handleUnaryCall<SetTorrentRequest, SetTorrentResponse>;
+  /** Moves a torrent's data to another save folder inside the data folder. */
+  moveTorrent: handleUnaryCall<MoveTorrentRequest, MoveTorrentResponse>;
+  /** Moves torrents in the queue order. */
+  moveInQueue: handleUnaryCall<MoveInQueueRequest, MoveInQueueResponse>;
+  getConfig: handleUnaryCall<GetConfigRequest, GetConfigResponse>;
+  setConfig: handleUnaryCall<SetConfigRequest, SetConfigResponse>;
+  listCategories: handleUnaryCall<ListCategoriesRequest, ListCategoriesResponse>;
+  putCategory: handleUnaryCall<PutCategoryRequest, PutCategoryResponse>;
+  removeCategories: handleUnaryCall<RemoveCategoriesRequest, RemoveCategoriesResponse>;
 }
 
 export interface SeedboxControlClient extends Client {
@@ -1450,6 +4508,133 @@ export interface SeedboxControlClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchTorrentsResponse>;
+  /**
+   * Changes a torrent's settings; what the patch leaves absent stays.
+   * A value that breaks a rule is INVALID_ARGUMENT, its details naming the
+   * rule ("speed-limit: ..."), and nothing changes.
+   */
+  setTorrent(
+    request: SetTorrentRequest,
+    callback: (error: ServiceError | null, response: SetTorrentResponse) => void,
+  ): ClientUnaryCall;
+  setTorrent(
+    request: SetTorrentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetTorrentResponse) => void,
+  ): ClientUnaryCall;
+  setTorrent(
+    request: SetTorrentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetTorrentResponse) => void,
+  ): ClientUnaryCall;
+  /** Moves a torrent's data to another save folder inside the data folder. */
+  moveTorrent(
+    request: MoveTorrentRequest,
+    callback: (error: ServiceError | null, response: MoveTorrentResponse) => void,
+  ): ClientUnaryCall;
+  moveTorrent(
+    request: MoveTorrentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MoveTorrentResponse) => void,
+  ): ClientUnaryCall;
+  moveTorrent(
+    request: MoveTorrentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MoveTorrentResponse) => void,
+  ): ClientUnaryCall;
+  /** Moves torrents in the queue order. */
+  moveInQueue(
+    request: MoveInQueueRequest,
+    callback: (error: ServiceError | null, response: MoveInQueueResponse) => void,
+  ): ClientUnaryCall;
+  moveInQueue(
+    request: MoveInQueueRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MoveInQueueResponse) => void,
+  ): ClientUnaryCall;
+  moveInQueue(
+    request: MoveInQueueRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MoveInQueueResponse) => void,
+  ): ClientUnaryCall;
+  getConfig(
+    request: GetConfigRequest,
+    callback: (error: ServiceError | null, response: GetConfigResponse) => void,
+  ): ClientUnaryCall;
+  getConfig(
+    request: GetConfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetConfigResponse) => void,
+  ): ClientUnaryCall;
+  getConfig(
+    request: GetConfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetConfigResponse) => void,
+  ): ClientUnaryCall;
+  setConfig(
+    request: SetConfigRequest,
+    callback: (error: ServiceError | null, response: SetConfigResponse) => void,
+  ): ClientUnaryCall;
+  setConfig(
+    request: SetConfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetConfigResponse) => void,
+  ): ClientUnaryCall;
+  setConfig(
+    request: SetConfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetConfigResponse) => void,
+  ): ClientUnaryCall;
+  listCategories(
+    request: ListCategoriesRequest,
+    callback: (error: ServiceError | null, response: ListCategoriesResponse) => void,
+  ): ClientUnaryCall;
+  listCategories(
+    request: ListCategoriesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCategoriesResponse) => void,
+  ): ClientUnaryCall;
+  listCategories(
+    request: ListCategoriesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCategoriesResponse) => void,
+  ): ClientUnaryCall;
+  putCategory(
+    request: PutCategoryRequest,
+    callback: (error: ServiceError | null, response: PutCategoryResponse) => void,
+  ): ClientUnaryCall;
+  putCategory(
+    request: PutCategoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PutCategoryResponse) => void,
+  ): ClientUnaryCall;
+  putCategory(
+    request: PutCategoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PutCategoryResponse) => void,
+  ): ClientUnaryCall;
+  removeCategories(
+    request: RemoveCategoriesRequest,
+    callback: (error: ServiceError | null, response: RemoveCategoriesResponse) => void,
+  ): ClientUnaryCall;
+  removeCategories(
+    request: RemoveCategoriesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveCategoriesResponse) => void,
+  ): ClientUnaryCall;
+  removeCategories(
+    request: RemoveCategoriesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveCategoriesResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const SeedboxControlClient = makeGenericClientConstructor(
@@ -1469,6 +4654,10 @@ function base64FromBytes(arr: Uint8Array): string {
   return globalThis.Buffer.from(arr).toString("base64");
 }
 
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
+
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
 type DeepPartial<T> = T extends Builtin ? T
@@ -1476,6 +4665,17 @@ type DeepPartial<T> = T extends Builtin ? T
   : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
   : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
   : Partial<T>;
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;

@@ -17,6 +17,10 @@ export enum TorrentState {
   TORRENT_STATE_SEEDING = 4,
   TORRENT_STATE_PAUSED = 5,
   TORRENT_STATE_ERROR = 6,
+  /** TORRENT_STATE_QUEUED - Running, but waiting for its turn in the queue (the fleet's queueing limits). */
+  TORRENT_STATE_QUEUED = 7,
+  /** TORRENT_STATE_STALLED - Downloading, but nothing came in over the last tick (qBittorrent's stalledDL). */
+  TORRENT_STATE_STALLED = 8,
   UNRECOGNIZED = -1,
 }
 
@@ -43,6 +47,12 @@ export function torrentStateFromJSON(object: any): TorrentState {
     case 6:
     case "TORRENT_STATE_ERROR":
       return TorrentState.TORRENT_STATE_ERROR;
+    case 7:
+    case "TORRENT_STATE_QUEUED":
+      return TorrentState.TORRENT_STATE_QUEUED;
+    case 8:
+    case "TORRENT_STATE_STALLED":
+      return TorrentState.TORRENT_STATE_STALLED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -66,7 +76,105 @@ export function torrentStateToJSON(object: TorrentState): string {
       return "TORRENT_STATE_PAUSED";
     case TorrentState.TORRENT_STATE_ERROR:
       return "TORRENT_STATE_ERROR";
+    case TorrentState.TORRENT_STATE_QUEUED:
+      return "TORRENT_STATE_QUEUED";
+    case TorrentState.TORRENT_STATE_STALLED:
+      return "TORRENT_STATE_STALLED";
     case TorrentState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum FilePriority {
+  /** FILE_PRIORITY_UNSPECIFIED - Not set: NORMAL. */
+  FILE_PRIORITY_UNSPECIFIED = 0,
+  /** FILE_PRIORITY_SKIP - Not downloaded. */
+  FILE_PRIORITY_SKIP = 1,
+  FILE_PRIORITY_NORMAL = 2,
+  /** FILE_PRIORITY_HIGH - Its pieces are asked for before the others'. */
+  FILE_PRIORITY_HIGH = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function filePriorityFromJSON(object: any): FilePriority {
+  switch (object) {
+    case 0:
+    case "FILE_PRIORITY_UNSPECIFIED":
+      return FilePriority.FILE_PRIORITY_UNSPECIFIED;
+    case 1:
+    case "FILE_PRIORITY_SKIP":
+      return FilePriority.FILE_PRIORITY_SKIP;
+    case 2:
+    case "FILE_PRIORITY_NORMAL":
+      return FilePriority.FILE_PRIORITY_NORMAL;
+    case 3:
+    case "FILE_PRIORITY_HIGH":
+      return FilePriority.FILE_PRIORITY_HIGH;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return FilePriority.UNRECOGNIZED;
+  }
+}
+
+export function filePriorityToJSON(object: FilePriority): string {
+  switch (object) {
+    case FilePriority.FILE_PRIORITY_UNSPECIFIED:
+      return "FILE_PRIORITY_UNSPECIFIED";
+    case FilePriority.FILE_PRIORITY_SKIP:
+      return "FILE_PRIORITY_SKIP";
+    case FilePriority.FILE_PRIORITY_NORMAL:
+      return "FILE_PRIORITY_NORMAL";
+    case FilePriority.FILE_PRIORITY_HIGH:
+      return "FILE_PRIORITY_HIGH";
+    case FilePriority.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** The seeding rule that paused (or removed) a torrent. */
+export enum ShareLimitReached {
+  SHARE_LIMIT_REACHED_NONE = 0,
+  SHARE_LIMIT_REACHED_RATIO = 1,
+  SHARE_LIMIT_REACHED_SEEDING_TIME = 2,
+  SHARE_LIMIT_REACHED_INACTIVE_TIME = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function shareLimitReachedFromJSON(object: any): ShareLimitReached {
+  switch (object) {
+    case 0:
+    case "SHARE_LIMIT_REACHED_NONE":
+      return ShareLimitReached.SHARE_LIMIT_REACHED_NONE;
+    case 1:
+    case "SHARE_LIMIT_REACHED_RATIO":
+      return ShareLimitReached.SHARE_LIMIT_REACHED_RATIO;
+    case 2:
+    case "SHARE_LIMIT_REACHED_SEEDING_TIME":
+      return ShareLimitReached.SHARE_LIMIT_REACHED_SEEDING_TIME;
+    case 3:
+    case "SHARE_LIMIT_REACHED_INACTIVE_TIME":
+      return ShareLimitReached.SHARE_LIMIT_REACHED_INACTIVE_TIME;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ShareLimitReached.UNRECOGNIZED;
+  }
+}
+
+export function shareLimitReachedToJSON(object: ShareLimitReached): string {
+  switch (object) {
+    case ShareLimitReached.SHARE_LIMIT_REACHED_NONE:
+      return "SHARE_LIMIT_REACHED_NONE";
+    case ShareLimitReached.SHARE_LIMIT_REACHED_RATIO:
+      return "SHARE_LIMIT_REACHED_RATIO";
+    case ShareLimitReached.SHARE_LIMIT_REACHED_SEEDING_TIME:
+      return "SHARE_LIMIT_REACHED_SEEDING_TIME";
+    case ShareLimitReached.SHARE_LIMIT_REACHED_INACTIVE_TIME:
+      return "SHARE_LIMIT_REACHED_INACTIVE_TIME";
+    case ShareLimitReached.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -76,6 +184,9 @@ export interface FileInfo {
   /** Path inside the torrent, segments joined by "/". */
   path: string;
   length: number;
+  priority: FilePriority;
+  /** Bytes of this file in verified pieces; absent until a worker reports it. */
+  bytesDone?: number | undefined;
 }
 
 /** Statistics of one torrent over one 1-second tick. */
@@ -121,10 +232,44 @@ export interface Torrent {
   error: string;
   /** Seconds since the Unix epoch. */
   addedAt: number;
+  /** '' for none. */
+  category: string;
+  tags: string[];
+  /** The folder the torrent's content is in, absolute as the server sees it. */
+  savePath: string;
+  /** Bytes per second; 0 for none. */
+  downloadLimit: number;
+  uploadLimit: number;
+  /** Uploaded over downloaded. */
+  ratioLimit: number;
+  /** Minutes of seeding. */
+  seedingTimeLimit: number;
+  /** Minutes of seeding with nothing uploaded. */
+  inactiveSeedingTimeLimit: number;
+  /** 1-based place in the queue order (lower starts first). */
+  queuePosition: number;
+  /** Runs whatever the queue says. */
+  forceStart: boolean;
+  /** Pieces asked for in order (to play while it downloads). */
+  sequential: boolean;
+  /** The first and last piece of each file before the rest. */
+  firstLastPiece: boolean;
+  /** The seeding rule that stopped it, if one did. */
+  limitReached: ShareLimitReached;
+  /** A move of its data is under way to this folder (absolute); '' when none. */
+  movingTo: string;
+  /** Lifetime uploaded over downloaded. */
+  ratio: number;
+  /** Lifetime seconds seeding, and downloading or seeding. */
+  seedingSeconds: number;
+  activeSeconds: number;
+  /** Lifetime payload bytes, over every worker and restart. */
+  uploadedTotal: number;
+  downloadedTotal: number;
 }
 
 function createBaseFileInfo(): FileInfo {
-  return { path: "", length: 0 };
+  return { path: "", length: 0, priority: 0, bytesDone: undefined };
 }
 
 export const FileInfo: MessageFns<FileInfo> = {
@@ -134,6 +279,12 @@ export const FileInfo: MessageFns<FileInfo> = {
     }
     if (message.length !== 0) {
       writer.uint32(16).uint64(message.length);
+    }
+    if (message.priority !== 0) {
+      writer.uint32(24).int32(message.priority);
+    }
+    if (message.bytesDone !== undefined) {
+      writer.uint32(32).uint64(message.bytesDone);
     }
     return writer;
   },
@@ -167,6 +318,22 @@ export const FileInfo: MessageFns<FileInfo> = {
             message.length = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.priority = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bytesDone = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -183,6 +350,12 @@ export const FileInfo: MessageFns<FileInfo> = {
     return {
       path: isSet(object.path) ? globalThis.String(object.path) : "",
       length: isSet(object.length) ? globalThis.Number(object.length) : 0,
+      priority: isSet(object.priority) ? filePriorityFromJSON(object.priority) : 0,
+      bytesDone: isSet(object.bytesDone)
+        ? globalThis.Number(object.bytesDone)
+        : isSet(object.bytes_done)
+        ? globalThis.Number(object.bytes_done)
+        : undefined,
     };
   },
 
@@ -194,6 +367,12 @@ export const FileInfo: MessageFns<FileInfo> = {
     if (message.length !== 0) {
       obj.length = Math.round(message.length);
     }
+    if (message.priority !== 0) {
+      obj.priority = filePriorityToJSON(message.priority);
+    }
+    if (message.bytesDone !== undefined) {
+      obj.bytesDone = Math.round(message.bytesDone);
+    }
     return obj;
   },
 
@@ -204,6 +383,8 @@ export const FileInfo: MessageFns<FileInfo> = {
     const message = createBaseFileInfo();
     message.path = object.path ?? "";
     message.length = object.length ?? 0;
+    message.priority = object.priority ?? 0;
+    message.bytesDone = object.bytesDone ?? undefined;
     return message;
   },
 };
@@ -574,6 +755,25 @@ function createBaseTorrent(): Torrent {
     stats: undefined,
     error: "",
     addedAt: 0,
+    category: "",
+    tags: [],
+    savePath: "",
+    downloadLimit: 0,
+    uploadLimit: 0,
+    ratioLimit: 0,
+    seedingTimeLimit: 0,
+    inactiveSeedingTimeLimit: 0,
+    queuePosition: 0,
+    forceStart: false,
+    sequential: false,
+    firstLastPiece: false,
+    limitReached: 0,
+    movingTo: "",
+    ratio: 0,
+    seedingSeconds: 0,
+    activeSeconds: 0,
+    uploadedTotal: 0,
+    downloadedTotal: 0,
   };
 }
 
@@ -611,6 +811,63 @@ export const Torrent: MessageFns<Torrent> = {
     }
     if (message.addedAt !== 0) {
       writer.uint32(88).uint64(message.addedAt);
+    }
+    if (message.category !== "") {
+      writer.uint32(98).string(message.category);
+    }
+    for (const v of message.tags) {
+      writer.uint32(106).string(v!);
+    }
+    if (message.savePath !== "") {
+      writer.uint32(114).string(message.savePath);
+    }
+    if (message.downloadLimit !== 0) {
+      writer.uint32(120).uint64(message.downloadLimit);
+    }
+    if (message.uploadLimit !== 0) {
+      writer.uint32(128).uint64(message.uploadLimit);
+    }
+    if (message.ratioLimit !== 0) {
+      writer.uint32(137).double(message.ratioLimit);
+    }
+    if (message.seedingTimeLimit !== 0) {
+      writer.uint32(144).int64(message.seedingTimeLimit);
+    }
+    if (message.inactiveSeedingTimeLimit !== 0) {
+      writer.uint32(152).int64(message.inactiveSeedingTimeLimit);
+    }
+    if (message.queuePosition !== 0) {
+      writer.uint32(160).uint32(message.queuePosition);
+    }
+    if (message.forceStart !== false) {
+      writer.uint32(168).bool(message.forceStart);
+    }
+    if (message.sequential !== false) {
+      writer.uint32(176).bool(message.sequential);
+    }
+    if (message.firstLastPiece !== false) {
+      writer.uint32(184).bool(message.firstLastPiece);
+    }
+    if (message.limitReached !== 0) {
+      writer.uint32(192).int32(message.limitReached);
+    }
+    if (message.movingTo !== "") {
+      writer.uint32(202).string(message.movingTo);
+    }
+    if (message.ratio !== 0) {
+      writer.uint32(209).double(message.ratio);
+    }
+    if (message.seedingSeconds !== 0) {
+      writer.uint32(216).uint64(message.seedingSeconds);
+    }
+    if (message.activeSeconds !== 0) {
+      writer.uint32(224).uint64(message.activeSeconds);
+    }
+    if (message.uploadedTotal !== 0) {
+      writer.uint32(232).uint64(message.uploadedTotal);
+    }
+    if (message.downloadedTotal !== 0) {
+      writer.uint32(240).uint64(message.downloadedTotal);
     }
     return writer;
   },
@@ -716,6 +973,158 @@ export const Torrent: MessageFns<Torrent> = {
             message.addedAt = longToNumber(reader.uint64());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.category = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.tags.push(reader.string());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.savePath = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.downloadLimit = longToNumber(reader.uint64());
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.uploadLimit = longToNumber(reader.uint64());
+            continue;
+          }
+          case 17: {
+            if (tag !== 137) {
+              break;
+            }
+
+            message.ratioLimit = reader.double();
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.seedingTimeLimit = longToNumber(reader.int64());
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.inactiveSeedingTimeLimit = longToNumber(reader.int64());
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.queuePosition = reader.uint32();
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.forceStart = reader.bool();
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.sequential = reader.bool();
+            continue;
+          }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.firstLastPiece = reader.bool();
+            continue;
+          }
+          case 24: {
+            if (tag !== 192) {
+              break;
+            }
+
+            message.limitReached = reader.int32() as any;
+            continue;
+          }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.movingTo = reader.string();
+            continue;
+          }
+          case 26: {
+            if (tag !== 209) {
+              break;
+            }
+
+            message.ratio = reader.double();
+            continue;
+          }
+          case 27: {
+            if (tag !== 216) {
+              break;
+            }
+
+            message.seedingSeconds = longToNumber(reader.uint64());
+            continue;
+          }
+          case 28: {
+            if (tag !== 224) {
+              break;
+            }
+
+            message.activeSeconds = longToNumber(reader.uint64());
+            continue;
+          }
+          case 29: {
+            if (tag !== 232) {
+              break;
+            }
+
+            message.uploadedTotal = longToNumber(reader.uint64());
+            continue;
+          }
+          case 30: {
+            if (tag !== 240) {
+              break;
+            }
+
+            message.downloadedTotal = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -763,6 +1172,87 @@ export const Torrent: MessageFns<Torrent> = {
         : isSet(object.added_at)
         ? globalThis.Number(object.added_at)
         : 0,
+      category: isSet(object.category) ? globalThis.String(object.category) : "",
+      tags: globalThis.Array.isArray(object?.tags)
+        ? object.tags.map((e: any) => globalThis.String(e))
+        : [],
+      savePath: isSet(object.savePath)
+        ? globalThis.String(object.savePath)
+        : isSet(object.save_path)
+        ? globalThis.String(object.save_path)
+        : "",
+      downloadLimit: isSet(object.downloadLimit)
+        ? globalThis.Number(object.downloadLimit)
+        : isSet(object.download_limit)
+        ? globalThis.Number(object.download_limit)
+        : 0,
+      uploadLimit: isSet(object.uploadLimit)
+        ? globalThis.Number(object.uploadLimit)
+        : isSet(object.upload_limit)
+        ? globalThis.Number(object.upload_limit)
+        : 0,
+      ratioLimit: isSet(object.ratioLimit)
+        ? globalThis.Number(object.ratioLimit)
+        : isSet(object.ratio_limit)
+        ? globalThis.Number(object.ratio_limit)
+        : 0,
+      seedingTimeLimit: isSet(object.seedingTimeLimit)
+        ? globalThis.Number(object.seedingTimeLimit)
+        : isSet(object.seeding_time_limit)
+        ? globalThis.Number(object.seeding_time_limit)
+        : 0,
+      inactiveSeedingTimeLimit: isSet(object.inactiveSeedingTimeLimit)
+        ? globalThis.Number(object.inactiveSeedingTimeLimit)
+        : isSet(object.inactive_seeding_time_limit)
+        ? globalThis.Number(object.inactive_seeding_time_limit)
+        : 0,
+      queuePosition: isSet(object.queuePosition)
+        ? globalThis.Number(object.queuePosition)
+        : isSet(object.queue_position)
+        ? globalThis.Number(object.queue_position)
+        : 0,
+      forceStart: isSet(object.forceStart)
+        ? globalThis.Boolean(object.forceStart)
+        : isSet(object.force_start)
+        ? globalThis.Boolean(object.force_start)
+        : false,
+      sequential: isSet(object.sequential) ? globalThis.Boolean(object.sequential) : false,
+      firstLastPiece: isSet(object.firstLastPiece)
+        ? globalThis.Boolean(object.firstLastPiece)
+        : isSet(object.first_last_piece)
+        ? globalThis.Boolean(object.first_last_piece)
+        : false,
+      limitReached: isSet(object.limitReached)
+        ? shareLimitReachedFromJSON(object.limitReached)
+        : isSet(object.limit_reached)
+        ? shareLimitReachedFromJSON(object.limit_reached)
+        : 0,
+      movingTo: isSet(object.movingTo)
+        ? globalThis.String(object.movingTo)
+        : isSet(object.moving_to)
+        ? globalThis.String(object.moving_to)
+        : "",
+      ratio: isSet(object.ratio) ? globalThis.Number(object.ratio) : 0,
+      seedingSeconds: isSet(object.seedingSeconds)
+        ? globalThis.Number(object.seedingSeconds)
+        : isSet(object.seeding_seconds)
+        ? globalThis.Number(object.seeding_seconds)
+        : 0,
+      activeSeconds: isSet(object.activeSeconds)
+        ? globalThis.Number(object.activeSeconds)
+        : isSet(object.active_seconds)
+        ? globalThis.Number(object.active_seconds)
+        : 0,
+      uploadedTotal: isSet(object.uploadedTotal)
+        ? globalThis.Number(object.uploadedTotal)
+        : isSet(object.uploaded_total)
+        ? globalThis.Number(object.uploaded_total)
+        : 0,
+      downloadedTotal: isSet(object.downloadedTotal)
+        ? globalThis.Number(object.downloadedTotal)
+        : isSet(object.downloaded_total)
+        ? globalThis.Number(object.downloaded_total)
+        : 0,
     };
   },
 
@@ -801,6 +1291,63 @@ export const Torrent: MessageFns<Torrent> = {
     if (message.addedAt !== 0) {
       obj.addedAt = Math.round(message.addedAt);
     }
+    if (message.category !== "") {
+      obj.category = message.category;
+    }
+    if (message.tags?.length) {
+      obj.tags = message.tags;
+    }
+    if (message.savePath !== "") {
+      obj.savePath = message.savePath;
+    }
+    if (message.downloadLimit !== 0) {
+      obj.downloadLimit = Math.round(message.downloadLimit);
+    }
+    if (message.uploadLimit !== 0) {
+      obj.uploadLimit = Math.round(message.uploadLimit);
+    }
+    if (message.ratioLimit !== 0) {
+      obj.ratioLimit = floatToJson(message.ratioLimit);
+    }
+    if (message.seedingTimeLimit !== 0) {
+      obj.seedingTimeLimit = Math.round(message.seedingTimeLimit);
+    }
+    if (message.inactiveSeedingTimeLimit !== 0) {
+      obj.inactiveSeedingTimeLimit = Math.round(message.inactiveSeedingTimeLimit);
+    }
+    if (message.queuePosition !== 0) {
+      obj.queuePosition = Math.round(message.queuePosition);
+    }
+    if (message.forceStart !== false) {
+      obj.forceStart = message.forceStart;
+    }
+    if (message.sequential !== false) {
+      obj.sequential = message.sequential;
+    }
+    if (message.firstLastPiece !== false) {
+      obj.firstLastPiece = message.firstLastPiece;
+    }
+    if (message.limitReached !== 0) {
+      obj.limitReached = shareLimitReachedToJSON(message.limitReached);
+    }
+    if (message.movingTo !== "") {
+      obj.movingTo = message.movingTo;
+    }
+    if (message.ratio !== 0) {
+      obj.ratio = floatToJson(message.ratio);
+    }
+    if (message.seedingSeconds !== 0) {
+      obj.seedingSeconds = Math.round(message.seedingSeconds);
+    }
+    if (message.activeSeconds !== 0) {
+      obj.activeSeconds = Math.round(message.activeSeconds);
+    }
+    if (message.uploadedTotal !== 0) {
+      obj.uploadedTotal = Math.round(message.uploadedTotal);
+    }
+    if (message.downloadedTotal !== 0) {
+      obj.downloadedTotal = Math.round(message.downloadedTotal);
+    }
     return obj;
   },
 
@@ -822,9 +1369,32 @@ export const Torrent: MessageFns<Torrent> = {
       : undefined;
     message.error = object.error ?? "";
     message.addedAt = object.addedAt ?? 0;
+    message.category = object.category ?? "";
+    message.tags = object.tags?.map((e) => e) || [];
+    message.savePath = object.savePath ?? "";
+    message.downloadLimit = object.downloadLimit ?? 0;
+    message.uploadLimit = object.uploadLimit ?? 0;
+    message.ratioLimit = object.ratioLimit ?? 0;
+    message.seedingTimeLimit = object.seedingTimeLimit ?? 0;
+    message.inactiveSeedingTimeLimit = object.inactiveSeedingTimeLimit ?? 0;
+    message.queuePosition = object.queuePosition ?? 0;
+    message.forceStart = object.forceStart ?? false;
+    message.sequential = object.sequential ?? false;
+    message.firstLastPiece = object.firstLastPiece ?? false;
+    message.limitReached = object.limitReached ?? 0;
+    message.movingTo = object.movingTo ?? "";
+    message.ratio = object.ratio ?? 0;
+    message.seedingSeconds = object.seedingSeconds ?? 0;
+    message.activeSeconds = object.activeSeconds ?? 0;
+    message.uploadedTotal = object.uploadedTotal ?? 0;
+    message.downloadedTotal = object.downloadedTotal ?? 0;
     return message;
   },
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
