@@ -10,12 +10,12 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import * as grpc from '@grpc/grpc-js';
-import { SeedboxControlClient, TorrentState, type ListTorrentsResponse, type Torrent } from '@seedbox/proto';
+import { TorrentState } from '@seedbox/proto';
 import { compareTrees, makeTorrent, type TestTorrent } from './support/data.js';
 import { call } from './support/fleet.js';
 import { startLibtorrentSeed } from './support/peers.js';
-import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, runToExit, sleep, spawnProcess, waitFor, type ManagedProcess } from './support/processes.js';
+import { listTorrents, logLines, startServe } from './support/serve.js';
+import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, runToExit, sleep, spawnProcess, waitFor } from './support/processes.js';
 import { needTools, tools } from './support/tools.js';
 import { startOpentracker } from './support/tracker.js';
 
@@ -30,49 +30,7 @@ beforeEach(() => {
 afterEach(() => cleanupAfter(mark));
 afterAll(cleanupAll);
 
-interface Serve {
-  process: ManagedProcess;
-  control: SeedboxControlClient;
-  grpcPort: number;
-  metricsPort: number;
-  stop(): Promise<void>;
-}
-
-async function startServe(dataDir: string, extra: string[] = [], logName = 'serve'): Promise<Serve> {
-  const grpcPort = await freePort();
-  const metricsPort = await freePort();
-  const listenPort = await freePort();
-  const proc = spawnProcess(
-    process.execPath,
-    [cli, 'serve', '--data', dataDir, '--grpc-port', String(grpcPort), '--metrics-port', String(metricsPort), '--listen-host', '127.0.0.1', '--listen-port', String(listenPort), ...extra],
-    { name: logName, logFile: join(dataDir, '..', `${logName}-${Date.now()}.log`) },
-  );
-  await proc.waitForLine(/"msg":"ready"/, 30_000, 'seedbox serve to be ready');
-  const control = new SeedboxControlClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
-  return {
-    process: proc,
-    control,
-    grpcPort,
-    metricsPort,
-    async stop() {
-      control.close();
-      await proc.stop(15_000);
-    },
-  };
-}
-
-async function list(s: Serve): Promise<Torrent[]> {
-  return (await call<object, ListTorrentsResponse>(s.control, 'listTorrents', {})).torrents;
-}
-
-/** The JSON log lines of a process with this message. */
-function logLines(p: ManagedProcess, msg: string): Record<string, unknown>[] {
-  return p
-    .text()
-    .split('\n')
-    .filter((l) => l.includes(`"msg":"${msg}"`))
-    .map((l) => JSON.parse(l.slice(l.indexOf('{'))) as Record<string, unknown>);
-}
+const list = listTorrents;
 
 describe.skipIf(!need.available)('seedbox serve', () => {
   let work: string;

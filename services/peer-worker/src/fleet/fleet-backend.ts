@@ -55,6 +55,8 @@ export interface FleetView {
   totals(infoHashHex: string): TorrentTotals | undefined;
   /** Bytes verified of the torrent, as the fleet's bitfield says. */
   doneBytes(infoHashHex: string): number | undefined;
+  /** Bytes verified of each file (one per entry of the metainfo's files), as the fleet's bitfield says. */
+  fileDone(infoHashHex: string): number[] | undefined;
 }
 
 export class FleetBackend implements ControlBackend {
@@ -250,8 +252,11 @@ export class FleetBackend implements ControlBackend {
     return this.unavailableOnError(() => this.state.requestRecheck(infoHashHex));
   }
 
+  /** The figures of the last tick, with each file's progress from the fleet's bitfield (so any replica has it). */
   stats(infoHashHex: string): TorrentStatsView | undefined {
-    return this.board.get(infoHashHex);
+    const s = this.board.get(infoHashHex);
+    const fileDone = this.o.fleet.fileDone(infoHashHex);
+    return s && fileDone ? { ...s, fileDone } : s;
   }
 
   onTick(listener: (stats: TorrentStatsView[]) => void): () => void {

@@ -20,12 +20,15 @@ export class FleetPicture {
   private readonly bits = new Map<string, Uint8Array>();
   /** Each torrent's wanted pieces (priority above skip), for the file priorities they were made from. */
   private readonly wanted = new Map<string, { key: string; pieces: Uint8Array }>();
+  /** Bytes verified per file, for the bitfield bytes they were counted from. */
+  private readonly perFile = new Map<string, { from: Uint8Array | undefined; bytes: number[] }>();
 
   /** A registry change; throws when the entry's torrent cannot be parsed (it is then not kept). */
   setEntry(hex: string, e: RegistryEntry | undefined): void {
     if (!e) {
       this.registry.delete(hex);
       this.wanted.delete(hex);
+      this.perFile.delete(hex);
       return;
     }
     this.registry.set(hex, { entry: e, meta: this.registry.get(hex)?.meta ?? parseMetainfo(e.torrentFile) });
@@ -86,6 +89,28 @@ export class FleetPicture {
     const last = r.meta.pieceCount - 1;
     const lastSize = r.meta.totalLength - last * r.meta.pieceLength;
     return bits.count * r.meta.pieceLength - (bits.has(last) ? r.meta.pieceLength - lastSize : 0);
+  }
+
+  /**
+   * Bytes of each file (one per entry of `meta.files`) in verified
+   * pieces. Counted when asked, O(pieces), and kept until the bitfield
+   * changes (every change brings new bytes), so a list of many torrents
+   * costs nothing for those that did not move.
+   */
+  fileDone(hex: string): number[] | undefined {
+    const r = this.registry.get(hex);
+    if (!r) return undefined;
+    const from = this.bits.get(hex);
+    const cached = this.perFile.get(hex);
+    if (cached && cached.from === from) return cached.bytes;
+    const bytes = new Array<number>(r.meta.files.length).fill(0);
+    const bits = this.bitfield(hex, r.meta);
+    if (bits.count > 0) {
+      const geometry = new PieceGeometry(r.meta);
+      for (const p of bits.setIndices()) for (const span of geometry.spans(p)) bytes[span.fileIndex]! += span.length;
+    }
+    this.perFile.set(hex, { from, bytes });
+    return bytes;
   }
 
   /** Registered torrents paused by the operator (or a seeding rule). */

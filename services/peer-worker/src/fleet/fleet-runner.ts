@@ -193,6 +193,10 @@ export class FleetRunner implements FleetView {
     return this.picture.doneBytes(infoHashHex);
   }
 
+  fileDone(infoHashHex: string): number[] | undefined {
+    return this.picture.fileDone(infoHashHex);
+  }
+
   /**
    * Graceful stop: the sessions close, pieces on their way to the writers
    * are answered (Engine.stop drains them), the last verified pieces go
