@@ -3,7 +3,7 @@
  * built CLI in a child process (run `npx tsc -b tsconfig.build.json` first),
  * against a real gRPC control server in this process over the in-memory
  * backend, which ticks every 100 ms. Every failure must be one line on
- * stderr and exit 1.
+ * stderr and exit 1; a usage error (a flag's value it cannot take) exits 2.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -135,9 +135,9 @@ describe('seedbox control commands', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^INFO HASH +NAME +STATE +PROGRESS +DOWN +UP +PEERS +SIZE$/);
-    expect(lines[1]).toMatch(new RegExp(`^${SINGLE_HASH.slice(0, 12)} +single\\.bin +downloading +0\\.0% +0 B/s +0 B/s +0 +64\\.0 KiB$`));
-    expect(lines[2]).toMatch(new RegExp(`^${MULTI_HASH.slice(0, 12)} +tree +paused +- +- +- +- +78\\.1 KiB$`));
+    expect(lines[0]).toMatch(/^INFO HASH +NAME +STATE +PROGRESS +DOWN +UP +PEERS +RATIO +SIZE +CATEGORY +TAGS$/);
+    expect(lines[1]).toMatch(new RegExp(`^${SINGLE_HASH.slice(0, 12)} +single\\.bin +downloading +0\\.0% +0 B/s +0 B/s +0 +0\\.00 +64\\.0 KiB +- +-$`));
+    expect(lines[2]).toMatch(new RegExp(`^${MULTI_HASH.slice(0, 12)} +tree +paused +- +- +- +- +0\\.00 +78\\.1 KiB +- +-$`));
 
     const j = await seedbox(['ls', '--json', '--server', server.address]);
     expect(j.status).toBe(0);
@@ -188,7 +188,7 @@ describe('seedbox control commands', () => {
     const r = await w.result;
     expect(r.status).toBe(0);
     for (const line of r.stdout.trimEnd().split('\n')) {
-      expect(line).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d  ${MULTI_HASH.slice(0, 12)}  tree  0\\.0%  down 0 B/s  up 0 B/s  peers 0  ETA --:--$`));
+      expect(line).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d  ${MULTI_HASH.slice(0, 12)}  tree  downloading  0\\.0%  down 0 B/s  up 0 B/s  peers 0  ratio 0\\.00  ETA --:--$`));
     }
   });
 
@@ -226,5 +226,147 @@ describe('seedbox control commands', () => {
     } finally {
       silent.stop();
     }
+  });
+});
+
+function expectUsageError(r: Result, pattern: RegExp): void {
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/^[^\n]+\n$/);
+  expect(r.stderr).toMatch(pattern);
+  expect(r.stdout).toBe('');
+}
+
+describe('seedbox settings commands', () => {
+  const backend = new MemoryControlBackend('/srv/data');
+  let server: { address: string; stop: () => void };
+  let s: string[];
+  const run = (...args: string[]): Promise<Result> => seedbox([...args, ...s]);
+
+  beforeAll(async () => {
+    server = await startServer(backend);
+    s = ['--server', server.address];
+  });
+  afterAll(() => server.stop());
+
+  it('category add, edit, ls and rm', async () => {
+    const a = await run('category', 'add', 'tv', 'media/tv');
+    expect(a.stderr).toBe('');
+    expect(a.stdout).toMatch(/^CATEGORY +SAVE FOLDER\ntv +media\/tv\n$/);
+    expect((await run('category', 'add', 'movies', '/srv/data/films')).status).toBe(0);
+    expect((await run('category', 'edit', 'movies', 'media/movies')).status).toBe(0);
+    const ls = await run('category', 'ls', '--json');
+    expect(ls.stdout.trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual([
+      { name: 'movies', savePath: 'media/movies' },
+      { name: 'tv', savePath: 'media/tv' },
+    ]);
+    expectOneLineFailure(await run('category', 'add', 'tv', 'x'), /^seedbox category: category-exists: the category "tv" exists already\n$/);
+    expectOneLineFailure(await run('category', 'add', 'out', '/etc'), /^seedbox category: save-path: the save folder \/etc is outside the data folder \/srv\/data\n$/);
+    expectUsageError(await run('category', 'add', 'onlyname'), /^seedbox category: usage: seedbox category ls/);
+    await run('category', 'add', 'gone', 'x');
+    expect((await run('category', 'rm', 'gone')).stdout).not.toMatch(/gone/);
+  });
+
+  it('add takes a category, tags, limits and file priorities', async () => {
+    const r = await run('add', MULTI, '--category', 'tv', '--tags', 'a, b', '--upload-limit', '20M', '--ratio-limit', '2', '--sequential', '--high', '0', '--json');
+    expect(r.stderr).toBe('');
+    const t = JSON.parse(r.stdout).torrent;
+    expect(t).toMatchObject({ category: 'tv', tags: ['a', 'b'], uploadLimit: 20 * 1024 * 1024, ratioLimit: 2, sequential: true, firstLastPiece: false, savePath: '/srv/data/media/tv' });
+    expect(t.files[0].priority).toBe('FILE_PRIORITY_HIGH');
+    expectOneLineFailure(await run('add', SINGLE, '--category', 'nope'), /^seedbox add: unknown-category: there is no category "nope"; create it first\n$/);
+    expectOneLineFailure(await run('add', SINGLE, '--save-path', '../x'), /^seedbox add: save-path: the save folder \.\.\/x is outside the data folder \/srv\/data\n$/);
+    expectUsageError(await run('add', SINGLE, '--download-limit', 'fast'), /^seedbox add: --download-limit takes bytes per second.*"fast"\)\n$/);
+    expect(backend.records.has(SINGLE_HASH)).toBe(false);
+  });
+
+  it('set changes settings by a short hash and prints the torrent; get and ls --long show everything', async () => {
+    const r = await run('set', MULTI_HASH.slice(0, 8), '--add-tags', 'c', '--remove-tags', 'a', '--download-limit', '512k', '--seeding-time-limit', 'none', '--force-start', 'on', '--sequential', 'off', '--skip', '1-2');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^info hash +838e96e6/m);
+    const settings = backend.records.get(MULTI_HASH)!.settings;
+    expect(settings).toMatchObject({ tags: ['b', 'c'], limits: { download: 512 * 1024, upload: 20 * 1024 * 1024 }, forceStart: true, sequential: false });
+    expect(settings.share.seedingMinutes).toBe(-1);
+
+    const g = await run('get', MULTI_HASH);
+    expect(g.status).toBe(0);
+    expect(g.stdout).toMatch(/^save folder +\/srv\/data\/media\/tv$/m);
+    expect(g.stdout).toMatch(/^category +tv$/m);
+    expect(g.stdout).toMatch(/^tags +b,c$/m);
+    expect(g.stdout).toMatch(/^ratio +0\.00 \(limit 2\.00\)$/m);
+    expect(g.stdout).toMatch(/^seeding time +00:00:00 \(limit none, inactive limit global\)$/m);
+    expect(g.stdout).toMatch(/^download limit +512\.0 KiB\/s$/m);
+    expect(g.stdout).toMatch(/^queue position +1$/m);
+    expect(g.stdout).toMatch(/^force start +on$/m);
+    expect(g.stdout).toMatch(/^files:\n +# +PRIORITY +DONE +SIZE +PATH\n +0 +high +- /m);
+    expect(g.stdout).toMatch(/^ +1 +skip +- /m);
+    const long = await run('ls', '--long');
+    expect(long.stdout).toBe(g.stdout);
+  });
+
+  it('set refuses bad values in one line: usage errors exit 2, the server\'s rules exit 1', async () => {
+    expectUsageError(await run('set', MULTI_HASH, '--ratio-limit', '-1'), /^seedbox set: Option '--ratio-limit' argument is ambiguous\..*; usage: seedbox set/);
+    expectUsageError(await run('set', MULTI_HASH, '--ratio-limit', 'lots'), /^seedbox set: --ratio-limit takes a ratio \(0 or more\), none or global \(got "lots"\)\n$/);
+    expectUsageError(await run('set', MULTI_HASH, '--sequential', 'yes'), /^seedbox set: --sequential takes on or off \(got "yes"\)\n$/);
+    expectUsageError(await run('set', MULTI_HASH, '--skip', '3-1'), /^seedbox set: --skip takes file numbers/);
+    expectUsageError(await run('set', MULTI_HASH, '--tags', 'x', '--add-tags', 'y'), /^seedbox set: --tags replaces the tags/);
+    expectUsageError(await run('set', MULTI_HASH), /^seedbox set: nothing to change/);
+    expectOneLineFailure(await run('set', MULTI_HASH, '--category', 'nope'), /^seedbox set: unknown-category: there is no category "nope"; create it first\n$/);
+    expectOneLineFailure(await run('set', MULTI_HASH, '--high', '99'), /^seedbox set: file-index: file 99 does not exist: the torrent has files 0 to \d+\n$/);
+    expectOneLineFailure(await run('set', MULTI_HASH, '--add-tags', 'a\u0001b'), /^seedbox set: tag: /);
+  });
+
+  it('move sends the folder; one outside the data folder is one line', async () => {
+    const r = await run('move', MULTI_HASH, 'done');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`moving ${MULTI_HASH} to done\n`);
+    expect(backend.moved.at(-1)).toEqual({ infoHashHex: MULTI_HASH, savePath: '/srv/data/done' });
+    expectOneLineFailure(await run('move', MULTI_HASH, '/elsewhere'), /^seedbox move: save-path: the save folder \/elsewhere is outside the data folder \/srv\/data\n$/);
+    expectUsageError(await run('move', MULTI_HASH), /^seedbox move: usage: /);
+  });
+
+  it('queue moves torrents in the queue order', async () => {
+    await run('add', SINGLE);
+    const r = await run('queue', 'top', SINGLE_HASH);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`moved top in the queue: ${SINGLE_HASH}\n`);
+    expect(backend.records.get(SINGLE_HASH)!.queuePosition).toBe(1);
+    await run('queue', 'down', SINGLE_HASH);
+    expect(backend.records.get(MULTI_HASH)!.queuePosition).toBe(1);
+    expectUsageError(await run('queue', 'sideways', SINGLE_HASH), /^seedbox queue: usage: seedbox queue top\|bottom\|up\|down/);
+  });
+
+  it('config prints the config, and changes it with flags', async () => {
+    const r = await run('config');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^download limit +none$/m);
+    expect(r.stdout).toMatch(/^queueing +off$/m);
+    expect(r.stdout).toMatch(/^categories +movies, tv$/m);
+    const c = await run('config', '--download-limit', '20M', '--alt-upload-limit', '1k', '--alt-speed', 'on', '--queueing', 'on', '--max-active-downloads', 'none', '--max-active-torrents', '8', '--ratio-limit', '1.5', '--seeding-time-limit', '60', '--share-action', 'remove-with-data', '--json');
+    expect(c.stderr).toBe('');
+    expect(JSON.parse(c.stdout)).toMatchObject({
+      downloadLimit: 20 * 1024 * 1024,
+      altUploadLimit: 1024,
+      altSpeedEnabled: true,
+      queueingEnabled: true,
+      maxActiveDownloads: -1,
+      maxActiveTorrents: 8,
+      ratioLimit: 1.5,
+      seedingTimeLimit: 60,
+      shareAction: 'SHARE_ACTION_REMOVE_WITH_DATA',
+    });
+    expect(backend.fleetConfig.queue.enabled).toBe(true);
+    expectUsageError(await run('config', '--share-action', 'delete'), /^seedbox config: --share-action takes pause, remove or remove-with-data \(got "delete"\)\n$/);
+    expectUsageError(await run('config', '--ratio-limit', 'global'), /^seedbox config: --ratio-limit takes a ratio \(0 or more\), none \(got "global"\)\n$/);
+    expectUsageError(await run('config', '--upload-limit', '-5'), /^seedbox config: /);
+  });
+
+  it('ls shows queued and stalled torrents, ratio, category and tags', async () => {
+    backend.records.get(SINGLE_HASH)!.queued = true;
+    backend.records.get(MULTI_HASH)!.ratio = 1.25;
+    backend.setStats(MULTI_HASH, { state: 'downloading', downloadRate: 0 });
+    const lines = (await run('ls')).stdout.trimEnd().split('\n');
+    // Oldest first: the multi-file torrent was added first.
+    expect(lines[2]).toMatch(new RegExp(`^${SINGLE_HASH.slice(0, 12)} +single\\.bin +queued .* 0\\.00 +64\\.0 KiB +- +-$`));
+    expect(lines[1]).toMatch(new RegExp(`^${MULTI_HASH.slice(0, 12)} +tree +stalled .* 1\\.25 +\\S+ KiB +tv +b,c$`));
   });
 });

@@ -1,10 +1,19 @@
 import { credentials, Metadata, status as Status, type CallOptions, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
+  filePriorityToJSON,
   SeedboxControlClient,
+  shareActionToJSON,
+  shareLimitReachedToJSON,
   torrentStateToJSON,
   type AddTorrentRequest,
   type AddTorrentResponse,
+  type Category,
+  type CategoryMode,
+  type FleetConfig,
+  type FleetConfigPatch,
+  type QueueDirection,
   type Torrent,
+  type TorrentSettingsPatch,
   type TorrentState,
   type WatchTorrentsResponse,
 } from '@seedbox/proto';
@@ -111,6 +120,50 @@ export class ControlClient {
     return this.unary(this.client.addTorrent, request, request.magnetUri ? MAGNET_ADD_DEADLINE_MS : CALL_DEADLINE_MS);
   }
 
+  async get(infoHash: string): Promise<Torrent> {
+    const t = (await this.unary(this.client.getTorrent, { infoHash })).torrent;
+    if (!t) throw new CliError(`${this.server} answered GetTorrent without a torrent`);
+    return t;
+  }
+
+  async set(infoHash: string, patch: TorrentSettingsPatch): Promise<Torrent> {
+    const t = (await this.unary(this.client.setTorrent, { infoHash, patch })).torrent;
+    if (!t) throw new CliError(`${this.server} answered SetTorrent without a torrent`);
+    return t;
+  }
+
+  async move(infoHash: string, savePath: string): Promise<void> {
+    await this.unary(this.client.moveTorrent, { infoHash, savePath });
+  }
+
+  async moveInQueue(infoHashes: string[], direction: QueueDirection): Promise<void> {
+    await this.unary(this.client.moveInQueue, { infoHashes, direction });
+  }
+
+  async config(): Promise<FleetConfig> {
+    const c = (await this.unary(this.client.getConfig, {})).config;
+    if (!c) throw new CliError(`${this.server} answered GetConfig without a config`);
+    return c;
+  }
+
+  async setConfig(patch: FleetConfigPatch): Promise<FleetConfig> {
+    const c = (await this.unary(this.client.setConfig, { patch })).config;
+    if (!c) throw new CliError(`${this.server} answered SetConfig without a config`);
+    return c;
+  }
+
+  async categories(): Promise<Category[]> {
+    return (await this.unary(this.client.listCategories, {})).categories;
+  }
+
+  async putCategory(name: string, savePath: string, mode: CategoryMode): Promise<Category[]> {
+    return (await this.unary(this.client.putCategory, { name, savePath, mode })).categories;
+  }
+
+  async removeCategories(names: string[]): Promise<Category[]> {
+    return (await this.unary(this.client.removeCategories, { names })).categories;
+  }
+
   async list(): Promise<Torrent[]> {
     return (await this.unary(this.client.listTorrents, {})).torrents;
   }
@@ -171,9 +224,33 @@ export function torrentJson(t: Torrent): Record<string, unknown> {
     pieceLength: t.pieceLength,
     pieceCount: t.pieceCount,
     private: t.private,
-    files: t.files.map((f) => ({ path: f.path, length: f.length })),
+    files: t.files.map((f) => ({ path: f.path, length: f.length, priority: filePriorityToJSON(f.priority), bytesDone: f.bytesDone ?? null })),
     stats: t.stats ?? null,
     error: t.error,
     addedAt: t.addedAt,
+    category: t.category,
+    tags: t.tags,
+    savePath: t.savePath,
+    downloadLimit: t.downloadLimit,
+    uploadLimit: t.uploadLimit,
+    ratioLimit: t.ratioLimit,
+    seedingTimeLimit: t.seedingTimeLimit,
+    inactiveSeedingTimeLimit: t.inactiveSeedingTimeLimit,
+    queuePosition: t.queuePosition,
+    forceStart: t.forceStart,
+    sequential: t.sequential,
+    firstLastPiece: t.firstLastPiece,
+    limitReached: shareLimitReachedToJSON(t.limitReached),
+    movingTo: t.movingTo,
+    ratio: t.ratio,
+    seedingSeconds: t.seedingSeconds,
+    activeSeconds: t.activeSeconds,
+    uploadedTotal: t.uploadedTotal,
+    downloadedTotal: t.downloadedTotal,
   };
+}
+
+/** The fleet's config as `config --json` prints it: every field, the share action by its enum name. */
+export function configJson(c: FleetConfig): Record<string, unknown> {
+  return { ...c, shareAction: shareActionToJSON(c.shareAction), categories: c.categories.map((x) => ({ name: x.name, savePath: x.savePath })) };
 }

@@ -1,6 +1,7 @@
 import { CliError, UsageError } from './cli-error.js';
 import { add, addUsage, ls, lsUsage, pause, pauseUsage, recheck, recheckUsage, resume, resumeUsage, rm, rmUsage, watch, watchUsage } from './commands/control.js';
 import { download, downloadUsage } from './commands/download.js';
+import { category, categoryUsage, config, configUsage, get, getUsage, move, moveUsage, queue, queueUsage, set, setUsage } from './commands/settings.js';
 import { inspect, inspectUsage } from './commands/inspect.js';
 import { seed, seedUsage } from './commands/seed.js';
 import { serviceCommand } from './commands/service.js';
@@ -14,7 +15,13 @@ const COMMANDS: Record<string, { run: Command; usage: string; summary: string }>
   serve: { run: (argv, out) => import('./serve/serve.js').then((m) => m.serve(argv, out)), usage: 'seedbox serve --data DIR [--watch-dir DIR] [--help for every option]', summary: 'the one-machine seedbox: a daemon driven by the control API' },
   // A daemon (serve) or the fleet, over the gRPC control API (--server, else SEEDBOX_SERVER, else 127.0.0.1:50051).
   add: { run: add, usage: addUsage, summary: 'add a torrent to the fleet' },
-  ls: { run: ls, usage: lsUsage, summary: "list the fleet's torrents" },
+  ls: { run: ls, usage: lsUsage, summary: "list the fleet's torrents (--long: everything about each)" },
+  get: { run: get, usage: getUsage, summary: 'print everything about one torrent: settings, limits, files' },
+  set: { run: set, usage: setUsage, summary: "change a torrent's settings: category, tags, limits, file priorities..." },
+  move: { run: move, usage: moveUsage, summary: "move a torrent's data to another folder in the data folder" },
+  queue: { run: queue, usage: queueUsage, summary: 'move torrents in the queue order' },
+  config: { run: config, usage: configUsage, summary: "print or change the fleet's config: speed limits, queueing, share limits" },
+  category: { run: category, usage: categoryUsage, summary: 'list, add, edit or remove categories' },
   rm: { run: rm, usage: rmUsage, summary: 'remove a torrent from the fleet' },
   pause: { run: pause, usage: pauseUsage, summary: 'pause a torrent' },
   resume: { run: resume, usage: resumeUsage, summary: 'resume a paused torrent' },

@@ -188,7 +188,7 @@ describe('control service settings', () => {
       const { torrent, created } = await add({
         torrentFile: MULTI,
         category: 'movies',
-        tags: ['x'],
+        tags: { tags: ['x'] },
         settings: TorrentSettingsPatch.fromPartial({ uploadLimit: 2048, sequential: true, files: [{ indices: [0], priority: FilePriority.FILE_PRIORITY_HIGH }] }),
       });
       expect(created).toBe(true);

@@ -2,11 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { status as Status } from '@grpc/grpc-js';
 import { isMagnetUri } from '@seedbox/protocol';
-import type { AddTorrentRequest, Torrent, TorrentStats } from '@seedbox/proto';
+import { TorrentState, type AddTorrentRequest, type Torrent, type TorrentStats } from '@seedbox/proto';
 import { CliError, UsageError } from '../cli-error.js';
 import { ControlCallError, ControlClient, resolveServer, stateName, toCallError, torrentJson, withControlClient } from '../control-client.js';
 import { onStopSignal } from '../embedded.js';
-import { formatBytes, formatDuration, formatRate } from '../format.js';
+import { formatDuration, formatRate } from '../format.js';
+import { isEmptyPatch, torrentOptions, torrentPatchFromFlags } from '../settings-flags.js';
+import { clip, formatRatio, formatTable, formatTorrentLong, printable, progress, SHORT } from '../torrent-view.js';
 
 /**
  * The commands that drive a running fleet over the gRPC control API (any
@@ -14,9 +16,12 @@ import { formatBytes, formatDuration, formatRate } from '../format.js';
  * state of their own; each is one call (watch: one stream) to --server.
  */
 
-const SERVER = '[--server HOST:PORT]';
-export const addUsage = `seedbox add <file.torrent | magnet-uri> [--paused] ${SERVER} [--json]`;
-export const lsUsage = `seedbox ls ${SERVER} [--json]`;
+export const SERVER = '[--server HOST:PORT]';
+export const addUsage =
+  `seedbox add <file.torrent | magnet-uri> [--paused] [--category NAME] [--tags a,b] [--save-path FOLDER] [--download-limit RATE] [--upload-limit RATE] ` +
+  `[--ratio-limit R|none|global] [--seeding-time-limit MIN|none|global] [--inactive-time-limit MIN|none|global] [--sequential] [--first-last-piece] [--force-start] ` +
+  `[--skip FILES] [--normal FILES] [--high FILES] ${SERVER} [--json]`;
+export const lsUsage = `seedbox ls [--long] ${SERVER} [--json]`;
 export const rmUsage = `seedbox rm <infohash> [--delete-data] ${SERVER}`;
 export const pauseUsage = `seedbox pause <infohash> ${SERVER}`;
 export const resumeUsage = `seedbox resume <infohash> ${SERVER}`;
@@ -25,25 +30,28 @@ export const watchUsage = `seedbox watch [infohash ...] ${SERVER} [--json]`;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-function parse<O extends Options>(argv: string[], usage: string, options: O) {
+type ParseConfig<O extends Options> = { args: string[]; options: O & { server: { type: 'string' } }; allowPositionals: true; strict: true };
+
+/** parseArgs with --server, any failure a usage error that shows the usage. */
+export function parse<O extends Options>(argv: string[], usage: string, options: O): ReturnType<typeof parseArgs<ParseConfig<O>>> {
   try {
     return parseArgs({ args: argv, options: { ...options, server: { type: 'string' } } as O & { server: { type: 'string' } }, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}; usage: ${usage}`);
+    // parseArgs explains some refusals over several lines; the CLI reports in one.
+    throw new UsageError(`${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; usage: ${usage}`);
   }
 }
 
 const FULL_HASH = /^[0-9a-f]{40}$/i;
 /** Long enough that a typo rarely matches; `ls` shows 12. */
 const HASH_PREFIX = /^[0-9a-f]{6,39}$/i;
-const SHORT = 12;
 
 /**
  * The info hash to send for what the user typed. A prefix (as `ls` shows)
  * is looked up in the list; anything else goes to the server as is, which
  * checks it and names the rule it breaks.
  */
-async function resolveInfoHash(client: ControlClient, arg: string): Promise<string> {
+export async function resolveInfoHash(client: ControlClient, arg: string): Promise<string> {
   if (FULL_HASH.test(arg) || !HASH_PREFIX.test(arg)) return arg;
   const prefix = arg.toLowerCase();
   const matches = (await client.list()).filter((t) => t.infoHash.startsWith(prefix));
@@ -52,32 +60,19 @@ async function resolveInfoHash(client: ControlClient, arg: string): Promise<stri
   throw new CliError(`${arg} matches ${matches.length} torrents (${matches.map((t) => t.infoHash).join(', ')}); give more of the info hash`);
 }
 
-/** Torrent names come from the file: keep control characters off the terminal. */
-function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-}
-
-function clip(s: string, width: number): string {
-  return s.length <= width ? s : `${s.slice(0, width - 1)}…`;
-}
-
-function progress(totalLength: number, stats: TorrentStats | undefined): string {
-  if (!stats) return '-';
-  const fraction = totalLength > 0 ? (totalLength - stats.leftBytes) / totalLength : 1;
-  return `${(fraction * 100).toFixed(1)}%`;
-}
-
 export async function add(argv: string[], out: NodeJS.WritableStream): Promise<number> {
-  const parsed = parse(argv, addUsage, { paused: { type: 'boolean' }, json: { type: 'boolean' } });
+  const parsed = parse(argv, addUsage, { paused: { type: 'boolean' }, json: { type: 'boolean' }, 'save-path': { type: 'string' }, ...torrentOptions('boolean') });
   const [target, ...extra] = parsed.positionals;
   if (target === undefined || extra.length > 0) throw new UsageError(`usage: ${addUsage}`);
   const server = resolveServer(parsed.values.server);
   const paused = parsed.values.paused ?? false;
+  const patch = torrentPatchFromFlags(parsed.values);
+  const settings = isEmptyPatch(patch) ? undefined : patch;
+  const savePath = parsed.values['save-path'];
 
   let request: AddTorrentRequest;
   if (isMagnetUri(target)) {
-    request = { magnetUri: target, paused, category: '', tags: [] };
+    request = { magnetUri: target, paused, savePath, settings };
   } else {
     let bytes: Buffer;
     try {
@@ -85,14 +80,14 @@ export async function add(argv: string[], out: NodeJS.WritableStream): Promise<n
     } catch (e) {
       throw new CliError(`${target}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
     }
-    request = { torrentFile: bytes, paused, category: '', tags: [] };
+    request = { torrentFile: bytes, paused, savePath, settings };
   }
   let response;
   try {
     response = await withControlClient(server, (c) => c.add(request));
   } catch (e) {
-    // The server checks the file; say which file it refused.
-    if (e instanceof ControlCallError && e.code === Status.INVALID_ARGUMENT && request.torrentFile) throw new CliError(`${target}: ${e.message}`);
+    // The server checks the file; say which file it refused (a settings rule names itself: "unknown-category: ...").
+    if (e instanceof ControlCallError && e.code === Status.INVALID_ARGUMENT && request.torrentFile && !/^[a-z-]+: /.test(e.details)) throw new CliError(`${target}: ${e.message}`);
     throw e;
   }
   const t = response.torrent;
@@ -107,7 +102,7 @@ export async function add(argv: string[], out: NodeJS.WritableStream): Promise<n
 }
 
 export async function ls(argv: string[], out: NodeJS.WritableStream): Promise<number> {
-  const parsed = parse(argv, lsUsage, { json: { type: 'boolean' } });
+  const parsed = parse(argv, lsUsage, { json: { type: 'boolean' }, long: { type: 'boolean' } });
   if (parsed.positionals.length > 0) throw new UsageError(`usage: ${lsUsage}`);
   const server = resolveServer(parsed.values.server);
   const torrents = await withControlClient(server, (c) => c.list());
@@ -115,34 +110,8 @@ export async function ls(argv: string[], out: NodeJS.WritableStream): Promise<nu
     for (const t of torrents) out.write(`${JSON.stringify(torrentJson(t))}\n`);
     return 0;
   }
-  out.write(formatTable(torrents));
+  out.write(parsed.values.long ? torrents.map(formatTorrentLong).join('\n') : formatTable(torrents));
   return 0;
-}
-
-const COLUMNS = ['INFO HASH', 'NAME', 'STATE', 'PROGRESS', 'DOWN', 'UP', 'PEERS', 'SIZE'];
-const RIGHT = [false, false, false, true, true, true, true, true];
-
-export function formatTable(torrents: Torrent[]): string {
-  const rows = torrents.map((t) => [
-    t.infoHash.slice(0, SHORT),
-    clip(printable(t.name), 40),
-    stateName(t.state),
-    progress(t.totalLength, t.stats),
-    t.stats ? formatRate(t.stats.downloadRate) : '-',
-    t.stats ? formatRate(t.stats.uploadRate) : '-',
-    t.stats ? String(t.stats.peers) : '-',
-    formatBytes(t.totalLength),
-  ]);
-  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, i) => (RIGHT[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  const lines = [line(COLUMNS), ...rows.map(line)];
-  // A torrent in error says why below the table, where a long sentence fits.
-  for (const t of torrents) if (t.error) lines.push(`${t.infoHash.slice(0, SHORT)}: ${printable(t.error)}`);
-  return `${lines.join('\n')}\n`;
 }
 
 export async function rm(argv: string[], out: NodeJS.WritableStream): Promise<number> {
@@ -220,9 +189,11 @@ export async function watch(argv: string[], out: NodeJS.WritableStream): Promise
       const time = new Date(s.tickTimeMs).toTimeString().slice(0, 8);
       const name = t ? clip(printable(t.name), 30) : '?';
       const eta = s.etaSeconds > 0 ? formatDuration(s.etaSeconds) : '--:--';
-      return `${time}  ${s.infoHash.slice(0, SHORT)}  ${name}  ${t ? progress(t.totalLength, s) : '-'}  down ${formatRate(s.downloadRate)}  up ${formatRate(
+      // The state and ratio are the fleet's (queued, stalled...), from the list, which is asked again every tick.
+      const state = t ? stateName(t.state) : s.state === TorrentState.TORRENT_STATE_UNSPECIFIED ? '?' : stateName(s.state);
+      return `${time}  ${s.infoHash.slice(0, SHORT)}  ${name}  ${state}  ${t ? progress(t.totalLength, s) : '-'}  down ${formatRate(s.downloadRate)}  up ${formatRate(
         s.uploadRate,
-      )}  peers ${s.peers}  ETA ${eta}`;
+      )}  peers ${s.peers}  ratio ${t ? formatRatio(t.ratio) : '-'}  ETA ${eta}`;
     };
 
     return await new Promise<number>((resolve, reject) => {
@@ -231,8 +202,16 @@ export async function watch(argv: string[], out: NodeJS.WritableStream): Promise
         stopped = true;
         stream.cancel();
       };
+      let listing = false;
       stream.on('data', (m: { stats: TorrentStats[] }) => {
         for (const s of m.stats) out.write(`${render(s)}\n`);
+        if (!json && !listing) {
+          // One list in flight at most: a slow server gets fewer refreshes, not a pile of them.
+          listing = true;
+          learn()
+            .catch(() => {})
+            .finally(() => (listing = false));
+        }
       });
       // Every end, error or not, arrives as the final 'status', handled there.
       stream.on('error', () => {});

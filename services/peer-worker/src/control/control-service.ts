@@ -140,11 +140,11 @@ export function createControlService(backend: ControlBackend, options: ControlSe
 
   async function addTorrent(request: AddTorrentRequest): Promise<AddTorrentResponse> {
     const s = request.settings;
-    if (request.category !== '' && s?.category !== undefined) throw new ControlError('invalid-argument', 'give the category once: category or settings.category, not both');
-    if (request.tags.length > 0 && s?.tags !== undefined) throw new ControlError('invalid-argument', 'give the tags once: tags or settings.tags, not both');
+    if (request.category !== undefined && s?.category !== undefined) throw new ControlError('invalid-argument', 'give the category once: category or settings.category, not both');
+    if (request.tags !== undefined && s?.tags !== undefined) throw new ControlError('invalid-argument', 'give the tags once: tags or settings.tags, not both');
     const settings = torrentPatchFromProto(s && { ...s, files: [] }, undefined);
-    if (request.category !== '') settings.category = request.category;
-    if (request.tags.length > 0) settings.tags = request.tags;
+    if (request.category !== undefined) settings.category = request.category;
+    if (request.tags !== undefined) settings.tags = request.tags.tags;
     if (s && s.files.length > 0) {
       // Indices are into the file list a client sees; a malformed file has none, and the backend names its fault below.
       let files: number[] | undefined;

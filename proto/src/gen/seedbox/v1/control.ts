@@ -183,9 +183,14 @@ export interface AddTorrentRequest {
   savePath?:
     | string
     | undefined;
-  /** '' for none; else a category that exists. */
-  category: string;
-  tags: string[];
+  /**
+   * A category that exists; absent or '' for none. Optional (like tags) so
+   * that a request written before these fields still encodes.
+   */
+  category?: string | undefined;
+  tags?:
+    | TagList
+    | undefined;
   /**
    * Further settings to start with. Its category and tags, if set, must
    * not be given at the top level as well.
@@ -438,8 +443,8 @@ function createBaseAddTorrentRequest(): AddTorrentRequest {
     magnetUri: undefined,
     paused: false,
     savePath: undefined,
-    category: "",
-    tags: [],
+    category: undefined,
+    tags: undefined,
     settings: undefined,
   };
 }
@@ -458,11 +463,11 @@ export const AddTorrentRequest: MessageFns<AddTorrentRequest> = {
     if (message.savePath !== undefined) {
       writer.uint32(34).string(message.savePath);
     }
-    if (message.category !== "") {
+    if (message.category !== undefined) {
       writer.uint32(42).string(message.category);
     }
-    for (const v of message.tags) {
-      writer.uint32(50).string(v!);
+    if (message.tags !== undefined) {
+      TagList.encode(message.tags, writer.uint32(50).fork()).join();
     }
     if (message.settings !== undefined) {
       TorrentSettingsPatch.encode(message.settings, writer.uint32(58).fork()).join();
@@ -528,7 +533,7 @@ export const AddTorrentRequest: MessageFns<AddTorrentRequest> = {
               break;
             }
 
-            message.tags.push(reader.string());
+            message.tags = TagList.decode(reader, reader.uint32());
             continue;
           }
           case 7: {
@@ -569,8 +574,8 @@ export const AddTorrentRequest: MessageFns<AddTorrentRequest> = {
         : isSet(object.save_path)
         ? globalThis.String(object.save_path)
         : undefined,
-      category: isSet(object.category) ? globalThis.String(object.category) : "",
-      tags: globalThis.Array.isArray(object?.tags) ? object.tags.map((e: any) => globalThis.String(e)) : [],
+      category: isSet(object.category) ? globalThis.String(object.category) : undefined,
+      tags: isSet(object.tags) ? TagList.fromJSON(object.tags) : undefined,
       settings: isSet(object.settings) ? TorrentSettingsPatch.fromJSON(object.settings) : undefined,
     };
   },
@@ -589,11 +594,11 @@ export const AddTorrentRequest: MessageFns<AddTorrentRequest> = {
     if (message.savePath !== undefined) {
       obj.savePath = message.savePath;
     }
-    if (message.category !== "") {
+    if (message.category !== undefined) {
       obj.category = message.category;
     }
-    if (message.tags?.length) {
-      obj.tags = message.tags;
+    if (message.tags !== undefined) {
+      obj.tags = TagList.toJSON(message.tags);
     }
     if (message.settings !== undefined) {
       obj.settings = TorrentSettingsPatch.toJSON(message.settings);
@@ -610,8 +615,8 @@ export const AddTorrentRequest: MessageFns<AddTorrentRequest> = {
     message.magnetUri = object.magnetUri ?? undefined;
     message.paused = object.paused ?? false;
     message.savePath = object.savePath ?? undefined;
-    message.category = object.category ?? "";
-    message.tags = object.tags?.map((e) => e) || [];
+    message.category = object.category ?? undefined;
+    message.tags = (object.tags !== undefined && object.tags !== null) ? TagList.fromPartial(object.tags) : undefined;
     message.settings = (object.settings !== undefined && object.settings !== null)
       ? TorrentSettingsPatch.fromPartial(object.settings)
       : undefined;
