@@ -18,6 +18,12 @@ import {
   QueueDirection,
   ShareLimitReached,
   TorrentState,
+  AddTorrentRequest,
+  MoveInQueueRequest,
+  MoveTorrentRequest,
+  PutCategoryRequest,
+  SetConfigRequest,
+  SetTorrentRequest,
   type AddTorrentResponse,
   type GetConfigResponse,
   type GetTorrentResponse,
@@ -93,14 +99,14 @@ describe.skipIf(!need.available)('running a seedbox: queue, seeding rules, folde
     const data = join(work, 'queue', 'data');
     mkdirSync(data, { recursive: true });
     const s = await startServe(data);
-    await call(s.control, 'setConfig', { patch: { queueingEnabled: true, maxActiveDownloads: 1, maxActiveSeeds: -1, maxActiveTorrents: -1, ignoreSlowTorrents: false } });
+    await call(s.control, 'setConfig', SetConfigRequest.fromPartial({ patch: { queueingEnabled: true, maxActiveDownloads: 1, maxActiveSeeds: -1, maxActiveTorrents: -1, ignoreSlowTorrents: false } }));
     // Added paused, so that none starts before the queue is set up.
     for (const x of queued) {
-      await call(s.control, 'addTorrent', { torrentFile: readFileSync(x.torrentPath), paused: true });
+      await call(s.control, 'addTorrent', AddTorrentRequest.fromPartial({ torrentFile: readFileSync(x.torrentPath), paused: true }));
       await sleep(5);
     }
     const last = queued[2]!.infoHash;
-    await call(s.control, 'moveInQueue', { infoHashes: [last], direction: QueueDirection.QUEUE_DIRECTION_TOP });
+    await call(s.control, 'moveInQueue', MoveInQueueRequest.fromPartial({ infoHashes: [last], direction: QueueDirection.QUEUE_DIRECTION_TOP }));
     expect((await get(s, last)).queuePosition).toBe(1);
     for (const x of queued) await call(s.control, 'resumeTorrent', { infoHash: x.infoHash });
     const order: string[] = [];
@@ -130,11 +136,11 @@ describe.skipIf(!need.available)('running a seedbox: queue, seeding rules, folde
     const x = t[3]!;
     const data = join(work, 'ratio', 'data');
     let s = await startServe(data);
-    await call(s.control, 'putCategory', { name: 'tv', savePath: 'media/tv', mode: CategoryMode.CATEGORY_MODE_CREATE });
+    await call(s.control, 'putCategory', PutCategoryRequest.fromPartial({ name: 'tv', savePath: 'media/tv', mode: CategoryMode.CATEGORY_MODE_CREATE }));
     // The data already there, in the category's folder: the torrent comes complete.
     mkdirSync(join(data, 'media', 'tv'), { recursive: true });
     copyFileSync(x.contentPath, join(data, 'media', 'tv', x.name));
-    const added = await call<object, AddTorrentResponse>(s.control, 'addTorrent', { torrentFile: readFileSync(x.torrentPath), category: 'tv', tags: ['keep', 'hd'], settings: { ratioLimit: 1 } });
+    const added = await call<object, AddTorrentResponse>(s.control, 'addTorrent', AddTorrentRequest.fromPartial({ torrentFile: readFileSync(x.torrentPath), category: 'tv', tags: { tags: ['keep', 'hd'] }, settings: { ratioLimit: 1 } }));
     expect(added.torrent).toMatchObject({ category: 'tv', tags: ['keep', 'hd'], savePath: join(data, 'media', 'tv'), ratioLimit: 1 });
     await waitFor(async () => (await get(s, x.infoHash)).state === TorrentState.TORRENT_STATE_SEEDING, 30_000, 'the torrent seeding');
     const leech = await startLibtorrentLeech({ torrentPath: x.torrentPath, saveDir: join(work, 'ratio', 'leech'), peers: [{ host: '127.0.0.1', port: s.listenPort }] });
@@ -156,7 +162,7 @@ describe.skipIf(!need.available)('running a seedbox: queue, seeding rules, folde
     const config = (await call<object, GetConfigResponse>(s.control, 'getConfig', {})).config!;
     expect(config.categories).toEqual([{ name: 'tv', savePath: 'media/tv' }]);
     // Raising the limit and resuming: it seeds again, the mark gone.
-    await call(s.control, 'setTorrent', { infoHash: x.infoHash, patch: { ratioLimit: -1 } });
+    await call(s.control, 'setTorrent', SetTorrentRequest.fromPartial({ infoHash: x.infoHash, patch: { ratioLimit: -1 } }));
     await call(s.control, 'resumeTorrent', { infoHash: x.infoHash });
     await waitFor(async () => (await get(s, x.infoHash)).state === TorrentState.TORRENT_STATE_SEEDING, 20_000, 'seeding again');
     expect((await get(s, x.infoHash)).limitReached).toBe(ShareLimitReached.SHARE_LIMIT_REACHED_NONE);
@@ -170,14 +176,25 @@ describe.skipIf(!need.available)('running a seedbox: queue, seeding rules, folde
     const seed = await startLibtorrentSeed({ torrentPath: [multi.torrentPath, single.torrentPath], dataRoot: multi.dataRoot });
     const data = join(work, 'files', 'data');
     const s = await startServe(data);
-    const added = await call<object, AddTorrentResponse>(s.control, 'addTorrent', {
+    const added = await call<object, AddTorrentResponse>(s.control, 'addTorrent', AddTorrentRequest.fromPartial({
       torrentFile: readFileSync(multi.torrentPath),
       savePath: 'incoming',
       settings: { files: [{ indices: [1], priority: FilePriority.FILE_PRIORITY_SKIP }] },
-    });
+    }));
     expect(added.torrent!.files.map((f) => f.priority)).toEqual([FilePriority.FILE_PRIORITY_NORMAL, FilePriority.FILE_PRIORITY_SKIP, FilePriority.FILE_PRIORITY_NORMAL]);
-    await call(s.control, 'addTorrent', { torrentFile: readFileSync(single.torrentPath), savePath: join(data, 'incoming') });
-    await waitFor(async () => (await listTorrents(s)).every((x) => x.state === TorrentState.TORRENT_STATE_SEEDING), 60_000, 'both seeding');
+    await call(s.control, 'addTorrent', AddTorrentRequest.fromPartial({ torrentFile: readFileSync(single.torrentPath), savePath: join(data, 'incoming') }));
+    let states = '';
+    await waitFor(
+      async () => {
+        const all = await listTorrents(s);
+        states = all.map((x) => `${x.name}: ${TorrentState[x.state]} ${x.stats?.piecesVerified}/${x.pieceCount} ${JSON.stringify(x.files)} rate ${x.stats?.downloadRate}`).join(', ');
+        return all.every((x) => x.state === TorrentState.TORRENT_STATE_SEEDING);
+      },
+      60_000,
+      'both seeding',
+    ).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}: ${states}`);
+    });
     const content = join(data, 'incoming', 'multi');
     expect(readFileSync(join(content, 'a.bin')).equals(readFileSync(join(multi.contentPath, 'a.bin')))).toBe(true);
     expect(readFileSync(join(content, 'c.bin')).equals(readFileSync(join(multi.contentPath, 'c.bin')))).toBe(true);
@@ -186,7 +203,7 @@ describe.skipIf(!need.available)('running a seedbox: queue, seeding rules, folde
     expect(files.map((f) => f.bytesDone)).toEqual([1024 * 1024, 0, 1024 * 1024 + 777]);
 
     // Moved while seeding: the content leaves `incoming`, and a leech gets it all from the new place.
-    await call(s.control, 'moveTorrent', { infoHash: single.infoHash, savePath: 'done/films' });
+    await call(s.control, 'moveTorrent', MoveTorrentRequest.fromPartial({ infoHash: single.infoHash, savePath: 'done/films' }));
     await waitFor(async () => (await get(s, single.infoHash)).savePath === join(data, 'done', 'films'), 20_000, 'the move');
     expect(existsSync(join(data, 'incoming', single.name))).toBe(false);
     await seed.stop();
@@ -201,26 +218,26 @@ describe.skipIf(!need.available)('running a seedbox: queue, seeding rules, folde
     const x = t[0]!;
     const data = join(work, 'bad', 'data');
     const s = await startServe(data);
-    const outside = await refusal(call(s.control, 'addTorrent', { torrentFile: readFileSync(x.torrentPath), savePath: '../elsewhere' }));
+    const outside = await refusal(call(s.control, 'addTorrent', AddTorrentRequest.fromPartial({ torrentFile: readFileSync(x.torrentPath), savePath: '../elsewhere' })));
     expect(outside.code).toBe(Status.INVALID_ARGUMENT);
     expect(outside.details).toMatch(/save-path.*outside the data folder/);
     expect(await listTorrents(s)).toEqual([]);
-    await call(s.control, 'addTorrent', { torrentFile: readFileSync(x.torrentPath), paused: true });
+    await call(s.control, 'addTorrent', AddTorrentRequest.fromPartial({ torrentFile: readFileSync(x.torrentPath), paused: true }));
     for (const [patch, rule] of [
       [{ downloadLimit: -5 }, /speed-limit/],
       [{ category: 'nope' }, /unknown-category/],
       [{ ratioLimit: -3 }, /share-limit/],
       [{ files: [{ indices: [9], priority: FilePriority.FILE_PRIORITY_SKIP }] }, /file-index/],
-    ] as const) {
-      const r = await refusal(call(s.control, 'setTorrent', { infoHash: x.infoHash, patch }));
+    ] as [Record<string, unknown>, RegExp][]) {
+      const r = await refusal(call(s.control, 'setTorrent', SetTorrentRequest.fromPartial({ infoHash: x.infoHash, patch })));
       expect(r.code, JSON.stringify(patch)).toBe(Status.INVALID_ARGUMENT);
       expect(r.details).toMatch(rule);
     }
-    const cat = await refusal(call(s.control, 'putCategory', { name: 'x', savePath: '/etc', mode: CategoryMode.CATEGORY_MODE_UPSERT }));
+    const cat = await refusal(call(s.control, 'putCategory', PutCategoryRequest.fromPartial({ name: 'x', savePath: '/etc', mode: CategoryMode.CATEGORY_MODE_UPSERT })));
     expect(cat.details).toMatch(/save-path/);
-    const moved = await refusal(call(s.control, 'moveTorrent', { infoHash: x.infoHash, savePath: '/tmp' }));
+    const moved = await refusal(call(s.control, 'moveTorrent', MoveTorrentRequest.fromPartial({ infoHash: x.infoHash, savePath: '/tmp' })));
     expect(moved.details).toMatch(/save-path/);
-    const after = await call<object, SetTorrentResponse>(s.control, 'setTorrent', { infoHash: x.infoHash, patch: {} });
+    const after = await call<object, SetTorrentResponse>(s.control, 'setTorrent', SetTorrentRequest.fromPartial({ infoHash: x.infoHash, patch: {} }));
     expect(after.torrent).toMatchObject({ downloadLimit: 0, category: '', ratioLimit: -2, savePath: join(data, x.infoHash) });
     await s.stop();
   }, 60_000);

@@ -235,14 +235,14 @@ export class FleetState implements FleetStore {
     return () => it.stop();
   }
 
-  async addTotals(infoHashHex: string, delta: TorrentTotals): Promise<void> {
+  async addTotals(infoHashHex: string, delta: TorrentTotals): Promise<TorrentTotals> {
     for (let i = 0; i < 20; i++) {
       const e = await this.totals.get(infoHashHex);
       const next = addTotals(decodeTotals(e && e.operation === 'PUT' ? parseJson(e.value) : undefined), delta);
       try {
         if (e) await this.totals.update(infoHashHex, encodeJson(next), e.revision);
         else await this.totals.create(infoHashHex, encodeJson(next));
-        return;
+        return next;
       } catch (err) {
         if (!isWrongLastSequence(err)) throw err;
       }

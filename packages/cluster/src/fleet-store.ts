@@ -45,8 +45,8 @@ export interface FleetStore {
   /** The config now, then on every change. */
   watchConfig(onChange: (c: FleetConfig) => void): Promise<() => void>;
 
-  /** Adds to a torrent's lifetime totals (compare-and-set: every worker adds its own share). */
-  addTotals(infoHashHex: string, delta: TorrentTotals): Promise<void>;
+  /** Adds to a torrent's lifetime totals (compare-and-set: every worker adds its own share); answers them as they now stand. */
+  addTotals(infoHashHex: string, delta: TorrentTotals): Promise<TorrentTotals>;
   /** Every torrent's totals now, then every change (undefined for a removal). */
   watchTotals(onChange: (infoHashHex: string, t: TorrentTotals | undefined) => void): Promise<() => void>;
 

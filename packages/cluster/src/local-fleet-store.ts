@@ -229,13 +229,14 @@ export class LocalFleetStore implements FleetStore {
     return () => this.configListeners.delete(onChange);
   }
 
-  async addTotals(infoHashHex: string, delta: TorrentTotals): Promise<void> {
+  async addTotals(infoHashHex: string, delta: TorrentTotals): Promise<TorrentTotals> {
     // A torrent removed meanwhile keeps no totals.
-    if (!this.torrents.has(infoHashHex)) return;
+    if (!this.torrents.has(infoHashHex)) return delta;
     const next = addTotals(this.totals.get(infoHashHex) ?? decodeTotals(undefined), delta);
     this.totals.set(infoHashHex, next);
     await this.write(join(this.dir, 'totals', `${infoHashHex}.json`), encodeJson(next));
     for (const l of this.totalsListeners) l(infoHashHex, next);
+    return next;
   }
 
   async watchTotals(onChange: TotalsListener): Promise<() => void> {

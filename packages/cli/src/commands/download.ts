@@ -16,7 +16,7 @@ import {
 import { formatBytes } from '../format.js';
 import { filePriorities, type FileChoice } from '../file-select.js';
 import { parseMagnetArg } from '../magnet.js';
-import { parseRateLimit } from '../rate-limit.js';
+import { parseRate } from '../rate.js';
 import { ProgressBar } from '../progress.js';
 import { trackerReporting } from '../tracker-events.js';
 import { loadTorrentFile } from './inspect.js';
@@ -190,8 +190,8 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
 /** --download-limit and --upload-limit (see rate-limit.ts for the syntax): the engine's limits, for every torrent of the process. */
 export function parseLimits(values: { 'download-limit'?: string | undefined; 'upload-limit'?: string | undefined }): { download?: number; upload?: number } {
   return {
-    ...(values['download-limit'] !== undefined ? { download: parseRateLimit('--download-limit', values['download-limit']) } : {}),
-    ...(values['upload-limit'] !== undefined ? { upload: parseRateLimit('--upload-limit', values['upload-limit']) } : {}),
+    ...(values['download-limit'] !== undefined ? { download: parseRate(values['download-limit'], '--download-limit') } : {}),
+    ...(values['upload-limit'] !== undefined ? { upload: parseRate(values['upload-limit'], '--upload-limit') } : {}),
   };
 }
 

@@ -53,7 +53,8 @@ export function torrentState(record: Pick<TorrentRecord, 'desired' | 'error' | '
   if (record.error !== undefined || stats?.state === 'error') return TorrentState.TORRENT_STATE_ERROR;
   if (record.queued) return TorrentState.TORRENT_STATE_QUEUED;
   if (stats?.state === 'checking') return TorrentState.TORRENT_STATE_CHECKING;
-  if (stats?.complete) return TorrentState.TORRENT_STATE_SEEDING;
+  // A torrent with files skipped seeds what it has once its wanted pieces are in: the engine says 'seeding'.
+  if (stats?.complete || stats?.state === 'seeding') return TorrentState.TORRENT_STATE_SEEDING;
   if (stats?.state === 'downloading' && !(stats.downloadRate > 0)) return TorrentState.TORRENT_STATE_STALLED;
   return TorrentState.TORRENT_STATE_DOWNLOADING;
 }

@@ -83,9 +83,8 @@ export class TotalsKeeper {
       this.pending.clear();
       for (const [hex, delta] of batch) {
         try {
-          await this.store.addTotals(hex, delta);
-          // Seen at once, before the watch brings it back.
-          this.stored.set(hex, addTotals(this.stored.get(hex) ?? ZERO_TOTALS, delta));
+          // The totals as they now stand, seen at once rather than when the watch brings them.
+          this.stored.set(hex, await this.store.addTotals(hex, delta));
         } catch (e) {
           this.pending.set(hex, addTotals(this.pending.get(hex) ?? ZERO_TOTALS, delta));
           this.log.warn('saving totals failed; will retry', { infoHash: hex, error: e as Error });
