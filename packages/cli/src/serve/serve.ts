@@ -116,7 +116,7 @@ async function run(config: ServeConfig): Promise<number> {
   });
 
   const resumePath = (hex: string): string => join(stateDir, 'resume', `${hex}.json`);
-  const board = new LocalStatsBoard(engine);
+  const board = new LocalStatsBoard();
   // The runner acts on seeding rules through the backend, which reads the runner: made after it.
   const late: { backend?: FleetBackend } = {};
   const runner = new FleetRunner({
@@ -139,7 +139,10 @@ async function run(config: ServeConfig): Promise<number> {
     removeTorrent: async (hex, deleteData) => {
       await late.backend?.remove(hex, { deleteData });
     },
-    onTick: (t) => recordTick(m, t, runner.pausedCount),
+    onTick: (t) => {
+      board.record(t);
+      recordTick(m, t, runner.pausedCount);
+    },
   });
   const backend = new FleetBackend({
     state: store,

@@ -4,7 +4,7 @@ import { WatchTorrentsResponse, type TorrentStats } from '@seedbox/proto';
 import type { PeerWorkerMetrics } from '@seedbox/runtime';
 import { stateFromProto, stateToProto } from '../control/state-codes.js';
 import type { StatsSource, TorrentStatsView } from '../control/backend.js';
-import type { Engine, EngineTick } from '../engine.js';
+import type { EngineTick } from '../engine.js';
 import type { TorrentSnapshot } from '../torrent.js';
 
 /**
@@ -82,7 +82,14 @@ export function recordTick(m: PeerWorkerMetrics, t: EngineTick, pausedInRegistry
 export class LocalStatsBoard implements StatsSource {
   private readonly listeners = new Set<(s: TorrentStatsView[]) => void>();
   private latest = new Map<string, TorrentStatsView>();
-  private readonly onTickFn = (t: EngineTick): void => {
+
+  /**
+   * Fed by the FleetRunner's ticks rather than the engine's: the runner
+   * also ticks at once when a torrent completes, and the figures must say
+   * so before the queue (which reads the same bitfield) starts the next
+   * one, or a client would see two downloads at once for up to a second.
+   */
+  record(t: EngineTick): void {
     this.latest = new Map(t.torrents.map((x) => [x.infoHash, viewFromStats(statsOf(x, t.time))]));
     const all = [...this.latest.values()];
     for (const l of [...this.listeners]) {
@@ -92,10 +99,6 @@ export class LocalStatsBoard implements StatsSource {
         // A listener's failure (a closed stream) is its own.
       }
     }
-  };
-
-  constructor(private readonly engine: Engine) {
-    engine.on('tick', this.onTickFn);
   }
 
   get(infoHashHex: string): TorrentStatsView | undefined {
@@ -108,7 +111,6 @@ export class LocalStatsBoard implements StatsSource {
   }
 
   close(): void {
-    this.engine.off('tick', this.onTickFn);
     this.listeners.clear();
   }
 }
