@@ -203,13 +203,16 @@ describe.skipIf(!lt.available)('endgame against real peers', () => {
     // waiting for even the few it is asked for at the start would take far
     // longer than the bound below. Endgame asks the fast seed for them too.
     const slow = await startLibtorrentSeed({ torrentPath: big.torrentPath, dataRoot: big.dataRoot, uploadLimit: 4_000 });
-    // The fast seed comes up a moment after the download starts (its first
-    // dial is refused and retried), so the slow seed holds requests first.
+    // The fast seed comes up once the download is connected to the slow one
+    // and has had a moment to ask it (the fast one's first dial is refused
+    // and retried), so the slow seed holds requests first however long the
+    // download took to start.
     const fastPort = await freePort();
     const out = makeTempDir('seedbox-out');
     const started = Date.now();
     const download = seedboxDownload(big.torrentPath, out, [slow, { host: '127.0.0.1', port: fastPort }]);
-    await sleep(500);
+    await slow.process.waitForLine(/ALERT (incoming_connection_alert|peer_connect_alert)/, 20_000, 'the download to connect to the slow seed');
+    await sleep(700);
     await startLibtorrentSeed({ torrentPath: big.torrentPath, dataRoot: big.dataRoot, port: fastPort });
     const d = await download;
     await expectIdentical(big, out, d);

@@ -55,6 +55,7 @@ export class MemoryControlBackend implements ControlBackend {
   /** Every successful remove, in order, to check what the service passed on. */
   readonly removed: { infoHashHex: string; deleteData: boolean }[] = [];
   private ticker: NodeJS.Timeout | undefined;
+  private lastId = 0;
 
   async add(torrentFile: Uint8Array, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }> {
     let metainfo;
@@ -73,6 +74,7 @@ export class MemoryControlBackend implements ControlBackend {
     if (folder !== undefined) settings.savePath = checked(() => normalizeSavePath(folder, this.dataDir));
     const record: TorrentRecord = {
       infoHashHex: metainfo.infoHashHex,
+      id: ++this.lastId,
       torrentFile: Uint8Array.from(torrentFile),
       metainfo,
       desired: options.paused ? 'paused' : 'running',

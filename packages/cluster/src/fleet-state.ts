@@ -22,7 +22,8 @@ export { FleetStateError, type DesiredState, type RegistryEntry, type WorkerEntr
  * - `seedbox_workers`: each peer-worker's heartbeat (who it is, where peers
  *   reach it), kept for `workerTtlMs` after its last one.
  * - `seedbox_config`: the key `fleet`, the operator's config (speed limits,
- *   queueing, share limits, categories) as JSON.
+ *   queueing, share limits, categories) as JSON; the key `torrent-ids`,
+ *   the last torrent id given out (RegistryEntry.id).
  * - `seedbox_totals`: each torrent's lifetime totals (bytes each way,
  *   seeding time), added to under compare-and-set by every worker that
  *   runs it. Apart from the registry because they change every minute,
@@ -30,6 +31,8 @@ export { FleetStateError, type DesiredState, type RegistryEntry, type WorkerEntr
  */
 
 const CONFIG_KEY = 'fleet';
+/** The last torrent id given out (RegistryEntry.id), a decimal number. */
+const IDS_KEY = 'torrent-ids';
 
 export interface FleetStateOptions {
   /** A worker not heard from for this long drops out of the bucket. Default 15 s. */
@@ -204,6 +207,22 @@ export class FleetState implements FleetStore {
   }
 
   // ---- config and totals ----
+
+  async nextTorrentId(): Promise<number> {
+    for (let i = 0; i < 20; i++) {
+      const e = await this.config.get(IDS_KEY);
+      const last = e && e.operation === 'PUT' ? Number(new TextDecoder().decode(e.value)) : 0;
+      const next = (Number.isSafeInteger(last) && last > 0 ? last : 0) + 1;
+      try {
+        if (e) await this.config.update(IDS_KEY, String(next), e.revision);
+        else await this.config.create(IDS_KEY, String(next));
+        return next;
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
+      }
+    }
+    throw new FleetStateError('FLEET_CONFLICT', 'the torrent id counter kept changing under us');
+  }
 
   async getConfig(): Promise<FleetConfig> {
     const e = await this.config.get(CONFIG_KEY);

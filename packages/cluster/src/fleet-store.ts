@@ -12,6 +12,8 @@ import type { FleetConfig, TorrentTotals } from './torrent-settings.js';
 export interface FleetStore {
   /** Adds a torrent; answers false (and changes nothing) when it is already there. */
   addTorrent(e: RegistryEntry): Promise<boolean>;
+  /** A torrent id never given before in this fleet (1, 2, 3...; see RegistryEntry.id). */
+  nextTorrentId(): Promise<number>;
   getTorrent(infoHashHex: string): Promise<RegistryEntry | undefined>;
   /** Every torrent, oldest first. */
   listTorrents(): Promise<RegistryEntry[]>;

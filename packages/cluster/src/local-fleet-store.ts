@@ -53,6 +53,12 @@ export class LocalFleetStore implements FleetStore {
   /** The last write of each file, so writes to it stay in order. */
   private readonly writing = new Map<string, Promise<void>>();
   private tmpSeq = 0;
+  /**
+   * The last torrent id given out: the highest an entry holds at open, so
+   * one removed before a restart may be given again after it (as
+   * Transmission's ids, which hold for one daemon run).
+   */
+  private lastId = 0;
 
   private constructor(
     readonly dir: string,
@@ -116,6 +122,11 @@ export class LocalFleetStore implements FleetStore {
     if (this.torrents.has(e.infoHashHex)) return false;
     await this.putTorrent(e);
     return true;
+  }
+
+  async nextTorrentId(): Promise<number> {
+    for (const e of this.torrents.values()) if (e.id !== undefined && e.id > this.lastId) this.lastId = e.id;
+    return ++this.lastId;
   }
 
   async getTorrent(infoHashHex: string): Promise<RegistryEntry | undefined> {

@@ -28,6 +28,12 @@ export interface RegistryEntry {
   limitReached?: ShareRule | undefined;
   /** A move of its data to this save folder is under way (see TorrentSettings.savePath). */
   moveTo?: string | undefined;
+  /**
+   * A small number, unique in the fleet, from FleetStore.nextTorrentId at
+   * add time: the id Transmission's RPC and transmission-remote's `-t N`
+   * use. Absent on entries written before ids were given.
+   */
+  id?: number | undefined;
 }
 
 export type ShareRule = 'ratio' | 'seeding-time' | 'inactive-time';
@@ -54,6 +60,7 @@ interface StoredRegistryEntry {
   settings?: unknown;
   limitReached?: string;
   moveTo?: string;
+  id?: number;
 }
 
 export class FleetStateError extends Error {
@@ -76,6 +83,7 @@ export function encodeEntry(e: RegistryEntry): Uint8Array {
     settings: e.settings,
     ...(e.limitReached ? { limitReached: e.limitReached } : {}),
     ...(e.moveTo !== undefined ? { moveTo: e.moveTo } : {}),
+    ...(e.id !== undefined ? { id: e.id } : {}),
   };
   return new TextEncoder().encode(JSON.stringify(stored));
 }
@@ -104,6 +112,7 @@ export function decodeEntry(key: string, value: Uint8Array): RegistryEntry {
     settings,
     ...(limitReached ? { limitReached } : {}),
     ...(typeof s.moveTo === 'string' ? { moveTo: s.moveTo } : {}),
+    ...(typeof s.id === 'number' && Number.isSafeInteger(s.id) && s.id > 0 ? { id: s.id } : {}),
   };
 }
 

@@ -45,6 +45,20 @@ export async function registryContract(state: FleetStore, reopen: () => Promise<
   await state.replaceBitfield(A, only);
   expect([...(await (await reopen()).getBitfield(A, 100)).setIndices()]).toEqual([91]);
   await settingsContract(state, reopen);
+  await idsContract(state, reopen);
+}
+
+/** Torrent ids: never the same twice, even asked for at once, and an entry keeps its own. */
+async function idsContract(state: FleetStore, reopen: () => Promise<FleetStore>): Promise<void> {
+  const ids = await Promise.all(Array.from({ length: 8 }, () => state.nextTorrentId()));
+  expect(new Set(ids).size).toBe(8);
+  for (const id of ids) expect(Number.isSafeInteger(id) && id > 0).toBe(true);
+  const mine = Math.max(...ids);
+  const C = 'cc'.repeat(20);
+  expect(await state.addTorrent({ ...entry(C, 3), id: mine })).toBe(true);
+  const other = await reopen();
+  expect((await other.getTorrent(C))!.id).toBe(mine);
+  expect(await other.nextTorrentId()).toBeGreaterThan(mine);
 }
 
 /** Settings, the config and totals: stored, merged under races, and found again on reopening. */

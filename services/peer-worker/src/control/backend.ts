@@ -12,6 +12,8 @@ export type { DesiredState };
 
 export interface TorrentRecord {
   infoHashHex: string;
+  /** The fleet's small number for it (Transmission's torrent id); 0 only if the store could not give one. */
+  id: number;
   /** The .torrent file as added. */
   torrentFile: Uint8Array;
   metainfo: Metainfo;

@@ -87,7 +87,11 @@ export class FleetBackend implements ControlBackend {
       const savePath = options.savePath !== undefined ? normalizeSavePath(options.savePath, this.o.dataDir) : s.category !== '' ? config.categories[s.category]?.savePath : undefined;
       return savePath !== undefined ? { ...s, savePath } : s;
     });
-    const entry: RegistryEntry = { infoHashHex: meta.infoHashHex, torrentFile: Uint8Array.from(torrentFile), desired: options.paused ? 'paused' : 'running', addedAt, rechecks: 0, settings };
+    // Already there: answered as it is, without spending an id.
+    const existing = await this.get(meta.infoHashHex);
+    if (existing) return { record: existing, created: false };
+    const id = await this.unavailableOnError(() => this.state.nextTorrentId());
+    const entry: RegistryEntry = { infoHashHex: meta.infoHashHex, torrentFile: Uint8Array.from(torrentFile), desired: options.paused ? 'paused' : 'running', addedAt, rechecks: 0, settings, id };
     const created = await this.unavailableOnError(() => this.state.addTorrent(entry));
     const record = created ? this.record(entry, [entry]) : await this.get(meta.infoHashHex);
     if (!record) throw new ControlError('unavailable', `${meta.infoHashHex} was removed while being added`);
@@ -125,7 +129,7 @@ export class FleetBackend implements ControlBackend {
   }
 
   async list(): Promise<TorrentRecord[]> {
-    const entries = await this.unavailableOnError(() => this.state.listTorrents());
+    const entries = await this.entries();
     return entries.flatMap((e) => {
       try {
         return [this.record(e, entries)];
@@ -136,7 +140,7 @@ export class FleetBackend implements ControlBackend {
   }
 
   async get(infoHashHex: string): Promise<TorrentRecord | undefined> {
-    const entries = await this.unavailableOnError(() => this.state.listTorrents());
+    const entries = await this.entries();
     const e = entries.find((x) => x.infoHashHex === infoHashHex);
     return e ? this.record(e, entries) : undefined;
   }
@@ -272,6 +276,22 @@ export class FleetBackend implements ControlBackend {
     return meta;
   }
 
+  /**
+   * The registry, every entry with its id: an entry written before ids
+   * were given gets one now, once (compare-and-set, so two replicas
+   * doing it at once agree on the winner's).
+   */
+  private async entries(): Promise<RegistryEntry[]> {
+    const entries = await this.unavailableOnError(() => this.state.listTorrents());
+    for (const [i, e] of entries.entries()) {
+      if (e.id !== undefined) continue;
+      const id = await this.unavailableOnError(() => this.state.nextTorrentId());
+      const now = await this.unavailableOnError(() => this.state.updateTorrent(e.infoHashHex, (x) => (x.id === undefined ? { ...x, id } : undefined)));
+      if (now) entries[i] = now;
+    }
+    return entries;
+  }
+
   private record(e: RegistryEntry, all: RegistryEntry[]): TorrentRecord {
     const meta = this.parse(e);
     const { fleet, dataDir } = this.o;
@@ -279,6 +299,7 @@ export class FleetBackend implements ControlBackend {
     const position = this.queueOrder(all).findIndex((x) => x.infoHashHex === e.infoHashHex) + 1;
     return {
       infoHashHex: e.infoHashHex,
+      id: e.id ?? 0,
       torrentFile: e.torrentFile,
       metainfo: meta,
       desired: e.desired,
