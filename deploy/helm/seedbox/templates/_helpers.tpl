@@ -89,6 +89,39 @@ fail over between them), or the external URL list.
 {{- end -}}
 {{- end -}}
 
+{{/* The Secret with the web APIs' credentials: web.auth.existingSecret, or the one the chart makes. */}}
+{{- define "seedbox.webSecretName" -}}
+{{- default (printf "%s-web-auth" (include "seedbox.fullname" .)) .Values.web.auth.existingSecret -}}
+{{- end -}}
+
+{{/*
+The password of the Secret the chart makes (no web.auth.existingSecret), in
+plain text: web.auth.password; else the one already in that Secret (lookup
+sees it on helm install/upgrade; helm template and tools that render
+without the cluster see nothing); else, with web.auth.generatePassword, a
+new random one. Without any, rendering fails: the peer-workers must listen
+beyond loopback for the Service, and the program refuses that without
+credentials. Every call may draw a new random password: call it once per
+render (templates/peer-worker.yaml does, for the Secret and the pods'
+checksum alike).
+*/}}
+{{- define "seedbox.webPassword" -}}
+{{- $auth := .Values.web.auth -}}
+{{- if $auth.password -}}
+{{- $auth.password -}}
+{{- else -}}
+{{- $current := lookup "v1" "Secret" .Release.Namespace (include "seedbox.webSecretName" .) -}}
+{{- $kept := dig "data" $auth.passwordKey "" ($current | default dict) -}}
+{{- if $kept -}}
+{{- b64dec $kept -}}
+{{- else if $auth.generatePassword -}}
+{{- randAlphaNum 24 -}}
+{{- else -}}
+{{- fail "web.auth.existingSecret or web.auth.password: the web APIs (qBittorrent WebAPI, Transmission RPC) need credentials to listen beyond loopback; set one of them, or web.auth.generatePassword=true for a random password, or web.enabled=false" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The port trackers give out for the peer-workers, by peerAccess.mode. */}}
 {{- define "seedbox.announcePort" -}}
 {{- $pw := .Values.peerWorker -}}
@@ -153,6 +186,7 @@ One service's Deployment. Arguments (a dict):
   env        this component's own env entries (a list of dicts)
   ports      its extra container ports (a list of dicts)
   data       "" (no data volume), "ro" or "rw"
+  annotations  pod annotations of the chart's own (a dict; optional), next to the values' podAnnotations
 */}}
 {{- define "seedbox.deployment" -}}
 {{- $root := .root -}}
@@ -180,7 +214,7 @@ spec:
         {{- with $v.podLabels }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
-      {{- with $v.podAnnotations }}
+      {{- with merge (dict) (.annotations | default dict) ($v.podAnnotations | default dict) }}
       annotations:
         {{- toYaml . | nindent 8 }}
       {{- end }}
