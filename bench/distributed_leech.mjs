@@ -91,7 +91,7 @@ try {
   await start('nats-server', 'nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(work, 'js')], {}, /Server is ready/);
   const base = { SEEDBOX_NATS_URL: `nats://127.0.0.1:${natsPort}`, SEEDBOX_DATA_DIR: volume, SEEDBOX_METRICS_HOST: '127.0.0.1', SEEDBOX_GRPC_HOST: '127.0.0.1', SEEDBOX_LOG_LEVEL: 'warn' };
   const svc = async (name, extra = {}) => {
-    const env = { ...base, SEEDBOX_METRICS_PORT: String(await freePort()), SEEDBOX_GRPC_PORT: String(await freePort()), SEEDBOX_INSTANCE_ID: name, ...extra };
+    const env = { ...base, SEEDBOX_METRICS_PORT: String(await freePort()), SEEDBOX_GRPC_PORT: String(await freePort()), SEEDBOX_WEB_PORT: '0', SEEDBOX_INSTANCE_ID: name, ...extra };
     // "ready" is logged at info; at warn the process says nothing, so wait for its gRPC port instead.
     const child = await start(name, 'node', [...nodeArgs, join(root, 'services', name, 'dist/main.js')], { ...env, SEEDBOX_LOG_LEVEL: 'info' }, /"msg":"ready"/);
     return { child, grpc: Number(env.SEEDBOX_GRPC_PORT) };

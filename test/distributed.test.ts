@@ -137,7 +137,7 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
     await waitComplete(f, many, 20_000);
   }, 90_000);
 
-  it('a port already in use is one line naming the setting, exit 1, for each port a service listens on', async () => {
+  it('a port already in use, or a web API open with no login, is one line naming the setting, exit 1', async () => {
     nats = await startNatsServer();
     const { createServer } = await import('node:net');
     const taken = createServer();
@@ -148,10 +148,14 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
         ['peer-worker', { SEEDBOX_METRICS_PORT: String(port) }, /^seedbox peer-worker: SEEDBOX_METRICS_PORT \(--metrics-port\) \d+: cannot listen: address already in use$/],
         ['peer-worker', { SEEDBOX_GRPC_PORT: String(port) }, /^seedbox peer-worker: SEEDBOX_GRPC_PORT \(--grpc-port\) \d+: cannot listen: address already in use$/],
         ['peer-worker', { SEEDBOX_LISTEN_PORT: String(port) }, /^seedbox peer-worker: SEEDBOX_LISTEN_PORT \(--listen-port\) \d+: cannot listen: address already in use$/],
+        ['peer-worker', { SEEDBOX_WEB_PORT: String(port) }, /^seedbox peer-worker: SEEDBOX_WEB_PORT \(--web-port\) \d+: cannot listen: address already in use$/],
+        // The web APIs beyond loopback with no login: refused, naming the setting.
+        ['peer-worker', { SEEDBOX_WEB_HOST: '0.0.0.0' }, /^seedbox peer-worker: SEEDBOX_WEB_HOST \(--web-host\) 0\.0\.0\.0: the web APIs would answer anyone there without a login; set SEEDBOX_WEB_USERNAME/],
+        ['peer-worker', { SEEDBOX_WEB_USERNAME: 'admin' }, /^seedbox peer-worker: SEEDBOX_WEB_PASSWORD \(--web-password\) is not set: the web login needs both a user name and a password$/],
         ['disk-writer', { SEEDBOX_GRPC_PORT: String(port) }, /^seedbox disk-writer: SEEDBOX_GRPC_PORT \(--grpc-port\) \d+: cannot listen: address already in use$/],
       ];
       for (const [kind, env, line] of cases) {
-        const base = { SEEDBOX_NATS_URL: nats.url, SEEDBOX_DATA_DIR: makeTempDir('ports'), SEEDBOX_METRICS_HOST: '127.0.0.1', SEEDBOX_METRICS_PORT: '0', SEEDBOX_GRPC_HOST: '127.0.0.1', SEEDBOX_GRPC_PORT: '0', SEEDBOX_LISTEN_HOST: '127.0.0.1', SEEDBOX_LISTEN_PORT: '0' };
+        const base = { SEEDBOX_NATS_URL: nats.url, SEEDBOX_DATA_DIR: makeTempDir('ports'), SEEDBOX_METRICS_HOST: '127.0.0.1', SEEDBOX_METRICS_PORT: '0', SEEDBOX_GRPC_HOST: '127.0.0.1', SEEDBOX_GRPC_PORT: '0', SEEDBOX_LISTEN_HOST: '127.0.0.1', SEEDBOX_LISTEN_PORT: '0', SEEDBOX_WEB_PORT: '0' };
         const r = await runToExit('env', [...Object.entries({ ...base, ...env }).map(([k, v]) => `${k}=${v}`), process.execPath, join(root, 'services', kind, 'dist', 'main.js')], 20_000);
         expect(r.code, `${kind} ${JSON.stringify(env)}: ${r.stderr}`).toBe(1);
         expect(r.stderr.trim()).toMatch(line);

@@ -23,6 +23,8 @@ export interface FleetProcess {
   grpcPort: number;
   /** BitTorrent port (peer-workers). */
   listenPort?: number;
+  /** The qBittorrent WebAPI and Transmission RPC (peer-workers). */
+  webPort?: number;
 }
 
 export interface StartServiceOptions {
@@ -39,6 +41,7 @@ export async function startService(kind: ServiceKind, o: StartServiceOptions): P
   const metricsPort = await freePort();
   const grpcPort = await freePort();
   const listenPort = kind === 'peer-worker' ? await freePort() : undefined;
+  const webPort = kind === 'peer-worker' ? await freePort() : undefined;
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     SEEDBOX_NATS_URL: o.natsUrl,
@@ -50,12 +53,13 @@ export async function startService(kind: ServiceKind, o: StartServiceOptions): P
     SEEDBOX_LOG_LEVEL: 'debug',
     ...(kind !== 'tracker-client' ? { SEEDBOX_DATA_DIR: o.dataDir } : {}),
     ...(listenPort !== undefined ? { SEEDBOX_LISTEN_HOST: '127.0.0.1', SEEDBOX_LISTEN_PORT: String(listenPort) } : {}),
+    ...(webPort !== undefined ? { SEEDBOX_WEB_PORT: String(webPort) } : {}),
     ...o.env,
   };
   const workDir = o.workDir ?? makeTempDir('fleet');
   const proc = spawnProcess(process.execPath, [main], { name: `${kind} ${o.id}`, env, logFile: join(workDir, `${o.id}.log`) });
   await proc.waitForLine(/"msg":"ready"/, 30_000, `${kind} ${o.id} to be ready`);
-  return { kind, id: o.id, process: proc, metricsPort, grpcPort, ...(listenPort !== undefined ? { listenPort } : {}) };
+  return { kind, id: o.id, process: proc, metricsPort, grpcPort, ...(listenPort !== undefined ? { listenPort } : {}), ...(webPort !== undefined ? { webPort } : {}) };
 }
 
 export interface Fleet {
@@ -69,11 +73,11 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
-export async function startFleet(o: { natsUrl: string; peerWorkers?: number; diskWriters?: number; trackerClient?: boolean; dataDir?: string }): Promise<Fleet> {
+export async function startFleet(o: { natsUrl: string; peerWorkers?: number; diskWriters?: number; trackerClient?: boolean; dataDir?: string; env?: Record<string, string> }): Promise<Fleet> {
   const workDir = makeTempDir('fleet');
   const dataDir = o.dataDir ?? join(workDir, 'volume');
   mkdirSync(dataDir, { recursive: true });
-  const base = { natsUrl: o.natsUrl, dataDir, workDir };
+  const base = { natsUrl: o.natsUrl, dataDir, workDir, ...(o.env ? { env: o.env } : {}) };
   const diskWriters: FleetProcess[] = [];
   for (let i = 0; i < (o.diskWriters ?? 1); i++) diskWriters.push(await startService('disk-writer', { ...base, id: `dw${i + 1}` }));
   const trackerClient = o.trackerClient === false ? undefined : await startService('tracker-client', { ...base, id: 'tc1' });

@@ -204,6 +204,13 @@ export class MemoryControlBackend implements ControlBackend {
     return this.figures.get(infoHashHex);
   }
 
+  /** Verified pieces set by the test (a BEP 3 bitfield); none until then. */
+  readonly bitfields = new Map<string, Uint8Array>();
+
+  pieces(infoHashHex: string): Uint8Array | undefined {
+    return this.records.has(infoHashHex) ? (this.bitfields.get(infoHashHex) ?? new Uint8Array(0)) : undefined;
+  }
+
   onTick(listener: (stats: TorrentStatsView[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

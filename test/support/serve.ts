@@ -14,6 +14,8 @@ export interface Serve {
   grpcPort: number;
   metricsPort: number;
   listenPort: number;
+  /** The qBittorrent WebAPI and Transmission RPC. */
+  webPort: number;
   stop(): Promise<void>;
 }
 
@@ -22,9 +24,10 @@ export async function startServe(dataDir: string, extra: string[] = [], logName 
   const grpcPort = await freePort();
   const metricsPort = await freePort();
   const listenPort = await freePort();
+  const webPort = await freePort();
   const proc = spawnProcess(
     process.execPath,
-    [cli, 'serve', '--data', dataDir, '--grpc-port', String(grpcPort), '--metrics-port', String(metricsPort), '--listen-host', '127.0.0.1', '--listen-port', String(listenPort), ...extra],
+    [cli, 'serve', '--data', dataDir, '--grpc-port', String(grpcPort), '--metrics-port', String(metricsPort), '--listen-host', '127.0.0.1', '--listen-port', String(listenPort), '--web-port', String(webPort), ...extra],
     { name: logName, logFile: join(dataDir, '..', `${logName}-${Date.now()}.log`) },
   );
   await proc.waitForLine(/"msg":"ready"/, 30_000, 'seedbox serve to be ready');
@@ -35,6 +38,7 @@ export async function startServe(dataDir: string, extra: string[] = [], logName 
     grpcPort,
     metricsPort,
     listenPort,
+    webPort,
     async stop() {
       control.close();
       await proc.stop(15_000);

@@ -134,6 +134,11 @@ export const tools = {
     check: () => onPath('transmission-daemon') && onPath('transmission-remote'),
     install: 'apt-get install transmission-daemon transmission-cli',
   },
+  transmissionRemote: {
+    name: 'transmission-remote',
+    check: () => onPath('transmission-remote'),
+    install: 'apt-get install transmission-cli',
+  },
   aria2: {
     name: 'aria2c',
     check: () => commandSucceeds('aria2c', ['--version']),

@@ -97,13 +97,16 @@ export function pieceHash(meta: Pick<Metainfo, 'pieceHashes'>, index: number): U
   return meta.pieceHashes.subarray(index * HASH_LENGTH, (index + 1) * HASH_LENGTH);
 }
 
+/** The largest .torrent file taken by default (every caller that reads one caps it here). */
+export const MAX_METAINFO_BYTES = 16 * 1024 * 1024;
+
 /**
  * Parses and validates a .torrent file. Throws MetainfoError, and nothing
  * else, for any input. The byte arrays in the result are views into a private
  * copy of `bytes`, so the caller may reuse its buffer.
  */
 export function parseMetainfo(bytes: Uint8Array, limits: MetainfoLimits = {}): Metainfo {
-  const maxBytes = limits.maxBytes ?? 16 * 1024 * 1024;
+  const maxBytes = limits.maxBytes ?? MAX_METAINFO_BYTES;
   const maxFiles = limits.maxFiles ?? 1_000_000;
   if (bytes.length > maxBytes) {
     throw new MetainfoError('METAINFO_TOO_LARGE', `torrent file is ${bytes.length} bytes, more than the ${maxBytes} allowed`);
@@ -163,7 +166,7 @@ export interface InfoDictionaryExtras {
  * MetainfoError, and nothing else, for any input.
  */
 export function parseInfoDictionary(bytes: Uint8Array, extras: InfoDictionaryExtras = {}, limits: MetainfoLimits = {}): Metainfo {
-  const maxBytes = limits.maxBytes ?? 16 * 1024 * 1024;
+  const maxBytes = limits.maxBytes ?? MAX_METAINFO_BYTES;
   const maxFiles = limits.maxFiles ?? 1_000_000;
   if (bytes.length > maxBytes) {
     throw new MetainfoError('METAINFO_TOO_LARGE', `info dictionary is ${bytes.length} bytes, more than the ${maxBytes} allowed`, 'info');

@@ -65,8 +65,48 @@ export const commonOptions = defineOptions({
   },
 });
 
+/**
+ * The HTTP APIs seedbox users already have clients for: the qBittorrent
+ * WebAPI v2 and the Transmission RPC, on a port of their own. With no
+ * credentials set, the port stays on loopback and asks no login (as
+ * qBittorrent's bypass for localhost clients); an address other than
+ * loopback without credentials is refused at start.
+ */
+export const webOptions = defineOptions({
+  webHost: {
+    env: 'SEEDBOX_WEB_HOST',
+    flag: 'web-host',
+    kind: 'host',
+    defaultText: '0.0.0.0 when credentials are set, else 127.0.0.1',
+    describe: 'address of the qBittorrent WebAPI and Transmission RPC',
+  },
+  webPort: {
+    env: 'SEEDBOX_WEB_PORT',
+    flag: 'web-port',
+    kind: 'port',
+    default: 8080,
+    describe: 'port of the qBittorrent WebAPI (/api/v2) and Transmission RPC (/transmission/rpc); 0 = any free port',
+  },
+  webUsername: { env: 'SEEDBOX_WEB_USERNAME', flag: 'web-username', kind: 'string', describe: 'user name for the web APIs (qBittorrent login, Transmission Basic auth)' },
+  webPassword: { env: 'SEEDBOX_WEB_PASSWORD', flag: 'web-password', kind: 'string', secret: true, describe: 'password for the web APIs' },
+  webApiKeys: {
+    env: 'SEEDBOX_WEB_API_KEYS',
+    flag: 'web-api-keys',
+    kind: 'string',
+    secret: true,
+    describe: 'API keys for the qBittorrent WebAPI (Authorization: Bearer KEY), comma-separated',
+  },
+  webTrustedProxies: {
+    env: 'SEEDBOX_WEB_TRUSTED_PROXIES',
+    flag: 'web-trusted-proxies',
+    kind: 'string',
+    describe: 'reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the client, so failed logins are counted per client rather than per proxy',
+  },
+});
+
 export const peerWorkerOptions = defineOptions({
   ...commonOptions,
+  ...webOptions,
   dataDir: {
     env: 'SEEDBOX_DATA_DIR',
     flag: 'data-dir',
@@ -189,9 +229,11 @@ export const serveOptions = defineOptions({
   maxConnections: peerWorkerOptions.maxConnections,
   maxConnectionsPerIp: peerWorkerOptions.maxConnectionsPerIp,
   hashThreads: diskWriterOptions.hashThreads,
+  ...webOptions,
 });
 
 export type CommonConfig = ConfigOf<typeof commonOptions>;
+export type WebConfig = ConfigOf<typeof webOptions>;
 export type ServeConfig = ConfigOf<typeof serveOptions>;
 export type PeerWorkerConfig = ConfigOf<typeof peerWorkerOptions>;
 export type DiskWriterConfig = ConfigOf<typeof diskWriterOptions>;

@@ -68,3 +68,8 @@ export { FleetBackend, type FleetBackendOptions, torrentFileFromInfo } from './f
 export { LocalStatsBoard, recordTick } from './fleet/figures.js';
 export type { StatsSource } from './control/backend.js';
 export { peerWorkerService } from './service.js';
+export { startWebApi, type StartWebApiOptions } from './web/start-web-api.js';
+export { webAuthOf, webHost } from './web/web-settings.js';
+export { startWebServer, type WebServer, type WebServerOptions } from './web/web-server.js';
+export { WebAuth, type WebCredentials, type WebAuthOptions, type LoginOutcome } from './web/web-auth.js';
+export type { WebApi, WebApiContext } from './web/web-api.js';

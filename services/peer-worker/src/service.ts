@@ -1,4 +1,4 @@
-import { FleetState, NatsPieceSink, storageRequest, STORAGE_DELETE, STORAGE_MOVE, type ServiceDefinition } from '@seedbox/cluster';
+import { FleetState, NatsPieceSink, storageRequest, STORAGE_DELETE, STORAGE_MOVE, VERSION, type ServiceDefinition } from '@seedbox/cluster';
 import { Sha1Pool, torrentDir } from '@seedbox/storage';
 import { SeedboxControlService } from '@seedbox/proto';
 import { createPeerWorkerMetrics, listenOrExplain, peerWorkerOptions } from '@seedbox/runtime';
@@ -11,12 +11,14 @@ import { NatsPeerDiscovery } from './fleet/nats-peer-discovery.js';
 import { sharedVolumeData } from './fleet/shared-volume-data.js';
 import { StatsBoard } from './fleet/stats-board.js';
 import { Engine } from './engine.js';
+import { startWebApi } from './web/start-web-api.js';
 
 /**
  * The peer-worker process: the wire protocol for the torrents the fleet
  * gives it (FleetRunner), pieces to the disk-writers over NATS
- * (NatsPieceSink), and the gRPC control API that any replica answers from
- * the shared state (FleetBackend).
+ * (NatsPieceSink), and the control APIs that any replica answers from
+ * the shared state (FleetBackend): gRPC, the qBittorrent WebAPI and the
+ * Transmission RPC.
  */
 export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
   service: 'peer-worker',
@@ -89,7 +91,9 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
     engine.on('tick', (t) => recordTick(m, t, runner.pausedCount));
     await runner.start();
     log.info('peer-worker listening', { port: engine.listenPort, peerId: Buffer.from(peerId).toString('hex') });
+    const web = await startWebApi({ config, backend, dataDir: config.dataDir, version: VERSION, log });
 
+    onShutdown('close the web APIs', () => web.close());
     onShutdown('stop torrents and hand back pieces', async () => {
       board.close();
       bandwidth.close();

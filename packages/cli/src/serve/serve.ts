@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { LocalFleetStore, LocalFleetStoreError, VERSION } from '@seedbox/cluster';
 import { DiskWriter } from '@seedbox/disk-writer';
-import { Engine, FleetBackend, FleetRunner, LocalStatsBoard, createControlService, recordTick } from '@seedbox/peer-worker';
+import { Engine, FleetBackend, FleetRunner, LocalStatsBoard, createControlService, recordTick, startWebApi } from '@seedbox/peer-worker';
 import { health, SeedboxControlService } from '@seedbox/proto';
 import {
   ConfigError,
@@ -36,7 +36,8 @@ import { WatchFolder } from './watch-folder.js';
  * code: FleetRunner and FleetBackend over a LocalFleetStore (the state
  * folder) instead of JetStream, pieces handed to the DiskWriter in
  * process, the tracker-client announcing in process. It answers the same
- * gRPC control API as a peer-worker, serves /metrics, /healthz and
+ * gRPC control API as a peer-worker, the qBittorrent WebAPI and the
+ * Transmission RPC on its web port, serves /metrics, /healthz and
  * /readyz, takes the same SEEDBOX_ settings, and adds what a daemon
  * needs: torrents kept across restarts, resume data, a watch folder.
  *
@@ -179,17 +180,23 @@ async function run(config: ServeConfig): Promise<number> {
     throw e;
   });
 
+  const web = await startWebApi({ config, backend, dataDir: config.dataDir, version: VERSION, log }).catch(async (e: unknown) => {
+    await runner.stop();
+    await Promise.all([http.close(), grpcServer.close(0), trackers?.stop(), writer.close()]);
+    throw e;
+  });
+
   const watcher = config.watchDir === undefined ? undefined : new WatchFolder({ dir: config.watchDir, backend, log });
   await watcher?.start().catch(async (e: unknown) => {
     await runner.stop();
-    await Promise.all([http.close(), grpcServer.close(0), trackers?.stop(), writer.close()]);
+    await Promise.all([http.close(), grpcServer.close(0), web.close(), trackers?.stop(), writer.close()]);
     throw new StartupError('SEEDBOX_WATCH_DIR (--watch-dir)', `SEEDBOX_WATCH_DIR (--watch-dir) ${config.watchDir}: ${(e as Error).message}`, { cause: e });
   });
 
   ready = true;
   healthService.setStatus('', 'SERVING');
   healthService.setStatus('seedbox.serve', 'SERVING');
-  log.info('ready', { grpcPort: grpcServer.port, metricsPort: http.port, listenPort: engine.listenPort, dataDir: config.dataDir, torrents: (await store.listTorrents()).length });
+  log.info('ready', { grpcPort: grpcServer.port, metricsPort: http.port, webPort: web.port, listenPort: engine.listenPort, dataDir: config.dataDir, torrents: (await store.listTorrents()).length });
 
   // A daemon: it runs until SIGTERM or SIGINT, and the shutdown ends the process (0, or 1 past its deadline).
   return new Promise<number>(() => {
@@ -206,6 +213,7 @@ async function run(config: ServeConfig): Promise<number> {
           },
         },
         { name: 'stop the watch folder', run: async () => watcher?.stop() },
+        { name: 'close the web APIs', run: () => web.close() },
         // Torrents stop (pieces under way written, resume data saved), then `stopped` to the trackers.
         { name: 'stop torrents', run: () => runner.stop() },
         { name: 'announce stopped', run: async () => trackers?.stop() },

@@ -125,6 +125,12 @@ export interface ControlBackend {
   removeCategories(names: string[]): Promise<FleetConfig>;
   /** The latest figures, or undefined before any worker reported the torrent. */
   stats(infoHashHex: string): TorrentStatsView | undefined;
+  /**
+   * The verified pieces as the fleet records them: a BEP 3 bitfield (piece
+   * 0 the high bit of byte 0), possibly shorter than the piece count when
+   * nothing is recorded past it; undefined for an unknown torrent.
+   */
+  pieces(infoHashHex: string): Uint8Array | undefined;
   /** Called once per fleet tick with every torrent's figures; answers an unsubscribe. */
   onTick(listener: (stats: TorrentStatsView[]) => void): () => void;
 }

@@ -57,6 +57,8 @@ export interface FleetView {
   doneBytes(infoHashHex: string): number | undefined;
   /** Bytes verified of each file (one per entry of the metainfo's files), as the fleet's bitfield says. */
   fileDone(infoHashHex: string): number[] | undefined;
+  /** The fleet's bitfield (BEP 3 layout, high bit first; shorter when nothing is recorded past it). */
+  pieces(infoHashHex: string): Uint8Array | undefined;
 }
 
 export class FleetBackend implements ControlBackend {
@@ -261,6 +263,10 @@ export class FleetBackend implements ControlBackend {
     const s = this.board.get(infoHashHex);
     const fileDone = this.o.fleet.fileDone(infoHashHex);
     return s && fileDone ? { ...s, fileDone } : s;
+  }
+
+  pieces(infoHashHex: string): Uint8Array | undefined {
+    return this.o.fleet.pieces(infoHashHex);
   }
 
   onTick(listener: (stats: TorrentStatsView[]) => void): () => void {

@@ -197,6 +197,10 @@ export class FleetRunner implements FleetView {
     return this.picture.fileDone(infoHashHex);
   }
 
+  pieces(infoHashHex: string): Uint8Array | undefined {
+    return this.picture.has(infoHashHex) ? (this.picture.bitBytes(infoHashHex) ?? new Uint8Array(0)) : undefined;
+  }
+
   /**
    * Graceful stop: the sessions close, pieces on their way to the writers
    * are answered (Engine.stop drains them), the last verified pieces go

@@ -1,0 +1,90 @@
+import { resolve } from 'node:path';
+import type { FleetConfig } from '@seedbox/cluster';
+import type { TorrentRecord, TorrentStatsView } from '../../control/backend.js';
+import type { PendingMagnet } from '../pending-magnets.js';
+import type { QbtApp } from './qbt-context.js';
+import { backendCall, QbtError } from './qbt-error.js';
+import { progressOf, type Progress } from './qbt-progress.js';
+import { pendingView, torrentView, type QbtTorrent } from './qbt-torrent-view.js';
+
+/**
+ * Reads what the WebAPI lists from the backend (records, figures, the
+ * fleet's bitfields where figures lack per-file progress, the config) and
+ * the magnets this process is resolving, and maps them with the pure
+ * views. The only place the torrent endpoints read torrents from.
+ */
+
+export interface TorrentEntry {
+  record: TorrentRecord;
+  stats: TorrentStatsView | undefined;
+  progress: Progress;
+  /** The fleet's bitfield, when it was read (figures without fileDone). */
+  bits: Uint8Array | undefined;
+  view: QbtTorrent;
+}
+
+export interface Listing {
+  config: FleetConfig;
+  entries: TorrentEntry[];
+  /** Magnets being resolved whose record does not exist yet. */
+  pending: PendingMagnet[];
+  /** Every torrent as torrents/info lists it: records, then pending magnets. */
+  views: QbtTorrent[];
+}
+
+function entryOf(app: QbtApp, record: TorrentRecord, config: FleetConfig, now: number): TorrentEntry {
+  const stats = app.ctx.backend.stats(record.infoHashHex);
+  const bits = stats?.fileDone === undefined ? app.ctx.backend.pieces(record.infoHashHex) : undefined;
+  const progress = progressOf(record, stats, bits);
+  return { record, stats, progress, bits, view: torrentView({ record, stats, progress, config, now }) };
+}
+
+export async function loadListing(app: QbtApp): Promise<Listing> {
+  const [records, config] = await backendCall(() => Promise.all([app.ctx.backend.list(), app.ctx.backend.config()]));
+  const now = app.ctx.now();
+  const entries = records.map((r) => entryOf(app, r, config, now));
+  const known = new Set(records.map((r) => r.infoHashHex));
+  const pending = app.pending.list().filter((p) => !known.has(p.infoHashHex));
+  const views = [...entries.map((e) => e.view), ...pending.map((p) => pendingView(p, config, app.ctx.dataDir))];
+  return { config, entries, pending, views };
+}
+
+export type OneTorrent = { config: FleetConfig; entry: TorrentEntry; pending?: undefined } | { config: FleetConfig; entry?: undefined; pending: PendingMagnet; view: QbtTorrent };
+
+/** One torrent by hash: its record, else the magnet resolving it; 404 "Not Found" (qBittorrent's body) when neither. */
+export async function loadOne(app: QbtApp, hash: string): Promise<OneTorrent> {
+  const [record, config] = await backendCall(() => Promise.all([app.ctx.backend.get(hash), app.ctx.backend.config()]));
+  if (record) return { config, entry: entryOf(app, record, config, app.ctx.now()) };
+  const pending = app.pending.get(hash);
+  if (pending) return { config, pending, view: pendingView(pending, config, app.ctx.dataDir) };
+  throw new QbtError('not-found', 'Not Found');
+}
+
+/** A record by hash, for the endpoints that need its metadata: 404 when unknown, 409 while its magnet is resolving (qBittorrent's answer for a torrent without metadata). */
+export async function loadRecord(app: QbtApp, hash: string): Promise<TorrentRecord> {
+  const record = await backendCall(() => app.ctx.backend.get(hash));
+  if (record) return record;
+  if (app.pending.get(hash)) throw new QbtError('conflict', "Torrent's metadata has not yet downloaded");
+  throw new QbtError('not-found', 'Not Found');
+}
+
+/** Records for `hashes` (or every one for `all`), skipping unknown hashes as qBittorrent's applyToTorrents does. */
+export async function loadRecords(app: QbtApp, hashes: string[] | 'all'): Promise<TorrentRecord[]> {
+  if (hashes === 'all') return backendCall(() => app.ctx.backend.list());
+  const records = await backendCall(() => Promise.all(hashes.map((h) => app.ctx.backend.get(h))));
+  return records.filter((r): r is TorrentRecord => r !== undefined);
+}
+
+/** A category as torrents/categories and sync/maindata show it: its name and its folder, absolute. */
+export function categoriesView(config: FleetConfig, dataDir: string): Record<string, { name: string; savePath: string }> {
+  const out: Record<string, { name: string; savePath: string }> = {};
+  for (const name of Object.keys(config.categories).sort()) out[name] = { name, savePath: resolve(dataDir, config.categories[name]!.savePath) };
+  return out;
+}
+
+/** Every tag in use (tags live on torrents here) and the loose ones made with createTags, sorted. */
+export function tagsView(records: Pick<TorrentRecord, 'settings'>[], looseTags: Iterable<string>): string[] {
+  const tags = new Set<string>(looseTags);
+  for (const r of records) for (const t of r.settings.tags) tags.add(t);
+  return [...tags].sort();
+}

@@ -1,0 +1,48 @@
+import { statfs } from 'node:fs/promises';
+import { listenOrExplain, type Logger, type WebConfig } from '@seedbox/runtime';
+import type { ControlBackend } from '../control/backend.js';
+import { PendingMagnets } from './pending-magnets.js';
+import { createQbittorrentApi } from './qbittorrent/qbittorrent-api.js';
+import { fetchTorrentFile } from './torrent-url.js';
+import { createTransmissionApi } from './transmission/transmission-api.js';
+import type { WebApiContext } from './web-api.js';
+import { trustedProxiesOf, webAuthOf, webHost } from './web-settings.js';
+import { startWebServer, type WebServer } from './web-server.js';
+
+/**
+ * The web APIs of a peer-worker or of `seedbox serve`: the qBittorrent
+ * WebAPI v2 under /api/v2/ and the Transmission RPC at /transmission/rpc,
+ * on SEEDBOX_WEB_HOST:SEEDBOX_WEB_PORT, over the same backend as gRPC.
+ */
+
+export interface StartWebApiOptions {
+  config: WebConfig;
+  backend: ControlBackend;
+  dataDir: string;
+  version: string;
+  log: Logger;
+}
+
+export async function startWebApi(o: StartWebApiOptions): Promise<WebServer> {
+  const auth = webAuthOf(o.config);
+  const host = webHost(o.config, auth);
+  const trustedProxies = trustedProxiesOf(o.config);
+  const ctx: WebApiContext = {
+    backend: o.backend,
+    auth,
+    dataDir: o.dataDir,
+    version: o.version,
+    log: o.log,
+    now: Date.now,
+    fetchTorrent: (url) => fetchTorrentFile(url),
+    freeSpace: async (path) => {
+      const s = await statfs(path);
+      return s.bavail * s.bsize;
+    },
+  };
+  const server = await listenOrExplain('SEEDBOX_WEB_PORT (--web-port)', o.config.webPort, () =>
+    startWebServer({ host, port: o.config.webPort, apis: [createQbittorrentApi(ctx, { pending: new PendingMagnets({ now: ctx.now }) }), createTransmissionApi(ctx)], log: o.log, trustedProxies }),
+  );
+  o.log.info('web APIs listening', { host, port: server.port, login: auth.required });
+  return server;
+}

@@ -1,0 +1,630 @@
+/**
+ * The qBittorrent WebAPI over a real HTTP server on 127.0.0.1 and an
+ * in-memory backend, driven by the @ctrl/qbittorrent client and by
+ * Sonarr's exact calls: what each endpoint answers and what the backend
+ * saw, the login rules, magnets resolving in the background,
+ * sync/maindata's diffs, and bad input.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { QBittorrent } from '@ctrl/qbittorrent';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseMagnet, parseMetainfo } from '@seedbox/protocol';
+import { silentLogger } from '@seedbox/runtime';
+import { ControlError, type AddOptions, type TorrentRecord } from '../src/control/backend.js';
+import { createQbittorrentApi } from '../src/web/qbittorrent/qbittorrent-api.js';
+import { fetchTorrentFile } from '../src/web/torrent-url.js';
+import type { WebApiContext } from '../src/web/web-api.js';
+import { WebAuth, type WebAuthOptions, type WebCredentials } from '../src/web/web-auth.js';
+import { startWebServer, type WebServer } from '../src/web/web-server.js';
+import { MemoryControlBackend } from '../../../test/support/memory-control-backend.js';
+
+const fixtures = join(import.meta.dirname, '../../../test/fixtures/torrents');
+const fixture = (name: string): Buffer => readFileSync(join(fixtures, name));
+const SINGLE = fixture('mktorrent-single.torrent');
+const MULTI = fixture('mktorrent-multi.torrent');
+const PADDED = fixture('libtorrent-padded.torrent');
+const hashOf = (bytes: Uint8Array): string => parseMetainfo(bytes).infoHashHex;
+
+const USER = 'admin';
+const PASS = 'correct horse';
+const API_KEY = 'qbt_test_key_0123456789';
+const DATA = '/srv/seedbox-data';
+const FREE_SPACE = 987_654_321;
+
+/** A MemoryControlBackend whose addMagnet waits, as the real one waits for the metadata, until the test releases or fails it. */
+class MagnetBackend extends MemoryControlBackend {
+  /** The .torrent a swarm would give for each info hash. */
+  readonly metadata = new Map<string, Uint8Array>();
+  private readonly waiting = new Map<string, { release: () => void; fail: (e: Error) => void }>();
+
+  override async addMagnet(uri: string, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }> {
+    const { infoHashHex } = parseMagnet(uri);
+    await new Promise<void>((release, fail) => this.waiting.set(infoHashHex, { release, fail }));
+    const bytes = this.metadata.get(infoHashHex);
+    if (!bytes) throw new ControlError('unavailable', `no peer sent the metadata of ${infoHashHex}`);
+    return this.add(bytes, options);
+  }
+
+  isWaiting(hex: string): boolean {
+    return this.waiting.has(hex);
+  }
+
+  release(hex: string): void {
+    this.waiting.get(hex)?.release();
+    this.waiting.delete(hex);
+  }
+
+  fail(hex: string, message: string): void {
+    this.waiting.get(hex)?.fail(new ControlError('unavailable', message));
+    this.waiting.delete(hex);
+  }
+}
+
+interface Harness {
+  base: string;
+  backend: MagnetBackend;
+  auth: WebAuth;
+  /** Where adds by URL fetch from: `${files}/multi.torrent`, `${files}/single.torrent`. */
+  files: string;
+  close(): Promise<void>;
+}
+
+async function startQbt(o: { creds?: WebCredentials; auth?: WebAuthOptions } = {}): Promise<Harness> {
+  const backend = new MagnetBackend(DATA);
+  const auth = new WebAuth(o.creds ?? { username: USER, password: PASS, apiKeys: [API_KEY] }, o.auth);
+  const served: Record<string, Uint8Array> = { '/multi.torrent': MULTI, '/single.torrent': SINGLE, '/junk.torrent': Buffer.from('this is no torrent') };
+  const fileServer: Server = createServer((req, res) => {
+    // An indexer's link that redirects to a magnet link, as Prowlarr's do.
+    const magnetRedirect = /^\/magnet\/([0-9a-f]{40})$/.exec(req.url ?? '');
+    if (magnetRedirect) return void res.writeHead(302, { Location: `magnet:?xt=urn:btih:${magnetRedirect[1]}&dn=Redirected` }).end();
+    const body = served[req.url ?? ''];
+    res.statusCode = body ? 200 : 404;
+    res.end(body ?? 'not here');
+  });
+  await new Promise<void>((resolve) => fileServer.listen(0, '127.0.0.1', resolve));
+  const ctx: WebApiContext = {
+    backend,
+    auth,
+    dataDir: DATA,
+    version: '0.1.0-test',
+    log: silentLogger,
+    now: Date.now,
+    fetchTorrent: (url) => fetchTorrentFile(url, { timeoutMs: 5000 }),
+    freeSpace: async () => FREE_SPACE,
+  };
+  const server: WebServer = await startWebServer({ host: '127.0.0.1', port: 0, apis: [createQbittorrentApi(ctx)], log: silentLogger });
+  return {
+    base: `http://127.0.0.1:${server.port}`,
+    backend,
+    auth,
+    files: `http://127.0.0.1:${(fileServer.address() as AddressInfo).port}`,
+    close: async () => {
+      await server.close();
+      fileServer.closeAllConnections();
+      await new Promise<void>((resolve) => fileServer.close(() => resolve()));
+    },
+  };
+}
+
+interface Answer {
+  status: number;
+  text: string;
+  headers: Headers;
+  json: () => unknown;
+}
+
+/** A WebAPI session by hand, as Sonarr's HttpClient makes one: form posts, the SID cookie kept from Set-Cookie. */
+class QbtWire {
+  cookie = '';
+  headers: Record<string, string> = {};
+  constructor(readonly base: string) {}
+
+  async call(path: string, o: { form?: Record<string, string> | FormData; query?: Record<string, string>; method?: string } = {}): Promise<Answer> {
+    const url = `${this.base}/api/v2/${path}${o.query ? `?${new URLSearchParams(o.query)}` : ''}`;
+    const body = o.form === undefined ? undefined : o.form instanceof FormData ? o.form : new URLSearchParams(o.form);
+    const res = await fetch(url, { method: o.method ?? (body ? 'POST' : 'GET'), body, headers: { ...this.headers, ...(this.cookie ? { Cookie: this.cookie } : {}) } });
+    const setCookie = res.headers.get('set-cookie');
+    if (setCookie) this.cookie = setCookie.split(';', 1)[0]!;
+    const text = await res.text();
+    return { status: res.status, text, headers: res.headers, json: () => JSON.parse(text) };
+  }
+
+  async login(user = USER, pass = PASS): Promise<Answer> {
+    return this.call('auth/login', { form: { username: user, password: pass } });
+  }
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+let h: Harness;
+afterEach(async () => {
+  await h?.close();
+});
+
+/** Marks a torrent complete in the figures, as a worker seeding it reports. */
+function seedingNow(backend: MagnetBackend, hex: string): void {
+  backend.setStats(hex, { complete: true, state: 'seeding', left: 0, piecesVerified: backend.records.get(hex)!.metainfo.pieceCount });
+  const m = backend.records.get(hex)!.metainfo;
+  backend.bitfields.set(hex, new Uint8Array(Math.ceil(m.pieceCount / 8)).fill(0xff));
+}
+
+describe('@ctrl/qbittorrent against the WebAPI', () => {
+  it('logs in, adds a file into a category, lists, reads files, changes the category, stops, starts and deletes with the data', async () => {
+    h = await startQbt();
+    const qb = new QBittorrent({ baseUrl: `${h.base}/`, username: USER, password: PASS });
+    expect(await qb.login()).toBe(true);
+    expect(await qb.getAppVersion()).toBe('v5.1.4');
+    expect(await qb.getApiVersion()).toBe('2.11.4');
+    await qb.createCategory('tv', 'media/tv');
+    expect(h.backend.fleetConfig.categories).toEqual({ tv: { savePath: 'media/tv' } });
+
+    await qb.addTorrent(new Uint8Array(MULTI), { category: 'tv', tags: 'one,two', paused: 'true' } as never);
+    const hash = hashOf(MULTI);
+    const record = h.backend.records.get(hash)!;
+    expect(record).toMatchObject({ desired: 'paused', savePath: join(DATA, 'media/tv'), settings: { category: 'tv', tags: ['one', 'two'] } });
+
+    const [listed] = await qb.listTorrents({ category: 'tv' });
+    expect(listed).toMatchObject({ hash, name: 'tree', category: 'tv', tags: 'one, two', state: 'stoppedDL', save_path: join(DATA, 'media/tv'), content_path: join(DATA, 'media/tv', 'tree'), total_size: 80000, progress: 0 });
+    expect(await qb.listTorrents({ category: '' })).toEqual([]);
+
+    const files = (await qb.torrentFiles(hash)) as unknown as { index: number; name: string; size: number; priority: number }[];
+    expect(files.map((f) => [f.index, f.name, f.size, f.priority])).toEqual([
+      [0, 'tree/README.txt', 1000, 1],
+      [1, 'tree/empty.dat', 0, 1],
+      [2, 'tree/naïve/日本語.txt', 5000, 1],
+      [3, 'tree/src/lib/deep/x.bin', 30000, 1],
+      [4, 'tree/src/main.bin', 40000, 1],
+      [5, 'tree/Ελληνικά.bin', 4000, 1],
+    ]);
+
+    await qb.setTorrentCategory(hash, '');
+    expect(h.backend.records.get(hash)!.settings.category).toBe('');
+    await qb.resumeTorrent(hash);
+    expect(h.backend.records.get(hash)!.desired).toBe('running');
+    seedingNow(h.backend, hash);
+    const normalized = await qb.getTorrent(hash);
+    expect(normalized).toMatchObject({ id: hash, name: 'tree', progress: 1, isCompleted: true, label: '' });
+    await qb.pauseTorrent(hash);
+    expect(h.backend.records.get(hash)!.desired).toBe('paused');
+    expect((await qb.listTorrents({ hashes: hash }))[0]!.state).toBe('stoppedUP');
+    const all = await qb.getAllData();
+    expect(all.torrents.map((t) => t.id)).toEqual([hash]);
+
+    await qb.removeTorrent(hash, true);
+    expect(h.backend.removed).toEqual([{ infoHashHex: hash, deleteData: true }]);
+    expect(await qb.listTorrents()).toEqual([]);
+  });
+
+  it('reads sync/maindata: a full update, then only the changed keys, and a full one for an rid it never gave', async () => {
+    h = await startQbt();
+    const qb = new QBittorrent({ baseUrl: `${h.base}/`, username: USER, password: PASS });
+    await qb.addTorrent(new Uint8Array(SINGLE));
+    const hash = hashOf(SINGLE);
+    const full = (await qb.getSyncMainData(0)) as unknown as Record<string, any>;
+    expect(full.full_update).toBe(true);
+    expect(full.torrents[hash]).toMatchObject({ name: 'single.bin', state: 'stalledDL', total_size: 65537 });
+    expect(full.torrents[hash]).not.toHaveProperty('hash');
+    expect(full.server_state).toMatchObject({ free_space_on_disk: FREE_SPACE, queueing: false, use_alt_speed_limits: false, dht_nodes: 0, refresh_interval: 1000 });
+    expect(full.trackers).toEqual({ 'http://tracker.example/announce': [hash] });
+    expect(full.categories).toEqual({});
+    expect(full.tags).toEqual([]);
+
+    await qb.createCategory('films', '');
+    await qb.setTorrentCategory(hash, 'films');
+    const diff = (await qb.getSyncMainData(full.rid)) as unknown as Record<string, any>;
+    expect(diff).toEqual({ rid: diff.rid, torrents: { [hash]: { category: 'films' } }, categories: { films: { name: 'films', savePath: DATA } } });
+
+    h.backend.setStats(hash, { state: 'downloading', downloadRate: 3000, peers: 2, seeds: 1, eta: 20 });
+    const moving = (await qb.getSyncMainData(diff.rid)) as unknown as Record<string, any>;
+    // A connected seed: a complete copy seen as of the figures' tick.
+    const tick = Math.floor(h.backend.stats(hash)!.time / 1000);
+    expect(moving.torrents[hash]).toEqual({ state: 'downloading', dlspeed: 3000, num_seeds: 1, num_complete: 1, num_leechs: 1, num_incomplete: 1, eta: 20, seen_complete: tick });
+    expect(moving.server_state).toEqual({ dl_info_speed: 3000, connection_status: 'connected', total_peer_connections: 2 });
+
+    await qb.removeTorrent(hash);
+    const gone = (await qb.getSyncMainData(moving.rid)) as unknown as Record<string, any>;
+    expect(gone).toMatchObject({ torrents_removed: [hash], trackers_removed: ['http://tracker.example/announce'] });
+    expect((await qb.getSyncMainData(123)) as unknown as Record<string, unknown>).toMatchObject({ full_update: true, torrents: {} });
+  });
+});
+
+/**
+ * Sonarr's QBittorrentProxyV2 and QBittorrent.cs, call by call, as it
+ * tests the connection, adds a release and follows it to the end.
+ */
+describe("Sonarr's call sequence", () => {
+  it('version check, login, preferences, categories, multipart add, polling, properties, files, share limits, top priority, delete', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    // IsApiSupported: unauthenticated, 403 means "v2, log in".
+    expect(await q.call('app/webapiVersion')).toMatchObject({ status: 403, text: 'Forbidden' });
+    expect(await q.login()).toMatchObject({ status: 200, text: 'Ok.' });
+    expect(q.cookie).toMatch(/^SID=.+/);
+    expect((await q.call('app/webapiVersion')).text).toBe('2.11.4');
+    expect((await q.call('app/version')).text).toBe('v5.1.4');
+    const prefs = (await q.call('app/preferences')).json() as Record<string, unknown>;
+    expect(prefs).toMatchObject({ save_path: DATA, max_ratio_enabled: false, max_ratio: -1, max_seeding_time_enabled: false, max_seeding_time: -1, max_ratio_act: 0, queueing_enabled: false, dht: false });
+
+    expect((await q.call('torrents/categories')).json()).toEqual({});
+    expect((await q.call('torrents/createCategory', { form: { category: 'tv-sonarr' } })).status).toBe(200);
+    expect((await q.call('torrents/categories')).json()).toEqual({ 'tv-sonarr': { name: 'tv-sonarr', savePath: DATA } });
+
+    const form = new FormData();
+    form.append('torrents', new Blob([SINGLE], { type: 'application/x-bittorrent' }), 'Show.S01E01.torrent');
+    form.append('category', 'tv-sonarr');
+    // C#'s bool.ToString().
+    form.append('stopped', 'False');
+    form.append('ratioLimit', '1.5');
+    form.append('seedingTimeLimit', '4320');
+    const add = await q.call('torrents/add', { form });
+    expect(add).toMatchObject({ status: 200, text: 'Ok.' });
+    const hash = hashOf(SINGLE);
+    expect(h.backend.records.get(hash)!.settings).toMatchObject({ category: 'tv-sonarr', share: { ratio: 1.5, seedingMinutes: 4320, inactiveMinutes: -2 } });
+    expect(h.backend.records.get(hash)!.desired).toBe('running');
+
+    // IsTorrentLoaded, then GetTorrents by category.
+    expect((await q.call('torrents/properties', { query: { hash } })).status).toBe(200);
+    const polling = (await q.call('torrents/info', { query: { category: 'tv-sonarr' } })).json() as Record<string, unknown>[];
+    expect(polling).toHaveLength(1);
+    expect(polling[0]).toMatchObject({ hash, name: 'single.bin', size: 65537, progress: 0, eta: 8640000, state: 'stalledDL', category: 'tv-sonarr', save_path: DATA, content_path: join(DATA, 'single.bin'), ratio: 0, ratio_limit: 1.5, seeding_time_limit: 4320 });
+
+    seedingNow(h.backend, hash);
+    const done = ((await q.call('torrents/info', { query: { category: 'tv-sonarr' } })).json() as Record<string, unknown>[])[0]!;
+    expect(done).toMatchObject({ progress: 1, amount_left: 0, state: 'stalledUP' });
+    const props = (await q.call('torrents/properties', { query: { hash } })).json() as Record<string, unknown>;
+    expect(props).toMatchObject({ save_path: DATA, seeding_time: 0, pieces_have: 3, pieces_num: 3, total_size: 65537 });
+    expect((await q.call('torrents/files', { query: { hash } })).json()).toEqual([{ index: 0, name: 'single.bin', size: 65537, progress: 1, priority: 1, is_seed: true, piece_range: [0, 2], availability: -1 }]);
+
+    // SetTorrentSeedingConfiguration sends the ratio and one time limit only.
+    expect((await q.call('torrents/setShareLimits', { form: { hashes: hash, ratioLimit: '2', seedingTimeLimit: '1440' } })).status).toBe(200);
+    expect(((await q.call('torrents/info', { query: { hashes: hash } })).json() as Record<string, unknown>[])[0]).toMatchObject({ ratio_limit: 2, seeding_time_limit: 1440, max_ratio: 2 });
+    // MoveTorrentToTopInQueue: 409 while queueing is off, which Sonarr ignores.
+    expect(await q.call('torrents/topPrio', { form: { hashes: hash } })).toMatchObject({ status: 409, text: 'Torrent queueing must be enabled' });
+    expect((await q.call('torrents/setForceStart', { form: { hashes: hash, value: 'true' } })).status).toBe(200);
+    expect(h.backend.records.get(hash)!.settings.forceStart).toBe(true);
+    // RemoveTorrent without the data: deleteFiles left out.
+    expect((await q.call('torrents/delete', { form: { hashes: hash } })).status).toBe(200);
+    expect(h.backend.removed).toEqual([{ infoHashHex: hash, deleteData: false }]);
+    expect((await q.call('torrents/info', { query: { category: 'tv-sonarr' } })).json()).toEqual([]);
+  });
+});
+
+describe('login', () => {
+  it('a wrong password is "Fails." without a cookie; after five in a row the address is banned, even with the right one', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    for (let i = 0; i < 5; i++) {
+      const bad = await q.login(USER, 'wrong');
+      expect(bad).toMatchObject({ status: 200, text: 'Fails.' });
+      expect(bad.headers.get('set-cookie')).toBeNull();
+    }
+    expect(await q.login()).toMatchObject({ status: 403, text: 'Your IP address has been banned after too many failed authentication attempts.' });
+    expect(q.cookie).toBe('');
+  });
+
+  it('sets an HttpOnly, same-site SID; logout clears it and the old cookie is refused', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    const ok = await q.login();
+    expect(ok.headers.get('set-cookie')).toMatch(/^SID=[^;]+; HttpOnly; path=\/; SameSite=Strict$/);
+    const sid = q.cookie;
+    expect((await q.call('torrents/info')).json()).toEqual([]);
+    // Logged in already: Ok. without a new cookie.
+    const again = await q.login();
+    expect(again.text).toBe('Ok.');
+    expect(again.headers.get('set-cookie')).toBeNull();
+    const out = await q.call('auth/logout', { form: {} });
+    expect(out.status).toBe(200);
+    expect(out.headers.get('set-cookie')).toMatch(/^SID=; .*Max-Age=0/);
+    q.cookie = sid;
+    expect((await q.call('torrents/info')).status).toBe(403);
+  });
+
+  it('takes an API key as a Bearer token and HTTP Basic credentials; without either every endpoint but login is 403', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    expect(await q.call('torrents/info')).toMatchObject({ status: 403, text: 'Forbidden' });
+    expect((await q.call('no/such')).status).toBe(403);
+    expect((await q.call('auth/logout', { form: {} })).status).toBe(403);
+    q.headers = { Authorization: `Bearer ${API_KEY}` };
+    expect((await q.call('torrents/info')).status).toBe(200);
+    q.headers = { Authorization: 'Bearer not-the-key' };
+    expect((await q.call('torrents/info')).status).toBe(403);
+    q.headers = { Authorization: `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}` };
+    expect((await q.call('app/version')).text).toBe('v5.1.4');
+  });
+
+  it('renews a session past half its life with a new cookie', async () => {
+    let now = 1_000_000;
+    h = await startQbt({ auth: { now: () => now, sessionTtlMs: 60_000 } });
+    const q = new QbtWire(h.base);
+    await q.login();
+    const first = q.cookie;
+    now += 10_000;
+    expect((await q.call('app/version')).headers.get('set-cookie')).toBeNull();
+    now += 25_000;
+    const renewed = await q.call('app/version');
+    expect(renewed.headers.get('set-cookie')).toMatch(/^SID=/);
+    expect(q.cookie).not.toBe(first);
+    now += 40_000;
+    expect((await q.call('app/version')).status).toBe(200);
+  });
+
+  it('with no credentials configured (loopback only) lets every request in, and login still hands out a cookie', async () => {
+    h = await startQbt({ creds: {} });
+    const q = new QbtWire(h.base);
+    expect((await q.call('torrents/info')).status).toBe(200);
+    const login = await q.login('anyone', 'anything');
+    expect(login.text).toBe('Ok.');
+    expect(login.headers.get('set-cookie')).toMatch(/^SID=/);
+    expect((await q.call('app/preferences')).json()).toMatchObject({ bypass_local_auth: true });
+  });
+
+  it("refuses a browser's cross-site request (Origin not this host) with 401, as qBittorrent's CSRF check does", async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    await q.login();
+    q.headers = { Origin: 'http://evil.example' };
+    expect((await q.call('torrents/info')).status).toBe(401);
+    q.headers = { Origin: h.base };
+    expect((await q.call('torrents/info')).status).toBe(200);
+  });
+});
+
+describe('magnet links', () => {
+  it('answers at once and lists the magnet as metaDL until its metadata arrives, then the torrent itself', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    await q.login();
+    const hash = hashOf(MULTI);
+    h.backend.metadata.set(hash, MULTI);
+    const magnet = `magnet:?xt=urn:btih:${hash}&dn=The%20Tree&tr=http%3A%2F%2Ft.example%2Fannounce`;
+    expect(await q.call('torrents/add', { form: { urls: magnet, category: 'new-cat' } })).toMatchObject({ status: 200, text: 'Ok.' });
+    // The category did not exist: made on add, as qBittorrent does.
+    expect(h.backend.fleetConfig.categories).toHaveProperty('new-cat');
+    await waitFor(() => h.backend.isWaiting(hash), 'the resolution to start');
+    const listed = (await q.call('torrents/info')).json() as Record<string, unknown>[];
+    expect(listed).toEqual([expect.objectContaining({ hash, name: 'The Tree', state: 'metaDL', has_metadata: false, category: 'new-cat', magnet_uri: magnet, tracker: 'http://t.example/announce' })]);
+    expect((await q.call('torrents/properties', { query: { hash } })).json()).toMatchObject({ hash, has_metadata: false, pieces_num: -1, total_size: -1 });
+    expect((await q.call('torrents/files', { query: { hash } })).json()).toEqual([]);
+    expect(await q.call('torrents/filePrio', { form: { hash, id: '0', priority: '0' } })).toMatchObject({ status: 409, text: "Torrent's metadata has not yet downloaded" });
+    // The same magnet again adds nothing.
+    expect((await q.call('torrents/add', { form: { urls: magnet } })).text).toBe('Fails.');
+
+    h.backend.release(hash);
+    await waitFor(() => h.backend.records.has(hash), 'the record');
+    const real = (await q.call('torrents/info')).json() as Record<string, unknown>[];
+    expect(real).toEqual([expect.objectContaining({ hash, name: 'tree', state: 'stalledDL', has_metadata: true, category: 'new-cat' })]);
+  });
+
+  it('takes an http link that redirects to a magnet link as that magnet', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    await q.login();
+    const hash = hashOf(MULTI);
+    h.backend.metadata.set(hash, MULTI);
+    expect((await q.call('torrents/add', { form: { urls: `${h.files}/magnet/${hash}` } })).text).toBe('Ok.');
+    await waitFor(() => h.backend.isWaiting(hash), 'the resolution to start');
+    expect((await q.call('torrents/info')).json()).toEqual([expect.objectContaining({ hash, name: 'Redirected', state: 'metaDL' })]);
+    h.backend.release(hash);
+    await waitFor(() => h.backend.records.has(hash), 'the record');
+  });
+
+  it('shows a failed resolution as error until it is deleted, and a magnet deleted while resolving leaves no torrent', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    await q.login();
+    const a = 'a'.repeat(40);
+    await q.call('torrents/add', { form: { urls: `magnet:?xt=urn:btih:${a}\nmagnet:?xt=urn:btih:${hashOf(SINGLE)}` } });
+    await waitFor(() => h.backend.isWaiting(a), 'the resolution');
+    h.backend.fail(a, 'no peer answered');
+    await waitFor(async () => ((await q.call('torrents/info', { query: { filter: 'errored' } })).json() as unknown[]).length === 1, 'the error state');
+    expect((await q.call('torrents/delete', { form: { hashes: a, deleteFiles: 'false' } })).status).toBe(200);
+
+    const single = hashOf(SINGLE);
+    h.backend.metadata.set(single, SINGLE);
+    expect((await q.call('torrents/delete', { form: { hashes: single, deleteFiles: 'true' } })).status).toBe(200);
+    expect((await q.call('torrents/info')).json()).toEqual([]);
+    h.backend.release(single);
+    await waitFor(() => h.backend.removed.some((r) => r.infoHashHex === single), 'the arrived torrent discarded');
+    expect(h.backend.records.size).toBe(0);
+  });
+});
+
+describe('adding by URL and the add options', () => {
+  it('fetches http links; a dead link or a file that is no torrent fails alone', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    await q.login();
+    const urls = [`${h.files}/multi.torrent`, `${h.files}/gone.torrent`, `${h.files}/junk.torrent`].join('\n');
+    expect((await q.call('torrents/add', { form: { urls, dlLimit: '-1', upLimit: '2048', sequentialDownload: 'true', firstLastPiecePrio: 'true', savepath: join(DATA, 'picked') } })).text).toBe('Ok.');
+    const record = h.backend.records.get(hashOf(MULTI))!;
+    expect(record.settings).toMatchObject({ limits: { download: 0, upload: 2048 }, sequential: true, firstLastPiece: true });
+    expect(record.savePath).toBe(join(DATA, 'picked'));
+    expect((await q.call('torrents/add', { form: { urls: `${h.files}/gone.torrent` } })).text).toBe('Fails.');
+    // Already there: not added again.
+    expect((await q.call('torrents/add', { form: { urls: `${h.files}/multi.torrent` } })).text).toBe('Fails.');
+  });
+
+  it('puts a torrent added at the top of the queue first while queueing is on', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    await q.login();
+    await q.call('app/setPreferences', { form: { json: JSON.stringify({ queueing_enabled: true }) } });
+    const first = new FormData();
+    first.append('torrents', new Blob([SINGLE]), 'a.torrent');
+    await q.call('torrents/add', { form: first });
+    const second = new FormData();
+    second.append('file', new Blob([MULTI]), 'b.torrent');
+    second.append('addToTopOfQueue', 'true');
+    await q.call('torrents/add', { form: second });
+    const list = (await q.call('torrents/info', { query: { sort: 'priority' } })).json() as { hash: string; priority: number }[];
+    expect(list.map((t) => [t.hash, t.priority])).toEqual([
+      [hashOf(MULTI), 1],
+      [hashOf(SINGLE), 2],
+    ]);
+    await q.call('torrents/bottomPrio', { form: { hashes: hashOf(MULTI) } });
+    expect(h.backend.records.get(hashOf(MULTI))!.queuePosition).toBe(2);
+  });
+});
+
+describe('the other endpoints over the backend', () => {
+  it('preferences and transfer limits go to the fleet config, in its units', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    await q.login();
+    const set = await q.call('app/setPreferences', { form: { json: JSON.stringify({ dl_limit: 1_000_000, slow_torrent_dl_rate_threshold: 5, max_seeding_time_enabled: true, max_seeding_time: 90, max_ratio_act: 3, dht: true }) } });
+    expect(set.status).toBe(200);
+    expect(h.backend.fleetConfig).toMatchObject({ speed: { download: 1_000_000 }, queue: { slowDownloadRate: 5120 }, share: { seedingMinutes: 90 }, shareAction: 'remove-with-data' });
+    expect((await q.call('app/preferences')).json()).toMatchObject({ dl_limit: 1_000_000, slow_torrent_dl_rate_threshold: 5, max_seeding_time: 90, max_ratio_act: 3, dht: false });
+    expect((await q.call('transfer/downloadLimit')).text).toBe('1000000');
+    expect((await q.call('transfer/toggleSpeedLimitsMode', { form: {} })).status).toBe(200);
+    expect((await q.call('transfer/speedLimitsMode')).text).toBe('1');
+    // In alternative mode the alternative limit is the one set and read.
+    await q.call('transfer/setDownloadLimit', { form: { limit: '4096' } });
+    expect(h.backend.fleetConfig).toMatchObject({ speed: { download: 1_000_000 }, altSpeed: { download: 4096 }, altSpeedEnabled: true });
+    expect((await q.call('transfer/info')).json()).toMatchObject({ dl_rate_limit: 4096, dl_info_speed: 0, connection_status: 'firewalled' });
+    await q.call('transfer/setSpeedLimitsMode', { form: { mode: '0' } });
+    expect(h.backend.fleetConfig.altSpeedEnabled).toBe(false);
+  });
+
+  it('file priorities by the listed index (padding skipped), tags, limits, toggles, location, pieces and export', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    await q.login();
+    const form = new FormData();
+    form.append('torrents', new Blob([PADDED]), 'padded.torrent');
+    await q.call('torrents/add', { form });
+    const hash = hashOf(PADDED);
+    // Listed file 4 is src/main.bin, metainfo file 7.
+    expect((await q.call('torrents/filePrio', { form: { hash, id: '4|2', priority: '0' } })).status).toBe(200);
+    expect((await q.call('torrents/filePrio', { form: { hash, id: '0', priority: '7' } })).status).toBe(200);
+    const p = h.backend.records.get(hash)!.settings.filePriorities;
+    expect([p[0], p[3], p[7], p[9]]).toEqual(['high', 'skip', 'skip', 'normal']);
+    expect(((await q.call('torrents/info')).json() as Record<string, unknown>[])[0]).toMatchObject({ size: 1000 + 30000 + 4000, total_size: 80000 });
+
+    await q.call('torrents/addTags', { form: { hashes: hash, tags: 'b,a' } });
+    await q.call('torrents/createTags', { form: { tags: 'spare' } });
+    expect((await q.call('torrents/tags')).json()).toEqual(['a', 'b', 'spare']);
+    await q.call('torrents/removeTags', { form: { hashes: hash, tags: 'b' } });
+    await q.call('torrents/deleteTags', { form: { tags: 'a,spare' } });
+    expect(h.backend.records.get(hash)!.settings.tags).toEqual([]);
+    expect((await q.call('torrents/tags')).json()).toEqual([]);
+
+    await q.call('torrents/setDownloadLimit', { form: { hashes: hash, limit: '3000' } });
+    await q.call('torrents/setUploadLimit', { form: { hashes: 'all', limit: '0' } });
+    expect((await q.call('torrents/downloadLimit', { form: { hashes: `${hash}|${'f'.repeat(40)}` } })).json()).toEqual({ [hash]: 3000, ['f'.repeat(40)]: -1 });
+    await q.call('torrents/toggleSequentialDownload', { form: { hashes: hash } });
+    await q.call('torrents/toggleFirstLastPiecePrio', { form: { hashes: hash } });
+    expect(h.backend.records.get(hash)!.settings).toMatchObject({ limits: { download: 3000, upload: 0 }, sequential: true, firstLastPiece: true });
+
+    await q.call('torrents/setLocation', { form: { hashes: hash, location: 'moved/here' } });
+    expect(h.backend.moved).toEqual([{ infoHashHex: hash, savePath: join(DATA, 'moved/here') }]);
+    expect((await q.call('torrents/setLocation', { form: { hashes: hash, location: '/etc' } })).status).toBe(400);
+
+    h.backend.bitfields.set(hash, Uint8Array.from([0b10100000]));
+    expect((await q.call('torrents/pieceStates', { query: { hash } })).json()).toEqual([2, 0, 2, 0, 0, 0, 0, 0]);
+    expect(((await q.call('torrents/pieceHashes', { query: { hash } })).json() as string[])[0]).toMatch(/^[0-9a-f]{40}$/);
+    const trackers = (await q.call('torrents/trackers', { query: { hash } })).json() as { url: string }[];
+    expect(trackers.map((t) => t.url)).toEqual(['** [DHT] **', '** [PeX] **', '** [LSD] **', 'http://tracker.example/announce']);
+    const exported = await fetch(`${h.base}/api/v2/torrents/export?hash=${hash}`, { headers: { Cookie: q.cookie } });
+    expect(exported.headers.get('content-type')).toBe('application/x-bittorrent');
+    expect(Buffer.from(await exported.arrayBuffer()).equals(PADDED)).toBe(true);
+    expect((await q.call('torrents/recheck', { form: { hashes: hash } })).status).toBe(200);
+    expect(h.backend.rechecked).toEqual([hash]);
+    expect((await q.call('torrents/count')).text).toBe('1');
+  });
+
+  it('categories are edited and removed (their torrents left without one); info can carry each torrent\'s trackers', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    await q.login();
+    const form = new FormData();
+    form.append('torrents', new Blob([MULTI]), 'm.torrent');
+    form.append('category', 'old');
+    await q.call('torrents/add', { form });
+    expect((await q.call('torrents/editCategory', { form: { category: 'old', savePath: join(DATA, 'elsewhere') } })).status).toBe(200);
+    expect((await q.call('torrents/categories')).json()).toEqual({ old: { name: 'old', savePath: join(DATA, 'elsewhere') } });
+    await q.call('torrents/createCategory', { form: { category: 'keep', savePath: 'k' } });
+    expect((await q.call('torrents/removeCategories', { form: { categories: 'old\nnot-there' } })).status).toBe(200);
+    expect(Object.keys(h.backend.fleetConfig.categories)).toEqual(['keep']);
+    expect(h.backend.records.get(hashOf(MULTI))!.settings.category).toBe('');
+    const [withTrackers] = (await q.call('torrents/info', { query: { includeTrackers: 'true' } })).json() as { trackers: { url: string; tier: number }[] }[];
+    expect(withTrackers!.trackers.map((t) => [t.url, t.tier])).toEqual([
+      ['http://a.example/announce', 0],
+      ['http://b.example/announce', 0],
+      ['udp://c.example:6969/announce', 1],
+    ]);
+    expect(((await q.call('torrents/info')).json() as object[])[0]).not.toHaveProperty('trackers');
+  });
+
+  it('what the backend cannot do is 501 with the reason; addPeers reports every peer failed', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    await q.login();
+    const form = new FormData();
+    form.append('torrents', new Blob([SINGLE]), 'a.torrent');
+    await q.call('torrents/add', { form });
+    const hash = hashOf(SINGLE);
+    const reannounce = await q.call('torrents/reannounce', { form: { hashes: hash } });
+    expect(reannounce.status).toBe(501);
+    expect(reannounce.text).toMatch(/cannot force/);
+    expect((await q.call('torrents/rename', { form: { hash, name: 'x' } })).status).toBe(501);
+    expect((await q.call('sync/torrentPeers', { query: { hash } })).status).toBe(501);
+    expect((await q.call('torrents/addPeers', { form: { hashes: hash, peers: '10.0.0.1:6881|10.0.0.2:6881' } })).json()).toEqual({ [hash]: { added: 0, failed: 2 } });
+    expect((await q.call('torrents/setAutoManagement', { form: { hashes: hash, enable: 'true' } })).status).toBe(200);
+  });
+});
+
+describe('bad input', () => {
+  it('answers each with the right status and a sentence, and keeps answering', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    await q.login();
+    const junk = new FormData();
+    junk.append('torrents', new Blob([SINGLE]), 'good.torrent');
+    junk.append('torrents', new Blob([Buffer.from('d4:infoi1ee')]), 'bad.torrent');
+    const add = await q.call('torrents/add', { form: junk });
+    expect(add.status).toBe(415);
+    expect(add.text).toMatch(/^Error: 'bad\.torrent' is not a valid torrent file: /);
+    // Checked before anything was added.
+    expect(h.backend.records.size).toBe(0);
+
+    expect(await q.call('torrents/properties', { query: { hash: 'not-a-hash' } })).toMatchObject({ status: 404, text: 'Not Found' });
+    expect(await q.call('torrents/properties', { query: { hash: 'c'.repeat(40) } })).toMatchObject({ status: 404, text: 'Not Found' });
+    expect(await q.call('torrents/properties')).toMatchObject({ status: 400, text: 'the parameter hash is required' });
+    expect(await q.call('torrents/nothing')).toMatchObject({ status: 404, text: 'Not Found' });
+    expect(await q.call('api/v2/x')).toMatchObject({ status: 404 });
+    expect((await q.call('torrents/delete', { query: { hashes: 'all' } })).status).toBe(405);
+    expect((await q.call('torrents/info', { method: 'PUT' })).status).toBe(405);
+
+    const form = new FormData();
+    form.append('torrents', new Blob([SINGLE]), 'good.torrent');
+    expect((await q.call('torrents/add', { form })).text).toBe('Ok.');
+    const hash = hashOf(SINGLE);
+    expect(await q.call('torrents/setDownloadLimit', { form: { hashes: hash, limit: '-5' } })).toMatchObject({ status: 400, text: 'limit must be a number of bytes per second, 0 or -1 for no limit (got -5)' });
+    expect(await q.call('torrents/setDownloadLimit', { form: { hashes: hash, limit: 'fast' } })).toMatchObject({ status: 400, text: 'limit must be a whole number (got "fast")' });
+    expect(await q.call('torrents/setShareLimits', { form: { hashes: hash, ratioLimit: '-3' } })).toMatchObject({ status: 400, text: 'the ratio limit must be -1 (no limit), -2 (the global limit) or 0 and above (got -3)' });
+    expect((await q.call('torrents/setCategory', { form: { hashes: hash, category: 'nope' } })).status).toBe(409);
+    await q.call('torrents/createCategory', { form: { category: 'tv' } });
+    expect((await q.call('torrents/createCategory', { form: { category: 'tv' } })).status).toBe(409);
+    expect((await q.call('torrents/createCategory', { form: { category: '' } })).status).toBe(400);
+    expect((await q.call('torrents/editCategory', { form: { category: 'nope', savePath: 'x' } })).status).toBe(409);
+    expect(await q.call('torrents/filePrio', { form: { hash, id: '0', priority: '3' } })).toMatchObject({ status: 400 });
+    expect(await q.call('torrents/filePrio', { form: { hash, id: '5', priority: '1' } })).toMatchObject({ status: 409 });
+    expect(await q.call('app/setPreferences', { form: { json: '{"dl_limit":' } })).toMatchObject({ status: 400 });
+    expect(await q.call('torrents/add', { form: { urls: `${h.files}/single.torrent`, ratioLimit: '-7' } })).toMatchObject({ status: 400 });
+    expect(await q.call('torrents/info', { query: { sort: 'bogus' } })).toMatchObject({ status: 400, text: "'sort' parameter is invalid" });
+    expect(h.backend.records.get(hash)!.settings).toMatchObject({ limits: { download: 0 }, share: { ratio: -2 }, category: '' });
+    expect((await q.call('app/version')).text).toBe('v5.1.4');
+  });
+});
