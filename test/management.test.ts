@@ -16,6 +16,7 @@ import {
   CategoryMode,
   FilePriority,
   QueueDirection,
+  ShareAction,
   ShareLimitReached,
   TorrentState,
   AddTorrentRequest,
@@ -213,6 +214,32 @@ describe.skipIf(!need.available)('running a seedbox: queue, seeding rules, folde
     expect(await compareTrees(single.contentPath, join(data, 'done', 'films', single.name))).toBeNull();
     await s.stop();
   }, 150_000);
+
+  it('acts on a seeding rule with remove-with-data (the files go) and with remove (they stay)', async () => {
+    const data = join(work, 'rules', 'data');
+    const s = await startServe(data);
+    const inPlace = (x: TestTorrent): void => {
+      mkdirSync(join(data, x.infoHash), { recursive: true });
+      copyFileSync(x.contentPath, join(data, x.infoHash, x.name));
+    };
+    const gone = async (x: TestTorrent): Promise<void> =>
+      waitFor(async () => !(await listTorrents(s)).some((y) => y.infoHash === x.infoHash), 20_000, `${x.name} removed by its rule`);
+    // A ratio limit of 0 is reached the moment a torrent is complete: here, once its data is checked.
+    await call(s.control, 'setConfig', SetConfigRequest.fromPartial({ patch: { shareAction: ShareAction.SHARE_ACTION_REMOVE_WITH_DATA } }));
+    const withData = t[0]!;
+    inPlace(withData);
+    await call(s.control, 'addTorrent', AddTorrentRequest.fromPartial({ torrentFile: readFileSync(withData.torrentPath), settings: { ratioLimit: 0 } }));
+    await gone(withData);
+    await waitFor(() => !existsSync(join(data, withData.infoHash)), 20_000, 'its files deleted');
+
+    await call(s.control, 'setConfig', SetConfigRequest.fromPartial({ patch: { shareAction: ShareAction.SHARE_ACTION_REMOVE } }));
+    const kept = t[1]!;
+    inPlace(kept);
+    await call(s.control, 'addTorrent', AddTorrentRequest.fromPartial({ torrentFile: readFileSync(kept.torrentPath), settings: { ratioLimit: 0 } }));
+    await gone(kept);
+    expect(await compareTrees(kept.contentPath, join(data, kept.infoHash, kept.name))).toBeNull();
+    await s.stop();
+  }, 90_000);
 
   it('refuses bad values with the rule they break, and changes nothing', async () => {
     const x = t[0]!;
