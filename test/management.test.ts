@@ -133,6 +133,38 @@ describe.skipIf(!need.available)('running a seedbox: queue, seeding rules, folde
     await seed.stop();
   }, 120_000);
 
+  it('leaves a slow download out of the queue count, so the next one starts beside it', async () => {
+    const pair = t.slice(1, 3);
+    await tracker();
+    // 256 KiB/s shared: each 2 MiB download takes seconds, far under the slow threshold below.
+    const seed = await startLibtorrentSeed({ torrentPath: pair.map((x) => x.torrentPath), dataRoot: pair[0]!.dataRoot, uploadLimit: 256 * 1024 });
+    const data = join(work, 'slow', 'data');
+    mkdirSync(data, { recursive: true });
+    const s = await startServe(data);
+    // One active download, but anything under 64 MiB/s for 2 s is slow and does not count.
+    await call(s.control, 'setConfig', SetConfigRequest.fromPartial({ patch: { queueingEnabled: true, maxActiveDownloads: 1, maxActiveSeeds: -1, maxActiveTorrents: -1, ignoreSlowTorrents: true, slowDownloadRate: 64 * 1024 * 1024, slowUploadRate: 64 * 1024 * 1024, slowSeconds: 2 } }));
+    for (const x of pair) await call(s.control, 'addTorrent', AddTorrentRequest.fromPartial({ torrentFile: readFileSync(x.torrentPath) }));
+    let sawQueued = false;
+    let bothAtOnce = false;
+    await waitFor(
+      async () => {
+        const all = await listTorrents(s);
+        sawQueued ||= all.some((x) => x.state === TorrentState.TORRENT_STATE_QUEUED);
+        bothAtOnce ||= all.filter((x) => DOWNLOADING.has(x.state)).length === 2;
+        return all.every((x) => x.state === TorrentState.TORRENT_STATE_SEEDING);
+      },
+      90_000,
+      'both downloaded',
+      { intervalMs: 100 },
+    );
+    // The second waited its turn at first, then started while the first was still downloading, slowly.
+    expect(sawQueued).toBe(true);
+    expect(bothAtOnce).toBe(true);
+    for (const x of pair) expect(await compareTrees(x.contentPath, join(data, x.infoHash, x.name)), x.name).toBeNull();
+    await s.stop();
+    await seed.stop();
+  }, 150_000);
+
   it('pauses a seed at its ratio limit once a libtorrent leech took enough, and it stays paused across a restart', async () => {
     const x = t[3]!;
     const data = join(work, 'ratio', 'data');
