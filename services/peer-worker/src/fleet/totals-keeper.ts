@@ -52,9 +52,10 @@ export class TotalsKeeper {
 
   /** One tick's figures of a torrent this worker runs; `countTime` for the one worker that keeps its clock. */
   record(s: TorrentSnapshot, time: number, countTime: boolean): void {
-    const last = this.last.get(s.infoHash);
+    // A run's counters start at zero, so its first tick's counters are all it moved so far: a
+    // download done within one tick is counted whole. Its clock starts at that first tick.
+    const last = this.last.get(s.infoHash) ?? { uploaded: 0, downloaded: 0, time };
     this.last.set(s.infoHash, { uploaded: s.uploaded, downloaded: s.downloaded, time });
-    if (!last) return;
     // Counters of one run only grow; a smaller one is a new run (the torrent was made again).
     const up = s.uploaded >= last.uploaded ? s.uploaded - last.uploaded : s.uploaded;
     const down = s.downloaded >= last.downloaded ? s.downloaded - last.downloaded : s.downloaded;
