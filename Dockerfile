@@ -45,8 +45,8 @@ WORKDIR /app
 # the data volume anyway.
 COPY --from=build /out/ ./
 USER 10001:10001
-# BitTorrent, gRPC, metrics/health (docs/OPERATIONS-CONTRACT.md).
-EXPOSE 6881 50051 9464
+# BitTorrent, gRPC, metrics/health, the web APIs (docs/OPERATIONS-CONTRACT.md).
+EXPOSE 6881 50051 9464 8080
 # The official image's entrypoint script is not needed: the command is node.
 ENTRYPOINT []
 CMD ["node", "packages/cli/bin/seedbox.js", "--help"]

@@ -123,6 +123,17 @@ export function kubectlLayerZip(): string {
 /** Debian's python3, the one python3-libtorrent is installed for. */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 
+/** Debian's chromium, which playwright-core drives (no browser is downloaded). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * Headless, and nothing reaching out: without the networking flags
+ * chromium tries outside hosts (component updates, sync) and fails here.
+ * A fresh profile (--user-data-dir, or launchPersistentContext's folder)
+ * goes with them.
+ */
+export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
 export const tools = {
   libtorrent: {
     name: 'python3-libtorrent',
@@ -138,6 +149,11 @@ export const tools = {
     name: 'transmission-remote',
     check: () => onPath('transmission-remote'),
     install: 'apt-get install transmission-cli',
+  },
+  chromium: {
+    name: 'chromium',
+    check: () => existsSync(CHROMIUM) && commandSucceeds(CHROMIUM, ['--version']),
+    install: 'apt-get install chromium',
   },
   aria2: {
     name: 'aria2c',

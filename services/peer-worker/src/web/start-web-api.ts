@@ -6,13 +6,15 @@ import { createQbittorrentApi } from './qbittorrent/qbittorrent-api.js';
 import { fetchTorrentFile } from './torrent-url.js';
 import { createTransmissionApi } from './transmission/transmission-api.js';
 import type { WebApiContext } from './web-api.js';
+import { createWebUi } from './web-ui.js';
 import { trustedProxiesOf, webAuthOf, webHost } from './web-settings.js';
 import { startWebServer, type WebServer } from './web-server.js';
 
 /**
- * The web APIs of a peer-worker or of `seedbox serve`: the qBittorrent
- * WebAPI v2 under /api/v2/ and the Transmission RPC at /transmission/rpc,
- * on SEEDBOX_WEB_HOST:SEEDBOX_WEB_PORT, over the same backend as gRPC.
+ * The web side of a peer-worker or of `seedbox serve`: the qBittorrent
+ * WebAPI v2 under /api/v2/, the Transmission RPC at /transmission/rpc and
+ * the web UI at / (last: it takes whatever the APIs do not), on
+ * SEEDBOX_WEB_HOST:SEEDBOX_WEB_PORT, over the same backend as gRPC.
  */
 
 export interface StartWebApiOptions {
@@ -41,7 +43,7 @@ export async function startWebApi(o: StartWebApiOptions): Promise<WebServer> {
     },
   };
   const server = await listenOrExplain('SEEDBOX_WEB_PORT (--web-port)', o.config.webPort, () =>
-    startWebServer({ host, port: o.config.webPort, apis: [createQbittorrentApi(ctx, { pending: new PendingMagnets({ now: ctx.now }) }), createTransmissionApi(ctx)], log: o.log, trustedProxies }),
+    startWebServer({ host, port: o.config.webPort, apis: [createQbittorrentApi(ctx, { pending: new PendingMagnets({ now: ctx.now }) }), createTransmissionApi(ctx), createWebUi()], log: o.log, trustedProxies }),
   );
   o.log.info('web APIs listening', { host, port: server.port, login: auth.required });
   return server;
