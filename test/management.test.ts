@@ -254,8 +254,9 @@ describe.skipIf(!need.available)('running a seedbox: queue, seeding rules, folde
       mkdirSync(join(data, x.infoHash), { recursive: true });
       copyFileSync(x.contentPath, join(data, x.infoHash, x.name));
     };
-    const gone = async (x: TestTorrent): Promise<void> =>
-      waitFor(async () => !(await listTorrents(s)).some((y) => y.infoHash === x.infoHash), 20_000, `${x.name} removed by its rule`);
+    const gone = async (x: TestTorrent): Promise<void> => {
+      await waitFor(async () => !(await listTorrents(s)).some((y) => y.infoHash === x.infoHash), 20_000, `${x.name} removed by its rule`);
+    };
     // A ratio limit of 0 is reached the moment a torrent is complete: here, once its data is checked.
     await call(s.control, 'setConfig', SetConfigRequest.fromPartial({ patch: { shareAction: ShareAction.SHARE_ACTION_REMOVE_WITH_DATA } }));
     const withData = t[0]!;

@@ -10,6 +10,10 @@
  * against a data folder that is only a path: nothing touches the disk, and
  * a move is done the moment it is asked for.
  *
+ * What the trackers answered and who is connected are set by the test too
+ * (trackerStatus, connectedPeers); reannounces are counted, and a test
+ * that wants one refused sets reannounceError.
+ *
  *   const backend = new MemoryControlBackend();
  *   server.addService(SeedboxControlService, createControlService(backend));
  */
@@ -29,7 +33,17 @@ import {
   type TorrentSettingsPatch,
 } from '@seedbox/cluster';
 import { MetainfoError, parseMetainfo } from '@seedbox/protocol';
-import { ControlError, type AddOptions, type ControlBackend, type DesiredState, type QueueMove, type TorrentRecord, type TorrentStatsView } from '@seedbox/peer-worker';
+import {
+  ControlError,
+  type AddOptions,
+  type ControlBackend,
+  type DesiredState,
+  type PeerInfo,
+  type QueueMove,
+  type TorrentRecord,
+  type TorrentStatsView,
+  type TrackerStatus,
+} from '@seedbox/peer-worker';
 
 /** A SettingsError as the fleet's backend passes it on: invalid-argument, the rule kept as the cause. */
 function checked<T>(fn: () => T): T {
@@ -179,6 +193,8 @@ export class MemoryControlBackend implements ControlBackend {
   async remove(infoHashHex: string, options: { deleteData: boolean }): Promise<boolean> {
     if (!this.records.delete(infoHashHex)) return false;
     this.figures.delete(infoHashHex);
+    this.trackerStatus.delete(infoHashHex);
+    this.connectedPeers.delete(infoHashHex);
     this.renumber();
     this.removed.push({ infoHashHex, deleteData: options.deleteData });
     return true;
@@ -211,6 +227,31 @@ export class MemoryControlBackend implements ControlBackend {
     return this.records.has(infoHashHex) ? (this.bitfields.get(infoHashHex) ?? new Uint8Array(0)) : undefined;
   }
 
+  /** What each torrent's trackers answered, set by the test. */
+  readonly trackerStatus = new Map<string, TrackerStatus[]>();
+  /** Who is connected to each torrent, set by the test; none until then. */
+  readonly connectedPeers = new Map<string, PeerInfo[]>();
+  /** Every reannounce asked for, in order. */
+  readonly reannounced: string[] = [];
+  /** Set to refuse reannounces as a fleet without a tracker-client does. */
+  reannounceError: ControlError | undefined;
+
+  trackers(infoHashHex: string): TrackerStatus[] {
+    return this.records.has(infoHashHex) ? structuredClone(this.trackerStatus.get(infoHashHex) ?? []) : [];
+  }
+
+  async reannounce(infoHashHex: string): Promise<boolean> {
+    if (!this.records.has(infoHashHex)) return false;
+    if (this.reannounceError) throw this.reannounceError;
+    this.reannounced.push(infoHashHex);
+    return true;
+  }
+
+  async peers(infoHashHex: string): Promise<PeerInfo[] | undefined> {
+    if (!this.records.has(infoHashHex)) return undefined;
+    return structuredClone(this.connectedPeers.get(infoHashHex) ?? []);
+  }
+
   onTick(listener: (stats: TorrentStatsView[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -228,6 +269,8 @@ export class MemoryControlBackend implements ControlBackend {
       uploaded: 0,
       peers: 0,
       seeds: 0,
+      peersSending: 0,
+      peersGetting: 0,
       piecesVerified: 0,
       piecesFailed: 0,
       pieceCount: record.metainfo.pieceCount,

@@ -3,13 +3,14 @@ import { Bitfield } from '@seedbox/protocol';
 import type { FleetStore } from './fleet-store.js';
 import { bitfieldFrom, decodeEntry, encodeEntry, FleetStateError, readBitfield, type DesiredState, type RegistryEntry, type WorkerEntry } from './registry-entry.js';
 import { decodeFleetConfig, decodeTotals, encodeJson, parseJson } from './settings-codec.js';
-import { KV_BITFIELDS, KV_CONFIG, KV_TORRENTS, KV_TOTALS, KV_WORKERS } from './subjects.js';
+import { KV_BITFIELDS, KV_CONFIG, KV_TORRENTS, KV_TOTALS, KV_TRACKERS, KV_WORKERS } from './subjects.js';
 import { addTotals, type FleetConfig, type TorrentTotals } from './torrent-settings.js';
+import { decodeTrackerStatuses, encodeTrackerStatuses, type TrackerStatus } from './tracker-status.js';
 
 export { FleetStateError, type DesiredState, type RegistryEntry, type WorkerEntry };
 
 /**
- * The fleet's shared state, in three JetStream key-value buckets, so that no
+ * The fleet's shared state, in JetStream key-value buckets, so that no
  * process holds anything that is lost with it:
  *
  * - `seedbox_torrents`: the registry. Key: the hex info hash. Value: the
@@ -28,6 +29,9 @@ export { FleetStateError, type DesiredState, type RegistryEntry, type WorkerEntr
  *   seeding time), added to under compare-and-set by every worker that
  *   runs it. Apart from the registry because they change every minute,
  *   and the registry entry carries the whole .torrent file.
+ * - `seedbox_trackers`: what each tracker of a torrent last answered
+ *   (tracker-status.ts), written by the tracker-client on every announce
+ *   result and read by the control APIs of every peer-worker.
  */
 
 const CONFIG_KEY = 'fleet';
@@ -48,20 +52,22 @@ export class FleetState implements FleetStore {
     readonly workers: KV,
     readonly config: KV,
     readonly totals: KV,
+    readonly trackers: KV,
   ) {}
 
   /** Opens the buckets, creating them on first use (idempotent, so every service may do it). */
   static async open(nc: NatsConnection, options: FleetStateOptions = {}): Promise<FleetState> {
     const js = nc.jetstream();
     const replicas = options.replicas ?? 1;
-    const [torrents, bitfields, workers, config, totals] = await Promise.all([
+    const [torrents, bitfields, workers, config, totals, trackers] = await Promise.all([
       js.views.kv(KV_TORRENTS, { history: 1, replicas }),
       js.views.kv(KV_BITFIELDS, { history: 1, replicas }),
       js.views.kv(KV_WORKERS, { history: 1, replicas, ttl: options.workerTtlMs ?? 15_000 }),
       js.views.kv(KV_CONFIG, { history: 1, replicas }),
       js.views.kv(KV_TOTALS, { history: 1, replicas }),
+      js.views.kv(KV_TRACKERS, { history: 1, replicas }),
     ]);
-    return new FleetState(torrents, bitfields, workers, config, totals);
+    return new FleetState(torrents, bitfields, workers, config, totals, trackers);
   }
 
   // ---- registry ----
@@ -127,6 +133,8 @@ export class FleetState implements FleetStore {
     await this.torrents.delete(infoHashHex);
     await this.bitfields.delete(infoHashHex);
     await this.totals.delete(infoHashHex);
+    // The tracker-client deletes its statuses too when it sees the removal; this covers one that is down.
+    await this.trackers.delete(infoHashHex);
     return true;
   }
 
@@ -274,6 +282,46 @@ export class FleetState implements FleetStore {
     void (async () => {
       for await (const e of it) onChange(e.key, e.operation === 'PUT' ? decodeTotals(parseJson(e.value)) : undefined);
     })();
+    return () => it.stop();
+  }
+
+  // ---- tracker status ----
+
+  /** Writes a torrent's tracker statuses (the tracker-client, on every announce result); an empty list removes the key. */
+  async putTrackerStatus(infoHashHex: string, list: readonly TrackerStatus[]): Promise<void> {
+    if (list.length === 0) await this.trackers.delete(infoHashHex);
+    else await this.trackers.put(infoHashHex, encodeTrackerStatuses(list));
+  }
+
+  /** Every torrent's tracker statuses as stored now. */
+  async listTrackerStatus(): Promise<Map<string, TrackerStatus[]>> {
+    const keys: string[] = [];
+    for await (const k of await this.trackers.keys()) keys.push(k);
+    const out = new Map<string, TrackerStatus[]>();
+    for (const k of keys) {
+      const e = await this.trackers.get(k).catch(() => null);
+      if (e && e.operation === 'PUT') out.set(k, decodeTrackerStatuses(e.value));
+    }
+    return out;
+  }
+
+  /**
+   * Calls `onChange` with every torrent's statuses now and on every change
+   * (undefined for a removal). Resolves once the bucket as it stands has
+   * been delivered, so a peer-worker that has just started answers with
+   * the statuses at once; a notification that does not come (the stream
+   * changed under the watch) holds it up for 5 s at most.
+   */
+  async watchTrackerStatus(onChange: (infoHashHex: string, list: TrackerStatus[] | undefined) => void): Promise<() => void> {
+    let initialized: () => void = () => {};
+    const delivered = new Promise<void>((resolve) => (initialized = resolve));
+    const it = await this.trackers.watch({ initializedFn: () => initialized() });
+    void (async () => {
+      for await (const e of it) onChange(e.key, e.operation === 'PUT' ? decodeTrackerStatuses(e.value) : undefined);
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([delivered, new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000)))]);
+    clearTimeout(timer);
     return () => it.stop();
   }
 

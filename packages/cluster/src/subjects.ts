@@ -17,6 +17,10 @@ export const DISK_WRITERS = 'disk-writers';
 export const peersSubject = (infoHashHex: string): string => `seedbox.peers.${infoHashHex}`;
 /** A worker ran out of peers for a torrent (body: the hex info hash): the tracker-client announces early. */
 export const PEERS_WANTED = 'seedbox.tracker.peers-wanted';
+/** A control API asks for an announce now (body: the hex info hash); the tracker-client answers how many it brought forward. */
+export const TRACKER_REANNOUNCE = 'seedbox.tracker.reannounce';
+/** A control API asks for a torrent's connected peers (body: the hex info hash); every worker running it answers with its own. */
+export const WORKER_PEERS = 'seedbox.worker.peers';
 /** Each peer-worker, once a second: who it is and its totals per torrent (for announces). */
 export const WORKER_HEARTBEAT = 'seedbox.worker.heartbeat';
 /** Each peer-worker, once a second: its per-torrent figures (for the control API's list and watch). */
@@ -43,6 +47,7 @@ export const KV_BITFIELDS = 'seedbox_bitfields';
 export const KV_WORKERS = 'seedbox_workers';
 export const KV_CONFIG = 'seedbox_config';
 export const KV_TOTALS = 'seedbox_totals';
+export const KV_TRACKERS = 'seedbox_trackers';
 
 /**
  * A subject token from an id that may hold dots, spaces or wildcards (a pod

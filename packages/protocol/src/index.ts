@@ -24,3 +24,4 @@ export * from './tracker-error.js';
 export * from './tracker.js';
 export * from './tracker-http.js';
 export * from './tracker-udp.js';
+export * from './peer-id.js';

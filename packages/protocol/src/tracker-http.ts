@@ -167,6 +167,10 @@ export function parseHttpAnnounceResponse(body: Uint8Array, limits: HttpResponse
   if (complete !== undefined) out.complete = complete;
   const incomplete = optionalCount(value, 'incomplete');
   if (incomplete !== undefined) out.incomplete = incomplete;
+  // Not in BEP 3, but opentracker and others send it, as in a scrape:
+  // taken when it is a count, ignored otherwise (it is no reason to fail an announce).
+  const downloaded = value.get('downloaded');
+  if (downloaded !== undefined && isInt(downloaded) && downloaded >= 0) out.downloaded = downloaded;
 
   const trackerId = value.get('tracker id');
   if (trackerId !== undefined) {

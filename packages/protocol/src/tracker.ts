@@ -72,6 +72,8 @@ export interface AnnounceResponse {
   /** Seeders and leechers, when the tracker says. */
   complete?: number;
   incomplete?: number;
+  /** Completed downloads the tracker has counted (HTTP trackers that send a scrape's `downloaded` in the reply). */
+  downloaded?: number;
   peers: TrackerPeer[];
   /** Entries of the peer lists that were dropped: port 0, address 0.0.0.0, unusable `ip`. */
   invalidPeers: number;

@@ -120,6 +120,7 @@ describe('HTTP announce response', () => {
         'tracker id': 'tid',
         complete: 3,
         incomplete: 4,
+        downloaded: 12,
         'warning message': 'slow down\n',
         'external ip': Buffer.from([1, 2, 3, 4]),
         peers,
@@ -131,6 +132,7 @@ describe('HTTP announce response', () => {
     expect(Buffer.from(r.trackerId!).toString()).toBe('tid');
     expect(r.complete).toBe(3);
     expect(r.incomplete).toBe(4);
+    expect(r.downloaded).toBe(12);
     expect(r.warning).toBe('slow down?'); // control characters never reach our logs
     expect(r.externalIp).toBe('1.2.3.4');
     expect(r.peers).toEqual([

@@ -47,6 +47,11 @@ export class Choker {
     this.random = options.random ?? Math.random;
   }
 
+  /** The peer holding the optimistic unchoke, if one does. */
+  get optimisticPeer(): string | undefined {
+    return this.optimistic;
+  }
+
   /** The peers unchoked by the last decision. */
   get current(): ReadonlySet<string> {
     return this.unchoked;

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Magnet, Metainfo, PeerAddress } from '@seedbox/protocol';
-import type { PieceSink } from '@seedbox/cluster';
+import type { PeerInfo, PieceSink } from '@seedbox/cluster';
 import { Bandwidth, type BandwidthLimits, type ResolvedLimits } from './bandwidth/bandwidth.js';
 import type { MetadataFetcher } from './metadata-fetcher.js';
 import { resolveMagnet, type ResolvedMagnet } from './magnet-resolver.js';
@@ -266,6 +266,11 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   torrent(infoHashHex: string): Torrent | undefined {
     return this.entries.get(infoHashHex)?.torrent;
+  }
+
+  /** The peers connected to a torrent now, as the control APIs list them; undefined when the engine does not run it. */
+  peers(infoHashHex: string): PeerInfo[] | undefined {
+    return this.entries.get(infoHashHex)?.torrent.peerList();
   }
 
   get torrents(): Torrent[] {

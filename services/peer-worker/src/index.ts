@@ -52,6 +52,10 @@ export {
   type DesiredState,
   type TorrentRecord,
   type TorrentStatsView,
+  type TrackerSource,
+  type PeerSource,
+  type TrackerStatus,
+  type PeerInfo,
 } from './control/backend.js';
 export {
   createControlService,

@@ -5,11 +5,13 @@ import { createPeerWorkerMetrics, listenOrExplain, peerWorkerOptions } from '@se
 import { createControlService } from './control/control-service.js';
 import { FleetBackend } from './fleet/fleet-backend.js';
 import { FleetBandwidth } from './fleet/fleet-bandwidth.js';
+import { FleetPeers } from './fleet/fleet-peers.js';
 import { FleetRunner } from './fleet/fleet-runner.js';
 import { publishFigures, recordTick } from './fleet/figures.js';
 import { NatsPeerDiscovery } from './fleet/nats-peer-discovery.js';
 import { sharedVolumeData } from './fleet/shared-volume-data.js';
 import { StatsBoard } from './fleet/stats-board.js';
+import { TrackerBoard } from './fleet/tracker-board.js';
 import { Engine } from './engine.js';
 import { startWebApi } from './web/start-web-api.js';
 
@@ -55,6 +57,8 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
     const hasher = new Sha1Pool(1);
     const nats = discovery;
     const board = new StatsBoard(nc);
+    const trackerBoard = await TrackerBoard.open(nc, state);
+    const peers = new FleetPeers(nc, config.instanceId, engine, (hex) => board.runners(hex));
     const bandwidth = new FleetBandwidth(nc, config.instanceId, engine);
     // The runner acts on seeding rules through the backend, which reads the runner: made after it.
     const late: { backend?: FleetBackend } = {};
@@ -82,6 +86,8 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
     const backend = new FleetBackend({
       state,
       stats: board,
+      trackers: trackerBoard,
+      peers,
       dataDir: config.dataDir,
       fleet: runner,
       resolve: (magnet) => engine.fetchMetadata(magnet, { timeoutMs: 120_000 }),
@@ -96,6 +102,8 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
     onShutdown('close the web APIs', () => web.close());
     onShutdown('stop torrents and hand back pieces', async () => {
       board.close();
+      trackerBoard.close();
+      peers.close();
       bandwidth.close();
       await runner.stop();
       sink.close();

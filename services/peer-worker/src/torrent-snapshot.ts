@@ -30,6 +30,9 @@ export interface TorrentSnapshot {
   ratio: number;
   peers: number;
   seeds: number;
+  /** Peers that sent us block bytes, and peers we sent some to, in the last tick (Transmission's peersSendingToUs, peersGettingFromUs). */
+  peersSending: number;
+  peersGetting: number;
   piecesVerified: number;
   piecesFailed: number;
   pieceCount: number;
@@ -73,6 +76,8 @@ export interface TorrentFigures {
   done: boolean;
   peers: number;
   seeds: number;
+  sending: number;
+  getting: number;
   /** Closed at the last tick. */
   last: {
     downloadRate: number;
@@ -98,6 +103,8 @@ export function snapshotOf(f: TorrentFigures): TorrentSnapshot {
     ratio: f.uploaded / Math.max(1, f.downloaded > 0 ? f.downloaded : f.meta.totalLength),
     peers: f.peers,
     seeds: f.seeds,
+    peersSending: f.sending,
+    peersGetting: f.getting,
     piecesVerified: f.verified,
     piecesFailed: f.failed,
     pieceCount: f.meta.pieceCount,

@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { Bitfield, PieceGeometry, type Handshake, type Metainfo, type PeerAddress } from '@seedbox/protocol';
+import type { PeerInfo } from '@seedbox/cluster';
 import { Bandwidth, type BandwidthLimits, type ResolvedLimits, type TorrentBandwidth } from './bandwidth/bandwidth.js';
 import type { BlockRef } from './block-key.js';
 import { DownloadScheduler } from './download-scheduler.js';
 import { FileSelectionState, type FileProgress, type FileSelection } from './file-selection.js';
+import { peerInfoOf } from './peer-info.js';
 import { PeerList } from './peer-list.js';
 import { PeerSession, type CloseReason, type PeerHandler, type SessionContext, type SessionRefusal } from './peer-session.js';
 import type { CheckOutcome, TorrentData, TorrentEvents, TorrentOptions } from './torrent-options.js';
@@ -334,6 +336,12 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     else this.peers.acceptIncoming(socket, handshake, leftover);
   }
 
+  /** The connected peers as the control APIs list them (peer-info.ts). Side-effect free. */
+  peerList(): PeerInfo[] {
+    const ctx = { have: this.have, optimistic: this.upload?.optimistic, snubSeconds: this.o.snubSeconds ?? 60 };
+    return [...this.peers.live].map((s) => peerInfoOf(s, ctx));
+  }
+
   /** Block bytes received from each peer address, over the torrent's life. */
   peerContributions(): Record<string, number> {
     return this.counters.contributions(this.peers.live);
@@ -447,9 +455,13 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   snapshot(): TorrentSnapshot {
     let peers = 0;
     let seeds = 0;
+    let sending = 0;
+    let getting = 0;
     for (const s of this.peers.live) {
       peers++;
       if (s.peerPieces.isComplete) seeds++;
+      if (s.download.rate > 0) sending++;
+      if (s.upload.rate > 0) getting++;
     }
     return snapshotOf({
       meta: this.meta,
@@ -464,6 +476,8 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
       done: this.isDone,
       peers,
       seeds,
+      sending,
+      getting,
       last: this.counters.last,
     });
   }

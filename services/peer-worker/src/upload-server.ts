@@ -44,6 +44,11 @@ export class UploadServer {
     this.reader = options.read ? new ReadCache(options.read, (i) => options.geometry.pieceSize(i), options.readCache) : undefined;
   }
 
+  /** The address of the peer holding our optimistic unchoke, if any (for the peer lists' `O` flag). */
+  get optimistic(): string | undefined {
+    return this.choker.optimisticPeer;
+  }
+
   /** A peer asked for a block (queued in its session): serve it, or refuse it with the rule it broke. */
   blockRequested(session: PeerSession, index: number, begin: number, length: number): void {
     let reason: RefusedRequest | undefined;

@@ -21,6 +21,9 @@ import { WebAuth, type WebAuthOptions, type WebCredentials } from '../src/web/we
 import { startWebServer, type WebServer } from '../src/web/web-server.js';
 import { MemoryControlBackend } from '../../../test/support/memory-control-backend.js';
 
+/** A sync/maindata answer as the test reads it. */
+type Maindata = { rid: number; full_update?: boolean; torrents: Record<string, Record<string, unknown>>; [key: string]: unknown };
+
 const fixtures = join(import.meta.dirname, '../../../test/fixtures/torrents');
 const fixture = (name: string): Buffer => readFileSync(join(fixtures, name));
 const SINGLE = fixture('mktorrent-single.torrent');
@@ -209,7 +212,7 @@ describe('@ctrl/qbittorrent against the WebAPI', () => {
     const qb = new QBittorrent({ baseUrl: `${h.base}/`, username: USER, password: PASS });
     await qb.addTorrent(new Uint8Array(SINGLE));
     const hash = hashOf(SINGLE);
-    const full = (await qb.getSyncMainData(0)) as unknown as Record<string, any>;
+    const full = (await qb.getSyncMainData(0)) as unknown as Maindata;
     expect(full.full_update).toBe(true);
     expect(full.torrents[hash]).toMatchObject({ name: 'single.bin', state: 'stalledDL', total_size: 65537 });
     expect(full.torrents[hash]).not.toHaveProperty('hash');
@@ -220,18 +223,18 @@ describe('@ctrl/qbittorrent against the WebAPI', () => {
 
     await qb.createCategory('films', '');
     await qb.setTorrentCategory(hash, 'films');
-    const diff = (await qb.getSyncMainData(full.rid)) as unknown as Record<string, any>;
+    const diff = (await qb.getSyncMainData(full.rid)) as unknown as Maindata;
     expect(diff).toEqual({ rid: diff.rid, torrents: { [hash]: { category: 'films' } }, categories: { films: { name: 'films', savePath: DATA } } });
 
     h.backend.setStats(hash, { state: 'downloading', downloadRate: 3000, peers: 2, seeds: 1, eta: 20 });
-    const moving = (await qb.getSyncMainData(diff.rid)) as unknown as Record<string, any>;
+    const moving = (await qb.getSyncMainData(diff.rid)) as unknown as Maindata;
     // A connected seed: a complete copy seen as of the figures' tick.
     const tick = Math.floor(h.backend.stats(hash)!.time / 1000);
     expect(moving.torrents[hash]).toEqual({ state: 'downloading', dlspeed: 3000, num_seeds: 1, num_complete: 1, num_leechs: 1, num_incomplete: 1, eta: 20, seen_complete: tick });
     expect(moving.server_state).toEqual({ dl_info_speed: 3000, connection_status: 'connected', total_peer_connections: 2 });
 
     await qb.removeTorrent(hash);
-    const gone = (await qb.getSyncMainData(moving.rid)) as unknown as Record<string, any>;
+    const gone = (await qb.getSyncMainData(moving.rid)) as unknown as Maindata;
     expect(gone).toMatchObject({ torrents_removed: [hash], trackers_removed: ['http://tracker.example/announce'] });
     expect((await qb.getSyncMainData(123)) as unknown as Record<string, unknown>).toMatchObject({ full_update: true, torrents: {} });
   });
@@ -575,13 +578,74 @@ describe('the other endpoints over the backend', () => {
     form.append('torrents', new Blob([SINGLE]), 'a.torrent');
     await q.call('torrents/add', { form });
     const hash = hashOf(SINGLE);
-    const reannounce = await q.call('torrents/reannounce', { form: { hashes: hash } });
-    expect(reannounce.status).toBe(501);
-    expect(reannounce.text).toMatch(/cannot force/);
     expect((await q.call('torrents/rename', { form: { hash, name: 'x' } })).status).toBe(501);
-    expect((await q.call('sync/torrentPeers', { query: { hash } })).status).toBe(501);
     expect((await q.call('torrents/addPeers', { form: { hashes: hash, peers: '10.0.0.1:6881|10.0.0.2:6881' } })).json()).toEqual({ [hash]: { added: 0, failed: 2 } });
     expect((await q.call('torrents/setAutoManagement', { form: { hashes: hash, enable: 'true' } })).status).toBe(200);
+  });
+});
+
+describe('trackers, reannounce and peers', () => {
+  it('torrents/trackers and torrents/info show what each tracker last answered; reannounce reaches the backend, or 503 when nobody announces', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    await q.login();
+    const form = new FormData();
+    form.append('torrents', new Blob([MULTI]), 'm.torrent');
+    await q.call('torrents/add', { form });
+    const hash = hashOf(MULTI);
+    const now = Date.now();
+    h.backend.trackerStatus.set(hash, [
+      { url: 'http://a.example/announce', lastAnnounceStartAt: now - 2000, lastAnnounceAt: now - 1900, ok: false, failure: 'refused', error: 'Unregistered torrent' },
+      { url: 'udp://c.example:6969/announce', lastAnnounceStartAt: now - 1800, lastAnnounceAt: now - 1700, ok: true, peers: 3, seeders: 11, leechers: 4, downloaded: 25, nextAnnounceAt: now + 600_000 },
+    ]);
+    const list = (await q.call('torrents/trackers', { query: { hash } })).json() as { url: string; status: number; msg: string; num_seeds: number }[];
+    expect(list.slice(3).map((t) => [t.url, t.status, t.msg, t.num_seeds])).toEqual([
+      ['http://a.example/announce', 4, 'Unregistered torrent', -1],
+      ['http://b.example/announce', 1, '', -1],
+      ['udp://c.example:6969/announce', 2, '', 11],
+    ]);
+    const [info] = (await q.call('torrents/info', { query: { hashes: hash, includeTrackers: 'true' } })).json() as (Record<string, unknown> & { trackers: { status: number }[] })[];
+    expect(info).toMatchObject({ num_complete: 11, num_incomplete: 4, tracker: 'udp://c.example:6969/announce' });
+    expect(info!.reannounce).toBeGreaterThan(590);
+    expect(info!.trackers.map((t) => t.status)).toEqual([4, 1, 2]);
+    // @ctrl/qbittorrent reads the same.
+    const qb = new QBittorrent({ baseUrl: `${h.base}/`, username: USER, password: PASS });
+    expect((await qb.torrentTrackers(hash)).find((t) => t.url === 'http://a.example/announce')).toMatchObject({ status: 4, msg: 'Unregistered torrent' });
+
+    expect((await q.call('torrents/reannounce', { form: { hashes: `${hash}|${'0'.repeat(40)}` } })).status).toBe(200);
+    expect((await q.call('torrents/reannounce', { form: { hashes: 'all' } })).status).toBe(200);
+    expect(h.backend.reannounced).toEqual([hash, hash]);
+    h.backend.reannounceError = new ControlError('unavailable', 'the announce cannot be asked for: no tracker-client answered');
+    const refused = await q.call('torrents/reannounce', { form: { hashes: hash } });
+    expect(refused).toMatchObject({ status: 503, text: expect.stringMatching(/no tracker-client/) });
+  });
+
+  it('sync/torrentPeers lists the connected peers by ip:port, then their changes; an unknown hash is 404', async () => {
+    h = await startQbt();
+    const q = new QbtWire(h.base);
+    await q.login();
+    const form = new FormData();
+    form.append('torrents', new Blob([SINGLE]), 's.torrent');
+    await q.call('torrents/add', { form });
+    const hash = hashOf(SINGLE);
+    const lt = { host: '10.0.0.9', port: 51413, client: 'libtorrent/2.0.8.0', peerIdClient: 'libtorrent (Rasterbar) 2.0.8', incoming: false, amChoking: true, amInterested: true, peerChoking: false, peerInterested: false, optimistic: false, snubbed: false, progress: 1, relevance: 1, downloadRate: 65536, uploadRate: 0, downloaded: 1 << 20, uploaded: 0 };
+    h.backend.connectedPeers.set(hash, [lt]);
+    const full = (await q.call('sync/torrentPeers', { query: { hash } })).json() as { rid: number; full_update: boolean; peers: Record<string, Record<string, unknown>> };
+    expect(full).toMatchObject({ full_update: true, show_flags: false });
+    expect(full.peers).toEqual({
+      '10.0.0.9:51413': { ip: '10.0.0.9', port: 51413, client: 'libtorrent/2.0.8.0', peer_id_client: 'libtorrent (Rasterbar) 2.0.8', progress: 1, dl_speed: 65536, up_speed: 0, downloaded: 1 << 20, uploaded: 0, connection: 'BT', flags: 'D', flags_desc: 'D = Interested (local) and unchoked (peer)', relevance: 1, files: '', country_code: '' },
+    });
+    h.backend.connectedPeers.set(hash, [{ ...lt, downloadRate: 0, amInterested: false }, { ...lt, host: '10.0.0.10', incoming: true, peerInterested: true }]);
+    const next = (await q.call('sync/torrentPeers', { query: { hash, rid: String(full.rid) } })).json() as Record<string, unknown>;
+    expect(next).not.toHaveProperty('full_update');
+    expect(next.peers).toEqual({
+      '10.0.0.9:51413': { dl_speed: 0, flags: 'K', flags_desc: 'K = Not interested (local) and unchoked (peer)' },
+      '10.0.0.10:51413': expect.objectContaining({ ip: '10.0.0.10', flags: 'D u I' }),
+    });
+    h.backend.connectedPeers.set(hash, []);
+    expect((await q.call('sync/torrentPeers', { query: { hash, rid: String(next.rid) } })).json()).toMatchObject({ peers_removed: ['10.0.0.9:51413', '10.0.0.10:51413'] });
+    expect((await q.call('sync/torrentPeers', { query: { hash: 'ab'.repeat(20) } })).status).toBe(404);
+    expect((await q.call('sync/torrentPeers')).status).toBe(400);
   });
 });
 

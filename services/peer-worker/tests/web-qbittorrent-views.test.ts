@@ -1,23 +1,27 @@
 /**
  * The qBittorrent WebAPI's pure parts: records and figures as qBittorrent
  * 5.1 serializes them (state names, sizes without padding files, paths,
- * share limits), files and pieces, preferences both ways, torrents/info's
- * selection, sync/maindata's diffs, and the table of magnets resolving.
+ * share limits), files and pieces, trackers and their status, connected
+ * peers and their flags, preferences both ways, torrents/info's
+ * selection, sync/maindata's and sync/torrentPeers's diffs, and the table
+ * of magnets resolving.
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultFleetConfig, type FleetConfig } from '@seedbox/cluster';
-import type { TorrentRecord, TorrentStatsView } from '../src/control/backend.js';
+import type { PeerInfo, TorrentRecord, TorrentStatsView, TrackerStatus } from '../src/control/backend.js';
 import { PendingMagnets } from '../src/web/pending-magnets.js';
 import { filesView, fileIndexes, pieceHashes, pieceRange, pieceStates, priorityFromQbt } from '../src/web/qbittorrent/qbt-files.js';
 import { selectTorrents, type InfoQuery } from '../src/web/qbittorrent/qbt-filter.js';
 import { preferencesPatch, preferencesView } from '../src/web/qbittorrent/qbt-preferences.js';
 import { fileDoneFromBitfield, progressOf } from '../src/web/qbittorrent/qbt-progress.js';
-import { piecesHave, propertiesView, trackersView } from '../src/web/qbittorrent/qbt-properties.js';
+import { qbtPeer, qbtPeerFlags, qbtPeers, TorrentPeersStore } from '../src/web/qbittorrent/qbt-peers.js';
+import { piecesHave, propertiesView } from '../src/web/qbittorrent/qbt-properties.js';
 import { maindataDiff, MaindataStore, type Maindata } from '../src/web/qbittorrent/qbt-sync.js';
 import { etaOf, magnetUri, MAX_ETA, pendingView, qbtState, torrentView, type QbtTorrent } from '../src/web/qbittorrent/qbt-torrent-view.js';
 import { serverState, transferInfo } from '../src/web/qbittorrent/qbt-transfer.js';
+import { secondsToNextAnnounce, swarmCounts, trackerEntry, trackersView, workingTracker } from '../src/web/qbittorrent/qbt-trackers.js';
 import { MemoryControlBackend } from '../../../test/support/memory-control-backend.js';
 
 const fixtures = join(import.meta.dirname, '../../../test/fixtures/torrents');
@@ -41,6 +45,8 @@ function stats(record: TorrentRecord, over: Partial<TorrentStatsView> = {}): Tor
     uploaded: 0,
     peers: 0,
     seeds: 0,
+    peersSending: 0,
+    peersGetting: 0,
     piecesVerified: 0,
     piecesFailed: 0,
     pieceCount: record.metainfo.pieceCount,
@@ -260,7 +266,7 @@ describe('files, pieces, trackers, properties', () => {
     expect(piecesHave(record, undefined, bitfield([0, 2], 3))).toBe(2);
   });
 
-  it('trackers: DHT, PeX and LSD disabled, then the metainfo tiers, not contacted', async () => {
+  it('trackers: DHT, PeX and LSD disabled, then the metainfo tiers, not contacted before any announce', async () => {
     const { record } = await recordOf(MULTI);
     const list = trackersView(record.metainfo);
     expect(list.slice(0, 3).map((t) => [t.url, t.status])).toEqual([
@@ -273,6 +279,46 @@ describe('files, pieces, trackers, properties', () => {
       ['http://b.example/announce', 0, 1, -1],
       ['udp://c.example:6969/announce', 1, 1, -1],
     ]);
+  });
+
+  it('trackers: working with its counts, not working with its own words, not contacted where it was never asked', async () => {
+    const { record } = await recordOf(MULTI);
+    const list = trackersView(record.metainfo, [], [
+      { url: 'http://a.example/announce', lastAnnounceStartAt: 1, lastAnnounceAt: 2, ok: false, failure: 'refused', error: 'Unregistered torrent', seeders: 4 },
+      { url: 'udp://c.example:6969/announce', lastAnnounceStartAt: 3, lastAnnounceAt: 4, ok: true, peers: 12, seeders: 9, leechers: 2, downloaded: 40, warning: 'be nice' },
+    ]);
+    expect(list.slice(3)).toEqual([
+      { url: 'http://a.example/announce', tier: 0, status: 4, msg: 'Unregistered torrent', num_peers: -1, num_seeds: 4, num_leeches: -1, num_downloaded: -1 },
+      { url: 'http://b.example/announce', tier: 0, status: 1, msg: '', num_peers: -1, num_seeds: -1, num_leeches: -1, num_downloaded: -1 },
+      { url: 'udp://c.example:6969/announce', tier: 1, status: 2, msg: 'be nice', num_peers: 12, num_seeds: 9, num_leeches: 2, num_downloaded: 40 },
+    ]);
+    // A failure without the tracker's words (it timed out) still says what happened.
+    expect(trackerEntry('u', 0, { url: 'u', lastAnnounceStartAt: 1, lastAnnounceAt: 2, ok: false, failure: 'timeout', error: 'no answer in 15 s' })).toMatchObject({ status: 4, msg: 'no answer in 15 s' });
+  });
+
+  it('the torrent takes the swarm counts, the working tracker and the next announce from its trackers', async () => {
+    const { record } = await recordOf(MULTI);
+    const now = 1_700_000_000_000;
+    const statuses: TrackerStatus[] = [
+      { url: 'http://a.example/announce', lastAnnounceStartAt: now - 9000, lastAnnounceAt: now - 8000, ok: false, failure: 'unreachable', error: 'ECONNREFUSED', seeders: 30 },
+      { url: 'udp://c.example:6969/announce', lastAnnounceStartAt: now - 5000, lastAnnounceAt: now - 4000, ok: true, seeders: 12, leechers: 5, nextAnnounceAt: now + 1_800_500 },
+    ];
+    expect(swarmCounts(statuses)).toEqual({ complete: 30, incomplete: 5 });
+    expect(swarmCounts([])).toEqual({ complete: undefined, incomplete: undefined });
+    expect(workingTracker(statuses)).toBe('udp://c.example:6969/announce');
+    expect(workingTracker(statuses.slice(0, 1))).toBeUndefined();
+    expect(secondsToNextAnnounce(statuses, now)).toBe(1801);
+    expect(secondsToNextAnnounce(statuses, now + 2_000_000)).toBe(0);
+    const s = stats(record, { peers: 3, seeds: 1 });
+    const t = torrentView({ record, stats: s, progress: progressOf(record, s, undefined), config: defaultFleetConfig(), now, trackers: statuses });
+    expect(t).toMatchObject({ num_seeds: 1, num_complete: 30, num_leechs: 2, num_incomplete: 5, tracker: 'udp://c.example:6969/announce', reannounce: 1801 });
+    expect(propertiesView(t, record.metainfo, s, 0)).toMatchObject({ seeds: 1, seeds_total: 30, peers: 2, peers_total: 5, reannounce: 1801 });
+    // Before any tracker answered: the connected peers, the first tracker, no announce time.
+    const before = torrentView({ record, stats: s, progress: progressOf(record, s, undefined), config: defaultFleetConfig(), now });
+    expect(before).toMatchObject({ num_complete: 1, num_incomplete: 2, tracker: 'http://a.example/announce', reannounce: 0 });
+    // A stopped torrent announces nothing.
+    const { record: paused } = await recordOf(MULTI, true);
+    expect(torrentView({ record: paused, stats: undefined, progress: progressOf(paused, undefined, undefined), config: defaultFleetConfig(), now, trackers: statuses }).reannounce).toBe(0);
   });
 
   it('properties come from the list entry and the metainfo', async () => {
@@ -481,5 +527,82 @@ describe('pending magnets', () => {
     const never = () => new Promise<void>(() => undefined);
     expect(p.start(entry('d'.repeat(40)), never, async () => undefined)).toBe('started');
     expect(p.start(entry('e'.repeat(40)), never, async () => undefined)).toBe('full');
+  });
+});
+
+const peer = (over: Partial<PeerInfo> = {}): PeerInfo => ({
+  host: '10.0.0.9',
+  port: 51413,
+  client: 'libtorrent/2.0.8.0',
+  peerIdClient: 'libtorrent (Rasterbar) 2.0.8',
+  incoming: false,
+  amChoking: true,
+  amInterested: false,
+  peerChoking: true,
+  peerInterested: false,
+  optimistic: false,
+  snubbed: false,
+  progress: 1,
+  relevance: 0,
+  downloadRate: 0,
+  uploadRate: 0,
+  downloaded: 0,
+  uploaded: 0,
+  ...over,
+});
+
+describe('connected peers (sync/torrentPeers)', () => {
+  it("flags each peer as qBittorrent does: D/d, U/u, K, ?, O, S, I, each with its sentence", () => {
+    expect(qbtPeerFlags(peer({ amInterested: true, peerChoking: false }))).toEqual({ flags: 'D', flags_desc: 'D = Interested (local) and unchoked (peer)' });
+    expect(qbtPeerFlags(peer({ amInterested: true }))).toMatchObject({ flags: 'd' });
+    expect(qbtPeerFlags(peer({ peerInterested: true, amChoking: false, incoming: true }))).toEqual({
+      flags: 'U I',
+      flags_desc: 'U = Interested (peer) and unchoked (local)\nI = Incoming connection',
+    });
+    expect(qbtPeerFlags(peer({ peerInterested: true }))).toMatchObject({ flags: 'u' });
+    expect(qbtPeerFlags(peer({ peerChoking: false, amChoking: false }))).toMatchObject({ flags: 'K ?' });
+    expect(qbtPeerFlags(peer({ peerInterested: true, amChoking: false, optimistic: true, amInterested: true, snubbed: true }))).toMatchObject({ flags: 'd U O S' });
+    expect(qbtPeerFlags(peer())).toEqual({ flags: '', flags_desc: '' });
+  });
+
+  it('keys peers by ip:port (IPv6 bracketed), whole speeds in bytes/s, and one remote peer on two workers as one', () => {
+    expect(qbtPeer(peer({ downloadRate: 1500.6, uploaded: 10, relevance: 0.5, progress: 0.25 }))).toEqual({
+      ip: '10.0.0.9',
+      port: 51413,
+      client: 'libtorrent/2.0.8.0',
+      peer_id_client: 'libtorrent (Rasterbar) 2.0.8',
+      progress: 0.25,
+      dl_speed: 1501,
+      up_speed: 0,
+      downloaded: 0,
+      uploaded: 10,
+      connection: 'BT',
+      flags: '',
+      flags_desc: '',
+      relevance: 0.5,
+      files: '',
+      country_code: '',
+    });
+    const merged = qbtPeers([
+      peer({ uploadRate: 100, uploaded: 1000, peerInterested: true, amChoking: false, workerId: 'pw1' }),
+      peer({ uploadRate: 300, uploaded: 500, peerInterested: true, amChoking: false, optimistic: true, progress: 0.5, workerId: 'pw2' }),
+      peer({ host: '2001:db8::7', port: 6881 }),
+    ]);
+    expect(Object.keys(merged)).toEqual(['10.0.0.9:51413', '[2001:db8::7]:6881']);
+    expect(merged['10.0.0.9:51413']).toMatchObject({ up_speed: 400, uploaded: 1500, progress: 1, flags: 'U O' });
+  });
+
+  it('answers a full update, then only what changed and what left, and a full one for an rid of another torrent', () => {
+    let n = 0;
+    const store = new TorrentPeersStore(2, () => ++n);
+    const a = qbtPeers([peer(), peer({ host: '10.0.0.10' })]);
+    const first = store.answer(0, 'aa', a);
+    expect(first).toEqual({ rid: 1, full_update: true, show_flags: false, peers: a });
+    const b = qbtPeers([peer({ downloadRate: 2048 }), peer({ host: '10.0.0.11' })]);
+    expect(store.answer(1, 'aa', b)).toEqual({ rid: 2, peers: { '10.0.0.9:51413': { dl_speed: 2048 }, '10.0.0.11:51413': b['10.0.0.11:51413'] }, peers_removed: ['10.0.0.10:51413'] });
+    expect(store.answer(2, 'aa', b)).toEqual({ rid: 3 });
+    expect(store.answer(3, 'bb', b)).toMatchObject({ rid: 4, full_update: true });
+    // Only the last two answers are kept.
+    expect(store.answer(1, 'aa', b)).toMatchObject({ full_update: true });
   });
 });

@@ -134,7 +134,7 @@ describe.skipIf(!remoteTool.available)('transmission-remote (transmission-cli 3.
 
     const list = await remote('-l');
     expect(line(list, 'ID')).toMatch(/^\s*ID\s+Done\s+Have\s+ETA\s+Up\s+Down\s+Ratio\s+Status\s+Name$/);
-    // Rates in kB/s; "Idle" because the engine does not say how many peers send to or take from it.
+    // Rates in kB/s; "Idle": no peer sent to it or took from it in the last tick.
     expect(line(list, '1 ')).toMatch(/^\s*1\s+50%\s+40\.00 kB\s+8 sec\s+1\.0\s+5\.0\s+0\.0\s+Idle\s+tree$/);
     expect(line(list, '2 ')).toMatch(/^\s*2\s+100%\s+65\.54 kB\s+Done\s+0\.0\s+0\.0\s+2\.0\s+Idle\s+single\.bin$/);
     expect(line(list, 'Sum:')).toMatch(/^Sum:\s+105\.5 kB\s+1\.0\s+5\.0$/);
@@ -179,6 +179,30 @@ describe.skipIf(!remoteTool.available)('transmission-remote (transmission-cli 3.
       { infoHashHex: MULTI_HASH, deleteData: true },
     ]);
     expect(line(await remote('-l'), 'Sum:')).toMatch(/^Sum:\s+None\s+0\.0\s+0\.0$/);
+  });
+
+  it('shows the trackers (-it) as transmission-remote prints them, the peers (-ip), and reannounces', async () => {
+    await remote('-a', MULTI_PATH);
+    backend.setStats(MULTI_HASH, { state: 'seeding', left: 0, complete: true, peers: 1, peersGetting: 1 });
+    const now = Date.now();
+    backend.trackerStatus.set(MULTI_HASH, [
+      { url: 'http://a.example/announce', lastAnnounceStartAt: now - 120_000, lastAnnounceAt: now - 119_500, ok: true, peers: 4, seeders: 3, leechers: 1, nextAnnounceAt: now + 1_680_000 },
+      { url: 'udp://c.example:6969/announce', lastAnnounceStartAt: now - 125_000, lastAnnounceAt: now - 125_000, ok: false, failure: 'refused', error: 'Unregistered torrent' },
+    ]);
+    const trackers = await remote('-t', '1', '-it');
+    expect(trackers).toMatch(/Tracker 0: http:\/\/a\.example:80\n\s+Active in tier 0\n\s+Got a list of 4 peers \d minutes? \(1[12]\d seconds\) ago\n\s+Asking for more peers in 2[78] minutes/);
+    expect(trackers).toMatch(/Tracker 1: http:\/\/b\.example:80\n\s+Backup on tier 0/);
+    expect(trackers).toMatch(/Tracker 2: udp:\/\/c\.example:6969\n\s+Active in tier 1\n\s+Got an error "Unregistered torrent" 2 minutes/);
+    const info = await remote('-t', '1', '-i');
+    expect(line(info, 'Peers:')).toBe('  Peers: connected to 1, uploading to 1, downloading from 0');
+    backend.connectedPeers.set(MULTI_HASH, [
+      { host: '10.0.0.9', port: 51413, client: 'libtorrent/2.0.8.0', peerIdClient: 'libtorrent (Rasterbar) 2.0.8', incoming: true, amChoking: false, amInterested: false, peerChoking: true, peerInterested: true, optimistic: false, snubbed: false, progress: 0.5, relevance: 0, downloadRate: 0, uploadRate: 20_000, downloaded: 0, uploaded: 1 << 20 },
+    ]);
+    const peers = await remote('-t', '1', '-ip');
+    expect(line(peers, 'Address')).toMatch(/^Address\s+Flags\s+Done\s+Down\s+Up\s+Client$/);
+    expect(line(peers, '10.0.0.9')).toMatch(/^10\.0\.0\.9\s+UI\s+50\.0\s+0\.0\s+20\.0\s+libtorrent\/2\.0\.8\.0$/);
+    expect(await remote('-t', '1', '--reannounce')).toMatch(/responded: "success"/);
+    expect(backend.reannounced).toEqual([MULTI_HASH]);
   });
 
   it('says a wrong password is one, and a refusal is shown as the result sentence', async () => {

@@ -1,8 +1,9 @@
 /**
  * The Transmission RPC's pure mappings, at their edges: pieces spanning
  * files, bitfields shorter or longer than the piece count, the scrape
- * convention, the limit pairs and modes, id selection, and the bounded
- * memory behind "recently-active".
+ * convention, the limit pairs and modes, id selection, peer flags, the
+ * torrent error trackers cause, and the bounded memory behind
+ * "recently-active".
  */
 import { describe, expect, it } from 'vitest';
 import { NO_LIMIT, USE_GLOBAL, ZERO_TOTALS, defaultTorrentSettings } from '@seedbox/cluster';
@@ -11,7 +12,8 @@ import { RECENT_MS, RecentActivity } from '../src/web/transmission/tr-activity.j
 import { parseIds, selectTorrents } from '../src/web/transmission/tr-ids.js';
 import { globalShareFrom, shareFromMode, speedFromPair, toKBps } from '../src/web/transmission/tr-limits.js';
 import { bytesPerFile, piecesBase64 } from '../src/web/transmission/tr-progress.js';
-import { scrapeUrl } from '../src/web/transmission/tr-trackers.js';
+import { trPeerFlags } from '../src/web/transmission/tr-peers.js';
+import { scrapeUrl, trackerErrorOf } from '../src/web/transmission/tr-trackers.js';
 
 describe('progress from a bitfield', () => {
   // Files of 10, 0, 25 and 5 bytes in pieces of 16: piece 0 = a[0..10) + c[0..6), piece 1 = c[6..22), piece 2 = c[22..25) + d.
@@ -115,5 +117,28 @@ describe('recently-active', () => {
     expect(activity.isRecent(old, { downloadRate: 1 } as never, t0 + 2 * RECENT_MS)).toBe(true);
     activity.touch(old.infoHashHex, t0 + 2 * RECENT_MS);
     expect(activity.isRecent(old, undefined, t0 + 2 * RECENT_MS + 1000)).toBe(true);
+  });
+});
+
+describe('peers and trackers', () => {
+  const p = { optimistic: false, amInterested: false, peerInterested: false, amChoking: true, peerChoking: true, incoming: false, downloadRate: 0, uploadRate: 0 };
+  it("flags a peer as Transmission does, in its order: O, D/d, U/u, K, ?, I", () => {
+    expect(trPeerFlags(p)).toBe('');
+    expect(trPeerFlags({ ...p, amInterested: true })).toBe('d');
+    expect(trPeerFlags({ ...p, amInterested: true, peerChoking: false, downloadRate: 10 })).toBe('D');
+    // Unchoked but nothing moving: wanted, not downloading.
+    expect(trPeerFlags({ ...p, amInterested: true, peerChoking: false })).toBe('d');
+    expect(trPeerFlags({ ...p, peerInterested: true })).toBe('u');
+    expect(trPeerFlags({ ...p, peerInterested: true, amChoking: false, uploadRate: 5, optimistic: true, incoming: true })).toBe('OUI');
+    expect(trPeerFlags({ ...p, peerChoking: false, amChoking: false })).toBe('K?');
+  });
+
+  it('a tracker error comes from the tracker heard from last: a refusal is an error, a warning a warning, a timeout nothing', () => {
+    const at = (n: number) => ({ url: `u${n}`, lastAnnounceStartAt: n, lastAnnounceAt: n });
+    expect(trackerErrorOf([])).toBeUndefined();
+    expect(trackerErrorOf([{ ...at(2), ok: false, failure: 'refused', error: 'Unregistered torrent' }, { ...at(1), ok: true }])).toEqual({ error: 2, errorString: 'Unregistered torrent' });
+    expect(trackerErrorOf([{ ...at(1), ok: false, failure: 'refused', error: 'Unregistered torrent' }, { ...at(2), ok: true }])).toBeUndefined();
+    expect(trackerErrorOf([{ ...at(1), ok: true, warning: 'ratio low' }])).toEqual({ error: 1, errorString: 'ratio low' });
+    expect(trackerErrorOf([{ ...at(1), ok: false, failure: 'timeout', error: 'no answer' }])).toBeUndefined();
   });
 });

@@ -13,6 +13,7 @@ import { NO_LIMIT, USE_GLOBAL } from '@seedbox/cluster';
 import { parseMetainfo } from '@seedbox/protocol';
 import { silentLogger } from '@seedbox/runtime';
 import { MemoryControlBackend } from '../../../test/support/memory-control-backend.js';
+import { ControlError, type PeerInfo } from '../src/control/backend.js';
 import { fetchTorrentFile } from '../src/web/torrent-url.js';
 import { createTransmissionApi } from '../src/web/transmission/transmission-api.js';
 import type { WebApiContext } from '../src/web/web-api.js';
@@ -309,7 +310,40 @@ describe('torrent-get', () => {
       { announce: 'http://b.example/announce', id: 1, scrape: 'http://b.example/scrape', tier: 0 },
       { announce: 'udp://c.example:6969/announce', id: 2, scrape: 'udp://c.example:6969/announce', tier: 1 },
     ]);
-    expect(m!.trackerStats[2]).toEqual({ announce: 'udp://c.example:6969/announce', host: 'udp://c.example:6969', id: 2, scrape: 'udp://c.example:6969/announce', tier: 1, seederCount: -1, leecherCount: -1, downloadCount: -1 });
+    // Before any announce: nothing heard, the first tier's first tracker queued, the rest waiting on it.
+    expect(m!.trackerStats[2]).toEqual({
+      announce: 'udp://c.example:6969/announce',
+      announceState: 0,
+      downloadCount: -1,
+      hasAnnounced: false,
+      hasScraped: false,
+      host: 'udp://c.example:6969',
+      id: 2,
+      isBackup: false,
+      lastAnnouncePeerCount: 0,
+      lastAnnounceResult: '',
+      lastAnnounceStartTime: 0,
+      lastAnnounceSucceeded: false,
+      lastAnnounceTime: 0,
+      lastAnnounceTimedOut: false,
+      lastScrapeResult: '',
+      lastScrapeStartTime: 0,
+      lastScrapeSucceeded: false,
+      lastScrapeTime: 0,
+      lastScrapeTimedOut: false,
+      leecherCount: -1,
+      nextAnnounceTime: 0,
+      nextScrapeTime: 0,
+      scrape: 'udp://c.example:6969/announce',
+      scrapeState: 0,
+      seederCount: -1,
+      tier: 1,
+    });
+    expect(m!.trackerStats.map((t: Json) => [t.announceState, t.isBackup])).toEqual([
+      [2, false],
+      [0, true],
+      [0, false],
+    ]);
     expect(m!.trackerList).toBe('http://a.example/announce\nhttp://b.example/announce\n\nudp://c.example:6969/announce');
     expect(m!.magnetLink).toBe(
       `magnet:?xt=urn:btih:${MULTI_HASH}&dn=tree&tr=http%3A%2F%2Fa.example%2Fannounce&tr=http%3A%2F%2Fb.example%2Fannounce&tr=udp%3A%2F%2Fc.example%3A6969%2Fannounce&ws=http%3A%2F%2Fseed.example%2Ffiles%2F`,
@@ -323,6 +357,68 @@ describe('torrent-get', () => {
       [id, 'tree', PADDED_HASH],
       [s.backend.records.get(MULTI_HASH)!.id, 'tree', MULTI_HASH],
     ]);
+  });
+
+  it('trackerStats from what each tracker answered; the torrent error from a refusal or a warning, a local error first', async () => {
+    await s.backend.add(MULTI, { paused: false });
+    const r = s.backend.records.get(MULTI_HASH)!;
+    s.backend.setStats(MULTI_HASH, { state: 'downloading' });
+    const now = Date.now();
+    const sec = (ms: number): number => Math.floor(ms / 1000);
+    s.backend.trackerStatus.set(MULTI_HASH, [
+      { url: 'http://a.example/announce', lastAnnounceStartAt: now - 61_000, lastAnnounceAt: now - 60_000, ok: false, failure: 'timeout', error: 'no answer in 15 s', nextAnnounceAt: now + 1_740_000 },
+      { url: 'http://b.example/announce', lastAnnounceStartAt: now - 59_000, lastAnnounceAt: now - 58_000, ok: true, peers: 7, seeders: 5, leechers: 2, downloaded: 30, nextAnnounceAt: now + 1_740_000 },
+      { url: 'udp://c.example:6969/announce', lastAnnounceStartAt: now - 9_000, lastAnnounceAt: now - 8_000, ok: false, failure: 'refused', error: 'Unregistered torrent' },
+    ]);
+    const get = async (): Promise<Json> => (await s.rpc.torrents(['trackerStats', 'error', 'errorString'], [MULTI_HASH]))[0];
+    const t = await get();
+    // Tier 0 uses b now (it answered last there); a is its backup.
+    expect(t.trackerStats[0]).toMatchObject({ isBackup: true, announceState: 0, hasAnnounced: true, lastAnnounceSucceeded: false, lastAnnounceTimedOut: true, lastAnnounceResult: 'no answer in 15 s', nextAnnounceTime: 0 });
+    expect(t.trackerStats[1]).toMatchObject({
+      isBackup: false,
+      announceState: 1,
+      hasAnnounced: true,
+      lastAnnounceSucceeded: true,
+      lastAnnounceResult: 'Success',
+      lastAnnouncePeerCount: 7,
+      lastAnnounceStartTime: sec(now - 59_000),
+      lastAnnounceTime: sec(now - 58_000),
+      nextAnnounceTime: sec(now + 1_740_000),
+      seederCount: 5,
+      leecherCount: 2,
+      downloadCount: 30,
+      hasScraped: false,
+    });
+    expect(t.trackerStats[2]).toMatchObject({ isBackup: false, announceState: 2, lastAnnounceSucceeded: false, lastAnnounceTimedOut: false, lastAnnounceResult: 'Unregistered torrent', seederCount: -1 });
+    // The last word came from c, a refusal: Transmission's tracker error.
+    expect(t).toMatchObject({ error: 2, errorString: 'Unregistered torrent' });
+    // A working answer with a warning after it: a tracker warning.
+    s.backend.trackerStatus.get(MULTI_HASH)!.push({ url: 'http://b.example/announce', lastAnnounceStartAt: now - 1000, lastAnnounceAt: now, ok: true, warning: 'slow down' });
+    s.backend.trackerStatus.set(MULTI_HASH, s.backend.trackerStatus.get(MULTI_HASH)!.filter((x, i, all) => all.findLastIndex((y) => y.url === x.url) === i));
+    expect(await get()).toMatchObject({ error: 1, errorString: 'slow down' });
+    // A local error wins.
+    r.error = 'the files cannot be created: EACCES';
+    expect(await get()).toMatchObject({ error: 3, errorString: 'the files cannot be created: EACCES' });
+    // Stopped: no updates scheduled for any tracker.
+    r.error = undefined;
+    r.desired = 'paused';
+    expect((await get()).trackerStats.map((x: Json) => x.announceState)).toEqual([0, 0, 0]);
+  });
+
+  it('peers, and how many send to us and take from us, from the figures and the workers', async () => {
+    await s.backend.add(SINGLE, { paused: false });
+    s.backend.setStats(SINGLE_HASH, { state: 'downloading', peers: 2, peersSending: 1, peersGetting: 1 });
+    const base: PeerInfo = { host: '10.0.0.9', port: 51413, client: 'libtorrent/2.0.8.0', peerIdClient: 'libtorrent (Rasterbar) 2.0.8', incoming: false, amChoking: true, amInterested: true, peerChoking: false, peerInterested: false, optimistic: false, snubbed: false, progress: 1, relevance: 1, downloadRate: 65536.4, uploadRate: 0, downloaded: 1 << 20, uploaded: 0 };
+    s.backend.connectedPeers.set(SINGLE_HASH, [base, { ...base, host: '::1', port: 6881, incoming: true, amInterested: false, peerChoking: true, peerInterested: true, amChoking: false, optimistic: true, downloadRate: 0, uploadRate: 999, progress: 0.25, client: 'Transmission 4.0.6' }]);
+    const [t] = await s.rpc.torrents(['peers', 'peersConnected', 'peersSendingToUs', 'peersGettingFromUs']);
+    expect(t).toMatchObject({ peersConnected: 2, peersSendingToUs: 1, peersGettingFromUs: 1 });
+    expect(t!.peers).toEqual([
+      { address: '10.0.0.9', port: 51413, clientName: 'libtorrent/2.0.8.0', clientIsChoked: false, clientIsInterested: true, peerIsChoked: true, peerIsInterested: false, flagStr: 'D', isDownloadingFrom: true, isUploadingTo: false, isEncrypted: false, isIncoming: false, isUTP: false, progress: 1, rateToClient: 65536, rateToPeer: 0 },
+      { address: '::1', port: 6881, clientName: 'Transmission 4.0.6', clientIsChoked: true, clientIsInterested: false, peerIsChoked: false, peerIsInterested: true, flagStr: 'OUI', isDownloadingFrom: false, isUploadingTo: true, isEncrypted: false, isIncoming: true, isUTP: false, progress: 0.25, rateToClient: 0, rateToPeer: 999 },
+    ]);
+    // Paused: the last figures are stale, nobody sends or takes.
+    s.backend.records.get(SINGLE_HASH)!.desired = 'paused';
+    expect((await s.rpc.torrents(['peersSendingToUs', 'peersGettingFromUs']))[0]).toEqual({ peersSendingToUs: 0, peersGettingFromUs: 0 });
   });
 
   it('status, eta, error and stalled from the record and the figures', async () => {
@@ -425,7 +521,7 @@ describe('torrent-set and the torrent actions', () => {
     expect((await set({ 'files-unwanted': [6] })).result).toBe('file-index: file 6 does not exist: the torrent has files 0 to 5');
   });
 
-  it('start, stop, start-now, verify, queue moves, set-location, remove; reannounce and rename refused', async () => {
+  it('start, stop, start-now, verify, queue moves, set-location, reannounce, remove; rename refused', async () => {
     await s.backend.add(SINGLE, { paused: false });
     await s.backend.add(MULTI, { paused: false });
     const one = s.backend.records.get(SINGLE_HASH)!;
@@ -458,7 +554,10 @@ describe('torrent-set and the torrent actions', () => {
     expect(s.backend.moved).toHaveLength(1);
     expect((await s.rpc.call('torrent-set-location', { ids: [one.id] })).result).toBe('no location');
 
-    expect((await s.rpc.call('torrent-reannounce', { ids: [one.id] })).result).toMatch(/^torrent-reannounce cannot be done/);
+    await s.rpc.ok('torrent-reannounce', { ids: [one.id] });
+    expect(s.backend.reannounced).toEqual([SINGLE_HASH]);
+    s.backend.reannounceError = new ControlError('unavailable', 'the announce cannot be asked for: no tracker-client answered');
+    expect((await s.rpc.call('torrent-reannounce', { ids: [one.id] })).result).toMatch(/no tracker-client answered/);
     expect((await s.rpc.call('torrent-rename-path', { ids: [one.id], path: 'single.bin', name: 'x.bin' })).result).toMatch(/^torrent-rename-path cannot be done/);
     await s.rpc.ok('torrent-remove', { ids: [one.id, two.id] });
     expect(s.backend.removed).toEqual([

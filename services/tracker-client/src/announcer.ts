@@ -1,18 +1,23 @@
+import { TrackerError, type AnnounceEvent, type AnnounceParams, type AnnounceResponse, type TrackerPeer } from '@seedbox/protocol';
 import {
-  TrackerError,
-  type AnnounceEvent,
-  type AnnounceParams,
-  type AnnounceResponse,
-  type TrackerErrorCode,
-  type TrackerPeer,
-} from '@seedbox/protocol';
+  ANNOUNCE_TIMING_DEFAULTS,
+  type AnnounceFailed,
+  type AnnounceIdentity,
+  type AnnounceSuccess,
+  type AnnounceTiming,
+  type TrackerWarning,
+  type TransferStats,
+} from './announcer-types.js';
 import type { TrackerTiers } from './tiers.js';
 import type { TrackerTransport } from './transport.js';
+
+export * from './announcer-types.js';
 
 /**
  * The announces of one torrent for one identity (one peer-worker's peer id,
  * address and port): an actor that owns its schedule and its per-tracker
- * state and takes three commands, start, completed and stop.
+ * state and takes commands: start, completed, requestAnnounce (more peers
+ * wanted), announceNow (a reannounce by hand) and stop.
  *
  * - Each round walks the tier list in BEP 12 order and stops at the first
  *   tracker that answers; every failure on the way is a warning, never an
@@ -29,88 +34,12 @@ import type { TrackerTransport } from './transport.js';
  *   interval` (also for `completed`), and within our own floor and ceiling:
  *   a tracker saying `interval 0` must not make us spin, and one saying a
  *   year must not overflow setTimeout or forget us.
+ * - A reannounce asked for by hand (announceNow) is the one exception to
+ *   `min interval` and the floor: see there why.
+ * - Every announce's outcome is reported, tracker by tracker: successes
+ *   as they come (onAnnounce), failures at the end of their round
+ *   (onFailure), when the round's next announce is known.
  */
-
-export interface AnnounceIdentity {
-  peerId: Uint8Array;
-  port: number;
-  /** The address peers should dial; omitted, the tracker uses the request's source address. */
-  host?: string;
-  /** A random 32-bit key, stable across announces (BEP 3 `key`). */
-  key: number;
-}
-
-export interface TransferStats {
-  uploaded: number;
-  downloaded: number;
-  left: number;
-}
-
-export type TrackerWarningKind =
-  /** One tracker failed this round; the next one in the tier list is tried. */
-  | 'announce-failed'
-  /** Every tracker failed this round; the round is retried later. */
-  | 'all-failed'
-  /** The announce worked but the tracker sent a `warning message`. */
-  | 'tracker-warning'
-  /** The reply had peer entries we dropped (port 0, address 0.0.0.0...). */
-  | 'invalid-peers'
-  /** `stopped` could not be delivered before the deadline. */
-  | 'stop-failed'
-  /** A URL in the torrent's tracker list that cannot be announced to. */
-  | 'unusable-url'
-  /** The PeerFeed threw: a bug downstream, reported rather than crashing the announcer. */
-  | 'peer-feed-failed'
-  /** A worker's heartbeats stopped; its announces were stopped (TrackerClient's workerTimeoutMs). */
-  | 'worker-expired';
-
-export interface TrackerWarning {
-  kind: TrackerWarningKind;
-  infoHashHex: string;
-  /** The worker the announce was for. */
-  workerId?: string;
-  url?: string;
-  event?: AnnounceEvent;
-  /** The TrackerError code, when there is one. */
-  code?: TrackerErrorCode;
-  /** One line for a log. */
-  message: string;
-  error?: Error;
-}
-
-export interface AnnounceSuccess {
-  infoHashHex: string;
-  workerId?: string;
-  url: string;
-  event: AnnounceEvent;
-  response: AnnounceResponse;
-  /** When the next announce is due (ms epoch), or undefined after `stopped`. */
-  nextAnnounceAt: number | undefined;
-}
-
-export interface AnnounceTiming {
-  /** Peers asked for per announce. Default 50. */
-  numWant?: number;
-  /** Our own floor under the tracker's interval. Default 60 s. */
-  minIntervalMs?: number;
-  /** Our ceiling over it. Default 2 h. */
-  maxIntervalMs?: number;
-  /** Delay before retrying after every tracker failed; doubles per failed round. Default 30 s. */
-  retryBaseMs?: number;
-  /** Largest retry delay. Default 30 min. */
-  retryMaxMs?: number;
-  /** Deadline for the `stopped` announces on shutdown. Default 5 s. */
-  stopTimeoutMs?: number;
-}
-
-export const ANNOUNCE_TIMING_DEFAULTS: Required<AnnounceTiming> = {
-  numWant: 50,
-  minIntervalMs: 60_000,
-  maxIntervalMs: 2 * 60 * 60_000,
-  retryBaseMs: 30_000,
-  retryMaxMs: 30 * 60_000,
-  stopTimeoutMs: 5_000,
-};
 
 export interface AnnouncerOptions {
   infoHash: Uint8Array;
@@ -124,6 +53,7 @@ export interface AnnouncerOptions {
   onPeers: (peers: TrackerPeer[], source: string) => void;
   onWarning: (warning: TrackerWarning) => void;
   onAnnounce?: (success: AnnounceSuccess) => void;
+  onFailure?: (failure: AnnounceFailed) => void;
   /** Names the worker in warnings. */
   workerId?: string;
   timing?: AnnounceTiming;
@@ -180,6 +110,25 @@ export class Announcer {
   }
 
   /**
+   * An announce now, asked for by hand (qBittorrent's and Transmission's
+   * "reannounce"): unlike requestAnnounce it does not wait for the
+   * tracker's `min interval`, often 15 to 30 minutes, which would make the
+   * button look broken; a user presses it to get peers or a new tracker
+   * status now (the tracker has just registered the torrent, say), and a
+   * failed round's backoff is skipped for the same reason. A floor of
+   * `manualFloorMs` since the last announce still holds, so a script
+   * pressing it in a loop cannot flood a tracker. A round under way counts
+   * as the announce. Answers whether one is (now) due before `manualFloorMs`.
+   */
+  announceNow(): boolean {
+    if (this.stopping || !this.started) return false;
+    if (this.inFlight) return true;
+    const at = Math.max(this.now(), this.lastAnnounceAt + this.timing.manualFloorMs);
+    if (this.nextAnnounceAt === undefined || at < this.nextAnnounceAt) this.schedule(at - this.now());
+    return true;
+  }
+
+  /**
    * Stops the schedule, cancels a round under way and sends `stopped` to
    * every tracker that knows us, within `stopTimeoutMs`. Never rejects.
    */
@@ -208,9 +157,10 @@ export class Announcer {
         let params: AnnounceParams | undefined;
         try {
           params = { ...this.params(url, 'stopped'), numWant: 0 };
+          const startedAt = this.now();
           const response = await this.opts.transport.announce(url, params, deadline);
           this.known.delete(url);
-          this.opts.onAnnounce?.({ ...this.names(), url, event: 'stopped', response, nextAnnounceAt: undefined });
+          this.opts.onAnnounce?.({ ...this.names(), url, event: 'stopped', response, startedAt, nextAnnounceAt: undefined });
         } catch (e) {
           const err = asTrackerError(e);
           this.warn({ kind: 'stop-failed', url, event: 'stopped', code: err.code, message: `stopped to ${url} failed: ${err.message}`, error: err });
@@ -280,11 +230,13 @@ export class Announcer {
       this.warn({ kind: 'all-failed', message: 'the torrent has no usable tracker; not announcing' });
       return;
     }
+    const failed: Omit<AnnounceFailed, 'infoHashHex' | 'workerId' | 'nextAnnounceAt'>[] = [];
     for (const { url } of order) {
       if (this.stopping) return;
       const event = this.eventFor(url);
       let params: AnnounceParams;
       let response: AnnounceResponse;
+      const startedAt = this.now();
       try {
         params = this.params(url, event);
         response = await this.opts.transport.announce(url, params, this.abort.signal);
@@ -292,6 +244,7 @@ export class Announcer {
         if (this.stopping) return;
         const err = asTrackerError(e);
         this.warn({ kind: 'announce-failed', url, event, code: err.code, message: `${url}: ${err.message}`, error: err });
+        failed.push({ url, event, error: err, startedAt, failedAt: this.now() });
         continue;
       }
       if (this.stopping) {
@@ -299,7 +252,8 @@ export class Announcer {
         this.known.add(url);
         return;
       }
-      this.succeeded(url, event, params, response);
+      this.succeeded(url, event, params, response, startedAt);
+      this.reportFailures(failed);
       return;
     }
     this.failedRounds++;
@@ -309,9 +263,21 @@ export class Announcer {
       message: `all ${order.length} trackers failed; trying again in ${Math.round(delay / 1000)} s`,
     });
     this.schedule(delay);
+    this.reportFailures(failed);
   }
 
-  private succeeded(url: string, event: AnnounceEvent, params: AnnounceParams, r: AnnounceResponse): void {
+  /** The round's failures, once its next announce is scheduled. */
+  private reportFailures(failed: Omit<AnnounceFailed, 'infoHashHex' | 'workerId' | 'nextAnnounceAt'>[]): void {
+    for (const f of failed) {
+      try {
+        this.opts.onFailure?.({ ...this.names(), ...f, nextAnnounceAt: this.nextAnnounceAt });
+      } catch {
+        // A throwing sink is its own problem, not the announcer's.
+      }
+    }
+  }
+
+  private succeeded(url: string, event: AnnounceEvent, params: AnnounceParams, r: AnnounceResponse, startedAt: number): void {
     this.failedRounds = 0;
     this.opts.tiers.promote(url);
     this.lastTracker = url;
@@ -335,7 +301,11 @@ export class Announcer {
     if (r.invalidPeers > 0) {
       this.warn({ kind: 'invalid-peers', url, event, message: `${url} sent ${r.invalidPeers} unusable peer entries (dropped)` });
     }
-    this.opts.onAnnounce?.({ ...this.names(), url, event, response: r, nextAnnounceAt: this.nextAnnounceAt });
+    try {
+      this.opts.onAnnounce?.({ ...this.names(), url, event, response: r, startedAt, nextAnnounceAt: this.nextAnnounceAt });
+    } catch {
+      // A throwing sink must not keep the peers from the feed.
+    }
     if (r.peers.length > 0) {
       try {
         this.opts.onPeers(r.peers, url);

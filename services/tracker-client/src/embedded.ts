@@ -1,4 +1,5 @@
 import { trackerUrlKind, type PeerAddress } from '@seedbox/protocol';
+import type { TrackerStatus } from '@seedbox/cluster';
 import type { AnnounceSuccess, TrackerWarning } from './announcer.js';
 import { TrackerClient, type TrackerClientOptions, type WorkerTorrentStats } from './tracker-client.js';
 
@@ -12,7 +13,9 @@ import { TrackerClient, type TrackerClientOptions, type WorkerTorrentStats } fro
  *
  * It has the shape of the peer-worker's PeerDiscovery (join, canFind),
  * which the engine takes; the types are written here again so that this
- * service need not import another.
+ * service need not import another. It also answers what the fleet's
+ * tracker-client answers over NATS: each tracker's last word
+ * (trackerStatus) and a reannounce asked for by hand.
  */
 
 export interface EmbeddedSwarm {
@@ -76,11 +79,22 @@ export class EmbeddedTrackers {
           // The last figures go with `stopped`: the announcer keeps those of the last heartbeat.
           this.beat();
           this.members.delete(hex);
-          await this.client.removeTorrent(hex);
+          // A torrent leaves when it pauses too: what its trackers said last stays on show.
+          await this.client.removeTorrent(hex, { keepStatus: true });
         })();
         return left;
       },
     };
+  }
+
+  /** What each tracker of the torrent last answered (kept while it is paused). */
+  trackerStatus(infoHashHex: string): TrackerStatus[] {
+    return this.client.trackerStatus(infoHashHex);
+  }
+
+  /** Announces the torrent now, if it is joined (see Announcer.announceNow); answers how many announces were brought forward. */
+  reannounce(infoHashHex: string): number {
+    return this.client.reannounce(infoHashHex);
   }
 
   private beat(): void {

@@ -16,6 +16,7 @@ export {
   Announcer,
   ANNOUNCE_TIMING_DEFAULTS,
   type AnnounceIdentity,
+  type AnnounceFailed,
   type AnnounceSuccess,
   type AnnounceTiming,
   type AnnouncerOptions,
@@ -24,6 +25,7 @@ export {
   type TransferStats,
 } from './announcer.js';
 export { TrackerTiers, type TierEntry } from './tiers.js';
+export { TrackerStatusBook, failureKind } from './tracker-status-book.js';
 export { NetworkTrackerTransport, type NetworkTransportOptions, type TrackerTransport } from './transport.js';
 export { httpAnnounce, HTTP_TRACKER_DEFAULTS, type HttpTrackerOptions } from './http-tracker.js';
 export { UdpTrackerClient, UDP_TRACKER_DEFAULTS, type UdpTrackerOptions } from './udp-tracker.js';

@@ -1,8 +1,9 @@
 import { parseMetainfo } from '@seedbox/protocol';
-import { FleetState, peersSubject, PEERS_WANTED, WORKER_HEARTBEAT, type ServiceDefinition } from '@seedbox/cluster';
+import { FleetState, peersSubject, PEERS_WANTED, serveReannounces, WORKER_HEARTBEAT, type ServiceDefinition } from '@seedbox/cluster';
 import { PeersFound, WorkerHeartbeat } from '@seedbox/proto';
 import { createTrackerClientMetrics, trackerClientOptions } from '@seedbox/runtime';
 import { TrackerClient } from './tracker-client.js';
+import { TrackerStatusWriter } from './tracker-status-writer.js';
 
 /**
  * The tracker-client process: announces every registered torrent for every
@@ -13,6 +14,12 @@ import { TrackerClient } from './tracker-client.js';
  * It keeps no state of its own: after a restart the next heartbeats (one a
  * second) and the registry bring it back to where it was, announcing
  * `started` again, which trackers take as a refresh.
+ *
+ * What each tracker last answered goes to the `seedbox_trackers` bucket
+ * on every announce result, for the control APIs of every peer-worker; it
+ * is read back at start, so a restart does not blank the statuses until
+ * the next announces. A reannounce asked for by hand comes as a request
+ * on `seedbox.tracker.reannounce`.
  */
 export const trackerClientService: ServiceDefinition<typeof trackerClientOptions> = {
   service: 'tracker-client',
@@ -20,7 +27,9 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
   async start({ config, log, nc, registry, onShutdown }) {
     const m = createTrackerClientMetrics(registry);
     const state = await FleetState.open(nc);
+    const statuses = new TrackerStatusWriter(state, (hex, error) => log.warn('tracker status not stored', { infoHash: hex, error }));
     const client = new TrackerClient({
+      onTrackerStatus: (hex, list) => statuses.write(hex, list),
       peerFeed: {
         peersFound: (hex, peers, source) => {
           m.peersFound.inc(peers.length);
@@ -38,6 +47,9 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
         log.debug('announced', { infoHash: s.infoHashHex, worker: s.workerId, url: s.url, event: s.event, peers: s.response.peers.length });
       },
     });
+
+    // Before any announce: what the trackers said before this process started.
+    await statuses.restore(client).catch((e: unknown) => log.warn('stored tracker statuses not read', { error: e as Error }));
 
     /**
      * Torrents known only from heartbeats, with the trackers they carried:
@@ -112,15 +124,18 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
         if (/^[0-9a-f]{40}$/.test(hex)) client.requestPeers(hex);
       },
     });
+    const reannounces = serveReannounces(nc, (hex) => client.reannounce(hex));
     const gauge = setInterval(() => m.announcers.set(client.list().length), 1000);
     gauge.unref();
 
     onShutdown('announce stopped', async () => {
       heartbeats.unsubscribe();
       wanted.unsubscribe();
+      reannounces.unsubscribe();
       stopWatch();
       clearInterval(gauge);
       await client.stop();
+      await statuses.flush();
     });
     return {};
   },

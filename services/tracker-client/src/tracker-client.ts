@@ -1,10 +1,14 @@
 import { randomInt } from 'node:crypto';
-import { networkInterfaces } from 'node:os';
 import { TrackerError, normalizeHost, peerKey } from '@seedbox/protocol';
-import { Announcer, type AnnounceSuccess, type AnnounceTiming, type TrackerWarning } from './announcer.js';
+import type { TrackerStatus } from '@seedbox/cluster';
+import { Announcer, type AnnounceFailed, type AnnounceSuccess, type AnnounceTiming, type TrackerWarning } from './announcer.js';
 import { FilteringPeerFeed, type PeerFeed } from './peer-feed.js';
+import { TrackerStatusBook } from './tracker-status-book.js';
 import { TrackerTiers } from './tiers.js';
 import { NetworkTrackerTransport, type NetworkTransportOptions, type TrackerTransport } from './transport.js';
+import { checkIdentity, defaultLocalAddresses, sameIdentity, type WorkerIdentity } from './worker-identity.js';
+
+export type { WorkerIdentity };
 
 /**
  * The tracker-client service core: announces every torrent for every
@@ -22,23 +26,12 @@ import { NetworkTrackerTransport, type NetworkTransportOptions, type TrackerTran
  * the PeerFeed once, through a FilteringPeerFeed that drops our own workers
  * and peers already sent.
  *
+ * What each tracker last answered is kept per torrent (TrackerStatusBook)
+ * for the control APIs, and a reannounce asked for by hand brings every
+ * announcer of the torrent forward (Announcer.announceNow).
+ *
  * All of this runs on one event loop and is touched only from it.
  */
-
-export interface WorkerIdentity {
-  /** Stable name of the worker process (its heartbeat key). */
-  workerId: string;
-  /** The 20-byte peer id the worker uses in its handshakes. */
-  peerId: Uint8Array;
-  /**
-   * The address peers should dial. Omit it when the worker is reachable at
-   * the address our announce requests come from (embedded mode, same host):
-   * then no `ip` is sent and the tracker uses the source address.
-   */
-  host?: string;
-  /** The worker's listening port. */
-  port: number;
-}
 
 export interface WorkerTorrentStats {
   /** Bytes uploaded and downloaded for this torrent since the worker started it. */
@@ -72,6 +65,8 @@ export interface TrackerClientOptions {
   onWarning?: (warning: TrackerWarning) => void;
   /** Every successful announce (for metrics and logs). */
   onAnnounce?: (success: AnnounceSuccess) => void;
+  /** A torrent's tracker statuses changed (after each announce outcome); an empty list when it was forgotten. */
+  onTrackerStatus?: (infoHashHex: string, list: TrackerStatus[]) => void;
   /**
    * Our own addresses, for recognising a worker without an explicit host in
    * peer lists (the tracker lists it under our source address). Default:
@@ -137,9 +132,11 @@ export class TrackerClient {
   private closed = false;
   private readonly sweeper: NodeJS.Timeout | undefined;
   private readonly now: () => number;
+  private readonly book: TrackerStatusBook;
 
   constructor(private readonly options: TrackerClientOptions) {
     this.now = options.now ?? Date.now;
+    this.book = new TrackerStatusBook(options.onTrackerStatus, this.now);
     const timeout = options.workerTimeoutMs;
     if (timeout !== undefined) {
       this.sweeper = setInterval(() => this.expireWorkers(), Math.max(10, Math.min(timeout / 2, 5000)));
@@ -175,11 +172,17 @@ export class TrackerClient {
     for (const workerId of this.workers.keys()) this.sync(workerId);
   }
 
-  /** Stops announcing a torrent (`stopped` to its trackers for every worker). */
-  async removeTorrent(infoHashHex: string): Promise<void> {
+  /**
+   * Stops announcing a torrent (`stopped` to its trackers for every
+   * worker) and forgets what its trackers said, unless `keepStatus`: a
+   * torrent that only pauses (EmbeddedTrackers) still shows its trackers'
+   * last word, as in the fleet, where a paused torrent stays added.
+   */
+  async removeTorrent(infoHashHex: string, options: { keepStatus?: boolean } = {}): Promise<void> {
     const hex = infoHashHex.toLowerCase();
     this.torrents.delete(hex);
     this.feed.forget(hex);
+    if (!options.keepStatus) this.book.forget(hex);
     await Promise.all([...this.announcers.values()].filter((e) => e.infoHashHex === hex).map((e) => this.stopEntry(e)));
   }
 
@@ -245,6 +248,23 @@ export class TrackerClient {
   /** Asks every announcer of a torrent for an early announce (a worker wants more peers). */
   requestPeers(infoHashHex: string): void {
     for (const e of this.announcers.values()) if (e.infoHashHex === infoHashHex.toLowerCase()) e.announcer.requestAnnounce();
+  }
+
+  /** A reannounce asked for by hand: every announcer of the torrent announces now (see Announcer.announceNow). Answers how many will. */
+  reannounce(infoHashHex: string): number {
+    let n = 0;
+    for (const e of this.announcers.values()) if (e.infoHashHex === infoHashHex.toLowerCase() && e.announcer.announceNow()) n++;
+    return n;
+  }
+
+  /** What each tracker of the torrent last answered; empty when none was heard from. */
+  trackerStatus(infoHashHex: string): TrackerStatus[] {
+    return this.book.get(infoHashHex);
+  }
+
+  /** Statuses stored before this process started (the fleet's bucket); announces since win. */
+  restoreTrackerStatus(infoHashHex: string, list: readonly TrackerStatus[]): void {
+    this.book.restore(infoHashHex, list);
   }
 
   /**
@@ -323,7 +343,9 @@ export class TrackerClient {
       workerId,
       onPeers: (peers, source) => this.feed.peersFound(hex, peers, source),
       onWarning: (w) => this.warn(w),
+      onFailure: (f: AnnounceFailed) => this.book.failed(f),
       onAnnounce: (s) => {
+        this.book.succeeded(s);
         const ext = s.response.externalIp;
         if (ext !== undefined && worker.identity.host === undefined && !this.externalIps.has(ext)) {
           this.externalIps.add(ext);
@@ -380,28 +402,4 @@ export class TrackerClient {
 
 function entryId(hex: string, workerId: string): string {
   return `${hex}\u0000${workerId}`;
-}
-
-function checkIdentity(hb: WorkerIdentity): WorkerIdentity {
-  if (typeof hb.workerId !== 'string' || hb.workerId === '') throw new TrackerError('TRACKER_BAD_FIELD', 'workerId must be a non-empty string');
-  if (!(hb.peerId instanceof Uint8Array) || hb.peerId.length !== 20) {
-    throw new TrackerError('TRACKER_BAD_FIELD', `worker ${hb.workerId}: peerId must be 20 bytes`);
-  }
-  if (!Number.isInteger(hb.port) || hb.port < 1 || hb.port > 65535) {
-    throw new TrackerError('TRACKER_BAD_FIELD', `worker ${hb.workerId}: port ${hb.port} is not in 1..65535`);
-  }
-  let host: string | undefined;
-  if (hb.host !== undefined && hb.host !== '') {
-    host = normalizeHost(hb.host);
-    if (host === undefined) throw new TrackerError('TRACKER_BAD_FIELD', `worker ${hb.workerId}: host '${hb.host}' is not an address`);
-  }
-  return { workerId: hb.workerId, peerId: Uint8Array.from(hb.peerId), port: hb.port, ...(host !== undefined ? { host } : {}) };
-}
-
-function sameIdentity(a: WorkerIdentity, b: WorkerIdentity): boolean {
-  return a.port === b.port && a.host === b.host && Buffer.from(a.peerId).equals(Buffer.from(b.peerId));
-}
-
-function defaultLocalAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
 }

@@ -148,6 +148,9 @@ async function run(config: ServeConfig): Promise<number> {
   const backend = new FleetBackend({
     state: store,
     stats: board,
+    // The tracker-client and the peers are in this process: asked directly, no NATS.
+    trackers: { status: (hex) => trackers?.trackerStatus(hex) ?? [], reannounce: async (hex) => trackers?.reannounce(hex) ?? 0 },
+    peers: { peers: async (hex) => engine.peers(hex) ?? [] },
     dataDir: config.dataDir,
     fleet: runner,
     resolve: (magnet) => engine.fetchMetadata(magnet, { timeoutMs: 120_000 }),

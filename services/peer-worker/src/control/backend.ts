@@ -1,5 +1,5 @@
 import type { Metainfo } from '@seedbox/protocol';
-import type { DesiredState, FleetConfig, FleetConfigPatch, ShareRule, TorrentSettings, TorrentSettingsPatch, TorrentTotals } from '@seedbox/cluster';
+import type { DesiredState, FleetConfig, FleetConfigPatch, PeerInfo, ShareRule, TorrentSettings, TorrentSettingsPatch, TorrentTotals, TrackerStatus } from '@seedbox/cluster';
 
 /**
  * What the gRPC control API needs from the fleet. The peer-worker's real
@@ -8,7 +8,7 @@ import type { DesiredState, FleetConfig, FleetConfigPatch, ShareRule, TorrentSet
  * interface to `seedbox.v1.SeedboxControl` and back.
  */
 
-export type { DesiredState };
+export type { DesiredState, PeerInfo, TrackerStatus };
 
 export interface TorrentRecord {
   infoHashHex: string;
@@ -58,6 +58,9 @@ export interface TorrentStatsView {
   uploaded: number;
   peers: number;
   seeds: number;
+  /** Peers that sent us block bytes, and peers we sent some to, in the last tick. */
+  peersSending: number;
+  peersGetting: number;
   piecesVerified: number;
   piecesFailed: number;
   pieceCount: number;
@@ -79,6 +82,24 @@ export interface TorrentStatsView {
 export interface StatsSource {
   get(infoHashHex: string): TorrentStatsView | undefined;
   onTick(listener: (stats: TorrentStatsView[]) => void): () => void;
+}
+
+/**
+ * Where the backend reads what the trackers answered and asks for a
+ * reannounce: the tracker-client over NATS (its `seedbox_trackers` bucket,
+ * a request on `seedbox.tracker.reannounce`), or EmbeddedTrackers in this
+ * process.
+ */
+export interface TrackerSource {
+  /** What each tracker of the torrent last answered; those never heard from are absent. */
+  status(infoHashHex: string): TrackerStatus[];
+  /** Asks for an announce now; answers how many announces (one per worker running it) were brought forward. Throws when nobody announces. */
+  reannounce(infoHashHex: string): Promise<number>;
+}
+
+/** Where the backend reads a torrent's connected peers: every worker running it, over NATS, or the engine of this process. */
+export interface PeerSource {
+  peers(infoHashHex: string): Promise<PeerInfo[]>;
 }
 
 export type ControlErrorCode = 'invalid-argument' | 'not-found' | 'already-exists' | 'unavailable' | 'unimplemented';
@@ -131,6 +152,21 @@ export interface ControlBackend {
    * nothing is recorded past it; undefined for an unknown torrent.
    */
   pieces(infoHashHex: string): Uint8Array | undefined;
+  /**
+   * What each tracker of the torrent last answered (see TrackerStatus),
+   * whichever worker's announce it was; a tracker never contacted is
+   * absent, and so is every one of an unknown torrent.
+   */
+  trackers(infoHashHex: string): TrackerStatus[];
+  /**
+   * Asks for an announce to the torrent's trackers now, for every worker
+   * running it (one that runs nowhere, paused or queued, has none to
+   * make). False when there is no such torrent; ControlError unavailable
+   * when nothing that announces can be reached.
+   */
+  reannounce(infoHashHex: string): Promise<boolean>;
+  /** The peers connected to the torrent now, from every worker running it; undefined for an unknown torrent. */
+  peers(infoHashHex: string): Promise<PeerInfo[] | undefined>;
   /** Called once per fleet tick with every torrent's figures; answers an unsubscribe. */
   onTick(listener: (stats: TorrentStatsView[]) => void): () => void;
 }

@@ -35,6 +35,8 @@ export function toTorrentStats(view: TorrentStatsView): TorrentStats {
     uploadedBytes: whole(view.uploaded),
     peers: whole(view.peers, UINT32_MAX),
     seeds: whole(view.seeds, UINT32_MAX),
+    peersSending: whole(view.peersSending, UINT32_MAX),
+    peersGetting: whole(view.peersGetting, UINT32_MAX),
     piecesVerified: whole(view.piecesVerified, UINT32_MAX),
     piecesFailed: whole(view.piecesFailed, UINT32_MAX),
     pieceCount: whole(view.pieceCount, UINT32_MAX),

@@ -19,20 +19,35 @@ import {
   type TorrentTotals,
 } from '@seedbox/cluster';
 import { torrentDir } from '@seedbox/storage';
-import { ControlError, type AddOptions, type ControlBackend, type QueueMove, type StatsSource, type TorrentRecord, type TorrentStatsView } from '../control/backend.js';
+import {
+  ControlError,
+  type AddOptions,
+  type ControlBackend,
+  type PeerInfo,
+  type PeerSource,
+  type QueueMove,
+  type StatsSource,
+  type TorrentRecord,
+  type TorrentStatsView,
+  type TrackerSource,
+  type TrackerStatus,
+} from '../control/backend.js';
 import type { ResolvedMagnet } from '../magnet-resolver.js';
 import { MetadataFetchError } from '../metadata-fetcher.js';
 
 /**
  * The control API's backend over a FleetStore: the registry is the
  * JetStream bucket in the fleet (or the state folder of `seedbox serve`),
- * figures come from a StatsSource, and deleting data is `deleteData`'s
- * (in the fleet, a request to the disk-writers, the only ones that write
- * the volume).
+ * figures come from a StatsSource, what the trackers answered from a
+ * TrackerSource, connected peers from a PeerSource, and deleting data is
+ * `deleteData`'s (in the fleet, a request to the disk-writers, the only
+ * ones that write the volume).
  */
 export interface FleetBackendOptions {
   state: FleetStore;
   stats: StatsSource;
+  trackers: TrackerSource;
+  peers: PeerSource;
   /** Deletes a removed torrent's files (its content in `savePath`, see torrentRemovalPath); throws with the reason when it cannot. */
   deleteData: (infoHashHex: string, place: DataPlace) => Promise<void>;
   /** For magnet URIs: fetches the metadata (the engine's resolver, with discovery). */
@@ -267,6 +282,25 @@ export class FleetBackend implements ControlBackend {
 
   pieces(infoHashHex: string): Uint8Array | undefined {
     return this.o.fleet.pieces(infoHashHex);
+  }
+
+  trackers(infoHashHex: string): TrackerStatus[] {
+    return this.o.trackers.status(infoHashHex);
+  }
+
+  async reannounce(infoHashHex: string): Promise<boolean> {
+    if (!(await this.unavailableOnError(() => this.state.getTorrent(infoHashHex)))) return false;
+    try {
+      await this.o.trackers.reannounce(infoHashHex);
+    } catch (e) {
+      throw new ControlError('unavailable', `the announce cannot be asked for: ${(e as Error).message}`, { cause: e });
+    }
+    return true;
+  }
+
+  async peers(infoHashHex: string): Promise<PeerInfo[] | undefined> {
+    if (!(await this.unavailableOnError(() => this.state.getTorrent(infoHashHex)))) return undefined;
+    return this.o.peers.peers(infoHashHex);
   }
 
   onTick(listener: (stats: TorrentStatsView[]) => void): () => void {

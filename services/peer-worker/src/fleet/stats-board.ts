@@ -78,6 +78,8 @@ export class StatsBoard implements StatsSource {
         prev.uploaded += s.uploadedBytes;
         prev.peers += s.peers;
         prev.seeds += s.seeds;
+        prev.peersSending += s.peersSending;
+        prev.peersGetting += s.peersGetting;
         prev.piecesFailed += s.piecesFailed;
         // Pieces live on the shared volume: the fleet has what its furthest worker has.
         prev.piecesVerified = Math.max(prev.piecesVerified, s.piecesVerified);
@@ -89,6 +91,14 @@ export class StatsBoard implements StatsSource {
     for (const v of by.values()) v.eta = v.left === 0 ? 0 : v.downloadRate > 0 ? Math.ceil(v.left / v.downloadRate) : undefined;
     this.summed = { at: now, by };
     return by;
+  }
+
+  /** How many workers reported the torrent in their last figures: those running it, whose peers a peer list asks for. */
+  runners(infoHashHex: string): number {
+    const now = Date.now();
+    let n = 0;
+    for (const w of this.latest.values()) if (now - w.time <= this.staleMs && w.stats.some((s) => s.infoHash === infoHashHex)) n++;
+    return n;
   }
 
   onTick(listener: (s: TorrentStatsView[]) => void): () => void {

@@ -214,6 +214,13 @@ export interface TorrentStats {
   state: TorrentState;
   /** Why, when state is TORRENT_STATE_ERROR. */
   error: string;
+  /**
+   * Peers that sent us block bytes, and peers we sent block bytes to,
+   * during the last tick (Transmission's peersSendingToUs and
+   * peersGettingFromUs).
+   */
+  peersSending: number;
+  peersGetting: number;
 }
 
 export interface Torrent {
@@ -406,6 +413,8 @@ function createBaseTorrentStats(): TorrentStats {
     tickTimeMs: 0,
     state: 0,
     error: "",
+    peersSending: 0,
+    peersGetting: 0,
   };
 }
 
@@ -455,6 +464,12 @@ export const TorrentStats: MessageFns<TorrentStats> = {
     }
     if (message.error !== "") {
       writer.uint32(122).string(message.error);
+    }
+    if (message.peersSending !== 0) {
+      writer.uint32(128).uint32(message.peersSending);
+    }
+    if (message.peersGetting !== 0) {
+      writer.uint32(136).uint32(message.peersGetting);
     }
     return writer;
   },
@@ -592,6 +607,22 @@ export const TorrentStats: MessageFns<TorrentStats> = {
             message.error = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.peersSending = reader.uint32();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.peersGetting = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -665,6 +696,16 @@ export const TorrentStats: MessageFns<TorrentStats> = {
         : 0,
       state: isSet(object.state) ? torrentStateFromJSON(object.state) : 0,
       error: isSet(object.error) ? globalThis.String(object.error) : "",
+      peersSending: isSet(object.peersSending)
+        ? globalThis.Number(object.peersSending)
+        : isSet(object.peers_sending)
+        ? globalThis.Number(object.peers_sending)
+        : 0,
+      peersGetting: isSet(object.peersGetting)
+        ? globalThis.Number(object.peersGetting)
+        : isSet(object.peers_getting)
+        ? globalThis.Number(object.peers_getting)
+        : 0,
     };
   },
 
@@ -715,6 +756,12 @@ export const TorrentStats: MessageFns<TorrentStats> = {
     if (message.error !== "") {
       obj.error = message.error;
     }
+    if (message.peersSending !== 0) {
+      obj.peersSending = Math.round(message.peersSending);
+    }
+    if (message.peersGetting !== 0) {
+      obj.peersGetting = Math.round(message.peersGetting);
+    }
     return obj;
   },
 
@@ -738,6 +785,8 @@ export const TorrentStats: MessageFns<TorrentStats> = {
     message.tickTimeMs = object.tickTimeMs ?? 0;
     message.state = object.state ?? 0;
     message.error = object.error ?? "";
+    message.peersSending = object.peersSending ?? 0;
+    message.peersGetting = object.peersGetting ?? 0;
     return message;
   },
 };

@@ -9,6 +9,7 @@ import * as lists from './qbt-categories-tags.js';
 import type { QbtApp, QbtCall, QbtHandler } from './qbt-context.js';
 import { asQbtError, QbtError, unsupported } from './qbt-error.js';
 import * as queries from './qbt-queries.js';
+import { TorrentPeersStore } from './qbt-peers.js';
 import { MaindataStore } from './qbt-sync.js';
 
 /**
@@ -52,7 +53,7 @@ const ROUTES: Record<string, Route> = {
   'transfer/banPeers': post(unsupported('peers are each worker’s own; the fleet keeps no list of banned addresses')),
 
   'sync/maindata': get(server.maindata),
-  'sync/torrentPeers': get(unsupported('the fleet does not gather details of each connected peer')),
+  'sync/torrentPeers': get(server.torrentPeers),
 
   'torrents/info': get(queries.info),
   'torrents/count': get(queries.count),
@@ -95,7 +96,7 @@ const ROUTES: Record<string, Route> = {
   'torrents/setAutoManagement': post(actions.setAutoManagement),
   'torrents/setSuperSeeding': post(actions.setSuperSeeding),
   'torrents/addPeers': post(actions.addPeers),
-  'torrents/reannounce': post(unsupported('announces are the tracker client’s, on each tracker’s interval; the backend cannot force one')),
+  'torrents/reannounce': post(actions.reannounce),
   'torrents/rename': post(unsupported('a torrent keeps the name its metainfo gives')),
   'torrents/renameFile': post(unsupported('files keep the paths their metainfo gives')),
   'torrents/renameFolder': post(unsupported('folders keep the paths their metainfo gives')),
@@ -126,7 +127,7 @@ export interface QbittorrentApiOptions {
 }
 
 export function createQbittorrentApi(ctx: WebApiContext, o: QbittorrentApiOptions = {}): WebApi {
-  const app: QbtApp = { ctx, pending: o.pending ?? new PendingMagnets({ now: ctx.now }), maindata: o.maindata ?? new MaindataStore(), looseTags: new Set() };
+  const app: QbtApp = { ctx, pending: o.pending ?? new PendingMagnets({ now: ctx.now }), maindata: o.maindata ?? new MaindataStore(), peers: new TorrentPeersStore(), looseTags: new Set() };
   return { prefix: PREFIX, handle: (req) => handle(app, req) };
 }
 

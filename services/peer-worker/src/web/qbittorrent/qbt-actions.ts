@@ -51,6 +51,9 @@ export const remove: QbtHandler = async (call) => {
 
 export const recheck: QbtHandler = (call) => eachRecord(call, (r) => call.app.ctx.backend.recheck(r.infoHashHex));
 
+/** Announces now to the trackers of every worker running the torrent (see Announcer.announceNow); one running nowhere has none to make. */
+export const reannounce: QbtHandler = (call) => eachRecord(call, (r) => call.app.ctx.backend.reannounce(r.infoHashHex));
+
 /** qBittorrent starts the torrent either way: forced, or auto-managed. */
 export const setForceStart: QbtHandler = (call) => {
   const value = parseBool(requireText(call.params, 'value')) ?? false;

@@ -4,13 +4,15 @@ import type { QbtApp, QbtHandler } from './qbt-context.js';
 import { backendCall } from './qbt-error.js';
 import { requireInt, requireText, speedLimit } from './qbt-params.js';
 import { preferencesPatch, preferencesView } from './qbt-preferences.js';
+import { singleHash } from './qbt-params.js';
+import { qbtPeers } from './qbt-peers.js';
 import { maindataOf } from './qbt-sync.js';
-import { categoriesView, loadListing, tagsView } from './qbt-torrents.js';
+import { categoriesView, loadListing, loadOne, tagsView } from './qbt-torrents.js';
 import { serverState, transferInfo, type TorrentFigures } from './qbt-transfer.js';
 
 /**
  * The server-wide endpoints: app/ (versions, preferences), transfer/
- * (totals and global speed limits) and sync/maindata.
+ * (totals and global speed limits), and sync/: maindata and torrentPeers.
  */
 
 /**
@@ -110,9 +112,13 @@ async function freeSpace(app: QbtApp): Promise<number> {
 }
 
 /** `rid`: the last answer's id; 0, absent or unreadable asks for a full update (qBittorrent reads it with toInt). */
-export const maindata: QbtHandler = async ({ app, params }) => {
+function ridOf(params: Parameters<QbtHandler>[0]['params']): number {
   const raw = params.text('rid')?.trim() ?? '';
-  const rid = /^\d{1,10}$/.test(raw) ? Number(raw) : 0;
+  return /^\d{1,10}$/.test(raw) ? Number(raw) : 0;
+}
+
+export const maindata: QbtHandler = async ({ app, params }) => {
+  const rid = ridOf(params);
   const [listing, space] = await Promise.all([loadListing(app), freeSpace(app)]);
   const trackerLists = new Map<string, string[]>();
   for (const e of listing.entries) trackerLists.set(e.record.infoHashHex, e.record.metainfo.announce.flat());
@@ -125,4 +131,16 @@ export const maindata: QbtHandler = async ({ app, params }) => {
   );
   const data = maindataOf(listing.views, trackerLists, categoriesView(listing.config, app.ctx.dataDir), tagsView(records, app.looseTags), state);
   return json(200, app.maindata.answer(rid, data));
+};
+
+/**
+ * A torrent's connected peers, from every worker running it. A magnet
+ * still resolving has none to show yet (its fetch's peers are not the
+ * torrent's); an unknown hash is 404.
+ */
+export const torrentPeers: QbtHandler = async ({ app, params }) => {
+  const hash = singleHash(params);
+  const one = await loadOne(app, hash);
+  const list = one.entry ? ((await backendCall(() => app.ctx.backend.peers(hash))) ?? []) : [];
+  return json(200, app.peers.answer(ridOf(params), hash, qbtPeers(list)));
 };

@@ -1,6 +1,7 @@
 import type { WebApiContext } from '../web-api.js';
 import type { FormFields, WebRequest, WebResponse } from '../web-request.js';
 import type { PendingMagnets } from '../pending-magnets.js';
+import type { TorrentPeersStore } from './qbt-peers.js';
 import type { MaindataStore } from './qbt-sync.js';
 
 /** What every WebAPI handler is given: the shared context and this API's own per-process state. */
@@ -9,6 +10,8 @@ export interface QbtApp {
   pending: PendingMagnets;
   /** sync/maindata's recent answers, to diff the next one against. */
   maindata: MaindataStore;
+  /** sync/torrentPeers's, likewise. */
+  peers: TorrentPeersStore;
   /**
    * Tags made with createTags that no torrent carries yet. Tags live on
    * torrents in this backend, so these exist in this process only (not on

@@ -3,9 +3,9 @@ import type { TorrentRecord, TorrentStatsView } from '../../control/backend.js';
 import type { QbtTorrent } from './qbt-torrent-view.js';
 
 /**
- * torrents/properties, torrents/trackers and torrents/webseeds, from the
- * torrent's list entry (qbt-torrent-view.ts) and what only these
- * endpoints add. Pure.
+ * torrents/properties and torrents/webseeds, from the torrent's list entry
+ * (qbt-torrent-view.ts) and what only these endpoints add. Pure. The
+ * trackers are in qbt-trackers.ts.
  */
 
 export interface QbtProperties {
@@ -108,39 +108,6 @@ export function propertiesView(t: QbtTorrent, meta: Pick<Metainfo, 'pieceCount' 
     has_metadata: t.has_metadata,
     progress: t.progress,
   };
-}
-
-export interface QbtTracker {
-  url: string;
-  status: number;
-  tier: number;
-  num_peers: number;
-  num_seeds: number;
-  num_leeches: number;
-  num_downloaded: number;
-  msg: string;
-}
-
-/** qBittorrent's tracker status "disabled" (for DHT/PeX/LSD) and TrackerEndpointState::NotContacted. */
-const DISABLED = 0;
-const NOT_CONTACTED = 1;
-
-/**
- * The three pseudo-trackers qBittorrent lists first, then the metainfo's
- * trackers by tier. The engine has no DHT, PeX or LSD, so those are
- * disabled. Announce results stay inside the tracker client and do not
- * reach the fleet's records, so every tracker is "not contacted yet"
- * with its counts unknown (-1): the only status that claims nothing.
- */
-export function trackersView(m: Pick<Metainfo, 'announce' | 'private'> | undefined, trackers: string[] = []): QbtTracker[] {
-  const privateMsg = m?.private ? 'This torrent is private' : '';
-  const sticky = ['** [DHT] **', '** [PeX] **', '** [LSD] **'].map((url) => ({ url, status: DISABLED, tier: -1, num_peers: 0, num_seeds: 0, num_leeches: 0, num_downloaded: 0, msg: privateMsg }));
-  return [...sticky, ...metainfoTrackers(m ? m.announce : trackers.map((url) => [url]))];
-}
-
-/** The real trackers alone, tier by tier (torrents/info's `includeTrackers`). */
-export function metainfoTrackers(tiers: string[][]): QbtTracker[] {
-  return tiers.flatMap((tier, n) => tier.map((url) => ({ url, status: NOT_CONTACTED, tier: n, num_peers: -1, num_seeds: -1, num_leeches: -1, num_downloaded: -1, msg: '' })));
 }
 
 export function webseedsView(m: Pick<Metainfo, 'urlList'>): { url: string }[] {

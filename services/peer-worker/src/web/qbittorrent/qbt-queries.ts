@@ -4,7 +4,8 @@ import { backendCall } from './qbt-error.js';
 import { filesView, pieceHashes, pieceStates } from './qbt-files.js';
 import { infoQuery, selectTorrents } from './qbt-filter.js';
 import { normalizeHash, parseBool, requireText, singleHash } from './qbt-params.js';
-import { metainfoTrackers, piecesHave, propertiesView, trackersView, webseedsView } from './qbt-properties.js';
+import { piecesHave, propertiesView, webseedsView } from './qbt-properties.js';
+import { metainfoTrackers, trackersView } from './qbt-trackers.js';
 import { loadListing, loadOne, loadRecord } from './qbt-torrents.js';
 
 /** The torrents/ endpoints that read: lists, one torrent's details, its files and pieces. */
@@ -17,7 +18,7 @@ export const info: QbtHandler = async ({ app, params }) => {
   const tiers = new Map<string, string[][]>([...entries.map((e) => [e.record.infoHashHex, e.record.metainfo.announce] as const), ...pending.map((p) => [p.infoHashHex, p.trackers.map((t) => [t])] as const)]);
   return json(
     200,
-    selected.map((t) => ({ ...t, trackers: metainfoTrackers(tiers.get(t.hash) ?? []) })),
+    selected.map((t) => ({ ...t, trackers: metainfoTrackers(tiers.get(t.hash) ?? [], app.ctx.backend.trackers(t.hash)) })),
   );
 };
 
@@ -40,9 +41,11 @@ export const files: QbtHandler = async ({ app, params }) => {
   return json(200, filesView(one.entry.record, one.entry.progress, params.text('indexes')));
 };
 
+/** A magnet still resolving lists its link's trackers: the tracker-client announces it meanwhile, so they may have answered. */
 export const trackers: QbtHandler = async ({ app, params }) => {
   const one = await loadOne(app, singleHash(params));
-  return json(200, one.entry ? trackersView(one.entry.record.metainfo) : trackersView(undefined, one.pending.trackers));
+  if (one.entry) return json(200, trackersView(one.entry.record.metainfo, [], one.entry.trackers));
+  return json(200, trackersView(undefined, one.pending.trackers, app.ctx.backend.trackers(one.pending.infoHashHex)));
 };
 
 export const webseeds: QbtHandler = async ({ app, params }) => {

@@ -1,10 +1,11 @@
 import { join, resolve } from 'node:path';
 import { effectiveShare, type FleetConfig, type ShareLimits } from '@seedbox/cluster';
 import type { Metainfo } from '@seedbox/protocol';
-import type { TorrentRecord, TorrentStatsView } from '../../control/backend.js';
+import type { TorrentRecord, TorrentStatsView, TrackerStatus } from '../../control/backend.js';
 import { visibleFiles } from '../../control/control-mapping.js';
 import type { PendingMagnet } from '../pending-magnets.js';
 import type { Progress } from './qbt-progress.js';
+import { secondsToNextAnnounce, swarmCounts, workingTracker } from './qbt-trackers.js';
 
 /**
  * A torrent as qBittorrent 5.1's WebAPI serializes it (torrents/info,
@@ -12,9 +13,11 @@ import type { Progress } from './qbt-progress.js';
  * record, its figures and the fleet's config. Pure: the clock comes in
  * as `now`.
  *
- * Where the fleet has no such figure the value is qBittorrent's own
- * "unknown" (-1 for a time or a distributed-copies count, 0 for the next
- * announce), never a plausible-looking number.
+ * The swarm's counts, the working tracker and the next announce come
+ * from what the trackers last answered (qbt-trackers.ts). Where the fleet
+ * has no such figure the value is qBittorrent's own "unknown" (-1 for a
+ * time or a distributed-copies count, 0 for an announce not scheduled),
+ * never a plausible-looking number.
  */
 
 /** qBittorrent's "infinite" ETA (MAX_ETA in src/base/global.h: 100 days). */
@@ -192,9 +195,11 @@ export interface TorrentViewInput {
   progress: Progress;
   config: FleetConfig;
   now: number;
+  /** What its trackers last answered (the backend's trackers()); none known when left out. */
+  trackers?: readonly TrackerStatus[] | undefined;
 }
 
-export function torrentView({ record, stats, progress, config, now }: TorrentViewInput): QbtTorrent {
+export function torrentView({ record, stats, progress, config, now, trackers: statuses = [] }: TorrentViewInput): QbtTorrent {
   const m = record.metainfo;
   const s = record.settings;
   const limits = effectiveShare(s.share, config.share);
@@ -204,6 +209,7 @@ export function torrentView({ record, stats, progress, config, now }: TorrentVie
   const activeSeconds = Math.floor(record.totals.activeMs / 1000);
   const seeds = stats?.seeds ?? 0;
   const leechers = Math.max(0, (stats?.peers ?? 0) - seeds);
+  const swarm = swarmCounts(statuses);
   const lastActivity = record.totals.lastActivityAt > 0 ? record.totals.lastActivityAt : record.addedAt;
   return {
     hash: record.infoHashHex,
@@ -220,10 +226,10 @@ export function torrentView({ record, stats, progress, config, now }: TorrentVie
     // The queue position shows only while queueing is on, as libtorrent's is -1 (shown 0) otherwise.
     priority: config.queue.enabled ? record.queuePosition : 0,
     num_seeds: seeds,
-    // No scrape figures reach the fleet: the swarm counts are the peers connected now.
-    num_complete: seeds,
+    // The swarm as the trackers count it; until one has said, the peers connected now.
+    num_complete: swarm.complete ?? seeds,
     num_leechs: leechers,
-    num_incomplete: leechers,
+    num_incomplete: swarm.incomplete ?? leechers,
     state: qbtState(record, stats, progress.finished),
     eta: etaOf(record, stats, progress, limits, now),
     seq_dl: s.sequential,
@@ -240,8 +246,8 @@ export function torrentView({ record, stats, progress, config, now }: TorrentVie
     root_path: m.multiFile ? join(record.savePath, m.name) : '',
     added_on: seconds(record.addedAt),
     completion_on: seconds(record.totals.completedAt),
-    // qBittorrent names the tracker that last answered, else the first; the fleet does not report which answered.
-    tracker: trackers[0] ?? '',
+    // The tracker working now; while none is, the first, so that tools grouping torrents by tracker still can.
+    tracker: workingTracker(statuses) ?? trackers[0] ?? '',
     trackers_count: trackers.length,
     dl_limit: s.limits.download,
     up_limit: s.limits.upload,
@@ -267,8 +273,8 @@ export function torrentView({ record, stats, progress, config, now }: TorrentVie
     last_activity: seconds(lastActivity),
     // Distributed copies need every peer's bitfield, which the fleet does not gather: unknown, as libtorrent says -1.
     availability: -1,
-    // Announces are the tracker client's; when the next one is due is not reported here.
-    reannounce: 0,
+    // Seconds to the next announce; a stopped torrent announces nothing.
+    reannounce: stopped ? 0 : secondsToNextAnnounce(statuses, now),
     comment: m.comment ?? '',
     private: m.private,
     total_size: progress.totalSize,

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { FleetConfig } from '@seedbox/cluster';
-import type { TorrentRecord, TorrentStatsView } from '../../control/backend.js';
+import type { TorrentRecord, TorrentStatsView, TrackerStatus } from '../../control/backend.js';
 import type { PendingMagnet } from '../pending-magnets.js';
 import type { QbtApp } from './qbt-context.js';
 import { backendCall, QbtError } from './qbt-error.js';
@@ -20,6 +20,8 @@ export interface TorrentEntry {
   progress: Progress;
   /** The fleet's bitfield, when it was read (figures without fileDone). */
   bits: Uint8Array | undefined;
+  /** What its trackers last answered. */
+  trackers: TrackerStatus[];
   view: QbtTorrent;
 }
 
@@ -36,7 +38,8 @@ function entryOf(app: QbtApp, record: TorrentRecord, config: FleetConfig, now: n
   const stats = app.ctx.backend.stats(record.infoHashHex);
   const bits = stats?.fileDone === undefined ? app.ctx.backend.pieces(record.infoHashHex) : undefined;
   const progress = progressOf(record, stats, bits);
-  return { record, stats, progress, bits, view: torrentView({ record, stats, progress, config, now }) };
+  const trackers = app.ctx.backend.trackers(record.infoHashHex);
+  return { record, stats, progress, bits, trackers, view: torrentView({ record, stats, progress, config, now, trackers }) };
 }
 
 export async function loadListing(app: QbtApp): Promise<Listing> {

@@ -66,9 +66,12 @@ export const torrentRemove: TrMethod = async (args, env) => {
   return {};
 };
 
+/** Announces now, for every worker running each torrent (see Announcer.announceNow); one running nowhere has none to make. */
 export const torrentReannounce: TrMethod = async (args, env) => {
-  await chosenTorrents(args, env);
-  throw new TrRpcError('unsupported', "torrent-reannounce cannot be done: seedbox's tracker-client announces on its own schedule, and the control API cannot ask it for an announce");
+  const torrents = await chosenTorrents(args, env);
+  for (const r of torrents) await env.ctx.backend.reannounce(r.infoHashHex);
+  touched(env, torrents);
+  return {};
 };
 
 export const torrentRenamePath: TrMethod = async () => {

@@ -1,10 +1,11 @@
 import type { FleetConfig } from '@seedbox/cluster';
 import { TorrentState } from '@seedbox/proto';
-import type { TorrentRecord, TorrentStatsView } from '../../control/backend.js';
+import type { PeerInfo, TorrentRecord, TorrentStatsView, TrackerStatus } from '../../control/backend.js';
 import { torrentState } from '../../control/state-codes.js';
 import { modeOf, shownLimit, toKBps } from './tr-limits.js';
 import { piecesBase64, progressOf, type Progress } from './tr-progress.js';
-import { magnetLinkOf, trackerListOf, trackersOf, trackerStatsOf } from './tr-trackers.js';
+import { trPeer } from './tr-peers.js';
+import { magnetLinkOf, trackerErrorOf, trackerListOf, trackersOf, trackerStatsOf } from './tr-trackers.js';
 
 /**
  * torrent-get's fields (rpc-spec 3.3, as Transmission 4.0 names them),
@@ -13,9 +14,9 @@ import { magnetLinkOf, trackerListOf, trackersOf, trackerStatsOf } from './tr-tr
  * A field seedbox has no figure for is not answered at all (as Transmission
  * skips a field it does not know), rather than made up: availability,
  * desiredAvailable, editDate, etaIdle, haveUnchecked, manualAnnounceTime,
- * peer-limit/maxConnectedPeers, peers, peersFrom, peersGettingFromUs,
- * peersSendingToUs, primary-mime-type, recheckProgress, source, startDate,
- * torrentFile.
+ * peer-limit/maxConnectedPeers, peersFrom (peers are not told apart by
+ * where they were found), primary-mime-type, recheckProgress, source,
+ * startDate, torrentFile.
  */
 
 export interface TorrentView {
@@ -23,17 +24,23 @@ export interface TorrentView {
   stats: TorrentStatsView | undefined;
   /** The fleet's bitfield, read only if a field needs it. */
   bitfield(): Uint8Array | undefined;
+  /** What its trackers last answered, read only if a field needs it. */
+  trackers(): TrackerStatus[];
+  /** Its connected peers, fetched beforehand when `peers` is asked for (PEER_FIELDS); undefined otherwise. */
+  peers?: PeerInfo[] | undefined;
 }
 
 export interface FieldEnv {
   /** Needed by the share-limit fields only (CONFIG_FIELDS), to show what a torrent deferring to the session has. */
   config: FleetConfig | undefined;
+  /** Now, for the tracker fields (ms since the epoch). */
+  now: number;
 }
 
 /** Transmission's tr_torrent_activity. */
 export const STATUS = { stopped: 0, checkWait: 1, checking: 2, downloadWait: 3, downloading: 4, seedWait: 5, seeding: 6 } as const;
 
-/** Transmission's tr_stat error: 3 is a local error (the data cannot be used); tracker warnings (1) and errors (2) do not reach the backend. */
+/** Transmission's tr_stat error: 3 is a local error (the data cannot be used), which wins over a tracker's warning (1) or error (2). */
 const LOCAL_ERROR = 3;
 /** tr_stat eta: -1 not available (not downloading), -2 unknown (downloading, nothing coming in). */
 const ETA_NOT_AVAILABLE = -1;
@@ -49,6 +56,7 @@ class Facts {
   private progressMemo: Progress | undefined;
   private bitsMemo: { bits: Uint8Array | undefined } | undefined;
   private stateMemo: TorrentState | undefined;
+  private trackersMemo: TrackerStatus[] | undefined;
 
   constructor(
     private readonly view: TorrentView,
@@ -56,6 +64,19 @@ class Facts {
   ) {
     this.record = view.record;
     this.stats = view.stats;
+  }
+
+  get trackers(): TrackerStatus[] {
+    return (this.trackersMemo ??= this.view.trackers());
+  }
+
+  get peers(): PeerInfo[] {
+    return this.view.peers ?? [];
+  }
+
+  /** It runs somewhere, so its announces go on: downloading or seeding, not stopped, queued, checking or in error. */
+  get announcing(): boolean {
+    return this.status === STATUS.downloading || this.status === STATUS.seeding;
   }
 
   bits(): Uint8Array | undefined {
@@ -88,10 +109,18 @@ class Facts {
     }
   }
 
-  get errorString(): string {
+  /** The torrent's own error: the data cannot be used. */
+  get localError(): string {
     if (this.record.error !== undefined) return this.record.error;
     if (this.stats?.state === 'error') return this.stats.error ?? 'the engine stopped the torrent without saying why';
     return '';
+  }
+
+  /** tr_stat's error and errorString: the local error, else what a tracker said (trackerErrorOf). */
+  get error(): { error: number; errorString: string } {
+    const local = this.localError;
+    if (local !== '') return { error: LOCAL_ERROR, errorString: local };
+    return trackerErrorOf(this.trackers) ?? { error: 0, errorString: '' };
   }
 
   /** A rate of the last tick; none for a paused torrent, whose last figures may outlive it until the board forgets them. */
@@ -130,8 +159,8 @@ const FIELDS: Record<string, (f: Facts) => unknown> = {
   downloadedEver: (f) => whole(f.record.totals.downloaded),
   downloadLimit: (f) => toKBps(f.record.settings.limits.download),
   downloadLimited: (f) => f.record.settings.limits.download > 0,
-  error: (f) => (f.errorString === '' ? 0 : LOCAL_ERROR),
-  errorString: (f) => f.errorString,
+  error: (f) => f.error.error,
+  errorString: (f) => f.error.errorString,
   eta: (f) => (f.status !== STATUS.downloading ? ETA_NOT_AVAILABLE : f.stats?.eta === undefined ? ETA_UNKNOWN : Math.round(f.stats.eta)),
   'file-count': (f) => f.progress.files.length,
   // Vuze's name for it, which Sonarr asks for beside Transmission's.
@@ -162,7 +191,10 @@ const FIELDS: Record<string, (f: Facts) => unknown> = {
   // A record always has its metainfo: a magnet is registered once the metadata is in.
   metadataPercentComplete: () => 1,
   name: (f) => f.record.metainfo.name,
+  peers: (f) => f.peers.map(trPeer),
   peersConnected: (f) => whole(f.stats?.peers),
+  peersGettingFromUs: (f) => (f.record.desired === 'paused' ? 0 : whole(f.stats?.peersGetting)),
+  peersSendingToUs: (f) => (f.record.desired === 'paused' ? 0 : whole(f.stats?.peersSending)),
   percentComplete: (f) => (f.progress.totalSize > 0 ? f.progress.haveValid / f.progress.totalSize : 1),
   percentDone: (f) => {
     const p = f.progress;
@@ -189,7 +221,7 @@ const FIELDS: Record<string, (f: Facts) => unknown> = {
   totalSize: (f) => f.progress.totalSize,
   trackerList: (f) => trackerListOf(f.record.metainfo),
   trackers: (f) => trackersOf(f.record.metainfo),
-  trackerStats: (f) => trackerStatsOf(f.record.metainfo),
+  trackerStats: (f) => trackerStatsOf(f.record.metainfo, f.trackers, { active: f.announcing, now: f.env.now }),
   uploadedEver: (f) => whole(f.record.totals.uploaded),
   uploadLimit: (f) => toKBps(f.record.settings.limits.upload),
   uploadLimited: (f) => f.record.settings.limits.upload > 0,
@@ -210,6 +242,9 @@ export function supportedFields(asked: readonly unknown[]): string[] {
 
 /** Fields that read the fleet's config. */
 export const CONFIG_FIELDS: ReadonlySet<string> = new Set(['seedIdleLimit', 'seedRatioLimit']);
+
+/** Fields that need the connected peers, asked of the workers running each torrent before the answer is built. */
+export const PEER_FIELDS: ReadonlySet<string> = new Set(['peers']);
 
 /** One torrent as an object of the fields asked (`names` from supportedFields). */
 export function torrentObject(view: TorrentView, env: FieldEnv, names: readonly string[]): Record<string, unknown> {

@@ -1,15 +1,16 @@
 import type { Metainfo } from '@seedbox/protocol';
+import type { TrackerStatus } from '../../control/backend.js';
 
 /**
  * A torrent's trackers and magnet link as Transmission shows them, from
- * the metainfo alone. Pure.
+ * the metainfo and what each tracker last answered (TrackerStatus, from
+ * the tracker-client). Pure: the clock comes in as `now`.
  *
- * Announces are the tracker-client service's business and their outcomes
- * do not reach the control backend, so trackerStats carries what the
- * metainfo says and Transmission's "unknown" (-1) for the counts; the
- * fields about announces and scrapes (hasAnnounced, lastAnnounceResult,
- * nextAnnounceTime...) are left out rather than filled with zeros that
- * would read as "never announced".
+ * trackerStats has every field transmission-remote needs to print a
+ * tracker (it skips one missing any). Scrapes are never made (the counts
+ * come with each announce's answer), so the scrape fields say "never
+ * scraped" (hasScraped false, scrapeState inactive) and the counts sit in
+ * seederCount and leecherCount, -1 while no answer gave them.
  */
 
 interface Tracker {
@@ -62,17 +63,93 @@ function hostOf(announce: string): string {
   }
 }
 
-export function trackerStatsOf(m: Pick<Metainfo, 'announce'>): Record<string, unknown>[] {
-  return trackersOf(m).map((t) => ({
-    announce: t.announce,
-    host: hostOf(t.announce),
-    id: t.id,
-    scrape: t.scrape,
-    tier: t.tier,
-    seederCount: -1,
-    leecherCount: -1,
-    downloadCount: -1,
-  }));
+/** Transmission's tr_tracker_state. */
+const INACTIVE = 0;
+const WAITING = 1;
+const QUEUED = 2;
+
+const seconds = (ms: number | undefined): number => (ms !== undefined && ms > 0 ? Math.floor(ms / 1000) : 0);
+
+export interface TrackerStatsOptions {
+  /** The torrent runs somewhere, so its announces go on (not paused, queued or in error). */
+  active: boolean;
+  now: number;
+}
+
+/**
+ * One entry per tracker of the metainfo. The tracker a tier uses now is
+ * the one heard from last (else its first); the others are its backups,
+ * as Transmission shows them. A later tier is only tried when the earlier
+ * ones fail (BEP 12), so one never contacted has no updates scheduled.
+ */
+export function trackerStatsOf(m: Pick<Metainfo, 'announce'>, statuses: readonly TrackerStatus[] = [], o: TrackerStatsOptions = { active: false, now: 0 }): Record<string, unknown>[] {
+  const byUrl = new Map(statuses.map((s) => [s.url, s]));
+  const current = m.announce.map((tier) => {
+    let best: TrackerStatus | undefined;
+    for (const url of tier) {
+      const s = byUrl.get(url);
+      if (s && (!best || s.lastAnnounceAt > best.lastAnnounceAt)) best = s;
+    }
+    return best?.url ?? tier[0];
+  });
+  return trackersOf(m).map((t) => {
+    const s = byUrl.get(t.announce);
+    const isBackup = current[t.tier] !== t.announce;
+    let announceState = INACTIVE;
+    if (o.active && !isBackup) {
+      if (s?.nextAnnounceAt !== undefined && s.nextAnnounceAt > o.now) announceState = WAITING;
+      else if (s !== undefined || t.tier === 0) announceState = QUEUED;
+    }
+    return {
+      announce: t.announce,
+      announceState,
+      downloadCount: s?.downloaded ?? -1,
+      hasAnnounced: s !== undefined,
+      hasScraped: false,
+      host: hostOf(t.announce),
+      id: t.id,
+      isBackup,
+      lastAnnouncePeerCount: s?.peers ?? 0,
+      // Transmission's words for an answer without a message.
+      lastAnnounceResult: s === undefined ? '' : s.ok ? (s.warning ?? 'Success') : (s.error ?? ''),
+      lastAnnounceStartTime: seconds(s?.lastAnnounceStartAt),
+      lastAnnounceSucceeded: s?.ok ?? false,
+      lastAnnounceTime: seconds(s?.lastAnnounceAt),
+      lastAnnounceTimedOut: s?.failure === 'timeout',
+      lastScrapeResult: '',
+      lastScrapeStartTime: 0,
+      lastScrapeSucceeded: false,
+      lastScrapeTime: 0,
+      lastScrapeTimedOut: false,
+      leecherCount: s?.leechers ?? -1,
+      nextAnnounceTime: announceState === INACTIVE ? 0 : seconds(s?.nextAnnounceAt),
+      nextScrapeTime: 0,
+      scrape: t.scrape,
+      scrapeState: INACTIVE,
+      seederCount: s?.seeders ?? -1,
+      tier: t.tier,
+    };
+  });
+}
+
+/** tr_stat's error codes for what trackers say: 1 a warning, 2 an error. */
+export const TRACKER_WARNING = 1;
+export const TRACKER_ERROR = 2;
+
+/**
+ * The torrent's tracker error as Transmission sets it: a refusal (its
+ * failure reason) or a warning, from the tracker heard from last; an
+ * answer without either clears it. A tracker that could not be reached
+ * says nothing (Transmission only notes it on the tracker), so it is no
+ * torrent error either.
+ */
+export function trackerErrorOf(statuses: readonly TrackerStatus[]): { error: number; errorString: string } | undefined {
+  let last: TrackerStatus | undefined;
+  for (const s of statuses) if (!last || s.lastAnnounceAt > last.lastAnnounceAt) last = s;
+  if (!last) return undefined;
+  if (!last.ok && last.failure === 'refused' && last.error) return { error: TRACKER_ERROR, errorString: last.error };
+  if (last.ok && last.warning) return { error: TRACKER_WARNING, errorString: last.warning };
+  return undefined;
 }
 
 /** Announce URLs one per line, a blank line between tiers (rpc-spec's trackerList). */
