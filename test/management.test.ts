@@ -8,7 +8,7 @@
  * seeding from there, and bad values refused with the rule they break.
  * Every file is compared byte for byte.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { status as Status } from '@grpc/grpc-js';
@@ -271,6 +271,36 @@ describe.skipIf(!need.available)('running a seedbox: queue, seeding rules, folde
     await call(s.control, 'addTorrent', AddTorrentRequest.fromPartial({ torrentFile: readFileSync(kept.torrentPath), settings: { ratioLimit: 0 } }));
     await gone(kept);
     expect(await compareTrees(kept.contentPath, join(data, kept.infoHash, kept.name))).toBeNull();
+    await s.stop();
+  }, 90_000);
+
+  it('a move that fails leaves the data and the torrent where they were, and says why in gRPC and the Transmission RPC; the next move clears it', async () => {
+    const x = t[2]!;
+    const data = join(work, 'badmove', 'data');
+    const s = await startServe(data);
+    mkdirSync(join(data, x.infoHash), { recursive: true });
+    copyFileSync(x.contentPath, join(data, x.infoHash, x.name));
+    await call(s.control, 'addTorrent', AddTorrentRequest.fromPartial({ torrentFile: readFileSync(x.torrentPath) }));
+    await waitFor(async () => (await get(s, x.infoHash)).state === TorrentState.TORRENT_STATE_SEEDING, 20_000, 'seeding');
+    // Something else's file where the content would go: the move must not overwrite it.
+    mkdirSync(join(data, 'taken'), { recursive: true });
+    writeFileSync(join(data, 'taken', x.name), 'not ours');
+    await call(s.control, 'moveTorrent', MoveTorrentRequest.fromPartial({ infoHash: x.infoHash, savePath: 'taken' }));
+    await waitFor(async () => (await get(s, x.infoHash)).moveError !== '', 20_000, 'the failed move recorded');
+    const failed = await get(s, x.infoHash);
+    expect(failed).toMatchObject({ savePath: join(data, x.infoHash), movingTo: '', moveErrorTo: join(data, 'taken'), state: TorrentState.TORRENT_STATE_SEEDING });
+    expect(failed.moveError).toMatch(/exists already/);
+    expect(readFileSync(join(data, 'taken', x.name), 'utf8')).toBe('not ours');
+    expect(await compareTrees(x.contentPath, join(data, x.infoHash, x.name))).toBeNull();
+    // What Sonarr reads from a Transmission client (serve without a login asks none on loopback).
+    const rpc = `http://127.0.0.1:${s.webPort}/transmission/rpc`;
+    const sessionId = (await fetch(rpc)).headers.get('x-transmission-session-id')!;
+    const got = (await (await fetch(rpc, { method: 'POST', headers: { 'X-Transmission-Session-Id': sessionId }, body: JSON.stringify({ method: 'torrent-get', arguments: { fields: ['error', 'errorString', 'status'] } }) })).json()) as { arguments: { torrents: Record<string, unknown>[] } };
+    expect(got.arguments.torrents[0]).toMatchObject({ error: 3, status: 6, errorString: expect.stringMatching(/^moving the data to .*taken failed: .*exists already/) });
+    await call(s.control, 'moveTorrent', MoveTorrentRequest.fromPartial({ infoHash: x.infoHash, savePath: 'free' }));
+    await waitFor(async () => (await get(s, x.infoHash)).savePath === join(data, 'free'), 20_000, 'the second move');
+    expect((await get(s, x.infoHash)).moveError).toBe('');
+    expect(await compareTrees(x.contentPath, join(data, 'free', x.name))).toBeNull();
     await s.stop();
   }, 90_000);
 

@@ -242,6 +242,7 @@ export function torrentJson(t: Torrent): Record<string, unknown> {
     firstLastPiece: t.firstLastPiece,
     limitReached: shareLimitReachedToJSON(t.limitReached),
     movingTo: t.movingTo,
+    ...(t.moveError !== '' ? { moveError: { to: t.moveErrorTo, message: t.moveError } } : {}),
     ratio: t.ratio,
     seedingSeconds: t.seedingSeconds,
     activeSeconds: t.activeSeconds,

@@ -127,6 +127,7 @@ export function formatTorrentLong(t: Torrent): string {
   if (t.stats) rows.push(['rates', `down ${formatRate(t.stats.downloadRate)}  up ${formatRate(t.stats.uploadRate)}  peers ${t.stats.peers}`]);
   if (t.limitReached !== ShareLimitReached.SHARE_LIMIT_REACHED_NONE) rows.push(['limit reached', LIMIT[t.limitReached] ?? String(t.limitReached)]);
   if (t.movingTo !== '') rows.push(['moving to', printable(t.movingTo)]);
+  if (t.moveError !== '') rows.push(['move failed', printable(`to ${t.moveErrorTo}: ${t.moveError}`)]);
   rows.push(['added', new Date(t.addedAt * 1000).toISOString()]);
   if (t.error) rows.push(['error', printable(t.error)]);
   const width = Math.max(...rows.map(([k]) => k.length));

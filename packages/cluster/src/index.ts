@@ -15,6 +15,6 @@ export * from './storage-requests.js';
 export * from './tracker-status.js';
 export * from './tracker-requests.js';
 export * from './peer-lists.js';
-export { readBitfield, SHARE_RULES, type ShareRule } from './registry-entry.js';
+export { readBitfield, SHARE_RULES, type MoveError, type ShareRule } from './registry-entry.js';
 export * from './torrent-settings.js';
 export * from './settings-rules.js';

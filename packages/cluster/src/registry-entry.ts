@@ -29,11 +29,25 @@ export interface RegistryEntry {
   /** A move of its data to this save folder is under way (see TorrentSettings.savePath). */
   moveTo?: string | undefined;
   /**
+   * The last move of its data failed: where to, why, and when. The data
+   * stayed where it was and the torrent runs from there; a later move
+   * (or a successful one) clears it.
+   */
+  moveError?: MoveError | undefined;
+  /**
    * A small number, unique in the fleet, from FleetStore.nextTorrentId at
    * add time: the id Transmission's RPC and transmission-remote's `-t N`
    * use. Absent on entries written before ids were given.
    */
   id?: number | undefined;
+}
+
+export interface MoveError {
+  /** The save folder asked for, relative to the data folder. */
+  to: string;
+  message: string;
+  /** ms since the epoch. */
+  at: number;
 }
 
 export type ShareRule = 'ratio' | 'seeding-time' | 'inactive-time';
@@ -60,6 +74,7 @@ interface StoredRegistryEntry {
   settings?: unknown;
   limitReached?: string;
   moveTo?: string;
+  moveError?: MoveError;
   id?: number;
 }
 
@@ -83,6 +98,7 @@ export function encodeEntry(e: RegistryEntry): Uint8Array {
     settings: e.settings,
     ...(e.limitReached ? { limitReached: e.limitReached } : {}),
     ...(e.moveTo !== undefined ? { moveTo: e.moveTo } : {}),
+    ...(e.moveError !== undefined ? { moveError: e.moveError } : {}),
     ...(e.id !== undefined ? { id: e.id } : {}),
   };
   return new TextEncoder().encode(JSON.stringify(stored));
@@ -112,8 +128,16 @@ export function decodeEntry(key: string, value: Uint8Array): RegistryEntry {
     settings,
     ...(limitReached ? { limitReached } : {}),
     ...(typeof s.moveTo === 'string' ? { moveTo: s.moveTo } : {}),
+    ...(moveErrorOf(s.moveError) ?? {}),
     ...(typeof s.id === 'number' && Number.isSafeInteger(s.id) && s.id > 0 ? { id: s.id } : {}),
   };
+}
+
+/** A stored move error, read only when every field has its type (an odd one is dropped, not the entry). */
+function moveErrorOf(v: unknown): { moveError: MoveError } | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { to, message, at } = v as Record<string, unknown>;
+  return typeof to === 'string' && typeof message === 'string' && typeof at === 'number' && Number.isFinite(at) ? { moveError: { to, message, at } } : undefined;
 }
 
 /** A stored bitfield; one with spare bits set (not ours) is read as empty rather than trusted. */

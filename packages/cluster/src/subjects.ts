@@ -29,6 +29,8 @@ export const WORKER_STATS_ALL = 'seedbox.stats.*';
 /** Each peer-worker, once a tick: what it moved each way and whether its limit held it back (JSON), for the fleet's shared speed limits. */
 export const workerBandwidthSubject = (workerId: string): string => `seedbox.bandwidth.${subjectToken(workerId)}`;
 export const WORKER_BANDWIDTH_ALL = 'seedbox.bandwidth.*';
+/** Every service process, every 2 s: who it is, whether it is ready, and its own figures (JSON, service-heartbeat.ts), for the fleet view. */
+export const SERVICE_HEARTBEAT = 'seedbox.service.heartbeat';
 
 /** Headers of the piece path. */
 export const H_INFO_HASH = 'Seedbox-Info-Hash';

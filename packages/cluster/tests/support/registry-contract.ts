@@ -96,5 +96,13 @@ async function settingsContract(state: FleetStore, reopen: () => Promise<FleetSt
   for (let i = 0; i < 50 && totals.has(A) && totals.get(A) !== undefined; i++) await sleep(20);
   expect(totals.get(A)).toBeUndefined();
   stopTotals();
+
+  // A failed move is kept with the entry, across reopening, and cleared by the next update that says so.
+  expect(await state.addTorrent(entry(B, 3))).toBe(true);
+  const failure = { to: 'media/taken', message: '/data/media/taken/x exists already', at: 1234 };
+  await state.updateTorrent(B, (e) => ({ ...e, moveError: failure }));
+  expect((await (await reopen()).getTorrent(B))!.moveError).toEqual(failure);
+  await state.updateTorrent(B, (e) => ({ ...e, moveError: undefined }));
+  expect((await (await reopen()).getTorrent(B))!.moveError).toBeUndefined();
 }
 

@@ -29,6 +29,8 @@ export interface TorrentRecord {
   limitReached?: ShareRule | undefined;
   /** A move of its data is under way, to this folder (absolute). */
   movingTo?: string | undefined;
+  /** The last move of its data failed (`to` absolute): the data stayed, and runs, where it was. */
+  moveError?: { to: string; message: string; at: number } | undefined;
   /** Running, but waiting for its turn in the queue. */
   queued: boolean;
   /** 1-based place in the queue order (every torrent has one; lower starts first). */

@@ -133,6 +133,8 @@ export function toTorrent(record: TorrentRecord, stats: TorrentStatsView | undef
     firstLastPiece: s.firstLastPiece,
     limitReached: record.limitReached === undefined ? ShareLimitReached.SHARE_LIMIT_REACHED_NONE : LIMIT_TO_PROTO[record.limitReached],
     movingTo: record.movingTo ?? '',
+    moveErrorTo: record.moveError?.to ?? '',
+    moveError: record.moveError?.message ?? '',
     ratio: Number.isFinite(record.ratio) && record.ratio > 0 ? record.ratio : 0,
     seedingSeconds: whole(Math.floor(record.totals.seedingMs / 1000)),
     activeSeconds: whole(Math.floor(record.totals.activeMs / 1000)),

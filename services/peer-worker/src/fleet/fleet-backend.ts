@@ -199,7 +199,10 @@ export class FleetBackend implements ControlBackend {
 
   async move(infoHashHex: string, savePath: string): Promise<boolean> {
     const to = this.checked(() => normalizeSavePath(savePath, this.o.dataDir));
-    const e = await this.unavailableOnError(() => this.state.updateTorrent(infoHashHex, (e) => (e.settings.savePath === to && e.moveTo === undefined ? undefined : { ...e, moveTo: to })));
+    // A new move forgets the last one's failure.
+    const e = await this.unavailableOnError(() =>
+      this.state.updateTorrent(infoHashHex, (e) => (e.settings.savePath === to && e.moveTo === undefined && e.moveError === undefined ? undefined : { ...e, moveTo: to, moveError: undefined })),
+    );
     return e !== undefined;
   }
 
@@ -348,6 +351,7 @@ export class FleetBackend implements ControlBackend {
       savePath: torrentDir(dataDir, e.infoHashHex, e.settings.savePath),
       ...(e.limitReached ? { limitReached: e.limitReached } : {}),
       ...(e.moveTo !== undefined ? { movingTo: torrentDir(dataDir, e.infoHashHex, e.moveTo) } : {}),
+      ...(e.moveError !== undefined ? { moveError: { to: torrentDir(dataDir, e.infoHashHex, e.moveError.to), message: e.moveError.message, at: e.moveError.at } } : {}),
       queued: e.desired === 'running' && fleet.queued(e.infoHashHex),
       queuePosition: position,
       totals,

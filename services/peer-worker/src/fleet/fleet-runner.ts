@@ -302,12 +302,16 @@ export class FleetRunner implements FleetView {
     this.busy.add(hex);
     try {
       await this.o.moveData(meta, entry.settings.savePath, to);
-      await this.o.state.updateTorrent(hex, (e) => (e.moveTo === to ? { ...e, settings: { ...e.settings, savePath: to }, moveTo: undefined } : undefined));
+      await this.o.state.updateTorrent(hex, (e) => (e.moveTo === to ? { ...e, settings: { ...e.settings, savePath: to }, moveTo: undefined, moveError: undefined } : undefined));
       this.o.log.info('torrent data moved', { infoHash: hex, to });
     } catch (e) {
-      // Left where it was: the move is given up, so the torrent runs again from there.
+      // Left where it was: the move is given up, so the torrent runs again from there; the
+      // entry says why, so every API shows it rather than only this worker's log.
+      const message = (e as Error).message ?? String(e);
       this.o.log.warn('moving torrent data failed', { infoHash: hex, to, error: e as Error });
-      await this.o.state.updateTorrent(hex, (x) => (x.moveTo === to ? { ...x, moveTo: undefined } : undefined)).catch(() => {});
+      await this.o.state
+        .updateTorrent(hex, (x) => (x.moveTo === to ? { ...x, moveTo: undefined, moveError: { to, message, at: Date.now() } } : undefined))
+        .catch((err: unknown) => this.o.log.warn('recording the failed move failed', { infoHash: hex, error: err as Error }));
     } finally {
       this.busy.delete(hex);
     }

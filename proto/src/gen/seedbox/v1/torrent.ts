@@ -273,6 +273,12 @@ export interface Torrent {
   /** Lifetime payload bytes, over every worker and restart. */
   uploadedTotal: number;
   downloadedTotal: number;
+  /**
+   * The last move of its data failed: the folder asked for (absolute) and
+   * why; the data stayed where it was and runs from there. '' when none.
+   */
+  moveErrorTo: string;
+  moveError: string;
 }
 
 function createBaseFileInfo(): FileInfo {
@@ -823,6 +829,8 @@ function createBaseTorrent(): Torrent {
     activeSeconds: 0,
     uploadedTotal: 0,
     downloadedTotal: 0,
+    moveErrorTo: "",
+    moveError: "",
   };
 }
 
@@ -917,6 +925,12 @@ export const Torrent: MessageFns<Torrent> = {
     }
     if (message.downloadedTotal !== 0) {
       writer.uint32(240).uint64(message.downloadedTotal);
+    }
+    if (message.moveErrorTo !== "") {
+      writer.uint32(250).string(message.moveErrorTo);
+    }
+    if (message.moveError !== "") {
+      writer.uint32(258).string(message.moveError);
     }
     return writer;
   },
@@ -1174,6 +1188,22 @@ export const Torrent: MessageFns<Torrent> = {
             message.downloadedTotal = longToNumber(reader.uint64());
             continue;
           }
+          case 31: {
+            if (tag !== 250) {
+              break;
+            }
+
+            message.moveErrorTo = reader.string();
+            continue;
+          }
+          case 32: {
+            if (tag !== 258) {
+              break;
+            }
+
+            message.moveError = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1302,6 +1332,16 @@ export const Torrent: MessageFns<Torrent> = {
         : isSet(object.downloaded_total)
         ? globalThis.Number(object.downloaded_total)
         : 0,
+      moveErrorTo: isSet(object.moveErrorTo)
+        ? globalThis.String(object.moveErrorTo)
+        : isSet(object.move_error_to)
+        ? globalThis.String(object.move_error_to)
+        : "",
+      moveError: isSet(object.moveError)
+        ? globalThis.String(object.moveError)
+        : isSet(object.move_error)
+        ? globalThis.String(object.move_error)
+        : "",
     };
   },
 
@@ -1397,6 +1437,12 @@ export const Torrent: MessageFns<Torrent> = {
     if (message.downloadedTotal !== 0) {
       obj.downloadedTotal = Math.round(message.downloadedTotal);
     }
+    if (message.moveErrorTo !== "") {
+      obj.moveErrorTo = message.moveErrorTo;
+    }
+    if (message.moveError !== "") {
+      obj.moveError = message.moveError;
+    }
     return obj;
   },
 
@@ -1437,6 +1483,8 @@ export const Torrent: MessageFns<Torrent> = {
     message.activeSeconds = object.activeSeconds ?? 0;
     message.uploadedTotal = object.uploadedTotal ?? 0;
     message.downloadedTotal = object.downloadedTotal ?? 0;
+    message.moveErrorTo = object.moveErrorTo ?? "";
+    message.moveError = object.moveError ?? "";
     return message;
   },
 };

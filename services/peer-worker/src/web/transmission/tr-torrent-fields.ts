@@ -109,10 +109,15 @@ class Facts {
     }
   }
 
-  /** The torrent's own error: the data cannot be used. */
+  /**
+   * The torrent's own error: the data cannot be used, or (last) a move of
+   * it failed, so it is not where it was asked to be; it runs from where
+   * it was, and Sonarr shows the sentence as a warning on the download.
+   */
   get localError(): string {
     if (this.record.error !== undefined) return this.record.error;
     if (this.stats?.state === 'error') return this.stats.error ?? 'the engine stopped the torrent without saying why';
+    if (this.record.moveError) return `moving the data to ${this.record.moveError.to} failed: ${this.record.moveError.message}`;
     return '';
   }
 
