@@ -11,9 +11,9 @@
 // Scenarios: leech-1g, seed-1g, four-leeches (one seed, four leeches at
 // once), small-files (10,000 files of 1-200 KiB), slow-link (the seed's link
 // shaped to 100 Mbit/s with tc tbf) and high-latency (50 ms round trip
-// through bench/delay_proxy.mjs), and speed-limit (our leech under a 20 MiB/s
-// --download-limit, from one and from four libtorrent seeds, for --limit-s
-// seconds of transfer). --size-mib overrides every scenario's
+// through bench/delay_proxy.mjs), and speed-limit (seedbox serve under a
+// 20 MiB/s global limit, from one and from four libtorrent seeds, for
+// --limit-s seconds of transfer, its gRPC control API timed meanwhile). --size-mib overrides every scenario's
 // default size; --cap-s is the time cap of the no-pipelining control over
 // the high-latency link (it reports the rate reached by then).
 //
@@ -22,7 +22,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -691,33 +690,37 @@ async function seedScenario(name, { sizeMiB, pieceLog2 }) {
 }
 
 /**
- * Our leech under a download limit, from one libtorrent seed and from
- * four (each in a namespace of its own, all seeding the same data), for
- * `seconds` of transfer: the achieved rate (from its JSON progress lines,
- * first bytes to last line, so the start-up is left out) against the
- * limit. Meanwhile a probe inside the leech (bench/probe.mjs) is asked
- * every 200 ms over HTTP, as a control call would be: `seedbox download`
- * serves no control API, and serve's config has no limits yet.
+ * `seedbox serve` under the fleet's global download limit (set with
+ * `seedbox config --download-limit`, as an operator would), downloading
+ * from one libtorrent seed and from four (each in a namespace of its own,
+ * all seeding the same data, found through an opentracker), for `seconds`
+ * of transfer: the achieved rate (from the control API's figures, first
+ * bytes to the end of the window) against the limit. Meanwhile the bench
+ * calls the control API (gRPC ListTorrents) every 200 ms and times each
+ * answer: the limit must not hold back the control plane.
  */
 async function speedLimitScenario(name, { sizeMiB, pieceLog2, limitMiB, seconds, subnet }) {
   const dir = scenarioDir(name);
   const data = join(dir, 'seed', 'data.bin');
   log(`[${name}] preparing ${sizeMiB} MiB of data`);
   await writeRandomFile(data, sizeMiB * 1024 * 1024, name);
-  const torrent = makeTorrent(data, join(dir, 'data.torrent'), pieceLog2, undefined);
   const nss = Array.from({ length: 4 }, (_, i) => netns(subnet + i));
-  const seeds = [];
-  for (const ns of nss) {
-    const d = daemon('/usr/bin/python3', [join(root, 'bench/lt_peer.py'), torrent, join(dir, 'seed'), '--seed', '--listen', `${ns.nsIp}:6881`], {
-      netns: ns.name,
-      ready: /LISTENING/,
-    });
+  const trackerPort = 6969;
+  const torrent = makeTorrent(data, join(dir, 'data.torrent'), pieceLog2, `http://${nss[0].hostIp}:${trackerPort}/announce`);
+  const infoHash = infoHashOf(torrent);
+  writeFileSync(join(dir, 'whitelist'), `${infoHash}\n`);
+  daemon('opentracker', ['-i', nss[0].hostIp, '-p', String(trackerPort), '-P', String(trackerPort), '-w', join(dir, 'whitelist')]);
+  const startSeed = async (ns) => {
+    const d = daemon('/usr/bin/python3', [join(root, 'bench/lt_peer.py'), torrent, join(dir, 'seed'), '--seed', '--listen', `${ns.nsIp}:6881`], { netns: ns.name, ready: /LISTENING/ });
     await d.waitReady;
-    seeds.push(`${ns.nsIp}:6881`);
-  }
+  };
   const limit = limitMiB * 1024 * 1024;
   const results = {};
+  let running = 0;
   for (const count of [1, 4]) {
+    while (running < count) await startSeed(nss[running++]);
+    // The seeds announce before serve asks the tracker for them.
+    await new Promise((r) => setTimeout(r, 2000));
     const key = `${count} seed${count > 1 ? 's' : ''}`;
     results[key] = [];
     for (let run = 1; run <= RUNS; run++) {
@@ -725,13 +728,13 @@ async function speedLimitScenario(name, { sizeMiB, pieceLog2, limitMiB, seconds,
       rmSync(out, { recursive: true, force: true });
       mkdirSync(out, { recursive: true });
       sh('sync');
-      const r = await limitedLeech(torrent, out, seeds.slice(0, count), `${limitMiB}MiB`, seconds);
+      const r = await limitedServe(torrent, out, `${limitMiB}MiB`, seconds);
       const rateMiB = r.rate / 1024 / 1024;
       const row = { ...r, rateMiBps: Number(rateMiB.toFixed(3)), ofLimit: Number((r.rate / limit).toFixed(4)) };
       results[key].push(row);
       log(
         `[${name}] ${key} run ${run}: ${rateMiB.toFixed(2)} MiB/s over ${r.seconds.toFixed(1)} s = ${(row.ofLimit * 100).toFixed(1)}% of ${limitMiB} MiB/s;` +
-          ` probe round trip p50 ${r.probe.p50} ms, p99 ${r.probe.p99} ms, max ${r.probe.max} ms (${r.probe.count} calls); event-loop delay ${JSON.stringify(r.loopDelay)}; cpu ${r.cpu.toFixed(2)} s`,
+          ` gRPC ListTorrents p50 ${r.probe.p50} ms, p99 ${r.probe.p99} ms, max ${r.probe.max} ms (${r.probe.count} calls); event-loop delay ${JSON.stringify(r.loopDelay)}; cpu ${r.cpu.toFixed(2)} s`,
       );
       rmSync(out, { recursive: true, force: true });
     }
@@ -740,65 +743,65 @@ async function speedLimitScenario(name, { sizeMiB, pieceLog2, limitMiB, seconds,
   return { scenario: name, sizeMiB, limitMiBps: limitMiB, seconds, speedLimit: results };
 }
 
-/** Runs our leech with a download limit for `seconds` after its first bytes, probing it meanwhile; then stops it. */
-async function limitedLeech(torrent, out, peers, limitArg, seconds) {
+/**
+ * Starts `seedbox serve` on `out`, limits it, adds the torrent, and times a
+ * gRPC ListTorrents every 200 ms for `seconds` after the first bytes; then
+ * stops it. serve carries bench/probe.mjs for its event loop's delay.
+ */
+async function limitedServe(torrent, out, limitArg, seconds) {
   checkStopping();
-  const args = ['--import', join(root, 'bench/probe.mjs'), ...nodeArgs, seedbox, 'download', torrent, '--out', out, '--json', '--no-trackers',
-    '--resume-dir', join(out, '.seedbox-resume'), '--download-limit', limitArg, ...peers.flatMap((p) => ['--peer', p])];
+  const grpc = await import('@grpc/grpc-js');
+  const { SeedboxControlClient } = await import('@seedbox/proto');
+  const grpcPort = await freePort();
+  const server = `127.0.0.1:${grpcPort}`;
+  const args = ['--import', join(root, 'bench/probe.mjs'), ...nodeArgs, seedbox, 'serve', '--data', out, '--grpc-port', String(grpcPort),
+    '--metrics-port', '0', '--web-port', '0', '--listen-port', '0'];
   const child = spawn('node', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   cleanups.push(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
-  const lines = [];
-  let err = '';
-  let buf = '';
-  child.stdout.on('data', (d) => {
-    buf += d;
-    for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) {
-      try {
-        const j = JSON.parse(buf.slice(0, i));
-        if (typeof j.downloaded === 'number' && typeof j.time === 'number') lines.push(j);
-      } catch {
-        /* not a JSON line */
-      }
-    }
-  });
-  child.stderr.on('data', (d) => (err += d));
+  let text = '';
+  child.stdout.on('data', (d) => (text += d));
+  child.stderr.on('data', (d) => (text += d));
   const exited = new Promise((r) => child.once('exit', r));
-  let port;
-  for (;;) {
-    const m = /PROBE (\d+)/.exec(err);
-    if (m) {
-      port = Number(m[1]);
-      break;
-    }
-    if (child.exitCode !== null) throw new Error(`our leech exited: ${err.slice(-500)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  // Wait for the first bytes, then measure for `seconds`.
-  for (let i = 0; !lines.some((l) => l.downloaded > 0); i++) {
-    if (i > 600 || child.exitCode !== null) throw new Error(`no bytes came: ${err.slice(-500)}`);
+  for (let i = 0; !/"msg":"ready"/.test(text); i++) {
+    if (i > 600 || child.exitCode !== null) throw new Error(`serve did not get ready: ${text.slice(-500)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+  sh('node', [seedbox, 'config', '--download-limit', limitArg, '--server', server]);
+  sh('node', [seedbox, 'add', torrent, '--server', server]);
+  const client = new SeedboxControlClient(server, grpc.credentials.createInsecure());
+  const list = () => new Promise((res, rej) => client.listTorrents({}, (e, r) => (e ? rej(e) : res(r))));
+  const samples = [];
   const latencies = [];
-  const until = performance.now() + seconds * 1000 + 1500;
-  while (performance.now() < until) {
-    const t0 = performance.now();
-    await new Promise((res) => httpGet({ host: '127.0.0.1', port, path: '/' }, (rs) => rs.resume().on('end', res)).on('error', res));
-    latencies.push(performance.now() - t0);
-    await new Promise((r) => setTimeout(r, 200));
+  let until;
+  try {
+    for (let i = 0; until === undefined || performance.now() < until; i++) {
+      const t0 = performance.now();
+      const r = await list();
+      const t1 = performance.now();
+      const done = r.torrents[0]?.stats?.downloadedBytes ?? 0;
+      if (until === undefined) {
+        if (done > 0) until = t1 + seconds * 1000 + 1500;
+        else if (i > 600) throw new Error(`no bytes came: ${text.slice(-500)}`);
+      } else latencies.push(t1 - t0);
+      if (done > 0) samples.push({ t: r.torrents[0].stats.tickTimeMs, done, left: r.torrents[0].stats.leftBytes });
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  } finally {
+    client.close();
   }
   const usage = procUsage(child.pid);
   child.kill('SIGTERM');
   await exited;
-  const first = lines.find((l) => l.downloaded > 0);
-  const last = lines.filter((l) => l.time - first.time <= seconds * 1000 + 500).at(-1);
-  if (last.complete) throw new Error('the download completed within the measurement: give a larger --size-mib');
-  const loop = /LOOPDELAY (\{.*\})/.exec(err);
+  const first = samples[0];
+  const last = samples.filter((x) => x.t - first.t <= seconds * 1000 + 500).at(-1);
+  if (last.left === 0) throw new Error('the download completed within the measurement: give a larger --size-mib');
+  const loop = /LOOPDELAY (\{.*\})/.exec(text);
   const sorted = [...latencies].sort((a, b) => a - b);
   const pct = (p) => Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(2));
   return {
-    rate: (last.downloaded - first.downloaded) / ((last.time - first.time) / 1000),
-    seconds: (last.time - first.time) / 1000,
-    downloadedMiB: Number((last.downloaded / 1024 / 1024).toFixed(1)),
+    rate: (last.done - first.done) / ((last.t - first.t) / 1000),
+    seconds: (last.t - first.t) / 1000,
+    downloadedMiB: Number((last.done / 1024 / 1024).toFixed(1)),
     probe: { count: latencies.length, p50: pct(50), p99: pct(99), max: Number(sorted.at(-1).toFixed(2)) },
     loopDelay: loop ? JSON.parse(loop[1]) : null,
     cpu: usage.cpu,
@@ -839,8 +842,8 @@ function summarize(name, sizeMiB, results, { servedMiB = sizeMiB } = {}) {
 
 function printTable(s) {
   if (s.speedLimit) {
-    log(`\n${s.scenario} (--download-limit ${s.limitMiBps}MiB, ${s.seconds} s of transfer, ${RUNS} run(s) each)`);
-    log(`${'from'.padEnd(10)}${'MiB/s'.padStart(9)}${'% limit'.padStart(9)}${'probe p50'.padStart(11)}${'p99'.padStart(8)}${'max ms'.padStart(8)}${'loop p99'.padStart(10)}`);
+    log(`\n${s.scenario} (seedbox serve, config --download-limit ${s.limitMiBps}MiB, ${s.seconds} s of transfer, ${RUNS} run(s) each)`);
+    log(`${'from'.padEnd(10)}${'MiB/s'.padStart(9)}${'% limit'.padStart(9)}${'gRPC p50'.padStart(11)}${'p99'.padStart(8)}${'max ms'.padStart(8)}${'loop p99'.padStart(10)}`);
     for (const [k, runs] of Object.entries(s.speedLimit)) {
       for (const r of runs) {
         log(`${k.padEnd(10)}${r.rateMiBps.toFixed(2).padStart(9)}${`${(r.ofLimit * 100).toFixed(1)}%`.padStart(9)}${String(r.probe.p50).padStart(11)}${String(r.probe.p99).padStart(8)}${String(r.probe.max).padStart(8)}${String(r.loopDelay?.p99 ?? '').padStart(10)}`);
