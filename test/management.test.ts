@@ -37,6 +37,7 @@ import { startLibtorrentLeech, startLibtorrentSeed } from './support/peers.js';
 import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, sleep, waitFor } from './support/processes.js';
 import { listTorrents, startServe, type Serve } from './support/serve.js';
 import { needTools, tools } from './support/tools.js';
+import { TransmissionRpc } from './support/web-clients.js';
 import { startOpentracker } from './support/tracker.js';
 
 const need = needTools(tools.libtorrent, tools.mktorrent, tools.opentracker);
@@ -293,10 +294,9 @@ describe.skipIf(!need.available)('running a seedbox: queue, seeding rules, folde
     expect(readFileSync(join(data, 'taken', x.name), 'utf8')).toBe('not ours');
     expect(await compareTrees(x.contentPath, join(data, x.infoHash, x.name))).toBeNull();
     // What Sonarr reads from a Transmission client (serve without a login asks none on loopback).
-    const rpc = `http://127.0.0.1:${s.webPort}/transmission/rpc`;
-    const sessionId = (await fetch(rpc)).headers.get('x-transmission-session-id')!;
-    const got = (await (await fetch(rpc, { method: 'POST', headers: { 'X-Transmission-Session-Id': sessionId }, body: JSON.stringify({ method: 'torrent-get', arguments: { fields: ['error', 'errorString', 'status'] } }) })).json()) as { arguments: { torrents: Record<string, unknown>[] } };
-    expect(got.arguments.torrents[0]).toMatchObject({ error: 3, status: 6, errorString: expect.stringMatching(/^moving the data to .*taken failed: .*exists already/) });
+    const rpc = new TransmissionRpc(`http://127.0.0.1:${s.webPort}/transmission/rpc`);
+    const got = await rpc.torrent(x.infoHash, ['error', 'errorString', 'status']);
+    expect(got).toMatchObject({ error: 3, status: 6, errorString: expect.stringMatching(/^moving the data to .*taken failed: .*exists already/) });
     await call(s.control, 'moveTorrent', MoveTorrentRequest.fromPartial({ infoHash: x.infoHash, savePath: 'free' }));
     await waitFor(async () => (await get(s, x.infoHash)).savePath === join(data, 'free'), 20_000, 'the second move');
     expect((await get(s, x.infoHash)).moveError).toBe('');

@@ -19,6 +19,7 @@ import { startLibtorrentSeed } from './support/peers.js';
 import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, runToExit, waitFor } from './support/processes.js';
 import { startServe, type Serve } from './support/serve.js';
 import { needTools, tools } from './support/tools.js';
+import { QbtSession, TransmissionRpc } from './support/web-clients.js';
 import { startOpentracker } from './support/tracker.js';
 
 const need = needTools(tools.libtorrent, tools.mktorrent, tools.opentracker, tools.transmissionRemote);
@@ -34,47 +35,6 @@ afterAll(cleanupAll);
 const USER = 'sonarr';
 const PASS = 'correct horse';
 const LOGIN = ['--web-username', USER, '--web-password', PASS];
-
-/** A qBittorrent WebAPI session by hand, as Sonarr's HttpClient makes it: form posts, the SID cookie. */
-class QbtWire {
-  cookie = '';
-  constructor(readonly base: string) {}
-  async call(path: string, o: { form?: Record<string, string> | FormData; query?: Record<string, string> } = {}): Promise<{ status: number; text: string; json: () => unknown }> {
-    const url = `${this.base}/api/v2/${path}${o.query ? `?${new URLSearchParams(o.query)}` : ''}`;
-    const body = o.form === undefined ? undefined : o.form instanceof FormData ? o.form : new URLSearchParams(o.form);
-    const res = await fetch(url, { method: body ? 'POST' : 'GET', body, headers: this.cookie ? { Cookie: this.cookie } : {} });
-    const setCookie = res.headers.get('set-cookie');
-    if (setCookie) this.cookie = setCookie.split(';', 1)[0]!;
-    const text = await res.text();
-    return { status: res.status, text, json: () => JSON.parse(text) };
-  }
-}
-
-/** A Transmission RPC session by hand, as Sonarr's TransmissionProxy makes it. */
-class TrWire {
-  sessionId = '';
-  constructor(
-    readonly url: string,
-    readonly auth: string,
-  ) {}
-  async call(method: string, args?: Record<string, unknown>): Promise<{ result: string; arguments: Record<string, unknown> }> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const res = await fetch(this.url, {
-        method: 'POST',
-        headers: { Authorization: this.auth, 'X-Transmission-Session-Id': this.sessionId, 'Content-Type': 'application/json' },
-        body: JSON.stringify(args ? { method, arguments: args } : { method }),
-      });
-      if (res.status === 409) {
-        this.sessionId = res.headers.get('x-transmission-session-id') ?? '';
-        await res.text();
-        continue;
-      }
-      expect(res.status).toBe(200);
-      return (await res.json()) as { result: string; arguments: Record<string, unknown> };
-    }
-    throw new Error('409 twice');
-  }
-}
 
 describe.skipIf(!need.available)('the qBittorrent WebAPI and the Transmission RPC, against seedbox serve', () => {
   let work: string;
@@ -219,9 +179,9 @@ describe.skipIf(!need.available)('the qBittorrent WebAPI and the Transmission RP
       const fleet = await startFleetWithLogin(nats.url);
       try {
         const [a, b] = fleet.peerWorkers;
-        const one = new QbtWire(`http://127.0.0.1:${a!.webPort}`);
+        const one = new QbtSession(`http://127.0.0.1:${a!.webPort}`);
         expect((await one.call('auth/login', { form: { username: USER, password: PASS } })).text).toBe('Ok.');
-        const other = new QbtWire(`http://127.0.0.1:${b!.webPort}`);
+        const other = new QbtSession(`http://127.0.0.1:${b!.webPort}`);
         other.cookie = one.cookie;
         expect((await other.call('app/webapiVersion')).status).toBe(200);
         await sonarrQbittorrent(`http://127.0.0.1:${b!.webPort}`, t[2]!, fleet.dataDir);
@@ -240,7 +200,7 @@ describe.skipIf(!need.available)('the qBittorrent WebAPI and the Transmission RP
 
 /** Sonarr's QBittorrentProxyV2, call by call, as it adds a release and follows it to the end. */
 async function sonarrQbittorrent(base: string, x: TestTorrent, dataDir: string): Promise<void> {
-  const q = new QbtWire(base);
+  const q = new QbtSession(base);
   // IsApiSupported: unauthenticated, a 403 means "v2, log in".
   expect((await q.call('app/webapiVersion')).status).toBe(403);
   const login = await q.call('auth/login', { form: { username: USER, password: PASS } });
@@ -307,7 +267,7 @@ async function sonarrTransmission(base: string, x: TestTorrent, dataDir: string)
   expect(bare.status).toBe(409);
   const sessionId = bare.headers.get('x-transmission-session-id');
   expect(sessionId).toBeTruthy();
-  const rpc = new TrWire(url, auth);
+  const rpc = new TransmissionRpc(url, { username: USER, password: PASS });
   rpc.sessionId = sessionId!;
   const session = await rpc.call('session-get');
   expect(session.result).toBe('success');

@@ -19,6 +19,7 @@ import { startLibtorrentSeed } from './support/peers.js';
 import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, runToExit, waitFor } from './support/processes.js';
 import { startServe } from './support/serve.js';
 import { needTools, tools } from './support/tools.js';
+import { QbtSession, TransmissionRpc, type Json } from './support/web-clients.js';
 import { startOpentracker } from './support/tracker.js';
 
 const need = needTools(tools.libtorrent, tools.mktorrent, tools.opentracker, tools.transmissionRemote);
@@ -37,29 +38,15 @@ const PASS = 'unregistered torrent';
 /** The libtorrent seed's upload limit: 1.5 MiB then takes some ten seconds. */
 const SLOW = 150_000;
 
-type Json = Record<string, unknown>;
-
-/** A qBittorrent WebAPI session: form posts, the SID cookie. */
-class Qbt {
-  cookie = '';
-  constructor(readonly base: string) {}
-  async call(path: string, o: { form?: Record<string, string>; query?: Record<string, string> } = {}): Promise<{ status: number; text: string; json: <T = Json>() => T }> {
-    const url = `${this.base}/api/v2/${path}${o.query ? `?${new URLSearchParams(o.query)}` : ''}`;
-    const body = o.form && new URLSearchParams(o.form);
-    const res = await fetch(url, { method: body ? 'POST' : 'GET', body, headers: this.cookie ? { Cookie: this.cookie } : {} });
-    const setCookie = res.headers.get('set-cookie');
-    if (setCookie) this.cookie = setCookie.split(';', 1)[0]!;
-    const text = await res.text();
-    return { status: res.status, text, json: <T>() => JSON.parse(text) as T };
-  }
-  async login(): Promise<void> {
-    expect((await this.call('auth/login', { form: { username: USER, password: PASS } })).text).toBe('Ok.');
+/** A qBittorrent WebAPI session with the calls qbit_manage makes. */
+class Qbt extends QbtSession {
+  override async login(): Promise<void> {
+    await super.login(USER, PASS);
   }
   async add(x: TestTorrent): Promise<void> {
     const form = new FormData();
     form.append('torrents', new Blob([readFileSync(x.torrentPath)]), `${x.name}.torrent`);
-    const res = await fetch(`${this.base}/api/v2/torrents/add`, { method: 'POST', body: form, headers: { Cookie: this.cookie } });
-    expect(await res.text()).toBe('Ok.');
+    expect((await this.call('torrents/add', { form })).text).toBe('Ok.');
   }
   async info(hash: string): Promise<Json | undefined> {
     return (await this.call('torrents/info', { query: { hashes: hash } })).json<Json[]>()[0];
@@ -70,33 +57,6 @@ class Qbt {
   }
   async peers(hash: string): Promise<Record<string, Json>> {
     return (await this.call('sync/torrentPeers', { query: { hash } })).json<{ peers: Record<string, Json> }>().peers;
-  }
-}
-
-/** A Transmission RPC session: Basic auth, the session id from the first 409. */
-class Rpc {
-  sessionId = '';
-  constructor(readonly url: string) {}
-  async call(method: string, args: Json = {}): Promise<{ result: string; arguments: Json }> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const res = await fetch(this.url, {
-        method: 'POST',
-        headers: { Authorization: `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}`, 'X-Transmission-Session-Id': this.sessionId },
-        body: JSON.stringify({ method, arguments: args }),
-      });
-      if (res.status === 409) {
-        this.sessionId = res.headers.get('x-transmission-session-id') ?? '';
-        await res.text();
-        continue;
-      }
-      return (await res.json()) as { result: string; arguments: Json };
-    }
-    throw new Error('409 twice');
-  }
-  async torrent(hash: string, fields: string[]): Promise<Json> {
-    const r = await this.call('torrent-get', { ids: [hash], fields });
-    expect(r.result).toBe('success');
-    return (r.arguments.torrents as Json[])[0]!;
   }
 }
 
@@ -126,7 +86,7 @@ describe.skipIf(!need.available)('trackers, reannounce and peers through the web
     const base = `http://127.0.0.1:${s.webPort}`;
     const q = new Qbt(base);
     await q.login();
-    const rpc = new Rpc(`${base}/transmission/rpc`);
+    const rpc = new TransmissionRpc(`${base}/transmission/rpc`, { username: USER, password: PASS });
     await q.add(served);
 
     // While it downloads: the libtorrent seed is connected, sending.
@@ -213,7 +173,7 @@ describe.skipIf(!need.available)('trackers, reannounce and peers through the web
           );
         }
         expect((await a!.info(served.infoHash))!.progress).toBeLessThan(1);
-        const rpc = new Rpc(`http://127.0.0.1:${fleet.peerWorkers[1]!.webPort}/transmission/rpc`);
+        const rpc = new TransmissionRpc(`http://127.0.0.1:${fleet.peerWorkers[1]!.webPort}/transmission/rpc`, { username: USER, password: PASS });
         expect(((await rpc.torrent(served.infoHash, ['peers'])).peers as Json[]).some((p) => isLibtorrent(p.clientName))).toBe(true);
 
         for (const replica of [a!, b!]) {

@@ -5,12 +5,16 @@
  * Everything goes through the page as a person would: log in, create a
  * category and set a limit in the settings, switch the alternative limits
  * on and off, add one torrent from its .torrent file and
- * one from a magnet link, watch both reach 100% in the list, stop and
- * start one, skip a file in the Files tab, set its speed limits, and
+ * one from a magnet link, see the libtorrent seed in the Peers tab while
+ * the first downloads, watch both reach 100% in the list, stop and
+ * start one, skip a file in the Files tab, set its speed limits, see the
+ * tracker working in the Trackers tab and reannounce, and
  * remove one with its data (with the Delete key) until its folder is gone.
- * At a phone's width nothing is wider than the screen. Screenshots of the
- * list and of a details page go to test-artifacts/web-ui/. The page may log
- * no console error but the 403 of the poll that finds no session yet.
+ * The Fleet view shows serve as its one member and draws the rate chart,
+ * in both themes. At a phone's width nothing is wider than the screen.
+ * Screenshots of the list, a details page and the fleet view go to
+ * test-artifacts/web-ui/. The page may log no console error but the 403
+ * of the poll that finds no session yet.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,6 +58,16 @@ async function openBrowser(): Promise<BrowserContext> {
 /** The list's row of a torrent. */
 const row = (page: Page, hash: string) => page.locator(`tr[data-hash="${hash}"]`);
 
+/** How many pixels of the fleet view's chart canvas are drawn (a string: the root tsconfig has no DOM types). */
+const CHART_PIXELS = `(() => {
+  const c = document.querySelector('.rate-chart canvas');
+  if (!c || c.width === 0 || c.height === 0) return 0;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+  return n;
+})()`;
+
 /** The text of one cell of a torrent's row. */
 async function cellText(page: Page, hash: string, column: string): Promise<string> {
   return ((await row(page, hash).locator(`td.c-${column}`).textContent({ timeout: 2000 })) ?? '').trim();
@@ -85,8 +99,9 @@ describe.skipIf(!need.available)('the web UI in chromium, against seedbox serve'
 
   it('logs in, sets up, adds by file and by magnet, follows both to 100%, stops and starts, skips a file, sets limits, removes with the data', async () => {
     await startOpentracker({ infoHashes: [byFile.infoHash, byMagnet.infoHash], port: trackerPort });
-    // Slow enough (about 5 s for both) that the list shows them under way.
-    await startLibtorrentSeed({ torrentPath: [byFile.torrentPath, byMagnet.torrentPath], dataRoot: byFile.dataRoot, uploadLimit: 2 * 1024 * 1024 });
+    // Slow enough (about 9 s for both) that the list shows them under way and the
+    // Peers tab finds the seed connected: libtorrent drops the link once both sides are complete.
+    await startLibtorrentSeed({ torrentPath: [byFile.torrentPath, byMagnet.torrentPath], dataRoot: byFile.dataRoot, uploadLimit: 1024 * 1024 });
     const data = join(work, 'data');
     mkdirSync(data, { recursive: true });
     const s = await startServe(data, ['--web-username', USER, '--web-password', PASS]);
@@ -144,6 +159,18 @@ describe.skipIf(!need.available)('the web UI in chromium, against seedbox serve'
     await dialog.getByRole('button', { name: 'Add', exact: true }).click();
     await dialog.waitFor({ state: 'detached' });
 
+    // Its Peers tab, open while it downloads: the libtorrent seed, found through the tracker, with its client and flags.
+    await row(page, byFile.infoHash).locator('td.c-name').click();
+    const details = page.getByRole('region', { name: `Details of ${byFile.name}` });
+    await details.getByRole('tab', { name: 'Peers' }).click();
+    const seedRow = details.locator('table.peers tbody tr').filter({ has: page.locator('td.name', { hasText: /libtorrent/i }) });
+    await seedRow.first().waitFor({ timeout: 30_000 });
+    expect(await seedRow.first().locator('td.addr').textContent()).toMatch(/^127\.0\.0\.1:\d+$/);
+    // A seed (all its pieces), and we want them (D, or d while it chokes us): flags follow within a poll or two of the handshake.
+    await expect
+      .poll(async () => `${await seedRow.first().locator('td').nth(3).textContent()} ${await seedRow.first().locator('td.flags').textContent()}`, { timeout: 10_000 })
+      .toMatch(/^100% .*\b[Dd]\b/);
+
     // One from a magnet link, which must find the seed through the tracker.
     await page.getByRole('button', { name: '+ Add' }).click();
     dialog = page.getByRole('dialog', { name: 'Add torrents' });
@@ -179,7 +206,6 @@ describe.skipIf(!need.available)('the web UI in chromium, against seedbox serve'
 
     // Skip a file from the Files tab of the details; the API says so too.
     await row(page, byFile.infoHash).locator('td.c-name').click();
-    const details = page.getByRole('region', { name: `Details of ${byFile.name}` });
     await details.getByRole('tab', { name: 'Files' }).click();
     const priority = details.getByLabel(`Priority of ${byFile.name}/notes.txt`);
     await priority.selectOption({ label: 'Do not download' });
@@ -216,8 +242,13 @@ describe.skipIf(!need.available)('the web UI in chromium, against seedbox serve'
     await page.screenshot({ path: join(SCREENSHOTS, 'web-ui-details.png') });
     await details.getByRole('tab', { name: 'Pieces' }).click();
     await details.getByRole('img', { name: /Piece map: \d+ of \d+ pieces downloaded/ }).waitFor();
+    // The tracker working, with the swarm's counts it gave; a reannounce asked for from the tab.
     await details.getByRole('tab', { name: 'Trackers' }).click();
-    await details.getByText(`http://127.0.0.1:${trackerPort}/announce`).waitFor();
+    const tracker = details.locator(`tr[data-url="http://127.0.0.1:${trackerPort}/announce"]`);
+    await expect.poll(() => tracker.locator('td').nth(2).textContent(), { timeout: 20_000 }).toBe('Working');
+    expect(await tracker.locator('td').nth(4).textContent()).toMatch(/^\d+$/);
+    await details.getByRole('button', { name: 'Reannounce' }).click();
+    await page.locator('.toasts').getByText('Announcing to the trackers now').waitFor();
 
     // Remove the magnet's torrent with its data, from the keyboard: focus its row, Delete, confirm.
     await row(page, byMagnet.infoHash).locator('td.c-name').click();
@@ -231,14 +262,39 @@ describe.skipIf(!need.available)('the web UI in chromium, against seedbox serve'
     expect(await row(page, byFile.infoHash).count()).toBe(1);
     expect(readFileSync(join(data, 'media', 'videos', byFile.name, 'day 1.mkv')).length).toBe(3 * 1024 * 1024 + 1234);
 
+    // The fleet view: serve, a fleet of one, ready with its figures; the rate chart drawn, in the dark theme and the light one.
+    await page.getByRole('button', { name: 'Fleet', exact: true }).click();
+    const member = page.locator('table.fleet-members tr[data-kind="serve"]');
+    await member.waitFor();
+    expect(await member.getAttribute('data-status')).toBe('live');
+    expect(await member.locator('td.health').textContent()).toBe('Ready');
+    // The torrent just removed leaves its figures within a heartbeat or two.
+    await expect.poll(() => member.locator('td').nth(3).textContent(), { timeout: 10_000 }).toMatch(/^1 running/);
+    await expect.poll(() => page.evaluate<number>(CHART_PIXELS), { timeout: 10_000 }).toBeGreaterThan(500);
+    await page.getByRole('figure').getByText('Download').first().waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'web-ui-fleet.png') });
+    await page.getByRole('button', { name: 'Switch between the light and dark theme' }).click();
+    await expect.poll(() => page.evaluate<number>(CHART_PIXELS), { timeout: 10_000 }).toBeGreaterThan(500);
+    // Back to the list: its state (the open details) kept.
+    await page.getByRole('button', { name: 'Torrents', exact: true }).click();
+    await row(page, byFile.infoHash).waitFor();
+
     // A phone's width: nothing wider than the screen, the filters behind their button.
     await page.setViewportSize({ width: 390, height: 844 });
     // (A string: the root tsconfig has no DOM types.)
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     expect(await page.getByRole('navigation', { name: 'Filters' }).isVisible()).toBe(false);
+    await page.screenshot({ path: join(SCREENSHOTS, 'web-ui-fleet-phone.png') });
     await page.getByRole('button', { name: 'Show or hide the filters' }).click();
     await page.getByRole('navigation', { name: 'Filters' }).getByRole('button', { name: /Stopped/ }).click();
     await page.getByText('No torrent matches the filters.').waitFor();
+    // The fleet view too: its table scrolls inside its box, the chart fits.
+    await page.getByRole('button', { name: 'Fleet', exact: true }).click();
+    await member.waitFor();
+    await expect.poll(() => page.evaluate<number>(CHART_PIXELS), { timeout: 10_000 }).toBeGreaterThan(500);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    expect(await page.getByRole('navigation', { name: 'Filters' }).isVisible()).toBe(false);
+    await page.screenshot({ path: join(SCREENSHOTS, 'web-ui-fleet-phone.png') });
 
     expect(consoleErrors).toEqual([]);
     await s.stop();

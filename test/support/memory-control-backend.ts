@@ -14,6 +14,11 @@
  * (trackerStatus, connectedPeers); reannounces are counted, and a test
  * that wants one refused sets reannounceError.
  *
+ * A magnet link is registered at once, awaiting its metadata, as the
+ * fleet does; the test plays the fleet's part with resolveMagnet (the
+ * metadata came: the record gets this .torrent) and failMetadata (an
+ * attempt failed).
+ *
  *   const backend = new MemoryControlBackend();
  *   server.addService(SeedboxControlService, createControlService(backend));
  */
@@ -32,14 +37,17 @@ import {
   type FleetConfigPatch,
   type TorrentSettingsPatch,
 } from '@seedbox/cluster';
-import { MetainfoError, parseMetainfo } from '@seedbox/protocol';
+import { MagnetError, MetainfoError, parseMagnet, parseMetainfo, type Magnet } from '@seedbox/protocol';
 import {
+  checkMagnetSources,
   ControlError,
   type AddOptions,
   type ControlBackend,
   type DesiredState,
   type PeerInfo,
+  type PendingTorrentRecord,
   type QueueMove,
+  type ResolvedTorrentRecord,
   type TorrentRecord,
   type TorrentStatsView,
   type TrackerStatus,
@@ -79,18 +87,66 @@ export class MemoryControlBackend implements ControlBackend {
       if (err instanceof MetainfoError) throw new ControlError('invalid-argument', `malformed torrent file: ${err.message}`, { cause: err });
       throw err;
     }
-    const existing = this.records.get(metainfo.infoHashHex);
+    return this.register(metainfo.infoHashHex, options, metainfo.files.length, { torrentFile: Uint8Array.from(torrentFile), metainfo });
+  }
+
+  async addMagnet(uri: string, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }> {
+    let magnet: Magnet;
+    try {
+      magnet = parseMagnet(uri);
+    } catch (err) {
+      if (err instanceof MagnetError) throw new ControlError('invalid-argument', `not a valid magnet URI: ${err.message}`, { cause: err });
+      throw err;
+    }
+    checkMagnetSources(magnet);
+    return this.register(magnet.infoHashHex, options, 0, { metainfo: undefined, magnet: { uri, name: magnet.displayName ?? magnet.infoHashHex, trackers: [...magnet.trackers] } });
+  }
+
+  /** The fleet fetched a magnet's metadata: its record gets this .torrent (whose info hash must be the magnet's). */
+  resolveMagnet(infoHashHex: string, torrentFile: Uint8Array): TorrentRecord {
+    const record = this.records.get(infoHashHex);
+    if (!record || record.metainfo) throw new Error(`resolveMagnet: no magnet ${infoHashHex} awaiting its metadata`);
+    const metainfo = parseMetainfo(torrentFile);
+    if (metainfo.infoHashHex !== infoHashHex) throw new Error(`resolveMagnet: the .torrent is ${metainfo.infoHashHex}, not ${infoHashHex}`);
+    const { magnet: _, ...rest } = record;
+    const resolved: TorrentRecord = { ...rest, torrentFile: Uint8Array.from(torrentFile), metainfo };
+    this.records.set(infoHashHex, resolved);
+    return resolved;
+  }
+
+  /** An attempt at a magnet's metadata failed: its record says why (the fleet tries again). */
+  failMetadata(infoHashHex: string, message: string): void {
+    const record = this.records.get(infoHashHex);
+    if (!record || record.metainfo) throw new Error(`failMetadata: no magnet ${infoHashHex} awaiting its metadata`);
+    record.magnet = { ...record.magnet, error: message };
+  }
+
+  async waitForMetadata(infoHashHex: string, timeoutMs: number): Promise<TorrentRecord | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const record = this.records.get(infoHashHex);
+      if (!record || record.metainfo || Date.now() >= deadline) return record;
+      await new Promise((r) => setTimeout(r, Math.min(10, Math.max(0, deadline - Date.now()))));
+    }
+  }
+
+  private register(
+    infoHashHex: string,
+    options: AddOptions,
+    fileCount: number,
+    source: Pick<ResolvedTorrentRecord, 'torrentFile' | 'metainfo'> | Pick<PendingTorrentRecord, 'metainfo' | 'magnet'>,
+  ): { record: TorrentRecord; created: boolean } {
+    const existing = this.records.get(infoHashHex);
     if (existing) return { record: existing, created: false };
     const addedAt = Date.now();
-    const settings = checked(() => applyTorrentPatch(defaultTorrentSettings(addedAt), options.settings ?? {}, { config: this.fleetConfig, fileCount: metainfo.files.length }));
+    const settings = checked(() => applyTorrentPatch(defaultTorrentSettings(addedAt), options.settings ?? {}, { config: this.fleetConfig, fileCount }));
     // The folder asked for, else the category's, else one of its own.
     const folder = options.savePath ?? (settings.category === '' ? undefined : this.fleetConfig.categories[settings.category]?.savePath);
     if (folder !== undefined) settings.savePath = checked(() => normalizeSavePath(folder, this.dataDir));
     const record: TorrentRecord = {
-      infoHashHex: metainfo.infoHashHex,
+      infoHashHex,
       id: ++this.lastId,
-      torrentFile: Uint8Array.from(torrentFile),
-      metainfo,
+      ...source,
       desired: options.paused ? 'paused' : 'running',
       addedAt,
       settings,
@@ -122,7 +178,7 @@ export class MemoryControlBackend implements ControlBackend {
   async update(infoHashHex: string, patch: TorrentSettingsPatch): Promise<TorrentRecord | undefined> {
     const record = this.records.get(infoHashHex);
     if (!record) return undefined;
-    record.settings = checked(() => applyTorrentPatch(record.settings, patch, { config: this.fleetConfig, fileCount: record.metainfo.files.length }));
+    record.settings = checked(() => applyTorrentPatch(record.settings, patch, { config: this.fleetConfig, fileCount: record.metainfo?.files.length ?? 0 }));
     return record;
   }
 
@@ -176,10 +232,6 @@ export class MemoryControlBackend implements ControlBackend {
     this.fleetConfig = removeCategories(this.fleetConfig, names);
     for (const r of this.records.values()) if (names.includes(r.settings.category)) r.settings = { ...r.settings, category: '' };
     return this.config();
-  }
-
-  async addMagnet(_uri: string, _options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }> {
-    throw new ControlError('unimplemented', 'magnet URIs need the metadata exchange (BEP 9), which the in-memory backend does not do');
   }
 
   async list(): Promise<TorrentRecord[]> {
@@ -273,8 +325,8 @@ export class MemoryControlBackend implements ControlBackend {
       peersGetting: 0,
       piecesVerified: 0,
       piecesFailed: 0,
-      pieceCount: record.metainfo.pieceCount,
-      left: record.metainfo.totalLength,
+      pieceCount: record.metainfo?.pieceCount ?? 0,
+      left: record.metainfo?.totalLength ?? 0,
       eta: undefined,
       complete: false,
       time: Date.now(),

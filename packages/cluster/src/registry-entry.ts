@@ -12,6 +12,7 @@ export type DesiredState = 'running' | 'paused';
 
 export interface RegistryEntry {
   infoHashHex: string;
+  /** The .torrent file; empty while the entry awaits its metadata (`magnet`). */
   torrentFile: Uint8Array;
   desired: DesiredState;
   addedAt: number;
@@ -40,6 +41,21 @@ export interface RegistryEntry {
    * use. Absent on entries written before ids were given.
    */
   id?: number | undefined;
+  /**
+   * Added from this magnet URI and still without its metadata (the info
+   * dictionary, BEP 9): `torrentFile` is empty until the torrent's owner
+   * fetches it and writes the .torrent here, clearing this. As qBittorrent
+   * and Transmission keep a magnet torrent "downloading metadata", the
+   * entry exists (id, settings, paused, queue place) from the add on.
+   */
+  magnet?: string | undefined;
+  /** Why the last attempt at the metadata failed (it is tried again); cleared once it is in. */
+  metadataError?: string | undefined;
+}
+
+/** The entry is a magnet link whose metadata is not in yet: it has no .torrent to parse. */
+export function awaitingMetadata(e: Pick<RegistryEntry, 'magnet'>): boolean {
+  return e.magnet !== undefined;
 }
 
 export interface MoveError {
@@ -76,6 +92,8 @@ interface StoredRegistryEntry {
   moveTo?: string;
   moveError?: MoveError;
   id?: number;
+  magnet?: string;
+  metadataError?: string;
 }
 
 export class FleetStateError extends Error {
@@ -100,6 +118,8 @@ export function encodeEntry(e: RegistryEntry): Uint8Array {
     ...(e.moveTo !== undefined ? { moveTo: e.moveTo } : {}),
     ...(e.moveError !== undefined ? { moveError: e.moveError } : {}),
     ...(e.id !== undefined ? { id: e.id } : {}),
+    ...(e.magnet !== undefined ? { magnet: e.magnet } : {}),
+    ...(e.metadataError !== undefined ? { metadataError: e.metadataError } : {}),
   };
   return new TextEncoder().encode(JSON.stringify(stored));
 }
@@ -130,6 +150,8 @@ export function decodeEntry(key: string, value: Uint8Array): RegistryEntry {
     ...(typeof s.moveTo === 'string' ? { moveTo: s.moveTo } : {}),
     ...(moveErrorOf(s.moveError) ?? {}),
     ...(typeof s.id === 'number' && Number.isSafeInteger(s.id) && s.id > 0 ? { id: s.id } : {}),
+    ...(typeof s.magnet === 'string' && /^magnet:\?/i.test(s.magnet) ? { magnet: s.magnet } : {}),
+    ...(typeof s.metadataError === 'string' ? { metadataError: s.metadataError } : {}),
   };
 }
 

@@ -25,13 +25,14 @@ import {
   type ServiceName,
 } from '@seedbox/runtime';
 import { health } from '@seedbox/proto';
+import { sendHeartbeats, type HeartbeatSender, type ServiceFigures } from './service-heartbeat.js';
 
 /**
  * What every service process shares: configuration checked at start, JSON
  * logs, NATS (reconnecting for ever), /metrics /healthz /readyz, gRPC with
- * grpc.health.v1, and a graceful shutdown on SIGTERM. A service's main is
- * then only its own parts, started in `start` and stopped in the steps it
- * registers.
+ * grpc.health.v1, a heartbeat on `seedbox.service.heartbeat` for the fleet
+ * view, and a graceful shutdown on SIGTERM. A service's main is then only
+ * its own parts, started in `start` and stopped in the steps it registers.
  */
 
 export const VERSION = '0.1.0';
@@ -47,11 +48,20 @@ export interface ServiceContext<C> {
   onShutdown(name: string, run: () => Promise<void> | void): void;
 }
 
+export interface StartedService {
+  /** The gRPC services it serves besides health. */
+  grpc?: GrpcServiceEntry[];
+  /** Its own part of /readyz's verdict (NATS is checked for it). */
+  ready?: () => true | string;
+  /** Its figures for the fleet view, read at each heartbeat (every 2 s); keep them few and cheap to read. */
+  figures?: () => ServiceFigures;
+}
+
 export interface ServiceDefinition<S extends ConfigSchema> {
   service: ServiceName;
   schema: S;
-  /** Starts the service's own parts; answers the gRPC services it serves besides health. */
-  start(ctx: ServiceContext<ConfigOf<S> & CommonConfig>): Promise<{ grpc?: GrpcServiceEntry[]; ready?: () => true | string }>;
+  /** Starts the service's own parts. */
+  start(ctx: ServiceContext<ConfigOf<S> & CommonConfig>): Promise<StartedService>;
 }
 
 export interface RunOptions {
@@ -82,6 +92,7 @@ export async function runService<S extends ConfigSchema>(def: ServiceDefinition<
     }
     throw e;
   }
+  const startedAt = Date.now();
   const log = createLogger({ service: def.service, level: config.logLevel as LogLevel, instance: config.instanceId });
   log.info('starting', { version: VERSION, config: redactConfig(def.schema, config) });
 
@@ -91,6 +102,8 @@ export async function runService<S extends ConfigSchema>(def: ServiceDefinition<
   healthService.setStatus('', 'NOT_SERVING');
   let natsUp = false;
   let serviceReady: () => true | string = () => 'starting';
+  const readiness = (): true | string => (!natsUp ? 'not connected to NATS' : serviceReady());
+  let figures: (() => ServiceFigures) | undefined;
   const steps: { name: string; run: () => Promise<void> | void }[] = [];
 
   // HTTP first: liveness answers while NATS is still being reached.
@@ -111,7 +124,7 @@ export async function runService<S extends ConfigSchema>(def: ServiceDefinition<
         host: config.metricsHost,
         port: config.metricsPort,
         registry,
-        checks: { ready: () => (!natsUp ? 'not connected to NATS' : serviceReady()) },
+        checks: { ready: readiness },
       }),
     );
     log.info('metrics listening', { port: http.port });
@@ -136,6 +149,17 @@ export async function runService<S extends ConfigSchema>(def: ServiceDefinition<
       }
     })();
 
+    // From now until the NATS drain, every 2 s: the fleet view sees the process starting, ready, and leaving.
+    const heartbeat: HeartbeatSender = sendHeartbeats({
+      nc,
+      kind: def.service,
+      instance: config.instanceId,
+      version: VERSION,
+      startedAt,
+      ready: readiness,
+      figures: () => figures?.(),
+    });
+
     const ctx: ServiceContext<ConfigOf<S> & CommonConfig> = {
       config,
       log,
@@ -147,6 +171,7 @@ export async function runService<S extends ConfigSchema>(def: ServiceDefinition<
     };
     const started = await def.start(ctx);
     serviceReady = started.ready ?? (() => true);
+    figures = started.figures;
     const grpcServer = await listenOrExplain('SEEDBOX_GRPC_PORT (--grpc-port)', config.grpcPort, () =>
       startGrpcServer({
         host: config.grpcHost,
@@ -174,9 +199,12 @@ export async function runService<S extends ConfigSchema>(def: ServiceDefinition<
             serviceReady = () => 'shutting down';
             healthService.setStatus('', 'NOT_SERVING');
             healthService.setStatus(`seedbox.${def.service}`, 'NOT_SERVING');
+            heartbeat.beat();
           },
         },
         ...steps.map((st) => ({ name: st.name, run: async () => st.run() })),
+        // The last heartbeat says it is leaving, so the fleet view shows it gone at once rather than 10 s later.
+        { name: 'say goodbye', run: async () => heartbeat.stop() },
         { name: 'close gRPC', run: () => grpcServer.close(2000) },
         { name: 'drain NATS', run: () => nc.drain() },
         { name: 'close HTTP', run: () => http.close() },

@@ -16,6 +16,7 @@ import {
 } from '@seedbox/cluster';
 import { createDiskWriterMetrics, diskWriterOptions, type DiskPieceResult } from '@seedbox/runtime';
 import { DiskWriter } from './disk-writer.js';
+import { WriteFigures } from './write-figures.js';
 import { moveTorrentContent, Sha1Pool, torrentDir, torrentRemovalPath } from '@seedbox/storage';
 
 /**
@@ -30,6 +31,7 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
   schema: diskWriterOptions,
   async start({ config, log, nc, registry, onShutdown }) {
     const m = createDiskWriterMetrics(registry);
+    const written = new WriteFigures();
     const state = await FleetState.open(nc);
     const writer = new DiskWriter({ hasher: new Sha1Pool(config.hashThreads) });
     const opening = new Map<string, Promise<boolean>>();
@@ -72,6 +74,7 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
       writerId: config.instanceId,
       sink,
       onResult: ({ infoHash, index, outcome, bytes, seconds }) => {
+        written.record(outcome, bytes);
         m.countPiece(outcome.status.replace('-', '_') as DiskPieceResult);
         if (outcome.status === 'written') {
           m.diskWrite.observe(seconds);
@@ -142,6 +145,7 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
       await writer.close();
     });
     log.info('taking pieces', { chunkSubject: server.subject, dataDir: config.dataDir });
-    return {};
+    // Pieces being assembled from chunks count as in progress too: the server knows both.
+    return { figures: () => ({ ...written.figures(server.active) }) };
   },
 };

@@ -219,7 +219,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    * given and those discovery finds; incoming peers for it reach the fetch
    * through our listener. See magnet-resolver.ts.
    */
-  fetchMetadata(magnet: Magnet, options: { peers?: readonly PeerAddress[]; timeoutMs: number; keepSwarm?: boolean }): Promise<ResolvedMagnet> {
+  fetchMetadata(magnet: Magnet, options: { peers?: readonly PeerAddress[]; timeoutMs: number; keepSwarm?: boolean; signal?: AbortSignal }): Promise<ResolvedMagnet> {
     return resolveMagnet({
       magnet,
       peerId: this.peerId,
@@ -228,6 +228,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       peers: options.peers,
       timeoutMs: options.timeoutMs,
       keepSwarm: options.keepSwarm ?? false,
+      signal: options.signal,
       onFetcher: (f) => {
         if (f) this.fetching.set(magnet.infoHashHex, f);
         else this.fetching.delete(magnet.infoHashHex);

@@ -51,6 +51,11 @@ export {
   type ControlErrorCode,
   type DesiredState,
   type TorrentRecord,
+  type ResolvedTorrentRecord,
+  type PendingTorrentRecord,
+  type PendingMagnet,
+  isResolved,
+  recordName,
   type TorrentStatsView,
   type TrackerSource,
   type PeerSource,
@@ -68,8 +73,12 @@ export {
   type ControlServiceOptions,
 } from './control/control-service.js';
 export { FleetRunner, type FleetRunnerOptions, type FleetTorrentData } from './fleet/fleet-runner.js';
-export { FleetBackend, type FleetBackendOptions, torrentFileFromInfo } from './fleet/fleet-backend.js';
-export { LocalStatsBoard, recordTick } from './fleet/figures.js';
+export { FleetBackend, checkMagnetSources, type FleetBackendOptions } from './fleet/fleet-backend.js';
+export { MagnetOwner, torrentFileFromInfo, type MagnetOwnerOptions } from './fleet/magnet-owner.js';
+export { LocalStatsBoard, engineFigures, recordTick } from './fleet/figures.js';
+export { FleetMembers, memberOf, MEMBER_LIVE_MS, type FleetMember, type MemberStatus } from './fleet/fleet-members.js';
+export { RateHistory, HISTORY_SECONDS, type RateSeries } from './fleet/rate-history.js';
+export { LocalFleetView, NatsFleetView, followRates, type FleetView } from './fleet/fleet-view.js';
 export type { StatsSource } from './control/backend.js';
 export { peerWorkerService } from './service.js';
 export { startWebApi, type StartWebApiOptions } from './web/start-web-api.js';

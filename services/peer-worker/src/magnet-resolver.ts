@@ -3,11 +3,11 @@ import { LEFT_WHILE_FETCHING_METADATA, MetadataFetcher, MetadataFetchError, type
 import type { PeerDiscovery, SwarmHandle, SwarmInfo, SwarmMember, TransferTotals } from './peer-discovery.js';
 
 /**
- * A magnet link to a torrent: the one resolver that `seedbox download`,
- * `seedbox serve` and the fleet's control API all use. It fetches the info
- * dictionary (BEP 9) from the link's peers (`x.pe`), the caller's, and
- * whoever discovery finds, under our own peer id and listening port, and
- * parses it with the link's trackers.
+ * A magnet link to a torrent: the one resolver that `seedbox download`
+ * and the fleet's torrent owners (MagnetOwner, in `seedbox serve` too)
+ * use. It fetches the info dictionary (BEP 9) from the link's peers
+ * (`x.pe`), the caller's, and whoever discovery finds, under our own peer
+ * id and listening port, and parses it with the link's trackers.
  *
  * Discovery is joined once: when the caller keeps the swarm (a download
  * that follows), trackers see one client from the first announce to the
@@ -27,6 +27,8 @@ export interface ResolveOptions {
   timeoutMs: number;
   /** Keep the swarm joined after the metadata is in, for the download to take over. */
   keepSwarm?: boolean;
+  /** Gives the fetch up: the result rejects with MetadataFetchError 'METADATA_STOPPED' and the swarm is left. */
+  signal?: AbortSignal | undefined;
   /** The fetcher is about to start / has ended: for routing incoming connections to it. */
   onFetcher?: (fetcher: MetadataFetcher | undefined) => void;
   tickMs?: number;
@@ -68,6 +70,7 @@ export async function resolveMagnet(o: ResolveOptions): Promise<ResolvedMagnet> 
       emptyStats(),
     );
   }
+  if (o.signal?.aborted) throw new MetadataFetchError('METADATA_STOPPED', `metadata fetch for ${magnet.infoHashHex} was stopped`, magnet.infoHashHex, emptyStats());
   const fetcher = new MetadataFetcher({ infoHash: magnet.infoHash, peerId: o.peerId, listenPort: o.listenPort, timeoutMs: o.timeoutMs, ...(o.tickMs ? { tickMs: o.tickMs } : {}) });
   // Until attach(), the swarm's figures are the fetch's, and found peers go to the fetcher (or wait for the torrent).
   let member: SwarmMember = { totals: () => FETCHING, peersFound: (peers) => fetcher.addPeers(peers) };
@@ -83,6 +86,8 @@ export async function resolveMagnet(o: ResolveOptions): Promise<ResolvedMagnet> 
     }
   }, o.tickMs ?? 1000);
   const started = performance.now();
+  const abort = (): void => void fetcher.stop();
+  o.signal?.addEventListener('abort', abort, { once: true });
   o.onFetcher?.(fetcher);
   let bytes: Uint8Array;
   try {
@@ -97,6 +102,7 @@ export async function resolveMagnet(o: ResolveOptions): Promise<ResolvedMagnet> 
     throw e;
   } finally {
     clearInterval(watch);
+    o.signal?.removeEventListener('abort', abort);
     o.onFetcher?.(undefined);
   }
   member = { totals: () => FETCHING, peersFound: (peers) => void waiting.push(...peers) };

@@ -7,12 +7,13 @@ import { FleetBackend } from './fleet/fleet-backend.js';
 import { FleetBandwidth } from './fleet/fleet-bandwidth.js';
 import { FleetPeers } from './fleet/fleet-peers.js';
 import { FleetRunner } from './fleet/fleet-runner.js';
-import { publishFigures, recordTick } from './fleet/figures.js';
+import { NatsFleetView } from './fleet/fleet-view.js';
+import { engineFigures, publishFigures, recordTick } from './fleet/figures.js';
 import { NatsPeerDiscovery } from './fleet/nats-peer-discovery.js';
 import { sharedVolumeData } from './fleet/shared-volume-data.js';
 import { StatsBoard } from './fleet/stats-board.js';
 import { TrackerBoard } from './fleet/tracker-board.js';
-import { Engine } from './engine.js';
+import { Engine, type EngineTick } from './engine.js';
 import { startWebApi } from './web/start-web-api.js';
 
 /**
@@ -90,17 +91,22 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
       peers,
       dataDir: config.dataDir,
       fleet: runner,
-      resolve: (magnet) => engine.fetchMetadata(magnet, { timeoutMs: 120_000 }),
       deleteData: (hex, place) => storageRequest(nc, STORAGE_DELETE, { infoHash: hex, name: place.name, savePath: place.savePath }),
     });
     late.backend = backend;
-    engine.on('tick', (t) => recordTick(m, t, runner.pausedCount));
+    let lastTick: EngineTick | undefined;
+    engine.on('tick', (t) => {
+      lastTick = t;
+      recordTick(m, t, runner.pausedCount);
+    });
     await runner.start();
     log.info('peer-worker listening', { port: engine.listenPort, peerId: Buffer.from(peerId).toString('hex') });
-    const web = await startWebApi({ config, backend, dataDir: config.dataDir, version: VERSION, log });
+    const fleetView = new NatsFleetView({ nc, stats: board, log });
+    const web = await startWebApi({ config, backend, dataDir: config.dataDir, version: VERSION, log, fleet: fleetView });
 
     onShutdown('close the web APIs', () => web.close());
     onShutdown('stop torrents and hand back pieces', async () => {
+      fleetView.close();
       board.close();
       trackerBoard.close();
       peers.close();
@@ -111,6 +117,7 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
     });
     return {
       grpc: [{ definition: SeedboxControlService, implementation: createControlService(backend) }],
+      figures: () => engineFigures(lastTick),
     };
   },
 };

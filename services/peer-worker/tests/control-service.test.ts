@@ -170,6 +170,8 @@ describe('control service', () => {
         firstLastPiece: false,
         limitReached: ShareLimitReached.SHARE_LIMIT_REACHED_NONE,
         movingTo: '',
+        moveErrorTo: '',
+        moveError: '',
         ratio: 0,
         seedingSeconds: 0,
         activeSeconds: 0,
@@ -230,10 +232,57 @@ describe('control service', () => {
       expect(err.details).toMatch(/torrent_file.*magnet_uri/);
     });
 
-    it('passes magnet URIs to the backend, whose refusal keeps its code', async () => {
+    it('refuses a magnet URI with nowhere to fetch its metadata from: the backend\'s INVALID_ARGUMENT', async () => {
       const err = await callError(running.client.addTorrent.bind(running.client), AddTorrentRequest.fromPartial({ magnetUri: `magnet:?xt=urn:btih:${UNKNOWN_HASH}` }));
-      expect(err.code).toBe(status.UNIMPLEMENTED);
-      expect(err.details).toMatch(/magnet/);
+      expect(err.code).toBe(status.INVALID_ARGUMENT);
+      expect(err.details).toMatch(/^nowhere to fetch the metadata of/);
+    });
+  });
+
+  describe('AddTorrent with a magnet URI', () => {
+    const magnets = new MemoryControlBackend();
+    let m: ReturnType<typeof api>;
+    let closeMagnets: () => Promise<void>;
+    const link = (hex: string, extra = ''): string => `magnet:?xt=urn:btih:${hex}&dn=From%20Link&tr=${encodeURIComponent('http://t.example/announce')}${extra}`;
+
+    beforeAll(async () => {
+      const r = await startService(magnets, { magnetWaitMs: 400 });
+      m = api(r.client);
+      closeMagnets = r.close;
+    });
+    afterAll(() => closeMagnets());
+
+    it('registers the magnet at once (GetTorrent shows it in state METADATA) and answers once the fleet has its metadata', async () => {
+      const answer = m.add({ magnetUri: link(SINGLE_HASH) });
+      await until(() => magnets.records.has(SINGLE_HASH), 'the magnet registered');
+      expect(await m.get(SINGLE_HASH)).toMatchObject({ infoHash: SINGLE_HASH, name: 'From Link', state: TorrentState.TORRENT_STATE_METADATA, totalLength: 0, pieceCount: 0, files: [], error: '' });
+      magnets.resolveMagnet(SINGLE_HASH, SINGLE);
+      const r = await answer;
+      expect(r.created).toBe(true);
+      expect(r.torrent).toMatchObject({ infoHash: SINGLE_HASH, name: 'single.bin', state: TorrentState.TORRENT_STATE_DOWNLOADING, totalLength: parseMetainfo(SINGLE).totalLength });
+    });
+
+    it('at the deadline answers the torrent still in state METADATA, with why the last attempt failed, and keeps it', async () => {
+      const answer = m.add({ magnetUri: link(MULTI_HASH) });
+      await until(() => magnets.records.has(MULTI_HASH), 'the magnet registered');
+      magnets.failMetadata(MULTI_HASH, 'no peer gave the metadata');
+      const r = await answer;
+      expect(r).toMatchObject({ created: true, torrent: { infoHash: MULTI_HASH, state: TorrentState.TORRENT_STATE_METADATA, error: 'no peer gave the metadata' } });
+      expect(magnets.records.get(MULTI_HASH)?.magnet).toBeDefined();
+    });
+
+    it('answers a paused magnet at once, and a removal while waiting with NOT_FOUND', async () => {
+      const paused = await m.add({ magnetUri: link(UNKNOWN_HASH), paused: true });
+      expect(paused).toMatchObject({ created: true, torrent: { state: TorrentState.TORRENT_STATE_PAUSED, name: 'From Link' } });
+      await m.remove(UNKNOWN_HASH);
+      const other = 'fe'.repeat(20);
+      const pending = m.add({ magnetUri: link(other) }).then(
+        () => undefined,
+        (e: unknown) => e as ServiceError,
+      );
+      await until(() => magnets.records.has(other), 'the magnet registered');
+      await m.remove(other);
+      expect((await pending)?.code).toBe(status.NOT_FOUND);
     });
   });
 

@@ -16,6 +16,13 @@ describe('torrentState', () => {
     expect(torrentState({ ...running, desired: 'paused', error: 'EACCES', queued: true }, figures({ state: 'error' }))).toBe(TorrentState.TORRENT_STATE_PAUSED);
   });
 
+  it('metadata for a magnet awaiting it, a failed attempt included (it is tried again), unless paused', () => {
+    const magnet = { uri: 'magnet:?xt=urn:btih:' + 'ab'.repeat(20), name: 'x', trackers: [], error: 'no peer gave it' };
+    expect(torrentState({ ...running, magnet }, undefined)).toBe(TorrentState.TORRENT_STATE_METADATA);
+    expect(torrentState({ ...running, queued: true, magnet }, undefined)).toBe(TorrentState.TORRENT_STATE_METADATA);
+    expect(torrentState({ ...running, desired: 'paused', magnet }, undefined)).toBe(TorrentState.TORRENT_STATE_PAUSED);
+  });
+
   it('error from the record or the worker, before the queue', () => {
     expect(torrentState({ ...running, error: 'EACCES' }, undefined)).toBe(TorrentState.TORRENT_STATE_ERROR);
     expect(torrentState({ ...running, queued: true }, figures({ state: 'error' }))).toBe(TorrentState.TORRENT_STATE_ERROR);

@@ -2,7 +2,7 @@
  * The qBittorrent WebAPI over a real HTTP server on 127.0.0.1 and an
  * in-memory backend, driven by the @ctrl/qbittorrent client and by
  * Sonarr's exact calls: what each endpoint answers and what the backend
- * saw, the login rules, magnets resolving in the background,
+ * saw, the login rules, magnets awaiting their metadata,
  * sync/maindata's diffs, and bad input.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,9 +11,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseMagnet, parseMetainfo } from '@seedbox/protocol';
+import { parseMetainfo } from '@seedbox/protocol';
 import { silentLogger } from '@seedbox/runtime';
-import { ControlError, type AddOptions, type TorrentRecord } from '../src/control/backend.js';
+import { ControlError } from '../src/control/backend.js';
 import { createQbittorrentApi } from '../src/web/qbittorrent/qbittorrent-api.js';
 import { fetchTorrentFile } from '../src/web/torrent-url.js';
 import type { WebApiContext } from '../src/web/web-api.js';
@@ -37,38 +37,9 @@ const API_KEY = 'qbt_test_key_0123456789';
 const DATA = '/srv/seedbox-data';
 const FREE_SPACE = 987_654_321;
 
-/** A MemoryControlBackend whose addMagnet waits, as the real one waits for the metadata, until the test releases or fails it. */
-class MagnetBackend extends MemoryControlBackend {
-  /** The .torrent a swarm would give for each info hash. */
-  readonly metadata = new Map<string, Uint8Array>();
-  private readonly waiting = new Map<string, { release: () => void; fail: (e: Error) => void }>();
-
-  override async addMagnet(uri: string, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }> {
-    const { infoHashHex } = parseMagnet(uri);
-    await new Promise<void>((release, fail) => this.waiting.set(infoHashHex, { release, fail }));
-    const bytes = this.metadata.get(infoHashHex);
-    if (!bytes) throw new ControlError('unavailable', `no peer sent the metadata of ${infoHashHex}`);
-    return this.add(bytes, options);
-  }
-
-  isWaiting(hex: string): boolean {
-    return this.waiting.has(hex);
-  }
-
-  release(hex: string): void {
-    this.waiting.get(hex)?.release();
-    this.waiting.delete(hex);
-  }
-
-  fail(hex: string, message: string): void {
-    this.waiting.get(hex)?.fail(new ControlError('unavailable', message));
-    this.waiting.delete(hex);
-  }
-}
-
 interface Harness {
   base: string;
-  backend: MagnetBackend;
+  backend: MemoryControlBackend;
   auth: WebAuth;
   /** Where adds by URL fetch from: `${files}/multi.torrent`, `${files}/single.torrent`. */
   files: string;
@@ -76,13 +47,13 @@ interface Harness {
 }
 
 async function startQbt(o: { creds?: WebCredentials; auth?: WebAuthOptions } = {}): Promise<Harness> {
-  const backend = new MagnetBackend(DATA);
+  const backend = new MemoryControlBackend(DATA);
   const auth = new WebAuth(o.creds ?? { username: USER, password: PASS, apiKeys: [API_KEY] }, o.auth);
   const served: Record<string, Uint8Array> = { '/multi.torrent': MULTI, '/single.torrent': SINGLE, '/junk.torrent': Buffer.from('this is no torrent') };
   const fileServer: Server = createServer((req, res) => {
     // An indexer's link that redirects to a magnet link, as Prowlarr's do.
     const magnetRedirect = /^\/magnet\/([0-9a-f]{40})$/.exec(req.url ?? '');
-    if (magnetRedirect) return void res.writeHead(302, { Location: `magnet:?xt=urn:btih:${magnetRedirect[1]}&dn=Redirected` }).end();
+    if (magnetRedirect) return void res.writeHead(302, { Location: `magnet:?xt=urn:btih:${magnetRedirect[1]}&dn=Redirected&tr=http%3A%2F%2Ft.example%2Fannounce` }).end();
     const body = served[req.url ?? ''];
     res.statusCode = body ? 200 : 404;
     res.end(body ?? 'not here');
@@ -140,23 +111,15 @@ class QbtWire {
   }
 }
 
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 let h: Harness;
 afterEach(async () => {
   await h?.close();
 });
 
 /** Marks a torrent complete in the figures, as a worker seeding it reports. */
-function seedingNow(backend: MagnetBackend, hex: string): void {
-  backend.setStats(hex, { complete: true, state: 'seeding', left: 0, piecesVerified: backend.records.get(hex)!.metainfo.pieceCount });
-  const m = backend.records.get(hex)!.metainfo;
+function seedingNow(backend: MemoryControlBackend, hex: string): void {
+  const m = backend.records.get(hex)!.metainfo!;
+  backend.setStats(hex, { complete: true, state: 'seeding', left: 0, piecesVerified: m.pieceCount });
   backend.bitfields.set(hex, new Uint8Array(Math.ceil(m.pieceCount / 8)).fill(0xff));
 }
 
@@ -384,29 +347,44 @@ describe('login', () => {
 });
 
 describe('magnet links', () => {
-  it('answers at once and lists the magnet as metaDL until its metadata arrives, then the torrent itself', async () => {
+  const TRACKER = 'http://t.example/announce';
+
+  it('registers the magnet at once and lists it as metaDL (stopped, categorized, tagged like any torrent) until the fleet has its metadata, then the torrent itself', async () => {
     h = await startQbt();
     const q = new QbtWire(h.base);
     await q.login();
     const hash = hashOf(MULTI);
-    h.backend.metadata.set(hash, MULTI);
-    const magnet = `magnet:?xt=urn:btih:${hash}&dn=The%20Tree&tr=http%3A%2F%2Ft.example%2Fannounce`;
+    const magnet = `magnet:?xt=urn:btih:${hash}&dn=The%20Tree&tr=${encodeURIComponent(TRACKER)}`;
     expect(await q.call('torrents/add', { form: { urls: magnet, category: 'new-cat' } })).toMatchObject({ status: 200, text: 'Ok.' });
     // The category did not exist: made on add, as qBittorrent does.
     expect(h.backend.fleetConfig.categories).toHaveProperty('new-cat');
-    await waitFor(() => h.backend.isWaiting(hash), 'the resolution to start');
+    // In the backend at once: every replica lists it, and it outlives this process.
+    expect(h.backend.records.get(hash)).toMatchObject({ metainfo: undefined, magnet: { uri: magnet, name: 'The Tree' }, settings: { category: 'new-cat' } });
     const listed = (await q.call('torrents/info')).json() as Record<string, unknown>[];
-    expect(listed).toEqual([expect.objectContaining({ hash, name: 'The Tree', state: 'metaDL', has_metadata: false, category: 'new-cat', magnet_uri: magnet, tracker: 'http://t.example/announce' })]);
+    expect(listed).toEqual([expect.objectContaining({ hash, name: 'The Tree', state: 'metaDL', has_metadata: false, category: 'new-cat', magnet_uri: magnet, tracker: TRACKER, size: 0, progress: 0 })]);
     expect((await q.call('torrents/properties', { query: { hash } })).json()).toMatchObject({ hash, has_metadata: false, pieces_num: -1, total_size: -1 });
     expect((await q.call('torrents/files', { query: { hash } })).json()).toEqual([]);
+    expect((await q.call('torrents/trackers', { query: { hash } })).json()).toEqual(expect.arrayContaining([expect.objectContaining({ url: TRACKER })]));
     expect(await q.call('torrents/filePrio', { form: { hash, id: '0', priority: '0' } })).toMatchObject({ status: 409, text: "Torrent's metadata has not yet downloaded" });
+    expect(await q.call('torrents/export', { query: { hash } })).toMatchObject({ status: 409 });
     // The same magnet again adds nothing.
     expect((await q.call('torrents/add', { form: { urls: magnet } })).text).toBe('Fails.');
+    // Actions reach it as any torrent's: stop, start, tags.
+    await q.call('torrents/stop', { form: { hashes: hash } });
+    expect(((await q.call('torrents/info')).json() as Record<string, unknown>[])[0]).toMatchObject({ state: 'stoppedDL' });
+    await q.call('torrents/start', { form: { hashes: hash } });
+    await q.call('torrents/addTags', { form: { hashes: hash, tags: 'later' } });
+    // A failed attempt is tried again: still metaDL, as qBittorrent keeps it, not an error.
+    h.backend.failMetadata(hash, 'no peer gave the metadata');
+    expect(((await q.call('torrents/info')).json() as Record<string, unknown>[])[0]).toMatchObject({ state: 'metaDL', tags: 'later' });
+    expect((await q.call('torrents/info', { query: { filter: 'errored' } })).json()).toEqual([]);
+    const data = (await q.call('sync/maindata')).json() as Maindata;
+    expect(data.torrents[hash]).toMatchObject({ state: 'metaDL', has_metadata: false });
 
-    h.backend.release(hash);
-    await waitFor(() => h.backend.records.has(hash), 'the record');
+    h.backend.resolveMagnet(hash, MULTI);
     const real = (await q.call('torrents/info')).json() as Record<string, unknown>[];
-    expect(real).toEqual([expect.objectContaining({ hash, name: 'tree', state: 'stalledDL', has_metadata: true, category: 'new-cat' })]);
+    expect(real).toEqual([expect.objectContaining({ hash, name: 'tree', state: 'stalledDL', has_metadata: true, category: 'new-cat', tags: 'later' })]);
+    expect((await q.call('torrents/files', { query: { hash } })).json()).not.toEqual([]);
   });
 
   it('takes an http link that redirects to a magnet link as that magnet', async () => {
@@ -414,32 +392,21 @@ describe('magnet links', () => {
     const q = new QbtWire(h.base);
     await q.login();
     const hash = hashOf(MULTI);
-    h.backend.metadata.set(hash, MULTI);
     expect((await q.call('torrents/add', { form: { urls: `${h.files}/magnet/${hash}` } })).text).toBe('Ok.');
-    await waitFor(() => h.backend.isWaiting(hash), 'the resolution to start');
     expect((await q.call('torrents/info')).json()).toEqual([expect.objectContaining({ hash, name: 'Redirected', state: 'metaDL' })]);
-    h.backend.release(hash);
-    await waitFor(() => h.backend.records.has(hash), 'the record');
   });
 
-  it('shows a failed resolution as error until it is deleted, and a magnet deleted while resolving leaves no torrent', async () => {
+  it('refuses a magnet with nowhere to fetch its metadata from, alone; deleting one awaiting its metadata removes it', async () => {
     h = await startQbt();
     const q = new QbtWire(h.base);
     await q.login();
     const a = 'a'.repeat(40);
-    await q.call('torrents/add', { form: { urls: `magnet:?xt=urn:btih:${a}\nmagnet:?xt=urn:btih:${hashOf(SINGLE)}` } });
-    await waitFor(() => h.backend.isWaiting(a), 'the resolution');
-    h.backend.fail(a, 'no peer answered');
-    await waitFor(async () => ((await q.call('torrents/info', { query: { filter: 'errored' } })).json() as unknown[]).length === 1, 'the error state');
-    expect((await q.call('torrents/delete', { form: { hashes: a, deleteFiles: 'false' } })).status).toBe(200);
-
     const single = hashOf(SINGLE);
-    h.backend.metadata.set(single, SINGLE);
+    expect((await q.call('torrents/add', { form: { urls: `magnet:?xt=urn:btih:${a}\nmagnet:?xt=urn:btih:${single}&x.pe=127.0.0.1:6881` } })).text).toBe('Ok.');
+    expect([...h.backend.records.keys()]).toEqual([single]);
     expect((await q.call('torrents/delete', { form: { hashes: single, deleteFiles: 'true' } })).status).toBe(200);
     expect((await q.call('torrents/info')).json()).toEqual([]);
-    h.backend.release(single);
-    await waitFor(() => h.backend.removed.some((r) => r.infoHashHex === single), 'the arrived torrent discarded');
-    expect(h.backend.records.size).toBe(0);
+    expect(h.backend.removed).toEqual([{ infoHashHex: single, deleteData: true }]);
   });
 });
 

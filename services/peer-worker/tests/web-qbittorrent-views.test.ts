@@ -3,15 +3,14 @@
  * 5.1 serializes them (state names, sizes without padding files, paths,
  * share limits), files and pieces, trackers and their status, connected
  * peers and their flags, preferences both ways, torrents/info's
- * selection, sync/maindata's and sync/torrentPeers's diffs, and the table
- * of magnets resolving.
+ * selection, sync/maindata's and sync/torrentPeers's diffs, and magnets
+ * awaiting their metadata.
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultFleetConfig, type FleetConfig } from '@seedbox/cluster';
-import type { PeerInfo, TorrentRecord, TorrentStatsView, TrackerStatus } from '../src/control/backend.js';
-import { PendingMagnets } from '../src/web/pending-magnets.js';
+import type { PeerInfo, PendingTorrentRecord, ResolvedTorrentRecord, TorrentRecord, TorrentStatsView, TrackerStatus } from '../src/control/backend.js';
 import { filesView, fileIndexes, pieceHashes, pieceRange, pieceStates, priorityFromQbt } from '../src/web/qbittorrent/qbt-files.js';
 import { selectTorrents, type InfoQuery } from '../src/web/qbittorrent/qbt-filter.js';
 import { preferencesPatch, preferencesView } from '../src/web/qbittorrent/qbt-preferences.js';
@@ -30,13 +29,14 @@ const MULTI = readFileSync(join(fixtures, 'mktorrent-multi.torrent'));
 const PADDED = readFileSync(join(fixtures, 'libtorrent-padded.torrent'));
 const DATA = '/srv/data';
 
-async function recordOf(bytes: Uint8Array, paused = false): Promise<{ backend: MemoryControlBackend; record: TorrentRecord }> {
+async function recordOf(bytes: Uint8Array, paused = false): Promise<{ backend: MemoryControlBackend; record: ResolvedTorrentRecord }> {
   const backend = new MemoryControlBackend(DATA);
   const { record } = await backend.add(bytes, { paused });
+  if (!record.metainfo) throw new Error('a .torrent gives a record with its metainfo');
   return { backend, record };
 }
 
-function stats(record: TorrentRecord, over: Partial<TorrentStatsView> = {}): TorrentStatsView {
+function stats(record: ResolvedTorrentRecord, over: Partial<TorrentStatsView> = {}): TorrentStatsView {
   return {
     infoHashHex: record.infoHashHex,
     downloadRate: 0,
@@ -212,11 +212,19 @@ describe('the torrent object', () => {
     expect(etaOf(record, { eta: 42.1, uploadRate: 0 }, { finished: false, wanted: 1000 }, { ratio: 1, seedingMinutes: 1, inactiveMinutes: 1 }, 0)).toBe(43);
   });
 
-  it('a magnet still resolving: metaDL without metadata, or error once it failed', () => {
-    const pending = { infoHashHex: 'ab'.repeat(20), name: 'Some Show', trackers: ['http://t.example/a'], uri: 'magnet:?xt=urn:btih:' + 'ab'.repeat(20), options: { paused: false, settings: { category: 'tv', tags: ['x'] } }, addedAt: 5_000 };
-    const config = { ...defaultFleetConfig(), categories: { tv: { savePath: 'media/tv' } } };
-    expect(pendingView(pending, config, DATA)).toMatchObject({ state: 'metaDL', has_metadata: false, private: null, total_size: -1, category: 'tv', tags: 'x', save_path: join(DATA, 'media/tv'), tracker: 'http://t.example/a', added_on: 5 });
-    expect(pendingView({ ...pending, error: 'no peers' }, config, DATA).state).toBe('error');
+  it('a magnet awaiting its metadata: metaDL while it is tried, a failed attempt included, as qBittorrent keeps trying; stoppedDL when stopped', async () => {
+    const backend = new MemoryControlBackend(DATA);
+    await backend.putCategory('tv', 'media/tv', 'create');
+    const hex = 'ab'.repeat(20);
+    const uri = `magnet:?xt=urn:btih:${hex}&dn=Some%20Show&tr=${encodeURIComponent('http://t.example/a')}`;
+    const { record } = await backend.addMagnet(uri, { paused: false, settings: { category: 'tv', tags: ['x'] } });
+    const pending = record as PendingTorrentRecord;
+    const config = await backend.config();
+    expect(pendingView(pending, config)).toMatchObject({ hash: hex, name: 'Some Show', magnet_uri: uri, state: 'metaDL', has_metadata: false, private: null, total_size: -1, size: 0, progress: 0, category: 'tv', tags: 'x', save_path: join(DATA, 'media/tv'), tracker: 'http://t.example/a', trackers_count: 1 });
+    backend.failMetadata(hex, 'no peer gave the metadata');
+    expect(pendingView(backend.records.get(hex) as PendingTorrentRecord, config).state).toBe('metaDL');
+    expect(pendingView({ ...pending, settings: { ...pending.settings, forceStart: true } }, config).state).toBe('forcedMetaDL');
+    expect(pendingView({ ...pending, desired: 'paused' }, config).state).toBe('stoppedDL');
   });
 
   it('magnetUri escapes the name', () => {
@@ -461,72 +469,6 @@ describe('transfer figures', () => {
     expect(transferInfo(figures, { ...config, altSpeedEnabled: true }).dl_rate_limit).toBe(50);
     expect(serverState(figures, config, 77)).toMatchObject({ alltime_dl: 60, alltime_ul: 30, global_ratio: '0.50', free_space_on_disk: 77, queueing: false, use_alt_speed_limits: false });
     expect(transferInfo([], config).connection_status).toBe('firewalled');
-  });
-});
-
-describe('pending magnets', () => {
-  const entry = (hex: string) => ({ infoHashHex: hex, name: hex, trackers: [], uri: `magnet:?xt=urn:btih:${hex}`, options: { paused: false } });
-  function deferred() {
-    let resolve!: () => void;
-    let reject!: (e: Error) => void;
-    const promise = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  }
-
-  it('lists a magnet until its resolution succeeds', async () => {
-    const p = new PendingMagnets();
-    const d = deferred();
-    expect(p.start(entry('a'.repeat(40)), () => d.promise, async () => undefined)).toBe('started');
-    expect(p.start(entry('a'.repeat(40)), () => d.promise, async () => undefined)).toBe('already-pending');
-    expect(p.list().map((x) => x.infoHashHex)).toEqual(['a'.repeat(40)]);
-    d.resolve();
-    await d.promise;
-    await new Promise((r) => setImmediate(r));
-    expect(p.list()).toEqual([]);
-  });
-
-  it('keeps a failure listed with its reason for a while, and lets it be retried', async () => {
-    let now = 0;
-    const p = new PendingMagnets({ now: () => now, keepFailedMs: 1000 });
-    const d = deferred();
-    p.start(entry('b'.repeat(40)), () => d.promise, async () => undefined);
-    d.reject(new Error('no peer had the metadata'));
-    await new Promise((r) => setImmediate(r));
-    expect(p.get('b'.repeat(40))).toMatchObject({ error: 'no peer had the metadata', failedAt: 0 });
-    now = 999;
-    expect(p.list()).toHaveLength(1);
-    now = 1000;
-    expect(p.list()).toEqual([]);
-  });
-
-  it('a magnet deleted while resolving has its record discarded when it arrives', async () => {
-    const p = new PendingMagnets();
-    const d = deferred();
-    let discarded = 0;
-    p.start(
-      entry('c'.repeat(40)),
-      () => d.promise,
-      async () => {
-        discarded++;
-      },
-    );
-    expect(p.delete('c'.repeat(40))).toBe(true);
-    expect(p.list()).toEqual([]);
-    d.resolve();
-    await d.promise;
-    await new Promise((r) => setImmediate(r));
-    expect(discarded).toBe(1);
-    expect(p.delete('c'.repeat(40))).toBe(false);
-  });
-
-  it('refuses past its size', () => {
-    const p = new PendingMagnets({ maxEntries: 1 });
-    const never = () => new Promise<void>(() => undefined);
-    expect(p.start(entry('d'.repeat(40)), never, async () => undefined)).toBe('started');
-    expect(p.start(entry('e'.repeat(40)), never, async () => undefined)).toBe('full');
   });
 });
 

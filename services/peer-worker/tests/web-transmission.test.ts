@@ -594,7 +594,7 @@ describe('torrent-add', () => {
     expect((await s.rpc.call('torrent-add', { filename: `${base}/missing.torrent` })).result).toMatch(/answered HTTP 404/);
     expect((await s.rpc.call('torrent-add', { metainfo: SINGLE.toString('base64'), 'download-dir': '/downloads' })).result).toMatch(/^save-path: the save folder \/downloads is outside the data folder/);
     expect((await s.rpc.call('torrent-add', { metainfo: Buffer.from('not a torrent').toString('base64') })).result).toMatch(/^malformed torrent file/);
-    expect((await s.rpc.call('torrent-add', { filename: `magnet:?xt=urn:btih:${SINGLE_HASH}` })).result).toMatch(/magnet URIs need the metadata exchange/);
+    expect((await s.rpc.call('torrent-add', { filename: `magnet:?xt=urn:btih:${SINGLE_HASH}` })).result).toMatch(/^nowhere to fetch the metadata of [0-9a-f]{40} from: the magnet link has no http, https or udp tracker \(tr\) and no peers \(x\.pe\)$/);
     expect((await s.rpc.call('torrent-add', { filename: `magnet:?xt=urn:btih:${SINGLE_HASH}`, 'files-unwanted': [0] })).result).toMatch(/^file priorities need the file list/);
     expect((await s.rpc.call('torrent-add', { filename: '/home/me/x.torrent' })).result).toMatch(/^filename must be an http\(s\) URL or a magnet link/);
     expect((await s.rpc.call('torrent-add', { filename: `${base}/multi.torrent`, cookies: 'uid=1' })).result).toMatch(/^cookies cannot be sent/);
@@ -604,5 +604,60 @@ describe('torrent-add', () => {
     // A relative download-dir is inside the data folder.
     await s.rpc.ok('torrent-add', { metainfo: SINGLE.toString('base64'), 'download-dir': 'movies' });
     expect(s.backend.records.get(SINGLE_HASH)!.savePath).toBe(`${DATA}/movies`);
+  });
+
+  it('a magnet: torrent-added at once with its id, shown as Transmission shows a magnet without metadata until the fleet has it, then as the torrent', async () => {
+    const tracker = 'http://t.example/announce';
+    const magnet = `magnet:?xt=urn:btih:${MULTI_HASH}&dn=Some%20Tree&tr=${encodeURIComponent(tracker)}`;
+    const added = await s.rpc.ok('torrent-add', { filename: magnet, 'download-dir': 'tv', labels: ['tv'] });
+    const id = s.backend.records.get(MULTI_HASH)!.id;
+    expect(added).toEqual({ 'torrent-added': { id, name: 'Some Tree', hashString: MULTI_HASH } });
+    // Again: a duplicate, as for a file.
+    expect(await s.rpc.ok('torrent-add', { filename: magnet })).toEqual({ 'torrent-duplicate': { id, name: 'Some Tree', hashString: MULTI_HASH } });
+    const fields = ['id', 'name', 'hashString', 'status', 'metadataPercentComplete', 'totalSize', 'sizeWhenDone', 'leftUntilDone', 'percentDone', 'percentComplete', 'files', 'fileStats', 'fileCount', 'priorities', 'wanted', 'pieceCount', 'pieceSize', 'pieces', 'magnetLink', 'trackers', 'trackerList', 'downloadDir', 'labels', 'isPrivate', 'error', 'errorString', 'eta'];
+    const [m] = await s.rpc.torrents(fields, [id]);
+    expect(m).toEqual({
+      id,
+      name: 'Some Tree',
+      hashString: MULTI_HASH,
+      status: 4,
+      metadataPercentComplete: 0,
+      totalSize: 0,
+      sizeWhenDone: 0,
+      leftUntilDone: 0,
+      percentDone: 0,
+      percentComplete: 0,
+      files: [],
+      fileStats: [],
+      fileCount: 0,
+      priorities: [],
+      wanted: [],
+      pieceCount: 0,
+      pieceSize: 0,
+      pieces: '',
+      magnetLink: magnet,
+      trackers: [expect.objectContaining({ announce: tracker, tier: 0 })],
+      trackerList: tracker,
+      downloadDir: `${DATA}/tv`,
+      labels: ['tv'],
+      isPrivate: false,
+      error: 0,
+      errorString: '',
+      eta: -2,
+    });
+    // Without a name in the link, the hash is its name, as in Transmission.
+    await s.rpc.ok('torrent-add', { filename: `magnet:?xt=urn:btih:${SINGLE_HASH}&x.pe=127.0.0.1:6881`, paused: true });
+    const [bare] = await s.rpc.torrents(['name', 'status'], [SINGLE_HASH]);
+    expect(bare).toEqual({ name: SINGLE_HASH, status: 0 });
+    // A failed attempt is tried again: no error shown, still downloading its metadata.
+    s.backend.failMetadata(MULTI_HASH, 'no peer gave the metadata');
+    expect((await s.rpc.torrents(['status', 'error'], [id]))[0]).toEqual({ status: 4, error: 0 });
+    await s.rpc.ok('torrent-stop', { ids: [id] });
+    expect((await s.rpc.torrents(['status'], [id]))[0]).toEqual({ status: 0 });
+    await s.rpc.ok('torrent-start', { ids: [id] });
+
+    s.backend.resolveMagnet(MULTI_HASH, MULTI);
+    const [done] = await s.rpc.torrents(['id', 'name', 'metadataPercentComplete', 'fileCount', 'labels', 'downloadDir'], [MULTI_HASH]);
+    expect(done).toEqual({ id, name: 'tree', metadataPercentComplete: 1, fileCount: 6, labels: ['tv'], downloadDir: `${DATA}/tv` });
   });
 });

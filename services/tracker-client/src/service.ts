@@ -1,4 +1,4 @@
-import { parseMetainfo } from '@seedbox/protocol';
+import { parseMagnet, parseMetainfo } from '@seedbox/protocol';
 import { FleetState, peersSubject, PEERS_WANTED, serveReannounces, WORKER_HEARTBEAT, type ServiceDefinition } from '@seedbox/cluster';
 import { PeersFound, WorkerHeartbeat } from '@seedbox/proto';
 import { createTrackerClientMetrics, trackerClientOptions } from '@seedbox/runtime';
@@ -90,8 +90,9 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
         registered.add(hex);
         unregistered.delete(hex);
         try {
-          const meta = parseMetainfo(e.torrentFile);
-          client.addTorrent({ infoHash: meta.infoHash, announce: meta.announce });
+          // A magnet awaiting its metadata is announced to its link's trackers (its owner is fetching it); the .torrent it becomes has the same ones.
+          const announce = e.magnet !== undefined ? parseMagnet(e.magnet).trackers.slice(0, 64).map((url) => [url]) : parseMetainfo(e.torrentFile).announce;
+          client.addTorrent({ infoHash: Buffer.from(hex, 'hex'), announce });
         } catch (err) {
           log.warn('registered torrent cannot be parsed', { infoHash: hex, error: err as Error });
         }
@@ -137,6 +138,12 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
       await client.stop();
       await statuses.flush();
     });
-    return {};
+    return {
+      figures: () => {
+        const list = client.list();
+        // An announcer is one torrent for one worker: a seeding fleet announces each torrent once per worker.
+        return { torrentsAnnounced: new Set(list.map((a) => a.infoHashHex)).size, announcers: list.length };
+      },
+    };
   },
 };

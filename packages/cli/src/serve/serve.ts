@@ -2,8 +2,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { LocalFleetStore, LocalFleetStoreError, VERSION } from '@seedbox/cluster';
-import { DiskWriter } from '@seedbox/disk-writer';
-import { Engine, FleetBackend, FleetRunner, LocalStatsBoard, createControlService, recordTick, startWebApi } from '@seedbox/peer-worker';
+import { counted, DiskWriter, WriteFigures } from '@seedbox/disk-writer';
+import { Engine, FleetBackend, FleetRunner, LocalFleetView, LocalStatsBoard, createControlService, engineFigures, recordTick, startWebApi, type EngineTick } from '@seedbox/peer-worker';
 import { health, SeedboxControlService } from '@seedbox/proto';
 import {
   ConfigError,
@@ -71,6 +71,7 @@ export async function serve(argv: string[], out: NodeJS.WritableStream): Promise
 }
 
 async function run(config: ServeConfig): Promise<number> {
+  const startedAt = Date.now();
   const log = createLogger({ service: 'serve', level: config.logLevel as LogLevel, instance: config.instanceId });
   routeGrpcLogs(log);
   const stateDir = config.stateDir ?? join(config.dataDir, '.seedbox');
@@ -96,9 +97,11 @@ async function run(config: ServeConfig): Promise<number> {
 
   const hasher = new Sha1Pool(config.hashThreads);
   const writer = new DiskWriter({ hasher });
+  // Counted on the way in, for the fleet view's disk figures (a disk-writer counts what NATS brings it).
+  const written = new WriteFigures();
   let trackers: EmbeddedTrackers | undefined;
   const engine = new Engine({
-    sink: writer,
+    sink: counted(writer, written),
     listen: { host: config.listenHost, port: config.listenPort },
     torrent: { maxPeers: config.maxPeers },
     maxConnections: config.maxConnections,
@@ -118,6 +121,7 @@ async function run(config: ServeConfig): Promise<number> {
 
   const resumePath = (hex: string): string => join(stateDir, 'resume', `${hex}.json`);
   const board = new LocalStatsBoard();
+  let lastTick: EngineTick | undefined;
   // The runner acts on seeding rules through the backend, which reads the runner: made after it.
   const late: { backend?: FleetBackend } = {};
   const runner = new FleetRunner({
@@ -141,6 +145,7 @@ async function run(config: ServeConfig): Promise<number> {
       await late.backend?.remove(hex, { deleteData });
     },
     onTick: (t) => {
+      lastTick = t;
       board.record(t);
       recordTick(m, t, runner.pausedCount);
     },
@@ -153,7 +158,6 @@ async function run(config: ServeConfig): Promise<number> {
     peers: { peers: async (hex) => engine.peers(hex) ?? [] },
     dataDir: config.dataDir,
     fleet: runner,
-    resolve: (magnet) => engine.fetchMetadata(magnet, { timeoutMs: 120_000 }),
     deleteData: async (hex, place) => {
       // The torrent stops first (pieces under way answered), then its files go.
       await runner.settled();
@@ -183,7 +187,21 @@ async function run(config: ServeConfig): Promise<number> {
     throw e;
   });
 
-  const web = await startWebApi({ config, backend, dataDir: config.dataDir, version: VERSION, log }).catch(async (e: unknown) => {
+  // A fleet of one: this process is its only member, with the figures a peer-worker, a disk-writer and the tracker-client would each send.
+  const fleetView = new LocalFleetView(
+    () => ({
+      kind: 'serve',
+      instance: config.instanceId,
+      version: VERSION,
+      startedAt,
+      sentAt: Date.now(),
+      ready,
+      leaving: false,
+      figures: { ...engineFigures(lastTick), ...written.figures(), torrentsAnnounced: new Set(trackers?.client.list().map((a) => a.infoHashHex)).size },
+    }),
+    board,
+  );
+  const web = await startWebApi({ config, backend, dataDir: config.dataDir, version: VERSION, log, fleet: fleetView }).catch(async (e: unknown) => {
     await runner.stop();
     await Promise.all([http.close(), grpcServer.close(0), trackers?.stop(), writer.close()]);
     throw e;

@@ -38,7 +38,7 @@ export class WatchFolder {
   private readonly o: WatchFolderOptions;
   private readonly now: () => number;
   private readonly seen = new Map<string, Seen>();
-  /** Files being added now (a magnet link's metadata takes a while). */
+  /** Files being added now (reading one, or the store, may take a while). */
   private readonly busy = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> = Promise.resolve();

@@ -46,6 +46,31 @@ export async function registryContract(state: FleetStore, reopen: () => Promise<
   expect([...(await (await reopen()).getBitfield(A, 100)).setIndices()]).toEqual([91]);
   await settingsContract(state, reopen);
   await idsContract(state, reopen);
+  await magnetContract(state, reopen);
+}
+
+/**
+ * A magnet awaiting its metadata: kept with an empty .torrent across
+ * reopening; resolved once by compare-and-set, a second writer (another
+ * owner) finding it resolved and leaving it.
+ */
+async function magnetContract(state: FleetStore, reopen: () => Promise<FleetStore>): Promise<void> {
+  const M = 'dd'.repeat(20);
+  const uri = `magnet:?xt=urn:btih:${M}&dn=x&tr=http%3A%2F%2Ft.example%2Fannounce`;
+  expect(await state.addTorrent({ ...entry(M, 4), torrentFile: new Uint8Array(0), magnet: uri, id: 99 })).toBe(true);
+  await state.updateTorrent(M, (e) => ({ ...e, metadataError: 'no peer gave it' }));
+  const kept = (await (await reopen()).getTorrent(M))!;
+  expect(kept).toMatchObject({ magnet: uri, metadataError: 'no peer gave it', id: 99, desired: 'running' });
+  expect(kept.torrentFile).toHaveLength(0);
+  const resolve = (file: number[]) => (e: RegistryEntry) => (e.magnet === undefined ? undefined : { ...e, torrentFile: new Uint8Array(file), magnet: undefined, metadataError: undefined });
+  expect([...(await state.updateTorrent(M, resolve([7, 7])))!.torrentFile]).toEqual([7, 7]);
+  // The later writer sees it resolved: the first write stands.
+  expect([...(await state.updateTorrent(M, resolve([8])))!.torrentFile]).toEqual([7, 7]);
+  const back = (await (await reopen()).getTorrent(M))!;
+  expect([...back.torrentFile]).toEqual([7, 7]);
+  expect(back.magnet).toBeUndefined();
+  expect(back.metadataError).toBeUndefined();
+  expect(back.id).toBe(99);
 }
 
 /** Torrent ids: never the same twice, even asked for at once, and an entry keeps its own. */

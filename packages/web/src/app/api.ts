@@ -1,8 +1,10 @@
-import type { Category, MaindataResponse, Preferences, Properties, TorrentFile, Tracker } from './types.js';
+import type { Category, FleetAnswer, MaindataResponse, Preferences, Properties, TorrentFile, TorrentPeersResponse, Tracker } from './types.js';
 
 /**
  * The qBittorrent WebAPI v2 as the UI calls it: the same requests
- * qBittorrent's own WebUI makes, with the SID cookie the browser keeps.
+ * qBittorrent's own WebUI makes, with the SID cookie the browser keeps;
+ * and seedbox's own API (/api/seedbox/v1/) for the fleet view, behind
+ * the same login.
  * Every failure becomes an ApiError carrying a short sentence for the
  * page (the server's own text when it is short and plain, else the
  * status), never a stack trace.
@@ -48,13 +50,18 @@ function form(fields: Fields): URLSearchParams {
 export const joinHashes = (hashes: Iterable<string>): string => [...hashes].join('|');
 
 export class Api {
-  constructor(private readonly base = '/api/v2') {}
+  constructor(
+    private readonly base = '/api/v2',
+    private readonly seedboxBase = '/api/seedbox/v1',
+  ) {}
 
+  /** `path` is under the qBittorrent API, or a whole path when it starts with '/'. */
   private async request(method: 'GET' | 'POST', path: string, o: { query?: Fields; body?: URLSearchParams | FormData } = {}): Promise<Response> {
     const query = o.query ? `?${form(o.query).toString()}` : '';
+    const url = path.startsWith('/') ? path : `${this.base}/${path}`;
     let res: Response;
     try {
-      res = await fetch(`${this.base}/${path}${query}`, { method, body: o.body, credentials: 'same-origin', cache: 'no-store' });
+      res = await fetch(`${url}${query}`, { method, body: o.body, credentials: 'same-origin', cache: 'no-store' });
     } catch {
       throw new ApiError(0, 'The server cannot be reached');
     }
@@ -141,6 +148,20 @@ export class Api {
 
   trackers(hash: string): Promise<Tracker[]> {
     return this.getJson('torrents/trackers', { hash });
+  }
+
+  /** sync/torrentPeers: every peer for rid 0, then what changed since the rid given. */
+  torrentPeers(hash: string, rid: number): Promise<TorrentPeersResponse> {
+    return this.getJson('sync/torrentPeers', { hash, rid });
+  }
+
+  reannounce(hashes: string[]): Promise<string> {
+    return this.post('torrents/reannounce', { hashes: joinHashes(hashes) });
+  }
+
+  /** seedbox's own: the fleet's members and rates. */
+  fleet(): Promise<FleetAnswer> {
+    return this.getJson(`${this.seedboxBase}/fleet`);
   }
 
   pieceStates(hash: string): Promise<number[]> {

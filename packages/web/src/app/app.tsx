@@ -4,7 +4,8 @@ import { AddDialog, droppedTorrents } from './add-dialog.js';
 import { api } from './api.js';
 import { Details } from './details/details.js';
 import { Filters } from './filters.js';
-import { Header } from './header.js';
+import { FleetView } from './fleet/fleet-view.js';
+import { Header, type View } from './header.js';
 import { Login } from './login.js';
 import { EMPTY_SYNC_STATE, type SyncState } from './maindata.js';
 import { DEFAULT_SORT, NO_FILTER, visibleTorrents, type ListFilter, type SortOrder } from './query.js';
@@ -19,12 +20,15 @@ import { TorrentList } from './torrent-list.js';
 /**
  * The page: login until the API lets us in, then the live list (one
  * sync/maindata poll a second), its filters, actions and dialogs, and
- * the details of the torrent last opened.
+ * the details of the torrent last opened; or the fleet view (#fleet in
+ * the address, so a reload stays there).
  */
 
 type Dialog = { kind: 'add'; files: File[] } | { kind: 'remove' } | { kind: 'category' } | { kind: 'limits' } | { kind: 'settings' } | undefined;
 
 const SORT_KEY = 'seedbox.sort';
+
+const viewOfLocation = (): View => (location.hash === '#fleet' ? 'fleet' : 'torrents');
 
 function storedSort(): SortOrder {
   try {
@@ -45,6 +49,7 @@ export function App() {
   const [details, setDetails] = useState<string | undefined>(undefined);
   const [dialog, setDialog] = useState<Dialog>(undefined);
   const [filtersOpen, setFiltersOpen] = useState(false);
+  const [view, setView] = useState<View>(viewOfLocation);
 
   const loop = useRef<SyncLoop | undefined>(undefined);
   if (!loop.current) {
@@ -70,6 +75,17 @@ export function App() {
       sync$.stop();
     };
   }, []);
+
+  // Back and forward between #fleet and the list.
+  useEffect(() => {
+    const follow = () => setView(viewOfLocation());
+    window.addEventListener('hashchange', follow);
+    return () => window.removeEventListener('hashchange', follow);
+  }, []);
+  const showView = (v: View) => {
+    setView(v);
+    if (viewOfLocation() !== v) location.hash = v === 'fleet' ? '#fleet' : '';
+  };
 
   // Dropping .torrent files anywhere on the page opens the add dialog with them.
   useEffect(() => {
@@ -126,9 +142,11 @@ export function App() {
 
   const detailTorrent = details !== undefined ? sync.torrents.get(details) : undefined;
   return (
-    <div class={filtersOpen ? 'layout filters-open' : 'layout'}>
+    <div class={view === 'fleet' ? 'layout no-side' : filtersOpen ? 'layout filters-open' : 'layout'}>
       <Header
         server={sync.server}
+        view={view}
+        onView={showView}
         onAdd={() => setDialog({ kind: 'add', files: [] })}
         onSettings={() => setDialog({ kind: 'settings' })}
         onToggleAlt={() => void act('Switching the alternative limits failed', () => api.toggleAltSpeed())}
@@ -141,8 +159,13 @@ export function App() {
           {trouble}
         </p>
       )}
-      <Filters state={sync} filter={filter} onChange={setFilter} />
-      <main class="main">
+      {view === 'fleet' && (
+        <main class="main">
+          <FleetView api={api} />
+        </main>
+      )}
+      {view === 'torrents' && <Filters state={sync} filter={filter} onChange={setFilter} />}
+      <main class="main" hidden={view !== 'torrents'}>
         <Toolbar
           search={filter.search}
           onSearch={(search) => setFilter({ ...filter, search })}

@@ -1,9 +1,13 @@
 import { formatBytes, formatLimit, formatRate } from './format.js';
 import type { ServerState } from './types.js';
 
-/** The top bar: the fleet's rates and limits, the alternative-limits switch, and the page's own buttons. */
+export type View = 'torrents' | 'fleet';
+
+/** The top bar: the fleet's rates and limits, the two views (the torrents, the fleet), the alternative-limits switch, and the page's own buttons. */
 export function Header(props: {
   server: ServerState;
+  view: View;
+  onView: (view: View) => void;
   onAdd: () => void;
   onSettings: () => void;
   onToggleAlt: () => void;
@@ -18,6 +22,14 @@ export function Header(props: {
         ☰
       </button>
       <h1 class="brand">seedbox</h1>
+      <nav class="views" aria-label="Views">
+        <button type="button" aria-pressed={props.view === 'torrents'} onClick={() => props.onView('torrents')}>
+          Torrents
+        </button>
+        <button type="button" aria-pressed={props.view === 'fleet'} onClick={() => props.onView('fleet')}>
+          Fleet
+        </button>
+      </nav>
       <div class="transfer" aria-label="Transfer">
         <span title={`Download limit ${formatLimit(s.dl_rate_limit)}; downloaded this session ${formatBytes(s.dl_info_data)}`}>
           ↓ <strong>{formatRate(s.dl_info_speed)}</strong>

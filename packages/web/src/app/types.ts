@@ -187,3 +187,55 @@ export interface Preferences {
 
 /** qBittorrent's "infinite" ETA: 100 days in seconds. */
 export const MAX_ETA = 8_640_000;
+
+/** One connected peer of sync/torrentPeers (keyed there by "ip:port"). */
+export interface Peer {
+  ip: string;
+  port: number;
+  /** The client as it names itself, else as its peer id says. */
+  client: string;
+  /** qBittorrent's flag letters, space-separated, and their sentences, one a line. */
+  flags: string;
+  flags_desc: string;
+  progress: number;
+  dl_speed: number;
+  up_speed: number;
+  downloaded: number;
+  uploaded: number;
+  connection?: string;
+  [key: string]: unknown;
+}
+
+/** One answer of sync/torrentPeers?hash=H&rid=N: every peer (full_update) or what changed since rid N. */
+export interface TorrentPeersResponse {
+  rid: number;
+  full_update?: boolean;
+  peers?: Record<string, Partial<Peer>>;
+  peers_removed?: string[];
+}
+
+/** A service process of the fleet, as GET /api/seedbox/v1/fleet lists it. */
+export interface FleetMember {
+  kind: string;
+  instance: string;
+  version: string;
+  /** Heard from in the last 10 s, or not (or it said it was leaving). */
+  status: 'live' | 'lost';
+  left: boolean;
+  /** Its readiness: true, or why not. */
+  ready: true | string;
+  startedAt: number;
+  lastSeen: number;
+  uptimeSeconds: number;
+  /** Its own figures by name (see fleet-data.ts for which kind sends which). */
+  figures: Record<string, number>;
+}
+
+/** GET /api/seedbox/v1/fleet. */
+export interface FleetAnswer {
+  /** The server's clock, Unix ms. */
+  now: number;
+  members: FleetMember[];
+  /** Unix seconds, and the fleet's total bytes per second each way. */
+  history: { t: number[]; down: number[]; up: number[] };
+}

@@ -10,13 +10,43 @@ import type { DesiredState, FleetConfig, FleetConfigPatch, PeerInfo, ShareRule, 
 
 export type { DesiredState, PeerInfo, TrackerStatus };
 
-export interface TorrentRecord {
+/**
+ * A registered torrent. A magnet link is registered at once, before its
+ * metadata is in (as qBittorrent and Transmission keep a torrent
+ * "downloading metadata"): its record has no metainfo but the link
+ * (`magnet`) until the fleet has fetched the info dictionary, then it is
+ * a torrent like any other. `metainfo` tells the two apart.
+ */
+export type TorrentRecord = ResolvedTorrentRecord | PendingTorrentRecord;
+
+export interface ResolvedTorrentRecord extends TorrentRecordBase {
+  /** The .torrent file as added (or as made from a magnet's metadata). */
+  torrentFile: Uint8Array;
+  metainfo: Metainfo;
+  magnet?: undefined;
+}
+
+/** A magnet link whose metadata the fleet is fetching. */
+export interface PendingTorrentRecord extends TorrentRecordBase {
+  torrentFile?: undefined;
+  metainfo: undefined;
+  magnet: PendingMagnet;
+}
+
+export interface PendingMagnet {
+  uri: string;
+  /** The link's `dn`, else the info hash: what a client shows until the metadata names it. */
+  name: string;
+  /** The link's `tr` URLs. */
+  trackers: string[];
+  /** Why the last attempt at the metadata failed; the fleet tries again. */
+  error?: string | undefined;
+}
+
+export interface TorrentRecordBase {
   infoHashHex: string;
   /** The fleet's small number for it (Transmission's torrent id); 0 only if the store could not give one. */
   id: number;
-  /** The .torrent file as added. */
-  torrentFile: Uint8Array;
-  metainfo: Metainfo;
   desired: DesiredState;
   /** ms since the epoch. */
   addedAt: number;
@@ -38,6 +68,16 @@ export interface TorrentRecord {
   totals: TorrentTotals;
   /** Uploaded over downloaded (see shareRatio). */
   ratio: number;
+}
+
+/** The record has its metainfo (it was added from a file, or its magnet's metadata is in). */
+export function isResolved(r: TorrentRecord): r is ResolvedTorrentRecord {
+  return r.metainfo !== undefined;
+}
+
+/** The torrent's name: the metainfo's, else the magnet link's. */
+export function recordName(r: TorrentRecord): string {
+  return r.metainfo ? r.metainfo.name : r.magnet.name;
 }
 
 /** What a torrent is added with, beside its file or magnet. */
@@ -125,8 +165,19 @@ export interface ControlBackend {
    * and answers the existing record, unchanged, when it is already there.
    */
   add(torrentFile: Uint8Array, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }>;
-  /** Throws ControlError unimplemented/invalid-argument for magnet URIs it cannot take. */
+  /**
+   * Registers a magnet link at once, its metadata to be fetched by the
+   * fleet: the record answered is pending (no metainfo) until then, or
+   * the existing one. Throws ControlError invalid-argument for a link that
+   * is malformed or names nowhere to fetch the metadata from.
+   */
   addMagnet(uri: string, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }>;
+  /**
+   * Waits until the torrent's metadata is in (at most `timeoutMs`) and
+   * answers its record then, or as it stands at the deadline (still
+   * pending); undefined when it is removed meanwhile or unknown.
+   */
+  waitForMetadata(infoHashHex: string, timeoutMs: number): Promise<TorrentRecord | undefined>;
   list(): Promise<TorrentRecord[]>;
   get(infoHashHex: string): Promise<TorrentRecord | undefined>;
   /** False when there was no such torrent. */

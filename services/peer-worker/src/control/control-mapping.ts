@@ -10,7 +10,7 @@ import {
   type TorrentStats,
 } from '@seedbox/proto';
 import type { Metainfo } from '@seedbox/protocol';
-import type { TorrentRecord, TorrentStatsView } from './backend.js';
+import { recordName, type ResolvedTorrentRecord, type TorrentRecord, type TorrentStatsView } from './backend.js';
 import { stateToProto, torrentState } from './state-codes.js';
 
 /**
@@ -82,7 +82,7 @@ export function visibleFiles(m: Pick<Metainfo, 'files'>): number[] {
   return out;
 }
 
-function toFiles(record: TorrentRecord, stats: TorrentStatsView | undefined): FileInfo[] {
+function toFiles(record: ResolvedTorrentRecord, stats: TorrentStatsView | undefined): FileInfo[] {
   const m = record.metainfo;
   const priorities = record.settings.filePriorities;
   const done = stats?.fileDone;
@@ -103,21 +103,26 @@ function minutes(n: number): number {
   return Number.isFinite(n) ? Math.round(n) : -1;
 }
 
+/**
+ * A record as the proto carries it. A magnet awaiting its metadata has
+ * state METADATA (PAUSED when paused), the link's name, sizes 0 and no
+ * files, and in `error` why the last attempt at the metadata failed.
+ */
 export function toTorrent(record: TorrentRecord, stats: TorrentStatsView | undefined): Torrent {
   const m = record.metainfo;
   const s = record.settings;
   return {
     infoHash: record.infoHashHex,
-    name: m.name,
+    name: recordName(record),
     state: torrentState(record, stats),
-    totalLength: m.totalLength,
-    pieceLength: m.pieceLength,
-    pieceCount: m.pieceCount,
-    private: m.private,
-    files: toFiles(record, stats),
+    totalLength: m?.totalLength ?? 0,
+    pieceLength: m?.pieceLength ?? 0,
+    pieceCount: m?.pieceCount ?? 0,
+    private: m?.private ?? false,
+    files: record.metainfo ? toFiles(record, stats) : [],
     // Absent, not zeroed, until a worker has reported: zeros would claim "no progress".
     stats: stats === undefined ? undefined : toTorrentStats(stats),
-    error: record.error ?? (stats?.state === 'error' ? (stats.error ?? '') : ''),
+    error: record.error ?? (stats?.state === 'error' ? (stats.error ?? '') : (record.magnet?.error ?? '')),
     addedAt: Math.floor(record.addedAt / 1000),
     category: s.category,
     tags: [...s.tags],

@@ -60,9 +60,12 @@ export interface ControlServiceOptions {
    * refusal), so the service can log it; the client sees only the message.
    */
   onInternalError?: (method: string, error: unknown) => void;
+  /** How long AddTorrent with a magnet waits for the fleet to fetch its metadata (default 2 min). */
+  magnetWaitMs?: number;
 }
 
 export const DEFAULT_TICK_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAGNET_WAIT_MS = 120_000;
 
 const STATUS_OF: Record<ControlErrorCode, Status> = {
   'invalid-argument': Status.INVALID_ARGUMENT,
@@ -114,6 +117,7 @@ export function createControlService(backend: ControlBackend, options: ControlSe
   if (!Number.isFinite(tickTimeoutMs) || tickTimeoutMs < 0) {
     throw new RangeError(`tickTimeoutMs must be a non-negative number of milliseconds (0 = no timeout), got ${tickTimeoutMs}`);
   }
+  const magnetWaitMs = options.magnetWaitMs ?? DEFAULT_MAGNET_WAIT_MS;
   const failed = (method: string, error: unknown): Pick<StatusObject, 'code' | 'details'> => {
     const status = toStatus(error);
     if (status.code === Status.INTERNAL) options.onInternalError?.(method, error);
@@ -160,9 +164,23 @@ export function createControlService(backend: ControlBackend, options: ControlSe
     const options: AddOptions = { paused: request.paused, savePath: request.savePath, settings: torrentPatchIsEmpty(settings) ? undefined : settings };
     let added;
     if (request.torrentFile !== undefined) added = await backend.add(request.torrentFile, options);
-    else if (request.magnetUri !== undefined) added = await backend.addMagnet(request.magnetUri, options);
+    else if (request.magnetUri !== undefined) added = await addMagnet(request.magnetUri, options);
     else throw new ControlError('invalid-argument', 'AddTorrent needs a source: torrent_file (the .torrent bytes) or magnet_uri');
     return { torrent: torrentFor(added.record), created: added.created };
+  }
+
+  /**
+   * A magnet is registered at once and its metadata fetched by the fleet;
+   * AddTorrent answers once that is in (a paused one at once: it is not
+   * fetched), or at the deadline with the torrent still in state METADATA,
+   * registered all the same.
+   */
+  async function addMagnet(uri: string, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }> {
+    const added = await backend.addMagnet(uri, options);
+    if (added.record.metainfo || added.record.desired === 'paused') return added;
+    const record = await backend.waitForMetadata(added.record.infoHashHex, magnetWaitMs);
+    if (!record) throw new ControlError('not-found', `${added.record.infoHashHex} was removed while its metadata was being fetched`);
+    return { record, created: added.created };
   }
 
   async function setDesired(infoHash: string, desired: 'running' | 'paused'): Promise<Record<string, never>> {
@@ -278,7 +296,7 @@ export function createControlService(backend: ControlBackend, options: ControlSe
       const hash = parseInfoHash(request.infoHash, 'info_hash');
       const record = await backend.get(hash);
       if (!record) throw new ControlError('not-found', `no torrent ${hash}`);
-      const updated = await backend.update(hash, torrentPatchFromProto(request.patch, visibleFiles(record.metainfo)));
+      const updated = await backend.update(hash, torrentPatchFromProto(request.patch, record.metainfo ? visibleFiles(record.metainfo) : undefined));
       if (!updated) throw new ControlError('not-found', `no torrent ${hash}`);
       return { torrent: torrentFor(updated) };
     }),

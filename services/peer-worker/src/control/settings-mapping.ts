@@ -89,7 +89,7 @@ export function torrentPatchFromProto(p: ProtoPatch | undefined, files: number[]
 
 /** File priority changes by metainfo index; see torrentPatchFromProto for `files`. */
 export function fileChangesFromProto(changes: FilePriorityChange[], files: number[] | undefined): NonNullable<TorrentSettingsPatch['files']> {
-  if (files === undefined) throw new ControlError('invalid-argument', 'file priorities need the file list, which a magnet URI does not have yet: set them with SetTorrent once it is added');
+  if (files === undefined) throw new ControlError('invalid-argument', 'file priorities need the file list, which a magnet URI does not have yet: set them with SetTorrent once its metadata is in');
   return changes.map((change, n) => ({
     priority: enumValue(PRIORITY, change.priority, `files[${n}].priority`, 'FILE_PRIORITY_SKIP, FILE_PRIORITY_NORMAL, FILE_PRIORITY_HIGH'),
     indices: change.indices.map((i) => {

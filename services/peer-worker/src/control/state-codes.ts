@@ -40,6 +40,8 @@ export function stateToProto(s: TorrentStatsView['state']): TorrentState {
  * the workers last reported (the figures), first rule that holds:
  *
  * - paused: the torrent is not to run, so whatever stopped it is not the news;
+ * - metadata: a magnet link whose metadata the fleet is fetching (a failed
+ *   attempt is tried again, so it stays so, as in qBittorrent);
  * - error: the fleet cannot run it, or its worker says it failed;
  * - queued: running, but waiting for a slot under the queueing limits;
  * - checking, as the worker says;
@@ -48,8 +50,9 @@ export function stateToProto(s: TorrentStatsView['state']): TorrentState {
  *   (qBittorrent's stalledDL), so a user sees a torrent without sources;
  * - downloading otherwise, also before any worker has reported.
  */
-export function torrentState(record: Pick<TorrentRecord, 'desired' | 'error' | 'queued'>, stats: Pick<TorrentStatsView, 'state' | 'complete' | 'downloadRate'> | undefined): TorrentState {
+export function torrentState(record: Pick<TorrentRecord, 'desired' | 'error' | 'queued'> & { magnet?: unknown }, stats: Pick<TorrentStatsView, 'state' | 'complete' | 'downloadRate'> | undefined): TorrentState {
   if (record.desired === 'paused') return TorrentState.TORRENT_STATE_PAUSED;
+  if (record.magnet !== undefined) return TorrentState.TORRENT_STATE_METADATA;
   if (record.error !== undefined || stats?.state === 'error') return TorrentState.TORRENT_STATE_ERROR;
   if (record.queued) return TorrentState.TORRENT_STATE_QUEUED;
   if (stats?.state === 'checking') return TorrentState.TORRENT_STATE_CHECKING;

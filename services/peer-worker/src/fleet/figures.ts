@@ -82,6 +82,20 @@ export function recordTick(m: PeerWorkerMetrics, t: EngineTick, pausedInRegistry
   m.setTorrentStates(count);
 }
 
+/** A peer-worker's figures for the fleet view, from the engine's last tick: what it runs and moves (serve reports the same). */
+export function engineFigures(t: EngineTick | undefined): { torrents: number; downloadRate: number; uploadRate: number; peers: number } {
+  const out = { torrents: 0, downloadRate: 0, uploadRate: 0, peers: 0 };
+  for (const x of t?.torrents ?? []) {
+    if (x.state !== 'paused') out.torrents++;
+    out.downloadRate += x.downloadRate;
+    out.uploadRate += x.uploadRate;
+    out.peers += x.peers;
+  }
+  out.downloadRate = Math.round(out.downloadRate);
+  out.uploadRate = Math.round(out.uploadRate);
+  return out;
+}
+
 /** The figures of the one engine in this process: `seedbox serve`. */
 export class LocalStatsBoard implements StatsSource {
   private readonly listeners = new Set<(s: TorrentStatsView[]) => void>();

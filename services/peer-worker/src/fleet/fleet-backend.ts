@@ -1,7 +1,8 @@
-import { encodeBencode, MetainfoError, parseMagnet, parseMetainfo, type Magnet, type Metainfo } from '@seedbox/protocol';
+import { MetainfoError, parseHostPort, parseMagnet, parseMetainfo, trackerUrlKind, type Magnet, type Metainfo } from '@seedbox/protocol';
 import {
   applyConfigPatch,
   applyTorrentPatch,
+  awaitingMetadata,
   defaultFleetConfig,
   defaultTorrentSettings,
   normalizeSavePath,
@@ -28,12 +29,11 @@ import {
   type QueueMove,
   type StatsSource,
   type TorrentRecord,
+  type TorrentRecordBase,
   type TorrentStatsView,
   type TrackerSource,
   type TrackerStatus,
 } from '../control/backend.js';
-import type { ResolvedMagnet } from '../magnet-resolver.js';
-import { MetadataFetchError } from '../metadata-fetcher.js';
 
 /**
  * The control API's backend over a FleetStore: the registry is the
@@ -42,6 +42,10 @@ import { MetadataFetchError } from '../metadata-fetcher.js';
  * TrackerSource, connected peers from a PeerSource, and deleting data is
  * `deleteData`'s (in the fleet, a request to the disk-writers, the only
  * ones that write the volume).
+ *
+ * A magnet link is registered at once, as an entry awaiting its metadata;
+ * the fleet's runners fetch it (MagnetOwner), so nothing here waits for
+ * peers.
  */
 export interface FleetBackendOptions {
   state: FleetStore;
@@ -50,8 +54,6 @@ export interface FleetBackendOptions {
   peers: PeerSource;
   /** Deletes a removed torrent's files (its content in `savePath`, see torrentRemovalPath); throws with the reason when it cannot. */
   deleteData: (infoHashHex: string, place: DataPlace) => Promise<void>;
-  /** For magnet URIs: fetches the metadata (the engine's resolver, with discovery). */
-  resolve?: ((magnet: Magnet) => Promise<ResolvedMagnet>) | undefined;
   /** The data folder, as this process sees it: save folders are inside it. */
   dataDir: string;
   /** What the runner of this process knows of the fleet: which running torrents wait in the queue, the totals. */
@@ -76,16 +78,26 @@ export interface FleetView {
   pieces(infoHashHex: string): Uint8Array | undefined;
 }
 
+/**
+ * A magnet link must name somewhere to fetch its metadata from: with no
+ * DHT, one without a tracker we can announce to (tr) or a peer (x.pe)
+ * could never be resolved. Throws ControlError invalid-argument saying so.
+ */
+export function checkMagnetSources(magnet: Magnet): void {
+  const findable = magnet.trackers.some((t) => trackerUrlKind(t) !== undefined) || magnet.peers.some((p) => parseHostPort(p) !== undefined);
+  if (!findable) {
+    throw new ControlError('invalid-argument', `nowhere to fetch the metadata of ${magnet.infoHashHex} from: the magnet link has no http, https or udp tracker (tr) and no peers (x.pe)`);
+  }
+}
+
 export class FleetBackend implements ControlBackend {
   private readonly parsed = new Map<string, Metainfo>();
   private readonly state: FleetStore;
   private readonly board: StatsSource;
-  private readonly resolve: FleetBackendOptions['resolve'];
 
   constructor(private readonly o: FleetBackendOptions) {
     this.state = o.state;
     this.board = o.stats;
-    this.resolve = o.resolve;
   }
 
   async add(torrentFile: Uint8Array, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }> {
@@ -96,32 +108,15 @@ export class FleetBackend implements ControlBackend {
       if (e instanceof MetainfoError) throw new ControlError('invalid-argument', `not a valid torrent: ${e.message}`, { cause: e });
       throw e;
     }
-    const addedAt = Date.now();
-    const config = await this.unavailableOnError(() => this.state.getConfig());
-    const settings = this.checked(() => {
-      const s = applyTorrentPatch(defaultTorrentSettings(addedAt), options.settings ?? {}, { config, fileCount: meta.files.length });
-      // The category's folder, unless one is given.
-      const savePath = options.savePath !== undefined ? normalizeSavePath(options.savePath, this.o.dataDir) : s.category !== '' ? config.categories[s.category]?.savePath : undefined;
-      return savePath !== undefined ? { ...s, savePath } : s;
-    });
-    // Already there: answered as it is, without spending an id.
-    const existing = await this.get(meta.infoHashHex);
-    if (existing) return { record: existing, created: false };
-    const id = await this.unavailableOnError(() => this.state.nextTorrentId());
-    const entry: RegistryEntry = { infoHashHex: meta.infoHashHex, torrentFile: Uint8Array.from(torrentFile), desired: options.paused ? 'paused' : 'running', addedAt, rechecks: 0, settings, id };
-    const created = await this.unavailableOnError(() => this.state.addTorrent(entry));
-    const record = created ? this.record(entry, [entry]) : await this.get(meta.infoHashHex);
-    if (!record) throw new ControlError('unavailable', `${meta.infoHashHex} was removed while being added`);
-    return { record, created };
+    return this.register(meta.infoHashHex, options, meta.files.length, (base) => ({ ...base, torrentFile: Uint8Array.from(torrentFile) }));
   }
 
   /**
-   * A magnet URI: this worker fetches the info dictionary (BEP 9) from the
-   * link's peers (x.pe) and from those its trackers (tr) return, then
-   * registers the torrent as if its .torrent file had been added. The call
-   * answers once the metadata is in, so the registry only ever holds
-   * torrents whose files and pieces are known; a caller that will not wait
-   * sets a deadline.
+   * A magnet URI is registered at once, awaiting its metadata: the
+   * torrent's owner fetches the info dictionary (BEP 9) from the link's
+   * peers (x.pe) and those its trackers (tr) give, and writes the .torrent
+   * into the entry (see MagnetOwner). Settings are checked as for a file,
+   * except that file priorities cannot be, before the file list is known.
    */
   async addMagnet(uri: string, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }> {
     let magnet: Magnet;
@@ -130,19 +125,44 @@ export class FleetBackend implements ControlBackend {
     } catch (e) {
       throw new ControlError('invalid-argument', `not a valid magnet URI: ${(e as Error).message}`, { cause: e });
     }
-    const existing = await this.get(magnet.infoHashHex);
-    if (existing) return { record: existing, created: false };
-    if (!this.resolve) throw new ControlError('unimplemented', 'this peer-worker does not fetch magnet metadata');
-    let resolved: ResolvedMagnet;
-    try {
-      resolved = await this.resolve(magnet);
-    } catch (e) {
-      // Nowhere to look is the caller's mistake (a link without trackers or peers); the rest may pass.
-      if (e instanceof MetadataFetchError && e.code === 'METADATA_NO_SOURCES') throw new ControlError('invalid-argument', (e as Error).message, { cause: e });
-      throw new ControlError('unavailable', `no metadata for ${magnet.infoHashHex}: ${(e as Error).message}`, { cause: e });
+    checkMagnetSources(magnet);
+    return this.register(magnet.infoHashHex, options, 0, (base) => ({ ...base, torrentFile: new Uint8Array(0), magnet: uri }));
+  }
+
+  /** Waits for the entry's metadata by reading it (one key) every `pollMs`. */
+  async waitForMetadata(infoHashHex: string, timeoutMs: number, pollMs = 500): Promise<TorrentRecord | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const e = await this.unavailableOnError(() => this.state.getTorrent(infoHashHex));
+      if (!e) return undefined;
+      if (!awaitingMetadata(e) || Date.now() >= deadline) return this.get(infoHashHex);
+      await new Promise((r) => setTimeout(r, Math.min(pollMs, Math.max(0, deadline - Date.now()))));
     }
-    const infoBytes = resolved.meta.infoBytes;
-    return this.add(torrentFileFromInfo(infoBytes, magnet.trackers), options);
+  }
+
+  /**
+   * Adds an entry (made by `make` from the common fields) unless the
+   * torrent is there already, which is answered as it is, without
+   * spending an id. `fileCount` is what file priorities are checked
+   * against (0 before the metadata).
+   */
+  private async register(infoHashHex: string, options: AddOptions, fileCount: number, make: (base: Omit<RegistryEntry, 'torrentFile'>) => RegistryEntry): Promise<{ record: TorrentRecord; created: boolean }> {
+    const addedAt = Date.now();
+    const config = await this.unavailableOnError(() => this.state.getConfig());
+    const settings = this.checked(() => {
+      const s = applyTorrentPatch(defaultTorrentSettings(addedAt), options.settings ?? {}, { config, fileCount });
+      // The category's folder, unless one is given.
+      const savePath = options.savePath !== undefined ? normalizeSavePath(options.savePath, this.o.dataDir) : s.category !== '' ? config.categories[s.category]?.savePath : undefined;
+      return savePath !== undefined ? { ...s, savePath } : s;
+    });
+    const existing = await this.get(infoHashHex);
+    if (existing) return { record: existing, created: false };
+    const id = await this.unavailableOnError(() => this.state.nextTorrentId());
+    const entry = make({ infoHashHex, desired: options.paused ? 'paused' : 'running', addedAt, rechecks: 0, settings, id });
+    const created = await this.unavailableOnError(() => this.state.addTorrent(entry));
+    const record = created ? this.record(entry, [entry]) : await this.get(infoHashHex);
+    if (!record) throw new ControlError('unavailable', `${infoHashHex} was removed while being added`);
+    return { record, created };
   }
 
   async list(): Promise<TorrentRecord[]> {
@@ -166,9 +186,11 @@ export class FleetBackend implements ControlBackend {
     const entry = await this.unavailableOnError(() => this.state.getTorrent(infoHashHex));
     const removed = entry !== undefined && (await this.unavailableOnError(() => this.state.removeTorrent(infoHashHex)));
     if (!removed) return false;
-    const place: DataPlace = { name: this.parse(entry).name, savePath: entry.settings.savePath };
+    // A magnet removed before its metadata came has no data: it never ran.
+    const meta = awaitingMetadata(entry) ? undefined : this.parse(entry);
     this.parsed.delete(infoHashHex);
-    if (options.deleteData) {
+    if (options.deleteData && meta) {
+      const place: DataPlace = { name: meta.name, savePath: entry.settings.savePath };
       try {
         await this.o.deleteData(infoHashHex, place);
       } catch (e) {
@@ -188,20 +210,25 @@ export class FleetBackend implements ControlBackend {
 
   async update(infoHashHex: string, patch: TorrentSettingsPatch): Promise<TorrentRecord | undefined> {
     const config = await this.unavailableOnError(() => this.state.getConfig());
-    const meta = await this.metaOf(infoHashHex);
-    if (!meta) return undefined;
-    // Checked once before the store is touched, so a refusal is INVALID_ARGUMENT and not a retry.
+    if (!(await this.unavailableOnError(() => this.state.getTorrent(infoHashHex)))) return undefined;
+    // Checked inside the compare-and-set (a refusal is INVALID_ARGUMENT, not a retry): the file count is the entry's as it stands, 0 while a magnet awaits its metadata.
     const e = await this.unavailableOnError(() =>
-      this.state.updateTorrent(infoHashHex, (e) => ({ ...e, settings: this.checked(() => applyTorrentPatch(e.settings, patch, { config, fileCount: meta.files.length })) })),
+      this.state.updateTorrent(infoHashHex, (e) => ({ ...e, settings: this.checked(() => applyTorrentPatch(e.settings, patch, { config, fileCount: this.fileCount(e) })) })),
     );
     return e ? this.get(infoHashHex) : undefined;
   }
 
   async move(infoHashHex: string, savePath: string): Promise<boolean> {
     const to = this.checked(() => normalizeSavePath(savePath, this.o.dataDir));
-    // A new move forgets the last one's failure.
+    // A new move forgets the last one's failure. A magnet awaiting its metadata has no data yet: its folder just changes.
     const e = await this.unavailableOnError(() =>
-      this.state.updateTorrent(infoHashHex, (e) => (e.settings.savePath === to && e.moveTo === undefined && e.moveError === undefined ? undefined : { ...e, moveTo: to, moveError: undefined })),
+      this.state.updateTorrent(infoHashHex, (e) =>
+        e.settings.savePath === to && e.moveTo === undefined && e.moveError === undefined
+          ? undefined
+          : awaitingMetadata(e)
+            ? { ...e, settings: { ...e.settings, savePath: to }, moveTo: undefined, moveError: undefined }
+            : { ...e, moveTo: to, moveError: undefined },
+      ),
     );
     return e !== undefined;
   }
@@ -252,9 +279,8 @@ export class FleetBackend implements ControlBackend {
     return this.unavailableOnError(() => this.state.updateConfig((c) => removeCategories(c, names)));
   }
 
-  private async metaOf(infoHashHex: string): Promise<Metainfo | undefined> {
-    const e = await this.unavailableOnError(() => this.state.getTorrent(infoHashHex));
-    return e ? this.parse(e) : undefined;
+  private fileCount(e: RegistryEntry): number {
+    return awaitingMetadata(e) ? 0 : this.parse(e).files.length;
   }
 
   /** The queue's order: by queue key, then info hash, so every replica agrees. */
@@ -336,15 +362,27 @@ export class FleetBackend implements ControlBackend {
   }
 
   private record(e: RegistryEntry, all: RegistryEntry[]): TorrentRecord {
-    const meta = this.parse(e);
+    const base = this.recordBase(e, all);
+    if (e.magnet === undefined) return { ...base, torrentFile: e.torrentFile, metainfo: this.parse(e) };
+    let name = e.infoHashHex;
+    let trackers: string[] = [];
+    try {
+      const m = parseMagnet(e.magnet);
+      name = m.displayName ?? name;
+      trackers = [...m.trackers];
+    } catch {
+      // Checked when added; one stored otherwise shows as its hash.
+    }
+    return { ...base, metainfo: undefined, magnet: { uri: e.magnet, name, trackers, ...(e.metadataError !== undefined ? { error: e.metadataError } : {}) } };
+  }
+
+  private recordBase(e: RegistryEntry, all: RegistryEntry[]): TorrentRecordBase {
     const { fleet, dataDir } = this.o;
     const totals = fleet.totals(e.infoHashHex) ?? ZERO_TOTALS;
     const position = this.queueOrder(all).findIndex((x) => x.infoHashHex === e.infoHashHex) + 1;
     return {
       infoHashHex: e.infoHashHex,
       id: e.id ?? 0,
-      torrentFile: e.torrentFile,
-      metainfo: meta,
       desired: e.desired,
       addedAt: e.addedAt,
       settings: e.settings,
@@ -368,16 +406,4 @@ export class FleetBackend implements ControlBackend {
       throw new ControlError('unavailable', `the fleet's state cannot be reached: ${(e as Error).message}`, { cause: e });
     }
   }
-}
-
-/**
- * A .torrent file around a fetched info dictionary: the dictionary's own
- * bytes (its SHA-1 is the info hash, so they are not re-encoded) and the
- * magnet's trackers, one per tier as BEP 12 reads a flat list.
- */
-export function torrentFileFromInfo(infoBytes: Uint8Array, trackers: readonly string[]): Uint8Array {
-  // Keys in order (announce < announce-list < info): the head is an encoded dictionary without its closing 'e'.
-  const head =
-    trackers.length > 0 ? Buffer.from(encodeBencode({ announce: trackers[0]!, 'announce-list': trackers.map((t) => [t]) })).subarray(0, -1) : Buffer.from('d');
-  return Buffer.concat([head, Buffer.from('4:info'), infoBytes, Buffer.from('e')]);
 }

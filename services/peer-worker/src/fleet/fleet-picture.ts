@@ -1,5 +1,5 @@
 import { parseMetainfo, PieceGeometry, type Bitfield, type Metainfo } from '@seedbox/protocol';
-import { readBitfield, type RegistryEntry } from '@seedbox/cluster';
+import { awaitingMetadata, readBitfield, type RegistryEntry } from '@seedbox/cluster';
 import { piecePriorities } from '../file-selection.js';
 
 /**
@@ -7,6 +7,11 @@ import { piecePriorities } from '../file-selection.js';
  * bring it: every registry entry with its parsed metainfo, and every
  * torrent's verified pieces. The runner decides from it; the control API
  * reads from it (how much of a torrent is there, whether it is done).
+ *
+ * Magnet links still without their metadata are kept apart (`awaiting`):
+ * they have no .torrent to parse, no pieces and nothing to run, only a
+ * link whose owner fetches the metadata (MagnetOwner). Once the entry
+ * has its .torrent, it moves to the registry like any torrent.
  */
 
 export interface Registered {
@@ -16,6 +21,8 @@ export interface Registered {
 
 export class FleetPicture {
   private readonly registry = new Map<string, Registered>();
+  /** Entries whose metadata is not in yet (see RegistryEntry.magnet). */
+  private readonly awaiting = new Map<string, RegistryEntry>();
   /** The fleet's bitfield bytes per torrent, as last seen. */
   private readonly bits = new Map<string, Uint8Array>();
   /** Each torrent's wanted pieces (priority above skip), for the file priorities they were made from. */
@@ -25,13 +32,21 @@ export class FleetPicture {
 
   /** A registry change; throws when the entry's torrent cannot be parsed (it is then not kept). */
   setEntry(hex: string, e: RegistryEntry | undefined): void {
-    if (!e) {
+    if (!e || awaitingMetadata(e)) {
+      if (e) this.awaiting.set(hex, e);
+      else this.awaiting.delete(hex);
       this.registry.delete(hex);
       this.wanted.delete(hex);
       this.perFile.delete(hex);
       return;
     }
+    this.awaiting.delete(hex);
     this.registry.set(hex, { entry: e, meta: this.registry.get(hex)?.meta ?? parseMetainfo(e.torrentFile) });
+  }
+
+  /** Magnet links whose metadata is not in yet. */
+  awaitingMetadata(): IterableIterator<RegistryEntry> {
+    return this.awaiting.values();
   }
 
   setBits(hex: string, bytes: Uint8Array | undefined): void {
@@ -113,10 +128,11 @@ export class FleetPicture {
     return bytes;
   }
 
-  /** Registered torrents paused by the operator (or a seeding rule). */
+  /** Registered torrents paused by the operator (or a seeding rule), magnets awaiting their metadata included. */
   get pausedCount(): number {
     let n = 0;
     for (const { entry } of this.registry.values()) if (entry.desired === 'paused') n++;
+    for (const entry of this.awaiting.values()) if (entry.desired === 'paused') n++;
     return n;
   }
 }

@@ -1,15 +1,17 @@
-import { createHash } from 'node:crypto';
 import type { Metainfo } from '@seedbox/protocol';
-import { defaultFleetConfig, effectiveSpeed, type SpeedLimits, type FleetConfig, type FleetStore, type RegistryEntry, type TorrentSettings, type TorrentTotals } from '@seedbox/cluster';
+import { defaultFleetConfig, effectiveSpeed, type SpeedLimits, type FleetConfig, type FleetStore, type RegistryEntry, type TorrentTotals } from '@seedbox/cluster';
 import type { Logger } from '@seedbox/runtime';
 import type { StatsSource } from '../control/backend.js';
 import type { FleetView } from './fleet-backend.js';
 import type { Engine, EngineTick } from '../engine.js';
-import type { Torrent, TorrentData } from '../torrent.js';
-import type { FileSelection } from '../file-selection.js';
+import { applySettings, filesOf, lazyData, type FleetTorrentData, type Running } from './fleet-run.js';
 import { FleetPicture } from './fleet-picture.js';
 import { activeTorrents, shareLimitReached, SlowWatch } from './fleet-policy.js';
+import { MagnetOwner } from './magnet-owner.js';
+import { rendezvousOwner } from './rendezvous.js';
 import { TotalsKeeper } from './totals-keeper.js';
+
+export type { FleetTorrentData } from './fleet-run.js';
 
 /**
  * Which torrents this peer-worker runs, and keeping the fleet informed.
@@ -21,6 +23,8 @@ import { TotalsKeeper } from './totals-keeper.js';
  *   next-highest takes over from the fleet's bitfield.
  * - A complete torrent is seeded by every worker, from the shared volume.
  * - Paused and removed torrents are run by none.
+ * - A magnet link still without its metadata has its owner fetch it
+ *   (MagnetOwner); then it runs as any torrent.
  *
  * Verified pieces go to the fleet's bitfield once a tick, and what a
  * check found (a torrent added over data already there, a recheck)
@@ -39,9 +43,6 @@ import { TotalsKeeper } from './totals-keeper.js';
  * (`data`), moving and deleting it, and what else each tick does
  * (`onTick`: in the fleet, the heartbeat and the figures over NATS).
  */
-
-/** A running torrent's data, as the runner asks for it: `recorded` is the fleet's bitfield as last seen. */
-export type FleetTorrentData = TorrentData & { close?(): Promise<void> };
 
 export interface FleetRunnerOptions {
   state: FleetStore;
@@ -71,26 +72,10 @@ export interface FleetRunnerOptions {
   log: Logger;
   /** How often the live workers are read. Default 2 s. */
   membershipMs?: number;
-}
-
-interface Running {
-  meta: Metainfo;
-  torrent: Torrent | undefined;
-  /** Opened on the first check. */
-  data: Promise<FleetTorrentData> | undefined;
-  /** Verified here since the last merge into the fleet's bitfield. */
-  unsaved: Set<number>;
-  /** The registry's recheck count this run has honoured. */
-  rechecks: number;
-  /** The save folder it runs from. */
-  savePath: string | undefined;
-  /** The settings last given to the torrent. */
-  settings: TorrentSettings;
-}
-
-/** What the engine is told of a torrent's files. */
-function filesOf(s: TorrentSettings, meta: Metainfo): FileSelection {
-  return { priorities: s.filePriorities.length === meta.files.length ? s.filePriorities : undefined, sequential: s.sequential, firstLastPiece: s.firstLastPiece };
+  /** One attempt at a magnet's metadata gives up after this long. Default 2 min. */
+  metadataTimeoutMs?: number;
+  /** A failed attempt is made again this long after. Default 60 s. */
+  metadataRetryMs?: number;
 }
 
 /** Totals go to the store this often (ticks), and when a torrent stops here. */
@@ -113,10 +98,20 @@ export class FleetRunner implements FleetView {
   /** Torrents whose move (by this worker) or rule action is under way. */
   private readonly busy = new Set<string>();
   private ticks = 0;
+  private readonly magnets: MagnetOwner;
 
   constructor(private readonly o: FleetRunnerOptions) {
     this.live = [o.workerId];
     this.totalsKeeper = new TotalsKeeper(o.state, o.log);
+    const timeoutMs = o.metadataTimeoutMs ?? 120_000;
+    this.magnets = new MagnetOwner({
+      state: o.state,
+      // The engine's one magnet flow: the trackers announce the swarm while it fetches.
+      fetch: (magnet, signal) => o.engine.fetchMetadata(magnet, { timeoutMs, signal }),
+      log: o.log,
+      retryMs: o.metadataRetryMs,
+      onSettled: () => this.schedule(),
+    });
   }
 
   async start(): Promise<void> {
@@ -213,6 +208,7 @@ export class FleetRunner implements FleetView {
     this.o.engine.off('tick', this.onTick);
     for (const s of this.stops) s();
     await this.syncing;
+    await this.magnets.stop();
     // The last tick's figures count too.
     for (const s of this.o.engine.snapshot().torrents) this.totalsKeeper.record(s, Date.now(), this.owner(s.infoHash) === this.o.workerId);
     await this.o.engine.stop();
@@ -249,7 +245,7 @@ export class FleetRunner implements FleetView {
       if (want && !r) this.run(hex, meta, entry);
       else if (!want && r) await this.close(hex, r);
       else if (r) {
-        this.applySettings(r, entry.settings);
+        applySettings(r, entry.settings);
         this.adoptFleetPieces(r);
         if (entry.rechecks > r.rechecks) {
           r.rechecks = entry.rechecks;
@@ -259,19 +255,7 @@ export class FleetRunner implements FleetView {
       if (entry.moveTo !== undefined && this.owner(hex) === this.o.workerId && !this.busy.has(hex)) void this.move(hex, entry, meta);
     }
     for (const [hex, r] of this.running) if (!this.picture.has(hex)) await this.close(hex, r);
-  }
-
-  /** Changed settings reach the running torrent. */
-  private applySettings(r: Running, next: TorrentSettings): void {
-    const was = r.settings;
-    r.settings = next;
-    const t = r.torrent;
-    if (!t || was === next) return;
-    if (was.filePriorities.join(',') !== next.filePriorities.join(',') && next.filePriorities.length === r.meta.files.length) t.setFilePriorities(next.filePriorities);
-    else if (was.filePriorities.length > 0 && next.filePriorities.length === 0) t.setFilePriorities(r.meta.files.map(() => 'normal'));
-    if (was.limits.download !== next.limits.download || was.limits.upload !== next.limits.upload) t.setLimits(next.limits);
-    if (was.sequential !== next.sequential) t.setSequential(next.sequential);
-    if (was.firstLastPiece !== next.firstLastPiece) t.setFirstLastPiece(next.firstLastPiece);
+    this.magnets.sync(this.picture.awaitingMetadata(), (hex) => this.owner(hex) === this.o.workerId);
   }
 
   /** The queue's answer over every running torrent of the registry. */
@@ -318,16 +302,7 @@ export class FleetRunner implements FleetView {
   }
 
   private owner(hex: string): string {
-    let best = this.o.workerId;
-    let bestScore = -1n;
-    for (const id of this.live) {
-      const score = createHash('sha1').update(`${id}\u0000${hex}`).digest().readBigUInt64BE(0);
-      if (score > bestScore || (score === bestScore && id < best)) {
-        best = id;
-        bestScore = score;
-      }
-    }
-    return best;
+    return rendezvousOwner(this.live, hex) ?? this.o.workerId;
   }
 
   private run(hex: string, meta: Metainfo, entry: RegistryEntry): void {
@@ -335,28 +310,9 @@ export class FleetRunner implements FleetView {
     const savePath = entry.settings.savePath;
     const r: Running = { meta, torrent: undefined, data: undefined, unsaved: new Set(), rechecks: entry.rechecks, savePath, settings: entry.settings };
     this.running.set(hex, r);
-    // The data is opened inside the check, so that a failure to open it (a
-    // folder where a file should be, a volume not mounted) is the torrent's
-    // error state with its reason, and a recheck (or resume) opens it again.
-    const open = (): Promise<FleetTorrentData> => {
-      r.data ??= Promise.resolve()
-        .then(() => this.o.data(meta, () => this.picture.bitBytes(hex), savePath))
-        .catch((e: unknown) => {
-          r.data = undefined;
-          throw e;
-        });
-      return r.data;
-    };
-    const data: TorrentData = {
-      check: async (onProgress, options) => (await open()).check(onProgress, options),
-      read: async (index, begin, length) => {
-        const d = await open();
-        if (!d.read) throw new Error('this torrent\'s data cannot be read');
-        return d.read(index, begin, length);
-      },
-      save: async (have) => (await open()).save?.(have),
-    };
-    const torrent = engine.add(meta, { data, files: filesOf(entry.settings, meta), limits: entry.settings.limits });
+    const data = lazyData(r, () => this.o.data(meta, () => this.picture.bitBytes(hex), savePath));
+    // A magnet resolved here starts with the peers that gave its metadata.
+    const torrent = engine.add(meta, { data, files: filesOf(entry.settings, meta), limits: entry.settings.limits, peers: this.magnets.takePeers(hex) });
     r.torrent = torrent;
     torrent.on('piece', (index) => r.unsaved.add(index));
     // What a check that hashed found is the truth now, whatever the record said.

@@ -1,8 +1,9 @@
 import { statfs } from 'node:fs/promises';
 import { listenOrExplain, type Logger, type WebConfig } from '@seedbox/runtime';
 import type { ControlBackend } from '../control/backend.js';
-import { PendingMagnets } from './pending-magnets.js';
+import type { FleetView } from '../fleet/fleet-view.js';
 import { createQbittorrentApi } from './qbittorrent/qbittorrent-api.js';
+import { createSeedboxApi } from './seedbox-api.js';
 import { fetchTorrentFile } from './torrent-url.js';
 import { createTransmissionApi } from './transmission/transmission-api.js';
 import type { WebApiContext } from './web-api.js';
@@ -12,8 +13,9 @@ import { startWebServer, type WebServer } from './web-server.js';
 
 /**
  * The web side of a peer-worker or of `seedbox serve`: the qBittorrent
- * WebAPI v2 under /api/v2/, the Transmission RPC at /transmission/rpc and
- * the web UI at / (last: it takes whatever the APIs do not), on
+ * WebAPI v2 under /api/v2/, the Transmission RPC at /transmission/rpc,
+ * seedbox's own API (the fleet view) under /api/seedbox/v1/ and the web
+ * UI at / (last: it takes whatever the APIs do not), on
  * SEEDBOX_WEB_HOST:SEEDBOX_WEB_PORT, over the same backend as gRPC.
  */
 
@@ -23,6 +25,8 @@ export interface StartWebApiOptions {
   dataDir: string;
   version: string;
   log: Logger;
+  /** What the fleet view shows: NATS heartbeats in a peer-worker, the process itself in serve. */
+  fleet?: FleetView;
 }
 
 export async function startWebApi(o: StartWebApiOptions): Promise<WebServer> {
@@ -35,6 +39,7 @@ export async function startWebApi(o: StartWebApiOptions): Promise<WebServer> {
     dataDir: o.dataDir,
     version: o.version,
     log: o.log,
+    fleet: o.fleet,
     now: Date.now,
     fetchTorrent: (url) => fetchTorrentFile(url),
     freeSpace: async (path) => {
@@ -42,9 +47,9 @@ export async function startWebApi(o: StartWebApiOptions): Promise<WebServer> {
       return s.bavail * s.bsize;
     },
   };
-  const server = await listenOrExplain('SEEDBOX_WEB_PORT (--web-port)', o.config.webPort, () =>
-    startWebServer({ host, port: o.config.webPort, apis: [createQbittorrentApi(ctx, { pending: new PendingMagnets({ now: ctx.now }) }), createTransmissionApi(ctx), createWebUi()], log: o.log, trustedProxies }),
-  );
+  // The UI's prefix is '/': it must come last, or it would take the APIs' paths.
+  const apis = [createQbittorrentApi(ctx), createTransmissionApi(ctx), createSeedboxApi(ctx), createWebUi()];
+  const server = await listenOrExplain('SEEDBOX_WEB_PORT (--web-port)', o.config.webPort, () => startWebServer({ host, port: o.config.webPort, apis, log: o.log, trustedProxies }));
   o.log.info('web APIs listening', { host, port: server.port, login: auth.required });
   return server;
 }

@@ -1,10 +1,11 @@
 import type { Logger } from '@seedbox/runtime';
 import type { ControlBackend } from '../control/backend.js';
+import type { FleetView } from '../fleet/fleet-view.js';
 import type { FetchedTorrent } from './torrent-url.js';
 import type { WebAuth } from './web-auth.js';
 import type { WebRequest, WebResponse } from './web-request.js';
 
-/** What both web APIs (qbittorrent/, transmission/) are given: the same backend the gRPC API uses, and the shared login. */
+/** What the web APIs (qbittorrent/, transmission/, seedbox-api.ts) are given: the same backend the gRPC API uses, and the shared login. */
 export interface WebApiContext {
   backend: ControlBackend;
   auth: WebAuth;
@@ -18,6 +19,8 @@ export interface WebApiContext {
   fetchTorrent(url: string): Promise<FetchedTorrent>;
   /** Free bytes of the file system holding `path`. */
   freeSpace(path: string): Promise<number>;
+  /** The fleet's members and rates (seedbox's own API); absent, its `fleet` answers 503. */
+  fleet?: FleetView | undefined;
 }
 
 /** One API: a path prefix and the function answering every request under it. */

@@ -3,6 +3,7 @@ import type { Api } from '../api.js';
 import type { Torrent } from '../types.js';
 import { FilesTab } from './files-tab.js';
 import { GeneralTab } from './general-tab.js';
+import { PeersTab } from './peers-tab.js';
 import { PiecesTab } from './pieces-tab.js';
 import { TrackersTab } from './trackers-tab.js';
 
@@ -14,6 +15,7 @@ import { TrackersTab } from './trackers-tab.js';
 const TABS = [
   { id: 'general', label: 'General' },
   { id: 'files', label: 'Files' },
+  { id: 'peers', label: 'Peers' },
   { id: 'trackers', label: 'Trackers' },
   { id: 'pieces', label: 'Pieces' },
 ] as const;
@@ -60,6 +62,7 @@ export function Details(props: { api: Api; torrent: Torrent; onClose: () => void
       <div id="details-panel" role="tabpanel" aria-labelledby={`tab-${tab}`} class="details-body">
         {tab === 'general' && <GeneralTab api={api} torrent={torrent} />}
         {tab === 'files' && <FilesTab api={api} hash={torrent.hash} />}
+        {tab === 'peers' && <PeersTab api={api} hash={torrent.hash} />}
         {tab === 'trackers' && <TrackersTab api={api} hash={torrent.hash} />}
         {tab === 'pieces' && <PiecesTab api={api} hash={torrent.hash} />}
       </div>

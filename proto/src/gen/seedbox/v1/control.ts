@@ -170,7 +170,11 @@ export interface AddTorrentRequest {
   torrentFile?:
     | Buffer
     | undefined;
-  /** A magnet URI (BEP 9). */
+  /**
+   * A magnet URI (BEP 9): registered at once, its metadata fetched by the
+   * fleet; the call answers once that is in (a paused one at once), or
+   * after 2 minutes with the torrent still in TORRENT_STATE_METADATA.
+   */
   magnetUri?:
     | string
     | undefined;

@@ -11,7 +11,10 @@ export enum TorrentState {
   TORRENT_STATE_UNSPECIFIED = 0,
   /** TORRENT_STATE_CHECKING - Checking existing data on the shared volume. */
   TORRENT_STATE_CHECKING = 1,
-  /** TORRENT_STATE_METADATA - Waiting for metadata (added from a magnet URI). */
+  /**
+   * TORRENT_STATE_METADATA - Waiting for metadata (added from a magnet URI): registered, with no
+   * files, pieces or sizes until the fleet has fetched it.
+   */
   TORRENT_STATE_METADATA = 2,
   TORRENT_STATE_DOWNLOADING = 3,
   TORRENT_STATE_SEEDING = 4,
@@ -235,7 +238,11 @@ export interface Torrent {
   stats?:
     | TorrentStats
     | undefined;
-  /** Human-readable reason when state is TORRENT_STATE_ERROR. */
+  /**
+   * Human-readable reason when state is TORRENT_STATE_ERROR; in state
+   * TORRENT_STATE_METADATA, why the last attempt at the metadata failed
+   * (the fleet tries again).
+   */
   error: string;
   /** Seconds since the Unix epoch. */
   addedAt: number;

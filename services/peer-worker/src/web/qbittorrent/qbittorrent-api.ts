@@ -1,5 +1,4 @@
 import type { WebApi, WebApiContext } from '../web-api.js';
-import { PendingMagnets } from '../pending-magnets.js';
 import { text, WebRequestError, type WebRequest, type WebResponse } from '../web-request.js';
 import * as actions from './qbt-actions.js';
 import { addHandler } from './qbt-add.js';
@@ -121,13 +120,11 @@ const PREFIX = '/api/v2/';
 const API_PATH = /^\/api\/v2\/([A-Za-z_][A-Za-z_0-9]*)\/([A-Za-z_][A-Za-z_0-9]*)$/;
 
 export interface QbittorrentApiOptions {
-  /** The magnets being resolved; share one with the Transmission RPC to list them in both. */
-  pending?: PendingMagnets;
   maindata?: MaindataStore;
 }
 
 export function createQbittorrentApi(ctx: WebApiContext, o: QbittorrentApiOptions = {}): WebApi {
-  const app: QbtApp = { ctx, pending: o.pending ?? new PendingMagnets({ now: ctx.now }), maindata: o.maindata ?? new MaindataStore(), peers: new TorrentPeersStore(), looseTags: new Set() };
+  const app: QbtApp = { ctx, maindata: o.maindata ?? new MaindataStore(), peers: new TorrentPeersStore(), looseTags: new Set() };
   return { prefix: PREFIX, handle: (req) => handle(app, req) };
 }
 

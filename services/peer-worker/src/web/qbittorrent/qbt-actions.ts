@@ -38,14 +38,12 @@ export const stop: QbtHandler = (call) => eachRecord(call, (r) => call.app.ctx.b
 
 /**
  * `deleteFiles` is optional here, false when absent (5.1 requires it, but
- * Sonarr leaves it out when keeping the data). A magnet still resolving
- * is taken off the list.
+ * Sonarr leaves it out when keeping the data). A magnet awaiting its
+ * metadata is removed like any torrent: its owner's fetch then finds no
+ * entry to write to.
  */
 export const remove: QbtHandler = async (call) => {
-  const hashes = hashList(call.params);
   const deleteData = parseBool(call.params.text('deleteFiles')) ?? false;
-  if (hashes !== 'all') for (const h of hashes) call.app.pending.delete(h);
-  else for (const p of call.app.pending.list()) call.app.pending.delete(p.infoHashHex);
   return eachRecord(call, (r) => call.app.ctx.backend.remove(r.infoHashHex, { deleteData }));
 };
 

@@ -20,8 +20,8 @@ import { optionalBool, optionalInt, optionalNumber, speedLimit } from './qbt-par
  * fetches later), so a dead link counts as a failure; and the options are
  * checked against the settings rules first, a broken one a 400 naming it.
  *
- * A magnet is answered at once and resolved in the background (see
- * PendingMagnets): it is listed as metaDL until its record exists.
+ * A magnet is registered at once and its metadata fetched by the fleet:
+ * it is listed as metaDL (on every replica) until that is in.
  */
 
 /** The add options as the backend takes them, and the few add-time asks that are not settings. */
@@ -120,34 +120,18 @@ async function ensureCategory(app: QbtApp, config: FleetConfig, category: string
   }
 }
 
-/** Starts resolving a magnet; true when it is now listed as resolving. */
-async function addMagnet(app: QbtApp, uri: string, options: AddOptions): Promise<boolean> {
-  const magnet = parseMagnet(uri);
-  const hex = magnet.infoHashHex;
-  if (await backendCall(() => app.ctx.backend.get(hex))) return false;
-  let created = false;
-  const outcome = app.pending.start(
-    { infoHashHex: hex, name: magnet.displayName ?? hex, trackers: magnet.trackers, uri, options },
-    async () => {
-      try {
-        created = (await app.ctx.backend.addMagnet(uri, options)).created;
-      } catch (e) {
-        app.ctx.log.warn('qBittorrent API: magnet not added', { infoHash: hex, error: e });
-        throw e;
-      }
-    },
-    // Deleted while resolving: the torrent it became goes too (its data is whatever arrived meanwhile).
-    async () => {
-      if (created) await app.ctx.backend.remove(hex, { deleteData: true });
-    },
-  );
-  return outcome === 'started';
+/** Registers a magnet (its metadata fetched by the fleet); true when it is new. */
+async function addMagnet(app: QbtApp, uri: string, options: AddOptions, added: string[]): Promise<boolean> {
+  parseMagnet(uri);
+  const { record, created } = await backendCall(() => app.ctx.backend.addMagnet(uri, options));
+  if (created) added.push(record.infoHashHex);
+  return created;
 }
 
 async function addUrl(app: QbtApp, url: string, options: AddOptions, added: string[]): Promise<boolean> {
-  if (isMagnetUri(url)) return addMagnet(app, url, options);
+  if (isMagnetUri(url)) return addMagnet(app, url, options, added);
   const fetched = await app.ctx.fetchTorrent(url);
-  if (fetched.kind === 'magnet') return addMagnet(app, fetched.uri, options);
+  if (fetched.kind === 'magnet') return addMagnet(app, fetched.uri, options, added);
   const { record, created } = await backendCall(() => app.ctx.backend.add(fetched.bytes, options));
   if (created) added.push(record.infoHashHex);
   return created;

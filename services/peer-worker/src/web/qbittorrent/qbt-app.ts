@@ -122,8 +122,8 @@ export const maindata: QbtHandler = async ({ app, params }) => {
   const [listing, space] = await Promise.all([loadListing(app), freeSpace(app)]);
   const trackerLists = new Map<string, string[]>();
   for (const e of listing.entries) trackerLists.set(e.record.infoHashHex, e.record.metainfo.announce.flat());
-  for (const p of listing.pending) trackerLists.set(p.infoHashHex, p.trackers);
-  const records = listing.entries.map((e) => e.record);
+  for (const p of listing.pending) trackerLists.set(p.infoHashHex, p.magnet.trackers);
+  const records = [...listing.entries.map((e) => e.record), ...listing.pending];
   const state = serverState(
     listing.entries.map((e) => ({ record: e.record, stats: e.stats })),
     listing.config,
@@ -135,8 +135,8 @@ export const maindata: QbtHandler = async ({ app, params }) => {
 
 /**
  * A torrent's connected peers, from every worker running it. A magnet
- * still resolving has none to show yet (its fetch's peers are not the
- * torrent's); an unknown hash is 404.
+ * awaiting its metadata has none to show yet (its fetch's peers are not
+ * the torrent's); an unknown hash is 404.
  */
 export const torrentPeers: QbtHandler = async ({ app, params }) => {
   const hash = singleHash(params);

@@ -1,13 +1,11 @@
 import type { WebApiContext } from '../web-api.js';
 import type { FormFields, WebRequest, WebResponse } from '../web-request.js';
-import type { PendingMagnets } from '../pending-magnets.js';
 import type { TorrentPeersStore } from './qbt-peers.js';
 import type { MaindataStore } from './qbt-sync.js';
 
 /** What every WebAPI handler is given: the shared context and this API's own per-process state. */
 export interface QbtApp {
   ctx: WebApiContext;
-  pending: PendingMagnets;
   /** sync/maindata's recent answers, to diff the next one against. */
   maindata: MaindataStore;
   /** sync/torrentPeers's, likewise. */

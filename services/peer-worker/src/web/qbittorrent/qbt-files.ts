@@ -1,6 +1,6 @@
 import type { FilePriority } from '@seedbox/cluster';
 import type { Metainfo } from '@seedbox/protocol';
-import type { TorrentRecord } from '../../control/backend.js';
+import type { ResolvedTorrentRecord } from '../../control/backend.js';
 import { visibleFiles } from '../../control/control-mapping.js';
 import { QbtError } from './qbt-error.js';
 import { hasPiece, type Progress } from './qbt-progress.js';
@@ -62,7 +62,7 @@ export function fileIndexes(raw: string | undefined, count: number): number[] {
   });
 }
 
-export function filesView(record: Pick<TorrentRecord, 'metainfo' | 'settings'>, progress: Pick<Progress, 'fileDone' | 'finished'>, indexes?: string): QbtFile[] {
+export function filesView(record: Pick<ResolvedTorrentRecord, 'metainfo' | 'settings'>, progress: Pick<Progress, 'fileDone' | 'finished'>, indexes?: string): QbtFile[] {
   const m = record.metainfo;
   const real = visibleFiles(m);
   return fileIndexes(indexes, real.length).map((index) => {

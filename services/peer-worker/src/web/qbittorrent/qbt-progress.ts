@@ -1,5 +1,5 @@
 import type { Metainfo } from '@seedbox/protocol';
-import type { TorrentRecord, TorrentStatsView } from '../../control/backend.js';
+import type { ResolvedTorrentRecord, TorrentStatsView } from '../../control/backend.js';
 
 /**
  * How much of a torrent is here, in qBittorrent's terms: `size` is the
@@ -55,7 +55,7 @@ export function fileDoneFromBitfield(m: Pick<Metainfo, 'files' | 'pieceLength' |
   return done;
 }
 
-export function progressOf(record: Pick<TorrentRecord, 'metainfo' | 'settings'>, stats: Pick<TorrentStatsView, 'fileDone' | 'complete' | 'state'> | undefined, bitfield: Uint8Array | undefined): Progress {
+export function progressOf(record: Pick<ResolvedTorrentRecord, 'metainfo' | 'settings'>, stats: Pick<TorrentStatsView, 'fileDone' | 'complete' | 'state'> | undefined, bitfield: Uint8Array | undefined): Progress {
   const m = record.metainfo;
   const fileDone = stats?.fileDone ?? fileDoneFromBitfield(m, bitfield ?? new Uint8Array(0));
   const priorities = record.settings.filePriorities;

@@ -1,5 +1,5 @@
 import type { Metainfo } from '@seedbox/protocol';
-import type { TorrentRecord, TorrentStatsView } from '../../control/backend.js';
+import type { ResolvedTorrentRecord, TorrentStatsView } from '../../control/backend.js';
 import type { QbtTorrent } from './qbt-torrent-view.js';
 
 /**
@@ -119,7 +119,7 @@ export function webseedsView(m: Pick<Metainfo, 'urlList'>): { url: string }[] {
  * what is verified (the files' progress comes from it too), else the
  * figures' count. Either is capped at the piece count.
  */
-export function piecesHave(record: Pick<TorrentRecord, 'metainfo'>, stats: Pick<TorrentStatsView, 'piecesVerified'> | undefined, bits: Uint8Array | undefined): number {
+export function piecesHave(record: Pick<ResolvedTorrentRecord, 'metainfo'>, stats: Pick<TorrentStatsView, 'piecesVerified'> | undefined, bits: Uint8Array | undefined): number {
   let n = 0;
   if (bits === undefined) n = stats?.piecesVerified ?? 0;
   else for (const byte of bits) for (let b = byte; b !== 0; b &= b - 1) n++;

@@ -15,7 +15,7 @@ export const info: QbtHandler = async ({ app, params }) => {
   const { views, entries, pending } = await loadListing(app);
   const selected = selectTorrents(views, query);
   if (!parseBool(params.text('includeTrackers'))) return json(200, selected);
-  const tiers = new Map<string, string[][]>([...entries.map((e) => [e.record.infoHashHex, e.record.metainfo.announce] as const), ...pending.map((p) => [p.infoHashHex, p.trackers.map((t) => [t])] as const)]);
+  const tiers = new Map<string, string[][]>([...entries.map((e) => [e.record.infoHashHex, e.record.metainfo.announce] as const), ...pending.map((p) => [p.infoHashHex, p.magnet.trackers.map((t) => [t])] as const)]);
   return json(
     200,
     selected.map((t) => ({ ...t, trackers: metainfoTrackers(tiers.get(t.hash) ?? [], app.ctx.backend.trackers(t.hash)) })),
@@ -34,18 +34,18 @@ export const properties: QbtHandler = async ({ app, params }) => {
   return json(200, propertiesView(one.view, undefined, undefined, 0));
 };
 
-/** A magnet still resolving has no files yet: an empty list, as qBittorrent answers for a torrent without metadata. */
+/** A magnet awaiting its metadata has no files yet: an empty list, as qBittorrent answers for a torrent without metadata. */
 export const files: QbtHandler = async ({ app, params }) => {
   const one = await loadOne(app, singleHash(params));
   if (!one.entry) return json(200, []);
   return json(200, filesView(one.entry.record, one.entry.progress, params.text('indexes')));
 };
 
-/** A magnet still resolving lists its link's trackers: the tracker-client announces it meanwhile, so they may have answered. */
+/** A magnet awaiting its metadata lists its link's trackers: they are announced to meanwhile, so they may have answered. */
 export const trackers: QbtHandler = async ({ app, params }) => {
   const one = await loadOne(app, singleHash(params));
   if (one.entry) return json(200, trackersView(one.entry.record.metainfo, [], one.entry.trackers));
-  return json(200, trackersView(undefined, one.pending.trackers, app.ctx.backend.trackers(one.pending.infoHashHex)));
+  return json(200, trackersView(undefined, one.pending.magnet.trackers, app.ctx.backend.trackers(one.pending.infoHashHex)));
 };
 
 export const webseeds: QbtHandler = async ({ app, params }) => {

@@ -1,9 +1,8 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { effectiveShare, type FleetConfig, type ShareLimits } from '@seedbox/cluster';
 import type { Metainfo } from '@seedbox/protocol';
-import type { TorrentRecord, TorrentStatsView, TrackerStatus } from '../../control/backend.js';
+import type { PendingTorrentRecord, ResolvedTorrentRecord, TorrentRecord, TorrentStatsView, TrackerStatus } from '../../control/backend.js';
 import { visibleFiles } from '../../control/control-mapping.js';
-import type { PendingMagnet } from '../pending-magnets.js';
 import type { Progress } from './qbt-progress.js';
 import { secondsToNextAnnounce, swarmCounts, workingTracker } from './qbt-trackers.js';
 
@@ -143,7 +142,7 @@ export function magnetUri(m: Pick<Metainfo, 'infoHashHex' | 'name' | 'announce' 
 }
 
 /** Where the content is: the one real file's path, else the torrent's folder (qBittorrent's contentPath with the Original layout). */
-export function contentPath(record: Pick<TorrentRecord, 'savePath' | 'metainfo'>): string {
+export function contentPath(record: Pick<ResolvedTorrentRecord, 'savePath' | 'metainfo'>): string {
   const m = record.metainfo;
   const real = visibleFiles(m);
   if (real.length === 1) return join(record.savePath, ...(m.multiFile ? [m.name, ...m.files[real[0]!]!.path] : [m.name]));
@@ -190,7 +189,7 @@ export function etaOf(
 }
 
 export interface TorrentViewInput {
-  record: TorrentRecord;
+  record: ResolvedTorrentRecord;
   stats: TorrentStatsView | undefined;
   progress: Progress;
   config: FleetConfig;
@@ -282,46 +281,50 @@ export function torrentView({ record, stats, progress, config, now, trackers: st
   };
 }
 
-/** A magnet still being resolved (or that failed to be): what is known before the metadata, as qBittorrent shows a torrent without it. */
-export function pendingView(p: PendingMagnet, config: FleetConfig, dataDir: string): QbtTorrent {
-  const settings = p.options.settings ?? {};
-  const share = effectiveShare({ ratio: settings.share?.ratio ?? -2, seedingMinutes: settings.share?.seedingMinutes ?? -2, inactiveMinutes: settings.share?.inactiveMinutes ?? -2 }, config.share);
-  const category = settings.category ?? '';
-  const folder = p.options.savePath ?? (category !== '' ? config.categories[category]?.savePath : undefined);
+/**
+ * A magnet link whose metadata the fleet is fetching, as qBittorrent shows
+ * a torrent without metadata: `metaDL` (`forcedMetaDL` when forced) for as
+ * long as it tries, a failed attempt included (qBittorrent keeps trying
+ * too), `stoppedDL` when stopped; sizes 0 and the total -1.
+ */
+export function pendingView(record: PendingTorrentRecord, config: FleetConfig, trackers: readonly TrackerStatus[] = []): QbtTorrent {
+  const s = record.settings;
+  const share = effectiveShare(s.share, config.share);
+  const stopped = record.desired === 'paused';
+  const links = record.magnet.trackers;
   return {
-    hash: p.infoHashHex,
-    infohash_v1: p.infoHashHex,
+    hash: record.infoHashHex,
+    infohash_v1: record.infoHashHex,
     infohash_v2: '',
-    name: p.name,
-    magnet_uri: p.uri,
+    name: record.magnet.name,
+    magnet_uri: record.magnet.uri,
     size: 0,
     progress: 0,
     dlspeed: 0,
     upspeed: 0,
-    priority: 0,
+    priority: config.queue.enabled ? record.queuePosition : 0,
     num_seeds: 0,
-    num_complete: 0,
+    num_complete: swarmCounts(trackers).complete ?? 0,
     num_leechs: 0,
-    num_incomplete: 0,
-    state: p.error !== undefined ? 'error' : settings.forceStart ? 'forcedMetaDL' : 'metaDL',
+    num_incomplete: swarmCounts(trackers).incomplete ?? 0,
+    state: stopped ? 'stoppedDL' : s.forceStart ? 'forcedMetaDL' : 'metaDL',
     eta: MAX_ETA,
-    seq_dl: settings.sequential ?? false,
-    f_l_piece_prio: settings.firstLastPiece ?? false,
-    category,
-    tags: (settings.tags ?? []).join(', '),
+    seq_dl: s.sequential,
+    f_l_piece_prio: s.firstLastPiece,
+    category: s.category,
+    tags: s.tags.join(', '),
     super_seeding: false,
-    force_start: settings.forceStart ?? false,
-    // The backend's rule for a torrent's folder: the one asked for, else the category's, else its own named by the hash.
-    save_path: resolve(dataDir, folder ?? p.infoHashHex),
+    force_start: s.forceStart,
+    save_path: record.savePath,
     download_path: '',
     content_path: '',
     root_path: '',
-    added_on: seconds(p.addedAt),
+    added_on: seconds(record.addedAt),
     completion_on: -1,
-    tracker: p.trackers[0] ?? '',
-    trackers_count: p.trackers.length,
-    dl_limit: settings.limits?.download ?? 0,
-    up_limit: settings.limits?.upload ?? 0,
+    tracker: workingTracker(trackers) ?? links[0] ?? '',
+    trackers_count: links.length,
+    dl_limit: s.limits.download,
+    up_limit: s.limits.upload,
     downloaded: 0,
     uploaded: 0,
     downloaded_session: 0,
@@ -332,15 +335,15 @@ export function pendingView(p: PendingMagnet, config: FleetConfig, dataDir: stri
     max_seeding_time: share.seedingMinutes,
     max_inactive_seeding_time: share.inactiveMinutes,
     ratio: 0,
-    ratio_limit: settings.share?.ratio ?? -2,
+    ratio_limit: s.share.ratio,
     popularity: 0,
-    seeding_time_limit: settings.share?.seedingMinutes ?? -2,
-    inactive_seeding_time_limit: settings.share?.inactiveMinutes ?? -2,
+    seeding_time_limit: s.share.seedingMinutes,
+    inactive_seeding_time_limit: s.share.inactiveMinutes,
     seen_complete: -1,
     auto_tmm: false,
     time_active: 0,
     seeding_time: 0,
-    last_activity: seconds(p.addedAt),
+    last_activity: seconds(record.addedAt),
     availability: -1,
     reannounce: 0,
     comment: '',

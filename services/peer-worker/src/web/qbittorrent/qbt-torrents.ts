@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import type { FleetConfig } from '@seedbox/cluster';
-import type { TorrentRecord, TorrentStatsView, TrackerStatus } from '../../control/backend.js';
-import type { PendingMagnet } from '../pending-magnets.js';
+import type { PendingTorrentRecord, ResolvedTorrentRecord, TorrentRecord, TorrentStatsView, TrackerStatus } from '../../control/backend.js';
 import type { QbtApp } from './qbt-context.js';
 import { backendCall, QbtError } from './qbt-error.js';
 import { progressOf, type Progress } from './qbt-progress.js';
@@ -9,13 +8,13 @@ import { pendingView, torrentView, type QbtTorrent } from './qbt-torrent-view.js
 
 /**
  * Reads what the WebAPI lists from the backend (records, figures, the
- * fleet's bitfields where figures lack per-file progress, the config) and
- * the magnets this process is resolving, and maps them with the pure
+ * fleet's bitfields where figures lack per-file progress, the config),
+ * magnets awaiting their metadata among them, and maps them with the pure
  * views. The only place the torrent endpoints read torrents from.
  */
 
 export interface TorrentEntry {
-  record: TorrentRecord;
+  record: ResolvedTorrentRecord;
   stats: TorrentStatsView | undefined;
   progress: Progress;
   /** The fleet's bitfield, when it was read (figures without fileDone). */
@@ -28,13 +27,13 @@ export interface TorrentEntry {
 export interface Listing {
   config: FleetConfig;
   entries: TorrentEntry[];
-  /** Magnets being resolved whose record does not exist yet. */
-  pending: PendingMagnet[];
-  /** Every torrent as torrents/info lists it: records, then pending magnets. */
+  /** Magnets whose metadata the fleet is fetching. */
+  pending: PendingTorrentRecord[];
+  /** Every torrent as torrents/info lists it, in the backend's order. */
   views: QbtTorrent[];
 }
 
-function entryOf(app: QbtApp, record: TorrentRecord, config: FleetConfig, now: number): TorrentEntry {
+function entryOf(app: QbtApp, record: ResolvedTorrentRecord, config: FleetConfig, now: number): TorrentEntry {
   const stats = app.ctx.backend.stats(record.infoHashHex);
   const bits = stats?.fileDone === undefined ? app.ctx.backend.pieces(record.infoHashHex) : undefined;
   const progress = progressOf(record, stats, bits);
@@ -45,33 +44,41 @@ function entryOf(app: QbtApp, record: TorrentRecord, config: FleetConfig, now: n
 export async function loadListing(app: QbtApp): Promise<Listing> {
   const [records, config] = await backendCall(() => Promise.all([app.ctx.backend.list(), app.ctx.backend.config()]));
   const now = app.ctx.now();
-  const entries = records.map((r) => entryOf(app, r, config, now));
-  const known = new Set(records.map((r) => r.infoHashHex));
-  const pending = app.pending.list().filter((p) => !known.has(p.infoHashHex));
-  const views = [...entries.map((e) => e.view), ...pending.map((p) => pendingView(p, config, app.ctx.dataDir))];
+  const entries: TorrentEntry[] = [];
+  const pending: PendingTorrentRecord[] = [];
+  const views: QbtTorrent[] = [];
+  for (const r of records) {
+    if (r.metainfo) {
+      const e = entryOf(app, r, config, now);
+      entries.push(e);
+      views.push(e.view);
+    } else {
+      pending.push(r);
+      views.push(pendingView(r, config, app.ctx.backend.trackers(r.infoHashHex)));
+    }
+  }
   return { config, entries, pending, views };
 }
 
-export type OneTorrent = { config: FleetConfig; entry: TorrentEntry; pending?: undefined } | { config: FleetConfig; entry?: undefined; pending: PendingMagnet; view: QbtTorrent };
+export type OneTorrent = { config: FleetConfig; entry: TorrentEntry; pending?: undefined } | { config: FleetConfig; entry?: undefined; pending: PendingTorrentRecord; view: QbtTorrent };
 
-/** One torrent by hash: its record, else the magnet resolving it; 404 "Not Found" (qBittorrent's body) when neither. */
+/** One torrent by hash, with its metadata or still awaiting it; 404 "Not Found" (qBittorrent's body) when unknown. */
 export async function loadOne(app: QbtApp, hash: string): Promise<OneTorrent> {
   const [record, config] = await backendCall(() => Promise.all([app.ctx.backend.get(hash), app.ctx.backend.config()]));
-  if (record) return { config, entry: entryOf(app, record, config, app.ctx.now()) };
-  const pending = app.pending.get(hash);
-  if (pending) return { config, pending, view: pendingView(pending, config, app.ctx.dataDir) };
-  throw new QbtError('not-found', 'Not Found');
+  if (!record) throw new QbtError('not-found', 'Not Found');
+  if (record.metainfo) return { config, entry: entryOf(app, record, config, app.ctx.now()) };
+  return { config, pending: record, view: pendingView(record, config, app.ctx.backend.trackers(hash)) };
 }
 
-/** A record by hash, for the endpoints that need its metadata: 404 when unknown, 409 while its magnet is resolving (qBittorrent's answer for a torrent without metadata). */
-export async function loadRecord(app: QbtApp, hash: string): Promise<TorrentRecord> {
+/** A record by hash, for the endpoints that need its metadata: 404 when unknown, 409 while its magnet awaits it (qBittorrent's answer for a torrent without metadata). */
+export async function loadRecord(app: QbtApp, hash: string): Promise<ResolvedTorrentRecord> {
   const record = await backendCall(() => app.ctx.backend.get(hash));
-  if (record) return record;
-  if (app.pending.get(hash)) throw new QbtError('conflict', "Torrent's metadata has not yet downloaded");
-  throw new QbtError('not-found', 'Not Found');
+  if (!record) throw new QbtError('not-found', 'Not Found');
+  if (!record.metainfo) throw new QbtError('conflict', "Torrent's metadata has not yet downloaded");
+  return record;
 }
 
-/** Records for `hashes` (or every one for `all`), skipping unknown hashes as qBittorrent's applyToTorrents does. */
+/** Records for `hashes` (or every one for `all`), magnets awaiting their metadata included, skipping unknown hashes as qBittorrent's applyToTorrents does. */
 export async function loadRecords(app: QbtApp, hashes: string[] | 'all'): Promise<TorrentRecord[]> {
   if (hashes === 'all') return backendCall(() => app.ctx.backend.list());
   const records = await backendCall(() => Promise.all(hashes.map((h) => app.ctx.backend.get(h))));

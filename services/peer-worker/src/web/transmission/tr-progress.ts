@@ -54,8 +54,12 @@ function anySet(bits: Uint8Array | undefined): bits is Uint8Array {
   return bits !== undefined && bits.some((b) => b !== 0);
 }
 
+/** A magnet link without its metadata: no files, nothing to count. */
+const NO_FILES: Progress = { files: [], priorities: [], fileDone: [], totalSize: 0, sizeWhenDone: 0, leftUntilDone: 0, haveValid: 0 };
+
 export function progressOf(record: TorrentRecord, stats: TorrentStatsView | undefined, bitfield: () => Uint8Array | undefined): Progress {
   const m = record.metainfo;
+  if (!m) return NO_FILES;
   const files = visibleFiles(m);
   const own = record.settings.filePriorities;
   const priorities = files.map((i) => own[i] ?? 'normal');

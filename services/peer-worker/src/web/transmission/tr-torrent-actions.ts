@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { QueueMove, TorrentRecord } from '../../control/backend.js';
+import { recordName, type QueueMove, type TorrentRecord } from '../../control/backend.js';
 import { optBool, optString, TrRpcError } from './tr-args.js';
 import { chosenTorrents, type TrEnv, type TrMethod } from './tr-env.js';
 
@@ -102,7 +102,7 @@ export const torrentSetLocation: TrMethod = async (args, env) => {
   if (!move) {
     const elsewhere = torrents.find((r) => !isWhereItIs(env, r, location));
     if (elsewhere) {
-      throw new TrRpcError('unsupported', `move: false cannot be done for ${elsewhere.metainfo.name}: seedbox cannot point a torrent at data it did not move; send move: true to move its data to ${location}`);
+      throw new TrRpcError('unsupported', `move: false cannot be done for ${recordName(elsewhere)}: seedbox cannot point a torrent at data it did not move; send move: true to move its data to ${location}`);
     }
     return {};
   }

@@ -1,6 +1,6 @@
 import type { TorrentSettingsPatch } from '@seedbox/cluster';
 import { isMagnetUri, MetainfoError, parseMetainfo } from '@seedbox/protocol';
-import type { AddOptions, TorrentRecord } from '../../control/backend.js';
+import { recordName, type AddOptions, type TorrentRecord } from '../../control/backend.js';
 import { optBool, optInt, optString, optStringList, TrRpcError, type TrArgs } from './tr-args.js';
 import type { TrEnv } from './tr-env.js';
 import { filePatch, hasFileArgs, readFileArgs, type FileArgs } from './tr-files.js';
@@ -8,8 +8,9 @@ import { filePatch, hasFileArgs, readFileArgs, type FileArgs } from './tr-files.
 /**
  * torrent-add (rpc-spec 3.4): a .torrent as base64 `metainfo`, or a
  * `filename` that is an http(s) URL (fetched here) or a magnet link
- * (the backend fetches the metadata from the swarm first, so the answer
- * comes once it is in: up to two minutes). A path on the server's disk is
+ * (registered at once, as Transmission does, and its metadata fetched by
+ * the fleet: torrent-get shows it meanwhile with metadataPercentComplete
+ * 0 and the link's name). A path on the server's disk is
  * not read: the file is sent as metainfo instead, as transmission-remote
  * does when it can read it.
  *
@@ -23,7 +24,7 @@ import { filePatch, hasFileArgs, readFileArgs, type FileArgs } from './tr-files.
  */
 
 function addedAnswer(record: TorrentRecord, created: boolean): Record<string, unknown> {
-  return { [created ? 'torrent-added' : 'torrent-duplicate']: { id: record.id, name: record.metainfo.name, hashString: record.infoHashHex } };
+  return { [created ? 'torrent-added' : 'torrent-duplicate']: { id: record.id, name: recordName(record), hashString: record.infoHashHex } };
 }
 
 /** The file patch for a .torrent about to be added; nothing when it does not parse (the backend then refuses it, naming the rule). */

@@ -1,6 +1,7 @@
 import type { FleetConfig } from '@seedbox/cluster';
+import type { Metainfo } from '@seedbox/protocol';
 import { TorrentState } from '@seedbox/proto';
-import type { PeerInfo, TorrentRecord, TorrentStatsView, TrackerStatus } from '../../control/backend.js';
+import { recordName, type PeerInfo, type TorrentRecord, type TorrentStatsView, type TrackerStatus } from '../../control/backend.js';
 import { torrentState } from '../../control/state-codes.js';
 import { modeOf, shownLimit, toKBps } from './tr-limits.js';
 import { piecesBase64, progressOf, type Progress } from './tr-progress.js';
@@ -17,6 +18,11 @@ import { magnetLinkOf, trackerErrorOf, trackerListOf, trackersOf, trackerStatsOf
  * peer-limit/maxConnectedPeers, peersFrom (peers are not told apart by
  * where they were found), primary-mime-type, recheckProgress, source,
  * startDate, torrentFile.
+ *
+ * A magnet link whose metadata the fleet is fetching is shown as
+ * Transmission shows one: metadataPercentComplete 0, downloading (or
+ * stopped), the link's name (its hash without one), no files, no pieces,
+ * sizes 0 and percentDone 0, its link's trackers.
  */
 
 export interface TorrentView {
@@ -140,10 +146,14 @@ class Facts {
 }
 
 /** A file's name as Transmission gives it: below the torrent's folder for a multi-file torrent, the name alone for a single file. */
-function fileName(f: Facts, metaIndex: number): string {
-  const m = f.record.metainfo;
+function fileName(m: Metainfo, metaIndex: number): string {
   const path = m.files[metaIndex]!.path.join('/');
   return m.multiFile ? `${m.name}/${path}` : path;
+}
+
+/** The trackers: the metainfo's tiers, else the magnet link's, one per tier. */
+function tiersOf(r: TorrentRecord): Pick<Metainfo, 'announce'> {
+  return r.metainfo ?? { announce: r.magnet.trackers.map((t) => [t]) };
 }
 
 /** Transmission's tr_priority_t: a skipped file keeps normal priority, as Transmission keeps wanted and priority apart. */
@@ -154,11 +164,11 @@ const FIELDS: Record<string, (f: Facts) => unknown> = {
   addedDate: (f) => seconds(f.record.addedAt),
   // Every torrent shares the bandwidth alike: all are "normal".
   bandwidthPriority: () => 0,
-  comment: (f) => f.record.metainfo.comment ?? '',
+  comment: (f) => f.record.metainfo?.comment ?? '',
   // Pieces that failed their hash, as the workers running it counted them, by the piece length.
-  corruptEver: (f) => whole(f.stats?.piecesFailed) * f.record.metainfo.pieceLength,
-  creator: (f) => f.record.metainfo.createdBy ?? '',
-  dateCreated: (f) => f.record.metainfo.creationDate ?? 0,
+  corruptEver: (f) => whole(f.stats?.piecesFailed) * (f.record.metainfo?.pieceLength ?? 0),
+  creator: (f) => f.record.metainfo?.createdBy ?? '',
+  dateCreated: (f) => f.record.metainfo?.creationDate ?? 0,
   doneDate: (f) => seconds(f.record.totals.completedAt),
   downloadDir: (f) => f.record.savePath,
   downloadedEver: (f) => whole(f.record.totals.downloaded),
@@ -172,7 +182,8 @@ const FIELDS: Record<string, (f: Facts) => unknown> = {
   fileCount: (f) => f.progress.files.length,
   files: (f) => {
     const p = f.progress;
-    return p.files.map((i, k) => ({ bytesCompleted: p.fileDone[k], length: f.record.metainfo.files[i]!.length, name: fileName(f, i) }));
+    const m = f.record.metainfo;
+    return m ? p.files.map((i, k) => ({ bytesCompleted: p.fileDone[k], length: m.files[i]!.length, name: fileName(m, i) })) : [];
   },
   fileStats: (f) => {
     const p = f.progress;
@@ -187,27 +198,28 @@ const FIELDS: Record<string, (f: Facts) => unknown> = {
   id: (f) => f.record.id,
   // Transmission's "finished": a seeding limit was reached and stopped it.
   isFinished: (f) => f.record.limitReached !== undefined,
-  isPrivate: (f) => f.record.metainfo.private,
+  isPrivate: (f) => f.record.metainfo?.private ?? false,
   // Downloading with nothing coming in over the last tick (the state the other APIs call stalled).
   isStalled: (f) => f.state === TorrentState.TORRENT_STATE_STALLED,
   labels: (f) => [...f.record.settings.tags],
   leftUntilDone: (f) => f.progress.leftUntilDone,
-  magnetLink: (f) => magnetLinkOf(f.record.metainfo),
-  // A record always has its metainfo: a magnet is registered once the metadata is in.
-  metadataPercentComplete: () => 1,
-  name: (f) => f.record.metainfo.name,
+  magnetLink: (f) => (f.record.metainfo ? magnetLinkOf(f.record.metainfo) : f.record.magnet.uri),
+  // How far a fetch is, is not shared across the fleet: 0 until the metadata is in, then 1.
+  metadataPercentComplete: (f) => (f.record.metainfo ? 1 : 0),
+  name: (f) => recordName(f.record),
   peers: (f) => f.peers.map(trPeer),
   peersConnected: (f) => whole(f.stats?.peers),
   peersGettingFromUs: (f) => (f.record.desired === 'paused' ? 0 : whole(f.stats?.peersGetting)),
   peersSendingToUs: (f) => (f.record.desired === 'paused' ? 0 : whole(f.stats?.peersSending)),
-  percentComplete: (f) => (f.progress.totalSize > 0 ? f.progress.haveValid / f.progress.totalSize : 1),
+  // Nothing of a magnet without its metadata is done (Transmission's 0), whereas a torrent with nothing wanted is all done.
+  percentComplete: (f) => (f.progress.totalSize > 0 ? f.progress.haveValid / f.progress.totalSize : f.record.metainfo ? 1 : 0),
   percentDone: (f) => {
     const p = f.progress;
-    return p.sizeWhenDone > 0 ? (p.sizeWhenDone - p.leftUntilDone) / p.sizeWhenDone : 1;
+    return p.sizeWhenDone > 0 ? (p.sizeWhenDone - p.leftUntilDone) / p.sizeWhenDone : f.record.metainfo ? 1 : 0;
   },
-  pieceCount: (f) => f.record.metainfo.pieceCount,
-  pieceSize: (f) => f.record.metainfo.pieceLength,
-  pieces: (f) => piecesBase64(f.record.metainfo.pieceCount, f.bits()),
+  pieceCount: (f) => f.record.metainfo?.pieceCount ?? 0,
+  pieceSize: (f) => f.record.metainfo?.pieceLength ?? 0,
+  pieces: (f) => (f.record.metainfo ? piecesBase64(f.record.metainfo.pieceCount, f.bits()) : ''),
   priorities: (f) => f.progress.priorities.map(priorityOf),
   // 0-based in Transmission, 1-based in the record.
   queuePosition: (f) => Math.max(0, f.record.queuePosition - 1),
@@ -224,16 +236,16 @@ const FIELDS: Record<string, (f: Facts) => unknown> = {
   sizeWhenDone: (f) => f.progress.sizeWhenDone,
   status: (f) => f.status,
   totalSize: (f) => f.progress.totalSize,
-  trackerList: (f) => trackerListOf(f.record.metainfo),
-  trackers: (f) => trackersOf(f.record.metainfo),
-  trackerStats: (f) => trackerStatsOf(f.record.metainfo, f.trackers, { active: f.announcing, now: f.env.now }),
+  trackerList: (f) => trackerListOf(tiersOf(f.record)),
+  trackers: (f) => trackersOf(tiersOf(f.record)),
+  trackerStats: (f) => trackerStatsOf(tiersOf(f.record), f.trackers, { active: f.announcing, now: f.env.now }),
   uploadedEver: (f) => whole(f.record.totals.uploaded),
   uploadLimit: (f) => toKBps(f.record.settings.limits.upload),
   uploadLimited: (f) => f.record.settings.limits.upload > 0,
   uploadRatio: (f) => (Number.isFinite(f.record.ratio) && f.record.ratio > 0 ? f.record.ratio : 0),
   // 0 and 1, not booleans: what Transmission 3.00 sent and 4.0.2 went back to.
   wanted: (f) => f.progress.priorities.map((p) => (p === 'skip' ? 0 : 1)),
-  webseeds: (f) => [...f.record.metainfo.urlList],
+  webseeds: (f) => [...(f.record.metainfo?.urlList ?? [])],
   // The engine does not download from web seeds.
   webseedsSendingToUs: () => 0,
 };

@@ -82,7 +82,8 @@ export function torrentSetPatch(q: TorrentSetRequest, record: TorrentRecord): To
   if (ratio !== undefined || idle !== undefined) patch.share = { ...(ratio !== undefined && { ratio }), ...(idle !== undefined && { inactiveMinutes: idle }) };
   if (q.labels !== undefined) patch.tags = q.labels;
   if (q.sequential !== undefined) patch.sequential = q.sequential;
-  const files = filePatch(q.files, record.metainfo, s.filePriorities);
+  // A magnet without its metadata has no files yet: an index is refused, as past the end of the list.
+  const files = filePatch(q.files, record.metainfo ?? { files: [] }, s.filePriorities);
   if (files) patch.files = files;
   return patch;
 }
