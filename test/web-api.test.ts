@@ -15,11 +15,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { compareTrees, makeTorrent, type TestTorrent } from './support/data.js';
 import { startFleet } from './support/fleet.js';
 import { startNatsServer } from './support/nats.js';
-import { startLibtorrentSeed } from './support/peers.js';
+import { startLibtorrentSeed, type RunningPeer } from './support/peers.js';
 import { cleanupAfter, cleanupAll, cleanupMark, freePort, makeTempDir, runToExit, waitFor } from './support/processes.js';
 import { startServe, type Serve } from './support/serve.js';
 import { needTools, tools } from './support/tools.js';
-import { QbtSession, TransmissionRpc } from './support/web-clients.js';
+import { QbtSession, TransmissionRpc, type Json } from './support/web-clients.js';
 import { startOpentracker } from './support/tracker.js';
 
 const need = needTools(tools.libtorrent, tools.mktorrent, tools.opentracker, tools.transmissionRemote);
@@ -40,12 +40,15 @@ describe.skipIf(!need.available)('the qBittorrent WebAPI and the Transmission RP
   let work: string;
   let trackerPort: number;
   const t: TestTorrent[] = [];
+  let lonely: TestTorrent;
 
   beforeAll(async () => {
     work = makeTempDir('webapi');
     trackerPort = await freePort();
     const announce = `http://127.0.0.1:${trackerPort}/announce`;
     for (let i = 0; i < 3; i++) t.push(await makeTorrent({ dir: join(work, 'src'), name: `w${i}.bin`, pieceLength: 32 * 1024, tracker: announce, files: { size: 1024 * 1024 + i * 7001 } }));
+    // No tracker at all: only peers handed over with addPeers can bring it.
+    lonely = await makeTorrent({ dir: join(work, 'src'), name: 'lonely.bin', pieceLength: 32 * 1024, files: { size: 900_000 } });
     t.push(
       await makeTorrent({
         dir: join(work, 'src'),
@@ -60,14 +63,20 @@ describe.skipIf(!need.available)('the qBittorrent WebAPI and the Transmission RP
     );
   }, 120_000);
 
-  /** serve with a login, a tracker and one libtorrent seed of every test torrent. */
-  async function swarm(name: string): Promise<{ s: Serve; data: string }> {
+  /** serve with a login, a tracker and one libtorrent seed of every test torrent (the one without a tracker too). */
+  async function swarm(name: string): Promise<{ s: Serve; data: string; seed: RunningPeer }> {
     await startOpentracker({ infoHashes: t.map((x) => x.infoHash), port: trackerPort });
-    await startLibtorrentSeed({ torrentPath: t.map((x) => x.torrentPath), dataRoot: t[0]!.dataRoot });
+    const seed = await startLibtorrentSeed({ torrentPath: [...t, lonely].map((x) => x.torrentPath), dataRoot: t[0]!.dataRoot });
     const data = join(work, name, 'data');
     mkdirSync(data, { recursive: true });
-    return { s: await startServe(data, LOGIN), data };
+    return { s: await startServe(data, LOGIN), data, seed };
   }
+
+  it('torrents/addPeers: a torrent with no tracker downloads from the peer handed over', async () => {
+    const { s, data, seed } = await swarm('addpeers');
+    await addFromPeer(`http://127.0.0.1:${s.webPort}`, `http://127.0.0.1:${s.webPort}`, seed, data);
+    await s.stop();
+  }, 120_000);
 
   it('@ctrl/qbittorrent: log in, add into a category, download to completion, read files and properties, delete with the files', async () => {
     const { s, data } = await swarm('qbt');
@@ -175,7 +184,7 @@ describe.skipIf(!need.available)('the qBittorrent WebAPI and the Transmission RP
     it("answers Sonarr from any replica: a login on one peer-worker is good on the other, and both APIs' calls pass through either", async () => {
       const nats = await startNatsServer();
       await startOpentracker({ infoHashes: t.map((x) => x.infoHash), port: trackerPort });
-      await startLibtorrentSeed({ torrentPath: t.map((x) => x.torrentPath), dataRoot: t[0]!.dataRoot });
+      const seed = await startLibtorrentSeed({ torrentPath: [...t, lonely].map((x) => x.torrentPath), dataRoot: t[0]!.dataRoot });
       const fleet = await startFleetWithLogin(nats.url);
       try {
         const [a, b] = fleet.peerWorkers;
@@ -186,11 +195,28 @@ describe.skipIf(!need.available)('the qBittorrent WebAPI and the Transmission RP
         expect((await other.call('app/webapiVersion')).status).toBe(200);
         await sonarrQbittorrent(`http://127.0.0.1:${b!.webPort}`, t[2]!, fleet.dataDir);
         await sonarrTransmission(`http://127.0.0.1:${a!.webPort}`, t[1]!, fleet.dataDir);
+        // Added on one replica, its peer handed over on the other: the worker running it dials it.
+        await addFromPeer(`http://127.0.0.1:${b!.webPort}`, `http://127.0.0.1:${a!.webPort}`, seed, fleet.dataDir);
       } finally {
         await fleet.stop();
       }
     }, 180_000);
   });
+
+  /** Adds the torrent without a tracker on one replica and hands it the seed's address on another; it downloads byte-identical. */
+  async function addFromPeer(addOn: string, peersOn: string, seed: RunningPeer, dataDir: string): Promise<void> {
+    const adder = new QbtSession(addOn);
+    await adder.login(USER, PASS);
+    const form = new FormData();
+    form.append('torrents', new Blob([readFileSync(lonely.torrentPath)]), 'lonely.torrent');
+    expect((await adder.call('torrents/add', { form })).text).toBe('Ok.');
+    const other = new QbtSession(peersOn);
+    other.cookie = adder.cookie;
+    const handed = await other.call('torrents/addPeers', { form: { hashes: lonely.infoHash, peers: `${seed.host}:${seed.port}|nonsense` } });
+    expect(handed.json()).toEqual({ [lonely.infoHash]: { added: 1, failed: 1 } });
+    await waitFor(async () => (await adder.call('torrents/info', { query: { hashes: lonely.infoHash } })).json<Json[]>()[0]?.progress === 1, 60_000, 'the download complete', { intervalMs: 250 });
+    expect(await compareTrees(lonely.contentPath, join(dataDir, lonely.infoHash, lonely.name))).toBeNull();
+  }
 
   async function startFleetWithLogin(natsUrl: string) {
     const env = { SEEDBOX_WEB_USERNAME: USER, SEEDBOX_WEB_PASSWORD: PASS, SEEDBOX_WEB_HOST: '127.0.0.1' };

@@ -37,7 +37,7 @@ import {
   type FleetConfigPatch,
   type TorrentSettingsPatch,
 } from '@seedbox/cluster';
-import { MagnetError, MetainfoError, parseMagnet, parseMetainfo, type Magnet } from '@seedbox/protocol';
+import { MagnetError, MetainfoError, parseMagnet, parseMetainfo, type Magnet, type PeerAddress } from '@seedbox/protocol';
 import {
   checkMagnetSources,
   ControlError,
@@ -302,6 +302,15 @@ export class MemoryControlBackend implements ControlBackend {
   async peers(infoHashHex: string): Promise<PeerInfo[] | undefined> {
     if (!this.records.has(infoHashHex)) return undefined;
     return structuredClone(this.connectedPeers.get(infoHashHex) ?? []);
+  }
+
+  /** Every addPeers call that named a known torrent, in order. */
+  readonly addedPeers: { infoHashHex: string; peers: PeerAddress[] }[] = [];
+
+  async addPeers(infoHashHex: string, peers: readonly PeerAddress[]): Promise<boolean> {
+    if (!this.records.has(infoHashHex)) return false;
+    this.addedPeers.push({ infoHashHex, peers: [...peers] });
+    return true;
   }
 
   onTick(listener: (stats: TorrentStatsView[]) => void): () => void {

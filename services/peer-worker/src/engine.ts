@@ -269,6 +269,13 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.entries.get(infoHashHex)?.torrent;
   }
 
+  /** Peers to dial for a torrent, as if a tracker had given them; false when the engine does not run it. */
+  addPeers(infoHashHex: string, peers: readonly PeerAddress[]): boolean {
+    const t = this.torrent(infoHashHex);
+    t?.addPeers(peers);
+    return t !== undefined;
+  }
+
   /** The peers connected to a torrent now, as the control APIs list them; undefined when the engine does not run it. */
   peers(infoHashHex: string): PeerInfo[] | undefined {
     return this.entries.get(infoHashHex)?.torrent.peerList();

@@ -537,7 +537,7 @@ describe('the other endpoints over the backend', () => {
     expect(((await q.call('torrents/info')).json() as object[])[0]).not.toHaveProperty('trackers');
   });
 
-  it('what the backend cannot do is 501 with the reason; addPeers reports every peer failed', async () => {
+  it('what the backend cannot do is 501 with the reason; addPeers hands the peers that are addresses to the torrent', async () => {
     h = await startQbt();
     const q = new QbtWire(h.base);
     await q.login();
@@ -546,7 +546,9 @@ describe('the other endpoints over the backend', () => {
     await q.call('torrents/add', { form });
     const hash = hashOf(SINGLE);
     expect((await q.call('torrents/rename', { form: { hash, name: 'x' } })).status).toBe(501);
-    expect((await q.call('torrents/addPeers', { form: { hashes: hash, peers: '10.0.0.1:6881|10.0.0.2:6881' } })).json()).toEqual({ [hash]: { added: 0, failed: 2 } });
+    expect((await q.call('torrents/addPeers', { form: { hashes: `${hash}|${'0'.repeat(40)}`, peers: '10.213.3.1:6881|[fd00::2]:51413|not-a-peer|10.213.3.3:0' } })).json()).toEqual({ [hash]: { added: 2, failed: 2 } });
+    expect(h.backend.addedPeers).toEqual([{ infoHashHex: hash, peers: [{ host: '10.213.3.1', port: 6881 }, { host: 'fd00::2', port: 51413 }] }]);
+    expect(await q.call('torrents/addPeers', { form: { hashes: hash, peers: 'nothing|useful' } })).toMatchObject({ status: 400 });
     expect((await q.call('torrents/setAutoManagement', { form: { hashes: hash, enable: 'true' } })).status).toBe(200);
   });
 });

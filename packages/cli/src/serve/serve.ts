@@ -155,7 +155,12 @@ async function run(config: ServeConfig): Promise<number> {
     stats: board,
     // The tracker-client and the peers are in this process: asked directly, no NATS.
     trackers: { status: (hex) => trackers?.trackerStatus(hex) ?? [], reannounce: async (hex) => trackers?.reannounce(hex) ?? 0 },
-    peers: { peers: async (hex) => engine.peers(hex) ?? [] },
+    peers: {
+      peers: async (hex) => engine.peers(hex) ?? [],
+      addPeers: async (hex, peers) => {
+        engine.addPeers(hex, peers);
+      },
+    },
     dataDir: config.dataDir,
     fleet: runner,
     deleteData: async (hex, place) => {

@@ -1,4 +1,4 @@
-import type { Metainfo } from '@seedbox/protocol';
+import type { Metainfo, PeerAddress } from '@seedbox/protocol';
 import type { DesiredState, FleetConfig, FleetConfigPatch, PeerInfo, ShareRule, TorrentSettings, TorrentSettingsPatch, TorrentTotals, TrackerStatus } from '@seedbox/cluster';
 
 /**
@@ -142,6 +142,8 @@ export interface TrackerSource {
 /** Where the backend reads a torrent's connected peers: every worker running it, over NATS, or the engine of this process. */
 export interface PeerSource {
   peers(infoHashHex: string): Promise<PeerInfo[]>;
+  /** Hands peers to whoever runs the torrent (every worker running it, or this engine), to be dialled as a tracker's would. */
+  addPeers(infoHashHex: string, peers: readonly PeerAddress[]): Promise<void>;
 }
 
 export type ControlErrorCode = 'invalid-argument' | 'not-found' | 'already-exists' | 'unavailable' | 'unimplemented';
@@ -220,6 +222,8 @@ export interface ControlBackend {
   reannounce(infoHashHex: string): Promise<boolean>;
   /** The peers connected to the torrent now, from every worker running it; undefined for an unknown torrent. */
   peers(infoHashHex: string): Promise<PeerInfo[] | undefined>;
+  /** Peers to dial for the torrent (qBittorrent's addPeers); false for an unknown torrent. */
+  addPeers(infoHashHex: string, peers: readonly PeerAddress[]): Promise<boolean>;
   /** Called once per fleet tick with every torrent's figures; answers an unsubscribe. */
   onTick(listener: (stats: TorrentStatsView[]) => void): () => void;
 }

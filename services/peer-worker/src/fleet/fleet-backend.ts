@@ -1,4 +1,4 @@
-import { MetainfoError, parseHostPort, parseMagnet, parseMetainfo, trackerUrlKind, type Magnet, type Metainfo } from '@seedbox/protocol';
+import { MetainfoError, parseHostPort, parseMagnet, parseMetainfo, trackerUrlKind, type Magnet, type Metainfo, type PeerAddress } from '@seedbox/protocol';
 import {
   applyConfigPatch,
   applyTorrentPatch,
@@ -330,6 +330,12 @@ export class FleetBackend implements ControlBackend {
   async peers(infoHashHex: string): Promise<PeerInfo[] | undefined> {
     if (!(await this.unavailableOnError(() => this.state.getTorrent(infoHashHex)))) return undefined;
     return this.o.peers.peers(infoHashHex);
+  }
+
+  async addPeers(infoHashHex: string, peers: readonly PeerAddress[]): Promise<boolean> {
+    if (!(await this.unavailableOnError(() => this.state.getTorrent(infoHashHex)))) return false;
+    if (peers.length > 0) await this.unavailableOnError(() => this.o.peers.addPeers(infoHashHex, peers));
+    return true;
   }
 
   onTick(listener: (stats: TorrentStatsView[]) => void): () => void {

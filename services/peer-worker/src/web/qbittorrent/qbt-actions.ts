@@ -1,4 +1,5 @@
 import type { TorrentSettingsPatch } from '@seedbox/cluster';
+import { parseHostPort, type PeerAddress } from '@seedbox/protocol';
 import type { QueueMove, TorrentRecord } from '../../control/backend.js';
 import { visibleFiles } from '../../control/control-mapping.js';
 import { json, text, type WebResponse } from '../web-request.js';
@@ -201,17 +202,24 @@ export const setSuperSeeding: QbtHandler = async (call) => {
 };
 
 /**
- * The backend has no way to connect a given peer: every peer of every
- * torrent named is reported failed, in qBittorrent's own answer shape.
+ * Peers to dial, `host:port` (`[v6]:port`) separated by `|`, handed to
+ * every worker running each torrent named. qBittorrent answers, per
+ * torrent, how many it took and how many it could not: here a peer that
+ * is not an address and port fails; the others are handed over (whether
+ * they answer is the swarm's business, as in qBittorrent).
  */
 export const addPeers: QbtHandler = async (call) => {
-  const peers = requireText(call.params, 'peers')
+  const listed = requireText(call.params, 'peers')
     .split('|')
     .map((p) => p.trim())
     .filter((p) => p !== '');
+  const peers = listed.map(parseHostPort).filter((p): p is PeerAddress => p !== undefined);
   if (peers.length === 0) throw new QbtError('bad-params', 'No valid peers were specified');
   const records = await loadRecords(call.app, hashList(call.params));
   const result: Record<string, { added: number; failed: number }> = {};
-  for (const r of records) result[r.infoHashHex] = { added: 0, failed: peers.length };
+  for (const r of records) {
+    const taken = await backendCall(() => call.app.ctx.backend.addPeers(r.infoHashHex, peers));
+    result[r.infoHashHex] = taken ? { added: peers.length, failed: listed.length - peers.length } : { added: 0, failed: listed.length };
+  }
   return json(200, result);
 };
