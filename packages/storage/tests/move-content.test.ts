@@ -1,9 +1,14 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MoveError, moveTorrentContent, torrentContentPath, torrentRemovalPath } from '../src/index.js';
+import { commandSucceeds, needTool } from '../../../test/support/tools.js';
+
+// Mounting a tmpfs inside the data folder needs root (as .ci/run has).
+const mountable = needTool({ name: 'root and mount (a tmpfs for a second filesystem)', check: () => process.getuid?.() === 0 && commandSucceeds('mount', ['--version']), install: 'run the tests as root' });
 
 const HEX = 'ab'.repeat(20);
 const dirs: string[] = [];
@@ -36,6 +41,29 @@ describe('moving a torrent content', () => {
       expect(b.toString()).toBe('episode one');
     } finally {
       await fh.close();
+    }
+  });
+
+  it.skipIf(!mountable.available)('moves across filesystems (a tmpfs mounted in the data folder): copied whole, then the original removed', async () => {
+    const data = dataDir();
+    const other = join(data, 'other-disk');
+    mkdirSync(other);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', other]);
+    try {
+      expect(statSync(other).dev).not.toBe(statSync(data).dev);
+      mkdirSync(join(data, HEX, 'show', 'extras'), { recursive: true });
+      writeFileSync(join(data, HEX, 'show', 'e1.mkv'), Buffer.alloc(3 * 1024 * 1024, 7));
+      writeFileSync(join(data, HEX, 'show', 'extras', 'notes.txt'), 'notes');
+      await moveTorrentContent(data, HEX, 'show', undefined, 'other-disk/tv');
+      expect(readFileSync(join(other, 'tv', 'show', 'e1.mkv')).equals(Buffer.alloc(3 * 1024 * 1024, 7))).toBe(true);
+      expect(readFileSync(join(other, 'tv', 'show', 'extras', 'notes.txt'), 'utf8')).toBe('notes');
+      expect(existsSync(join(data, HEX))).toBe(false);
+      // And back: the copy goes the other way just as well.
+      await moveTorrentContent(data, HEX, 'show', 'other-disk/tv', 'home');
+      expect(readFileSync(join(data, 'home', 'show', 'extras', 'notes.txt'), 'utf8')).toBe('notes');
+      expect(existsSync(join(other, 'tv', 'show'))).toBe(false);
+    } finally {
+      execFileSync('umount', [other]);
     }
   });
 
