@@ -97,7 +97,7 @@ describe.skipIf(!need.available)('the web UI in chromium, against seedbox serve'
     byMagnet = await makeTorrent({ dir: join(work, 'src'), name: 'debian-12.iso', pieceLength: 64 * 1024, tracker: announce, files: { size: 4 * 1024 * 1024 + 77 } });
   }, 120_000);
 
-  it('logs in, sets up, adds by file and by magnet, follows both to 100%, stops and starts, skips a file, sets limits, removes with the data', async () => {
+  it('logs in, sets up, adds by a dropped or picked file and by magnet, follows both to 100%, stops and starts, skips a file, sets limits, removes with the data', async () => {
     await startOpentracker({ infoHashes: [byFile.infoHash, byMagnet.infoHash], port: trackerPort });
     // Slow enough (about 9 s for both) that the list shows them under way and the
     // Peers tab finds the seed connected: libtorrent drops the link once both sides are complete.
@@ -150,9 +150,24 @@ describe.skipIf(!need.available)('the web UI in chromium, against seedbox serve'
     await page.getByRole('button', { name: 'Alt limits on' }).click();
     await page.getByRole('button', { name: 'Alt limits', exact: true }).waitFor();
 
-    // One torrent from its file, into the category.
-    await page.getByRole('button', { name: '+ Add' }).click();
+    // Files dropped on the page: a .torrent opens the add dialog with it; anything else is refused with a message.
+    const drop = async (name: string, bytes: Uint8Array): Promise<void> => {
+      const files = await page.evaluateHandle(
+        `(() => { const dt = new DataTransfer(); dt.items.add(new File([new Uint8Array(${JSON.stringify([...bytes])})], ${JSON.stringify(name)})); return dt; })()`,
+      );
+      await page.dispatchEvent('body', 'drop', { dataTransfer: files });
+    };
+    await drop('holiday.jpg', Uint8Array.from([0xff, 0xd8, 0xff]));
+    await page.getByText('Only .torrent files can be dropped here').waitFor();
+    await drop(`${byFile.name}.torrent`, readFileSync(byFile.torrentPath));
     let dialog = page.getByRole('dialog', { name: 'Add torrents' });
+    await dialog.getByText(`${byFile.name}.torrent`).waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    // One torrent from its file, picked, into the category.
+    await page.getByRole('button', { name: '+ Add' }).click();
+    dialog = page.getByRole('dialog', { name: 'Add torrents' });
     await dialog.locator('input[type=file]').setInputFiles(byFile.torrentPath);
     await dialog.getByText(`${byFile.name}.torrent`).waitFor();
     await dialog.getByLabel('Category').selectOption('videos');
