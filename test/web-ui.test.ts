@@ -139,6 +139,10 @@ describe.skipIf(!need.available)('the web UI in chromium, against seedbox serve'
     await page.getByLabel('Save folder of videos').waitFor();
     // And the alternative download limit, saved with the preferences; then switched on and off from the header.
     const settings = page.getByRole('dialog', { name: 'Settings' });
+    // DHT, PeX and encryption as the server has them: off, and not to be switched on yet.
+    expect(await settings.getByLabel('DHT').isChecked()).toBe(false);
+    expect(await settings.getByLabel('DHT').isDisabled()).toBe(true);
+    expect(await settings.getByLabel('Encryption').inputValue()).toBe('2');
     await settings.getByLabel('Alternative download (KiB/s)').fill('2048');
     await settings.getByRole('form', { name: 'Preferences' }).getByRole('button', { name: 'Save' }).click();
     await settings.waitFor({ state: 'detached' });

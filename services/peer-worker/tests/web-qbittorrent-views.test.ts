@@ -355,6 +355,7 @@ describe('preferences', () => {
       max_ratio_act: 3,
       queueing_enabled: false,
       dht: false,
+      encryption: 2,
       bypass_local_auth: false,
     });
   });
@@ -362,12 +363,14 @@ describe('preferences', () => {
   it('turns a setPreferences json into a config patch, ignoring what the fleet does not have', () => {
     const current = defaultFleetConfig();
     const { patch, ignored } = preferencesPatch(
-      JSON.stringify({ dl_limit: 2048, alt_up_limit: -1, queueing_enabled: true, max_active_uploads: 7, slow_torrent_ul_rate_threshold: 4, max_ratio_enabled: true, max_ratio: 1.25, max_seeding_time_enabled: false, max_ratio_act: 1, dht: true, locale: 'fr', save_path: '/elsewhere' }),
+      JSON.stringify({ dl_limit: 2048, alt_up_limit: -1, queueing_enabled: true, max_active_uploads: 7, slow_torrent_ul_rate_threshold: 4, max_ratio_enabled: true, max_ratio: 1.25, max_seeding_time_enabled: false, max_ratio_act: 1, dht: true, encryption: 1, locale: 'fr', save_path: '/elsewhere' }),
       current,
       DATA,
     );
     expect(patch).toEqual({ speed: { download: 2048 }, altSpeed: { upload: 0 }, queue: { enabled: true, maxActiveSeeds: 7, slowUploadRate: 4096 }, share: { ratio: 1.25, seedingMinutes: -1 }, shareAction: 'remove' });
-    expect(ignored).toEqual(['dht', 'save_path']);
+    expect(ignored).toEqual(['dht', 'save_path', 'encryption']);
+    // Asking for what it already is (plain connections) is no change to ignore.
+    expect(preferencesPatch(JSON.stringify({ encryption: 2 }), current, DATA).ignored).toEqual([]);
   });
 
   it('refuses what it cannot read, naming the key', () => {

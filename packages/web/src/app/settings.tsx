@@ -97,6 +97,31 @@ export function Settings(props: { api: Api; categories: Record<string, Category>
                 </div>
               </fieldset>
             ))}
+            <fieldset>
+              <legend>Peer discovery and encryption</legend>
+              <div class="fields">
+                <label class="check disabled">
+                  <input type="checkbox" name="dht" checked={loaded.dht === true} disabled />
+                  DHT
+                </label>
+                <label class="check disabled">
+                  <input type="checkbox" name="pex" checked={loaded.pex === true} disabled />
+                  Peer exchange (PeX)
+                </label>
+                <label class="disabled">
+                  Encryption
+                  <select name="encryption" value={String(loaded.encryption ?? 2)} disabled>
+                    <option value="0">Prefer encrypted connections</option>
+                    <option value="1">Require encryption</option>
+                    <option value="2">Plain connections only</option>
+                  </select>
+                </label>
+              </div>
+              <small class="hint">
+                As the server reports them. This engine finds peers through trackers and peers you add, and speaks plain connections: DHT, peer exchange and encryption (MSE/PE) cannot be switched on
+                yet.
+              </small>
+            </fieldset>
             {error && (
               <p class="form-error" role="alert">
                 {error}

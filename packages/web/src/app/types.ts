@@ -182,6 +182,10 @@ export interface Preferences {
   /** 0 stop, 1 remove, 2 super seeding, 3 remove with content. */
   max_ratio_act: number;
   save_path: string;
+  dht?: boolean;
+  pex?: boolean;
+  /** 0 prefer, 1 require, 2 disabled. */
+  encryption?: number;
   [key: string]: unknown;
 }
 

@@ -45,6 +45,8 @@ export function preferencesView(c: FleetConfig, o: PreferencesContext): Record<s
     dht: false,
     pex: false,
     lsd: false,
+    // qBittorrent's 0 prefer, 1 require, 2 disable: the engine speaks plain connections only (no MSE/PE yet).
+    encryption: ENCRYPTION_DISABLED,
     queueing_enabled: c.queue.enabled,
     max_active_downloads: c.queue.maxActiveDownloads,
     max_active_uploads: c.queue.maxActiveSeeds,
@@ -100,6 +102,8 @@ function shareLimit(json: Record<string, unknown>, enabledKey: string, valueKey:
   }
   return valueKey in json ? read(json[valueKey]) : undefined;
 }
+
+const ENCRYPTION_DISABLED = 2;
 
 const UNSUPPORTED_SWITCHES = ['dht', 'pex', 'lsd', 'scheduler_enabled', 'temp_path_enabled', 'auto_tmm_enabled', 'add_stopped_enabled'] as const;
 
@@ -169,5 +173,6 @@ export function preferencesPatch(text: string, current: FleetConfig, dataDir: st
 
   for (const key of UNSUPPORTED_SWITCHES) if (key in json && bool(key, json[key])) ignored.push(key);
   if ('save_path' in json && json.save_path !== dataDir) ignored.push('save_path');
+  if ('encryption' in json && num('encryption', json.encryption) !== ENCRYPTION_DISABLED) ignored.push('encryption');
   return { patch, ignored };
 }
