@@ -465,6 +465,12 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
       expect(o.some((x) => x.kind === 'ConfigMap' && x.metadata.labels?.grafana_dashboard)).toBe(false);
     });
 
+    it('the tracker-client announces in BEP 12 order unless announceToAllTiers is set', () => {
+      const env = (args: string[]) => envValue(mainContainer(deployment(render(args), 'tracker-client')), 'SEEDBOX_ANNOUNCE_TO_ALL_TIERS');
+      expect(env([])).toBe('false');
+      expect(env(['--set', 'trackerClient.announceToAllTiers=true'])).toBe('true');
+    });
+
     it('external-nats: no NATS in the release, credentials from the existing Secret', () => {
       const o = objs('external-nats');
       expect(o.filter((x) => x.metadata.name.includes('nats'))).toEqual([]);

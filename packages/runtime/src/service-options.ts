@@ -177,8 +177,20 @@ export const diskWriterOptions = defineOptions({
   },
 });
 
+/** How the tracker-client announces, in the fleet and in `seedbox serve`. */
+const announceOptions = defineOptions({
+  announceToAllTiers: {
+    env: 'SEEDBOX_ANNOUNCE_TO_ALL_TIERS',
+    flag: 'announce-to-all-tiers',
+    kind: 'bool',
+    default: false,
+    describe: "announce every torrent to a tracker of each tier of its list, not only to the first tier that answers (BEP 12's order, the default, as libtorrent's announce_to_all_tiers)",
+  },
+});
+
 export const trackerClientOptions = defineOptions({
   ...commonOptions,
+  ...announceOptions,
   workerTimeoutMs: {
     env: 'SEEDBOX_WORKER_TIMEOUT_MS',
     flag: 'worker-timeout-ms',
@@ -229,6 +241,7 @@ export const serveOptions = defineOptions({
   maxConnections: peerWorkerOptions.maxConnections,
   maxConnectionsPerIp: peerWorkerOptions.maxConnectionsPerIp,
   hashThreads: diskWriterOptions.hashThreads,
+  ...announceOptions,
   ...webOptions,
 });
 

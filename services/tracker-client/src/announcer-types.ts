@@ -1,4 +1,8 @@
-import type { AnnounceEvent, AnnounceResponse, TrackerError, TrackerErrorCode } from '@seedbox/protocol';
+import type { AnnounceEvent, AnnounceParams, AnnounceResponse, TrackerError, TrackerErrorCode, TrackerPeer } from '@seedbox/protocol';
+import type { AnnouncePolicy } from './announce-plan.js';
+import type { TrackerTiers } from './tiers.js';
+import type { TrackerBackoffOptions } from './tracker-backoff.js';
+import type { TrackerTransport } from './transport.js';
 
 /**
  * What an Announcer is told and what it tells (announcer.ts): who is
@@ -94,6 +98,12 @@ export interface AnnounceTiming {
   stopTimeoutMs?: number;
   /** The least time between two announces asked for by hand (announceNow). Default 10 s. */
   manualFloorMs?: number;
+  /**
+   * The bounded try of one announce to one tracker: unanswered by then, it
+   * failed ("timed out") and the next tracker is asked. Default 10 s
+   * (libtorrent's tracker_receive_timeout).
+   */
+  trackerTimeoutMs?: number;
 }
 
 export const ANNOUNCE_TIMING_DEFAULTS: Required<AnnounceTiming> = {
@@ -104,4 +114,40 @@ export const ANNOUNCE_TIMING_DEFAULTS: Required<AnnounceTiming> = {
   retryMaxMs: 30 * 60_000,
   stopTimeoutMs: 5_000,
   manualFloorMs: 10_000,
+  trackerTimeoutMs: 10_000,
 };
+
+export interface AnnouncerOptions {
+  infoHash: Uint8Array;
+  infoHashHex: string;
+  /** Shared by all announcers of the torrent: a promotion helps every worker. */
+  tiers: TrackerTiers;
+  identity: AnnounceIdentity;
+  /** Read when each request is built. */
+  stats: () => TransferStats;
+  transport: TrackerTransport;
+  onPeers: (peers: TrackerPeer[], source: string) => void;
+  onWarning: (warning: TrackerWarning) => void;
+  onAnnounce?: (success: AnnounceSuccess) => void;
+  onFailure?: (failure: AnnounceFailed) => void;
+  /** Names the worker in warnings. */
+  workerId?: string;
+  timing?: AnnounceTiming;
+  /** Which tiers and trackers a round announces to; default BEP 12 (the first that answers). */
+  policy?: AnnouncePolicy;
+  /** How a failing tracker backs off. */
+  backoff?: TrackerBackoffOptions;
+  now?: () => number;
+}
+
+/** A tracker's answer within a round (or a background retry). */
+export interface AnnounceAnswer {
+  url: string;
+  event: AnnounceEvent;
+  params: AnnounceParams;
+  response: AnnounceResponse;
+  startedAt: number;
+}
+
+/** A tracker's failure within a round, and when it is asked again. */
+export type AnnounceRoundFailure = Omit<AnnounceFailed, 'infoHashHex' | 'workerId' | 'nextAnnounceAt'> & { retryAt: number };

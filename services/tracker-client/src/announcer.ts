@@ -1,15 +1,15 @@
-import { TrackerError, type AnnounceEvent, type AnnounceParams, type AnnounceResponse, type TrackerPeer } from '@seedbox/protocol';
+import type { AnnounceEvent, AnnounceParams } from '@seedbox/protocol';
 import {
   ANNOUNCE_TIMING_DEFAULTS,
-  type AnnounceFailed,
-  type AnnounceIdentity,
-  type AnnounceSuccess,
+  type AnnounceAnswer as Answer,
+  type AnnounceRoundFailure as Failure,
   type AnnounceTiming,
+  type AnnouncerOptions,
   type TrackerWarning,
-  type TransferStats,
 } from './announcer-types.js';
-import type { TrackerTiers } from './tiers.js';
-import type { TrackerTransport } from './transport.js';
+import { planRound } from './announce-plan.js';
+import { asTrackerError, boundedAttempt } from './tracker-attempt.js';
+import { TrackerRetries } from './tracker-retries.js';
 
 export * from './announcer-types.js';
 
@@ -20,8 +20,14 @@ export * from './announcer-types.js';
  * wanted), announceNow (a reannounce by hand) and stop.
  *
  * - Each round walks the tier list in BEP 12 order and stops at the first
- *   tracker that answers; every failure on the way is a warning, never an
- *   exception. When all fail, the round is retried with a doubling delay.
+ *   tracker that answers (or, as the policy asks, announces to every tier
+ *   or every tracker: announce-plan.ts); every failure on the way is a
+ *   warning, never an exception. When all fail, the round is retried with
+ *   a doubling delay.
+ * - Each tracker gets a bounded try (tracker-attempt.ts), so a dead one
+ *   delays the next by seconds, not minutes; after a failure it backs off
+ *   (tracker-backoff.ts): rounds skip it, and it is retried on its own in
+ *   the background, never delaying the others.
  * - Events (BEP 3): a tracker hears `started` the first time it hears from
  *   us (so after a failover the new tracker gets `started` too); `completed`
  *   once when the download finishes (not when we started as a seed); the
@@ -41,25 +47,6 @@ export * from './announcer-types.js';
  *   (onFailure), when the round's next announce is known.
  */
 
-export interface AnnouncerOptions {
-  infoHash: Uint8Array;
-  infoHashHex: string;
-  /** Shared by all announcers of the torrent: a promotion helps every worker. */
-  tiers: TrackerTiers;
-  identity: AnnounceIdentity;
-  /** Read when each request is built. */
-  stats: () => TransferStats;
-  transport: TrackerTransport;
-  onPeers: (peers: TrackerPeer[], source: string) => void;
-  onWarning: (warning: TrackerWarning) => void;
-  onAnnounce?: (success: AnnounceSuccess) => void;
-  onFailure?: (failure: AnnounceFailed) => void;
-  /** Names the worker in warnings. */
-  workerId?: string;
-  timing?: AnnounceTiming;
-  now?: () => number;
-}
-
 export class Announcer {
   private readonly timing: Required<AnnounceTiming>;
   private readonly now: () => number;
@@ -73,6 +60,11 @@ export class Announcer {
   private started = false;
   private stopping: Promise<void> | undefined;
   private failedRounds = 0;
+  private readonly retries: TrackerRetries;
+  /** Trackers being asked now (by a round or a retry): never asked twice at once. */
+  private readonly asking = new Set<string>();
+  /** The next round was asked for by hand: it asks trackers backing off too. */
+  private forced = false;
   private lastAnnounceAt = Number.NEGATIVE_INFINITY;
   /** The `min interval` of the tracker that answered last, in ms. */
   private trackerMinIntervalMs = 0;
@@ -84,6 +76,12 @@ export class Announcer {
   constructor(private readonly opts: AnnouncerOptions) {
     this.timing = { ...ANNOUNCE_TIMING_DEFAULTS, ...opts.timing };
     this.now = opts.now ?? Date.now;
+    this.retries = new TrackerRetries({
+      ...(opts.backoff ? { backoff: opts.backoff } : {}),
+      now: this.now,
+      isAsking: (url) => this.asking.has(url),
+      retry: (url) => this.retryOne(url),
+    });
   }
 
   /** Starts announcing (`started` goes out at once). */
@@ -124,6 +122,7 @@ export class Announcer {
     if (this.stopping || !this.started) return false;
     if (this.inFlight) return true;
     const at = Math.max(this.now(), this.lastAnnounceAt + this.timing.manualFloorMs);
+    this.forced = true; // a user pressing it wants every tracker asked, failing ones too
     if (this.nextAnnounceAt === undefined || at < this.nextAnnounceAt) this.schedule(at - this.now());
     return true;
   }
@@ -146,7 +145,7 @@ export class Announcer {
     this.timer = undefined;
     this.nextAnnounceAt = undefined;
     this.abort.abort();
-    await this.inFlight;
+    await Promise.all([this.inFlight, this.retries.stop()]);
     // A `started` cancelled in flight may have reached its tracker; we cannot
     // know, and that tracker drops us after its own timeout.
     const targets = [...this.known];
@@ -225,60 +224,118 @@ export class Announcer {
   }
 
   private async round(): Promise<void> {
-    const order = this.opts.tiers.order();
-    if (order.length === 0) {
+    const tiers = this.opts.tiers.tiers;
+    if (tiers.length === 0) {
       this.warn({ kind: 'all-failed', message: 'the torrent has no usable tracker; not announcing' });
       return;
     }
-    const failed: Omit<AnnounceFailed, 'infoHashHex' | 'workerId' | 'nextAnnounceAt'>[] = [];
-    for (const { url } of order) {
-      if (this.stopping) return;
-      const event = this.eventFor(url);
-      let params: AnnounceParams;
-      let response: AnnounceResponse;
-      const startedAt = this.now();
-      try {
-        params = this.params(url, event);
-        response = await this.opts.transport.announce(url, params, this.abort.signal);
-      } catch (e) {
-        if (this.stopping) return;
-        const err = asTrackerError(e);
-        this.warn({ kind: 'announce-failed', url, event, code: err.code, message: `${url}: ${err.message}`, error: err });
-        failed.push({ url, event, error: err, startedAt, failedAt: this.now() });
-        continue;
-      }
-      if (this.stopping) {
-        // It did reach the tracker: make sure `stopped` goes there too.
-        this.known.add(url);
-        return;
-      }
-      this.succeeded(url, event, params, response, startedAt);
-      this.reportFailures(failed);
-      return;
+    this.retries.retain(new Set(tiers.flat()));
+    const forced = this.forced;
+    this.forced = false;
+    const plan = planRound(tiers, this.opts.policy ?? {}, (url) => this.asking.has(url) || (!forced && this.retries.isBackingOff(url)));
+    const failed: Failure[] = [];
+    const wins = (await Promise.all(plan.map((lane) => this.runLane(lane, failed)))).flat();
+    if (this.stopping) return;
+    if (wins.length > 0) {
+      this.failedRounds = 0;
+      // Every tier answered on its own interval (all-tiers mode): the soonest sets the next round.
+      this.trackerMinIntervalMs = Math.max(...wins.map((w) => (w.response.minInterval ?? 0) * 1000));
+      this.schedule(Math.min(...wins.map((w) => w.delay)));
+      for (const w of wins) this.report(w);
+    } else {
+      this.failedRounds++;
+      const delay = Math.min(this.timing.retryBaseMs * 2 ** (this.failedRounds - 1), this.timing.retryMaxMs);
+      const what = plan.length === 0 ? 'every tracker is backing off after failures' : `all ${failed.length} trackers asked failed`;
+      this.warn({ kind: 'all-failed', message: `${what}; trying again in ${Math.round(delay / 1000)} s` });
+      this.schedule(delay);
     }
-    this.failedRounds++;
-    const delay = Math.min(this.timing.retryBaseMs * 2 ** (this.failedRounds - 1), this.timing.retryMaxMs);
-    this.warn({
-      kind: 'all-failed',
-      message: `all ${order.length} trackers failed; trying again in ${Math.round(delay / 1000)} s`,
-    });
-    this.schedule(delay);
+    this.reportFailures(failed);
+    this.retries.arm();
+  }
+
+  /**
+   * One lane of the plan: its steps in turn until one answers. The answers
+   * are recorded and their peers handed on at once, not when the slowest
+   * lane ends (a dead tracker in another tier must not hold them back).
+   */
+  private async runLane(lane: string[][], failed: Failure[]): Promise<(Answer & { delay: number })[]> {
+    for (const step of lane) {
+      if (this.stopping) return [];
+      const wins = (await Promise.all(step.map((url) => this.attempt(url, failed)))).filter((w): w is Answer => w !== undefined);
+      if (this.stopping) return [];
+      if (wins.length === 0) continue;
+      return wins.map((w) => {
+        const delay = this.record(w);
+        this.deliverPeers(w);
+        return { ...w, delay };
+      });
+    }
+    return [];
+  }
+
+  /** One announce to one tracker under the bounded try: its answer, or undefined (the failure goes to `failed`). */
+  private async attempt(url: string, failed: Failure[]): Promise<Answer | undefined> {
+    const event = this.eventFor(url);
+    const startedAt = this.now();
+    const bound = boundedAttempt(this.abort.signal, this.timing.trackerTimeoutMs);
+    this.asking.add(url);
+    try {
+      const params = this.params(url, event);
+      const response = await this.opts.transport.announce(url, params, bound.signal);
+      // Stopping: it did reach the tracker, so `stopped` must go there too.
+      if (this.stopping) this.known.add(url);
+      else this.retries.succeeded(url);
+      return this.stopping ? undefined : { url, event, params, response, startedAt };
+    } catch (e) {
+      if (this.stopping) return undefined;
+      const err = bound.error(asTrackerError(e));
+      const failedAt = this.now();
+      const retryAt = this.retries.failed(url, failedAt);
+      this.warn({ kind: 'announce-failed', url, event, code: err.code, message: `${url}: ${err.message}`, error: err });
+      failed.push({ url, event, error: err, startedAt, failedAt, retryAt });
+      return undefined;
+    } finally {
+      bound.done();
+      this.asking.delete(url);
+    }
+  }
+
+  /**
+   * A failing tracker asked again on its own (TrackerRetries). An answer
+   * after rounds that failed everywhere puts the schedule back on the
+   * regular interval.
+   */
+  private async retryOne(url: string): Promise<void> {
+    if (this.stopping) return;
+    const failed: Failure[] = [];
+    const win = await this.attempt(url, failed);
+    if (this.stopping) return;
+    if (win) {
+      const delay = this.record(win);
+      this.deliverPeers(win);
+      if (this.failedRounds > 0 && !this.inFlight) {
+        this.failedRounds = 0;
+        this.trackerMinIntervalMs = (win.response.minInterval ?? 0) * 1000;
+        this.schedule(delay);
+      }
+      this.report(win);
+    }
     this.reportFailures(failed);
   }
 
-  /** The round's failures, once its next announce is scheduled. */
-  private reportFailures(failed: Omit<AnnounceFailed, 'infoHashHex' | 'workerId' | 'nextAnnounceAt'>[]): void {
-    for (const f of failed) {
+  /** The round's failures, once its next announce is scheduled; a tracker backing off is next asked at its retry. */
+  private reportFailures(failed: Failure[]): void {
+    for (const { retryAt, ...f } of failed) {
       try {
-        this.opts.onFailure?.({ ...this.names(), ...f, nextAnnounceAt: this.nextAnnounceAt });
+        this.opts.onFailure?.({ ...this.names(), ...f, nextAnnounceAt: Math.min(retryAt, this.nextAnnounceAt ?? Number.POSITIVE_INFINITY) });
       } catch {
         // A throwing sink is its own problem, not the announcer's.
       }
     }
   }
 
-  private succeeded(url: string, event: AnnounceEvent, params: AnnounceParams, r: AnnounceResponse, startedAt: number): void {
-    this.failedRounds = 0;
+  /** What an answer changes in our state; answers the delay it asks before the next announce. */
+  private record({ url, event, params, response: r }: Answer): number {
     this.opts.tiers.promote(url);
     this.lastTracker = url;
     this.lastAnnounceAt = this.now();
@@ -287,14 +344,15 @@ export class Announcer {
     // `started` sent with left = 0 already told it we are a seed.
     if (event === 'completed' || (event === 'started' && params.left === 0)) this.pendingCompleted = false;
     if (r.trackerId) this.trackerIds.set(url, r.trackerId);
-    this.trackerMinIntervalMs = (r.minInterval ?? 0) * 1000;
-    const interval = Math.max(r.interval * 1000, this.trackerMinIntervalMs);
-    const regular = clamp(interval, this.timing.minIntervalMs, this.timing.maxIntervalMs);
+    const minInterval = (r.minInterval ?? 0) * 1000;
+    const regular = clamp(Math.max(r.interval * 1000, minInterval), this.timing.minIntervalMs, this.timing.maxIntervalMs);
     // A completion noticed while this round was under way goes out as soon
     // as the tracker's min interval allows.
-    const delay = this.pendingCompleted ? Math.min(regular, this.trackerMinIntervalMs) : regular;
-    this.schedule(delay);
+    return this.pendingCompleted ? Math.min(regular, minInterval) : regular;
+  }
 
+  /** Tells the answer (its warnings, the success), once the next announce is scheduled. */
+  private report({ url, event, response: r, startedAt }: Answer): void {
     if (r.warning !== undefined) {
       this.warn({ kind: 'tracker-warning', url, event, message: `${url} warns: ${r.warning}` });
     }
@@ -304,8 +362,11 @@ export class Announcer {
     try {
       this.opts.onAnnounce?.({ ...this.names(), url, event, response: r, startedAt, nextAnnounceAt: this.nextAnnounceAt });
     } catch {
-      // A throwing sink must not keep the peers from the feed.
+      // A throwing sink is its own problem, not the announcer's.
     }
+  }
+
+  private deliverPeers({ url, response: r }: Answer): void {
     if (r.peers.length > 0) {
       try {
         this.opts.onPeers(r.peers, url);
@@ -334,9 +395,4 @@ function wireCount(n: number): number {
 
 function clamp(v: number, min: number, max: number): number {
   return Math.min(Math.max(v, min), max);
-}
-
-function asTrackerError(e: unknown): TrackerError {
-  if (e instanceof TrackerError) return e;
-  return new TrackerError('TRACKER_NETWORK', e instanceof Error ? e.message : String(e), { cause: e });
 }

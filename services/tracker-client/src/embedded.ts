@@ -1,5 +1,6 @@
 import { trackerUrlKind, type PeerAddress } from '@seedbox/protocol';
 import type { TrackerStatus } from '@seedbox/cluster';
+import type { AnnouncePolicy } from './announce-plan.js';
 import type { AnnounceSuccess, TrackerWarning } from './announcer.js';
 import { TrackerClient, type TrackerClientOptions, type WorkerTorrentStats } from './tracker-client.js';
 
@@ -18,7 +19,8 @@ import { TrackerClient, type TrackerClientOptions, type WorkerTorrentStats } fro
  * (trackerStatus) and a reannounce asked for by hand.
  */
 
-export interface EmbeddedSwarm {
+/** announceToAllTiers and announceToAllTrackers: the torrent's own, over EmbeddedTrackersOptions'. */
+export interface EmbeddedSwarm extends AnnouncePolicy {
   infoHash: Uint8Array;
   infoHashHex: string;
   announce: readonly (readonly string[])[];
@@ -68,7 +70,13 @@ export class EmbeddedTrackers {
   join(swarm: EmbeddedSwarm, member: EmbeddedMember): { requestPeers(): void; leave(): Promise<void> } {
     const hex = swarm.infoHashHex;
     this.members.set(hex, member);
-    this.client.addTorrent({ infoHash: swarm.infoHash, announce: swarm.announce });
+    const { announceToAllTiers, announceToAllTrackers } = swarm;
+    this.client.addTorrent({
+      infoHash: swarm.infoHash,
+      announce: swarm.announce,
+      ...(announceToAllTiers !== undefined ? { announceToAllTiers } : {}),
+      ...(announceToAllTrackers !== undefined ? { announceToAllTrackers } : {}),
+    });
     this.beat();
     let left: Promise<void> | undefined;
     return {

@@ -25,6 +25,8 @@ export {
   type TransferStats,
 } from './announcer.js';
 export { TrackerTiers, type TierEntry } from './tiers.js';
+export { planRound, type AnnouncePlan, type AnnouncePolicy } from './announce-plan.js';
+export { TrackerBackoff, trackerRetryDelayMs, TRACKER_BACKOFF_DEFAULTS, type TrackerBackoffOptions } from './tracker-backoff.js';
 export { TrackerStatusBook, failureKind } from './tracker-status-book.js';
 export { NetworkTrackerTransport, type NetworkTransportOptions, type TrackerTransport } from './transport.js';
 export { httpAnnounce, HTTP_TRACKER_DEFAULTS, type HttpTrackerOptions } from './http-tracker.js';

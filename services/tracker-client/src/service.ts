@@ -38,6 +38,7 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
         },
       },
       workerTimeoutMs: config.workerTimeoutMs,
+      announceToAllTiers: config.announceToAllTiers,
       onWarning: (w) => {
         if (w.kind === 'announce-failed') m.countAnnounce('error');
         log.warn('tracker', { kind: w.kind, infoHash: w.infoHashHex, worker: w.workerId, url: w.url, code: w.code, message: w.message });

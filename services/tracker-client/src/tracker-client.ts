@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { TrackerError, normalizeHost, peerKey } from '@seedbox/protocol';
 import type { TrackerStatus } from '@seedbox/cluster';
+import type { AnnouncePolicy } from './announce-plan.js';
 import { Announcer, type AnnounceFailed, type AnnounceSuccess, type AnnounceTiming, type TrackerWarning } from './announcer.js';
 import { FilteringPeerFeed, type PeerFeed } from './peer-feed.js';
 import { TrackerStatusBook } from './tracker-status-book.js';
@@ -48,13 +49,15 @@ export interface WorkerHeartbeat extends WorkerIdentity {
   torrents: ReadonlyMap<string, WorkerTorrentStats> | Readonly<Record<string, WorkerTorrentStats>>;
 }
 
-export interface TrackerTorrent {
+/** The torrent's own policy (announceToAllTiers...) wins over the client's. */
+export interface TrackerTorrent extends AnnouncePolicy {
   infoHash: Uint8Array;
   /** BEP 12 tiers, as Metainfo.announce. */
   announce: readonly (readonly string[])[];
 }
 
-export interface TrackerClientOptions {
+/** The AnnouncePolicy here is every torrent's default (BEP 12's when unset). */
+export interface TrackerClientOptions extends AnnouncePolicy {
   /** Where found peers go (after filtering). */
   peerFeed: PeerFeed;
   /** Defaults to HTTP(S) and UDP over the network, configured by `network`. */
@@ -114,6 +117,7 @@ interface AnnouncerEntry {
 interface TorrentState {
   infoHash: Uint8Array;
   tiers: TrackerTiers;
+  policy: AnnouncePolicy;
 }
 
 export class TrackerClient {
@@ -165,7 +169,9 @@ export class TrackerClient {
     const hex = Buffer.from(torrent.infoHash).toString('hex');
     if (this.torrents.has(hex)) return;
     const tiers = new TrackerTiers(torrent.announce, this.options.random);
-    this.torrents.set(hex, { infoHash: Uint8Array.from(torrent.infoHash), tiers });
+    const policy: AnnouncePolicy = { announceToAllTiers: torrent.announceToAllTiers ?? this.options.announceToAllTiers ?? false };
+    policy.announceToAllTrackers = torrent.announceToAllTrackers ?? this.options.announceToAllTrackers ?? false;
+    this.torrents.set(hex, { infoHash: Uint8Array.from(torrent.infoHash), tiers, policy });
     for (const url of tiers.skipped) {
       this.warn({ kind: 'unusable-url', infoHashHex: hex, url, message: `'${url}' is not an http, https or udp tracker; skipped` });
     }
@@ -328,6 +334,7 @@ export class TrackerClient {
       infoHash: torrent.infoHash,
       infoHashHex: hex,
       tiers: torrent.tiers,
+      policy: torrent.policy,
       identity: {
         peerId: worker.identity.peerId,
         port: worker.identity.port,

@@ -30,10 +30,12 @@ import {
  * - Retransmits follow the BEP: a request unanswered after 15 * 2^n seconds is
  *   sent again (same bytes, same transaction id, so a late reply to an earlier
  *   copy still counts) and n grows. The base is configurable so tests run in
- *   milliseconds. BEP 15 lets n climb to 8 (over an hour between tries); while
- *   one tracker is waited for, the trackers behind it in the tier list are
- *   not tried, so by default we give up after n = 3 (15+30+60+120 s) and let
- *   the tier logic move on. The next scheduled announce starts again at n = 0.
+ *   milliseconds. BEP 15 lets n climb to 8 (over an hour between tries); we
+ *   give up after n = 3 (15+30+60+120 s). The announcer does not wait that
+ *   long: its bounded try (tracker-attempt.ts, 10 s) moves the round on to
+ *   the next tracker, while a connect under way goes on here (it is shared,
+ *   not tied to one caller), so a retry of that tracker joins it. The next
+ *   exchange starts again at n = 0.
  * - A reply with our transaction id but the wrong length or action fails the
  *   announce at once: the tracker is broken, and waiting longer will not fix
  *   it. Packets we cannot route (shorter than the header, or an unknown
@@ -92,7 +94,7 @@ export class UdpTrackerClient {
   private readonly pending = new Map<number, Pending>();
   private readonly connections = new Map<string, Connection>();
   /** A connect under way per endpoint, shared by the announces that need it. */
-  private readonly connecting = new Map<string, Promise<Connection>>();
+  private readonly connecting = new Map<string, { promise: Promise<Connection>; waiters: number; cancel: AbortController }>();
   private closed = false;
   /** Packets dropped because they matched no request; for metrics. */
   strayPackets = 0;
@@ -113,7 +115,7 @@ export class UdpTrackerClient {
     const endpoint = await this.resolve(url);
     const urlData = udpUrlData(url);
     for (;;) {
-      const conn = await abortable(this.connection(endpoint), signal);
+      const conn = await this.connection(endpoint, signal);
       const reply = await this.exchange(
         endpoint,
         (tx) => encodeUdpAnnounceRequest({ connectionId: conn.id, transactionId: tx, params, ...(urlData ? { urlData } : {}) }),
@@ -172,26 +174,42 @@ export class UdpTrackerClient {
     return { address, port, family: resolved.family, key: peerKey(address, port) };
   }
 
-  /** A connection id that is still valid, from the cache or a fresh connect. */
-  private connection(endpoint: Endpoint): Promise<Connection> {
+  /**
+   * A connection id that is still valid, from the cache or a fresh connect.
+   * A connect is shared by the announces waiting for it: one of them giving
+   * up (its bounded try, tracker-attempt.ts) does not fail the others, but
+   * when all have, the connect is cancelled, so the next try of that
+   * tracker sends a connect of its own rather than wait on a stale one.
+   */
+  private connection(endpoint: Endpoint, signal: AbortSignal | undefined): Promise<Connection> {
     const cached = this.connections.get(endpoint.key);
     if (cached && cached.expiresAt > this.now()) return Promise.resolve(cached);
     this.connections.delete(endpoint.key);
     let running = this.connecting.get(endpoint.key);
     if (!running) {
-      // Not tied to any one caller's AbortSignal: several announces may be
-      // waiting on it, and one of them giving up should not fail the others.
-      running = this.exchange(endpoint, encodeUdpConnectRequest, decodeUdpConnectResponse, undefined, undefined)
+      const cancel = new AbortController();
+      const promise = this.exchange(endpoint, encodeUdpConnectRequest, decodeUdpConnectResponse, cancel.signal, undefined)
         .then((r) => {
           if (r === 'expired') throw new Error('unreachable: a connect has no expiry');
           const conn = { id: r.connectionId, expiresAt: this.now() + this.opts.connectionIdTtlMs };
           this.connections.set(endpoint.key, conn);
           return conn;
         })
-        .finally(() => this.connecting.delete(endpoint.key));
-      this.connecting.set(endpoint.key, running);
+        .finally(() => {
+          if (this.connecting.get(endpoint.key) === entry) this.connecting.delete(endpoint.key);
+        });
+      promise.catch(() => {}); // a connect nobody waits for any more must not be an unhandled rejection
+      const entry = { promise, waiters: 0, cancel };
+      running = entry;
+      this.connecting.set(endpoint.key, entry);
     }
-    return running;
+    const shared = running;
+    shared.waiters++;
+    const left = (): void => {
+      if (--shared.waiters === 0) shared.cancel.abort();
+    };
+    // Only waiters that give up are counted out: once it settled, the connect is no longer shared.
+    return abortable(shared.promise, signal, left);
   }
 
   /**
@@ -326,20 +344,26 @@ async function defaultLookup(host: string): Promise<{ address: string; family: 4
   return { address: r.address, family: r.family === 6 ? 6 : 4 };
 }
 
-/** Rejects as soon as `signal` aborts, without cancelling the shared promise itself. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+/** Rejects as soon as `signal` aborts (calling `onAbort`), without cancelling the shared promise itself. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, onAbort: () => void = () => {}): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(new TrackerError('TRACKER_ABORTED', 'announce cancelled'));
+  if (signal.aborted) {
+    onAbort();
+    return Promise.reject(new TrackerError('TRACKER_ABORTED', 'announce cancelled'));
+  }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new TrackerError('TRACKER_ABORTED', 'announce cancelled'));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const aborted = (): void => {
+      onAbort();
+      reject(new TrackerError('TRACKER_ABORTED', 'announce cancelled'));
+    };
+    signal.addEventListener('abort', aborted, { once: true });
     promise.then(
       (v) => {
-        signal.removeEventListener('abort', onAbort);
+        signal.removeEventListener('abort', aborted);
         resolve(v);
       },
       (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        signal.removeEventListener('abort', aborted);
         reject(e);
       },
     );

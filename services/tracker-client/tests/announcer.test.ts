@@ -107,43 +107,53 @@ describe('Announcer', () => {
     ]);
     expect(announcer.lastTracker).toBe(C);
 
-    // Next round: tier 0 first again (A fails), then B answers: B is new to us, so `started`.
-    await vi.advanceTimersByTimeAsync(60_000);
-    expect(transport.calls.slice(3).map((c) => [c.url, c.params.event])).toEqual([
-      [A, 'started'],
-      [B, 'started'],
+    // 17.5 s later (libtorrent's first backoff) the two that failed are retried, each on its own:
+    // A fails again; B answers (`started`: new to it) and so leads tier 0.
+    const t0 = Date.now();
+    await vi.advanceTimersByTimeAsync(17_500);
+    expect(transport.calls.slice(3).map((c) => [c.url, c.params.event, c.at - t0])).toEqual([
+      [A, 'started', 17_500],
+      [B, 'started', 17_500],
     ]);
-    // B answered, so it now leads tier 0 and is asked first; it knows us: a regular announce.
+    // The next round (C's interval, 60 s) asks B first, which knows us; A backs off
+    // (until 17.5 + 55 s) and is left out, so it delays nobody.
+    await vi.advanceTimersByTimeAsync(60_000 - 17_500);
+    expect(transport.calls.slice(5).map((c) => [c.url, c.params.event, c.at - t0])).toEqual([[B, 'none', 60_000]]);
+    // A, back, is heard from again at its next retry.
     aFails = false;
-    await vi.advanceTimersByTimeAsync(1800_000);
-    expect(transport.calls.slice(5).map((c) => [c.url, c.params.event])).toEqual([[B, 'none']]);
+    await vi.advanceTimersByTimeAsync(12_500);
+    expect(transport.calls.slice(6).map((c) => [c.url, c.params.event, c.at - t0])).toEqual([[A, 'started', 72_500]]);
 
-    // Shutdown: `stopped` to every tracker that knows us (B and C), none to A.
+    // Shutdown: `stopped` to every tracker that knows us (A, B and C).
     await announcer.stop();
-    const stopped = transport.calls.slice(6);
-    expect(stopped.map((c) => c.url).sort()).toEqual([B, C].sort());
+    const stopped = transport.calls.slice(7);
+    expect(stopped.map((c) => c.url).sort()).toEqual([A, B, C].sort());
     expect(stopped.every((c) => c.params.event === 'stopped' && c.params.numWant === 0)).toBe(true);
   });
 
-  it('retries with a doubling delay when every tracker fails', async () => {
+  it('when every tracker fails, retries each on its own with a growing delay, and the rounds skip them meanwhile', async () => {
     const { transport, announcer, warnings } = setup({ list: [[A], [C]] });
     transport.on(A, () => {
       throw new TrackerError('TRACKER_FAILURE', 'unregistered', { failureReason: 'unregistered' });
     });
     announcer.start();
     await vi.advanceTimersByTimeAsync(0);
+    const t0 = Date.now();
     expect(transport.calls.map((c) => c.url)).toEqual([A, C]); // C: no route, a network error
     expect(warnings.map((w) => w.kind)).toEqual(['announce-failed', 'announce-failed', 'all-failed']);
     expect(warnings[2]!.message).toContain('trying again in 30 s');
-    await vi.advanceTimersByTimeAsync(30_000);
-    expect(transport.calls).toHaveLength(4);
-    await vi.advanceTimersByTimeAsync(59_999);
-    expect(transport.calls).toHaveLength(4);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(transport.calls).toHaveLength(6);
+    // Retries at 17.5 s, then 55 s and 117.5 s later (libtorrent's 5 s + 5 s·n²·250 %);
+    // the rounds at 30 s and 90 s find both backing off and ask nobody.
+    await vi.advanceTimersByTimeAsync(200_000);
+    expect(transport.calls.map((c) => c.at - t0)).toEqual([0, 0, 17_500, 17_500, 72_500, 72_500, 190_000, 190_000]);
+    expect(warnings.filter((w) => w.kind === 'all-failed').map((w) => w.message)).toEqual([
+      expect.stringContaining('trying again in 30 s'),
+      expect.stringContaining('every tracker is backing off after failures; trying again in 60 s'),
+      expect.stringContaining('every tracker is backing off after failures; trying again in 120 s'),
+    ]);
     expect(transport.calls.every((c) => c.params.event === 'started')).toBe(true);
     await announcer.stop();
-    expect(transport.calls).toHaveLength(6); // nobody knows us: no `stopped`
+    expect(transport.calls).toHaveLength(8); // nobody knows us: no `stopped`
   });
 
   it('sends completed once, as early as min interval allows', async () => {

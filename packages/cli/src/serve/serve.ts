@@ -111,6 +111,7 @@ async function run(config: ServeConfig): Promise<number> {
         peerId,
         port: config.announcePort ?? listenPort ?? config.listenPort,
         ...(config.announceHost !== undefined ? { host: config.announceHost } : {}),
+        announceToAllTiers: config.announceToAllTiers,
         onWarning: (w) => log.warn('tracker', { kind: w.kind, infoHash: w.infoHashHex, url: w.url, code: w.code, message: w.message }),
       })),
   });

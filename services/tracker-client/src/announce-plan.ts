@@ -1,0 +1,43 @@
+/**
+ * Which trackers one announce round asks, and in what order (pure).
+ *
+ * A plan is a list of lanes run side by side; a lane is a list of steps
+ * tried one after the other until a step succeeds; a step is a set of
+ * trackers asked at once, and succeeds when one of them answers.
+ *
+ * - Default (BEP 12, libtorrent's defaults): one lane, one tracker per
+ *   step, in tier order: the first tracker that answers ends the round.
+ * - announceToAllTiers (libtorrent's announce_to_all_tiers): a lane per
+ *   tier, so every tier gets an announce, each walking its own trackers.
+ * - announceToAllTrackers (libtorrent's announce_to_all_trackers): the
+ *   trackers of a tier are one step, asked at once; the next tier only if
+ *   all of them failed (or, with all tiers, in a lane of its own).
+ *
+ * Trackers backing off after failures (TrackerRetries) are left out, as
+ * libtorrent leaves out a tracker whose retry is not due: they are retried
+ * on their own, in the background.
+ */
+
+export interface AnnouncePolicy {
+  /** Announce to every tier, not only to the first that answers. Default false (BEP 12). */
+  announceToAllTiers?: boolean;
+  /** Announce to every tracker of a tier at once. Default false (BEP 12). */
+  announceToAllTrackers?: boolean;
+}
+
+export type AnnouncePlan = string[][][];
+
+export function planRound(
+  tiers: readonly (readonly string[])[],
+  policy: AnnouncePolicy,
+  skip: (url: string) => boolean = () => false,
+): AnnouncePlan {
+  const lanes = policy.announceToAllTiers ? tiers.map((t) => [t]) : [tiers];
+  return lanes
+    .map((laneTiers) => {
+      const usable = laneTiers.map((t) => t.filter((url) => !skip(url)));
+      return usable
+        .filter((t) => t.length > 0).flatMap((t) => (policy.announceToAllTrackers ? [t] : t.map((url) => [url])));
+    })
+    .filter((lane) => lane.length > 0);
+}
