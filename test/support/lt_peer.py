@@ -15,11 +15,15 @@ Prints one line per event, flushed, for the harness to wait on:
     PROGRESS ...         once a second: percent, peers, rates, state
     METADATA <name>      a magnet leech has the info dictionary from its peers
     DONE                 a leech has every piece (it keeps running, seeding)
+    PEERS a:p=C,b:q=D    with --print-peers, once a second: the connected peers' addresses and clients
     ALERT <kind>: ...    peer connects/errors, hash failures, and the like
     ERROR ...            fatal; the script exits 1
 
 uTP, DHT, LSD, UPnP and NAT-PMP are off: peers are only the ones given
-(uTP over loopback is slow in libtorrent). Seeds use seed_mode, so the data
+(uTP over loopback is slow in libtorrent), and those learned by peer
+exchange (ut_pex, libtorrent's default plugin; it is never used for a
+private torrent). Seeds never dial (seeding_outgoing_connections off)
+and use seed_mode, so the data
 is not hashed up front (pieces are checked lazily when first requested).
 The script exits by itself if its parent process goes away.
 """
@@ -38,6 +42,11 @@ def say(*parts):
 def fail(msg):
     say('ERROR', msg)
     sys.exit(1)
+
+
+def text(value):
+    """The bindings give some strings (a peer's client name) as bytes."""
+    return value.decode('utf-8', 'replace') if isinstance(value, bytes) else value
 
 
 def host_port(text):
@@ -71,6 +80,7 @@ def main():
     ap.add_argument('--encryption', choices=list(ENC), default='enabled')
     ap.add_argument('--exit-when-done', action='store_true')
     ap.add_argument('--upload-limit', type=int, default=0, help='bytes/s; 0 for none')
+    ap.add_argument('--print-peers', action='store_true', help='a PEERS line once a second (get_peer_info addresses and clients)')
     args = ap.parse_args()
     if args.magnet and args.role == 'seed':
         ap.error('a seed needs --torrent: it must have the data and the metadata')
@@ -91,6 +101,10 @@ def main():
         'upload_rate_limit': args.upload_limit,
         'download_rate_limit': 0,
         'smooth_connects': False,
+        # A seed never dials (peers it hears of by PEX come to it): two
+        # libtorrents dialling each other at once may each drop the other
+        # connection as a duplicate peer id, and then neither is connected.
+        'seeding_outgoing_connections': args.role != 'seed',
         'in_enc_policy': ENC[args.encryption],
         'out_enc_policy': ENC[args.encryption],
         'alert_mask': (lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
@@ -189,6 +203,8 @@ def main():
             connect_all()
         if now - last_progress >= 1:
             last_progress = now
+            if args.print_peers:
+                say('PEERS ' + ','.join(f'{p.ip[0]}:{p.ip[1]}={text(p.client)}' for p in h.get_peer_info()))
             say(f'PROGRESS {st.progress * 100:.1f}% peers={st.num_peers} down={st.download_payload_rate}B/s '
                 f'up={st.upload_payload_rate}B/s uploaded={st.total_payload_upload} state={st.state}')
 

@@ -5,9 +5,10 @@
  * answers a `RunningPeer` whose address a leech can be pointed at. All of
  * them are registered for `cleanupAll()`; `stop()` stops one early.
  *
- * None of them uses DHT, LSD, PEX, UPnP/NAT-PMP or uTP: the only way to find
- * a peer is the address the test gives it, so a test sees exactly the
- * connections it made. Seeds serve the data already in `dataRoot` (from
+ * None of them uses DHT, LSD, UPnP/NAT-PMP or uTP: the only ways to find a
+ * peer are the address the test gives it and, for libtorrent (whose ut_pex
+ * plugin is on by default), peer exchange with the peers it is connected to.
+ * A test with one peer per swarm sees exactly the connections it made. Seeds serve the data already in `dataRoot` (from
  * `makeTorrent`) without hashing it first, except Transmission, which always
  * verifies what it adds.
  */
@@ -118,6 +119,8 @@ export interface LibtorrentLeechOptions extends CommonOptions {
   /** 0.0.0.0 by default, so it can reach peers on any interface. */
   listenHost?: string;
   encryption?: LibtorrentEncryption;
+  /** A `PEERS host:port=client,...` line once a second: the connected peers (libtorrent's get_peer_info). */
+  printPeers?: boolean;
 }
 
 /**
@@ -134,6 +137,7 @@ export async function startLibtorrentLeech(opts: LibtorrentLeechOptions): Promis
   const args = [join(SUPPORT, 'lt_peer.py'), 'leech', ...source, '--save', opts.saveDir];
   args.push('--listen', `${host}:${port}`, '--encryption', opts.encryption ?? 'enabled');
   for (const p of opts.peers) args.push('--peer', `${p.host}:${p.port}`);
+  if (opts.printPeers) args.push('--print-peers');
   const proc = launcher(opts.netns)(SYSTEM_PYTHON, args, { name: 'libtorrent leech', logFile: join(workDir, `lt-leech-${port}.log`) });
   await proc.waitForLine(/^LISTENING \d+/, opts.startTimeoutMs ?? 30_000, 'libtorrent leech to start');
   const reachableAt = host === '0.0.0.0' ? (opts.netns?.nsIp ?? '127.0.0.1') : host;

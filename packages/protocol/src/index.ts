@@ -20,6 +20,7 @@ export * from './wire.js';
 export * from './wire-encode.js';
 export * from './extended.js';
 export * from './ut-metadata.js';
+export * from './pex.js';
 export * from './tracker-error.js';
 export * from './tracker.js';
 export * from './tracker-http.js';

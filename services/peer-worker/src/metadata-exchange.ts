@@ -3,10 +3,13 @@ import {
   decodeUtMetadata,
   encodeExtendedHandshake,
   encodeUtMetadata,
+  encodePex,
   metadataPiece,
   metadataPieceCount,
   UT_METADATA,
+  UT_PEX,
   type Message,
+  type PexMessage,
 } from '@seedbox/protocol';
 import type { MetadataAnswer } from './peer-handler.js';
 
@@ -20,6 +23,8 @@ import type { MetadataAnswer } from './peer-handler.js';
 
 /** The id we want ut_metadata messages under (BEP 10 ids are the receiver's choice); 2 is libtorrent's too. */
 export const LOCAL_UT_METADATA_ID = 2;
+/** The id we want ut_pex messages under (BEP 11); 1 is libtorrent's too. */
+export const LOCAL_UT_PEX_ID = 1;
 
 export interface ExtendedHello {
   clientName: string;
@@ -28,6 +33,8 @@ export interface ExtendedHello {
   listenPort: number | undefined;
   /** Our info dictionary, when we have one to give. */
   metadata: Uint8Array | undefined;
+  /** Offer ut_pex (BEP 11): never for a private torrent (BEP 27). */
+  pex?: boolean | undefined;
 }
 
 /** What others read of the exchange. */
@@ -35,6 +42,8 @@ export interface PeerExtensions {
   readonly remoteClient: string | undefined;
   readonly peerExtensions: ReadonlyMap<string, number>;
   readonly peerMetadataSize: number | undefined;
+  /** The peer's listen port (`p`), when it sent one: where an incoming peer can be dialled. */
+  readonly peerListenPort: number | undefined;
   readonly served: number;
   readonly rejected: number;
   readonly hasMetadataToGive: boolean;
@@ -47,6 +56,7 @@ export class MetadataExchange implements PeerExtensions {
   peerExtensions: ReadonlyMap<string, number> = new Map();
   /** The size of the info dictionary the peer can give us (BEP 9 `metadata_size`), when it advertised one. */
   peerMetadataSize: number | undefined;
+  peerListenPort: number | undefined;
   /** The peer's `reqq`, when it sent one. */
   peerRequestQueue: number | undefined;
   /** ut_metadata requests from the peer that we answered with data, and with a reject. */
@@ -58,7 +68,7 @@ export class MetadataExchange implements PeerExtensions {
   /** Our extended handshake. ut_metadata is offered even without metadata to give: a peer may then ask and be rejected (BEP 9), and a metadata fetch needs it to be answered. */
   sendHello(h: ExtendedHello): void {
     const payload = encodeExtendedHandshake({
-      m: new Map([[UT_METADATA, LOCAL_UT_METADATA_ID]]),
+      m: new Map([[UT_METADATA, LOCAL_UT_METADATA_ID], ...(h.pex ? ([[UT_PEX, LOCAL_UT_PEX_ID]] as const) : [])]),
       clientName: h.clientName,
       requestQueue: h.requestQueue,
       ...(h.listenPort !== undefined ? { listenPort: h.listenPort } : {}),
@@ -72,6 +82,7 @@ export class MetadataExchange implements PeerExtensions {
     const ext = decodeExtendedHandshake(payload);
     this.remoteClient = ext.clientName;
     if (ext.requestQueue !== undefined) this.peerRequestQueue = ext.requestQueue;
+    if (ext.listenPort !== undefined) this.peerListenPort = ext.listenPort;
     this.peerExtensions = ext.m;
     if (ext.metadataSize !== undefined) this.peerMetadataSize = ext.metadataSize;
   }
@@ -123,6 +134,14 @@ export class MetadataExchange implements PeerExtensions {
     const id = this.peerExtensions.get(UT_METADATA);
     if (id === undefined) return false;
     this.send({ type: 'extended', extendedId: id, payload: encodeUtMetadata({ type: 'request', piece }) });
+    return true;
+  }
+
+  /** Sends a ut_pex message (BEP 11); false when the peer does not speak ut_pex. */
+  sendPex(m: PexMessage): boolean {
+    const id = this.peerExtensions.get(UT_PEX);
+    if (id === undefined) return false;
+    this.send({ type: 'extended', extendedId: id, payload: encodePex(m) });
     return true;
   }
 }

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Bitfield, Handshake, PeerAddress, UtMetadataMessage } from '@seedbox/protocol';
+import type { Bitfield, Handshake, PeerAddress, PexMessage, UtMetadataMessage } from '@seedbox/protocol';
 import type { SessionBandwidth } from './bandwidth/bandwidth.js';
 import type { BlockRef } from './block-key.js';
 import type { CloseReason, ConnectionTimeouts } from './peer-connection.js';
@@ -46,6 +46,8 @@ export interface SessionContext {
   readonly have: Bitfield;
   /** BEP 9: the info dictionary we give peers that ask; undefined when we have none to give. */
   readonly metadata: Uint8Array | undefined;
+  /** Offer and take peer exchange (BEP 11); false or absent for a private torrent (BEP 27) and a metadata fetch. */
+  readonly pex?: boolean;
   /** The length of the block at (index, begin): the torrent knows its geometry. */
   blockLength(index: number, begin: number): number;
 }
@@ -81,6 +83,8 @@ export interface PeerHandler {
   extensionsChanged?(session: PeerSession): void;
   /** A ut_metadata data or reject message; `data` is a view into a reused read buffer. */
   metadataAnswer?(session: PeerSession, answer: MetadataAnswer): void;
+  /** A ut_pex message (BEP 11), decoded; only when the context offers pex. */
+  pexReceived?(session: PeerSession, message: PexMessage): void;
 }
 
 /** A peer's request queued with us. */

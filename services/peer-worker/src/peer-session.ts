@@ -1,6 +1,7 @@
 import {
   BLOCK_LENGTH,
   type Bitfield,
+  decodePex,
   encodeMessage,
   encodePieceHeader,
   encodeRequestBatch,
@@ -9,10 +10,11 @@ import {
   type Handshake,
   type Message,
   type PeerAddress,
+  type PexMessage,
 } from '@seedbox/protocol';
 import { UploadGate, type HeldBlock } from './bandwidth/upload-gate.js';
 import { IncomingRequests } from './incoming-requests.js';
-import { LOCAL_UT_METADATA_ID, MetadataExchange, type PeerExtensions } from './metadata-exchange.js';
+import { LOCAL_UT_METADATA_ID, LOCAL_UT_PEX_ID, MetadataExchange, type PeerExtensions } from './metadata-exchange.js';
 import { OutgoingRequests } from './outgoing-requests.js';
 import { PeerConnection, type CloseReason } from './peer-connection.js';
 import {
@@ -197,7 +199,7 @@ export class PeerSession {
 
   private onOpened(): void {
     if (this.extended) {
-      this.ext.sendHello({ clientName: this.o.clientName ?? 'seedbox', requestQueue: MAX_INCOMING_REQUESTS, listenPort: this.ctx.listenPort, metadata: this.ctx.metadata });
+      this.ext.sendHello({ clientName: this.o.clientName ?? 'seedbox', requestQueue: MAX_INCOMING_REQUESTS, listenPort: this.ctx.listenPort, metadata: this.ctx.metadata, pex: this.ctx.pex });
     }
     if (this.ctx.pieceCount === undefined) {
       // BEP 6 wants one of BITFIELD, HAVE_ALL or HAVE_NONE first; without the metadata we have nothing.
@@ -268,6 +270,9 @@ export class PeerSession {
         } else if (m.extendedId === LOCAL_UT_METADATA_ID) {
           const answer = this.ext.onMessage(m.payload, this.ctx.metadata, this.writable);
           if (answer) this.handler.metadataAnswer?.(this, answer);
+        } else if (m.extendedId === LOCAL_UT_PEX_ID && this.ctx.pex) {
+          // A malformed message throws a PexError: a protocol error that closes the session, as a bad ut_metadata one does.
+          this.handler.pexReceived?.(this, decodePex(m.payload));
         }
         return;
       case 'port':
@@ -311,6 +316,11 @@ export class PeerSession {
   /** Asks the peer for one piece of the info dictionary; false when it does not speak ut_metadata. */
   requestMetadataPiece(piece: number): boolean {
     return this.isOpen && this.ext.request(piece);
+  }
+
+  /** Sends a ut_pex message (BEP 11); false when closed or the peer does not speak ut_pex. */
+  sendPex(m: PexMessage): boolean {
+    return this.isOpen && this.ext.sendPex(m);
   }
 
   private piecesChanged(change: PiecesChange): void {

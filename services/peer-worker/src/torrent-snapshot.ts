@@ -1,5 +1,6 @@
 import type { Metainfo } from '@seedbox/protocol';
 import type { CloseReason } from './peer-connection.js';
+import type { PeerSession } from './peer-session.js';
 import type { RefusedRequest } from './upload-server.js';
 
 /** Where a torrent is in its life; the transitions are drawn in torrent.ts and docs/ARCHITECTURE.md. */
@@ -118,4 +119,16 @@ export function snapshotOf(f: TorrentFigures): TorrentSnapshot {
     closed: { ...f.last.closed },
     refused: { ...f.last.refused },
   };
+}
+
+/** The connected peers as the snapshot counts them: all, seeds, and those that moved blocks either way in the last tick. */
+export function peerCounts(live: Iterable<PeerSession>): Pick<TorrentFigures, 'peers' | 'seeds' | 'sending' | 'getting'> {
+  const n = { peers: 0, seeds: 0, sending: 0, getting: 0 };
+  for (const s of live) {
+    n.peers++;
+    if (s.peerPieces.isComplete) n.seeds++;
+    if (s.download.rate > 0) n.sending++;
+    if (s.upload.rate > 0) n.getting++;
+  }
+  return n;
 }

@@ -1,17 +1,18 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Bitfield, PieceGeometry, type Handshake, type Metainfo, type PeerAddress } from '@seedbox/protocol';
+import { Bitfield, PieceGeometry, type Handshake, type Metainfo, type PeerAddress, type PexMessage } from '@seedbox/protocol';
 import type { PeerInfo } from '@seedbox/cluster';
 import { Bandwidth, type BandwidthLimits, type ResolvedLimits, type TorrentBandwidth } from './bandwidth/bandwidth.js';
 import type { BlockRef } from './block-key.js';
 import { DownloadScheduler } from './download-scheduler.js';
 import { FileSelectionState, type FileProgress, type FileSelection } from './file-selection.js';
 import { peerInfoOf } from './peer-info.js';
+import { PeerExchange } from './peer-exchange.js';
 import { PeerList } from './peer-list.js';
 import { PeerSession, type CloseReason, type PeerHandler, type SessionContext, type SessionRefusal } from './peer-session.js';
 import type { CheckOutcome, TorrentData, TorrentEvents, TorrentOptions } from './torrent-options.js';
 import { TorrentCounters } from './torrent-counters.js';
-import { snapshotOf, type TorrentSnapshot, type TorrentState } from './torrent-snapshot.js';
+import { peerCounts, snapshotOf, type TorrentSnapshot, type TorrentState } from './torrent-snapshot.js';
 import { UploadServer, type RefusedRequest } from './upload-server.js';
 
 /**
@@ -48,6 +49,8 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   private readonly o: TorrentOptions;
   private readonly now: () => number;
   private readonly peers: PeerList;
+  /** BEP 11; off for a private torrent (BEP 27). */
+  private readonly pex: PeerExchange;
   private readonly context: SessionContext;
   private readonly bandwidth: TorrentBandwidth;
   private download: DownloadScheduler | undefined;
@@ -85,6 +88,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
       // BEP 9 lets a magnet link start from us; BEP 27 keeps a private
       // torrent's info dictionary to those its tracker gave it to, as libtorrent does.
       metadata: meta.private || meta.infoBytes.length === 0 ? undefined : meta.infoBytes,
+      pex: !meta.private,
       blockLength: (index, begin) => Math.min(16384, geometry.pieceSize(index) - begin),
     };
     this.bandwidth = options.bandwidth ?? new Bandwidth().torrent();
@@ -99,6 +103,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
       createSession: (socket, direction, peer, handshake, leftover) =>
         new PeerSession({ socket, context: this.context, handler: this, direction, peer, handshake, leftover, timeouts: options.timeouts, pipeline: options.pipeline, bandwidth: paths }),
     });
+    this.pex = new PeerExchange({ enabled: !meta.private, addPeers: (peers) => this.addPeers(peers), knownCount: () => this.peers.knownCount, now: this.now });
     // Listeners attach before the check reports anything.
     queueMicrotask(() => void this.check());
   }
@@ -388,6 +393,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     this.peers.closed(session, reason);
     this.download?.sessionClosed(session);
     this.upload?.sessionClosed(session);
+    this.pex.sessionClosed(session);
     this.counters.sessionClosed(session, reason);
     this.emit('closed', session, reason, error);
   }
@@ -425,6 +431,10 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     this.upload?.drained(session);
   }
 
+  pexReceived(session: PeerSession, message: PexMessage): void {
+    this.pex.received(session, message);
+  }
+
   // ---- the clock and the figures ----
 
   /**
@@ -447,22 +457,13 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   tick(): void {
     for (const s of [...this.peers.live]) s.tick();
     if (this.active && this.upload) this.upload.rechoke(this.peers.live, this.isDone);
+    this.pex.tick(this.peers.live);
     this.dial();
     this.counters.tick(this.download, this.upload);
   }
 
   /** The torrent's figures as of the last tick, and its state now. Side-effect free. */
   snapshot(): TorrentSnapshot {
-    let peers = 0;
-    let seeds = 0;
-    let sending = 0;
-    let getting = 0;
-    for (const s of this.peers.live) {
-      peers++;
-      if (s.peerPieces.isComplete) seeds++;
-      if (s.download.rate > 0) sending++;
-      if (s.upload.rate > 0) getting++;
-    }
     return snapshotOf({
       meta: this.meta,
       state: this.stateNow,
@@ -474,10 +475,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
       wantedLeft: this.selection.wantedLeft,
       complete: this.isComplete,
       done: this.isDone,
-      peers,
-      seeds,
-      sending,
-      getting,
+      ...peerCounts(this.peers.live),
       last: this.counters.last,
     });
   }
