@@ -1,6 +1,6 @@
 import { render } from 'preact';
 import { App } from './app.js';
-import { applyStoredTheme } from './theme.js';
+import { applyTheme } from './theme.js';
 import { notify } from './toasts.js';
 import './styles.css';
 
@@ -10,7 +10,7 @@ import './styles.css';
  * browser's console for whoever debugs it).
  */
 
-applyStoredTheme();
+applyTheme();
 window.addEventListener('unhandledrejection', (e) => {
   e.preventDefault();
   console.warn('unhandled rejection', e.reason);

@@ -1,7 +1,8 @@
 /**
  * Light or dark: the system's choice (prefers-color-scheme) until the
  * person picks one with the toggle, which is remembered in this browser.
- * The stylesheet reads `data-theme` on <html> when it is set.
+ * `data-theme` on <html> always says which, so the stylesheet holds each
+ * palette once, keyed by it alone.
  */
 
 export type Theme = 'light' | 'dark';
@@ -21,9 +22,14 @@ export function currentTheme(): Theme {
   return stored() ?? (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light');
 }
 
-export function applyStoredTheme(): void {
-  const t = stored();
-  if (t) document.documentElement.dataset.theme = t;
+/** Sets `data-theme`: the remembered choice, else the system's, following the system while nothing is remembered. */
+export function applyTheme(): void {
+  const media = matchMedia('(prefers-color-scheme: dark)');
+  const apply = (): void => {
+    document.documentElement.dataset.theme = stored() ?? (media.matches ? 'dark' : 'light');
+  };
+  apply();
+  media.addEventListener('change', apply);
 }
 
 /** Switches to the other theme and remembers it; answers the new one. */

@@ -9,8 +9,8 @@ import { axisRate, chartColumns } from './fleet-data.js';
  * The fleet's download and upload rate over time, drawn by uPlot on a
  * canvas. uPlot draws with the colours it is given, not with CSS, so
  * they are read from the stylesheet's variables, and the chart is made
- * again when the theme changes (the toggle sets data-theme on <html>;
- * the system's preference may change too). Its width follows its box.
+ * again when the theme changes (data-theme on <html>, which theme.ts
+ * sets for the toggle and for the system's choice). Its width follows its box.
  */
 
 const HEIGHT = 220;
@@ -23,14 +23,10 @@ function useThemeKey(): number {
   const [key, setKey] = useState(0);
   useEffect(() => {
     const bump = () => setKey((k) => k + 1);
+    // theme.ts keeps data-theme on <html> for the toggle and the system's choice alike.
     const observer = new MutationObserver(bump);
     observer.observe(document.documentElement, { attributes: true, attributeFilter: ['data-theme'] });
-    const media = matchMedia('(prefers-color-scheme: dark)');
-    media.addEventListener('change', bump);
-    return () => {
-      observer.disconnect();
-      media.removeEventListener('change', bump);
-    };
+    return () => observer.disconnect();
   }, []);
   return key;
 }
