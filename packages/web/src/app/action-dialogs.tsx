@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { formatLimit, parseKiBps, toKiBps } from './format.js';
-import { Modal } from './modal.js';
+import { CategorySelect, FormError, FormFoot, Modal } from './modal.js';
 import type { Category, Torrent } from './types.js';
 
 /** The dialogs of the list's actions: remove (with or without the data), set category, set limits. */
@@ -26,14 +26,7 @@ export function RemoveDialog(props: { torrents: Torrent[]; onClose: () => void; 
           <input type="checkbox" name="deleteFiles" checked={deleteFiles} onChange={(e) => setDeleteFiles(e.currentTarget.checked)} />
           Also delete the downloaded files
         </label>
-        <footer class="modal-foot">
-          <button type="button" onClick={props.onClose} autoFocus>
-            Cancel
-          </button>
-          <button type="submit" class="danger">
-            {deleteFiles ? 'Remove with data' : 'Remove'}
-          </button>
-        </footer>
+        <FormFoot submit={deleteFiles ? 'Remove with data' : 'Remove'} onCancel={props.onClose} danger cancelFirst />
       </form>
     </Modal>
   );
@@ -53,26 +46,9 @@ export function CategoryDialog(props: { torrents: Torrent[]; categories: Record<
         }}
       >
         <p>Category of {what(props.torrents)}:</p>
-        <label>
-          Category
-          <select name="category" value={category} onChange={(e) => setCategory(e.currentTarget.value)}>
-            <option value="">(none)</option>
-            {names.map((n) => (
-              <option key={n} value={n}>
-                {n}
-              </option>
-            ))}
-          </select>
-        </label>
+        <CategorySelect names={names} value={category} onChange={setCategory} />
         {names.length === 0 && <p class="hint">No category exists yet: create them in the settings.</p>}
-        <footer class="modal-foot">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="primary">
-            Set
-          </button>
-        </footer>
+        <FormFoot submit="Set" onCancel={props.onClose} />
       </form>
     </Modal>
   );
@@ -107,19 +83,8 @@ export function LimitsDialog(props: { torrents: Torrent[]; onClose: () => void; 
           Upload limit (KiB/s)
           <input name="upload" inputMode="numeric" value={up} onInput={(e) => setUp(e.currentTarget.value)} />
         </label>
-        {error && (
-          <p class="form-error" role="alert">
-            {error}
-          </p>
-        )}
-        <footer class="modal-foot">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="primary">
-            Set
-          </button>
-        </footer>
+        <FormError error={error} />
+        <FormFoot submit="Set" onCancel={props.onClose} />
       </form>
     </Modal>
   );

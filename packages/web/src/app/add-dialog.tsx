@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { Api } from './api.js';
 import { formatBytes, linksOf } from './format.js';
-import { Modal } from './modal.js';
+import { CategorySelect, FormError, FormFoot, Modal } from './modal.js';
 import { reportFailure } from './toasts.js';
 import type { Category } from './types.js';
 
@@ -100,17 +100,7 @@ export function AddDialog(props: { api: Api; categories: Record<string, Category
           <textarea name="urls" rows={3} spellcheck={false} placeholder="magnet:?xt=urn:btih:…" value={links} onInput={(e) => setLinks(e.currentTarget.value)} />
         </label>
         <div class="row">
-          <label>
-            Category
-            <select name="category" value={category} onChange={(e) => setCategory(e.currentTarget.value)}>
-              <option value="">(none)</option>
-              {names.map((n) => (
-                <option key={n} value={n}>
-                  {n}
-                </option>
-              ))}
-            </select>
-          </label>
+          <CategorySelect names={names} value={category} onChange={setCategory} />
           <label>
             Save folder
             <input name="savepath" placeholder={category ? (props.categories[category]?.savePath ?? '') || 'the category’s folder' : 'the default folder'} value={savepath} onInput={(e) => setSavepath(e.currentTarget.value)} />
@@ -124,19 +114,8 @@ export function AddDialog(props: { api: Api; categories: Record<string, Category
           <input type="checkbox" name="sequentialDownload" checked={sequential} onChange={(e) => setSequential(e.currentTarget.checked)} />
           Download in sequential order
         </label>
-        {error && (
-          <p class="form-error" role="alert">
-            {error}
-          </p>
-        )}
-        <footer class="modal-foot">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button type="submit" class="primary" disabled={busy}>
-            Add
-          </button>
-        </footer>
+        <FormError error={error} />
+        <FormFoot submit="Add" onCancel={props.onClose} busy={busy} />
       </form>
     </Modal>
   );

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, type Api } from './api.js';
+import { FormError } from './modal.js';
 
 /** The login form, shown when the API answers 403 (no session, or an expired one). */
 export function Login(props: { api: Api; onLoggedIn: () => void }) {
@@ -36,11 +37,7 @@ export function Login(props: { api: Api; onLoggedIn: () => void }) {
           Password
           <input name="password" type="password" autocomplete="current-password" value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
         </label>
-        {message && (
-          <p class="form-error" role="alert">
-            {message}
-          </p>
-        )}
+        <FormError error={message} />
         <button type="submit" class="primary" disabled={busy}>
           Log in
         </button>

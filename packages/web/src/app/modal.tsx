@@ -37,3 +37,44 @@ export function Modal(props: { title: string; onClose: () => void; children: Com
     </dialog>
   );
 }
+
+/** A form's refusal, read out by screen readers; nothing when there is none. */
+export function FormError(props: { error: string }) {
+  if (!props.error) return null;
+  return (
+    <p class="form-error" role="alert">
+      {props.error}
+    </p>
+  );
+}
+
+/** A dialog form's foot: Cancel, and the submit button with its label. */
+export function FormFoot(props: { submit: ComponentChildren; onCancel: () => void; busy?: boolean; danger?: boolean; cancelFirst?: boolean }) {
+  return (
+    <footer class="modal-foot">
+      <button type="button" onClick={props.onCancel} autoFocus={props.cancelFirst}>
+        Cancel
+      </button>
+      <button type="submit" class={props.danger ? 'danger' : 'primary'} disabled={props.busy}>
+        {props.submit}
+      </button>
+    </footer>
+  );
+}
+
+/** A category picker: "(none)" and each name. */
+export function CategorySelect(props: { names: string[]; value: string; onChange: (name: string) => void }) {
+  return (
+    <label>
+      Category
+      <select name="category" value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
+        <option value="">(none)</option>
+        {props.names.map((n) => (
+          <option key={n} value={n}>
+            {n}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Api } from './api.js';
 import { CategoriesSettings } from './categories.js';
-import { Modal } from './modal.js';
+import { FormError, FormFoot, Modal } from './modal.js';
 import { fromForm, SECTIONS, SHARE_ACTIONS, toForm, type FieldSpec, type FormValues } from './preferences-form.js';
 import { attempt, notify, reportFailure } from './toasts.js';
 import type { Category, Preferences } from './types.js';
@@ -122,19 +122,8 @@ export function Settings(props: { api: Api; categories: Record<string, Category>
                 yet.
               </small>
             </fieldset>
-            {error && (
-              <p class="form-error" role="alert">
-                {error}
-              </p>
-            )}
-            <footer class="modal-foot">
-              <button type="button" onClick={props.onClose}>
-                Cancel
-              </button>
-              <button type="submit" class="primary" disabled={busy}>
-                Save
-              </button>
-            </footer>
+            <FormError error={error} />
+            <FormFoot submit="Save" onCancel={props.onClose} busy={busy} />
           </form>
         )}
         <CategoriesSettings api={api} categories={props.categories} onChanged={props.onSaved} />
