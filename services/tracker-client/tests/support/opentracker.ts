@@ -119,6 +119,21 @@ export async function startOpentracker(
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  // The whitelist is read by a thread of its own, after the port accepts: until then every
+  // announce is "not authorized" (CI saw it). A `stopped` announce asks without adding a peer.
+  if (infoHashesHex[0] !== undefined) {
+    const infoHash = Buffer.from(infoHashesHex[0], 'hex').toString('latin1');
+    const probe = `http://127.0.0.1:${tcp}/announce?info_hash=${escape(infoHash)}&peer_id=-SB0100-readinessprb&port=1&uploaded=0&downloaded=0&left=0&event=stopped&compact=1`;
+    for (;;) {
+      const body = await fetch(probe).then((r) => r.text(), () => '');
+      if (body !== '' && !body.includes('not authorized')) break;
+      if (Date.now() > until) {
+        await stop();
+        throw new Error(`opentracker did not take its whitelist within 10 s:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
   return {
     httpUrl: `http://127.0.0.1:${tcp}/announce`,
     udpUrl: `udp://127.0.0.1:${udp}/announce`,
