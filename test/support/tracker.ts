@@ -45,6 +45,21 @@ export async function startOpentracker(opts: OpentrackerOptions): Promise<Runnin
   const spawn = opts.netns ? opts.netns.spawn : spawnProcess;
   const proc = spawn('opentracker', args, { name: 'opentracker', logFile: join(workDir, `opentracker-${port}.log`) });
   await waitFor(() => tcpReachable(host, port), 10_000, `opentracker on ${host}:${port}`, { watch: [proc] });
+  // Its whitelist is read on a thread of its own after the port accepts; until then every announce
+  // is "not authorized". A `stopped` announce asks without adding a peer.
+  const first = opts.infoHashes[0];
+  if (first !== undefined) {
+    const probe = `http://${host}:${port}/announce?info_hash=${escape(Buffer.from(first, 'hex').toString('latin1'))}&peer_id=-SB0100-readinessprb&port=1&uploaded=0&downloaded=0&left=0&event=stopped&compact=1`;
+    await waitFor(
+      async () => {
+        const body = await fetch(probe).then((r) => r.text(), () => '');
+        return body !== '' && !body.includes('not authorized');
+      },
+      10_000,
+      `opentracker on ${host}:${port} to take its whitelist`,
+      { watch: [proc] },
+    );
+  }
   return {
     host,
     port,
