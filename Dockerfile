@@ -38,7 +38,9 @@ RUN npm run build \
  && node scripts/docker-workspace.mjs collect /out
 
 FROM ${BASE_IMAGE}
-ENV NODE_ENV=production
+# RC4, which message stream encryption (MSE/PE) needs, is in OpenSSL 3's
+# legacy provider; Node loads it only with this flag.
+ENV NODE_ENV=production NODE_OPTIONS=--openssl-legacy-provider
 WORKDIR /app
 # Owned by root and not writable by the service user: with
 # readOnlyRootFilesystem on Kubernetes the only writable paths are /tmp and

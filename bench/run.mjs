@@ -28,6 +28,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// RC4 for message stream encryption is in OpenSSL 3's legacy provider; every
+// node this spawns inherits the flag (as the `seedbox` launcher passes it).
+if (!(process.env.NODE_OPTIONS ?? '').includes('--openssl-legacy-provider')) {
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --openssl-legacy-provider`.trim();
+}
+// The scenarios measure peers given by hand or by the scenario's tracker: no public DHT routers.
+process.env.SEEDBOX_DHT_BOOTSTRAP ??= 'none';
+
 const work = join(root, '.bench-work');
 const { values: args } = parseArgs({
   options: {

@@ -101,6 +101,16 @@ make_image() {
 }
 
 extra_none() { :; }
+# Transmission loads OpenSSL 3's legacy provider for the RC4 of encrypted
+# peer connections (MSE), a module ldd does not list; without it the daemon
+# dies at the first encrypted handshake.
+extra_transmission() {
+  local modules
+  modules="$(readlink -f "$(openssl version -m | sed -n 's/^MODULESDIR: "\(.*\)"$/\1/p')")"
+  [ -f "$modules/legacy.so" ] || die "no OpenSSL legacy provider in $modules (apt-get install libssl3)"
+  mkdir -p "$1$modules"
+  cp -L "$modules/legacy.so" "$1$modules/legacy.so"
+}
 # opentracker chroots into its -d folder and then reads the whitelist there
 # as nobody: the folder must exist and be readable.
 extra_opentracker() {
@@ -115,6 +125,6 @@ remote="$(need_bin transmission-remote transmission-cli)"
 
 make_image seedbox-nats:local 65534:65534 extra_none "$nats"
 make_image seedbox-opentracker:local 0:0 extra_opentracker "$opentracker"
-make_image seedbox-transmission:local 0:0 extra_none "$daemon" "$remote"
+make_image seedbox-transmission:local 0:0 extra_transmission "$daemon" "$remote"
 
 printf '%s\n' seedbox-nats:local seedbox-opentracker:local seedbox-transmission:local

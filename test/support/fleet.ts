@@ -9,6 +9,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { SeedboxControlClient } from '@seedbox/proto';
+import { bearerTokenInterceptor } from '@seedbox/runtime';
 import { freePort, makeTempDir, spawnProcess, type ManagedProcess } from './processes.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -83,7 +84,8 @@ export async function startFleet(o: { natsUrl: string; peerWorkers?: number; dis
   const trackerClient = o.trackerClient === false ? undefined : await startService('tracker-client', { ...base, id: 'tc1' });
   const peerWorkers: FleetProcess[] = [];
   for (let i = 0; i < (o.peerWorkers ?? 1); i++) peerWorkers.push(await startService('peer-worker', { ...base, id: `pw${i + 1}` }));
-  const control = new SeedboxControlClient(`127.0.0.1:${peerWorkers[0]!.grpcPort}`, grpc.credentials.createInsecure());
+  // With SEEDBOX_TOKEN in the fleet's env, the client carries it.
+  const control = controlClient(`127.0.0.1:${peerWorkers[0]!.grpcPort}`, o.env?.SEEDBOX_TOKEN);
   const fleet: Fleet = {
     dataDir,
     peerWorkers,
@@ -97,6 +99,11 @@ export async function startFleet(o: { natsUrl: string; peerWorkers?: number; dis
     },
   };
   return fleet;
+}
+
+/** A control client of a server; with a token, every call carries it (authorization: Bearer). */
+export function controlClient(address: string, token?: string, creds: grpc.ChannelCredentials = grpc.credentials.createInsecure()): SeedboxControlClient {
+  return new SeedboxControlClient(address, creds, token === undefined ? {} : { interceptors: [bearerTokenInterceptor(token)] });
 }
 
 /** GET /metrics of a service: every sample, by `name{labels}`. */

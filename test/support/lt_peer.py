@@ -31,8 +31,12 @@ import argparse
 import os
 import sys
 import time
+import warnings
 
 import libtorrent as lt
+
+# session.status() is deprecated, but it is the bindings' only DHT node count.
+warnings.filterwarnings('ignore', category=DeprecationWarning)
 
 
 def say(*parts):
@@ -60,6 +64,7 @@ ENC = {'enabled': 1, 'disabled': 2, 'forced': 0}
 
 # Alerts worth a line in the log: connection life cycle, errors, hash failures.
 INTERESTING = {
+    'dht_announce_alert', 'dht_reply_alert', 'dht_get_peers_alert', 'dht_bootstrap_alert', 'dht_error_alert',
     'peer_connect_alert', 'peer_disconnected_alert', 'peer_error_alert', 'peer_ban_alert',
     'hash_failed_alert', 'torrent_error_alert', 'file_error_alert', 'invalid_request_alert',
     'torrent_finished_alert', 'listen_failed_alert', 'listen_succeeded_alert',
@@ -70,8 +75,8 @@ INTERESTING = {
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('role', choices=['seed', 'leech'])
-    source = ap.add_mutually_exclusive_group(required=True)
+    ap.add_argument('role', choices=['seed', 'leech', 'node'])
+    source = ap.add_mutually_exclusive_group()
     source.add_argument('--torrent', action='append', help='a .torrent; a seed may take several')
     source.add_argument('--magnet', help='a magnet URI (leech only): the metadata comes from the peers')
     ap.add_argument('--save', required=True, help='save_path: the folder that contains the torrent name')
@@ -81,7 +86,15 @@ def main():
     ap.add_argument('--exit-when-done', action='store_true')
     ap.add_argument('--upload-limit', type=int, default=0, help='bytes/s; 0 for none')
     ap.add_argument('--print-peers', action='store_true', help='a PEERS line once a second (get_peer_info addresses and clients)')
+    ap.add_argument('--dht', action='store_true', help='run a DHT node (on the listen port, UDP) and find and announce the torrent on it')
+    ap.add_argument('--dht-bootstrap', action='append', default=[], type=host_port, help='HOST:PORT of a DHT node to bootstrap from')
     args = ap.parse_args()
+    if args.role == 'node' and (args.torrent or args.magnet):
+        ap.error('a node runs the DHT only: no --torrent or --magnet')
+    if args.role == 'node' and not args.dht:
+        ap.error('a node needs --dht')
+    if args.role != 'node' and not (args.torrent or args.magnet):
+        ap.error('a seed or a leech needs --torrent or --magnet')
     if args.magnet and args.role == 'seed':
         ap.error('a seed needs --torrent: it must have the data and the metadata')
     if args.torrent and len(args.torrent) > 1 and args.role != 'seed':
@@ -93,7 +106,16 @@ def main():
         'listen_interfaces': f'{host}:{port}',
         'enable_outgoing_utp': False,
         'enable_incoming_utp': False,
-        'enable_dht': False,
+        'enable_dht': args.dht,
+        'dht_bootstrap_nodes': ','.join(f'{h}:{p}' for h, p in args.dht_bootstrap),
+        # A test swarm lives on one private /24: libtorrent's defaults would
+        # refuse it (one node per IP range, "dark internet" addresses, node
+        # ids that must match the address, BEP 42).
+        'dht_restrict_routing_ips': False,
+        'dht_restrict_search_ips': False,
+        'dht_ignore_dark_internet': False,
+        'dht_prefer_verified_node_ids': False,
+        'dht_enforce_node_id': False,
         'enable_lsd': False,
         'enable_upnp': False,
         'enable_natpmp': False,
@@ -107,9 +129,13 @@ def main():
         'seeding_outgoing_connections': args.role != 'seed',
         'in_enc_policy': ENC[args.encryption],
         'out_enc_policy': ENC[args.encryption],
+        # Forced means RC4 for the whole stream too, as qBittorrent's "Require encryption" sets it;
+        # otherwise libtorrent's default, either.
+        'allowed_enc_level': 2 if args.encryption == 'forced' else 3,
         'alert_mask': (lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
                        | lt.alert.category_t.peer_notification | lt.alert.category_t.connect_notification
-                       | lt.alert.category_t.storage_notification),
+                       | lt.alert.category_t.storage_notification
+                       | (lt.alert.category_t.dht_notification if args.dht else 0)),
     })
     if args.upload_limit:
         # Peers on a local network are in libtorrent's local peer class,
@@ -139,6 +165,14 @@ def main():
         for a in drain():
             if type(a).__name__ == 'listen_succeeded_alert' and a.socket_type == lt.socket_type_t.tcp:
                 listening = True
+
+    if args.role == 'node':
+        say(f'LISTENING {s.listen_port()}')
+        while os.getppid() == parent:
+            s.wait_for_alert(1000)
+            list(drain())
+            say(f'DHT nodes={s.status().dht_nodes}')
+        return
 
     handles = []
     for source in ([args.magnet] if args.magnet else args.torrent):
@@ -173,6 +207,7 @@ def main():
         for peer in args.peer:
             h.connect_peer(peer)
 
+    started = time.time()
     done = False
     have_metadata = not args.magnet
     last_progress = 0.0
@@ -203,6 +238,16 @@ def main():
             connect_all()
         if now - last_progress >= 1:
             last_progress = now
+            if args.dht:
+                say(f'DHT nodes={s.status().dht_nodes}')
+                # Announce (a lookup, then announce_peer) again and again
+                # while the DHT fills: libtorrent's first one goes out when
+                # the torrent is added, before any node is known, and the
+                # next only 15 minutes later. A leech keeps at it while it
+                # has no peer.
+                if (args.role == 'seed' and now - started < 60) or (args.role == 'leech' and not done and st.num_peers == 0):
+                    for x in handles:
+                        x.force_dht_announce()
             if args.print_peers:
                 say('PEERS ' + ','.join(f'{p.ip[0]}:{p.ip[1]}={text(p.client)}' for p in h.get_peer_info()))
             say(f'PROGRESS {st.progress * 100:.1f}% peers={st.num_peers} down={st.download_payload_rate}B/s '

@@ -11,6 +11,8 @@ export interface NatsServerOptions {
   port?: number;
   /** Bytes; nats-server's default is 1 MiB. */
   maxPayload?: number;
+  /** Clients only over TLS with this certificate; with `verify`, only those with a certificate `ca` signed. */
+  tls?: { cert: string; key: string; ca: string; verify?: boolean };
   workDir?: string;
 }
 
@@ -29,11 +31,17 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Run
   const store = join(workDir, 'jetstream');
   mkdirSync(store, { recursive: true });
   const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store];
-  if (opts.maxPayload !== undefined) {
-    // max_payload has no flag: it goes in a config file.
-    const conf = join(workDir, 'nats.conf');
-    writeFileSync(conf, `max_payload: ${opts.maxPayload}\n`);
-    args.push('-c', conf);
+  // max_payload and TLS with client certificates have no flags: they go in a config file.
+  const conf: string[] = [];
+  if (opts.maxPayload !== undefined) conf.push(`max_payload: ${opts.maxPayload}`);
+  if (opts.tls) {
+    const t = opts.tls;
+    conf.push(`tls {\n  cert_file: ${JSON.stringify(t.cert)}\n  key_file: ${JSON.stringify(t.key)}\n  ca_file: ${JSON.stringify(t.ca)}\n  verify: ${t.verify ?? false}\n}`);
+  }
+  if (conf.length > 0) {
+    const file = join(workDir, 'nats.conf');
+    writeFileSync(file, `${conf.join('\n')}\n`);
+    args.push('-c', file);
   }
   const launch = async (): Promise<ManagedProcess> => {
     const p = spawnProcess('nats-server', args, { name: 'nats-server', logFile: join(workDir, 'nats.log') });

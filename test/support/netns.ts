@@ -20,6 +20,8 @@ import { onCleanup, sleep, spawnProcess, type ManagedProcess, type SpawnOptions 
 export interface NetnsOptions {
   /** The first three octets, e.g. '10.213.10'. */
   subnet: string;
+  /** More addresses on the namespace side (`<subnet>.3` on), for several peers each with an address of its own. */
+  extraAddresses?: number;
 }
 
 export interface Netns {
@@ -30,6 +32,8 @@ export interface Netns {
   hostIp: string;
   /** Namespace side of the veth: `<subnet>.2`. */
   nsIp: string;
+  /** nsIp, then the extra addresses. */
+  nsIps: string[];
   hostIf: string;
   nsIf: string;
   /** Starts a process inside the namespace (`ip netns exec`), registered for cleanup. */
@@ -105,6 +109,9 @@ export async function createNetns(opts: NetnsOptions): Promise<Netns> {
   const nsIf = `sbx${id}n`;
   const hostIp = `${subnet}.1`;
   const nsIp = `${subnet}.2`;
+  const extra = opts.extraAddresses ?? 0;
+  if (!Number.isInteger(extra) || extra < 0 || extra > 200) throw new Error(`extraAddresses ${extra} is not 0..200`);
+  const nsIps = [nsIp, ...Array.from({ length: extra }, (_, i) => `${subnet}.${i + 3}`)];
   const processes: ManagedProcess[] = [];
 
   const pidsInside = (): number[] => {
@@ -145,7 +152,7 @@ export async function createNetns(opts: NetnsOptions): Promise<Netns> {
     ip('link', 'set', nsIf, 'netns', name);
     ip('addr', 'add', `${hostIp}/24`, 'dev', hostIf);
     ip('link', 'set', hostIf, 'up');
-    ip('-n', name, 'addr', 'add', `${nsIp}/24`, 'dev', nsIf);
+    for (const a of nsIps) ip('-n', name, 'addr', 'add', `${a}/24`, 'dev', nsIf);
     ip('-n', name, 'link', 'set', nsIf, 'up');
     ip('-n', name, 'link', 'set', 'lo', 'up');
   } catch (err) {
@@ -158,6 +165,7 @@ export async function createNetns(opts: NetnsOptions): Promise<Netns> {
     subnet,
     hostIp,
     nsIp,
+    nsIps,
     hostIf,
     nsIf,
     spawn(cmd, args, spawnOpts) {

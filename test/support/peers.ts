@@ -56,6 +56,12 @@ interface CommonOptions {
   port?: number;
   /** How long to wait for it to be ready. */
   startTimeoutMs?: number;
+  /** Run libtorrent's DHT node (UDP, on the listen port), bootstrapped from these nodes (libtorrent only). */
+  dht?: { bootstrap: readonly PeerAddress[] };
+}
+
+function dhtArgs(o: CommonOptions): string[] {
+  return o.dht ? ['--dht', ...o.dht.bootstrap.flatMap((b) => ['--dht-bootstrap', `${b.host}:${b.port}`])] : [];
 }
 
 function launcher(netns: Netns | undefined): (cmd: string, args: string[], opts: SpawnOptions) => ManagedProcess {
@@ -104,6 +110,7 @@ export async function startLibtorrentSeed(opts: LibtorrentSeedOptions): Promise<
   const args = [join(SUPPORT, 'lt_peer.py'), 'seed', ...[opts.torrentPath].flat().flatMap((t) => ['--torrent', t]), '--save', opts.dataRoot];
   args.push('--listen', `${host}:${port}`, '--encryption', opts.encryption ?? 'enabled');
   if (opts.uploadLimit) args.push('--upload-limit', String(opts.uploadLimit));
+  args.push(...dhtArgs(opts));
   const proc = launcher(opts.netns)(SYSTEM_PYTHON, args, { name: 'libtorrent seed', logFile: join(workDir, `lt-seed-${port}.log`) });
   await proc.waitForLine(/^LISTENING \d+/, opts.startTimeoutMs ?? 30_000, 'libtorrent seed to listen');
   return peer('libtorrent seed', host, port, proc);
@@ -138,6 +145,7 @@ export async function startLibtorrentLeech(opts: LibtorrentLeechOptions): Promis
   args.push('--listen', `${host}:${port}`, '--encryption', opts.encryption ?? 'enabled');
   for (const p of opts.peers) args.push('--peer', `${p.host}:${p.port}`);
   if (opts.printPeers) args.push('--print-peers');
+  args.push(...dhtArgs(opts));
   const proc = launcher(opts.netns)(SYSTEM_PYTHON, args, { name: 'libtorrent leech', logFile: join(workDir, `lt-leech-${port}.log`) });
   await proc.waitForLine(/^LISTENING \d+/, opts.startTimeoutMs ?? 30_000, 'libtorrent leech to start');
   const reachableAt = host === '0.0.0.0' ? (opts.netns?.nsIp ?? '127.0.0.1') : host;
@@ -152,6 +160,22 @@ export async function startLibtorrentLeech(opts: LibtorrentLeechOptions): Promis
   };
 }
 
+export interface LibtorrentDhtNodeOptions extends CommonOptions {
+  /** The address it binds (one of `netns.nsIps`). */
+  listenHost: string;
+  dht: { bootstrap: readonly PeerAddress[] };
+}
+
+/** A libtorrent session with no torrent: a DHT node (UDP on `port`) for a test swarm. */
+export async function startLibtorrentDhtNode(opts: LibtorrentDhtNodeOptions): Promise<RunningPeer> {
+  const port = opts.port ?? (await freePort());
+  const workDir = opts.workDir ?? makeTempDir('lt-dht');
+  const args = [join(SUPPORT, 'lt_peer.py'), 'node', '--save', workDir, '--listen', `${opts.listenHost}:${port}`, ...dhtArgs(opts)];
+  const proc = launcher(opts.netns)(SYSTEM_PYTHON, args, { name: 'libtorrent DHT node', logFile: join(workDir, `lt-dht-${port}.log`) });
+  await proc.waitForLine(/^LISTENING \d+/, opts.startTimeoutMs ?? 30_000, 'libtorrent DHT node to listen');
+  return peer('libtorrent DHT node', opts.listenHost, port, proc);
+}
+
 // ---------------------------------------------------------------- Transmission
 
 export interface TransmissionSeedOptions extends CommonOptions {
@@ -162,6 +186,8 @@ export interface TransmissionSeedOptions extends CommonOptions {
   rpcPort?: number;
   /** Wait until the data is verified complete (a seed). False for a leech: just add the torrent. */
   expectComplete?: boolean;
+  /** Transmission's `encryption`: 0 prefer plaintext (the default here), 1 prefer encryption, 2 require it. */
+  encryption?: 0 | 1 | 2;
 }
 
 export interface TransmissionSeed extends RunningPeer {
@@ -195,8 +221,8 @@ export async function startTransmissionSeed(opts: TransmissionSeedOptions): Prom
         'peer-port-random-on-start': false,
         'bind-address-ipv4': '0.0.0.0',
         'bind-address-ipv6': '::',
-        // 0 = prefer plaintext (still accepts encrypted): clients under test may not do MSE.
-        encryption: 0,
+        // 0 = prefer plaintext (still accepts encrypted) unless a test asks for more.
+        encryption: opts.encryption ?? 0,
         'rpc-enabled': true,
         'rpc-bind-address': netns.nsIp,
         'rpc-port': rpcPort,

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import { SeedboxControlClient, type ListTorrentsResponse, type Torrent } from '@seedbox/proto';
-import { call } from './fleet.js';
+import type { ListTorrentsResponse, SeedboxControlClient, Torrent } from '@seedbox/proto';
+import { call, controlClient } from './fleet.js';
 import { freePort, spawnProcess, type ManagedProcess } from './processes.js';
 
 /** `seedbox serve` as a real process, and a gRPC client of it. */
@@ -19,7 +18,7 @@ export interface Serve {
   stop(): Promise<void>;
 }
 
-/** Starts serve on `dataDir` (its log beside it) and waits until it is ready. */
+/** Starts serve on `dataDir` (its log beside it) and waits until it is ready; with `--token T` among `extra`, the client carries it. */
 export async function startServe(dataDir: string, extra: string[] = [], logName = 'serve'): Promise<Serve> {
   const grpcPort = await freePort();
   const metricsPort = await freePort();
@@ -31,7 +30,8 @@ export async function startServe(dataDir: string, extra: string[] = [], logName 
     { name: logName, logFile: join(dataDir, '..', `${logName}-${Date.now()}.log`) },
   );
   await proc.waitForLine(/"msg":"ready"/, 30_000, 'seedbox serve to be ready');
-  const control = new SeedboxControlClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  const at = extra.indexOf('--token');
+  const control = controlClient(`127.0.0.1:${grpcPort}`, at === -1 ? undefined : extra[at + 1]);
   return {
     process: proc,
     control,

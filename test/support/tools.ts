@@ -178,6 +178,11 @@ export const tools = {
     check: () => onPath('opentracker'),
     install: 'apt-get install opentracker',
   },
+  openssl: {
+    name: 'openssl',
+    check: () => commandSucceeds('openssl', ['version']),
+    install: 'apt-get install openssl',
+  },
   natsServer: {
     name: 'nats-server',
     check: () => commandSucceeds('nats-server', ['--version']),

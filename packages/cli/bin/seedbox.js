@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --openssl-legacy-provider
 // The `seedbox` command. The code lives in dist/ (built by `npm run build`);
 // this file only exists so the bin is executable without a build step
 // touching file modes.

@@ -1,4 +1,6 @@
-import { credentials, Metadata, status as Status, type CallOptions, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { credentials, Metadata, status as Status, type CallOptions, type ChannelCredentials, type ClientOptions, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
   filePriorityToJSON,
   SeedboxControlClient,
@@ -17,6 +19,7 @@ import {
   type TorrentState,
   type WatchTorrentsResponse,
 } from '@seedbox/proto';
+import { bearerTokenInterceptor } from '@seedbox/runtime';
 import { CliError, UsageError } from './cli-error.js';
 
 /**
@@ -43,6 +46,92 @@ export function resolveServer(flag: string | undefined, env: NodeJS.ProcessEnv =
   return server;
 }
 
+/**
+ * How to reach and log in to the control API: the flags every command that
+ * calls it takes (parseArgs options), each with a SEEDBOX_ variable. TLS is
+ * on with --tls or any TLS file; --tls-ca replaces the system's CAs,
+ * --tls-cert/--tls-key present a client certificate, --tls-server-name is the
+ * name to expect in the server's certificate when the address is another
+ * (a port-forward to 127.0.0.1).
+ */
+export const CONNECTION_OPTIONS = {
+  server: { type: 'string' },
+  token: { type: 'string' },
+  tls: { type: 'boolean' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-server-name': { type: 'string' },
+} as const;
+
+export type ConnectionFlags = { [K in keyof typeof CONNECTION_OPTIONS]?: (typeof CONNECTION_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+/** For the usage lines; main's usage lists the TLS flags. */
+export const CONNECTION_USAGE = '[--server HOST:PORT] [--token TOKEN] [--tls ...]';
+
+export const CONNECTION_HELP = [
+  'control API commands reach --server (SEEDBOX_SERVER, else 127.0.0.1:50051) and take:',
+  '  --token TOKEN          (SEEDBOX_TOKEN) sent as `authorization: Bearer TOKEN`; prefer the variable: flags show in `ps`',
+  '  --tls                  (SEEDBOX_TLS=1) speak TLS, checking the server against the system CAs',
+  '  --tls-ca FILE          (SEEDBOX_TLS_CA) PEM CA bundle to check the server against instead (implies --tls)',
+  '  --tls-cert FILE --tls-key FILE  (SEEDBOX_TLS_CERT, SEEDBOX_TLS_KEY) a client certificate (implies --tls)',
+  '  --tls-server-name NAME (SEEDBOX_TLS_SERVER_NAME) the name in the server certificate, when --server is another (a port-forward)',
+].join('\n');
+
+export interface ControlTarget {
+  /** HOST:PORT. */
+  server: string;
+  token?: string;
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; serverName?: string };
+}
+
+const TOKEN = /^[\x21-\x7e]+$/;
+const BOOL: Record<string, boolean> = { '1': true, true: true, yes: true, on: true, '0': false, false: false, no: false, off: false };
+
+/** The flags, else their SEEDBOX_ variables (an empty variable is unset), as a ControlTarget with the files read. */
+export async function resolveTarget(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Promise<ControlTarget> {
+  const server = resolveServer(flags.server, env);
+  const pick = (flag: keyof ConnectionFlags, name: string): { value: string; from: string } | undefined => {
+    const f = flags[flag];
+    if (typeof f === 'string') return { value: f, from: `--${flag}` };
+    const v = env[name];
+    return v ? { value: v, from: name } : undefined;
+  };
+  const token = pick('token', 'SEEDBOX_TOKEN');
+  if (token && !TOKEN.test(token.value)) throw new UsageError(`${token.from}: a token is printable ASCII without spaces`);
+  let tlsOn = flags.tls;
+  if (tlsOn === undefined && env.SEEDBOX_TLS) {
+    tlsOn = BOOL[env.SEEDBOX_TLS.toLowerCase()];
+    if (tlsOn === undefined) throw new UsageError(`SEEDBOX_TLS=${env.SEEDBOX_TLS}: not a boolean (1, 0, true, false, yes, no, on, off)`);
+  }
+  const ca = pick('tls-ca', 'SEEDBOX_TLS_CA');
+  const cert = pick('tls-cert', 'SEEDBOX_TLS_CERT');
+  const key = pick('tls-key', 'SEEDBOX_TLS_KEY');
+  const serverName = pick('tls-server-name', 'SEEDBOX_TLS_SERVER_NAME');
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError(cert === undefined ? `${key!.from} needs --tls-cert (SEEDBOX_TLS_CERT) too` : `${cert.from} needs --tls-key (SEEDBOX_TLS_KEY) too`);
+  }
+  const target: ControlTarget = { server, ...(token ? { token: token.value } : {}) };
+  if (tlsOn || ca || cert || serverName) {
+    target.tls = {
+      ...(ca ? { ca: await readPem(ca) } : {}),
+      ...(cert ? { cert: await readPem(cert) } : {}),
+      ...(key ? { key: await readPem(key) } : {}),
+      ...(serverName ? { serverName: serverName.value } : {}),
+    };
+  }
+  return target;
+}
+
+async function readPem(file: { value: string; from: string }): Promise<Buffer> {
+  try {
+    return await readFile(file.value);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(`${file.from} ${file.value}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
 /** A call the server refused or could not be made; `code` is the gRPC status. */
 export class ControlCallError extends CliError {
   override name = 'ControlCallError';
@@ -63,9 +152,20 @@ export class ControlCallError extends CliError {
 function connectionFailure(details: string): string | undefined {
   if (details.startsWith('Name resolution failed')) return 'name resolution failed';
   const m = /^No connection established\. Last error: (?:Error: )?(.*?)\.?(?: Resolution note:.*)?$/s.exec(details);
-  if (m) return m[1] || 'no connection';
+  if (m) return tlsFailure(m[1]!) ?? (m[1]!.replace(/\s*\n\s*/g, ' ') || 'no connection');
   if (/^(?:Connection dropped|Failed to connect)/.test(details)) return details;
   return undefined;
+}
+
+/**
+ * OpenSSL's error for a refused handshake (several lines, with a source
+ * path) as its reason alone: "TLS: tlsv13 alert certificate required" when
+ * the server wants a client certificate. Node's own words (a certificate
+ * that does not verify or name the host) are one line already.
+ */
+function tlsFailure(error: string): string | undefined {
+  const reason = /SSL routines:[^:]*:([^:]+):/.exec(error)?.[1];
+  return reason === undefined ? undefined : `TLS: ${reason}`;
 }
 
 /** One line for a failed call, e.g. "no torrent 0123…" or "cannot reach 127.0.0.1:50051 (UNAVAILABLE: connect ECONNREFUSED …)". */
@@ -79,6 +179,8 @@ export function describeFailure(error: Pick<ServiceError, 'code' | 'details'>, s
     }
     case Status.DEADLINE_EXCEEDED:
       return `no answer from ${server} in time (DEADLINE_EXCEEDED)`;
+    case Status.UNAUTHENTICATED:
+      return `${server} refused the call: ${details} (UNAUTHENTICATED)`;
     // The server's sentence says it all ("no torrent …", "info_hash must be …").
     case Status.NOT_FOUND:
     case Status.INVALID_ARGUMENT:
@@ -102,9 +204,18 @@ type UnaryMethod<Req, Res> = (
 
 export class ControlClient {
   private readonly client: SeedboxControlClient;
+  readonly server: string;
 
-  constructor(readonly server: string) {
-    this.client = new SeedboxControlClient(server, credentials.createInsecure());
+  constructor(target: ControlTarget) {
+    this.server = target.server;
+    const tls = target.tls;
+    const channel: ChannelCredentials = tls ? credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : credentials.createInsecure();
+    if (tls && tls.serverName === undefined && isIP(hostOf(target.server)) !== 0) quietIpServerNameWarning();
+    const options: ClientOptions = {
+      ...(target.token !== undefined ? { interceptors: [bearerTokenInterceptor(target.token)] } : {}),
+      ...(tls?.serverName !== undefined ? { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName } : {}),
+    };
+    this.client = new SeedboxControlClient(target.server, channel, options);
   }
 
   private unary<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, deadlineMs = CALL_DEADLINE_MS): Promise<Res> {
@@ -194,9 +305,32 @@ export class ControlClient {
   }
 }
 
+function hostOf(server: string): string {
+  const host = server.slice(0, server.lastIndexOf(':'));
+  return host.startsWith('[') ? host.slice(1, -1) : host;
+}
+
+let quieted = false;
+
+/**
+ * grpc-js gives an IP address as the TLS server name (SNI), which Node
+ * warns about (DEP0123) on stderr, a second line after every command's
+ * answer. The certificate is checked against the address all the same (an
+ * IP subjectAltName); only that one warning is dropped.
+ */
+function quietIpServerNameWarning(): void {
+  if (quieted) return;
+  quieted = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((...args: unknown[]) => {
+    const code = typeof args[1] === 'object' && args[1] !== null ? (args[1] as { code?: string }).code : args[2];
+    if (code !== 'DEP0123') emit(...args);
+  }) as typeof process.emitWarning;
+}
+
 /** Runs `fn` with a client and closes the channel afterwards, so the process can exit. */
-export async function withControlClient<T>(server: string, fn: (client: ControlClient) => Promise<T>): Promise<T> {
-  const client = new ControlClient(server);
+export async function withControlClient<T>(target: ControlTarget, fn: (client: ControlClient) => Promise<T>): Promise<T> {
+  const client = new ControlClient(target);
   try {
     return await fn(client);
   } finally {

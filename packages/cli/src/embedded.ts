@@ -2,9 +2,18 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { normalizeHost, parseHostPort, type Metainfo, type PeerAddress } from '@seedbox/protocol';
 import { DiskWriter } from '@seedbox/disk-writer';
-import { Engine, type BandwidthLimits, type Torrent, type TorrentData, type TorrentSnapshot } from '@seedbox/peer-worker';
+import {
+  ENCRYPTION_POLICIES,
+  Engine,
+  EncryptionPolicyError,
+  type BandwidthLimits,
+  type EncryptionPolicy,
+  type Torrent,
+  type TorrentData,
+  type TorrentSnapshot,
+} from '@seedbox/peer-worker';
 import { localTorrentData } from '@seedbox/storage';
-import { EmbeddedTrackers, type AnnounceSuccess, type TrackerWarning } from '@seedbox/tracker-client';
+import { EmbeddedTrackers, parseDhtBootstrap, type AnnounceSuccess, type TrackerWarning } from '@seedbox/tracker-client';
 import { CliError, UsageError } from './cli-error.js';
 
 /**
@@ -28,6 +37,39 @@ export function parsePeerAddress(s: string): PeerAddress {
   return address;
 }
 
+/** `--encryption`, else SEEDBOX_ENCRYPTION, else `prefer` (message stream encryption; see the README). */
+export function parseEncryption(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): EncryptionPolicy {
+  const [value, from] = flag !== undefined ? [flag, '--encryption'] : [env.SEEDBOX_ENCRYPTION, 'SEEDBOX_ENCRYPTION'];
+  if (value === undefined || value === '') return 'prefer';
+  if (!(ENCRYPTION_POLICIES as readonly string[]).includes(value)) throw new UsageError(`${from} '${value}' is not one of ${ENCRYPTION_POLICIES.join(', ')}`);
+  return value as EncryptionPolicy;
+}
+
+/** The engine, with a policy it cannot keep (RC4 missing) as one line. */
+function newEngine(options: ConstructorParameters<typeof Engine>[0]): Engine {
+  try {
+    return new Engine(options);
+  } catch (e) {
+    if (e instanceof EncryptionPolicyError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+/**
+ * `--dht-bootstrap`, else SEEDBOX_DHT_BOOTSTRAP: HOST:PORT,... or `none`
+ * (a DHT of its own, joined only by those who contact it); neither: the
+ * public routers (undefined). `--no-dht`: no DHT at all (false).
+ */
+export function parseDht(noDht: boolean | undefined, flag: string | undefined, env: NodeJS.ProcessEnv = process.env): { bootstrap: readonly PeerAddress[] } | false {
+  if (noDht) return false;
+  const [value, from] = flag !== undefined ? [flag, '--dht-bootstrap'] : [env.SEEDBOX_DHT_BOOTSTRAP, 'SEEDBOX_DHT_BOOTSTRAP'];
+  try {
+    return { bootstrap: parseDhtBootstrap(value) };
+  } catch (e) {
+    throw new UsageError(`${from} ${(e as Error).message}`);
+  }
+}
+
 /** Parses [HOST:]PORT. */
 export function parseListen(s: string): { host?: string; port: number } {
   const m = /^(?:(.+):)?(\d+)$/.exec(s);
@@ -47,8 +89,12 @@ export interface EmbeddedOptions {
   limits?: BandwidthLimits | undefined;
   /** Announce to the torrents' trackers and dial the peers they return. Default true. */
   trackers?: boolean | undefined;
+  /** Find peers on the DHT (BEP 5) from these routers (default: the public ones); false: no DHT. */
+  dht?: { bootstrap: readonly PeerAddress[] } | false | undefined;
   /** The address to announce (BEP 3 `ip`); default: the trackers see our source address. */
   announceHost?: string | undefined;
+  /** Message stream encryption; default `prefer`. */
+  encryption?: EncryptionPolicy | undefined;
   onTrackerWarning?: (w: TrackerWarning) => void;
   onAnnounce?: (s: AnnounceSuccess) => void;
 }
@@ -70,16 +116,17 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
   }
   const writer = new DiskWriter();
   let trackers: EmbeddedTrackers | undefined;
-  const engine = new Engine({
+  const engine = newEngine({
     sink: writer,
     listen: o.listen ?? { host: '0.0.0.0', port: 0 },
     limits: o.limits,
+    encryption: o.encryption,
     torrent: {
       ...(o.maxPeers !== undefined ? { maxPeers: o.maxPeers } : {}),
       ...(o.noPipelining ? { pipeline: { disabled: true } } : {}),
     },
     // The same TrackerClient the fleet runs, fed by the engine's figures instead of NATS heartbeats.
-    ...(o.trackers === false
+    ...(o.trackers === false && !o.dht
       ? {}
       : {
           discovery: ({ peerId, listenPort }: { peerId: Uint8Array; listenPort: number | undefined }) =>
@@ -87,6 +134,10 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<Embedded> {
               peerId,
               port: listenPort ?? 0,
               ...(o.announceHost !== undefined ? { host: o.announceHost } : {}),
+              trackers: o.trackers !== false,
+              ...(o.dht
+                ? { dht: { bootstrap: o.dht.bootstrap, stateFile: join(o.resumeDir, '.dht-state.json') } }
+                : {}),
               onWarning: o.onTrackerWarning ?? (() => {}),
               ...(o.onAnnounce ? { onAnnounce: o.onAnnounce } : {}),
             })),

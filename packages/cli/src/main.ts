@@ -1,4 +1,5 @@
 import { CliError, UsageError } from './cli-error.js';
+import { CONNECTION_HELP } from './control-client.js';
 import { add, addUsage, ls, lsUsage, pause, pauseUsage, recheck, recheckUsage, resume, resumeUsage, rm, rmUsage, watch, watchUsage } from './commands/control.js';
 import { download, downloadUsage } from './commands/download.js';
 import { category, categoryUsage, config, configUsage, get, getUsage, move, moveUsage, queue, queueUsage, set, setUsage } from './commands/settings.js';
@@ -13,7 +14,7 @@ const COMMANDS: Record<string, { run: Command; usage: string; summary: string }>
   download: { run: download, usage: downloadUsage, summary: 'download a torrent in this process (embedded mode)' },
   seed: { run: seed, usage: seedUsage, summary: 'check data on disk and seed it until stopped' },
   serve: { run: (argv, out) => import('./serve/serve.js').then((m) => m.serve(argv, out)), usage: 'seedbox serve --data DIR [--watch-dir DIR] [--help for every option]', summary: 'the one-machine seedbox: a daemon driven by the control API' },
-  // A daemon (serve) or the fleet, over the gRPC control API (--server, else SEEDBOX_SERVER, else 127.0.0.1:50051).
+  // A daemon (serve) or the fleet, over the gRPC control API (--server, else SEEDBOX_SERVER, else 127.0.0.1:50051; --token, TLS: CONNECTION_HELP).
   add: { run: add, usage: addUsage, summary: 'add a torrent to the fleet' },
   ls: { run: ls, usage: lsUsage, summary: "list the fleet's torrents (--long: everything about each)" },
   get: { run: get, usage: getUsage, summary: 'print everything about one torrent: settings, limits, files' },
@@ -37,6 +38,7 @@ function usage(): string {
   const lines = ['usage: seedbox <command> [options]', '', 'commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(14)} ${c.summary}`);
   lines.push('', ...Object.values(COMMANDS).map((c) => `  ${c.usage}`));
+  lines.push('', CONNECTION_HELP);
   return `${lines.join('\n')}\n`;
 }
 

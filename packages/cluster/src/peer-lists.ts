@@ -44,6 +44,8 @@ export interface PeerInfo {
   uploadRate: number;
   downloaded: number;
   uploaded: number;
+  /** How the connection is hidden: after the encrypted handshake (MSE), with plaintext or RC4 chosen; absent: a plain connection. */
+  encryption?: 'handshake' | 'rc4' | undefined;
   /** The worker holding the connection, in a list gathered from the fleet. */
   workerId?: string | undefined;
 }

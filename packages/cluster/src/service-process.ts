@@ -1,15 +1,18 @@
-import { connect, Events, type ConnectionOptions, type NatsConnection } from 'nats';
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, Events, type Authenticator, type ConnectionOptions, type NatsConnection } from 'nats';
 import { Registry } from 'prom-client';
 import {
   ConfigError,
   configHelp,
   createCommonMetrics,
   createLogger,
+  grpcAccessOf,
   HealthService,
   installShutdown,
   isHelpRequested,
   listenOrExplain,
   loadConfig,
+  readSettingFile,
   redactConfig,
   routeGrpcLogs,
   StartupError,
@@ -119,6 +122,9 @@ export async function runService<S extends ConfigSchema>(def: ServiceDefinition<
   }
 
   async function startUp(): Promise<void> {
+    // Settings that name files or lock the gRPC port are checked before anything listens.
+    const grpcAccess = await grpcAccessOf(config);
+    await checkNatsFiles(config);
     const http = await listenOrExplain('SEEDBOX_METRICS_PORT (--metrics-port)', config.metricsPort, () =>
       startObservabilityServer({
         host: config.metricsHost,
@@ -174,16 +180,17 @@ export async function runService<S extends ConfigSchema>(def: ServiceDefinition<
     figures = started.figures;
     const grpcServer = await listenOrExplain('SEEDBOX_GRPC_PORT (--grpc-port)', config.grpcPort, () =>
       startGrpcServer({
-        host: config.grpcHost,
+        host: grpcAccess.host,
         port: config.grpcPort,
         services: [{ definition: health.HealthService, implementation: healthService.implementation }, ...(started.grpc ?? [])],
+        credentials: grpcAccess.credentials,
         // A .torrent file may be up to 16 MiB (our metainfo limit); gRPC's default cap is 4 MiB.
-        options: { 'grpc.max_receive_message_length': 20 * 1024 * 1024 },
+        options: { 'grpc.max_receive_message_length': 20 * 1024 * 1024, interceptors: grpcAccess.interceptors },
       }),
     );
     healthService.setStatus('', 'SERVING');
     healthService.setStatus(`seedbox.${def.service}`, 'SERVING');
-    log.info('ready', { grpcPort: grpcServer.port, metricsPort: http.port });
+    log.info('ready', { grpcHost: grpcAccess.host, grpcPort: grpcServer.port, grpcAccess: grpcAccess.summary, metricsPort: http.port });
 
     // Steps in order: not ready (and NOT_SERVING) first, so Kubernetes stops
     // sending work; then the service's own; then gRPC, NATS (drained, so what
@@ -226,5 +233,44 @@ export function natsOptions(config: CommonConfig, name: string): ConnectionOptio
     ...(config.natsUser !== undefined ? { user: config.natsUser } : {}),
     ...(config.natsPassword !== undefined ? { pass: config.natsPassword } : {}),
     ...(config.natsToken !== undefined ? { token: config.natsToken } : {}),
+    ...(config.natsCreds !== undefined ? { authenticator: credsFileAuthenticator(config.natsCreds) } : {}),
+    // Any TLS file makes the connection TLS-only. nats.js reads the files at
+    // each (re)connect, so certificates renewed in place (a mounted Secret) are taken.
+    ...(config.natsTlsCa !== undefined || config.natsTlsCert !== undefined
+      ? {
+          tls: {
+            ...(config.natsTlsCa !== undefined ? { caFile: config.natsTlsCa } : {}),
+            ...(config.natsTlsCert !== undefined ? { certFile: config.natsTlsCert, keyFile: config.natsTlsKey } : {}),
+          },
+        }
+      : {}),
   };
+}
+
+/** A creds file read at every (re)connect, so that a renewed one is taken without a restart. */
+function credsFileAuthenticator(path: string): Authenticator {
+  return credsAuthenticator(() => readFileSync(path));
+}
+
+/** The NATS files exist and pair up; a failure is one line naming the setting, not an endless reconnect loop. */
+async function checkNatsFiles(config: CommonConfig): Promise<void> {
+  if ((config.natsTlsCert === undefined) !== (config.natsTlsKey === undefined)) {
+    const missing = config.natsTlsCert === undefined ? 'SEEDBOX_NATS_TLS_CERT (--nats-tls-cert)' : 'SEEDBOX_NATS_TLS_KEY (--nats-tls-key)';
+    throw new StartupError(missing, `${missing} is not set: a NATS client certificate needs both the certificate and its private key`);
+  }
+  const files: [string, string | undefined][] = [
+    ['SEEDBOX_NATS_CREDS (--nats-creds)', config.natsCreds],
+    ['SEEDBOX_NATS_TLS_CA (--nats-tls-ca)', config.natsTlsCa],
+    ['SEEDBOX_NATS_TLS_CERT (--nats-tls-cert)', config.natsTlsCert],
+    ['SEEDBOX_NATS_TLS_KEY (--nats-tls-key)', config.natsTlsKey],
+  ];
+  for (const [setting, path] of files) if (path !== undefined) await readSettingFile(setting, path);
+  if (config.natsCreds !== undefined) {
+    const setting = 'SEEDBOX_NATS_CREDS (--nats-creds)';
+    try {
+      credsAuthenticator(readFileSync(config.natsCreds))('start-up check');
+    } catch (e) {
+      throw new StartupError(setting, `${setting} ${config.natsCreds}: not a NATS credentials file (a user JWT and an NKey seed)`, { cause: e });
+    }
+  }
 }

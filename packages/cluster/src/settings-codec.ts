@@ -1,5 +1,6 @@
 import {
   defaultFleetConfig,
+  ENCRYPTION_MODES,
   FILE_PRIORITIES,
   NO_LIMIT,
   SHARE_ACTIONS,
@@ -72,6 +73,10 @@ export function decodeFleetConfig(v: unknown): FleetConfig {
     if (name !== '' && typeof savePath === 'string') categories[name] = { savePath };
   }
   const action = SHARE_ACTIONS.find((a) => a === r.shareAction);
+  // Anything but a known mode is read as unset: each process's own SEEDBOX_ENCRYPTION.
+  const encryption = ENCRYPTION_MODES.find((m) => m === r.encryption);
+  // Likewise anything but a boolean: each process's own SEEDBOX_DHT.
+  const dht = typeof r.dht === 'boolean' ? r.dht : undefined;
   return {
     speed: speed(r.speed, d.speed),
     altSpeed: speed(r.altSpeed, d.altSpeed),
@@ -89,6 +94,8 @@ export function decodeFleetConfig(v: unknown): FleetConfig {
     share: share(r.share, d.share, false),
     shareAction: action ?? d.shareAction,
     categories,
+    ...(encryption !== undefined && { encryption }),
+    ...(dht !== undefined && { dht }),
   };
 }
 

@@ -1,9 +1,11 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import {
+  ENCRYPTION_MODES,
   FILE_PRIORITIES,
   NO_LIMIT,
   SHARE_ACTIONS,
   USE_GLOBAL,
+  type EncryptionMode,
   type FilePriority,
   type FleetConfig,
   type QueueConfig,
@@ -31,7 +33,8 @@ export type SettingsRule =
   | 'tag'
   | 'save-path'
   | 'file-index'
-  | 'file-priority';
+  | 'file-priority'
+  | 'encryption';
 
 export class SettingsError extends Error {
   override readonly name = 'SettingsError';
@@ -158,6 +161,10 @@ export interface FleetConfigPatch {
   queue?: Partial<QueueConfig> | undefined;
   share?: Partial<ShareLimits> | undefined;
   shareAction?: ShareAction | undefined;
+  /** The fleet's encryption policy for new connections. */
+  encryption?: EncryptionMode | undefined;
+  /** Whether public torrents are looked up and announced on the DHT, fleet-wide. */
+  dht?: boolean | undefined;
 }
 
 export function applyConfigPatch(c: FleetConfig, patch: FleetConfigPatch): FleetConfig {
@@ -195,6 +202,11 @@ export function applyConfigPatch(c: FleetConfig, patch: FleetConfigPatch): Fleet
     if (!SHARE_ACTIONS.includes(patch.shareAction)) throw new SettingsError('share-action', `the action at a share limit is one of ${SHARE_ACTIONS.join(', ')} (got ${JSON.stringify(patch.shareAction)})`);
     next.shareAction = patch.shareAction;
   }
+  if (patch.encryption !== undefined) {
+    if (!ENCRYPTION_MODES.includes(patch.encryption)) throw new SettingsError('encryption', `encryption is one of ${ENCRYPTION_MODES.join(', ')} (got ${JSON.stringify(patch.encryption)})`);
+    next.encryption = patch.encryption;
+  }
+  if (patch.dht !== undefined) next.dht = patch.dht;
   return next;
 }
 

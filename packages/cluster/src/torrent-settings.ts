@@ -21,6 +21,16 @@ export const FILE_PRIORITIES: readonly FilePriority[] = ['skip', 'normal', 'high
 export type ShareAction = 'pause' | 'remove' | 'remove-with-data';
 export const SHARE_ACTIONS: readonly ShareAction[] = ['pause', 'remove', 'remove-with-data'];
 
+/**
+ * Message stream encryption (MSE/PE), as libtorrent, qBittorrent and
+ * Transmission have it: `prefer` tries the encrypted handshake and falls
+ * back to plain, `require` takes RC4-encrypted connections only, `disable`
+ * plain ones only. The peer-worker's encryption-policy.ts says what each
+ * does on the wire.
+ */
+export const ENCRYPTION_MODES = ['prefer', 'require', 'disable'] as const;
+export type EncryptionMode = (typeof ENCRYPTION_MODES)[number];
+
 export interface SpeedLimits {
   /** Bytes per second; 0 for none. */
   download: number;
@@ -99,6 +109,20 @@ export interface FleetConfig {
   shareAction: ShareAction;
   /** Category name -> its save folder, relative to the data folder ('' for the data folder itself). */
   categories: Record<string, { savePath: string }>;
+  /**
+   * The encryption policy of every worker's new connections. Absent: each
+   * process keeps its own SEEDBOX_ENCRYPTION (--encryption), so a fleet
+   * that never set it behaves as configured at start.
+   */
+  encryption?: EncryptionMode | undefined;
+  /**
+   * Whether the tracker-clients look up and announce public torrents on
+   * the DHT (BEP 5; never private ones). Absent: each process keeps its
+   * own SEEDBOX_DHT (--dht). Off, no torrent is looked up or announced,
+   * but a running DHT node keeps answering other nodes: only SEEDBOX_DHT
+   * at start decides whether there is a node at all.
+   */
+  dht?: boolean | undefined;
 }
 
 /**

@@ -48,9 +48,39 @@ describe('settings rules', () => {
     expect(ruleOf(() => applyConfigPatch(defaultFleetConfig(), { share: { ratio: USE_GLOBAL } }))).toBe('share-limit');
     expect(ruleOf(() => applyConfigPatch(defaultFleetConfig(), { queue: { maxActiveDownloads: -2 } }))).toBe('queue-limit');
     expect(ruleOf(() => applyConfigPatch(defaultFleetConfig(), { shareAction: 'explode' as 'pause' }))).toBe('share-action');
+    expect(ruleOf(() => applyConfigPatch(defaultFleetConfig(), { encryption: 'sometimes' as 'prefer' }))).toBe('encryption');
     expect(ruleOf(() => putCategory(ctx.config, 'tv', 'x', '/data', 'create'))).toBe('category-exists');
     expect(ruleOf(() => putCategory(ctx.config, 'films', 'x', '/data', 'edit'))).toBe('unknown-category');
     expect(ruleOf(() => putCategory(ctx.config, '/x', 'x', '/data', 'upsert'))).toBe('category-name');
+  });
+
+  it('sets the fleet encryption policy; absent until set, each process then keeping its own', () => {
+    const d = defaultFleetConfig();
+    expect(d.encryption).toBeUndefined();
+    const c = applyConfigPatch(d, { encryption: 'require' });
+    expect(c.encryption).toBe('require');
+    // Other changes leave it.
+    expect(applyConfigPatch(c, { altSpeedEnabled: true }).encryption).toBe('require');
+    expect(applyConfigPatch(c, { encryption: 'disable' }).encryption).toBe('disable');
+    // Stored and read back; an unknown or mistyped value reads as unset.
+    expect(decodeFleetConfig(JSON.parse(JSON.stringify(c)) as unknown).encryption).toBe('require');
+    for (const odd of ['sometimes', 1, null, true]) expect(decodeFleetConfig({ encryption: odd })).not.toHaveProperty('encryption');
+    expect(decodeFleetConfig({}).encryption).toBeUndefined();
+  });
+
+  it('switches DHT fleet-wide, off and on; absent until set, each process then keeping its own SEEDBOX_DHT', () => {
+    const d = defaultFleetConfig();
+    expect(d.dht).toBeUndefined();
+    const off = applyConfigPatch(d, { dht: false });
+    expect(off.dht).toBe(false);
+    // Other changes leave it; off is kept, not read as unset.
+    expect(applyConfigPatch(off, { encryption: 'require' }).dht).toBe(false);
+    expect(applyConfigPatch(off, { dht: true }).dht).toBe(true);
+    // Stored and read back both ways; anything but a boolean reads as unset.
+    expect(decodeFleetConfig(JSON.parse(JSON.stringify(off)) as unknown).dht).toBe(false);
+    expect(decodeFleetConfig({ dht: true }).dht).toBe(true);
+    for (const odd of ['false', 0, 1, null, {}]) expect(decodeFleetConfig({ dht: odd })).not.toHaveProperty('dht');
+    expect(decodeFleetConfig({})).not.toHaveProperty('dht');
   });
 
   it('keeps save folders inside the data folder', () => {

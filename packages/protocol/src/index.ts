@@ -26,3 +26,6 @@ export * from './tracker.js';
 export * from './tracker-http.js';
 export * from './tracker-udp.js';
 export * from './peer-id.js';
+export * from './mse-crypto.js';
+export * from './mse.js';
+export * from './krpc.js';

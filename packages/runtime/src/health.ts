@@ -112,6 +112,8 @@ export interface GrpcServerOptions {
   /** 0 picks a free port; the result has the real one. */
   port: number;
   services: readonly GrpcServiceEntry[];
+  /** Insecure unless given (grpcAccessOf makes TLS ones); the interceptors go in options. */
+  credentials?: grpc.ServerCredentials;
   options?: grpc.ServerOptions;
 }
 
@@ -128,7 +130,7 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const address = isIPv6(options.host) ? `[${options.host}]:${options.port}` : `${options.host}:${options.port}`;
   // The server starts serving once bound (grpc-js >= 1.10 made start() a no-op).
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    server.bindAsync(address, options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   });
   return {
     server,

@@ -21,12 +21,14 @@ export {
 } from './config.js';
 export {
   commonOptions,
+  grpcAccessOptions,
   diskWriterOptions,
   peerWorkerOptions,
   trackerClientOptions,
   serveOptions,
   webOptions,
   type CommonConfig,
+  type GrpcAccessConfig,
   type WebConfig,
   type DiskWriterConfig,
   type PeerWorkerConfig,
@@ -77,4 +79,5 @@ export {
   type RunningGrpcServer,
 } from './health.js';
 export { installShutdown, type ShutdownOptions, type ShutdownStep, type ShutdownTrigger, type SignalSource } from './shutdown.js';
-export { listenOrExplain, routeGrpcLogs, StartupError } from './startup.js';
+export { listenOrExplain, readSettingFile, routeGrpcLogs, settingOrExplain, StartupError } from './startup.js';
+export { bearerTokenInterceptor, grpcAccessOf, tokenInterceptor, type GrpcAccess } from './grpc-access.js';

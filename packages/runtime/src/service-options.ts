@@ -6,6 +6,43 @@ import { defineOptions, type ConfigOf } from './config.js';
  * shared ones, and each service's schema, for loadConfig in config.ts.
  */
 
+/**
+ * Who may call the gRPC server (grpc-access.ts applies them): a bearer
+ * token on every call, TLS, client certificates. Without a token or client
+ * certificates anyone who reaches the port could drive the fleet, so the
+ * server then stays on loopback, and an address beyond it is refused at
+ * start (as the web APIs without credentials).
+ */
+export const grpcAccessOptions = defineOptions({
+  grpcHost: {
+    env: 'SEEDBOX_GRPC_HOST',
+    flag: 'grpc-host',
+    kind: 'host',
+    defaultText: '0.0.0.0 when a token or client certificates are required, else 127.0.0.1',
+    describe: 'address of the gRPC server; beyond loopback only with SEEDBOX_TOKEN or SEEDBOX_GRPC_TLS_CLIENT_CA',
+  },
+  token: {
+    env: 'SEEDBOX_TOKEN',
+    flag: 'token',
+    kind: 'string',
+    secret: true,
+    describe: 'token every gRPC call must carry as `authorization: Bearer TOKEN` (grpc.health.v1 excepted); 16 to 512 printable characters, no spaces',
+  },
+  grpcTlsCert: {
+    env: 'SEEDBOX_GRPC_TLS_CERT',
+    flag: 'grpc-tls-cert',
+    kind: 'path',
+    describe: 'PEM certificate chain of the gRPC server; with SEEDBOX_GRPC_TLS_KEY the server speaks TLS only',
+  },
+  grpcTlsKey: { env: 'SEEDBOX_GRPC_TLS_KEY', flag: 'grpc-tls-key', kind: 'path', describe: 'PEM private key of SEEDBOX_GRPC_TLS_CERT' },
+  grpcTlsClientCa: {
+    env: 'SEEDBOX_GRPC_TLS_CLIENT_CA',
+    flag: 'grpc-tls-client-ca',
+    kind: 'path',
+    describe: 'PEM CA bundle: every gRPC client must present a certificate it signed (needs the TLS certificate and key)',
+  },
+});
+
 /** "Common to all three": each service spreads these into its schema. */
 export const commonOptions = defineOptions({
   natsUrl: {
@@ -18,6 +55,20 @@ export const commonOptions = defineOptions({
   natsUser: { env: 'SEEDBOX_NATS_USER', flag: 'nats-user', kind: 'string', describe: 'NATS user name' },
   natsPassword: { env: 'SEEDBOX_NATS_PASSWORD', flag: 'nats-password', kind: 'string', secret: true, describe: 'NATS password' },
   natsToken: { env: 'SEEDBOX_NATS_TOKEN', flag: 'nats-token', kind: 'string', secret: true, describe: 'NATS token' },
+  natsCreds: {
+    env: 'SEEDBOX_NATS_CREDS',
+    flag: 'nats-creds',
+    kind: 'path',
+    describe: 'NATS credentials file (a user JWT and its NKey seed, as `nsc` writes it), read again at each reconnect',
+  },
+  natsTlsCa: {
+    env: 'SEEDBOX_NATS_TLS_CA',
+    flag: 'nats-tls-ca',
+    kind: 'path',
+    describe: "PEM CA bundle the NATS servers' certificates must chain to; setting it (or any NATS TLS file) makes the connection TLS",
+  },
+  natsTlsCert: { env: 'SEEDBOX_NATS_TLS_CERT', flag: 'nats-tls-cert', kind: 'path', describe: 'PEM client certificate for NATS (with SEEDBOX_NATS_TLS_KEY)' },
+  natsTlsKey: { env: 'SEEDBOX_NATS_TLS_KEY', flag: 'nats-tls-key', kind: 'path', describe: 'PEM private key of the NATS client certificate' },
   metricsHost: {
     env: 'SEEDBOX_METRICS_HOST',
     flag: 'metrics-host',
@@ -32,7 +83,7 @@ export const commonOptions = defineOptions({
     default: 9464,
     describe: 'port of the HTTP server for /metrics, /healthz, /readyz; 0 = any free port',
   },
-  grpcHost: { env: 'SEEDBOX_GRPC_HOST', flag: 'grpc-host', kind: 'host', default: '0.0.0.0', describe: 'address of the gRPC server' },
+  ...grpcAccessOptions,
   grpcPort: {
     env: 'SEEDBOX_GRPC_PORT',
     flag: 'grpc-port',
@@ -147,6 +198,21 @@ export const peerWorkerOptions = defineOptions({
     default: 16,
     describe: 'incoming connections from one address at once; raise it behind a NAT or a SNAT-ing Service, where peers share an address',
   },
+  dht: {
+    env: 'SEEDBOX_DHT',
+    flag: 'dht',
+    kind: 'bool',
+    default: true,
+    describe: "whether the fleet's tracker-clients run the DHT (their SEEDBOX_DHT): a public torrent, a magnet link without trackers too, can then be found",
+  },
+  encryption: {
+    env: 'SEEDBOX_ENCRYPTION',
+    flag: 'encryption',
+    kind: 'enum',
+    values: ['prefer', 'require', 'disable'],
+    default: 'prefer',
+    describe: 'message stream encryption (MSE/PE): prefer (try it, fall back to plain), require (RC4 only), disable (plain only)',
+  },
   maxPiecesInFlight: {
     env: 'SEEDBOX_MAX_PIECES_IN_FLIGHT',
     flag: 'max-pieces-in-flight',
@@ -188,9 +254,41 @@ const announceOptions = defineOptions({
   },
 });
 
+/** The DHT node (BEP 5) of the tracker-client, and of `seedbox serve`. */
+const dhtOptions = defineOptions({
+  dht: {
+    env: 'SEEDBOX_DHT',
+    flag: 'dht',
+    kind: 'bool',
+    default: true,
+    describe: 'find and announce every public torrent on the DHT (BEP 5); private torrents never are',
+  },
+  dhtPort: {
+    env: 'SEEDBOX_DHT_PORT',
+    flag: 'dht-port',
+    kind: 'port',
+    default: 6881,
+    describe: 'UDP port of the DHT node',
+  },
+  dhtBootstrap: {
+    env: 'SEEDBOX_DHT_BOOTSTRAP',
+    flag: 'dht-bootstrap',
+    kind: 'string',
+    defaultText: 'router.bittorrent.com:6881, router.utorrent.com:6881, dht.transmissionbt.com:6881, dht.libtorrent.org:25401',
+    describe: "DHT nodes to join through, HOST:PORT,... ('none': no routers; the saved routing table and whoever contacts us)",
+  },
+  dhtStateFile: {
+    env: 'SEEDBOX_DHT_STATE_FILE',
+    flag: 'dht-state-file',
+    kind: 'path',
+    describe: 'where the DHT routing table is kept between runs (none: rebuilt from the routers at each start)',
+  },
+});
+
 export const trackerClientOptions = defineOptions({
   ...commonOptions,
   ...announceOptions,
+  ...dhtOptions,
   workerTimeoutMs: {
     env: 'SEEDBOX_WORKER_TIMEOUT_MS',
     flag: 'worker-timeout-ms',
@@ -206,11 +304,28 @@ export const trackerClientOptions = defineOptions({
  * names as the services' options; what listens for control and metrics
  * defaults to loopback, since there is no login on them.
  */
-const { natsUrl: _u, natsUser: _nu, natsPassword: _np, natsToken: _nt, ...withoutNats } = commonOptions;
+const {
+  natsUrl: _u,
+  natsUser: _nu,
+  natsPassword: _np,
+  natsToken: _nt,
+  natsCreds: _nc,
+  natsTlsCa: _nca,
+  natsTlsCert: _ncert,
+  natsTlsKey: _nkey,
+  ...withoutNats
+} = commonOptions;
 export const serveOptions = defineOptions({
   ...withoutNats,
   metricsHost: { ...commonOptions.metricsHost, default: '127.0.0.1' },
-  grpcHost: { ...commonOptions.grpcHost, default: '127.0.0.1', describe: 'address of the gRPC control API (and grpc.health.v1)' },
+  // Loopback even with a token: a daemon on a desktop is not exposed unless asked to be.
+  grpcHost: {
+    env: 'SEEDBOX_GRPC_HOST',
+    flag: 'grpc-host',
+    kind: 'host',
+    default: '127.0.0.1',
+    describe: 'address of the gRPC control API (and grpc.health.v1); beyond loopback only with SEEDBOX_TOKEN or SEEDBOX_GRPC_TLS_CLIENT_CA',
+  },
   grpcPort: { ...commonOptions.grpcPort, describe: 'port of the gRPC control API (and grpc.health.v1)' },
   dataDir: {
     env: 'SEEDBOX_DATA_DIR',
@@ -240,12 +355,18 @@ export const serveOptions = defineOptions({
   maxPeers: peerWorkerOptions.maxPeers,
   maxConnections: peerWorkerOptions.maxConnections,
   maxConnectionsPerIp: peerWorkerOptions.maxConnectionsPerIp,
+  encryption: peerWorkerOptions.encryption,
+  dht: dhtOptions.dht,
+  dhtPort: { env: 'SEEDBOX_DHT_PORT', flag: 'dht-port', kind: 'port', defaultText: 'the listen port', describe: 'UDP port of the DHT node' },
+  dhtBootstrap: dhtOptions.dhtBootstrap,
+  dhtStateFile: { ...dhtOptions.dhtStateFile, defaultText: 'STATE_DIR/dht-state.json' },
   hashThreads: diskWriterOptions.hashThreads,
   ...announceOptions,
   ...webOptions,
 });
 
 export type CommonConfig = ConfigOf<typeof commonOptions>;
+export type GrpcAccessConfig = ConfigOf<typeof grpcAccessOptions>;
 export type WebConfig = ConfigOf<typeof webOptions>;
 export type ServeConfig = ConfigOf<typeof serveOptions>;
 export type PeerWorkerConfig = ConfigOf<typeof peerWorkerOptions>;

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from './log.js';
 
@@ -31,7 +32,27 @@ export async function listenOrExplain<T>(setting: string, value: string | number
   }
 }
 
+/** Reads a file a setting names (a certificate, a key, a credentials file); a failure is a StartupError naming the setting. */
+export async function readSettingFile(setting: string, path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'a folder, not a file' : (e as Error).message;
+    throw new StartupError(setting, `${setting} ${path}: cannot read: ${why}`, { cause: e });
+  }
+}
+
 /** grpc-js writes its own lines to stderr (a port in use, twice); they go to the JSON log instead. */
 export function routeGrpcLogs(log: Logger): void {
   grpc.setLogger({ error: (...parts: unknown[]) => log.warn('grpc', { message: parts.map(String).join(' ') }) } as unknown as Partial<Console>);
+}
+
+/** Makes something from a setting's value; a failure (the value cannot be honoured here) is a StartupError naming the setting. */
+export function settingOrExplain<T>(setting: string, value: string | number, make: () => T): T {
+  try {
+    return make();
+  } catch (e) {
+    throw new StartupError(setting, `${setting} ${value}: ${(e as Error).message}`, { cause: e });
+  }
 }

@@ -23,7 +23,6 @@ describe('loadConfig: the contract defaults', () => {
       natsUrl: 'nats://127.0.0.1:4222',
       metricsHost: '0.0.0.0',
       metricsPort: 9464,
-      grpcHost: '0.0.0.0',
       grpcPort: 50051,
       logLevel: 'info',
       instanceId: hostname(),

@@ -58,6 +58,7 @@ describe('a member as the table shows it', () => {
       disk: '1.00 MiB/s (4.0 pieces/s) · 2 in progress · 1 failure',
     });
     expect(cellsOf(member({ kind: 'tracker-client', figures: { torrentsAnnounced: 5, announcers: 10 } })).torrents).toBe('5 announced');
+    expect(cellsOf(member({ kind: 'tracker-client', figures: { torrentsAnnounced: 5, announcers: 10, dhtNodes: 1 } })).torrents).toBe('5 announced · 1 DHT node');
     const serve = cellsOf(member({ kind: 'serve', figures: { torrents: 1, peers: 2, downloadRate: 0, uploadRate: 0, bytesPerSecond: 0, piecesPerSecond: 0, piecesInProgress: 0, failedPieces: 0, torrentsAnnounced: 1 } }));
     expect(serve.torrents).toBe('1 running · 2 peers · 1 announced');
     expect(serve.disk).toBe('0 B/s (0.0 pieces/s) · 0 in progress');

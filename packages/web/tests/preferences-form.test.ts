@@ -22,12 +22,14 @@ const prefs: Partial<Preferences> = {
   max_inactive_seeding_time_enabled: false,
   max_inactive_seeding_time: -1,
   max_ratio_act: 0,
+  dht: true,
+  encryption: 0,
 };
 
 describe('the settings form', () => {
   it('shows speeds in KiB/s, none as empty, a disabled share limit empty', () => {
     const v = toForm(prefs);
-    expect(v).toMatchObject({ dl_limit: '', up_limit: '100', alt_dl_limit: '10', queueing_enabled: true, max_active_uploads: '-1', max_ratio: '', max_seeding_time: '1440', max_ratio_act: '0' });
+    expect(v).toMatchObject({ dl_limit: '', up_limit: '100', alt_dl_limit: '10', queueing_enabled: true, max_active_uploads: '-1', max_ratio: '', max_seeding_time: '1440', max_ratio_act: '0', dht: true, encryption: '0' });
   });
 
   it('sends nothing when nothing changed', () => {
@@ -35,8 +37,16 @@ describe('the settings form', () => {
   });
 
   it('sends what changed, speeds back in bytes per second', () => {
-    const v = { ...toForm(prefs), dl_limit: '50', up_limit: '', max_active_downloads: '1', max_ratio_act: '3' };
-    expect(fromForm(v, prefs)).toEqual({ ok: true, changes: { dl_limit: 51_200, up_limit: 0, max_active_downloads: 1, max_ratio_act: 3 } });
+    const v = { ...toForm(prefs), dl_limit: '50', up_limit: '', max_active_downloads: '1', max_ratio_act: '3', encryption: '1' };
+    expect(fromForm(v, prefs)).toEqual({ ok: true, changes: { dl_limit: 51_200, up_limit: 0, max_active_downloads: 1, max_ratio_act: 3, encryption: 1 } });
+  });
+
+  it('sends DHT switched off, and on again, only when it changed', () => {
+    expect(fromForm({ ...toForm(prefs), dht: false }, prefs)).toEqual({ ok: true, changes: { dht: false } });
+    const off = { ...prefs, dht: false };
+    expect(toForm(off)).toMatchObject({ dht: false });
+    expect(fromForm({ ...toForm(off), dht: true }, off)).toEqual({ ok: true, changes: { dht: true } });
+    expect(fromForm(toForm(off), off)).toEqual({ ok: true, changes: {} });
   });
 
   it('a share limit switched on goes with its value; switched on without one is refused', () => {

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Magnet, Metainfo, PeerAddress } from '@seedbox/protocol';
 import type { PeerInfo, PieceSink } from '@seedbox/cluster';
+import { rc4Available } from '@seedbox/protocol';
 import { Bandwidth, type BandwidthLimits, type ResolvedLimits } from './bandwidth/bandwidth.js';
+import { ENCRYPTION_POLICIES, type EncryptionPolicy } from './encryption/encryption-policy.js';
 import type { MetadataFetcher } from './metadata-fetcher.js';
 import { resolveMagnet, type ResolvedMagnet } from './magnet-resolver.js';
 import type { PeerDiscovery, SwarmHandle, SwarmInfo } from './peer-discovery.js';
@@ -25,7 +27,20 @@ import { Torrent, type TorrentData, type TorrentOptions, type TorrentSnapshot } 
  */
 
 /** Settings every torrent of the engine shares. */
-export type TorrentDefaults = Omit<TorrentOptions, 'meta' | 'sink' | 'data' | 'peerId' | 'paused' | 'files' | 'listenPort' | 'connections' | 'limits' | 'bandwidth'>;
+export type TorrentDefaults = Omit<TorrentOptions, 'meta' | 'sink' | 'data' | 'peerId' | 'paused' | 'files' | 'listenPort' | 'connections' | 'limits' | 'bandwidth' | 'encryption'>;
+
+/** The engine was asked for an encryption policy it cannot keep. */
+export class EncryptionPolicyError extends Error {
+  override name = 'EncryptionPolicyError';
+}
+
+/** Throws an EncryptionPolicyError for an unknown policy, or one that needs RC4 where this Node has none. */
+export function checkEncryptionPolicy(policy: EncryptionPolicy): void {
+  if (!ENCRYPTION_POLICIES.includes(policy)) throw new EncryptionPolicyError(`encryption must be one of ${ENCRYPTION_POLICIES.join(', ')}, not ${JSON.stringify(policy)}`);
+  if (policy !== 'disable' && !rc4Available()) {
+    throw new EncryptionPolicyError(`${policy} needs RC4, which Node has only when started with --openssl-legacy-provider (NODE_OPTIONS=--openssl-legacy-provider); or disable encryption`);
+  }
+}
 
 export interface EngineOptions {
   sink: PieceSink;
@@ -38,6 +53,12 @@ export interface EngineOptions {
    * ones past it are refused, and no more are dialled. Default 500.
    */
   maxConnections?: number | undefined;
+  /**
+   * Message stream encryption (MSE/PE) for every connection: 'prefer'
+   * (the default), 'require' or 'disable'; see encryption/encryption-policy.ts.
+   * Changed at run time with setEncryption (new connections follow it).
+   */
+  encryption?: EncryptionPolicy | undefined;
   /** The listener's own limits (see peer-listener.ts). */
   incoming?: Pick<ListenerOptions, 'handshakeTimeoutMs' | 'maxHandshaking' | 'maxPerIp' | 'onRefused' | 'onError'> | undefined;
   /**
@@ -100,6 +121,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   private stopping: Promise<void> | undefined;
   private readonly budget: ConnectionBudget;
   private readonly bandwidth: Bandwidth;
+  private encryptionNow: EncryptionPolicy = 'prefer';
+  private readonly encryptionPolicy = (): EncryptionPolicy => this.encryptionNow;
   listenPort: number | undefined;
 
   constructor(options: EngineOptions) {
@@ -108,6 +131,22 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.peerId = options.peerId ?? generatePeerId();
     this.budget = new ConnectionBudget(options.maxConnections ?? 500);
     this.bandwidth = new Bandwidth(options.limits);
+    this.setEncryption(options.encryption ?? 'prefer');
+  }
+
+  /** The encryption policy new connections follow. */
+  get encryption(): EncryptionPolicy {
+    return this.encryptionNow;
+  }
+
+  /**
+   * Sets the encryption policy for connections made from now on. Throws an
+   * EncryptionPolicyError, changing nothing, for an unknown policy or one
+   * that needs RC4 where this Node has none (no --openssl-legacy-provider).
+   */
+  setEncryption(policy: EncryptionPolicy): void {
+    checkEncryptionPolicy(policy);
+    this.encryptionNow = policy;
   }
 
   /** The engine-wide limits in force, bytes/s, 0 for none. */
@@ -141,6 +180,8 @@ export class Engine extends EventEmitter<EngineEvents> {
         ...(listen.port !== undefined ? { port: listen.port } : {}),
         ...this.o.incoming,
         lookup: (hex) => this.entries.get(hex)?.torrent ?? this.fetching.get(hex),
+        infoHashes: () => [...this.entries.keys(), ...this.fetching.keys()],
+        encryption: this.encryptionPolicy,
         accepting: () => this.budget.hasRoom(this.listener?.handshaking ?? 0),
       });
       this.listenPort = (await this.listener.listen()).port;
@@ -180,6 +221,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       files: options.files,
       listenPort: this.listenPort,
       connections: this.budget,
+      encryption: this.encryptionPolicy,
       bandwidth: this.bandwidth.torrent(),
       limits: options.limits,
     });
@@ -224,6 +266,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       magnet,
       peerId: this.peerId,
       listenPort: this.listenPort,
+      encryption: this.encryptionPolicy,
       discovery: this.discoveryNow,
       peers: options.peers,
       timeoutMs: options.timeoutMs,

@@ -1,5 +1,5 @@
 /** @seedbox/peer-worker: the engine (torrents, peer sessions, the piece picker, the choker) and the fleet's peer-worker service. */
-export { Engine, type EngineOptions, type EngineTick, type EngineEvents, type AddTorrentOptions, type TorrentDefaults } from './engine.js';
+export { Engine, EncryptionPolicyError, checkEncryptionPolicy, type EngineOptions, type EngineTick, type EngineEvents, type AddTorrentOptions, type TorrentDefaults } from './engine.js';
 export { Torrent, type TorrentOptions, type TorrentData, type CheckOutcome, type TorrentSnapshot, type TorrentState, type RefusedRequest } from './torrent.js';
 export type { PeerDiscovery, SwarmInfo, SwarmMember, SwarmHandle, TransferTotals } from './peer-discovery.js';
 export { resolveMagnet, swarmOfMagnet, type ResolvedMagnet, type ResolveOptions, type SwarmHandover } from './magnet-resolver.js';
@@ -86,3 +86,4 @@ export { webAuthOf, webHost } from './web/web-settings.js';
 export { startWebServer, type WebServer, type WebServerOptions } from './web/web-server.js';
 export { WebAuth, type WebCredentials, type WebAuthOptions, type LoginOutcome } from './web/web-auth.js';
 export type { WebApi, WebApiContext } from './web/web-api.js';
+export { ENCRYPTION_POLICIES, type EncryptionPolicy } from './encryption/encryption-policy.js';

@@ -1,4 +1,5 @@
 import { formatPeerAddress, parseHostPort, parseInfoDictionary, ProtocolError, type Magnet, type Metainfo, type PeerAddress } from '@seedbox/protocol';
+import type { EncryptionPolicy } from './encryption/encryption-policy.js';
 import { LEFT_WHILE_FETCHING_METADATA, MetadataFetcher, MetadataFetchError, type MetadataFetchStats } from './metadata-fetcher.js';
 import type { PeerDiscovery, SwarmHandle, SwarmInfo, SwarmMember, TransferTotals } from './peer-discovery.js';
 
@@ -31,6 +32,8 @@ export interface ResolveOptions {
   signal?: AbortSignal | undefined;
   /** The fetcher is about to start / has ended: for routing incoming connections to it. */
   onFetcher?: (fetcher: MetadataFetcher | undefined) => void;
+  /** How the fetch dials peers (the engine's policy). Default: plain. */
+  encryption?: (() => EncryptionPolicy) | undefined;
   tickMs?: number;
 }
 
@@ -71,7 +74,14 @@ export async function resolveMagnet(o: ResolveOptions): Promise<ResolvedMagnet> 
     );
   }
   if (o.signal?.aborted) throw new MetadataFetchError('METADATA_STOPPED', `metadata fetch for ${magnet.infoHashHex} was stopped`, magnet.infoHashHex, emptyStats());
-  const fetcher = new MetadataFetcher({ infoHash: magnet.infoHash, peerId: o.peerId, listenPort: o.listenPort, timeoutMs: o.timeoutMs, ...(o.tickMs ? { tickMs: o.tickMs } : {}) });
+  const fetcher = new MetadataFetcher({
+    infoHash: magnet.infoHash,
+    peerId: o.peerId,
+    listenPort: o.listenPort,
+    timeoutMs: o.timeoutMs,
+    encryption: o.encryption,
+    ...(o.tickMs ? { tickMs: o.tickMs } : {}),
+  });
   // Until attach(), the swarm's figures are the fetch's, and found peers go to the fetcher (or wait for the torrent).
   let member: SwarmMember = { totals: () => FETCHING, peersFound: (peers) => fetcher.addPeers(peers) };
   const waiting: PeerAddress[] = [];

@@ -1,7 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Bitfield, MAX_METADATA_SIZE, type Handshake, type PeerAddress } from '@seedbox/protocol';
+import { Bitfield, MAX_METADATA_SIZE, type PeerAddress } from '@seedbox/protocol';
+import type { EncryptionPolicy } from './encryption/encryption-policy.js';
+import type { IncomingOpening } from './encryption/incoming-handshake.js';
 import { MetadataRequests } from './metadata-requests.js';
+import { openingOptions } from './peer-handler.js';
 import { PeerList } from './peer-list.js';
 import { PeerListener } from './peer-listener.js';
 import { PeerSession, type CloseReason, type MetadataAnswer, type PeerHandler, type SessionContext, type SessionTimeouts } from './peer-session.js';
@@ -112,6 +115,8 @@ export interface MetadataFetcherOptions {
   tickMs?: number;
   /** Opens a TCP connection; injectable for tests. */
   connect?: (peer: PeerAddress) => Socket;
+  /** How peers are dialled and which handshakes its own listener takes. Default: plain. */
+  encryption?: (() => EncryptionPolicy) | undefined;
   now?: () => number;
 }
 
@@ -175,9 +180,10 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> impleme
       maxPeers: options.maxPeers ?? 30,
       maxDialFailures: options.maxDialFailures,
       connect: options.connect,
+      encryption: options.encryption,
       now: this.now,
-      createSession: (socket, direction, peer, handshake, leftover) =>
-        new PeerSession({ socket, context: this.context, handler: this, direction, peer, handshake, leftover, timeouts: options.timeouts }),
+      createSession: (socket, peer, how) =>
+        new PeerSession({ socket, context: this.context, handler: this, peer, ...openingOptions(how), timeouts: options.timeouts }),
     });
     this.requests = new MetadataRequests({
       infoHash: this.infoHash,
@@ -203,6 +209,8 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> impleme
       this.listener = new PeerListener({
         ...this.options.listen,
         lookup: (hex) => (hex === this.infoHashHex && this.state === 'running' ? this : undefined),
+        infoHashes: () => [this.infoHashHex],
+        encryption: this.options.encryption ?? (() => 'disable'),
       });
       try {
         this.listenPort = (await this.listener.listen()).port;
@@ -269,9 +277,9 @@ export class MetadataFetcher extends EventEmitter<MetadataFetcherEvents> impleme
   }
 
   /** A connection a listener (ours, or the engine's) accepted for our info hash. */
-  acceptIncoming(socket: Socket, handshake: Handshake, leftover: Uint8Array): void {
+  acceptIncoming(socket: Socket, opening: IncomingOpening): void {
     if (this.state !== 'running') socket.destroy();
-    else this.peers.acceptIncoming(socket, handshake, leftover);
+    else this.peers.acceptIncoming(socket, opening);
   }
 
   // ---- PeerHandler ----

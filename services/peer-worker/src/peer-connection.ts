@@ -4,10 +4,14 @@ import {
   decodeMessage,
   encodeHandshake,
   encodeMessage,
+  MseError,
+  MseInitiator,
   ProtocolError,
+  type CryptoMethod,
   type DecodeLimits,
   type Handshake,
   type Message,
+  type StreamCipher,
 } from '@seedbox/protocol';
 import { ReadGate } from './bandwidth/read-gate.js';
 import type { BandwidthPath } from './bandwidth/shaper.js';
@@ -21,6 +25,12 @@ import type { BandwidthPath } from './bandwidth/shaper.js';
  * buckets grant, the socket stops reading until they grant more). What a
  * message means is the `ConnectionHandler`'s business (the PeerSession):
  * this file never looks inside one.
+ *
+ * Below the framing sits the encryption (MSE), when there is one: an
+ * outgoing connection may open with the encrypted handshake, carrying our
+ * BitTorrent handshake as its initial payload; an incoming one arrives
+ * with the cipher the listener negotiated. Either way every byte read is
+ * decrypted before it is framed, and every byte sent encrypted after.
  */
 
 /** Why a connection ended; counted by reason in the stats, not only logged. */
@@ -28,6 +38,7 @@ export type CloseReason =
   | 'connect-failed'
   | 'connect-timeout'
   | 'handshake-timeout'
+  | 'encryption-failed'
   | 'idle-timeout'
   | 'wrong-info-hash'
   | 'self-connection'
@@ -63,6 +74,14 @@ export const sharedReadBuffer = Buffer.allocUnsafe(256 * 1024);
 
 export type ConnectionPhase = 'connecting' | 'handshake' | 'open' | 'closed';
 
+export type ConnectionEncryption = 'none' | 'handshake' | 'rc4';
+
+/** Both directions of an RC4-encrypted connection. */
+export interface PeerCipher {
+  encrypt: StreamCipher;
+  decrypt: StreamCipher;
+}
+
 /** What the connection tells the layer above it; each call runs to completion on the event loop. */
 export interface ConnectionHandler {
   /** The peer's handshake named our info hash. Answer a reason to refuse it (self, duplicate, cap), or undefined to open. */
@@ -92,8 +111,14 @@ export interface ConnectionOptions {
   limits: DecodeLimits;
   /** For an incoming connection the listener already read the peer's handshake... */
   handshake?: Handshake | undefined;
-  /** ...and these bytes came after it. */
+  /** ...and these bytes came after it (in plain text)... */
   leftover?: Uint8Array | undefined;
+  /** ...over this cipher, when it negotiated RC4... */
+  cipher?: PeerCipher | undefined;
+  /** ...after the encrypted handshake (true even when it chose plaintext). */
+  encryptedHandshake?: boolean | undefined;
+  /** Outgoing: open with the encrypted handshake, offering these methods; absent: a plain handshake. */
+  encrypt?: readonly CryptoMethod[] | undefined;
   now: () => number;
   /** The download limits this connection's reads pass (its torrent's and the engine's); none: unshaped. */
   download?: BandwidthPath | undefined;
@@ -116,6 +141,10 @@ export class PeerConnection {
   private recvNeeded = 0;
   private phaseTimer: NodeJS.Timeout | undefined;
   private readonly readGate: ReadGate | undefined;
+  /** The encrypted handshake we started, until it completes. */
+  private mse: MseInitiator | undefined;
+  private cipher: PeerCipher | undefined;
+  private encryptedHandshake: boolean;
 
   constructor(options: ConnectionOptions) {
     this.o = options;
@@ -124,6 +153,8 @@ export class PeerConnection {
     this.direction = options.direction;
     this.lastReceived = this.lastSent = options.now();
     this.phaseNow = this.socket.connecting ? 'connecting' : 'handshake';
+    this.cipher = options.cipher;
+    this.encryptedHandshake = options.encryptedHandshake ?? false;
   }
 
   /**
@@ -140,7 +171,8 @@ export class PeerConnection {
     // and never emit 'data'; accepted sockets do.
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.close(this.phaseNow === 'connecting' ? 'connect-failed' : 'socket-error', err));
-    socket.on('close', () => this.close('remote-closed'));
+    // Closed in the middle of our encrypted handshake: most likely a peer that does not speak it.
+    socket.on('close', () => this.close(this.mse ? 'encryption-failed' : 'remote-closed'));
     socket.on('drain', () => this.handler?.drained());
     if (this.phaseNow === 'connecting') {
       this.phaseTimer = setTimeout(() => this.close('connect-timeout'), this.o.timeouts.connect);
@@ -156,7 +188,11 @@ export class PeerConnection {
     if (this.o.handshake) {
       this.onHandshake(this.o.handshake);
       const leftover = this.o.leftover;
-      if (leftover && leftover.length > 0 && this.phaseNow === 'open') this.onData(leftover);
+      if (leftover && leftover.length > 0 && this.phaseNow === 'open') {
+        // In plain text already (the listener decrypted it), but paid for like any read.
+        this.readGate?.received(leftover.length);
+        this.frame(leftover);
+      }
     }
   }
 
@@ -171,9 +207,39 @@ export class PeerConnection {
 
   private sendHandshake(): void {
     clearTimeout(this.phaseTimer);
-    this.phaseTimer = setTimeout(() => this.close('handshake-timeout'), this.o.timeouts.handshake);
+    this.phaseTimer = setTimeout(() => this.close(this.mse ? 'encryption-failed' : 'handshake-timeout'), this.o.timeouts.handshake);
     // The dialler speaks first; the listener already read the peer's handshake and answers it.
-    this.send(encodeHandshake({ infoHash: this.o.infoHash, peerId: this.o.localPeerId, fast: this.o.fast, extended: this.o.extended }));
+    const handshake = encodeHandshake({ infoHash: this.o.infoHash, peerId: this.o.localPeerId, fast: this.o.fast, extended: this.o.extended });
+    if (this.direction === 'outgoing' && this.o.encrypt) {
+      // Ours goes as the encrypted handshake's initial payload, saving a round trip.
+      this.mse = new MseInitiator({ infoHash: this.o.infoHash, provide: this.o.encrypt, initialPayload: handshake });
+      this.socket.write(this.mse.start());
+      return;
+    }
+    this.send(handshake);
+  }
+
+  /** Bytes of the encrypted handshake; when it completes, what followed it goes on as usual. */
+  private negotiate(chunk: Uint8Array): void {
+    let step;
+    try {
+      step = this.mse!.receive(chunk);
+    } catch (err) {
+      if (err instanceof MseError) return this.close('encryption-failed', err);
+      throw err;
+    }
+    for (const bytes of step.send) this.socket.write(bytes);
+    if (!step.done) return;
+    this.mse = undefined;
+    this.encryptedHandshake = true;
+    const { encrypt, decrypt, payload } = step.done;
+    if (encrypt && decrypt) this.cipher = { encrypt, decrypt };
+    if (payload.length > 0) this.frame(payload);
+  }
+
+  /** What hides the connection: nothing, the encrypted handshake only (plaintext chosen), or RC4 throughout. */
+  get encryption(): ConnectionEncryption {
+    return this.cipher ? 'rc4' : this.encryptedHandshake ? 'handshake' : 'none';
   }
 
   /**
@@ -186,6 +252,12 @@ export class PeerConnection {
     this.lastReceived = this.o.now();
     // Paid for before it is decoded: a read over the credit stops the socket (see read-gate.ts); this one is used all the same.
     this.readGate?.received(chunk.length);
+    if (this.mse) return this.negotiate(chunk);
+    this.frame(this.cipher ? this.cipher.decrypt.update(chunk) : chunk);
+  }
+
+  /** Plain-text bytes, in order: completes a straddling message, then decodes what is whole. */
+  private frame(chunk: Uint8Array): void {
     let buf = chunk;
     // A message straddled reads: complete it in the scratch buffer. When it
     // was only a length prefix, decoding it leaves a longer partial behind,
@@ -278,7 +350,8 @@ export class PeerConnection {
   send(buf: Uint8Array): void {
     if (this.phaseNow === 'closed') return;
     this.lastSent = this.o.now();
-    this.socket.write(buf);
+    // Encrypted into a new buffer: `buf` may be a cached block other peers are sent too.
+    this.socket.write(this.cipher ? this.cipher.encrypt.update(buf) : buf);
   }
 
   /** Batches the writes that follow into one writev until uncork(). */

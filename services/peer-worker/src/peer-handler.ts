@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
-import type { Bitfield, Handshake, PeerAddress, PexMessage, UtMetadataMessage } from '@seedbox/protocol';
+import type { Bitfield, CryptoMethod, Handshake, PeerAddress, PexMessage, UtMetadataMessage } from '@seedbox/protocol';
 import type { SessionBandwidth } from './bandwidth/bandwidth.js';
 import type { BlockRef } from './block-key.js';
-import type { CloseReason, ConnectionTimeouts } from './peer-connection.js';
+import type { IncomingOpening } from './encryption/incoming-handshake.js';
+import type { CloseReason, ConnectionTimeouts, PeerCipher } from './peer-connection.js';
 import type { PeerSession } from './peer-session.js';
 import type { PipelineOptions } from './request-pipeline.js';
 
@@ -98,9 +99,14 @@ export interface SessionOptions {
   handler: PeerHandler;
   direction: 'outgoing' | 'incoming';
   peer: PeerAddress;
-  /** For an incoming session the listener already read the peer's handshake, and these bytes followed it. */
+  /** For an incoming session the listener already read the peer's handshake, and these bytes followed it... */
   handshake?: Handshake | undefined;
   leftover?: Uint8Array | undefined;
+  /** ...over this cipher, if it negotiated RC4, after the encrypted handshake if that was how it opened. */
+  cipher?: PeerCipher | undefined;
+  encryptedHandshake?: boolean | undefined;
+  /** Outgoing: open with the encrypted handshake (MSE), offering these methods; absent: plain. */
+  encrypt?: readonly CryptoMethod[] | undefined;
   timeouts?: Partial<SessionTimeouts> | undefined;
   pipeline?: PipelineOptions | undefined;
   /** Turn on BEP 6 / BEP 10 in our handshake. */
@@ -110,4 +116,16 @@ export interface SessionOptions {
   /** The speed limits the session's traffic passes (its torrent's and the engine's); none: unshaped. */
   bandwidth?: SessionBandwidth | undefined;
   now?: () => number;
+}
+
+/** How a session's connection opens: accepted by the listener, or dialled by us (encrypted or not). */
+export type SessionOpening =
+  | { direction: 'incoming'; opening: IncomingOpening }
+  | { direction: 'outgoing'; encrypt: readonly CryptoMethod[] | undefined };
+
+/** The SessionOptions fields an opening sets. */
+export function openingOptions(how: SessionOpening): Pick<SessionOptions, 'direction' | 'handshake' | 'leftover' | 'cipher' | 'encryptedHandshake' | 'encrypt'> {
+  if (how.direction === 'outgoing') return { direction: 'outgoing', encrypt: how.encrypt };
+  const { handshake, leftover, cipher, encrypted } = how.opening;
+  return { direction: 'incoming', handshake, leftover, cipher, encryptedHandshake: encrypted };
 }

@@ -42,6 +42,7 @@ export function peerInfoOf(s: PeerSession, ctx: PeerInfoContext): PeerInfo {
     uploadRate: s.upload.rate,
     downloaded: s.download.total,
     uploaded: s.upload.total,
+    ...(s.encryption !== 'none' ? { encryption: s.encryption } : {}),
   };
 }
 

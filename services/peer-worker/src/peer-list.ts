@@ -1,7 +1,10 @@
 import type { Socket } from 'node:net';
-import { formatPeerAddress, type Handshake, type PeerAddress } from '@seedbox/protocol';
+import { formatPeerAddress, type PeerAddress } from '@seedbox/protocol';
 import { dialPeer } from './dial.js';
+import { outgoingMethods, type EncryptionPolicy } from './encryption/encryption-policy.js';
+import type { IncomingOpening } from './encryption/incoming-handshake.js';
 import type { CloseReason } from './peer-connection.js';
+import type { SessionOpening } from './peer-handler.js';
 import type { PeerSession } from './peer-session.js';
 
 /**
@@ -58,6 +61,8 @@ interface Candidate {
   banned: boolean;
   /** It offered the info dictionary (BEP 9): a good first peer for the download that follows a fetch. */
   hadMetadata: boolean;
+  /** It did not answer our encrypted handshake: dial it in plain text (under `prefer`). */
+  plainOnly: boolean;
 }
 
 export interface PeerListOptions {
@@ -66,7 +71,9 @@ export interface PeerListOptions {
   /** Connection attempts a peer may fail in a row before we stop dialling it. Default 5. */
   maxDialFailures?: number;
   /** Makes the owner's session for a socket; the list starts it. */
-  createSession: (socket: Socket, direction: 'outgoing' | 'incoming', peer: PeerAddress, handshake?: Handshake, leftover?: Uint8Array) => PeerSession;
+  createSession: (socket: Socket, peer: PeerAddress, how: SessionOpening) => PeerSession;
+  /** How we dial and whom we take (read at each dial: it may change at run time). Default 'disable'. */
+  encryption?: (() => EncryptionPolicy) | undefined;
   /** Opens a TCP connection; injectable for tests. */
   connect?: ((peer: PeerAddress) => Socket) | undefined;
   /** The process's connections, shared with every other list; none for a list of its own. */
@@ -108,7 +115,7 @@ export class PeerList {
     for (const address of addresses) {
       const key = formatPeerAddress(address.host, address.port);
       if (this.candidates.has(key)) continue;
-      this.candidates.set(key, { address, session: undefined, failures: 0, nextDialAt: 0, banned: false, hadMetadata: false });
+      this.candidates.set(key, { address, session: undefined, failures: 0, nextDialAt: 0, banned: false, hadMetadata: false, plainOnly: false });
       added++;
     }
     return added;
@@ -120,16 +127,18 @@ export class PeerList {
     for (const c of this.candidates.values()) {
       if (this.sessionCount >= this.o.maxPeers || (this.o.budget && !this.o.budget.hasRoom())) return;
       if (c.session || c.banned || c.failures >= this.maxFailures || c.nextDialAt > t) continue;
-      const session = dialPeer(c.address, (socket, peer) => this.o.createSession(socket, 'outgoing', peer), this.o.connect);
+      const policy = this.o.encryption?.() ?? 'disable';
+      const encrypt = policy === 'prefer' && c.plainOnly ? undefined : outgoingMethods(policy);
+      const session = dialPeer(c.address, (socket, peer) => this.o.createSession(socket, peer, { direction: 'outgoing', encrypt }), this.o.connect);
       c.session = session;
       this.begin(session);
     }
   }
 
   /** A connection the listener accepted and whose handshake named our info hash. */
-  acceptIncoming(socket: Socket, handshake: Handshake, leftover: Uint8Array): void {
+  acceptIncoming(socket: Socket, opening: IncomingOpening): void {
     const peer = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
-    this.begin(this.o.createSession(socket, 'incoming', peer, handshake, leftover));
+    this.begin(this.o.createSession(socket, peer, { direction: 'incoming', opening }));
   }
 
   private begin(session: PeerSession): void {
@@ -177,6 +186,13 @@ export class PeerList {
     if (reason === 'bad-data' || reason === 'self-connection') c.banned = true;
     // Our decision (a pause, a shutdown): nothing against the peer.
     if (reason === 'shutdown' || reason === 'paused') return;
+    // It took the connection but not our encrypted handshake: as libtorrent
+    // does, dial it again at once in plain text, if the policy allows that.
+    if (reason === 'encryption-failed' && !c.plainOnly && this.o.encryption?.() === 'prefer') {
+      c.plainOnly = true;
+      c.nextDialAt = this.now();
+      return;
+    }
     if (!session.remote || reason === 'not-useful') {
       c.failures++;
       c.nextDialAt = this.now() + (reason === 'not-useful' ? 30_000 : Math.min(60_000, 1000 * 2 ** (c.failures - 1)));

@@ -1,10 +1,15 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { decodeHandshake, ProtocolError, type Handshake } from '@seedbox/protocol';
+import type { EncryptionPolicy } from './encryption/encryption-policy.js';
+import { IncomingHandshake, type HandshakeRefusal, type IncomingOpening } from './encryption/incoming-handshake.js';
+import { StreamKeys } from './encryption/stream-keys.js';
 
 /**
  * Accepts peer connections for every torrent of a worker on one port. It
  * reads just the handshake, which names the torrent, and hands the socket to
- * that torrent; connections for torrents we don't have are closed.
+ * that torrent; connections for torrents we don't have are closed. A peer
+ * may open with the encrypted handshake (MSE) instead: the listener then
+ * answers it (see encryption/incoming-handshake.ts), as the policy allows,
+ * and hands over the cipher with the socket.
  *
  * A public port is also where floods come from, so it holds the line
  * before any torrent sees a socket: at most `maxHandshaking` connections
@@ -17,8 +22,7 @@ import { decodeHandshake, ProtocolError, type Handshake } from '@seedbox/protoco
  */
 /** Why the listener closed a connection before any torrent saw it. */
 export type RefusedConnection =
-  | 'unknown-torrent'
-  | 'bad-handshake'
+  | HandshakeRefusal
   | 'handshake-timeout'
   | 'too-many-handshaking'
   | 'too-many-from-address'
@@ -26,7 +30,7 @@ export type RefusedConnection =
   | 'out-of-file-descriptors';
 
 export interface IncomingTarget {
-  acceptIncoming(socket: Socket, handshake: Handshake, leftover: Uint8Array): void;
+  acceptIncoming(socket: Socket, opening: IncomingOpening): void;
 }
 
 export interface ListenerOptions {
@@ -34,6 +38,10 @@ export interface ListenerOptions {
   port?: number;
   /** Finds the torrent for an info hash (hex). */
   lookup: (infoHashHex: string) => IncomingTarget | undefined;
+  /** Every info hash (hex) `lookup` may find: encrypted handshakes name their torrent by a hash of it. */
+  infoHashes?: () => Iterable<string>;
+  /** Which handshakes to take (read for each connection: it may change at run time). Default 'prefer'. */
+  encryption?: () => EncryptionPolicy;
   /** How long an incoming connection may take to send its handshake, ms. Default 5 s. */
   handshakeTimeoutMs?: number;
   /** Connections waiting for their handshake at once. Default 64. */
@@ -56,11 +64,13 @@ export class PeerListener {
   private readonly perIp = new Map<string, number>();
   /** Until when new connections are closed at once (out of file descriptors). */
   private starvedUntil = 0;
+  private readonly streamKeys: StreamKeys;
   /** Refusals by reason since start. */
   readonly refused: Partial<Record<RefusedConnection, number>> = {};
 
   constructor(options: ListenerOptions) {
     this.options = options;
+    this.streamKeys = new StreamKeys(options.infoHashes ?? (() => []));
     this.server = createServer((socket) => this.onConnection(socket));
     // Always handled: an unhandled 'error' on a server ends the process
     // (a failed listen can emit it after listen() has already rejected).
@@ -119,7 +129,11 @@ export class PeerListener {
       else this.perIp.set(ip, n);
     });
     this.pending.add(socket);
-    let buf: Buffer = Buffer.alloc(0);
+    const opening = new IncomingHandshake({
+      policy: this.options.encryption?.() ?? 'prefer',
+      findInfoHash: (req2) => this.streamKeys.find(req2),
+      send: (bytes) => socket.write(bytes),
+    });
     const done = (): void => {
       clearTimeout(timer);
       socket.off('data', onData);
@@ -134,19 +148,13 @@ export class PeerListener {
     };
     const timer = setTimeout(() => refuse('handshake-timeout'), this.options.handshakeTimeoutMs ?? 5_000);
     const onData = (chunk: Buffer): void => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      let r;
-      try {
-        r = decodeHandshake(buf);
-      } catch (err) {
-        if (err instanceof ProtocolError) return refuse('bad-handshake');
-        throw err;
-      }
+      const r = opening.receive(chunk);
       if (r.kind === 'need-more') return;
-      const target = this.options.lookup(Buffer.from(r.value.infoHash).toString('hex'));
+      if (r.kind === 'refused') return refuse(r.reason);
+      const target = this.options.lookup(Buffer.from(r.opening.handshake.infoHash).toString('hex'));
       if (!target) return refuse('unknown-torrent');
       done();
-      target.acceptIncoming(socket, r.value, buf.subarray(r.used));
+      target.acceptIncoming(socket, r.opening);
     };
     const onError = (): void => refuse('bad-handshake');
     socket.on('data', onData);

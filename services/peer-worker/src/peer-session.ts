@@ -16,7 +16,7 @@ import { UploadGate, type HeldBlock } from './bandwidth/upload-gate.js';
 import { IncomingRequests } from './incoming-requests.js';
 import { LOCAL_UT_METADATA_ID, LOCAL_UT_PEX_ID, MetadataExchange, type PeerExtensions } from './metadata-exchange.js';
 import { OutgoingRequests } from './outgoing-requests.js';
-import { PeerConnection, type CloseReason } from './peer-connection.js';
+import { PeerConnection, type CloseReason, type ConnectionEncryption } from './peer-connection.js';
 import {
   DEFAULT_TIMEOUTS,
   type IncomingRequest,
@@ -111,6 +111,9 @@ export class PeerSession {
       limits: pieceCount === undefined ? { maxBlockLength: BLOCK_LENGTH } : { maxBitfieldLength: Math.ceil(pieceCount / 8), maxBlockLength: BLOCK_LENGTH },
       handshake: options.handshake,
       leftover: options.leftover,
+      cipher: options.cipher,
+      encryptedHandshake: options.encryptedHandshake,
+      encrypt: options.encrypt,
       now: this.now,
       download: options.bandwidth?.download,
     });
@@ -149,6 +152,11 @@ export class PeerSession {
 
   get isOpen(): boolean {
     return this.conn.phase === 'open';
+  }
+
+  /** How the connection is hidden (message stream encryption). */
+  get encryption(): ConnectionEncryption {
+    return this.conn.encryption;
   }
 
   get isClosed(): boolean {

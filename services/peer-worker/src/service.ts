@@ -1,7 +1,7 @@
 import { FleetState, NatsPieceSink, storageRequest, STORAGE_DELETE, STORAGE_MOVE, VERSION, type ServiceDefinition } from '@seedbox/cluster';
 import { Sha1Pool, torrentDir } from '@seedbox/storage';
 import { SeedboxControlService } from '@seedbox/proto';
-import { createPeerWorkerMetrics, listenOrExplain, peerWorkerOptions } from '@seedbox/runtime';
+import { createPeerWorkerMetrics, listenOrExplain, peerWorkerOptions, settingOrExplain } from '@seedbox/runtime';
 import { createControlService } from './control/control-service.js';
 import { FleetBackend } from './fleet/fleet-backend.js';
 import { FleetBandwidth } from './fleet/fleet-bandwidth.js';
@@ -13,7 +13,7 @@ import { NatsPeerDiscovery } from './fleet/nats-peer-discovery.js';
 import { sharedVolumeData } from './fleet/shared-volume-data.js';
 import { StatsBoard } from './fleet/stats-board.js';
 import { TrackerBoard } from './fleet/tracker-board.js';
-import { Engine, type EngineTick } from './engine.js';
+import { checkEncryptionPolicy, Engine, type EngineTick } from './engine.js';
 import { startWebApi } from './web/start-web-api.js';
 
 /**
@@ -27,6 +27,8 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
   service: 'peer-worker',
   schema: peerWorkerOptions,
   async start({ config, log, nc, registry, onShutdown }) {
+    // A policy this Node cannot keep (RC4 needs --openssl-legacy-provider) is a start-up error.
+    settingOrExplain('SEEDBOX_ENCRYPTION (--encryption)', config.encryption, () => checkEncryptionPolicy(config.encryption));
     const m = createPeerWorkerMetrics(registry);
     const state = await FleetState.open(nc);
     const sink = new NatsPieceSink({
@@ -43,13 +45,14 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
       sink,
       discovery: ({ peerId, listenPort }) => {
         announce = { host: config.announceHost, port: config.announcePort ?? listenPort ?? config.listenPort };
-        discovery = new NatsPeerDiscovery({ nc, workerId: config.instanceId, peerId, announce, log });
+        discovery = new NatsPeerDiscovery({ nc, workerId: config.instanceId, peerId, announce, dht: config.dht, log });
         return discovery;
       },
       listen: { host: config.listenHost, port: config.listenPort },
       torrent: { maxPeers: config.maxPeers },
       maxConnections: config.maxConnections,
       incoming: { maxPerIp: config.maxConnectionsPerIp },
+      encryption: config.encryption,
     });
     await listenOrExplain('SEEDBOX_LISTEN_PORT (--listen-port)', config.listenPort, () => engine.start());
     const peerId = engine.peerId;
@@ -90,6 +93,7 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
       trackers: trackerBoard,
       peers,
       dataDir: config.dataDir,
+      dht: config.dht,
       fleet: runner,
       deleteData: (hex, place) => storageRequest(nc, STORAGE_DELETE, { infoHash: hex, name: place.name, savePath: place.savePath }),
     });
@@ -102,7 +106,7 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
     await runner.start();
     log.info('peer-worker listening', { port: engine.listenPort, peerId: Buffer.from(peerId).toString('hex') });
     const fleetView = new NatsFleetView({ nc, stats: board, log });
-    const web = await startWebApi({ config, backend, dataDir: config.dataDir, version: VERSION, log, fleet: fleetView });
+    const web = await startWebApi({ config, backend, dataDir: config.dataDir, encryption: config.encryption, dht: config.dht, version: VERSION, log, fleet: fleetView });
 
     onShutdown('close the web APIs', () => web.close());
     onShutdown('stop torrents and hand back pieces', async () => {

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Bitfield, Metainfo, PeerAddress } from '@seedbox/protocol';
 import type { PieceSink } from '@seedbox/cluster';
 import type { BandwidthLimits, TorrentBandwidth } from './bandwidth/bandwidth.js';
+import type { EncryptionPolicy } from './encryption/encryption-policy.js';
 import type { ChokerOptions } from './choker.js';
 import type { FileSelection } from './file-selection.js';
 import type { CloseReason } from './peer-connection.js';
@@ -68,6 +69,8 @@ export interface TorrentOptions {
   connections?: ConnectionBudget | undefined;
   /** Opens a TCP connection; injectable for tests. */
   connect?: ((peer: PeerAddress) => Socket) | undefined;
+  /** How peers are dialled (read at each dial; the engine's policy). Default: plain. */
+  encryption?: (() => EncryptionPolicy) | undefined;
   now?: () => number;
 }
 

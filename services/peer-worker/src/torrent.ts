@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Bitfield, PieceGeometry, type Handshake, type Metainfo, type PeerAddress, type PexMessage } from '@seedbox/protocol';
+import { Bitfield, PieceGeometry, type Metainfo, type PeerAddress, type PexMessage } from '@seedbox/protocol';
 import type { PeerInfo } from '@seedbox/cluster';
 import { Bandwidth, type BandwidthLimits, type ResolvedLimits, type TorrentBandwidth } from './bandwidth/bandwidth.js';
 import type { BlockRef } from './block-key.js';
 import { DownloadScheduler } from './download-scheduler.js';
+import type { IncomingOpening } from './encryption/incoming-handshake.js';
 import { FileSelectionState, type FileProgress, type FileSelection } from './file-selection.js';
+import { openingOptions } from './peer-handler.js';
 import { peerInfoOf } from './peer-info.js';
 import { PeerExchange } from './peer-exchange.js';
 import { PeerList } from './peer-list.js';
@@ -99,9 +101,10 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
       maxDialFailures: options.maxDialFailures,
       connect: options.connect,
       budget: options.connections,
+      encryption: options.encryption,
       now: this.now,
-      createSession: (socket, direction, peer, handshake, leftover) =>
-        new PeerSession({ socket, context: this.context, handler: this, direction, peer, handshake, leftover, timeouts: options.timeouts, pipeline: options.pipeline, bandwidth: paths }),
+      createSession: (socket, peer, how) =>
+        new PeerSession({ socket, context: this.context, handler: this, peer, ...openingOptions(how), timeouts: options.timeouts, pipeline: options.pipeline, bandwidth: paths }),
     });
     this.pex = new PeerExchange({ enabled: !meta.private, addPeers: (peers) => this.addPeers(peers), knownCount: () => this.peers.knownCount, now: this.now });
     // Listeners attach before the check reports anything.
@@ -335,10 +338,10 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   }
 
   /** A connection the listener accepted and whose handshake named this torrent. */
-  acceptIncoming(socket: Socket, handshake: Handshake, leftover: Uint8Array): void {
+  acceptIncoming(socket: Socket, opening: IncomingOpening): void {
     // Checking, paused, stopped: nothing to trade yet.
     if (!this.active) socket.destroy();
-    else this.peers.acceptIncoming(socket, handshake, leftover);
+    else this.peers.acceptIncoming(socket, opening);
   }
 
   /** The connected peers as the control APIs list them (peer-info.ts). Side-effect free. */

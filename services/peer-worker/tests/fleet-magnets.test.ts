@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultTorrentSettings, LocalFleetStore, type RegistryEntry } from '@seedbox/cluster';
-import { parseMetainfo, type Magnet } from '@seedbox/protocol';
+import { parseMagnet, parseMetainfo, type Magnet } from '@seedbox/protocol';
 import { silentLogger } from '@seedbox/runtime';
+import { checkMagnetSources } from '../src/fleet/fleet-backend.js';
 import { FleetPicture } from '../src/fleet/fleet-picture.js';
 import { MagnetOwner } from '../src/fleet/magnet-owner.js';
 import type { ResolvedMagnet } from '../src/magnet-resolver.js';
@@ -185,5 +186,14 @@ describe('MagnetOwner', () => {
     expect(writes.filter((e) => e.magnet === undefined)).toHaveLength(1);
     stop();
     await Promise.all([a.stop(), b.stop()]);
+  });
+});
+
+describe('checkMagnetSources', () => {
+  it('refuses a bare magnet link (no tr, no x.pe) without the DHT, and takes it with the DHT, which finds it alone', () => {
+    const bare = parseMagnet(`magnet:?xt=urn:btih:${HEX}`);
+    expect(() => checkMagnetSources(bare)).toThrow(/nowhere to fetch the metadata/);
+    expect(() => checkMagnetSources(bare, true)).not.toThrow();
+    expect(() => checkMagnetSources(parseMagnet(URI))).not.toThrow();
   });
 });

@@ -16,7 +16,7 @@ afterEach(async () => {
 async function setup(data: Buffer, pieceLength: number, torrentOptions = {}, listen: false | { host: string; port: number } = false) {
   const meta = metaFor(data, pieceLength) as Metainfo;
   const sink = new MemorySink(meta);
-  const engine = new Engine({ sink, listen, tickMs: 100, torrent: torrentOptions });
+  const engine = new Engine({ sink, listen, tickMs: 100, torrent: torrentOptions, encryption: 'disable' });
   await engine.start();
   cleanups.push(() => engine.stop());
   const torrent = engine.add(meta, { data: memoryData(meta.pieceCount) });
@@ -224,7 +224,7 @@ describe('Torrent lifecycle', () => {
   it('snapshot() reads figures without moving the clock; tick() closes the window', async () => {
     const data = randomBytes(16384 * 16);
     const meta = metaFor(data, 16384) as Metainfo;
-    const engine = new Engine({ sink: new MemorySink(meta), listen: false, tickMs: 60_000 });
+    const engine = new Engine({ sink: new MemorySink(meta), listen: false, tickMs: 60_000, encryption: 'disable' });
     await engine.start();
     cleanups.push(() => engine.stop());
     const torrent = engine.add(meta, { data: memoryData(meta.pieceCount) });

@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { EncryptionMode } from '@seedbox/cluster';
 import { parseMetainfo } from '@seedbox/protocol';
 import { silentLogger } from '@seedbox/runtime';
 import { ControlError } from '../src/control/backend.js';
@@ -46,7 +47,7 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function startQbt(o: { creds?: WebCredentials; auth?: WebAuthOptions } = {}): Promise<Harness> {
+async function startQbt(o: { creds?: WebCredentials; auth?: WebAuthOptions; encryption?: EncryptionMode; dht?: boolean } = {}): Promise<Harness> {
   const backend = new MemoryControlBackend(DATA);
   const auth = new WebAuth(o.creds ?? { username: USER, password: PASS, apiKeys: [API_KEY] }, o.auth);
   const served: Record<string, Uint8Array> = { '/multi.torrent': MULTI, '/single.torrent': SINGLE, '/junk.torrent': Buffer.from('this is no torrent') };
@@ -63,6 +64,8 @@ async function startQbt(o: { creds?: WebCredentials; auth?: WebAuthOptions } = {
     backend,
     auth,
     dataDir: DATA,
+    encryption: o.encryption,
+    dht: o.dht,
     version: '0.1.0-test',
     log: silentLogger,
     now: Date.now,
@@ -218,7 +221,7 @@ describe("Sonarr's call sequence", () => {
     expect((await q.call('app/webapiVersion')).text).toBe('2.11.4');
     expect((await q.call('app/version')).text).toBe('v5.1.4');
     const prefs = (await q.call('app/preferences')).json() as Record<string, unknown>;
-    expect(prefs).toMatchObject({ save_path: DATA, max_ratio_enabled: false, max_ratio: -1, max_seeding_time_enabled: false, max_seeding_time: -1, max_ratio_act: 0, queueing_enabled: false, dht: false });
+    expect(prefs).toMatchObject({ save_path: DATA, max_ratio_enabled: false, max_ratio: -1, max_seeding_time_enabled: false, max_seeding_time: -1, max_ratio_act: 0, queueing_enabled: false, dht: true });
 
     expect((await q.call('torrents/categories')).json()).toEqual({});
     expect((await q.call('torrents/createCategory', { form: { category: 'tv-sonarr' } })).status).toBe(200);
@@ -452,9 +455,9 @@ describe('the other endpoints over the backend', () => {
     h = await startQbt();
     const q = new QbtWire(h.base);
     await q.login();
-    const set = await q.call('app/setPreferences', { form: { json: JSON.stringify({ dl_limit: 1_000_000, slow_torrent_dl_rate_threshold: 5, max_seeding_time_enabled: true, max_seeding_time: 90, max_ratio_act: 3, dht: true }) } });
+    const set = await q.call('app/setPreferences', { form: { json: JSON.stringify({ dl_limit: 1_000_000, slow_torrent_dl_rate_threshold: 5, max_seeding_time_enabled: true, max_seeding_time: 90, max_ratio_act: 3, dht: false }) } });
     expect(set.status).toBe(200);
-    expect(h.backend.fleetConfig).toMatchObject({ speed: { download: 1_000_000 }, queue: { slowDownloadRate: 5120 }, share: { seedingMinutes: 90 }, shareAction: 'remove-with-data' });
+    expect(h.backend.fleetConfig).toMatchObject({ speed: { download: 1_000_000 }, queue: { slowDownloadRate: 5120 }, share: { seedingMinutes: 90 }, shareAction: 'remove-with-data', dht: false });
     expect((await q.call('app/preferences')).json()).toMatchObject({ dl_limit: 1_000_000, slow_torrent_dl_rate_threshold: 5, max_seeding_time: 90, max_ratio_act: 3, dht: false });
     expect((await q.call('transfer/downloadLimit')).text).toBe('1000000');
     expect((await q.call('transfer/toggleSpeedLimitsMode', { form: {} })).status).toBe(200);
@@ -465,6 +468,66 @@ describe('the other endpoints over the backend', () => {
     expect((await q.call('transfer/info')).json()).toMatchObject({ dl_rate_limit: 4096, dl_info_speed: 0, connection_status: 'firewalled' });
     await q.call('transfer/setSpeedLimitsMode', { form: { mode: '0' } });
     expect(h.backend.fleetConfig.altSpeedEnabled).toBe(false);
+  });
+
+  it("encryption: this process's policy until the fleet sets one, then the fleet's, in qBittorrent's numbers", async () => {
+    h = await startQbt({ encryption: 'disable' });
+    const q = new QbtWire(h.base);
+    await q.login();
+    const encryption = async () => ((await q.call('app/preferences')).json() as Record<string, unknown>).encryption;
+    // SEEDBOX_ENCRYPTION=disable and nothing in the config: 2 ("Disable encryption").
+    expect(await encryption()).toBe(2);
+    for (const [n, mode] of [
+      [1, 'require'],
+      [0, 'prefer'],
+      [2, 'disable'],
+    ] as const) {
+      expect(await q.call('app/setPreferences', { form: { json: JSON.stringify({ encryption: n }) } })).toMatchObject({ status: 200 });
+      expect(h.backend.fleetConfig.encryption).toBe(mode);
+      expect(await encryption()).toBe(n);
+    }
+    expect(await q.call('app/setPreferences', { form: { json: JSON.stringify({ encryption: 0, dl_limit: 5 }) } })).toMatchObject({ status: 200 });
+    // A value qBittorrent has not got is a 400, and nothing of the request is stored.
+    expect(await q.call('app/setPreferences', { form: { json: JSON.stringify({ encryption: 3, dl_limit: 7 }) } })).toMatchObject({
+      status: 400,
+      text: 'encryption must be 0 (allow encryption), 1 (require encryption) or 2 (disable encryption) (got 3)',
+    });
+    expect(await q.call('app/setPreferences', { form: { json: JSON.stringify({ encryption: 'on' }) } })).toMatchObject({ status: 400 });
+    expect(h.backend.fleetConfig).toMatchObject({ encryption: 'prefer', speed: { download: 5 } });
+    expect(await encryption()).toBe(0);
+  });
+
+  it("dht: this process's SEEDBOX_DHT until the fleet switches it, then the fleet's, in preferences and the [DHT] row", async () => {
+    h = await startQbt({ dht: false });
+    const q = new QbtWire(h.base);
+    await q.login();
+    const form = new FormData();
+    form.append('torrents', new Blob([SINGLE], { type: 'application/x-bittorrent' }), 'single.torrent');
+    expect((await q.call('torrents/add', { form })).text).toBe('Ok.');
+    const hash = hashOf(SINGLE);
+    const dht = async () => ((await q.call('app/preferences')).json() as Record<string, unknown>).dht;
+    const rows = async () => ((await q.call('torrents/trackers', { query: { hash } })).json() as { url: string; status: number }[]).slice(0, 2).map((t) => [t.url, t.status]);
+    // SEEDBOX_DHT=false and nothing in the config: off, and the public torrent's [DHT] row disabled (PeX works).
+    expect(await dht()).toBe(false);
+    expect(h.backend.fleetConfig.dht).toBeUndefined();
+    expect(await rows()).toEqual([
+      ['** [DHT] **', 0],
+      ['** [PeX] **', 2],
+    ]);
+    // Switched on for the fleet, as a boolean, and off again as form text.
+    for (const [sent, on] of [
+      [true, true],
+      ['false', false],
+      [1, true],
+    ] as const) {
+      expect(await q.call('app/setPreferences', { form: { json: JSON.stringify({ dht: sent }) } })).toMatchObject({ status: 200 });
+      expect(h.backend.fleetConfig.dht).toBe(on);
+      expect(await dht()).toBe(on);
+      expect((await rows())[0]).toEqual(['** [DHT] **', on ? 2 : 0]);
+    }
+    // Not a switch value: a 400, and nothing of the request is stored.
+    expect(await q.call('app/setPreferences', { form: { json: JSON.stringify({ dht: 'off', dl_limit: 7 }) } })).toMatchObject({ status: 400, text: 'dht must be true or false (got "off")' });
+    expect(h.backend.fleetConfig).toMatchObject({ dht: true, speed: { download: 0 } });
   });
 
   it('file priorities by the listed index (padding skipped), tags, limits, toggles, location, pieces and export', async () => {

@@ -19,8 +19,8 @@ import { qbtPeer, qbtPeerFlags, qbtPeers, TorrentPeersStore } from '../src/web/q
 import { piecesHave, propertiesView } from '../src/web/qbittorrent/qbt-properties.js';
 import { maindataDiff, MaindataStore, type Maindata } from '../src/web/qbittorrent/qbt-sync.js';
 import { etaOf, magnetUri, MAX_ETA, pendingView, qbtState, torrentView, type QbtTorrent } from '../src/web/qbittorrent/qbt-torrent-view.js';
-import { serverState, transferInfo } from '../src/web/qbittorrent/qbt-transfer.js';
-import { secondsToNextAnnounce, swarmCounts, trackerEntry, trackersView, workingTracker } from '../src/web/qbittorrent/qbt-trackers.js';
+import { dhtNodesOf, serverState, transferInfo } from '../src/web/qbittorrent/qbt-transfer.js';
+import { secondsToNextAnnounce, swarmCounts, trackerEntry, trackersView, workingTracker, type QbtTracker } from '../src/web/qbittorrent/qbt-trackers.js';
 import { MemoryControlBackend } from '../../../test/support/memory-control-backend.js';
 
 const fixtures = join(import.meta.dirname, '../../../test/fixtures/torrents');
@@ -274,13 +274,13 @@ describe('files, pieces, trackers, properties', () => {
     expect(piecesHave(record, undefined, bitfield([0, 2], 3))).toBe(2);
   });
 
-  it('trackers: DHT, PeX and LSD disabled, then the metainfo tiers, not contacted before any announce', async () => {
+  it('trackers: DHT and PeX working, LSD disabled, then the metainfo tiers, not contacted before any announce', async () => {
     const { record } = await recordOf(MULTI);
-    const list = trackersView(record.metainfo);
-    expect(list.slice(0, 3).map((t) => [t.url, t.status])).toEqual([
-      ['** [DHT] **', 0],
-      ['** [PeX] **', 0],
-      ['** [LSD] **', 0],
+    const list = trackersView(record.metainfo, { dht: true });
+    expect(list.slice(0, 3).map((t) => [t.url, t.status, t.tier, t.msg])).toEqual([
+      ['** [DHT] **', 2, -1, ''],
+      ['** [PeX] **', 2, -1, ''],
+      ['** [LSD] **', 0, -1, ''],
     ]);
     expect(list.slice(3).map((t) => [t.url, t.tier, t.status, t.num_seeds])).toEqual([
       ['http://a.example/announce', 0, 1, -1],
@@ -289,9 +289,35 @@ describe('files, pieces, trackers, properties', () => {
     ]);
   });
 
+  it("trackers: DHT follows the switch, PeX is on; a private torrent has neither, saying so, as qBittorrent's getStickyTrackers", async () => {
+    const { record } = await recordOf(MULTI);
+    const sticky = (list: QbtTracker[]) => list.slice(0, 3).map((t) => [t.url, t.status, t.msg]);
+    expect(sticky(trackersView(record.metainfo, { dht: false }))).toEqual([
+      ['** [DHT] **', 0, ''],
+      ['** [PeX] **', 2, ''],
+      ['** [LSD] **', 0, ''],
+    ]);
+    for (const dht of [true, false]) {
+      expect(sticky(trackersView({ ...record.metainfo, private: true }, { dht }))).toEqual([
+        ['** [DHT] **', 0, 'This torrent is private'],
+        ['** [PeX] **', 0, 'This torrent is private'],
+        ['** [LSD] **', 0, 'This torrent is private'],
+      ]);
+    }
+    // A magnet still resolving is public as far as anyone knows: it is looked up on the DHT.
+    const magnet = trackersView(undefined, { dht: true }, ['http://t.example/a']);
+    expect(magnet.map((t) => [t.url, t.status])).toEqual([
+      ['** [DHT] **', 2],
+      ['** [PeX] **', 2],
+      ['** [LSD] **', 0],
+      ['http://t.example/a', 1],
+    ]);
+    expect(magnet[0]).toEqual({ url: '** [DHT] **', status: 2, tier: -1, num_peers: 0, num_seeds: 0, num_leeches: 0, num_downloaded: 0, msg: '' });
+  });
+
   it('trackers: working with its counts, not working with its own words, not contacted where it was never asked', async () => {
     const { record } = await recordOf(MULTI);
-    const list = trackersView(record.metainfo, [], [
+    const list = trackersView(record.metainfo, { dht: true }, [], [
       { url: 'http://a.example/announce', lastAnnounceStartAt: 1, lastAnnounceAt: 2, ok: false, failure: 'refused', error: 'Unregistered torrent', seeders: 4 },
       { url: 'udp://c.example:6969/announce', lastAnnounceStartAt: 3, lastAnnounceAt: 4, ok: true, peers: 12, seeders: 9, leechers: 2, downloaded: 40, warning: 'be nice' },
     ]);
@@ -340,7 +366,7 @@ describe('files, pieces, trackers, properties', () => {
 describe('preferences', () => {
   it("shows the fleet's config in qBittorrent's keys and units", () => {
     const c: FleetConfig = { ...defaultFleetConfig(), speed: { download: 1_048_576, upload: 0 }, shareAction: 'remove-with-data', share: { ratio: 2, seedingMinutes: -1, inactiveMinutes: 30 } };
-    expect(preferencesView(c, { dataDir: DATA, authRequired: true })).toMatchObject({
+    expect(preferencesView(c, { dataDir: DATA, encryption: 'disable', dht: false, authRequired: true })).toMatchObject({
       save_path: DATA,
       dl_limit: 1_048_576,
       up_limit: 0,
@@ -355,22 +381,32 @@ describe('preferences', () => {
       max_ratio_act: 3,
       queueing_enabled: false,
       dht: false,
+      pex: true,
       encryption: 2,
       bypass_local_auth: false,
     });
+    // qBittorrent's 0 "Allow encryption" is prefer, 1 "Require encryption" require.
+    expect(preferencesView(c, { dataDir: DATA, encryption: 'prefer', dht: true, authRequired: true }).encryption).toBe(0);
+    expect(preferencesView(c, { dataDir: DATA, encryption: 'require', dht: true, authRequired: true }).encryption).toBe(1);
+    // dht is the setting in force, as the caller works it out (the config's, else SEEDBOX_DHT).
+    expect(preferencesView(c, { dataDir: DATA, encryption: 'prefer', dht: true, authRequired: true }).dht).toBe(true);
   });
 
   it('turns a setPreferences json into a config patch, ignoring what the fleet does not have', () => {
     const current = defaultFleetConfig();
     const { patch, ignored } = preferencesPatch(
-      JSON.stringify({ dl_limit: 2048, alt_up_limit: -1, queueing_enabled: true, max_active_uploads: 7, slow_torrent_ul_rate_threshold: 4, max_ratio_enabled: true, max_ratio: 1.25, max_seeding_time_enabled: false, max_ratio_act: 1, dht: true, encryption: 1, locale: 'fr', save_path: '/elsewhere' }),
+      JSON.stringify({ dl_limit: 2048, alt_up_limit: -1, queueing_enabled: true, max_active_uploads: 7, slow_torrent_ul_rate_threshold: 4, max_ratio_enabled: true, max_ratio: 1.25, max_seeding_time_enabled: false, max_ratio_act: 1, dht: false, lsd: true, pex: false, encryption: 1, locale: 'fr', save_path: '/elsewhere' }),
       current,
       DATA,
     );
-    expect(patch).toEqual({ speed: { download: 2048 }, altSpeed: { upload: 0 }, queue: { enabled: true, maxActiveSeeds: 7, slowUploadRate: 4096 }, share: { ratio: 1.25, seedingMinutes: -1 }, shareAction: 'remove' });
-    expect(ignored).toEqual(['dht', 'save_path', 'encryption']);
-    // Asking for what it already is (plain connections) is no change to ignore.
-    expect(preferencesPatch(JSON.stringify({ encryption: 2 }), current, DATA).ignored).toEqual([]);
+    expect(patch).toEqual({ speed: { download: 2048 }, altSpeed: { upload: 0 }, queue: { enabled: true, maxActiveSeeds: 7, slowUploadRate: 4096 }, share: { ratio: 1.25, seedingMinutes: -1 }, shareAction: 'remove', encryption: 'require', dht: false });
+    expect(ignored).toEqual(['lsd', 'pex', 'save_path']);
+    // DHT both ways, as qBittorrent's clients send it: a boolean, or form text.
+    expect(preferencesPatch(JSON.stringify({ dht: true }), current, DATA)).toEqual({ patch: { dht: true }, ignored: [] });
+    expect(preferencesPatch(JSON.stringify({ dht: 'false' }), current, DATA)).toEqual({ patch: { dht: false }, ignored: [] });
+    // Each of qBittorrent's three values, as a number or as form text; PeX on is what it is.
+    expect(preferencesPatch(JSON.stringify({ encryption: 0, pex: true }), current, DATA)).toEqual({ patch: { encryption: 'prefer' }, ignored: [] });
+    expect(preferencesPatch(JSON.stringify({ encryption: '2' }), current, DATA).patch).toEqual({ encryption: 'disable' });
   });
 
   it('refuses what it cannot read, naming the key', () => {
@@ -380,6 +416,10 @@ describe('preferences', () => {
     expect(() => preferencesPatch('{"dl_limit":"fast"}', c, DATA)).toThrow(/dl_limit must be a number/);
     expect(() => preferencesPatch('{"up_limit":-5}', c, DATA)).toThrow(/up_limit must be a number of bytes per second/);
     expect(() => preferencesPatch('{"max_ratio_act":2}', c, DATA)).toThrow(/super seeding/);
+    expect(() => preferencesPatch('{"encryption":3}', c, DATA)).toThrow(/encryption must be 0 \(allow encryption\), 1 \(require encryption\) or 2 \(disable encryption\) \(got 3\)/);
+    expect(() => preferencesPatch('{"encryption":1.5}', c, DATA)).toThrow(/encryption must be a whole number/);
+    expect(() => preferencesPatch('{"encryption":"rc4"}', c, DATA)).toThrow(/encryption must be a number/);
+    expect(() => preferencesPatch('{"dht":"yes"}', c, DATA)).toThrow(/dht must be true or false \(got "yes"\)/);
     expect(() => preferencesPatch('{"max_ratio_enabled":true}', c, DATA)).toThrow(/no max_ratio is set/);
     expect(preferencesPatch('{"max_ratio_enabled":true}', { ...c, share: { ...c.share, ratio: 4 } }, DATA).patch).toEqual({ share: { ratio: 4 } });
   });
@@ -472,6 +512,11 @@ describe('transfer figures', () => {
     expect(transferInfo(figures, { ...config, altSpeedEnabled: true }).dl_rate_limit).toBe(50);
     expect(serverState(figures, config, 77)).toMatchObject({ alltime_dl: 60, alltime_ul: 30, global_ratio: '0.50', free_space_on_disk: 77, queueing: false, use_alt_speed_limits: false });
     expect(transferInfo([], config).connection_status).toBe('firewalled');
+    // The DHT's table as the members report it: the largest of the tracker-clients' (serve's) nodes.
+    const members = [{ figures: { torrents: 2 } }, { figures: { dhtNodes: 37 } }, { figures: { dhtNodes: 120.4 } }];
+    expect(dhtNodesOf(members)).toBe(120);
+    expect(transferInfo(figures, config, dhtNodesOf(members)).dht_nodes).toBe(120);
+    expect(serverState(figures, config, 77, 5).dht_nodes).toBe(5);
   });
 });
 
@@ -497,7 +542,7 @@ const peer = (over: Partial<PeerInfo> = {}): PeerInfo => ({
 });
 
 describe('connected peers (sync/torrentPeers)', () => {
-  it("flags each peer as qBittorrent does: D/d, U/u, K, ?, O, S, I, each with its sentence", () => {
+  it("flags each peer as qBittorrent does: D/d, U/u, K, ?, O, S, I, E/e, each with its sentence", () => {
     expect(qbtPeerFlags(peer({ amInterested: true, peerChoking: false }))).toEqual({ flags: 'D', flags_desc: 'D = Interested (local) and unchoked (peer)' });
     expect(qbtPeerFlags(peer({ amInterested: true }))).toMatchObject({ flags: 'd' });
     expect(qbtPeerFlags(peer({ peerInterested: true, amChoking: false, incoming: true }))).toEqual({
@@ -508,6 +553,9 @@ describe('connected peers (sync/torrentPeers)', () => {
     expect(qbtPeerFlags(peer({ peerChoking: false, amChoking: false }))).toMatchObject({ flags: 'K ?' });
     expect(qbtPeerFlags(peer({ peerInterested: true, amChoking: false, optimistic: true, amInterested: true, snubbed: true }))).toMatchObject({ flags: 'd U O S' });
     expect(qbtPeerFlags(peer())).toEqual({ flags: '', flags_desc: '' });
+    // E: RC4 after the MSE handshake; e: the handshake only, plaintext after it.
+    expect(qbtPeerFlags(peer({ incoming: true, encryption: 'rc4' }))).toEqual({ flags: 'I E', flags_desc: 'I = Incoming connection\nE = Encrypted traffic' });
+    expect(qbtPeerFlags(peer({ encryption: 'handshake' }))).toEqual({ flags: 'e', flags_desc: 'e = Encrypted handshake' });
   });
 
   it('keys peers by ip:port (IPv6 bracketed), whole speeds in bytes/s, and one remote peer on two workers as one', () => {

@@ -170,7 +170,14 @@ describe.skipIf(!remoteTool.available)('transmission-remote (transmission-cli 3.
     expect(line(session, 'Daemon version:')).toBe('  Daemon version: 4.0.6 (seedbox 0.1.0-test)');
     expect(line(session, 'RPC version:')).toBe('  RPC version: 17');
     expect(line(session, 'Download directory:')).toBe(`  Download directory: ${DATA}`);
-    expect(line(session, 'Distributed hash table enabled:')).toBe('  Distributed hash table enabled: No');
+    // This process's SEEDBOX_DHT (its default, on) until the fleet's config switches it: off with --no-dht, on with --dht.
+    expect(line(session, 'Distributed hash table enabled:')).toBe('  Distributed hash table enabled: Yes');
+    await remote('-O');
+    expect(backend.fleetConfig.dht).toBe(false);
+    expect(line(await remote('-si'), 'Distributed hash table enabled:')).toBe('  Distributed hash table enabled: No');
+    await remote('-o');
+    expect(backend.fleetConfig.dht).toBe(true);
+    expect(line(await remote('-si'), 'Distributed hash table enabled:')).toBe('  Distributed hash table enabled: Yes');
 
     await remote('-t', '2', '-r');
     await remote('-t', '1', '--remove-and-delete');

@@ -122,7 +122,7 @@ describe('recently-active', () => {
 
 describe('peers and trackers', () => {
   const p = { optimistic: false, amInterested: false, peerInterested: false, amChoking: true, peerChoking: true, incoming: false, downloadRate: 0, uploadRate: 0 };
-  it("flags a peer as Transmission does, in its order: O, D/d, U/u, K, ?, I", () => {
+  it("flags a peer as Transmission does, in its order: O, D/d, U/u, K, ?, E, I", () => {
     expect(trPeerFlags(p)).toBe('');
     expect(trPeerFlags({ ...p, amInterested: true })).toBe('d');
     expect(trPeerFlags({ ...p, amInterested: true, peerChoking: false, downloadRate: 10 })).toBe('D');
@@ -131,6 +131,9 @@ describe('peers and trackers', () => {
     expect(trPeerFlags({ ...p, peerInterested: true })).toBe('u');
     expect(trPeerFlags({ ...p, peerInterested: true, amChoking: false, uploadRate: 5, optimistic: true, incoming: true })).toBe('OUI');
     expect(trPeerFlags({ ...p, peerChoking: false, amChoking: false })).toBe('K?');
+    // E is RC4 only: an MSE handshake that chose plaintext is not encrypted to Transmission.
+    expect(trPeerFlags({ ...p, amInterested: true, incoming: true, encryption: 'rc4' })).toBe('dEI');
+    expect(trPeerFlags({ ...p, encryption: 'handshake' })).toBe('');
   });
 
   it('a tracker error comes from the tracker heard from last: a refusal is an error, a warning a warning, a timeout nothing', () => {

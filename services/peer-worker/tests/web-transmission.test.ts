@@ -92,10 +92,10 @@ interface Running {
   close(): Promise<void>;
 }
 
-async function start(): Promise<Running> {
+async function start(o: { dht?: boolean } = {}): Promise<Running> {
   const backend = new MemoryControlBackend(DATA);
   const auth = new WebAuth({ username: USER, password: PASS });
-  const ctx: WebApiContext = { backend, auth, dataDir: DATA, version: '0.1.0-test', log: silentLogger, now: Date.now, fetchTorrent: (url) => fetchTorrentFile(url), freeSpace: async () => FREE };
+  const ctx: WebApiContext = { backend, auth, dataDir: DATA, dht: o.dht, version: '0.1.0-test', log: silentLogger, now: Date.now, fetchTorrent: (url) => fetchTorrentFile(url), freeSpace: async () => FREE };
   const server: WebServer = await startWebServer({ host: '127.0.0.1', port: 0, apis: [createTransmissionApi(ctx)], log: silentLogger });
   const url = `http://127.0.0.1:${server.port}/transmission/rpc`;
   return { backend, auth, url, rpc: new Rpc(url), close: () => server.close() };
@@ -240,17 +240,51 @@ describe('session-get, session-set, session-stats, free-space', () => {
     });
 
     const all = await s.rpc.ok('session-get');
-    expect(all).toMatchObject({ 'dht-enabled': false, 'pex-enabled': false, 'utp-enabled': false, 'session-id': s.auth.transmissionSessionId, 'download-dir-free-space': FREE, 'rpc-version-semver': '5.3.0' });
-    // No MSE handshake: none of Transmission's three encryption modes would be true.
-    expect(all).not.toHaveProperty('encryption');
+    // DHT: no switch in the config, this process's own (SEEDBOX_DHT's default here, on).
+    expect(all).toMatchObject({ 'dht-enabled': true, 'pex-enabled': true, 'utp-enabled': false, 'session-id': s.auth.transmissionSessionId, 'download-dir-free-space': FREE, 'rpc-version-semver': '5.3.0' });
+    // No policy in the config: this process's own (the engine's default here, prefer).
+    expect(all.encryption).toBe('preferred');
+  });
+
+  it('encryption: the fleet policy as Transmission names it, set with session-set', async () => {
+    const encryption = async () => (await s.rpc.ok('session-get', { fields: ['encryption'] })).encryption;
+    for (const [mode, tr] of [
+      ['require', 'required'],
+      ['disable', 'tolerated'],
+      ['prefer', 'preferred'],
+    ] as const) {
+      expect(await s.rpc.ok('session-set', { encryption: tr })).toEqual({});
+      expect(s.backend.fleetConfig.encryption).toBe(mode);
+      expect(await encryption()).toBe(tr);
+    }
+    const before = structuredClone(s.backend.fleetConfig);
+    expect((await s.rpc.call('session-set', { encryption: 'always' })).result).toBe('encryption must be "required", "preferred" or "tolerated" (got "always")');
+    expect((await s.rpc.call('session-set', { encryption: 2 })).result).toMatch(/^argument "encryption" must be/);
+    expect(s.backend.fleetConfig).toEqual(before);
+  });
+
+  it("dht-enabled: this process's SEEDBOX_DHT until the fleet switches it, then the fleet's, set with session-set", async () => {
+    await s.close();
+    s = await start({ dht: false });
+    const dht = async () => (await s.rpc.ok('session-get', { fields: ['dht-enabled'] }))['dht-enabled'];
+    expect(await dht()).toBe(false);
+    expect(s.backend.fleetConfig.dht).toBeUndefined();
+    for (const on of [true, false, true]) {
+      expect(await s.rpc.ok('session-set', { 'dht-enabled': on })).toEqual({});
+      expect(s.backend.fleetConfig.dht).toBe(on);
+      expect(await dht()).toBe(on);
+    }
+    const before = structuredClone(s.backend.fleetConfig);
+    expect((await s.rpc.call('session-set', { 'dht-enabled': 'no', 'speed-limit-up': 77 })).result).toMatch(/^argument "dht-enabled" must be true or false/);
+    expect(s.backend.fleetConfig).toEqual(before);
   });
 
   it('refuses what seedbox has not got, naming why, and changes nothing', async () => {
     await s.backend.updateConfig({ queue: { maxActiveDownloads: -1 } });
     const before = structuredClone(s.backend.fleetConfig);
     const refused = async (args: Record<string, unknown>) => (await s.rpc.call('session-set', { 'speed-limit-up': 77, ...args })).result;
-    expect(await refused({ 'dht-enabled': true })).toBe('dht-enabled cannot be true: seedbox has no DHT');
-    expect(await refused({ encryption: 'required' })).toMatch(/encrypted \(MSE\) handshake/);
+    expect(await refused({ 'lpd-enabled': true })).toBe('lpd-enabled cannot be true: seedbox has no local peer discovery');
+    expect(await refused({ 'pex-enabled': false })).toBe('pex-enabled cannot be false: seedbox exchanges peers (PEX) for every public torrent, and never for a private one');
     expect(await refused({ 'peer-port': 51413 })).toBe('peer-port is set by SEEDBOX_LISTEN_PORT (--listen-port), not over RPC');
     expect(await refused({ 'download-dir': '/elsewhere' })).toMatch(/^download-dir cannot be \/elsewhere/);
     expect(await refused({ 'speed-limit-down': 0, 'speed-limit-down-enabled': true })).toMatch(/^speed-limit: speed-limit-down 0 with the limit on would stop all transfer/);
@@ -258,8 +292,8 @@ describe('session-get, session-set, session-stats, free-space', () => {
     expect(await refused({ 'download-queue-enabled': true })).toMatch(/^queue-limit: download-queue-enabled needs a download-queue-size/);
     expect(await refused({ seedRatioLimit: -7 })).toMatch(/^share-limit: the global ratio limit must be/);
     expect(s.backend.fleetConfig).toEqual(before);
-    // What seedbox does is accepted: off stays off, plain text is "tolerated".
-    expect((await s.rpc.call('session-set', { 'dht-enabled': false, encryption: 'tolerated', 'download-dir': DATA })).result).toBe('success');
+    // What seedbox does is accepted: off stays off, on stays on.
+    expect((await s.rpc.call('session-set', { 'lpd-enabled': false, 'pex-enabled': true, 'download-dir': DATA })).result).toBe('success');
   });
 
   it('session-stats counts, speeds and totals; free-space inside the data folder only; the methods seedbox cannot do', async () => {
@@ -409,12 +443,15 @@ describe('torrent-get', () => {
     await s.backend.add(SINGLE, { paused: false });
     s.backend.setStats(SINGLE_HASH, { state: 'downloading', peers: 2, peersSending: 1, peersGetting: 1 });
     const base: PeerInfo = { host: '10.0.0.9', port: 51413, client: 'libtorrent/2.0.8.0', peerIdClient: 'libtorrent (Rasterbar) 2.0.8', incoming: false, amChoking: true, amInterested: true, peerChoking: false, peerInterested: false, optimistic: false, snubbed: false, progress: 1, relevance: 1, downloadRate: 65536.4, uploadRate: 0, downloaded: 1 << 20, uploaded: 0 };
-    s.backend.connectedPeers.set(SINGLE_HASH, [base, { ...base, host: '::1', port: 6881, incoming: true, amInterested: false, peerChoking: true, peerInterested: true, amChoking: false, optimistic: true, downloadRate: 0, uploadRate: 999, progress: 0.25, client: 'Transmission 4.0.6' }]);
+    s.backend.connectedPeers.set(SINGLE_HASH, [
+      { ...base, encryption: 'handshake' },
+      { ...base, host: '::1', port: 6881, incoming: true, amInterested: false, peerChoking: true, peerInterested: true, amChoking: false, optimistic: true, downloadRate: 0, uploadRate: 999, progress: 0.25, client: 'Transmission 4.0.6', encryption: 'rc4' },
+    ]);
     const [t] = await s.rpc.torrents(['peers', 'peersConnected', 'peersSendingToUs', 'peersGettingFromUs']);
     expect(t).toMatchObject({ peersConnected: 2, peersSendingToUs: 1, peersGettingFromUs: 1 });
     expect(t!.peers).toEqual([
       { address: '10.0.0.9', port: 51413, clientName: 'libtorrent/2.0.8.0', clientIsChoked: false, clientIsInterested: true, peerIsChoked: true, peerIsInterested: false, flagStr: 'D', isDownloadingFrom: true, isUploadingTo: false, isEncrypted: false, isIncoming: false, isUTP: false, progress: 1, rateToClient: 65536, rateToPeer: 0 },
-      { address: '::1', port: 6881, clientName: 'Transmission 4.0.6', clientIsChoked: true, clientIsInterested: false, peerIsChoked: false, peerIsInterested: true, flagStr: 'OUI', isDownloadingFrom: false, isUploadingTo: true, isEncrypted: false, isIncoming: true, isUTP: false, progress: 0.25, rateToClient: 0, rateToPeer: 999 },
+      { address: '::1', port: 6881, clientName: 'Transmission 4.0.6', clientIsChoked: true, clientIsInterested: false, peerIsChoked: false, peerIsInterested: true, flagStr: 'OUEI', isDownloadingFrom: false, isUploadingTo: true, isEncrypted: true, isIncoming: true, isUTP: false, progress: 0.25, rateToClient: 0, rateToPeer: 999 },
     ]);
     // Paused: the last figures are stale, nobody sends or takes.
     s.backend.records.get(SINGLE_HASH)!.desired = 'paused';

@@ -2,6 +2,7 @@ import { trackerUrlKind, type PeerAddress } from '@seedbox/protocol';
 import type { TrackerStatus } from '@seedbox/cluster';
 import type { AnnouncePolicy } from './announce-plan.js';
 import type { AnnounceSuccess, TrackerWarning } from './announcer.js';
+import { DhtPeerSource, type DhtPeerSourceOptions } from './dht-peer-source.js';
 import { TrackerClient, type TrackerClientOptions, type WorkerTorrentStats } from './tracker-client.js';
 
 /**
@@ -24,6 +25,8 @@ export interface EmbeddedSwarm extends AnnouncePolicy {
   infoHash: Uint8Array;
   infoHashHex: string;
   announce: readonly (readonly string[])[];
+  /** BEP 27: trackers only, never the DHT. */
+  private?: boolean;
 }
 
 export interface EmbeddedMember {
@@ -31,7 +34,7 @@ export interface EmbeddedMember {
   peersFound(peers: readonly PeerAddress[]): void;
 }
 
-export interface EmbeddedTrackersOptions extends Omit<TrackerClientOptions, 'peerFeed'> {
+export interface EmbeddedTrackersOptions extends Omit<TrackerClientOptions, 'peerFeed' | 'dht'> {
   /** The peer id the engine handshakes with. */
   peerId: Uint8Array;
   /** The engine's listening port. */
@@ -40,30 +43,39 @@ export interface EmbeddedTrackersOptions extends Omit<TrackerClientOptions, 'pee
   host?: string;
   /** How often the figures are read. Default 1 s (the engine's tick). */
   pollMs?: number;
+  /** Announce to the torrents' trackers. Default true; false leaves the DHT alone (with `dht`). */
+  trackers?: boolean;
+  /** Run a DHT node too (BEP 5), on the engine's port unless told otherwise, for every public torrent. */
+  dht?: Omit<DhtPeerSourceOptions, 'port'> & { port?: number };
 }
 
 export const EMBEDDED_WORKER_ID = 'embedded';
 
 export class EmbeddedTrackers {
   readonly client: TrackerClient;
+  /** The DHT node and its swarms, when asked for. */
+  readonly dht: DhtPeerSource | undefined;
   private readonly o: EmbeddedTrackersOptions;
   private readonly members = new Map<string, EmbeddedMember>();
   private readonly timer: NodeJS.Timeout;
   private stopping: Promise<void> | undefined;
 
   constructor(options: EmbeddedTrackersOptions) {
-    const { peerId: _p, port: _port, host: _h, pollMs = 1000, ...clientOptions } = options;
+    const { peerId: _p, port: _port, host: _h, pollMs = 1000, dht, trackers: _t, ...clientOptions } = options;
     this.o = options;
+    this.dht = dht ? new DhtPeerSource({ ...dht, port: dht.port ?? options.port }) : undefined;
     this.client = new TrackerClient({
       ...clientOptions,
+      ...(this.dht ? { dht: this.dht.swarms } : {}),
       peerFeed: { peersFound: (hex, peers) => this.members.get(hex)?.peersFound(peers) },
     });
     this.timer = setInterval(() => this.beat(), pollMs);
   }
 
-  /** Whether any tier lists a tracker we can announce to. */
-  canFind(swarm: Pick<EmbeddedSwarm, 'announce'>): boolean {
-    return swarm.announce.some((tier) => tier.some((url) => trackerUrlKind(url) !== undefined));
+  /** Whether any tier lists a tracker we can announce to, or the DHT may find it (a public torrent). */
+  canFind(swarm: Pick<EmbeddedSwarm, 'announce' | 'private'>): boolean {
+    if (this.dht && !swarm.private) return true;
+    return this.o.trackers !== false && swarm.announce.some((tier) => tier.some((url) => trackerUrlKind(url) !== undefined));
   }
 
   /** Announces `swarm` with the member's figures (`started` now), and gives it the peers found. */
@@ -73,7 +85,8 @@ export class EmbeddedTrackers {
     const { announceToAllTiers, announceToAllTrackers } = swarm;
     this.client.addTorrent({
       infoHash: swarm.infoHash,
-      announce: swarm.announce,
+      announce: this.o.trackers === false ? [] : swarm.announce,
+      ...(swarm.private ? { private: true } : {}),
       ...(announceToAllTiers !== undefined ? { announceToAllTiers } : {}),
       ...(announceToAllTrackers !== undefined ? { announceToAllTrackers } : {}),
     });
@@ -122,7 +135,7 @@ export class EmbeddedTrackers {
   /** `stopped` to the trackers of every torrent still joined (bounded by timing.stopTimeoutMs), then closes the sockets. */
   stop(): Promise<void> {
     clearInterval(this.timer);
-    this.stopping ??= this.client.stop();
+    this.stopping ??= Promise.all([this.client.stop(), this.dht?.stop()]).then(() => undefined);
     return this.stopping;
   }
 }

@@ -32,3 +32,16 @@ export { NetworkTrackerTransport, type NetworkTransportOptions, type TrackerTran
 export { httpAnnounce, HTTP_TRACKER_DEFAULTS, type HttpTrackerOptions } from './http-tracker.js';
 export { UdpTrackerClient, UDP_TRACKER_DEFAULTS, type UdpTrackerOptions } from './udp-tracker.js';
 export * from './service.js';
+export { DhtPeerSource, DEFAULT_DHT_BOOTSTRAP, parseDhtBootstrap, type DhtPeerSourceOptions } from './dht-peer-source.js';
+export {
+  DhtNode,
+  type DhtNodeOptions,
+  type DhtNodeState,
+  type DhtStats,
+  type GetPeersOptions,
+} from './dht/dht-node.js';
+export { DhtSwarms, DHT_SWARMS_DEFAULTS, type DhtSwarmsOptions, type PeerLookup, type PeersCallback } from './dht/dht-swarms.js';
+export { DhtError, DhtBindError, DhtLifecycleError, DhtQueryError, DhtStateFileError, type DhtErrorCode, type DhtQueryFailure } from './dht/dht-errors.js';
+export type { DhtLog } from './dht/dht-rpc.js';
+export type { BootstrapAddress, HostResolver } from './dht/dht-bootstrap.js';
+export type { QueryRateLimitOptions, RateLimit } from './dht/rate-limit.js';

@@ -1,7 +1,8 @@
 import { parseMagnet, parseMetainfo } from '@seedbox/protocol';
 import { FleetState, peersSubject, PEERS_WANTED, serveReannounces, WORKER_HEARTBEAT, type ServiceDefinition } from '@seedbox/cluster';
 import { PeersFound, WorkerHeartbeat } from '@seedbox/proto';
-import { createTrackerClientMetrics, trackerClientOptions } from '@seedbox/runtime';
+import { createTrackerClientMetrics, listenOrExplain, settingOrExplain, trackerClientOptions } from '@seedbox/runtime';
+import { DhtPeerSource, parseDhtBootstrap } from './dht-peer-source.js';
 import { TrackerClient } from './tracker-client.js';
 import { TrackerStatusWriter } from './tracker-status-writer.js';
 
@@ -20,12 +21,22 @@ import { TrackerStatusWriter } from './tracker-status-writer.js';
  * is read back at start, so a restart does not blank the statuses until
  * the next announces. A reannounce asked for by hand comes as a request
  * on `seedbox.tracker.reannounce`.
+ *
+ * With the DHT on (the default), its DHT node looks up every public torrent
+ * the workers serve and announces each worker's port (BEP 5 takes the
+ * address from the query's source: the fleet's egress address must be one
+ * peers reach the workers at for those announces to be of use).
  */
 export const trackerClientService: ServiceDefinition<typeof trackerClientOptions> = {
   service: 'tracker-client',
   schema: trackerClientOptions,
   async start({ config, log, nc, registry, onShutdown }) {
     const m = createTrackerClientMetrics(registry);
+    const bootstrap = settingOrExplain('SEEDBOX_DHT_BOOTSTRAP (--dht-bootstrap)', config.dhtBootstrap ?? '', () => parseDhtBootstrap(config.dhtBootstrap));
+    const dht = config.dht
+      ? new DhtPeerSource({ port: config.dhtPort, bootstrap, ...(config.dhtStateFile !== undefined ? { stateFile: config.dhtStateFile } : {}), log })
+      : undefined;
+    if (dht) await listenOrExplain('SEEDBOX_DHT_PORT (--dht-port)', config.dhtPort, () => dht.ready);
     const state = await FleetState.open(nc);
     const statuses = new TrackerStatusWriter(state, (hex, error) => log.warn('tracker status not stored', { infoHash: hex, error }));
     const client = new TrackerClient({
@@ -39,6 +50,7 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
       },
       workerTimeoutMs: config.workerTimeoutMs,
       announceToAllTiers: config.announceToAllTiers,
+      ...(dht ? { dht: dht.swarms } : {}),
       onWarning: (w) => {
         if (w.kind === 'announce-failed') m.countAnnounce('error');
         log.warn('tracker', { kind: w.kind, infoHash: w.infoHashHex, worker: w.workerId, url: w.url, code: w.code, message: w.message });
@@ -62,7 +74,8 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
     const noteUnregistered = (workerId: string, listed: { infoHash: string; trackers: string[] }[]): void => {
       for (const t of listed) {
         const hex = t.infoHash.toLowerCase();
-        if (t.trackers.length === 0 || registered.has(hex) || !/^[0-9a-f]{40}$/.test(hex)) continue;
+        // A magnet link without trackers can still be found on the DHT.
+        if ((t.trackers.length === 0 && !dht) || registered.has(hex) || !/^[0-9a-f]{40}$/.test(hex)) continue;
         let workers = unregistered.get(hex);
         if (!workers) {
           workers = new Set();
@@ -92,8 +105,9 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
         unregistered.delete(hex);
         try {
           // A magnet awaiting its metadata is announced to its link's trackers (its owner is fetching it); the .torrent it becomes has the same ones.
-          const announce = e.magnet !== undefined ? parseMagnet(e.magnet).trackers.slice(0, 64).map((url) => [url]) : parseMetainfo(e.torrentFile).announce;
-          client.addTorrent({ infoHash: Buffer.from(hex, 'hex'), announce });
+          const meta = e.magnet !== undefined ? undefined : parseMetainfo(e.torrentFile);
+          const announce = meta ? meta.announce : parseMagnet(e.magnet!).trackers.slice(0, 64).map((url) => [url]);
+          client.addTorrent({ infoHash: Buffer.from(hex, 'hex'), announce, private: meta?.private ?? false });
         } catch (err) {
           log.warn('registered torrent cannot be parsed', { infoHash: hex, error: err as Error });
         }
@@ -120,6 +134,8 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
         }
       },
     });
+    // The fleet's DHT switch (the web UI, either web API), over this process's SEEDBOX_DHT.
+    const stopConfig = dht ? await state.watchConfig((c) => client.setDhtEnabled(c.dht ?? config.dht)) : undefined;
     const wanted = nc.subscribe(PEERS_WANTED, {
       callback: (_err, msg) => {
         const hex = new TextDecoder().decode(msg.data).trim().toLowerCase();
@@ -135,15 +151,21 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
       wanted.unsubscribe();
       reannounces.unsubscribe();
       stopWatch();
+      stopConfig?.();
       clearInterval(gauge);
       await client.stop();
+      await dht?.stop();
       await statuses.flush();
     });
     return {
       figures: () => {
         const list = client.list();
         // An announcer is one torrent for one worker: a seeding fleet announces each torrent once per worker.
-        return { torrentsAnnounced: new Set(list.map((a) => a.infoHashHex)).size, announcers: list.length };
+        return {
+          torrentsAnnounced: new Set(list.map((a) => a.infoHashHex)).size,
+          announcers: list.length,
+          ...(dht ? { dhtNodes: dht.node.stats().nodes } : {}),
+        };
       },
     };
   },

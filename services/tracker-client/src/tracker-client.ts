@@ -3,6 +3,7 @@ import { TrackerError, normalizeHost, peerKey } from '@seedbox/protocol';
 import type { TrackerStatus } from '@seedbox/cluster';
 import type { AnnouncePolicy } from './announce-plan.js';
 import { Announcer, type AnnounceFailed, type AnnounceSuccess, type AnnounceTiming, type TrackerWarning } from './announcer.js';
+import { DhtMembership, type DhtSwarmsLike } from './dht-membership.js';
 import { FilteringPeerFeed, type PeerFeed } from './peer-feed.js';
 import { TrackerStatusBook } from './tracker-status-book.js';
 import { TrackerTiers } from './tiers.js';
@@ -54,6 +55,8 @@ export interface TrackerTorrent extends AnnouncePolicy {
   infoHash: Uint8Array;
   /** BEP 12 tiers, as Metainfo.announce. */
   announce: readonly (readonly string[])[];
+  /** BEP 27: trackers only, never the DHT. */
+  private?: boolean;
 }
 
 /** The AnnouncePolicy here is every torrent's default (BEP 12's when unset). */
@@ -86,6 +89,8 @@ export interface TrackerClientOptions extends AnnouncePolicy {
   workerTimeoutMs?: number;
   /** For the BEP 12 shuffle; injectable for deterministic tests. */
   random?: () => number;
+  /** Also find peers on the DHT (BEP 5) for every public torrent a worker serves, announcing each worker's port. */
+  dht?: DhtSwarmsLike;
   now?: () => number;
 }
 
@@ -116,6 +121,7 @@ interface AnnouncerEntry {
 
 interface TorrentState {
   infoHash: Uint8Array;
+  private: boolean;
   tiers: TrackerTiers;
   policy: AnnouncePolicy;
 }
@@ -137,6 +143,9 @@ export class TrackerClient {
   private readonly sweeper: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private readonly book: TrackerStatusBook;
+  private readonly dht: DhtMembership | undefined;
+  /** The DHT switch (the fleet's setting): off, no torrent is looked up or announced. */
+  private dhtOn = true;
 
   constructor(private readonly options: TrackerClientOptions) {
     this.now = options.now ?? Date.now;
@@ -153,6 +162,7 @@ export class TrackerClient {
       isOwn: (p) => this.isOwn(p),
       ...(options.recentPeerTtlMs !== undefined ? { recentTtlMs: options.recentPeerTtlMs } : {}),
     });
+    this.dht = options.dht ? new DhtMembership(options.dht, (hex, peers) => this.feed.peersFound(hex, peers, 'dht')) : undefined;
   }
 
   /** What happened to found peers: forwarded, own, duplicate, invalid. */
@@ -171,11 +181,12 @@ export class TrackerClient {
     const tiers = new TrackerTiers(torrent.announce, this.options.random);
     const policy: AnnouncePolicy = { announceToAllTiers: torrent.announceToAllTiers ?? this.options.announceToAllTiers ?? false };
     policy.announceToAllTrackers = torrent.announceToAllTrackers ?? this.options.announceToAllTrackers ?? false;
-    this.torrents.set(hex, { infoHash: Uint8Array.from(torrent.infoHash), tiers, policy });
+    this.torrents.set(hex, { infoHash: Uint8Array.from(torrent.infoHash), private: torrent.private ?? false, tiers, policy });
     for (const url of tiers.skipped) {
       this.warn({ kind: 'unusable-url', infoHashHex: hex, url, message: `'${url}' is not an http, https or udp tracker; skipped` });
     }
     for (const workerId of this.workers.keys()) this.sync(workerId);
+    this.syncDht([hex]);
   }
 
   /**
@@ -187,6 +198,7 @@ export class TrackerClient {
   async removeTorrent(infoHashHex: string, options: { keepStatus?: boolean } = {}): Promise<void> {
     const hex = infoHashHex.toLowerCase();
     this.torrents.delete(hex);
+    this.syncDht([hex]);
     this.feed.forget(hex);
     if (!options.keepStatus) this.book.forget(hex);
     await Promise.all([...this.announcers.values()].filter((e) => e.infoHashHex === hex).map((e) => this.stopEntry(e)));
@@ -214,13 +226,16 @@ export class TrackerClient {
     this.ownKeys = undefined;
     this.ownPeerIds = undefined;
     this.sync(identity.workerId);
+    this.syncDht(existing ? new Set([...existing.torrents.keys(), ...torrents.keys()]) : torrents.keys());
   }
 
   /** A worker left (or its heartbeats expired): `stopped` for all its torrents. */
   async removeWorker(workerId: string): Promise<void> {
     // Stop first: stopEntry() takes the worker's last figures for `stopped`.
     const stopping = [...this.announcers.values()].filter((e) => e.workerId === workerId).map((e) => this.stopEntry(e));
+    const listed = this.workers.get(workerId)?.torrents.keys();
     this.workers.delete(workerId);
+    if (listed) this.syncDht(listed);
     this.ownKeys = undefined;
     this.ownPeerIds = undefined;
     await Promise.all(stopping);
@@ -285,6 +300,27 @@ export class TrackerClient {
     await Promise.all([...this.announcers.values()].map((e) => this.stopEntry(e)));
     await Promise.all([...this.stopping]);
     if (this.ownsTransport) await this.transport.close();
+  }
+
+  /**
+   * Switches DHT lookups and announces on or off for every torrent (the
+   * fleet's `dht` setting). The node itself runs on: it still answers
+   * other nodes until the process stops.
+   */
+  setDhtEnabled(on: boolean): void {
+    if (this.dhtOn === on) return;
+    this.dhtOn = on;
+    this.syncDht([...this.torrents.keys(), ...(this.dht?.joinedHexes() ?? [])]);
+  }
+
+  /** The DHT's view of these torrents: looked up for the ports of the workers serving them. */
+  private syncDht(hexes: Iterable<string>): void {
+    if (!this.dht || this.closed) return;
+    for (const hex of hexes) {
+      const ports: number[] = [];
+      if (this.dhtOn) for (const w of this.workers.values()) if (w.torrents.has(hex)) ports.push(w.identity.port);
+      this.dht.set(hex, this.torrents.get(hex), ports);
+    }
   }
 
   private assertOpen(): void {

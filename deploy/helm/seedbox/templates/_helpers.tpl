@@ -63,7 +63,10 @@ fail over between them), or the external URL list.
 {{- end -}}
 {{- end -}}
 
-{{/* NATS credentials as env entries, read from nats.auth.existingSecret. */}}
+{{/*
+NATS credentials as env entries, read from nats.auth.existingSecret (a creds
+file is mounted: seedbox.secretVolumes), and the TLS files' paths.
+*/}}
 {{- define "seedbox.natsAuthEnv" -}}
 {{- $auth := .Values.nats.auth -}}
 {{- if ne $auth.type "none" -}}
@@ -79,14 +82,92 @@ fail over between them), or the external URL list.
     secretKeyRef:
       name: {{ $secret }}
       key: {{ $auth.passwordKey }}
-{{- else }}
+{{- else if eq $auth.type "token" }}
 - name: SEEDBOX_NATS_TOKEN
   valueFrom:
     secretKeyRef:
       name: {{ $secret }}
       key: {{ $auth.tokenKey }}
+{{- else if eq $auth.type "creds" }}
+{{- if .Values.nats.bundled.enabled }}
+{{- fail "nats.auth.type creds needs an external NATS (nats.bundled.enabled=false): the bundled server has no accounts to check a creds file against" }}
+{{- end }}
+- name: SEEDBOX_NATS_CREDS
+  value: /etc/seedbox/nats-creds/creds
+{{- end }}
+{{- end }}
+{{- with .Values.nats.tls }}
+{{- if .enabled }}
+- name: SEEDBOX_NATS_TLS_CA
+  value: /etc/seedbox/nats-tls/ca.crt
+{{- if .clientAuth }}
+- name: SEEDBOX_NATS_TLS_CERT
+  value: /etc/seedbox/nats-tls/tls.crt
+- name: SEEDBOX_NATS_TLS_KEY
+  value: /etc/seedbox/nats-tls/tls.key
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end -}}
+
+{{/*
+Who may call the gRPC server, as env entries: the token from its Secret,
+and with grpc.tls the mounted certificate (seedbox.secretVolumes).
+*/}}
+{{- define "seedbox.grpcAccessEnv" -}}
+- name: SEEDBOX_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "seedbox.grpcSecretName" . }}
+      key: {{ .Values.grpc.auth.tokenKey }}
+{{- with .Values.grpc.tls }}
+{{- if .enabled }}
+- name: SEEDBOX_GRPC_TLS_CERT
+  value: /etc/seedbox/grpc-tls/tls.crt
+- name: SEEDBOX_GRPC_TLS_KEY
+  value: /etc/seedbox/grpc-tls/tls.key
+{{- if .clientAuth }}
+- name: SEEDBOX_GRPC_TLS_CLIENT_CA
+  value: /etc/seedbox/grpc-tls/ca.crt
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The Secrets the services read as files, as volumes ("volumes") or their
+mounts ("mounts"): (dict "root" $ "part" "volumes"). The NATS creds file,
+NATS' TLS files, gRPC's TLS files; the paths are the ones the env entries
+above name. 0440: the services' group (fsGroup) reads them, no one writes.
+*/}}
+{{- define "seedbox.secretFiles" -}}
+{{- $v := .root.Values -}}
+{{- $files := list -}}
+{{- if eq $v.nats.auth.type "creds" -}}
+{{- $files = append $files (dict "name" "nats-creds" "secret" $v.nats.auth.existingSecret "items" (list (dict "key" $v.nats.auth.credsKey "path" "creds"))) -}}
+{{- end -}}
+{{- if $v.nats.tls.enabled -}}
+{{- $files = append $files (dict "name" "nats-tls" "secret" (required "nats.tls.existingSecret is required when nats.tls.enabled is true" $v.nats.tls.existingSecret)) -}}
+{{- end -}}
+{{- if $v.grpc.tls.enabled -}}
+{{- $files = append $files (dict "name" "grpc-tls" "secret" (required "grpc.tls.existingSecret is required when grpc.tls.enabled is true" $v.grpc.tls.existingSecret)) -}}
+{{- end -}}
+{{- range $files }}
+{{- if eq $.part "volumes" }}
+- name: {{ .name }}
+  secret:
+    secretName: {{ .secret }}
+    defaultMode: 288
+    {{- with .items }}
+    items:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+{{- else }}
+- name: {{ .name }}
+  mountPath: /etc/seedbox/{{ .name }}
+  readOnly: true
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* The Secret with the web APIs' credentials: web.auth.existingSecret, or the one the chart makes. */}}
@@ -95,31 +176,62 @@ fail over between them), or the external URL list.
 {{- end -}}
 
 {{/*
-The password of the Secret the chart makes (no web.auth.existingSecret), in
-plain text: web.auth.password; else the one already in that Secret (lookup
-sees it on helm install/upgrade; helm template and tools that render
-without the cluster see nothing); else, with web.auth.generatePassword, a
-new random one. Without any, rendering fails: the peer-workers must listen
-beyond loopback for the Service, and the program refuses that without
-credentials. Every call may draw a new random password: call it once per
-render (templates/peer-worker.yaml does, for the Secret and the pods'
-checksum alike).
+A secret value the chart keeps in a Secret it makes, in plain text: the one
+given in values; else the one already in that Secret (lookup sees it on helm
+install/upgrade; helm template and tools that render without the cluster
+see nothing); else, when allowed, a new random one; else a rendering error
+with the given message. Every call may draw a new random value: call it once
+per render for a value, and use the result for the Secret and the pods'
+checksum alike. Arguments (a dict):
+  root      the top context
+  secret    the Secret's name
+  key       the key in it
+  value     the value from values ("" if none)
+  generate  whether to draw a random one
+  length    its length
+  fail      the error without any
+*/}}
+{{- define "seedbox.keptSecretValue" -}}
+{{- if .value -}}
+{{- .value -}}
+{{- else -}}
+{{- $current := lookup "v1" "Secret" .root.Release.Namespace .secret -}}
+{{- $kept := dig "data" .key "" ($current | default dict) -}}
+{{- if $kept -}}
+{{- b64dec $kept -}}
+{{- else if .generate -}}
+{{- randAlphaNum (int .length) -}}
+{{- else -}}
+{{- fail .fail -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The web password of the Secret the chart makes (no web.auth.existingSecret).
+Without one, rendering fails: the peer-workers must listen beyond loopback
+for the Service, and the program refuses that without credentials.
 */}}
 {{- define "seedbox.webPassword" -}}
 {{- $auth := .Values.web.auth -}}
-{{- if $auth.password -}}
-{{- $auth.password -}}
-{{- else -}}
-{{- $current := lookup "v1" "Secret" .Release.Namespace (include "seedbox.webSecretName" .) -}}
-{{- $kept := dig "data" $auth.passwordKey "" ($current | default dict) -}}
-{{- if $kept -}}
-{{- b64dec $kept -}}
-{{- else if $auth.generatePassword -}}
-{{- randAlphaNum 24 -}}
-{{- else -}}
-{{- fail "web.auth.existingSecret or web.auth.password: the web APIs (qBittorrent WebAPI, Transmission RPC) need credentials to listen beyond loopback; set one of them, or web.auth.generatePassword=true for a random password, or web.enabled=false" -}}
+{{- include "seedbox.keptSecretValue" (dict "root" . "secret" (include "seedbox.webSecretName" .) "key" $auth.passwordKey "value" $auth.password "generate" $auth.generatePassword "length" 24
+  "fail" "web.auth.existingSecret or web.auth.password: the web APIs (qBittorrent WebAPI, Transmission RPC) need credentials to listen beyond loopback; set one of them, or web.auth.generatePassword=true for a random password, or web.enabled=false") -}}
 {{- end -}}
+
+{{/* The Secret with the gRPC token: grpc.auth.existingSecret, or the one the chart makes. */}}
+{{- define "seedbox.grpcSecretName" -}}
+{{- default (printf "%s-grpc-auth" (include "seedbox.fullname" .)) .Values.grpc.auth.existingSecret -}}
 {{- end -}}
+
+{{/*
+The gRPC token of the Secret the chart makes (no grpc.auth.existingSecret).
+Without one, rendering fails: the services must listen beyond loopback for
+the control Service, and the program refuses that without a token.
+*/}}
+{{- define "seedbox.grpcToken" -}}
+{{- $auth := .Values.grpc.auth -}}
+{{- include "seedbox.keptSecretValue" (dict "root" . "secret" (include "seedbox.grpcSecretName" .) "key" $auth.tokenKey "value" $auth.token "generate" $auth.generateToken "length" 40
+  "fail" "grpc.auth.existingSecret or grpc.auth.token: the gRPC control API needs a token to listen beyond loopback; set one of them, or grpc.auth.generateToken=true for a random token") -}}
 {{- end -}}
 
 {{/* The port trackers give out for the peer-workers, by peerAccess.mode. */}}
@@ -258,6 +370,7 @@ spec:
             {{- with include "seedbox.natsAuthEnv" $root | trim }}
             {{- . | nindent 12 }}
             {{- end }}
+            {{- include "seedbox.grpcAccessEnv" $root | trim | nindent 12 }}
             - name: SEEDBOX_METRICS_PORT
               value: {{ $root.Values.metrics.port | int | quote }}
             - name: SEEDBOX_GRPC_PORT
@@ -321,10 +434,16 @@ spec:
               mountPath: {{ $root.Values.persistence.mountPath }}
               readOnly: {{ eq .data "ro" }}
             {{- end }}
+            {{- with include "seedbox.secretFiles" (dict "root" $root "part" "mounts") | trim }}
+            {{- . | nindent 12 }}
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: 256Mi
+        {{- with include "seedbox.secretFiles" (dict "root" $root "part" "volumes") | trim }}
+        {{- . | nindent 8 }}
+        {{- end }}
         {{- if .data }}
         - name: data
           persistentVolumeClaim:
@@ -417,4 +536,58 @@ spec:
       port: {{ .root.Values.metrics.port }}
       targetPort: metrics
       protocol: TCP
+{{- end -}}
+
+{{/*
+An ingress-only NetworkPolicy for one component's pods. Each rule lets
+`from` (NetworkPolicyPeers) reach `ports` (container port names); a rule
+with "anywhere" true lets every source in. A rule whose `from` is empty is
+left out, so that an empty list closes its ports rather than opening them
+(a rule without `from` would let everyone in). Arguments (a dict):
+  root       the top context
+  component  the pods' component label
+  rules      a list of (dict "ports" (list "grpc") "from" (list ...) "anywhere" false)
+*/}}
+{{- define "seedbox.networkPolicy" -}}
+{{- $ctx := dict "root" .root "component" .component -}}
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ include "seedbox.fullname" .root }}-{{ .component }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "seedbox.labels" $ctx | nindent 4 }}
+spec:
+  podSelector:
+    matchLabels:
+      {{- include "seedbox.selectorLabels" $ctx | nindent 6 }}
+  policyTypes:
+    - Ingress
+  ingress:
+    {{- range .rules }}
+    {{- if or .anywhere .from }}
+    {{- $protocol := .protocol | default "TCP" }}
+    - ports:
+        {{- range .ports }}
+        - port: {{ . }}
+          protocol: {{ $protocol }}
+        {{- end }}
+      {{- if not .anywhere }}
+      from:
+        {{- toYaml .from | nindent 8 }}
+      {{- end }}
+    {{- end }}
+    {{- end }}
+{{- end -}}
+
+{{/* A NetworkPolicyPeer: the pods of this release (every component, the helm test pod too); or of one component with (dict "root" $ "component" "test"). */}}
+{{- define "seedbox.releasePods" -}}
+{{- $root := .root | default . -}}
+podSelector:
+  matchLabels:
+    app.kubernetes.io/name: {{ include "seedbox.name" $root }}
+    app.kubernetes.io/instance: {{ $root.Release.Name }}
+    {{- with .component }}
+    app.kubernetes.io/component: {{ . }}
+    {{- end }}
 {{- end -}}

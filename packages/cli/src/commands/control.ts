@@ -4,7 +4,7 @@ import { status as Status } from '@grpc/grpc-js';
 import { isMagnetUri } from '@seedbox/protocol';
 import { TorrentState, type AddTorrentRequest, type Torrent, type TorrentStats } from '@seedbox/proto';
 import { CliError, UsageError } from '../cli-error.js';
-import { ControlCallError, ControlClient, resolveServer, stateName, toCallError, torrentJson, withControlClient } from '../control-client.js';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, ControlCallError, ControlClient, resolveTarget, stateName, toCallError, torrentJson, withControlClient } from '../control-client.js';
 import { onStopSignal } from '../embedded.js';
 import { formatDuration, formatRate } from '../format.js';
 import { isEmptyPatch, torrentOptions, torrentPatchFromFlags } from '../settings-flags.js';
@@ -16,7 +16,7 @@ import { clip, formatRatio, formatTable, formatTorrentLong, printable, progress,
  * state of their own; each is one call (watch: one stream) to --server.
  */
 
-export const SERVER = '[--server HOST:PORT]';
+export const SERVER = CONNECTION_USAGE;
 export const addUsage =
   `seedbox add <file.torrent | magnet-uri> [--paused] [--category NAME] [--tags a,b] [--save-path FOLDER] [--download-limit RATE] [--upload-limit RATE] ` +
   `[--ratio-limit R|none|global] [--seeding-time-limit MIN|none|global] [--inactive-time-limit MIN|none|global] [--sequential] [--first-last-piece] [--force-start] ` +
@@ -30,12 +30,12 @@ export const watchUsage = `seedbox watch [infohash ...] ${SERVER} [--json]`;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-type ParseConfig<O extends Options> = { args: string[]; options: O & { server: { type: 'string' } }; allowPositionals: true; strict: true };
+type ParseConfig<O extends Options> = { args: string[]; options: O & typeof CONNECTION_OPTIONS; allowPositionals: true; strict: true };
 
-/** parseArgs with --server, any failure a usage error that shows the usage. */
+/** parseArgs with --server, --token and the TLS flags, any failure a usage error that shows the usage. */
 export function parse<O extends Options>(argv: string[], usage: string, options: O): ReturnType<typeof parseArgs<ParseConfig<O>>> {
   try {
-    return parseArgs({ args: argv, options: { ...options, server: { type: 'string' } } as O & { server: { type: 'string' } }, allowPositionals: true, strict: true });
+    return parseArgs({ args: argv, options: { ...options, ...CONNECTION_OPTIONS } as O & typeof CONNECTION_OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
     // parseArgs explains some refusals over several lines; the CLI reports in one.
     throw new UsageError(`${(e as Error).message.replace(/\s*\n\s*/g, ' ')}; usage: ${usage}`);
@@ -64,7 +64,7 @@ export async function add(argv: string[], out: NodeJS.WritableStream): Promise<n
   const parsed = parse(argv, addUsage, { paused: { type: 'boolean' }, json: { type: 'boolean' }, 'save-path': { type: 'string' }, ...torrentOptions('boolean') });
   const [target, ...extra] = parsed.positionals;
   if (target === undefined || extra.length > 0) throw new UsageError(`usage: ${addUsage}`);
-  const server = resolveServer(parsed.values.server);
+  const control = await resolveTarget(parsed.values);
   const paused = parsed.values.paused ?? false;
   const patch = torrentPatchFromFlags(parsed.values);
   const settings = isEmptyPatch(patch) ? undefined : patch;
@@ -84,14 +84,14 @@ export async function add(argv: string[], out: NodeJS.WritableStream): Promise<n
   }
   let response;
   try {
-    response = await withControlClient(server, (c) => c.add(request));
+    response = await withControlClient(control, (c) => c.add(request));
   } catch (e) {
     // The server checks the file; say which file it refused (a settings rule names itself: "unknown-category: ...").
     if (e instanceof ControlCallError && e.code === Status.INVALID_ARGUMENT && request.torrentFile && !/^[a-z-]+: /.test(e.details)) throw new CliError(`${target}: ${e.message}`);
     throw e;
   }
   const t = response.torrent;
-  if (!t) throw new CliError(`${server} answered AddTorrent without a torrent`);
+  if (!t) throw new CliError(`${control.server} answered AddTorrent without a torrent`);
   if (parsed.values.json) {
     out.write(`${JSON.stringify({ created: response.created, torrent: torrentJson(t) })}\n`);
   } else {
@@ -104,8 +104,8 @@ export async function add(argv: string[], out: NodeJS.WritableStream): Promise<n
 export async function ls(argv: string[], out: NodeJS.WritableStream): Promise<number> {
   const parsed = parse(argv, lsUsage, { json: { type: 'boolean' }, long: { type: 'boolean' } });
   if (parsed.positionals.length > 0) throw new UsageError(`usage: ${lsUsage}`);
-  const server = resolveServer(parsed.values.server);
-  const torrents = await withControlClient(server, (c) => c.list());
+  const target = await resolveTarget(parsed.values);
+  const torrents = await withControlClient(target, (c) => c.list());
   if (parsed.values.json) {
     for (const t of torrents) out.write(`${JSON.stringify(torrentJson(t))}\n`);
     return 0;
@@ -118,9 +118,9 @@ export async function rm(argv: string[], out: NodeJS.WritableStream): Promise<nu
   const parsed = parse(argv, rmUsage, { 'delete-data': { type: 'boolean' } });
   const [arg, ...extra] = parsed.positionals;
   if (arg === undefined || extra.length > 0) throw new UsageError(`usage: ${rmUsage}`);
-  const server = resolveServer(parsed.values.server);
+  const target = await resolveTarget(parsed.values);
   const deleteData = parsed.values['delete-data'] ?? false;
-  const hash = await withControlClient(server, async (c) => {
+  const hash = await withControlClient(target, async (c) => {
     const h = await resolveInfoHash(c, arg);
     await c.remove(h, deleteData);
     return h.toLowerCase();
@@ -135,8 +135,8 @@ function onTorrent(verb: 'pause' | 'resume' | 'recheck', usage: string) {
     const parsed = parse(argv, usage, {});
     const [arg, ...extra] = parsed.positionals;
     if (arg === undefined || extra.length > 0) throw new UsageError(`usage: ${usage}`);
-    const server = resolveServer(parsed.values.server);
-    const hash = await withControlClient(server, async (c) => {
+    const target = await resolveTarget(parsed.values);
+    const hash = await withControlClient(target, async (c) => {
       const h = await resolveInfoHash(c, arg);
       await (verb === 'pause' ? c.pause(h) : verb === 'resume' ? c.resume(h) : c.recheck(h));
       return h.toLowerCase();
@@ -157,9 +157,9 @@ export const recheck = onTorrent('recheck', recheckUsage);
  */
 export async function watch(argv: string[], out: NodeJS.WritableStream): Promise<number> {
   const parsed = parse(argv, watchUsage, { json: { type: 'boolean' } });
-  const server = resolveServer(parsed.values.server);
+  const target = await resolveTarget(parsed.values);
   const json = parsed.values.json ?? false;
-  const client = new ControlClient(server);
+  const client = new ControlClient(target);
 
   let stopped = false;
   let stop = (): void => {
@@ -217,7 +217,7 @@ export async function watch(argv: string[], out: NodeJS.WritableStream): Promise
       stream.on('error', () => {});
       stream.on('status', (st: { code: Status; details: string }) => {
         if (st.code === Status.OK || (stopped && st.code === Status.CANCELLED)) resolve(0);
-        else reject(toCallError(st, server));
+        else reject(toCallError(st, target.server));
       });
     });
   } finally {

@@ -9,6 +9,8 @@ import {
   parseListen,
   parsePeerAddress,
   reportUntilStopped,
+  parseDht,
+  parseEncryption,
   startEmbedded,
   type Embedded,
   type TorrentSnapshot,
@@ -24,7 +26,7 @@ import { loadTorrentFile } from './inspect.js';
 export { parsePeerAddress };
 
 export const downloadUsage =
-  'seedbox download <file.torrent | magnet-uri> --out DIR [--peer HOST:PORT ...] [--seed] [--listen [HOST:]PORT] [--json] [--max-peers N] [--resume-dir DIR] [--no-pipelining] [--no-trackers] [--announce-ip HOST] [--metadata-timeout SECONDS] [--only LIST | --skip LIST] [--sequential] [--first-last] [--download-limit RATE] [--upload-limit RATE]';
+  'seedbox download <file.torrent | magnet-uri> --out DIR [--peer HOST:PORT ...] [--seed] [--listen [HOST:]PORT] [--json] [--max-peers N] [--resume-dir DIR] [--no-pipelining] [--no-trackers] [--announce-ip HOST] [--metadata-timeout SECONDS] [--only LIST | --skip LIST] [--sequential] [--first-last] [--download-limit RATE] [--upload-limit RATE] [--encryption prefer|require|disable] [--dht-bootstrap HOST:PORT,... | --no-dht]';
 
 /** How long a magnet link's metadata may take by default: trackers answer within seconds, but peers may take a while to appear. */
 const DEFAULT_METADATA_TIMEOUT_S = 300;
@@ -74,6 +76,8 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
     limits,
     trackers: !parsed.values['no-trackers'],
     announceHost: parsed.values['announce-ip'],
+    encryption: parseEncryption(parsed.values.encryption),
+    dht: parseDht(parsed.values['no-dht'], parsed.values['dht-bootstrap']),
     ...trackerReporting(json, emit, err),
   });
   try {
@@ -219,6 +223,9 @@ function parseDownloadArgs(argv: string[]) {
         'first-last': { type: 'boolean' },
         'download-limit': { type: 'string' },
         'upload-limit': { type: 'string' },
+        encryption: { type: 'string' },
+        'dht-bootstrap': { type: 'string' },
+        'no-dht': { type: 'boolean' },
       },
     });
   } catch (e) {

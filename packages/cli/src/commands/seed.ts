@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import { CliError, UsageError } from '../cli-error.js';
-import { checked, defaultResumeDir, parseListen, parsePeerAddress, reportUntilStopped, startEmbedded } from '../embedded.js';
+import { checked, defaultResumeDir, parseListen, parseDht, parsePeerAddress, parseEncryption, reportUntilStopped, startEmbedded } from '../embedded.js';
 import { ProgressBar } from '../progress.js';
 import { trackerReporting } from '../tracker-events.js';
 import { parseLimits } from './download.js';
 import { loadTorrentFile } from './inspect.js';
 
-export const seedUsage = 'seedbox seed <file.torrent> --data DIR [--listen [HOST:]PORT] [--peer HOST:PORT ...] [--json] [--max-peers N] [--resume-dir DIR] [--no-trackers] [--announce-ip HOST] [--download-limit RATE] [--upload-limit RATE]';
+export const seedUsage = 'seedbox seed <file.torrent> --data DIR [--listen [HOST:]PORT] [--peer HOST:PORT ...] [--json] [--max-peers N] [--resume-dir DIR] [--no-trackers] [--announce-ip HOST] [--download-limit RATE] [--upload-limit RATE] [--encryption prefer|require|disable] [--dht-bootstrap HOST:PORT,... | --no-dht]';
 
 /**
  * Seeds a torrent from DIR (the folder that holds <name>, as --out does for
@@ -32,6 +32,9 @@ export async function seed(argv: string[], out: NodeJS.WritableStream, err: Node
         'announce-ip': { type: 'string' },
         'download-limit': { type: 'string' },
         'upload-limit': { type: 'string' },
+        encryption: { type: 'string' },
+        'dht-bootstrap': { type: 'string' },
+        'no-dht': { type: 'boolean' },
       },
     });
   } catch (e) {
@@ -59,6 +62,8 @@ export async function seed(argv: string[], out: NodeJS.WritableStream, err: Node
     limits,
     trackers: !parsed.values['no-trackers'],
     announceHost: parsed.values['announce-ip'],
+    encryption: parseEncryption(parsed.values.encryption),
+    dht: parseDht(parsed.values['no-dht'], parsed.values['dht-bootstrap']),
     ...trackerReporting(json, emit, err),
   });
   try {

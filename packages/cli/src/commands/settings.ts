@@ -1,6 +1,6 @@
 import { CategoryMode, QueueDirection } from '@seedbox/proto';
 import { UsageError } from '../cli-error.js';
-import { configJson, resolveServer, torrentJson, withControlClient } from '../control-client.js';
+import { configJson, resolveTarget, torrentJson, withControlClient } from '../control-client.js';
 import { CONFIG_OPTIONS, configPatchFromFlags, isEmptyPatch, SET_ONLY_OPTIONS, torrentOptions, torrentPatchFromFlags } from '../settings-flags.js';
 import { formatCategories, formatConfig, formatTorrentLong } from '../torrent-view.js';
 import { parse, resolveInfoHash, SERVER } from './control.js';
@@ -28,8 +28,8 @@ export async function get(argv: string[], out: NodeJS.WritableStream): Promise<n
   const parsed = parse(argv, getUsage, { json: { type: 'boolean' } });
   const [arg, ...extra] = parsed.positionals;
   if (arg === undefined || extra.length > 0) throw new UsageError(`usage: ${getUsage}`);
-  const server = resolveServer(parsed.values.server);
-  const t = await withControlClient(server, async (c) => c.get(await resolveInfoHash(c, arg)));
+  const target = await resolveTarget(parsed.values);
+  const t = await withControlClient(target, async (c) => c.get(await resolveInfoHash(c, arg)));
   out.write(parsed.values.json ? `${JSON.stringify(torrentJson(t))}\n` : formatTorrentLong(t));
   return 0;
 }
@@ -38,10 +38,10 @@ export async function set(argv: string[], out: NodeJS.WritableStream): Promise<n
   const parsed = parse(argv, setUsage, { json: { type: 'boolean' }, ...torrentOptions('string'), ...SET_ONLY_OPTIONS });
   const [arg, ...extra] = parsed.positionals;
   if (arg === undefined || extra.length > 0) throw new UsageError(`usage: ${setUsage}`);
-  const server = resolveServer(parsed.values.server);
+  const target = await resolveTarget(parsed.values);
   const patch = torrentPatchFromFlags(parsed.values);
   if (isEmptyPatch(patch)) throw new UsageError(`nothing to change; usage: ${setUsage}`);
-  const t = await withControlClient(server, async (c) => c.set(await resolveInfoHash(c, arg), patch));
+  const t = await withControlClient(target, async (c) => c.set(await resolveInfoHash(c, arg), patch));
   out.write(parsed.values.json ? `${JSON.stringify(torrentJson(t))}\n` : formatTorrentLong(t));
   return 0;
 }
@@ -50,8 +50,8 @@ export async function move(argv: string[], out: NodeJS.WritableStream): Promise<
   const parsed = parse(argv, moveUsage, {});
   const [arg, folder, ...extra] = parsed.positionals;
   if (arg === undefined || folder === undefined || folder === '' || extra.length > 0) throw new UsageError(`usage: ${moveUsage}`);
-  const server = resolveServer(parsed.values.server);
-  const hash = await withControlClient(server, async (c) => {
+  const target = await resolveTarget(parsed.values);
+  const hash = await withControlClient(target, async (c) => {
     const h = await resolveInfoHash(c, arg);
     await c.move(h, folder);
     return h.toLowerCase();
@@ -72,8 +72,8 @@ export async function queue(argv: string[], out: NodeJS.WritableStream): Promise
   const [where, ...args] = parsed.positionals;
   const direction = where === undefined ? undefined : DIRECTIONS[where];
   if (direction === undefined || args.length === 0) throw new UsageError(`usage: ${queueUsage}`);
-  const server = resolveServer(parsed.values.server);
-  const hashes = await withControlClient(server, async (c) => {
+  const target = await resolveTarget(parsed.values);
+  const hashes = await withControlClient(target, async (c) => {
     const hs = [];
     for (const a of args) hs.push(await resolveInfoHash(c, a));
     await c.moveInQueue(hs, direction);
@@ -86,9 +86,9 @@ export async function queue(argv: string[], out: NodeJS.WritableStream): Promise
 export async function config(argv: string[], out: NodeJS.WritableStream): Promise<number> {
   const parsed = parse(argv, configUsage, { json: { type: 'boolean' }, ...CONFIG_OPTIONS });
   if (parsed.positionals.length > 0) throw new UsageError(`usage: ${configUsage}`);
-  const server = resolveServer(parsed.values.server);
+  const target = await resolveTarget(parsed.values);
   const patch = configPatchFromFlags(parsed.values);
-  const c = await withControlClient(server, (client) => (isEmptyPatch(patch) ? client.config() : client.setConfig(patch)));
+  const c = await withControlClient(target, (client) => (isEmptyPatch(patch) ? client.config() : client.setConfig(patch)));
   out.write(parsed.values.json ? `${JSON.stringify(configJson(c))}\n` : formatConfig(c));
   return 0;
 }
@@ -99,8 +99,8 @@ export async function category(argv: string[], out: NodeJS.WritableStream): Prom
   const mode = verb === 'add' ? CategoryMode.CATEGORY_MODE_CREATE : verb === 'edit' ? CategoryMode.CATEGORY_MODE_EDIT : undefined;
   const ok = (verb === 'ls' && args.length === 0) || (mode !== undefined && args.length === 2) || (verb === 'rm' && args.length > 0);
   if (!ok) throw new UsageError(`usage: ${categoryUsage}`);
-  const server = resolveServer(parsed.values.server);
-  const categories = await withControlClient(server, (c) =>
+  const target = await resolveTarget(parsed.values);
+  const categories = await withControlClient(target, (c) =>
     verb === 'ls' ? c.categories() : mode !== undefined ? c.putCategory(args[0]!, args[1]!, mode) : c.removeCategories(args),
   );
   if (parsed.values.json) for (const c of categories) out.write(`${JSON.stringify({ name: c.name, savePath: c.savePath })}\n`);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { LocalFleetStore, LocalFleetStoreError, VERSION } from '@seedbox/cluster';
 import { counted, DiskWriter, WriteFigures } from '@seedbox/disk-writer';
-import { Engine, FleetBackend, FleetRunner, LocalFleetView, LocalStatsBoard, createControlService, engineFigures, recordTick, startWebApi, type EngineTick } from '@seedbox/peer-worker';
+import { checkEncryptionPolicy, Engine, FleetBackend, FleetRunner, LocalFleetView, LocalStatsBoard, createControlService, engineFigures, recordTick, startWebApi, type EngineTick } from '@seedbox/peer-worker';
 import { health, SeedboxControlService } from '@seedbox/proto';
 import {
   ConfigError,
@@ -11,6 +11,7 @@ import {
   createCommonMetrics,
   createLogger,
   createPeerWorkerMetrics,
+  grpcAccessOf,
   HealthService,
   installShutdown,
   isHelpRequested,
@@ -19,6 +20,7 @@ import {
   redactConfig,
   routeGrpcLogs,
   serveOptions,
+  settingOrExplain,
   startGrpcServer,
   startObservabilityServer,
   StartupError,
@@ -26,7 +28,7 @@ import {
   type ServeConfig,
 } from '@seedbox/runtime';
 import { localTorrentData, moveTorrentContent, Sha1Pool, torrentDir, torrentRemovalPath } from '@seedbox/storage';
-import { EmbeddedTrackers } from '@seedbox/tracker-client';
+import { EmbeddedTrackers, parseDhtBootstrap } from '@seedbox/tracker-client';
 import { CliError } from '../cli-error.js';
 import { WatchFolder } from './watch-folder.js';
 
@@ -74,6 +76,8 @@ async function run(config: ServeConfig): Promise<number> {
   const startedAt = Date.now();
   const log = createLogger({ service: 'serve', level: config.logLevel as LogLevel, instance: config.instanceId });
   routeGrpcLogs(log);
+  // Checked before anything is opened: a control API beyond loopback without a token, a certificate that cannot be read.
+  const grpcAccess = await grpcAccessOf(config);
   const stateDir = config.stateDir ?? join(config.dataDir, '.seedbox');
   let store: LocalFleetStore;
   try {
@@ -89,6 +93,9 @@ async function run(config: ServeConfig): Promise<number> {
   createCommonMetrics(registry, { service: 'peer-worker', version: VERSION });
   const m = createPeerWorkerMetrics(registry);
   const healthService = new HealthService();
+  const dhtBootstrap = settingOrExplain('SEEDBOX_DHT_BOOTSTRAP (--dht-bootstrap)', config.dhtBootstrap ?? '', () => parseDhtBootstrap(config.dhtBootstrap));
+  // A policy this Node cannot keep (RC4 needs --openssl-legacy-provider) is a start-up error.
+  settingOrExplain('SEEDBOX_ENCRYPTION (--encryption)', config.encryption, () => checkEncryptionPolicy(config.encryption));
   healthService.setStatus('', 'NOT_SERVING');
   let ready: true | string = 'starting';
   const http = await listenOrExplain(`SEEDBOX_METRICS_PORT (--metrics-port)`, String(config.metricsPort), () =>
@@ -106,12 +113,24 @@ async function run(config: ServeConfig): Promise<number> {
     torrent: { maxPeers: config.maxPeers },
     maxConnections: config.maxConnections,
     incoming: { maxPerIp: config.maxConnectionsPerIp },
+    encryption: config.encryption,
     discovery: ({ peerId, listenPort }) =>
       (trackers = new EmbeddedTrackers({
         peerId,
         port: config.announcePort ?? listenPort ?? config.listenPort,
         ...(config.announceHost !== undefined ? { host: config.announceHost } : {}),
         announceToAllTiers: config.announceToAllTiers,
+        // On the BitTorrent port number, as libtorrent runs it, unless told otherwise.
+        ...(config.dht
+          ? {
+              dht: {
+                port: config.dhtPort ?? listenPort ?? config.listenPort,
+                bootstrap: dhtBootstrap,
+                stateFile: config.dhtStateFile ?? join(stateDir, 'dht-state.json'),
+                log,
+              },
+            }
+          : {}),
         onWarning: (w) => log.warn('tracker', { kind: w.kind, infoHash: w.infoHashHex, url: w.url, code: w.code, message: w.message }),
       })),
   });
@@ -119,6 +138,13 @@ async function run(config: ServeConfig): Promise<number> {
     await Promise.all([http.close(), writer.close()]);
     throw e;
   });
+  if (trackers?.dht) {
+    const dhtPort = String(config.dhtPort ?? engine.listenPort ?? config.listenPort);
+    await listenOrExplain('SEEDBOX_DHT_PORT (--dht-port)', dhtPort, () => trackers!.dht!.ready).catch(async (e: unknown) => {
+      await Promise.all([engine.stop(), http.close(), trackers?.stop(), writer.close()]);
+      throw e;
+    });
+  }
 
   const resumePath = (hex: string): string => join(stateDir, 'resume', `${hex}.json`);
   const board = new LocalStatsBoard();
@@ -163,6 +189,7 @@ async function run(config: ServeConfig): Promise<number> {
       },
     },
     dataDir: config.dataDir,
+    dht: config.dht,
     fleet: runner,
     deleteData: async (hex, place) => {
       // The torrent stops first (pieces under way answered), then its files go.
@@ -175,17 +202,20 @@ async function run(config: ServeConfig): Promise<number> {
   });
   late.backend = backend;
   await runner.start();
+  // The fleet's DHT switch (the web UI, either web API), over SEEDBOX_DHT.
+  const stopDhtSwitch = trackers?.dht ? await store.watchConfig((c) => trackers?.client.setDhtEnabled(c.dht ?? config.dht)) : undefined;
 
   const grpcServer = await listenOrExplain('SEEDBOX_GRPC_PORT (--grpc-port)', String(config.grpcPort), () =>
     startGrpcServer({
-      host: config.grpcHost,
+      host: grpcAccess.host,
       port: config.grpcPort,
       services: [
         { definition: health.HealthService, implementation: healthService.implementation },
         { definition: SeedboxControlService, implementation: createControlService(backend) },
       ],
+      credentials: grpcAccess.credentials,
       // A .torrent file may be up to 16 MiB (our metainfo limit); gRPC's default cap is 4 MiB.
-      options: { 'grpc.max_receive_message_length': 20 * 1024 * 1024 },
+      options: { 'grpc.max_receive_message_length': 20 * 1024 * 1024, interceptors: grpcAccess.interceptors },
     }),
   ).catch(async (e: unknown) => {
     await runner.stop();
@@ -203,11 +233,16 @@ async function run(config: ServeConfig): Promise<number> {
       sentAt: Date.now(),
       ready,
       leaving: false,
-      figures: { ...engineFigures(lastTick), ...written.figures(), torrentsAnnounced: new Set(trackers?.client.list().map((a) => a.infoHashHex)).size },
+      figures: {
+        ...engineFigures(lastTick),
+        ...written.figures(),
+        torrentsAnnounced: new Set(trackers?.client.list().map((a) => a.infoHashHex)).size,
+        ...(trackers?.dht ? { dhtNodes: trackers.dht.node.stats().nodes } : {}),
+      },
     }),
     board,
   );
-  const web = await startWebApi({ config, backend, dataDir: config.dataDir, version: VERSION, log, fleet: fleetView }).catch(async (e: unknown) => {
+  const web = await startWebApi({ config, backend, dataDir: config.dataDir, encryption: config.encryption, dht: config.dht, version: VERSION, log, fleet: fleetView }).catch(async (e: unknown) => {
     await runner.stop();
     await Promise.all([http.close(), grpcServer.close(0), trackers?.stop(), writer.close()]);
     throw e;
@@ -223,7 +258,7 @@ async function run(config: ServeConfig): Promise<number> {
   ready = true;
   healthService.setStatus('', 'SERVING');
   healthService.setStatus('seedbox.serve', 'SERVING');
-  log.info('ready', { grpcPort: grpcServer.port, metricsPort: http.port, webPort: web.port, listenPort: engine.listenPort, dataDir: config.dataDir, torrents: (await store.listTorrents()).length });
+  log.info('ready', { grpcHost: grpcAccess.host, grpcPort: grpcServer.port, grpcAccess: grpcAccess.summary, metricsPort: http.port, webPort: web.port, listenPort: engine.listenPort, dataDir: config.dataDir, torrents: (await store.listTorrents()).length });
 
   // A daemon: it runs until SIGTERM or SIGINT, and the shutdown ends the process (0, or 1 past its deadline).
   return new Promise<number>(() => {
@@ -243,7 +278,13 @@ async function run(config: ServeConfig): Promise<number> {
         { name: 'close the web APIs', run: () => web.close() },
         // Torrents stop (pieces under way written, resume data saved), then `stopped` to the trackers.
         { name: 'stop torrents', run: () => runner.stop() },
-        { name: 'announce stopped', run: async () => trackers?.stop() },
+        {
+          name: 'announce stopped',
+          run: async () => {
+            stopDhtSwitch?.();
+            await trackers?.stop();
+          },
+        },
         { name: 'close files', run: () => writer.close() },
         { name: 'write the state', run: () => store.flush() },
         { name: 'close gRPC', run: () => grpcServer.close(2000) },

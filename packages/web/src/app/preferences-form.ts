@@ -3,11 +3,18 @@ import type { Preferences } from './types.js';
 /**
  * The settings form's fields over app/preferences, and the conversion
  * both ways: speeds shown in KiB/s (sent in bytes per second, 0 = none),
- * counts where -1 is "no limit", share limits with their on/off switch.
- * Pure, so the rules are tested without a browser.
+ * counts where -1 is "no limit", share limits with their on/off switch,
+ * choices among qBittorrent's numbers (the action at a share limit,
+ * encryption), and switches (DHT). Pure, so the rules are tested without
+ * a browser.
  */
 
-export type FieldKind = 'kib' | 'int' | 'float' | 'bool' | 'action';
+export type FieldKind = 'kib' | 'int' | 'float' | 'bool' | 'choice';
+
+export interface Choice {
+  value: number;
+  label: string;
+}
 
 export interface FieldSpec {
   key: keyof Preferences & string;
@@ -15,8 +22,16 @@ export interface FieldSpec {
   kind: FieldKind;
   /** For a share limit's value: the switch that enables it. */
   enabledBy?: keyof Preferences & string;
+  /** For a choice: the values offered. */
+  choices?: readonly Choice[];
   hint?: string;
 }
+
+export const SHARE_ACTIONS: readonly Choice[] = [
+  { value: 0, label: 'Stop the torrent' },
+  { value: 1, label: 'Remove the torrent' },
+  { value: 3, label: 'Remove the torrent and its files' },
+];
 
 export const SECTIONS: { title: string; fields: FieldSpec[] }[] = [
   {
@@ -50,20 +65,27 @@ export const SECTIONS: { title: string; fields: FieldSpec[] }[] = [
       { key: 'max_seeding_time', label: 'Minutes of seeding', kind: 'int', enabledBy: 'max_seeding_time_enabled' },
       { key: 'max_inactive_seeding_time_enabled', label: 'Stop after inactive for', kind: 'bool' },
       { key: 'max_inactive_seeding_time', label: 'Minutes inactive', kind: 'int', enabledBy: 'max_inactive_seeding_time_enabled' },
-      { key: 'max_ratio_act', label: 'Then', kind: 'action' },
+      { key: 'max_ratio_act', label: 'Then', kind: 'choice', choices: SHARE_ACTIONS },
     ],
   },
 ];
 
-export const SHARE_ACTIONS = [
-  { value: 0, label: 'Stop the torrent' },
-  { value: 1, label: 'Remove the torrent' },
-  { value: 3, label: 'Remove the torrent and its files' },
+/** qBittorrent's encryption setting: 0 prefer (its "Allow encryption"), 1 require, 2 disable. */
+export const ENCRYPTION_CHOICES: readonly Choice[] = [
+  { value: 0, label: 'Prefer encrypted connections' },
+  { value: 1, label: 'Require encryption' },
+  { value: 2, label: 'Plain connections only' },
 ];
+
+/** Shown with the peer discovery switches, saved with the sections above. */
+export const ENCRYPTION_FIELD: FieldSpec = { key: 'encryption', label: 'Encryption', kind: 'choice', choices: ENCRYPTION_CHOICES };
+
+/** The fleet's DHT switch, shown and saved with encryption. */
+export const DHT_FIELD: FieldSpec = { key: 'dht', label: 'DHT', kind: 'bool' };
 
 export type FormValues = Record<string, string | boolean>;
 
-const FIELDS = SECTIONS.flatMap((s) => s.fields);
+const FIELDS = [...SECTIONS.flatMap((s) => s.fields), DHT_FIELD, ENCRYPTION_FIELD];
 
 export function toForm(p: Partial<Preferences>): FormValues {
   const out: FormValues = {};
@@ -97,7 +119,7 @@ export function fromForm(values: FormValues, loaded: Partial<Preferences>): Form
         if (text === '') return { ok: false, error: `${f.label}: give a value` };
         const n = Number(text);
         if (!Number.isFinite(n)) return { ok: false, error: `${f.label}: ${text} is not a number` };
-        if ((f.kind === 'int' || f.kind === 'action') && !Number.isInteger(n)) return { ok: false, error: `${f.label}: give a whole number` };
+        if ((f.kind === 'int' || f.kind === 'choice') && !Number.isInteger(n)) return { ok: false, error: `${f.label}: give a whole number` };
         if (f.kind === 'kib' && n < 0) return { ok: false, error: `${f.label}: a limit cannot be negative` };
         v = f.kind === 'kib' ? Math.round(n * 1024) : n;
       }

@@ -2,14 +2,14 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Api } from './api.js';
 import { CategoriesSettings } from './categories.js';
 import { FormError, FormFoot, Modal } from './modal.js';
-import { fromForm, SECTIONS, SHARE_ACTIONS, toForm, type FieldSpec, type FormValues } from './preferences-form.js';
+import { DHT_FIELD, ENCRYPTION_FIELD, fromForm, SECTIONS, toForm, type FieldSpec, type FormValues } from './preferences-form.js';
 import { attempt, notify, reportFailure } from './toasts.js';
 import type { Category, Preferences } from './types.js';
 
 /**
  * The settings: app/preferences (speed limits and the alternative pair,
- * queueing, seeding rules) saved with app/setPreferences, and the
- * categories, which are saved one by one.
+ * queueing, seeding rules, DHT, encryption) saved with app/setPreferences,
+ * and the categories, which are saved one by one.
  */
 
 function Field(props: { spec: FieldSpec; values: FormValues; set: (key: string, v: string | boolean) => void }) {
@@ -27,9 +27,9 @@ function Field(props: { spec: FieldSpec; values: FormValues; set: (key: string, 
   return (
     <label class={disabled ? 'disabled' : undefined}>
       {spec.label}
-      {spec.kind === 'action' ? (
-        <select name={spec.key} value={String(v ?? '0')} onChange={(e) => set(spec.key, e.currentTarget.value)}>
-          {SHARE_ACTIONS.map((a) => (
+      {spec.kind === 'choice' ? (
+        <select name={spec.key} value={String(v ?? spec.choices?.[0]?.value ?? '')} onChange={(e) => set(spec.key, e.currentTarget.value)}>
+          {(spec.choices ?? []).map((a) => (
             <option key={a.value} value={String(a.value)}>
               {a.label}
             </option>
@@ -100,26 +100,17 @@ export function Settings(props: { api: Api; categories: Record<string, Category>
             <fieldset>
               <legend>Peer discovery and encryption</legend>
               <div class="fields">
-                <label class="check disabled">
-                  <input type="checkbox" name="dht" checked={loaded.dht === true} disabled />
-                  DHT
-                </label>
+                <Field spec={DHT_FIELD} values={values} set={(k, v) => setValues({ ...values, [k]: v })} />
                 <label class="check disabled">
                   <input type="checkbox" name="pex" checked={loaded.pex === true} disabled />
                   Peer exchange (PeX)
                 </label>
-                <label class="disabled">
-                  Encryption
-                  <select name="encryption" value={String(loaded.encryption ?? 2)} disabled>
-                    <option value="0">Prefer encrypted connections</option>
-                    <option value="1">Require encryption</option>
-                    <option value="2">Plain connections only</option>
-                  </select>
-                </label>
+                <Field spec={ENCRYPTION_FIELD} values={values} set={(k, v) => setValues({ ...values, [k]: v })} />
               </div>
               <small class="hint">
-                As the server reports them. This engine finds peers through trackers and peers you add, and speaks plain connections: DHT, peer exchange and encryption (MSE/PE) cannot be switched on
-                yet.
+                DHT on: every public torrent is looked up and announced on the DHT by the tracker-clients. Off: no torrent is looked up or announced there, though the DHT node keeps answering
+                other nodes until the processes restart with SEEDBOX_DHT=false. Private torrents never go on the DHT, and peer exchange (not a switch here) is always on for public torrents and
+                never for private ones. Encryption (MSE/PE) applies to new connections on every worker; connections already open keep theirs.
               </small>
             </fieldset>
             <FormError error={error} />

@@ -58,6 +58,8 @@ export interface FleetBackendOptions {
   dataDir: string;
   /** What the runner of this process knows of the fleet: which running torrents wait in the queue, the totals. */
   fleet: FleetView;
+  /** The DHT finds public torrents: a magnet link needs neither trackers nor peers. */
+  dht?: boolean;
 }
 
 /** Where a torrent's content is: its name (the top file or folder) and its save folder. */
@@ -83,8 +85,8 @@ export interface FleetView {
  * DHT, one without a tracker we can announce to (tr) or a peer (x.pe)
  * could never be resolved. Throws ControlError invalid-argument saying so.
  */
-export function checkMagnetSources(magnet: Magnet): void {
-  const findable = magnet.trackers.some((t) => trackerUrlKind(t) !== undefined) || magnet.peers.some((p) => parseHostPort(p) !== undefined);
+export function checkMagnetSources(magnet: Magnet, dht = false): void {
+  const findable = dht || magnet.trackers.some((t) => trackerUrlKind(t) !== undefined) || magnet.peers.some((p) => parseHostPort(p) !== undefined);
   if (!findable) {
     throw new ControlError('invalid-argument', `nowhere to fetch the metadata of ${magnet.infoHashHex} from: the magnet link has no http, https or udp tracker (tr) and no peers (x.pe)`);
   }
@@ -125,7 +127,7 @@ export class FleetBackend implements ControlBackend {
     } catch (e) {
       throw new ControlError('invalid-argument', `not a valid magnet URI: ${(e as Error).message}`, { cause: e });
     }
-    checkMagnetSources(magnet);
+    checkMagnetSources(magnet, this.o.dht);
     return this.register(magnet.infoHashHex, options, 0, (base) => ({ ...base, torrentFile: new Uint8Array(0), magnet: uri }));
   }
 

@@ -3,7 +3,8 @@ import { defaultFleetConfig, effectiveSpeed, type SpeedLimits, type FleetConfig,
 import type { Logger } from '@seedbox/runtime';
 import type { StatsSource } from '../control/backend.js';
 import type { FleetView } from './fleet-backend.js';
-import type { Engine, EngineTick } from '../engine.js';
+import { EncryptionPolicyError, type Engine, type EngineTick } from '../engine.js';
+import type { EncryptionPolicy } from '../encryption/encryption-policy.js';
 import { applySettings, filesOf, lazyData, type FleetTorrentData, type Running } from './fleet-run.js';
 import { FleetPicture } from './fleet-picture.js';
 import { activeTorrents, shareLimitReached, SlowWatch } from './fleet-policy.js';
@@ -99,9 +100,12 @@ export class FleetRunner implements FleetView {
   private readonly busy = new Set<string>();
   private ticks = 0;
   private readonly magnets: MagnetOwner;
+  /** This process's SEEDBOX_ENCRYPTION: what the engine goes back to while the config sets none. */
+  private readonly ownEncryption: EncryptionPolicy;
 
   constructor(private readonly o: FleetRunnerOptions) {
     this.live = [o.workerId];
+    this.ownEncryption = o.engine.encryption;
     this.totalsKeeper = new TotalsKeeper(o.state, o.log);
     const timeoutMs = o.metadataTimeoutMs ?? 120_000;
     this.magnets = new MagnetOwner({
@@ -125,6 +129,7 @@ export class FleetRunner implements FleetView {
         const limits = effectiveSpeed(c);
         if (this.o.speedLimits) this.o.speedLimits(limits);
         else this.o.engine.setLimits(limits);
+        this.applyEncryption(c);
         this.schedule();
       }),
     );
@@ -161,6 +166,25 @@ export class FleetRunner implements FleetView {
       void this.refreshMembership().then(() => this.schedule());
     }, this.o.membershipMs ?? 2000);
     this.o.engine.on('tick', this.onTick);
+  }
+
+  /**
+   * The config's encryption policy, or this process's own while it has
+   * none; connections made from now on follow it. A policy this process
+   * cannot keep (RC4 without --openssl-legacy-provider) leaves the one in
+   * force and is a warning: the config is the fleet's, and other workers
+   * may keep it.
+   */
+  private applyEncryption(c: FleetConfig): void {
+    const policy = c.encryption ?? this.ownEncryption;
+    if (policy === this.o.engine.encryption) return;
+    try {
+      this.o.engine.setEncryption(policy);
+      this.o.log.info('encryption policy changed', { encryption: policy, from: c.encryption !== undefined ? 'fleet config' : 'SEEDBOX_ENCRYPTION' });
+    } catch (e) {
+      if (!(e instanceof EncryptionPolicyError)) throw e;
+      this.o.log.warn('the fleet config asks for an encryption policy this process cannot keep; keeping the one in force', { asked: policy, kept: this.o.engine.encryption, error: e });
+    }
   }
 
   /** Registered torrents paused by the operator. */

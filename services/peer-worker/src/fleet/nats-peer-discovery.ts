@@ -20,6 +20,8 @@ export interface NatsPeerDiscoveryOptions {
   peerId: Uint8Array;
   /** What trackers should give out for this worker. */
   announce: { host?: string | undefined; port: number };
+  /** The fleet's tracker-clients run the DHT: a public torrent is findable without trackers. */
+  dht?: boolean;
   log: Logger;
 }
 
@@ -38,8 +40,9 @@ export class NatsPeerDiscovery implements PeerDiscovery {
     this.o = options;
   }
 
-  /** The tracker-client announces to a torrent's trackers; without any it has nothing to ask. */
+  /** The tracker-client announces to a torrent's trackers, and looks public ones up on the DHT; with neither it has nothing to ask. */
   canFind(swarm: SwarmInfo): boolean {
+    if (this.o.dht && !swarm.private) return true;
     return swarm.announce.some((tier) => tier.some((url) => trackerUrlKind(url) !== undefined));
   }
 

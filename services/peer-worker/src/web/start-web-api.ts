@@ -1,4 +1,5 @@
 import { statfs } from 'node:fs/promises';
+import type { EncryptionMode } from '@seedbox/cluster';
 import { listenOrExplain, type Logger, type WebConfig } from '@seedbox/runtime';
 import type { ControlBackend } from '../control/backend.js';
 import type { FleetView } from '../fleet/fleet-view.js';
@@ -23,6 +24,10 @@ export interface StartWebApiOptions {
   config: WebConfig;
   backend: ControlBackend;
   dataDir: string;
+  /** This process's SEEDBOX_ENCRYPTION, shown while the fleet's config sets no policy. */
+  encryption: EncryptionMode;
+  /** This process's SEEDBOX_DHT, in force while the fleet's config does not switch DHT. */
+  dht: boolean;
   version: string;
   log: Logger;
   /** What the fleet view shows: NATS heartbeats in a peer-worker, the process itself in serve. */
@@ -37,6 +42,8 @@ export async function startWebApi(o: StartWebApiOptions): Promise<WebServer> {
     backend: o.backend,
     auth,
     dataDir: o.dataDir,
+    encryption: o.encryption,
+    dht: o.dht,
     version: o.version,
     log: o.log,
     fleet: o.fleet,

@@ -1,3 +1,4 @@
+import type { EncryptionMode } from '@seedbox/cluster';
 import type { Logger } from '@seedbox/runtime';
 import type { ControlBackend } from '../control/backend.js';
 import type { FleetView } from '../fleet/fleet-view.js';
@@ -11,6 +12,16 @@ export interface WebApiContext {
   auth: WebAuth;
   /** The data folder as this process sees it; save folders are inside it. */
   dataDir: string;
+  /**
+   * This process's SEEDBOX_ENCRYPTION: the policy in force while the
+   * fleet's config sets none. Absent: 'prefer', the engine's default.
+   */
+  encryption?: EncryptionMode | undefined;
+  /**
+   * This process's SEEDBOX_DHT: whether public torrents go on the DHT
+   * while the fleet's config does not say. Absent: true, its default.
+   */
+  dht?: boolean | undefined;
   /** seedbox's version, for the APIs that report the server's. */
   version: string;
   log: Logger;
@@ -21,6 +32,16 @@ export interface WebApiContext {
   freeSpace(path: string): Promise<number>;
   /** The fleet's members and rates (seedbox's own API); absent, its `fleet` answers 503. */
   fleet?: FleetView | undefined;
+}
+
+/** The encryption policy in force for new connections: the fleet config's, else this process's own. */
+export function encryptionInForce(config: { encryption?: EncryptionMode | undefined }, ctx: Pick<WebApiContext, 'encryption'>): EncryptionMode {
+  return config.encryption ?? ctx.encryption ?? 'prefer';
+}
+
+/** Whether public torrents are looked up and announced on the DHT: the fleet config's switch, else this process's own. */
+export function dhtInForce(config: { dht?: boolean | undefined }, ctx: Pick<WebApiContext, 'dht'>): boolean {
+  return config.dht ?? ctx.dht ?? true;
 }
 
 /** One API: a path prefix and the function answering every request under it. */

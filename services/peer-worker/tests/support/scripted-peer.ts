@@ -54,7 +54,14 @@ export async function startScriptedSeed(o: ScriptedSeedOptions): Promise<Scripte
       buf = Buffer.concat([buf, chunk]);
       for (;;) {
         if (!shook) {
-          const r = decodeHandshake(buf);
+          let r;
+          try {
+            r = decodeHandshake(buf);
+          } catch {
+            // Not a plain handshake (e.g. an encrypted one): close, as a peer without MSE does.
+            socket.destroy();
+            return;
+          }
           if (r.kind === 'need-more') return;
           buf = buf.subarray(r.used);
           shook = true;

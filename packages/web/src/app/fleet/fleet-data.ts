@@ -94,6 +94,7 @@ export function cellsOf(m: FleetMember): MemberCells {
   if (has(m, 'torrents')) torrents.push(`${fig(m, 'torrents')} running`);
   if (has(m, 'peers')) torrents.push(plural(fig(m, 'peers'), 'peer'));
   if (has(m, 'torrentsAnnounced')) torrents.push(`${fig(m, 'torrentsAnnounced')} announced`);
+  if (has(m, 'dhtNodes')) torrents.push(plural(fig(m, 'dhtNodes'), 'DHT node'));
   const disk: string[] = [];
   if (has(m, 'bytesPerSecond')) disk.push(`${formatRate(fig(m, 'bytesPerSecond'))} (${fig(m, 'piecesPerSecond').toFixed(1)} pieces/s)`);
   if (has(m, 'piecesInProgress')) disk.push(`${fig(m, 'piecesInProgress')} in progress`);

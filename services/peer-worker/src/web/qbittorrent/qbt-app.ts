@@ -1,4 +1,5 @@
 import { effectiveSpeed } from '@seedbox/cluster';
+import { dhtInForce, encryptionInForce } from '../web-api.js';
 import { json, text } from '../web-request.js';
 import type { QbtApp, QbtHandler } from './qbt-context.js';
 import { backendCall } from './qbt-error.js';
@@ -8,7 +9,7 @@ import { singleHash } from './qbt-params.js';
 import { qbtPeers } from './qbt-peers.js';
 import { maindataOf } from './qbt-sync.js';
 import { categoriesView, loadListing, loadOne, tagsView } from './qbt-torrents.js';
-import { serverState, transferInfo, type TorrentFigures } from './qbt-transfer.js';
+import { dhtNodesOf, serverState, transferInfo, type TorrentFigures } from './qbt-transfer.js';
 
 /**
  * The server-wide endpoints: app/ (versions, preferences), transfer/
@@ -43,7 +44,7 @@ export const buildInfo: QbtHandler = async () =>
 
 export const preferences: QbtHandler = async ({ app }) => {
   const config = await backendCall(() => app.ctx.backend.config());
-  return json(200, preferencesView(config, { dataDir: app.ctx.dataDir, authRequired: app.ctx.auth.required }));
+  return json(200, preferencesView(config, { dataDir: app.ctx.dataDir, encryption: encryptionInForce(config, app.ctx), dht: dhtInForce(config, app.ctx), authRequired: app.ctx.auth.required }));
 };
 
 export const setPreferences: QbtHandler = async ({ app, params }) => {
@@ -61,9 +62,14 @@ async function figures(app: QbtApp): Promise<TorrentFigures[]> {
   return records.map((record) => ({ record, stats: app.ctx.backend.stats(record.infoHashHex) }));
 }
 
+/** DHT nodes in the routing table, as the fleet's heartbeats report it (0 without a fleet view). */
+function dhtNodes(app: QbtApp): number {
+  return dhtNodesOf(app.ctx.fleet?.members(app.ctx.now()) ?? []);
+}
+
 export const transferInfoHandler: QbtHandler = async ({ app }) => {
   const [torrents, config] = await Promise.all([figures(app), backendCall(() => app.ctx.backend.config())]);
-  return json(200, transferInfo(torrents, config));
+  return json(200, transferInfo(torrents, config, dhtNodes(app)));
 };
 
 export const speedLimitsMode: QbtHandler = async ({ app }) => text(200, (await backendCall(() => app.ctx.backend.config())).altSpeedEnabled ? '1' : '0');
@@ -128,6 +134,7 @@ export const maindata: QbtHandler = async ({ app, params }) => {
     listing.entries.map((e) => ({ record: e.record, stats: e.stats })),
     listing.config,
     space,
+    dhtNodes(app),
   );
   const data = maindataOf(listing.views, trackerLists, categoriesView(listing.config, app.ctx.dataDir), tagsView(records, app.looseTags), state);
   return json(200, app.maindata.answer(rid, data));

@@ -40,10 +40,13 @@ export interface QbtPeer {
  * qBittorrent's PeerInfo flags, each letter with its sentence: D/d we want
  * its pieces and it unchokes/chokes us, U/u it wants ours and we
  * unchoke/choke it, K it unchokes us unwanted, ? we unchoke it unwanted,
- * O optimistic unchoke, S snubbed, I incoming. Letters for DHT, PeX, LSD,
- * encryption and uTP never apply: the engine has none of them.
+ * O optimistic unchoke, S snubbed, I incoming, E encrypted traffic (RC4
+ * after the MSE handshake), e encrypted handshake (MSE, then plaintext),
+ * in qBittorrent's order (src/base/bittorrent/peerinfo.cpp). Letters for
+ * DHT, PeX (PeerInfo does not say where a peer came from), LSD, uTP and
+ * hole punching never apply.
  */
-export function qbtPeerFlags(p: Pick<PeerInfo, 'amChoking' | 'amInterested' | 'peerChoking' | 'peerInterested' | 'optimistic' | 'snubbed' | 'incoming'>): { flags: string; flags_desc: string } {
+export function qbtPeerFlags(p: Pick<PeerInfo, 'amChoking' | 'amInterested' | 'peerChoking' | 'peerInterested' | 'optimistic' | 'snubbed' | 'incoming' | 'encryption'>): { flags: string; flags_desc: string } {
   const out: [string, string][] = [];
   if (p.amInterested) out.push(p.peerChoking ? ['d', 'Interested (local) and choked (peer)'] : ['D', 'Interested (local) and unchoked (peer)']);
   if (p.peerInterested) out.push(p.amChoking ? ['u', 'Interested (peer) and choked (local)'] : ['U', 'Interested (peer) and unchoked (local)']);
@@ -52,6 +55,8 @@ export function qbtPeerFlags(p: Pick<PeerInfo, 'amChoking' | 'amInterested' | 'p
   if (p.optimistic) out.push(['O', 'Optimistic unchoke']);
   if (p.snubbed) out.push(['S', 'Peer snubbed']);
   if (p.incoming) out.push(['I', 'Incoming connection']);
+  if (p.encryption === 'rc4') out.push(['E', 'Encrypted traffic']);
+  if (p.encryption === 'handshake') out.push(['e', 'Encrypted handshake']);
   return { flags: out.map(([f]) => f).join(' '), flags_desc: out.map(([f, d]) => `${f} = ${d}`).join('\n') };
 }
 

@@ -1,4 +1,4 @@
-import type { FleetConfig, FleetConfigPatch, QueueConfig, ShareAction } from '@seedbox/cluster';
+import type { EncryptionMode, FleetConfig, FleetConfigPatch, QueueConfig, ShareAction } from '@seedbox/cluster';
 import { QbtError } from './qbt-error.js';
 import { speedLimit } from './qbt-params.js';
 
@@ -10,9 +10,12 @@ import { speedLimit } from './qbt-params.js';
  * limit". Pure.
  *
  * Only settings the fleet really has are listed with its values; the few
- * switches listed for what the engine lacks (DHT, PeX, LSD, the
- * scheduler, an incomplete-downloads folder) say so with `false`, which
- * is the truth. Sonarr reads save_path, max_ratio_enabled, max_ratio,
+ * switches listed for what the engine lacks (LSD, the scheduler, an
+ * incomplete-downloads folder) say so with `false`, which is the truth,
+ * and PeX, which the engine always does for public torrents, with `true`.
+ * `dht` is the fleet's switch (the tracker-clients looking up and
+ * announcing public torrents), and `encryption` its policy.
+ * Sonarr reads save_path, max_ratio_enabled, max_ratio,
  * max_seeding_time_enabled, max_seeding_time, max_ratio_act,
  * queueing_enabled and dht.
  */
@@ -20,11 +23,18 @@ import { speedLimit } from './qbt-params.js';
 /** qBittorrent's ShareLimitAction: Stop 0, Remove 1, EnableSuperSeeding 2, RemoveWithContent 3. */
 const SHARE_ACTION_TO_QBT: Record<ShareAction, number> = { pause: 0, remove: 1, 'remove-with-data': 3 };
 
+/** qBittorrent's encryption setting: 0 "Allow encryption" (prefer), 1 "Require encryption", 2 "Disable encryption". */
+const ENCRYPTION_TO_QBT: Record<EncryptionMode, number> = { prefer: 0, require: 1, disable: 2 };
+
 /** How often a UI should poll, in ms: the fleet publishes figures once a second, so polling faster shows nothing new. */
 export const REFRESH_INTERVAL_MS = 1000;
 
 export interface PreferencesContext {
   dataDir: string;
+  /** The encryption policy in force: the config's, else this process's SEEDBOX_ENCRYPTION. */
+  encryption: EncryptionMode;
+  /** Whether public torrents go on the DHT: the config's switch, else this process's SEEDBOX_DHT. */
+  dht: boolean;
   /** Whether a login is asked (false: credentials are not set and the API is on loopback). */
   authRequired: boolean;
 }
@@ -42,11 +52,10 @@ export function preferencesView(c: FleetConfig, o: PreferencesContext): Record<s
     alt_dl_limit: c.altSpeed.download,
     alt_up_limit: c.altSpeed.upload,
     scheduler_enabled: false,
-    dht: false,
-    pex: false,
+    dht: o.dht,
+    pex: true,
     lsd: false,
-    // qBittorrent's 0 prefer, 1 require, 2 disable: the engine speaks plain connections only (no MSE/PE yet).
-    encryption: ENCRYPTION_DISABLED,
+    encryption: ENCRYPTION_TO_QBT[o.encryption],
     queueing_enabled: c.queue.enabled,
     max_active_downloads: c.queue.maxActiveDownloads,
     max_active_uploads: c.queue.maxActiveSeeds,
@@ -103,13 +112,11 @@ function shareLimit(json: Record<string, unknown>, enabledKey: string, valueKey:
   return valueKey in json ? read(json[valueKey]) : undefined;
 }
 
-const ENCRYPTION_DISABLED = 2;
-
-const UNSUPPORTED_SWITCHES = ['dht', 'pex', 'lsd', 'scheduler_enabled', 'temp_path_enabled', 'auto_tmm_enabled', 'add_stopped_enabled'] as const;
+const UNSUPPORTED_SWITCHES = ['lsd', 'scheduler_enabled', 'temp_path_enabled', 'auto_tmm_enabled', 'add_stopped_enabled'] as const;
 
 export interface PreferencesChange {
   patch: FleetConfigPatch;
-  /** Keys asked to change what this backend does not have (switching on DHT, a new save_path...): ignored, for the caller to log. */
+  /** Keys asked to change what this backend does not have (switching on LSD, off PeX, a new save_path...): ignored, for the caller to log. */
   ignored: string[];
 }
 
@@ -171,8 +178,17 @@ export function preferencesPatch(text: string, current: FleetConfig, dataDir: st
     patch.shareAction = action;
   }
 
+  if ('encryption' in json) {
+    const n = int('encryption', json.encryption);
+    const mode = (Object.entries(ENCRYPTION_TO_QBT) as [EncryptionMode, number][]).find(([, v]) => v === n)?.[0];
+    if (mode === undefined) throw new QbtError('bad-params', `encryption must be 0 (allow encryption), 1 (require encryption) or 2 (disable encryption) (got ${n})`);
+    patch.encryption = mode;
+  }
+  if ('dht' in json) patch.dht = bool('dht', json.dht);
+
   for (const key of UNSUPPORTED_SWITCHES) if (key in json && bool(key, json[key])) ignored.push(key);
+  // Peer exchange is the engine's for every public torrent (never a private one's): there is no switch to turn it off.
+  if ('pex' in json && !bool('pex', json.pex)) ignored.push('pex');
   if ('save_path' in json && json.save_path !== dataDir) ignored.push('save_path');
-  if ('encryption' in json && num('encryption', json.encryption) !== ENCRYPTION_DISABLED) ignored.push('encryption');
   return { patch, ignored };
 }

@@ -1,3 +1,4 @@
+import { dhtInForce } from '../web-api.js';
 import { json, text } from '../web-request.js';
 import type { QbtHandler } from './qbt-context.js';
 import { backendCall } from './qbt-error.js';
@@ -44,8 +45,9 @@ export const files: QbtHandler = async ({ app, params }) => {
 /** A magnet awaiting its metadata lists its link's trackers: they are announced to meanwhile, so they may have answered. */
 export const trackers: QbtHandler = async ({ app, params }) => {
   const one = await loadOne(app, singleHash(params));
-  if (one.entry) return json(200, trackersView(one.entry.record.metainfo, [], one.entry.trackers));
-  return json(200, trackersView(undefined, one.pending.magnet.trackers, app.ctx.backend.trackers(one.pending.infoHashHex)));
+  const on = { dht: dhtInForce(one.config, app.ctx) };
+  if (one.entry) return json(200, trackersView(one.entry.record.metainfo, on, [], one.entry.trackers));
+  return json(200, trackersView(undefined, on, one.pending.magnet.trackers, app.ctx.backend.trackers(one.pending.infoHashHex)));
 };
 
 export const webseeds: QbtHandler = async ({ app, params }) => {

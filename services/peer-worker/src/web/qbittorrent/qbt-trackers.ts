@@ -9,12 +9,13 @@ import type { TrackerStatus } from '../../control/backend.js';
  * the next announce. Pure: the statuses come from the backend (what the
  * tracker-client last heard, TrackerStatus), the clock as `now`.
  *
- * Status, as qBittorrent's TrackerEntryStatus: 0 disabled (DHT, PeX and
- * LSD, which the engine has not), 1 not contacted (no announce to it yet:
- * BEP 12 tries a later tier only when the earlier ones fail), 2 working,
- * 4 not working, with the tracker's own words in `msg` ("unregistered
- * torrent", which qbit_manage tags by). 3, updating, is never answered:
- * announces last a moment, and their start is not recorded.
+ * Status, as qBittorrent's TrackerEntryStatus: 0 disabled (LSD, which the
+ * engine has not; DHT and PeX where they are off: see discoveryRows), 1
+ * not contacted (no announce to it yet: BEP 12 tries a later tier only
+ * when the earlier ones fail), 2 working, 4 not working, with the
+ * tracker's own words in `msg` ("unregistered torrent", which
+ * qbit_manage tags by). 3, updating, is never answered: announces last a
+ * moment, and their start is not recorded.
  */
 
 export interface QbtTracker {
@@ -55,14 +56,34 @@ export function metainfoTrackers(tiers: string[][], statuses: readonly TrackerSt
   return tiers.flatMap((tier, n) => tier.map((url) => trackerEntry(url, n, byUrl.get(url))));
 }
 
+/** Which ways of finding peers besides the trackers are switched on for the whole fleet. */
+export interface PeerSources {
+  /** The DHT setting in force (the fleet config's, else the process's SEEDBOX_DHT). */
+  dht: boolean;
+}
+
+/**
+ * The three pseudo-trackers qBittorrent lists first, as its
+ * getStickyTrackers has them: working (2) when the source is on and the
+ * torrent is public, else disabled (0), with "This torrent is private"
+ * for a private one. DHT follows the switch; PeX is the engine's for
+ * every public torrent; LSD the engine has not. A magnet still resolving
+ * is public as far as anyone knows (qBittorrent's isPrivate is false
+ * without metadata), and is looked up on the DHT. The counts are 0: the
+ * workers do not record which source a peer came from.
+ */
+export function discoveryRows(isPrivate: boolean, on: PeerSources): QbtTracker[] {
+  const msg = isPrivate ? 'This torrent is private' : '';
+  const row = (url: string, enabled: boolean): QbtTracker => ({ url, status: enabled && !isPrivate ? WORKING : DISABLED, tier: -1, num_peers: 0, num_seeds: 0, num_leeches: 0, num_downloaded: 0, msg });
+  return [row('** [DHT] **', on.dht), row('** [PeX] **', true), row('** [LSD] **', false)];
+}
+
 /**
  * The three pseudo-trackers qBittorrent lists first, then the metainfo's
  * trackers by tier (or a magnet's, one per tier, while it resolves).
  */
-export function trackersView(m: Pick<Metainfo, 'announce' | 'private'> | undefined, trackers: string[] = [], statuses: readonly TrackerStatus[] = []): QbtTracker[] {
-  const privateMsg = m?.private ? 'This torrent is private' : '';
-  const sticky = ['** [DHT] **', '** [PeX] **', '** [LSD] **'].map((url) => ({ url, status: DISABLED, tier: -1, num_peers: 0, num_seeds: 0, num_leeches: 0, num_downloaded: 0, msg: privateMsg }));
-  return [...sticky, ...metainfoTrackers(m ? m.announce : trackers.map((url) => [url]), statuses)];
+export function trackersView(m: Pick<Metainfo, 'announce' | 'private'> | undefined, on: PeerSources, trackers: string[] = [], statuses: readonly TrackerStatus[] = []): QbtTracker[] {
+  return [...discoveryRows(m?.private === true, on), ...metainfoTrackers(m ? m.announce : trackers.map((url) => [url]), statuses)];
 }
 
 /**

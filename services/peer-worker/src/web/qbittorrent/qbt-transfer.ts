@@ -42,7 +42,12 @@ function whole(n: number): number {
   return Number.isFinite(n) && n > 0 ? Math.round(n) : 0;
 }
 
-export function transferInfo(torrents: TorrentFigures[], config: FleetConfig): TransferInfo {
+/** The DHT's routing table as the fleet's members report it: each tracker-client replica (or `serve`) runs a node; the largest table stands for them. */
+export function dhtNodesOf(members: readonly { figures: Readonly<Record<string, number | undefined>> }[]): number {
+  return members.reduce((n, m) => Math.max(n, whole(m.figures.dhtNodes ?? 0)), 0);
+}
+
+export function transferInfo(torrents: TorrentFigures[], config: FleetConfig, dhtNodes = 0): TransferInfo {
   let dlSpeed = 0;
   let upSpeed = 0;
   let dlData = 0;
@@ -66,8 +71,7 @@ export function transferInfo(torrents: TorrentFigures[], config: FleetConfig): T
     up_info_data: upData,
     dl_rate_limit: limits.download,
     up_rate_limit: limits.upload,
-    // The engine has no DHT.
-    dht_nodes: 0,
+    dht_nodes: dhtNodes,
     // Whether peers can reach the workers from outside is not reported to the fleet; a connected peer is the
     // evidence there is: with one the fleet is connected, without any it is, as far as known, unreachable.
     connection_status: peers > 0 ? 'connected' : 'firewalled',
@@ -77,7 +81,7 @@ export function transferInfo(torrents: TorrentFigures[], config: FleetConfig): T
   };
 }
 
-export function serverState(torrents: TorrentFigures[], config: FleetConfig, freeSpace: number): ServerState {
+export function serverState(torrents: TorrentFigures[], config: FleetConfig, freeSpace: number, dhtNodes = 0): ServerState {
   let alltimeDl = 0;
   let alltimeUl = 0;
   let peers = 0;
@@ -87,7 +91,7 @@ export function serverState(torrents: TorrentFigures[], config: FleetConfig, fre
     if (stats && record.desired !== 'paused') peers += stats.peers;
   }
   return {
-    ...transferInfo(torrents, config),
+    ...transferInfo(torrents, config, dhtNodes),
     alltime_dl: alltimeDl,
     alltime_ul: alltimeUl,
     global_ratio: alltimeDl > 0 && alltimeUl > 0 ? (alltimeUl / alltimeDl).toFixed(2) : '-',

@@ -32,10 +32,12 @@ export interface TrPeer {
 /**
  * Transmission's flag letters, in its order: O optimistic unchoke, D/d
  * downloading from it / wanting to, U/u uploading to it / it wanting us
- * to, K it unchokes us unwanted, ? we unchoke it unwanted, I incoming.
- * E (encrypted), H (DHT), X (PEX) and T (uTP) never apply here.
+ * to, K it unchokes us unwanted, ? we unchoke it unwanted, E encrypted
+ * (RC4; Transmission's is_encrypted is false for an MSE handshake that
+ * chose plaintext), I incoming. H (DHT), X (PEX: PeerInfo does not say
+ * where a peer came from) and T (uTP) never apply here.
  */
-export function trPeerFlags(p: Pick<PeerInfo, 'optimistic' | 'amInterested' | 'peerInterested' | 'amChoking' | 'peerChoking' | 'incoming' | 'downloadRate' | 'uploadRate'>): string {
+export function trPeerFlags(p: Pick<PeerInfo, 'optimistic' | 'amInterested' | 'peerInterested' | 'amChoking' | 'peerChoking' | 'incoming' | 'downloadRate' | 'uploadRate' | 'encryption'>): string {
   let s = '';
   if (p.optimistic) s += 'O';
   if (p.downloadRate > 0) s += 'D';
@@ -44,6 +46,7 @@ export function trPeerFlags(p: Pick<PeerInfo, 'optimistic' | 'amInterested' | 'p
   else if (p.peerInterested) s += 'u';
   if (!p.peerChoking && !p.amInterested) s += 'K';
   if (!p.amChoking && !p.peerInterested) s += '?';
+  if (p.encryption === 'rc4') s += 'E';
   if (p.incoming) s += 'I';
   return s;
 }
@@ -58,7 +61,7 @@ export function trPeer(p: PeerInfo): TrPeer {
     clientName: p.client,
     flagStr: trPeerFlags(p),
     isDownloadingFrom: p.downloadRate > 0,
-    isEncrypted: false,
+    isEncrypted: p.encryption === 'rc4',
     isIncoming: p.incoming,
     isUTP: false,
     isUploadingTo: p.uploadRate > 0,

@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { normalizeSavePath } from '@seedbox/cluster';
+import { dhtInForce, encryptionInForce } from '../web-api.js';
 import { optString, TrRpcError } from './tr-args.js';
 import { listTorrents, type TrEnv, type TrMethod } from './tr-env.js';
 import { FREE_SPACE_FIELD, sessionFields, sessionPatch, sessionStats, type SessionFacts } from './tr-session.js';
@@ -12,7 +13,8 @@ import { FREE_SPACE_FIELD, sessionFields, sessionPatch, sessionStats, type Sessi
 
 async function facts(env: TrEnv): Promise<SessionFacts> {
   const { ctx } = env;
-  return { config: await ctx.backend.config(), dataDir: ctx.dataDir, version: ctx.version, sessionId: ctx.auth.transmissionSessionId, loginRequired: ctx.auth.required };
+  const config = await ctx.backend.config();
+  return { config, encryption: encryptionInForce(config, ctx), dht: dhtInForce(config, ctx), dataDir: ctx.dataDir, version: ctx.version, sessionId: ctx.auth.transmissionSessionId, loginRequired: ctx.auth.required };
 }
 
 export const sessionGet: TrMethod = async (args, env) => {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { FleetConfig, FleetConfigPatch, QueueConfig } from '@seedbox/cluster';
+import type { EncryptionMode, FleetConfig, FleetConfigPatch, QueueConfig } from '@seedbox/cluster';
 import type { TorrentRecord, TorrentStatsView } from '../../control/backend.js';
 import { optBool, optInt, optNumber, optString, TrRpcError, type TrArgs } from './tr-args.js';
 import { fromKBps, globalShareFrom, speedFromPair, toKBps, UNITS } from './tr-limits.js';
@@ -8,13 +8,15 @@ import { fromKBps, globalShareFrom, speedFromPair, toKBps, UNITS } from './tr-li
  * The session's settings and figures (rpc-spec 4.1, 4.2) from the fleet's
  * config and records, and session-set's arguments as a config patch. Pure.
  *
- * What seedbox does not do is said as it is: no DHT, PEX, local peer
- * discovery, uTP, blocklist, scripts, schedule or port forwarding, and
- * session-set refuses to turn any of them on. Settings seedbox takes from
- * its environment (the peer port, peer limits) are not shown, as nothing
- * here knows them, and session-set refuses them, naming the variable.
- * `encryption` is not shown either: seedbox does not speak the MSE
- * handshake, and each of Transmission's three values claims some of it.
+ * What seedbox does not do is said as it is: no local peer discovery,
+ * uTP, blocklist, scripts, schedule or port forwarding, and session-set
+ * refuses to turn any of them on; PEX is always on for public torrents,
+ * and refuses to be turned off. Settings seedbox takes from its
+ * environment (the peer port, peer limits) are not shown, as nothing here
+ * knows them, and session-set refuses them, naming the variable.
+ * `encryption` (the MSE/PE handshake) is the fleet's policy, read and set
+ * here as Transmission's three values (see ENCRYPTION_TO_TR), and
+ * `dht-enabled` the fleet's DHT switch.
  */
 
 /** The Transmission release whose RPC this is (rpc-version 17 is 4.0's), so clients such as Sonarr turn on what 4.0 has (labels). */
@@ -24,8 +26,21 @@ export const RPC_VERSION = 17;
 export const RPC_VERSION_MINIMUM = 14;
 export const RPC_VERSION_SEMVER = '5.3.0';
 
+/**
+ * Transmission's encryption modes for seedbox's policies. Transmission's
+ * "tolerated" prefers plaintext but still accepts encrypted connections;
+ * seedbox's `disable` dials plain only and refuses an encrypted handshake.
+ * Transmission has no "plain only", so "tolerated" is the nearest of its
+ * three, not the same.
+ */
+const ENCRYPTION_TO_TR: Record<EncryptionMode, string> = { prefer: 'preferred', require: 'required', disable: 'tolerated' };
+
 export interface SessionFacts {
   config: FleetConfig;
+  /** The encryption policy in force: the config's, else this process's SEEDBOX_ENCRYPTION. */
+  encryption: EncryptionMode;
+  /** Whether public torrents go on the DHT: the config's switch, else this process's SEEDBOX_DHT. */
+  dht: boolean;
   dataDir: string;
   /** seedbox's version. */
   version: string;
@@ -43,17 +58,18 @@ const SESSION_FIELDS: Record<string, (s: SessionFacts) => unknown> = {
   'blocklist-enabled': () => false,
   'blocklist-size': () => 0,
   'default-trackers': () => '',
-  'dht-enabled': () => false,
+  'dht-enabled': (s) => s.dht,
   'download-dir': (s) => s.dataDir,
   'download-queue-enabled': (s) => s.config.queue.enabled && s.config.queue.maxActiveDownloads >= 0,
   // -1 while there is none; writing it back is harmless.
   'download-queue-size': (s) => s.config.queue.maxActiveDownloads,
+  encryption: (s) => ENCRYPTION_TO_TR[s.encryption],
   'idle-seeding-limit': (s) => s.config.share.inactiveMinutes,
   'idle-seeding-limit-enabled': (s) => s.config.share.inactiveMinutes >= 0,
   'incomplete-dir-enabled': () => false,
   'lpd-enabled': () => false,
   'peer-port-random-on-start': () => false,
-  'pex-enabled': () => false,
+  'pex-enabled': () => true,
   'port-forwarding-enabled': () => false,
   'queue-stalled-enabled': (s) => s.config.queue.ignoreSlow,
   'queue-stalled-minutes': (s) => Math.round(s.config.queue.slowSeconds / 60),
@@ -95,11 +111,10 @@ const FIXED: Record<string, { value: boolean | string; why: string }> = {
   'alt-speed-time-enabled': { value: false, why: 'seedbox has no schedule for the alternative speeds' },
   'blocklist-enabled': { value: false, why: 'seedbox has no blocklist' },
   'default-trackers': { value: '', why: 'seedbox adds no trackers to torrents' },
-  'dht-enabled': { value: false, why: 'seedbox has no DHT' },
   'incomplete-dir-enabled': { value: false, why: 'seedbox keeps incomplete torrents where they will stay' },
   'lpd-enabled': { value: false, why: 'seedbox has no local peer discovery' },
   'peer-port-random-on-start': { value: false, why: 'the peer port is SEEDBOX_LISTEN_PORT (--listen-port)' },
-  'pex-enabled': { value: false, why: 'seedbox does not exchange peers (PEX)' },
+  'pex-enabled': { value: true, why: 'seedbox exchanges peers (PEX) for every public torrent, and never for a private one' },
   'port-forwarding-enabled': { value: false, why: 'seedbox does not ask routers to forward its port' },
   'script-torrent-added-enabled': { value: false, why: 'seedbox runs no scripts' },
   'script-torrent-done-enabled': { value: false, why: 'seedbox runs no scripts' },
@@ -123,11 +138,6 @@ function checkFixed(args: TrArgs, s: Pick<SessionFacts, 'dataDir' | 'loginRequir
   }
   for (const [key, variable] of Object.entries(FROM_ENVIRONMENT)) {
     if (args[key] !== undefined) throw new TrRpcError('unsupported', `${key} is set by ${variable}, not over RPC`);
-  }
-  const encryption = optString(args, 'encryption');
-  // "tolerated" (plain text preferred) is the nearest to what seedbox does; the others ask for encryption.
-  if (encryption !== undefined && encryption !== 'tolerated') {
-    throw new TrRpcError('unsupported', `encryption cannot be ${JSON.stringify(encryption)}: seedbox does not speak the encrypted (MSE) handshake`);
   }
   const dir = optString(args, 'download-dir');
   if (dir !== undefined && resolve(s.dataDir, dir) !== resolve(s.dataDir)) {
@@ -174,7 +184,7 @@ function queuePatch(args: TrArgs, q: QueueConfig): Partial<QueueConfig> | undefi
 
 /**
  * session-set's arguments as a config patch: speeds (kB/s to bytes/s),
- * the alternative speeds, the seeding limits and the queue. Throws
+ * the alternative speeds, the seeding limits, the queue, encryption and DHT. Throws
  * TrRpcError for what seedbox cannot do; the settings rules of the values
  * are the backend's. Arguments not named here are ignored, as Transmission
  * ignores what it does not know.
@@ -199,6 +209,14 @@ export function sessionPatch(args: TrArgs, s: Pick<SessionFacts, 'config' | 'dat
   if (ratio !== undefined || idle !== undefined) patch.share = { ...(ratio !== undefined && { ratio }), ...(idle !== undefined && { inactiveMinutes: idle }) };
   const queue = queuePatch(args, c.queue);
   if (queue) patch.queue = queue;
+  const encryption = optString(args, 'encryption');
+  if (encryption !== undefined) {
+    const mode = (Object.entries(ENCRYPTION_TO_TR) as [EncryptionMode, string][]).find(([, v]) => v === encryption)?.[0];
+    if (mode === undefined) throw new TrRpcError('argument', `encryption must be "required", "preferred" or "tolerated" (got ${JSON.stringify(encryption)})`);
+    patch.encryption = mode;
+  }
+  const dht = optBool(args, 'dht-enabled');
+  if (dht !== undefined) patch.dht = dht;
   return patch;
 }
 
