@@ -24,7 +24,7 @@ const lt = needTools(tools.libtorrent, tools.mktorrent, tools.netns);
 
 /** Every libtorrent session here listens (TCP and DHT) on this port, each on its own address. */
 const LT_PORT = 6881;
-const NODES = 9;
+const NODES = 10;
 
 let mark = 0;
 beforeEach(() => {
@@ -41,7 +41,7 @@ let bootstrap: PeerAddress[];
 beforeAll(async () => {
   if (!lt.available) return;
   work = makeTempDir('dht-interop');
-  // 12 addresses: nine DHT nodes, then a seed, a leech and a spare.
+  // 12 addresses: ten DHT nodes, then a seed and a leech.
   ns = await createNetns({ subnet: '10.213.24', extraAddresses: 11 });
   // Each node joins through the ones before it (up to three), so the swarm is one.
   for (let i = 0; i < NODES; i++) {
