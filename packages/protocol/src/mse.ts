@@ -90,9 +90,20 @@ class Inbox {
     return this.buf.length;
   }
 
-  /** The index of `needle` within the first `within` bytes, or -1. */
-  find(needle: Uint8Array, within: number): number {
-    return this.buf.subarray(0, within).indexOf(needle);
+  /**
+   * Skips the random pad up to and past `marker`, which must start within
+   * the pad's 512 bytes: true once past it, false while more bytes may
+   * still bring it, an MseError 'no-sync' when they cannot.
+   */
+  syncPast(marker: Uint8Array, what: string): boolean {
+    const within = MSE_MAX_PAD + marker.length;
+    const at = this.buf.subarray(0, within).indexOf(marker);
+    if (at >= 0) {
+      this.skip(at + marker.length);
+      return true;
+    }
+    if (this.buf.length >= within) throw new MseError('no-sync', `no ${what} within ${MSE_MAX_PAD} bytes of the public key`);
+    return false;
   }
 
   take(n: number, cipher?: StreamCipher): Uint8Array | undefined {
@@ -172,13 +183,8 @@ export class MseInitiator {
       this.state = 'sync';
     }
     if (this.state === 'sync') {
-      // B's pad ends where its encrypted VC starts; it must within 512 bytes.
-      const at = this.inbox.find(this.expectedVc!, MSE_MAX_PAD + VC_LENGTH);
-      if (at < 0) {
-        if (this.inbox.length >= MSE_MAX_PAD + VC_LENGTH) throw new MseError('no-sync', 'no encrypted VC within 512 bytes of the public key');
-        return { send };
-      }
-      this.inbox.skip(at + VC_LENGTH);
+      // B's pad ends where its encrypted VC starts.
+      if (!this.inbox.syncPast(this.expectedVc!, 'encrypted VC')) return { send };
       this.state = 'select';
     }
     if (this.state === 'select') {
@@ -276,12 +282,8 @@ export class MseResponder {
       this.state = 'sync';
     }
     if (this.state === 'sync') {
-      const at = this.inbox.find(this.req1!, MSE_MAX_PAD + HASH_LENGTH);
-      if (at < 0) {
-        if (this.inbox.length >= MSE_MAX_PAD + HASH_LENGTH) throw new MseError('no-sync', 'no HASH(req1, S) within 512 bytes of the public key');
-        return { send };
-      }
-      this.inbox.skip(at + HASH_LENGTH);
+      // A's pad ends where HASH('req1', S) starts.
+      if (!this.inbox.syncPast(this.req1!, 'HASH(req1, S)')) return { send };
       this.state = 'skey';
     }
     if (this.state === 'skey') {

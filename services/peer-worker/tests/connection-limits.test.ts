@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { Bitfield, type Metainfo } from '@seedbox/protocol';
+import type { Metainfo } from '@seedbox/protocol';
 import { Engine, type EngineOptions } from '../src/engine.js';
 import { MemorySink, memoryData } from './support/memory-data.js';
 import { metaFor } from './support/scripted-peer.js';
+import { startSeedEngine } from './support/seed-engine.js';
 
 /**
  * The listener's limits against what a public port gets: a flood of
@@ -21,16 +22,7 @@ afterEach(async () => {
 const data = randomBytes(16384 * 64);
 const meta = metaFor(data, 16384) as Metainfo;
 
-async function seedEngine(o: Partial<EngineOptions>): Promise<Engine> {
-  const engine = new Engine({ sink: new MemorySink(meta), listen: { host: '127.0.0.1', port: 0 }, tickMs: 100, ...o });
-  await engine.start();
-  cleanups.push(() => engine.stop());
-  const torrent = engine.add(meta, {
-    data: memoryData(meta.pieceCount, { have: Bitfield.full(meta.pieceCount), read: async (i, b, l) => data.subarray(i * 16384 + b, i * 16384 + b + l) }),
-  });
-  await new Promise<void>((resolve) => torrent.once('checked', () => resolve()));
-  return engine;
-}
+const seedEngine = (o: Partial<EngineOptions>): Promise<Engine> => startSeedEngine(meta, data, o, cleanups);
 
 /** A socket that connects and then says nothing (a half-open flood's unit). */
 function silent(port: number, localAddress = '127.0.0.1'): Promise<Socket> {

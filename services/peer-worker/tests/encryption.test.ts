@@ -1,12 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { Bitfield, rc4Available, type Metainfo } from '@seedbox/protocol';
+import { rc4Available, type Metainfo } from '@seedbox/protocol';
 import type { PeerInfo } from '@seedbox/cluster';
 import { Engine, EncryptionPolicyError } from '../src/engine.js';
 import type { EncryptionPolicy } from '../src/encryption/encryption-policy.js';
 import type { CloseReason } from '../src/peer-connection.js';
 import { MemorySink, memoryData } from './support/memory-data.js';
 import { metaFor, startScriptedSeed } from './support/scripted-peer.js';
+import { startSeedEngine } from './support/seed-engine.js';
 
 /**
  * Message stream encryption between two engines, for each pair of
@@ -22,16 +23,7 @@ afterEach(async () => {
 const data = randomBytes(16384 * 40 + 1234);
 const meta = metaFor(data, 16384) as Metainfo;
 
-async function seedEngine(encryption: EncryptionPolicy): Promise<Engine> {
-  const engine = new Engine({ sink: new MemorySink(meta), listen: { host: '127.0.0.1', port: 0 }, tickMs: 100, encryption });
-  await engine.start();
-  cleanups.push(() => engine.stop());
-  const torrent = engine.add(meta, {
-    data: memoryData(meta.pieceCount, { have: Bitfield.full(meta.pieceCount), read: async (i, b, l) => data.subarray(i * 16384 + b, i * 16384 + b + l) }),
-  });
-  await new Promise<void>((resolve) => torrent.once('checked', () => resolve()));
-  return engine;
-}
+const seedEngine = (encryption: EncryptionPolicy): Promise<Engine> => startSeedEngine(meta, data, { encryption }, cleanups);
 
 interface Leech {
   done: Promise<void>;
