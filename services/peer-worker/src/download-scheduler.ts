@@ -1,6 +1,7 @@
 import { BLOCK_LENGTH, type Bitfield, type PieceGeometry } from '@seedbox/protocol';
 import type { PieceSink, PieceWriteOutcome } from '@seedbox/cluster';
 import type { BlockRef } from './block-key.js';
+import type { BlockAnswer } from './outgoing-requests.js';
 import { PieceDownload } from './piece-download.js';
 import { PiecePicker } from './piece-picker.js';
 import type { PeerSession } from './peer-session.js';
@@ -46,7 +47,7 @@ const STRIKES = 2;
 
 export class DownloadScheduler {
   readonly meter = new RateMeter();
-  /** Block bytes that were not needed (endgame duplicates, late blocks). */
+  /** Block bytes that were not needed (endgame duplicates, late blocks, blocks never asked for). */
   wasted = 0;
   verified = 0;
   failed = 0;
@@ -189,9 +190,15 @@ export class DownloadScheduler {
     for (const s of this.o.sessions()) if (s !== except) this.refill(s);
   }
 
-  blockReceived(session: PeerSession, index: number, begin: number, data: Uint8Array, solicited: boolean): void {
+  /**
+   * A block from a peer. A late answer (to a request timed out, cancelled
+   * or lost to a choke) is taken if the block is still missing; a block we
+   * never asked that peer for is not, even when it would fit: it could be
+   * anything, and a piece it spoiled would blame nobody (see pieceFailed).
+   */
+  blockReceived(session: PeerSession, index: number, begin: number, data: Uint8Array, answer: BlockAnswer): void {
     const d = this.downloads.get(index);
-    if (!d) {
+    if (!d || answer === 'unrequested') {
       this.wasted += data.length;
       return;
     }
@@ -200,7 +207,7 @@ export class DownloadScheduler {
       session.close('protocol-error', new Error(`block ${index}:${begin}+${data.length} does not match a requested block`));
       return;
     }
-    if (solicited) d.release(block);
+    if (answer === 'requested') d.release(block);
     if (!d.receive(block, data, session.address)) {
       this.wasted += data.length;
       return;

@@ -2,6 +2,24 @@ import { blockKey, fromBlockKey, type BlockRef } from './block-key.js';
 import type { IncomingRequest } from './peer-handler.js';
 
 /**
+ * What a block from the peer answered: a request of ours still outstanding;
+ * one we gave up on (timed out, cancelled, dropped by a BEP 3 choke), whose
+ * answer may still be on its way, as endgame duplicates are on purpose; or
+ * nothing we ever asked of this peer.
+ */
+export type BlockAnswer = 'requested' | 'late' | 'unrequested';
+
+/**
+ * Requests given up on that are remembered, so their late answers are
+ * told apart from blocks we never asked for (libtorrent keeps them in its
+ * download queue, flagged timed out or not wanted, for the same reason).
+ * The oldest are forgotten past this: the pipeline's own ceiling, so only
+ * a peer that let more than a whole pipeline's worth of requests lapse can
+ * send an answer we no longer recognise.
+ */
+const GIVEN_UP_MEMORY = 1000;
+
+/**
  * Our requests to one peer: queued until the next flush (so that many go
  * out in one write), then outstanding until answered, rejected, cancelled,
  * timed out or dropped with the connection.
@@ -10,6 +28,8 @@ export class OutgoingRequests {
   /** Key → when it was sent. */
   private readonly outstanding = new Map<number, number>();
   private readonly queued: number[] = [];
+  /** Sent, then given up on: a block for one of these is a late answer. Oldest first. */
+  private readonly givenUp = new Set<number>();
 
   get count(): number {
     return this.outstanding.size + this.queued.length;
@@ -32,9 +52,25 @@ export class OutgoingRequests {
     this.queued.push(blockKey(index, begin));
   }
 
-  /** A block or a REJECT arrived: answers whether we had asked for it. */
+  /** A REJECT arrived: answers whether the request was outstanding. Either way no answer will come. */
   settle(index: number, begin: number): boolean {
-    return this.outstanding.delete(blockKey(index, begin));
+    const key = blockKey(index, begin);
+    this.givenUp.delete(key);
+    return this.outstanding.delete(key);
+  }
+
+  /** A block arrived: what it answers (see BlockAnswer). */
+  answer(index: number, begin: number): BlockAnswer {
+    const key = blockKey(index, begin);
+    // A block re-requested after a timeout may be answered twice: the first answer settles the request, the second is late.
+    if (this.outstanding.delete(key)) return 'requested';
+    return this.givenUp.delete(key) ? 'late' : 'unrequested';
+  }
+
+  private giveUp(key: number): void {
+    this.givenUp.delete(key);
+    this.givenUp.add(key);
+    if (this.givenUp.size > GIVEN_UP_MEMORY) this.givenUp.delete(this.givenUp.values().next().value!);
   }
 
   /** The queued requests, now outstanding, as sent at `now`. */
@@ -57,7 +93,9 @@ export class OutgoingRequests {
       this.queued.splice(q, 1);
       return 'queued';
     }
-    return this.outstanding.delete(key) ? 'outstanding' : undefined;
+    if (!this.outstanding.delete(key)) return undefined;
+    this.giveUp(key);
+    return 'outstanding';
   }
 
   /** Requests sent longer than `timeoutMs` ago, given up. */
@@ -66,6 +104,7 @@ export class OutgoingRequests {
     for (const [key, sent] of this.outstanding) {
       if (now - sent <= timeoutMs) continue;
       this.outstanding.delete(key);
+      this.giveUp(key);
       expired.push(fromBlockKey(key));
     }
     return expired;
@@ -74,6 +113,8 @@ export class OutgoingRequests {
   /** Every request, queued or outstanding, given up (a BEP 3 choke, a close). */
   dropAll(): BlockRef[] {
     const all = [...this.outstanding.keys(), ...this.queued].map(fromBlockKey);
+    // Blocks already on the wire before a choke are late answers, not unasked-for ones.
+    for (const key of this.outstanding.keys()) this.giveUp(key);
     this.outstanding.clear();
     this.queued.length = 0;
     return all;

@@ -49,6 +49,12 @@ export type CloseReason =
   | 'remote-closed'
   | 'socket-error'
   | 'not-useful'
+  /** Past the allowance of blocks we never asked for (peer-quality.ts). */
+  | 'unrequested-data'
+  /** Interested in it, choked by it, and nothing from it for too long (peer-quality.ts). */
+  | 'choked-too-long'
+  /** Its requests timed out and it answered none in time for too long (peer-quality.ts). */
+  | 'snubbed'
   | 'paused'
   | 'shutdown';
 

@@ -3,7 +3,9 @@ import type { Bitfield, CryptoMethod, Handshake, PeerAddress, PexMessage, UtMeta
 import type { SessionBandwidth } from './bandwidth/bandwidth.js';
 import type { BlockRef } from './block-key.js';
 import type { IncomingOpening } from './encryption/incoming-handshake.js';
+import type { BlockAnswer } from './outgoing-requests.js';
 import type { CloseReason, ConnectionTimeouts, PeerCipher } from './peer-connection.js';
+import type { QualityRules } from './peer-quality.js';
 import type { PeerSession } from './peer-session.js';
 import type { PipelineOptions } from './request-pipeline.js';
 
@@ -12,17 +14,20 @@ import type { PipelineOptions } from './request-pipeline.js';
  * torrent (SessionContext) and what it tells it (PeerHandler).
  */
 
-export interface SessionTimeouts extends ConnectionTimeouts {
-  /** An unanswered request is given up (its block freed for other peers) after this, ms. */
+export interface SessionTimeouts extends ConnectionTimeouts, QualityRules {
+  /** An unanswered request is given up (its block freed for other peers) after this, ms; the peer is then snubbed. */
   request: number;
 }
 
+/** The quality rules' (`choked`, `snubbed`) are explained in peer-quality.ts. */
 export const DEFAULT_TIMEOUTS: SessionTimeouts = {
   connect: 10_000,
   handshake: 10_000,
   idle: 180_000,
   request: 20_000,
   keepAlive: 90_000,
+  choked: 120_000,
+  snubbed: 60_000,
 };
 
 /** A ut_metadata message the owner handles: the answers to our requests. */
@@ -68,8 +73,12 @@ export interface PeerHandler {
   peerPiecesChanged?(session: PeerSession, index?: number): void;
   /** The pipeline has room: request more blocks through `session.request`. */
   fillRequests?(session: PeerSession): void;
-  /** A block arrived; `solicited` is false when no request of this session was outstanding for it (a late answer). */
-  blockReceived?(session: PeerSession, index: number, begin: number, data: Uint8Array, solicited: boolean): void;
+  /**
+   * A block arrived, answering a request still outstanding, one given up
+   * on (`late`: timed out, cancelled, lost to a choke), or none at all
+   * (`unrequested`: wasted; the session drops the peer past an allowance).
+   */
+  blockReceived?(session: PeerSession, index: number, begin: number, data: Uint8Array, answer: BlockAnswer): void;
   /** Requests that will not be answered any more (choke, reject, timeout, close). */
   requestsDropped?(session: PeerSession, blocks: readonly BlockRef[]): void;
   /** A peer asked us for a block; it is queued in the session. Without this handler the request is rejected. */

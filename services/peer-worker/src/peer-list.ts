@@ -51,6 +51,15 @@ export class ConnectionBudget {
   }
 }
 
+/**
+ * A peer dropped for giving nothing (peer-quality.ts) is dialled again
+ * only after this times the drops in a row, libtorrent's rule
+ * (`min_reconnect_time`, 60 s, times the fail count): its slot goes to
+ * other peers meanwhile, and after maxDialFailures drops it is given up.
+ */
+const USELESS_BACKOFF_MS = 60_000;
+const USELESS: ReadonlySet<CloseReason> = new Set<CloseReason>(['unrequested-data', 'choked-too-long', 'snubbed']);
+
 interface Candidate {
   address: PeerAddress;
   /** The session dialled to it now, if any. */
@@ -176,7 +185,9 @@ export class PeerList {
    * may be dialled again. One that never completed a handshake (or had
    * nothing for us) counts a failure and backs off 1, 2, 4, 8 s: a peer
    * that is restarting gets a few chances within a quarter of a minute,
-   * one that is gone is given up. Bad data and ourselves are banned.
+   * one that is gone is given up. One dropped for giving nothing backs off
+   * a minute per drop in a row (USELESS_BACKOFF_MS). Bad data and ourselves
+   * are banned.
    */
   closed(session: PeerSession, reason: CloseReason): void {
     if (this.connecting.delete(session) || this.liveSet.delete(session)) this.o.budget?.give();
@@ -193,7 +204,10 @@ export class PeerList {
       c.nextDialAt = this.now();
       return;
     }
-    if (!session.remote || reason === 'not-useful') {
+    if (USELESS.has(reason)) {
+      c.failures++;
+      c.nextDialAt = this.now() + USELESS_BACKOFF_MS * c.failures;
+    } else if (!session.remote || reason === 'not-useful') {
       c.failures++;
       c.nextDialAt = this.now() + (reason === 'not-useful' ? 30_000 : Math.min(60_000, 1000 * 2 ** (c.failures - 1)));
     } else {

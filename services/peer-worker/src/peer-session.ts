@@ -15,7 +15,7 @@ import {
 import { UploadGate, type HeldBlock } from './bandwidth/upload-gate.js';
 import { IncomingRequests } from './incoming-requests.js';
 import { LOCAL_UT_METADATA_ID, LOCAL_UT_PEX_ID, MetadataExchange, type PeerExtensions } from './metadata-exchange.js';
-import { OutgoingRequests } from './outgoing-requests.js';
+import { OutgoingRequests, type BlockAnswer } from './outgoing-requests.js';
 import { PeerConnection, type CloseReason, type ConnectionEncryption } from './peer-connection.js';
 import {
   DEFAULT_TIMEOUTS,
@@ -27,6 +27,7 @@ import {
   type SessionRefusal,
   type SessionTimeouts,
 } from './peer-handler.js';
+import { PeerQuality } from './peer-quality.js';
 import { RateMeter } from './rate.js';
 import { RemotePieces, type PiecesChange } from './remote-pieces.js';
 import { RequestPipeline } from './request-pipeline.js';
@@ -42,7 +43,7 @@ import { RequestPipeline } from './request-pipeline.js';
  * here, never through the session's fields.
  */
 
-export type { CloseReason, IncomingRequest, MetadataAnswer, PeerHandler, SessionContext, SessionOptions, SessionRefusal, SessionTimeouts };
+export type { BlockAnswer, CloseReason, IncomingRequest, MetadataAnswer, PeerHandler, SessionContext, SessionOptions, SessionRefusal, SessionTimeouts };
 export { DEFAULT_TIMEOUTS, LOCAL_UT_METADATA_ID };
 export { sharedReadBuffer } from './peer-connection.js';
 
@@ -82,7 +83,8 @@ export class PeerSession {
   private readonly ext = new MetadataExchange((m) => this.send(m));
   /** The upload limit: blocks we serve wait here for their grant (see upload-gate.ts); none when unshaped. */
   private readonly gate: UploadGate | undefined;
-  private lastBlockAt = 0;
+  /** Whether the peer is worth its slot while we download (peer-quality.ts). */
+  private readonly quality: PeerQuality;
 
   constructor(options: SessionOptions) {
     this.o = options;
@@ -94,6 +96,7 @@ export class PeerSession {
     this.now = options.now ?? Date.now;
     const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.requestTimeout = timeouts.request;
+    this.quality = new PeerQuality(timeouts);
     this.pipeline = new RequestPipeline(options.pipeline);
     const pieceCount = this.ctx.pieceCount;
     this.pieces = new RemotePieces(pieceCount ?? 0);
@@ -184,12 +187,16 @@ export class PeerSession {
 
   /**
    * Whether the peer is snubbing us: it unchoked us and holds our requests,
-   * but sent no block for `seconds`. The choker moves such a peer out of
-   * its regular slot.
+   * but sent no block for `seconds`, or a request timed out and none has
+   * been answered in time since (the pipeline's snub). The choker moves
+   * such a peer out of its regular slot.
    */
   isSnubbing(seconds: number): boolean {
-    if (!this.amInterested || this.peerChoking || this.outstandingCount === 0) return false;
-    return this.lastBlockAt === 0 || (this.now() - this.lastBlockAt) / 1000 > seconds;
+    if (!this.amInterested || this.peerChoking) return false;
+    if (this.pipeline.snubbed) return true;
+    if (this.outstandingCount === 0) return false;
+    const last = this.quality.lastAnswerAt;
+    return last === 0 || (this.now() - last) / 1000 > seconds;
   }
 
   /** Whether the socket's send buffer, and the blocks held for the upload limit, have room (back-pressure for seeding). */
@@ -337,11 +344,19 @@ export class PeerSession {
   }
 
   private onPiece(index: number, begin: number, block: Uint8Array): void {
-    const solicited = this.ours.settle(index, begin);
+    const answer: BlockAnswer = this.ours.answer(index, begin);
+    if (answer === 'unrequested') {
+      // Wasted, and neither its rate nor its credit: only past the allowance is the peer dropped.
+      this.handler.blockReceived?.(this, index, begin, block, answer);
+      const verdict = this.quality.unrequestedBlock();
+      if (verdict) this.close(verdict, new Error(`${this.quality.unrequested} blocks we never asked for (${index}:${begin} the last)`));
+      return;
+    }
     this.download.add(block.length);
-    this.lastBlockAt = this.now();
-    this.pipeline.onBlock();
-    this.handler.blockReceived?.(this, index, begin, block, solicited);
+    this.quality.answered(this.now());
+    // Only an answer in time grows the pipeline and lifts a snub.
+    if (answer === 'requested') this.pipeline.onBlock();
+    this.handler.blockReceived?.(this, index, begin, block, answer);
     this.handler.fillRequests?.(this);
   }
 
@@ -378,6 +393,7 @@ export class PeerSession {
   setInterested(interested: boolean): void {
     if (this.amInterested === interested || !this.isOpen) return;
     this.amInterested = interested;
+    if (interested) this.quality.interested(this.now());
     this.send({ type: interested ? 'interested' : 'not-interested' });
   }
 
@@ -467,6 +483,8 @@ export class PeerSession {
       this.pipeline.onTimeout();
       this.handler.requestsDropped?.(this, expired);
     }
+    const verdict = this.quality.judge(this.now(), { interested: this.amInterested, choked: this.peerChoking, snubbed: this.pipeline.snubbed });
+    if (verdict) return this.close(verdict);
     this.handler.fillRequests?.(this);
     this.flush();
   }

@@ -13,6 +13,12 @@ import { BLOCK_LENGTH } from '@seedbox/protocol';
  * every block received, which doubles the queue every round trip, until a
  * tick shows the rate has stopped growing. From then on the queue follows
  * the measured rate, recomputed every tick.
+ *
+ * A request that times out snubs the peer, as libtorrent's `snub_peer`
+ * does: the target is halved, and until a block answers a request in time
+ * the peer gets one request at a time, so a peer that unchokes and then
+ * trickles holds one block, not a pipeline's worth, that faster peers
+ * could be fetching.
  */
 export interface PipelineOptions {
   /** Queue length of a new session. */
@@ -32,6 +38,7 @@ export interface PipelineOptions {
 export class RequestPipeline {
   private target: number;
   private slowStart = true;
+  private snubbedNow = false;
   private lastRate = 0;
   private readonly floor: number;
   private ceiling: number;
@@ -48,9 +55,14 @@ export class RequestPipeline {
     this.target = this.disabled ? 1 : Math.min(this.ceiling, Math.max(this.floor, options.initial ?? 4));
   }
 
-  /** How many requests should be outstanding now. */
+  /** How many requests should be outstanding now: one while snubbed. */
   get size(): number {
-    return this.target;
+    return this.snubbedNow ? 1 : this.target;
+  }
+
+  /** A request timed out and no block has answered one in time since. */
+  get snubbed(): boolean {
+    return this.snubbedNow;
   }
 
   get inSlowStart(): boolean {
@@ -65,7 +77,9 @@ export class RequestPipeline {
     }
   }
 
+  /** A block answered an outstanding request (not a late answer to one given up). */
   onBlock(): void {
+    this.snubbedNow = false;
     if (this.disabled) return;
     if (this.slowStart && this.target < this.ceiling) this.target++;
   }
@@ -83,8 +97,9 @@ export class RequestPipeline {
     this.target = Math.min(this.ceiling, Math.max(this.floor, bdp));
   }
 
-  /** A request timed out: the link is worse than we thought. */
+  /** A request timed out: the link is worse than we thought, and the peer is snubbed. */
   onTimeout(): void {
+    this.snubbedNow = true;
     if (this.disabled) return;
     this.slowStart = false;
     this.target = Math.max(this.floor, Math.floor(this.target / 2));

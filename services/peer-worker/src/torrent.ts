@@ -11,7 +11,7 @@ import { openingOptions } from './peer-handler.js';
 import { peerInfoOf } from './peer-info.js';
 import { PeerExchange } from './peer-exchange.js';
 import { PeerList } from './peer-list.js';
-import { PeerSession, type CloseReason, type PeerHandler, type SessionContext, type SessionRefusal } from './peer-session.js';
+import { PeerSession, type BlockAnswer, type CloseReason, type PeerHandler, type SessionContext, type SessionRefusal } from './peer-session.js';
 import type { CheckOutcome, TorrentData, TorrentEvents, TorrentOptions } from './torrent-options.js';
 import { TorrentCounters } from './torrent-counters.js';
 import { peerCounts, snapshotOf, type TorrentSnapshot, type TorrentState } from './torrent-snapshot.js';
@@ -409,8 +409,8 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     this.download?.fillRequests(session);
   }
 
-  blockReceived(session: PeerSession, index: number, begin: number, data: Uint8Array, solicited: boolean): void {
-    this.download?.blockReceived(session, index, begin, data, solicited);
+  blockReceived(session: PeerSession, index: number, begin: number, data: Uint8Array, answer: BlockAnswer): void {
+    this.download?.blockReceived(session, index, begin, data, answer);
   }
 
   requestsDropped(session: PeerSession, blocks: readonly BlockRef[]): void {

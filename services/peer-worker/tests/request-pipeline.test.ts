@@ -35,11 +35,18 @@ describe('RequestPipeline', () => {
     expect(p.size).toBe(250);
   });
 
-  it('halves on a timeout', () => {
+  it('halves on a timeout, and keeps one request outstanding while snubbed (libtorrent)', () => {
     const p = new RequestPipeline({ initial: 64 });
     p.onTimeout();
-    expect(p.size).toBe(32);
+    expect(p.snubbed).toBe(true);
+    expect(p.size).toBe(1);
     expect(p.inSlowStart).toBe(false);
+    p.onTick(1e9);
+    expect(p.size).toBe(1);
+    // A block answered in time lifts the snub; the target is back.
+    p.onBlock();
+    expect(p.snubbed).toBe(false);
+    expect(p.size).toBe(1000);
   });
 
   it('keeps one request when pipelining is off', () => {

@@ -1,8 +1,9 @@
 /**
  * A seed we script, for behaviour no real client shows on demand: sending
- * corrupt pieces, answering very slowly, choking mid-download. It speaks the
- * real wire protocol (our codec) over real TCP. Interop with real clients is
- * tested elsewhere (test/); this is for the engine's own rules.
+ * corrupt pieces, answering very slowly or a byte a second, choking for
+ * ever, sending blocks nobody asked for, ignoring CANCELs. It speaks the
+ * real wire protocol (our codec) over real TCP. Interop with real clients
+ * is tested elsewhere (test/); this is for the engine's own rules.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
@@ -26,17 +27,25 @@ export interface ScriptedSeedOptions {
   delayMs?: number;
   /** Offer BEP 6. */
   fast?: boolean;
+  /** Answer at this many bytes per second, a byte at a time (whole messages, in order; CANCELs are ignored). */
+  trickleBytesPerSecond?: number;
+  /** Advertise every piece and never unchoke. */
+  chokeForever?: boolean;
+  /** On unchoking, send this many blocks nobody asked for (the last pieces' first blocks, correct data); requests are answered as usual. */
+  unrequested?: number;
+  /** Answer requests even after they were cancelled (a client that already queued them). */
+  ignoreCancel?: boolean;
 }
 
 export interface ScriptedSeed {
   port: number;
-  /** Block requests received, and blocks sent. */
-  stats: { requests: number; blocksSent: number; cancels: number; connections: number };
+  /** Block requests received, and blocks sent (whole, the unrequested ones included). */
+  stats: { requests: number; blocksSent: number; unrequestedSent: number; cancels: number; connections: number };
   close(): Promise<void>;
 }
 
 export async function startScriptedSeed(o: ScriptedSeedOptions): Promise<ScriptedSeed> {
-  const stats = { requests: 0, blocksSent: 0, cancels: 0, connections: 0 };
+  const stats = { requests: 0, blocksSent: 0, unrequestedSent: 0, cancels: 0, connections: 0 };
   const sockets = new Set<Socket>();
   const pieceCount = Math.ceil(o.data.length / o.pieceLength);
   const server: Server = createServer((socket) => {
@@ -49,6 +58,29 @@ export async function startScriptedSeed(o: ScriptedSeedOptions): Promise<Scripte
     const cancelled = new Set<string>();
     const timers = new Set<NodeJS.Timeout>();
     socket.on('close', () => timers.forEach(clearTimeout));
+    // Trickling: whole block messages waiting, the first one partly written.
+    const trickle: Buffer[] = [];
+    if (o.trickleBytesPerSecond) {
+      const t = setInterval(() => {
+        const head = trickle[0];
+        if (!head || socket.destroyed) return;
+        socket.write(head.subarray(0, 1));
+        trickle[0] = head.subarray(1);
+        if (trickle[0].length > 0) return;
+        trickle.shift();
+        stats.blocksSent++;
+      }, 1000 / o.trickleBytesPerSecond);
+      socket.on('close', () => clearInterval(t));
+    }
+    const writeBlock = (index: number, begin: number, block: Buffer): void => {
+      if (o.trickleBytesPerSecond) {
+        trickle.push(Buffer.concat([encodePieceHeader(index, begin, block.length), block]));
+        return;
+      }
+      socket.write(encodePieceHeader(index, begin, block.length));
+      socket.write(block);
+      stats.blocksSent++;
+    };
     const peerId = createHash('sha1').update(`scripted-${Math.random()}`).digest();
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
@@ -81,10 +113,18 @@ export async function startScriptedSeed(o: ScriptedSeedOptions): Promise<Scripte
       }
     });
     const onMessage = (m: Message): void => {
-      if (m.type === 'interested') socket.write(encodeMessage({ type: 'unchoke' }));
+      if (m.type === 'interested' && !o.chokeForever) {
+        socket.write(encodeMessage({ type: 'unchoke' }));
+        for (let k = 0; k < (o.unrequested ?? 0); k++) {
+          const index = pieceCount - 1 - (k % pieceCount);
+          const start = index * o.pieceLength;
+          writeBlock(index, 0, o.data.subarray(start, Math.min(start + 16384, start + o.pieceLength, o.data.length)));
+          stats.unrequestedSent++;
+        }
+      }
       if (m.type === 'cancel') {
         stats.cancels++;
-        cancelled.add(`${m.index}:${m.begin}`);
+        if (!o.ignoreCancel) cancelled.add(`${m.index}:${m.begin}`);
       }
       if (m.type !== 'request') return;
       stats.requests++;
@@ -94,9 +134,7 @@ export async function startScriptedSeed(o: ScriptedSeedOptions): Promise<Scripte
         const start = m.index * o.pieceLength + m.begin;
         let block = o.data.subarray(start, start + m.length);
         if (o.corruptPieces?.has(m.index)) block = Buffer.from(block.map((b) => b ^ 0xff));
-        socket.write(encodePieceHeader(m.index, m.begin, block.length));
-        socket.write(block);
-        stats.blocksSent++;
+        writeBlock(m.index, m.begin, block);
       };
       if (o.delayMs) {
         const t = setTimeout(() => {
