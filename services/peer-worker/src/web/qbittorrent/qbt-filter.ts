@@ -94,7 +94,10 @@ function compare(a: unknown, b: unknown): number {
 }
 
 export function selectTorrents(all: QbtTorrent[], q: InfoQuery): QbtTorrent[] {
-  const state = STATE_FILTERS[q.filter] ?? STATE_FILTERS.all!;
+  // Own keys only: `filter=__proto__` (or `valueOf`, `constructor`...) names no
+  // state filter, and must read as `all` like any unknown name, not reach
+  // Object.prototype (found by `npm run fuzz`: a 500 "state is not a function").
+  const state = Object.hasOwn(STATE_FILTERS, q.filter) ? STATE_FILTERS[q.filter]! : STATE_FILTERS.all!;
   let out = all.filter(
     (t) =>
       state(t) &&
@@ -106,7 +109,7 @@ export function selectTorrents(all: QbtTorrent[], q: InfoQuery): QbtTorrent[] {
   if (out.length === 0) return out;
   if (q.sort !== undefined) {
     const key = q.sort;
-    if (!(key in out[0]!)) throw new QbtError('bad-params', "'sort' parameter is invalid");
+    if (!Object.hasOwn(out[0]!, key)) throw new QbtError('bad-params', "'sort' parameter is invalid");
     const get = (t: QbtTorrent): unknown => (t as unknown as Record<string, unknown>)[key];
     // A stable sort, so torrents with equal keys keep a fixed order between polls.
     out = [...out].sort((a, b) => (q.reverse ? compare(get(b), get(a)) : compare(get(a), get(b))));
