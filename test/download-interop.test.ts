@@ -117,11 +117,11 @@ for (const seed of SEEDS) {
 
 describe.skipIf(!lt.available || !aria2.available || !webtorrent.available)('seedbox download from three seeds at once', () => {
   it('takes blocks from libtorrent, aria2 and WebTorrent and ends byte-identical', async () => {
-    // libtorrent and WebTorrent are held to 3 MB/s each: unthrottled,
-    // libtorrent alone would finish before the others unchoke us.
+    // Each is held to 3 MB/s: unthrottled, the first to answer (aria2, or
+    // libtorrent) would finish the download before the others unchoke us.
     const peers = await Promise.all([
       startLibtorrentSeed({ torrentPath: big.torrentPath, dataRoot: big.dataRoot, uploadLimit: 3_000_000 }),
-      startAria2Seed({ torrentPath: big.torrentPath, dataRoot: big.dataRoot }),
+      startAria2Seed({ torrentPath: big.torrentPath, dataRoot: big.dataRoot, uploadLimit: 3_000_000 }),
       startWebTorrentSeed({ torrentPath: big.torrentPath, dataRoot: big.dataRoot, uploadLimit: 3_000_000 }),
     ]);
     const out = makeTempDir('seedbox-out');

@@ -333,10 +333,12 @@ export async function startTransmissionLeech(
 export interface Aria2SeedOptions extends CommonOptions {
   torrentPath: string;
   dataRoot: string;
+  /** Upload limit in bytes/s, to make a slow seed. */
+  uploadLimit?: number;
 }
 
 /** The flags that make aria2 1.36 seed existing data, forever, to whoever connects. */
-export function aria2SeedArgs(torrentPath: string, dataRoot: string, port: number): string[] {
+export function aria2SeedArgs(torrentPath: string, dataRoot: string, port: number, uploadLimit = 0): string[] {
   return [
     '--enable-dht=false',
     '--enable-dht6=false',
@@ -352,7 +354,7 @@ export function aria2SeedArgs(torrentPath: string, dataRoot: string, port: numbe
     `--dir=${dataRoot}`,
     '--bt-max-peers=0',
     '--max-overall-upload-limit=0',
-    '--max-upload-limit=0',
+    `--max-upload-limit=${uploadLimit}`,
     // Don't let a tracker in the torrent slow the start down.
     '--bt-tracker-connect-timeout=1',
     '--bt-tracker-timeout=1',
@@ -371,7 +373,7 @@ export async function startAria2Seed(opts: Aria2SeedOptions): Promise<RunningPee
   const port = opts.port ?? (await freePort());
   const host = opts.netns?.nsIp ?? '127.0.0.1';
   const workDir = opts.workDir ?? makeTempDir('aria2');
-  const proc = launcher(opts.netns)('aria2c', aria2SeedArgs(opts.torrentPath, opts.dataRoot, port), {
+  const proc = launcher(opts.netns)('aria2c', aria2SeedArgs(opts.torrentPath, opts.dataRoot, port, opts.uploadLimit), {
     name: 'aria2c',
     logFile: join(workDir, `aria2-${port}.log`),
     cwd: workDir,

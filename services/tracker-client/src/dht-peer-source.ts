@@ -49,8 +49,10 @@ export class DhtPeerSource {
   readonly swarms: DhtSwarms;
   /** Settles when the node is up; rejects (a DhtBindError, say) when it could not start. */
   readonly ready: Promise<void>;
+  private readonly routers: number;
 
   constructor(o: DhtPeerSourceOptions) {
+    this.routers = (o.bootstrap ?? DEFAULT_DHT_BOOTSTRAP).length;
     this.node = new DhtNode({
       port: o.port,
       bootstrap: o.bootstrap ?? DEFAULT_DHT_BOOTSTRAP,
@@ -68,6 +70,17 @@ export class DhtPeerSource {
       },
     };
     this.swarms = new DhtSwarms(lookup, o.log ? { log: o.log } : {});
+  }
+
+  /**
+   * Whether the DHT can find anything at all: it has routers to join
+   * through, or knows nodes (its saved table, or nodes that contacted it).
+   * A node with neither (`--dht-bootstrap none`, nothing saved) cannot, and
+   * a download with no other source of peers then says so instead of
+   * waiting.
+   */
+  get canFind(): boolean {
+    return this.routers > 0 || this.node.stats().nodes > 0;
   }
 
   async stop(): Promise<void> {

@@ -74,7 +74,7 @@ export class EmbeddedTrackers {
 
   /** Whether any tier lists a tracker we can announce to, or the DHT may find it (a public torrent). */
   canFind(swarm: Pick<EmbeddedSwarm, 'announce' | 'private'>): boolean {
-    if (this.dht && !swarm.private) return true;
+    if (this.dht?.canFind && !swarm.private) return true;
     return this.o.trackers !== false && swarm.announce.some((tier) => tier.some((url) => trackerUrlKind(url) !== undefined));
   }
 

@@ -71,6 +71,13 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
      */
     const unregistered = new Map<string, Set<string>>();
     const registered = new Set<string>();
+    /**
+     * Of those, the ones heard of with no tracker (kept for the DHT): a
+     * registered torrent is listed so too when its heartbeat comes before
+     * this process has read its registry entry, and must then be added
+     * again with the entry's trackers, or it would never be announced.
+     */
+    const trackerless = new Set<string>();
     const noteUnregistered = (workerId: string, listed: { infoHash: string; trackers: string[] }[]): void => {
       for (const t of listed) {
         const hex = t.infoHash.toLowerCase();
@@ -80,6 +87,7 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
         if (!workers) {
           workers = new Set();
           unregistered.set(hex, workers);
+          if (t.trackers.length === 0) trackerless.add(hex);
           client.addTorrent({ infoHash: Buffer.from(hex, 'hex'), announce: t.trackers.slice(0, 64).map((url) => [url]) });
         }
         workers.add(workerId);
@@ -89,6 +97,7 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
         workers.delete(workerId);
         if (workers.size === 0) {
           unregistered.delete(hex);
+          trackerless.delete(hex);
           if (!registered.has(hex)) void client.removeTorrent(hex);
         }
       }
@@ -103,6 +112,8 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
         }
         registered.add(hex);
         unregistered.delete(hex);
+        // Known without trackers until now: forgotten (it announced nowhere, so nothing is sent) and added with the entry's.
+        if (trackerless.delete(hex)) void client.removeTorrent(hex, { keepStatus: true });
         try {
           // A magnet awaiting its metadata is announced to its link's trackers (its owner is fetching it); the .torrent it becomes has the same ones.
           const meta = e.magnet !== undefined ? undefined : parseMetainfo(e.torrentFile);
