@@ -205,6 +205,11 @@ export const tools = {
       'scripts/make-tool-images.sh and scripts/build-images.sh must succeed (output above); ' +
       'they need Docker and apt-get install nats-server opentracker transmission-daemon transmission-cli',
   },
+  mounts: {
+    name: 'root, to mount small and failing filesystems (tmpfs, a loop-mounted ext4 image)',
+    check: () => process.getuid?.() === 0 && onPath('mount') && onPath('mountpoint') && onPath('mkfs.ext4') && onPath('losetup') && onPath('findmnt'),
+    install: 'run as root with util-linux (mount, losetup, findmnt) and e2fsprogs (mkfs.ext4)',
+  },
   netns: {
     name: 'network namespaces (root and `ip netns`)',
     check: () => process.getuid?.() === 0 && commandSucceeds('ip', ['netns', 'list']),

@@ -289,13 +289,19 @@ export class LocalFleetStore implements FleetStore {
       const tmp = `${path}.${process.pid}.${this.tmpSeq++}.tmp`;
       const fh = await open(tmp, 'w', 0o600);
       try {
-        await fh.writeFile(data);
-        // On disk before it replaces the old one: a crash of the machine, not only of us, leaves a whole file.
-        await fh.datasync();
-      } finally {
-        await fh.close();
+        try {
+          await fh.writeFile(data);
+          // On disk before it replaces the old one: a crash of the machine, not only of us, leaves a whole file.
+          await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+        await rename(tmp, path);
+      } catch (e) {
+        // A full disk: the old file stays whole, and the partial new one goes (it would hold the last free blocks).
+        await rm(tmp, { force: true }).catch(() => {});
+        throw e;
       }
-      await rename(tmp, path);
     });
     const settled = next.catch(() => {});
     this.writing.set(path, settled);

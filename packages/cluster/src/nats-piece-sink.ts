@@ -21,7 +21,10 @@ import { H_CONTINUE, H_INCOMPLETE, H_INFO_HASH, H_LENGTH, H_OFFSET, H_PIECE, H_W
  * chunk lost in a NATS restart) sends the whole piece again, under a new
  * write id, to whichever writer takes it; writes are positional and of
  * verified data, so a piece written twice is the same bytes in the same
- * place. Back-pressure: at most `maxInFlight` pieces are out at once; the
+ * place. An io-error answer (the writer's disk failed; that writer steps
+ * back from the queue group, see piece-write-server.ts) is sent again too,
+ * to the other writers, `ioErrorRetries` times before it is the answer.
+ * Back-pressure: at most `maxInFlight` pieces are out at once; the
  * others wait in writePiece, so the torrent's write backlog grows and it
  * stops asking peers for more.
  *
@@ -43,6 +46,8 @@ export interface NatsPieceSinkOptions {
   retryBaseMs?: number;
   /** `unknown-torrent` is retried this many times (a writer may not have seen the registry entry yet). Default 20. */
   unknownTorrentRetries?: number;
+  /** `io-error` is retried this many times, so that another writer takes the piece; the last one is the answer. Default 3. */
+  ioErrorRetries?: number;
   /** Per piece answered: seconds from first send to answer. */
   onRoundTrip?: (seconds: number, outcome: PieceWriteOutcome) => void;
   onInFlight?: (pieces: number) => void;
@@ -132,6 +137,7 @@ export class NatsPieceSink implements PieceSink {
     let chunks: Uint8Array[] | undefined;
     let chunkSize = 0;
     let unknown = 0;
+    let ioErrors = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.closed) return { status: 'io-error', error: 'the piece sink is closed' };
       // max_payload is the server's: read it per attempt, since a reconnect may land on another.
@@ -148,6 +154,8 @@ export class NatsPieceSink implements PieceSink {
           reason = 'the writer did not get every chunk';
         } else if (result.status === PieceWriteStatus.PIECE_WRITE_STATUS_UNKNOWN_TORRENT && unknown++ < (this.options.unknownTorrentRetries ?? 20)) {
           reason = `writer ${result.writerId} does not know the torrent yet`;
+        } else if (result.status === PieceWriteStatus.PIECE_WRITE_STATUS_IO_ERROR && ioErrors++ < (this.options.ioErrorRetries ?? 3)) {
+          reason = `writer ${result.writerId} could not write it: ${result.error}`;
         } else {
           return toOutcome(result);
         }

@@ -18,7 +18,13 @@ export interface PieceWrite {
 export type PieceWriteOutcome =
   | { status: 'written'; micros: number }
   | { status: 'hash-mismatch' }
-  | { status: 'io-error'; error: string }
+  /**
+   * Not written. `code` is the system's error code (ENOSPC, EROFS, EIO…)
+   * when the writer's disk failed, and absent when the piece itself was
+   * wrong (a length, an index): only the first is a reason for the writer
+   * to step back (piece-write-server.ts).
+   */
+  | { status: 'io-error'; error: string; code?: string }
   | { status: 'unknown-torrent' };
 
 export interface PieceSink {

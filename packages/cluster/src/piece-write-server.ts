@@ -21,6 +21,14 @@ import {
  * follow on this writer's own chunk subject, and answers each piece once its
  * sink has written it. The exchange, and why the worker retries, is
  * described in nats-piece-sink.ts.
+ *
+ * A writer whose disk fails (its sink answers io-error with a system error
+ * code: a full or read-only volume, an I/O error) steps back: it answers
+ * that piece io-error and leaves the queue group for `stepBackMs`, so the
+ * worker's next send of the piece, and every new offer, goes to the other
+ * writers; then it joins again and tries its disk once more. Pieces it
+ * already holds are still written and answered. A piece that was itself
+ * wrong (a length, a hash mismatch) is no reason to step back.
  */
 
 export interface PieceWriteServerOptions {
@@ -35,14 +43,22 @@ export interface PieceWriteServerOptions {
   maxPieceLength?: number;
   /** Pieces being assembled at once; more offers are left to other writers. Default 64. */
   maxPartials?: number;
+  /** How long a writer whose disk failed stays out of the queue group. Default 30 s. */
+  stepBackMs?: number;
   onResult?: (r: { infoHash: string; index: number; outcome: PieceWriteOutcome; bytes: number; seconds: number }) => void;
   onRefused?: (reason: string) => void;
+  /** Left the queue group after a disk failure (`reason`: the sink's error), for `seconds`. */
+  onStepBack?: (r: { reason: string; seconds: number }) => void;
+  /** Back in the queue group after a step back. */
+  onRejoin?: () => void;
 }
 
 export interface PieceWriteServer {
   readonly subject: string;
   /** Pieces being assembled or written. */
   readonly active: number;
+  /** Out of the queue group after a disk failure (see stepBackMs). */
+  readonly steppedBack: boolean;
   /**
    * Stops taking offers (they go to the other writers), then waits for the
    * pieces under way to be written and answered, up to `graceMs`.
@@ -66,6 +82,7 @@ export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
   const maxPartials = o.maxPartials ?? 64;
   let writing = 0;
   let stopping = false;
+  let rejoin: NodeJS.Timeout | undefined;
   const enc = new TextEncoder();
 
   const respond = (msg: Msg, result: Omit<PieceWriteResult, 'writerId'>): void => {
@@ -102,6 +119,7 @@ export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
       writing--;
     }
     o.onResult?.({ infoHash, index, outcome, bytes: length, seconds: (performance.now() - started) / 1000 });
+    if (outcome.status === 'io-error' && outcome.code !== undefined) stepBack(outcome.error);
     respond(msg, {
       infoHash,
       pieceIndex: index,
@@ -112,30 +130,46 @@ export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
     });
   };
 
-  const offers: Subscription = o.nc.subscribe(PIECE_OFFER, {
-    queue: DISK_WRITERS,
-    callback: (err, msg) => {
-      if (err) return;
-      const meta = readOfferHeaders(msg.headers, maxLength);
-      if (typeof meta === 'string') return refuse(msg, meta);
-      const data = msg.data;
-      if (data.byteLength > meta.length) return refuse(msg, `piece ${meta.index}: ${data.byteLength} bytes offered for a piece of ${meta.length}`, meta);
-      if (data.byteLength === meta.length) {
-        void write(msg, meta.writeId, meta.infoHash, meta.index, [data], meta.length);
-        return;
-      }
-      if (partials.size >= maxPartials || stopping) {
-        // Busy: no answer, so the offer times out and goes to another writer.
-        return;
-      }
-      const timer = setTimeout(() => partials.delete(meta.writeId), o.partialTimeoutMs ?? 30_000);
-      timer.unref();
-      partials.set(meta.writeId, { infoHash: meta.infoHash, index: meta.index, length: meta.length, received: data.byteLength, chunks: [data], timer });
-      const h = natsHeaders();
-      h.set(H_CONTINUE, subject);
-      msg.respond(enc.encode(''), { headers: h });
-    },
-  });
+  const takeOffers = (): Subscription => o.nc.subscribe(PIECE_OFFER, { queue: DISK_WRITERS, callback: onOffer });
+  const onOffer = (err: Error | null, msg: Msg): void => {
+    if (err) return;
+    const meta = readOfferHeaders(msg.headers, maxLength);
+    if (typeof meta === 'string') return refuse(msg, meta);
+    const data = msg.data;
+    if (data.byteLength > meta.length) return refuse(msg, `piece ${meta.index}: ${data.byteLength} bytes offered for a piece of ${meta.length}`, meta);
+    if (data.byteLength === meta.length) {
+      void write(msg, meta.writeId, meta.infoHash, meta.index, [data], meta.length);
+      return;
+    }
+    if (partials.size >= maxPartials || stopping) {
+      // Busy: no answer, so the offer times out and goes to another writer.
+      return;
+    }
+    const timer = setTimeout(() => partials.delete(meta.writeId), o.partialTimeoutMs ?? 30_000);
+    timer.unref();
+    partials.set(meta.writeId, { infoHash: meta.infoHash, index: meta.index, length: meta.length, received: data.byteLength, chunks: [data], timer });
+    const h = natsHeaders();
+    h.set(H_CONTINUE, subject);
+    msg.respond(enc.encode(''), { headers: h });
+  };
+  let offers: Subscription | undefined = takeOffers();
+
+  /** Out of the queue group for a while; the pieces under way here are still answered. */
+  const stepBack = (reason: string): void => {
+    if (!offers || stopping) return; // already out
+    // Drained, not dropped: offers already on their way here are still
+    // answered (io-error, at once) instead of waiting out the reply timeout.
+    void offers.drain().catch(() => {});
+    offers = undefined;
+    const ms = o.stepBackMs ?? 30_000;
+    rejoin = setTimeout(() => {
+      rejoin = undefined;
+      if (stopping) return;
+      offers = takeOffers();
+      o.onRejoin?.();
+    }, ms);
+    o.onStepBack?.({ reason, seconds: ms / 1000 });
+  };
 
   const chunks: Subscription = o.nc.subscribe(subject, {
     callback: (err, msg) => {
@@ -167,9 +201,14 @@ export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
     get active() {
       return partials.size + writing;
     },
+    get steppedBack() {
+      return !offers && !stopping;
+    },
     async stop(graceMs = 10_000) {
       stopping = true;
-      offers.unsubscribe();
+      clearTimeout(rejoin);
+      offers?.unsubscribe();
+      offers = undefined;
       const deadline = Date.now() + graceMs;
       while ((partials.size > 0 || writing > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       chunks.unsubscribe();

@@ -175,6 +175,10 @@ export interface DiskWriterMetrics {
   readonly diskWrite: Histogram;
   readonly writtenBytes: Counter;
   readonly pieces: Counter<'result'>;
+  /** Times the writer left the queue group after its disk failed. */
+  readonly stepBacks: Counter;
+  /** 1 while the writer takes offers, 0 while it has stepped back. */
+  readonly takingPieces: Gauge;
   countPiece(result: DiskPieceResult): void;
 }
 
@@ -198,7 +202,18 @@ export function createDiskWriterMetrics(registry: Registry): DiskWriterMetrics {
   });
   // Every result exists from the start, so rate() and alerts see 0, not absence.
   for (const result of DISK_PIECE_RESULTS) pieces.inc({ result }, 0);
-  return { diskWrite, writtenBytes, pieces, countPiece: (result) => pieces.inc({ result }) };
+  const stepBacks = new Counter({
+    name: 'seedbox_disk_step_backs_total',
+    help: 'Times this writer left the disk-writers queue group because its disk failed (full, read-only, I/O error)',
+    registers: [registry],
+  });
+  const takingPieces = new Gauge({
+    name: 'seedbox_disk_taking_pieces',
+    help: '1 while this writer takes pieces from the queue group, 0 while it has stepped back after a disk failure',
+    registers: [registry],
+  });
+  takingPieces.set(1);
+  return { diskWrite, writtenBytes, pieces, stepBacks, takingPieces, countPiece: (result) => pieces.inc({ result }) };
 }
 
 export interface TrackerClientMetrics {

@@ -56,6 +56,8 @@ const CONTRACT: Record<string, [string, string, string[]][]> = {
     ['seedbox_disk_write_seconds', 'histogram', []],
     ['seedbox_disk_written_bytes_total', 'counter', []],
     ['seedbox_disk_pieces_total', 'counter', ['result']],
+    ['seedbox_disk_step_backs_total', 'counter', []],
+    ['seedbox_disk_taking_pieces', 'gauge', []],
   ],
   'tracker-client': [
     ['seedbox_tracker_announces_total', 'counter', ['result']],
@@ -123,6 +125,9 @@ describe('the contract metrics', () => {
     }
     d.countPiece('hash_mismatch');
     expect(await value(dw, 'seedbox_disk_pieces_total', { result: 'hash_mismatch' })).toBe(1);
+    // A writer takes pieces from the start; it has stepped back no time yet.
+    expect(await value(dw, 'seedbox_disk_taking_pieces', {})).toBe(1);
+    expect(await value(dw, 'seedbox_disk_step_backs_total', {})).toBe(0);
 
     const tc = new Registry();
     const t = createTrackerClientMetrics(tc);

@@ -4,14 +4,8 @@
  * layout, path safety, vectored positional writes, resume data, and the
  * SHA-1 pool that verifies pieces off the event loop.
  */
-export {
-  TorrentStorage,
-  StorageError,
-  DEFAULT_MAX_OPEN_FILES,
-  type StorageLayout,
-  type StorageOptions,
-  type StorageErrorCode,
-} from './storage.js';
+export { TorrentStorage, DEFAULT_MAX_OPEN_FILES, type StorageLayout, type StorageOptions } from './storage.js';
+export { StorageError, StorageIoError, describeIoError, plainIoWords, type StorageErrorCode } from './storage-errors.js';
 export { torrentContentPath, torrentDir, torrentRemovalPath } from './layout.js';
 export { moveTorrentContent, MoveError } from './move-content.js';
 export { Sha1Pool, InlineSha1, HasherClosedError, HashWorkerError, type Sha1Hasher, type HashResult } from './sha1-pool.js';

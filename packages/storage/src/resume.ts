@@ -1,7 +1,9 @@
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Bitfield } from '@seedbox/protocol';
 import type { Sha1Hasher } from './sha1-pool.js';
+import { makeFolders } from './make-folders.js';
+import { describeIoError } from './storage-errors.js';
 import type { TorrentStorage } from './storage.js';
 
 /**
@@ -127,10 +129,20 @@ export async function loadResumeData(path: string): Promise<ResumeData | undefin
   }
 }
 
-/** Writes resume data atomically (a temporary file renamed over the old one). */
+/**
+ * Writes resume data atomically: a temporary file, flushed to disk, then
+ * renamed over the old one. A save that fails (a full disk) leaves the old
+ * file as it was and removes the partial temporary one, which would
+ * otherwise hold on to the last free blocks.
+ */
 export async function saveResumeData(path: string, data: ResumeData): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(data));
-  await rename(tmp, path);
+  try {
+    await makeFolders(dirname(path));
+    await writeFile(tmp, JSON.stringify(data), { flush: true });
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw describeIoError(err, tmp);
+  }
 }

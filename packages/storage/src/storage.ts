@@ -2,6 +2,8 @@ import { constants as fsConstants } from 'node:fs';
 import { lstat, mkdir, open, realpath, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { PieceGeometry } from '@seedbox/protocol';
+import { makeFolders } from './make-folders.js';
+import { describeIoError, StorageError, StorageIoError } from './storage-errors.js';
 import type { Sha1Hasher } from './sha1-pool.js';
 import { cutAtSpans, writeAll } from './vectored-write.js';
 
@@ -40,35 +42,7 @@ export interface StorageLayout {
   files: readonly { path: readonly string[]; length: number; padding?: boolean }[];
 }
 
-export type StorageErrorCode =
-  /** The layout itself is inconsistent (lengths, piece hashes, two files on one path). */
-  | 'STORAGE_BAD_LAYOUT'
-  /** A name or path segment that is not a plain file name (empty, `.`, NUL). */
-  | 'STORAGE_BAD_PATH'
-  /** A path that would leave the download folder (`..`, a separator, an absolute path). */
-  | 'STORAGE_PATH_ESCAPES'
-  /** A symlink where a folder or file of the torrent should be. */
-  | 'STORAGE_SYMLINK'
-  /** Something other than a regular file (or folder) stands where one should be. */
-  | 'STORAGE_NOT_A_FILE'
-  /** A file is shorter than the torrent says (when reading). */
-  | 'STORAGE_SHORT_FILE'
-  /** A write to storage opened without `create`. */
-  | 'STORAGE_READ_ONLY'
-  | 'STORAGE_CLOSED';
-
-export class StorageError extends Error {
-  override name = 'StorageError';
-  constructor(
-    readonly code: StorageErrorCode,
-    message: string,
-    /** The path (or path segments joined by `/`) the rule was broken at. */
-    readonly path: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export { StorageError, type StorageErrorCode } from './storage-errors.js';
 
 export interface StorageOptions {
   /**
@@ -88,6 +62,8 @@ interface OpenFile {
   handle: Promise<FileHandle>;
   /** Operations using the handle now: it is closed only when idle. */
   users: number;
+  /** To be closed once idle (releaseFiles ran while it was in use). */
+  release?: boolean;
 }
 
 export class TorrentStorage {
@@ -136,10 +112,15 @@ export class TorrentStorage {
         layout.name,
       );
     }
-    if (options.create) await mkdir(dir, { recursive: true });
-    // The download folder itself may be a symlink (the operator's choice);
-    // only what lies below it is the torrent's.
-    const root = await realpath(dir);
+    let root: string;
+    try {
+      if (options.create) await makeFolders(dir);
+      // The download folder itself may be a symlink (the operator's choice);
+      // only what lies below it is the torrent's.
+      root = await realpath(dir);
+    } catch (err) {
+      throw describeIoError(err, dir);
+    }
     const seen = new Set<string>();
     const paths = layout.files.map((f) => {
       if (f.padding) return undefined;
@@ -208,10 +189,41 @@ export class TorrentStorage {
     entry.users++;
     try {
       return await fn(await entry.handle);
+    } catch (err) {
+      // In plain words with the path; and a volume that failed is let go (releaseFiles).
+      const e = describeIoError(err, this.paths[index]!);
+      if (e instanceof StorageIoError && e.code !== 'ENOENT') this.releaseFiles();
+      throw e;
     } finally {
       entry.users--;
+      if (entry.users === 0 && entry.release && this.open.get(index) === entry) {
+        this.open.delete(index);
+        this.closeHandle(entry);
+      }
       this.evict();
     }
+  }
+
+  /**
+   * Closes every handle (one in use when its operation ends); the next use
+   * reopens. Done after a system error, so that a volume that failed can be
+   * unmounted and mounted again under a torrent in error (resume reopens).
+   */
+  releaseFiles(): void {
+    for (const [index, entry] of this.open) {
+      if (entry.users > 0) {
+        entry.release = true;
+        continue;
+      }
+      this.open.delete(index);
+      this.closeHandle(entry);
+    }
+  }
+
+  private closeHandle(entry: OpenFile): void {
+    const closing: Promise<void> = entry.handle.then((h) => h.close()).catch(() => undefined);
+    this.closing.add(closing);
+    void closing.then(() => this.closing.delete(closing));
   }
 
   private evict(): void {
@@ -220,9 +232,7 @@ export class TorrentStorage {
       if (this.open.size <= this.maxOpen) break;
       if (entry.users > 0) continue; // in use: over the cap for a while rather than closed under a write
       this.open.delete(index);
-      const closing: Promise<void> = entry.handle.then((h) => h.close()).catch(() => undefined);
-      this.closing.add(closing);
-      void closing.then(() => this.closing.delete(closing));
+      this.closeHandle(entry);
     }
   }
 

@@ -1,5 +1,5 @@
 import type { PieceSink, PieceWrite, PieceWriteOutcome } from './piece-sink.js';
-import { Sha1Pool, StorageError, TorrentStorage, type Sha1Hasher, type StorageLayout } from '@seedbox/storage';
+import { Sha1Pool, StorageError, StorageIoError, TorrentStorage, type Sha1Hasher, type StorageLayout } from '@seedbox/storage';
 
 /**
  * The disk-writer core: verifies each complete piece's SHA-1 and writes it
@@ -111,7 +111,7 @@ export class DiskWriter implements PieceSink {
         // a few times before the answer goes back, so the caller never has
         // to keep a copy to send again.
         // A StorageError is a rule (a symlink, a closed torrent), not a passing fault.
-        if (attempt >= this.retries || err instanceof StorageError) return { status: 'io-error', error: (err as Error).message };
+        if (attempt >= this.retries || err instanceof StorageError) return ioError(err);
         await new Promise((r) => setTimeout(r, this.retryDelayMs * 2 ** attempt));
       }
     }
@@ -125,4 +125,13 @@ export class DiskWriter implements PieceSink {
     await Promise.all(all.map((p) => p.then((s) => s.close()).catch(() => undefined)));
     await this.hasher.close();
   }
+}
+
+/**
+ * A write that failed for good, in words; the system's error code goes
+ * with them when the disk refused (`cause`, when it is not `err` itself).
+ */
+export function ioError(err: unknown, cause: unknown = err): PieceWriteOutcome {
+  const error = (err as Error).message ?? String(err);
+  return cause instanceof StorageIoError ? { status: 'io-error', error, code: cause.code } : { status: 'io-error', error };
 }

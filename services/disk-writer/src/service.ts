@@ -15,7 +15,7 @@ import {
   type ServiceDefinition,
 } from '@seedbox/cluster';
 import { createDiskWriterMetrics, diskWriterOptions, type DiskPieceResult } from '@seedbox/runtime';
-import { DiskWriter } from './disk-writer.js';
+import { DiskWriter, ioError } from './disk-writer.js';
 import { WriteFigures } from './write-figures.js';
 import { moveTorrentContent, Sha1Pool, torrentDir, torrentRemovalPath } from '@seedbox/storage';
 
@@ -34,12 +34,16 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
     const written = new WriteFigures();
     const state = await FleetState.open(nc);
     const writer = new DiskWriter({ hasher: new Sha1Pool(config.hashThreads) });
-    const opening = new Map<string, Promise<boolean>>();
+    const opening = new Map<string, Promise<boolean | Error>>();
     /** The save folder each open torrent was opened in. */
     const openedIn = new Map<string, string | undefined>();
 
-    /** Opens a registered torrent's files; false when the registry has no such torrent or it cannot be opened. */
-    const ensure = (hex: string): Promise<boolean> => {
+    /**
+     * Opens a registered torrent's files: true when open, false when the
+     * registry has no such torrent, the error when its files cannot be
+     * opened (a read-only or full volume: io-error, so this writer steps back).
+     */
+    const ensure = (hex: string): Promise<boolean | Error> => {
       let p = opening.get(hex);
       if (!p) {
         p = (async () => {
@@ -52,7 +56,7 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
             return true;
           } catch (e) {
             log.error('cannot open torrent files', { infoHash: hex, error: e as Error });
-            return false;
+            return e as Error;
           }
         })().finally(() => opening.delete(hex));
         opening.set(hex, p);
@@ -62,10 +66,12 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
 
     const sink: PieceSink = {
       async writePiece(w) {
-        let outcome = await writer.writePiece(w);
+        const outcome = await writer.writePiece(w);
+        if (outcome.status !== 'unknown-torrent') return outcome;
         // Unknown means not opened yet, not necessarily unregistered: the blocks are untouched, so try once more.
-        if (outcome.status === 'unknown-torrent' && (await ensure(w.infoHash.toLowerCase()))) outcome = await writer.writePiece(w);
-        return outcome;
+        const opened = await ensure(w.infoHash.toLowerCase());
+        if (opened instanceof Error) return ioError(new Error(`the torrent's files cannot be opened: ${opened.message}`, { cause: opened }), opened);
+        return opened ? writer.writePiece(w) : outcome;
       },
     };
 
@@ -84,6 +90,15 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
         }
       },
       onRefused: (reason) => log.warn('offer refused', { reason }),
+      onStepBack: ({ reason, seconds }) => {
+        m.stepBacks.inc();
+        m.takingPieces.set(0);
+        log.warn('stepping back from the disk-writers queue group', { reason, seconds });
+      },
+      onRejoin: () => {
+        m.takingPieces.set(1);
+        log.info('taking pieces again');
+      },
     });
 
     // Removed torrents: close their files (a later delete request removes

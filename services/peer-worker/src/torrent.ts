@@ -191,7 +191,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   /** The two sides of the trade, over the bitfield the check found. */
   private build(): void {
     if (this.download && this.upload) this.counters.carry(this.download, this.upload);
-    this.download = new DownloadScheduler({
+    const download: DownloadScheduler = (this.download = new DownloadScheduler({
       infoHashHex: this.infoHashHex,
       geometry: this.geometry,
       have: this.have,
@@ -203,8 +203,9 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
       sequential: this.selection.sequential,
       onVerified: (index) => this.pieceVerified(index),
       onBadPeer: (address) => this.badPeer(address),
-      onWriteError: (_index, error) => this.fail(error),
-    });
+      // A late answer for a scheduler a check has since replaced is not this run's failure.
+      onWriteError: (_index, error) => this.download === download && this.fail(error),
+    }));
     this.upload = new UploadServer({
       geometry: this.geometry,
       have: this.have,
@@ -281,7 +282,8 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   }
 
   private fail(error: Error): void {
-    if (this.stateNow === 'stopped') return;
+    // The first failure is the reason; pieces still at the sink fail after it for the same one.
+    if (this.stateNow === 'stopped' || this.stateNow === 'error') return;
     if (this.active) this.quiesce('shutdown');
     this.setState('error', error.message);
     this.emit('error', error);

@@ -202,11 +202,12 @@ export class FleetBackend implements ControlBackend {
     return true;
   }
 
-  /** Resuming by hand also forgets which seeding rule paused it (a rule still reached pauses it again). */
+  /** Resuming by hand also forgets which seeding rule paused it (a rule still reached pauses it again); resuming one in error (a disk since mended) checks it again, as the engine's resume from error does. */
   async setDesired(infoHashHex: string, desired: DesiredState): Promise<boolean> {
     const e = await this.unavailableOnError(() =>
       this.state.updateTorrent(infoHashHex, (e) => (e.desired === desired && !(desired === 'running' && e.limitReached) ? undefined : { ...e, desired, ...(desired === 'running' ? { limitReached: undefined } : {}) })),
     );
+    if (e?.desired === 'running' && desired === 'running' && this.board.get(infoHashHex)?.state === 'error') await this.recheck(infoHashHex);
     return e !== undefined;
   }
 
