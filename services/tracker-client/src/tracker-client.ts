@@ -1,9 +1,10 @@
 import { randomInt } from 'node:crypto';
-import { TrackerError, normalizeHost, peerKey } from '@seedbox/protocol';
+import { TrackerError } from '@seedbox/protocol';
 import type { TrackerStatus } from '@seedbox/cluster';
 import type { AnnouncePolicy } from './announce-plan.js';
 import { Announcer, type AnnounceFailed, type AnnounceSuccess, type AnnounceTiming, type TrackerWarning } from './announcer.js';
 import { DhtMembership, type DhtSwarmsLike } from './dht-membership.js';
+import { OwnWorkers } from './own-workers.js';
 import { FilteringPeerFeed, type PeerFeed } from './peer-feed.js';
 import { TrackerStatusBook } from './tracker-status-book.js';
 import { TrackerTiers } from './tiers.js';
@@ -133,10 +134,8 @@ export class TrackerClient {
   private readonly transport: TrackerTransport;
   private readonly ownsTransport: boolean;
   private readonly feed: FilteringPeerFeed;
-  /** Our address as trackers see it (BEP 24 `external ip`), learnt from replies. */
-  private readonly externalIps = new Set<string>();
-  private ownKeys: Set<string> | undefined;
-  private ownPeerIds: Set<string> | undefined;
+  /** Our workers, as peer lists name them (see own-workers.ts). */
+  private readonly own: OwnWorkers;
   /** Announcers being stopped (workers gone, torrents removed), awaited by stop(). */
   private readonly stopping = new Set<Promise<void>>();
   private closed = false;
@@ -158,8 +157,9 @@ export class TrackerClient {
     }
     this.transport = options.transport ?? new NetworkTrackerTransport(options.network);
     this.ownsTransport = options.transport === undefined;
+    this.own = new OwnWorkers(() => [...this.workers.values()].map((w) => w.identity), options.localAddresses ?? defaultLocalAddresses);
     this.feed = new FilteringPeerFeed(options.peerFeed, {
-      isOwn: (p) => this.isOwn(p),
+      isOwn: (p) => this.own.has(p),
       ...(options.recentPeerTtlMs !== undefined ? { recentTtlMs: options.recentPeerTtlMs } : {}),
     });
     this.dht = options.dht ? new DhtMembership(options.dht, (hex, peers) => this.feed.peersFound(hex, peers, 'dht')) : undefined;
@@ -223,8 +223,7 @@ export class TrackerClient {
     }
     const key = existing && sameIdentity(existing.identity, identity) ? existing.key : randomInt(0, 0x1_0000_0000);
     this.workers.set(identity.workerId, { identity, key, torrents, lastSeen: this.now() });
-    this.ownKeys = undefined;
-    this.ownPeerIds = undefined;
+    this.own.changed();
     this.sync(identity.workerId);
     this.syncDht(existing ? new Set([...existing.torrents.keys(), ...torrents.keys()]) : torrents.keys());
   }
@@ -236,8 +235,7 @@ export class TrackerClient {
     const listed = this.workers.get(workerId)?.torrents.keys();
     this.workers.delete(workerId);
     if (listed) this.syncDht(listed);
-    this.ownKeys = undefined;
-    this.ownPeerIds = undefined;
+    this.own.changed();
     await Promise.all(stopping);
   }
 
@@ -390,10 +388,7 @@ export class TrackerClient {
       onAnnounce: (s) => {
         this.book.succeeded(s);
         const ext = s.response.externalIp;
-        if (ext !== undefined && worker.identity.host === undefined && !this.externalIps.has(ext)) {
-          this.externalIps.add(ext);
-          this.ownKeys = undefined;
-        }
+        if (ext !== undefined && worker.identity.host === undefined) this.own.seenAt(ext);
         this.options.onAnnounce?.(s);
       },
       ...(this.options.timing ? { timing: this.options.timing } : {}),
@@ -409,28 +404,6 @@ export class TrackerClient {
     const p = e.announcer.stop().finally(() => this.stopping.delete(p));
     this.stopping.add(p);
     return p;
-  }
-
-  /** Our workers, as peer lists name them: announced host:port, or our own addresses with the worker's port. */
-  private isOwn(peer: { host: string; port: number; peerId?: Uint8Array }): boolean {
-    if (!this.ownKeys || !this.ownPeerIds) {
-      const keys = new Set<string>();
-      const ids = new Set<string>();
-      let local: string[] | undefined;
-      for (const { identity } of this.workers.values()) {
-        ids.add(Buffer.from(identity.peerId).toString('hex'));
-        if (identity.host !== undefined) {
-          keys.add(peerKey(normalizeHost(identity.host)!, identity.port));
-          continue;
-        }
-        local ??= [...(this.options.localAddresses ?? defaultLocalAddresses)(), ...this.externalIps].flatMap((a) => normalizeHost(a) ?? []);
-        for (const address of local) keys.add(peerKey(address, identity.port));
-      }
-      this.ownKeys = keys;
-      this.ownPeerIds = ids;
-    }
-    if (peer.peerId && this.ownPeerIds.has(Buffer.from(peer.peerId).toString('hex'))) return true;
-    return this.ownKeys.has(peerKey(peer.host, peer.port));
   }
 
   private warn(w: TrackerWarning): void {
