@@ -210,6 +210,11 @@ export const tools = {
     check: () => process.getuid?.() === 0 && onPath('mount') && onPath('mountpoint') && onPath('mkfs.ext4') && onPath('losetup') && onPath('findmnt'),
     install: 'run as root with util-linux (mount, losetup, findmnt) and e2fsprogs (mkfs.ext4)',
   },
+  prlimit: {
+    name: 'root and prlimit, to give a flood of sockets its own 20,000 file descriptors',
+    check: () => process.getuid?.() === 0 && commandSucceeds('prlimit', ['--version']),
+    install: 'run as root with util-linux (prlimit)',
+  },
   netns: {
     name: 'network namespaces (root and `ip netns`)',
     check: () => process.getuid?.() === 0 && commandSucceeds('ip', ['netns', 'list']),

@@ -7,7 +7,9 @@ import {
   Engine,
   EncryptionPolicyError,
   type BandwidthLimits,
+  type ConnectionFigures,
   type EncryptionPolicy,
+  type EngineTick,
   type Torrent,
   type TorrentData,
   type TorrentSnapshot,
@@ -209,9 +211,9 @@ export function checked(torrent: Torrent, onProgress?: (snapshot: TorrentSnapsho
 }
 
 /** Reports the torrent's figures every tick until SIGINT or SIGTERM: how both commands seed. */
-export function reportUntilStopped(engine: Engine, torrent: Torrent, report: (snapshot: TorrentSnapshot, time: number) => void): Promise<void> {
+export function reportUntilStopped(engine: Engine, torrent: Torrent, report: (snapshot: TorrentSnapshot, tick: EngineTick) => void): Promise<void> {
   return new Promise<void>((resolve) => {
-    const onTick = (t: { time: number }): void => report(torrent.snapshot(), t.time);
+    const onTick = (t: EngineTick): void => report(torrent.snapshot(), t);
     engine.on('tick', onTick);
     const unsignal = onStopSignal(() => {
       unsignal();
@@ -219,6 +221,21 @@ export function reportUntilStopped(engine: Engine, torrent: Torrent, report: (sn
       resolve();
     });
   });
+}
+
+/** A tick's `--json` line for the torrent: its figures, and the process's connections (what the listener refused, by reason). */
+export function tickLine(snapshot: TorrentSnapshot, tick: EngineTick): Record<string, unknown> {
+  return { time: tick.time, ...snapshot, eta: snapshot.eta ?? null, connections: tick.connections };
+}
+
+/** The refusals in one line, most first ("1200 too-many-handshaking, 64 handshake-timeout"), or undefined for none. */
+export function refusedText(c: ConnectionFigures): string | undefined {
+  const counts = Object.entries(c.refused)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  if (counts.length === 0) return undefined;
+  const total = counts.reduce((sum, [, n]) => sum + n, 0);
+  return `refused ${total} incoming connection${total === 1 ? '' : 's'}: ${counts.map(([reason, n]) => `${n} ${reason}`).join(', ')}`;
 }
 
 export type { TorrentSnapshot };

@@ -62,10 +62,19 @@ export interface TickTorrent {
   complete: boolean;
 }
 
-/** Structurally the peer-worker's WorkerTick. */
+/** The process's peer connections in a tick; structurally the peer-worker's ConnectionFigures. */
+export interface TickConnections {
+  /** Incoming connections waiting for their handshake now. */
+  handshaking: number;
+  /** Incoming connections refused since start, by reason (cumulative, like a torrent's totals). */
+  refused: Readonly<Record<string, number>>;
+}
+
+/** Structurally the peer-worker's EngineTick. */
 export interface TickSnapshot {
   time: number;
   torrents: readonly TickTorrent[];
+  connections?: TickConnections | undefined;
 }
 
 export interface TorrentStates {
@@ -77,7 +86,7 @@ export interface TorrentStates {
 export interface PeerWorkerMetrics {
   readonly piecesInFlight: Gauge;
   readonly pieceNatsRoundTrip: Histogram;
-  /** Per-torrent series from a tick; torrents missing from the tick lose their series. */
+  /** Per-torrent series from a tick (torrents missing from it lose theirs), and its connection figures. */
   observeTick(tick: TickSnapshot): void;
   setTorrentStates(states: TorrentStates): void;
 }
@@ -114,6 +123,18 @@ export function createPeerWorkerMetrics(registry: Registry): PeerWorkerMetrics {
     help: 'Pieces sent to disk-writers and not yet answered',
     registers: [registry],
   });
+  const connectionsRefused = new Counter({
+    name: 'seedbox_connections_refused_total',
+    help: 'Incoming peer connections closed before their handshake was taken, by reason (caps, deadline, bad or unknown handshake)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const connectionsHandshaking = new Gauge({
+    name: 'seedbox_connections_handshaking',
+    help: 'Incoming peer connections waiting for their handshake',
+    registers: [registry],
+  });
+  connectionsHandshaking.set(0);
   const pieceNatsRoundTrip = new Histogram({
     name: 'seedbox_piece_nats_round_trip_seconds',
     help: 'Time from publishing a piece to NATS to the disk-writer answer',
@@ -131,8 +152,22 @@ export function createPeerWorkerMetrics(registry: Registry): PeerWorkerMetrics {
 
   /** The totals each torrent reported last tick; counters advance by the difference. */
   const lastTotals = new Map<string, Record<TotalKey, number>>();
+  /** The refusals by reason reported last tick. */
+  const lastRefused = new Map<string, number>();
+
+  const observeConnections = (c: TickConnections): void => {
+    connectionsHandshaking.set(finiteOr0(c.handshaking));
+    for (const [reason, n] of Object.entries(c.refused)) {
+      const total = Math.max(0, finiteOr0(n));
+      const before = lastRefused.get(reason);
+      // inc by 0 creates the series: every reason the engine reports shows from its first tick.
+      connectionsRefused.inc({ reason }, before === undefined || total < before ? total : total - before);
+      lastRefused.set(reason, total);
+    }
+  };
 
   const observeTick = (tick: TickSnapshot): void => {
+    if (tick.connections) observeConnections(tick.connections);
     const seen = new Set<string>();
     for (const t of tick.torrents) {
       seen.add(t.infoHash);

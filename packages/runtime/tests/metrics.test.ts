@@ -51,6 +51,8 @@ const CONTRACT: Record<string, [string, string, string[]][]> = {
     ['seedbox_torrents', 'gauge', ['state']],
     ['seedbox_pieces_in_flight', 'gauge', []],
     ['seedbox_piece_nats_round_trip_seconds', 'histogram', []],
+    ['seedbox_connections_refused_total', 'counter', ['reason']],
+    ['seedbox_connections_handshaking', 'gauge', []],
   ],
   'disk-writer': [
     ['seedbox_disk_write_seconds', 'histogram', []],
@@ -212,6 +214,27 @@ describe('peer-worker observeTick', () => {
     const m = createPeerWorkerMetrics(registry);
     expect(() => m.observeTick({ time: 1, torrents: [torrent(A, { downloadRate: Number.NaN, downloaded: Number.POSITIVE_INFINITY })] })).not.toThrow();
     expect(await value(registry, 'seedbox_torrent_download_bytes_per_second', { info_hash: A })).toBe(0);
+  });
+
+  it('counts refused connections by reason from the cumulative figures, and sets the handshaking gauge', async () => {
+    const registry = new Registry();
+    const m = createPeerWorkerMetrics(registry);
+    expect(await value(registry, 'seedbox_connections_handshaking')).toBe(0);
+    // A tick without connection figures (an older caller) changes nothing.
+    m.observeTick({ time: 0, torrents: [] });
+    expect((await family(registry, 'seedbox_connections_refused_total')).values).toEqual([]);
+    m.observeTick({ time: 1, torrents: [], connections: { handshaking: 64, refused: { 'too-many-handshaking': 300, 'handshake-timeout': 0 } } });
+    // Every reason reported shows from the first tick, a 0 included, so rate() sees 0 rather than nothing.
+    expect(await value(registry, 'seedbox_connections_refused_total', { reason: 'handshake-timeout' })).toBe(0);
+    expect(await value(registry, 'seedbox_connections_refused_total', { reason: 'too-many-handshaking' })).toBe(300);
+    expect(await value(registry, 'seedbox_connections_handshaking')).toBe(64);
+    m.observeTick({ time: 2, torrents: [], connections: { handshaking: 3, refused: { 'too-many-handshaking': 450, 'handshake-timeout': 64 } } });
+    expect(await value(registry, 'seedbox_connections_refused_total', { reason: 'too-many-handshaking' })).toBe(450);
+    expect(await value(registry, 'seedbox_connections_refused_total', { reason: 'handshake-timeout' })).toBe(64);
+    expect(await value(registry, 'seedbox_connections_handshaking')).toBe(3);
+    // Figures that went down come from a new listener: counted from zero again, never backwards.
+    m.observeTick({ time: 3, torrents: [], connections: { handshaking: 0, refused: { 'too-many-handshaking': 10, 'handshake-timeout': 64 } } });
+    expect(await value(registry, 'seedbox_connections_refused_total', { reason: 'too-many-handshaking' })).toBe(460);
   });
 
   it('sets the torrents-by-state gauge', async () => {

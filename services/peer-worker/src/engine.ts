@@ -9,7 +9,7 @@ import { resolveMagnet, type ResolvedMagnet } from './magnet-resolver.js';
 import type { PeerDiscovery, SwarmHandle, SwarmInfo } from './peer-discovery.js';
 import { generatePeerId } from './peer-id.js';
 import { ConnectionBudget } from './peer-list.js';
-import { PeerListener, type ListenerOptions, type RefusedConnection } from './peer-listener.js';
+import { LISTENER_DEFAULTS, PeerListener, REFUSED_CONNECTIONS, type ListenerOptions, type RefusedConnection } from './peer-listener.js';
 import type { FileSelection } from './file-selection.js';
 import { Torrent, type TorrentData, type TorrentOptions, type TorrentSnapshot } from './torrent.js';
 
@@ -96,6 +96,25 @@ export interface EngineTick {
   /** Unix time in ms at the end of the tick. */
   time: number;
   torrents: TorrentSnapshot[];
+  connections: ConnectionFigures;
+}
+
+/** The process's peer connections at a tick, and what the listener refused. */
+export interface ConnectionFigures {
+  /** Every torrent's sessions and those handshaking: what `maxConnections` caps. */
+  open: number;
+  /** Incoming connections the listener holds until their handshake: what `maxHandshaking` caps. */
+  handshaking: number;
+  /** Incoming connections refused since start, by reason; every reason, 0 included. */
+  refused: Record<RefusedConnection, number>;
+}
+
+/** The limits an engine's connections are held to (see EngineOptions and peer-listener.ts). */
+export interface ConnectionLimits {
+  maxConnections: number;
+  maxHandshaking: number;
+  maxPerIp: number;
+  handshakeTimeoutMs: number;
 }
 
 export interface EngineEvents {
@@ -198,6 +217,23 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Incoming connections the listener refused, by reason, since start. */
   get refusedConnections(): Partial<Record<RefusedConnection, number>> {
     return { ...this.listener?.refused };
+  }
+
+  /** The connection figures of a tick, now; changes nothing. */
+  connectionFigures(): ConnectionFigures {
+    const refused = Object.fromEntries(REFUSED_CONNECTIONS.map((r) => [r, this.listener?.refused[r] ?? 0])) as Record<RefusedConnection, number>;
+    return { open: this.connectionCount(), handshaking: this.listener?.handshaking ?? 0, refused };
+  }
+
+  /** The limits in force, defaults filled in. */
+  get connectionLimits(): ConnectionLimits {
+    const incoming = this.o.incoming ?? {};
+    return {
+      maxConnections: this.budget.limit,
+      maxHandshaking: incoming.maxHandshaking ?? LISTENER_DEFAULTS.maxHandshaking,
+      maxPerIp: incoming.maxPerIp ?? LISTENER_DEFAULTS.maxPerIp,
+      handshakeTimeoutMs: incoming.handshakeTimeoutMs ?? LISTENER_DEFAULTS.handshakeTimeoutMs,
+    };
   }
 
   get discovery(): PeerDiscovery | undefined {
@@ -357,7 +393,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Every torrent's figures; changes nothing. */
   snapshot(): EngineTick {
-    return { time: Date.now(), torrents: [...this.entries.values()].map((e) => e.torrent.snapshot()) };
+    return { time: Date.now(), torrents: [...this.entries.values()].map((e) => e.torrent.snapshot()), connections: this.connectionFigures() };
   }
 
   /** The clock: moves every torrent, asks discovery again for those out of peers, then tells listeners. */

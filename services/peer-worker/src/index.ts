@@ -1,5 +1,5 @@
 /** @seedbox/peer-worker: the engine (torrents, peer sessions, the piece picker, the choker) and the fleet's peer-worker service. */
-export { Engine, EncryptionPolicyError, checkEncryptionPolicy, type EngineOptions, type EngineTick, type EngineEvents, type AddTorrentOptions, type TorrentDefaults } from './engine.js';
+export { Engine, EncryptionPolicyError, checkEncryptionPolicy, type EngineOptions, type EngineTick, type EngineEvents, type ConnectionFigures, type ConnectionLimits, type AddTorrentOptions, type TorrentDefaults } from './engine.js';
 export { Torrent, type TorrentOptions, type TorrentData, type CheckOutcome, type TorrentSnapshot, type TorrentState, type RefusedRequest } from './torrent.js';
 export type { PeerDiscovery, SwarmInfo, SwarmMember, SwarmHandle, TransferTotals } from './peer-discovery.js';
 export { resolveMagnet, swarmOfMagnet, type ResolvedMagnet, type ResolveOptions, type SwarmHandover } from './magnet-resolver.js';
@@ -15,7 +15,7 @@ export {
   type MetadataFetcherOptions,
   type MetadataFetchStats,
 } from './metadata-fetcher.js';
-export { PeerListener, type ListenerOptions, type RefusedConnection } from './peer-listener.js';
+export { PeerListener, LISTENER_DEFAULTS, REFUSED_CONNECTIONS, type ListenerOptions, type RefusedConnection } from './peer-listener.js';
 export { PiecePicker } from './piece-picker.js';
 export {
   FileSelectionError,

@@ -19,6 +19,16 @@ import { StreamKeys } from './encryption/stream-keys.js';
  * and while the process is out of file descriptors (EMFILE, ENFILE) new
  * connections are closed at once for a second instead of failing
  * elsewhere. Every refusal is counted by reason.
+ *
+ * When every handshaking slot is taken, a new connection takes the slot of
+ * the one that has waited longest, which is closed (`too-many-handshaking`),
+ * rather than being turned away itself. A real peer sends its handshake as
+ * soon as it connects, so the oldest waiting connection is almost always
+ * one that never will; and a peer turned away is not back for a while
+ * (libtorrent waits `min_reconnect_time`, 60 s, before dialling a failed
+ * peer again): refusing the newest let a few seconds of half-open
+ * connections keep out every peer that arrived meanwhile for a minute
+ * (test/connection-flood.test.ts, docs/CONNECTION-LIMITS.md).
  */
 /** Why the listener closed a connection before any torrent saw it. */
 export type RefusedConnection =
@@ -28,6 +38,24 @@ export type RefusedConnection =
   | 'too-many-from-address'
   | 'over-connection-limit'
   | 'out-of-file-descriptors';
+
+/** Every reason, once: a Record so that a reason added to the type must be added here. */
+const REASONS: Record<RefusedConnection, true> = {
+  'bad-handshake': true,
+  'bad-encrypted-handshake': true,
+  'unknown-torrent': true,
+  'plaintext-refused': true,
+  'encrypted-refused': true,
+  'handshake-timeout': true,
+  'too-many-handshaking': true,
+  'too-many-from-address': true,
+  'over-connection-limit': true,
+  'out-of-file-descriptors': true,
+};
+export const REFUSED_CONNECTIONS = Object.keys(REASONS) as readonly RefusedConnection[];
+
+/** The listener's limits unless told otherwise. */
+export const LISTENER_DEFAULTS = { handshakeTimeoutMs: 5_000, maxHandshaking: 64, maxPerIp: 16 } as const;
 
 export interface IncomingTarget {
   acceptIncoming(socket: Socket, opening: IncomingOpening): void;
@@ -42,7 +70,7 @@ export interface ListenerOptions {
   infoHashes?: () => Iterable<string>;
   /** Which handshakes to take (read for each connection: it may change at run time). Default 'prefer'. */
   encryption?: () => EncryptionPolicy;
-  /** How long an incoming connection may take to send its handshake, ms. Default 5 s. */
+  /** How long an incoming connection may take to send its handshake, ms. Default 5 s (LISTENER_DEFAULTS). */
   handshakeTimeoutMs?: number;
   /** Connections waiting for their handshake at once. Default 64. */
   maxHandshaking?: number;
@@ -59,7 +87,8 @@ export interface ListenerOptions {
 export class PeerListener {
   private readonly server: Server;
   private readonly options: ListenerOptions;
-  private readonly pending = new Set<Socket>();
+  /** Connections waiting for their handshake, oldest first, each with what closes it. */
+  private readonly pending = new Map<Socket, (reason: RefusedConnection) => void>();
   /** Open connections by remote address, from accept to close. */
   private readonly perIp = new Map<string, number>();
   /** Until when new connections are closed at once (out of file descriptors). */
@@ -110,17 +139,20 @@ export class PeerListener {
     const early: RefusedConnection | undefined =
       Date.now() < this.starvedUntil
         ? 'out-of-file-descriptors'
-        : this.pending.size >= (this.options.maxHandshaking ?? 64)
-          ? 'too-many-handshaking'
-          : (this.perIp.get(ip) ?? 0) >= (this.options.maxPerIp ?? 16)
-            ? 'too-many-from-address'
-            : this.options.accepting && !this.options.accepting()
-              ? 'over-connection-limit'
-              : undefined;
+        : (this.perIp.get(ip) ?? 0) >= (this.options.maxPerIp ?? LISTENER_DEFAULTS.maxPerIp)
+          ? 'too-many-from-address'
+          : this.options.accepting && !this.options.accepting()
+            ? 'over-connection-limit'
+            : undefined;
     if (early) {
       this.count(early);
       socket.destroy();
       return;
+    }
+    // Every slot taken: the connection that has waited longest gives up its slot (see above).
+    if (this.pending.size >= (this.options.maxHandshaking ?? LISTENER_DEFAULTS.maxHandshaking)) {
+      const oldest = this.pending.values().next();
+      if (!oldest.done) oldest.value('too-many-handshaking');
     }
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     socket.once('close', () => {
@@ -128,7 +160,6 @@ export class PeerListener {
       if (n <= 0) this.perIp.delete(ip);
       else this.perIp.set(ip, n);
     });
-    this.pending.add(socket);
     const opening = new IncomingHandshake({
       policy: this.options.encryption?.() ?? 'prefer',
       findInfoHash: (req2) => this.streamKeys.find(req2),
@@ -146,7 +177,8 @@ export class PeerListener {
       this.count(reason);
       socket.destroy();
     };
-    const timer = setTimeout(() => refuse('handshake-timeout'), this.options.handshakeTimeoutMs ?? 5_000);
+    const timer = setTimeout(() => refuse('handshake-timeout'), this.options.handshakeTimeoutMs ?? LISTENER_DEFAULTS.handshakeTimeoutMs);
+    this.pending.set(socket, refuse);
     const onData = (chunk: Buffer): void => {
       const r = opening.receive(chunk);
       if (r.kind === 'need-more') return;
@@ -164,7 +196,7 @@ export class PeerListener {
   }
 
   async close(): Promise<void> {
-    for (const s of this.pending) s.destroy();
+    for (const s of this.pending.keys()) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -2,7 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import type { Metainfo } from '@seedbox/protocol';
-import { Engine, type EngineOptions } from '../src/engine.js';
+import { Registry } from 'prom-client';
+import { createPeerWorkerMetrics } from '@seedbox/runtime';
+import { Engine, type EngineOptions, type EngineTick } from '../src/engine.js';
+import { recordTick } from '../src/fleet/figures.js';
+import { REFUSED_CONNECTIONS } from '../src/peer-listener.js';
 import { MemorySink, memoryData } from './support/memory-data.js';
 import { metaFor } from './support/scripted-peer.js';
 import { startSeedEngine } from './support/seed-engine.js';
@@ -37,7 +41,7 @@ function silent(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
 const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('connection limits', () => {
-  it('holds at most maxHandshaking silent connections, closes them at the deadline, and a real leech still downloads through the flood', async () => {
+  it('holds at most maxHandshaking silent connections, closes each at the deadline or for a newer one, and a real leech still downloads through the flood', async () => {
     const seed = await seedEngine({ incoming: { maxHandshaking: 20, maxPerIp: 10_000, handshakeTimeoutMs: 400 } });
     const port = seed.listenPort!;
     await Promise.all(Array.from({ length: 300 }, () => silent(port)));
@@ -61,9 +65,10 @@ describe('connection limits', () => {
     flooding = false;
     expect(sink.content().equals(data)).toBe(true);
     await settle(600);
-    // Every silent connection got its deadline.
-    expect(seed.refusedConnections['handshake-timeout']).toBeGreaterThanOrEqual(20);
-    expect(seed.connectionCount()).toBeLessThanOrEqual(21);
+    // Every silent connection is gone: made room for a newer one, or closed at its deadline.
+    const r = seed.refusedConnections;
+    expect((r['too-many-handshaking'] ?? 0) + (r['handshake-timeout'] ?? 0)).toBeGreaterThanOrEqual(300);
+    expect(seed.connectionCount()).toBeLessThanOrEqual(1);
   }, 30_000);
 
   it('a connection closed before its handshake frees its slot at once, not at the deadline', async () => {
@@ -77,6 +82,27 @@ describe('connection limits', () => {
     await Promise.all(Array.from({ length: 5 }, () => silent(seed.listenPort!)));
     await settle(100);
     expect(seed.refusedConnections['too-many-handshaking'] ?? 0).toBe(0);
+  });
+
+  it('gives a newcomer the slot of the connection that has waited longest when every slot is taken', async () => {
+    // A long deadline: without the eviction the leech would wait a minute for a slot.
+    const seed = await seedEngine({ incoming: { maxHandshaking: 5, maxPerIp: 100, handshakeTimeoutMs: 60_000 } });
+    const port = seed.listenPort!;
+    const five: Socket[] = [];
+    for (let i = 0; i < 5; i++) five.push(await silent(port));
+    await settle(100);
+    const firstClosed = new Promise<void>((resolve) => five[0]!.once('close', () => resolve()));
+    const sink = new MemorySink(meta);
+    const leech = new Engine({ sink, listen: false, tickMs: 100 });
+    await leech.start();
+    cleanups.push(() => leech.stop());
+    const torrent = leech.add(meta, { data: memoryData(meta.pieceCount), peers: [{ host: '127.0.0.1', port }] });
+    await new Promise<void>((resolve) => torrent.once('complete', resolve));
+    expect(sink.content().equals(data)).toBe(true);
+    // The oldest silent connection made room, and only it.
+    await firstClosed;
+    expect(five.slice(1).every((s) => !s.destroyed && s.readyState === 'open')).toBe(true);
+    expect(seed.refusedConnections['too-many-handshaking']).toBe(1);
   });
 
   it('takes at most maxPerIp connections from one address, and others from another', async () => {
@@ -125,5 +151,24 @@ describe('connection limits', () => {
     await settle(100);
     expect(seed.connectionCount()).toBe(4);
     expect(seed.refusedConnections['over-connection-limit']).toBe(3);
+  });
+
+  it('puts its figures in every tick, and recordTick turns them into the metrics', async () => {
+    const seed = await seedEngine({ incoming: { maxHandshaking: 2, maxPerIp: 100, handshakeTimeoutMs: 60_000 } });
+    expect(seed.connectionLimits).toEqual({ maxConnections: 500, maxHandshaking: 2, maxPerIp: 100, handshakeTimeoutMs: 60_000 });
+    for (let i = 0; i < 5; i++) await silent(seed.listenPort!);
+    await settle(100);
+    const tick = await new Promise<EngineTick>((resolve) => seed.once('tick', resolve));
+    expect(tick.connections.open).toBe(2);
+    expect(tick.connections.handshaking).toBe(2);
+    // Every reason is there, so a metric or a script sees 0 rather than nothing.
+    expect(Object.keys(tick.connections.refused).sort()).toEqual([...REFUSED_CONNECTIONS].sort());
+    expect(tick.connections.refused['too-many-handshaking']).toBe(3);
+    const registry = new Registry();
+    recordTick(createPeerWorkerMetrics(registry), tick, 0);
+    const text = await registry.metrics();
+    expect(text).toContain('seedbox_connections_refused_total{reason="too-many-handshaking"} 3');
+    expect(text).toContain('seedbox_connections_refused_total{reason="over-connection-limit"} 0');
+    expect(text).toMatch(/^seedbox_connections_handshaking 2$/m);
   });
 });

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { formatPeerAddress, isMagnetUri, type Metainfo } from '@seedbox/protocol';
-import { MetadataFetchError, type ResolvedMagnet, type Torrent } from '@seedbox/peer-worker';
+import { MetadataFetchError, type EngineTick, type ResolvedMagnet, type Torrent } from '@seedbox/peer-worker';
 import { CliError, UsageError } from '../cli-error.js';
 import {
   checked,
@@ -12,6 +12,7 @@ import {
   parseDht,
   parseEncryption,
   startEmbedded,
+  tickLine,
   type Embedded,
   type TorrentSnapshot,
 } from '../embedded.js';
@@ -134,8 +135,8 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
     torrent.on('closed', (s, reason, error) => {
       if (error) emit({ event: 'peer-closed', peer: s.address, client: s.remoteClient ?? null, reason, error: error.message });
     });
-    const report = (snap: TorrentSnapshot, time: number): void => {
-      if (json) out.write(`${JSON.stringify({ time, ...snap, eta: snap.eta ?? null })}\n`);
+    const report = (snap: TorrentSnapshot, tick: EngineTick): void => {
+      if (json) out.write(`${JSON.stringify(tickLine(snap, tick))}\n`);
       else bar?.render(snap);
     };
 
@@ -152,9 +153,9 @@ export async function download(argv: string[], out: NodeJS.WritableStream, err: 
     } else {
       result = await new Promise<Outcome>((resolve) => {
         const unsignal = onStopSignal(() => finish({ ok: false, reason: 'interrupted' }));
-        const onTick = (t: { time: number }): void => {
+        const onTick = (t: EngineTick): void => {
           const snap = torrent.snapshot();
-          report(snap, t.time);
+          report(snap, t);
           // With trackers, the engine asks them again when peers run out, as any
           // client does; with only --peer there is nobody else to ask.
           if (!snap.done && !canFind && !torrent.hasPeerProspects()) {

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { CliError, UsageError } from '../cli-error.js';
-import { checked, defaultResumeDir, parseListen, parseDht, parsePeerAddress, parseEncryption, reportUntilStopped, startEmbedded } from '../embedded.js';
+import { checked, defaultResumeDir, parseListen, parseDht, parsePeerAddress, parseEncryption, refusedText, reportUntilStopped, startEmbedded, tickLine } from '../embedded.js';
 import { ProgressBar } from '../progress.js';
 import { trackerReporting } from '../tracker-events.js';
 import { parseLimits } from './download.js';
@@ -73,7 +73,14 @@ export async function seed(argv: string[], out: NodeJS.WritableStream, err: Node
     if (check.have.count === 0 && peers.length === 0 && !engine.canFindPeers(meta.infoHashHex)) {
       throw new CliError(`no verified data for ${meta.name} in ${dir}: nothing to seed`);
     }
-    const line = { event: 'seeding', listenPort: engine.listenPort, piecesPresent: check.have.count, pieceCount: meta.pieceCount, fastPath: check.fastPath };
+    const line = {
+      event: 'seeding',
+      listenPort: engine.listenPort,
+      piecesPresent: check.have.count,
+      pieceCount: meta.pieceCount,
+      fastPath: check.fastPath,
+      connectionLimits: engine.connectionLimits,
+    };
     if (json) out.write(`${JSON.stringify({ time: Date.now(), ...line })}\n`);
     else err.write(`seeding ${meta.name}: ${check.have.count} of ${meta.pieceCount} pieces, port ${engine.listenPort}; stop with Ctrl-C\n`);
     // Peers dropped for breaking a rule are worth a line: they are what interop problems look like.
@@ -81,10 +88,15 @@ export async function seed(argv: string[], out: NodeJS.WritableStream, err: Node
       if (error) emit({ event: 'peer-closed', peer: s.address, client: s.remoteClient ?? null, reason, error: error.message });
     });
     const bar = json ? undefined : new ProgressBar(err);
-    await reportUntilStopped(engine, torrent, (snap, time) => {
-      if (json) out.write(`${JSON.stringify({ time, ...snap, eta: snap.eta ?? null })}\n`);
+    await reportUntilStopped(engine, torrent, (snap, tick) => {
+      if (json) out.write(`${JSON.stringify(tickLine(snap, tick))}\n`);
       else bar?.render(snap);
     });
+    // What a public port got meanwhile: connections refused by the listener's limits, by reason.
+    const connections = engine.connectionFigures();
+    emit({ event: 'stopped', connections });
+    const refused = refusedText(connections);
+    if (!json && refused !== undefined) err.write(`\n${refused}\n`);
   } finally {
     await e.stop();
   }
