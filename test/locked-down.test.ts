@@ -20,9 +20,9 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { health } from '@seedbox/proto';
 import { makeTestPki, type TestPki } from './support/certs.js';
-import { startFleet } from './support/fleet.js';
+import { startFleet, startService } from './support/fleet.js';
 import { startNatsServer } from './support/nats.js';
-import { cleanupAfter, cleanupAll, cleanupMark, makeTempDir, onCleanup, runToExit, type CommandResult } from './support/processes.js';
+import { cleanupAfter, cleanupAll, cleanupMark, makeTempDir, onCleanup, runToExit, spawnProcess, type CommandResult } from './support/processes.js';
 import { listTorrents, logLines, startServe } from './support/serve.js';
 import { needTools, tools } from './support/tools.js';
 
@@ -156,4 +156,29 @@ describe.skipIf(!need.available)('locked-down endpoints', () => {
     const serve = await run([cli, 'serve', '--data', dir, '--grpc-host', '0.0.0.0', '--grpc-port', '0', '--metrics-port', '0', '--listen-port', '0', '--web-port', '0']);
     expectOneLine(serve, new RegExp(`^seedbox serve: ${open.source}`));
   }, 90_000);
+
+  it('a NATS server that asks for a user and password: a service with SEEDBOX_NATS_USER and _PASSWORD gets in, one with a wrong password is refused and says so', async () => {
+    const nats = await startNatsServer({ auth: { user: 'seedbox', password: 'nats-password-for-the-test' } });
+    const dataDir = makeTempDir('nats-auth');
+    // Waits for its "ready" line: connected, its buckets made.
+    await startService('tracker-client', { natsUrl: nats.url, dataDir, id: 'tc-auth', env: { SEEDBOX_NATS_USER: 'seedbox', SEEDBOX_NATS_PASSWORD: 'nats-password-for-the-test' } });
+    const workDir = makeTempDir('nats-auth-wrong');
+    const wrong = spawnProcess(process.execPath, [join(root, 'services/tracker-client/dist/main.js')], {
+      name: 'tracker-client with a wrong NATS password',
+      logFile: join(workDir, 'tc.log'),
+      env: {
+        ...(process.env as Record<string, string>),
+        SEEDBOX_NATS_URL: nats.url,
+        SEEDBOX_NATS_USER: 'seedbox',
+        SEEDBOX_NATS_PASSWORD: 'not-the-password',
+        SEEDBOX_METRICS_HOST: '127.0.0.1',
+        SEEDBOX_METRICS_PORT: '0',
+        SEEDBOX_GRPC_PORT: '0',
+        SEEDBOX_DHT: 'false',
+        SEEDBOX_INSTANCE_ID: 'tc-wrong',
+      },
+    });
+    await wrong.waitForLine(/[Aa]uthori[sz]ation/, 15_000, 'the refusal to be logged');
+    expect(readFileSync(wrong.logFile, 'utf8')).not.toMatch(/"msg":"ready"/);
+  }, 60_000);
 });

@@ -13,6 +13,8 @@ export interface NatsServerOptions {
   maxPayload?: number;
   /** Clients only over TLS with this certificate; with `verify`, only those with a certificate `ca` signed. */
   tls?: { cert: string; key: string; ca: string; verify?: boolean };
+  /** Clients must give this user and password. */
+  auth?: { user: string; password: string };
   workDir?: string;
 }
 
@@ -31,6 +33,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Run
   const store = join(workDir, 'jetstream');
   mkdirSync(store, { recursive: true });
   const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store];
+  if (opts.auth) args.push('--user', opts.auth.user, '--pass', opts.auth.password);
   // max_payload and TLS with client certificates have no flags: they go in a config file.
   const conf: string[] = [];
   if (opts.maxPayload !== undefined) conf.push(`max_payload: ${opts.maxPayload}`);
