@@ -60,6 +60,13 @@ const trueClosest = (nodes: SimNode[], target: Uint8Array, k: number) =>
     .slice(0, k)
     .map((c) => idToHex(c.id));
 
+/** The lookup's k closest against the network's: the three closest exactly, and 7 of the 8. */
+function expectNearlyClosest(found: readonly NodeContact[], truth: readonly string[]): void {
+  const ids = found.map((c) => idToHex(c.id));
+  expect(ids.slice(0, 3)).toEqual(truth.slice(0, 3));
+  expect(ids.filter((id) => truth.includes(id)).length).toBeGreaterThanOrEqual(7);
+}
+
 describe('iterative lookup', () => {
   const nodes = network(300);
 
@@ -79,10 +86,7 @@ describe('iterative lookup', () => {
     // near the target keeps a full bucket without it can stay unseen (CI
     // saw the 8th closest missed, the 9th found, once). The closest ones
     // are found, and all but at most one of the 8.
-    const found = result.closest.map((c) => idToHex(c.id));
-    const truth = trueClosest(nodes.slice(1), target, 8);
-    expect(found.slice(0, 3)).toEqual(truth.slice(0, 3));
-    expect(found.filter((id) => truth.includes(id)).length).toBeGreaterThanOrEqual(7);
+    expectNearlyClosest(result.closest, trueClosest(nodes.slice(1), target, 8));
     expect(result.tokenHolders).toHaveLength(8);
     expect(stats.max).toBeLessThanOrEqual(3);
     expect(stats.sent).toBeLessThan(60);
@@ -108,7 +112,8 @@ describe('iterative lookup', () => {
       families: [4],
     });
     expect(result.queried - result.answered).toBe(4);
-    expect(result.closest.map((c) => idToHex(c.id))).toEqual(trueClosest(others, target, 8));
+    // As above: the closest found exactly, all but at most one of the 8 (CI saw the 8th missed, the 9th found).
+    expectNearlyClosest(result.closest, trueClosest(others, target, 8));
   });
 
   it('sends at most maxQueries, however many new nodes the answers invent', async () => {
