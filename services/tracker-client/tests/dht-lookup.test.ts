@@ -135,7 +135,7 @@ describe('iterative lookup', () => {
     const target = randomNodeId();
     const routers = nodes.slice(0, 2).map((n) => ({ host: n.contact.host, port: n.contact.port }));
     const result = await lookup({ ownId: me, target, method: 'find_node', seeds: routers, query: queryFn(nodes, { inFlight: 0, max: 0, sent: 0 }), families: [4] });
-    expect(result.closest.map((c) => idToHex(c.id))).toEqual(trueClosest(nodes, target, 8));
+    expectNearlyClosest(result.closest, trueClosest(nodes, target, 8));
   });
 
   it('rejects with an aborted DhtQueryError when its signal fires', async () => {
