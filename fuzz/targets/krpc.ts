@@ -37,7 +37,7 @@ function krpcSeeds(): Uint8Array[] {
     '64323a6970363a7f000001b797313a7264323a696432303a484e9db8542a6461a3305eb05f7e4815bf6218b5353a6e6f646573303a313a7069343639393965353a746f6b656e343a52a3a795363a76616c7565736c363a7f0000011ae16565313a74323a6732313a76343a4c540208313a79313a7265',
     '64323a697031383a00000000000000000000000000000001b738313a7264323a696432303a5d04aa1680477d28ecd6a65e6b7fdfa83c0ec130353a6e6f646573303a363a6e6f6465733633383a515545524945525f5f5f5f5f5f5f5f5f5f5f5f5f00000000000000000000000000000001b738313a7069343639303465353a746f6b656e343aebb5bd8465313a74323a4736313a76343a4c540208313a79313a7265',
     '64313a656c693230336532323a696e76616c69642076616c756520666f72202769642765313a74323a6231313a76343a4c540208313a79313a6565',
-    '64313a7264323a696432303aa58a1eeca11e7de0fea7a96ae7df8b9016c717ff353a746f6b656e383a17c425da4add1fd0363a76616c7565736c363ac00002021ae16565313a74323a6732313a79313a7265',
+    '64313a7264323a696432303aa58a1eeca11e7de0fea7a96ae7df8b9016c717ff353a746f6b656e383a17c425da4add1fd0363a76616c7565736c363acb0071021ae16565313a74323a6732313a79313a7265',
   ].map(hex);
   // Built with the encoder: every message kind and every optional key in at least one seed.
   const id = bytesOf(20, (i) => i * 7 + 1);
@@ -51,7 +51,7 @@ function krpcSeeds(): Uint8Array[] {
     { kind: 'query', t, query: { method: 'get_peers', id, infoHash: target, want: ['n6'] } },
     { kind: 'query', t, query: { method: 'announce_peer', id, infoHash: target, port: 6881, token: latin1('tokn'), impliedPort: false } },
     { kind: 'response', t, ip: { host: '198.51.100.9', port: 40000 }, response: { id, nodes, nodes6 } },
-    { kind: 'response', t, ip: { host: '2001:db8::99', port: 40000 }, response: { id, token: latin1('tokn'), values: [{ host: '192.0.2.1', port: 1 }, { host: '2001:db8::7', port: 65535 }] } },
+    { kind: 'response', t, ip: { host: '2001:db8::99', port: 40000 }, response: { id, token: latin1('tokn'), values: [{ host: '203.0.113.1', port: 1 }, { host: '2001:db8::7', port: 65535 }] } },
     { kind: 'error', t, code: KRPC_ERROR.methodUnknown, message: 'Method Unknown' },
   ];
   return [...captured('krpc'), ...bep5, ...real, ...built.map((m) => new Uint8Array(encodeKrpc(m)))];
