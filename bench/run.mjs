@@ -355,12 +355,9 @@ const LEECHES = {
   // the torrent added over gRPC, the seed found through the tracker. Its
   // time runs from the add to the last piece verified (a fleet is running
   // before torrents are added); its CPU is everything's, nats-server's too.
-  'seedbox-distributed': async (t, out, _seed, o) => {
-    const r = await timed('node', [join(root, 'bench/distributed_leech.mjs'), t, out], o);
-    const line = r.out.split('\n').find((l) => l.startsWith('{"seconds"'));
-    if (!line) throw new Error(`distributed_leech printed no time: ${r.out.slice(-500)}`);
-    return { ...r, wall: JSON.parse(line).seconds };
-  },
+  'seedbox-distributed': (t, out, _seed, o) => distributedLeech(t, out, [], o),
+  // The same with the pieces' bytes on the direct data path (SEEDBOX_PIECE_DATA=direct).
+  'seedbox-direct': (t, out, _seed, o) => distributedLeech(t, out, ['--direct'], o),
   webtorrent: (t, out, seed, o) => timed('node', [join(root, 'bench/webtorrent_leech.mjs'), t, out, seed], o),
   libtorrent: (t, out, seed, o) => timed('/usr/bin/python3', [join(root, 'bench/lt_peer.py'), t, out, '--listen', '127.0.0.1:0', '--peer', seed], o),
   // aria2 learns peers only from a tracker.
@@ -372,6 +369,15 @@ const LEECHES = {
     ], o),
   transmission: transmissionLeech,
 };
+
+/** The fleet as processes (bench/distributed_leech.mjs): its time, and each process's CPU and peak RSS. */
+async function distributedLeech(t, out, extra, o) {
+  const r = await timed('node', [join(root, 'bench/distributed_leech.mjs'), t, out, ...extra], o);
+  const line = r.out.split('\n').find((l) => l.startsWith('{"seconds"'));
+  if (!line) throw new Error(`distributed_leech printed no time: ${r.out.slice(-500)}`);
+  const { seconds, procs } = JSON.parse(line);
+  return { ...r, wall: seconds, procs };
+}
 
 /**
  * Our client, with its resume data kept in the output folder (not in the
@@ -839,6 +845,7 @@ function summarize(name, sizeMiB, results, { servedMiB = sizeMiB } = {}) {
           medianCpuSeconds: median(good.map((r) => r.cpu)),
           peakRssMiB: Math.max(...good.map((r) => r.rssMiB)),
           allSeconds: good.map((r) => Number(r.wall.toFixed(3))),
+          ...(good[0].procs ? { procs: procMedians(good.map((r) => r.procs)) } : {}),
           ...(capped ? { capped: true, allMiB: good.map((r) => Number(((r.bytes ?? servedMiB * MiB) / MiB).toFixed(2))) } : {}),
         }
       : { runs: 0, failures: runs.length, errors: runs.map((r) => r.error).filter(Boolean) };
@@ -846,6 +853,16 @@ function summarize(name, sizeMiB, results, { servedMiB = sizeMiB } = {}) {
   const ours = rows.seedbox?.medianSeconds;
   for (const r of Object.values(rows)) if (ours && r.medianSeconds) r.timeVsSeedbox = r.medianSeconds / ours;
   return { scenario: name, sizeMiB: Number(sizeMiB.toFixed(1)), rows };
+}
+
+/** Per process of a fleet run: median CPU seconds and the highest peak RSS. */
+function procMedians(runs) {
+  const out = {};
+  for (const name of Object.keys(runs[0])) {
+    const of = runs.map((p) => p[name]).filter(Boolean);
+    out[name] = { cpu: Number(median(of.map((u) => u.cpu)).toFixed(2)), peakRssMiB: Math.round(Math.max(...of.map((u) => u.rssMiB))) };
+  }
+  return out;
 }
 
 function printTable(s) {
@@ -875,6 +892,11 @@ function printTable(s) {
     );
   }
   if (Object.values(s.rows).some((r) => r.capped)) log('(~: stopped at the time cap; time projected from the rate reached by then)');
+  for (const [client, r] of Object.entries(s.rows)) {
+    if (!r.procs) continue;
+    const parts = Object.entries(r.procs).map(([n, u]) => `${n} ${u.cpu.toFixed(2)} s ${u.peakRssMiB} MiB`);
+    log(`${client}: per process (cpu s, peak rss): ${parts.join(', ')}`);
+  }
 }
 
 const size = (dflt) => Number(args['size-mib'] ?? dflt);

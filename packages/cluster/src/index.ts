@@ -8,6 +8,7 @@ export * from './nats-piece-sink.js';
 export * from './piece-write-server.js';
 export * from './fleet-state.js';
 export * from './piece-sink.js';
+export * from './lean-nats/lean-nats-connection.js';
 export * from './service-process.js';
 export * from './service-heartbeat.js';
 export * from './fleet-store.js';

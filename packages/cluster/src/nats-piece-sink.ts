@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
-import { ErrorCode, Events, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type NatsError } from 'nats';
+import { LeanNatsError, type LeanMsg, type LeanNatsConnection } from './lean-nats/lean-nats-connection.js';
+import { pieceBuffers } from '@seedbox/runtime';
 import type { PieceSink, PieceWrite, PieceWriteOutcome } from './piece-sink.js';
 import { PieceWriteResult, PieceWriteStatus } from '@seedbox/proto';
 import { toOutcome } from './piece-write-result.js';
@@ -33,7 +34,8 @@ import { H_CONTINUE, H_INCOMPLETE, H_INFO_HASH, H_LENGTH, H_OFFSET, H_PIECE, H_W
  */
 
 export interface NatsPieceSinkOptions {
-  nc: NatsConnection;
+  /** The piece path's own connection (lean-nats-connection.ts): pieces never go through nats.js. */
+  bus: LeanNatsConnection;
   /** Names this worker's write ids (for logs and the writers' metrics). */
   workerId: string;
   /** Pieces sent and not yet answered. Default 16. */
@@ -66,36 +68,10 @@ export class NatsPieceSink implements PieceSink {
   private closed = false;
   private readonly closeController = new AbortController();
 
-  /** Rejected (and replaced) when the connection drops: answers under way then will never come. */
-  private connectionLost!: Promise<never>;
-  private loseConnection!: (e: Error) => void;
-
   constructor(private readonly options: NatsPieceSinkOptions) {
     this.maxInFlight = options.maxInFlight ?? 16;
     // Every piece waiting to be sent again listens for close().
     setMaxListeners(0, this.closeController.signal);
-    this.armConnectionLost();
-    void (async () => {
-      for await (const s of options.nc.status()) {
-        if (s.type === Events.Disconnect || s.type === Events.Reconnect) {
-          // Replies to requests sent before a reconnect are lost with the
-          // old connection: send those pieces again now, not after the
-          // reply timeout.
-          this.loseConnection(new Error(`NATS ${s.type}`));
-          this.armConnectionLost();
-        }
-      }
-    })().catch(() => {});
-  }
-
-  private armConnectionLost(): void {
-    this.connectionLost = new Promise<never>((_, reject) => (this.loseConnection = reject));
-    this.connectionLost.catch(() => {});
-  }
-
-  /** A request, abandoned when the connection drops under it. */
-  private request(subject: string, data: Uint8Array, opts: { headers: MsgHdrs; timeout: number }): Promise<Msg> {
-    return Promise.race([this.options.nc.request(subject, data, opts), this.connectionLost]);
   }
 
   get piecesInFlight(): number {
@@ -141,7 +117,7 @@ export class NatsPieceSink implements PieceSink {
     for (let attempt = 0; ; attempt++) {
       if (this.closed) return { status: 'io-error', error: 'the piece sink is closed' };
       // max_payload is the server's: read it per attempt, since a reconnect may land on another.
-      const size = Math.max(64 * 1024, (this.options.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM);
+      const size = Math.max(64 * 1024, this.options.bus.maxPayload - HEADER_ROOM);
       if (!chunks || size !== chunkSize) {
         chunks = toChunks(w.blocks, length, size);
         chunkSize = size;
@@ -157,7 +133,12 @@ export class NatsPieceSink implements PieceSink {
         } else if (result.status === PieceWriteStatus.PIECE_WRITE_STATUS_IO_ERROR && ioErrors++ < (this.options.ioErrorRetries ?? 3)) {
           reason = `writer ${result.writerId} could not write it: ${result.error}`;
         } else {
-          return toOutcome(result);
+          // A writer answered, so every byte sent before the answer left
+          // this process's socket (one ordered stream): the piece's buffer
+          // is free for the next one.
+          const outcome = toOutcome(result);
+          if (outcome.status !== 'unknown-torrent') for (const b of w.blocks) pieceBuffers.give(b);
+          return outcome;
         }
       } catch (e) {
         reason = describeNatsError(e);
@@ -168,35 +149,32 @@ export class NatsPieceSink implements PieceSink {
     }
   }
 
-  /** One send of the whole piece. Throws on anything that is not a writer's answer. */
+  /**
+   * One send of the whole piece. Throws on anything that is not a writer's
+   * answer; a connection that drops fails the request under way at once
+   * (the answer would be lost with it), so the piece goes again without
+   * waiting out the timeout.
+   */
   private async attempt(w: PieceWrite, length: number, chunks: Uint8Array[], writeId: string): Promise<PieceWriteResult | 'incomplete'> {
-    const { nc } = this.options;
+    const { bus } = this.options;
     const replyTimeout = this.options.replyTimeoutMs ?? 30_000;
-    const h = natsHeaders();
-    h.set(H_INFO_HASH, w.infoHash);
-    h.set(H_PIECE, String(w.index));
-    h.set(H_LENGTH, String(length));
-    h.set(H_WRITE_ID, writeId);
-    h.set(H_OFFSET, '0');
     const single = chunks.length === 1;
-    const first = await this.request(PIECE_OFFER, chunks[0]!, {
-      headers: h,
+    const first = await bus.request(PIECE_OFFER, chunks[0]!, {
+      headers: { [H_INFO_HASH]: w.infoHash, [H_PIECE]: String(w.index), [H_LENGTH]: String(length), [H_WRITE_ID]: writeId, [H_OFFSET]: '0' },
       timeout: single ? replyTimeout : (this.options.offerTimeoutMs ?? 5000),
     });
     if (single) return readResult(first);
-    const next = first.headers?.get(H_CONTINUE);
+    const next = first.header(H_CONTINUE);
     if (!next) return readResult(first); // refused at the offer (a bad header, say)
     let offset = chunks[0]!.byteLength;
     for (let i = 1; i < chunks.length; i++) {
-      const ch = natsHeaders();
-      ch.set(H_WRITE_ID, writeId);
-      ch.set(H_OFFSET, String(offset));
+      const headers = { [H_WRITE_ID]: writeId, [H_OFFSET]: String(offset) };
       const chunk = chunks[i]!;
       offset += chunk.byteLength;
       if (i < chunks.length - 1) {
-        nc.publish(next, chunk, { headers: ch });
+        bus.publish(next, chunk, { headers });
       } else {
-        return readResult(await this.request(next, chunk, { headers: ch, timeout: replyTimeout }));
+        return readResult(await bus.request(next, chunk, { headers, timeout: replyTimeout }));
       }
     }
     throw new Error('unreachable: a piece of several chunks ends with a request');
@@ -233,8 +211,8 @@ function toChunks(blocks: readonly Uint8Array[], length: number, size: number): 
   return chunks;
 }
 
-function readResult(msg: Msg): PieceWriteResult | 'incomplete' {
-  if (msg.headers?.has(H_INCOMPLETE)) return 'incomplete';
+function readResult(msg: LeanMsg): PieceWriteResult | 'incomplete' {
+  if (msg.header(H_INCOMPLETE) !== undefined) return 'incomplete';
   try {
     return PieceWriteResult.decode(msg.data);
   } catch (e) {
@@ -243,12 +221,11 @@ function readResult(msg: Msg): PieceWriteResult | 'incomplete' {
 }
 
 function describeNatsError(e: unknown): string {
-  const code = (e as NatsError).code;
-  if (code === ErrorCode.NoResponders) return 'no disk-writer is listening';
-  if (code === ErrorCode.Timeout) return 'no answer in time';
-  if (code === ErrorCode.Disconnect || code === ErrorCode.ConnectionClosed) return 'disconnected from NATS';
-  if (/^NATS (disconnect|reconnect)$/.test((e as Error).message ?? '')) return 'the connection to NATS dropped while waiting';
-  return (e as Error).message ?? String(e);
+  if (!(e instanceof LeanNatsError)) return (e as Error).message ?? String(e);
+  if (e.code === 'no-responders') return 'no disk-writer is listening';
+  if (e.code === 'timeout') return 'no answer in time';
+  if (e.code === 'disconnected') return 'the connection to NATS dropped while waiting';
+  return 'the connection to NATS is closed';
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {

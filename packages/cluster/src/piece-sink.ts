@@ -10,7 +10,11 @@ export interface PieceWrite {
   /**
    * The piece's bytes in order, as received; never concatenated on the way.
    * The sink owns them from the call on: an in-process sink may transfer
-   * them to a worker thread, which leaves the caller's views detached.
+   * them to a worker thread, which leaves the caller's views detached. Once
+   * it answers (with anything but unknown-torrent, which a caller may send
+   * again as it is), it may give them to the process's piece buffers
+   * (@seedbox/runtime's pieceBuffers) for the next piece: the caller must
+   * not read them after the answer.
    */
   blocks: readonly Uint8Array[];
 }

@@ -1,4 +1,4 @@
-import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import type { LeanMsg, LeanNatsConnection, LeanSubscription } from './lean-nats/lean-nats-connection.js';
 import type { PieceSink, PieceWriteOutcome } from './piece-sink.js';
 import { PieceWriteResult, PieceWriteStatus } from '@seedbox/proto';
 import { OUTCOME_STATUS } from './piece-write-result.js';
@@ -32,7 +32,12 @@ import {
  */
 
 export interface PieceWriteServerOptions {
-  nc: NatsConnection;
+  /**
+   * The piece path's own connection (lean-nats-connection.ts): a piece's
+   * payload arrives in a buffer of its own, which the SHA-1 pool moves to a
+   * thread without copying it again.
+   */
+  bus: LeanNatsConnection;
   /** Unique among the writers: names its chunk subject. */
   writerId: string;
   /** Where verified pieces go: the DiskWriter (which verifies and retries I/O itself). */
@@ -83,19 +88,15 @@ export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
   let writing = 0;
   let stopping = false;
   let rejoin: NodeJS.Timeout | undefined;
-  const enc = new TextEncoder();
+  const empty = new Uint8Array(0);
 
-  const respond = (msg: Msg, result: Omit<PieceWriteResult, 'writerId'>): void => {
-    if (!msg.reply) return;
+  const respond = (msg: LeanMsg, result: Omit<PieceWriteResult, 'writerId'>): void => {
     msg.respond(PieceWriteResult.encode({ ...result, writerId: o.writerId }).finish());
   };
-  const respondIncomplete = (msg: Msg): void => {
-    if (!msg.reply) return;
-    const h = natsHeaders();
-    h.set(H_INCOMPLETE, '1');
-    msg.respond(enc.encode(''), { headers: h });
+  const respondIncomplete = (msg: LeanMsg): void => {
+    msg.respond(empty, { [H_INCOMPLETE]: '1' });
   };
-  const refuse = (msg: Msg, why: string, meta?: { infoHash: string; index: number; writeId: string }): void => {
+  const refuse = (msg: LeanMsg, why: string, meta?: { infoHash: string; index: number; writeId: string }): void => {
     o.onRefused?.(why);
     respond(msg, {
       infoHash: meta?.infoHash ?? '',
@@ -107,7 +108,7 @@ export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
     });
   };
 
-  const write = async (msg: Msg, writeId: string, infoHash: string, index: number, chunks: Uint8Array[], length: number): Promise<void> => {
+  const write = async (msg: LeanMsg, writeId: string, infoHash: string, index: number, chunks: Uint8Array[], length: number): Promise<void> => {
     writing++;
     const started = performance.now();
     let outcome: PieceWriteOutcome;
@@ -130,10 +131,9 @@ export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
     });
   };
 
-  const takeOffers = (): Subscription => o.nc.subscribe(PIECE_OFFER, { queue: DISK_WRITERS, callback: onOffer });
-  const onOffer = (err: Error | null, msg: Msg): void => {
-    if (err) return;
-    const meta = readOfferHeaders(msg.headers, maxLength);
+  const takeOffers = (): LeanSubscription => o.bus.subscribe(PIECE_OFFER, { queue: DISK_WRITERS }, onOffer);
+  const onOffer = (msg: LeanMsg): void => {
+    const meta = readOfferHeaders(msg, maxLength);
     if (typeof meta === 'string') return refuse(msg, meta);
     const data = msg.data;
     if (data.byteLength > meta.length) return refuse(msg, `piece ${meta.index}: ${data.byteLength} bytes offered for a piece of ${meta.length}`, meta);
@@ -148,11 +148,9 @@ export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
     const timer = setTimeout(() => partials.delete(meta.writeId), o.partialTimeoutMs ?? 30_000);
     timer.unref();
     partials.set(meta.writeId, { infoHash: meta.infoHash, index: meta.index, length: meta.length, received: data.byteLength, chunks: [data], timer });
-    const h = natsHeaders();
-    h.set(H_CONTINUE, subject);
-    msg.respond(enc.encode(''), { headers: h });
+    msg.respond(empty, { [H_CONTINUE]: subject });
   };
-  let offers: Subscription | undefined = takeOffers();
+  let offers: LeanSubscription | undefined = takeOffers();
 
   /** Out of the queue group for a while; the pieces under way here are still answered. */
   const stepBack = (reason: string): void => {
@@ -171,12 +169,10 @@ export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
     o.onStepBack?.({ reason, seconds: ms / 1000 });
   };
 
-  const chunks: Subscription = o.nc.subscribe(subject, {
-    callback: (err, msg) => {
-      if (err) return;
-      const writeId = msg.headers?.get(H_WRITE_ID) ?? '';
+  const chunks: LeanSubscription = o.bus.subscribe(subject, {}, (msg) => {
+      const writeId = msg.header(H_WRITE_ID) ?? '';
       const p = partials.get(writeId);
-      const offset = Number(msg.headers?.get(H_OFFSET));
+      const offset = Number(msg.header(H_OFFSET));
       if (!p || offset !== p.received || p.received + msg.data.byteLength > p.length) {
         // Forgotten (timed out), out of order, or too long: a chunk went
         // missing. Drop what we have; the worker sends the piece again.
@@ -193,7 +189,6 @@ export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
       clearTimeout(p.timer);
       partials.delete(writeId);
       void write(msg, writeId, p.infoHash, p.index, p.chunks, p.length);
-    },
   });
 
   return {
@@ -221,16 +216,17 @@ export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
 const HEX40 = /^[0-9a-f]{40}$/;
 
 /** The offer's headers, checked; a string says which rule broke. */
-function readOfferHeaders(h: MsgHdrs | undefined, maxLength: number): { infoHash: string; index: number; length: number; writeId: string } | string {
-  if (!h) return 'an offer without headers';
-  const infoHash = (h.get(H_INFO_HASH) ?? '').toLowerCase();
-  if (!HEX40.test(infoHash)) return `${H_INFO_HASH} '${h.get(H_INFO_HASH)}' is not 40 hex digits`;
-  const index = Number(h.get(H_PIECE));
-  if (!Number.isSafeInteger(index) || index < 0) return `${H_PIECE} '${h.get(H_PIECE)}' is not a piece index`;
-  const length = Number(h.get(H_LENGTH));
-  if (!Number.isSafeInteger(length) || length < 1 || length > maxLength) return `${H_LENGTH} '${h.get(H_LENGTH)}' is not in 1..${maxLength}`;
-  const writeId = h.get(H_WRITE_ID);
+function readOfferHeaders(msg: LeanMsg, maxLength: number): { infoHash: string; index: number; length: number; writeId: string } | string {
+  const h = (name: string): string | undefined => msg.header(name);
+  if (h(H_INFO_HASH) === undefined && h(H_WRITE_ID) === undefined) return 'an offer without headers';
+  const infoHash = (h(H_INFO_HASH) ?? '').toLowerCase();
+  if (!HEX40.test(infoHash)) return `${H_INFO_HASH} '${h(H_INFO_HASH)}' is not 40 hex digits`;
+  const index = Number(h(H_PIECE));
+  if (!Number.isSafeInteger(index) || index < 0) return `${H_PIECE} '${h(H_PIECE)}' is not a piece index`;
+  const length = Number(h(H_LENGTH));
+  if (!Number.isSafeInteger(length) || length < 1 || length > maxLength) return `${H_LENGTH} '${h(H_LENGTH)}' is not in 1..${maxLength}`;
+  const writeId = h(H_WRITE_ID);
   if (!writeId) return `${H_WRITE_ID} is missing`;
-  if (h.get(H_OFFSET) !== '0') return `an offer starts at ${H_OFFSET} 0`;
+  if (h(H_OFFSET) !== '0') return `an offer starts at ${H_OFFSET} 0`;
   return { infoHash, index, length, writeId };
 }

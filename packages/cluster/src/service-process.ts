@@ -28,6 +28,7 @@ import {
   type ServiceName,
 } from '@seedbox/runtime';
 import { health } from '@seedbox/proto';
+import { LeanNatsConnection } from './lean-nats/lean-nats-connection.js';
 import { sendHeartbeats, type HeartbeatSender, type ServiceFigures } from './service-heartbeat.js';
 
 /**
@@ -47,6 +48,12 @@ export interface ServiceContext<C> {
   registry: Registry;
   metrics: CommonMetrics;
   health: HealthService;
+  /**
+   * The piece path's own connection to the same servers with the same
+   * credentials (lean-nats-connection.ts), connected; closed after the
+   * service's own shutdown steps.
+   */
+  openPieceBus(): Promise<LeanNatsConnection>;
   /** Steps run in order on SIGTERM/SIGINT, before NATS is drained. */
   onShutdown(name: string, run: () => Promise<void> | void): void;
 }
@@ -166,6 +173,7 @@ export async function runService<S extends ConfigSchema>(def: ServiceDefinition<
       figures: () => figures?.(),
     });
 
+    let pieceBus: LeanNatsConnection | undefined;
     const ctx: ServiceContext<ConfigOf<S> & CommonConfig> = {
       config,
       log,
@@ -173,6 +181,18 @@ export async function runService<S extends ConfigSchema>(def: ServiceDefinition<
       registry,
       metrics,
       health: healthService,
+      openPieceBus: async () => {
+        const o = natsOptions(config, `${def.service}/${config.instanceId}`);
+        pieceBus ??= new LeanNatsConnection({
+          ...o,
+          servers: Array.isArray(o.servers) ? o.servers : [o.servers ?? ''],
+          tls: o.tls ? { caFile: o.tls.caFile, certFile: o.tls.certFile, keyFile: o.tls.keyFile } : undefined,
+          onState: (state, detail) => (state === 'reconnecting' ? log.warn('piece path: disconnected from NATS', { detail }) : log.info(`piece path: ${state}`, { detail })),
+          onProblem: (detail) => log.debug('piece path: NATS connection problem', { detail }),
+        });
+        await pieceBus.connected();
+        return pieceBus;
+      },
       onShutdown: (name, run) => steps.push({ name, run }),
     };
     const started = await def.start(ctx);
@@ -213,6 +233,7 @@ export async function runService<S extends ConfigSchema>(def: ServiceDefinition<
         // The last heartbeat says it is leaving, so the fleet view shows it gone at once rather than 10 s later.
         { name: 'say goodbye', run: async () => heartbeat.stop() },
         { name: 'close gRPC', run: () => grpcServer.close(2000) },
+        { name: 'close the piece path', run: async () => pieceBus?.close() },
         { name: 'drain NATS', run: () => nc.drain() },
         { name: 'close HTTP', run: () => http.close() },
       ],

@@ -6,10 +6,10 @@
  * answered at once.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { connect, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PieceSink, PieceWrite, PieceWriteOutcome } from '../src/index.js';
 import { NatsPieceSink, servePieceWrites, type PieceWriteServer } from '../src/index.js';
+import { LeanNatsConnection } from '../src/lean-nats/lean-nats-connection.js';
 import { startNatsServer, type RunningNats } from '../../../test/support/nats.js';
 import { cleanupAfter, cleanupAll, cleanupMark, sleep } from '../../../test/support/processes.js';
 import { needTool, tools } from '../../../test/support/tools.js';
@@ -39,14 +39,16 @@ class Sink implements PieceSink {
 
 describe.skipIf(!nats.available)('a disk-writer whose disk fails steps back', () => {
   let server: RunningNats;
-  const conns: NatsConnection[] = [];
+  const conns: LeanNatsConnection[] = [];
   const servers: PieceWriteServer[] = [];
   let mark = 0;
 
-  async function conn(): Promise<NatsConnection> {
-    const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-    conns.push(nc);
-    return nc;
+  /** The piece path's own lean connection, as the services make it. */
+  async function conn(): Promise<LeanNatsConnection> {
+    const c = new LeanNatsConnection({ servers: [server.url], reconnectTimeWait: 100 });
+    conns.push(c);
+    await c.connected();
+    return c;
   }
 
   beforeEach(async () => {
@@ -55,7 +57,7 @@ describe.skipIf(!nats.available)('a disk-writer whose disk fails steps back', ()
   });
   afterEach(async () => {
     for (const s of servers.splice(0)) await s.stop(0);
-    for (const nc of conns.splice(0)) await nc.close().catch(() => {});
+    for (const c of conns.splice(0)) await c.close();
     await cleanupAfter(mark);
   });
   afterAll(cleanupAll);
@@ -67,16 +69,16 @@ describe.skipIf(!nats.available)('a disk-writer whose disk fails steps back', ()
     const good = new Sink(pieces);
     const events: string[] = [];
     const badServer = servePieceWrites({
-      nc: await conn(),
+      bus: await conn(),
       writerId: 'bad',
       sink: bad,
       stepBackMs: 1500,
       onStepBack: ({ reason, seconds }) => events.push(`out ${seconds}s: ${reason}`),
       onRejoin: () => events.push('back'),
     });
-    servers.push(badServer, servePieceWrites({ nc: await conn(), writerId: 'good', sink: good }));
+    servers.push(badServer, servePieceWrites({ bus: await conn(), writerId: 'good', sink: good }));
     const retries: string[] = [];
-    const worker = new NatsPieceSink({ nc: await conn(), workerId: 'pw1', maxInFlight: 4, retryBaseMs: 20, onRetry: (_p, why) => retries.push(why) });
+    const worker = new NatsPieceSink({ bus: await conn(), workerId: 'pw1', maxInFlight: 4, retryBaseMs: 20, onRetry: (_p, why) => retries.push(why) });
     const write = (index: number): Promise<PieceWriteOutcome> => worker.writePiece({ infoHash: HASH, index, blocks: [Uint8Array.from(pieces.get(index)!)] });
 
     const outcomes = await Promise.all([...pieces.keys()].map(write));
@@ -105,8 +107,8 @@ describe.skipIf(!nats.available)('a disk-writer whose disk fails steps back', ()
     const pieces = new Map([[0, randomBytes(10_000)]]);
     const a = new Sink(pieces, true);
     const b = new Sink(pieces, true);
-    servers.push(servePieceWrites({ nc: await conn(), writerId: 'a', sink: a, stepBackMs: 200 }), servePieceWrites({ nc: await conn(), writerId: 'b', sink: b, stepBackMs: 200 }));
-    const worker = new NatsPieceSink({ nc: await conn(), workerId: 'pw1', retryBaseMs: 20, ioErrorRetries: 3 });
+    servers.push(servePieceWrites({ bus: await conn(), writerId: 'a', sink: a, stepBackMs: 200 }), servePieceWrites({ bus: await conn(), writerId: 'b', sink: b, stepBackMs: 200 }));
+    const worker = new NatsPieceSink({ bus: await conn(), workerId: 'pw1', retryBaseMs: 20, ioErrorRetries: 3 });
     expect(await worker.writePiece({ infoHash: HASH, index: 0, blocks: [Uint8Array.from(pieces.get(0)!)] })).toEqual({ status: 'io-error', error: FULL.error });
     // The first answer and three more sends, spread over both writers as they stepped back in turn.
     expect(a.calls + b.calls).toBe(4);
@@ -118,9 +120,9 @@ describe.skipIf(!nats.available)('a disk-writer whose disk fails steps back', ()
     const pieces = new Map([[0, randomBytes(10_000)]]);
     const sink = new Sink(pieces);
     const steps: string[] = [];
-    const s = servePieceWrites({ nc: await conn(), writerId: 'w', sink, onStepBack: ({ reason }) => steps.push(reason) });
+    const s = servePieceWrites({ bus: await conn(), writerId: 'w', sink, onStepBack: ({ reason }) => steps.push(reason) });
     servers.push(s);
-    const worker = new NatsPieceSink({ nc: await conn(), workerId: 'pw1' });
+    const worker = new NatsPieceSink({ bus: await conn(), workerId: 'pw1' });
     const corrupt = Buffer.from(pieces.get(0)!);
     corrupt[7] = corrupt[7]! ^ 1;
     expect(await worker.writePiece({ infoHash: HASH, index: 0, blocks: [corrupt] })).toEqual({ status: 'hash-mismatch' });

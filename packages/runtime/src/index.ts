@@ -81,3 +81,4 @@ export {
 export { installShutdown, type ShutdownOptions, type ShutdownStep, type ShutdownTrigger, type SignalSource } from './shutdown.js';
 export { listenOrExplain, readSettingFile, routeGrpcLogs, settingOrExplain, StartupError } from './startup.js';
 export { bearerTokenInterceptor, grpcAccessOf, tokenInterceptor, type GrpcAccess } from './grpc-access.js';
+export { PieceBufferPool, pieceBuffers } from './piece-buffers.js';

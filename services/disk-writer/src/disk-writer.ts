@@ -1,4 +1,5 @@
 import type { PieceSink, PieceWrite, PieceWriteOutcome } from './piece-sink.js';
+import { pieceBuffers } from '@seedbox/runtime';
 import { Sha1Pool, StorageError, StorageIoError, TorrentStorage, type Sha1Hasher, type StorageLayout } from '@seedbox/storage';
 
 /**
@@ -94,17 +95,26 @@ export class DiskWriter implements PieceSink {
       return { status: 'io-error', error: `piece ${w.index} came with ${size} bytes; it has ${expectedSize}` };
     }
     let blocks: Uint8Array[];
+    let digest: Buffer;
     try {
       // The hasher may transfer the blocks to a worker: from here on, use the ones it gives back.
-      const { digest, buffers } = await this.hasher.hash(w.blocks);
-      if (!digest.equals(storage.expectedHash(w.index))) return { status: 'hash-mismatch' };
-      blocks = buffers;
+      ({ digest, buffers: blocks } = await this.hasher.hash(w.blocks));
     } catch (err) {
       return { status: 'io-error', error: `piece ${w.index} could not be hashed: ${(err as Error).message}` };
     }
+    try {
+      if (!digest.equals(storage.expectedHash(w.index))) return { status: 'hash-mismatch' };
+      return await this.write(storage, w.index, blocks, started);
+    } finally {
+      // Hashed, written or not: the bytes are done with (the PieceSink contract), so the next piece may use them.
+      for (const b of blocks) pieceBuffers.give(b);
+    }
+  }
+
+  private async write(storage: TorrentStorage, index: number, blocks: Uint8Array[], started: number): Promise<PieceWriteOutcome> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await storage.writePiece(w.index, blocks);
+        await storage.writePiece(index, blocks);
         return { status: 'written', micros: Math.round((performance.now() - started) * 1000) };
       } catch (err) {
         // A full or flaky volume may recover; the piece is held and retried

@@ -29,7 +29,7 @@ import { moveTorrentContent, Sha1Pool, torrentDir, torrentRemovalPath } from '@s
 export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
   service: 'disk-writer',
   schema: diskWriterOptions,
-  async start({ config, log, nc, registry, onShutdown }) {
+  async start({ config, log, nc, registry, onShutdown, openPieceBus }) {
     const m = createDiskWriterMetrics(registry);
     const written = new WriteFigures();
     const state = await FleetState.open(nc);
@@ -76,7 +76,7 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
     };
 
     const server = servePieceWrites({
-      nc,
+      bus: await openPieceBus(),
       writerId: config.instanceId,
       sink,
       onResult: ({ infoHash, index, outcome, bytes, seconds }) => {

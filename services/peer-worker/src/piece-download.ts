@@ -1,4 +1,5 @@
 import { BLOCK_LENGTH } from '@seedbox/protocol';
+import { pieceBuffers } from '@seedbox/runtime';
 
 const FREE = 0;
 const REQUESTED = 1;
@@ -38,7 +39,8 @@ export class PieceDownload {
     this.size = size;
     this.blockCount = Math.ceil(size / BLOCK_LENGTH);
     // Not zeroed: every byte is written by a block before the piece is used.
-    this.buffer = Buffer.allocUnsafeSlow(size);
+    // From the process's piece buffers: the sink gives it back once written (piece-buffers.ts).
+    this.buffer = pieceBuffers.take(size);
     this.state = new Uint8Array(this.blockCount);
     this.requests = new Uint16Array(this.blockCount);
   }

@@ -26,13 +26,13 @@ import { startWebApi } from './web/start-web-api.js';
 export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
   service: 'peer-worker',
   schema: peerWorkerOptions,
-  async start({ config, log, nc, registry, onShutdown }) {
+  async start({ config, log, nc, registry, onShutdown, openPieceBus }) {
     // A policy this Node cannot keep (RC4 needs --openssl-legacy-provider) is a start-up error.
     settingOrExplain('SEEDBOX_ENCRYPTION (--encryption)', config.encryption, () => checkEncryptionPolicy(config.encryption));
     const m = createPeerWorkerMetrics(registry);
     const state = await FleetState.open(nc);
     const sink = new NatsPieceSink({
-      nc,
+      bus: await openPieceBus(),
       workerId: config.instanceId,
       maxInFlight: config.maxPiecesInFlight,
       onRoundTrip: (seconds) => m.pieceNatsRoundTrip.observe(seconds),
