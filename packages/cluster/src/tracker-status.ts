@@ -9,7 +9,9 @@
  *
  * Announces are made per (torrent, worker), all to the same trackers;
  * whichever worker's announce ended last is the tracker's latest word.
- * Seeder and leecher counts are the swarm's, the same for every worker.
+ * Seeder and leecher counts are the swarm's, the same for every worker;
+ * they come with announce answers and with scrapes (every 30 minutes or
+ * so, for every torrent at once: the scrape fields), the latest winning.
  */
 
 /** Why an announce failed, as the APIs tell it apart. */
@@ -21,9 +23,15 @@ export type AnnounceFailureKind =
   /** DNS, connect or read failed, or an HTTP error status. */
   | 'unreachable'
   /** An answer we could not read (not bencode, truncated, too large...). */
-  | 'bad-reply';
+  | 'bad-reply'
+  /**
+   * The tracker asked every client to come back later (HTTP 429 or 503, a
+   * "try again later" refusal): it is left alone, for every torrent, until
+   * `backoffUntil`; `error` says why and until when.
+   */
+  | 'retry-later';
 
-export const ANNOUNCE_FAILURE_KINDS: readonly AnnounceFailureKind[] = ['refused', 'timeout', 'unreachable', 'bad-reply'];
+export const ANNOUNCE_FAILURE_KINDS: readonly AnnounceFailureKind[] = ['refused', 'timeout', 'unreachable', 'bad-reply', 'retry-later'];
 
 export interface TrackerStatus {
   url: string;
@@ -47,6 +55,19 @@ export interface TrackerStatus {
   lastSuccessAt?: number | undefined;
   /** When the announcer will next try this torrent's trackers, ms; undefined when none is scheduled. */
   nextAnnounceAt?: number | undefined;
+  /** For a `retry-later` failure: the tracker is not asked (announce or scrape) before this time, ms. */
+  backoffUntil?: number | undefined;
+  /**
+   * The last scrape of the torrent at this tracker (BEP 48 / BEP 15), when
+   * one was made: sent and ended, ms; whether the tracker listed the
+   * torrent (its counts then are in seeders, leechers, downloaded); why
+   * not; and when the next is due. Never scraped: all undefined.
+   */
+  lastScrapeStartAt?: number | undefined;
+  lastScrapeAt?: number | undefined;
+  scrapeOk?: boolean | undefined;
+  scrapeError?: string | undefined;
+  nextScrapeAt?: number | undefined;
 }
 
 /** Trackers kept per torrent at most: a torrent lists a few, and a hostile .torrent many more. */
@@ -107,6 +128,12 @@ function readStatus(raw: unknown): TrackerStatus | undefined {
     downloaded: count(raw.downloaded),
     lastSuccessAt: isTime(raw.lastSuccessAt) ? raw.lastSuccessAt : undefined,
     nextAnnounceAt: isTime(raw.nextAnnounceAt) ? raw.nextAnnounceAt : undefined,
+    backoffUntil: isTime(raw.backoffUntil) ? raw.backoffUntil : undefined,
+    lastScrapeStartAt: isTime(raw.lastScrapeStartAt) ? raw.lastScrapeStartAt : undefined,
+    lastScrapeAt: isTime(raw.lastScrapeAt) ? raw.lastScrapeAt : undefined,
+    scrapeOk: typeof raw.scrapeOk === 'boolean' ? raw.scrapeOk : undefined,
+    scrapeError: text(raw.scrapeError),
+    nextScrapeAt: isTime(raw.nextScrapeAt) ? raw.nextScrapeAt : undefined,
   });
 }
 
@@ -116,7 +143,11 @@ function clean(s: TrackerStatus): TrackerStatus {
   if (s.failure !== undefined) out.failure = s.failure;
   if (s.error !== undefined) out.error = s.error.slice(0, MAX_TRACKER_MESSAGE);
   if (s.warning !== undefined) out.warning = s.warning.slice(0, MAX_TRACKER_MESSAGE);
-  for (const k of ['peers', 'seeders', 'leechers', 'downloaded', 'lastSuccessAt', 'nextAnnounceAt'] as const) if (s[k] !== undefined) out[k] = s[k];
+  for (const k of ['peers', 'seeders', 'leechers', 'downloaded', 'lastSuccessAt', 'nextAnnounceAt', 'backoffUntil', 'lastScrapeStartAt', 'lastScrapeAt', 'nextScrapeAt'] as const) {
+    if (s[k] !== undefined) out[k] = s[k];
+  }
+  if (s.scrapeOk !== undefined) out.scrapeOk = s.scrapeOk;
+  if (s.scrapeError !== undefined) out.scrapeError = s.scrapeError.slice(0, MAX_TRACKER_MESSAGE);
   return out;
 }
 

@@ -25,6 +25,7 @@ export * from './tracker-error.js';
 export * from './tracker.js';
 export * from './tracker-http.js';
 export * from './tracker-udp.js';
+export * from './tracker-scrape.js';
 export * from './peer-id.js';
 export * from './mse-crypto.js';
 export * from './mse.js';

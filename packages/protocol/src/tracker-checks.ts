@@ -1,4 +1,4 @@
-import { utf8OrUndefined } from './bencode.js';
+import { isBytes, isInt, isList, utf8OrUndefined, type BDict, type BValue } from './bencode.js';
 import { normalizeHost } from './address.js';
 import { TrackerError } from './tracker-error.js';
 import type { AnnounceParams } from './tracker.js';
@@ -30,6 +30,34 @@ export function trackerText(bytes: Uint8Array): string {
   // eslint-disable-next-line no-control-regex
   const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
   return clean.length > MAX_TEXT ? `${clean.slice(0, MAX_TEXT)}...` : clean;
+}
+
+/** How a value looks, for the error that says it has the wrong type. */
+export function kindOf(v: BValue): string {
+  if (isInt(v)) return `the integer ${v}`;
+  if (isBytes(v)) return `a ${v.length}-byte string`;
+  if (isList(v)) return 'a list';
+  return 'a dictionary';
+}
+
+/**
+ * The refusal in a bencoded tracker reply (announce or scrape), if it has
+ * one: `failure reason` as TRACKER_FAILURE, with BEP 31 `retry in`
+ * (minutes, or 'never') when it is well formed.
+ */
+export function trackerFailure(d: BDict, what: 'announce' | 'scrape'): TrackerError | undefined {
+  const failure = d.get('failure reason');
+  if (failure === undefined) return undefined;
+  if (!isBytes(failure)) return new TrackerError('TRACKER_BAD_RESPONSE', `'failure reason' is ${kindOf(failure)}, not a string`);
+  const reason = trackerText(failure);
+  const retry = d.get('retry in');
+  let retryIn: number | 'never' | undefined;
+  if (isInt(retry) && retry >= 0) retryIn = retry;
+  else if (isBytes(retry) && Buffer.from(retry).toString('latin1') === 'never') retryIn = 'never';
+  return new TrackerError('TRACKER_FAILURE', `tracker refused the ${what}: ${reason}`, {
+    failureReason: reason,
+    ...(retryIn === undefined ? {} : { retryIn }),
+  });
 }
 
 // ---- argument checks for our own callers ----

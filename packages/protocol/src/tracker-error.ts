@@ -31,6 +31,12 @@ export type TrackerErrorCode =
   | 'TRACKER_NETWORK'
   /** An HTTP status other than 200 with no bencoded failure in the body. */
   | 'TRACKER_HTTP_STATUS'
+  /**
+   * The tracker asked us to come back later (HTTP 429 or 503, with or
+   * without Retry-After), or we have not asked it because it did so
+   * recently: `retryAfterMs` says for how long, when known.
+   */
+  | 'TRACKER_RETRY_LATER'
   /** The reply is larger than the cap we accept. */
   | 'TRACKER_TOO_LARGE'
   /** The announce was cancelled by us (shutdown). */
@@ -43,6 +49,8 @@ export class TrackerError extends ProtocolError {
   readonly failureReason?: string;
   /** For TRACKER_FAILURE over HTTP: BEP 31 `retry in`, in minutes, or 'never'. */
   readonly retryIn?: number | 'never';
+  /** For TRACKER_RETRY_LATER: how long the tracker asked us to wait (HTTP Retry-After), in ms, when it said. */
+  readonly retryAfterMs?: number;
   /** A length or value that was received, when one was. */
   readonly received?: number;
   /** The length or value the rule demands. */
@@ -54,6 +62,7 @@ export class TrackerError extends ProtocolError {
     details: {
       failureReason?: string;
       retryIn?: number | 'never';
+      retryAfterMs?: number;
       received?: number;
       expected?: number;
       cause?: unknown;
@@ -62,6 +71,7 @@ export class TrackerError extends ProtocolError {
     super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
     if (details.failureReason !== undefined) this.failureReason = details.failureReason;
     if (details.retryIn !== undefined) this.retryIn = details.retryIn;
+    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
     if (details.received !== undefined) this.received = details.received;
     if (details.expected !== undefined) this.expected = details.expected;
   }

@@ -1,7 +1,7 @@
 import { BencodeError, decodeBencode, isBytes, isDict, isInt, isList, utf8OrUndefined } from './bencode.js';
 import type { BDict, BValue } from './bencode.js';
 import { formatIpv4, formatIpv6, normalizeHost } from './address.js';
-import { checkAnnounceParams, isUnspecified, trackerText } from './tracker-checks.js';
+import { checkAnnounceParams, isUnspecified, kindOf, trackerFailure, trackerText } from './tracker-checks.js';
 import { TrackerError } from './tracker-error.js';
 import { decodeCompactPeers, trackerUrlKind, type AnnounceParams, type AnnounceResponse, type TrackerPeer } from './tracker.js';
 
@@ -106,13 +106,6 @@ function optionalCount(d: BDict, key: string): number | undefined {
   return v;
 }
 
-function kindOf(v: BValue): string {
-  if (isInt(v)) return `the integer ${v}`;
-  if (isBytes(v)) return `a ${v.length}-byte string`;
-  if (isList(v)) return 'a list';
-  return 'a dictionary';
-}
-
 /**
  * Parses the body of an HTTP announce reply. Throws TrackerError:
  * TRACKER_FAILURE when the tracker refused us (`failure reason`),
@@ -142,19 +135,8 @@ export function parseHttpAnnounceResponse(body: Uint8Array, limits: HttpResponse
   }
   if (!isDict(value)) throw bad(`reply is ${kindOf(value)}, not a dictionary`);
 
-  const failure = value.get('failure reason');
-  if (failure !== undefined) {
-    if (!isBytes(failure)) throw bad(`'failure reason' is ${kindOf(failure)}, not a string`);
-    const reason = trackerText(failure);
-    const retry = value.get('retry in');
-    let retryIn: number | 'never' | undefined;
-    if (isInt(retry) && retry >= 0) retryIn = retry;
-    else if (isBytes(retry) && Buffer.from(retry).toString('latin1') === 'never') retryIn = 'never';
-    throw new TrackerError('TRACKER_FAILURE', `tracker refused the announce: ${reason}`, {
-      failureReason: reason,
-      ...(retryIn === undefined ? {} : { retryIn }),
-    });
-  }
+  const failure = trackerFailure(value, 'announce');
+  if (failure) throw failure;
 
   const interval = value.get('interval');
   if (interval === undefined) throw bad("reply has no 'interval'");

@@ -1,6 +1,7 @@
 import { parseIpv4 } from './address.js';
 import { checkAnnounceParams, checkInt, trackerText } from './tracker-checks.js';
 import { TrackerError } from './tracker-error.js';
+import type { ScrapeCounts } from './tracker-scrape.js';
 import { decodeCompactPeers, type AnnounceEvent, type AnnounceParams, type TrackerPeer } from './tracker.js';
 
 /**
@@ -171,6 +172,66 @@ export function decodeUdpAnnounceResponse(buf: Uint8Array, transactionId: number
     peers,
     invalidPeers: invalid,
   };
+}
+
+/**
+ * Hashes in one UDP scrape at most (BEP 15: "up to about 74 torrents can
+ * be scraped at once"): 16 + 74 * 20 = 1496 bytes of request, under a
+ * 1500-byte MTU with room for nothing else.
+ */
+export const MAX_UDP_SCRAPE_HASHES = 74;
+/** connection id, action, transaction id; then 20 bytes a hash. */
+export const UDP_SCRAPE_REQUEST_HEADER = 16;
+/** Seeders, completed, leechers: 12 bytes a torrent, after the 8-byte header. */
+const UDP_SCRAPE_ENTRY = 12;
+
+export interface UdpScrapeRequest {
+  connectionId: bigint;
+  transactionId: number;
+  infoHashes: readonly Uint8Array[];
+}
+
+export function encodeUdpScrapeRequest(req: UdpScrapeRequest): Uint8Array {
+  checkInt('transactionId', req.transactionId, 0, 0xffffffff);
+  if (req.connectionId < 0n || req.connectionId > 0xffffffffffffffffn) {
+    throw new TrackerError('TRACKER_BAD_FIELD', 'connectionId does not fit in 64 bits');
+  }
+  const n = req.infoHashes.length;
+  if (n === 0 || n > MAX_UDP_SCRAPE_HASHES) {
+    throw new TrackerError('TRACKER_BAD_FIELD', `a UDP scrape asks for 1 to ${MAX_UDP_SCRAPE_HASHES} torrents, not ${n}`);
+  }
+  const out = Buffer.alloc(UDP_SCRAPE_REQUEST_HEADER + 20 * n);
+  out.writeBigUInt64BE(req.connectionId, 0);
+  out.writeUInt32BE(UdpAction.scrape, 8);
+  out.writeUInt32BE(req.transactionId, 12);
+  req.infoHashes.forEach((h, i) => {
+    if (!(h instanceof Uint8Array) || h.length !== 20) throw new TrackerError('TRACKER_BAD_FIELD', 'infoHash must be 20 bytes');
+    out.set(h, UDP_SCRAPE_REQUEST_HEADER + 20 * i);
+  });
+  return out;
+}
+
+/**
+ * A scrape reply: the 8-byte header, then seeders, completed and leechers
+ * for each hash asked, in the order asked. The length must be exactly that
+ * for `count` hashes: a shorter or longer reply cannot be matched to the
+ * hashes, so none of it is taken.
+ */
+export function decodeUdpScrapeResponse(buf: Uint8Array, transactionId: number, count: number): ScrapeCounts[] {
+  const view = checkUdpReply(buf, transactionId, UdpAction.scrape);
+  const expected = UDP_HEADER + UDP_SCRAPE_ENTRY * count;
+  if (buf.length !== expected) {
+    throw new TrackerError(
+      'TRACKER_BAD_LENGTH',
+      `UDP scrape reply is ${buf.length} bytes; for ${count} torrents BEP 15 defines exactly ${expected}`,
+      { received: buf.length, expected },
+    );
+  }
+  const out: ScrapeCounts[] = [];
+  for (let off = UDP_HEADER; off < expected; off += UDP_SCRAPE_ENTRY) {
+    out.push({ complete: view.getUint32(off), downloaded: view.getUint32(off + 4), incomplete: view.getUint32(off + 8) });
+  }
+  return out;
 }
 
 /** An error packet: action 3, the transaction id, and a message (the rest of the packet). */

@@ -1,3 +1,5 @@
+import type { AnnounceResponse } from '@seedbox/protocol';
+
 /**
  * Which trackers one announce round asks, and in what order (pure).
  *
@@ -40,4 +42,29 @@ export function planRound(
         .filter((t) => t.length > 0).flatMap((t) => (policy.announceToAllTrackers ? [t] : t.map((url) => [url])));
     })
     .filter((lane) => lane.length > 0);
+}
+
+/**
+ * The delay before the next regular announce after an answer: the
+ * tracker's `interval`, never under its `min interval` nor our floor,
+ * never over our ceiling (a tracker saying `interval 0` must not make us
+ * spin, one saying a year must not overflow setTimeout or forget us);
+ * then shortened by up to `jitter` at random, down to those floors, so
+ * that torrents started together drift apart. `minInterval` is the
+ * tracker's, in ms.
+ */
+export function regularDelayMs(
+  r: Pick<AnnounceResponse, 'interval' | 'minInterval'>,
+  timing: { minIntervalMs: number; maxIntervalMs: number; intervalJitter: number },
+  random: () => number,
+): { delayMs: number; minIntervalMs: number } {
+  const minIntervalMs = (r.minInterval ?? 0) * 1000;
+  const regular = clamp(Math.max(r.interval * 1000, minIntervalMs), timing.minIntervalMs, timing.maxIntervalMs);
+  const floor = Math.min(regular, Math.max(minIntervalMs, timing.minIntervalMs));
+  const jitter = clamp(timing.intervalJitter, 0, 1) * random();
+  return { delayMs: Math.max(floor, Math.round(regular * (1 - jitter))), minIntervalMs };
+}
+
+function clamp(v: number, min: number, max: number): number {
+  return Math.min(Math.max(v, min), max);
 }

@@ -1,7 +1,8 @@
 import type { AnnounceEvent, AnnounceParams, AnnounceResponse, TrackerError, TrackerErrorCode, TrackerPeer } from '@seedbox/protocol';
 import type { AnnouncePolicy } from './announce-plan.js';
 import type { TrackerTiers } from './tiers.js';
-import type { TrackerBackoffOptions } from './tracker-backoff.js';
+import type { RetryLaterOptions, TrackerBackoffOptions, TrackerHolds } from './tracker-backoff.js';
+import type { TrackerGate } from './tracker-gate.js';
 import type { TrackerTransport } from './transport.js';
 
 /**
@@ -41,7 +42,9 @@ export type TrackerWarningKind =
   /** The PeerFeed threw: a bug downstream, reported rather than crashing the announcer. */
   | 'peer-feed-failed'
   /** A worker's heartbeats stopped; its announces were stopped (TrackerClient's workerTimeoutMs). */
-  | 'worker-expired';
+  | 'worker-expired'
+  /** A scrape request failed (scraper.ts); infoHashHex is the first torrent it asked for. */
+  | 'scrape-failed';
 
 export interface TrackerWarning {
   kind: TrackerWarningKind;
@@ -81,6 +84,8 @@ export interface AnnounceFailed {
   failedAt: number;
   /** When the next round is due: the retry after a round that failed everywhere, else the regular one. */
   nextAnnounceAt: number | undefined;
+  /** The tracker asked us to come back later (TrackerHolds): it is left alone, for every torrent, until then (ms epoch). */
+  heldUntil?: number;
 }
 
 export interface AnnounceTiming {
@@ -104,6 +109,13 @@ export interface AnnounceTiming {
    * (libtorrent's tracker_receive_timeout).
    */
   trackerTimeoutMs?: number;
+  /**
+   * Each regular re-announce comes at interval × (1 − up to this fraction,
+   * at random), never under `min interval` or our floor: torrents started
+   * together (a restart with thousands) drift apart instead of announcing
+   * in lockstep forever. Default 0.1.
+   */
+  intervalJitter?: number;
 }
 
 export const ANNOUNCE_TIMING_DEFAULTS: Required<AnnounceTiming> = {
@@ -115,6 +127,7 @@ export const ANNOUNCE_TIMING_DEFAULTS: Required<AnnounceTiming> = {
   stopTimeoutMs: 5_000,
   manualFloorMs: 10_000,
   trackerTimeoutMs: 10_000,
+  intervalJitter: 0.1,
 };
 
 export interface AnnouncerOptions {
@@ -137,6 +150,18 @@ export interface AnnouncerOptions {
   policy?: AnnouncePolicy;
   /** How a failing tracker backs off. */
   backoff?: TrackerBackoffOptions;
+  /**
+   * The slots of each tracker, shared by every announcer (and the scraper)
+   * of a TrackerClient, so that together they keep to its limit; default
+   * one of its own.
+   */
+  gate?: TrackerGate;
+  /** Trackers that asked us to come back later, shared likewise; default its own. */
+  holds?: TrackerHolds;
+  /** How long such a hold lasts. */
+  retryLater?: RetryLaterOptions;
+  /** For the interval jitter; injectable for deterministic tests. Default Math.random. */
+  random?: () => number;
   now?: () => number;
 }
 

@@ -7,8 +7,11 @@ import {
   type AnnouncerOptions,
   type TrackerWarning,
 } from './announcer-types.js';
-import { planRound } from './announce-plan.js';
-import { asTrackerError, boundedAttempt } from './tracker-attempt.js';
+import { announceParams } from './announce-params.js';
+import { planRound, regularDelayMs } from './announce-plan.js';
+import { asTrackerError, boundedAttempt, takeTurn, TrackerHeldError, type BoundedAttempt } from './tracker-attempt.js';
+import { retryAfterHold, TrackerHolds } from './tracker-backoff.js';
+import { announcePriority, TrackerGate, TrackerPriority, type Release } from './tracker-gate.js';
 import { TrackerRetries } from './tracker-retries.js';
 
 export * from './announcer-types.js';
@@ -24,10 +27,15 @@ export * from './announcer-types.js';
  *   or every tracker: announce-plan.ts); every failure on the way is a
  *   warning, never an exception. When all fail, the round is retried with
  *   a doubling delay.
- * - Each tracker gets a bounded try (tracker-attempt.ts), so a dead one
+ * - Each request waits for a free slot of its tracker (tracker-gate.ts:
+ *   at most a few in flight per tracker, shared by all announcers, urgent
+ *   events and downloading torrents first), then gets a bounded try
+ *   (tracker-attempt.ts), so a dead one
  *   delays the next by seconds, not minutes; after a failure it backs off
  *   (tracker-backoff.ts): rounds skip it, and it is retried on its own in
- *   the background, never delaying the others.
+ *   the background, never delaying the others. A tracker that asks us to
+ *   come back later (HTTP 429/503, "try again later") is held for every
+ *   torrent (TrackerHolds) and not asked until the hold ends.
  * - Events (BEP 3): a tracker hears `started` the first time it hears from
  *   us (so after a failover the new tracker gets `started` too); `completed`
  *   once when the download finishes (not when we started as a seed); the
@@ -36,10 +44,10 @@ export * from './announcer-types.js';
  *   tracker.
  * - uploaded/downloaded/left are read from `stats()` at the moment each
  *   request is built, so every announce carries the true current figures.
- * - The next announce comes after `interval`, never sooner than `min
- *   interval` (also for `completed`), and within our own floor and ceiling:
- *   a tracker saying `interval 0` must not make us spin, and one saying a
- *   year must not overflow setTimeout or forget us.
+ * - The next announce comes after `interval`, less a random jitter of up
+ *   to 10 % so that torrents started together drift apart, never sooner
+ *   than `min interval` (also for `completed`), and within our own floor
+ *   and ceiling (announce-plan.ts, regularDelayMs).
  * - A reannounce asked for by hand (announceNow) is the one exception to
  *   `min interval` and the floor: see there why.
  * - Every announce's outcome is reported, tracker by tracker: successes
@@ -50,6 +58,9 @@ export * from './announcer-types.js';
 export class Announcer {
   private readonly timing: Required<AnnounceTiming>;
   private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly gate: TrackerGate;
+  private readonly holds: TrackerHolds;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private readonly abort = new AbortController();
@@ -76,6 +87,9 @@ export class Announcer {
   constructor(private readonly opts: AnnouncerOptions) {
     this.timing = { ...ANNOUNCE_TIMING_DEFAULTS, ...opts.timing };
     this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.gate = opts.gate ?? new TrackerGate();
+    this.holds = opts.holds ?? new TrackerHolds();
     this.retries = new TrackerRetries({
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       now: this.now,
@@ -153,16 +167,21 @@ export class Announcer {
     const deadline = AbortSignal.timeout(this.timing.stopTimeoutMs);
     await Promise.all(
       targets.map(async (url) => {
-        let params: AnnounceParams | undefined;
+        let release: Release | undefined;
         try {
-          params = { ...this.params(url, 'stopped'), numWant: 0 };
+          // First in line, under the same deadline; a tracker on hold is not asked even for this.
+          release = await takeTurn(url, { gate: this.gate, holds: this.holds, priority: TrackerPriority.urgent, signal: deadline, now: this.now });
+          const params = { ...this.params(url, 'stopped'), numWant: 0 };
           const startedAt = this.now();
           const response = await this.opts.transport.announce(url, params, deadline);
           this.known.delete(url);
           this.opts.onAnnounce?.({ ...this.names(), url, event: 'stopped', response, startedAt, nextAnnounceAt: undefined });
         } catch (e) {
           const err = asTrackerError(e);
-          this.warn({ kind: 'stop-failed', url, event: 'stopped', code: err.code, message: `stopped to ${url} failed: ${err.message}`, error: err });
+          // Not sent to a tracker on hold, on purpose: no line per torrent for that at shutdown.
+          if (!(err instanceof TrackerHeldError)) this.warn({ kind: 'stop-failed', url, event: 'stopped', code: err.code, message: `stopped to ${url} failed: ${err.message}`, error: err });
+        } finally {
+          release?.();
         }
       }),
     );
@@ -203,24 +222,8 @@ export class Announcer {
   }
 
   private params(url: string, event: AnnounceEvent): AnnounceParams {
-    const s = this.opts.stats();
-    const { identity } = this.opts;
-    const trackerId = this.trackerIds.get(url);
-    return {
-      infoHash: this.opts.infoHash,
-      peerId: identity.peerId,
-      port: identity.port,
-      // Counters are whole, non-negative bytes on the wire; a stats source
-      // that hands us -1 or 1.5 must not turn into a refused request.
-      uploaded: wireCount(s.uploaded),
-      downloaded: wireCount(s.downloaded),
-      left: wireCount(s.left),
-      event,
-      numWant: this.timing.numWant,
-      key: identity.key,
-      ...(trackerId ? { trackerId } : {}),
-      ...(identity.host !== undefined ? { ip: identity.host } : {}),
-    };
+    const o = { infoHash: this.opts.infoHash, identity: this.opts.identity, numWant: this.timing.numWant, trackerId: this.trackerIds.get(url) };
+    return announceParams(o, this.opts.stats(), event);
   }
 
   private async round(): Promise<void> {
@@ -246,7 +249,9 @@ export class Announcer {
       this.failedRounds++;
       const delay = Math.min(this.timing.retryBaseMs * 2 ** (this.failedRounds - 1), this.timing.retryMaxMs);
       const what = plan.length === 0 ? 'every tracker is backing off after failures' : `all ${failed.length} trackers asked failed`;
-      this.warn({ kind: 'all-failed', message: `${what}; trying again in ${Math.round(delay / 1000)} s` });
+      // Every tracker asked us to come back later: the hold was told once (its announce-failed); a line per torrent per round is noise.
+      const allHeld = tiers.every((t) => t.every((url) => this.holds.heldAt(url, this.now()) !== undefined));
+      if (!allHeld) this.warn({ kind: 'all-failed', message: `${what}; trying again in ${Math.round(delay / 1000)} s` });
       this.schedule(delay);
     }
     this.reportFailures(failed);
@@ -273,13 +278,22 @@ export class Announcer {
     return [];
   }
 
-  /** One announce to one tracker under the bounded try: its answer, or undefined (the failure goes to `failed`). */
+  /**
+   * One announce to one tracker: its turn at the tracker (tracker-gate.ts;
+   * none while it is on hold), then the bounded try. Its answer, or
+   * undefined (the failure goes to `failed`).
+   */
   private async attempt(url: string, failed: Failure[]): Promise<Answer | undefined> {
     const event = this.eventFor(url);
-    const startedAt = this.now();
-    const bound = boundedAttempt(this.abort.signal, this.timing.trackerTimeoutMs);
+    let startedAt = this.now();
+    let release: Release | undefined;
+    let bound: BoundedAttempt | undefined;
     this.asking.add(url);
     try {
+      const priority = announcePriority(event, this.opts.stats().left);
+      release = await takeTurn(url, { gate: this.gate, holds: this.holds, priority, signal: this.abort.signal, now: this.now });
+      startedAt = this.now();
+      bound = boundedAttempt(this.abort.signal, this.timing.trackerTimeoutMs);
       const params = this.params(url, event);
       const response = await this.opts.transport.announce(url, params, bound.signal);
       // Stopping: it did reach the tracker, so `stopped` must go there too.
@@ -288,14 +302,19 @@ export class Announcer {
       return this.stopping ? undefined : { url, event, params, response, startedAt };
     } catch (e) {
       if (this.stopping) return undefined;
-      const err = bound.error(asTrackerError(e));
+      const err = bound ? bound.error(asTrackerError(e)) : asTrackerError(e);
       const failedAt = this.now();
-      const retryAt = this.retries.failed(url, failedAt);
-      this.warn({ kind: 'announce-failed', url, event, code: err.code, message: `${url}: ${err.message}`, error: err });
-      failed.push({ url, event, error: err, startedAt, failedAt, retryAt });
+      const hold = err instanceof TrackerHeldError ? err.hold : this.holds.holdFor(url, err, failedAt, this.opts.retryLater);
+      const retryAt = this.retries.failed(url, failedAt, hold && retryAfterHold(hold, failedAt, this.timing.intervalJitter * this.random()));
+      if (!(err instanceof TrackerHeldError)) {
+        const held = hold ? `; leaving it alone until ${new Date(hold.until).toISOString()}` : '';
+        this.warn({ kind: 'announce-failed', url, event, code: err.code, message: `${url}: ${err.message}${held}`, error: err });
+      }
+      failed.push({ url, event, error: err, startedAt, failedAt, retryAt, ...(hold ? { heldUntil: hold.until } : {}) });
       return undefined;
     } finally {
-      bound.done();
+      bound?.done();
+      release?.();
       this.asking.delete(url);
     }
   }
@@ -326,8 +345,10 @@ export class Announcer {
   /** The round's failures, once its next announce is scheduled; a tracker backing off is next asked at its retry. */
   private reportFailures(failed: Failure[]): void {
     for (const { retryAt, ...f } of failed) {
+      // A held tracker is not asked by the rounds: its retry is when it is asked next.
+      const next = f.heldUntil !== undefined ? retryAt : Math.min(retryAt, this.nextAnnounceAt ?? Number.POSITIVE_INFINITY);
       try {
-        this.opts.onFailure?.({ ...this.names(), ...f, nextAnnounceAt: Math.min(retryAt, this.nextAnnounceAt ?? Number.POSITIVE_INFINITY) });
+        this.opts.onFailure?.({ ...this.names(), ...f, nextAnnounceAt: next });
       } catch {
         // A throwing sink is its own problem, not the announcer's.
       }
@@ -344,11 +365,10 @@ export class Announcer {
     // `started` sent with left = 0 already told it we are a seed.
     if (event === 'completed' || (event === 'started' && params.left === 0)) this.pendingCompleted = false;
     if (r.trackerId) this.trackerIds.set(url, r.trackerId);
-    const minInterval = (r.minInterval ?? 0) * 1000;
-    const regular = clamp(Math.max(r.interval * 1000, minInterval), this.timing.minIntervalMs, this.timing.maxIntervalMs);
+    const { delayMs, minIntervalMs } = regularDelayMs(r, this.timing, this.random);
     // A completion noticed while this round was under way goes out as soon
     // as the tracker's min interval allows.
-    return this.pendingCompleted ? Math.min(regular, minInterval) : regular;
+    return this.pendingCompleted ? Math.min(delayMs, minIntervalMs) : delayMs;
   }
 
   /** Tells the answer (its warnings, the success), once the next announce is scheduled. */
@@ -387,12 +407,4 @@ export class Announcer {
       // A throwing warning sink must not take the announcer down with it.
     }
   }
-}
-
-function wireCount(n: number): number {
-  return Number.isFinite(n) && n > 0 ? Math.min(Math.floor(n), Number.MAX_SAFE_INTEGER) : 0;
-}
-
-function clamp(v: number, min: number, max: number): number {
-  return Math.min(Math.max(v, min), max);
 }

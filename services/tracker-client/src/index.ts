@@ -25,11 +25,24 @@ export {
   type TransferStats,
 } from './announcer.js';
 export { TrackerTiers, type TierEntry } from './tiers.js';
-export { planRound, type AnnouncePlan, type AnnouncePolicy } from './announce-plan.js';
-export { TrackerBackoff, trackerRetryDelayMs, TRACKER_BACKOFF_DEFAULTS, type TrackerBackoffOptions } from './tracker-backoff.js';
+export { planRound, regularDelayMs, type AnnouncePlan, type AnnouncePolicy } from './announce-plan.js';
+export {
+  TrackerBackoff,
+  TrackerHolds,
+  trackerRetryDelayMs,
+  retryLaterMs,
+  TRACKER_BACKOFF_DEFAULTS,
+  RETRY_LATER_DEFAULTS,
+  type RetryLaterOptions,
+  type TrackerBackoffOptions,
+  type TrackerHold,
+} from './tracker-backoff.js';
+export { TrackerGate, TrackerPriority, TRACKER_GATE_DEFAULTS, announcePriority, trackerKey, type TrackerGateOptions, type TrackerPriorityValue } from './tracker-gate.js';
+export { Scraper, SCRAPE_TIMING_DEFAULTS, canScrape, type ScrapeOutcome, type ScrapeTarget, type ScrapeTiming, type ScraperOptions } from './scraper.js';
 export { TrackerStatusBook, failureKind } from './tracker-status-book.js';
 export { NetworkTrackerTransport, type NetworkTransportOptions, type TrackerTransport } from './transport.js';
-export { httpAnnounce, HTTP_TRACKER_DEFAULTS, type HttpTrackerOptions } from './http-tracker.js';
+export { httpAnnounce, HttpTrackerClient, HTTP_TRACKER_DEFAULTS, retryAfterHeaderMs, type HttpTrackerOptions } from './http-tracker.js';
+export { TrackerAgents, HTTP_AGENT_DEFAULTS, type HttpAgentOptions } from './http-agents.js';
 export { UdpTrackerClient, UDP_TRACKER_DEFAULTS, type UdpTrackerOptions } from './udp-tracker.js';
 export * from './service.js';
 export { DhtPeerSource, DEFAULT_DHT_BOOTSTRAP, parseDhtBootstrap, type DhtPeerSourceOptions } from './dht-peer-source.js';

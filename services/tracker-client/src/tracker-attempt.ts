@@ -1,4 +1,6 @@
 import { TrackerError } from '@seedbox/protocol';
+import type { TrackerHold, TrackerHolds } from './tracker-backoff.js';
+import { trackerKey, type Release, type TrackerGate, type TrackerPriorityValue } from './tracker-gate.js';
 
 /**
  * The bounded try every announce to one tracker gets (libtorrent's
@@ -45,4 +47,69 @@ export function boundedAttempt(parent: AbortSignal, boundMs: number): BoundedAtt
 export function asTrackerError(e: unknown): TrackerError {
   if (e instanceof TrackerError) return e;
   return new TrackerError('TRACKER_NETWORK', e instanceof Error ? e.message : String(e), { cause: e });
+}
+
+/**
+ * A request we did not send: the tracker is on hold (TrackerHolds) after
+ * asking us to come back later. Reported as a failure of the announce
+ * (the status says why and until when), never as a warning of its own:
+ * the reply that set the hold was the news.
+ */
+export class TrackerHeldError extends TrackerError {
+  override name = 'TrackerHeldError';
+
+  constructor(
+    url: string,
+    readonly hold: TrackerHold,
+  ) {
+    super('TRACKER_RETRY_LATER', `${trackerKey(url)} asked us to come back later: ${hold.why}`);
+  }
+}
+
+/**
+ * What comes before every request to a tracker: a tracker on hold is not
+ * asked (TrackerHeldError), and a free slot of the tracker is waited for
+ * (TrackerGate), in line by `priority`. The hold is looked at again once
+ * the slot is ours: a 429 may have come while we waited. Rejects with
+ * TRACKER_ABORTED when `signal` aborts in line.
+ */
+export async function takeTurn(
+  url: string,
+  o: { gate: TrackerGate; holds: TrackerHolds; priority: TrackerPriorityValue; signal?: AbortSignal; now: () => number },
+): Promise<Release> {
+  const held = o.holds.heldAt(url, o.now());
+  if (held) throw new TrackerHeldError(url, held);
+  const release = await o.gate.acquire(url, o.priority, o.signal);
+  const since = o.holds.heldAt(url, o.now());
+  if (since) {
+    release();
+    throw new TrackerHeldError(url, since);
+  }
+  return release;
+}
+
+/** Rejects as soon as `signal` aborts (calling `onAbort`), without cancelling the shared promise itself. */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, onAbort: () => void = () => {}): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) {
+    onAbort();
+    return Promise.reject(new TrackerError('TRACKER_ABORTED', 'announce cancelled'));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const aborted = (): void => {
+      onAbort();
+      reject(new TrackerError('TRACKER_ABORTED', 'announce cancelled'));
+    };
+    signal.addEventListener('abort', aborted, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', aborted);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', aborted);
+        reject(e);
+      },
+    );
+  });
 }

@@ -2,16 +2,21 @@ import { randomInt } from 'node:crypto';
 import { TrackerError } from '@seedbox/protocol';
 import type { TrackerStatus } from '@seedbox/cluster';
 import type { AnnouncePolicy } from './announce-plan.js';
-import { Announcer, type AnnounceFailed, type AnnounceSuccess, type AnnounceTiming, type TrackerWarning } from './announcer.js';
-import { DhtMembership, type DhtSwarmsLike } from './dht-membership.js';
+import { Announcer, type AnnounceFailed, type TrackerWarning } from './announcer.js';
+import { DhtMembership } from './dht-membership.js';
 import { OwnWorkers } from './own-workers.js';
-import { FilteringPeerFeed, type PeerFeed } from './peer-feed.js';
+import { FilteringPeerFeed } from './peer-feed.js';
+import { Scraper, type ScrapeTarget } from './scraper.js';
+import { TrackerHolds } from './tracker-backoff.js';
+import type { AnnouncerEntry, TorrentState, TrackerClientOptions, TrackerTorrent, WorkerHeartbeat, WorkerState, WorkerTorrentStats } from './tracker-client-types.js';
+import { TrackerGate } from './tracker-gate.js';
 import { TrackerStatusBook } from './tracker-status-book.js';
 import { TrackerTiers } from './tiers.js';
-import { NetworkTrackerTransport, type NetworkTransportOptions, type TrackerTransport } from './transport.js';
+import { NetworkTrackerTransport, type TrackerTransport } from './transport.js';
 import { checkIdentity, defaultLocalAddresses, sameIdentity, type WorkerIdentity } from './worker-identity.js';
 
 export type { WorkerIdentity };
+export type { TrackerClientOptions, TrackerTorrent, WorkerHeartbeat, WorkerTorrentStats } from './tracker-client-types.js';
 
 /**
  * The tracker-client service core: announces every torrent for every
@@ -33,99 +38,16 @@ export type { WorkerIdentity };
  * for the control APIs, and a reannounce asked for by hand brings every
  * announcer of the torrent forward (Announcer.announceNow).
  *
+ * At scale (thousands of torrents on a few trackers) the announcers share
+ * what is the tracker's, not the torrent's: its slots (TrackerGate: a few
+ * requests in flight, urgent ones and downloading torrents first), its
+ * HTTP connection pool (the transport's), and its holds (TrackerHolds:
+ * a 429 or "try again later" leaves it alone for every torrent). A
+ * Scraper asks each tracker for the counts of all its torrents every half
+ * hour, in batches, behind the announces.
+ *
  * All of this runs on one event loop and is touched only from it.
  */
-
-export interface WorkerTorrentStats {
-  /** Bytes uploaded and downloaded for this torrent since the worker started it. */
-  uploaded: number;
-  downloaded: number;
-  /** Bytes still missing. */
-  left: number;
-  /** Defaults to `left === 0`. */
-  complete?: boolean;
-}
-
-export interface WorkerHeartbeat extends WorkerIdentity {
-  /** Every torrent the worker serves, by hex info hash. */
-  torrents: ReadonlyMap<string, WorkerTorrentStats> | Readonly<Record<string, WorkerTorrentStats>>;
-}
-
-/** The torrent's own policy (announceToAllTiers...) wins over the client's. */
-export interface TrackerTorrent extends AnnouncePolicy {
-  infoHash: Uint8Array;
-  /** BEP 12 tiers, as Metainfo.announce. */
-  announce: readonly (readonly string[])[];
-  /** BEP 27: trackers only, never the DHT. */
-  private?: boolean;
-}
-
-/** The AnnouncePolicy here is every torrent's default (BEP 12's when unset). */
-export interface TrackerClientOptions extends AnnouncePolicy {
-  /** Where found peers go (after filtering). */
-  peerFeed: PeerFeed;
-  /** Defaults to HTTP(S) and UDP over the network, configured by `network`. */
-  transport?: TrackerTransport;
-  network?: NetworkTransportOptions;
-  timing?: AnnounceTiming;
-  /** Every tracker problem, as one typed warning each. Default: console.warn. */
-  onWarning?: (warning: TrackerWarning) => void;
-  /** Every successful announce (for metrics and logs). */
-  onAnnounce?: (success: AnnounceSuccess) => void;
-  /** A torrent's tracker statuses changed (after each announce outcome); an empty list when it was forgotten. */
-  onTrackerStatus?: (infoHashHex: string, list: TrackerStatus[]) => void;
-  /**
-   * Our own addresses, for recognising a worker without an explicit host in
-   * peer lists (the tracker lists it under our source address). Default:
-   * every address of every local interface.
-   */
-  localAddresses?: () => Iterable<string>;
-  /** See FilteringPeerFeedOptions.recentTtlMs. */
-  recentPeerTtlMs?: number;
-  /**
-   * A worker not heard from for this long is taken for dead and its
-   * announces are stopped, so trackers stop sending peers to an address
-   * nobody listens on. Default: never (the caller calls removeWorker).
-   */
-  workerTimeoutMs?: number;
-  /** For the BEP 12 shuffle; injectable for deterministic tests. */
-  random?: () => number;
-  /** Also find peers on the DHT (BEP 5) for every public torrent a worker serves, announcing each worker's port. */
-  dht?: DhtSwarmsLike;
-  now?: () => number;
-}
-
-interface WorkerState {
-  identity: WorkerIdentity;
-  /** The BEP 3 `key` of this worker, the same for all its announces. */
-  key: number;
-  torrents: Map<string, WorkerTorrentStats>;
-  lastSeen: number;
-}
-
-interface AnnouncerEntry {
-  announcer: Announcer;
-  workerId: string;
-  infoHashHex: string;
-  /** The worker was seen incomplete, so finishing is news (`completed`). */
-  sawIncomplete: boolean;
-  completedSent: boolean;
-  /** The figures announces use: the worker's latest, until the entry is stopped. */
-  last: WorkerTorrentStats;
-  /**
-   * Set when the entry is stopped: `stopped` then reports the figures of the
-   * identity that is leaving, not those of a worker that restarted under the
-   * same id (or zeros, once the worker is gone).
-   */
-  frozen: boolean;
-}
-
-interface TorrentState {
-  infoHash: Uint8Array;
-  private: boolean;
-  tiers: TrackerTiers;
-  policy: AnnouncePolicy;
-}
 
 export class TrackerClient {
   private readonly torrents = new Map<string, TorrentState>();
@@ -145,6 +67,10 @@ export class TrackerClient {
   private readonly dht: DhtMembership | undefined;
   /** The DHT switch (the fleet's setting): off, no torrent is looked up or announced. */
   private dhtOn = true;
+  /** Each tracker's slots and holds, shared by every announcer and the scraper. */
+  private readonly gate: TrackerGate;
+  private readonly holds = new TrackerHolds();
+  private readonly scraper: Scraper | undefined;
 
   constructor(private readonly options: TrackerClientOptions) {
     this.now = options.now ?? Date.now;
@@ -155,7 +81,9 @@ export class TrackerClient {
       // The sweep alone is no reason to keep a process alive.
       this.sweeper.unref();
     }
-    this.transport = options.transport ?? new NetworkTrackerTransport(options.network);
+    this.gate = new TrackerGate(options.perTrackerLimit !== undefined ? { perTracker: options.perTrackerLimit } : {});
+    const network = options.network ?? {};
+    this.transport = options.transport ?? new NetworkTrackerTransport({ ...network, httpAgents: { maxSockets: this.gate.perTracker, ...network.httpAgents } });
     this.ownsTransport = options.transport === undefined;
     this.own = new OwnWorkers(() => [...this.workers.values()].map((w) => w.identity), options.localAddresses ?? defaultLocalAddresses);
     this.feed = new FilteringPeerFeed(options.peerFeed, {
@@ -163,6 +91,8 @@ export class TrackerClient {
       ...(options.recentPeerTtlMs !== undefined ? { recentTtlMs: options.recentPeerTtlMs } : {}),
     });
     this.dht = options.dht ? new DhtMembership(options.dht, (hex, peers) => this.feed.peersFound(hex, peers, 'dht')) : undefined;
+    this.scraper = options.scrape === false ? undefined : this.createScraper();
+    this.scraper?.start();
   }
 
   /** What happened to found peers: forwarded, own, duplicate, invalid. */
@@ -281,6 +211,11 @@ export class TrackerClient {
     return this.book.get(infoHashHex);
   }
 
+  /** Scrapes every torrent at its trackers now (the sweep the timer makes every 30 minutes); resolves when done. */
+  scrapeNow(): Promise<void> {
+    return this.scraper?.sweep() ?? Promise.resolve();
+  }
+
   /** Statuses stored before this process started (the fleet's bucket); announces since win. */
   restoreTrackerStatus(infoHashHex: string, list: readonly TrackerStatus[]): void {
     this.book.restore(infoHashHex, list);
@@ -295,6 +230,7 @@ export class TrackerClient {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
+    await this.scraper?.stop();
     await Promise.all([...this.announcers.values()].map((e) => this.stopEntry(e)));
     await Promise.all([...this.stopping]);
     if (this.ownsTransport) await this.transport.close();
@@ -381,6 +317,10 @@ export class TrackerClient {
         return entry.last;
       },
       transport: this.transport,
+      gate: this.gate,
+      holds: this.holds,
+      ...(this.options.retryLater ? { retryLater: this.options.retryLater } : {}),
+      ...(this.options.random ? { random: this.options.random } : {}),
       workerId,
       onPeers: (peers, source) => this.feed.peersFound(hex, peers, source),
       onWarning: (w) => this.warn(w),
@@ -394,6 +334,30 @@ export class TrackerClient {
       ...(this.options.timing ? { timing: this.options.timing } : {}),
     });
     return Object.assign(entry, { announcer });
+  }
+
+  private createScraper(): Scraper {
+    return new Scraper({
+      transport: this.transport,
+      gate: this.gate,
+      holds: this.holds,
+      ...(this.options.retryLater ? { retryLater: this.options.retryLater } : {}),
+      ...(this.options.scrape ? { timing: this.options.scrape } : {}),
+      ...(this.options.random ? { random: this.options.random } : {}),
+      now: this.now,
+      targets: () => this.scrapeTargets(),
+      onScrape: (o) => this.book.scraped(o),
+      onWarning: (url, hexes, message, error) => this.warn({ kind: 'scrape-failed', infoHashHex: hexes[0] ?? '', url, code: error.code, message, error }),
+    });
+  }
+
+  /** Every torrent a worker serves, at each of its trackers that it has announced to (one with a status line). */
+  private *scrapeTargets(): Iterable<ScrapeTarget> {
+    const served = new Set([...this.announcers.values()].map((e) => e.infoHashHex));
+    for (const hex of served) {
+      const listed = new Set(this.torrents.get(hex)?.tiers.tiers.flat());
+      for (const url of this.book.urls(hex)) if (listed.has(url)) yield { infoHashHex: hex, url };
+    }
   }
 
   private stopEntry(e: AnnouncerEntry): Promise<void> {

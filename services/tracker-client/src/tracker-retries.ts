@@ -28,9 +28,9 @@ export class TrackerRetries {
     this.backoff = new TrackerBackoff(o.backoff);
   }
 
-  /** A tracker failed: it backs off; answers when it is asked again (ms epoch). */
-  failed(url: string, now: number = this.o.now()): number {
-    return this.backoff.failed(url, now);
+  /** A tracker failed: it backs off (until `at`, when given); answers when it is asked again (ms epoch). */
+  failed(url: string, now: number = this.o.now(), at?: number): number {
+    return this.backoff.failed(url, now, at);
   }
 
   succeeded(url: string): void {

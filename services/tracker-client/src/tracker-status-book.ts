@@ -1,6 +1,7 @@
 import type { TrackerErrorCode } from '@seedbox/protocol';
 import type { AnnounceFailureKind, TrackerStatus } from '@seedbox/cluster';
 import type { AnnounceFailed, AnnounceSuccess } from './announcer.js';
+import type { ScrapeOutcome } from './scraper.js';
 
 /**
  * The latest word of every tracker of every torrent, as the control APIs
@@ -13,6 +14,10 @@ import type { AnnounceFailed, AnnounceSuccess } from './announcer.js';
  * for; an older one reported late (a failure is reported when its round
  * ends) does not overwrite it. Counts outlive a failure: they are the last
  * the tracker gave, and say so by their time (lastSuccessAt).
+ *
+ * Scrapes (scraper.ts) add to the line of a tracker we announce to: their
+ * counts, as the latest word, and their own times and outcome; an
+ * announce keeps what the last scrape said, and the other way round.
  *
  * `stopped` replies are not recorded: one worker leaving says nothing of
  * the torrent's announces, and would clear the next announce time of the
@@ -51,28 +56,60 @@ export class TrackerStatusBook {
       downloaded: r.downloaded ?? prev?.downloaded,
       lastSuccessAt: at,
       nextAnnounceAt: s.nextAnnounceAt,
+      ...scrapeFields(prev),
     });
   }
 
   failed(f: AnnounceFailed): void {
     if (f.error.code === 'TRACKER_ABORTED') return; // ours: the announce was cancelled, the tracker said nothing
     const prev = this.prev(f.infoHashHex, f.url);
-    const failure = failureKind(f.error.code);
+    const held = f.heldUntil;
+    const failure = held !== undefined ? 'retry-later' : failureKind(f.error.code);
+    // The tracker's own words when it refused: what qbit_manage and its kind match ("unregistered torrent").
+    const said = failure === 'refused' || held !== undefined ? (f.error.failureReason ?? f.error.message) : f.error.message;
     this.put(f.infoHashHex, {
       url: f.url,
       lastAnnounceStartAt: f.startedAt,
       lastAnnounceAt: f.failedAt,
       ok: false,
       failure,
-      // The tracker's own words when it refused: what qbit_manage and its kind match ("unregistered torrent").
-      error: failure === 'refused' ? (f.error.failureReason ?? f.error.message) : f.error.message,
+      error: held !== undefined ? `${said}; not asked again before ${new Date(held).toISOString()}` : said,
+      backoffUntil: held,
       peers: prev?.peers,
       seeders: prev?.seeders,
       leechers: prev?.leechers,
       downloaded: prev?.downloaded,
       lastSuccessAt: prev?.lastSuccessAt,
       nextAnnounceAt: f.nextAnnounceAt,
+      ...scrapeFields(prev),
     });
+  }
+
+  /**
+   * A scrape's outcome for one torrent at one tracker. Only a tracker the
+   * torrent has a line for (it was announced to) gets one; its counts,
+   * when the tracker listed the torrent, are the latest word.
+   */
+  scraped(o: ScrapeOutcome): void {
+    const prev = this.prev(o.infoHashHex, o.url);
+    if (!prev) return;
+    const c = o.counts;
+    this.put(o.infoHashHex, {
+      ...prev,
+      seeders: c?.complete ?? prev.seeders,
+      leechers: c?.incomplete ?? prev.leechers,
+      downloaded: c?.downloaded ?? prev.downloaded,
+      lastScrapeStartAt: o.startedAt,
+      lastScrapeAt: o.endedAt,
+      scrapeOk: o.error === undefined,
+      scrapeError: o.error === undefined ? undefined : (o.error.failureReason ?? o.error.message),
+      nextScrapeAt: o.nextScrapeAt,
+    });
+  }
+
+  /** The trackers a torrent has a line for: the ones it announced to (or whose line was restored). */
+  urls(infoHashHex: string): string[] {
+    return [...(this.byTorrent.get(infoHashHex.toLowerCase())?.keys() ?? [])];
   }
 
   /** Statuses kept from before (the bucket, after a restart); what was heard since wins. */
@@ -130,7 +167,16 @@ export function failureKind(code: TrackerErrorCode): AnnounceFailureKind {
     case 'TRACKER_BAD_URL':
     case 'TRACKER_ABORTED':
       return 'unreachable';
+    case 'TRACKER_RETRY_LATER':
+      return 'retry-later';
     default:
       return 'bad-reply';
   }
+}
+
+/** What the last scrape said, kept across an announce's new line. */
+function scrapeFields(prev: TrackerStatus | undefined): Partial<TrackerStatus> {
+  if (!prev) return {};
+  const { lastScrapeStartAt, lastScrapeAt, scrapeOk, scrapeError, nextScrapeAt } = prev;
+  return { lastScrapeStartAt, lastScrapeAt, scrapeOk, scrapeError, nextScrapeAt };
 }

@@ -5,17 +5,21 @@ import {
   TrackerError,
   decodeUdpAnnounceResponse,
   decodeUdpConnectResponse,
+  decodeUdpScrapeResponse,
   encodeUdpAnnounceRequest,
   encodeUdpConnectRequest,
+  encodeUdpScrapeRequest,
   normalizeHost,
   peerKey,
   udpUrlData,
   type AnnounceParams,
   type AnnounceResponse,
+  type ScrapeResponse,
 } from '@seedbox/protocol';
+import { abortable } from './tracker-attempt.js';
 
 /**
- * UDP tracker announces (BEP 15).
+ * UDP tracker announces and scrapes (BEP 15).
  *
  * One socket per address family serves every tracker and every announce: a
  * fleet announces thousands of (torrent, worker) pairs, and a socket each
@@ -111,34 +115,62 @@ export class UdpTrackerClient {
 
   /** Announces to a udp:// URL. Rejects only with TrackerError. */
   async announce(url: string, params: AnnounceParams, signal?: AbortSignal): Promise<AnnounceResponse> {
-    if (this.closed) throw new TrackerError('TRACKER_ABORTED', 'UDP tracker client is closed');
-    const endpoint = await this.resolve(url);
+    const endpoint = await this.open(url);
     const urlData = udpUrlData(url);
+    const reply = await this.request(
+      endpoint,
+      (connectionId, tx) => encodeUdpAnnounceRequest({ connectionId, transactionId: tx, params, ...(urlData ? { urlData } : {}) }),
+      (packet, tx) => decodeUdpAnnounceResponse(packet, tx, endpoint.family),
+      signal,
+    );
+    return {
+      interval: reply.interval,
+      complete: reply.seeders,
+      incomplete: reply.leechers,
+      peers: reply.peers,
+      invalidPeers: reply.invalidPeers,
+    };
+  }
+
+  /**
+   * A BEP 15 scrape (action 2) of up to MAX_UDP_SCRAPE_HASHES torrents,
+   * on the same connection ids and retransmits as announces; the counts
+   * come back in the order asked.
+   */
+  async scrape(url: string, infoHashes: readonly Uint8Array[], signal?: AbortSignal): Promise<ScrapeResponse> {
+    const endpoint = await this.open(url);
+    const reply = await this.request(
+      endpoint,
+      (connectionId, tx) => encodeUdpScrapeRequest({ connectionId, transactionId: tx, infoHashes }),
+      (packet, tx) => decodeUdpScrapeResponse(packet, tx, infoHashes.length),
+      signal,
+    );
+    const files = new Map(reply.map((counts, i) => [Buffer.from(infoHashes[i]!).toString('hex'), counts]));
+    return { files, invalidEntries: 0 };
+  }
+
+  private async open(url: string): Promise<Endpoint> {
+    if (this.closed) throw new TrackerError('TRACKER_ABORTED', 'UDP tracker client is closed');
+    return this.resolve(url);
+  }
+
+  /** One request on a valid connection id: connects first when needed, and again when the id expires while it waits. */
+  private async request<T>(
+    endpoint: Endpoint,
+    build: (connectionId: bigint, transactionId: number) => Uint8Array,
+    decode: (packet: Buffer, transactionId: number) => T,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
     for (;;) {
       const conn = await this.connection(endpoint, signal);
-      const reply = await this.exchange(
-        endpoint,
-        (tx) => encodeUdpAnnounceRequest({ connectionId: conn.id, transactionId: tx, params, ...(urlData ? { urlData } : {}) }),
-        (packet, tx) => decodeUdpAnnounceResponse(packet, tx, endpoint.family),
-        signal,
-        conn.expiresAt,
-      ).catch((e: unknown) => {
+      const reply = await this.exchange(endpoint, (tx) => build(conn.id, tx), decode, signal, conn.expiresAt).catch((e: unknown) => {
         // The tracker refused the id, or something else went wrong: either
-        // way the next announce should start with a fresh connect.
+        // way the next request should start with a fresh connect.
         if (this.connections.get(endpoint.key) === conn) this.connections.delete(endpoint.key);
         throw e;
       });
-      if (reply === 'expired') {
-        if (this.connections.get(endpoint.key) === conn) this.connections.delete(endpoint.key);
-        continue;
-      }
-      return {
-        interval: reply.interval,
-        complete: reply.seeders,
-        incomplete: reply.leechers,
-        peers: reply.peers,
-        invalidPeers: reply.invalidPeers,
-      };
+      if (reply !== 'expired') return reply;
+      if (this.connections.get(endpoint.key) === conn) this.connections.delete(endpoint.key);
     }
   }
 
@@ -342,30 +374,4 @@ export class UdpTrackerClient {
 async function defaultLookup(host: string): Promise<{ address: string; family: 4 | 6 }> {
   const r = await dnsLookup(host);
   return { address: r.address, family: r.family === 6 ? 6 : 4 };
-}
-
-/** Rejects as soon as `signal` aborts (calling `onAbort`), without cancelling the shared promise itself. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, onAbort: () => void = () => {}): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) {
-    onAbort();
-    return Promise.reject(new TrackerError('TRACKER_ABORTED', 'announce cancelled'));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const aborted = (): void => {
-      onAbort();
-      reject(new TrackerError('TRACKER_ABORTED', 'announce cancelled'));
-    };
-    signal.addEventListener('abort', aborted, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', aborted);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', aborted);
-        reject(e);
-      },
-    );
-  });
 }

@@ -27,6 +27,8 @@ function setup(over: Partial<AnnouncerOptions> & { list?: string[][] } = {}) {
     onPeers: (p, source) => peers.push({ source, peers: p }),
     onWarning: (w) => warnings.push(w),
     timing: { minIntervalMs: 60_000, retryBaseMs: 30_000, stopTimeoutMs: 1000 },
+    // No interval jitter: these tests count exact times (jitter has its own, announce-scale.test.ts).
+    random: () => 0,
     ...over,
   });
   return { transport, warnings, peers, stats, announcer };

@@ -38,6 +38,8 @@ function setup(list: string[][], over: Partial<AnnouncerOptions> = {}) {
     onWarning: (w) => warnings.push(w),
     onFailure: (f) => failures.push(f),
     timing: { stopTimeoutMs: 1000 },
+    // No interval jitter: these tests count exact times (jitter has its own, announce-scale.test.ts).
+    random: () => 0,
     ...over,
   });
   return { transport, warnings, failures, peers, announcer };

@@ -30,6 +30,12 @@ export function rawQuery(url: string): Map<string, string> {
 export interface HttpStub {
   url(path?: string): string;
   requests: string[];
+  /** TCP connections accepted so far, and those still open. */
+  connections: number;
+  open: number;
+  /** Requests being answered right now, and the most there ever were at once. */
+  inFlight: number;
+  maxInFlight: number;
   close(): Promise<void>;
 }
 
@@ -37,19 +43,32 @@ export async function startHttpStub(handler: (req: http.IncomingMessage, res: ht
   const requests: string[] = [];
   const server = http.createServer((req, res) => {
     requests.push(req.url ?? '');
+    stub.inFlight++;
+    stub.maxInFlight = Math.max(stub.maxInFlight, stub.inFlight);
+    res.on('close', () => stub.inFlight--);
     handler(req, res);
+  });
+  server.on('connection', (socket) => {
+    stub.connections++;
+    stub.open++;
+    socket.on('close', () => stub.open--);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  return {
+  const stub: HttpStub = {
     url: (path = '/announce') => `http://127.0.0.1:${port}${path}`,
     requests,
+    connections: 0,
+    open: 0,
+    inFlight: 0,
+    maxInFlight: 0,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+  return stub;
 }
 
 /** A well-behaved HTTP tracker that always hands out the same peers. */
@@ -86,6 +105,8 @@ export interface UdpStub {
   dropNext: number;
   /** Drop (do not answer) the packets this says so for. */
   dropIf: (action: number) => boolean;
+  /** A scrape's answer for one hash (hex): seeders, completed, leechers. */
+  scrapeCounts: (infoHashHex: string) => [number, number, number];
   close(): Promise<void>;
 }
 
@@ -104,6 +125,7 @@ export async function startUdpStub(
     behaviour,
     dropNext: 0,
     dropIf: () => false,
+    scrapeCounts: () => [3, 7, 2],
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
   socket.on('message', (msg, rinfo) => {
@@ -133,6 +155,16 @@ export async function startUdpStub(
       r.writeBigUInt64BE(nextConnId++, 8);
       return send(r);
     }
+    if (action === 2) {
+      if (b === 'error') return send(Buffer.concat([header(3, tx, 8), Buffer.from('scrape not allowed')]));
+      const n = (msg.length - 16) / 20;
+      const r = header(2, tx, 8 + 12 * n);
+      for (let i = 0; i < n; i++) {
+        const counts = stub.scrapeCounts(msg.subarray(16 + 20 * i, 36 + 20 * i).toString('hex'));
+        counts.forEach((c, j) => r.writeUInt32BE(c, 8 + 12 * i + 4 * j));
+      }
+      return send(r);
+    }
     if (action === 1) {
       if (b === 'error') return send(Buffer.concat([header(3, tx, 8), Buffer.from('info_hash not in whitelist')]));
       if (b === 'truncated-announce') return send(Buffer.concat([header(1, tx, 20), Buffer.alloc(5, 1)]));
@@ -151,4 +183,25 @@ export async function startUdpStub(
   stub.port = socket.address().port;
   stub.url = `udp://127.0.0.1:${stub.port}/announce`;
   return stub;
+}
+
+/** The raw info_hash values of a scrape request (BEP 48: one per torrent), as bytes. */
+export function scrapedHashes(url: string): Buffer[] {
+  const q = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  return q.split('&').filter((p) => p.startsWith('info_hash=')).map((p) => percentDecode(p.slice('info_hash='.length)));
+}
+
+/**
+ * A BEP 48 scrape reply, written byte by byte: its `files` keys are raw
+ * 20-byte hashes, which a bencode encoder taking JS strings would turn
+ * into UTF-8.
+ */
+export function scrapeReply(entries: [Uint8Array, { complete: number; incomplete: number; downloaded: number }][]): Buffer {
+  const sorted = [...entries].sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const parts: Buffer[] = [Buffer.from('d5:filesd')];
+  for (const [hash, c] of sorted) {
+    parts.push(Buffer.from('20:'), Buffer.from(hash), Buffer.from(`d8:completei${c.complete}e10:downloadedi${c.downloaded}e10:incompletei${c.incomplete}ee`));
+  }
+  parts.push(Buffer.from('ee'));
+  return Buffer.concat(parts);
 }
