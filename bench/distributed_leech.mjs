@@ -10,12 +10,12 @@
 // nats-server runs with max_payload 8MB, as the Helm chart's does
 // (BENCH_NATS_MAX_PAYLOAD to change it).
 //
-// Prints one JSON line: {"seconds": S, "procs": {NAME: {cpu, rssMiB}}}:
-// the time from the add to the last piece verified (the services'
-// start-up is not counted: a fleet is already running when a torrent is
-// added), and each process's CPU seconds and peak RSS, read from /proc
-// just before it is stopped, so that the bus's cost (nats-server's) shows
-// beside the engine's. The files are then moved from the
+// Prints one JSON line: {"seconds": S, "procs": {NAME: {cpu, cpuWithStartup, rssMiB}}}:
+// the time from the add to the last piece verified, and each process's CPU
+// seconds over the same span and its peak RSS, read from /proc (the
+// services' start-up is not counted in either: a fleet is already running
+// when a torrent is added; cpuWithStartup has it), so that the bus's cost
+// (nats-server's) shows beside the engine's. The files are then moved from the
 // fleet's volume (DATA/<infohash>/<name>) to OUTDIR/<name>, for the byte
 // comparison. Every process it starts is stopped (SIGTERM, then SIGKILL)
 // before it exits, so `/usr/bin/time` around it counts their CPU.
@@ -87,9 +87,10 @@ function start(name, cmd, args, env, ready) {
 function procUsage(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+  const user = Number(fields[11]) / 100; // utime, stime (fields 14 and 15)
+  const sys = Number(fields[12]) / 100;
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpu: ticks / 100, rssMiB: hwm ? Number(hwm[1]) / 1024 : NaN };
+  return { cpu: user + sys, user, sys, rssMiB: hwm ? Number(hwm[1]) / 1024 : NaN };
 }
 
 /** The services first, then nats-server (procs[0]): they talk to it on their way out. */
@@ -140,6 +141,8 @@ try {
   // CLI ten times a second would cost more CPU than it measures.
   const client = new SeedboxControlClient(`127.0.0.1:${pw.grpc}`, grpc.credentials.createInsecure());
   const rpc = (method, req) => new Promise((resolve, reject) => client[method](req, (e, r) => (e ? reject(e) : resolve(r))));
+  // Each process's CPU at the add, so that the figures count the download, not the services' start-up.
+  const atAdd = new Map(procs.map((p) => [p, procUsage(p.pid)]));
   const t0 = performance.now();
   const { torrent: added } = await rpc('addTorrent', { torrentFile: readFileSync(torrent), paused: false });
   const hex = added.infoHash;
@@ -152,7 +155,12 @@ try {
   client.close();
   const seconds = (performance.now() - t0) / 1000;
   const usage = {};
-  for (const p of procs) usage[names.get(p)] = procUsage(p.pid);
+  for (const p of procs) {
+    const u = procUsage(p.pid);
+    const a = atAdd.get(p);
+    const d = (k) => Number((u[k] - a[k]).toFixed(2));
+    usage[names.get(p)] = { cpu: d('cpu'), user: d('user'), sys: d('sys'), cpuWithStartup: u.cpu, rssMiB: u.rssMiB };
+  }
   await stopAll();
   renameSync(join(volume, hex, name), join(out, name));
   console.log(JSON.stringify({ seconds, procs: usage }));

@@ -63,12 +63,12 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
   let nats: RunningNats;
   let fleet: Fleet | undefined;
 
-  async function setUp(t: TestTorrent, o: { diskWriters?: number; peerWorkers?: number; seedLimit?: number } = {}): Promise<Fleet> {
+  async function setUp(t: TestTorrent, o: { diskWriters?: number; peerWorkers?: number; seedLimit?: number; env?: Record<string, string> } = {}): Promise<Fleet> {
     nats = await startNatsServer({ maxPayload: 1024 * 1024 });
     await startOpentracker({ infoHashes: [big.infoHash, many.infoHash], port: trackerPort });
     const seed = await startLibtorrentSeed({ torrentPath: t.torrentPath, dataRoot: t.dataRoot, ...(o.seedLimit ? { uploadLimit: o.seedLimit } : {}) });
     originSeed = seed;
-    fleet = await startFleet({ natsUrl: nats.url, diskWriters: o.diskWriters ?? 1, peerWorkers: o.peerWorkers ?? 1 });
+    fleet = await startFleet({ natsUrl: nats.url, diskWriters: o.diskWriters ?? 1, peerWorkers: o.peerWorkers ?? 1, ...(o.env ? { env: o.env } : {}) });
     return fleet;
   }
   let originSeed: { stop(): Promise<void> } | undefined;
@@ -214,6 +214,24 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
     await waitComplete(f, many, 90_000);
     const survivor = await scrape(f.diskWriters[1]!.metricsPort);
     expect(survivor.get('seedbox_disk_pieces_total{result="written"}')).toBeGreaterThan(0);
+  }, 150_000);
+
+  it('with SEEDBOX_PIECE_DATA=direct, the bytes go over TCP to the writers, and one killed with SIGKILL in the middle loses nothing', async () => {
+    // Port 0: each writer listens on a free port and gives it in its answers.
+    const env = { SEEDBOX_PIECE_DATA: 'direct', SEEDBOX_PIECE_DATA_HOST: '127.0.0.1', SEEDBOX_PIECE_DATA_PORT: '0' };
+    const f = await setUp(many, { diskWriters: 2, seedLimit: 4_000_000, env });
+    await add(f, many);
+    const pieceCount = Math.ceil((24 * 1024 * 1024 + 7) / (64 * 1024));
+    await waitFor(async () => (await progress(f, many.infoHash)).stats!.piecesVerified > pieceCount / 5, 60_000, 'a fifth of the pieces', { intervalMs: 100 });
+    const victim = f.diskWriters[0]!;
+    victim.process.child.kill('SIGKILL');
+    await victim.process.exited;
+    await waitComplete(f, many, 90_000);
+    // The survivor's bytes came over its TCP listener, not through NATS.
+    const survivor = await scrape(f.diskWriters[1]!.metricsPort);
+    const written = survivor.get('seedbox_disk_written_bytes_total')!;
+    expect(written).toBeGreaterThan(0);
+    expect(survivor.get('seedbox_piece_data_received_bytes_total')).toBeGreaterThanOrEqual(written - 8 * 64 * 1024);
   }, 150_000);
 
   it('completes when NATS restarts in the middle of the download', async () => {

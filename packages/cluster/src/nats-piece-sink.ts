@@ -4,7 +4,8 @@ import { pieceBuffers } from '@seedbox/runtime';
 import type { PieceSink, PieceWrite, PieceWriteOutcome } from './piece-sink.js';
 import { PieceWriteResult, PieceWriteStatus } from '@seedbox/proto';
 import { toOutcome } from './piece-write-result.js';
-import { H_CONTINUE, H_INCOMPLETE, H_INFO_HASH, H_LENGTH, H_OFFSET, H_PIECE, H_WRITE_ID, PIECE_OFFER } from './subjects.js';
+import { PieceDataLinkError, type PieceDataLinks } from './piece-data-links.js';
+import { H_CONTINUE, H_DIRECT, H_INCOMPLETE, H_INFO_HASH, H_LENGTH, H_OFFSET, H_PIECE, H_WRITE_ID, PIECE_OFFER } from './subjects.js';
 
 /**
  * The piece path over NATS: the second transport of `PieceSink`.
@@ -36,6 +37,15 @@ import { H_CONTINUE, H_INCOMPLETE, H_INFO_HASH, H_LENGTH, H_OFFSET, H_PIECE, H_W
 export interface NatsPieceSinkOptions {
   /** The piece path's own connection (lean-nats-connection.ts): pieces never go through nats.js. */
   bus: LeanNatsConnection;
+  /**
+   * The direct data path (SEEDBOX_PIECE_DATA=direct): offers ask for it,
+   * and a writer that offers an address gets the bytes over these TCP
+   * links instead of through NATS. A writer that cannot be reached gets
+   * that piece inline.
+   */
+  direct?: PieceDataLinks;
+  /** A piece that went inline because its writer could not be reached directly, and why. */
+  onDirectFallback?: (address: string, reason: string) => void;
   /** Names this worker's write ids (for logs and the writers' metrics). */
   workerId: string;
   /** Pieces sent and not yet answered. Default 16. */
@@ -114,18 +124,22 @@ export class NatsPieceSink implements PieceSink {
     let chunkSize = 0;
     let unknown = 0;
     let ioErrors = 0;
-    for (let attempt = 0; ; attempt++) {
-      if (this.closed) return { status: 'io-error', error: 'the piece sink is closed' };
+    // Cut only when they go inline (never, on the direct path, unless a writer cannot be reached).
+    const chunksOf = (): Uint8Array[] => {
       // max_payload is the server's: read it per attempt, since a reconnect may land on another.
       const size = Math.max(64 * 1024, this.options.bus.maxPayload - HEADER_ROOM);
       if (!chunks || size !== chunkSize) {
         chunks = toChunks(w.blocks, length, size);
         chunkSize = size;
       }
+      return chunks;
+    };
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) return { status: 'io-error', error: 'the piece sink is closed' };
       const writeId = `${this.options.workerId}.${++this.seq}`;
       let reason: string;
       try {
-        const result = await this.attempt(w, length, chunks, writeId);
+        const result = await this.attempt(w, length, chunksOf, writeId);
         if (result === 'incomplete') {
           reason = 'the writer did not get every chunk';
         } else if (result.status === PieceWriteStatus.PIECE_WRITE_STATUS_UNKNOWN_TORRENT && unknown++ < (this.options.unknownTorrentRetries ?? 20)) {
@@ -155,19 +169,43 @@ export class NatsPieceSink implements PieceSink {
    * (the answer would be lost with it), so the piece goes again without
    * waiting out the timeout.
    */
-  private async attempt(w: PieceWrite, length: number, chunks: Uint8Array[], writeId: string): Promise<PieceWriteResult | 'incomplete'> {
-    const { bus } = this.options;
+  private async attempt(w: PieceWrite, length: number, chunksOf: () => Uint8Array[], writeId: string): Promise<PieceWriteResult | 'incomplete'> {
+    const { bus, direct } = this.options;
     const replyTimeout = this.options.replyTimeoutMs ?? 30_000;
+    const offer = { [H_INFO_HASH]: w.infoHash, [H_PIECE]: String(w.index), [H_LENGTH]: String(length), [H_WRITE_ID]: writeId, [H_OFFSET]: '0' };
+    if (direct) {
+      // Only the offer goes to the queue group; the bytes follow to the writer that took it.
+      const first = await bus.request(PIECE_OFFER, EMPTY, { headers: { ...offer, [H_DIRECT]: 'direct' }, timeout: this.options.offerTimeoutMs ?? 5000 });
+      const next = first.header(H_CONTINUE);
+      if (!next) return readResult(first);
+      const address = first.header(H_DIRECT);
+      if (address) {
+        try {
+          await direct.send(address, writeId, w.blocks, length);
+          return readResult(await bus.request(next, EMPTY, { headers: { [H_WRITE_ID]: writeId, [H_DIRECT]: 'sent' }, timeout: replyTimeout }));
+        } catch (e) {
+          if (!(e instanceof PieceDataLinkError)) throw e;
+          this.options.onDirectFallback?.(address, e.message);
+        }
+      }
+      // A writer without the direct path, or one we cannot reach: the whole piece inline, from offset 0.
+      return this.sendChunks(next, chunksOf(), 0, writeId, replyTimeout);
+    }
+    const chunks = chunksOf();
     const single = chunks.length === 1;
-    const first = await bus.request(PIECE_OFFER, chunks[0]!, {
-      headers: { [H_INFO_HASH]: w.infoHash, [H_PIECE]: String(w.index), [H_LENGTH]: String(length), [H_WRITE_ID]: writeId, [H_OFFSET]: '0' },
-      timeout: single ? replyTimeout : (this.options.offerTimeoutMs ?? 5000),
-    });
+    const first = await bus.request(PIECE_OFFER, chunks[0]!, { headers: offer, timeout: single ? replyTimeout : (this.options.offerTimeoutMs ?? 5000) });
     if (single) return readResult(first);
     const next = first.header(H_CONTINUE);
     if (!next) return readResult(first); // refused at the offer (a bad header, say)
-    let offset = chunks[0]!.byteLength;
-    for (let i = 1; i < chunks.length; i++) {
+    return this.sendChunks(next, chunks, 1, writeId, replyTimeout);
+  }
+
+  /** Chunks `from` on, in order, to the writer's chunk subject; the last one is a request, answered once the piece is written. */
+  private async sendChunks(next: string, chunks: Uint8Array[], from: number, writeId: string, replyTimeout: number): Promise<PieceWriteResult | 'incomplete'> {
+    const { bus } = this.options;
+    let offset = 0;
+    for (let i = 0; i < from; i++) offset += chunks[i]!.byteLength;
+    for (let i = from; i < chunks.length; i++) {
       const headers = { [H_WRITE_ID]: writeId, [H_OFFSET]: String(offset) };
       const chunk = chunks[i]!;
       offset += chunk.byteLength;
@@ -177,9 +215,11 @@ export class NatsPieceSink implements PieceSink {
         return readResult(await bus.request(next, chunk, { headers, timeout: replyTimeout }));
       }
     }
-    throw new Error('unreachable: a piece of several chunks ends with a request');
+    throw new Error('unreachable: a piece ends with a request');
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Cuts the piece's blocks into message-sized chunks. This is the one copy

@@ -5,6 +5,7 @@ import { OUTCOME_STATUS } from './piece-write-result.js';
 import {
   DISK_WRITERS,
   H_CONTINUE,
+  H_DIRECT,
   H_INCOMPLETE,
   H_INFO_HASH,
   H_LENGTH,
@@ -48,6 +49,15 @@ export interface PieceWriteServerOptions {
   maxPieceLength?: number;
   /** Pieces being assembled at once; more offers are left to other writers. Default 64. */
   maxPartials?: number;
+  /**
+   * HOST:PORT where this writer takes pieces' bytes over TCP (its
+   * PieceDataListener, fed through expectDirect and takeDirect): offers
+   * that ask for the direct data path are answered with it. Without it,
+   * they are answered as offers of an inline piece.
+   */
+  directAddress?: string;
+  /** After a direct piece's `sent`, how long its bytes may take to arrive. Default 10 s. */
+  directWaitMs?: number;
   /** How long a writer whose disk failed stays out of the queue group. Default 30 s. */
   stepBackMs?: number;
   onResult?: (r: { infoHash: string; index: number; outcome: PieceWriteOutcome; bytes: number; seconds: number }) => void;
@@ -69,6 +79,10 @@ export interface PieceWriteServer {
    * pieces under way to be written and answered, up to `graceMs`.
    */
   stop(graceMs?: number): Promise<void>;
+  /** For the PieceDataListener: the length of a direct piece this writer waits for under `writeId`, once. */
+  expectDirect(writeId: string): number | undefined;
+  /** For the PieceDataListener: a direct piece's bytes, whole. */
+  takeDirect(writeId: string, data: Buffer): void;
 }
 
 interface Partial {
@@ -78,6 +92,12 @@ interface Partial {
   received: number;
   chunks: Uint8Array[];
   timer: NodeJS.Timeout;
+  /** Its bytes may come over the direct data path (they may still come inline, if the worker could not reach us). */
+  direct: boolean;
+  /** The direct listener has started on its frame. */
+  directStarted: boolean;
+  /** The worker's `sent`, waiting for the bytes; answered when they are written. */
+  commit: LeanMsg | undefined;
 }
 
 export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
@@ -145,10 +165,37 @@ export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
       // Busy: no answer, so the offer times out and goes to another writer.
       return;
     }
-    const timer = setTimeout(() => partials.delete(meta.writeId), o.partialTimeoutMs ?? 30_000);
+    const direct = o.directAddress !== undefined && msg.header(H_DIRECT) === 'direct' && data.byteLength === 0;
+    const p: Partial = {
+      infoHash: meta.infoHash,
+      index: meta.index,
+      length: meta.length,
+      received: data.byteLength,
+      chunks: data.byteLength > 0 ? [data] : [],
+      timer: expireAfter(meta.writeId, o.partialTimeoutMs ?? 30_000),
+      direct,
+      directStarted: false,
+      commit: undefined,
+    };
+    partials.set(meta.writeId, p);
+    msg.respond(empty, direct ? { [H_CONTINUE]: subject, [H_DIRECT]: o.directAddress! } : { [H_CONTINUE]: subject });
+  };
+
+  /** A piece whose bytes stop coming is forgotten; a `sent` waiting for them is told to send it again. */
+  function expireAfter(writeId: string, ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      const p = partials.get(writeId);
+      partials.delete(writeId);
+      if (p?.commit) respondIncomplete(p.commit);
+    }, ms);
     timer.unref();
-    partials.set(meta.writeId, { infoHash: meta.infoHash, index: meta.index, length: meta.length, received: data.byteLength, chunks: [data], timer });
-    msg.respond(empty, { [H_CONTINUE]: subject });
+    return timer;
+  }
+
+  const finish = (writeId: string, p: Partial, answerTo: LeanMsg): void => {
+    clearTimeout(p.timer);
+    partials.delete(writeId);
+    void write(answerTo, writeId, p.infoHash, p.index, p.chunks, p.length);
   };
   let offers: LeanSubscription | undefined = takeOffers();
 
@@ -170,25 +217,32 @@ export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
   };
 
   const chunks: LeanSubscription = o.bus.subscribe(subject, {}, (msg) => {
-      const writeId = msg.header(H_WRITE_ID) ?? '';
-      const p = partials.get(writeId);
-      const offset = Number(msg.header(H_OFFSET));
-      if (!p || offset !== p.received || p.received + msg.data.byteLength > p.length) {
-        // Forgotten (timed out), out of order, or too long: a chunk went
-        // missing. Drop what we have; the worker sends the piece again.
-        if (p) {
-          clearTimeout(p.timer);
-          partials.delete(writeId);
-        }
-        respondIncomplete(msg);
-        return;
-      }
-      p.chunks.push(msg.data);
-      p.received += msg.data.byteLength;
-      if (p.received < p.length) return;
+    const writeId = msg.header(H_WRITE_ID) ?? '';
+    const p = partials.get(writeId);
+    if (msg.header(H_DIRECT) === 'sent') {
+      // The worker has sent the bytes over TCP: answer once they are here and written.
+      if (!p || !p.direct) return respondIncomplete(msg);
+      if (p.received === p.length) return finish(writeId, p, msg);
+      p.commit = msg;
       clearTimeout(p.timer);
-      partials.delete(writeId);
-      void write(msg, writeId, p.infoHash, p.index, p.chunks, p.length);
+      p.timer = expireAfter(writeId, o.directWaitMs ?? 10_000);
+      return;
+    }
+    const offset = Number(msg.header(H_OFFSET));
+    if (!p || offset !== p.received || p.received + msg.data.byteLength > p.length) {
+      // Forgotten (timed out), out of order, or too long: a chunk went
+      // missing. Drop what we have; the worker sends the piece again.
+      if (p) {
+        clearTimeout(p.timer);
+        partials.delete(writeId);
+      }
+      respondIncomplete(msg);
+      return;
+    }
+    p.chunks.push(msg.data);
+    p.received += msg.data.byteLength;
+    if (p.received < p.length) return;
+    finish(writeId, p, msg);
   });
 
   return {
@@ -198,6 +252,20 @@ export function servePieceWrites(o: PieceWriteServerOptions): PieceWriteServer {
     },
     get steppedBack() {
       return !offers && !stopping;
+    },
+    expectDirect(writeId) {
+      const p = partials.get(writeId);
+      if (!p || !p.direct || p.directStarted || p.received !== 0) return undefined;
+      p.directStarted = true;
+      return p.length;
+    },
+    takeDirect(writeId, data) {
+      const p = partials.get(writeId);
+      // Forgotten meanwhile, or come inline first: the bytes are not needed.
+      if (!p || p.received !== 0 || data.byteLength !== p.length) return;
+      p.chunks = [data];
+      p.received = p.length;
+      if (p.commit) finish(writeId, p, p.commit);
     },
     async stop(graceMs = 10_000) {
       stopping = true;

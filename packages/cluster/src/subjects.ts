@@ -42,6 +42,13 @@ export const H_WRITE_ID = 'Seedbox-Write-Id';
 export const H_CONTINUE = 'Seedbox-Continue';
 /** On a reply: the chunks did not add up (one was lost, or the writer forgot the piece); send it again. */
 export const H_INCOMPLETE = 'Seedbox-Incomplete';
+/**
+ * The direct data path (SEEDBOX_PIECE_DATA=direct): on an offer, `direct`
+ * (the worker would send the bytes over TCP; the offer carries none); on
+ * its reply, the writer's HOST:PORT for them; on the request that follows
+ * the bytes, `sent`.
+ */
+export const H_DIRECT = 'Seedbox-Direct';
 
 /** JetStream key-value buckets. */
 export const KV_TORRENTS = 'seedbox_torrents';

@@ -86,6 +86,8 @@ export interface TorrentStates {
 export interface PeerWorkerMetrics {
   readonly piecesInFlight: Gauge;
   readonly pieceNatsRoundTrip: Histogram;
+  /** Pieces sent inline because their writer could not be reached over the direct data path. */
+  readonly pieceDataFallbacks: Counter;
   /** Per-torrent series from a tick (torrents missing from it lose theirs), and its connection figures. */
   observeTick(tick: TickSnapshot): void;
   setTorrentStates(states: TorrentStates): void;
@@ -121,6 +123,11 @@ export function createPeerWorkerMetrics(registry: Registry): PeerWorkerMetrics {
   const piecesInFlight = new Gauge({
     name: 'seedbox_pieces_in_flight',
     help: 'Pieces sent to disk-writers and not yet answered',
+    registers: [registry],
+  });
+  const pieceDataFallbacks = new Counter({
+    name: 'seedbox_piece_data_fallbacks_total',
+    help: 'Pieces sent inline through NATS because the writer that took them could not be reached over the direct data path',
     registers: [registry],
   });
   const connectionsRefused = new Counter({
@@ -196,7 +203,7 @@ export function createPeerWorkerMetrics(registry: Registry): PeerWorkerMetrics {
     }
   };
 
-  return { piecesInFlight, pieceNatsRoundTrip, observeTick, setTorrentStates };
+  return { piecesInFlight, pieceNatsRoundTrip, pieceDataFallbacks, observeTick, setTorrentStates };
 }
 
 function finiteOr0(n: number): number {
@@ -214,6 +221,10 @@ export interface DiskWriterMetrics {
   readonly stepBacks: Counter;
   /** 1 while the writer takes offers, 0 while it has stepped back. */
   readonly takingPieces: Gauge;
+  /** Connections of the direct data path refused, by rule (piece-data-listener.ts). */
+  readonly pieceDataRefused: Counter<'reason'>;
+  /** Piece bytes that came over the direct data path (not through NATS). */
+  readonly pieceDataBytes: Counter;
   countPiece(result: DiskPieceResult): void;
 }
 
@@ -248,7 +259,18 @@ export function createDiskWriterMetrics(registry: Registry): DiskWriterMetrics {
     registers: [registry],
   });
   takingPieces.set(1);
-  return { diskWrite, writtenBytes, pieces, stepBacks, takingPieces, countPiece: (result) => pieces.inc({ result }) };
+  const pieceDataRefused = new Counter({
+    name: 'seedbox_piece_data_refused_total',
+    help: 'Connections of the direct data path closed for breaking a rule (an unknown write id, a wrong length, not the protocol, stalled), by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const pieceDataBytes = new Counter({
+    name: 'seedbox_piece_data_received_bytes_total',
+    help: 'Piece bytes received over the direct data path (SEEDBOX_PIECE_DATA=direct), not through NATS',
+    registers: [registry],
+  });
+  return { diskWrite, writtenBytes, pieces, stepBacks, takingPieces, pieceDataRefused, pieceDataBytes, countPiece: (result) => pieces.inc({ result }) };
 }
 
 export interface TrackerClientMetrics {

@@ -43,6 +43,23 @@ export const grpcAccessOptions = defineOptions({
   },
 });
 
+/**
+ * How a piece's bytes go from a peer-worker to a disk-writer. The offer
+ * and the answer always go over NATS (which picks the writer and notices
+ * one that died); `direct` sends the bytes themselves over a TCP stream to
+ * the writer that took the offer.
+ */
+function pieceDataOption() {
+  return {
+    env: 'SEEDBOX_PIECE_DATA',
+    flag: 'piece-data',
+    kind: 'enum',
+    values: ['nats', 'direct'],
+    default: 'nats',
+    describe: "how pieces' bytes reach the disk-writers: nats (inline in NATS messages) or direct (a TCP stream to the writer NATS chose; falls back to nats for a writer it cannot reach)",
+  } as const;
+}
+
 /** "Common to all three": each service spreads these into its schema. */
 export const commonOptions = defineOptions({
   natsUrl: {
@@ -213,6 +230,7 @@ export const peerWorkerOptions = defineOptions({
     default: 'prefer',
     describe: 'message stream encryption (MSE/PE): prefer (try it, fall back to plain), require (RC4 only), disable (plain only)',
   },
+  pieceData: pieceDataOption(),
   maxPiecesInFlight: {
     env: 'SEEDBOX_MAX_PIECES_IN_FLIGHT',
     flag: 'max-pieces-in-flight',
@@ -225,6 +243,28 @@ export const peerWorkerOptions = defineOptions({
 
 export const diskWriterOptions = defineOptions({
   ...commonOptions,
+  pieceData: pieceDataOption(),
+  pieceDataHost: {
+    env: 'SEEDBOX_PIECE_DATA_HOST',
+    flag: 'piece-data-host',
+    kind: 'host',
+    default: '0.0.0.0',
+    describe: 'address the direct data path listens on (SEEDBOX_PIECE_DATA=direct)',
+  },
+  pieceDataPort: {
+    env: 'SEEDBOX_PIECE_DATA_PORT',
+    flag: 'piece-data-port',
+    kind: 'port',
+    default: 6883,
+    describe: 'TCP port of the direct data path (SEEDBOX_PIECE_DATA=direct); peer-workers must reach it',
+  },
+  pieceDataAddress: {
+    env: 'SEEDBOX_PIECE_DATA_ADDRESS',
+    flag: 'piece-data-address',
+    kind: 'host',
+    defaultText: 'SEEDBOX_PIECE_DATA_HOST, or when that is 0.0.0.0 or ::, this machine\'s first non-loopback address',
+    describe: 'the address peer-workers reach this writer at over the direct data path (in Kubernetes, the pod IP)',
+  },
   dataDir: {
     env: 'SEEDBOX_DATA_DIR',
     flag: 'data-dir',

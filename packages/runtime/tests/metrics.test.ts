@@ -50,6 +50,7 @@ const CONTRACT: Record<string, [string, string, string[]][]> = {
     ['seedbox_torrent_pieces_failed_total', 'counter', ['info_hash']],
     ['seedbox_torrents', 'gauge', ['state']],
     ['seedbox_pieces_in_flight', 'gauge', []],
+    ['seedbox_piece_data_fallbacks_total', 'counter', []],
     ['seedbox_piece_nats_round_trip_seconds', 'histogram', []],
     ['seedbox_connections_refused_total', 'counter', ['reason']],
     ['seedbox_connections_handshaking', 'gauge', []],
@@ -60,6 +61,8 @@ const CONTRACT: Record<string, [string, string, string[]][]> = {
     ['seedbox_disk_pieces_total', 'counter', ['result']],
     ['seedbox_disk_step_backs_total', 'counter', []],
     ['seedbox_disk_taking_pieces', 'gauge', []],
+    ['seedbox_piece_data_refused_total', 'counter', ['reason']],
+    ['seedbox_piece_data_received_bytes_total', 'counter', []],
   ],
   'tracker-client': [
     ['seedbox_tracker_announces_total', 'counter', ['result']],

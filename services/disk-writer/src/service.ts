@@ -17,6 +17,7 @@ import {
 import { createDiskWriterMetrics, diskWriterOptions, type DiskPieceResult } from '@seedbox/runtime';
 import { DiskWriter, ioError } from './disk-writer.js';
 import { WriteFigures } from './write-figures.js';
+import { startDirectData } from './direct-data.js';
 import { moveTorrentContent, Sha1Pool, torrentDir, torrentRemovalPath } from '@seedbox/storage';
 
 /**
@@ -75,10 +76,12 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
       },
     };
 
+    const direct = config.pieceData === 'direct' ? await startDirectData(config, log, m) : undefined;
     const server = servePieceWrites({
       bus: await openPieceBus(),
       writerId: config.instanceId,
       sink,
+      directAddress: direct?.address,
       onResult: ({ infoHash, index, outcome, bytes, seconds }) => {
         written.record(outcome, bytes);
         m.countPiece(outcome.status.replace('-', '_') as DiskPieceResult);
@@ -100,6 +103,7 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
         log.info('taking pieces again');
       },
     });
+    direct?.serve(server);
 
     // Removed torrents: close their files (a later delete request removes
     // them). Moved ones too: the next piece opens them in the new folder.
@@ -153,6 +157,7 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
     });
 
     onShutdown('finish pieces under way', () => server.stop(Math.max(1000, config.shutdownTimeoutMs - 5000)));
+    if (direct) onShutdown('close the direct data path', () => direct.close());
     onShutdown('close files', async () => {
       deletes.unsubscribe();
       moves.unsubscribe();

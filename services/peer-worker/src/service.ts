@@ -1,4 +1,4 @@
-import { FleetState, NatsPieceSink, storageRequest, STORAGE_DELETE, STORAGE_MOVE, VERSION, type ServiceDefinition } from '@seedbox/cluster';
+import { FleetState, NatsPieceSink, PieceDataLinks, storageRequest, STORAGE_DELETE, STORAGE_MOVE, VERSION, type ServiceDefinition } from '@seedbox/cluster';
 import { Sha1Pool, torrentDir } from '@seedbox/storage';
 import { SeedboxControlService } from '@seedbox/proto';
 import { createPeerWorkerMetrics, listenOrExplain, peerWorkerOptions, settingOrExplain } from '@seedbox/runtime';
@@ -31,8 +31,18 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
     settingOrExplain('SEEDBOX_ENCRYPTION (--encryption)', config.encryption, () => checkEncryptionPolicy(config.encryption));
     const m = createPeerWorkerMetrics(registry);
     const state = await FleetState.open(nc);
+    // The direct data path: pieces' bytes over TCP to the writer NATS chose (SEEDBOX_PIECE_DATA=direct).
+    const links =
+      config.pieceData === 'direct'
+        ? new PieceDataLinks({ onDisconnect: (address, reason) => log.info('direct data link closed', { address, reason }) })
+        : undefined;
     const sink = new NatsPieceSink({
       bus: await openPieceBus(),
+      direct: links,
+      onDirectFallback: (address, reason) => {
+        m.pieceDataFallbacks.inc();
+        log.warn('piece sent inline: its writer cannot be reached directly', { address, reason });
+      },
       workerId: config.instanceId,
       maxInFlight: config.maxPiecesInFlight,
       onRoundTrip: (seconds) => m.pieceNatsRoundTrip.observe(seconds),
@@ -117,6 +127,7 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
       bandwidth.close();
       await runner.stop();
       sink.close();
+      links?.close();
       await hasher.close();
     });
     return {
