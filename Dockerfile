@@ -39,8 +39,9 @@ RUN npm run build \
 
 FROM ${BASE_IMAGE}
 # RC4, which message stream encryption (MSE/PE) needs, is in OpenSSL 3's
-# legacy provider; Node loads it only with this flag.
-ENV NODE_ENV=production NODE_OPTIONS=--openssl-legacy-provider
+# legacy provider; Node loads it only with this flag. A 4 MiB young
+# generation, as the seedbox launcher has (packages/cli/bin/seedbox.js).
+ENV NODE_ENV=production NODE_OPTIONS="--openssl-legacy-provider --max-semi-space-size=4"
 WORKDIR /app
 # Owned by root and not writable by the service user: with
 # readOnlyRootFilesystem on Kubernetes the only writable paths are /tmp and

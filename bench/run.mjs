@@ -28,10 +28,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-// RC4 for message stream encryption is in OpenSSL 3's legacy provider; every
-// node this spawns inherits the flag (as the `seedbox` launcher passes it).
-if (!(process.env.NODE_OPTIONS ?? '').includes('--openssl-legacy-provider')) {
-  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --openssl-legacy-provider`.trim();
+// Every node this spawns runs with the flags the `seedbox` launcher and the
+// image give it: RC4 for message stream encryption is in OpenSSL 3's legacy
+// provider, and a 4 MiB young generation (see the launcher for why).
+for (const flag of ['--openssl-legacy-provider', '--max-semi-space-size=4']) {
+  if (!(process.env.NODE_OPTIONS ?? '').includes(flag.split('=')[0])) process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} ${flag}`.trim();
 }
 // The scenarios measure peers given by hand or by the scenario's tracker: no public DHT routers.
 process.env.SEEDBOX_DHT_BOOTSTRAP ??= 'none';

@@ -276,10 +276,10 @@ export const diskWriterOptions = defineOptions({
     env: 'SEEDBOX_HASH_THREADS',
     flag: 'hash-threads',
     kind: 'int',
-    min: 1,
+    min: 0,
     max: 64,
-    default: 2,
-    describe: 'SHA-1 worker threads',
+    default: 0,
+    describe: 'SHA-1 worker threads; 0 hashes on the event loop, which costs least per piece (no hand-over to a thread, no thread heaps) and keeps up with about 1.5 GB/s per writer; more threads hash pieces side by side beyond that',
   },
 });
 
@@ -400,7 +400,8 @@ export const serveOptions = defineOptions({
   dhtPort: { env: 'SEEDBOX_DHT_PORT', flag: 'dht-port', kind: 'port', defaultText: 'the listen port', describe: 'UDP port of the DHT node' },
   dhtBootstrap: dhtOptions.dhtBootstrap,
   dhtStateFile: { ...dhtOptions.dhtStateFile, defaultText: 'STATE_DIR/dht-state.json' },
-  hashThreads: diskWriterOptions.hashThreads,
+  // In one process the event loop also serves every peer: hashing stays off it.
+  hashThreads: { ...diskWriterOptions.hashThreads, min: 1, default: 2, describe: 'SHA-1 worker threads (off the event loop, which serves the peers)' },
   ...announceOptions,
   ...webOptions,
 });

@@ -35,7 +35,7 @@ describe('loadConfig: the contract defaults', () => {
     expect(pw).toMatchObject({ dataDir: '/data', listenHost: '0.0.0.0', listenPort: 6881, maxPeers: 50, maxPiecesInFlight: 16 });
     expect(pw.announceHost).toBeUndefined();
     expect(pw.announcePort).toBeUndefined();
-    expect(loadConfig(diskWriterOptions, { env: dataDir })).toMatchObject({ dataDir: '/data', hashThreads: 2, grpcPort: 50051 });
+    expect(loadConfig(diskWriterOptions, { env: dataDir })).toMatchObject({ dataDir: '/data', hashThreads: 0, grpcPort: 50051 });
     expect(loadConfig(trackerClientOptions, { env: {} })).toMatchObject({ workerTimeoutMs: 15000, metricsPort: 9464 });
   });
 
@@ -151,7 +151,7 @@ describe('loadConfig: rules', () => {
 
   it('honours max on an int', () => {
     const e = configError(() => loadConfig(diskWriterOptions, { env: { ...dataDir, SEEDBOX_HASH_THREADS: '65' } }));
-    expect(e.message).toBe('SEEDBOX_HASH_THREADS=65: out of range (1..64)');
+    expect(e.message).toBe('SEEDBOX_HASH_THREADS=65: out of range (0..64)');
     expect(loadConfig(diskWriterOptions, { env: { ...dataDir, SEEDBOX_HASH_THREADS: '64' } }).hashThreads).toBe(64);
   });
 

@@ -18,7 +18,7 @@ import { createDiskWriterMetrics, diskWriterOptions, type DiskPieceResult } from
 import { DiskWriter, ioError } from './disk-writer.js';
 import { WriteFigures } from './write-figures.js';
 import { startDirectData } from './direct-data.js';
-import { moveTorrentContent, Sha1Pool, torrentDir, torrentRemovalPath } from '@seedbox/storage';
+import { InlineSha1, moveTorrentContent, Sha1Pool, torrentDir, torrentRemovalPath } from '@seedbox/storage';
 
 /**
  * The disk-writer process: takes pieces from the `disk-writers` queue
@@ -34,7 +34,8 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
     const m = createDiskWriterMetrics(registry);
     const written = new WriteFigures();
     const state = await FleetState.open(nc);
-    const writer = new DiskWriter({ hasher: new Sha1Pool(config.hashThreads) });
+    // 0 threads: on the event loop (SEEDBOX_HASH_THREADS's help says why that is the default here).
+    const writer = new DiskWriter({ hasher: config.hashThreads === 0 ? new InlineSha1() : new Sha1Pool(config.hashThreads) });
     const opening = new Map<string, Promise<boolean | Error>>();
     /** The save folder each open torrent was opened in. */
     const openedIn = new Map<string, string | undefined>();

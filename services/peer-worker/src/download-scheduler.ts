@@ -141,7 +141,7 @@ export class DownloadScheduler {
     }
 
     // 2. Start new pieces (by priority, then rarest first or in order), while the sink keeps up.
-    const maxBacklog = this.o.maxWriteBacklogBytes ?? 64 * 1024 * 1024;
+    const maxBacklog = this.o.maxWriteBacklogBytes ?? 24 * 1024 * 1024;
     while (room > 0 && this.writeBacklog < maxBacklog) {
       const index = this.picker.pick(peerPieces.isComplete ? 'all' : peerPieces);
       if (index === undefined) break;

@@ -49,7 +49,13 @@ export interface TorrentOptions {
   listenPort?: number | undefined;
   /** Most peer connections at once. Default 50. */
   maxPeers?: number | undefined;
-  /** Stop starting new pieces while this many bytes wait for the disk-writer. */
+  /**
+   * Stop starting new pieces while this many bytes wait for the disk-writer.
+   * Default 24 MiB: in the fleet, pieces past SEEDBOX_MAX_PIECES_IN_FLIGHT
+   * only queue here, and every queued piece is a buffer held; 64 MiB made
+   * the peer-worker's peak RSS 40-60 MiB higher at the same speed (bench
+   * leech-1g, docs/BENCHMARKS.md).
+   */
   maxWriteBacklogBytes?: number | undefined;
   /** Endgame sends a block to at most this many peers at once. */
   endgameDuplicates?: number | undefined;
