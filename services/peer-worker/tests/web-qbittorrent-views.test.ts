@@ -330,6 +330,28 @@ describe('files, pieces, trackers, properties', () => {
     expect(trackerEntry('u', 0, { url: 'u', lastAnnounceStartAt: 1, lastAnnounceAt: 2, ok: false, failure: 'timeout', error: 'no answer in 15 s' })).toMatchObject({ status: 4, msg: 'no answer in 15 s' });
   });
 
+  it("trackers: the counts a scrape brought; a tracker asking us to come back later is its line's message, not the torrent's error", async () => {
+    const { record } = await recordOf(MULTI);
+    const now = 1_700_000_000_000;
+    const until = now + 3_600_000;
+    const later = `Tracker overloaded, try again later; not asked again before ${new Date(until).toISOString()}`;
+    const statuses: TrackerStatus[] = [
+      // Its announce gave no counts (an HTTP tracker may not); the scrape after it did.
+      { url: 'http://a.example/announce', lastAnnounceStartAt: now - 9000, lastAnnounceAt: now - 8000, ok: true, peers: 3, seeders: 20, leechers: 6, downloaded: 310, lastScrapeStartAt: now - 2000, lastScrapeAt: now - 1500, scrapeOk: true, nextScrapeAt: now + 1_700_000 },
+      // Held off: the counts it gave before stay, the message says why and until when.
+      { url: 'udp://c.example:6969/announce', lastAnnounceStartAt: now - 5000, lastAnnounceAt: now - 4000, ok: false, failure: 'retry-later', error: later, backoffUntil: until, seeders: 7, nextAnnounceAt: until },
+    ];
+    expect(trackersView(record.metainfo, { dht: true }, [], statuses).slice(3)).toEqual([
+      { url: 'http://a.example/announce', tier: 0, status: 2, msg: '', num_peers: 3, num_seeds: 20, num_leeches: 6, num_downloaded: 310 },
+      { url: 'http://b.example/announce', tier: 0, status: 1, msg: '', num_peers: -1, num_seeds: -1, num_leeches: -1, num_downloaded: -1 },
+      { url: 'udp://c.example:6969/announce', tier: 1, status: 4, msg: later, num_peers: -1, num_seeds: 7, num_leeches: -1, num_downloaded: -1 },
+    ]);
+    const s = stats(record, { peers: 3, seeds: 1 });
+    const t = torrentView({ record, stats: s, progress: progressOf(record, s, undefined), config: defaultFleetConfig(), now, trackers: statuses });
+    expect(t).toMatchObject({ num_complete: 20, num_incomplete: 6, tracker: 'http://a.example/announce' });
+    expect(t.state).not.toBe('error');
+  });
+
   it('the torrent takes the swarm counts, the working tracker and the next announce from its trackers', async () => {
     const { record } = await recordOf(MULTI);
     const now = 1_700_000_000_000;

@@ -2,18 +2,18 @@
  * The Transmission RPC's pure mappings, at their edges: pieces spanning
  * files, bitfields shorter or longer than the piece count, the scrape
  * convention, the limit pairs and modes, id selection, peer flags, the
- * torrent error trackers cause, and the bounded memory behind
- * "recently-active".
+ * trackers' scrape fields, the torrent error trackers cause, and the
+ * bounded memory behind "recently-active".
  */
 import { describe, expect, it } from 'vitest';
 import { NO_LIMIT, USE_GLOBAL, ZERO_TOTALS, defaultTorrentSettings } from '@seedbox/cluster';
-import type { TorrentRecord } from '../src/control/backend.js';
+import type { TorrentRecord, TrackerStatus } from '../src/control/backend.js';
 import { RECENT_MS, RecentActivity } from '../src/web/transmission/tr-activity.js';
 import { parseIds, selectTorrents } from '../src/web/transmission/tr-ids.js';
 import { globalShareFrom, shareFromMode, speedFromPair, toKBps } from '../src/web/transmission/tr-limits.js';
 import { bytesPerFile, piecesBase64 } from '../src/web/transmission/tr-progress.js';
 import { trPeerFlags } from '../src/web/transmission/tr-peers.js';
-import { scrapeUrl, trackerErrorOf } from '../src/web/transmission/tr-trackers.js';
+import { scrapeUrl, timedOut, trackerErrorOf, trackerStatsOf } from '../src/web/transmission/tr-trackers.js';
 
 describe('progress from a bitfield', () => {
   // Files of 10, 0, 25 and 5 bytes in pieces of 16: piece 0 = a[0..10) + c[0..6), piece 1 = c[6..22), piece 2 = c[22..25) + d.
@@ -143,5 +143,85 @@ describe('peers and trackers', () => {
     expect(trackerErrorOf([{ ...at(1), ok: false, failure: 'refused', error: 'Unregistered torrent' }, { ...at(2), ok: true }])).toBeUndefined();
     expect(trackerErrorOf([{ ...at(1), ok: true, warning: 'ratio low' }])).toEqual({ error: 1, errorString: 'ratio low' });
     expect(trackerErrorOf([{ ...at(1), ok: false, failure: 'timeout', error: 'no answer' }])).toBeUndefined();
+    // Come back later (a 429, a "try again later" refusal): a message on the tracker, no verdict on the torrent.
+    expect(trackerErrorOf([{ ...at(1), ok: false, failure: 'retry-later', error: 'Tracker overloaded, try again later; not asked again before 2023-11-14T23:13:20.000Z', backoffUntil: 1_700_003_600_000 }])).toBeUndefined();
+  });
+});
+
+describe('trackerStats: the scrape fields', () => {
+  const now = 1_700_000_000_000;
+  const sec = (ms: number): number => Math.floor(ms / 1000);
+  const A = 'http://a.example/announce';
+  const B = 'http://b.example/announce';
+  const C = 'udp://c.example:6969';
+  const m = { announce: [[A, B], [C]] };
+  const line = (url: string, more: Partial<TrackerStatus> = {}): TrackerStatus => ({ url, lastAnnounceStartAt: now - 61_000, lastAnnounceAt: now - 60_000, ok: true, ...more });
+  const scraped = { lastScrapeStartAt: now - 40_000, lastScrapeAt: now - 39_500, scrapeOk: true, nextScrapeAt: now + 1_700_000 };
+  const stats = (statuses: TrackerStatus[], active = true): Record<string, unknown>[] => trackerStatsOf(m, statuses, { active, now });
+
+  it('never scraped: hasScraped false, no times, nothing scheduled; the counts the announce gave', () => {
+    const [a, , c] = stats([line(A, { seeders: 3, leechers: 1 })]);
+    expect(a).toMatchObject({ hasScraped: false, lastScrapeTime: 0, lastScrapeStartTime: 0, lastScrapeSucceeded: false, lastScrapeResult: '', lastScrapeTimedOut: false, scrapeState: 0, nextScrapeTime: 0 });
+    expect(a).toMatchObject({ seederCount: 3, leecherCount: 1, downloadCount: -1 });
+    // No line at all: every count unknown.
+    expect(c).toMatchObject({ hasScraped: false, scrapeState: 0, seederCount: -1, leecherCount: -1, downloadCount: -1 });
+  });
+
+  it('a scrape that listed the torrent: its times in seconds, success, its counts, waiting for the next sweep', () => {
+    // The announce gave no counts (an HTTP tracker may not); the scrape did.
+    const [a] = stats([line(A, { ...scraped, seeders: 12, leechers: 4, downloaded: 250 })]);
+    expect(a).toMatchObject({
+      hasScraped: true,
+      lastScrapeStartTime: sec(now - 40_000),
+      lastScrapeTime: sec(now - 39_500),
+      lastScrapeSucceeded: true,
+      lastScrapeResult: '',
+      lastScrapeTimedOut: false,
+      scrapeState: 1,
+      nextScrapeTime: sec(now + 1_700_000),
+      seederCount: 12,
+      leecherCount: 4,
+      downloadCount: 250,
+    });
+  });
+
+  it('a failed scrape: its words, timed out only when it says so; queued once the next sweep is due', () => {
+    const failed = (scrapeError: string): Record<string, unknown> => stats([line(A, { ...scraped, scrapeOk: false, scrapeError, nextScrapeAt: now - 1 })])[0]!;
+    expect(failed('timed out: no reply within 15 s')).toMatchObject({ hasScraped: true, lastScrapeSucceeded: false, lastScrapeResult: 'timed out: no reply within 15 s', lastScrapeTimedOut: true, scrapeState: 2, nextScrapeTime: 0 });
+    const notListed = 'not listed in the scrape reply: the tracker does not know this torrent';
+    expect(failed(notListed)).toMatchObject({ lastScrapeSucceeded: false, lastScrapeResult: notListed, lastScrapeTimedOut: false });
+  });
+
+  it("timedOut reads the tracker-client's timeout messages, and no other", () => {
+    expect(timedOut('timed out: no reply within 15 s')).toBe(true);
+    expect(timedOut('no complete HTTP reply within 15000 ms')).toBe(true);
+    expect(timedOut('no valid reply from c.example:6969 to 4 tries over 225000 ms')).toBe(true);
+    // Replies it could not use: a bad tracker, not a silent one.
+    expect(timedOut('no valid reply from c.example:6969 to 4 tries over 225000 ms; it sent only 2 short replies')).toBe(false);
+    expect(timedOut('HTTP 404 Not Found')).toBe(false);
+    expect(timedOut(undefined)).toBe(false);
+  });
+
+  it('a tracker asking us to come back later: its words as the announce result, and no scrape shown before the hold ends', () => {
+    const until = now + 3_600_000;
+    const error = `Tracker overloaded, try again later; not asked again before ${new Date(until).toISOString()}`;
+    const [a] = stats([line(A, { ...scraped, ok: false, failure: 'retry-later', error, backoffUntil: until, nextAnnounceAt: until })]);
+    expect(a).toMatchObject({ lastAnnounceSucceeded: false, lastAnnounceTimedOut: false, lastAnnounceResult: error, announceState: 1, nextAnnounceTime: sec(until) });
+    expect(a).toMatchObject({ scrapeState: 1, nextScrapeTime: sec(until) });
+    // A hold that has ended changes nothing.
+    expect(stats([line(A, { ...scraped, backoffUntil: now - 1 })])[0]).toMatchObject({ scrapeState: 1, nextScrapeTime: sec(now + 1_700_000) });
+  });
+
+  it('a backup is scraped too (every tracker announced to is); a torrent not running schedules nothing', () => {
+    // B answered last in tier 0: A is its backup, inactive for announces, still on the scrape sweep.
+    const list = [line(A, scraped), line(B, { ...scraped, lastAnnounceAt: now - 10_000 })];
+    const [a, b] = stats(list);
+    expect(a).toMatchObject({ isBackup: true, announceState: 0, hasScraped: true, scrapeState: 1, nextScrapeTime: sec(now + 1_700_000) });
+    expect(b).toMatchObject({ isBackup: false, scrapeState: 1 });
+    expect(stats(list, false).map((t) => [t.hasScraped, t.scrapeState, t.nextScrapeTime])).toEqual([
+      [true, 0, 0],
+      [true, 0, 0],
+      [false, 0, 0],
+    ]);
   });
 });

@@ -393,7 +393,7 @@ describe('torrent-get', () => {
     ]);
   });
 
-  it('trackerStats from what each tracker answered; the torrent error from a refusal or a warning, a local error first', async () => {
+  it('trackerStats from what each tracker answered and each scrape said; the torrent error from a refusal or a warning, a local error first', async () => {
     await s.backend.add(MULTI, { paused: false });
     const r = s.backend.records.get(MULTI_HASH)!;
     s.backend.setStats(MULTI_HASH, { state: 'downloading' });
@@ -401,13 +401,17 @@ describe('torrent-get', () => {
     const sec = (ms: number): number => Math.floor(ms / 1000);
     s.backend.trackerStatus.set(MULTI_HASH, [
       { url: 'http://a.example/announce', lastAnnounceStartAt: now - 61_000, lastAnnounceAt: now - 60_000, ok: false, failure: 'timeout', error: 'no answer in 15 s', nextAnnounceAt: now + 1_740_000 },
-      { url: 'http://b.example/announce', lastAnnounceStartAt: now - 59_000, lastAnnounceAt: now - 58_000, ok: true, peers: 7, seeders: 5, leechers: 2, downloaded: 30, nextAnnounceAt: now + 1_740_000 },
-      { url: 'udp://c.example:6969/announce', lastAnnounceStartAt: now - 9_000, lastAnnounceAt: now - 8_000, ok: false, failure: 'refused', error: 'Unregistered torrent' },
+      // b's counts came with a scrape after its announce (the tracker-client keeps the newest).
+      { url: 'http://b.example/announce', lastAnnounceStartAt: now - 59_000, lastAnnounceAt: now - 58_000, ok: true, peers: 7, seeders: 5, leechers: 2, downloaded: 30, nextAnnounceAt: now + 1_740_000, lastScrapeStartAt: now - 31_000, lastScrapeAt: now - 30_000, scrapeOk: true, nextScrapeAt: now + 1_500_000 },
+      // c's last scrape timed out, and the next sweep is due.
+      { url: 'udp://c.example:6969/announce', lastAnnounceStartAt: now - 9_000, lastAnnounceAt: now - 8_000, ok: false, failure: 'refused', error: 'Unregistered torrent', lastScrapeStartAt: now - 20_000, lastScrapeAt: now - 5_000, scrapeOk: false, scrapeError: 'timed out: no reply within 15 s', nextScrapeAt: now - 1_000 },
     ]);
     const get = async (): Promise<Json> => (await s.rpc.torrents(['trackerStats', 'error', 'errorString'], [MULTI_HASH]))[0];
     const t = await get();
     // Tier 0 uses b now (it answered last there); a is its backup.
     expect(t.trackerStats[0]).toMatchObject({ isBackup: true, announceState: 0, hasAnnounced: true, lastAnnounceSucceeded: false, lastAnnounceTimedOut: true, lastAnnounceResult: 'no answer in 15 s', nextAnnounceTime: 0 });
+    // Never scraped: the scrape fields say so.
+    expect(t.trackerStats[0]).toMatchObject({ hasScraped: false, lastScrapeTime: 0, lastScrapeStartTime: 0, lastScrapeSucceeded: false, lastScrapeResult: '', lastScrapeTimedOut: false, scrapeState: 0, nextScrapeTime: 0 });
     expect(t.trackerStats[1]).toMatchObject({
       isBackup: false,
       announceState: 1,
@@ -421,22 +425,47 @@ describe('torrent-get', () => {
       seederCount: 5,
       leecherCount: 2,
       downloadCount: 30,
-      hasScraped: false,
+      hasScraped: true,
+      lastScrapeStartTime: sec(now - 31_000),
+      lastScrapeTime: sec(now - 30_000),
+      lastScrapeSucceeded: true,
+      lastScrapeResult: '',
+      lastScrapeTimedOut: false,
+      scrapeState: 1,
+      nextScrapeTime: sec(now + 1_500_000),
     });
     expect(t.trackerStats[2]).toMatchObject({ isBackup: false, announceState: 2, lastAnnounceSucceeded: false, lastAnnounceTimedOut: false, lastAnnounceResult: 'Unregistered torrent', seederCount: -1 });
+    expect(t.trackerStats[2]).toMatchObject({
+      hasScraped: true,
+      lastScrapeStartTime: sec(now - 20_000),
+      lastScrapeTime: sec(now - 5_000),
+      lastScrapeSucceeded: false,
+      lastScrapeResult: 'timed out: no reply within 15 s',
+      lastScrapeTimedOut: true,
+      scrapeState: 2,
+      nextScrapeTime: 0,
+    });
     // The last word came from c, a refusal: Transmission's tracker error.
     expect(t).toMatchObject({ error: 2, errorString: 'Unregistered torrent' });
     // A working answer with a warning after it: a tracker warning.
-    s.backend.trackerStatus.get(MULTI_HASH)!.push({ url: 'http://b.example/announce', lastAnnounceStartAt: now - 1000, lastAnnounceAt: now, ok: true, warning: 'slow down' });
+    // (An announce keeps what the last scrape said, as the tracker-client's book does.)
+    const b = s.backend.trackerStatus.get(MULTI_HASH)![1]!;
+    s.backend.trackerStatus.get(MULTI_HASH)!.push({ ...b, lastAnnounceStartAt: now - 1000, lastAnnounceAt: now, ok: true, warning: 'slow down' });
     s.backend.trackerStatus.set(MULTI_HASH, s.backend.trackerStatus.get(MULTI_HASH)!.filter((x, i, all) => all.findLastIndex((y) => y.url === x.url) === i));
     expect(await get()).toMatchObject({ error: 1, errorString: 'slow down' });
     // A local error wins.
     r.error = 'the files cannot be created: EACCES';
     expect(await get()).toMatchObject({ error: 3, errorString: 'the files cannot be created: EACCES' });
-    // Stopped: no updates scheduled for any tracker.
+    // Stopped: no updates scheduled for any tracker, announce or scrape; what the last scrape said stays.
     r.error = undefined;
     r.desired = 'paused';
-    expect((await get()).trackerStats.map((x: Json) => x.announceState)).toEqual([0, 0, 0]);
+    const stopped = (await get()).trackerStats;
+    expect(stopped.map((x: Json) => [x.announceState, x.scrapeState, x.nextScrapeTime])).toEqual([
+      [0, 0, 0],
+      [0, 0, 0],
+      [0, 0, 0],
+    ]);
+    expect(stopped.map((x: Json) => x.hasScraped)).toEqual([false, true, true]);
   });
 
   it('peers, and how many send to us and take from us, from the figures and the workers', async () => {

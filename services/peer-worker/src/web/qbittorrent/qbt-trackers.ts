@@ -14,8 +14,15 @@ import type { TrackerStatus } from '../../control/backend.js';
  * not contacted (no announce to it yet: BEP 12 tries a later tier only
  * when the earlier ones fail), 2 working, 4 not working, with the
  * tracker's own words in `msg` ("unregistered torrent", which
- * qbit_manage tags by). 3, updating, is never answered: announces last a
+ * qbit_manage tags by; for a tracker asking us to come back later, its
+ * words and until when). 3, updating, is never answered: announces last a
  * moment, and their start is not recorded.
+ *
+ * A tracker's seeds, leeches and downloads are the latest any answer gave,
+ * announce or scrape: the tracker-client keeps one set per tracker, the
+ * newest winning, as libtorrent does with the scrape_complete,
+ * scrape_incomplete and scrape_downloaded that qBittorrent shows. -1
+ * while none did, qBittorrent's unknown.
  */
 
 export interface QbtTracker {
@@ -34,7 +41,12 @@ const NOT_CONTACTED = 1;
 const WORKING = 2;
 const NOT_WORKING = 4;
 
-/** One tracker's line: what it last answered, or "not contacted" with unknown (-1) counts. */
+/**
+ * One tracker's line: what it last answered, or "not contacted" with
+ * unknown (-1) counts. A failure of any kind is "not working" with its
+ * message (a `retry-later` too); none puts the torrent in the `error`
+ * state, which in qBittorrent is the files' alone.
+ */
 export function trackerEntry(url: string, tier: number, s: TrackerStatus | undefined): QbtTracker {
   if (!s) return { url, status: NOT_CONTACTED, tier, num_peers: -1, num_seeds: -1, num_leeches: -1, num_downloaded: -1, msg: '' };
   return {
@@ -88,8 +100,9 @@ export function trackersView(m: Pick<Metainfo, 'announce' | 'private'> | undefin
 
 /**
  * The swarm's size as the trackers count it (libtorrent's num_complete and
- * num_incomplete): the largest count any tracker gave, since each knows a
- * part of the swarm; undefined while no tracker said.
+ * num_incomplete): the largest count any tracker gave (in an announce's
+ * answer or a scrape), since each knows a part of the swarm; undefined
+ * while no tracker said.
  */
 export function swarmCounts(statuses: readonly TrackerStatus[]): { complete: number | undefined; incomplete: number | undefined } {
   let complete: number | undefined;

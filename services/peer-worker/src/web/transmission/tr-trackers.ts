@@ -7,10 +7,12 @@ import type { TrackerStatus } from '../../control/backend.js';
  * the tracker-client). Pure: the clock comes in as `now`.
  *
  * trackerStats has every field transmission-remote needs to print a
- * tracker (it skips one missing any). Scrapes are never made (the counts
- * come with each announce's answer), so the scrape fields say "never
- * scraped" (hasScraped false, scrapeState inactive) and the counts sit in
- * seederCount and leecherCount, -1 while no answer gave them.
+ * tracker (it skips one missing any). The announce fields tell the last
+ * announce and the next; the scrape fields the last scrape (BEP 48 /
+ * BEP 15, every half hour for every torrent served) and the next. The
+ * counts (seederCount, leecherCount, downloadCount) are the latest any
+ * answer gave, announce or scrape (the tracker-client keeps one set, the
+ * newest winning), -1 while none did, as Transmission's are.
  */
 
 interface Tracker {
@@ -63,7 +65,12 @@ function hostOf(announce: string): string {
   }
 }
 
-/** Transmission's tr_tracker_state. */
+/**
+ * Transmission's tr_tracker_state: 0 inactive (nothing scheduled), 1
+ * waiting (for a set time), 2 queued (due, waiting its turn). 3, active,
+ * is never answered: an announce or a scrape is recorded when it ends,
+ * not while it is under way.
+ */
 const INACTIVE = 0;
 const WAITING = 1;
 const QUEUED = 2;
@@ -74,6 +81,63 @@ export interface TrackerStatsOptions {
   /** The torrent runs somewhere, so its announces go on (not paused, queued or in error). */
   active: boolean;
   now: number;
+}
+
+/** The scrape fields of a trackerStats entry. */
+interface ScrapeFields {
+  hasScraped: boolean;
+  lastScrapeResult: string;
+  lastScrapeStartTime: number;
+  lastScrapeSucceeded: boolean;
+  lastScrapeTime: number;
+  lastScrapeTimedOut: boolean;
+  nextScrapeTime: number;
+  scrapeState: number;
+}
+
+/**
+ * The scrape fields are per tracker, as the rest of the entry: a tracker
+ * scraped since the status began (lastScrapeAt) has scraped, with its
+ * times in seconds, its outcome and the error it gave ('' on success).
+ *
+ * A scrape is scheduled for every tracker of a running torrent that has a
+ * line (it was announced to), backups too (the tracker-client scrapes
+ * them all, where Transmission scrapes a tier's current tracker only), so
+ * scrapeState is waiting while the next sweep is ahead, queued once it is
+ * due, and inactive for a torrent not running or a tracker never scraped.
+ * A tracker holding us off (`retry-later`) is not scraped before its
+ * `backoffUntil`, so the next scrape is not shown earlier than that.
+ */
+function scrapeFieldsOf(s: TrackerStatus | undefined, o: TrackerStatsOptions): ScrapeFields {
+  const next = s?.nextScrapeAt === undefined ? undefined : Math.max(s.nextScrapeAt, s.backoffUntil ?? 0);
+  let scrapeState = INACTIVE;
+  if (o.active && next !== undefined) scrapeState = next > o.now ? WAITING : QUEUED;
+  const failed = s?.scrapeOk === false;
+  return {
+    hasScraped: s?.lastScrapeAt !== undefined,
+    lastScrapeResult: failed ? (s.scrapeError ?? '') : '',
+    lastScrapeStartTime: seconds(s?.lastScrapeStartAt),
+    lastScrapeSucceeded: s?.scrapeOk ?? false,
+    lastScrapeTime: seconds(s?.lastScrapeAt),
+    lastScrapeTimedOut: failed && timedOut(s.scrapeError),
+    // As Transmission: a time only while waiting for one.
+    nextScrapeTime: scrapeState === WAITING ? seconds(next) : 0,
+    scrapeState,
+  };
+}
+
+/**
+ * Whether a scrape's error says it timed out. The status keeps the words,
+ * not the kind, so this reads the tracker-client's own messages for
+ * TRACKER_TIMEOUT: the bounded try's "timed out: no reply within 15 s",
+ * the HTTP transport's "no complete HTTP reply within 15000 ms", and the
+ * UDP transport's "no valid reply from host:port to 4 tries over ... ms"
+ * (with "; it sent only ..." after it, replies it could not use, it is
+ * another error).
+ */
+export function timedOut(error: string | undefined): boolean {
+  if (error === undefined) return false;
+  return /\btimed out\b|^no complete HTTP reply within\b|^no valid reply from [^;]*$/i.test(error);
 }
 
 /**
@@ -100,12 +164,13 @@ export function trackerStatsOf(m: Pick<Metainfo, 'announce'>, statuses: readonly
       if (s?.nextAnnounceAt !== undefined && s.nextAnnounceAt > o.now) announceState = WAITING;
       else if (s !== undefined || t.tier === 0) announceState = QUEUED;
     }
+    const scrape = scrapeFieldsOf(s, o);
     return {
       announce: t.announce,
       announceState,
       downloadCount: s?.downloaded ?? -1,
       hasAnnounced: s !== undefined,
-      hasScraped: false,
+      hasScraped: scrape.hasScraped,
       host: hostOf(t.announce),
       id: t.id,
       isBackup,
@@ -116,16 +181,17 @@ export function trackerStatsOf(m: Pick<Metainfo, 'announce'>, statuses: readonly
       lastAnnounceSucceeded: s?.ok ?? false,
       lastAnnounceTime: seconds(s?.lastAnnounceAt),
       lastAnnounceTimedOut: s?.failure === 'timeout',
-      lastScrapeResult: '',
-      lastScrapeStartTime: 0,
-      lastScrapeSucceeded: false,
-      lastScrapeTime: 0,
-      lastScrapeTimedOut: false,
+      lastScrapeResult: scrape.lastScrapeResult,
+      lastScrapeStartTime: scrape.lastScrapeStartTime,
+      lastScrapeSucceeded: scrape.lastScrapeSucceeded,
+      lastScrapeTime: scrape.lastScrapeTime,
+      lastScrapeTimedOut: scrape.lastScrapeTimedOut,
+      // The swarm's counts, from the latest announce or scrape that gave them.
       leecherCount: s?.leechers ?? -1,
       nextAnnounceTime: announceState === INACTIVE ? 0 : seconds(s?.nextAnnounceAt),
-      nextScrapeTime: 0,
+      nextScrapeTime: scrape.nextScrapeTime,
       scrape: t.scrape,
-      scrapeState: INACTIVE,
+      scrapeState: scrape.scrapeState,
       seederCount: s?.seeders ?? -1,
       tier: t.tier,
     };
@@ -141,7 +207,10 @@ export const TRACKER_ERROR = 2;
  * failure reason) or a warning, from the tracker heard from last; an
  * answer without either clears it. A tracker that could not be reached
  * says nothing (Transmission only notes it on the tracker), so it is no
- * torrent error either.
+ * torrent error either; nor is one asking us to come back later
+ * (`retry-later`: a 429 or 503, a "try again later"), which is no verdict
+ * on the torrent: its words and until when are the tracker's
+ * lastAnnounceResult.
  */
 export function trackerErrorOf(statuses: readonly TrackerStatus[]): { error: number; errorString: string } | undefined {
   let last: TrackerStatus | undefined;
