@@ -256,6 +256,19 @@ export function httpTrackerReplies(): Uint8Array[] {
   ];
 }
 
+/** HTTP scrape replies (BEP 48) as trackers send them: opentracker's, with flags, a failure, an empty one. */
+export function httpScrapeReplies(): Uint8Array[] {
+  const entry = (b: number, counts: string): Uint8Array => concat(latin1('20:'), new Uint8Array(20).fill(b), latin1(`d${counts}e`));
+  const one = concat(latin1('d5:filesd'), entry(0xab, '8:completei5e10:downloadedi40e10:incompletei2e'), latin1('ee'));
+  const two = concat(
+    latin1('d5:filesd'),
+    entry(1, '8:completei0e10:downloadedi0e10:incompletei0e'),
+    entry(2, '8:completei1e10:downloadedi3e10:incompletei9e4:name1:x'),
+    latin1('e5:flagsd20:min_request_intervali900eee'),
+  );
+  return [one, two, latin1('d5:filesdee'), latin1('d14:failure reason21:scrape not permittede')];
+}
+
 /** UDP tracker replies (BEP 15): connect, IPv4 and IPv6 announce, scrape, error; transaction id 0x1234abcd. */
 export function udpTrackerReplies(): Uint8Array[] {
   const tid = BE32(0x1234abcd);

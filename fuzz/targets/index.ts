@@ -1,6 +1,7 @@
 import type { FuzzTarget } from '../target.js';
 import { krpc } from './krpc.js';
 import { mse } from './mse.js';
+import { natsWire, pieceDataFrame } from './piece-bus.js';
 import { PROTOCOL_TARGETS } from './protocol.js';
 import { WEB_TARGETS } from './web.js';
 
@@ -10,7 +11,7 @@ import { WEB_TARGETS } from './web.js';
  * more entry here: a FuzzTarget with its seeds, the function to call and
  * its typed error; see target.ts, and targets/protocol.ts for examples.
  */
-export const TARGETS: readonly FuzzTarget[] = [...PROTOCOL_TARGETS, mse, krpc, ...WEB_TARGETS];
+export const TARGETS: readonly FuzzTarget[] = [...PROTOCOL_TARGETS, mse, krpc, natsWire, pieceDataFrame, ...WEB_TARGETS];
 
 export function findTargets(names: readonly string[] | undefined): FuzzTarget[] {
   if (!names || names.length === 0) return [...TARGETS];

@@ -10,10 +10,12 @@ import {
   decodeUdpAnnounceResponse,
   decodeUdpConnectResponse,
   decodeUdpErrorResponse,
+  decodeUdpScrapeResponse,
   decodeUtMetadata,
   MagnetError,
   MetainfoError,
   parseHttpAnnounceResponse,
+  parseHttpScrapeResponse,
   parseInfoDictionary,
   parseMagnet,
   parseMetainfo,
@@ -325,9 +327,25 @@ export const trackerHttp: FuzzTarget = {
   isTypedError: isTrackerError,
 };
 
+const HTTP_SCRAPE_KEYS = ['files', 'complete', 'incomplete', 'downloaded', 'flags', 'min_request_interval', 'failure reason', 'name'];
+
+export const trackerScrapeHttp: FuzzTarget = {
+  name: 'tracker-scrape-http',
+  covers: 'parseHttpScrapeResponse (BEP 48: files by raw info hash, flags.min_request_interval, failure reason)',
+  seeds: once(seeds.httpScrapeReplies),
+  tokens: HTTP_SCRAPE_KEYS.map((k) => `${k.length}:${k}`),
+  structured: (seed, rng) => mutateBencode(seed, rng, HTTP_SCRAPE_KEYS),
+  generate: (rng) => bencodeDict(rng, HTTP_SCRAPE_KEYS, 0.5),
+  run(input) {
+    parseHttpScrapeResponse(input);
+    return 'ok';
+  },
+  isTypedError: isTrackerError,
+};
+
 export const trackerUdp: FuzzTarget = {
   name: 'tracker-udp',
-  covers: 'readUdpHeader, decodeUdpConnectResponse, decodeUdpAnnounceResponse (IPv4 and IPv6), decodeUdpErrorResponse; with the transaction id the packet carries',
+  covers: 'readUdpHeader, decodeUdpConnectResponse, decodeUdpAnnounceResponse (IPv4 and IPv6), decodeUdpScrapeResponse, decodeUdpErrorResponse; with the transaction id the packet carries',
   seeds: once(seeds.udpTrackerReplies),
   generate(rng) {
     const head = new Uint8Array(8);
@@ -346,12 +364,17 @@ export const trackerUdp: FuzzTarget = {
       attempt(() => decodeUdpAnnounceResponse(input, tid, 4), isTrackerError),
       attempt(() => decodeUdpAnnounceResponse(input, tid, 6), isTrackerError),
       attempt(() => decodeUdpErrorResponse(input), isTrackerError),
+      // As many hashes as the packet has room for, and one more than that.
+      attempt(() => decodeUdpScrapeResponse(input, tid, Math.max(1, Math.floor((input.length - 8) / 12))), isTrackerError),
     ];
     attempt(() => decodeUdpErrorResponse(input, tid ^ 1), isTrackerError);
+    attempt(() => decodeUdpScrapeResponse(input, tid, Math.floor((input.length - 8) / 12) + 1), isTrackerError);
     // The answer of the decoder the packet's action is for.
-    return header.action === 0 ? `connect ${labels[0]}` : header.action === 1 ? `announce ${labels[1]}` : header.action === 3 ? `error ${labels[3]}` : 'other action';
+    const byAction = ['connect', 'announce', 'scrape', 'error'];
+    const label = [labels[0], labels[1], labels[4], labels[3]][header.action];
+    return label === undefined ? 'other action' : `${byAction[header.action]} ${label}`;
   },
   isTypedError: isTrackerError,
 };
 
-export const PROTOCOL_TARGETS: FuzzTarget[] = [bencode, metainfo, infoDictionary, magnet, handshake, wire, extendedHandshake, utMetadata, pex, trackerHttp, trackerUdp];
+export const PROTOCOL_TARGETS: FuzzTarget[] = [bencode, metainfo, infoDictionary, magnet, handshake, wire, extendedHandshake, utMetadata, pex, trackerHttp, trackerScrapeHttp, trackerUdp];

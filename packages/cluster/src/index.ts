@@ -23,3 +23,4 @@ export * from './settings-rules.js';
 export * from './piece-data-frame.js';
 export * from './piece-data-links.js';
 export * from './piece-data-listener.js';
+export { NatsWireError, ServerOpParser } from './lean-nats/nats-wire.js';
