@@ -9,11 +9,13 @@ import { connect, headers, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LeanNatsConnection, LeanNatsError, type LeanMsg } from '../src/lean-nats/lean-nats-connection.js';
 import { NatsWireError, ServerOpParser, type ServerOp } from '../src/lean-nats/nats-wire.js';
+import { makeTestPki } from '../../../test/support/certs.js';
 import { startNatsServer, type RunningNats } from '../../../test/support/nats.js';
-import { cleanupAfter, cleanupAll, cleanupMark, sleep } from '../../../test/support/processes.js';
+import { cleanupAfter, cleanupAll, cleanupMark, makeTempDir, sleep } from '../../../test/support/processes.js';
 import { needTool, tools } from '../../../test/support/tools.js';
 
 const nats = needTool(tools.natsServer);
+const openssl = needTool(tools.openssl);
 
 function streamOf(payload: Buffer): Buffer {
   const hdr = Buffer.from('NATS/1.0\r\nSeedbox-Piece: 7\r\nX: a b\r\n\r\n');
@@ -166,6 +168,30 @@ describe.skipIf(!nats.available)('the lean NATS connection against nats-server',
     await other.flush();
     await waitFor(() => got.length === 1);
     expect(got).toEqual(['again']);
+  });
+
+  it.skipIf(!openssl.available)('speaks TLS with a client certificate, large payloads included; without the certificate it is refused and says so', async () => {
+    await server.stop();
+    const pki = makeTestPki(makeTempDir('lean-pki'));
+    server = await startNatsServer({ maxPayload: 8 * 1024 * 1024, tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca, verify: true } });
+    const tls = { caFile: pki.ca, certFile: pki.client.cert, keyFile: pki.client.key };
+    const a = await lean({ tls });
+    const b = await lean({ tls });
+    const got: Buffer[] = [];
+    a.subscribe('tls.pieces', {}, (m) => got.push(m.data));
+    await a.flush();
+    const sent = [randomBytes(3 * 1024 * 1024 + 1), randomBytes(100)];
+    for (const p of sent) b.publish('tls.pieces', p);
+    await b.flush();
+    await waitFor(() => got.length === 2);
+    expect(got[0]!.equals(sent[0]!)).toBe(true);
+    expect(got[1]!.equals(sent[1]!)).toBe(true);
+    // Without a certificate the server refuses, and the connection keeps trying, saying why.
+    const problems: string[] = [];
+    const noCert = new LeanNatsConnection({ servers: [server.url], tls: { caFile: pki.ca }, reconnectTimeWait: 100, onProblem: (d) => problems.push(d) });
+    leans.push(noCert);
+    await waitFor(() => problems.length > 0);
+    expect(noCert.state).toBe('connecting');
   });
 
   it('signs in with a user and password, and a wrong password never connects and says why', async () => {
