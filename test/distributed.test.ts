@@ -137,6 +137,32 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
     await waitComplete(f, many, 20_000);
   }, 90_000);
 
+  it('seeds a complete torrent from two of three peer-workers (rendezvous hashing), and from the third when one of them dies', async () => {
+    nats = await startNatsServer();
+    fleet = await startFleet({ natsUrl: nats.url, trackerClient: false, peerWorkers: 3 });
+    const f = fleet;
+    // Every worker has seen the others' heartbeats (read every 2 s) before the torrent comes.
+    await sleep(3000);
+    cpSync(many.contentPath, join(f.dataDir, many.infoHash, many.name), { recursive: true });
+    await add(f, many);
+    await waitComplete(f, many, 30_000);
+    const runs = (pw: (typeof f.peerWorkers)[number]): boolean => {
+      const lines = pw.process.text().split('\n').filter((l) => l.includes(many.infoHash));
+      const last = lines.filter((l) => /"msg":"(running|stopped) torrent"/.test(l)).at(-1);
+      return last !== undefined && last.includes('"msg":"running torrent"');
+    };
+    await waitFor(() => f.peerWorkers.filter(runs).length === 2, 20_000, 'two workers to seed it');
+    await sleep(3000);
+    const seeding = f.peerWorkers.filter(runs);
+    expect(seeding).toHaveLength(2);
+    const spare = f.peerWorkers.find((pw) => !seeding.includes(pw))!;
+    // One of the two dies: once its heartbeat expires (15 s), the third takes its place.
+    seeding[0]!.process.child.kill('SIGKILL');
+    await seeding[0]!.process.exited;
+    await waitFor(() => runs(spare), 40_000, `${spare.id} to take over the seeding`);
+    expect(runs(seeding[1]!)).toBe(true);
+  }, 120_000);
+
   it('a port already in use, or a web API open with no login, is one line naming the setting, exit 1', async () => {
     nats = await startNatsServer();
     const { createServer } = await import('node:net');

@@ -1,5 +1,6 @@
 import {
   defaultFleetConfig,
+  MAX_SEED_REPLICAS,
   ENCRYPTION_MODES,
   FILE_PRIORITIES,
   NO_LIMIT,
@@ -77,6 +78,9 @@ export function decodeFleetConfig(v: unknown): FleetConfig {
   const encryption = ENCRYPTION_MODES.find((m) => m === r.encryption);
   // Likewise anything but a boolean: each process's own SEEDBOX_DHT.
   const dht = typeof r.dht === 'boolean' ? r.dht : undefined;
+  // And anything but a count: the default (DEFAULT_SEED_REPLICAS).
+  const seedReplicas = replicas(r.seedReplicas);
+  const privateSeedReplicas = replicas(r.privateSeedReplicas);
   return {
     speed: speed(r.speed, d.speed),
     altSpeed: speed(r.altSpeed, d.altSpeed),
@@ -96,7 +100,13 @@ export function decodeFleetConfig(v: unknown): FleetConfig {
     categories,
     ...(encryption !== undefined && { encryption }),
     ...(dht !== undefined && { dht }),
+    ...(seedReplicas !== undefined && { seedReplicas }),
+    ...(privateSeedReplicas !== undefined && { privateSeedReplicas }),
   };
+}
+
+function replicas(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= MAX_SEED_REPLICAS ? v : undefined;
 }
 
 /** A whole number of torrents, or -1 for no limit. */

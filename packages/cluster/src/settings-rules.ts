@@ -2,6 +2,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import {
   ENCRYPTION_MODES,
   FILE_PRIORITIES,
+  MAX_SEED_REPLICAS,
   NO_LIMIT,
   SHARE_ACTIONS,
   USE_GLOBAL,
@@ -34,7 +35,8 @@ export type SettingsRule =
   | 'save-path'
   | 'file-index'
   | 'file-priority'
-  | 'encryption';
+  | 'encryption'
+  | 'seed-replicas';
 
 export class SettingsError extends Error {
   override readonly name = 'SettingsError';
@@ -165,6 +167,10 @@ export interface FleetConfigPatch {
   encryption?: EncryptionMode | undefined;
   /** Whether public torrents are looked up and announced on the DHT, fleet-wide. */
   dht?: boolean | undefined;
+  /** Workers seeding each complete public torrent; 0: every worker. */
+  seedReplicas?: number | undefined;
+  /** Workers seeding each complete private torrent; 0: every worker. */
+  privateSeedReplicas?: number | undefined;
 }
 
 export function applyConfigPatch(c: FleetConfig, patch: FleetConfigPatch): FleetConfig {
@@ -207,6 +213,17 @@ export function applyConfigPatch(c: FleetConfig, patch: FleetConfigPatch): Fleet
     next.encryption = patch.encryption;
   }
   if (patch.dht !== undefined) next.dht = patch.dht;
+  for (const [key, label] of [
+    ['seedReplicas', 'public'],
+    ['privateSeedReplicas', 'private'],
+  ] as const) {
+    const v = patch[key];
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v < 0 || v > MAX_SEED_REPLICAS) {
+      throw new SettingsError('seed-replicas', `the workers seeding each ${label} torrent are a whole number from 1 to ${MAX_SEED_REPLICAS}, or 0 for every worker (got ${v})`);
+    }
+    next[key] = v;
+  }
   return next;
 }
 

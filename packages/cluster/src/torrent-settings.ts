@@ -123,7 +123,25 @@ export interface FleetConfig {
    * at start decides whether there is a node at all.
    */
   dht?: boolean | undefined;
+  /**
+   * How many peer-workers seed each complete public torrent (0: every
+   * one), chosen by rendezvous hashing as downloads are, so the fleet's
+   * seeding capacity grows with its workers. Absent: 2
+   * (DEFAULT_SEED_REPLICAS).
+   */
+  seedReplicas?: number | undefined;
+  /**
+   * The same for private torrents: by default one worker, since a private
+   * tracker counts each announcing peer id against the user. Absent: 1.
+   */
+  privateSeedReplicas?: number | undefined;
 }
+
+/** Most seed replicas a setting may ask for; 0 means every worker. */
+export const MAX_SEED_REPLICAS = 1000;
+
+/** Workers seeding each complete torrent while the config sets none: two for a public one, one for a private one. */
+export const DEFAULT_SEED_REPLICAS = { public: 2, private: 1 } as const;
 
 /**
  * Queueing is off by default: a seedbox keeps hundreds of torrents

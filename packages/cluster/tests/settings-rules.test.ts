@@ -7,6 +7,7 @@ import {
   normalizeSavePath,
   putCategory,
   SettingsError,
+  DEFAULT_SEED_REPLICAS,
   shareRatio,
   USE_GLOBAL,
   ZERO_TOTALS,
@@ -66,6 +67,18 @@ describe('settings rules', () => {
     expect(decodeFleetConfig(JSON.parse(JSON.stringify(c)) as unknown).encryption).toBe('require');
     for (const odd of ['sometimes', 1, null, true]) expect(decodeFleetConfig({ encryption: odd })).not.toHaveProperty('encryption');
     expect(decodeFleetConfig({}).encryption).toBeUndefined();
+  });
+
+  it('sets the workers seeding each complete torrent, public and private, 0 for all; absent until set, read as 2 and 1', () => {
+    const d = defaultFleetConfig();
+    expect(d.seedReplicas).toBeUndefined();
+    expect(DEFAULT_SEED_REPLICAS).toEqual({ public: 2, private: 1 });
+    const c = applyConfigPatch(d, { seedReplicas: 3, privateSeedReplicas: 0 });
+    expect(c).toMatchObject({ seedReplicas: 3, privateSeedReplicas: 0 });
+    expect(applyConfigPatch(c, { dht: false })).toMatchObject({ seedReplicas: 3, privateSeedReplicas: 0 });
+    for (const bad of [-1, 1.5, 1001, Number.NaN]) expect(ruleOf(() => applyConfigPatch(d, { seedReplicas: bad }))).toBe('seed-replicas');
+    expect(decodeFleetConfig(JSON.parse(JSON.stringify(c)) as unknown)).toMatchObject({ seedReplicas: 3, privateSeedReplicas: 0 });
+    for (const odd of ['2', -1, 2.5, null, 5000]) expect(decodeFleetConfig({ seedReplicas: odd })).not.toHaveProperty('seedReplicas');
   });
 
   it('switches DHT fleet-wide, off and on; absent until set, each process then keeping its own SEEDBOX_DHT', () => {

@@ -505,7 +505,8 @@ describe('the other endpoints over the backend', () => {
     form.append('torrents', new Blob([SINGLE], { type: 'application/x-bittorrent' }), 'single.torrent');
     expect((await q.call('torrents/add', { form })).text).toBe('Ok.');
     const hash = hashOf(SINGLE);
-    const dht = async () => ((await q.call('app/preferences')).json() as Record<string, unknown>).dht;
+    const prefsNow = async () => (await q.call('app/preferences')).json() as Record<string, unknown>;
+    const dht = async () => (await prefsNow()).dht;
     const rows = async () => ((await q.call('torrents/trackers', { query: { hash } })).json() as { url: string; status: number }[]).slice(0, 2).map((t) => [t.url, t.status]);
     // SEEDBOX_DHT=false and nothing in the config: off, and the public torrent's [DHT] row disabled (PeX works).
     expect(await dht()).toBe(false);
@@ -528,6 +529,13 @@ describe('the other endpoints over the backend', () => {
     // Not a switch value: a 400, and nothing of the request is stored.
     expect(await q.call('app/setPreferences', { form: { json: JSON.stringify({ dht: 'off', dl_limit: 7 }) } })).toMatchObject({ status: 400, text: 'dht must be true or false (got "off")' });
     expect(h.backend.fleetConfig).toMatchObject({ dht: true, speed: { download: 0 } });
+    // seedbox's own keys: the workers seeding each complete torrent.
+    expect(await prefsNow()).toMatchObject({ seedbox_seed_replicas: 2, seedbox_private_seed_replicas: 1 });
+    expect(await q.call('app/setPreferences', { form: { json: JSON.stringify({ seedbox_seed_replicas: 0, seedbox_private_seed_replicas: '2' }) } })).toMatchObject({ status: 200 });
+    expect(h.backend.fleetConfig).toMatchObject({ seedReplicas: 0, privateSeedReplicas: 2 });
+    expect(await prefsNow()).toMatchObject({ seedbox_seed_replicas: 0, seedbox_private_seed_replicas: 2 });
+    expect(await q.call('app/setPreferences', { form: { json: JSON.stringify({ seedbox_seed_replicas: -3 }) } })).toMatchObject({ status: 400 });
+    expect(h.backend.fleetConfig.seedReplicas).toBe(0);
   });
 
   it('file priorities by the listed index (padding skipped), tags, limits, toggles, location, pieces and export', async () => {

@@ -1,5 +1,5 @@
 import type { Metainfo } from '@seedbox/protocol';
-import { defaultFleetConfig, effectiveSpeed, type SpeedLimits, type FleetConfig, type FleetStore, type RegistryEntry, type TorrentTotals } from '@seedbox/cluster';
+import { DEFAULT_SEED_REPLICAS, defaultFleetConfig, effectiveSpeed, type SpeedLimits, type FleetConfig, type FleetStore, type RegistryEntry, type TorrentTotals } from '@seedbox/cluster';
 import type { Logger } from '@seedbox/runtime';
 import type { StatsSource } from '../control/backend.js';
 import type { FleetView } from './fleet-backend.js';
@@ -9,7 +9,7 @@ import { applySettings, filesOf, lazyData, type FleetTorrentData, type Running }
 import { FleetPicture } from './fleet-picture.js';
 import { activeTorrents, shareLimitReached, SlowWatch } from './fleet-policy.js';
 import { MagnetOwner } from './magnet-owner.js';
-import { rendezvousOwner } from './rendezvous.js';
+import { amongReplicas, rendezvousOwner } from './rendezvous.js';
 import { TotalsKeeper } from './totals-keeper.js';
 
 export type { FleetTorrentData } from './fleet-run.js';
@@ -22,7 +22,12 @@ export type { FleetTorrentData } from './fleet-run.js';
  *   hash). Every worker computes the same owner from the same heartbeats,
  *   without talking; when the owner dies, its heartbeat expires and the
  *   next-highest takes over from the fleet's bitfield.
- * - A complete torrent is seeded by every worker, from the shared volume.
+ * - A complete torrent is seeded, from the shared volume, by the
+ *   `seedReplicas` live workers with the highest rendezvous scores for it
+ *   (its downloader among them), by one for a private torrent, or by
+ *   every worker (0), as the fleet's config says (DEFAULT_SEED_REPLICAS).
+ *   When a worker joins or dies, only the torrents whose top scores
+ *   changed move.
  * - Paused and removed torrents are run by none.
  * - A magnet link still without its metadata has its owner fetch it
  *   (MagnetOwner); then it runs as any torrent.
@@ -297,8 +302,8 @@ export class FleetRunner implements FleetView {
     if (entry.desired !== 'running' || !this.active.has(hex)) return false;
     // A download stops while its data moves; a seed goes on reading (its open files follow the rename).
     if (entry.moveTo !== undefined && !this.picture.isDone(hex, entry, meta)) return false;
-    // Every worker seeds a complete torrent; one with files skipped stays with its owner.
-    if (this.picture.isComplete(hex, meta)) return true;
+    // A complete torrent is seeded by its replicas; one with files skipped stays with its owner.
+    if (this.picture.isComplete(hex, meta)) return amongReplicas(this.live, hex, this.o.workerId, this.seedReplicas(meta));
     // A torrent this worker is downloading stays here until it is done or
     // the owner changes, so a flapping heartbeat costs no more than a switch.
     return this.owner(hex) === this.o.workerId;
@@ -323,6 +328,10 @@ export class FleetRunner implements FleetView {
     } finally {
       this.busy.delete(hex);
     }
+  }
+
+  private seedReplicas(meta: Metainfo): number {
+    return meta.private ? (this.config.privateSeedReplicas ?? DEFAULT_SEED_REPLICAS.private) : (this.config.seedReplicas ?? DEFAULT_SEED_REPLICAS.public);
   }
 
   private owner(hex: string): string {

@@ -2,20 +2,41 @@ import { createHash } from 'node:crypto';
 
 /**
  * Rendezvous (highest random weight) hashing: the worker that owns a
- * torrent is the live one with the highest score for (worker, info hash).
- * Every worker computes the same answer from the same list of live
- * workers, without talking, and when the owner leaves only its torrents
- * move, each to its next-highest. Undefined for an empty list.
+ * torrent is the live one with the highest score for (worker, info hash),
+ * and the ones that seed it are the few highest. Every worker computes the
+ * same answer from the same list of live workers, without talking, and
+ * when a worker leaves only its torrents move, each to the next-highest;
+ * when one joins, it takes only the torrents it now scores highest for.
  */
+
+function score(workerId: string, infoHashHex: string): bigint {
+  return createHash('sha1').update(`${workerId}\u0000${infoHashHex}`).digest().readBigUInt64BE(0);
+}
+
+/** The live workers, highest score first (ties, which SHA-1 makes vanishingly rare, by id). */
+export function rendezvousRank(workers: readonly string[], infoHashHex: string): string[] {
+  return workers
+    .map((id) => ({ id, s: score(id, infoHashHex) }))
+    .sort((a, b) => (a.s === b.s ? (a.id < b.id ? -1 : 1) : a.s > b.s ? -1 : 1))
+    .map((w) => w.id);
+}
+
+/** The owner: the highest-scoring live worker; undefined for an empty list. */
 export function rendezvousOwner(workers: readonly string[], infoHashHex: string): string | undefined {
   let best: string | undefined;
   let bestScore = -1n;
   for (const id of workers) {
-    const score = createHash('sha1').update(`${id}\u0000${infoHashHex}`).digest().readBigUInt64BE(0);
-    if (score > bestScore || (score === bestScore && best !== undefined && id < best)) {
+    const s = score(id, infoHashHex);
+    if (s > bestScore || (s === bestScore && best !== undefined && id < best)) {
       best = id;
-      bestScore = score;
+      bestScore = s;
     }
   }
   return best;
+}
+
+/** Whether `workerId` is among the `replicas` highest for the torrent (0: every worker is). */
+export function amongReplicas(workers: readonly string[], infoHashHex: string, workerId: string, replicas: number): boolean {
+  if (replicas === 0 || workers.length <= replicas) return true;
+  return rendezvousRank(workers, infoHashHex).slice(0, replicas).includes(workerId);
 }

@@ -1,4 +1,4 @@
-import type { EncryptionMode, FleetConfig, FleetConfigPatch, QueueConfig, ShareAction } from '@seedbox/cluster';
+import { DEFAULT_SEED_REPLICAS, type EncryptionMode, type FleetConfig, type FleetConfigPatch, type QueueConfig, type ShareAction } from '@seedbox/cluster';
 import { QbtError } from './qbt-error.js';
 import { speedLimit } from './qbt-params.js';
 
@@ -15,6 +15,9 @@ import { speedLimit } from './qbt-params.js';
  * and PeX, which the engine always does for public torrents, with `true`.
  * `dht` is the fleet's switch (the tracker-clients looking up and
  * announcing public torrents), and `encryption` its policy.
+ * Two keys are seedbox's own (qBittorrent has one process, not a fleet):
+ * `seedbox_seed_replicas` and `seedbox_private_seed_replicas`, how many
+ * workers seed each complete public and private torrent (0: every one).
  * Sonarr reads save_path, max_ratio_enabled, max_ratio,
  * max_seeding_time_enabled, max_seeding_time, max_ratio_act,
  * queueing_enabled and dht.
@@ -71,6 +74,8 @@ export function preferencesView(c: FleetConfig, o: PreferencesContext): Record<s
     max_inactive_seeding_time_enabled: c.share.inactiveMinutes >= 0,
     max_inactive_seeding_time: c.share.inactiveMinutes,
     max_ratio_act: SHARE_ACTION_TO_QBT[c.shareAction],
+    seedbox_seed_replicas: c.seedReplicas ?? DEFAULT_SEED_REPLICAS.public,
+    seedbox_private_seed_replicas: c.privateSeedReplicas ?? DEFAULT_SEED_REPLICAS.private,
     bypass_local_auth: !o.authRequired,
     refresh_interval: REFRESH_INTERVAL_MS,
   };
@@ -185,6 +190,8 @@ export function preferencesPatch(text: string, current: FleetConfig, dataDir: st
     patch.encryption = mode;
   }
   if ('dht' in json) patch.dht = bool('dht', json.dht);
+  if ('seedbox_seed_replicas' in json) patch.seedReplicas = int('seedbox_seed_replicas', json.seedbox_seed_replicas);
+  if ('seedbox_private_seed_replicas' in json) patch.privateSeedReplicas = int('seedbox_private_seed_replicas', json.seedbox_private_seed_replicas);
 
   for (const key of UNSUPPORTED_SWITCHES) if (key in json && bool(key, json[key])) ignored.push(key);
   // Peer exchange is the engine's for every public torrent (never a private one's): there is no switch to turn it off.
