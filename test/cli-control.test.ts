@@ -364,6 +364,13 @@ describe('seedbox settings commands', () => {
     expectUsageError(await run('config', '--share-action', 'delete'), /^seedbox config: --share-action takes pause, remove or remove-with-data \(got "delete"\)\n$/);
     expectUsageError(await run('config', '--ratio-limit', 'global'), /^seedbox config: --ratio-limit takes a ratio \(0 or more\), none \(got "global"\)\n$/);
     expectUsageError(await run('config', '--upload-limit', '-5'), /^seedbox config: /);
+    // Seed replicas: how many peer-workers seed each complete torrent.
+    expect((await run('config')).stdout).toMatch(/^seed replicas +2\nprivate seed replicas +1$/m);
+    const s = await run('config', '--seed-replicas', 'all', '--private-seed-replicas', '3', '--json');
+    expect(JSON.parse(s.stdout)).toMatchObject({ seedReplicas: 0, privateSeedReplicas: 3 });
+    expect(backend.fleetConfig).toMatchObject({ seedReplicas: 0, privateSeedReplicas: 3 });
+    expect((await run('config')).stdout).toMatch(/^seed replicas +all$/m);
+    expectUsageError(await run('config', '--seed-replicas', '0'), /^seedbox config: --seed-replicas takes a number of peer-workers \(1 or more\) or all \(got "0"\)\n$/);
   });
 
   it('ls shows queued and stalled torrents, ratio, category and tags', async () => {

@@ -159,6 +159,8 @@ export const CONFIG_OPTIONS = {
   'seeding-time-limit': { type: 'string' },
   'inactive-time-limit': { type: 'string' },
   'share-action': { type: 'string' },
+  'seed-replicas': { type: 'string' },
+  'private-seed-replicas': { type: 'string' },
 } as const;
 
 const SHARE_ACTIONS: Record<string, ShareAction> = {
@@ -200,5 +202,16 @@ export function configPatchFromFlags(v: FlagValues): FleetConfigPatch {
     if (a === undefined) throw new UsageError(`--share-action takes pause, remove or remove-with-data (got ${JSON.stringify(action)})`);
     p.shareAction = a;
   }
+  p.seedReplicas = replicas(v, 'seed-replicas');
+  p.privateSeedReplicas = replicas(v, 'private-seed-replicas');
   return p;
+}
+
+/** A count of peer-workers, or `all` (0 on the wire). */
+function replicas(v: FlagValues, name: string): number | undefined {
+  const x = str(v, name);
+  if (x === undefined) return undefined;
+  if (x === 'all') return 0;
+  if (!/^\d{1,4}$/.test(x) || Number(x) < 1) throw new UsageError(`--${name} takes a number of peer-workers (1 or more) or all (got ${JSON.stringify(x)})`);
+  return Number(x);
 }

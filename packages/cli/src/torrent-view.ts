@@ -161,6 +161,8 @@ export function formatConfig(c: FleetConfig): string {
     ['inactive time limit', formatShareLimit(c.inactiveSeedingTimeLimit, ' min')],
     ['share action', ACTION[c.shareAction] ?? String(c.shareAction)],
     ['categories', c.categories.length === 0 ? '-' : c.categories.map((x) => printable(x.name)).join(', ')],
+    ['seed replicas', c.seedReplicas === 0 ? 'all' : String(c.seedReplicas)],
+    ['private seed replicas', c.privateSeedReplicas === 0 ? 'all' : String(c.privateSeedReplicas)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   return `${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`;

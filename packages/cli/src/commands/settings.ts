@@ -21,7 +21,8 @@ export const queueUsage = `seedbox queue top|bottom|up|down <infohash>... ${SERV
 export const configUsage =
   `seedbox config [--download-limit RATE] [--upload-limit RATE] [--alt-download-limit RATE] [--alt-upload-limit RATE] [--alt-speed on|off] ` +
   `[--queueing on|off] [--max-active-downloads N|none] [--max-active-seeds N|none] [--max-active-torrents N|none] [--ratio-limit R|none] ` +
-  `[--seeding-time-limit MIN|none] [--inactive-time-limit MIN|none] [--share-action pause|remove|remove-with-data] ${SERVER} [--json]`;
+  `[--seeding-time-limit MIN|none] [--inactive-time-limit MIN|none] [--share-action pause|remove|remove-with-data] ` +
+  `[--seed-replicas N|all] [--private-seed-replicas N|all] ${SERVER} [--json]`;
 export const categoryUsage = `seedbox category ls | add NAME FOLDER | edit NAME FOLDER | rm NAME... ${SERVER} [--json]`;
 
 export async function get(argv: string[], out: NodeJS.WritableStream): Promise<number> {

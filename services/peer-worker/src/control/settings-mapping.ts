@@ -136,6 +136,8 @@ export function configPatchFromProto(p: ProtoConfigPatch | undefined): FleetConf
   if (p.shareAction !== ShareAction.SHARE_ACTION_UNSPECIFIED) {
     patch.shareAction = enumValue(SHARE_ACTION, p.shareAction, 'share_action', 'SHARE_ACTION_PAUSE, SHARE_ACTION_REMOVE, SHARE_ACTION_REMOVE_WITH_DATA');
   }
+  if (p.seedReplicas !== undefined) patch.seedReplicas = p.seedReplicas;
+  if (p.privateSeedReplicas !== undefined) patch.privateSeedReplicas = p.privateSeedReplicas;
   return patch;
 }
 

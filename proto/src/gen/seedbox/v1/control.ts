@@ -371,6 +371,9 @@ export interface FleetConfig {
   shareAction: ShareAction;
   /** By name. */
   categories: Category[];
+  /** Peer-workers seeding each complete public torrent (0: every one), and each private one. */
+  seedReplicas: number;
+  privateSeedReplicas: number;
 }
 
 /**
@@ -398,6 +401,9 @@ export interface FleetConfigPatch {
     | undefined;
   /** UNSPECIFIED leaves it as it is. */
   shareAction: ShareAction;
+  /** 0: every worker; at most 1000. */
+  seedReplicas?: number | undefined;
+  privateSeedReplicas?: number | undefined;
 }
 
 export interface GetConfigRequest {
@@ -2674,6 +2680,8 @@ function createBaseFleetConfig(): FleetConfig {
     inactiveSeedingTimeLimit: 0,
     shareAction: 0,
     categories: [],
+    seedReplicas: 0,
+    privateSeedReplicas: 0,
   };
 }
 
@@ -2732,6 +2740,12 @@ export const FleetConfig: MessageFns<FleetConfig> = {
     }
     for (const v of message.categories) {
       Category.encode(v!, writer.uint32(146).fork()).join();
+    }
+    if (message.seedReplicas !== 0) {
+      writer.uint32(152).uint32(message.seedReplicas);
+    }
+    if (message.privateSeedReplicas !== 0) {
+      writer.uint32(160).uint32(message.privateSeedReplicas);
     }
     return writer;
   },
@@ -2893,6 +2907,22 @@ export const FleetConfig: MessageFns<FleetConfig> = {
             message.categories.push(Category.decode(reader, reader.uint32()));
             continue;
           }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.seedReplicas = reader.uint32();
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.privateSeedReplicas = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2995,6 +3025,16 @@ export const FleetConfig: MessageFns<FleetConfig> = {
       categories: globalThis.Array.isArray(object?.categories)
         ? object.categories.map((e: any) => Category.fromJSON(e))
         : [],
+      seedReplicas: isSet(object.seedReplicas)
+        ? globalThis.Number(object.seedReplicas)
+        : isSet(object.seed_replicas)
+        ? globalThis.Number(object.seed_replicas)
+        : 0,
+      privateSeedReplicas: isSet(object.privateSeedReplicas)
+        ? globalThis.Number(object.privateSeedReplicas)
+        : isSet(object.private_seed_replicas)
+        ? globalThis.Number(object.private_seed_replicas)
+        : 0,
     };
   },
 
@@ -3054,6 +3094,12 @@ export const FleetConfig: MessageFns<FleetConfig> = {
     if (message.categories?.length) {
       obj.categories = message.categories.map((e) => Category.toJSON(e));
     }
+    if (message.seedReplicas !== 0) {
+      obj.seedReplicas = Math.round(message.seedReplicas);
+    }
+    if (message.privateSeedReplicas !== 0) {
+      obj.privateSeedReplicas = Math.round(message.privateSeedReplicas);
+    }
     return obj;
   },
 
@@ -3080,6 +3126,8 @@ export const FleetConfig: MessageFns<FleetConfig> = {
     message.inactiveSeedingTimeLimit = object.inactiveSeedingTimeLimit ?? 0;
     message.shareAction = object.shareAction ?? 0;
     message.categories = object.categories?.map((e) => Category.fromPartial(e)) || [];
+    message.seedReplicas = object.seedReplicas ?? 0;
+    message.privateSeedReplicas = object.privateSeedReplicas ?? 0;
     return message;
   },
 };
@@ -3103,6 +3151,8 @@ function createBaseFleetConfigPatch(): FleetConfigPatch {
     seedingTimeLimit: undefined,
     inactiveSeedingTimeLimit: undefined,
     shareAction: 0,
+    seedReplicas: undefined,
+    privateSeedReplicas: undefined,
   };
 }
 
@@ -3158,6 +3208,12 @@ export const FleetConfigPatch: MessageFns<FleetConfigPatch> = {
     }
     if (message.shareAction !== 0) {
       writer.uint32(136).int32(message.shareAction);
+    }
+    if (message.seedReplicas !== undefined) {
+      writer.uint32(144).uint32(message.seedReplicas);
+    }
+    if (message.privateSeedReplicas !== undefined) {
+      writer.uint32(152).uint32(message.privateSeedReplicas);
     }
     return writer;
   },
@@ -3311,6 +3367,22 @@ export const FleetConfigPatch: MessageFns<FleetConfigPatch> = {
             message.shareAction = reader.int32() as any;
             continue;
           }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.seedReplicas = reader.uint32();
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.privateSeedReplicas = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3410,6 +3482,16 @@ export const FleetConfigPatch: MessageFns<FleetConfigPatch> = {
         : isSet(object.share_action)
         ? shareActionFromJSON(object.share_action)
         : 0,
+      seedReplicas: isSet(object.seedReplicas)
+        ? globalThis.Number(object.seedReplicas)
+        : isSet(object.seed_replicas)
+        ? globalThis.Number(object.seed_replicas)
+        : undefined,
+      privateSeedReplicas: isSet(object.privateSeedReplicas)
+        ? globalThis.Number(object.privateSeedReplicas)
+        : isSet(object.private_seed_replicas)
+        ? globalThis.Number(object.private_seed_replicas)
+        : undefined,
     };
   },
 
@@ -3466,6 +3548,12 @@ export const FleetConfigPatch: MessageFns<FleetConfigPatch> = {
     if (message.shareAction !== 0) {
       obj.shareAction = shareActionToJSON(message.shareAction);
     }
+    if (message.seedReplicas !== undefined) {
+      obj.seedReplicas = Math.round(message.seedReplicas);
+    }
+    if (message.privateSeedReplicas !== undefined) {
+      obj.privateSeedReplicas = Math.round(message.privateSeedReplicas);
+    }
     return obj;
   },
 
@@ -3491,6 +3579,8 @@ export const FleetConfigPatch: MessageFns<FleetConfigPatch> = {
     message.seedingTimeLimit = object.seedingTimeLimit ?? undefined;
     message.inactiveSeedingTimeLimit = object.inactiveSeedingTimeLimit ?? undefined;
     message.shareAction = object.shareAction ?? 0;
+    message.seedReplicas = object.seedReplicas ?? undefined;
+    message.privateSeedReplicas = object.privateSeedReplicas ?? undefined;
     return message;
   },
 };
