@@ -135,6 +135,25 @@ describe('seedbox control commands', () => {
     expectOneLineFailure(await seedbox(['add', join(dir, 'missing.torrent'), '--server', server.address]), /^seedbox add: .*missing\.torrent: no such file\n$/);
   });
 
+  it('add takes many files and links: each answered in the order given, a bad one said on stderr while the rest are added, exit 1', async () => {
+    const bad = join(dir, 'bad-many.torrent');
+    writeFileSync(bad, 'not a torrent');
+    const magnet = `magnet:?xt=urn:btih:${'c'.repeat(40)}&dn=linked&tr=${encodeURIComponent('http://tracker.example/announce')}`;
+    const r = await seedbox(['add', SINGLE, bad, MULTI, join(dir, 'gone.torrent'), magnet, '--paused', '--server', server.address]);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stdout.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^(already )?added: ${SINGLE_HASH} single\\.bin `)),
+      expect.stringMatching(new RegExp(`^(already )?added: ${MULTI_HASH} tree `)),
+      expect.stringMatching(new RegExp(`^added: ${'c'.repeat(40)} linked `)),
+    ]);
+    const errors = r.stderr.trimEnd().split('\n');
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(new RegExp(`^seedbox add: ${bad}: `));
+    expect(errors[1]).toMatch(/^seedbox add: .*gone\.torrent: no such file$/);
+    expect(backend.records.has('c'.repeat(40))).toBe(true);
+    backend.records.delete('c'.repeat(40));
+  });
+
   it('ls prints a table with both torrents; --json one Torrent per line', async () => {
     await until(() => backend.figures.has(SINGLE_HASH), 'a tick with figures');
     const r = await seedbox(['ls', '--server', server.address]);

@@ -18,7 +18,7 @@ import { clip, formatRatio, formatTable, formatTorrentLong, printable, progress,
 
 export const SERVER = CONNECTION_USAGE;
 export const addUsage =
-  `seedbox add <file.torrent | magnet-uri> [--paused] [--category NAME] [--tags a,b] [--save-path FOLDER] [--download-limit RATE] [--upload-limit RATE] ` +
+  `seedbox add <file.torrent | magnet-uri>... [--paused] [--category NAME] [--tags a,b] [--save-path FOLDER] [--download-limit RATE] [--upload-limit RATE] ` +
   `[--ratio-limit R|none|global] [--seeding-time-limit MIN|none|global] [--inactive-time-limit MIN|none|global] [--sequential] [--first-last-piece] [--force-start] ` +
   `[--skip FILES] [--normal FILES] [--high FILES] ${SERVER} [--json]`;
 export const lsUsage = `seedbox ls [--long] ${SERVER} [--json]`;
@@ -60,46 +60,78 @@ export async function resolveInfoHash(client: ControlClient, arg: string): Promi
   throw new CliError(`${arg} matches ${matches.length} torrents (${matches.map((t) => t.infoHash).join(', ')}); give more of the info hash`);
 }
 
-export async function add(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+export async function add(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   const parsed = parse(argv, addUsage, { paused: { type: 'boolean' }, json: { type: 'boolean' }, 'save-path': { type: 'string' }, ...torrentOptions('boolean') });
-  const [target, ...extra] = parsed.positionals;
-  if (target === undefined || extra.length > 0) throw new UsageError(`usage: ${addUsage}`);
+  const targets = parsed.positionals;
+  if (targets.length === 0) throw new UsageError(`usage: ${addUsage}`);
   const control = await resolveTarget(parsed.values);
   const paused = parsed.values.paused ?? false;
   const patch = torrentPatchFromFlags(parsed.values);
   const settings = isEmptyPatch(patch) ? undefined : patch;
   const savePath = parsed.values['save-path'];
 
-  let request: AddTorrentRequest;
-  if (isMagnetUri(target)) {
-    request = { magnetUri: target, paused, savePath, settings };
-  } else {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(target);
-    } catch (e) {
-      throw new CliError(`${target}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  /** One file or link, added; its line, or why it was not. */
+  const addOne = async (c: ControlClient, target: string): Promise<string> => {
+    let request: AddTorrentRequest;
+    if (isMagnetUri(target)) {
+      request = { magnetUri: target, paused, savePath, settings };
+    } else {
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(target);
+      } catch (e) {
+        throw new CliError(`${target}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+      }
+      request = { torrentFile: bytes, paused, savePath, settings };
     }
-    request = { torrentFile: bytes, paused, savePath, settings };
+    let response;
+    try {
+      response = await c.add(request);
+    } catch (e) {
+      // The server checks the file; say which file it refused (a settings rule names itself: "unknown-category: ...").
+      if (e instanceof ControlCallError && e.code === Status.INVALID_ARGUMENT && request.torrentFile && !/^[a-z-]+: /.test(e.details)) throw new CliError(`${target}: ${e.message}`);
+      throw e;
+    }
+    const t = response.torrent;
+    if (!t) throw new CliError(`${control.server} answered AddTorrent without a torrent`);
+    if (parsed.values.json) return `${JSON.stringify({ created: response.created, torrent: torrentJson(t) })}\n`;
+    return `${response.created ? 'added' : 'already added'}: ${t.infoHash} ${printable(t.name)} (${stateName(t.state)})\n`;
+  };
+
+  if (targets.length === 1) {
+    out.write(await withControlClient(control, (c) => addOne(c, targets[0]!)));
+    return 0;
   }
-  let response;
-  try {
-    response = await withControlClient(control, (c) => c.add(request));
-  } catch (e) {
-    // The server checks the file; say which file it refused (a settings rule names itself: "unknown-category: ...").
-    if (e instanceof ControlCallError && e.code === Status.INVALID_ARGUMENT && request.torrentFile && !/^[a-z-]+: /.test(e.details)) throw new CliError(`${target}: ${e.message}`);
-    throw e;
-  }
-  const t = response.torrent;
-  if (!t) throw new CliError(`${control.server} answered AddTorrent without a torrent`);
-  if (parsed.values.json) {
-    out.write(`${JSON.stringify({ created: response.created, torrent: torrentJson(t) })}\n`);
-  } else {
-    const what = response.created ? 'added' : 'already added';
-    out.write(`${what}: ${t.infoHash} ${printable(t.name)} (${stateName(t.state)})\n`);
-  }
-  return 0;
+  // Many: a few at a time over one connection, each answered in the order given; one that fails is
+  // said on stderr and the others are still added (exit 1 at the end), as a shell loop would.
+  let failed = 0;
+  await withControlClient(control, async (c) => {
+    const results: Promise<string | Error>[] = [];
+    let next = 0;
+    const inFlight = new Set<Promise<unknown>>();
+    while (next < targets.length) {
+      const target = targets[next++]!;
+      const p = addOne(c, target).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      results.push(p);
+      inFlight.add(p);
+      void p.then(() => inFlight.delete(p));
+      if (inFlight.size >= ADD_CONCURRENCY) await Promise.race(inFlight);
+    }
+    for (const r of results) {
+      const line = await r;
+      if (line instanceof Error) {
+        failed++;
+        err.write(`seedbox add: ${line.message}\n`);
+      } else {
+        out.write(line);
+      }
+    }
+  });
+  return failed === 0 ? 0 : 1;
 }
+
+/** Adds in flight at once for `add` with many files: enough to hide the round trips, few enough for any server. */
+const ADD_CONCURRENCY = 8;
 
 export async function ls(argv: string[], out: NodeJS.WritableStream): Promise<number> {
   const parsed = parse(argv, lsUsage, { json: { type: 'boolean' }, long: { type: 'boolean' } });
