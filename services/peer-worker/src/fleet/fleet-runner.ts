@@ -9,6 +9,8 @@ import { applySettings, filesOf, lazyData, type FleetTorrentData, type Running }
 import { FleetPicture } from './fleet-picture.js';
 import { activeTorrents, shareLimitReached, SlowWatch } from './fleet-policy.js';
 import { MagnetOwner } from './magnet-owner.js';
+import { LiveWorkers } from './live-workers.js';
+import { moveTorrent } from './torrent-move.js';
 import { amongReplicas, rendezvousOwner } from './rendezvous.js';
 import { TotalsKeeper } from './totals-keeper.js';
 
@@ -90,7 +92,7 @@ const TOTALS_EVERY_TICKS = 30;
 export class FleetRunner implements FleetView {
   private readonly picture = new FleetPicture();
   private readonly running = new Map<string, Running>();
-  private live: string[] = [];
+  private readonly workers: LiveWorkers;
   private stops: (() => void)[] = [];
   private membershipTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -109,7 +111,11 @@ export class FleetRunner implements FleetView {
   private readonly ownEncryption: EncryptionPolicy;
 
   constructor(private readonly o: FleetRunnerOptions) {
-    this.live = [o.workerId];
+    this.workers = new LiveWorkers(
+      o.state,
+      () => ({ workerId: o.workerId, peerIdHex: Buffer.from(o.engine.peerId).toString('hex'), host: o.announce.host, port: o.announce.port, grpc: o.grpcEndpoint }),
+      o.log,
+    );
     this.ownEncryption = o.engine.encryption;
     this.totalsKeeper = new TotalsKeeper(o.state, o.log);
     const timeoutMs = o.metadataTimeoutMs ?? 120_000;
@@ -125,7 +131,7 @@ export class FleetRunner implements FleetView {
 
   async start(): Promise<void> {
     const { state, log } = this.o;
-    await this.refreshMembership();
+    await this.workers.refresh();
     await this.totalsKeeper.start();
     this.stops.push(() => this.totalsKeeper.stop());
     this.stops.push(
@@ -168,7 +174,7 @@ export class FleetRunner implements FleetView {
       ),
     );
     this.membershipTimer = setInterval(() => {
-      void this.refreshMembership().then(() => this.schedule());
+      void this.workers.refresh().then(() => this.schedule());
     }, this.o.membershipMs ?? 2000);
     this.o.engine.on('tick', this.onTick);
   }
@@ -303,39 +309,29 @@ export class FleetRunner implements FleetView {
     // A download stops while its data moves; a seed goes on reading (its open files follow the rename).
     if (entry.moveTo !== undefined && !this.picture.isDone(hex, entry, meta)) return false;
     // A complete torrent is seeded by its replicas; one with files skipped stays with its owner.
-    if (this.picture.isComplete(hex, meta)) return amongReplicas(this.live, hex, this.o.workerId, this.seedReplicas(meta));
+    if (this.picture.isComplete(hex, meta)) return amongReplicas(this.workers.list, hex, this.o.workerId, this.seedReplicas(meta));
     // A torrent this worker is downloading stays here until it is done or
     // the owner changes, so a flapping heartbeat costs no more than a switch.
     return this.owner(hex) === this.o.workerId;
   }
 
-  /** The owner has the data moved, then points the torrent at the new folder; every worker follows. */
+  /** The owner has the data moved (torrent-move.ts); meanwhile the torrent is busy here. */
   private async move(hex: string, entry: RegistryEntry, meta: Metainfo): Promise<void> {
-    const to = entry.moveTo!;
     this.busy.add(hex);
     try {
-      await this.o.moveData(meta, entry.settings.savePath, to);
-      await this.o.state.updateTorrent(hex, (e) => (e.moveTo === to ? { ...e, settings: { ...e.settings, savePath: to }, moveTo: undefined, moveError: undefined } : undefined));
-      this.o.log.info('torrent data moved', { infoHash: hex, to });
-    } catch (e) {
-      // Left where it was: the move is given up, so the torrent runs again from there; the
-      // entry says why, so every API shows it rather than only this worker's log.
-      const message = (e as Error).message ?? String(e);
-      this.o.log.warn('moving torrent data failed', { infoHash: hex, to, error: e as Error });
-      await this.o.state
-        .updateTorrent(hex, (x) => (x.moveTo === to ? { ...x, moveTo: undefined, moveError: { to, message, at: Date.now() } } : undefined))
-        .catch((err: unknown) => this.o.log.warn('recording the failed move failed', { infoHash: hex, error: err as Error }));
+      await moveTorrent(this.o, hex, entry, meta);
     } finally {
       this.busy.delete(hex);
     }
   }
+
 
   private seedReplicas(meta: Metainfo): number {
     return meta.private ? (this.config.privateSeedReplicas ?? DEFAULT_SEED_REPLICAS.private) : (this.config.seedReplicas ?? DEFAULT_SEED_REPLICAS.public);
   }
 
   private owner(hex: string): string {
-    return rendezvousOwner(this.live, hex) ?? this.o.workerId;
+    return rendezvousOwner(this.workers.list, hex) ?? this.o.workerId;
   }
 
   private run(hex: string, meta: Metainfo, entry: RegistryEntry): void {
@@ -417,25 +413,6 @@ export class FleetRunner implements FleetView {
         for (const p of pieces) r.unsaved.add(p);
         this.o.log.warn('saving verified pieces failed; will retry', { infoHash: hex, error: e as Error });
       }
-    }
-  }
-
-  private async refreshMembership(): Promise<void> {
-    try {
-      const workers = await this.o.state.listWorkers();
-      const ids = new Set(workers.map((w) => w.workerId));
-      ids.add(this.o.workerId);
-      this.live = [...ids].sort();
-      await this.o.state.putWorker({
-        workerId: this.o.workerId,
-        peerIdHex: Buffer.from(this.o.engine.peerId).toString('hex'),
-        ...(this.o.announce.host !== undefined ? { host: this.o.announce.host } : {}),
-        port: this.o.announce.port,
-        ...(this.o.grpcEndpoint !== undefined ? { grpc: this.o.grpcEndpoint } : {}),
-        time: Date.now(),
-      });
-    } catch (e) {
-      this.o.log.warn('reading the fleet membership failed', { error: e as Error });
     }
   }
 }
