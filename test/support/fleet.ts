@@ -43,6 +43,8 @@ export async function startService(kind: ServiceKind, o: StartServiceOptions): P
   const grpcPort = await freePort();
   const listenPort = kind === 'peer-worker' ? await freePort() : undefined;
   const webPort = kind === 'peer-worker' ? await freePort() : undefined;
+  // The DHT node's UDP port: a free one, not the default 6881, which another fleet on this machine (a benchmark, say) may hold.
+  const dhtPort = kind === 'tracker-client' ? await freePort() : undefined;
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     SEEDBOX_NATS_URL: o.natsUrl,
@@ -55,6 +57,7 @@ export async function startService(kind: ServiceKind, o: StartServiceOptions): P
     ...(kind !== 'tracker-client' ? { SEEDBOX_DATA_DIR: o.dataDir } : {}),
     ...(listenPort !== undefined ? { SEEDBOX_LISTEN_HOST: '127.0.0.1', SEEDBOX_LISTEN_PORT: String(listenPort) } : {}),
     ...(webPort !== undefined ? { SEEDBOX_WEB_PORT: String(webPort) } : {}),
+    ...(dhtPort !== undefined ? { SEEDBOX_DHT_PORT: String(dhtPort) } : {}),
     ...o.env,
   };
   const workDir = o.workDir ?? makeTempDir('fleet');
