@@ -7,13 +7,18 @@
 // prints medians, CPU time, peak RSS and each client's time relative to ours.
 //
 //   npm run bench -- [--scenario NAME] [--runs N] [--size-mib N] [--json] [--clients a,b] [--cap-s N] [--baseline DIR]
+//                   [--torrents N] [--idle-s N] [--timeout-s N]   (many-torrents)
 //
 // Scenarios: leech-1g, seed-1g, four-leeches (one seed, four leeches at
 // once), small-files (10,000 files of 1-200 KiB), slow-link (the seed's link
 // shaped to 100 Mbit/s with tc tbf) and high-latency (50 ms round trip
 // through bench/delay_proxy.mjs), and speed-limit (seedbox serve under a
 // 20 MiB/s global limit, from one and from four libtorrent seeds, for
-// --limit-s seconds of transfer, its gRPC control API timed meanwhile). --size-mib overrides every scenario's
+// --limit-s seconds of transfer, its gRPC control API timed meanwhile), and
+// many-torrents (bench/many_torrents.mjs: --torrents N small torrents in
+// serve and in the fleet: adds/s, time to all seeding, idle CPU and RSS,
+// ls and watch latency, restart; only when asked for by --scenario, since
+// at its default of 10,000 it takes a while). --size-mib overrides every scenario's
 // default size; --cap-s is the time cap of the no-pipelining control over
 // the high-latency link (it reports the rate reached by then).
 //
@@ -26,6 +31,7 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { manyTorrentsScenario, printManyTorrents } from './many_torrents.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // Every node this spawns runs with the flags the `seedbox` launcher and the
@@ -49,6 +55,11 @@ const { values: args } = parseArgs({
     // speed-limit: the limit (MiB/s) and how long the transfer is measured.
     'limit-mib': { type: 'string', default: '20' },
     'limit-s': { type: 'string', default: '30' },
+    // many-torrents: how many, how long they are left idle, and how long
+    // "all seeding" is waited for (then it reports how many were).
+    torrents: { type: 'string', default: '10000' },
+    'idle-s': { type: 'string', default: '60' },
+    'timeout-s': { type: 'string', default: '900' },
     // Another checkout of seedbox, built (e.g. a `git worktree` of the commit
     // before a change): its CLI runs as the client `seedbox-baseline`, in
     // turn with ours in the same runs, for a before/after under one load.
@@ -102,7 +113,7 @@ function sh(cmd, cmdArgs, opts = {}) {
 }
 
 /** Starts a long-running process; it is killed by pid at cleanup. */
-function daemon(cmd, cmdArgs, { netns, logFile, ready } = {}) {
+function daemon(cmd, cmdArgs, { netns, logFile, ready, timeoutMs = 30_000 } = {}) {
   checkStopping();
   const full = netns ? ['ip', ['netns', 'exec', netns, cmd, ...cmdArgs]] : [cmd, cmdArgs];
   const child = spawn(full[0], full[1], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -123,7 +134,7 @@ function daemon(cmd, cmdArgs, { netns, logFile, ready } = {}) {
   });
   const waitReady = ready
     ? new Promise((res, rej) => {
-        const t = setTimeout(() => rej(new Error(`${cmd} did not get ready: ${text.slice(-500)}`)), 30_000);
+        const t = setTimeout(() => rej(new Error(`${cmd} did not get ready: ${text.slice(-500)}`)), timeoutMs);
         const check = () => {
           const m = ready.exec(text);
           if (m) {
@@ -874,6 +885,7 @@ function procMedians(runs) {
 }
 
 function printTable(s) {
+  if (s.scenario === 'many-torrents') return printManyTorrents(s, log);
   if (s.speedLimit) {
     log(`\n${s.scenario} (seedbox serve, config --download-limit ${s.limitMiBps}MiB, ${s.seconds} s of transfer, ${RUNS} run(s) each)`);
     log(`${'from'.padEnd(10)}${'MiB/s'.padStart(9)}${'% limit'.padStart(9)}${'gRPC p50'.padStart(11)}${'p99'.padStart(8)}${'max ms'.padStart(8)}${'loop p99'.padStart(10)}`);
@@ -955,12 +967,26 @@ const SCENARIOS = {
   // 30 s at 20 MiB/s is 600 MiB: the torrent is larger, so the transfer never ends within the measurement.
   'speed-limit': () =>
     speedLimitScenario('speed-limit', { sizeMiB: size(1024), pieceLog2: 20, limitMiB: Number(args['limit-mib']), seconds: Number(args['limit-s']), subnet: 230 }),
+  'many-torrents': async () => {
+    const harness = { log, netns, daemon, cleanups, checkStopping, isStopping: () => stopping, scenarioDir, nodeArgs, seedbox };
+    const s = await manyTorrentsScenario(harness, {
+      count: Number(args.torrents),
+      idleS: Number(args['idle-s']),
+      timeoutS: Number(args['timeout-s']),
+      subnet: 236,
+      clients: (args.clients ?? 'seedbox,seedbox-distributed').split(','),
+    });
+    await cleanup();
+    return s;
+  },
 };
+// Run only when named: at 10,000 torrents it alone takes longer than the rest.
+const OPT_IN = new Set(['many-torrents']);
 
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('the benchmarks need root for network namespaces');
   mkdirSync(work, { recursive: true });
-  const names = args.scenario ? [args.scenario] : Object.keys(SCENARIOS);
+  const names = args.scenario ? [args.scenario] : Object.keys(SCENARIOS).filter((n) => !OPT_IN.has(n));
   const all = [];
   for (const n of names) {
     const run = SCENARIOS[n];
