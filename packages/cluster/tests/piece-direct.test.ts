@@ -4,7 +4,7 @@
  * without it, or one that cannot be reached, gets the piece inline; a
  * writer that dies in the middle, and NATS restarting, lose nothing.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -16,34 +16,15 @@ import {
   servePieceWrites,
   type PieceDataListener,
   type PieceSink,
-  type PieceWrite,
-  type PieceWriteOutcome,
   type PieceWriteServer,
 } from '../src/index.js';
+import { CheckingSink } from './support/checking-sink.js';
 import { startNatsServer, type RunningNats } from '../../../test/support/nats.js';
 import { cleanupAfter, cleanupAll, cleanupMark, sleep } from '../../../test/support/processes.js';
 import { needTool, tools } from '../../../test/support/tools.js';
 
 const nats = needTool(tools.natsServer);
 const HASH = 'cd'.repeat(20);
-
-class CheckingSink implements PieceSink {
-  readonly written = new Map<number, number>();
-  calls = 0;
-  hold: Promise<void> | undefined;
-  constructor(private readonly expected: Map<number, Buffer>) {}
-  async writePiece(w: PieceWrite): Promise<PieceWriteOutcome> {
-    this.calls++;
-    if (this.hold) await this.hold;
-    const want = this.expected.get(w.index);
-    if (!want) return { status: 'unknown-torrent' };
-    const h = createHash('sha1');
-    for (const b of w.blocks) h.update(b);
-    if (!h.digest().equals(createHash('sha1').update(want).digest())) return { status: 'hash-mismatch' };
-    this.written.set(w.index, (this.written.get(w.index) ?? 0) + 1);
-    return { status: 'written', micros: 1 };
-  }
-}
 
 /** A copy in one buffer of its own, as a download hands a piece over. */
 const own = (b: Buffer): Uint8Array[] => [Uint8Array.from(b)];

@@ -3,38 +3,19 @@
  * max_payload, several writers sharing the load, a writer dying in the
  * middle of a piece, NATS restarting, back-pressure, and bad offers.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { connect, headers, type NatsConnection } from 'nats';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { PieceSink, PieceWrite, PieceWriteOutcome } from '../src/index.js';
 import { PieceWriteResult, PieceWriteStatus } from '@seedbox/proto';
 import { NatsPieceSink, PIECE_OFFER, servePieceWrites, type PieceWriteServer } from '../src/index.js';
 import { LeanNatsConnection } from '../src/lean-nats/lean-nats-connection.js';
+import { CheckingSink } from './support/checking-sink.js';
 import { startNatsServer, type RunningNats } from '../../../test/support/nats.js';
 import { cleanupAfter, cleanupAll, cleanupMark, sleep } from '../../../test/support/processes.js';
 import { needTool, tools } from '../../../test/support/tools.js';
 
 const nats = needTool(tools.natsServer);
 const HASH = 'ab'.repeat(20);
-
-/** A sink that checks each piece against the expected bytes, as the DiskWriter checks SHA-1. */
-class CheckingSink implements PieceSink {
-  readonly written = new Map<number, number>();
-  hold: Promise<void> | undefined;
-  calls = 0;
-  constructor(private readonly expected: Map<number, Buffer>) {}
-  async writePiece(w: PieceWrite): Promise<PieceWriteOutcome> {
-    this.calls++;
-    if (this.hold) await this.hold;
-    const want = this.expected.get(w.index);
-    if (!want) return { status: 'unknown-torrent' };
-    const h = createHash('sha1');
-    for (const b of w.blocks) h.update(b);
-    if (!h.digest().equals(createHash('sha1').update(want).digest())) return { status: 'hash-mismatch' };
-    this.written.set(w.index, (this.written.get(w.index) ?? 0) + 1);
-    return { status: 'written', micros: 1 };
-  }
-}
 
 /** A piece as a torrent hands it over: 16 KiB blocks. */
 function blocksOf(piece: Buffer): Uint8Array[] {
