@@ -24,8 +24,10 @@ export function freePort() {
 
 /**
  * A process's CPU seconds (user + system) and memory, from /proc: peak
- * (VmHWM) and current (VmRSS) resident set, and the bytes it has read
- * (rchar: every read(2), files and sockets, page cache or not).
+ * (VmHWM) and current (VmRSS) resident set; and from /proc/PID/io the
+ * bytes it has read (rchar: every read(2), files and sockets, page cache
+ * or not), its write calls (syscw, sockets too) and the bytes it caused
+ * to be written to disk (write_bytes).
  */
 export function procUsage(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -34,13 +36,23 @@ export function procUsage(pid) {
   const sys = Number(fields[12]) / 100;
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (key) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
-  let readBytes = NaN;
+  let io = '';
   try {
-    readBytes = Number(/rchar: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? NaN);
+    io = readFileSync(`/proc/${pid}/io`, 'utf8');
   } catch {
     /* /proc/PID/io needs the same user or root */
   }
-  return { cpu: user + sys, user, sys, rssMiB: kib('VmHWM') / 1024, rssNowMiB: kib('VmRSS') / 1024, readBytes };
+  const ioField = (key) => Number(new RegExp(`^${key}: (\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+  return {
+    cpu: user + sys,
+    user,
+    sys,
+    rssMiB: kib('VmHWM') / 1024,
+    rssNowMiB: kib('VmRSS') / 1024,
+    readBytes: ioField('rchar'),
+    writeCalls: ioField('syscw'),
+    diskWriteBytes: ioField('write_bytes'),
+  };
 }
 
 /**

@@ -237,7 +237,9 @@ async function runClient(h, make, { tag, out, logDir, files, count, idleS, timeo
       const cpu = u.cpu - before[n].cpu;
       // user and system apart: system time is mostly the kernel's side of file writes (fsync, rename).
       const split = { userSeconds: round(u.user - before[n].user), sysSeconds: round(u.sys - before[n].sys) };
-      procs[n] = { cpuSeconds: round(cpu), cpuPercent: round((cpu / idleSeconds) * 100), ...split, rssNowMiB: round(u.rssNowMiB, 0), rssPeakMiB: round(u.rssMiB, 0), rssAtSeedingMiB: round(atSeeding[n]?.rssNowMiB, 0) };
+      // What an idle torrent costs the disk: write calls (files and sockets) and bytes that reached it.
+      const io = { writeCallsPerSecond: round((u.writeCalls - before[n].writeCalls) / idleSeconds, 1), diskWriteMiB: round((u.diskWriteBytes - before[n].diskWriteBytes) / 1024 / 1024, 1) };
+      procs[n] = { cpuSeconds: round(cpu), cpuPercent: round((cpu / idleSeconds) * 100), ...split, ...io, rssNowMiB: round(u.rssNowMiB, 0), rssPeakMiB: round(u.rssMiB, 0), rssAtSeedingMiB: round(atSeeding[n]?.rssNowMiB, 0) };
     }
     const perMin = (n) => (n === undefined ? undefined : round((n / idleSeconds) * 60, 1));
     r.idle = {
@@ -343,7 +345,9 @@ export function printManyTorrents(s, log) {
     const r = s.clients[n];
     if (r.error) log(`${n}: ${r.error}`);
     if (r.idle) {
-      const each = Object.entries(r.idle.procs).map(([p, u]) => `${p} ${u.cpuPercent}% (user ${u.userSeconds} s, sys ${u.sysSeconds} s) rss ${u.rssNowMiB}/${u.rssPeakMiB} MiB`);
+      const each = Object.entries(r.idle.procs).map(
+        ([p, u]) => `${p} ${u.cpuPercent}% (user ${u.userSeconds} s, sys ${u.sysSeconds} s) rss ${u.rssNowMiB}/${u.rssPeakMiB} MiB, ${u.writeCallsPerSecond} writes/s, ${u.diskWriteMiB} MiB to disk`,
+      );
       log(`${n} idle, per process: ${each.join(', ')}`);
     }
     if (r.ls?.cliError) log(`${n} ls CLI: ${r.ls.cliError}`);
