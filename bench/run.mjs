@@ -27,10 +27,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort, procUsage } from './fleet.mjs';
 import { manyTorrentsScenario, printManyTorrents } from './many_torrents.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -198,16 +198,6 @@ function timed(cmd, cmdArgs, { timeoutMs = 600_000, capMs, env } = {}) {
       const rssMiB = num(/Maximum resident set size \(kbytes\): (\d+)/) / 1024;
       if (code !== 0 && !capped) return rej(new Error(`${cmd} exited ${code ?? signal} after ${wall.toFixed(1)} s: ${(out + err).slice(-800)}`));
       res({ wall, cpu, rssMiB, out, capped, startEpoch });
-    });
-  });
-}
-
-async function freePort() {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => res(p));
     });
   });
 }
@@ -464,15 +454,6 @@ async function transmissionLeech(t, out, _seed, { timeoutMs = 600_000 } = {}) {
     await new Promise((r) => d.on('exit', r));
   }
   return { wall: (performance.now() - t0) / 1000, ...usage };
-}
-
-/** CPU seconds (user + system) and peak RSS of a running process, from /proc. */
-function procUsage(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpu: ticks / 100, rssMiB: hwm ? Number(hwm[1]) / 1024 : NaN };
 }
 
 // ---- scenarios ----

@@ -12,11 +12,18 @@ import { H_CONTINUE, H_DIRECT, H_INCOMPLETE, H_INFO_HASH, H_LENGTH, H_OFFSET, H_
  *
  * A piece goes out as an *offer* to the `disk-writers` queue group, so one
  * writer of any number takes it, carrying as much of the piece as fits in
- * one message (the server's `max_payload`, 1 MB by default). A piece that
- * fits is answered right there. A larger one is answered with the writer's
- * own chunk subject, where the rest follows in order on the same
- * connection (NATS keeps one publisher's order to one subscriber); the last
- * chunk is a request, answered once the piece is verified and written.
+ * one message (the server's `max_payload`: 1 MB by default, 8MB in the
+ * chart). A piece that fits is answered right there. A larger one is
+ * answered with the writer's own chunk subject, where the rest follows in
+ * order on the same connection (NATS keeps one publisher's order to one
+ * subscriber); the last chunk is a request, answered once the piece is
+ * verified and written.
+ *
+ * With `direct` (SEEDBOX_PIECE_DATA=direct) the offer carries no bytes: a
+ * writer with the direct data path answers with its address, the bytes go
+ * over TCP (piece-data-links.ts), and a request on its chunk subject
+ * (`Seedbox-Direct: sent`) is answered once they are in and written. A
+ * writer without it, or one that cannot be reached, gets the piece inline.
  *
  * The worker keeps the piece until a writer's answer arrives. Anything short
  * of an answer (no writer, a timeout, a writer that died in the middle, a

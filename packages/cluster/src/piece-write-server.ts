@@ -19,9 +19,10 @@ import {
 /**
  * The disk-writer's end of the piece path over NATS: takes offers from the
  * `disk-writers` queue group, assembles the chunks of a larger piece that
- * follow on this writer's own chunk subject, and answers each piece once its
- * sink has written it. The exchange, and why the worker retries, is
- * described in nats-piece-sink.ts.
+ * follow on this writer's own chunk subject (or takes its bytes from the
+ * direct data path's listener, through expectDirect and takeDirect), and
+ * answers each piece once its sink has written it. The exchange, and why
+ * the worker retries, is described in nats-piece-sink.ts.
  *
  * A writer whose disk fails (its sink answers io-error with a system error
  * code: a full or read-only volume, an I/O error) steps back: it answers
@@ -35,8 +36,8 @@ import {
 export interface PieceWriteServerOptions {
   /**
    * The piece path's own connection (lean-nats-connection.ts): a piece's
-   * payload arrives in a buffer of its own, which the SHA-1 pool moves to a
-   * thread without copying it again.
+   * payload arrives in a buffer of its own, which the sink hashes and
+   * writes without copying it again, then gives back to pieceBuffers.
    */
   bus: LeanNatsConnection;
   /** Unique among the writers: names its chunk subject. */

@@ -160,6 +160,11 @@ export function defaultFleetConfig(): FleetConfig {
   };
 }
 
+/** Workers seeding each complete torrent, public and private, as the config says or by default; 0: every worker. */
+export function effectiveSeedReplicas(c: FleetConfig): { public: number; private: number } {
+  return { public: c.seedReplicas ?? DEFAULT_SEED_REPLICAS.public, private: c.privateSeedReplicas ?? DEFAULT_SEED_REPLICAS.private };
+}
+
 /** The speed limits in force: the alternative pair while it is switched on. */
 export function effectiveSpeed(c: FleetConfig): SpeedLimits {
   return c.altSpeedEnabled ? c.altSpeed : c.speed;

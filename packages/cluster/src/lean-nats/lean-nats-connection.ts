@@ -106,6 +106,12 @@ export class LeanNatsConnection {
   private readonly pongQueue: ((() => void) | undefined)[] = [];
   private firstConnect: { resolve: () => void; promise: Promise<void> };
   private readonly readBuffer = Buffer.allocUnsafeSlow(64 * 1024);
+  /** The server's INFO of this connection (its nonce signs the CONNECT). */
+  private pendingInfo: Record<string, unknown> | undefined;
+  /** CONNECT and PING sent, PONG not yet back. */
+  private handshaking = false;
+  /** The server's last -ERR, said when the connection then drops. */
+  private lastError: string | undefined;
   /** A server said TLS when the settings did not: every later dial starts in TLS. */
   private tlsRequired = false;
   /** The server's max_payload, once connected. */
@@ -233,8 +239,8 @@ export class LeanNatsConnection {
   private dial(): void {
     if (this.stateNow === 'closed') return;
     const servers = this.servers();
-    const url = new URL(/^[a-z]+:\/\//i.test(servers[this.serverIndex % servers.length]!) ? servers[this.serverIndex % servers.length]! : `nats://${servers[this.serverIndex % servers.length]}`);
-    this.serverIndex++;
+    const server = servers[this.serverIndex++ % servers.length]!;
+    const url = new URL(/^[a-z]+:\/\//i.test(server) ? server : `nats://${server}`);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const port = Number(url.port || 4222);
     const wantTls = url.protocol === 'tls:' || !!this.options.tls || this.tlsRequired;
@@ -310,8 +316,6 @@ export class LeanNatsConnection {
     secure.once('secureConnect', () => this.sendConnect());
   }
 
-  private pendingInfo: Record<string, unknown> | undefined;
-
   private onOp(op: ServerOp, upgradeIfNeeded: () => boolean): void {
     switch (op.op) {
       case 'info':
@@ -348,9 +352,6 @@ export class LeanNatsConnection {
         return;
     }
   }
-
-  private handshaking = false;
-  private lastError: string | undefined;
 
   private sendConnect(): void {
     const nonce = typeof this.pendingInfo?.nonce === 'string' ? this.pendingInfo.nonce : undefined;

@@ -1,5 +1,5 @@
 import type { FilePriority as SettingsFilePriority, FleetConfig as Config, ShareAction as SettingsShareAction, ShareRule } from '@seedbox/cluster';
-import { DEFAULT_SEED_REPLICAS } from '@seedbox/cluster';
+import { effectiveSeedReplicas } from '@seedbox/cluster';
 import {
   FilePriority,
   ShareAction,
@@ -176,7 +176,7 @@ export function toFleetConfig(c: Config): FleetConfig {
     inactiveSeedingTimeLimit: minutes(c.share.inactiveMinutes),
     shareAction: SHARE_ACTION_TO_PROTO[c.shareAction],
     categories: toCategories(c),
-    seedReplicas: c.seedReplicas ?? DEFAULT_SEED_REPLICAS.public,
-    privateSeedReplicas: c.privateSeedReplicas ?? DEFAULT_SEED_REPLICAS.private,
+    seedReplicas: effectiveSeedReplicas(c).public,
+    privateSeedReplicas: effectiveSeedReplicas(c).private,
   };
 }

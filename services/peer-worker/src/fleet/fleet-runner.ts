@@ -1,5 +1,5 @@
 import type { Metainfo } from '@seedbox/protocol';
-import { DEFAULT_SEED_REPLICAS, defaultFleetConfig, effectiveSpeed, type SpeedLimits, type FleetConfig, type FleetStore, type RegistryEntry, type TorrentTotals } from '@seedbox/cluster';
+import { defaultFleetConfig, effectiveSeedReplicas, effectiveSpeed, type SpeedLimits, type FleetConfig, type FleetStore, type RegistryEntry, type TorrentTotals } from '@seedbox/cluster';
 import type { Logger } from '@seedbox/runtime';
 import type { StatsSource } from '../control/backend.js';
 import type { FleetView } from './fleet-backend.js';
@@ -327,7 +327,8 @@ export class FleetRunner implements FleetView {
 
 
   private seedReplicas(meta: Metainfo): number {
-    return meta.private ? (this.config.privateSeedReplicas ?? DEFAULT_SEED_REPLICAS.private) : (this.config.seedReplicas ?? DEFAULT_SEED_REPLICAS.public);
+    const n = effectiveSeedReplicas(this.config);
+    return meta.private ? n.private : n.public;
   }
 
   private owner(hex: string): string {

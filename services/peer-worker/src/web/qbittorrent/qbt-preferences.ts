@@ -1,4 +1,4 @@
-import { DEFAULT_SEED_REPLICAS, type EncryptionMode, type FleetConfig, type FleetConfigPatch, type QueueConfig, type ShareAction } from '@seedbox/cluster';
+import { effectiveSeedReplicas, type EncryptionMode, type FleetConfig, type FleetConfigPatch, type QueueConfig, type ShareAction } from '@seedbox/cluster';
 import { QbtError } from './qbt-error.js';
 import { speedLimit } from './qbt-params.js';
 
@@ -74,8 +74,8 @@ export function preferencesView(c: FleetConfig, o: PreferencesContext): Record<s
     max_inactive_seeding_time_enabled: c.share.inactiveMinutes >= 0,
     max_inactive_seeding_time: c.share.inactiveMinutes,
     max_ratio_act: SHARE_ACTION_TO_QBT[c.shareAction],
-    seedbox_seed_replicas: c.seedReplicas ?? DEFAULT_SEED_REPLICAS.public,
-    seedbox_private_seed_replicas: c.privateSeedReplicas ?? DEFAULT_SEED_REPLICAS.private,
+    seedbox_seed_replicas: effectiveSeedReplicas(c).public,
+    seedbox_private_seed_replicas: effectiveSeedReplicas(c).private,
     bypass_local_auth: !o.authRequired,
     refresh_interval: REFRESH_INTERVAL_MS,
   };
