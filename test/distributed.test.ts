@@ -66,7 +66,7 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
   async function setUp(t: TestTorrent, o: { diskWriters?: number; peerWorkers?: number; seedLimit?: number; env?: Record<string, string> } = {}): Promise<Fleet> {
     nats = await startNatsServer({ maxPayload: 1024 * 1024 });
     await startOpentracker({ infoHashes: [big.infoHash, many.infoHash], port: trackerPort });
-    const seed = await startLibtorrentSeed({ torrentPath: t.torrentPath, dataRoot: t.dataRoot, ...(o.seedLimit ? { uploadLimit: o.seedLimit } : {}) });
+    const seed = await startLibtorrentSeed({ torrentPath: t.torrentPath, dataRoot: t.dataRoot, awaitAnnounce: true, ...(o.seedLimit ? { uploadLimit: o.seedLimit } : {}) });
     originSeed = seed;
     fleet = await startFleet({ natsUrl: nats.url, diskWriters: o.diskWriters ?? 1, peerWorkers: o.peerWorkers ?? 1, ...(o.env ? { env: o.env } : {}) });
     return fleet;
@@ -259,6 +259,40 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
     expect(written).toBeGreaterThan(0);
     expect(survivor.get('seedbox_piece_data_received_bytes_total')).toBeGreaterThanOrEqual(written - 8 * 64 * 1024);
   }, 150_000);
+
+  it('a peer-worker killed with SIGKILL in the middle of its pieces: the other takes the download over and it completes, inline and direct', async () => {
+    for (const env of [{}, { SEEDBOX_PIECE_DATA: 'direct', SEEDBOX_PIECE_DATA_HOST: '127.0.0.1', SEEDBOX_PIECE_DATA_PORT: '0' }]) {
+      const f = await setUp(many, { peerWorkers: 2, seedLimit: 4_000_000, env });
+      await add(f, many);
+      const pieceCount = Math.ceil((24 * 1024 * 1024 + 7) / (64 * 1024));
+      await waitFor(async () => ((await progress(f, many.infoHash)).stats?.piecesVerified ?? 0) > pieceCount / 5, 60_000, 'a fifth of the pieces', { intervalMs: 100, watch: f.all().map((p) => p.process) });
+      // The owner of the download is the one running it; the other starts it only once the owner is gone.
+      const owner = f.peerWorkers.find((pw) => /"msg":"running torrent"/.test(pw.process.text()))!;
+      const other = f.peerWorkers.find((pw) => pw !== owner)!;
+      owner.process.child.kill('SIGKILL');
+      await owner.process.exited;
+      // Ask the survivor from now on: the fleet's state answers the same on every replica.
+      const control = new SeedboxControlClient(`127.0.0.1:${other.grpcPort}`, grpc.credentials.createInsecure());
+      try {
+        await waitFor(
+          async () => {
+            const s = (await call<{ infoHash: string }, GetTorrentResponse>(control, 'getTorrent', { infoHash: many.infoHash })).torrent?.stats;
+            return s !== undefined && s.leftBytes === 0;
+          },
+          90_000,
+          'the other worker to finish the download',
+          { intervalMs: 250 },
+        );
+      } finally {
+        control.close();
+      }
+      expect(await compareTrees(many.contentPath, join(f.dataDir, many.infoHash, many.name))).toBeNull();
+      await f.stop();
+      fleet = undefined;
+      await originSeed?.stop();
+      await nats.stop();
+    }
+  }, 300_000);
 
   it('completes when NATS restarts in the middle of the download', async () => {
     const f = await setUp(many, { seedLimit: 4_000_000 });

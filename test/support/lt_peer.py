@@ -134,7 +134,7 @@ def main():
         'allowed_enc_level': 2 if args.encryption == 'forced' else 3,
         'alert_mask': (lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
                        | lt.alert.category_t.peer_notification | lt.alert.category_t.connect_notification
-                       | lt.alert.category_t.storage_notification
+                       | lt.alert.category_t.storage_notification | lt.alert.category_t.tracker_notification
                        | (lt.alert.category_t.dht_notification if args.dht else 0)),
     })
     if args.upload_limit:

@@ -100,6 +100,12 @@ export interface LibtorrentSeedOptions extends CommonOptions {
   encryption?: LibtorrentEncryption;
   /** Upload limit in bytes/s, to make a slow seed. */
   uploadLimit?: number;
+  /**
+   * Return only once a tracker has answered its first announce. A client that
+   * announces before the seed does gets no seed, and waits a whole interval
+   * for the next announce (libtorrent seeds don't dial the leeches they learn of).
+   */
+  awaitAnnounce?: boolean;
 }
 
 /** A libtorrent 2.0 seed in seed_mode (no up-front hash check). */
@@ -113,6 +119,7 @@ export async function startLibtorrentSeed(opts: LibtorrentSeedOptions): Promise<
   args.push(...dhtArgs(opts));
   const proc = launcher(opts.netns)(SYSTEM_PYTHON, args, { name: 'libtorrent seed', logFile: join(workDir, `lt-seed-${port}.log`) });
   await proc.waitForLine(/^LISTENING \d+/, opts.startTimeoutMs ?? 30_000, 'libtorrent seed to listen');
+  if (opts.awaitAnnounce) await proc.waitForLine(/tracker_reply_alert/, opts.startTimeoutMs ?? 30_000, 'libtorrent seed to announce');
   return peer('libtorrent seed', host, port, proc);
 }
 

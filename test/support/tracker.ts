@@ -31,9 +31,19 @@ export interface RunningTracker {
   stop(): Promise<void>;
 }
 
+/**
+ * The trackers started here, by host:port. opentracker binds with SO_REUSEPORT:
+ * a second one on a port still held by the first starts without complaint, and
+ * the kernel then splits the announces between two trackers that know
+ * different peers. So a new tracker on a port replaces the old one.
+ */
+const running = new Map<string, RunningTracker>();
+
 export async function startOpentracker(opts: OpentrackerOptions): Promise<RunningTracker> {
   const host = opts.host ?? opts.netns?.nsIp ?? '127.0.0.1';
   const port = opts.port ?? (await freePort());
+  const key = `${opts.netns?.name ?? ''}/${host}:${port}`;
+  await running.get(key)?.stop();
   const workDir = opts.workDir ?? makeTempDir('opentracker');
   // opentracker chroots into -d and drops to user nobody: the whitelist path
   // is relative to that folder, which must be readable by nobody.
@@ -60,13 +70,18 @@ export async function startOpentracker(opts: OpentrackerOptions): Promise<Runnin
       { watch: [proc] },
     );
   }
-  return {
+  const tracker: RunningTracker = {
     host,
     port,
     announceUrl: `http://${host}:${port}/announce`,
     udpAnnounceUrl: `udp://${host}:${port}/announce`,
     log: proc.logFile,
     process: proc,
-    stop: () => proc.stop(),
+    stop: async () => {
+      if (running.get(key) === tracker) running.delete(key);
+      await proc.stop();
+    },
   };
+  running.set(key, tracker);
+  return tracker;
 }
