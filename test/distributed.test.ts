@@ -261,7 +261,8 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
   }, 150_000);
 
   it('a peer-worker killed with SIGKILL in the middle of its pieces: the other takes the download over and it completes, inline and direct', async () => {
-    for (const env of [{}, { SEEDBOX_PIECE_DATA: 'direct', SEEDBOX_PIECE_DATA_HOST: '127.0.0.1', SEEDBOX_PIECE_DATA_PORT: '0' }]) {
+    const modes: Record<string, string>[] = [{}, { SEEDBOX_PIECE_DATA: 'direct', SEEDBOX_PIECE_DATA_HOST: '127.0.0.1', SEEDBOX_PIECE_DATA_PORT: '0' }];
+    for (const env of modes) {
       const f = await setUp(many, { peerWorkers: 2, seedLimit: 4_000_000, env });
       await add(f, many);
       const pieceCount = Math.ceil((24 * 1024 * 1024 + 7) / (64 * 1024));
