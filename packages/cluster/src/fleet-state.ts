@@ -1,9 +1,10 @@
-import type { KV, KvEntry, NatsConnection } from 'nats';
+import type { KV, NatsConnection } from 'nats';
 import { Bitfield } from '@seedbox/protocol';
 import type { FleetStore } from './fleet-store.js';
 import { bitfieldFrom, decodeEntry, encodeEntry, FleetStateError, readBitfield, type DesiredState, type RegistryEntry, type WorkerEntry } from './registry-entry.js';
 import { decodeFleetConfig, decodeTotals, encodeJson, parseJson } from './settings-codec.js';
 import { KV_BITFIELDS, KV_CONFIG, KV_TORRENTS, KV_TOTALS, KV_TRACKERS, KV_WORKERS } from './subjects.js';
+import { kvSnapshot } from './kv-snapshot.js';
 import { addTotals, type FleetConfig, type TorrentTotals } from './torrent-settings.js';
 import { decodeTrackerStatuses, encodeTrackerStatuses, type TrackerStatus } from './tracker-status.js';
 
@@ -37,6 +38,12 @@ export { FleetStateError, type DesiredState, type RegistryEntry, type WorkerEntr
 const CONFIG_KEY = 'fleet';
 /** The last torrent id given out (RegistryEntry.id), a decimal number. */
 const IDS_KEY = 'torrent-ids';
+/** The first wait after a lost race for a torrent id, before jitter; it doubles with each loss. */
+const ID_BACKOFF_FIRST_MS = 2;
+/** The widest a wait between two tries for a torrent id gets. */
+const ID_BACKOFF_MAX_MS = 100;
+/** How long a caller keeps trying for a torrent id before it answers FLEET_CONFLICT. */
+const ID_DEADLINE_MS = 10_000;
 
 export interface FleetStateOptions {
   /** A worker not heard from for this long drops out of the bucket. Default 15 s. */
@@ -90,11 +97,12 @@ export class FleetState implements FleetStore {
 
   async listTorrents(): Promise<RegistryEntry[]> {
     const out: RegistryEntry[] = [];
-    const keys: string[] = [];
-    for await (const k of await this.torrents.keys()) keys.push(k);
-    for (const k of keys) {
-      const e = await this.getTorrent(k).catch(() => undefined);
-      if (e) out.push(e);
+    for (const e of await kvSnapshot(this.torrents)) {
+      try {
+        out.push(decodeEntry(e.key, e.value));
+      } catch {
+        // A value that does not decode is no torrent of ours: skipped, as a get would.
+      }
     }
     return out.sort((a, b) => a.addedAt - b.addedAt);
   }
@@ -216,8 +224,17 @@ export class FleetState implements FleetStore {
 
   // ---- config and totals ----
 
+  /**
+   * One compare-and-set on the counter per try. Adds come in bursts (a
+   * watch folder filled at once, a script adding a season, several API
+   * replicas), and a burst of n callers retrying at once lets only one win
+   * per round, so the last would need n tries back to back. Each conflict
+   * waits a random while, in a window that doubles up to ID_BACKOFF_MAX_MS,
+   * which spreads the callers out; it gives up after ID_DEADLINE_MS.
+   */
   async nextTorrentId(): Promise<number> {
-    for (let i = 0; i < 20; i++) {
+    const deadline = Date.now() + ID_DEADLINE_MS;
+    for (let i = 0; ; i++) {
       const e = await this.config.get(IDS_KEY);
       const last = e && e.operation === 'PUT' ? Number(new TextDecoder().decode(e.value)) : 0;
       const next = (Number.isSafeInteger(last) && last > 0 ? last : 0) + 1;
@@ -228,6 +245,9 @@ export class FleetState implements FleetStore {
       } catch (err) {
         if (!isWrongLastSequence(err)) throw err;
       }
+      const wait = Math.random() * Math.min(ID_BACKOFF_MAX_MS, ID_BACKOFF_FIRST_MS * 2 ** i);
+      if (Date.now() + wait > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
     throw new FleetStateError('FLEET_CONFLICT', 'the torrent id counter kept changing under us');
   }
@@ -295,13 +315,8 @@ export class FleetState implements FleetStore {
 
   /** Every torrent's tracker statuses as stored now. */
   async listTrackerStatus(): Promise<Map<string, TrackerStatus[]>> {
-    const keys: string[] = [];
-    for await (const k of await this.trackers.keys()) keys.push(k);
     const out = new Map<string, TrackerStatus[]>();
-    for (const k of keys) {
-      const e = await this.trackers.get(k).catch(() => null);
-      if (e && e.operation === 'PUT') out.set(k, decodeTrackerStatuses(e.value));
-    }
+    for (const e of await kvSnapshot(this.trackers)) out.set(e.key, decodeTrackerStatuses(e.value));
     return out;
   }
 
@@ -338,11 +353,7 @@ export class FleetState implements FleetStore {
   /** The workers heard from within the bucket's TTL. */
   async listWorkers(): Promise<WorkerEntry[]> {
     const out: WorkerEntry[] = [];
-    const keys: string[] = [];
-    for await (const k of await this.workers.keys()) keys.push(k);
-    for (const k of keys) {
-      const e: KvEntry | null = await this.workers.get(k);
-      if (!e || e.operation !== 'PUT') continue;
+    for (const e of await kvSnapshot(this.workers)) {
       try {
         out.push(JSON.parse(new TextDecoder().decode(e.value)) as WorkerEntry);
       } catch {
@@ -351,6 +362,7 @@ export class FleetState implements FleetStore {
     }
     return out;
   }
+
 }
 
 /** JetStream's answer to a create or update whose expected revision did not match. */

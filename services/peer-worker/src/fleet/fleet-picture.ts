@@ -12,11 +12,32 @@ import { piecePriorities } from '../file-selection.js';
  * they have no .torrent to parse, no pieces and nothing to run, only a
  * link whose owner fetches the metadata (MagnetOwner). Once the entry
  * has its .torrent, it moves to the registry like any torrent.
+ *
+ * What is read from a torrent's bitfield (the pieces, their count, whether
+ * it is complete or done) is worked out once per bitfield: the store hands
+ * over new bytes at every change, so the bytes' identity says whether what
+ * was read from them still holds. A sync over 10,000 torrents, or the
+ * control API listing them, then reads numbers, not bytes.
  */
 
 export interface Registered {
   entry: RegistryEntry;
   meta: Metainfo;
+}
+
+/** What the fleet's bitfield bytes of one torrent say, read once (see `read`). */
+interface BitsRead {
+  from: Uint8Array | undefined;
+  pieceCount: number;
+  bits: Bitfield;
+}
+
+/** Each torrent's wanted pieces, for the file priorities they were made from, and whether the bitfield `doneFrom` had them all. */
+interface Wanted {
+  key: string;
+  pieces: Uint8Array;
+  doneFrom?: Uint8Array | undefined;
+  done?: boolean;
 }
 
 export class FleetPicture {
@@ -25,23 +46,37 @@ export class FleetPicture {
   private readonly awaiting = new Map<string, RegistryEntry>();
   /** The fleet's bitfield bytes per torrent, as last seen. */
   private readonly bits = new Map<string, Uint8Array>();
-  /** Each torrent's wanted pieces (priority above skip), for the file priorities they were made from. */
-  private readonly wanted = new Map<string, { key: string; pieces: Uint8Array }>();
+  /** Each torrent's bitfield as read from those bytes. */
+  private readonly read = new Map<string, BitsRead>();
+  private readonly wanted = new Map<string, Wanted>();
   /** Bytes verified per file, for the bitfield bytes they were counted from. */
   private readonly perFile = new Map<string, { from: Uint8Array | undefined; bytes: number[] }>();
+  /** Entries paused, registered or awaiting (kept as entries change: it is read every tick). */
+  private paused = 0;
 
   /** A registry change; throws when the entry's torrent cannot be parsed (it is then not kept). */
   setEntry(hex: string, e: RegistryEntry | undefined): void {
-    if (!e || awaitingMetadata(e)) {
-      if (e) this.awaiting.set(hex, e);
-      else this.awaiting.delete(hex);
-      this.registry.delete(hex);
-      this.wanted.delete(hex);
-      this.perFile.delete(hex);
-      return;
+    const before = this.entryOf(hex);
+    try {
+      if (!e || awaitingMetadata(e)) {
+        if (e) this.awaiting.set(hex, e);
+        else this.awaiting.delete(hex);
+        this.registry.delete(hex);
+        this.read.delete(hex);
+        this.wanted.delete(hex);
+        this.perFile.delete(hex);
+        return;
+      }
+      this.awaiting.delete(hex);
+      this.registry.set(hex, { entry: e, meta: this.registry.get(hex)?.meta ?? parseMetainfo(e.torrentFile) });
+    } finally {
+      if (before?.desired === 'paused') this.paused--;
+      if (this.entryOf(hex)?.desired === 'paused') this.paused++;
     }
-    this.awaiting.delete(hex);
-    this.registry.set(hex, { entry: e, meta: this.registry.get(hex)?.meta ?? parseMetainfo(e.torrentFile) });
+  }
+
+  private entryOf(hex: string): RegistryEntry | undefined {
+    return this.registry.get(hex)?.entry ?? this.awaiting.get(hex);
   }
 
   /** Magnet links whose metadata is not in yet. */
@@ -49,9 +84,14 @@ export class FleetPicture {
     return this.awaiting.values();
   }
 
+  get awaitingCount(): number {
+    return this.awaiting.size;
+  }
+
   setBits(hex: string, bytes: Uint8Array | undefined): void {
     if (bytes) this.bits.set(hex, bytes);
     else this.bits.delete(hex);
+    this.read.delete(hex);
   }
 
   get(hex: string): Registered | undefined {
@@ -66,13 +106,27 @@ export class FleetPicture {
     return this.registry.entries();
   }
 
+  keys(): IterableIterator<string> {
+    return this.registry.keys();
+  }
+
+  get size(): number {
+    return this.registry.size;
+  }
+
   /** The fleet's bitfield bytes as last seen (what a check may trust). */
   bitBytes(hex: string): Uint8Array | undefined {
     return this.bits.get(hex);
   }
 
+  /** The fleet's bitfield, read once per change of its bytes: shared, so not to be changed. */
   bitfield(hex: string, meta: Metainfo): Bitfield {
-    return readBitfield(this.bits.get(hex), meta.pieceCount);
+    const from = this.bits.get(hex);
+    const cached = this.read.get(hex);
+    if (cached && cached.from === from && cached.pieceCount === meta.pieceCount) return cached.bits;
+    const bits = readBitfield(from, meta.pieceCount);
+    this.read.set(hex, { from, pieceCount: meta.pieceCount, bits });
+    return bits;
   }
 
   /** Every piece is verified. */
@@ -92,8 +146,18 @@ export class FleetPicture {
       w = { key, pieces: piecePriorities(new PieceGeometry(meta), meta.files, priorities, false) };
       this.wanted.set(hex, w);
     }
-    for (let i = 0; i < meta.pieceCount; i++) if (w.pieces[i]! > 0 && !bits.has(i)) return false;
-    return true;
+    const from = this.bits.get(hex);
+    if (w.done !== undefined && w.doneFrom === from) return w.done;
+    let done = true;
+    for (let i = 0; i < meta.pieceCount; i++) {
+      if (w.pieces[i]! > 0 && !bits.has(i)) {
+        done = false;
+        break;
+      }
+    }
+    w.doneFrom = from;
+    w.done = done;
+    return done;
   }
 
   /** Bytes verified, as the fleet's bitfield says. */
@@ -130,9 +194,6 @@ export class FleetPicture {
 
   /** Registered torrents paused by the operator (or a seeding rule), magnets awaiting their metadata included. */
   get pausedCount(): number {
-    let n = 0;
-    for (const { entry } of this.registry.values()) if (entry.desired === 'paused') n++;
-    for (const entry of this.awaiting.values()) if (entry.desired === 'paused') n++;
-    return n;
+    return this.paused;
   }
 }

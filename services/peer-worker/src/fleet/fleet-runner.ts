@@ -1,17 +1,18 @@
 import type { Metainfo } from '@seedbox/protocol';
-import { defaultFleetConfig, effectiveSeedReplicas, effectiveSpeed, type SpeedLimits, type FleetConfig, type FleetStore, type RegistryEntry, type TorrentTotals } from '@seedbox/cluster';
+import { defaultFleetConfig, effectiveSeedReplicas, effectiveSpeed, NO_LIMIT, USE_GLOBAL, type FleetConfig, type FleetStore, type ShareLimits, type SpeedLimits, type TorrentTotals } from '@seedbox/cluster';
 import type { Logger } from '@seedbox/runtime';
 import type { StatsSource } from '../control/backend.js';
 import type { FleetView } from './fleet-backend.js';
 import { EncryptionPolicyError, type Engine, type EngineTick } from '../engine.js';
 import type { EncryptionPolicy } from '../encryption/encryption-policy.js';
-import { applySettings, filesOf, lazyData, type FleetTorrentData, type Running } from './fleet-run.js';
+import type { FleetTorrentData } from './fleet-run.js';
 import { FleetPicture } from './fleet-picture.js';
-import { activeTorrents, shareLimitReached, SlowWatch } from './fleet-policy.js';
+import { shareLimitReached } from './fleet-policy.js';
+import { FleetRuns } from './fleet-runs.js';
+import { FleetSync } from './fleet-sync.js';
 import { MagnetOwner } from './magnet-owner.js';
 import { LiveWorkers } from './live-workers.js';
-import { moveTorrent } from './torrent-move.js';
-import { amongReplicas, rendezvousOwner } from './rendezvous.js';
+import { SyncPasses } from './sync-passes.js';
 import { TotalsKeeper } from './totals-keeper.js';
 
 export type { FleetTorrentData } from './fleet-run.js';
@@ -45,6 +46,11 @@ export type { FleetTorrentData } from './fleet-run.js';
  * reached), and moves (the owner has the data moved, then the torrent
  * runs from its new save folder everywhere). Lifetime totals are kept by
  * TotalsKeeper.
+ *
+ * It keeps up by events, and does nothing while nothing changes: each
+ * change marks the torrents it concerns, and a sync pass reconciles only
+ * those (sync-passes.ts, fleet-sync.ts); the runs themselves, started,
+ * handing pieces over and closed, are FleetRuns (fleet-runs.ts).
  *
  * It runs unchanged on both stores (JetStream buckets in the fleet, files
  * for `seedbox serve`): what differs is plugged in, the torrents' data
@@ -88,20 +94,31 @@ export interface FleetRunnerOptions {
 
 /** Totals go to the store this often (ticks), and when a torrent stops here. */
 const TOTALS_EVERY_TICKS = 30;
+/** A completion ticks early, after this long, so that a burst of them makes one tick, not one each. */
+const EARLY_TICK_MS = 100;
+
+/** What the runner's sync has done so far: with nothing changing, none of it grows. */
+export interface SyncFigures {
+  passes: number;
+  /** Torrents reconciled, over every pass. */
+  reconciled: number;
+  /** Rendezvous rankings worked out (the rest came from RendezvousCache). */
+  ranked: number;
+}
 
 export class FleetRunner implements FleetView {
   private readonly picture = new FleetPicture();
-  private readonly running = new Map<string, Running>();
+  private readonly runs: FleetRuns;
   private readonly workers: LiveWorkers;
+  private readonly sync: FleetSync;
+  private readonly passes: SyncPasses;
   private stops: (() => void)[] = [];
   private membershipTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private syncing: Promise<void> = Promise.resolve();
+  /** The extra tick a completion asked for, not yet run. */
+  private earlyTick: NodeJS.Timeout | undefined;
   private readonly onTick = (t: EngineTick): void => this.tick(t);
   private config: FleetConfig = defaultFleetConfig();
-  /** Running torrents the queue lets be active now (all of them with queueing off). */
-  private active = new Set<string>();
-  private readonly slow = new SlowWatch();
   private readonly totalsKeeper: TotalsKeeper;
   /** Torrents whose move (by this worker) or rule action is under way. */
   private readonly busy = new Set<string>();
@@ -118,6 +135,35 @@ export class FleetRunner implements FleetView {
     );
     this.ownEncryption = o.engine.encryption;
     this.totalsKeeper = new TotalsKeeper(o.state, o.log);
+    this.runs = new FleetRuns({
+      state: o.state,
+      engine: o.engine,
+      log: o.log,
+      data: o.data,
+      recorded: (hex) => this.picture.bitBytes(hex),
+      registered: (hex) => this.picture.has(hex),
+      ended: (hex) => this.totalsKeeper.endRun(hex),
+      // Pieces the fleet verified while a check trusted a record (resume data, the bitfield as it
+      // was) are adopted at the next pass, as any that come later are; a check that hashed is the
+      // truth, and its bitfield replaces the fleet's.
+      checked: (hex, outcome) => {
+        const reg = this.picture.get(hex);
+        if (outcome.hashed > 0 || !reg || this.picture.bitfield(hex, reg.meta).count <= outcome.have.count) return;
+        this.passes.markTorrent(hex);
+        this.schedule();
+      },
+      // Finishing is news worth not waiting a tick for: the figures (the
+      // control API's watch), the bitfield (other workers start seeding) and
+      // the heartbeat (`completed` to the trackers) go out now. A tick covers
+      // every torrent, so completions close together (thousands of small
+      // torrents) share one, at most every EARLY_TICK_MS.
+      completed: () => {
+        this.earlyTick ??= setTimeout(() => {
+          this.earlyTick = undefined;
+          if (!this.stopped) this.tick(o.engine.snapshot());
+        }, EARLY_TICK_MS);
+      },
+    });
     const timeoutMs = o.metadataTimeoutMs ?? 120_000;
     this.magnets = new MagnetOwner({
       state: o.state,
@@ -127,6 +173,24 @@ export class FleetRunner implements FleetView {
       retryMs: o.metadataRetryMs,
       onSettled: () => this.schedule(),
     });
+    this.sync = new FleetSync({
+      picture: this.picture,
+      runs: this.runs,
+      workers: this.workers,
+      magnets: this.magnets,
+      busy: this.busy,
+      config: () => this.config,
+      stopped: () => this.stopped,
+      again: (hex) => this.passes.markTorrent(hex),
+      workerId: o.workerId,
+      state: o.state,
+      log: o.log,
+      moveData: o.moveData,
+    });
+    this.passes = new SyncPasses(
+      (work) => this.sync.pass(work),
+      (e) => o.log.error('fleet sync failed', { error: e as Error }),
+    );
   }
 
   async start(): Promise<void> {
@@ -136,27 +200,36 @@ export class FleetRunner implements FleetView {
     this.stops.push(() => this.totalsKeeper.stop());
     this.stops.push(
       await state.watchConfig((c) => {
+        const before = this.config;
         this.config = c;
         const limits = effectiveSpeed(c);
         if (this.o.speedLimits) this.o.speedLimits(limits);
         else this.o.engine.setLimits(limits);
         this.applyEncryption(c);
-        this.schedule();
+        // Speed limits, categories, share limits and the like place no torrent: no pass for them.
+        if (placementChanged(before, c)) {
+          this.passes.markAll();
+          this.schedule();
+        }
       }),
     );
     if (this.o.stats) {
       this.stops.push(
         this.o.stats.onTick((list) => {
-          const now = Date.now();
-          for (const s of list) this.slow.observe(s.infoHashHex, s.downloadRate, s.uploadRate, this.config.queue, now);
+          const q = this.config.queue;
+          const changed = this.sync.queue.observe(list, q, Date.now());
           // Slow torrents leave the count: the queue may move on.
-          if (this.config.queue.enabled && this.config.queue.ignoreSlow) this.schedule();
+          if (changed && q.enabled && q.ignoreSlow) {
+            this.passes.markQueue();
+            this.schedule();
+          }
         }),
       );
     }
     this.stops.push(
       await state.watchBitfields((hex, bytes) => {
         this.picture.setBits(hex, bytes);
+        this.passes.markTorrent(hex);
         this.schedule();
       }),
     );
@@ -168,15 +241,26 @@ export class FleetRunner implements FleetView {
           } catch (err) {
             log.warn('registered torrent cannot be parsed', { infoHash: hex, error: err as Error });
           }
+          if (!e) this.sync.rendezvous.forget(hex);
+          this.passes.markTorrent(hex);
           this.schedule();
         },
         (key, err) => log.warn('bad registry entry', { key, error: err }),
       ),
     );
-    this.membershipTimer = setInterval(() => {
-      void this.workers.refresh().then(() => this.schedule());
-    }, this.o.membershipMs ?? 2000);
+    this.membershipTimer = setInterval(() => void this.membership(), this.o.membershipMs ?? 2000);
     this.o.engine.on('tick', this.onTick);
+  }
+
+  /**
+   * The membership, read again. Only a change of the list moves torrents;
+   * besides, a pass is due for work an earlier one gave back (a failure, a
+   * move that ended) and for magnets, whose next attempt may be due.
+   */
+  private async membership(): Promise<void> {
+    const changed = await this.workers.refresh();
+    if (changed) this.passes.markAll();
+    if (changed || this.passes.pending || this.picture.awaitingCount > 0) this.schedule();
   }
 
   /**
@@ -205,14 +289,18 @@ export class FleetRunner implements FleetView {
 
   /** The torrents this worker runs now. */
   get runningTorrents(): string[] {
-    return [...this.running.keys()];
+    return [...this.runs.keys()];
+  }
+
+  get syncFigures(): SyncFigures {
+    return { passes: this.passes.passes, reconciled: this.sync.reconciled, ranked: this.sync.rendezvous.ranked };
   }
 
   // ---- FleetView: what the control API reads of the fleet ----
 
   queued(infoHashHex: string): boolean {
     const r = this.picture.get(infoHashHex);
-    return r !== undefined && r.entry.desired === 'running' && !this.active.has(infoHashHex);
+    return r !== undefined && r.entry.desired === 'running' && !this.sync.queue.has(infoHashHex);
   }
 
   totals(infoHashHex: string): TorrentTotals | undefined {
@@ -240,156 +328,51 @@ export class FleetRunner implements FleetView {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.membershipTimer);
+    clearTimeout(this.earlyTick);
     this.o.engine.off('tick', this.onTick);
     for (const s of this.stops) s();
-    await this.syncing;
+    await this.passes.idle();
     await this.magnets.stop();
     // The last tick's figures count too.
-    for (const s of this.o.engine.snapshot().torrents) this.totalsKeeper.record(s, Date.now(), this.owner(s.infoHash) === this.o.workerId);
+    const now = Date.now();
+    for (const s of this.o.engine.snapshot().torrents) this.totalsKeeper.record(s, now, this.sync.owner(s.infoHash) === this.o.workerId);
     await this.o.engine.stop();
-    await this.flushBitfields();
+    await this.runs.flush();
     this.o.onStop?.();
-    for (const [hex, r] of this.running) await this.close(hex, r);
+    await this.runs.closeAll();
     await this.totalsKeeper.flush();
     await this.o.state.removeWorker(this.o.workerId).catch(() => {});
   }
 
   /** Resolves once the running set matches the state as it is now (e.g. a removed torrent has stopped). */
   settled(): Promise<void> {
-    this.schedule();
-    return this.syncing;
+    return this.passes.schedule();
   }
 
   private schedule(): void {
-    if (this.stopped) return;
-    this.syncing = this.syncing.then(() => this.sync()).catch((e: unknown) => this.o.log.error('fleet sync failed', { error: e as Error }));
-  }
-
-  /** Makes the running set match the registry, the fleet's bitfields, the queue and the membership. */
-  private async sync(): Promise<void> {
-    if (this.stopped) return;
-    this.active = this.computeActive();
-    for (const [hex, { entry, meta }] of this.picture.entries()) {
-      let r = this.running.get(hex);
-      // Moved: the torrent runs again from its new folder.
-      if (r && r.savePath !== entry.settings.savePath) {
-        await this.close(hex, r);
-        r = undefined;
-      }
-      const want = this.shouldRun(hex, entry, meta);
-      if (want && !r) this.run(hex, meta, entry);
-      else if (!want && r) await this.close(hex, r);
-      else if (r) {
-        applySettings(r, entry.settings);
-        this.adoptFleetPieces(r);
-        if (entry.rechecks > r.rechecks) {
-          r.rechecks = entry.rechecks;
-          r.torrent?.recheck();
-        }
-      }
-      if (entry.moveTo !== undefined && this.owner(hex) === this.o.workerId && !this.busy.has(hex)) void this.move(hex, entry, meta);
-    }
-    for (const [hex, r] of this.running) if (!this.picture.has(hex)) await this.close(hex, r);
-    this.magnets.sync(this.picture.awaitingMetadata(), (hex) => this.owner(hex) === this.o.workerId);
-  }
-
-  /** The queue's answer over every running torrent of the registry. */
-  private computeActive(): Set<string> {
-    const now = Date.now();
-    const running = [];
-    for (const [hex, { entry, meta }] of this.picture.entries()) {
-      if (entry.desired !== 'running') continue;
-      running.push({ infoHashHex: hex, settings: entry.settings, complete: this.picture.isDone(hex, entry, meta), slow: this.slow.isSlow(hex, this.config.queue, now) });
-    }
-    return activeTorrents(running, this.config.queue);
-  }
-
-  private shouldRun(hex: string, entry: RegistryEntry, meta: Metainfo): boolean {
-    if (entry.desired !== 'running' || !this.active.has(hex)) return false;
-    // A download stops while its data moves; a seed goes on reading (its open files follow the rename).
-    if (entry.moveTo !== undefined && !this.picture.isDone(hex, entry, meta)) return false;
-    // A complete torrent is seeded by its replicas; one with files skipped stays with its owner.
-    if (this.picture.isComplete(hex, meta)) return amongReplicas(this.workers.list, hex, this.o.workerId, this.seedReplicas(meta));
-    // A torrent this worker is downloading stays here until it is done or
-    // the owner changes, so a flapping heartbeat costs no more than a switch.
-    return this.owner(hex) === this.o.workerId;
-  }
-
-  /** The owner has the data moved (torrent-move.ts); meanwhile the torrent is busy here. */
-  private async move(hex: string, entry: RegistryEntry, meta: Metainfo): Promise<void> {
-    this.busy.add(hex);
-    try {
-      await moveTorrent(this.o, hex, entry, meta);
-    } finally {
-      this.busy.delete(hex);
-    }
-  }
-
-
-  private seedReplicas(meta: Metainfo): number {
-    const n = effectiveSeedReplicas(this.config);
-    return meta.private ? n.private : n.public;
-  }
-
-  private owner(hex: string): string {
-    return rendezvousOwner(this.workers.list, hex) ?? this.o.workerId;
-  }
-
-  private run(hex: string, meta: Metainfo, entry: RegistryEntry): void {
-    const { engine, log } = this.o;
-    const savePath = entry.settings.savePath;
-    const r: Running = { meta, torrent: undefined, data: undefined, unsaved: new Set(), rechecks: entry.rechecks, savePath, settings: entry.settings };
-    this.running.set(hex, r);
-    const data = lazyData(r, () => this.o.data(meta, () => this.picture.bitBytes(hex), savePath));
-    // A magnet resolved here starts with the peers that gave its metadata.
-    const torrent = engine.add(meta, { data, files: filesOf(entry.settings, meta), limits: entry.settings.limits, peers: this.magnets.takePeers(hex) });
-    r.torrent = torrent;
-    torrent.on('piece', (index) => r.unsaved.add(index));
-    // What a check that hashed found is the truth now, whatever the record said.
-    torrent.on('checked', (outcome) => {
-      log.info('checked', { infoHash: hex, have: outcome.have.count, pieces: meta.pieceCount, fastPath: outcome.fastPath, hashed: outcome.hashed });
-      if (outcome.hashed > 0) void this.o.state.replaceBitfield(hex, outcome.have).catch((e: unknown) => log.warn('recording a check failed', { infoHash: hex, error: e as Error }));
-    });
-    // Finishing is news worth not waiting a tick for: the figures (the
-    // control API's watch), the bitfield (other workers start seeding) and
-    // the heartbeat (`completed` to the trackers) go out now.
-    torrent.once('complete', () => setImmediate(() => !this.stopped && this.tick(engine.snapshot())));
-    torrent.on('error', (e) => log.warn('torrent error', { infoHash: hex, error: e }));
-    log.info('running torrent', { infoHash: hex, name: meta.name, pieces: meta.pieceCount });
-  }
-
-  private async close(hex: string, r: Running): Promise<void> {
-    this.running.delete(hex);
-    await this.o.engine.remove(hex);
-    this.totalsKeeper.endRun(hex);
-    if (r.unsaved.size > 0 && this.picture.has(hex)) await this.o.state.mergeBitfield(hex, r.meta.pieceCount, r.unsaved).catch(() => {});
-    const data = await r.data?.catch(() => undefined);
-    await data?.close?.().catch(() => {});
-    this.o.log.info('stopped torrent', { infoHash: hex });
-  }
-
-  /** Pieces another worker verified (a previous owner) are ours to serve too. */
-  private adoptFleetPieces(r: Running): void {
-    const fleet = this.picture.bitfield(r.meta.infoHashHex, r.meta);
-    if (r.torrent && fleet.count > r.torrent.have.count) r.torrent.adoptPieces(fleet);
+    if (!this.stopped) void this.passes.schedule();
   }
 
   private tick(t: EngineTick): void {
     this.o.onTick?.(t);
-    void this.flushBitfields();
+    void this.runs.flush();
+    const me = this.o.workerId;
     for (const s of t.torrents) {
-      const owned = this.owner(s.infoHash) === this.o.workerId;
+      const owned = this.sync.owner(s.infoHash) === me;
       this.totalsKeeper.record(s, t.time, owned);
-      if (owned) this.applyShareRules(s.infoHash, s.done, s.totalLength - s.left, t.time);
+      // Only a torrent with every wanted piece can reach a seeding rule.
+      if (owned && s.done) this.applyShareRules(s.infoHash, s.totalLength - s.left, t.time);
     }
     if (++this.ticks % TOTALS_EVERY_TICKS === 0) void this.totalsKeeper.flush();
   }
 
   /** A complete torrent past its ratio or time limit: the owner takes the configured action, once. */
-  private applyShareRules(hex: string, complete: boolean, doneBytes: number, now: number): void {
+  private applyShareRules(hex: string, doneBytes: number, now: number): void {
     const reg = this.picture.get(hex);
     if (!reg || reg.entry.desired !== 'running' || this.busy.has(hex)) return;
-    const rule = shareLimitReached({ settings: reg.entry.settings, totals: this.totalsKeeper.get(hex), doneBytes, complete }, this.config, now);
+    // Most torrents have no limit at all: nothing to read or build for them at every tick.
+    if (!anyShareLimit(reg.entry.settings.share, this.config.share)) return;
+    const rule = shareLimitReached({ settings: reg.entry.settings, totals: this.totalsKeeper.get(hex), doneBytes, complete: true }, this.config, now);
     if (!rule) return;
     const action = this.config.shareAction;
     this.busy.add(hex);
@@ -402,19 +385,20 @@ export class FleetRunner implements FleetView {
       .catch((e: unknown) => this.o.log.warn('acting on a seeding limit failed', { infoHash: hex, rule, error: e as Error }))
       .finally(() => this.busy.delete(hex));
   }
-
-  private async flushBitfields(): Promise<void> {
-    for (const [hex, r] of this.running) {
-      if (r.unsaved.size === 0) continue;
-      const pieces = [...r.unsaved];
-      r.unsaved.clear();
-      try {
-        await this.o.state.mergeBitfield(hex, r.meta.pieceCount, pieces);
-      } catch (e) {
-        for (const p of pieces) r.unsaved.add(p);
-        this.o.log.warn('saving verified pieces failed; will retry', { infoHash: hex, error: e as Error });
-      }
-    }
-  }
 }
 
+/** Whether a config change can move torrents: the queue, or how many workers seed each. */
+function placementChanged(a: FleetConfig, b: FleetConfig): boolean {
+  const ra = effectiveSeedReplicas(a);
+  const rb = effectiveSeedReplicas(b);
+  return ra.public !== rb.public || ra.private !== rb.private || JSON.stringify(a.queue) !== JSON.stringify(b.queue);
+}
+
+/** Whether any seeding rule (the torrent's own, else the fleet's) limits the torrent. */
+function anyShareLimit(own: ShareLimits, fleet: ShareLimits): boolean {
+  return limited(own.ratio, fleet.ratio) || limited(own.seedingMinutes, fleet.seedingMinutes) || limited(own.inactiveMinutes, fleet.inactiveMinutes);
+}
+
+function limited(own: number, fleet: number): boolean {
+  return (own === USE_GLOBAL ? fleet : own) !== NO_LIMIT;
+}

@@ -28,18 +28,26 @@ export class LiveWorkers {
     this.ids = [self().workerId];
   }
 
+  /** The same array until the membership changes, so what is worked out from it may be kept by its identity (RendezvousCache). */
   get list(): readonly string[] {
     return this.ids;
   }
 
-  /** Reads the live workers and writes this one's entry; on a store failure the last list stays. */
-  async refresh(): Promise<void> {
+  /**
+   * Reads the live workers and writes this one's entry; on a store failure
+   * the last list stays. Answers whether the list changed: only then has
+   * any torrent's owner or seeders changed.
+   */
+  async refresh(): Promise<boolean> {
     const me = this.self();
+    let changed = false;
     try {
       const workers = await this.state.listWorkers();
       const ids = new Set(workers.map((w) => w.workerId));
       ids.add(me.workerId);
-      this.ids = [...ids].sort();
+      const list = [...ids].sort();
+      changed = list.length !== this.ids.length || list.some((id, i) => id !== this.ids[i]);
+      if (changed) this.ids = list;
       await this.state.putWorker({
         workerId: me.workerId,
         peerIdHex: me.peerIdHex,
@@ -51,5 +59,6 @@ export class LiveWorkers {
     } catch (e) {
       this.log.warn('reading the fleet membership failed', { error: e as Error });
     }
+    return changed;
   }
 }
