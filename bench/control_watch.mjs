@@ -61,9 +61,12 @@ const NAMES = Object.fromEntries(Object.entries(TorrentState).filter(([, v]) => 
 const isSeeding = (s) => s.pieceCount > 0 && s.leftBytes === 0 && s.state !== TorrentState.TORRENT_STATE_CHECKING && s.state !== TorrentState.TORRENT_STATE_ERROR;
 
 /**
- * Follows WatchTorrents (one message a tick with every torrent's figures).
- * A stream the server ends (its "no statistics for 10 s", a restart) is
- * opened again. `everChecking` collects the torrents ever seen checking.
+ * Follows WatchTorrents with changes_only: every torrent's figures first
+ * (`full`), then each tick those that changed and the info hashes of those
+ * gone (`removed`), merged into one map. A stream the server ends (its "no
+ * statistics for 10 s", a restart) is opened again, and its first message,
+ * full, replaces the map. `everChecking` collects the torrents ever seen
+ * checking.
  */
 export function follow(client) {
   const latest = new Map();
@@ -74,8 +77,17 @@ export function follow(client) {
   let lastError;
   const open = () => {
     if (closed) return;
-    call = client.watchTorrents({ infoHashes: [] });
+    call = client.watchTorrents({ infoHashes: [], changesOnly: true });
     call.on('data', (m) => {
+      if (m.full) {
+        latest.clear();
+        seeding = 0;
+      }
+      for (const h of m.removed) {
+        const was = latest.get(h);
+        if (was && isSeeding(was)) seeding--;
+        latest.delete(h);
+      }
       for (const s of m.stats) {
         const was = latest.get(s.infoHash);
         if (was && isSeeding(was)) seeding--;
@@ -137,7 +149,7 @@ export function follow(client) {
 export function firstWatchMessage(client, timeoutMs = 30_000) {
   return new Promise((res, rej) => {
     const t0 = performance.now();
-    const call = client.watchTorrents({ infoHashes: [] });
+    const call = client.watchTorrents({ infoHashes: [], changesOnly: true });
     const timer = setTimeout(() => {
       call.cancel();
       rej(new Error(`no WatchTorrents message in ${timeoutMs / 1000} s`));

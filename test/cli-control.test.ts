@@ -10,11 +10,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { parseMetainfo } from '@seedbox/protocol';
+import { encodeBencode, parseMetainfo } from '@seedbox/protocol';
 import { SeedboxControlService } from '@seedbox/proto';
 import { createControlService, type ControlServiceOptions } from '@seedbox/peer-worker';
 import { grpcAccessOf, HealthService, startGrpcServer, type GrpcAccessConfig } from '@seedbox/runtime';
@@ -68,13 +69,29 @@ async function until(pred: () => boolean, what: string, ms = 10_000): Promise<vo
   }
 }
 
-async function startServer(backend: MemoryControlBackend, options?: ControlServiceOptions): Promise<{ address: string; stop: () => void }> {
+/**
+ * The control service over `backend`, counting the calls made of each
+ * method; `without` leaves methods out (they answer UNIMPLEMENTED, as a
+ * server older than the CLI does).
+ */
+async function startServer(
+  backend: MemoryControlBackend,
+  options?: ControlServiceOptions,
+  without: string[] = [],
+): Promise<{ address: string; stop: () => void; calls: Record<string, number> }> {
   const server = new Server();
-  server.addService(SeedboxControlService, createControlService(backend, options));
+  const calls: Record<string, number> = {};
+  const service = createControlService(backend, options) as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const counted = Object.fromEntries(
+    Object.entries(service)
+      .filter(([name]) => !without.includes(name))
+      .map(([name, f]) => [name, (...a: unknown[]) => ((calls[name] = (calls[name] ?? 0) + 1), f(...a))]),
+  );
+  server.addService(SeedboxControlService, counted as unknown as ReturnType<typeof createControlService>);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
-  return { address: `127.0.0.1:${port}`, stop: () => server.forceShutdown() };
+  return { address: `127.0.0.1:${port}`, stop: () => server.forceShutdown(), calls };
 }
 
 function expectOneLineFailure(r: Result, pattern: RegExp): void {
@@ -86,7 +103,7 @@ function expectOneLineFailure(r: Result, pattern: RegExp): void {
 
 describe('seedbox control commands', () => {
   const backend = new MemoryControlBackend();
-  let server: { address: string; stop: () => void };
+  let server: Awaited<ReturnType<typeof startServer>>;
   let dir: string;
 
   beforeAll(async () => {
@@ -139,7 +156,11 @@ describe('seedbox control commands', () => {
     const bad = join(dir, 'bad-many.torrent');
     writeFileSync(bad, 'not a torrent');
     const magnet = `magnet:?xt=urn:btih:${'c'.repeat(40)}&dn=linked&tr=${encodeURIComponent('http://tracker.example/announce')}`;
+    const before = { ...server.calls };
     const r = await seedbox(['add', SINGLE, bad, MULTI, join(dir, 'gone.torrent'), magnet, '--paused', '--server', server.address]);
+    // The three files that could be read in one AddTorrents call; the magnet in an AddTorrent of its own (it waits for the metadata).
+    expect((server.calls.addTorrents ?? 0) - (before.addTorrents ?? 0)).toBe(1);
+    expect((server.calls.addTorrent ?? 0) - (before.addTorrent ?? 0)).toBe(1);
     expect(r.status, r.stderr).toBe(1);
     expect(r.stdout.trimEnd().split('\n')).toEqual([
       expect.stringMatching(new RegExp(`^(already )?added: ${SINGLE_HASH} single\\.bin `)),
@@ -188,33 +209,84 @@ describe('seedbox control commands', () => {
     expect(resumed.state).toBe('TORRENT_STATE_DOWNLOADING');
   });
 
-  it('watch --json prints a line per torrent per tick, and exits 0 on SIGINT', async () => {
+  it('watch --json prints every torrent at first, then a line only for what changed and for what went away, and exits 0 on SIGINT', async () => {
     backend.setStats(SINGLE_HASH, { downloadRate: 2048, peers: 4, left: 1000, eta: 3 });
     const w = start(['watch', '--json', '--server', server.address]);
-    const ticks = (): Set<number> => {
-      const lines = w.stdout().split('\n').filter((l) => l !== '');
-      return new Set(lines.map((l) => JSON.parse(l).tickTimeMs as number));
-    };
-    await until(() => ticks().size >= 2, 'two ticks from watch');
+    const lines = (): Record<string, unknown>[] =>
+      w
+        .stdout()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    await until(() => lines().length >= 1, 'the first line from watch');
+    expect(lines()[0]).toMatchObject({ infoHash: SINGLE_HASH, downloadRate: 2048, peers: 4, leftBytes: 1000, etaSeconds: 3 });
+    // Ticks come every 100 ms with nothing new: no line. Then the figures move, then the torrent is paused (no worker reports it).
+    await new Promise((r) => setTimeout(r, 400));
+    expect(lines()).toHaveLength(1);
+    backend.setStats(SINGLE_HASH, { downloadRate: 4096, peers: 5, left: 500, eta: 1 });
+    await until(() => lines().length >= 2, 'a line for the change');
+    expect(lines()[1]).toMatchObject({ infoHash: SINGLE_HASH, downloadRate: 4096, peers: 5 });
+    backend.records.get(SINGLE_HASH)!.desired = 'paused';
+    await until(() => lines().length >= 3, 'a line for the torrent gone');
+    backend.records.get(SINGLE_HASH)!.desired = 'running';
+    expect(lines()[2]).toEqual({ infoHash: SINGLE_HASH, removed: true });
     w.child.kill('SIGINT');
     const r = await w.result;
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const first = JSON.parse(r.stdout.split('\n')[0]!);
-    expect(first).toMatchObject({ infoHash: SINGLE_HASH, downloadRate: 2048, peers: 4, leftBytes: 1000, etaSeconds: 3 });
     await until(() => backend.listeners.size === 0, 'the server to drop the cancelled watch');
   });
 
-  it('watch with an info hash prints text lines for that torrent only, and exits 0 on SIGTERM', async () => {
+  it('watch with an info hash prints text lines for that torrent only (at first, then on a change), and exits 0 on SIGTERM', async () => {
     await seedbox(['resume', MULTI_HASH, '--server', server.address]);
     const w = start(['watch', MULTI_HASH, '--server', server.address]);
-    await until(() => w.stdout().split('\n').length > 2, 'two lines from watch');
+    await until(() => w.stdout().split('\n').length > 1, 'a line from watch');
+    backend.setStats(MULTI_HASH, { downloadRate: 1024, peers: 1 });
+    await until(() => w.stdout().split('\n').length > 2, 'a second line from watch');
     w.child.kill('SIGTERM');
     const r = await w.result;
     expect(r.status).toBe(0);
-    for (const line of r.stdout.trimEnd().split('\n')) {
-      expect(line).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d  ${MULTI_HASH.slice(0, 12)}  tree  downloading  0\\.0%  down 0 B/s  up 0 B/s  peers 0  ratio 0\\.00  ETA --:--$`));
+    const lines = r.stdout.trimEnd().split('\n');
+    const line = (down: string, peers: number): RegExp =>
+      new RegExp(`^\\d\\d:\\d\\d:\\d\\d  ${MULTI_HASH.slice(0, 12)}  tree  downloading  0\\.0%  down ${down}  up 0 B/s  peers ${peers}  ratio 0\\.00  ETA --:--$`);
+    expect(lines).toEqual([expect.stringMatching(line('0 B/s', 0)), expect.stringMatching(line('1\\.00 KiB/s', 1))]);
+  });
+
+  it('ls pages, filters and sorts on the server: --limit, --offset, --filter, --category, --tag, --sort, --reverse', async () => {
+    const run = (...args: string[]): Promise<Result> => seedbox(['ls', ...args, '--server', server.address]);
+    const hashes = (r: Result): string[] => r.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as { infoHash: string }).infoHash);
+    // SINGLE was added first; MULTI is running with figures from the watch above.
+    const page = await run('--limit', '1', '--offset', '1');
+    expect(page.stderr).toBe('');
+    const lines = page.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(new RegExp(`^${MULTI_HASH.slice(0, 12)} +tree `));
+    // A page says which part of the matches it is.
+    expect(lines[2]).toBe('2-2 of 2');
+    expect(hashes(await run('--json', '--limit', '1'))).toEqual([SINGLE_HASH]);
+    expect(hashes(await run('--json', '--sort', 'name', '--reverse'))).toEqual([MULTI_HASH, SINGLE_HASH]);
+    backend.records.get(SINGLE_HASH)!.desired = 'paused';
+    try {
+      expect(hashes(await run('--json', '--filter', 'paused'))).toEqual([SINGLE_HASH]);
+      expect(hashes(await run('--json', '--filter', 'running'))).toEqual([MULTI_HASH]);
+    } finally {
+      backend.records.get(SINGLE_HASH)!.desired = 'running';
     }
+    backend.records.get(MULTI_HASH)!.settings.tags = ['keep'];
+    expect(hashes(await run('--json', '--tag', 'keep'))).toEqual([MULTI_HASH]);
+    expect(hashes(await run('--json', '--category', ''))).toEqual([SINGLE_HASH, MULTI_HASH]);
+    // Nothing matches: the table's header, and no footer (nothing was left out).
+    expect((await run('--category', 'films')).stdout).toMatch(/^INFO HASH +NAME[^\n]*\n$/);
+    const none = await run('--offset', '5');
+    expect(none.stdout.trimEnd().split('\n').at(-1)).toBe('none of 2');
+    // The table asks for no files; --json and --long do.
+    expect(JSON.parse((await run('--json', '--limit', '1')).stdout).files).toHaveLength(1);
+
+    expectUsageError(await run('--filter', 'sleeping'), /^seedbox ls: --filter takes all, downloading, seeding, .* \(got "sleeping"\)\n$/);
+    expectUsageError(await run('--sort', 'speed'), /^seedbox ls: --sort takes added, name, size, progress, queue, ratio, down, up \(got "speed"\)\n$/);
+    expectUsageError(await run('--limit', '-1'), /^seedbox ls: /);
+    expectUsageError(await run('--offset', 'x'), /^seedbox ls: --offset takes a whole number, 0 or more \(got "x"\)\n$/);
+    expectUsageError(await run('--limit', '99999999999'), /^seedbox ls: --limit takes a whole number/);
   });
 
   it('rm removes; rm again exits 1 with one line', async () => {
@@ -250,6 +322,62 @@ describe('seedbox control commands', () => {
       expectOneLineFailure(r, new RegExp(`^seedbox watch: ${silent.address}: no statistics from the fleet for 300 ms \\(UNAVAILABLE\\)\\n$`));
     } finally {
       silent.stop();
+    }
+  });
+});
+
+describe('seedbox add with many files', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'seedbox-cli-batch-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** `n` small torrents of one piece each, written to `dir`. */
+  function torrents(n: number, prefix: string): { files: string[]; hashes: string[] } {
+    const files: string[] = [];
+    const hashes: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const name = `${prefix}${i}.bin`;
+      const bytes = encodeBencode({ announce: 'http://t.example/announce', info: { length: 1, name, 'piece length': 16384, pieces: createHash('sha1').update(name).digest() } });
+      const file = join(dir, `${prefix}${i}.torrent`);
+      writeFileSync(file, bytes);
+      files.push(file);
+      hashes.push(parseMetainfo(bytes).infoHashHex);
+    }
+    return { files, hashes };
+  }
+
+  it('sends 250 files in AddTorrents calls of at most 100, answering each in order', async () => {
+    const backend = new MemoryControlBackend();
+    const server = await startServer(backend);
+    try {
+      const { files, hashes } = torrents(250, 'batch');
+      const r = await seedbox(['add', ...files, '--server', server.address]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout.trimEnd().split('\n')).toEqual(hashes.map((h, i) => `added: ${h} batch${i}.bin (downloading)`));
+      expect(server.calls).toEqual({ addTorrents: 3 });
+      expect(backend.records.size).toBe(250);
+    } finally {
+      server.stop();
+    }
+  });
+
+  it('falls back to one AddTorrent per file against a server without AddTorrents (older than the CLI)', async () => {
+    const backend = new MemoryControlBackend();
+    const server = await startServer(backend, undefined, ['addTorrents']);
+    try {
+      const { files, hashes } = torrents(12, 'old');
+      const bad = join(dir, 'old-bad.torrent');
+      writeFileSync(bad, 'd4:infoi1ee');
+      const r = await seedbox(['add', bad, ...files, '--json', '--server', server.address]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^seedbox add: ${bad}: .*info: is not a dictionary\n$`));
+      expect(r.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as { torrent: { infoHash: string } }).torrent.infoHash)).toEqual(hashes);
+      expect(server.calls.addTorrent).toBe(13);
+    } finally {
+      server.stop();
     }
   });
 });

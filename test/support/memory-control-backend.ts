@@ -234,8 +234,9 @@ export class MemoryControlBackend implements ControlBackend {
     return this.config();
   }
 
-  async list(): Promise<TorrentRecord[]> {
-    return [...this.records.values()];
+  async list(options: NonNullable<Parameters<ControlBackend['list']>[0]> = {}): Promise<TorrentRecord[]> {
+    if (!options.infoHashes) return [...this.records.values()];
+    return options.infoHashes.flatMap((h) => this.records.get(h) ?? []);
   }
 
   async get(infoHashHex: string): Promise<TorrentRecord | undefined> {

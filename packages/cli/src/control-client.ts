@@ -9,6 +9,9 @@ import {
   torrentStateToJSON,
   type AddTorrentRequest,
   type AddTorrentResponse,
+  type AddTorrentResult,
+  type ListTorrentsRequest,
+  type ListTorrentsResponse,
   type Category,
   type CategoryMode,
   type FleetConfig,
@@ -32,6 +35,14 @@ export const DEFAULT_SERVER = '127.0.0.1:50051';
 /** Every unary call gives up after this long, so a hung server cannot hang a script. */
 export const CALL_DEADLINE_MS = 10_000;
 export const MAGNET_ADD_DEADLINE_MS = 150_000;
+/** A batch of adds gets this much more per torrent in it, so a slow fleet answers a batch of 100 before its deadline. */
+export const BATCH_ADD_MS_PER_TORRENT = 500;
+/**
+ * The largest answer the CLI takes (grpc-js's default is 4 MiB): a list of
+ * 10,000 torrents weighs 2-3 MiB without their files and more with them.
+ * The server is the user's own; this only stops a runaway answer.
+ */
+export const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
 
 const HOST_PORT = /^(?:\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
 
@@ -212,6 +223,7 @@ export class ControlClient {
     const channel: ChannelCredentials = tls ? credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : credentials.createInsecure();
     if (tls && tls.serverName === undefined && isIP(hostOf(target.server)) !== 0) quietIpServerNameWarning();
     const options: ClientOptions = {
+      'grpc.max_receive_message_length': MAX_ANSWER_BYTES,
       ...(target.token !== undefined ? { interceptors: [bearerTokenInterceptor(target.token)] } : {}),
       ...(tls?.serverName !== undefined ? { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName } : {}),
     };
@@ -229,6 +241,13 @@ export class ControlClient {
   /** A magnet add answers once the fleet has fetched the metadata: it gets minutes, not seconds. */
   add(request: AddTorrentRequest): Promise<AddTorrentResponse> {
     return this.unary(this.client.addTorrent, request, request.magnetUri ? MAGNET_ADD_DEADLINE_MS : CALL_DEADLINE_MS);
+  }
+
+  /** One answer per item, in order; a server without AddTorrents (older than the CLI) fails the call with UNIMPLEMENTED. */
+  async addMany(torrents: AddTorrentRequest[]): Promise<AddTorrentResult[]> {
+    const { results } = await this.unary(this.client.addTorrents, { torrents }, CALL_DEADLINE_MS + BATCH_ADD_MS_PER_TORRENT * torrents.length);
+    if (results.length !== torrents.length) throw new CliError(`${this.server} answered AddTorrents with ${results.length} results for ${torrents.length} torrents`);
+    return results;
   }
 
   async get(infoHash: string): Promise<Torrent> {
@@ -275,8 +294,9 @@ export class ControlClient {
     return (await this.unary(this.client.removeCategories, { names })).categories;
   }
 
-  async list(): Promise<Torrent[]> {
-    return (await this.unary(this.client.listTorrents, {})).torrents;
+  /** Every torrent, or the page, filter and order asked for; `total` is how many match before paging. */
+  list(request: ListTorrentsRequest = {}): Promise<ListTorrentsResponse> {
+    return this.unary(this.client.listTorrents, request);
   }
 
   async remove(infoHash: string, deleteData: boolean): Promise<void> {
@@ -295,9 +315,12 @@ export class ControlClient {
     await this.unary(this.client.recheckTorrent, { infoHash });
   }
 
-  /** No deadline: a watch runs until the user stops it. */
+  /**
+   * No deadline: a watch runs until the user stops it. Changes only: every
+   * torrent's figures first, then those that changed (see WatchTorrentsRequest).
+   */
   watch(infoHashes: string[]): ClientReadableStream<WatchTorrentsResponse> {
-    return this.client.watchTorrents({ infoHashes });
+    return this.client.watchTorrents({ infoHashes, changesOnly: true });
   }
 
   close(): void {

@@ -1,6 +1,7 @@
 import { CliError, UsageError } from './cli-error.js';
 import { CONNECTION_HELP } from './control-client.js';
-import { add, addUsage, ls, lsUsage, pause, pauseUsage, recheck, recheckUsage, resume, resumeUsage, rm, rmUsage, watch, watchUsage } from './commands/control.js';
+import { add, addUsage } from './commands/add.js';
+import { ls, lsUsage, pause, pauseUsage, recheck, recheckUsage, resume, resumeUsage, rm, rmUsage, watch, watchUsage } from './commands/control.js';
 import { download, downloadUsage } from './commands/download.js';
 import { category, categoryUsage, config, configUsage, get, getUsage, move, moveUsage, queue, queueUsage, set, setUsage } from './commands/settings.js';
 import { inspect, inspectUsage } from './commands/inspect.js';
@@ -15,7 +16,7 @@ const COMMANDS: Record<string, { run: Command; usage: string; summary: string }>
   seed: { run: seed, usage: seedUsage, summary: 'check data on disk and seed it until stopped' },
   serve: { run: (argv, out) => import('./serve/serve.js').then((m) => m.serve(argv, out)), usage: 'seedbox serve --data DIR [--watch-dir DIR] [--help for every option]', summary: 'the one-machine seedbox: a daemon driven by the control API' },
   // A daemon (serve) or the fleet, over the gRPC control API (--server, else SEEDBOX_SERVER, else 127.0.0.1:50051; --token, TLS: CONNECTION_HELP).
-  add: { run: add, usage: addUsage, summary: 'add a torrent to the fleet' },
+  add: { run: add, usage: addUsage, summary: 'add torrents to the fleet (many files in batches)' },
   ls: { run: ls, usage: lsUsage, summary: "list the fleet's torrents (--long: everything about each)" },
   get: { run: get, usage: getUsage, summary: 'print everything about one torrent: settings, limits, files' },
   set: { run: set, usage: setUsage, summary: "change a torrent's settings: category, tags, limits, file priorities..." },

@@ -69,7 +69,9 @@ const ACTION: Record<number, string> = {
 
 /** Columns padded to their widest cell; `right` marks the right-aligned ones. */
 export function table(columns: string[], right: boolean[], rows: string[][]): string[] {
-  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
+  // A loop, not Math.max(...rows): a listing of 100,000 torrents is more arguments than a call takes.
+  const widths = columns.map((c) => c.length);
+  for (const r of rows) r.forEach((cell, i) => (widths[i] = Math.max(widths[i]!, cell.length)));
   const line = (cells: string[]): string =>
     cells
       .map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))

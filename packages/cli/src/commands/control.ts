@@ -1,27 +1,21 @@
-import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { status as Status } from '@grpc/grpc-js';
-import { isMagnetUri } from '@seedbox/protocol';
-import { TorrentState, type AddTorrentRequest, type Torrent, type TorrentStats } from '@seedbox/proto';
+import { TorrentFilter, TorrentSort, TorrentState, type ListTorrentsRequest, type Torrent, type TorrentStats, type WatchTorrentsResponse } from '@seedbox/proto';
 import { CliError, UsageError } from '../cli-error.js';
-import { CONNECTION_OPTIONS, CONNECTION_USAGE, ControlCallError, ControlClient, resolveTarget, stateName, toCallError, torrentJson, withControlClient } from '../control-client.js';
+import { CONNECTION_OPTIONS, CONNECTION_USAGE, ControlClient, resolveTarget, stateName, toCallError, torrentJson, withControlClient } from '../control-client.js';
 import { onStopSignal } from '../embedded.js';
 import { formatDuration, formatRate } from '../format.js';
-import { isEmptyPatch, torrentOptions, torrentPatchFromFlags } from '../settings-flags.js';
 import { clip, formatRatio, formatTable, formatTorrentLong, printable, progress, SHORT } from '../torrent-view.js';
 
 /**
  * The commands that drive a running fleet over the gRPC control API (any
- * peer-worker answers): add, ls, rm, pause, resume, recheck, watch. They hold no
- * state of their own; each is one call (watch: one stream) to --server.
+ * peer-worker answers): ls, rm, pause, resume, recheck, watch (add is in
+ * add.ts). They hold no state of their own; each is one call (watch: one
+ * stream) to --server.
  */
 
 export const SERVER = CONNECTION_USAGE;
-export const addUsage =
-  `seedbox add <file.torrent | magnet-uri>... [--paused] [--category NAME] [--tags a,b] [--save-path FOLDER] [--download-limit RATE] [--upload-limit RATE] ` +
-  `[--ratio-limit R|none|global] [--seeding-time-limit MIN|none|global] [--inactive-time-limit MIN|none|global] [--sequential] [--first-last-piece] [--force-start] ` +
-  `[--skip FILES] [--normal FILES] [--high FILES] ${SERVER} [--json]`;
-export const lsUsage = `seedbox ls [--long] ${SERVER} [--json]`;
+export const lsUsage = `seedbox ls [--long] [--filter STATE] [--category NAME] [--tag TAG] [--sort KEY [--reverse]] [--offset N] [--limit N] ${SERVER} [--json]`;
 export const rmUsage = `seedbox rm <infohash> [--delete-data] ${SERVER}`;
 export const pauseUsage = `seedbox pause <infohash> ${SERVER}`;
 export const resumeUsage = `seedbox resume <infohash> ${SERVER}`;
@@ -54,95 +48,97 @@ const HASH_PREFIX = /^[0-9a-f]{6,39}$/i;
 export async function resolveInfoHash(client: ControlClient, arg: string): Promise<string> {
   if (FULL_HASH.test(arg) || !HASH_PREFIX.test(arg)) return arg;
   const prefix = arg.toLowerCase();
-  const matches = (await client.list()).filter((t) => t.infoHash.startsWith(prefix));
+  const matches = (await client.list({ omitFiles: true })).torrents.filter((t) => t.infoHash.startsWith(prefix));
   if (matches.length === 1) return matches[0]!.infoHash;
   if (matches.length === 0) throw new CliError(`no torrent ${arg}`);
   throw new CliError(`${arg} matches ${matches.length} torrents (${matches.map((t) => t.infoHash).join(', ')}); give more of the info hash`);
 }
 
-export async function add(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  const parsed = parse(argv, addUsage, { paused: { type: 'boolean' }, json: { type: 'boolean' }, 'save-path': { type: 'string' }, ...torrentOptions('boolean') });
-  const targets = parsed.positionals;
-  if (targets.length === 0) throw new UsageError(`usage: ${addUsage}`);
-  const control = await resolveTarget(parsed.values);
-  const paused = parsed.values.paused ?? false;
-  const patch = torrentPatchFromFlags(parsed.values);
-  const settings = isEmptyPatch(patch) ? undefined : patch;
-  const savePath = parsed.values['save-path'];
+/** `ls --filter` names, as qBittorrent's filters (stopped and resumed are its 4.x names). */
+export const FILTERS: Record<string, TorrentFilter> = {
+  all: TorrentFilter.TORRENT_FILTER_ALL,
+  downloading: TorrentFilter.TORRENT_FILTER_DOWNLOADING,
+  seeding: TorrentFilter.TORRENT_FILTER_SEEDING,
+  completed: TorrentFilter.TORRENT_FILTER_COMPLETED,
+  paused: TorrentFilter.TORRENT_FILTER_PAUSED,
+  stopped: TorrentFilter.TORRENT_FILTER_PAUSED,
+  running: TorrentFilter.TORRENT_FILTER_RUNNING,
+  resumed: TorrentFilter.TORRENT_FILTER_RUNNING,
+  active: TorrentFilter.TORRENT_FILTER_ACTIVE,
+  inactive: TorrentFilter.TORRENT_FILTER_INACTIVE,
+  stalled: TorrentFilter.TORRENT_FILTER_STALLED,
+  checking: TorrentFilter.TORRENT_FILTER_CHECKING,
+  errored: TorrentFilter.TORRENT_FILTER_ERRORED,
+  queued: TorrentFilter.TORRENT_FILTER_QUEUED,
+  metadata: TorrentFilter.TORRENT_FILTER_METADATA,
+  moving: TorrentFilter.TORRENT_FILTER_MOVING,
+};
 
-  /** One file or link, added; its line, or why it was not. */
-  const addOne = async (c: ControlClient, target: string): Promise<string> => {
-    let request: AddTorrentRequest;
-    if (isMagnetUri(target)) {
-      request = { magnetUri: target, paused, savePath, settings };
-    } else {
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(target);
-      } catch (e) {
-        throw new CliError(`${target}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-      }
-      request = { torrentFile: bytes, paused, savePath, settings };
-    }
-    let response;
-    try {
-      response = await c.add(request);
-    } catch (e) {
-      // The server checks the file; say which file it refused (a settings rule names itself: "unknown-category: ...").
-      if (e instanceof ControlCallError && e.code === Status.INVALID_ARGUMENT && request.torrentFile && !/^[a-z-]+: /.test(e.details)) throw new CliError(`${target}: ${e.message}`);
-      throw e;
-    }
-    const t = response.torrent;
-    if (!t) throw new CliError(`${control.server} answered AddTorrent without a torrent`);
-    if (parsed.values.json) return `${JSON.stringify({ created: response.created, torrent: torrentJson(t) })}\n`;
-    return `${response.created ? 'added' : 'already added'}: ${t.infoHash} ${printable(t.name)} (${stateName(t.state)})\n`;
-  };
+/** `ls --sort` keys. */
+export const SORTS: Record<string, TorrentSort> = {
+  added: TorrentSort.TORRENT_SORT_ADDED,
+  name: TorrentSort.TORRENT_SORT_NAME,
+  size: TorrentSort.TORRENT_SORT_SIZE,
+  progress: TorrentSort.TORRENT_SORT_PROGRESS,
+  queue: TorrentSort.TORRENT_SORT_QUEUE_POSITION,
+  ratio: TorrentSort.TORRENT_SORT_RATIO,
+  down: TorrentSort.TORRENT_SORT_DOWNLOAD_RATE,
+  up: TorrentSort.TORRENT_SORT_UPLOAD_RATE,
+};
 
-  if (targets.length === 1) {
-    out.write(await withControlClient(control, (c) => addOne(c, targets[0]!)));
-    return 0;
-  }
-  // Many: a few at a time over one connection, each answered in the order given; one that fails is
-  // said on stderr and the others are still added (exit 1 at the end), as a shell loop would.
-  let failed = 0;
-  await withControlClient(control, async (c) => {
-    const results: Promise<string | Error>[] = [];
-    let next = 0;
-    const inFlight = new Set<Promise<unknown>>();
-    while (next < targets.length) {
-      const target = targets[next++]!;
-      const p = addOne(c, target).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
-      results.push(p);
-      inFlight.add(p);
-      void p.then(() => inFlight.delete(p));
-      if (inFlight.size >= ADD_CONCURRENCY) await Promise.race(inFlight);
-    }
-    for (const r of results) {
-      const line = await r;
-      if (line instanceof Error) {
-        failed++;
-        err.write(`seedbox add: ${line.message}\n`);
-      } else {
-        out.write(line);
-      }
-    }
-  });
-  return failed === 0 ? 0 : 1;
+function choice<T>(table: Record<string, T>, text: string | undefined, flag: string): T | undefined {
+  if (text === undefined) return undefined;
+  const v = Object.hasOwn(table, text) ? table[text] : undefined;
+  if (v === undefined) throw new UsageError(`${flag} takes ${Object.keys(table).join(', ')} (got ${JSON.stringify(text)})`);
+  return v;
 }
 
-/** Adds in flight at once for `add` with many files: enough to hide the round trips, few enough for any server. */
-const ADD_CONCURRENCY = 8;
+function whole(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = /^\d{1,10}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n <= 0xffffffff)) throw new UsageError(`${flag} takes a whole number, 0 or more (got ${JSON.stringify(text)})`);
+  return n;
+}
 
+/**
+ * The torrents, filtered, sorted and paged by the server: with no flag,
+ * every one, oldest first. The table shows no files, so it asks for none
+ * (a much smaller answer at thousands of torrents); --long and --json do.
+ */
 export async function ls(argv: string[], out: NodeJS.WritableStream): Promise<number> {
-  const parsed = parse(argv, lsUsage, { json: { type: 'boolean' }, long: { type: 'boolean' } });
+  const parsed = parse(argv, lsUsage, {
+    json: { type: 'boolean' },
+    long: { type: 'boolean' },
+    filter: { type: 'string' },
+    category: { type: 'string' },
+    tag: { type: 'string' },
+    sort: { type: 'string' },
+    reverse: { type: 'boolean' },
+    offset: { type: 'string' },
+    limit: { type: 'string' },
+  });
   if (parsed.positionals.length > 0) throw new UsageError(`usage: ${lsUsage}`);
-  const target = await resolveTarget(parsed.values);
-  const torrents = await withControlClient(target, (c) => c.list());
-  if (parsed.values.json) {
+  const v = parsed.values;
+  const request: ListTorrentsRequest = {
+    filter: choice(FILTERS, v.filter, '--filter'),
+    category: v.category,
+    tag: v.tag,
+    sort: choice(SORTS, v.sort, '--sort'),
+    reverse: v.reverse,
+    offset: whole(v.offset, '--offset'),
+    limit: whole(v.limit, '--limit'),
+    omitFiles: !v.long && !v.json,
+  };
+  const target = await resolveTarget(v);
+  const { torrents, total } = await withControlClient(target, (c) => c.list(request));
+  if (v.json) {
     for (const t of torrents) out.write(`${JSON.stringify(torrentJson(t))}\n`);
     return 0;
   }
-  out.write(parsed.values.long ? torrents.map(formatTorrentLong).join('\n') : formatTable(torrents));
+  out.write(v.long ? torrents.map(formatTorrentLong).join('\n') : formatTable(torrents));
+  // A page of the matches says which: the table alone would read as all there is.
+  const offset = request.offset ?? 0;
+  if (torrents.length < total) out.write(`${torrents.length === 0 ? 'none' : `${offset + 1}-${offset + torrents.length}`} of ${total}\n`);
   return 0;
 }
 
@@ -183,9 +179,13 @@ export const resume = onTorrent('resume', resumeUsage);
 export const recheck = onTorrent('recheck', recheckUsage);
 
 /**
- * One line per torrent per tick until SIGINT/SIGTERM (exit 0). A stream that
- * ends with an error status (the server went away, the fleet stopped
- * ticking) is one line and exit 1, so a supervisor can restart the watch.
+ * A line for every torrent at first, then each tick one for every torrent
+ * whose figures changed and one for every torrent that went away (paused
+ * or removed: no worker reports it), until SIGINT/SIGTERM (exit 0). The
+ * stream sends only that (WatchTorrents with changes_only), so a fleet of
+ * 10,000 idle torrents sends next to nothing. A stream that ends with an
+ * error status (the server went away, the fleet stopped ticking) is one
+ * line and exit 1, so a supervisor can restart the watch.
  */
 export async function watch(argv: string[], out: NodeJS.WritableStream): Promise<number> {
   const parsed = parse(argv, watchUsage, { json: { type: 'boolean' } });
@@ -200,32 +200,49 @@ export async function watch(argv: string[], out: NodeJS.WritableStream): Promise
   const unsignal = onStopSignal(() => stop());
   try {
     const hashes = await Promise.all(parsed.positionals.map((a) => resolveInfoHash(client, a)));
-    // The stats carry no name or size; text lines take them from the list.
+    // The stats carry no name or size, nor the fleet's state (queued, stalled...) and ratio: text lines take them from the list.
     const known = new Map<string, Torrent>();
-    const asked = new Set<string>();
-    const learn = (): Promise<void> =>
-      client.list().then((ts) => {
-        for (const t of ts) known.set(t.infoHash, t);
+    const learn = (infoHashes: string[]): Promise<void> =>
+      client.list({ hashes: infoHashes.length > 0 ? { infoHashes } : undefined, omitFiles: true }).then(({ torrents }) => {
+        for (const t of torrents) known.set(t.infoHash, t);
       });
-    if (!json) await learn();
+    // A failure here (a bad info hash, no server) is the stream's to say, in the stream's words.
+    if (!json) await learn(hashes).catch(() => {});
     if (stopped) return 0;
 
+    // Torrents whose line was printed since the list was last asked: their state and ratio are asked for next.
+    const stale = new Set<string>();
+    let listing = false;
+    const refresh = (): void => {
+      // One list in flight at most, of what changed: a slow server gets fewer refreshes, not a pile of them.
+      if (listing || stale.size === 0) return;
+      const wanted = [...stale];
+      stale.clear();
+      listing = true;
+      learn(wanted)
+        .catch(() => {})
+        .finally(() => {
+          listing = false;
+          refresh();
+        });
+    };
+
+    const clock = (ms: number): string => new Date(ms).toTimeString().slice(0, 8);
     const render = (s: TorrentStats): string => {
       if (json) return JSON.stringify(s);
       const t = known.get(s.infoHash);
-      if (!t && !asked.has(s.infoHash)) {
-        // Added since the watch began: ask once, and print what we have meanwhile.
-        asked.add(s.infoHash);
-        learn().catch(() => {});
-      }
-      const time = new Date(s.tickTimeMs).toTimeString().slice(0, 8);
+      stale.add(s.infoHash);
       const name = t ? clip(printable(t.name), 30) : '?';
       const eta = s.etaSeconds > 0 ? formatDuration(s.etaSeconds) : '--:--';
-      // The state and ratio are the fleet's (queued, stalled...), from the list, which is asked again every tick.
       const state = t ? stateName(t.state) : s.state === TorrentState.TORRENT_STATE_UNSPECIFIED ? '?' : stateName(s.state);
-      return `${time}  ${s.infoHash.slice(0, SHORT)}  ${name}  ${state}  ${t ? progress(t.totalLength, s) : '-'}  down ${formatRate(s.downloadRate)}  up ${formatRate(
+      return `${clock(s.tickTimeMs)}  ${s.infoHash.slice(0, SHORT)}  ${name}  ${state}  ${t ? progress(t.totalLength, s) : '-'}  down ${formatRate(s.downloadRate)}  up ${formatRate(
         s.uploadRate,
       )}  peers ${s.peers}  ratio ${t ? formatRatio(t.ratio) : '-'}  ETA ${eta}`;
+    };
+    const gone = (hash: string): string => {
+      if (json) return JSON.stringify({ infoHash: hash, removed: true });
+      const t = known.get(hash);
+      return `${clock(Date.now())}  ${hash.slice(0, SHORT)}  ${t ? clip(printable(t.name), 30) : '?'}  gone (paused or removed)`;
     };
 
     return await new Promise<number>((resolve, reject) => {
@@ -234,16 +251,10 @@ export async function watch(argv: string[], out: NodeJS.WritableStream): Promise
         stopped = true;
         stream.cancel();
       };
-      let listing = false;
-      stream.on('data', (m: { stats: TorrentStats[] }) => {
+      stream.on('data', (m: WatchTorrentsResponse) => {
         for (const s of m.stats) out.write(`${render(s)}\n`);
-        if (!json && !listing) {
-          // One list in flight at most: a slow server gets fewer refreshes, not a pile of them.
-          listing = true;
-          learn()
-            .catch(() => {})
-            .finally(() => (listing = false));
-        }
+        for (const h of m.removed) out.write(`${gone(h)}\n`);
+        if (!json) refresh();
       });
       // Every end, error or not, arrives as the final 'status', handled there.
       stream.on('error', () => {});

@@ -63,7 +63,11 @@ export interface TorrentRecordBase {
   moveError?: { to: string; message: string; at: number } | undefined;
   /** Running, but waiting for its turn in the queue. */
   queued: boolean;
-  /** 1-based place in the queue order (every torrent has one; lower starts first). */
+  /**
+   * 1-based place in the queue order (every torrent has one; lower starts
+   * first). 0 in what `add` and `addMagnet` answer when the backend did not
+   * work it out: that takes the whole registry, too much to read per add.
+   */
   queuePosition: number;
   totals: TorrentTotals;
   /** Uploaded over downloaded (see shareRatio). */
@@ -90,6 +94,12 @@ export interface AddOptions {
 }
 
 export type QueueMove = 'top' | 'bottom' | 'up' | 'down';
+
+/** Which records `list` answers. */
+export interface ListOptions {
+  /** Only these torrents (lower-case hex; unknown ones skipped): a client's selection, without making a record of every other torrent. */
+  infoHashes?: readonly string[] | undefined;
+}
 
 /** The fleet's latest figures for a torrent, summed over every worker that runs it. */
 export interface TorrentStatsView {
@@ -180,7 +190,8 @@ export interface ControlBackend {
    * pending); undefined when it is removed meanwhile or unknown.
    */
   waitForMetadata(infoHashHex: string, timeoutMs: number): Promise<TorrentRecord | undefined>;
-  list(): Promise<TorrentRecord[]>;
+  /** Every registered torrent, or those `options` names; in no particular order. */
+  list(options?: ListOptions): Promise<TorrentRecord[]>;
   get(infoHashHex: string): Promise<TorrentRecord | undefined>;
   /** False when there was no such torrent. */
   remove(infoHashHex: string, options: { deleteData: boolean }): Promise<boolean>;

@@ -108,8 +108,9 @@ function minutes(n: number): number {
  * A record as the proto carries it. A magnet awaiting its metadata has
  * state METADATA (PAUSED when paused), the link's name, sizes 0 and no
  * files, and in `error` why the last attempt at the metadata failed.
+ * `omitFiles` leaves `files` empty (a listing that shows none).
  */
-export function toTorrent(record: TorrentRecord, stats: TorrentStatsView | undefined): Torrent {
+export function toTorrent(record: TorrentRecord, stats: TorrentStatsView | undefined, options: { omitFiles?: boolean } = {}): Torrent {
   const m = record.metainfo;
   const s = record.settings;
   return {
@@ -120,7 +121,7 @@ export function toTorrent(record: TorrentRecord, stats: TorrentStatsView | undef
     pieceLength: m?.pieceLength ?? 0,
     pieceCount: m?.pieceCount ?? 0,
     private: m?.private ?? false,
-    files: record.metainfo ? toFiles(record, stats) : [],
+    files: record.metainfo && !options.omitFiles ? toFiles(record, stats) : [],
     // Absent, not zeroed, until a worker has reported: zeros would claim "no progress".
     stats: stats === undefined ? undefined : toTorrentStats(stats),
     error: record.error ?? (stats?.state === 'error' ? (stats.error ?? '') : (record.magnet?.error ?? '')),

@@ -4,6 +4,9 @@ import { parseMetainfo } from '@seedbox/protocol';
 import {
   type AddTorrentRequest,
   type AddTorrentResponse,
+  type AddTorrentResult,
+  type AddTorrentsRequest,
+  type AddTorrentsResponse,
   type GetTorrentRequest,
   type GetTorrentResponse,
   type GetConfigResponse,
@@ -18,6 +21,7 @@ import {
   type SetConfigResponse,
   type SetTorrentRequest,
   type SetTorrentResponse,
+  type ListTorrentsRequest,
   type ListTorrentsResponse,
   type PauseTorrentRequest,
   type RecheckTorrentRequest,
@@ -25,14 +29,19 @@ import {
   type ResumeTorrentRequest,
   type SeedboxControlServer,
   type Torrent,
+  type TorrentStats,
   type WatchTorrentsRequest,
   type WatchTorrentsResponse,
 } from '@seedbox/proto';
 import { ControlError, type AddOptions, type ControlBackend, type ControlErrorCode, type TorrentRecord, type TorrentStatsView } from './backend.js';
 import { toCategories, toFleetConfig, toTorrent, toTorrentStats, visibleFiles } from './control-mapping.js';
+import { parseInfoHash } from './info-hash.js';
+import { listQueryFromProto, selectTorrents } from './list-query.js';
 import { categoryModeFromProto, configPatchFromProto, fileChangesFromProto, queueMoveFromProto, torrentPatchFromProto, torrentPatchIsEmpty } from './settings-mapping.js';
+import { SentFigures } from './watch-changes.js';
 
 export { toTorrent, toTorrentStats } from './control-mapping.js';
+export { parseInfoHash } from './info-hash.js';
 export { torrentState } from './state-codes.js';
 
 /**
@@ -66,6 +75,14 @@ export interface ControlServiceOptions {
 
 export const DEFAULT_TICK_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAGNET_WAIT_MS = 120_000;
+/** AddTorrents refuses a longer batch: each item may be a 16 MiB .torrent, and one call is one answer held in memory. */
+export const MAX_ADD_BATCH = 1000;
+/**
+ * Adds of one AddTorrents call in flight at once: enough to overlap each
+ * add's store writes (a file synced to disk, or a JetStream round trip),
+ * few enough that one batch does not hold every other caller up.
+ */
+export const ADD_BATCH_CONCURRENCY = 16;
 
 const STATUS_OF: Record<ControlErrorCode, Status> = {
   'invalid-argument': Status.INVALID_ARGUMENT,
@@ -74,21 +91,6 @@ const STATUS_OF: Record<ControlErrorCode, Status> = {
   unavailable: Status.UNAVAILABLE,
   unimplemented: Status.UNIMPLEMENTED,
 };
-
-const INFO_HASH = /^[0-9a-f]{40}$/i;
-
-/**
- * Checks a hex info hash from a request and answers it in lower case, the
- * form the backend keys torrents by. `field` names the request field for the
- * error, e.g. `info_hash` or `info_hashes[2]`.
- */
-export function parseInfoHash(value: string, field: string): string {
-  if (!INFO_HASH.test(value)) {
-    const shown = value.length > 48 ? `${JSON.stringify(value.slice(0, 48))}...` : JSON.stringify(value);
-    throw new ControlError('invalid-argument', `${field} must be 40 hexadecimal characters (a SHA-1 info hash), got ${shown}`);
-  }
-  return value.toLowerCase();
-}
 
 /** The settings rule behind a refusal, if one is: the error itself or what caused it. */
 function settingsRule(error: unknown): SettingsError | undefined {
@@ -142,7 +144,22 @@ export function createControlService(backend: ControlBackend, options: ControlSe
 
   const torrentFor = (record: TorrentRecord): Torrent => toTorrent(record, backend.stats(record.infoHashHex));
 
-  async function addTorrent(request: AddTorrentRequest): Promise<AddTorrentResponse> {
+  /**
+   * A tick's figures as proto messages, made once however many streams
+   * watch: the backend hands every listener the same array for a tick.
+   */
+  const converted = new WeakMap<TorrentStatsView[], TorrentStats[]>();
+  const statsOf = (views: TorrentStatsView[]): TorrentStats[] => {
+    let stats = converted.get(views);
+    if (!stats) {
+      stats = views.map(toTorrentStats);
+      converted.set(views, stats);
+    }
+    return stats;
+  };
+
+  /** One add; a magnet waits for its metadata unless `waitForMetadata` is false (a batch answers at once). */
+  async function addTorrent(request: AddTorrentRequest, waitForMetadata = true): Promise<AddTorrentResponse> {
     const s = request.settings;
     if (request.category !== undefined && s?.category !== undefined) throw new ControlError('invalid-argument', 'give the category once: category or settings.category, not both');
     if (request.tags !== undefined && s?.tags !== undefined) throw new ControlError('invalid-argument', 'give the tags once: tags or settings.tags, not both');
@@ -164,7 +181,7 @@ export function createControlService(backend: ControlBackend, options: ControlSe
     const options: AddOptions = { paused: request.paused, savePath: request.savePath, settings: torrentPatchIsEmpty(settings) ? undefined : settings };
     let added;
     if (request.torrentFile !== undefined) added = await backend.add(request.torrentFile, options);
-    else if (request.magnetUri !== undefined) added = await addMagnet(request.magnetUri, options);
+    else if (request.magnetUri !== undefined) added = waitForMetadata ? await addMagnet(request.magnetUri, options) : await backend.addMagnet(request.magnetUri, options);
     else throw new ControlError('invalid-argument', 'AddTorrent needs a source: torrent_file (the .torrent bytes) or magnet_uri');
     return { torrent: torrentFor(added.record), created: added.created };
   }
@@ -183,6 +200,31 @@ export function createControlService(backend: ControlBackend, options: ControlSe
     return { record, created: added.created };
   }
 
+  /**
+   * Every item added apart, ADD_BATCH_CONCURRENCY at once, each answered
+   * with its torrent or with the status AddTorrent would have failed with:
+   * a malformed .torrent fails only itself.
+   */
+  async function addTorrents(request: AddTorrentsRequest): Promise<AddTorrentsResponse> {
+    const items = request.torrents;
+    if (items.length > MAX_ADD_BATCH) throw new ControlError('invalid-argument', `AddTorrents takes at most ${MAX_ADD_BATCH} torrents a call, got ${items.length}: send them in several calls`);
+    const results: AddTorrentResult[] = new Array<AddTorrentResult>(items.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < items.length) {
+        const i = next++;
+        try {
+          results[i] = { added: await addTorrent(items[i]!, false) };
+        } catch (error) {
+          const status = failed('AddTorrents', error);
+          results[i] = { failure: { code: status.code, message: status.details ?? '' } };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ADD_BATCH_CONCURRENCY, items.length) }, worker));
+    return { results };
+  }
+
   async function setDesired(infoHash: string, desired: 'running' | 'paused'): Promise<Record<string, never>> {
     const hash = parseInfoHash(infoHash, 'info_hash');
     if (!(await backend.setDesired(hash, desired))) throw new ControlError('not-found', `no torrent ${hash}`);
@@ -198,6 +240,7 @@ export function createControlService(backend: ControlBackend, options: ControlSe
       return;
     }
     const only = hashes.length === 0 ? undefined : new Set(hashes);
+    const changes = call.request.changesOnly ? new SentFigures() : undefined;
 
     let finished = false;
     let unsubscribe: (() => void) | undefined;
@@ -236,8 +279,12 @@ export function createControlService(backend: ControlBackend, options: ControlSe
       arm();
       if (congested) return;
       try {
-        const stats = (only ? views.filter((v) => only.has(v.infoHashHex)) : views).map(toTorrentStats);
-        if (!call.write({ stats })) {
+        const all = statsOf(views);
+        const stats = only ? all.filter((s) => only.has(s.infoHash)) : all;
+        const message = changes ? changes.next(stats) : { stats, removed: [], full: true };
+        // Nothing changed: nothing to say (the first message always goes, full).
+        if (!message) return;
+        if (!call.write(message)) {
           congested = true;
           call.once('drain', () => {
             congested = false;
@@ -266,12 +313,14 @@ export function createControlService(backend: ControlBackend, options: ControlSe
   }
 
   return {
-    addTorrent: unary('AddTorrent', addTorrent),
-    listTorrents: unary('ListTorrents', async (): Promise<ListTorrentsResponse> => {
-      const records = await backend.list();
-      // Oldest first, so the list reads like a queue and every replica answers in one order.
-      records.sort((a, b) => a.addedAt - b.addedAt || a.infoHashHex.localeCompare(b.infoHashHex));
-      return { torrents: records.map(torrentFor) };
+    addTorrent: unary('AddTorrent', (request: AddTorrentRequest) => addTorrent(request)),
+    addTorrents: unary('AddTorrents', addTorrents),
+    listTorrents: unary('ListTorrents', async (request: ListTorrentsRequest): Promise<ListTorrentsResponse> => {
+      const query = listQueryFromProto(request);
+      const records = query.infoHashes?.length === 0 ? [] : await backend.list(query.infoHashes ? { infoHashes: query.infoHashes } : {});
+      // Oldest first unless asked otherwise, so the list reads like a queue and every replica answers in one order.
+      const { page, total } = selectTorrents(records, query, backend);
+      return { torrents: page.map((row) => toTorrent(row.record, row.stats, { omitFiles: query.omitFiles })), total };
     }),
     getTorrent: unary('GetTorrent', async (request: GetTorrentRequest): Promise<GetTorrentResponse> => {
       const hash = parseInfoHash(request.infoHash, 'info_hash');

@@ -9,8 +9,6 @@ import {
   putCategory,
   removeCategories,
   SettingsError,
-  shareRatio,
-  ZERO_TOTALS,
   type DesiredState,
   type FleetConfig,
   type FleetConfigPatch,
@@ -19,21 +17,21 @@ import {
   type TorrentSettingsPatch,
   type TorrentTotals,
 } from '@seedbox/cluster';
-import { torrentDir } from '@seedbox/storage';
 import {
   ControlError,
   type AddOptions,
   type ControlBackend,
+  type ListOptions,
   type PeerInfo,
   type PeerSource,
   type QueueMove,
   type StatsSource,
   type TorrentRecord,
-  type TorrentRecordBase,
   type TorrentStatsView,
   type TrackerSource,
   type TrackerStatus,
 } from '../control/backend.js';
+import { FleetRecords, queueMoves, queuePositions } from './fleet-records.js';
 
 /**
  * The control API's backend over a FleetStore: the registry is the
@@ -93,13 +91,20 @@ export function checkMagnetSources(magnet: Magnet, dht = false): void {
 }
 
 export class FleetBackend implements ControlBackend {
-  private readonly parsed = new Map<string, Metainfo>();
   private readonly state: FleetStore;
   private readonly board: StatsSource;
+  private readonly records: FleetRecords;
+  /**
+   * The last id asked for: ids are asked for one after another. Concurrent
+   * adds (a batch) would otherwise race each other for the store's counter,
+   * every loser trying its compare-and-set again; in turn, each takes one.
+   */
+  private idTurn: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: FleetBackendOptions) {
     this.state = o.state;
     this.board = o.stats;
+    this.records = new FleetRecords(o.fleet, o.dataDir);
   }
 
   async add(torrentFile: Uint8Array, options: AddOptions): Promise<{ record: TorrentRecord; created: boolean }> {
@@ -110,7 +115,7 @@ export class FleetBackend implements ControlBackend {
       if (e instanceof MetainfoError) throw new ControlError('invalid-argument', `not a valid torrent: ${e.message}`, { cause: e });
       throw e;
     }
-    return this.register(meta.infoHashHex, options, meta.files.length, (base) => ({ ...base, torrentFile: Uint8Array.from(torrentFile) }));
+    return this.register(meta.infoHashHex, options, meta.files.length, (base) => ({ ...base, torrentFile: Uint8Array.from(torrentFile) }), meta);
   }
 
   /**
@@ -146,9 +151,18 @@ export class FleetBackend implements ControlBackend {
    * Adds an entry (made by `make` from the common fields) unless the
    * torrent is there already, which is answered as it is, without
    * spending an id. `fileCount` is what file priorities are checked
-   * against (0 before the metadata).
+   * against (0 before the metadata). Reads one key, never the whole
+   * registry, so an add costs the same at 10 torrents or 10,000: the
+   * answer's queue position is 0 (not worked out). `meta` is the file's,
+   * parsed already: kept, so the record does not parse it again.
    */
-  private async register(infoHashHex: string, options: AddOptions, fileCount: number, make: (base: Omit<RegistryEntry, 'torrentFile'>) => RegistryEntry): Promise<{ record: TorrentRecord; created: boolean }> {
+  private async register(
+    infoHashHex: string,
+    options: AddOptions,
+    fileCount: number,
+    make: (base: Omit<RegistryEntry, 'torrentFile'>) => RegistryEntry,
+    meta?: Metainfo,
+  ): Promise<{ record: TorrentRecord; created: boolean }> {
     const addedAt = Date.now();
     const config = await this.unavailableOnError(() => this.state.getConfig());
     const settings = this.checked(() => {
@@ -157,31 +171,50 @@ export class FleetBackend implements ControlBackend {
       const savePath = options.savePath !== undefined ? normalizeSavePath(options.savePath, this.o.dataDir) : s.category !== '' ? config.categories[s.category]?.savePath : undefined;
       return savePath !== undefined ? { ...s, savePath } : s;
     });
-    const existing = await this.get(infoHashHex);
-    if (existing) return { record: existing, created: false };
-    const id = await this.unavailableOnError(() => this.state.nextTorrentId());
+    const existing = await this.unavailableOnError(() => this.state.getTorrent(infoHashHex));
+    if (existing) return { record: this.records.record(existing, 0), created: false };
+    const id = await this.nextId();
     const entry = make({ infoHashHex, desired: options.paused ? 'paused' : 'running', addedAt, rechecks: 0, settings, id });
-    const created = await this.unavailableOnError(() => this.state.addTorrent(entry));
-    const record = created ? this.record(entry, [entry]) : await this.get(infoHashHex);
-    if (!record) throw new ControlError('unavailable', `${infoHashHex} was removed while being added`);
-    return { record, created };
+    if (await this.unavailableOnError(() => this.state.addTorrent(entry))) {
+      if (meta) this.records.remember(meta);
+      return { record: this.records.record(entry, 0), created: true };
+    }
+    // Added meanwhile by another call: that one is the torrent.
+    const now = await this.unavailableOnError(() => this.state.getTorrent(infoHashHex));
+    if (!now) throw new ControlError('unavailable', `${infoHashHex} was removed while being added`);
+    return { record: this.records.record(now, 0), created: false };
   }
 
-  async list(): Promise<TorrentRecord[]> {
+  private nextId(): Promise<number> {
+    const id = this.idTurn.then(() => this.unavailableOnError(() => this.state.nextTorrentId()));
+    this.idTurn = id.catch(() => undefined);
+    return id;
+  }
+
+  /**
+   * One read of the registry and one sort for the queue positions, then a
+   * record per torrent (of those asked for): O(N log N) for N torrents.
+   * An entry whose .torrent does not parse is left out.
+   */
+  async list(options: ListOptions = {}): Promise<TorrentRecord[]> {
     const entries = await this.entries();
-    return entries.flatMap((e) => {
+    const positions = queuePositions(entries);
+    const only = options.infoHashes && new Set(options.infoHashes);
+    const out: TorrentRecord[] = [];
+    for (const e of entries) {
+      if (only && !only.has(e.infoHashHex)) continue;
       try {
-        return [this.record(e, entries)];
+        out.push(this.records.record(e, positions.get(e.infoHashHex)!));
       } catch {
-        return [];
+        // Skipped, as the runner skips it.
       }
-    });
+    }
+    this.records.keepOnly(entries);
+    return out;
   }
 
   async get(infoHashHex: string): Promise<TorrentRecord | undefined> {
-    const entries = await this.entries();
-    const e = entries.find((x) => x.infoHashHex === infoHashHex);
-    return e ? this.record(e, entries) : undefined;
+    return (await this.list({ infoHashes: [infoHashHex] }))[0];
   }
 
   async remove(infoHashHex: string, options: { deleteData: boolean }): Promise<boolean> {
@@ -189,8 +222,8 @@ export class FleetBackend implements ControlBackend {
     const removed = entry !== undefined && (await this.unavailableOnError(() => this.state.removeTorrent(infoHashHex)));
     if (!removed) return false;
     // A magnet removed before its metadata came has no data: it never ran.
-    const meta = awaitingMetadata(entry) ? undefined : this.parse(entry);
-    this.parsed.delete(infoHashHex);
+    const meta = awaitingMetadata(entry) ? undefined : this.records.parse(entry);
+    this.records.forget(infoHashHex);
     if (options.deleteData && meta) {
       const place: DataPlace = { name: meta.name, savePath: entry.settings.savePath };
       try {
@@ -237,28 +270,9 @@ export class FleetBackend implements ControlBackend {
   }
 
   async moveInQueue(infoHashHexes: string[], move: QueueMove): Promise<void> {
-    const order = this.queueOrder(await this.unavailableOnError(() => this.state.listTorrents()));
-    const picked = new Set(infoHashHexes);
-    const keys = order.map((e) => e.settings.queueKey);
-    const min = Math.min(...keys);
-    const max = Math.max(...keys);
-    const set = (hex: string, queueKey: number): Promise<unknown> =>
-      this.unavailableOnError(() => this.state.updateTorrent(hex, (e) => ({ ...e, settings: { ...e.settings, queueKey } })));
-    const chosen = order.filter((e) => picked.has(e.infoHashHex));
-    if (move === 'top') for (const [i, e] of chosen.entries()) await set(e.infoHashHex, min - chosen.length + i);
-    else if (move === 'bottom') for (const [i, e] of chosen.entries()) await set(e.infoHashHex, max + 1 + i);
-    else {
-      // One place up or down: swap keys with the neighbour that is not itself moving.
-      const list = move === 'up' ? order : [...order].reverse();
-      for (let i = 1; i < list.length; i++) {
-        const e = list[i]!;
-        const n = list[i - 1]!;
-        if (!picked.has(e.infoHashHex) || picked.has(n.infoHashHex)) continue;
-        await set(e.infoHashHex, n.settings.queueKey);
-        await set(n.infoHashHex, e.settings.queueKey);
-        list[i - 1] = e;
-        list[i] = n;
-      }
+    const entries = await this.unavailableOnError(() => this.state.listTorrents());
+    for (const [hex, queueKey] of queueMoves(entries, new Set(infoHashHexes), move)) {
+      await this.unavailableOnError(() => this.state.updateTorrent(hex, (e) => ({ ...e, settings: { ...e.settings, queueKey } })));
     }
   }
 
@@ -283,12 +297,7 @@ export class FleetBackend implements ControlBackend {
   }
 
   private fileCount(e: RegistryEntry): number {
-    return awaitingMetadata(e) ? 0 : this.parse(e).files.length;
-  }
-
-  /** The queue's order: by queue key, then info hash, so every replica agrees. */
-  private queueOrder(entries: RegistryEntry[]): RegistryEntry[] {
-    return [...entries].sort((a, b) => a.settings.queueKey - b.settings.queueKey || (a.infoHashHex < b.infoHashHex ? -1 : 1));
+    return awaitingMetadata(e) ? 0 : this.records.parse(e).files.length;
   }
 
   /** A broken settings rule is the caller's mistake: INVALID_ARGUMENT with the rule's sentence. */
@@ -345,15 +354,6 @@ export class FleetBackend implements ControlBackend {
     return this.board.onTick(listener);
   }
 
-  private parse(e: RegistryEntry): Metainfo {
-    let meta = this.parsed.get(e.infoHashHex);
-    if (!meta) {
-      meta = parseMetainfo(e.torrentFile);
-      this.parsed.set(e.infoHashHex, meta);
-    }
-    return meta;
-  }
-
   /**
    * The registry, every entry with its id: an entry written before ids
    * were given gets one now, once (compare-and-set, so two replicas
@@ -368,42 +368,6 @@ export class FleetBackend implements ControlBackend {
       if (now) entries[i] = now;
     }
     return entries;
-  }
-
-  private record(e: RegistryEntry, all: RegistryEntry[]): TorrentRecord {
-    const base = this.recordBase(e, all);
-    if (e.magnet === undefined) return { ...base, torrentFile: e.torrentFile, metainfo: this.parse(e) };
-    let name = e.infoHashHex;
-    let trackers: string[] = [];
-    try {
-      const m = parseMagnet(e.magnet);
-      name = m.displayName ?? name;
-      trackers = [...m.trackers];
-    } catch {
-      // Checked when added; one stored otherwise shows as its hash.
-    }
-    return { ...base, metainfo: undefined, magnet: { uri: e.magnet, name, trackers, ...(e.metadataError !== undefined ? { error: e.metadataError } : {}) } };
-  }
-
-  private recordBase(e: RegistryEntry, all: RegistryEntry[]): TorrentRecordBase {
-    const { fleet, dataDir } = this.o;
-    const totals = fleet.totals(e.infoHashHex) ?? ZERO_TOTALS;
-    const position = this.queueOrder(all).findIndex((x) => x.infoHashHex === e.infoHashHex) + 1;
-    return {
-      infoHashHex: e.infoHashHex,
-      id: e.id ?? 0,
-      desired: e.desired,
-      addedAt: e.addedAt,
-      settings: e.settings,
-      savePath: torrentDir(dataDir, e.infoHashHex, e.settings.savePath),
-      ...(e.limitReached ? { limitReached: e.limitReached } : {}),
-      ...(e.moveTo !== undefined ? { movingTo: torrentDir(dataDir, e.infoHashHex, e.moveTo) } : {}),
-      ...(e.moveError !== undefined ? { moveError: { to: torrentDir(dataDir, e.infoHashHex, e.moveError.to), message: e.moveError.message, at: e.moveError.at } } : {}),
-      queued: e.desired === 'running' && fleet.queued(e.infoHashHex),
-      queuePosition: position,
-      totals,
-      ratio: shareRatio(totals, fleet.doneBytes(e.infoHashHex) ?? 0),
-    };
   }
 
   /** NATS trouble (JetStream down, a timeout) is UNAVAILABLE to the caller: retry later. */

@@ -22,6 +22,196 @@ import {
 } from "@grpc/grpc-js";
 import { FilePriority, filePriorityFromJSON, filePriorityToJSON, Torrent, TorrentStats } from "./torrent.js";
 
+/**
+ * Which torrents ListTorrents answers, after qBittorrent's state filter.
+ * "Complete" is every wanted piece verified.
+ */
+export enum TorrentFilter {
+  TORRENT_FILTER_ALL = 0,
+  /** TORRENT_FILTER_DOWNLOADING - Not complete, whatever its state (paused, queued, fetching metadata...). */
+  TORRENT_FILTER_DOWNLOADING = 1,
+  /** TORRENT_FILTER_SEEDING - Complete and not paused. */
+  TORRENT_FILTER_SEEDING = 2,
+  /** TORRENT_FILTER_COMPLETED - Complete, paused or not. */
+  TORRENT_FILTER_COMPLETED = 3,
+  TORRENT_FILTER_PAUSED = 4,
+  /** TORRENT_FILTER_RUNNING - Not paused. */
+  TORRENT_FILTER_RUNNING = 5,
+  /** TORRENT_FILTER_ACTIVE - Moving bytes in the last tick, fetching metadata, or moving its data. */
+  TORRENT_FILTER_ACTIVE = 6,
+  TORRENT_FILTER_INACTIVE = 7,
+  /** TORRENT_FILTER_STALLED - Running, and neither downloading nor uploading in the last tick. */
+  TORRENT_FILTER_STALLED = 8,
+  TORRENT_FILTER_CHECKING = 9,
+  TORRENT_FILTER_ERRORED = 10,
+  /** TORRENT_FILTER_QUEUED - Waiting for its turn in the queue. */
+  TORRENT_FILTER_QUEUED = 11,
+  /** TORRENT_FILTER_METADATA - A magnet link whose metadata the fleet is fetching. */
+  TORRENT_FILTER_METADATA = 12,
+  /** TORRENT_FILTER_MOVING - A move of its data is under way. */
+  TORRENT_FILTER_MOVING = 13,
+  UNRECOGNIZED = -1,
+}
+
+export function torrentFilterFromJSON(object: any): TorrentFilter {
+  switch (object) {
+    case 0:
+    case "TORRENT_FILTER_ALL":
+      return TorrentFilter.TORRENT_FILTER_ALL;
+    case 1:
+    case "TORRENT_FILTER_DOWNLOADING":
+      return TorrentFilter.TORRENT_FILTER_DOWNLOADING;
+    case 2:
+    case "TORRENT_FILTER_SEEDING":
+      return TorrentFilter.TORRENT_FILTER_SEEDING;
+    case 3:
+    case "TORRENT_FILTER_COMPLETED":
+      return TorrentFilter.TORRENT_FILTER_COMPLETED;
+    case 4:
+    case "TORRENT_FILTER_PAUSED":
+      return TorrentFilter.TORRENT_FILTER_PAUSED;
+    case 5:
+    case "TORRENT_FILTER_RUNNING":
+      return TorrentFilter.TORRENT_FILTER_RUNNING;
+    case 6:
+    case "TORRENT_FILTER_ACTIVE":
+      return TorrentFilter.TORRENT_FILTER_ACTIVE;
+    case 7:
+    case "TORRENT_FILTER_INACTIVE":
+      return TorrentFilter.TORRENT_FILTER_INACTIVE;
+    case 8:
+    case "TORRENT_FILTER_STALLED":
+      return TorrentFilter.TORRENT_FILTER_STALLED;
+    case 9:
+    case "TORRENT_FILTER_CHECKING":
+      return TorrentFilter.TORRENT_FILTER_CHECKING;
+    case 10:
+    case "TORRENT_FILTER_ERRORED":
+      return TorrentFilter.TORRENT_FILTER_ERRORED;
+    case 11:
+    case "TORRENT_FILTER_QUEUED":
+      return TorrentFilter.TORRENT_FILTER_QUEUED;
+    case 12:
+    case "TORRENT_FILTER_METADATA":
+      return TorrentFilter.TORRENT_FILTER_METADATA;
+    case 13:
+    case "TORRENT_FILTER_MOVING":
+      return TorrentFilter.TORRENT_FILTER_MOVING;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TorrentFilter.UNRECOGNIZED;
+  }
+}
+
+export function torrentFilterToJSON(object: TorrentFilter): string {
+  switch (object) {
+    case TorrentFilter.TORRENT_FILTER_ALL:
+      return "TORRENT_FILTER_ALL";
+    case TorrentFilter.TORRENT_FILTER_DOWNLOADING:
+      return "TORRENT_FILTER_DOWNLOADING";
+    case TorrentFilter.TORRENT_FILTER_SEEDING:
+      return "TORRENT_FILTER_SEEDING";
+    case TorrentFilter.TORRENT_FILTER_COMPLETED:
+      return "TORRENT_FILTER_COMPLETED";
+    case TorrentFilter.TORRENT_FILTER_PAUSED:
+      return "TORRENT_FILTER_PAUSED";
+    case TorrentFilter.TORRENT_FILTER_RUNNING:
+      return "TORRENT_FILTER_RUNNING";
+    case TorrentFilter.TORRENT_FILTER_ACTIVE:
+      return "TORRENT_FILTER_ACTIVE";
+    case TorrentFilter.TORRENT_FILTER_INACTIVE:
+      return "TORRENT_FILTER_INACTIVE";
+    case TorrentFilter.TORRENT_FILTER_STALLED:
+      return "TORRENT_FILTER_STALLED";
+    case TorrentFilter.TORRENT_FILTER_CHECKING:
+      return "TORRENT_FILTER_CHECKING";
+    case TorrentFilter.TORRENT_FILTER_ERRORED:
+      return "TORRENT_FILTER_ERRORED";
+    case TorrentFilter.TORRENT_FILTER_QUEUED:
+      return "TORRENT_FILTER_QUEUED";
+    case TorrentFilter.TORRENT_FILTER_METADATA:
+      return "TORRENT_FILTER_METADATA";
+    case TorrentFilter.TORRENT_FILTER_MOVING:
+      return "TORRENT_FILTER_MOVING";
+    case TorrentFilter.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** The order ListTorrents answers in; ties go by when added, then info hash. */
+export enum TorrentSort {
+  /** TORRENT_SORT_ADDED - Oldest first. */
+  TORRENT_SORT_ADDED = 0,
+  TORRENT_SORT_NAME = 1,
+  TORRENT_SORT_SIZE = 2,
+  /** TORRENT_SORT_PROGRESS - Done over wanted, from the latest figures or the fleet's bitfield. */
+  TORRENT_SORT_PROGRESS = 3,
+  TORRENT_SORT_QUEUE_POSITION = 4,
+  TORRENT_SORT_RATIO = 5,
+  TORRENT_SORT_DOWNLOAD_RATE = 6,
+  TORRENT_SORT_UPLOAD_RATE = 7,
+  UNRECOGNIZED = -1,
+}
+
+export function torrentSortFromJSON(object: any): TorrentSort {
+  switch (object) {
+    case 0:
+    case "TORRENT_SORT_ADDED":
+      return TorrentSort.TORRENT_SORT_ADDED;
+    case 1:
+    case "TORRENT_SORT_NAME":
+      return TorrentSort.TORRENT_SORT_NAME;
+    case 2:
+    case "TORRENT_SORT_SIZE":
+      return TorrentSort.TORRENT_SORT_SIZE;
+    case 3:
+    case "TORRENT_SORT_PROGRESS":
+      return TorrentSort.TORRENT_SORT_PROGRESS;
+    case 4:
+    case "TORRENT_SORT_QUEUE_POSITION":
+      return TorrentSort.TORRENT_SORT_QUEUE_POSITION;
+    case 5:
+    case "TORRENT_SORT_RATIO":
+      return TorrentSort.TORRENT_SORT_RATIO;
+    case 6:
+    case "TORRENT_SORT_DOWNLOAD_RATE":
+      return TorrentSort.TORRENT_SORT_DOWNLOAD_RATE;
+    case 7:
+    case "TORRENT_SORT_UPLOAD_RATE":
+      return TorrentSort.TORRENT_SORT_UPLOAD_RATE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return TorrentSort.UNRECOGNIZED;
+  }
+}
+
+export function torrentSortToJSON(object: TorrentSort): string {
+  switch (object) {
+    case TorrentSort.TORRENT_SORT_ADDED:
+      return "TORRENT_SORT_ADDED";
+    case TorrentSort.TORRENT_SORT_NAME:
+      return "TORRENT_SORT_NAME";
+    case TorrentSort.TORRENT_SORT_SIZE:
+      return "TORRENT_SORT_SIZE";
+    case TorrentSort.TORRENT_SORT_PROGRESS:
+      return "TORRENT_SORT_PROGRESS";
+    case TorrentSort.TORRENT_SORT_QUEUE_POSITION:
+      return "TORRENT_SORT_QUEUE_POSITION";
+    case TorrentSort.TORRENT_SORT_RATIO:
+      return "TORRENT_SORT_RATIO";
+    case TorrentSort.TORRENT_SORT_DOWNLOAD_RATE:
+      return "TORRENT_SORT_DOWNLOAD_RATE";
+    case TorrentSort.TORRENT_SORT_UPLOAD_RATE:
+      return "TORRENT_SORT_UPLOAD_RATE";
+    case TorrentSort.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum QueueDirection {
   QUEUE_DIRECTION_UNSPECIFIED = 0,
   QUEUE_DIRECTION_TOP = 1,
@@ -256,11 +446,87 @@ export interface AddTorrentResponse {
   created: boolean;
 }
 
+export interface AddTorrentsRequest {
+  /** At most 1000 a call; each as AddTorrent takes it. */
+  torrents: AddTorrentRequest[];
+}
+
+export interface AddTorrentsResponse {
+  /** One per item of the request, in its order. */
+  results: AddTorrentResult[];
+}
+
+export interface AddTorrentResult {
+  /** Added, or already there (created false), as AddTorrent answers. */
+  added?:
+    | AddTorrentResponse
+    | undefined;
+  /** Refused: what AddTorrent would have failed with. */
+  failure?: AddTorrentFailure | undefined;
+}
+
+export interface AddTorrentFailure {
+  /**
+   * The gRPC status code (INVALID_ARGUMENT for a malformed .torrent or a
+   * setting that breaks a rule, UNAVAILABLE when the fleet's state cannot
+   * be reached, ...).
+   */
+  code: number;
+  /**
+   * Why, as the status details would say it ("not a valid torrent: ...",
+   * "unknown-category: ...").
+   */
+  message: string;
+}
+
+/**
+ * Every field is optional (so that a request written before they were
+ * added, `{}`, still encodes): an empty request lists every torrent,
+ * oldest first.
+ */
 export interface ListTorrentsRequest {
+  /** Skip this many of the torrents that match, in the order asked for. */
+  offset?:
+    | number
+    | undefined;
+  /** At most this many; 0 or absent for all. */
+  limit?: number | undefined;
+  filter?:
+    | TorrentFilter
+    | undefined;
+  /** Only this category; '' for torrents without one. Absent: any. */
+  category?:
+    | string
+    | undefined;
+  /** Only torrents with this tag; '' for torrents without tags. Absent: any. */
+  tag?:
+    | string
+    | undefined;
+  /** Only these torrents (hex info hashes, unknown ones skipped). Absent: all. */
+  hashes?: InfoHashList | undefined;
+  sort?:
+    | TorrentSort
+    | undefined;
+  /** The whole order backwards, ties too: largest first, newest first. */
+  reverse?:
+    | boolean
+    | undefined;
+  /**
+   * Leave Torrent.files empty: a listing that shows no files is much
+   * smaller (a torrent of 1,000 files weighs tens of KB in it).
+   */
+  omitFiles?: boolean | undefined;
+}
+
+export interface InfoHashList {
+  infoHashes: string[];
 }
 
 export interface ListTorrentsResponse {
+  /** The page asked for. */
   torrents: Torrent[];
+  /** How many torrents match the filter, before offset and limit. */
+  total: number;
 }
 
 export interface GetTorrentRequest {
@@ -305,10 +571,25 @@ export interface RecheckTorrentResponse {
 export interface WatchTorrentsRequest {
   /** Only these torrents; all when empty. */
   infoHashes: string[];
+  /**
+   * The first message has every torrent's figures (full), each later one
+   * only the torrents whose figures changed since they were last sent
+   * (the tick's time aside) and in `removed` those that have no figures
+   * any more; a tick with no change sends nothing. A client keeps a map
+   * by info hash. Off or absent: every message has every torrent's figures.
+   */
+  changesOnly?: boolean | undefined;
 }
 
 export interface WatchTorrentsResponse {
   stats: TorrentStats[];
+  /**
+   * The torrents whose figures went away since the last message (removed,
+   * paused, or no worker reports them): drop them. Only with changes_only.
+   */
+  removed: string[];
+  /** `stats` is every torrent's figures: forget any kept from before. */
+  full: boolean;
 }
 
 export interface SetTorrentRequest {
@@ -1200,12 +1481,365 @@ export const AddTorrentResponse: MessageFns<AddTorrentResponse> = {
   },
 };
 
+function createBaseAddTorrentsRequest(): AddTorrentsRequest {
+  return { torrents: [] };
+}
+
+export const AddTorrentsRequest: MessageFns<AddTorrentsRequest> = {
+  encode(message: AddTorrentsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.torrents) {
+      AddTorrentRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddTorrentsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddTorrentsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.torrents.push(AddTorrentRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddTorrentsRequest {
+    return {
+      torrents: globalThis.Array.isArray(object?.torrents)
+        ? object.torrents.map((e: any) => AddTorrentRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: AddTorrentsRequest): unknown {
+    const obj: any = {};
+    if (message.torrents?.length) {
+      obj.torrents = message.torrents.map((e) => AddTorrentRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddTorrentsRequest>): AddTorrentsRequest {
+    return AddTorrentsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddTorrentsRequest>): AddTorrentsRequest {
+    const message = createBaseAddTorrentsRequest();
+    message.torrents = object.torrents?.map((e) => AddTorrentRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAddTorrentsResponse(): AddTorrentsResponse {
+  return { results: [] };
+}
+
+export const AddTorrentsResponse: MessageFns<AddTorrentsResponse> = {
+  encode(message: AddTorrentsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      AddTorrentResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddTorrentsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddTorrentsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(AddTorrentResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddTorrentsResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => AddTorrentResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: AddTorrentsResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => AddTorrentResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddTorrentsResponse>): AddTorrentsResponse {
+    return AddTorrentsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddTorrentsResponse>): AddTorrentsResponse {
+    const message = createBaseAddTorrentsResponse();
+    message.results = object.results?.map((e) => AddTorrentResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAddTorrentResult(): AddTorrentResult {
+  return { added: undefined, failure: undefined };
+}
+
+export const AddTorrentResult: MessageFns<AddTorrentResult> = {
+  encode(message: AddTorrentResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.added !== undefined) {
+      AddTorrentResponse.encode(message.added, writer.uint32(10).fork()).join();
+    }
+    if (message.failure !== undefined) {
+      AddTorrentFailure.encode(message.failure, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddTorrentResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddTorrentResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.added = AddTorrentResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.failure = AddTorrentFailure.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddTorrentResult {
+    return {
+      added: isSet(object.added) ? AddTorrentResponse.fromJSON(object.added) : undefined,
+      failure: isSet(object.failure) ? AddTorrentFailure.fromJSON(object.failure) : undefined,
+    };
+  },
+
+  toJSON(message: AddTorrentResult): unknown {
+    const obj: any = {};
+    if (message.added !== undefined) {
+      obj.added = AddTorrentResponse.toJSON(message.added);
+    }
+    if (message.failure !== undefined) {
+      obj.failure = AddTorrentFailure.toJSON(message.failure);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddTorrentResult>): AddTorrentResult {
+    return AddTorrentResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddTorrentResult>): AddTorrentResult {
+    const message = createBaseAddTorrentResult();
+    message.added = (object.added !== undefined && object.added !== null)
+      ? AddTorrentResponse.fromPartial(object.added)
+      : undefined;
+    message.failure = (object.failure !== undefined && object.failure !== null)
+      ? AddTorrentFailure.fromPartial(object.failure)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAddTorrentFailure(): AddTorrentFailure {
+  return { code: 0, message: "" };
+}
+
+export const AddTorrentFailure: MessageFns<AddTorrentFailure> = {
+  encode(message: AddTorrentFailure, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).uint32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddTorrentFailure {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddTorrentFailure();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddTorrentFailure {
+    return {
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: AddTorrentFailure): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddTorrentFailure>): AddTorrentFailure {
+    return AddTorrentFailure.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddTorrentFailure>): AddTorrentFailure {
+    const message = createBaseAddTorrentFailure();
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
 function createBaseListTorrentsRequest(): ListTorrentsRequest {
-  return {};
+  return {
+    offset: undefined,
+    limit: undefined,
+    filter: undefined,
+    category: undefined,
+    tag: undefined,
+    hashes: undefined,
+    sort: undefined,
+    reverse: undefined,
+    omitFiles: undefined,
+  };
 }
 
 export const ListTorrentsRequest: MessageFns<ListTorrentsRequest> = {
-  encode(_: ListTorrentsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: ListTorrentsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.offset !== undefined) {
+      writer.uint32(8).uint32(message.offset);
+    }
+    if (message.limit !== undefined) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    if (message.filter !== undefined) {
+      writer.uint32(24).int32(message.filter);
+    }
+    if (message.category !== undefined) {
+      writer.uint32(34).string(message.category);
+    }
+    if (message.tag !== undefined) {
+      writer.uint32(42).string(message.tag);
+    }
+    if (message.hashes !== undefined) {
+      InfoHashList.encode(message.hashes, writer.uint32(50).fork()).join();
+    }
+    if (message.sort !== undefined) {
+      writer.uint32(56).int32(message.sort);
+    }
+    if (message.reverse !== undefined) {
+      writer.uint32(64).bool(message.reverse);
+    }
+    if (message.omitFiles !== undefined) {
+      writer.uint32(72).bool(message.omitFiles);
+    }
     return writer;
   },
 
@@ -1222,6 +1856,78 @@ export const ListTorrentsRequest: MessageFns<ListTorrentsRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.offset = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.filter = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.category = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tag = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.hashes = InfoHashList.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.sort = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.reverse = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.omitFiles = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1234,32 +1940,160 @@ export const ListTorrentsRequest: MessageFns<ListTorrentsRequest> = {
     }
   },
 
-  fromJSON(_: any): ListTorrentsRequest {
-    return {};
+  fromJSON(object: any): ListTorrentsRequest {
+    return {
+      offset: isSet(object.offset) ? globalThis.Number(object.offset) : undefined,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
+      filter: isSet(object.filter) ? torrentFilterFromJSON(object.filter) : undefined,
+      category: isSet(object.category) ? globalThis.String(object.category) : undefined,
+      tag: isSet(object.tag) ? globalThis.String(object.tag) : undefined,
+      hashes: isSet(object.hashes) ? InfoHashList.fromJSON(object.hashes) : undefined,
+      sort: isSet(object.sort) ? torrentSortFromJSON(object.sort) : undefined,
+      reverse: isSet(object.reverse) ? globalThis.Boolean(object.reverse) : undefined,
+      omitFiles: isSet(object.omitFiles)
+        ? globalThis.Boolean(object.omitFiles)
+        : isSet(object.omit_files)
+        ? globalThis.Boolean(object.omit_files)
+        : undefined,
+    };
   },
 
-  toJSON(_: ListTorrentsRequest): unknown {
+  toJSON(message: ListTorrentsRequest): unknown {
     const obj: any = {};
+    if (message.offset !== undefined) {
+      obj.offset = Math.round(message.offset);
+    }
+    if (message.limit !== undefined) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.filter !== undefined) {
+      obj.filter = torrentFilterToJSON(message.filter);
+    }
+    if (message.category !== undefined) {
+      obj.category = message.category;
+    }
+    if (message.tag !== undefined) {
+      obj.tag = message.tag;
+    }
+    if (message.hashes !== undefined) {
+      obj.hashes = InfoHashList.toJSON(message.hashes);
+    }
+    if (message.sort !== undefined) {
+      obj.sort = torrentSortToJSON(message.sort);
+    }
+    if (message.reverse !== undefined) {
+      obj.reverse = message.reverse;
+    }
+    if (message.omitFiles !== undefined) {
+      obj.omitFiles = message.omitFiles;
+    }
     return obj;
   },
 
   create(base?: DeepPartial<ListTorrentsRequest>): ListTorrentsRequest {
     return ListTorrentsRequest.fromPartial(base ?? {});
   },
-  fromPartial(_: DeepPartial<ListTorrentsRequest>): ListTorrentsRequest {
+  fromPartial(object: DeepPartial<ListTorrentsRequest>): ListTorrentsRequest {
     const message = createBaseListTorrentsRequest();
+    message.offset = object.offset ?? undefined;
+    message.limit = object.limit ?? undefined;
+    message.filter = object.filter ?? undefined;
+    message.category = object.category ?? undefined;
+    message.tag = object.tag ?? undefined;
+    message.hashes = (object.hashes !== undefined && object.hashes !== null)
+      ? InfoHashList.fromPartial(object.hashes)
+      : undefined;
+    message.sort = object.sort ?? undefined;
+    message.reverse = object.reverse ?? undefined;
+    message.omitFiles = object.omitFiles ?? undefined;
+    return message;
+  },
+};
+
+function createBaseInfoHashList(): InfoHashList {
+  return { infoHashes: [] };
+}
+
+export const InfoHashList: MessageFns<InfoHashList> = {
+  encode(message: InfoHashList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.infoHashes) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InfoHashList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInfoHashList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.infoHashes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InfoHashList {
+    return {
+      infoHashes: globalThis.Array.isArray(object?.infoHashes)
+        ? object.infoHashes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.info_hashes)
+        ? object.info_hashes.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: InfoHashList): unknown {
+    const obj: any = {};
+    if (message.infoHashes?.length) {
+      obj.infoHashes = message.infoHashes;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InfoHashList>): InfoHashList {
+    return InfoHashList.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InfoHashList>): InfoHashList {
+    const message = createBaseInfoHashList();
+    message.infoHashes = object.infoHashes?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseListTorrentsResponse(): ListTorrentsResponse {
-  return { torrents: [] };
+  return { torrents: [], total: 0 };
 }
 
 export const ListTorrentsResponse: MessageFns<ListTorrentsResponse> = {
   encode(message: ListTorrentsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.torrents) {
       Torrent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.total !== 0) {
+      writer.uint32(16).uint32(message.total);
     }
     return writer;
   },
@@ -1285,6 +2119,14 @@ export const ListTorrentsResponse: MessageFns<ListTorrentsResponse> = {
             message.torrents.push(Torrent.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.total = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1300,6 +2142,7 @@ export const ListTorrentsResponse: MessageFns<ListTorrentsResponse> = {
   fromJSON(object: any): ListTorrentsResponse {
     return {
       torrents: globalThis.Array.isArray(object?.torrents) ? object.torrents.map((e: any) => Torrent.fromJSON(e)) : [],
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
     };
   },
 
@@ -1307,6 +2150,9 @@ export const ListTorrentsResponse: MessageFns<ListTorrentsResponse> = {
     const obj: any = {};
     if (message.torrents?.length) {
       obj.torrents = message.torrents.map((e) => Torrent.toJSON(e));
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
     }
     return obj;
   },
@@ -1317,6 +2163,7 @@ export const ListTorrentsResponse: MessageFns<ListTorrentsResponse> = {
   fromPartial(object: DeepPartial<ListTorrentsResponse>): ListTorrentsResponse {
     const message = createBaseListTorrentsResponse();
     message.torrents = object.torrents?.map((e) => Torrent.fromPartial(e)) || [];
+    message.total = object.total ?? 0;
     return message;
   },
 };
@@ -1984,13 +2831,16 @@ export const RecheckTorrentResponse: MessageFns<RecheckTorrentResponse> = {
 };
 
 function createBaseWatchTorrentsRequest(): WatchTorrentsRequest {
-  return { infoHashes: [] };
+  return { infoHashes: [], changesOnly: undefined };
 }
 
 export const WatchTorrentsRequest: MessageFns<WatchTorrentsRequest> = {
   encode(message: WatchTorrentsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.infoHashes) {
       writer.uint32(10).string(v!);
+    }
+    if (message.changesOnly !== undefined) {
+      writer.uint32(16).bool(message.changesOnly);
     }
     return writer;
   },
@@ -2016,6 +2866,14 @@ export const WatchTorrentsRequest: MessageFns<WatchTorrentsRequest> = {
             message.infoHashes.push(reader.string());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.changesOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2035,6 +2893,11 @@ export const WatchTorrentsRequest: MessageFns<WatchTorrentsRequest> = {
         : globalThis.Array.isArray(object?.info_hashes)
         ? object.info_hashes.map((e: any) => globalThis.String(e))
         : [],
+      changesOnly: isSet(object.changesOnly)
+        ? globalThis.Boolean(object.changesOnly)
+        : isSet(object.changes_only)
+        ? globalThis.Boolean(object.changes_only)
+        : undefined,
     };
   },
 
@@ -2042,6 +2905,9 @@ export const WatchTorrentsRequest: MessageFns<WatchTorrentsRequest> = {
     const obj: any = {};
     if (message.infoHashes?.length) {
       obj.infoHashes = message.infoHashes;
+    }
+    if (message.changesOnly !== undefined) {
+      obj.changesOnly = message.changesOnly;
     }
     return obj;
   },
@@ -2052,18 +2918,25 @@ export const WatchTorrentsRequest: MessageFns<WatchTorrentsRequest> = {
   fromPartial(object: DeepPartial<WatchTorrentsRequest>): WatchTorrentsRequest {
     const message = createBaseWatchTorrentsRequest();
     message.infoHashes = object.infoHashes?.map((e) => e) || [];
+    message.changesOnly = object.changesOnly ?? undefined;
     return message;
   },
 };
 
 function createBaseWatchTorrentsResponse(): WatchTorrentsResponse {
-  return { stats: [] };
+  return { stats: [], removed: [], full: false };
 }
 
 export const WatchTorrentsResponse: MessageFns<WatchTorrentsResponse> = {
   encode(message: WatchTorrentsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.stats) {
       TorrentStats.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.removed) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.full !== false) {
+      writer.uint32(24).bool(message.full);
     }
     return writer;
   },
@@ -2089,6 +2962,22 @@ export const WatchTorrentsResponse: MessageFns<WatchTorrentsResponse> = {
             message.stats.push(TorrentStats.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.removed.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.full = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2104,6 +2993,8 @@ export const WatchTorrentsResponse: MessageFns<WatchTorrentsResponse> = {
   fromJSON(object: any): WatchTorrentsResponse {
     return {
       stats: globalThis.Array.isArray(object?.stats) ? object.stats.map((e: any) => TorrentStats.fromJSON(e)) : [],
+      removed: globalThis.Array.isArray(object?.removed) ? object.removed.map((e: any) => globalThis.String(e)) : [],
+      full: isSet(object.full) ? globalThis.Boolean(object.full) : false,
     };
   },
 
@@ -2111,6 +3002,12 @@ export const WatchTorrentsResponse: MessageFns<WatchTorrentsResponse> = {
     const obj: any = {};
     if (message.stats?.length) {
       obj.stats = message.stats.map((e) => TorrentStats.toJSON(e));
+    }
+    if (message.removed?.length) {
+      obj.removed = message.removed;
+    }
+    if (message.full !== false) {
+      obj.full = message.full;
     }
     return obj;
   },
@@ -2121,6 +3018,8 @@ export const WatchTorrentsResponse: MessageFns<WatchTorrentsResponse> = {
   fromPartial(object: DeepPartial<WatchTorrentsResponse>): WatchTorrentsResponse {
     const message = createBaseWatchTorrentsResponse();
     message.stats = object.stats?.map((e) => TorrentStats.fromPartial(e)) || [];
+    message.removed = object.removed?.map((e) => e) || [];
+    message.full = object.full ?? false;
     return message;
   },
 };
@@ -4296,6 +5195,23 @@ export const SeedboxControlService = {
     responseSerialize: (value: AddTorrentResponse): Buffer => Buffer.from(AddTorrentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AddTorrentResponse => AddTorrentResponse.decode(value),
   },
+  /**
+   * Adds many torrents in one call, a few at a time on the server; each
+   * item is answered apart (added, already there, or why not), so one
+   * malformed .torrent fails only itself. A magnet link in a batch is
+   * registered and answered at once, in TORRENT_STATE_METADATA: the call
+   * does not wait for its metadata as AddTorrent does.
+   */
+  addTorrents: {
+    path: "/seedbox.v1.SeedboxControl/AddTorrents" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddTorrentsRequest): Buffer => Buffer.from(AddTorrentsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddTorrentsRequest => AddTorrentsRequest.decode(value),
+    responseSerialize: (value: AddTorrentsResponse): Buffer => Buffer.from(AddTorrentsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AddTorrentsResponse => AddTorrentsResponse.decode(value),
+  },
+  /** The torrents, filtered, sorted and paged on the server. */
   listTorrents: {
     path: "/seedbox.v1.SeedboxControl/ListTorrents" as const,
     requestStream: false as const,
@@ -4360,7 +5276,11 @@ export const SeedboxControlService = {
       Buffer.from(RecheckTorrentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RecheckTorrentResponse => RecheckTorrentResponse.decode(value),
   },
-  /** Streams per-tick statistics, one message per torrent per 1-second tick. */
+  /**
+   * Streams per-tick statistics, one message per 1-second tick: every
+   * torrent's figures, or with changes_only the first message every
+   * torrent's and then only what changed.
+   */
   watchTorrents: {
     path: "/seedbox.v1.SeedboxControl/WatchTorrents" as const,
     requestStream: false as const,
@@ -4458,6 +5378,15 @@ export const SeedboxControlService = {
 
 export interface SeedboxControlServer extends UntypedServiceImplementation {
   addTorrent: handleUnaryCall<AddTorrentRequest, AddTorrentResponse>;
+  /**
+   * Adds many torrents in one call, a few at a time on the server; each
+   * item is answered apart (added, already there, or why not), so one
+   * malformed .torrent fails only itself. A magnet link in a batch is
+   * registered and answered at once, in TORRENT_STATE_METADATA: the call
+   * does not wait for its metadata as AddTorrent does.
+   */
+  addTorrents: handleUnaryCall<AddTorrentsRequest, AddTorrentsResponse>;
+  /** The torrents, filtered, sorted and paged on the server. */
   listTorrents: handleUnaryCall<ListTorrentsRequest, ListTorrentsResponse>;
   getTorrent: handleUnaryCall<GetTorrentRequest, GetTorrentResponse>;
   removeTorrent: handleUnaryCall<RemoveTorrentRequest, RemoveTorrentResponse>;
@@ -4468,7 +5397,11 @@ export interface SeedboxControlServer extends UntypedServiceImplementation {
    * "force recheck", Transmission's "verify"); answers once it is asked for.
    */
   recheckTorrent: handleUnaryCall<RecheckTorrentRequest, RecheckTorrentResponse>;
-  /** Streams per-tick statistics, one message per torrent per 1-second tick. */
+  /**
+   * Streams per-tick statistics, one message per 1-second tick: every
+   * torrent's figures, or with changes_only the first message every
+   * torrent's and then only what changed.
+   */
   watchTorrents: handleServerStreamingCall<WatchTorrentsRequest, WatchTorrentsResponse>;
   /**
    * Changes a torrent's settings; what the patch leaves absent stays.
@@ -4503,6 +5436,29 @@ export interface SeedboxControlClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AddTorrentResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Adds many torrents in one call, a few at a time on the server; each
+   * item is answered apart (added, already there, or why not), so one
+   * malformed .torrent fails only itself. A magnet link in a batch is
+   * registered and answered at once, in TORRENT_STATE_METADATA: the call
+   * does not wait for its metadata as AddTorrent does.
+   */
+  addTorrents(
+    request: AddTorrentsRequest,
+    callback: (error: ServiceError | null, response: AddTorrentsResponse) => void,
+  ): ClientUnaryCall;
+  addTorrents(
+    request: AddTorrentsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AddTorrentsResponse) => void,
+  ): ClientUnaryCall;
+  addTorrents(
+    request: AddTorrentsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AddTorrentsResponse) => void,
+  ): ClientUnaryCall;
+  /** The torrents, filtered, sorted and paged on the server. */
   listTorrents(
     request: ListTorrentsRequest,
     callback: (error: ServiceError | null, response: ListTorrentsResponse) => void,
@@ -4597,7 +5553,11 @@ export interface SeedboxControlClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RecheckTorrentResponse) => void,
   ): ClientUnaryCall;
-  /** Streams per-tick statistics, one message per torrent per 1-second tick. */
+  /**
+   * Streams per-tick statistics, one message per 1-second tick: every
+   * torrent's figures, or with changes_only the first message every
+   * torrent's and then only what changed.
+   */
   watchTorrents(
     request: WatchTorrentsRequest,
     options?: Partial<CallOptions>,

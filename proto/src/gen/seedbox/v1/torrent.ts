@@ -260,7 +260,11 @@ export interface Torrent {
   seedingTimeLimit: number;
   /** Minutes of seeding with nothing uploaded. */
   inactiveSeedingTimeLimit: number;
-  /** 1-based place in the queue order (lower starts first). */
+  /**
+   * 1-based place in the queue order (lower starts first). 0 in an add's
+   * answer when the server did not work it out (that takes the whole
+   * registry); ListTorrents and GetTorrent always give it.
+   */
   queuePosition: number;
   /** Runs whatever the queue says. */
   forceStart: boolean;

@@ -13,7 +13,7 @@ import { loadListing, loadOne, loadRecord } from './qbt-torrents.js';
 
 export const info: QbtHandler = async ({ app, params }) => {
   const query = infoQuery(params);
-  const { views, entries, pending } = await loadListing(app);
+  const { views, entries, pending } = await loadListing(app, query.hashes);
   const selected = selectTorrents(views, query);
   if (!parseBool(params.text('includeTrackers'))) return json(200, selected);
   const tiers = new Map<string, string[][]>([...entries.map((e) => [e.record.infoHashHex, e.record.metainfo.announce] as const), ...pending.map((p) => [p.infoHashHex, p.magnet.trackers.map((t) => [t])] as const)]);

@@ -41,8 +41,10 @@ function entryOf(app: QbtApp, record: ResolvedTorrentRecord, config: FleetConfig
   return { record, stats, progress, bits, trackers, view: torrentView({ record, stats, progress, config, now, trackers }) };
 }
 
-export async function loadListing(app: QbtApp): Promise<Listing> {
-  const [records, config] = await backendCall(() => Promise.all([app.ctx.backend.list(), app.ctx.backend.config()]));
+/** Every torrent, or only those of `hashes` (torrents/info's `hashes`): no view is made of the others. */
+export async function loadListing(app: QbtApp, hashes?: Iterable<string>): Promise<Listing> {
+  const options = hashes === undefined ? {} : { infoHashes: [...hashes] };
+  const [records, config] = await backendCall(() => Promise.all([app.ctx.backend.list(options), app.ctx.backend.config()]));
   const now = app.ctx.now();
   const entries: TorrentEntry[] = [];
   const pending: PendingTorrentRecord[] = [];
@@ -78,11 +80,15 @@ export async function loadRecord(app: QbtApp, hash: string): Promise<ResolvedTor
   return record;
 }
 
-/** Records for `hashes` (or every one for `all`), magnets awaiting their metadata included, skipping unknown hashes as qBittorrent's applyToTorrents does. */
+/**
+ * Records for `hashes` (or every one for `all`), magnets awaiting their
+ * metadata included, skipping unknown hashes as qBittorrent's
+ * applyToTorrents does: one listing, not a look-up per hash.
+ */
 export async function loadRecords(app: QbtApp, hashes: string[] | 'all'): Promise<TorrentRecord[]> {
   if (hashes === 'all') return backendCall(() => app.ctx.backend.list());
-  const records = await backendCall(() => Promise.all(hashes.map((h) => app.ctx.backend.get(h))));
-  return records.filter((r): r is TorrentRecord => r !== undefined);
+  if (hashes.length === 0) return [];
+  return backendCall(() => app.ctx.backend.list({ infoHashes: hashes }));
 }
 
 /** A category as torrents/categories and sync/maindata show it: its name and its folder, absolute. */
