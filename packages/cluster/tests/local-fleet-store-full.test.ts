@@ -39,4 +39,22 @@ describe.skipIf(!mounts.available)('LocalFleetStore on a full disk', () => {
     expect((await store.mergeBitfield(HEX, 100_000, [99_999])).count).toBe(100_000);
     expect((await (await LocalFleetStore.open(vol.dir)).getBitfield(HEX, 100_000)).count).toBe(100_000);
   });
+
+  it('drops the totals a failed write held, so the caller that tries again counts them once', async () => {
+    const vol = mountTmpfs(join(makeTempDir('state-full'), 'state'), '256k');
+    const store = await LocalFleetStore.open(vol.dir);
+    await store.addTorrent({ infoHashHex: HEX, torrentFile: new Uint8Array(100).fill(7), desired: 'running', addedAt: 1, rechecks: 0, settings: defaultTorrentSettings(1) });
+    const delta = { uploaded: 5, downloaded: 0, seedingMs: 0, activeMs: 0, lastActivityAt: 0, completedAt: 0 };
+    await store.addTotals(HEX, delta);
+    expect(() => writeFileSync(join(vol.dir, 'filler'), Buffer.alloc(256 * 1024))).toThrow(/ENOSPC/);
+    await expect(store.addTotals(HEX, delta)).rejects.toThrow(/ENOSPC/);
+    rmSync(join(vol.dir, 'filler'));
+    // The keeper kept its delta and hands it over again: 5 + 5, not 5 + 5 + 5.
+    expect((await store.addTotals(HEX, delta)).uploaded).toBe(10);
+    const seen: number[] = [];
+    const stop = await (await LocalFleetStore.open(vol.dir)).watchTotals((_hex, t) => seen.push(t?.uploaded ?? -1));
+    await new Promise((r) => setImmediate(r));
+    stop();
+    expect(seen).toEqual([10]);
+  });
 });

@@ -158,7 +158,15 @@ export function createPeerWorkerMetrics(registry: Registry): PeerWorkerMetrics {
   piecesInFlight.set(0);
 
   /** The totals each torrent reported last tick; counters advance by the difference. */
-  const lastTotals = new Map<string, Record<TotalKey, number>>();
+  /**
+   * What each torrent's series were last set from. An idle torrent hands the
+   * same snapshot object tick after tick (the engine reuses it while nothing
+   * in it changed), and its series are then left as they are: with
+   * thousands of idle torrents, setting every series every second was the
+   * largest part of an idle worker's CPU.
+   */
+  const last = new Map<string, { snap: TickTorrent; totals: Record<TotalKey, number>; tick: number }>();
+  let tickNo = 0;
   /** The refusals by reason reported last tick. */
   const lastRefused = new Map<string, number>();
 
@@ -175,31 +183,37 @@ export function createPeerWorkerMetrics(registry: Registry): PeerWorkerMetrics {
 
   const observeTick = (tick: TickSnapshot): void => {
     if (tick.connections) observeConnections(tick.connections);
-    const seen = new Set<string>();
+    const now = ++tickNo;
     for (const t of tick.torrents) {
-      seen.add(t.infoHash);
+      const prev = last.get(t.infoHash);
+      if (prev?.snap === t) {
+        prev.tick = now;
+        continue;
+      }
       const labels = { info_hash: t.infoHash };
       for (const [gauge, read] of gauges) gauge.set(labels, finiteOr0(read(t)));
-      const prev = lastTotals.get(t.infoHash);
-      const now = {} as Record<TotalKey, number>;
+      const totals = {} as Record<TotalKey, number>;
       for (const [counter, key] of counters) {
         const total = Math.max(0, finiteOr0(t[key]));
-        now[key] = total;
-        const before = prev?.[key];
+        totals[key] = total;
+        const before = prev?.totals[key];
         // A total that went down means the torrent was removed and added
         // again between ticks: its count starts from zero again.
         const delta = before === undefined || total < before ? total : total - before;
         // inc by 0 still creates the series, so a new torrent shows at once.
         counter.inc(labels, delta);
       }
-      lastTotals.set(t.infoHash, now);
+      last.set(t.infoHash, { snap: t, totals, tick: now });
     }
-    for (const infoHash of [...lastTotals.keys()]) {
-      if (seen.has(infoHash)) continue;
-      const labels = { info_hash: infoHash };
-      for (const [gauge] of gauges) gauge.remove(labels);
-      for (const [counter] of counters) counter.remove(labels);
-      lastTotals.delete(infoHash);
+    // Torrents gone since the last tick lose their series.
+    if (last.size > tick.torrents.length) {
+      for (const [infoHash, l] of last) {
+        if (l.tick === now) continue;
+        const labels = { info_hash: infoHash };
+        for (const [gauge] of gauges) gauge.remove(labels);
+        for (const [counter] of counters) counter.remove(labels);
+        last.delete(infoHash);
+      }
     }
   };
 

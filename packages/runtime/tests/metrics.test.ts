@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { Registry } from 'prom-client';
+import { describe, expect, it, vi } from 'vitest';
+import { Gauge, Registry } from 'prom-client';
 import {
   LATENCY_BUCKETS_SECONDS,
   createCommonMetrics,
@@ -210,6 +210,29 @@ describe('peer-worker observeTick', () => {
     expect(await value(registry, 'seedbox_torrent_downloaded_bytes_total', { info_hash: A })).toBe(7);
     m.observeTick({ time: 4, torrents: [] });
     expect(await registry.metrics()).not.toContain('info_hash=');
+  });
+
+  it('leaves the series of a torrent whose snapshot is the same object as last tick (idle) untouched, and drops a removed one still', async () => {
+    const registry = new Registry();
+    const m = createPeerWorkerMetrics(registry);
+    const idle = Array.from({ length: 1000 }, (_, i) => torrent(i.toString(16).padStart(40, '0'), { downloaded: 5, left: 0 }));
+    m.observeTick({ time: 1, torrents: idle });
+    const sets = vi.spyOn(Gauge.prototype, 'set');
+    try {
+      const moving = torrent(A, { downloadRate: 10 });
+      m.observeTick({ time: 2, torrents: [...idle, moving] });
+      m.observeTick({ time: 3, torrents: [...idle, torrent(A, { downloadRate: 20 })] });
+      // Only the torrent with new figures had its gauges set: 5 of them, twice.
+      expect(sets.mock.calls.filter((c) => typeof c[0] === 'object')).toHaveLength(10);
+    } finally {
+      sets.mockRestore();
+    }
+    expect(await value(registry, 'seedbox_torrent_download_bytes_per_second', { info_hash: A })).toBe(20);
+    expect(await value(registry, 'seedbox_torrent_downloaded_bytes_total', { info_hash: idle[3]!.infoHash })).toBe(5);
+    m.observeTick({ time: 4, torrents: idle.slice(1) });
+    const text = await registry.metrics();
+    expect(text).not.toContain(idle[0]!.infoHash);
+    expect(text).not.toContain(A);
   });
 
   it('ignores non-finite values instead of throwing', async () => {

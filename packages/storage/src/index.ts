@@ -5,6 +5,7 @@
  * SHA-1 pool that verifies pieces off the event loop.
  */
 export { TorrentStorage, DEFAULT_MAX_OPEN_FILES, type StorageLayout, type StorageOptions } from './storage.js';
+export { FileHandlePool, processFiles, DEFAULT_PROCESS_MAX_OPEN_FILES, DEFAULT_IDLE_CLOSE_MS, type FileHandlePoolOptions, type PooledFile } from './file-handles.js';
 export { StorageError, StorageIoError, describeIoError, plainIoWords, type StorageErrorCode } from './storage-errors.js';
 export { torrentContentPath, torrentDir, torrentRemovalPath } from './layout.js';
 export { moveTorrentContent, MoveError } from './move-content.js';

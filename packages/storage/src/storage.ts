@@ -2,6 +2,7 @@ import { constants as fsConstants } from 'node:fs';
 import { lstat, mkdir, open, realpath, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { PieceGeometry } from '@seedbox/protocol';
+import { processFiles, type FileHandlePool, type PooledFile } from './file-handles.js';
 import { makeFolders } from './make-folders.js';
 import { describeIoError, StorageError, StorageIoError } from './storage-errors.js';
 import type { Sha1Hasher } from './sha1-pool.js';
@@ -52,16 +53,19 @@ export interface StorageOptions {
    * read-only (seeding, resume checks).
    */
   create: boolean;
-  /** Most file handles kept open; the least recently used idle ones are closed beyond it. */
+  /** Most file handles this torrent keeps open; the least recently used idle ones are closed beyond it. */
   maxOpenFiles?: number;
+  /**
+   * The open files of the process, which every storage's count against,
+   * and which closes files unused for a while (file-handles.ts). Default:
+   * the process's one pool.
+   */
+  files?: FileHandlePool;
 }
 
 export const DEFAULT_MAX_OPEN_FILES = 256;
 
-interface OpenFile {
-  handle: Promise<FileHandle>;
-  /** Operations using the handle now: it is closed only when idle. */
-  users: number;
+interface OpenFile extends PooledFile {
   /** To be closed once idle (releaseFiles ran while it was in use). */
   release?: boolean;
 }
@@ -75,6 +79,7 @@ export class TorrentStorage {
   readonly paths: readonly (string | undefined)[];
   private readonly readOnly: boolean;
   private readonly maxOpen: number;
+  private readonly pool: FileHandlePool;
   /** In least- to most-recently-used order (a Map keeps insertion order). */
   private readonly open = new Map<number, OpenFile>();
   /** Evicted handles still closing: `close()` waits for them too. */
@@ -88,6 +93,7 @@ export class TorrentStorage {
     this.paths = paths;
     this.readOnly = !options.create;
     this.maxOpen = options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES;
+    this.pool = options.files ?? processFiles;
   }
 
   /**
@@ -179,13 +185,17 @@ export class TorrentStorage {
       this.open.delete(index); // to the most recently used end
     } else {
       const handle = this.openFile(index, create);
-      entry = { handle, users: 0 };
-      const opened = entry;
+      const opened: OpenFile = { handle, users: 0, lastUsed: 0, evict: () => this.evicted(index, opened) };
+      entry = opened;
       handle.catch(() => {
-        if (this.open.get(index) === opened) this.open.delete(index);
+        if (this.open.get(index) === opened) {
+          this.open.delete(index);
+          this.pool.forget(opened);
+        }
       });
     }
     this.open.set(index, entry);
+    this.pool.touch(entry);
     entry.users++;
     try {
       return await fn(await entry.handle);
@@ -196,11 +206,10 @@ export class TorrentStorage {
       throw e;
     } finally {
       entry.users--;
-      if (entry.users === 0 && entry.release && this.open.get(index) === entry) {
-        this.open.delete(index);
-        this.closeHandle(entry);
-      }
+      if (entry.users === 0 && entry.release && this.open.get(index) === entry) this.drop(index, entry);
+      else if (this.open.get(index) === entry) this.pool.touch(entry); // idle from now
       this.evict();
+      this.pool.trim();
     }
   }
 
@@ -215,9 +224,22 @@ export class TorrentStorage {
         entry.release = true;
         continue;
       }
-      this.open.delete(index);
-      this.closeHandle(entry);
+      this.drop(index, entry);
     }
+  }
+
+  /** Forgets a file and closes its handle. */
+  private drop(index: number, entry: OpenFile): void {
+    this.open.delete(index);
+    this.pool.forget(entry);
+    this.closeHandle(entry);
+  }
+
+  /** The process's pool closed this file (over its cap, or unused for a while). */
+  private evicted(index: number, entry: OpenFile): void {
+    if (this.open.get(index) !== entry) return;
+    this.open.delete(index);
+    this.closeHandle(entry);
   }
 
   private closeHandle(entry: OpenFile): void {
@@ -231,8 +253,7 @@ export class TorrentStorage {
     for (const [index, entry] of this.open) {
       if (this.open.size <= this.maxOpen) break;
       if (entry.users > 0) continue; // in use: over the cap for a while rather than closed under a write
-      this.open.delete(index);
-      this.closeHandle(entry);
+      this.drop(index, entry);
     }
   }
 
@@ -361,6 +382,7 @@ export class TorrentStorage {
     this.closed = true;
     const all = [...this.open.values()];
     this.open.clear();
+    for (const e of all) this.pool.forget(e);
     // FileHandle.close waits for the handle's operations in flight.
     await Promise.all([...all.map((e) => e.handle.then((h) => h.close()).catch(() => undefined)), ...this.closing]);
   }

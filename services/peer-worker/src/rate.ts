@@ -3,6 +3,11 @@
  * and answers the rate over it; totals keep growing. Every rate that any
  * part of seedbox reports (the progress bar, the JSON lines, the Prometheus
  * gauges) comes from one of these, read on the same tick.
+ *
+ * A torrent with no peers skips its ticks (see TorrentCounters.quiet), so a
+ * meter may go unticked for hours; `restart()` begins a fresh window when
+ * bytes can flow again, or the first rate after would be spread over all
+ * that time.
  */
 export class RateMeter {
   private windowBytes = 0;
@@ -32,5 +37,15 @@ export class RateMeter {
   /** The rate of the last closed window. */
   get rate(): number {
     return this.lastRate;
+  }
+
+  /** Nothing counted in this window nor the last: a tick would answer 0 again. */
+  get idle(): boolean {
+    return this.windowBytes === 0 && this.lastRate === 0;
+  }
+
+  /** Starts the window now, unless it holds bytes (those are measured from where they began). */
+  restart(): void {
+    if (this.windowBytes === 0) this.windowStart = this.now();
   }
 }

@@ -1,6 +1,8 @@
-import type { Metainfo } from '@seedbox/protocol';
+import type { Bitfield, Metainfo } from '@seedbox/protocol';
+import type { FileSelectionState } from './file-selection.js';
 import type { CloseReason } from './peer-connection.js';
 import type { PeerSession } from './peer-session.js';
+import type { TorrentCounters } from './torrent-counters.js';
 import type { RefusedRequest } from './upload-server.js';
 
 /** Where a torrent is in its life; the transitions are drawn in torrent.ts and docs/ARCHITECTURE.md. */
@@ -131,4 +133,80 @@ export function peerCounts(live: Iterable<PeerSession>): Pick<TorrentFigures, 'p
     if (s.upload.rate > 0) n.getting++;
   }
   return n;
+}
+
+/**
+ * The parts of a torrent its snapshot is made from that stay the same
+ * objects for the torrent's life (read in place: no allocation, no calls).
+ */
+export interface SnapshotParts {
+  meta: Metainfo;
+  have: Pick<Bitfield, 'isComplete'>;
+  selection: Pick<FileSelectionState, 'left' | 'wanted' | 'wantedLeft'>;
+  counters: TorrentCounters;
+  live: ReadonlySet<PeerSession>;
+}
+
+/**
+ * A torrent's snapshot, answered again while nothing in it changed: a
+ * torrent without peers (the thousands a seedbox seeds while no one asks)
+ * hands its consumers the very same object tick after tick, so they can
+ * tell nothing changed by identity (===), and nothing is built for it.
+ * Snapshots are never changed once made.
+ */
+export class SnapshotCache {
+  private cached: TorrentSnapshot | undefined;
+  /** What `cached` was made from that is replaced rather than changed: compared by identity. */
+  private last: object | undefined;
+  private checked: object | undefined;
+
+  constructor(private readonly parts: SnapshotParts) {}
+
+  /** The snapshot with the torrent's state now, and its check's progress (replaced, never changed, as a check goes). */
+  get(state: TorrentState, error: string | undefined, checked: { done: number; total: number }): TorrentSnapshot {
+    if (this.cached && this.holds(this.cached, state, error, checked)) return this.cached;
+    const { meta, have, selection, counters, live } = this.parts;
+    const last = counters.last;
+    this.cached = snapshotOf({
+      meta,
+      state,
+      error,
+      checked,
+      ...counters.totals(),
+      left: selection.left,
+      wanted: selection.wanted,
+      wantedLeft: selection.wantedLeft,
+      complete: have.isComplete,
+      done: selection.wantedLeft === 0,
+      ...peerCounts(live),
+      last,
+    });
+    this.last = last;
+    this.checked = checked;
+    return this.cached;
+  }
+
+  /**
+   * Whether `s` still holds: no peers (their counts change without a
+   * tick), the same closed tick and check progress, and the same state,
+   * pieces and totals (answers from the disk-writer, a file selection and
+   * adopted pieces change those with no peer and no tick). `done` follows
+   * from `wantedLeft`.
+   */
+  private holds(s: TorrentSnapshot, state: TorrentState, error: string | undefined, checked: object): boolean {
+    const { have, selection, counters, live } = this.parts;
+    return (
+      live.size === 0 &&
+      s.peers === 0 &&
+      this.last === counters.last &&
+      this.checked === checked &&
+      s.state === state &&
+      s.error === error &&
+      s.left === selection.left &&
+      s.wanted === selection.wanted &&
+      s.wantedLeft === selection.wantedLeft &&
+      s.complete === have.isComplete &&
+      counters.sameTotals(s)
+    );
+  }
 }

@@ -14,7 +14,7 @@ import { PeerList } from './peer-list.js';
 import { PeerSession, type BlockAnswer, type CloseReason, type PeerHandler, type SessionContext, type SessionRefusal } from './peer-session.js';
 import type { CheckOutcome, TorrentData, TorrentEvents, TorrentOptions } from './torrent-options.js';
 import { TorrentCounters } from './torrent-counters.js';
-import { peerCounts, snapshotOf, type TorrentSnapshot, type TorrentState } from './torrent-snapshot.js';
+import { SnapshotCache, type TorrentSnapshot, type TorrentState } from './torrent-snapshot.js';
 import { UploadServer, type RefusedRequest } from './upload-server.js';
 
 /**
@@ -66,6 +66,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   /** Which files are wanted, and the figures that follow (file-selection.ts). */
   private readonly selection: FileSelectionState;
   private readonly counters = new TorrentCounters();
+  private readonly figures: SnapshotCache;
   private stopping: Promise<void> | undefined;
 
   constructor(options: TorrentOptions) {
@@ -107,6 +108,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
         new PeerSession({ socket, context: this.context, handler: this, peer, ...openingOptions(how), timeouts: options.timeouts, pipeline: options.pipeline, bandwidth: paths }),
     });
     this.pex = new PeerExchange({ enabled: !meta.private, addPeers: (peers) => this.addPeers(peers), knownCount: () => this.peers.knownCount, now: this.now });
+    this.figures = new SnapshotCache({ meta, have: this.have, selection: this.selection, counters: this.counters, live: this.peers.live });
     // Listeners attach before the check reports anything.
     queueMicrotask(() => void this.check());
   }
@@ -190,7 +192,6 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
 
   /** The two sides of the trade, over the bitfield the check found. */
   private build(): void {
-    if (this.download && this.upload) this.counters.carry(this.download, this.upload);
     const download: DownloadScheduler = (this.download = new DownloadScheduler({
       infoHashHex: this.infoHashHex,
       geometry: this.geometry,
@@ -215,6 +216,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
       snubSeconds: this.o.snubSeconds,
       now: this.now,
     });
+    this.counters.attach(download, this.upload);
   }
 
   private activate(): void {
@@ -390,8 +392,10 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   admit(session: PeerSession): CloseReason | undefined {
     if (!this.active) return 'shutdown';
     const refused = this.peers.admit(session, this.context.localPeerId);
-    if (!refused) this.peers.opened(session);
-    return refused;
+    if (refused) return refused;
+    this.peers.opened(session);
+    this.counters.sessionOpened();
+    return undefined;
   }
 
   sessionClosed(session: PeerSession, reason: CloseReason, error: Error | undefined): void {
@@ -450,7 +454,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
    * will never have), and `completed` is sent once every piece is there.
    */
   transferTotals(): { uploaded: number; downloaded: number; left: number; complete: boolean } {
-    const { uploaded, downloaded } = this.counters.totals(this.download, this.upload);
+    const { uploaded, downloaded } = this.counters.totals();
     return { uploaded, downloaded, left: this.selection.left, complete: this.isComplete };
   }
 
@@ -458,31 +462,27 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
    * The clock, once a second: session timeouts and pipelines, the choker,
    * dialling, and closing this second's rate window. Figures are read with
    * snapshot(), which changes nothing.
+   *
+   * A torrent with no peers and nothing counted since the last tick (the
+   * thousands a seedbox seeds without anyone asking) skips all of it: a
+   * tick would change nothing. A download keeps its tick, which dials.
    */
   tick(): void {
+    if (this.peers.live.size === 0 && this.stateNow !== 'downloading' && this.counters.skipTick()) return;
     for (const s of [...this.peers.live]) s.tick();
     if (this.active && this.upload) this.upload.rechoke(this.peers.live, this.isDone);
     this.pex.tick(this.peers.live);
     this.dial();
-    this.counters.tick(this.download, this.upload);
+    this.counters.tick();
   }
 
-  /** The torrent's figures as of the last tick, and its state now. Side-effect free. */
+  /**
+   * The torrent's figures as of the last tick, and its state now. Side-effect
+   * free. While nothing in them changed (a torrent without peers), the same
+   * object as before (see SnapshotCache).
+   */
   snapshot(): TorrentSnapshot {
-    return snapshotOf({
-      meta: this.meta,
-      state: this.stateNow,
-      error: this.errorNow,
-      checked: this.checkedNow,
-      ...this.counters.totals(this.download, this.upload),
-      left: this.selection.left,
-      wanted: this.selection.wanted,
-      wantedLeft: this.selection.wantedLeft,
-      complete: this.isComplete,
-      done: this.isDone,
-      ...peerCounts(this.peers.live),
-      last: this.counters.last,
-    });
+    return this.figures.get(this.stateNow, this.errorNow, this.checkedNow);
   }
 
   /** Resolves when no piece is waiting for the disk-writer. */

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalFleetStore } from '@seedbox/cluster';
+import { addTotals, LocalFleetStore, ZERO_TOTALS, type FleetStore, type TorrentTotals } from '@seedbox/cluster';
 import { silentLogger } from '@seedbox/runtime';
 import { TotalsKeeper } from '../src/fleet/totals-keeper.js';
 import type { TorrentSnapshot } from '../src/torrent.js';
@@ -48,4 +48,112 @@ describe('TotalsKeeper', () => {
     expect(k.get(HEX)).toMatchObject({ downloaded: 550, activeMs: 0 });
     k.stop();
   });
+
+  it('hands time alone over every timeOnlyEveryMs, bytes and completion at the next flush, everything after stop()', async () => {
+    const store = new CountingStore();
+    let now = 0;
+    const k = new TotalsKeeper(store.asFleetStore(), silentLogger, { timeOnlyEveryMs: 300_000, now: () => now });
+    await k.start();
+    const hexes = Array.from({ length: 100 }, (_, i) => i.toString(16).padStart(40, '0'));
+    const tick = (uploaded: (i: number) => number = () => 0): void => {
+      now += 1000;
+      hexes.forEach((hex, i) => k.record(snap({ infoHash: hex, state: 'seeding', complete: true, uploaded: uploaded(i) }), now, true));
+    };
+    tick();
+    // Each one's completion is news.
+    await k.flush();
+    expect(store.calls).toBe(100);
+    // 100 seeds, nothing moving, a flush every 30 ticks as the runner does: nothing to write for 5 minutes.
+    for (let t = 1; t < 299; t++) {
+      tick();
+      if (t % 30 === 0) await k.flush();
+    }
+    expect(store.calls).toBe(100);
+    // The time is counted all along, for this process's own readers.
+    expect(k.get(hexes[0]!).seedingMs).toBe(298_000);
+    // One torrent uploads: its bytes (and its time with them) go at the next flush.
+    tick((i) => (i === 5 ? 1234 : 0));
+    await k.flush();
+    expect(store.calls).toBe(101);
+    expect(store.totals.get(hexes[5]!)).toMatchObject({ uploaded: 1234, seedingMs: 299_000 });
+    // Five minutes after their first unflushed second, the rest.
+    tick();
+    tick();
+    await k.flush();
+    expect(store.calls).toBe(200);
+    expect(store.totals.get(hexes[0]!)?.seedingMs).toBe(301_000);
+    // The last flush, after stop(), hands over whatever is left.
+    tick();
+    await k.flush();
+    expect(store.calls).toBe(200);
+    k.stop();
+    await k.flush();
+    expect(store.calls).toBe(300);
+    expect(store.totals.get(hexes[0]!)?.seedingMs).toBe(302_000);
+    expect(store.maxInFlight).toBeGreaterThan(1);
+  });
+
+  it('keeps a delta whose hand-over failed, and counts it once when it goes', async () => {
+    const store = new CountingStore();
+    const k = new TotalsKeeper(store.asFleetStore(), silentLogger);
+    await k.start();
+    k.record(snap({ uploaded: 100 }), 1_000, true);
+    store.failing = true;
+    await k.flush();
+    expect(k.get(HEX).uploaded).toBe(100);
+    k.record(snap({ uploaded: 150 }), 2_000, true);
+    store.failing = false;
+    await k.flush();
+    expect(store.totals.get(HEX)).toMatchObject({ uploaded: 150, activeMs: 1_000 });
+    expect(k.get(HEX).uploaded).toBe(150);
+  });
+
+  it('drops what a removed torrent had still to hand over', async () => {
+    const store = new CountingStore();
+    const k = new TotalsKeeper(store.asFleetStore(), silentLogger);
+    await k.start();
+    k.record(snap({ uploaded: 100 }), 1_000, true);
+    await k.flush();
+    k.record(snap({ uploaded: 300 }), 2_000, true);
+    store.remove(HEX);
+    await k.flush();
+    expect(store.totals.has(HEX)).toBe(false);
+    expect(k.get(HEX).uploaded).toBe(0);
+  });
 });
+
+/** A FleetStore's totals in memory, counting the hand-overs and how many run at once. */
+class CountingStore {
+  readonly totals = new Map<string, TorrentTotals>();
+  calls = 0;
+  maxInFlight = 0;
+  failing = false;
+  private inFlight = 0;
+  private listener: ((hex: string, t: TorrentTotals | undefined) => void) | undefined;
+
+  asFleetStore(): FleetStore {
+    return {
+      watchTotals: async (onChange: (hex: string, t: TorrentTotals | undefined) => void) => {
+        this.listener = onChange;
+        return () => (this.listener = undefined);
+      },
+      addTotals: async (hex: string, delta: TorrentTotals) => {
+        this.inFlight++;
+        this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+        await new Promise((r) => setImmediate(r));
+        this.inFlight--;
+        if (this.failing) throw new Error('the store is down');
+        this.calls++;
+        const next = addTotals(this.totals.get(hex) ?? ZERO_TOTALS, delta);
+        this.totals.set(hex, next);
+        this.listener?.(hex, next);
+        return next;
+      },
+    } as unknown as FleetStore;
+  }
+
+  remove(hex: string): void {
+    this.totals.delete(hex);
+    this.listener?.(hex, undefined);
+  }
+}

@@ -38,7 +38,8 @@ export function statsOf(x: TorrentSnapshot, time: number): TorrentStats {
 /** This worker's figures, once a tick, on `seedbox.stats.<worker>`. */
 export function publishFigures(nc: NatsConnection, workerId: string, t: EngineTick): void {
   try {
-    nc.publish(workerStatsSubject(workerId), WatchTorrentsResponse.encode({ stats: t.torrents.map((x) => statsOf(x, t.time)) }).finish());
+    // Every torrent this worker runs, each tick: a full message (`removed` is a WatchTorrents stream's).
+    nc.publish(workerStatsSubject(workerId), WatchTorrentsResponse.encode({ stats: t.torrents.map((x) => statsOf(x, t.time)), removed: [], full: true }).finish());
   } catch {
     // A closed connection during shutdown: nobody to tell.
   }
@@ -99,17 +100,32 @@ export function engineFigures(t: EngineTick | undefined): { torrents: number; do
 /** The figures of the one engine in this process: `seedbox serve`. */
 export class LocalStatsBoard implements StatsSource {
   private readonly listeners = new Set<(s: TorrentStatsView[]) => void>();
-  private latest = new Map<string, TorrentStatsView>();
+  /** Each torrent's view, with the snapshot it was made from and the last tick that had it. */
+  private readonly latest = new Map<string, { snap: TorrentSnapshot; view: TorrentStatsView; tick: number }>();
+  private ticks = 0;
 
   /**
    * Fed by the FleetRunner's ticks rather than the engine's: the runner
    * also ticks at once when a torrent completes, and the figures must say
    * so before the queue (which reads the same bitfield) starts the next
    * one, or a client would see two downloads at once for up to a second.
+   *
+   * An idle torrent hands the same snapshot tick after tick: its view is
+   * kept (only its time moves), so thousands of idle torrents cost a map
+   * lookup each.
    */
   record(t: EngineTick): void {
-    this.latest = new Map(t.torrents.map((x) => [x.infoHash, viewFromStats(statsOf(x, t.time))]));
-    const all = [...this.latest.values()];
+    const now = ++this.ticks;
+    for (const x of t.torrents) {
+      const had = this.latest.get(x.infoHash);
+      if (had?.snap === x) {
+        had.view.time = t.time;
+        had.tick = now;
+      } else this.latest.set(x.infoHash, { snap: x, view: viewFromStats(statsOf(x, t.time)), tick: now });
+    }
+    if (this.latest.size > t.torrents.length) for (const [hex, l] of this.latest) if (l.tick !== now) this.latest.delete(hex);
+    if (this.listeners.size === 0) return;
+    const all = Array.from(this.latest.values(), (l) => l.view);
     for (const l of [...this.listeners]) {
       try {
         l(all);
@@ -120,7 +136,7 @@ export class LocalStatsBoard implements StatsSource {
   }
 
   get(infoHashHex: string): TorrentStatsView | undefined {
-    return this.latest.get(infoHashHex);
+    return this.latest.get(infoHashHex)?.view;
   }
 
   onTick(listener: (s: TorrentStatsView[]) => void): () => void {

@@ -1,0 +1,232 @@
+/**
+ * Idle torrents cost nothing per tick (issue 20): a torrent with no peers
+ * skips its tick (no rate meter, no choker, no peer exchange) and answers
+ * the very snapshot it answered before, until something in it changes,
+ * with or without a tick. Counted in calls and by identity, not in time.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { Bitfield, encodeHandshake, encodeMessage, type Metainfo } from '@seedbox/protocol';
+import { Choker } from '../src/choker.js';
+import type { DownloadScheduler } from '../src/download-scheduler.js';
+import { Engine, type EngineTick } from '../src/engine.js';
+import { PeerExchange } from '../src/peer-exchange.js';
+import { RateMeter } from '../src/rate.js';
+import type { Torrent, TorrentState } from '../src/torrent.js';
+import { TorrentCounters } from '../src/torrent-counters.js';
+import type { UploadServer } from '../src/upload-server.js';
+import { memoryData } from './support/memory-data.js';
+import { metaFor } from './support/scripted-peer.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function engineOf(o: { tickMs: number; listen?: boolean }): Promise<Engine> {
+  const engine = new Engine({
+    sink: { writePiece: async () => ({ status: 'written', micros: 0 }) },
+    listen: o.listen ? { host: '127.0.0.1', port: 0 } : false,
+    tickMs: o.tickMs,
+    encryption: 'disable',
+  });
+  await engine.start();
+  cleanups.push(() => engine.stop());
+  return engine;
+}
+
+/** A small complete torrent, seeded from memory. */
+function addSeed(engine: Engine, i: number, have?: (pieceCount: number) => Bitfield): { torrent: Torrent; meta: Metainfo; data: Buffer } {
+  const data = randomBytes(16384 * 2 + i);
+  const meta = metaFor(data, 16384, `t${i}.bin`) as Metainfo;
+  const read = async (index: number, begin: number, length: number): Promise<Uint8Array> => data.subarray(index * 16384 + begin, index * 16384 + begin + length);
+  const torrent = engine.add(meta, { data: memoryData(meta.pieceCount, { have: have?.(meta.pieceCount) ?? Bitfield.full(meta.pieceCount), read }) });
+  return { torrent, meta, data };
+}
+
+function reachState(torrent: Torrent, state: TorrentState): Promise<void> {
+  if (torrent.state === state) return Promise.resolve();
+  return new Promise((resolve) => {
+    const on = (s: TorrentState): void => {
+      if (s !== state) return;
+      torrent.off('state', on);
+      resolve();
+    };
+    torrent.on('state', on);
+  });
+}
+
+function nextTicks(engine: Engine, n: number): Promise<EngineTick[]> {
+  const ticks: EngineTick[] = [];
+  return new Promise((resolve) => {
+    const on = (t: EngineTick): void => {
+      ticks.push(t);
+      if (ticks.length < n) return;
+      engine.off('tick', on);
+      resolve(ticks);
+    };
+    engine.on('tick', on);
+  });
+}
+
+describe('idle torrents', () => {
+  it('1,000 seeds with no peers: no timer of their own, no meter, choker or peer exchange runs, and every tick carries the same snapshots', async () => {
+    const engine = await engineOf({ tickMs: 10 });
+    const torrents = Array.from({ length: 1000 }, (_, i) => addSeed(engine, i).torrent);
+    await Promise.all(torrents.map((t) => reachState(t, 'seeding')));
+    // The ticks right after the check close the first windows.
+    await nextTicks(engine, 2);
+    const meters = vi.spyOn(RateMeter.prototype, 'tick');
+    const choker = vi.spyOn(Choker.prototype, 'decide');
+    const pex = vi.spyOn(PeerExchange.prototype, 'tick');
+    const ticks = await nextTicks(engine, 5);
+    expect(meters).not.toHaveBeenCalled();
+    expect(choker).not.toHaveBeenCalled();
+    expect(pex).not.toHaveBeenCalled();
+    for (const t of ticks) {
+      expect(t.torrents).toHaveLength(1000);
+      t.torrents.forEach((s, i) => expect(s).toBe(ticks[0]!.torrents[i]));
+    }
+    expect(ticks[0]!.torrents[7]).toMatchObject({ state: 'seeding', peers: 0, uploadRate: 0, complete: true, done: true, left: 0 });
+    // The engine's clock and a few of the test runner's: none per torrent.
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThan(20);
+  });
+
+  it('a new snapshot when what it shows changes without a tick or a peer: pause, files, adopted pieces, resume', async () => {
+    const engine = await engineOf({ tickMs: 60_000 });
+    const { torrent, meta } = addSeed(engine, 1, (n) => {
+      const partial = new Bitfield(n);
+      partial.set(0);
+      return partial;
+    });
+    await reachState(torrent, 'downloading');
+    torrent.pause();
+    const paused = torrent.snapshot();
+    expect(paused.state).toBe('paused');
+    torrent.tick();
+    torrent.tick();
+    expect(torrent.snapshot()).toBe(paused);
+
+    torrent.setFilePriorities(['skip']);
+    const skipped = torrent.snapshot();
+    expect(skipped).not.toBe(paused);
+    expect(skipped.wanted).toBe(0);
+    torrent.setFilePriorities(['normal']);
+    expect(torrent.snapshot().wanted).toBe(meta.totalLength);
+
+    // Another worker verified the rest (the fleet): ours to serve, paused or not.
+    torrent.adoptPieces(Bitfield.full(meta.pieceCount));
+    const adopted = torrent.snapshot();
+    expect(adopted).toMatchObject({ left: 0, complete: true, piecesVerified: meta.pieceCount - 1 });
+    torrent.resume();
+    expect(torrent.snapshot()).toMatchObject({ state: 'seeding' });
+    const seeding = torrent.snapshot();
+    torrent.tick();
+    expect(torrent.snapshot()).toBe(seeding);
+  });
+
+  it('wakes for a peer: it serves and its rate shows, then sleeps again once the peer is gone', async () => {
+    const engine = await engineOf({ tickMs: 60_000, listen: true });
+    const { torrent, meta } = addSeed(engine, 2);
+    await reachState(torrent, 'seeding');
+    torrent.tick();
+    const idle = torrent.snapshot();
+    const meters = vi.spyOn(RateMeter.prototype, 'tick');
+    torrent.tick();
+    expect(meters).not.toHaveBeenCalled();
+
+    const peer = connect({ host: '127.0.0.1', port: engine.listenPort! });
+    cleanups.push(() => void peer.destroy());
+    peer.on('error', () => {});
+    let received = 0;
+    peer.on('data', (d: Buffer) => (received += d.length));
+    await new Promise<void>((resolve) => peer.once('connect', resolve));
+    peer.write(encodeHandshake({ infoHash: meta.infoHash, peerId: new Uint8Array(20).fill(0xc3), fast: true, extended: false }));
+    for (let i = 0; i < 100 && torrent.sessionCount === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    peer.write(encodeMessage({ type: 'interested' }));
+    await new Promise((r) => setTimeout(r, 50));
+    peer.write(encodeMessage({ type: 'request', index: 1, begin: 0, length: 16384 }));
+    // Handshake, bitfield, unchoke and the block.
+    for (let i = 0; i < 200 && received < 68 + 16384; i++) await new Promise((r) => setTimeout(r, 10));
+    torrent.tick();
+    const busy = torrent.snapshot();
+    expect(busy).not.toBe(idle);
+    expect(busy).toMatchObject({ peers: 1, uploaded: 16384 });
+    expect(busy.uploadRate).toBeGreaterThan(0);
+    expect(torrent.snapshot()).not.toBe(busy); // a peer's counts change without a tick: never reused
+
+    peer.destroy();
+    for (let i = 0; i < 100 && torrent.sessionCount > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    torrent.tick(); // the close and the last bytes' window
+    torrent.tick(); // back to zero
+    const after = torrent.snapshot();
+    expect(after).toMatchObject({ peers: 0, uploadRate: 0, closed: {}, uploaded: 16384 });
+    meters.mockClear();
+    torrent.tick();
+    expect(meters).not.toHaveBeenCalled();
+    expect(torrent.snapshot()).toBe(after);
+  });
+});
+
+describe('TorrentCounters', () => {
+  /** The two sides as the counters read them, with meters on a clock the test moves. */
+  function sides(clock: { ms: number }): { download: DownloadScheduler; upload: UploadServer } {
+    const meter = (): RateMeter => new RateMeter(() => clock.ms);
+    return {
+      download: { meter: meter(), wasted: 0, verified: 0, failed: 0 } as unknown as DownloadScheduler,
+      upload: { meter: meter(), takeRefused: () => ({}) } as unknown as UploadServer,
+    };
+  }
+
+  it('after skipped ticks, the first rate is over the time since a session opened, not since the last tick that ran', () => {
+    const clock = { ms: 0 };
+    const { download, upload } = sides(clock);
+    const c = new TorrentCounters();
+    c.attach(download, upload);
+    c.tick();
+    expect(c.skipTick()).toBe(true);
+    clock.ms = 100_000; // an hour of skipped ticks, in effect
+    c.sessionOpened();
+    clock.ms += 500;
+    upload.meter.add(1000);
+    expect(c.skipTick()).toBe(false);
+    c.tick();
+    expect(c.last.uploadRate).toBe(2000);
+  });
+
+  it('skips a tick only once the last one closed at zero, with nothing counted since', () => {
+    const clock = { ms: 0 };
+    const { download, upload } = sides(clock);
+    const c = new TorrentCounters();
+    c.attach(download, upload);
+    download.meter.add(10);
+    expect(c.skipTick()).toBe(false);
+    clock.ms = 1000;
+    c.tick();
+    expect(c.last.downloadRate).toBe(10);
+    // The rate of 10 must be closed back to 0 by a tick that runs.
+    expect(c.skipTick()).toBe(false);
+    clock.ms = 2000;
+    c.tick();
+    expect(c.last.downloadRate).toBe(0);
+    expect(c.skipTick()).toBe(true);
+    const last = c.last;
+    expect(c.skipTick()).toBe(true);
+    expect(c.last).toBe(last);
+  });
+
+  it('keeps the totals of sides a recheck replaced', () => {
+    const clock = { ms: 0 };
+    const first = sides(clock);
+    const c = new TorrentCounters();
+    c.attach(first.download, first.upload);
+    first.download.meter.add(100);
+    first.upload.meter.add(7);
+    const second = sides(clock);
+    c.attach(second.download, second.upload);
+    second.download.meter.add(1);
+    expect(c.totals()).toMatchObject({ downloaded: 101, uploaded: 7 });
+  });
+});
