@@ -41,4 +41,23 @@ describe('EmbeddedTrackers', () => {
     await trackers.stop();
     expect(transport.calls.map((c) => c.params.event)).toEqual(['started', 'started', 'stopped', 'stopped']);
   });
+
+  it('a burst of joins, then of leaves, reads each member\'s figures a few times, not once per join (O(N²) at 2,000)', async () => {
+    const url = 'http://tracker.test/announce';
+    const transport = new FakeTransport().on(url, () => reply({ peers: [] }));
+    // A slow poll: only joins and leaves beat here.
+    const trackers = new EmbeddedTrackers({ peerId: new Uint8Array(20).fill(4), port: 6881, transport, localAddresses: () => [], pollMs: 60_000 });
+    let reads = 0;
+    const swarms = Array.from({ length: 2000 }, (_, i) => {
+      const infoHash = Buffer.alloc(20);
+      infoHash.writeUInt32BE(i + 1);
+      return trackers.join({ infoHash, infoHashHex: infoHash.toString('hex'), announce: [[url]] }, { totals: () => (reads++, { uploaded: 0, downloaded: 0, left: 5, complete: false }), peersFound: () => {} });
+    });
+    await waitFor(() => transport.calls.length === 2000);
+    expect(reads).toBeLessThanOrEqual(2 * 2000);
+    reads = 0;
+    await Promise.all(swarms.map((s) => s.leave()));
+    expect(reads).toBeLessThanOrEqual(2 * 2000);
+    await trackers.stop();
+  });
 });
