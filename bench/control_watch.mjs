@@ -21,7 +21,7 @@ export function controlClient(port) {
  * grows?) and the failures: their count and the first few, as the server
  * put them (code and details). Says how far it got every 10 s.
  */
-export async function addAll(rpc, files, { concurrency = 16, progress, stopped = () => false, deadline = Infinity } = {}) {
+export async function addAll(rpc, files, { concurrency = 16, batch = 0, progress, stopped = () => false, deadline = Infinity } = {}) {
   const errors = [];
   let failed = 0;
   let next = 0;
@@ -33,16 +33,23 @@ export async function addAll(rpc, files, { concurrency = 16, progress, stopped =
   const worker = async () => {
     // Stopped (Ctrl-C): the server is going away, and adds failing against it would only muddle the figures.
     while (next < files.length && !stopped() && performance.now() < deadline) {
-      const torrentFile = files[next++];
-      try {
-        await rpc('addTorrent', { torrentFile, paused: false });
-      } catch (e) {
+      const refused = (text) => {
         failed++;
-        const text = `${grpc.status[e.code] ?? e.code}: ${e.details ?? e.message}`;
         if (errors.length < 5 && !errors.includes(text)) errors.push(text);
+      };
+      // One AddTorrent per file, or (batch > 0) AddTorrents of `batch` files, as `seedbox add` sends them.
+      const take = files.slice(next, next + Math.max(1, batch));
+      next += take.length;
+      try {
+        if (batch > 0) {
+          const r = await rpc('addTorrents', { torrents: take.map((torrentFile) => ({ torrentFile, paused: false })) });
+          for (const x of r.results) if (x.failure) refused(`${grpc.status[x.failure.code] ?? x.failure.code}: ${x.failure.message}`);
+        } else await rpc('addTorrent', { torrentFile: take[0], paused: false });
+      } catch (e) {
+        for (let i = 0; i < take.length; i++) refused(`${grpc.status[e.code] ?? e.code}: ${e.details ?? e.message}`);
       }
       const now = performance.now();
-      if (++answered % tenth === 0) marks.push(now);
+      for (let i = 0; i < take.length; i++) if (++answered % tenth === 0) marks.push(now);
       if (now - said >= 10_000) {
         said = now;
         progress?.(`${answered}/${files.length} added after ${((now - t0) / 1000).toFixed(0)} s${failed ? ` (${failed} failed)` : ''}`);

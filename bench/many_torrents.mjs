@@ -135,7 +135,7 @@ const CLIENTS = {
   },
 };
 
-export async function manyTorrentsScenario(h, { count, idleS, timeoutS, subnet, clients }) {
+export async function manyTorrentsScenario(h, { count, idleS, timeoutS, subnet, clients, addBatch = 100 }) {
   const name = `many-torrents-${count}`;
   const dir = h.scenarioDir(name);
   const ns = h.netns(subnet);
@@ -171,7 +171,7 @@ export async function manyTorrentsScenario(h, { count, idleS, timeoutS, subnet, 
       mkdirSync(d, { recursive: true });
     }
     try {
-      results[client] = await runClient(h, CLIENTS[client], { tag: `[${name}] [${client}]`, out, logDir, files, count, idleS, timeoutS, ourAnnounces, totalBytes: set.totalBytes });
+      results[client] = await runClient(h, CLIENTS[client], { tag: `[${name}] [${client}]`, out, logDir, files, count, idleS, timeoutS, addBatch, ourAnnounces, totalBytes: set.totalBytes });
     } catch (e) {
       results[client] = { error: String(e.message ?? e).split('\n').slice(0, 3).join(' ') };
       h.log(`[${name}] [${client}] failed: ${results[client].error}`);
@@ -181,7 +181,7 @@ export async function manyTorrentsScenario(h, { count, idleS, timeoutS, subnet, 
   return { scenario: 'many-torrents', torrents: count, dataMiB: round(set.totalBytes / 1024 / 1024, 1), idleSeconds: idleS, seedSeconds: round(seedSeconds, 1), clients: results };
 }
 
-async function runClient(h, make, { tag, out, logDir, files, count, idleS, timeoutS, ourAnnounces, totalBytes }) {
+async function runClient(h, make, { tag, out, logDir, files, count, idleS, timeoutS, addBatch, ourAnnounces, totalBytes }) {
   const say = (s) => h.log(`${tag} ${s}`);
   const target = await make(h, { out, logDir });
   // What the process read to start with nothing (its own code, mostly): the restart's reads are set against it.
@@ -198,7 +198,7 @@ async function runClient(h, make, { tag, out, logDir, files, count, idleS, timeo
     const annAtAdd = await ourAnnounces();
     const metricAtAdd = await metricAnnounces(target.metricsPort());
     const t0 = performance.now();
-    r.adds = await addAll(c.rpc, files, { progress: say, stopped: h.isStopping, deadline: t0 + timeoutS * 1000 });
+    r.adds = await addAll(c.rpc, files, { ...(addBatch > 0 ? { batch: addBatch, concurrency: 2 } : {}), progress: say, stopped: h.isStopping, deadline: t0 + timeoutS * 1000 });
     h.checkStopping();
     if (r.adds.capped) say(`ADDS STOPPED at --timeout-s ${timeoutS}: ${r.adds.count} of ${count} added; what follows is for those`);
     say(

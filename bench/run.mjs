@@ -7,7 +7,7 @@
 // prints medians, CPU time, peak RSS and each client's time relative to ours.
 //
 //   npm run bench -- [--scenario NAME] [--runs N] [--size-mib N] [--json] [--clients a,b] [--cap-s N] [--baseline DIR]
-//                   [--torrents N] [--idle-s N] [--timeout-s N]   (many-torrents)
+//                   [--torrents N] [--idle-s N] [--timeout-s N] [--add-batch N]   (many-torrents; --add-batch 0: one AddTorrent per file, 16 in flight)
 //
 // Scenarios: leech-1g, seed-1g, four-leeches (one seed, four leeches at
 // once), small-files (10,000 files of 1-200 KiB), slow-link (the seed's link
@@ -59,6 +59,7 @@ const { values: args } = parseArgs({
     // "all seeding" is waited for (then it reports how many were).
     torrents: { type: 'string', default: '10000' },
     'idle-s': { type: 'string', default: '60' },
+    'add-batch': { type: 'string', default: '100' },
     'timeout-s': { type: 'string', default: '900' },
     // Another checkout of seedbox, built (e.g. a `git worktree` of the commit
     // before a change): its CLI runs as the client `seedbox-baseline`, in
@@ -954,6 +955,7 @@ const SCENARIOS = {
       count: Number(args.torrents),
       idleS: Number(args['idle-s']),
       timeoutS: Number(args['timeout-s']),
+      addBatch: Number(args['add-batch']),
       subnet: 236,
       clients: (args.clients ?? 'seedbox,seedbox-distributed').split(','),
     });
