@@ -84,7 +84,13 @@ export function follow(client) {
   let lastError;
   const open = () => {
     if (closed) return;
-    call = client.watchTorrents({ infoHashes: [], changesOnly: true });
+    try {
+      call = client.watchTorrents({ infoHashes: [], changesOnly: true });
+    } catch (e) {
+      // The client was closed under us (Ctrl-C, the end of the run): nothing more to follow.
+      lastError = e.message;
+      return;
+    }
     call.on('data', (m) => {
       if (m.full) {
         latest.clear();

@@ -154,7 +154,7 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
       },
     });
     const reannounces = serveReannounces(nc, (hex) => client.reannounce(hex));
-    const gauge = setInterval(() => m.announcers.set(client.list().length), 1000);
+    const gauge = setInterval(() => m.announcers.set(client.announcerCount), 1000);
     gauge.unref();
 
     onShutdown('announce stopped', async () => {
