@@ -92,8 +92,11 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
         }
         workers.add(workerId);
       }
+      if (unregistered.size === 0) return;
+      // A set, not a scan of the list per torrent: both may hold thousands while the registry is read.
+      const now = new Set(listed.map((t) => t.infoHash.toLowerCase()));
       for (const [hex, workers] of unregistered) {
-        if (!workers.has(workerId) || listed.some((t) => t.infoHash.toLowerCase() === hex)) continue;
+        if (!workers.has(workerId) || now.has(hex)) continue;
         workers.delete(workerId);
         if (workers.size === 0) {
           unregistered.delete(hex);

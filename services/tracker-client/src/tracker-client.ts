@@ -121,7 +121,11 @@ export class TrackerClient {
     for (const url of tiers.skipped) {
       this.warn({ kind: 'unusable-url', infoHashHex: hex, url, message: `'${url}' is not an http, https or udp tracker; skipped` });
     }
-    for (const workerId of this.workers.keys()) this.sync(workerId);
+    // Only this torrent: a pass over every worker's every torrent per add made adding N torrents O(N²).
+    for (const worker of this.workers.values()) {
+      const stats = worker.torrents.get(hex);
+      if (stats) this.syncOne(worker, hex, stats);
+    }
     this.syncDht([hex]);
   }
 
@@ -276,31 +280,34 @@ export class TrackerClient {
   private sync(workerId: string): void {
     const worker = this.workers.get(workerId);
     if (!worker) return;
-    for (const [hex, stats] of worker.torrents) {
-      const torrent = this.torrents.get(hex);
-      if (!torrent) continue; // not (yet) ours to announce; addTorrent() picks it up
-      const id = entryId(hex, workerId);
-      let entry = this.announcers.get(id);
-      if (!entry) {
-        // A worker (re)starting a torrent knows no peers yet: peers sent
-        // before (to it before a pause, or to another worker) go out again.
-        this.feed.forget(hex);
-        entry = this.createEntry(hex, torrent, worker);
-        this.announcers.set(id, entry);
-        let set = this.byTorrent.get(hex);
-        if (!set) this.byTorrent.set(hex, (set = new Set()));
-        set.add(entry);
-        entry.announcer.start();
-      }
-      const complete = stats.complete ?? stats.left === 0;
-      if (!complete) entry.sawIncomplete = true;
-      else if (entry.sawIncomplete && !entry.completedSent) {
-        entry.completedSent = true;
-        entry.announcer.completed();
-      }
-    }
+    for (const [hex, stats] of worker.torrents) this.syncOne(worker, hex, stats);
     for (const e of [...this.announcers.values()]) {
       if (e.workerId === workerId && !worker.torrents.has(e.infoHashHex)) void this.stopEntry(e);
+    }
+  }
+
+  /** One torrent of a worker's last heartbeat: its announcer started, `completed` sent when it came complete. */
+  private syncOne(worker: WorkerState, hex: string, stats: WorkerTorrentStats): void {
+    const torrent = this.torrents.get(hex);
+    if (!torrent) return; // not (yet) ours to announce; addTorrent() picks it up
+    const id = entryId(hex, worker.identity.workerId);
+    let entry = this.announcers.get(id);
+    if (!entry) {
+      // A worker (re)starting a torrent knows no peers yet: peers sent
+      // before (to it before a pause, or to another worker) go out again.
+      this.feed.forget(hex);
+      entry = this.createEntry(hex, torrent, worker);
+      this.announcers.set(id, entry);
+      let set = this.byTorrent.get(hex);
+      if (!set) this.byTorrent.set(hex, (set = new Set()));
+      set.add(entry);
+      entry.announcer.start();
+    }
+    const complete = stats.complete ?? stats.left === 0;
+    if (!complete) entry.sawIncomplete = true;
+    else if (entry.sawIncomplete && !entry.completedSent) {
+      entry.completedSent = true;
+      entry.announcer.completed();
     }
   }
 
