@@ -88,11 +88,11 @@ describe('FleetRunner at 10,000 torrents', () => {
     await h.runner.settled();
     const snapshots = vi.spyOn(h.engine, 'snapshot');
     for (const t of [...h.engine.torrents.values()].slice(0, 1000)) t.emit('complete');
-    await sleep(300);
+    await sleep(600);
     expect(snapshots).toHaveBeenCalledTimes(1);
     // A later completion has a tick of its own.
     h.engine.torrents.get(hexes[2000]!)!.emit('complete');
-    await sleep(300);
+    await sleep(600);
     expect(snapshots).toHaveBeenCalledTimes(2);
     snapshots.mockRestore();
   }, 60_000);

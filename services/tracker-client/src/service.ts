@@ -140,7 +140,7 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
             peerId: hb.peerId,
             port: hb.listenPort,
             ...(hb.announceHost !== '' ? { host: hb.announceHost } : {}),
-            torrents: Object.fromEntries(hb.torrents.map((t) => [t.infoHash, { uploaded: t.uploaded, downloaded: t.downloaded, left: t.left, complete: t.complete }])),
+            torrents: new Map(hb.torrents.map((t) => [t.infoHash, { uploaded: t.uploaded, downloaded: t.downloaded, left: t.left, complete: t.complete }])),
           });
         } catch (e) {
           // A malformed heartbeat is one worker's problem: log it, keep serving the others.

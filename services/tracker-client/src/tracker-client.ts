@@ -152,9 +152,10 @@ export class TrackerClient {
   heartbeat(hb: WorkerHeartbeat): void {
     this.assertOpen();
     const identity = checkIdentity(hb);
-    const torrents = new Map<string, WorkerTorrentStats>(
-      (hb.torrents instanceof Map ? [...hb.torrents] : Object.entries(hb.torrents)).map(([hex, s]) => [hex.toLowerCase(), s]),
-    );
+    // Once a second per worker with every torrent it runs: one map, filled in one pass.
+    const torrents = new Map<string, WorkerTorrentStats>();
+    if (hb.torrents instanceof Map) for (const [hex, st] of hb.torrents as ReadonlyMap<string, WorkerTorrentStats>) torrents.set(hex.toLowerCase(), st);
+    else for (const hex in hb.torrents) torrents.set(hex.toLowerCase(), (hb.torrents as Readonly<Record<string, WorkerTorrentStats>>)[hex]!);
     const existing = this.workers.get(identity.workerId);
     if (existing && !sameIdentity(existing.identity, identity)) {
       // A restarted worker with a new port or peer id is a different peer
@@ -165,7 +166,14 @@ export class TrackerClient {
     this.workers.set(identity.workerId, { identity, key, torrents, lastSeen: this.now() });
     this.own.changed();
     this.sync(identity.workerId);
-    this.syncDht(existing ? new Set([...existing.torrents.keys(), ...torrents.keys()]) : torrents.keys());
+    // The DHT needs to hear of the torrents this worker started or stopped serving (all, for a new identity).
+    if (!existing || !sameIdentity(existing.identity, identity)) this.syncDht(existing ? new Set([...existing.torrents.keys(), ...torrents.keys()]) : torrents.keys());
+    else {
+      const changed: string[] = [];
+      for (const hex of torrents.keys()) if (!existing.torrents.has(hex)) changed.push(hex);
+      for (const hex of existing.torrents.keys()) if (!torrents.has(hex)) changed.push(hex);
+      if (changed.length > 0) this.syncDht(changed);
+    }
   }
 
   /** A worker left (or its heartbeats expired): `stopped` for all its torrents. */
@@ -281,9 +289,9 @@ export class TrackerClient {
     const worker = this.workers.get(workerId);
     if (!worker) return;
     for (const [hex, stats] of worker.torrents) this.syncOne(worker, hex, stats);
-    for (const e of [...this.announcers.values()]) {
-      if (e.workerId === workerId && !worker.torrents.has(e.infoHashHex)) void this.stopEntry(e);
-    }
+    const gone: AnnouncerEntry[] = [];
+    for (const e of this.announcers.values()) if (e.workerId === workerId && !worker.torrents.has(e.infoHashHex)) gone.push(e);
+    for (const e of gone) void this.stopEntry(e);
   }
 
   /** One torrent of a worker's last heartbeat: its announcer started, `completed` sent when it came complete. */

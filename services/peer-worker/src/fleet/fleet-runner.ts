@@ -94,8 +94,8 @@ export interface FleetRunnerOptions {
 
 /** Totals go to the store this often (ticks), and when a torrent stops here. */
 const TOTALS_EVERY_TICKS = 30;
-/** A completion ticks early, after this long, so that a burst of them makes one tick, not one each. */
-const EARLY_TICK_MS = 100;
+/** A completion ticks early, after this long, so that a burst of them makes one tick, not one each (a tick is a heartbeat of every torrent to the tracker-client). */
+const EARLY_TICK_MS = 250;
 
 /** What the runner's sync has done so far: with nothing changing, none of it grows. */
 export interface SyncFigures {
