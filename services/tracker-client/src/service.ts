@@ -129,10 +129,21 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
       (key, err) => log.warn('bad registry entry', { key, error: err }),
     );
 
-    const heartbeats = nc.subscribe(WORKER_HEARTBEAT, {
-      callback: (_err, msg) => {
+    // A heartbeat lists every torrent its worker runs, so only a worker's
+    // latest one matters: those that arrive while one is being handled
+    // replace each other, and a tracker-client behind (10,000 torrents, a
+    // heartbeat per completion burst) skips the stale ones instead of
+    // queueing them (it once grew to 3 GiB doing so).
+    const latestBeat = new Map<string, Uint8Array>();
+    let unkeyed = 0;
+    let beatsScheduled = false;
+    const handleBeats = (): void => {
+      beatsScheduled = false;
+      const beats = [...latestBeat.values()];
+      latestBeat.clear();
+      for (const data of beats) {
         try {
-          const hb = WorkerHeartbeat.decode(msg.data);
+          const hb = WorkerHeartbeat.decode(data);
           // Trackers first: the heartbeat then starts their announcers.
           noteUnregistered(hb.workerId, hb.torrents);
           client.heartbeat({
@@ -145,6 +156,16 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
         } catch (e) {
           // A malformed heartbeat is one worker's problem: log it, keep serving the others.
           log.warn('bad heartbeat', { error: e as Error });
+        }
+      }
+    };
+    const heartbeats = nc.subscribe(WORKER_HEARTBEAT, {
+      callback: (_err, msg) => {
+        // Keyed by subject when a worker's id is in it, else by the message: one per worker either way.
+        latestBeat.set(workerOfBeat(msg.data) ?? `\0${++unkeyed}`, msg.data);
+        if (!beatsScheduled) {
+          beatsScheduled = true;
+          setImmediate(handleBeats);
         }
       },
     });
@@ -184,3 +205,23 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
     };
   },
 };
+
+/**
+ * The worker id of an encoded WorkerHeartbeat, read without decoding the
+ * rest (thousands of torrents): field 1, which the encoder writes first.
+ * Undefined when it is not there first; the caller then keeps the beat.
+ */
+export function workerOfBeat(data: Uint8Array): string | undefined {
+  if (data.length < 2 || data[0] !== 0x0a) return undefined;
+  let len = 0;
+  let at = 1;
+  for (let shift = 0; at < data.length && shift < 21; shift += 7) {
+    const b = data[at++]!;
+    len |= (b & 0x7f) << shift;
+    if (b < 0x80) {
+      if (at + len > data.length) return undefined;
+      return Buffer.from(data.buffer, data.byteOffset + at, len).toString('utf8');
+    }
+  }
+  return undefined;
+}
