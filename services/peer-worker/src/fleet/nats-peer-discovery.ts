@@ -63,7 +63,7 @@ export class NatsPeerDiscovery implements PeerDiscovery {
     this.joined.get(hex)?.peers.unsubscribe();
     this.joined.set(hex, entry);
     // Now rather than at the next tick: the announce is what brings the first peers.
-    this.heartbeat();
+    this.heartbeatSoon();
     return {
       requestPeers: () => this.publish(PEERS_WANTED, new TextEncoder().encode(hex)),
       leave: async () => {
@@ -71,13 +71,32 @@ export class NatsPeerDiscovery implements PeerDiscovery {
         this.joined.delete(hex);
         peers.unsubscribe();
         // The tracker-client stops the announcer (`stopped`) when a heartbeat no longer lists it.
-        this.heartbeat();
+        this.heartbeatSoon();
       },
     };
   }
 
+  private soon: NodeJS.Immediate | undefined;
+
+  /**
+   * A heartbeat on the next turn of the event loop, one for every join and
+   * leave until then. A heartbeat lists every torrent, so one per join made
+   * adding 10,000 torrents send gigabytes (10 MB/s of heartbeats, which the
+   * tracker-client could not keep up with).
+   */
+  private heartbeatSoon(): void {
+    this.soon ??= setImmediate(() => {
+      this.soon = undefined;
+      this.heartbeat();
+    });
+  }
+
   /** Tells the tracker-client where this worker is, with its figures in every swarm it joined. */
   heartbeat(): void {
+    if (this.soon) {
+      clearImmediate(this.soon);
+      this.soon = undefined;
+    }
     if (this.closed) return;
     const { announce, workerId, peerId } = this.o;
     const torrents = [...this.joined.values()].map(({ swarm, member }) => ({
