@@ -25,6 +25,9 @@ export interface NatsPeerDiscoveryOptions {
   log: Logger;
 }
 
+/** How long a join or leave waits for others to share its heartbeat: the first announce is this much later. */
+export const JOIN_BEAT_MS = 200;
+
 interface Joined {
   swarm: SwarmInfo;
   member: SwarmMember;
@@ -76,25 +79,26 @@ export class NatsPeerDiscovery implements PeerDiscovery {
     };
   }
 
-  private soon: NodeJS.Immediate | undefined;
+  private soon: NodeJS.Timeout | undefined;
 
   /**
-   * A heartbeat on the next turn of the event loop, one for every join and
-   * leave until then. A heartbeat lists every torrent, so one per join made
-   * adding 10,000 torrents send gigabytes (10 MB/s of heartbeats, which the
-   * tracker-client could not keep up with).
+   * A heartbeat JOIN_BEAT_MS from now, one for every join and leave until
+   * then. A heartbeat lists every torrent, so one per join made adding
+   * 10,000 torrents send gigabytes (10 MB/s of heartbeats, which the
+   * tracker-client could not keep up with); torrents join as their checks
+   * end, each in a turn of its own, so a turn is not enough to group them.
    */
   private heartbeatSoon(): void {
-    this.soon ??= setImmediate(() => {
+    this.soon ??= setTimeout(() => {
       this.soon = undefined;
       this.heartbeat();
-    });
+    }, JOIN_BEAT_MS);
   }
 
   /** Tells the tracker-client where this worker is, with its figures in every swarm it joined. */
   heartbeat(): void {
     if (this.soon) {
-      clearImmediate(this.soon);
+      clearTimeout(this.soon);
       this.soon = undefined;
     }
     if (this.closed) return;
