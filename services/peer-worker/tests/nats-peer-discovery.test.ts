@@ -30,7 +30,7 @@ describe('NatsPeerDiscovery heartbeats', () => {
     function join(i: number): ReturnType<NatsPeerDiscovery['join']> {
       const infoHash = Buffer.alloc(20);
       infoHash.writeUInt32BE(i + 1);
-      return d.join({ infoHash, infoHashHex: infoHash.toString('hex'), announce: [['http://t.test/announce']], private: false }, { totals: () => ({ uploaded: 0, downloaded: 0, left: 1 }), peersFound: () => {} });
+      return d.join({ infoHash, infoHashHex: infoHash.toString('hex'), announce: [['http://t.test/announce']], private: false }, { totals: () => ({ uploaded: 0, downloaded: 0, left: 1, complete: false }), peersFound: () => {} });
     }
     await new Promise((r) => setTimeout(r, JOIN_BEAT_MS + 50));
     expect(beats).toEqual([1000]);

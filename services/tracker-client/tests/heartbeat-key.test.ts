@@ -11,7 +11,7 @@ describe('workerOfBeat', () => {
   const beat = (workerId: string, n = 3): Uint8Array =>
     WorkerHeartbeat.encode({
       workerId,
-      peerId: new Uint8Array(20),
+      peerId: Buffer.alloc(20),
       announceHost: '',
       listenPort: 6881,
       timeMs: 1,
