@@ -130,7 +130,7 @@ describe.skipIf(!lt.available || !aria2.available || !webtorrent.available)('see
     // All three were connected at the end, and blocks came from more than
     // one of them. (Which ones depends on who unchokes first: a seed may
     // still be choking us when the last block arrives.)
-    const sources = d.jsonLines.at(-1)!.sources as Record<string, number>;
+    const sources = d.jsonLines.findLast((x) => 'done' in x)!.sources as Record<string, number>;
     for (const p of peers) expect(Object.keys(sources), `${p.name} was not connected`).toContain(`${p.host}:${p.port}`);
     expect(Object.values(sources).filter((b) => b > 0).length, JSON.stringify(sources)).toBeGreaterThanOrEqual(2);
   }, 120_000);
@@ -217,7 +217,7 @@ describe.skipIf(!lt.available)('endgame against real peers', () => {
     const d = await download;
     await expectIdentical(big, out, d);
     expect(Date.now() - started).toBeLessThan(15_000);
-    const sources = d.jsonLines.at(-1)!.sources as Record<string, number>;
+    const sources = d.jsonLines.findLast((x) => 'done' in x)!.sources as Record<string, number>;
     expect(sources[`127.0.0.1:${slow.port}`], 'the slow seed was never asked').toBeDefined();
   }, 60_000);
 });
