@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { credentials, Metadata, Server, ServerCredentials, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Server, ServerCredentials, status, type ClientReadableStream } from '@grpc/grpc-js';
+import { call, callError } from './support/grpc-call.js';
 import { encodeBencode, parseMetainfo } from '@seedbox/protocol';
 import {
   SeedboxControlClient,
@@ -30,19 +31,6 @@ import { MemoryControlBackend } from '../../../test/support/memory-control-backe
 function torrentFile(name: string, pieces = 1): Buffer {
   const hashes = Buffer.concat(Array.from({ length: pieces }, (_, i) => createHash('sha1').update(`${name} ${i}`).digest()));
   return Buffer.from(encodeBencode({ announce: 'http://t.example/announce', info: { length: 16384 * pieces, name, 'piece length': 16384, pieces: hashes } }));
-}
-
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
-function call<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<Res> {
-  return new Promise((resolve, reject) => method(request, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))));
-}
-async function callError<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<ServiceError> {
-  try {
-    await call(method, request);
-  } catch (e) {
-    return e as ServiceError;
-  }
-  throw new Error('the call succeeded; expected an error status');
 }
 
 async function until(pred: () => boolean, what: string, ms = 5000): Promise<void> {

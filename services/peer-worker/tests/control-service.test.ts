@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentials, Metadata, Server, ServerCredentials, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Server, ServerCredentials, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { call, callError } from './support/grpc-call.js';
 import { parseMetainfo, type MetainfoError } from '@seedbox/protocol';
 import {
   AddTorrentRequest,
@@ -50,22 +51,6 @@ async function startService(backend: ControlBackend, options?: ControlServiceOpt
       server.forceShutdown();
     },
   };
-}
-
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
-
-/** A unary call as a promise, with a deadline so a hung server fails the test instead of the timeout. */
-function call<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<Res> {
-  return new Promise((resolve, reject) => method(request, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))));
-}
-
-async function callError<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<ServiceError> {
-  try {
-    await call(method, request);
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('the call succeeded; expected an error status');
 }
 
 function api(client: SeedboxControlClient) {

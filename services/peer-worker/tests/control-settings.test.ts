@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentials, Metadata, Server, ServerCredentials, status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Server, ServerCredentials, status } from '@grpc/grpc-js';
+import { call, callError } from './support/grpc-call.js';
 import { parseMetainfo } from '@seedbox/protocol';
 import {
   AddTorrentRequest,
@@ -35,21 +36,6 @@ const MULTI_HASH = parseMetainfo(MULTI).infoHashHex;
 const PADDED = fixture('libtorrent-padded.torrent');
 const PADDED_META = parseMetainfo(PADDED);
 const UNKNOWN_HASH = '0123456789abcdef0123456789abcdef01234567';
-
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
-
-function call<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<Res> {
-  return new Promise((resolve, reject) => method(request, new Metadata(), { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res))));
-}
-
-async function callError<Req, Res>(method: Unary<Req, Res>, request: Req): Promise<ServiceError> {
-  try {
-    await call(method, request);
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('the call succeeded; expected an error status');
-}
 
 describe('control service settings', () => {
   const backend = new MemoryControlBackend('/srv/data');
