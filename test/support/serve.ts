@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ListTorrentsResponse, SeedboxControlClient, Torrent } from '@seedbox/proto';
 import { call, controlClient } from './fleet.js';
@@ -20,6 +21,8 @@ export interface Serve {
 
 /** Starts serve on `dataDir` (its log beside it) and waits until it is ready; with `--token T` among `extra`, the client carries it. */
 export async function startServe(dataDir: string, extra: string[] = [], logName = 'serve'): Promise<Serve> {
+  // The log goes beside the data folder, which serve creates: its parent must be there first.
+  mkdirSync(join(dataDir, '..'), { recursive: true });
   const grpcPort = await freePort();
   const metricsPort = await freePort();
   const listenPort = await freePort();

@@ -278,7 +278,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // In the swarm while trading; out of it (trackers hear `stopped`) while paused or in error.
     torrent.on('state', (state) => {
       if (state === 'downloading' || state === 'seeding') this.join(entry);
-      else if (state !== 'checking') this.leave(entry);
+      else if (state !== 'checking') this.track(this.leave(entry));
     });
     return torrent;
   }
@@ -290,6 +290,14 @@ export class Engine extends EventEmitter<EngineEvents> {
   private join(entry: Entry): void {
     if (entry.swarm || !this.discoveryNow) return;
     entry.swarm = this.discoveryNow.join(entry.info, this.member(entry.torrent));
+  }
+
+  /** Leaves under way that no caller waits for (see remove). */
+  private readonly leaving = new Set<Promise<void>>();
+
+  private track(left: Promise<void>): void {
+    const p = left.catch(() => {}).finally(() => this.leaving.delete(p));
+    this.leaving.add(p);
   }
 
   private leave(entry: Entry): Promise<void> {
@@ -387,7 +395,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     const entry = this.entries.get(infoHashHex);
     if (!entry) return false;
     this.entries.delete(infoHashHex);
-    await Promise.all([this.leave(entry), entry.torrent.stop()]);
+    // Not awaited: leaving may wait for discovery's next beat (the last
+    // figures go with `stopped`), and a torrent closed to be reopened (a
+    // new save folder) is unknown to incoming peers until it is added again.
+    // stop() waits for what is still leaving.
+    this.track(this.leave(entry));
+    await entry.torrent.stop();
     return true;
   }
 
@@ -426,6 +439,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       const all = [...this.entries.values()];
       this.entries.clear();
       await Promise.all(all.map((e) => Promise.all([this.leave(e), e.torrent.stop()])));
+      await Promise.all(this.leaving);
       await this.listener?.close();
     })();
     return this.stopping;

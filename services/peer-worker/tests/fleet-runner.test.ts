@@ -75,6 +75,20 @@ describe('FleetRunner', () => {
     expect([...h.engine.torrents.get(a!)!.have.setIndices()]).toEqual([0, 2]);
   });
 
+  it("hands a tick's verified pieces to the fleet's bitfield before its figures go out, so a reader that sees them finds the pieces too", async () => {
+    const store = await openStore();
+    const [a] = await register(store, 1);
+    const seen: (number | undefined)[] = [];
+    const h = await startRunner(store, cleanups, { onTick: () => seen.push(h.runner.doneBytes(a!)) });
+    await until(() => h.engine.torrents.has(a!), 'the run');
+    const run = h.engine.torrents.get(a!)!;
+    run.verify(0);
+    run.verify(3);
+    h.engine.tick();
+    await until(() => seen.length === 1, 'the figures');
+    expect(seen).toEqual([16384 + 16384 - 100]);
+  });
+
   it("makes a few passes for 1,000 torrents' entries and bitfields, each torrent reconciled once, not a pass over all per event", async () => {
     const store = await openStore();
     await register(store, 1000, { complete: true });

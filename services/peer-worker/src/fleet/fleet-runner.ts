@@ -123,6 +123,9 @@ export class FleetRunner implements FleetView {
   /** Torrents whose move (by this worker) or rule action is under way. */
   private readonly busy = new Set<string>();
   private ticks = 0;
+  /** Ticks seen, and the last whose figures went out (see tick). */
+  private tickSeq = 0;
+  private publishedSeq = 0;
   private readonly magnets: MagnetOwner;
   /** This process's SEEDBOX_ENCRYPTION: what the engine goes back to while the config sets none. */
   private readonly ownEncryption: EncryptionPolicy;
@@ -354,8 +357,16 @@ export class FleetRunner implements FleetView {
   }
 
   private tick(t: EngineTick): void {
-    this.o.onTick?.(t);
-    void this.runs.flush();
+    // The figures go out once the tick's verified pieces are in the fleet's
+    // bitfield: a reader that sees a torrent seeding then finds its pieces
+    // (each file's bytes) there too. A tick whose flush ends after a later
+    // tick's has nothing newer to say, and is dropped.
+    const seq = ++this.tickSeq;
+    void this.runs.flush().then(() => {
+      if (this.stopped || seq < this.publishedSeq) return;
+      this.publishedSeq = seq;
+      this.o.onTick?.(t);
+    });
     const me = this.o.workerId;
     for (const s of t.torrents) {
       const owned = this.sync.owner(s.infoHash) === me;
