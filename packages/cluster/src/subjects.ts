@@ -21,8 +21,15 @@ export const PEERS_WANTED = 'seedbox.tracker.peers-wanted';
 export const TRACKER_REANNOUNCE = 'seedbox.tracker.reannounce';
 /** A control API asks for a torrent's connected peers (body: the hex info hash); every worker running it answers with its own. */
 export const WORKER_PEERS = 'seedbox.worker.peers';
-/** Each peer-worker, once a second: who it is and its totals per torrent (for announces). */
+/** Each peer-worker, every few seconds (and at start): who it is and its totals in every torrent it runs (for announces). */
 export const WORKER_HEARTBEAT = 'seedbox.worker.heartbeat';
+/**
+ * Each peer-worker, once a second between its full heartbeats: only the
+ * torrents joined, changed or gone since its last one. Not under
+ * WORKER_HEARTBEAT's name, so that a tracker-client that knows only full
+ * heartbeats (one older, during a rolling upgrade) never sees these.
+ */
+export const WORKER_HEARTBEAT_CHANGES = 'seedbox.worker.heartbeat.changes';
 /** Each peer-worker, once a second: its per-torrent figures (for the control API's list and watch). */
 export const workerStatsSubject = (workerId: string): string => `seedbox.stats.${subjectToken(workerId)}`;
 export const WORKER_STATS_ALL = 'seedbox.stats.*';

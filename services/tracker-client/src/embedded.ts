@@ -11,7 +11,11 @@ import { TrackerClient, type TrackerClientOptions, type WorkerTorrentStats } fro
  * every torrent the engine joins to it. It runs the very TrackerClient the
  * fleet runs; the "heartbeat" is a poll of the joined torrents' figures
  * once a second instead of a NATS message, so both modes share every line
- * of announce logic.
+ * of announce logic. As in the fleet, a beat hands the client only the
+ * torrents that joined, left or whose figures changed (heartbeatChanges):
+ * with 10,000 idle torrents, a record of all of them and a walk of every
+ * announcer each second was a quarter of serve's idle CPU. A full
+ * heartbeat goes only first, and if the client ever loses track of us.
  *
  * It has the shape of the peer-worker's PeerDiscovery (join, canFind),
  * which the engine takes; the types are written here again so that this
@@ -54,12 +58,30 @@ export const EMBEDDED_WORKER_ID = 'embedded';
 /** How long a join or leave waits for others to share its beat: the first announce is this much later. */
 const JOIN_BEAT_MS = 200;
 
+/**
+ * A joined member and the figures the client last had from it, kept as
+ * plain fields: comparing them with its totals each beat allocates nothing.
+ */
+interface Joined {
+  member: EmbeddedMember;
+  /** Whether the client has had any figures from it yet (false: it joins at the next beat). */
+  sent: boolean;
+  uploaded: number;
+  downloaded: number;
+  left: number;
+  complete: boolean;
+}
+
 export class EmbeddedTrackers {
   readonly client: TrackerClient;
   /** The DHT node and its swarms, when asked for. */
   readonly dht: DhtPeerSource | undefined;
   private readonly o: EmbeddedTrackersOptions;
-  private readonly members = new Map<string, EmbeddedMember>();
+  private readonly members = new Map<string, Joined>();
+  /** Left since the last beat: the next one tells the client. */
+  private readonly gone = new Set<string>();
+  /** The client knows our worker (a full heartbeat went): beats may send only what changed. */
+  private established = false;
   private readonly timer: NodeJS.Timeout;
   private stopping: Promise<void> | undefined;
 
@@ -70,7 +92,7 @@ export class EmbeddedTrackers {
     this.client = new TrackerClient({
       ...clientOptions,
       ...(this.dht ? { dht: this.dht.swarms } : {}),
-      peerFeed: { peersFound: (hex, peers) => this.members.get(hex)?.peersFound(peers) },
+      peerFeed: { peersFound: (hex, peers) => this.members.get(hex)?.member.peersFound(peers) },
     });
     this.timer = setInterval(() => this.beat(), pollMs);
   }
@@ -84,7 +106,9 @@ export class EmbeddedTrackers {
   /** Announces `swarm` with the member's figures (`started` now), and gives it the peers found. */
   join(swarm: EmbeddedSwarm, member: EmbeddedMember): { requestPeers(): void; leave(): Promise<void> } {
     const hex = swarm.infoHashHex;
-    this.members.set(hex, member);
+    const joined: Joined = { member, sent: false, uploaded: 0, downloaded: 0, left: 0, complete: false };
+    this.members.set(hex, joined);
+    this.gone.delete(hex);
     const { announceToAllTiers, announceToAllTrackers } = swarm;
     this.client.addTorrent({
       infoHash: swarm.infoHash,
@@ -99,11 +123,13 @@ export class EmbeddedTrackers {
       requestPeers: () => this.client.requestPeers(hex),
       leave: () => {
         left ??= (async () => {
-          if (this.members.get(hex) !== member) return;
+          if (this.members.get(hex) !== joined) return;
           // The last figures go with `stopped`: the announcer keeps those of the last heartbeat.
           await this.beatSoon();
-          if (this.members.get(hex) !== member) return;
+          if (this.members.get(hex) !== joined) return;
           this.members.delete(hex);
+          // The worker's list drops it at the next beat; until then stopEntry() still reads its last figures there.
+          this.gone.add(hex);
           // A torrent leaves when it pauses too: what its trackers said last stays on show.
           await this.client.removeTorrent(hex, { keepStatus: true });
         })();
@@ -142,18 +168,55 @@ export class EmbeddedTrackers {
     return this.soon;
   }
 
+  /**
+   * Hands the client the members that joined or whose figures changed, and
+   * those that left. Reading each member's totals is the one thing left
+   * that costs O(members) (the engine has no cheaper way to say a figure
+   * moved): four numbers compared, nothing kept.
+   */
   private beat(): void {
     if (this.stopping) return;
-    const torrents: Record<string, WorkerTorrentStats> = {};
-    for (const [hex, m] of this.members) {
-      try {
-        torrents[hex] = m.totals();
-      } catch (e) {
-        // This one is skipped this time; announces keep its last figures meanwhile.
-        this.o.onWarning?.({ kind: 'all-failed', infoHashHex: hex, message: `reading the figures failed: ${String(e)}`, error: e as Error });
-      }
+    if (!this.established) return this.fullBeat();
+    const changed = new Map<string, WorkerTorrentStats>();
+    for (const [hex, j] of this.members) {
+      const t = this.read(hex, j);
+      if (t === undefined) continue;
+      if (j.sent && t.uploaded === j.uploaded && t.downloaded === j.downloaded && t.left === j.left && t.complete === j.complete) continue;
+      remember(j, t);
+      changed.set(hex, t);
     }
-    this.client.heartbeat({ workerId: EMBEDDED_WORKER_ID, peerId: this.o.peerId, port: this.o.port, ...(this.o.host !== undefined ? { host: this.o.host } : {}), torrents });
+    const verdict = this.client.heartbeatChanges({ ...this.identity(), torrents: changed, gone: this.gone });
+    this.gone.clear();
+    // Only if the client dropped our worker (workerTimeoutMs, with the loop blocked past it): tell it everything again.
+    if (verdict !== 'applied') this.fullBeat();
+  }
+
+  /** Every member's figures: establishes our worker with the client. */
+  private fullBeat(): void {
+    const torrents = new Map<string, WorkerTorrentStats>();
+    for (const [hex, j] of this.members) {
+      const t = this.read(hex, j);
+      if (t === undefined) continue;
+      remember(j, t);
+      torrents.set(hex, t);
+    }
+    this.gone.clear();
+    this.client.heartbeat({ ...this.identity(), torrents });
+    this.established = true;
+  }
+
+  private read(hex: string, j: Joined): (WorkerTorrentStats & { complete: boolean }) | undefined {
+    try {
+      return j.member.totals();
+    } catch (e) {
+      // This one is skipped this time; announces keep its last figures meanwhile.
+      this.o.onWarning?.({ kind: 'all-failed', infoHashHex: hex, message: `reading the figures failed: ${String(e)}`, error: e as Error });
+      return undefined;
+    }
+  }
+
+  private identity(): { workerId: string; peerId: Uint8Array; port: number; host?: string } {
+    return { workerId: EMBEDDED_WORKER_ID, peerId: this.o.peerId, port: this.o.port, ...(this.o.host !== undefined ? { host: this.o.host } : {}) };
   }
 
   /** `stopped` to the trackers of every torrent still joined (bounded by timing.stopTimeoutMs), then closes the sockets. */
@@ -162,6 +225,14 @@ export class EmbeddedTrackers {
     this.stopping ??= Promise.all([this.client.stop(), this.dht?.stop()]).then(() => undefined);
     return this.stopping;
   }
+}
+
+function remember(j: Joined, t: WorkerTorrentStats & { complete: boolean }): void {
+  j.sent = true;
+  j.uploaded = t.uploaded;
+  j.downloaded = t.downloaded;
+  j.left = t.left;
+  j.complete = t.complete;
 }
 
 export type { AnnounceSuccess, TrackerWarning };

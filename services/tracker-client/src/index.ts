@@ -4,9 +4,11 @@
  */
 export {
   TrackerClient,
+  type ChangesVerdict,
   type TrackerClientOptions,
   type TrackerTorrent,
   type WorkerHeartbeat,
+  type WorkerHeartbeatChanges,
   type WorkerIdentity,
   type WorkerTorrentStats,
 } from './tracker-client.js';

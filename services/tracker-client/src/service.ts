@@ -1,19 +1,24 @@
 import { parseMagnet, parseMetainfo } from '@seedbox/protocol';
-import { FleetState, peersSubject, PEERS_WANTED, serveReannounces, WORKER_HEARTBEAT, type ServiceDefinition } from '@seedbox/cluster';
-import { PeersFound, WorkerHeartbeat } from '@seedbox/proto';
+import { FleetState, peersSubject, PEERS_WANTED, serveReannounces, type ServiceDefinition } from '@seedbox/cluster';
+import { PeersFound, WorkerHeartbeat, type WorkerTorrent } from '@seedbox/proto';
 import { createTrackerClientMetrics, listenOrExplain, settingOrExplain, trackerClientOptions } from '@seedbox/runtime';
 import { DhtPeerSource, parseDhtBootstrap } from './dht-peer-source.js';
+import { clientBeat, HeartbeatInbox, watchWorkerHeartbeats, type BeatKind } from './heartbeat-inbox.js';
 import { TrackerClient } from './tracker-client.js';
 import { TrackerStatusWriter } from './tracker-status-writer.js';
 
+export { workerOfBeat } from './heartbeat-inbox.js';
+
 /**
  * The tracker-client process: announces every registered torrent for every
- * peer-worker that runs it, as that worker (from its heartbeats on
- * `seedbox.worker.heartbeat`), and publishes the peers found on
- * `seedbox.peers.<infohash>`, where the workers running the torrent listen.
+ * peer-worker that runs it, as that worker (from its heartbeats: a full one
+ * every few seconds on `seedbox.worker.heartbeat`, what changed each second
+ * between on `seedbox.worker.heartbeat.changes`), and publishes the peers
+ * found on `seedbox.peers.<infohash>`, where the workers running the
+ * torrent listen.
  *
- * It keeps no state of its own: after a restart the next heartbeats (one a
- * second) and the registry bring it back to where it was, announcing
+ * It keeps no state of its own: after a restart each worker's next full
+ * heartbeat and the registry bring it back to where it was, announcing
  * `started` again, which trackers take as a refresh.
  *
  * What each tracker last answered goes to the `seedbox_trackers` bucket
@@ -66,8 +71,9 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
 
     /**
      * Torrents known only from heartbeats, with the trackers they carried:
-     * magnet links a worker is resolving. Forgotten once no heartbeat lists
-     * them and the registry has not taken them over.
+     * magnet links a worker is resolving. Forgotten once no worker runs
+     * them (gone from its partial heartbeat, or missing from its full one)
+     * and the registry has not taken them over.
      */
     const unregistered = new Map<string, Set<string>>();
     const registered = new Set<string>();
@@ -78,7 +84,8 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
      * again with the entry's trackers, or it would never be announced.
      */
     const trackerless = new Set<string>();
-    const noteUnregistered = (workerId: string, listed: { infoHash: string; trackers: string[] }[]): void => {
+    /** Torrents a worker lists (all of them, or those joined or changed): those in no registry are added with their trackers. */
+    const noteListed = (workerId: string, listed: { infoHash: string; trackers: string[] }[]): void => {
       for (const t of listed) {
         const hex = t.infoHash.toLowerCase();
         // A magnet link without trackers can still be found on the DHT.
@@ -92,18 +99,22 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
         }
         workers.add(workerId);
       }
+    };
+    /** Torrents a worker no longer runs: one in no registry is forgotten once no worker runs it. */
+    const noteDropped = (workerId: string, hex: string): void => {
+      const workers = unregistered.get(hex);
+      if (!workers?.delete(workerId) || workers.size > 0) return;
+      unregistered.delete(hex);
+      trackerless.delete(hex);
+      if (!registered.has(hex)) void client.removeTorrent(hex);
+    };
+    /** A full heartbeat: what it does not list, the worker no longer runs. */
+    const noteUnregistered = (workerId: string, listed: WorkerTorrent[]): void => {
+      noteListed(workerId, listed);
       if (unregistered.size === 0) return;
       // A set, not a scan of the list per torrent: both may hold thousands while the registry is read.
       const now = new Set(listed.map((t) => t.infoHash.toLowerCase()));
-      for (const [hex, workers] of unregistered) {
-        if (!workers.has(workerId) || now.has(hex)) continue;
-        workers.delete(workerId);
-        if (workers.size === 0) {
-          unregistered.delete(hex);
-          trackerless.delete(hex);
-          if (!registered.has(hex)) void client.removeTorrent(hex);
-        }
-      }
+      for (const [hex, workers] of [...unregistered]) if (workers.has(workerId) && !now.has(hex)) noteDropped(workerId, hex);
     };
 
     const stopWatch = await state.watchTorrents(
@@ -129,46 +140,27 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
       (key, err) => log.warn('bad registry entry', { key, error: err }),
     );
 
-    // A heartbeat lists every torrent its worker runs, so only a worker's
-    // latest one matters: those that arrive while one is being handled
-    // replace each other, and a tracker-client behind (10,000 torrents, a
-    // heartbeat per completion burst) skips the stale ones instead of
-    // queueing them (it once grew to 3 GiB doing so).
-    const latestBeat = new Map<string, Uint8Array>();
-    let unkeyed = 0;
-    let beatsScheduled = false;
-    const handleBeats = (): void => {
-      beatsScheduled = false;
-      const beats = [...latestBeat.values()];
-      latestBeat.clear();
-      for (const data of beats) {
-        try {
-          const hb = WorkerHeartbeat.decode(data);
+    const handleBeat = (kind: BeatKind, data: Uint8Array): void => {
+      try {
+        const hb = WorkerHeartbeat.decode(data);
+        const beat = clientBeat(hb);
+        if (kind === 'full') {
           // Trackers first: the heartbeat then starts their announcers.
           noteUnregistered(hb.workerId, hb.torrents);
-          client.heartbeat({
-            workerId: hb.workerId,
-            peerId: hb.peerId,
-            port: hb.listenPort,
-            ...(hb.announceHost !== '' ? { host: hb.announceHost } : {}),
-            torrents: new Map(hb.torrents.map((t) => [t.infoHash, { uploaded: t.uploaded, downloaded: t.downloaded, left: t.left, complete: t.complete }])),
-          });
-        } catch (e) {
-          // A malformed heartbeat is one worker's problem: log it, keep serving the others.
-          log.warn('bad heartbeat', { error: e as Error });
+          client.heartbeat(beat);
+          return;
         }
+        noteListed(hb.workerId, hb.torrents);
+        const verdict = client.heartbeatChanges(beat);
+        // Not applied: the worker's next full heartbeat says what it runs.
+        if (verdict === 'applied') for (const hex of hb.gone) noteDropped(hb.workerId, hex.toLowerCase());
+        else log.debug('heartbeat changes skipped until the next full heartbeat', { worker: hb.workerId, seq: hb.seq, verdict });
+      } catch (e) {
+        // A malformed heartbeat is one worker's problem: log it, keep serving the others.
+        log.warn('bad heartbeat', { error: e as Error });
       }
     };
-    const heartbeats = nc.subscribe(WORKER_HEARTBEAT, {
-      callback: (_err, msg) => {
-        // Keyed by subject when a worker's id is in it, else by the message: one per worker either way.
-        latestBeat.set(workerOfBeat(msg.data) ?? `\0${++unkeyed}`, msg.data);
-        if (!beatsScheduled) {
-          beatsScheduled = true;
-          setImmediate(handleBeats);
-        }
-      },
-    });
+    const heartbeats = watchWorkerHeartbeats(nc, new HeartbeatInbox(handleBeat));
     // The fleet's DHT switch (the web UI, either web API), over this process's SEEDBOX_DHT.
     const stopConfig = dht ? await state.watchConfig((c) => client.setDhtEnabled(c.dht ?? config.dht)) : undefined;
     const wanted = nc.subscribe(PEERS_WANTED, {
@@ -205,23 +197,3 @@ export const trackerClientService: ServiceDefinition<typeof trackerClientOptions
     };
   },
 };
-
-/**
- * The worker id of an encoded WorkerHeartbeat, read without decoding the
- * rest (thousands of torrents): field 1, which the encoder writes first.
- * Undefined when it is not there first; the caller then keeps the beat.
- */
-export function workerOfBeat(data: Uint8Array): string | undefined {
-  if (data.length < 2 || data[0] !== 0x0a) return undefined;
-  let len = 0;
-  let at = 1;
-  for (let shift = 0; at < data.length && shift < 21; shift += 7) {
-    const b = data[at++]!;
-    len |= (b & 0x7f) << shift;
-    if (b < 0x80) {
-      if (at + len > data.length) return undefined;
-      return Buffer.from(data.buffer, data.byteOffset + at, len).toString('utf8');
-    }
-  }
-  return undefined;
-}

@@ -21,10 +21,33 @@ export interface WorkerTorrentStats {
   complete?: boolean;
 }
 
+export type TorrentStatsList = ReadonlyMap<string, WorkerTorrentStats> | Readonly<Record<string, WorkerTorrentStats>>;
+
+/** A full heartbeat: it (re)establishes the worker. */
 export interface WorkerHeartbeat extends WorkerIdentity {
   /** Every torrent the worker serves, by hex info hash. */
-  torrents: ReadonlyMap<string, WorkerTorrentStats> | Readonly<Record<string, WorkerTorrentStats>>;
+  torrents: TorrentStatsList;
+  /** Where the worker's heartbeats stand: changes that follow must carry seq + 1, + 2... */
+  seq?: number;
 }
+
+/** A partial heartbeat: only what changed since the worker's last one (TrackerClient.heartbeatChanges). */
+export interface WorkerHeartbeatChanges extends WorkerIdentity {
+  /** The torrents that joined or whose figures changed, by hex info hash, with their figures now. */
+  torrents: TorrentStatsList;
+  /** The torrents the worker no longer serves. */
+  gone?: Iterable<string>;
+  /** Its place among the worker's heartbeats; omitted by a caller that hands them over in order itself (in one process). */
+  seq?: number;
+}
+
+/**
+ * What became of a partial heartbeat: applied; stale (its seq is at or
+ * below one already applied: a full that came after it covers it); or
+ * out of step (an unknown worker, another identity, or a heartbeat missed
+ * in between): only the worker's next full heartbeat brings it back.
+ */
+export type ChangesVerdict = 'applied' | 'stale' | 'out-of-step';
 
 /** The torrent's own policy (announceToAllTiers...) wins over the client's. */
 export interface TrackerTorrent extends AnnouncePolicy {
@@ -87,6 +110,10 @@ export interface WorkerState {
   key: number;
   torrents: Map<string, WorkerTorrentStats>;
   lastSeen: number;
+  /** The seq of the last heartbeat applied (undefined: the last full carried none). */
+  seq: number | undefined;
+  /** False once a partial heartbeat could not be applied: the following ones are ignored until a full one. */
+  inStep: boolean;
 }
 
 export interface AnnouncerEntry {

@@ -8,7 +8,7 @@ import { OwnWorkers } from './own-workers.js';
 import { FilteringPeerFeed } from './peer-feed.js';
 import { Scraper, type ScrapeTarget } from './scraper.js';
 import { TrackerHolds } from './tracker-backoff.js';
-import type { AnnouncerEntry, TorrentState, TrackerClientOptions, TrackerTorrent, WorkerHeartbeat, WorkerState, WorkerTorrentStats } from './tracker-client-types.js';
+import type { AnnouncerEntry, ChangesVerdict, TorrentState, TrackerClientOptions, TrackerTorrent, WorkerHeartbeat, WorkerHeartbeatChanges, WorkerState, WorkerTorrentStats } from './tracker-client-types.js';
 import { TrackerGate } from './tracker-gate.js';
 import { TrackerStatusBook } from './tracker-status-book.js';
 import { TrackerTiers } from './tiers.js';
@@ -16,7 +16,8 @@ import { NetworkTrackerTransport, type TrackerTransport } from './transport.js';
 import { checkIdentity, defaultLocalAddresses, sameIdentity, type WorkerIdentity } from './worker-identity.js';
 
 export type { WorkerIdentity };
-export type { TrackerClientOptions, TrackerTorrent, WorkerHeartbeat, WorkerTorrentStats } from './tracker-client-types.js';
+import { changesVerdict, statsMap } from './worker-beats.js';
+export type { ChangesVerdict, TrackerClientOptions, TrackerTorrent, WorkerHeartbeat, WorkerHeartbeatChanges, WorkerTorrentStats } from './tracker-client-types.js';
 
 /**
  * The tracker-client service core: announces every torrent for every
@@ -26,9 +27,11 @@ export type { TrackerClientOptions, TrackerTorrent, WorkerHeartbeat, WorkerTorre
  * its port), so an announce is made per (torrent, worker): a torrent seeded
  * by N workers appears in the tracker as N peers, each reachable. Workers
  * tell us who they are and how far along they are through heartbeats (in
- * embedded mode, a poll of the in-process worker); each heartbeat starts the
- * announcers of the torrents it lists, stops those it no longer lists, and
- * notices a download finishing (`completed`).
+ * embedded mode, a poll of the in-process worker); a full heartbeat starts
+ * the announcers of the torrents it lists, stops those it no longer lists,
+ * and notices a download finishing (`completed`). Between full ones a
+ * worker sends only what changed (heartbeatChanges), so an idle worker
+ * with 10,000 torrents costs next to nothing a second.
  *
  * Peers found by any worker's announce are peers of the torrent: they go to
  * the PeerFeed once, through a FilteringPeerFeed that drops our own workers
@@ -145,17 +148,17 @@ export class TrackerClient {
   }
 
   /**
-   * A worker's heartbeat. Throws TrackerError TRACKER_BAD_FIELD for an
-   * identity that cannot be announced (a peer id that is not 20 bytes, port
-   * 0, a host that is no address); nothing is changed then.
+   * A worker's full heartbeat: every torrent it serves, so the announcers
+   * of those it does not list stop. It (re)establishes the worker: its
+   * identity, and the seq that its partial heartbeats follow. Throws
+   * TrackerError TRACKER_BAD_FIELD for an identity that cannot be announced
+   * (a peer id that is not 20 bytes, port 0, a host that is no address);
+   * nothing is changed then.
    */
   heartbeat(hb: WorkerHeartbeat): void {
     this.assertOpen();
     const identity = checkIdentity(hb);
-    // Once a second per worker with every torrent it runs: one map, filled in one pass.
-    const torrents = new Map<string, WorkerTorrentStats>();
-    if (hb.torrents instanceof Map) for (const [hex, st] of hb.torrents as ReadonlyMap<string, WorkerTorrentStats>) torrents.set(hex.toLowerCase(), st);
-    else for (const hex in hb.torrents) torrents.set(hex.toLowerCase(), (hb.torrents as Readonly<Record<string, WorkerTorrentStats>>)[hex]!);
+    const torrents = statsMap(hb.torrents);
     const existing = this.workers.get(identity.workerId);
     if (existing && !sameIdentity(existing.identity, identity)) {
       // A restarted worker with a new port or peer id is a different peer
@@ -163,7 +166,7 @@ export class TrackerClient {
       for (const e of [...this.announcers.values()]) if (e.workerId === identity.workerId) void this.stopEntry(e);
     }
     const key = existing && sameIdentity(existing.identity, identity) ? existing.key : randomInt(0, 0x1_0000_0000);
-    this.workers.set(identity.workerId, { identity, key, torrents, lastSeen: this.now() });
+    this.workers.set(identity.workerId, { identity, key, torrents, lastSeen: this.now(), seq: hb.seq, inStep: true });
     this.own.changed();
     this.sync(identity.workerId);
     // The DHT needs to hear of the torrents this worker started or stopped serving (all, for a new identity).
@@ -174,6 +177,47 @@ export class TrackerClient {
       for (const hex of existing.torrents.keys()) if (!torrents.has(hex)) changed.push(hex);
       if (changed.length > 0) this.syncDht(changed);
     }
+  }
+
+  /**
+   * A worker's partial heartbeat: the torrents that joined or whose figures
+   * changed, and those gone, since its last heartbeat. Costs O(what it
+   * lists): the others' announcers are not looked at. It counts as a sign
+   * of life whenever it comes from the worker's known identity, even when
+   * it cannot be applied. A worker unknown here, under another identity
+   * (it restarted: its full heartbeat says so), or out of step (see
+   * changesVerdict) is left as it is until its next full heartbeat.
+   * Throws as heartbeat() does for a bad identity.
+   */
+  heartbeatChanges(ch: WorkerHeartbeatChanges): ChangesVerdict {
+    this.assertOpen();
+    const identity = checkIdentity(ch);
+    const worker = this.workers.get(identity.workerId);
+    if (!worker || !sameIdentity(worker.identity, identity)) return 'out-of-step';
+    worker.lastSeen = this.now();
+    const verdict = changesVerdict(worker, ch.seq);
+    if (verdict !== 'applied') {
+      if (verdict === 'out-of-step') worker.inStep = false;
+      return verdict;
+    }
+    if (ch.seq !== undefined) worker.seq = ch.seq;
+    const joinedOrLeft: string[] = [];
+    for (const listed of ch.gone ?? []) {
+      const hex = listed.toLowerCase();
+      if (!worker.torrents.has(hex)) continue;
+      // Stopped before it leaves the map: `stopped` carries the worker's last figures (stopEntry).
+      const entry = this.announcers.get(entryId(hex, identity.workerId));
+      if (entry) void this.stopEntry(entry);
+      worker.torrents.delete(hex);
+      joinedOrLeft.push(hex);
+    }
+    for (const [hex, stats] of statsMap(ch.torrents)) {
+      if (!worker.torrents.has(hex)) joinedOrLeft.push(hex);
+      worker.torrents.set(hex, stats);
+      this.syncOne(worker, hex, stats);
+    }
+    if (joinedOrLeft.length > 0) this.syncDht(joinedOrLeft);
+    return 'applied';
   }
 
   /** A worker left (or its heartbeats expired): `stopped` for all its torrents. */

@@ -66,6 +66,18 @@ describe('the DHT in the TrackerClient', () => {
     expect(swarms.events).toEqual([`join aa 6001`, `ports aa 6001,6002`, `ports aa 6002`, `leave aa`]);
   });
 
+  it('hears from partial heartbeats of joins and leaves only, not of figures that moved', () => {
+    const { swarms, client } = setup();
+    client.addTorrent({ infoHash: hashA, announce: [] });
+    client.heartbeat({ workerId: 'w1', peerId: id(1), port: 6001, seq: 1, torrents: {} });
+    client.heartbeat({ workerId: 'w2', peerId: id(2), port: 6002, seq: 1, torrents: { [hexA]: stats } });
+    client.heartbeatChanges({ workerId: 'w1', peerId: id(1), port: 6001, seq: 2, torrents: { [hexA]: stats } });
+    client.heartbeatChanges({ workerId: 'w1', peerId: id(1), port: 6001, seq: 3, torrents: { [hexA]: { ...stats, uploaded: 5 } } });
+    client.heartbeatChanges({ workerId: 'w2', peerId: id(2), port: 6002, seq: 2, torrents: {}, gone: [hexA] });
+    client.heartbeatChanges({ workerId: 'w1', peerId: id(1), port: 6001, seq: 4, torrents: {}, gone: [hexA] });
+    expect(swarms.events).toEqual([`join aa 6002`, `ports aa 6001,6002`, `ports aa 6001`, `leave aa`]);
+  });
+
   it('never puts a private torrent on the DHT (BEP 27)', () => {
     const { swarms, client } = setup();
     client.addTorrent({ infoHash: hashP, announce: [['http://t.test/announce']], private: true });

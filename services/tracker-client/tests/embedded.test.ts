@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { EmbeddedTrackers } from '../src/embedded.js';
+import type { WorkerHeartbeatChanges } from '../src/tracker-client.js';
 import { FakeTransport, reply, waitFor } from './support/fake-transport.js';
 
 describe('EmbeddedTrackers', () => {
@@ -58,6 +59,45 @@ describe('EmbeddedTrackers', () => {
     reads = 0;
     await Promise.all(swarms.map((s) => s.leave()));
     expect(reads).toBeLessThanOrEqual(2 * 2000);
+    await trackers.stop();
+  });
+
+  it('with 10,000 idle members, a beat hands the client no torrent, then only the one that moved or left; a full heartbeat goes once', async () => {
+    const trackers = new EmbeddedTrackers({ peerId: new Uint8Array(20).fill(4), port: 6881, transport: new FakeTransport(), localAddresses: () => [], pollMs: 20, onWarning: () => {} });
+    const client = trackers.client;
+    const fulls = vi.spyOn(client, 'heartbeat');
+    const changes: { listed: string[]; gone: string[] }[] = [];
+    const apply = client.heartbeatChanges.bind(client);
+    // Recorded as handed over: the caller empties its set of gone torrents afterwards.
+    vi.spyOn(client, 'heartbeatChanges').mockImplementation((ch: WorkerHeartbeatChanges) => {
+      changes.push({ listed: [...(ch.torrents instanceof Map ? ch.torrents.keys() : Object.keys(ch.torrents))], gone: [...(ch.gone ?? [])] });
+      return apply(ch);
+    });
+    const idle = () => ({ uploaded: 0, downloaded: 0, left: 0, complete: true });
+    const busy = { uploaded: 0, downloaded: 0, left: 0, complete: true };
+    const hexes: string[] = [];
+    const swarms = Array.from({ length: 10_001 }, (_, i) => {
+      const infoHash = Buffer.alloc(20);
+      infoHash.writeUInt32BE(i + 1);
+      hexes.push(infoHash.toString('hex'));
+      // No trackers: what is counted is what the client is handed, not announces.
+      return trackers.join({ infoHash, infoHashHex: hexes[i]!, announce: [] }, { totals: i === 10_000 ? () => ({ ...busy }) : idle, peersFound: () => {} });
+    });
+    await waitFor(() => client.announcerCount === 10_001, 5000, 'every member handed over');
+    const at = changes.length;
+    await waitFor(() => changes.length >= at + 5, 5000, 'idle beats');
+    expect(changes.slice(at).every((c) => c.listed.length === 0 && c.gone.length === 0)).toBe(true);
+
+    busy.uploaded = 16_384;
+    await waitFor(() => changes.some((c) => c.listed.length > 0), 5000, 'the moved member handed over');
+    expect(changes.filter((c) => c.listed.length > 0).map((c) => c.listed)).toEqual([[hexes[10_000]]]);
+
+    await swarms[3]!.leave();
+    await waitFor(() => changes.some((c) => c.gone.length > 0), 5000, 'the member that left handed over');
+    expect(changes.filter((c) => c.gone.length > 0).map((c) => c.gone)).toEqual([[hexes[3]]]);
+    expect(client.announcerCount).toBe(10_000);
+    // The first beat established the worker; none since needed the whole list.
+    expect(fulls).toHaveBeenCalledTimes(1);
     await trackers.stop();
   });
 });

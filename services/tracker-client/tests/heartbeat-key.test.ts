@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { WorkerHeartbeat } from '@seedbox/proto';
-import { workerOfBeat } from '../src/service.js';
+import { workerOfBeat } from '../src/heartbeat-inbox.js';
 
 /**
- * The tracker-client keeps only each worker's latest heartbeat (they list
- * every torrent: thousands), keyed by the worker id read from the encoded
- * bytes without decoding the rest.
+ * The tracker-client keeps only each worker's latest full heartbeat (they
+ * list every torrent: thousands), and queues its partial ones, keyed by
+ * the worker id read from the encoded bytes without decoding the rest.
  */
 describe('workerOfBeat', () => {
   const beat = (workerId: string, n = 3): Uint8Array =>
@@ -15,6 +15,8 @@ describe('workerOfBeat', () => {
       announceHost: '',
       listenPort: 6881,
       timeMs: 1,
+      seq: 1,
+      gone: [],
       torrents: Array.from({ length: n }, (_, i) => ({ infoHash: i.toString(16).padStart(40, '0'), uploaded: 0, downloaded: 0, left: 0, complete: true, trackers: [] })),
     }).finish();
 

@@ -179,8 +179,15 @@ export interface PeersFound {
 }
 
 /**
- * A peer-worker's heartbeat (subject seedbox.worker.heartbeat and the KV).
- * The tracker-client announces on the worker's behalf with these values.
+ * A peer-worker's heartbeat. The tracker-client announces on the worker's
+ * behalf with these values. Two kinds share this message:
+ * - full (subject seedbox.worker.heartbeat): `torrents` lists every torrent
+ *   the worker runs; anything not listed is stopped. Sent every few
+ *   seconds, and at start and after a reconnect.
+ * - changes (subject seedbox.worker.heartbeat.changes): `torrents` lists
+ *   only those joined or whose figures changed since the heartbeat before
+ *   (seq - 1), `gone` those left. A subject of its own, so that a reader
+ *   that knows only fulls never takes one for the whole list.
  */
 export interface WorkerHeartbeat {
   workerId: string;
@@ -191,6 +198,13 @@ export interface WorkerHeartbeat {
   listenPort: number;
   torrents: WorkerTorrent[];
   timeMs: number;
+  /**
+   * One more for each heartbeat of either kind the worker sends (0 from
+   * workers that predate it): changes apply only right after seq - 1.
+   */
+  seq: number;
+  /** Changes only: hex info hashes of the torrents left since seq - 1. */
+  gone: string[];
 }
 
 export interface WorkerTorrent {
@@ -781,7 +795,16 @@ export const PeersFound: MessageFns<PeersFound> = {
 };
 
 function createBaseWorkerHeartbeat(): WorkerHeartbeat {
-  return { workerId: "", peerId: Buffer.alloc(0), announceHost: "", listenPort: 0, torrents: [], timeMs: 0 };
+  return {
+    workerId: "",
+    peerId: Buffer.alloc(0),
+    announceHost: "",
+    listenPort: 0,
+    torrents: [],
+    timeMs: 0,
+    seq: 0,
+    gone: [],
+  };
 }
 
 export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
@@ -803,6 +826,12 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
     }
     if (message.timeMs !== 0) {
       writer.uint32(48).uint64(message.timeMs);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(56).uint64(message.seq);
+    }
+    for (const v of message.gone) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -868,6 +897,22 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
             message.timeMs = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.gone.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -910,6 +955,10 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
         : isSet(object.time_ms)
         ? globalThis.Number(object.time_ms)
         : 0,
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      gone: globalThis.Array.isArray(object?.gone)
+        ? object.gone.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -933,6 +982,12 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
     if (message.timeMs !== 0) {
       obj.timeMs = Math.round(message.timeMs);
     }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.gone?.length) {
+      obj.gone = message.gone;
+    }
     return obj;
   },
 
@@ -947,6 +1002,8 @@ export const WorkerHeartbeat: MessageFns<WorkerHeartbeat> = {
     message.listenPort = object.listenPort ?? 0;
     message.torrents = object.torrents?.map((e) => WorkerTorrent.fromPartial(e)) || [];
     message.timeMs = object.timeMs ?? 0;
+    message.seq = object.seq ?? 0;
+    message.gone = object.gone?.map((e) => e) || [];
     return message;
   },
 };
