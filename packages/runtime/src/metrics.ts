@@ -82,6 +82,13 @@ export interface TickConnections {
 export interface TickSnapshot {
   time: number;
   torrents: readonly TickTorrent[];
+  /**
+   * The torrents whose figures changed since the last tick, and those gone
+   * since (EngineTick's): given both, only they are looked at; without,
+   * every torrent of `torrents` is.
+   */
+  changed?: readonly TickTorrent[] | undefined;
+  gone?: readonly string[] | undefined;
   connections?: TickConnections | undefined;
 }
 
@@ -96,7 +103,7 @@ export interface PeerWorkerMetrics {
   readonly pieceNatsRoundTrip: Histogram;
   /** Pieces sent inline because their writer could not be reached over the direct data path. */
   readonly pieceDataFallbacks: Counter;
-  /** Per-torrent series from a tick (torrents missing from it lose theirs), and its connection figures. */
+  /** Per-torrent series from a tick (its changes, or every torrent; torrents gone or missing lose theirs), and its connection figures. */
   observeTick(tick: TickSnapshot): void;
   setTorrentStates(states: TorrentStates): void;
 }
@@ -189,40 +196,48 @@ export function createPeerWorkerMetrics(registry: Registry): PeerWorkerMetrics {
     }
   };
 
+  /** The torrent's series, from figures not seen before. */
+  const observe = (t: TickTorrent, now: number): void => {
+    const prev = last.get(t.infoHash);
+    if (prev?.snap === t) {
+      prev.tick = now;
+      return;
+    }
+    const labels = { info_hash: t.infoHash };
+    for (const [gauge, read] of gauges) gauge.set(labels, finiteOr0(read(t)));
+    const totals = {} as Record<TotalKey, number>;
+    for (const [counter, key] of counters) {
+      const total = Math.max(0, finiteOr0(t[key]));
+      totals[key] = total;
+      const before = prev?.totals[key];
+      // A total that went down means the torrent was removed and added
+      // again between ticks: its count starts from zero again.
+      const delta = before === undefined || total < before ? total : total - before;
+      // inc by 0 still creates the series, so a new torrent shows at once.
+      counter.inc(labels, delta);
+    }
+    last.set(t.infoHash, { snap: t, totals, tick: now });
+  };
+
+  const drop = (infoHash: string): void => {
+    if (!last.delete(infoHash)) return;
+    const labels = { info_hash: infoHash };
+    for (const [gauge] of gauges) gauge.remove(labels);
+    for (const [counter] of counters) counter.remove(labels);
+  };
+
   const observeTick = (tick: TickSnapshot): void => {
     if (tick.connections) observeConnections(tick.connections);
     const now = ++tickNo;
-    for (const t of tick.torrents) {
-      const prev = last.get(t.infoHash);
-      if (prev?.snap === t) {
-        prev.tick = now;
-        continue;
-      }
-      const labels = { info_hash: t.infoHash };
-      for (const [gauge, read] of gauges) gauge.set(labels, finiteOr0(read(t)));
-      const totals = {} as Record<TotalKey, number>;
-      for (const [counter, key] of counters) {
-        const total = Math.max(0, finiteOr0(t[key]));
-        totals[key] = total;
-        const before = prev?.totals[key];
-        // A total that went down means the torrent was removed and added
-        // again between ticks: its count starts from zero again.
-        const delta = before === undefined || total < before ? total : total - before;
-        // inc by 0 still creates the series, so a new torrent shows at once.
-        counter.inc(labels, delta);
-      }
-      last.set(t.infoHash, { snap: t, totals, tick: now });
+    if (tick.changed && tick.gone) {
+      // The changes alone: a tick of 10,000 idle torrents looks at none.
+      for (const infoHash of tick.gone) drop(infoHash);
+      for (const t of tick.changed) observe(t, now);
+      return;
     }
+    for (const t of tick.torrents) observe(t, now);
     // Torrents gone since the last tick lose their series.
-    if (last.size > tick.torrents.length) {
-      for (const [infoHash, l] of last) {
-        if (l.tick === now) continue;
-        const labels = { info_hash: infoHash };
-        for (const [gauge] of gauges) gauge.remove(labels);
-        for (const [counter] of counters) counter.remove(labels);
-        last.delete(infoHash);
-      }
-    }
+    if (last.size > tick.torrents.length) for (const [infoHash, l] of last) if (l.tick !== now) drop(infoHash);
   };
 
   return { piecesInFlight, pieceNatsRoundTrip, pieceDataFallbacks, observeTick, setTorrentStates };

@@ -236,6 +236,28 @@ describe('peer-worker observeTick', () => {
     expect(text).not.toContain(A);
   });
 
+  it("given the tick's changes, looks at nothing else: 1,000 idle torrents cost no series update, a changed one its own, a gone one loses its series", async () => {
+    const registry = new Registry();
+    const m = createPeerWorkerMetrics(registry);
+    const idle = Array.from({ length: 1000 }, (_, i) => torrent(i.toString(16).padStart(40, '0'), { downloaded: 5, left: 0 }));
+    m.observeTick({ time: 1, torrents: idle, changed: idle, gone: [] });
+    const sets = vi.spyOn(Gauge.prototype, 'set');
+    const moving = torrent(A, { downloadRate: 10, downloaded: 100 });
+    try {
+      m.observeTick({ time: 2, torrents: idle, changed: [], gone: [] });
+      expect(sets.mock.calls.filter((c) => typeof c[0] === 'object')).toHaveLength(0);
+      m.observeTick({ time: 3, torrents: [...idle, moving], changed: [moving], gone: [] });
+      expect(sets.mock.calls.filter((c) => typeof c[0] === 'object')).toHaveLength(5);
+    } finally {
+      sets.mockRestore();
+    }
+    m.observeTick({ time: 4, torrents: [...idle.slice(1), moving], changed: [], gone: [idle[0]!.infoHash] });
+    const text = await registry.metrics();
+    expect(text).not.toContain(idle[0]!.infoHash);
+    expect(await value(registry, 'seedbox_torrent_downloaded_bytes_total', { info_hash: A })).toBe(100);
+    expect(await value(registry, 'seedbox_torrent_downloaded_bytes_total', { info_hash: idle[1]!.infoHash })).toBe(5);
+  });
+
   it('ignores non-finite values instead of throwing', async () => {
     const registry = new Registry();
     const m = createPeerWorkerMetrics(registry);

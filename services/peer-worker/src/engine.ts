@@ -12,6 +12,9 @@ import { ConnectionBudget } from './peer-list.js';
 import { LISTENER_DEFAULTS, PeerListener, REFUSED_CONNECTIONS, type ListenerOptions, type RefusedConnection } from './peer-listener.js';
 import type { FileSelection } from './file-selection.js';
 import { Torrent, type TorrentData, type TorrentOptions, type TorrentSnapshot } from './torrent.js';
+import { TickLedger, type ConnectionFigures, type EngineTick } from './engine-tick.js';
+
+export type { ConnectionFigures, EngineTick, TorrentSums } from './engine-tick.js';
 
 /**
  * The engine: every torrent of one process, the one port it listens on,
@@ -92,29 +95,6 @@ export interface AddTorrentOptions {
   limits?: BandwidthLimits | undefined;
 }
 
-export interface EngineTick {
-  /** Unix time in ms at the end of the tick. */
-  time: number;
-  /**
-   * Every torrent's figures. A torrent whose figures did not change since
-   * the last tick (one without peers, the most of a big seedbox) has the
-   * very same snapshot object as then: a consumer that keeps the last one
-   * it saw can skip it by identity (===). Snapshots are never changed.
-   */
-  torrents: TorrentSnapshot[];
-  connections: ConnectionFigures;
-}
-
-/** The process's peer connections at a tick, and what the listener refused. */
-export interface ConnectionFigures {
-  /** Every torrent's sessions and those handshaking: what `maxConnections` caps. */
-  open: number;
-  /** Incoming connections the listener holds until their handshake: what `maxHandshaking` caps. */
-  handshaking: number;
-  /** Incoming connections refused since start, by reason; every reason, 0 included. */
-  refused: Record<RefusedConnection, number>;
-}
-
 /** The limits an engine's connections are held to (see EngineOptions and peer-listener.ts). */
 export interface ConnectionLimits {
   maxConnections: number;
@@ -124,7 +104,7 @@ export interface ConnectionLimits {
 }
 
 export interface EngineEvents {
-  /** Once a second, after the clock moved every torrent. */
+  /** Once a second, after the clock moved every torrent that is awake (see EngineTick). */
   tick: [tick: EngineTick];
 }
 
@@ -132,12 +112,16 @@ interface Entry {
   torrent: Torrent;
   swarm: SwarmHandle | undefined;
   info: SwarmInfo;
+  /** Its snapshot at the last tick (TickLedger). */
+  last: TorrentSnapshot | undefined;
 }
 
 export class Engine extends EventEmitter<EngineEvents> {
   readonly peerId: Uint8Array;
   private readonly o: EngineOptions;
   private readonly entries = new Map<string, Entry>();
+  /** Which torrents the clock moves, and what changed since the last tick. */
+  private readonly ledger = new TickLedger<Entry>(() => this.entries.values());
   /** Magnet links whose metadata is being fetched, for the listener to route their peers. */
   private readonly fetching = new Map<string, MetadataFetcher>();
   private listener: PeerListener | undefined;
@@ -268,8 +252,13 @@ export class Engine extends EventEmitter<EngineEvents> {
       limits: options.limits,
     });
     const info: SwarmInfo = { infoHash: meta.infoHash, infoHashHex: meta.infoHashHex, announce: meta.announce, private: meta.private };
-    const entry: Entry = { torrent, info, swarm: undefined };
+    const entry: Entry = { torrent, info, swarm: undefined, last: undefined };
     this.entries.set(meta.infoHashHex, entry);
+    this.ledger.added(entry);
+    // A removed torrent's late events (its stop) wake nothing.
+    torrent.on('wake', () => {
+      if (this.entries.get(meta.infoHashHex) === entry) this.ledger.wake(entry);
+    });
     if (options.peers && options.peers.length > 0) torrent.addPeers(options.peers);
     if (handover) {
       handover.attach(this.member(torrent));
@@ -395,6 +384,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const entry = this.entries.get(infoHashHex);
     if (!entry) return false;
     this.entries.delete(infoHashHex);
+    this.ledger.removed(entry, infoHashHex);
     // Not awaited: leaving may wait for discovery's next beat (the last
     // figures go with `stopped`), and a torrent closed to be reopened (a
     // new save folder) is unknown to incoming peers until it is added again.
@@ -410,25 +400,42 @@ export class Engine extends EventEmitter<EngineEvents> {
     return entry !== undefined && (this.discoveryNow?.canFind(entry.info) ?? false);
   }
 
-  /** Every torrent's figures; changes nothing. An idle torrent's snapshot is the one it answered before. */
+  /**
+   * Every torrent's figures now; changes nothing. An idle torrent's
+   * snapshot is the one it answered before. `changed` holds those that
+   * differ from the last tick's, `gone` is empty: the next tick has both.
+   */
   snapshot(): EngineTick {
-    const torrents: TorrentSnapshot[] = [];
-    for (const e of this.entries.values()) torrents.push(e.torrent.snapshot());
-    return { time: Date.now(), torrents, connections: this.connectionFigures() };
+    return this.ledger.snapshot(this.tickEnd());
+  }
+
+  /** Torrents the clock moves now: those not dormant (see TickLedger). */
+  get awakeCount(): number {
+    return this.ledger.awakeCount;
   }
 
   /**
-   * The clock: moves every torrent, asks discovery again for those out of
-   * peers, then tells listeners. A torrent without peers skips its tick
-   * (Torrent.tick), and discovery keeps its own timers, so what an idle
-   * torrent costs here is a loop step.
+   * The clock: moves every torrent that is awake, asks discovery again for
+   * those out of peers, then tells listeners what changed. A dormant
+   * torrent (no peers, nothing counted, seeding or paused: most of a big
+   * seedbox) is not visited at all until it wakes, and discovery keeps
+   * its own timers, so an idle torrent costs nothing here.
    */
   private tick(): void {
-    for (const { torrent, swarm } of this.entries.values()) {
-      torrent.tick();
-      if (torrent.state === 'downloading' && !torrent.hasPeerProspects()) swarm?.requestPeers();
-    }
-    this.emit('tick', this.snapshot());
+    this.emit(
+      'tick',
+      this.ledger.tick(
+        ({ torrent, swarm }) => {
+          torrent.tick();
+          if (torrent.state === 'downloading' && !torrent.hasPeerProspects()) swarm?.requestPeers();
+        },
+        () => this.tickEnd(),
+      ),
+    );
+  }
+
+  private tickEnd(): { time: number; connections: ConnectionFigures } {
+    return { time: Date.now(), connections: this.connectionFigures() };
   }
 
   /** Stops every torrent (pieces under way answered, data saved), leaves every swarm, closes the port. Idempotent. */

@@ -1,5 +1,5 @@
 /** @seedbox/peer-worker: the engine (torrents, peer sessions, the piece picker, the choker) and the fleet's peer-worker service. */
-export { Engine, EncryptionPolicyError, checkEncryptionPolicy, type EngineOptions, type EngineTick, type EngineEvents, type ConnectionFigures, type ConnectionLimits, type AddTorrentOptions, type TorrentDefaults } from './engine.js';
+export { Engine, EncryptionPolicyError, checkEncryptionPolicy, type EngineOptions, type EngineTick, type TorrentSums, type EngineEvents, type ConnectionFigures, type ConnectionLimits, type AddTorrentOptions, type TorrentDefaults } from './engine.js';
 export { Torrent, type TorrentOptions, type TorrentData, type CheckOutcome, type TorrentSnapshot, type TorrentState, type RefusedRequest } from './torrent.js';
 export type { PeerDiscovery, SwarmInfo, SwarmMember, SwarmHandle, TransferTotals } from './peer-discovery.js';
 export { resolveMagnet, swarmOfMagnet, type ResolvedMagnet, type ResolveOptions, type SwarmHandover } from './magnet-resolver.js';
@@ -75,11 +75,12 @@ export {
 export { FleetRunner, type FleetRunnerOptions, type FleetTorrentData } from './fleet/fleet-runner.js';
 export { FleetBackend, checkMagnetSources, type FleetBackendOptions } from './fleet/fleet-backend.js';
 export { MagnetOwner, torrentFileFromInfo, type MagnetOwnerOptions } from './fleet/magnet-owner.js';
-export { LocalStatsBoard, engineFigures, recordTick } from './fleet/figures.js';
+export { engineFigures, recordTick } from './fleet/figures.js';
+export { LocalStatsBoard } from './fleet/local-stats-board.js';
 export { FleetMembers, memberOf, MEMBER_LIVE_MS, type FleetMember, type MemberStatus } from './fleet/fleet-members.js';
 export { RateHistory, HISTORY_SECONDS, type RateSeries } from './fleet/rate-history.js';
 export { LocalFleetView, NatsFleetView, followRates, type FleetView } from './fleet/fleet-view.js';
-export type { StatsSource } from './control/backend.js';
+export type { StatsSource, StatsTick } from './control/backend.js';
 export { peerWorkerService } from './service.js';
 export { startWebApi, type StartWebApiOptions } from './web/start-web-api.js';
 export { webAuthOf, webHost } from './web/web-settings.js';

@@ -8,7 +8,7 @@ import { FleetBandwidth } from './fleet/fleet-bandwidth.js';
 import { FleetPeers } from './fleet/fleet-peers.js';
 import { FleetRunner } from './fleet/fleet-runner.js';
 import { NatsFleetView } from './fleet/fleet-view.js';
-import { engineFigures, publishFigures, recordTick } from './fleet/figures.js';
+import { engineFigures, FiguresPublisher, recordTick } from './fleet/figures.js';
 import { NatsPeerDiscovery } from './fleet/nats-peer-discovery.js';
 import { sharedVolumeData } from './fleet/shared-volume-data.js';
 import { StatsBoard } from './fleet/stats-board.js';
@@ -74,6 +74,7 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
     const trackerBoard = await TrackerBoard.open(nc, state);
     const peers = new FleetPeers(nc, config.instanceId, engine, (hex) => board.runners(hex));
     const bandwidth = new FleetBandwidth(nc, config.instanceId, engine);
+    const publisher = new FiguresPublisher(nc, config.instanceId);
     // The runner acts on seeding rules through the backend, which reads the runner: made after it.
     const late: { backend?: FleetBackend } = {};
     const runner = new FleetRunner({
@@ -89,7 +90,7 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
       speedLimits: (limits) => bandwidth.setTotal(limits),
       onTick: (t) => {
         nats.heartbeat();
-        publishFigures(nc, config.instanceId, t);
+        publisher.publish(t);
         bandwidth.tick(t);
       },
       onStop: () => nats.close(),

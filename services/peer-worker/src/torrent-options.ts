@@ -88,4 +88,10 @@ export interface TorrentEvents {
   complete: [];
   error: [error: Error];
   closed: [session: PeerSession, reason: CloseReason, error: Error | undefined];
+  /**
+   * Something may have changed the snapshot of a `dormant` torrent (a state,
+   * a session opened or closed, a piece, the file selection): its ticks are
+   * due again. See Torrent.dormant.
+   */
+  wake: [];
 }

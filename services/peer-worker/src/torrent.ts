@@ -67,6 +67,8 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   private readonly selection: FileSelectionState;
   private readonly counters = new TorrentCounters();
   private readonly figures: SnapshotCache;
+  /** The last tick() was skipped (see dormant). */
+  private skipped = false;
   private stopping: Promise<void> | undefined;
 
   constructor(options: TorrentOptions) {
@@ -146,6 +148,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     this.errorNow = next === 'error' ? error : undefined;
     if (this.stateNow === next) return;
     this.stateNow = next;
+    this.emit('wake');
     this.emit('state', next);
   }
 
@@ -257,6 +260,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   }
 
   private selectionChanged(): void {
+    this.emit('wake');
     this.download?.setPriorities(this.selection.piecePriority);
     if (this.stateNow === 'seeding' && !this.isDone) {
       this.setState('downloading');
@@ -374,6 +378,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   }
 
   private pieceVerified(index: number): void {
+    this.emit('wake');
     this.selection.pieceVerified(index);
     this.emit('piece', index);
     if (this.isDone && this.stateNow === 'downloading') this.finished();
@@ -395,10 +400,13 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     if (refused) return refused;
     this.peers.opened(session);
     this.counters.sessionOpened();
+    this.emit('wake');
     return undefined;
   }
 
   sessionClosed(session: PeerSession, reason: CloseReason, error: Error | undefined): void {
+    // Its close is counted in the next tick's figures, admitted or not.
+    this.emit('wake');
     this.peers.closed(session, reason);
     this.download?.sessionClosed(session);
     this.upload?.sessionClosed(session);
@@ -468,12 +476,26 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
    * tick would change nothing. A download keeps its tick, which dials.
    */
   tick(): void {
-    if (this.peers.live.size === 0 && this.stateNow !== 'downloading' && this.counters.skipTick()) return;
+    this.skipped = this.peers.live.size === 0 && this.stateNow !== 'downloading' && this.counters.skipTick();
+    if (this.skipped) return;
     for (const s of [...this.peers.live]) s.tick();
     if (this.active && this.upload) this.upload.rechoke(this.peers.live, this.isDone);
     this.pex.tick(this.peers.live);
     this.dial();
     this.counters.tick();
+  }
+
+  /**
+   * Whether ticks can stop until the torrent emits 'wake': its last tick
+   * was skipped (no peers, nothing counted), it is neither checking (its
+   * progress moves) nor downloading (it dials), and no piece is at the
+   * sink (its answer changes the counts). Its snapshot then stays the same
+   * object until one of the events that emit 'wake': a state, a session
+   * opened or closed, a piece verified or adopted, the file selection.
+   * The engine ticks only the torrents that are not (EngineTick).
+   */
+  get dormant(): boolean {
+    return this.skipped && this.stateNow !== 'checking' && (this.download?.writesPending ?? 0) === 0;
   }
 
   /**

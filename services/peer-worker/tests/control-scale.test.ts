@@ -16,7 +16,7 @@ import { LocalFleetStore, type FleetStore } from '@seedbox/cluster';
 import { encodeBencode, parseMetainfo } from '@seedbox/protocol';
 import { silentLogger } from '@seedbox/runtime';
 import { SeedboxControlClient, SeedboxControlService, TorrentFilter, TorrentSort, TorrentState, type AddTorrentsResponse, type ListTorrentsRequest, type ListTorrentsResponse, type WatchTorrentsResponse } from '@seedbox/proto';
-import type { StatsSource, TorrentStatsView } from '../src/control/backend.js';
+import type { StatsSource, StatsTick, TorrentStatsView } from '../src/control/backend.js';
 import { createControlService } from '../src/control/control-service.js';
 import { FleetBackend } from '../src/fleet/fleet-backend.js';
 import { createQbittorrentApi } from '../src/web/qbittorrent/qbittorrent-api.js';
@@ -34,11 +34,11 @@ function torrentFile(i: number): Buffer {
 /** The figures a fleet tick would have: set by the test, handed to listeners on tick(). */
 class TestStats implements StatsSource {
   readonly views = new Map<string, TorrentStatsView>();
-  private readonly listeners = new Set<(s: TorrentStatsView[]) => void>();
+  private readonly listeners = new Set<(t: StatsTick) => void>();
   get(hex: string): TorrentStatsView | undefined {
     return this.views.get(hex);
   }
-  onTick(l: (s: TorrentStatsView[]) => void): () => void {
+  onTick(l: (t: StatsTick) => void): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);
   }
@@ -47,7 +47,8 @@ class TestStats implements StatsSource {
   }
   tick(): void {
     const all = [...this.views.values()];
-    for (const l of this.listeners) l(all);
+    const t: StatsTick = { changed: all, removed: [], downloadRate: 0, uploadRate: 0, all: () => all };
+    for (const l of this.listeners) l(t);
   }
   set(hex: string, over: Partial<TorrentStatsView> = {}): void {
     this.views.set(hex, { infoHashHex: hex, downloadRate: 0, uploadRate: 0, downloaded: 0, uploaded: 0, peers: 0, seeds: 0, peersSending: 0, peersGetting: 0, piecesVerified: 1, piecesFailed: 0, pieceCount: 1, left: 0, eta: 0, complete: true, time: 1, state: 'seeding', ...over });

@@ -8,6 +8,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { amongReplicas } from '../src/fleet/rendezvous.js';
 import { CLOSE_CONCURRENCY } from '../src/fleet/fleet-runs.js';
+import { ShareRules } from '../src/fleet/share-rules.js';
+import { TotalsKeeper } from '../src/fleet/totals-keeper.js';
 import { LocalFleetStore, register, sleep, startRunner, stateDir, until } from './support/runner-harness.js';
 
 const N = 10_000;
@@ -119,5 +121,36 @@ describe('FleetRunner at 10,000 torrents', () => {
     expect(h.engine.added).toHaveLength(three.length + (two.length - three.length));
     expect([...h.engine.torrents.keys()].sort()).toEqual([...two].sort());
     await store.removeWorker('w2');
+  }, 120_000);
+
+  it("an idle tick records no totals and judges no seeding rule; one torrent that moves is recorded alone; every torrent's time stays exact", async () => {
+    const h = await startRunner(store, cleanups);
+    await until(() => h.engine.torrents.size === N, 'every torrent to run', 30_000);
+    await h.runner.settled();
+    const t0 = Date.now();
+    // The first tick: every torrent is new.
+    h.engine.tick(t0);
+    const before = h.runner.totals(hexes[7]!)!;
+    const records = vi.spyOn(TotalsKeeper.prototype, 'record');
+    const seen = vi.spyOn(ShareRules.prototype, 'seen');
+    const judged = vi.spyOn(ShareRules.prototype as unknown as { judge(hex: string): void }, 'judge');
+    // 40 ticks, a totals flush among them (every 30).
+    for (let i = 1; i <= 40; i++) h.engine.tick(t0 + i * 1000);
+    expect(records).not.toHaveBeenCalled();
+    expect(seen).not.toHaveBeenCalled();
+    expect(judged).not.toHaveBeenCalled();
+    expect(h.runner.totals(hexes[7]!)!.seedingMs - before.seedingMs).toBe(40_000);
+    expect(h.runner.totals(hexes[9_999]!)!.activeMs - before.activeMs).toBe(40_000);
+
+    const moving = h.engine.torrents.get(hexes[7]!)!;
+    moving.uploaded = 5000;
+    moving.changed();
+    h.engine.tick(t0 + 41_000);
+    expect(records).toHaveBeenCalledTimes(1);
+    expect(seen).toHaveBeenCalledTimes(1);
+    expect(h.runner.totals(hexes[7]!)).toMatchObject({ uploaded: before.uploaded + 5000, seedingMs: before.seedingMs + 41_000 });
+    records.mockRestore();
+    seen.mockRestore();
+    judged.mockRestore();
   }, 120_000);
 });

@@ -9,11 +9,13 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Bitfield } from '@seedbox/protocol';
-import { defaultTorrentSettings, type FleetConfig, type QueueConfig } from '@seedbox/cluster';
-import type { TorrentStatsView } from '../src/control/backend.js';
+import { defaultTorrentSettings, ZERO_TOTALS, type FleetConfig, type QueueConfig } from '@seedbox/cluster';
+import type { StatsTick, TorrentStatsView } from '../src/control/backend.js';
+import type { EngineTick } from '../src/engine.js';
 import { amongReplicas } from '../src/fleet/rendezvous.js';
+import { SHARE_TIME_EVERY_TICKS, ShareRules } from '../src/fleet/share-rules.js';
 import { FakeEngine } from './support/fake-engine.js';
-import { entryFor, LocalFleetStore, register, startRunner, stateDir, until } from './support/runner-harness.js';
+import { entryFor, LocalFleetStore, register, sleep, startRunner, stateDir, until } from './support/runner-harness.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -89,6 +91,31 @@ describe('FleetRunner', () => {
     expect(seen).toEqual([16384 + 16384 - 100]);
   });
 
+  it('carries the changes of a tick whose figures were overtaken (its flush ended after a later one) into the figures that go out', async () => {
+    const store = await openStore();
+    const [a] = await register(store, 1);
+    const seen: EngineTick[] = [];
+    const h = await startRunner(store, cleanups, { onTick: (t) => seen.push(t) });
+    await until(() => h.engine.torrents.has(a!), 'the run');
+    h.engine.tick();
+    await until(() => seen.length === 1, 'the first figures');
+    const merge = store.mergeBitfield.bind(store);
+    let release: () => void = () => {};
+    vi.spyOn(store, 'mergeBitfield').mockImplementationOnce(async (...args) => {
+      await new Promise<void>((r) => (release = r));
+      return merge(...args);
+    });
+    h.engine.torrents.get(a!)!.verify(0);
+    // This tick's figures wait for its piece to be merged; the next one's do not.
+    h.engine.tick();
+    h.engine.tick();
+    await until(() => seen.length === 2, 'the later figures');
+    expect(seen[1]!.changed.map((s) => s.infoHash)).toEqual([a]);
+    release();
+    await sleep(50);
+    expect(seen).toHaveLength(2);
+  });
+
   it("makes a few passes for 1,000 torrents' entries and bitfields, each torrent reconciled once, not a pass over all per event", async () => {
     const store = await openStore();
     await register(store, 1000, { complete: true });
@@ -127,9 +154,10 @@ describe('FleetRunner', () => {
     const store = await openStore();
     const [a, b] = await register(store, 2);
     await store.updateConfig(queue({ maxActiveDownloads: 1, ignoreSlow: true, slowSeconds: 0, slowDownloadRate: 100, slowUploadRate: 100 }));
-    const listeners = new Set<(s: TorrentStatsView[]) => void>();
+    const listeners = new Set<(t: StatsTick) => void>();
     const figures = (rate: number) => {
-      for (const l of listeners) l([{ infoHashHex: a!, downloadRate: rate, uploadRate: 0 } as TorrentStatsView]);
+      const changed = [{ infoHashHex: a!, downloadRate: rate, uploadRate: 0 } as TorrentStatsView];
+      for (const l of listeners) l({ changed, removed: [], downloadRate: rate, uploadRate: 0, all: () => changed });
     };
     const h = await startRunner(store, cleanups, { stats: { get: () => undefined, onTick: (l) => (listeners.add(l), () => listeners.delete(l)) } });
     await until(() => h.engine.torrents.has(a!), 'the first download');
@@ -219,6 +247,31 @@ describe('FleetRunner', () => {
     await until(() => !h.engine.torrents.has(limited.infoHashHex), 'the limited seed to stop');
     expect(await store.getTorrent(limited.infoHashHex)).toMatchObject({ desired: 'paused', limitReached: 'ratio' });
     h.engine.tick();
+    expect((await store.getTorrent(free.infoHashHex))!.desired).toBe('running');
+  });
+
+  it('pauses a seed at its seeding-time limit with its figures unchanged, judging only the torrents with a limit, and not every tick', async () => {
+    const store = await openStore();
+    const limited = entryFor(0, { settings: { ...defaultTorrentSettings(0), share: { ratio: -1, seedingMinutes: 1, inactiveMinutes: -1 } } });
+    const free = entryFor(1);
+    for (const e of [limited, free]) {
+      await store.addTorrent(e);
+      await store.replaceBitfield(e.infoHashHex, Bitfield.full(4));
+    }
+    // 50 s seeded already: 10 s to go.
+    await store.addTotals(limited.infoHashHex, { ...ZERO_TOTALS, seedingMs: 50_000, completedAt: 1 });
+    const h = await startRunner(store, cleanups);
+    await until(() => h.engine.torrents.size === 2 && [...h.engine.torrents.values()].every((t) => t.snapshot().complete), 'both seeds, checked');
+    const judged = vi.spyOn(ShareRules.prototype as unknown as { judge(hex: string): void }, 'judge');
+    const t0 = Date.now();
+    // Both are new at the first tick: the limited one is judged at once, the other not at all.
+    h.engine.tick(t0);
+    expect(judged.mock.calls.map((c) => c[0])).toEqual([limited.infoHashHex]);
+    // Then nothing changes but the time: judged again every SHARE_TIME_EVERY_TICKS ticks.
+    for (let i = 1; i < 2 * SHARE_TIME_EVERY_TICKS; i++) h.engine.tick(t0 + i * 1000);
+    expect(judged.mock.calls.map((c) => c[0])).toEqual([limited.infoHashHex, limited.infoHashHex, limited.infoHashHex]);
+    await until(() => !h.engine.torrents.has(limited.infoHashHex), 'the limited seed to stop');
+    expect(await store.getTorrent(limited.infoHashHex)).toMatchObject({ desired: 'paused', limitReached: 'seeding-time' });
     expect((await store.getTorrent(free.infoHashHex))!.desired).toBe('running');
   });
 });

@@ -5,12 +5,12 @@
  * a membership read that says whether it changed.
  */
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Bitfield } from '@seedbox/protocol';
 import { defaultFleetConfig, LocalFleetStore, type RegistryEntry } from '@seedbox/cluster';
 import { silentLogger } from '@seedbox/runtime';
 import { FleetPicture } from '../src/fleet/fleet-picture.js';
-import { activeTorrents } from '../src/fleet/fleet-policy.js';
+import { activeTorrents, SlowWatch } from '../src/fleet/fleet-policy.js';
 import { LiveWorkers } from '../src/fleet/live-workers.js';
 import { QueueGate } from '../src/fleet/queue-gate.js';
 import { amongReplicas, rendezvousOwner, RendezvousCache } from '../src/fleet/rendezvous.js';
@@ -235,6 +235,38 @@ describe('QueueGate', () => {
     expect(q.observe(fig(0), cfg, 3000)).toBe(true);
     expect(q.observe(fig(0), cfg, 4000)).toBe(false);
     expect(q.observe(fig(100), cfg, 5000)).toBe(true);
+    expect(q.observe(fig(0), cfg, 6000)).toBe(true);
+    // Its figures gone (paused, removed, its worker gone): it leaves the count of slow ones.
+    expect(q.observe([], cfg, 7000, [hexes[0]!])).toBe(true);
+    expect(q.observe([], cfg, 8000, [hexes[0]!])).toBe(false);
+  });
+
+  it('turns 10,000 torrents whose figures never change slow by time alone, judging none at an idle tick; new thresholds judge them all once', () => {
+    const q = new QueueGate();
+    const cfg = { ...defaultFleetConfig().queue, enabled: true, slowSeconds: 60, slowDownloadRate: 10, slowUploadRate: 10 };
+    const idle = Array.from({ length: 10_000 }, (_, i) => ({ infoHashHex: i.toString(16).padStart(40, '0'), downloadRate: 0, uploadRate: 0 }));
+    // Below the thresholds, but not for a minute yet.
+    expect(q.observe(idle, cfg, 0)).toBe(false);
+    const judged = vi.spyOn(SlowWatch.prototype, 'observe');
+    try {
+      for (let t = 1; t < 60; t++) expect(q.observe([], cfg, t * 1000)).toBe(false);
+      expect(judged).not.toHaveBeenCalled();
+      expect(q.observe([], cfg, 60_000)).toBe(true);
+      expect(q.observe([], cfg, 61_000)).toBe(false);
+      expect(judged).not.toHaveBeenCalled();
+      // No torrent is below a threshold of 0: none is slow any more.
+      expect(q.observe([], { ...cfg, slowUploadRate: 0 }, 62_000)).toBe(true);
+      expect(judged).toHaveBeenCalledTimes(10_000);
+      expect(q.observe([], { ...cfg, slowUploadRate: 0 }, 63_000)).toBe(false);
+      expect(judged).toHaveBeenCalledTimes(10_000);
+      // Back to the thresholds, with two minutes to wait: below them again since 64 s, slow at 184 s.
+      const longer = { ...cfg, slowSeconds: 120 };
+      expect(q.observe([], longer, 64_000)).toBe(false);
+      expect(q.observe([], longer, 183_000)).toBe(false);
+      expect(q.observe([], longer, 184_000)).toBe(true);
+    } finally {
+      judged.mockRestore();
+    }
   });
 });
 

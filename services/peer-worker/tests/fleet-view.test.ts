@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ServiceHeartbeat } from '@seedbox/cluster';
-import type { TorrentStatsView } from '../src/control/backend.js';
+import type { StatsTick } from '../src/control/backend.js';
 import { FleetMembers, memberOf } from '../src/fleet/fleet-members.js';
 import { followRates, LocalFleetView } from '../src/fleet/fleet-view.js';
 import { RateHistory } from '../src/fleet/rate-history.js';
@@ -102,11 +102,11 @@ describe('the rate history', () => {
     expect(h.series().down).toEqual([2, 3]);
   });
 
-  it('is fed each tick with the sum of every torrent’s rates', () => {
+  it('is fed each tick with the sum of every torrent’s rates (the source keeps it)', () => {
     const h = new RateHistory();
-    let listener: ((s: TorrentStatsView[]) => void) | undefined;
+    let listener: ((t: StatsTick) => void) | undefined;
     const off = followRates(h, { onTick: (l) => ((listener = l), () => (listener = undefined)) }, () => T0);
-    listener!([{ downloadRate: 100, uploadRate: 5 } as TorrentStatsView, { downloadRate: 50, uploadRate: 7 } as TorrentStatsView]);
+    listener!({ changed: [], removed: [], downloadRate: 150, uploadRate: 12, all: () => [] });
     expect(h.series()).toEqual({ t: [T0 / 1000], down: [150], up: [12] });
     off();
     expect(listener).toBeUndefined();

@@ -13,7 +13,7 @@ import type { DownloadScheduler } from '../src/download-scheduler.js';
 import { Engine, type EngineTick } from '../src/engine.js';
 import { PeerExchange } from '../src/peer-exchange.js';
 import { RateMeter } from '../src/rate.js';
-import type { Torrent, TorrentState } from '../src/torrent.js';
+import { Torrent, type TorrentState } from '../src/torrent.js';
 import { TorrentCounters } from '../src/torrent-counters.js';
 import type { UploadServer } from '../src/upload-server.js';
 import { memoryData } from './support/memory-data.js';
@@ -167,6 +167,96 @@ describe('idle torrents', () => {
     torrent.tick();
     expect(meters).not.toHaveBeenCalled();
     expect(torrent.snapshot()).toBe(after);
+  });
+});
+
+async function until(ok: () => boolean, what: string): Promise<void> {
+  for (let i = 0; !ok(); i++) {
+    if (i > 500) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The next tick that says something changed. */
+function nextChange(engine: Engine): Promise<EngineTick> {
+  return new Promise((resolve) => {
+    const on = (t: EngineTick): void => {
+      if (t.changed.length === 0 && t.gone.length === 0) return;
+      engine.off('tick', on);
+      resolve(t);
+    };
+    engine.on('tick', on);
+  });
+}
+
+describe("the engine's tick: what changed, not every torrent", () => {
+  it('1,000 dormant seeds: a tick visits none of them (no tick, no snapshot), says nothing changed, and hands the same full list', async () => {
+    const engine = await engineOf({ tickMs: 10 });
+    const torrents = Array.from({ length: 1000 }, (_, i) => addSeed(engine, i).torrent);
+    await Promise.all(torrents.map((t) => reachState(t, 'seeding')));
+    await until(() => engine.awakeCount === 0, 'every seed to go dormant');
+    const ticked = vi.spyOn(Torrent.prototype, 'tick');
+    const snapshots = vi.spyOn(Torrent.prototype, 'snapshot');
+    const ticks = await nextTicks(engine, 5);
+    expect(ticked).not.toHaveBeenCalled();
+    expect(snapshots).not.toHaveBeenCalled();
+    for (const t of ticks) {
+      expect(t.changed).toEqual([]);
+      expect(t.gone).toEqual([]);
+      expect(t.torrents).toBe(ticks[0]!.torrents);
+      expect(t.sums).toEqual({ paused: 0, complete: 1000, incomplete: 0, downloadRate: 0, uploadRate: 0, peers: 0 });
+    }
+    expect(ticks[0]!.torrents).toHaveLength(1000);
+    expect(new Set(ticks[0]!.torrents.map((s) => s.infoHash))).toEqual(new Set(torrents.map((t) => t.infoHashHex)));
+  });
+
+  it('a dormant torrent is ticked and told again when something changes it (pause, files, adopted pieces, resume), and a removed one is gone; older lists stay as they were', async () => {
+    const engine = await engineOf({ tickMs: 10 });
+    const partial = (n: number): Bitfield => {
+      const b = new Bitfield(n);
+      b.set(0);
+      return b;
+    };
+    const [a, b, c] = [addSeed(engine, 1), addSeed(engine, 2), addSeed(engine, 3, partial)];
+    await Promise.all([reachState(a.torrent, 'seeding'), reachState(b.torrent, 'seeding'), reachState(c.torrent, 'downloading')]);
+    c.torrent.pause();
+    await until(() => engine.awakeCount === 0, 'every torrent to go dormant');
+    const [quiet] = await nextTicks(engine, 1);
+    expect(quiet!.sums).toMatchObject({ paused: 1, complete: 2, incomplete: 0 });
+    const hexes = (t: EngineTick): string[] => t.changed.map((s) => s.infoHash);
+
+    a.torrent.pause();
+    const paused = await nextChange(engine);
+    expect(hexes(paused)).toEqual([a.meta.infoHashHex]);
+    expect(paused.changed[0]).toMatchObject({ state: 'paused' });
+    expect(paused.sums).toMatchObject({ paused: 2, complete: 1 });
+    // The list of the tick before is not changed under its readers.
+    expect(quiet!.torrents.find((s) => s.infoHash === a.meta.infoHashHex)).toMatchObject({ state: 'seeding' });
+    expect(paused.torrents.find((s) => s.infoHash === a.meta.infoHashHex)).toBe(paused.changed[0]);
+
+    b.torrent.setFilePriorities(['skip']);
+    const skipped = await nextChange(engine);
+    expect(hexes(skipped)).toEqual([b.meta.infoHashHex]);
+    expect(skipped.changed[0]).toMatchObject({ wanted: 0, state: 'seeding' });
+
+    // Paused, it still takes the pieces another worker verified.
+    c.torrent.adoptPieces(Bitfield.full(c.meta.pieceCount));
+    const adopted = await nextChange(engine);
+    expect(hexes(adopted)).toEqual([c.meta.infoHashHex]);
+    expect(adopted.changed[0]).toMatchObject({ complete: true, state: 'paused' });
+    expect(adopted.sums).toMatchObject({ paused: 2, complete: 1, incomplete: 0 });
+
+    a.torrent.resume();
+    const resumed = await nextChange(engine);
+    expect(resumed.changed[0]).toMatchObject({ infoHash: a.meta.infoHashHex, state: 'seeding' });
+
+    await engine.remove(b.meta.infoHashHex);
+    const removed = await nextChange(engine);
+    expect(removed.gone).toEqual([b.meta.infoHashHex]);
+    expect(removed.torrents.map((s) => s.infoHash).sort()).toEqual([a.meta.infoHashHex, c.meta.infoHashHex].sort());
+    expect(removed.sums).toMatchObject({ paused: 1, complete: 1 });
+    expect(resumed.torrents).toHaveLength(3);
+    await until(() => engine.awakeCount === 0, 'every torrent to go dormant again');
   });
 });
 

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,6 +91,64 @@ describe('TotalsKeeper', () => {
     expect(store.calls).toBe(300);
     expect(store.totals.get(hexes[0]!)?.seedingMs).toBe(302_000);
     expect(store.maxInFlight).toBeGreaterThan(1);
+  });
+
+  it('counts time with no record while nothing changes, by what each torrent last did, exactly, across flushes and to the last flush', async () => {
+    const store = new CountingStore();
+    let now = 1000;
+    const k = new TotalsKeeper(store.asFleetStore(), silentLogger, { timeOnlyEveryMs: 300_000, now: () => now });
+    await k.start();
+    const [A, B, C] = ['a', 'b', 'c'].map((x) => x.repeat(40)) as [string, string, string];
+    k.record(snap({ infoHash: A, state: 'seeding', complete: true }), now, true);
+    k.record(snap({ infoHash: B, state: 'downloading' }), now, true);
+    // Seeded here too, but another worker keeps its clock.
+    k.record(snap({ infoHash: C, state: 'seeding', complete: true }), now, false);
+    const records = vi.spyOn(k, 'record');
+    // Ten minutes of ticks with nothing changing: the runner moves the clock, and flushes every 30 ticks.
+    for (let t = 2; t <= 601; t++) {
+      now = t * 1000;
+      k.advance(now);
+      if (t % 30 === 0) await k.flush();
+    }
+    expect(records).not.toHaveBeenCalled();
+    expect(k.get(A)).toMatchObject({ seedingMs: 600_000, activeMs: 600_000 });
+    expect(k.get(B)).toMatchObject({ seedingMs: 0, activeMs: 600_000 });
+    expect(k.get(C)).toMatchObject({ seedingMs: 0, activeMs: 0 });
+    // The completions at once (A's with its first 29 s), then time alone once it waited five minutes: B at 330 s, A at 360 s.
+    expect(store.calls).toBe(4);
+    k.stop();
+    await k.flush();
+    expect(store.calls).toBe(6);
+    expect(store.totals.get(A)).toMatchObject({ seedingMs: 600_000, activeMs: 600_000, completedAt: 1000 });
+    expect(store.totals.get(B)).toMatchObject({ seedingMs: 0, activeMs: 600_000 });
+    expect(store.totals.get(C)).toMatchObject({ seedingMs: 0, activeMs: 0, completedAt: 1000 });
+  });
+
+  it('stops counting at a change of state, moves the clock to the new owner, counts a run to its end, and a stall as 5 s', async () => {
+    let now = 0;
+    const k = new TotalsKeeper(new CountingStore().asFleetStore(), silentLogger, { now: () => now });
+    await k.start();
+    const [A, B] = ['a', 'b'].map((x) => x.repeat(40)) as [string, string];
+    const ticks = (n: number): void => {
+      for (let i = 0; i < n; i++) k.advance((now += 1000));
+    };
+    k.record(snap({ infoHash: A, state: 'seeding', complete: true }), now, true);
+    k.record(snap({ infoHash: B, state: 'seeding', complete: true }), now, false);
+    ticks(10);
+    k.record(snap({ infoHash: A, state: 'paused', complete: true }), now, true);
+    ticks(10);
+    expect(k.get(A).seedingMs).toBe(10_000);
+    // The owners moved: B's clock is kept here from now, A's is not (it counts nothing while paused anyway).
+    k.recount((hex) => hex === B);
+    ticks(7);
+    expect(k.get(B).seedingMs).toBe(7_000);
+    // A stall (a suspended process) counts as 5 s, not a minute.
+    k.advance((now += 60_000));
+    expect(k.get(B).seedingMs).toBe(12_000);
+    // The run ends: its time counts to the last tick, and no further.
+    k.endRun(B);
+    ticks(3);
+    expect(k.get(B).seedingMs).toBe(12_000);
   });
 
   it('keeps a delta whose hand-over failed, and counts it once when it goes', async () => {

@@ -133,7 +133,26 @@ export interface TorrentStatsView {
 /** Where the backend reads figures: the fleet's StatsBoard (NATS), or the engine of this process. */
 export interface StatsSource {
   get(infoHashHex: string): TorrentStatsView | undefined;
-  onTick(listener: (stats: TorrentStatsView[]) => void): () => void;
+  /** Called once a tick with what changed; answers an unsubscribe. */
+  onTick(listener: (tick: StatsTick) => void): () => void;
+}
+
+/**
+ * One tick's figures as a StatsSource tells them: what changed since the
+ * last tick, not every torrent's again (a seedbox of 10,000 idle torrents
+ * has nearly nothing to say each second). A torrent missing from both
+ * lists has the figures it had.
+ */
+export interface StatsTick {
+  /** Figures that changed, those of torrents new to the source included; one may come again unchanged. */
+  changed: readonly TorrentStatsView[];
+  /** Torrents with no figures any more (removed, paused, or their worker gone); one back in `changed` left first. */
+  removed: readonly string[];
+  /** Every torrent's rates, summed. */
+  downloadRate: number;
+  uploadRate: number;
+  /** Every torrent's figures: O(torrents), for the listeners that need them all (a watch). */
+  all(): TorrentStatsView[];
 }
 
 /**

@@ -3,14 +3,14 @@ import { workerStatsSubject } from '@seedbox/cluster';
 import { WatchTorrentsResponse, type TorrentStats } from '@seedbox/proto';
 import type { PeerWorkerMetrics } from '@seedbox/runtime';
 import { stateFromProto, stateToProto } from '../control/state-codes.js';
-import type { StatsSource, TorrentStatsView } from '../control/backend.js';
+import type { TorrentStatsView } from '../control/backend.js';
 import type { EngineTick } from '../engine.js';
 import type { TorrentSnapshot } from '../torrent.js';
 
 /**
  * A torrent's figures on their way to the control API: over NATS to every
  * peer-worker of a fleet (whose StatsBoard sums them), or straight from
- * the engine in one process (`LocalStatsBoard`).
+ * the engine in one process (LocalStatsBoard, local-stats-board.ts).
  */
 
 export function statsOf(x: TorrentSnapshot, time: number): TorrentStats {
@@ -35,13 +35,44 @@ export function statsOf(x: TorrentSnapshot, time: number): TorrentStats {
   };
 }
 
-/** This worker's figures, once a tick, on `seedbox.stats.<worker>`. */
-export function publishFigures(nc: NatsConnection, workerId: string, t: EngineTick): void {
-  try {
-    // Every torrent this worker runs, each tick: a full message (`removed` is a WatchTorrents stream's).
-    nc.publish(workerStatsSubject(workerId), WatchTorrentsResponse.encode({ stats: t.torrents.map((x) => statsOf(x, t.time)), removed: [], full: true }).finish());
-  } catch {
-    // A closed connection during shutdown: nobody to tell.
+/**
+ * Every torrent's figures go out this often (ticks), the changes in
+ * between: NATS drops a message rather than queue it, and a reader may
+ * join at any time, so a reader that missed something is right again
+ * within 15 s, while an idle worker's figures cost a few bytes a second.
+ */
+export const FULL_FIGURES_EVERY_TICKS = 15;
+
+/**
+ * This worker's figures, once a tick, on `seedbox.stats.<worker>`, as a
+ * WatchTorrents stream has them: the torrents whose figures changed and
+ * those gone since the last tick (`full: false`), and every torrent's
+ * every FULL_FIGURES_EVERY_TICKS ticks (`full: true`, the first one too).
+ * A tick with nothing to say still sends its (empty) message: to the
+ * readers, it is the sign the worker is alive (StatsBoard's staleMs).
+ *
+ * A reader older than this takes every message for the whole list: until
+ * it is upgraded too, it shows this worker's idle torrents only after a
+ * full message (and drops them at the next), with no wrong sum.
+ */
+export class FiguresPublisher {
+  private ticks = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly workerId: string,
+  ) {}
+
+  publish(t: EngineTick): void {
+    const full = this.ticks++ % FULL_FIGURES_EVERY_TICKS === 0;
+    const message = full
+      ? { stats: t.torrents.map((x) => statsOf(x, t.time)), removed: [], full: true }
+      : { stats: t.changed.map((x) => statsOf(x, t.time)), removed: t.gone, full: false };
+    try {
+      this.nc.publish(workerStatsSubject(this.workerId), WatchTorrentsResponse.encode(message).finish());
+    } catch {
+      // A closed connection during shutdown: nobody to tell.
+    }
   }
 }
 
@@ -71,80 +102,15 @@ export function viewFromStats(s: TorrentStats): TorrentStatsView {
   };
 }
 
-/** Each tick's per-torrent metrics and the count of torrents by state, the same in the fleet and in serve. */
+/** Each tick's per-torrent metrics (of the torrents that changed) and the count of torrents by state, the same in the fleet and in serve. */
 export function recordTick(m: PeerWorkerMetrics, t: EngineTick, pausedInRegistry: number): void {
   m.observeTick(t);
-  const count = { downloading: 0, seeding: 0, paused: pausedInRegistry };
-  for (const x of t.torrents) {
-    if (x.state === 'paused') count.paused++;
-    else if (x.complete) count.seeding++;
-    else count.downloading++;
-  }
-  m.setTorrentStates(count);
+  m.setTorrentStates({ downloading: t.sums.incomplete, seeding: t.sums.complete, paused: t.sums.paused + pausedInRegistry });
 }
 
 /** A peer-worker's figures for the fleet view, from the engine's last tick: what it runs and moves (serve reports the same). */
 export function engineFigures(t: EngineTick | undefined): { torrents: number; downloadRate: number; uploadRate: number; peers: number } {
-  const out = { torrents: 0, downloadRate: 0, uploadRate: 0, peers: 0 };
-  for (const x of t?.torrents ?? []) {
-    if (x.state !== 'paused') out.torrents++;
-    out.downloadRate += x.downloadRate;
-    out.uploadRate += x.uploadRate;
-    out.peers += x.peers;
-  }
-  out.downloadRate = Math.round(out.downloadRate);
-  out.uploadRate = Math.round(out.uploadRate);
-  return out;
-}
-
-/** The figures of the one engine in this process: `seedbox serve`. */
-export class LocalStatsBoard implements StatsSource {
-  private readonly listeners = new Set<(s: TorrentStatsView[]) => void>();
-  /** Each torrent's view, with the snapshot it was made from and the last tick that had it. */
-  private readonly latest = new Map<string, { snap: TorrentSnapshot; view: TorrentStatsView; tick: number }>();
-  private ticks = 0;
-
-  /**
-   * Fed by the FleetRunner's ticks rather than the engine's: the runner
-   * also ticks at once when a torrent completes, and the figures must say
-   * so before the queue (which reads the same bitfield) starts the next
-   * one, or a client would see two downloads at once for up to a second.
-   *
-   * An idle torrent hands the same snapshot tick after tick: its view is
-   * kept (only its time moves), so thousands of idle torrents cost a map
-   * lookup each.
-   */
-  record(t: EngineTick): void {
-    const now = ++this.ticks;
-    for (const x of t.torrents) {
-      const had = this.latest.get(x.infoHash);
-      if (had?.snap === x) {
-        had.view.time = t.time;
-        had.tick = now;
-      } else this.latest.set(x.infoHash, { snap: x, view: viewFromStats(statsOf(x, t.time)), tick: now });
-    }
-    if (this.latest.size > t.torrents.length) for (const [hex, l] of this.latest) if (l.tick !== now) this.latest.delete(hex);
-    if (this.listeners.size === 0) return;
-    const all = Array.from(this.latest.values(), (l) => l.view);
-    for (const l of [...this.listeners]) {
-      try {
-        l(all);
-      } catch {
-        // A listener's failure (a closed stream) is its own.
-      }
-    }
-  }
-
-  get(infoHashHex: string): TorrentStatsView | undefined {
-    return this.latest.get(infoHashHex)?.view;
-  }
-
-  onTick(listener: (s: TorrentStatsView[]) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  close(): void {
-    this.listeners.clear();
-  }
+  if (!t) return { torrents: 0, downloadRate: 0, uploadRate: 0, peers: 0 };
+  const s = t.sums;
+  return { torrents: s.complete + s.incomplete, downloadRate: Math.round(s.downloadRate), uploadRate: Math.round(s.uploadRate), peers: s.peers };
 }

@@ -351,7 +351,8 @@ export class FleetBackend implements ControlBackend {
   }
 
   onTick(listener: (stats: TorrentStatsView[]) => void): () => void {
-    return this.board.onTick(listener);
+    // A watch compares every torrent's figures with what it sent (watch-changes.ts): all of them, only while one is open.
+    return this.board.onTick((t) => listener(t.all()));
   }
 
   /**

@@ -51,12 +51,7 @@ export class FleetBandwidth {
   /** Once a tick: tell the others what this worker moved, then take this worker's share. */
   tick(t: EngineTick): void {
     const wanting = this.engine.takeBandwidthWanting();
-    let down = 0;
-    let up = 0;
-    for (const s of t.torrents) {
-      down += s.downloadRate;
-      up += s.uploadRate;
-    }
+    const { downloadRate: down, uploadRate: up } = t.sums;
     const mine: Heard = { time: Date.now(), download: { rate: down, wanting: wanting.download }, upload: { rate: up, wanting: wanting.upload } };
     this.heard.set(this.key, mine);
     this.nc.publish(workerBandwidthSubject(this.workerId), new TextEncoder().encode(JSON.stringify({ download: mine.download, upload: mine.upload })));

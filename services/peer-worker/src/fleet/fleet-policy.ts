@@ -56,30 +56,74 @@ export function activeTorrents(running: readonly QueueCandidate[], q: QueueConfi
 
 /**
  * Remembers since when each active torrent has been slow (below both of
- * the queue's rate thresholds), from the figures of each tick.
+ * the queue's rate thresholds), from its figures as they change. A
+ * torrent whose figures do not change keeps its rates, so only time can
+ * make it slow: those waiting for that are kept in the order they went
+ * below the thresholds (`due`), so that no tick looks at the others.
  */
 export class SlowWatch {
-  private readonly since = new Map<string, number>();
+  /** Each torrent's last rates, and since when they have been below both thresholds (undefined: not below). */
+  private readonly seen = new Map<string, { down: number; up: number; since: number | undefined }>();
+  /** Torrents that went below the thresholds, oldest first (so by `since`); `head` is the next to look at. */
+  private waiting: { hex: string; since: number }[] = [];
+  private head = 0;
 
   /** One torrent's rates at `now`; answers whether it now counts as slow. */
   observe(infoHashHex: string, downloadRate: number, uploadRate: number, q: QueueConfig, now: number): boolean {
-    const slowNow = downloadRate < q.slowDownloadRate && uploadRate < q.slowUploadRate;
-    if (!slowNow) {
-      this.since.delete(infoHashHex);
+    let w = this.seen.get(infoHashHex);
+    if (!w) {
+      w = { down: downloadRate, up: uploadRate, since: undefined };
+      this.seen.set(infoHashHex, w);
+    }
+    w.down = downloadRate;
+    w.up = uploadRate;
+    if (!(downloadRate < q.slowDownloadRate && uploadRate < q.slowUploadRate)) {
+      w.since = undefined;
       return false;
     }
-    const from = this.since.get(infoHashHex) ?? now;
-    this.since.set(infoHashHex, from);
-    return now - from >= q.slowSeconds * 1000;
+    if (w.since === undefined) {
+      w.since = now;
+      this.waiting.push({ hex: infoHashHex, since: now });
+    }
+    return now - w.since >= q.slowSeconds * 1000;
   }
 
   isSlow(infoHashHex: string, q: QueueConfig, now: number): boolean {
-    const from = this.since.get(infoHashHex);
+    const from = this.seen.get(infoHashHex)?.since;
     return from !== undefined && now - from >= q.slowSeconds * 1000;
   }
 
+  /** The torrents that have become slow by `now` with no new figures (each once): below the thresholds for `slowSeconds`. */
+  due(q: QueueConfig, now: number): string[] {
+    const out: string[] = [];
+    for (; this.head < this.waiting.length; this.head++) {
+      const w = this.waiting[this.head]!;
+      if (now - w.since < q.slowSeconds * 1000) break;
+      // One that went above the thresholds since (and maybe below again) is not this entry's.
+      if (this.seen.get(w.hex)?.since === w.since) out.push(w.hex);
+    }
+    if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    return out;
+  }
+
+  /** Every torrent's last rates (to judge them again by new thresholds). */
+  rates(): IterableIterator<[string, { down: number; up: number }]> {
+    return this.seen.entries();
+  }
+
+  /** New thresholds or time: every torrent below the thresholds waits again for `due` (one slow before may not be yet). */
+  requeue(): void {
+    this.waiting = [];
+    this.head = 0;
+    for (const [hex, w] of this.seen) if (w.since !== undefined) this.waiting.push({ hex, since: w.since });
+    this.waiting.sort((a, b) => a.since - b.since);
+  }
+
   forget(infoHashHex: string): void {
-    this.since.delete(infoHashHex);
+    this.seen.delete(infoHashHex);
   }
 }
 

@@ -1,17 +1,18 @@
 import type { Metainfo } from '@seedbox/protocol';
-import { defaultFleetConfig, effectiveSeedReplicas, effectiveSpeed, NO_LIMIT, USE_GLOBAL, type FleetConfig, type FleetStore, type ShareLimits, type SpeedLimits, type TorrentTotals } from '@seedbox/cluster';
+import { defaultFleetConfig, effectiveSeedReplicas, effectiveSpeed, type FleetConfig, type FleetStore, type SpeedLimits, type TorrentTotals } from '@seedbox/cluster';
 import type { Logger } from '@seedbox/runtime';
 import type { StatsSource } from '../control/backend.js';
 import type { FleetView } from './fleet-backend.js';
 import { EncryptionPolicyError, type Engine, type EngineTick } from '../engine.js';
+import { mergeTicks } from '../engine-tick.js';
 import type { EncryptionPolicy } from '../encryption/encryption-policy.js';
 import type { FleetTorrentData } from './fleet-run.js';
 import { FleetPicture } from './fleet-picture.js';
-import { shareLimitReached } from './fleet-policy.js';
 import { FleetRuns } from './fleet-runs.js';
 import { FleetSync } from './fleet-sync.js';
 import { MagnetOwner } from './magnet-owner.js';
 import { LiveWorkers } from './live-workers.js';
+import { ShareRules } from './share-rules.js';
 import { SyncPasses } from './sync-passes.js';
 import { TotalsKeeper } from './totals-keeper.js';
 
@@ -43,14 +44,16 @@ export type { FleetTorrentData } from './fleet-run.js';
  * they are pure functions of the shared state (fleet-policy.ts): the
  * queue (a running torrent past the active limits waits, `queued`), the
  * seeding rules (the torrent's owner pauses or removes it when one is
- * reached), and moves (the owner has the data moved, then the torrent
- * runs from its new save folder everywhere). Lifetime totals are kept by
- * TotalsKeeper.
+ * reached: ShareRules), and moves (the owner has the data moved, then the
+ * torrent runs from its new save folder everywhere). Lifetime totals are
+ * kept by TotalsKeeper.
  *
  * It keeps up by events, and does nothing while nothing changes: each
  * change marks the torrents it concerns, and a sync pass reconciles only
  * those (sync-passes.ts, fleet-sync.ts); the runs themselves, started,
- * handing pieces over and closed, are FleetRuns (fleet-runs.ts).
+ * handing pieces over and closed, are FleetRuns (fleet-runs.ts). The
+ * engine's ticks likewise cost what changed (EngineTick.changed and
+ * `gone`): the totals and the seeding rules look at those torrents only.
  *
  * It runs unchanged on both stores (JetStream buckets in the fleet, files
  * for `seedbox serve`): what differs is plugged in, the torrents' data
@@ -75,7 +78,11 @@ export interface FleetRunnerOptions {
    * FleetBandwidth shares them among the workers.
    */
   speedLimits?: ((limits: SpeedLimits) => void) | undefined;
-  /** After each tick's bitfields are handed over (the fleet: heartbeat and figures). */
+  /**
+   * After each tick's bitfields are handed over (the fleet: heartbeat and
+   * figures). A tick dropped because a later one's flush ended first has
+   * its changes carried in the next one given here (mergeTicks).
+   */
   onTick?: (t: EngineTick) => void;
   /** After the engine stopped (the fleet: the last heartbeat, with no torrents). */
   onStop?: () => void;
@@ -120,12 +127,17 @@ export class FleetRunner implements FleetView {
   private readonly onTick = (t: EngineTick): void => this.tick(t);
   private config: FleetConfig = defaultFleetConfig();
   private readonly totalsKeeper: TotalsKeeper;
+  private readonly shareRules: ShareRules;
   /** Torrents whose move (by this worker) or rule action is under way. */
   private readonly busy = new Set<string>();
   private ticks = 0;
   /** Ticks seen, and the last whose figures went out (see tick). */
   private tickSeq = 0;
   private publishedSeq = 0;
+  /** Ticks whose figures have not gone out yet, oldest first: a later one that goes first carries their changes. */
+  private unpublished: { seq: number; tick: EngineTick }[] = [];
+  /** The membership the owners (whose clock counts, who applies the seeding rules) were last worked out for. */
+  private ownersFor: readonly string[] | undefined;
   private readonly magnets: MagnetOwner;
   /** This process's SEEDBOX_ENCRYPTION: what the engine goes back to while the config sets none. */
   private readonly ownEncryption: EncryptionPolicy;
@@ -190,6 +202,16 @@ export class FleetRunner implements FleetView {
       log: o.log,
       moveData: o.moveData,
     });
+    this.shareRules = new ShareRules({
+      picture: this.picture,
+      totals: this.totalsKeeper,
+      busy: this.busy,
+      config: () => this.config,
+      mine: (hex) => this.sync.owner(hex) === o.workerId,
+      state: o.state,
+      removeTorrent: o.removeTorrent,
+      log: o.log,
+    });
     this.passes = new SyncPasses(
       (work) => this.sync.pass(work),
       (e) => o.log.error('fleet sync failed', { error: e as Error }),
@@ -205,6 +227,7 @@ export class FleetRunner implements FleetView {
       await state.watchConfig((c) => {
         const before = this.config;
         this.config = c;
+        this.shareRules.allChanged();
         const limits = effectiveSpeed(c);
         if (this.o.speedLimits) this.o.speedLimits(limits);
         else this.o.engine.setLimits(limits);
@@ -218,9 +241,9 @@ export class FleetRunner implements FleetView {
     );
     if (this.o.stats) {
       this.stops.push(
-        this.o.stats.onTick((list) => {
+        this.o.stats.onTick((t) => {
           const q = this.config.queue;
-          const changed = this.sync.queue.observe(list, q, Date.now());
+          const changed = this.sync.queue.observe(t.changed, q, Date.now(), t.removed);
           // Slow torrents leave the count: the queue may move on.
           if (changed && q.enabled && q.ignoreSlow) {
             this.passes.markQueue();
@@ -245,6 +268,7 @@ export class FleetRunner implements FleetView {
             log.warn('registered torrent cannot be parsed', { infoHash: hex, error: err as Error });
           }
           if (!e) this.sync.rendezvous.forget(hex);
+          this.shareRules.entryChanged(hex);
           this.passes.markTorrent(hex);
           this.schedule();
         },
@@ -360,41 +384,48 @@ export class FleetRunner implements FleetView {
     // The figures go out once the tick's verified pieces are in the fleet's
     // bitfield: a reader that sees a torrent seeding then finds its pieces
     // (each file's bytes) there too. A tick whose flush ends after a later
-    // tick's has nothing newer to say, and is dropped.
+    // tick's has nothing newer to say, and is dropped; its changes go out
+    // with the later one.
     const seq = ++this.tickSeq;
+    this.unpublished.push({ seq, tick: t });
     void this.runs.flush().then(() => {
       if (this.stopped || seq < this.publishedSeq) return;
       this.publishedSeq = seq;
-      this.o.onTick?.(t);
+      const upTo = this.unpublished.findIndex((u) => u.seq === seq);
+      const ticks = this.unpublished.slice(0, upTo + 1).map((u) => u.tick);
+      this.unpublished = this.unpublished.slice(upTo + 1);
+      this.o.onTick?.(mergeTicks(ticks));
     });
-    const me = this.o.workerId;
-    for (const s of t.torrents) {
-      const owned = this.sync.owner(s.infoHash) === me;
-      this.totalsKeeper.record(s, t.time, owned);
-      // Only a torrent with every wanted piece can reach a seeding rule.
-      if (owned && s.done) this.applyShareRules(s.infoHash, s.totalLength - s.left, t.time);
+    const totals = this.totalsKeeper;
+    this.followOwners();
+    // Time counts to the last tick a torrent was in; then to this one for the rest.
+    for (const hex of t.gone) {
+      totals.endRun(hex);
+      this.shareRules.left(hex);
     }
-    if (++this.ticks % TOTALS_EVERY_TICKS === 0) void this.totalsKeeper.flush();
+    totals.advance(t.time);
+    const me = this.o.workerId;
+    for (const s of t.changed) {
+      totals.record(s, t.time, this.sync.owner(s.infoHash) === me);
+      this.shareRules.seen(s);
+    }
+    this.shareRules.tick(t.time);
+    if (++this.ticks % TOTALS_EVERY_TICKS === 0) void totals.flush();
   }
 
-  /** A complete torrent past its ratio or time limit: the owner takes the configured action, once. */
-  private applyShareRules(hex: string, doneBytes: number, now: number): void {
-    const reg = this.picture.get(hex);
-    if (!reg || reg.entry.desired !== 'running' || this.busy.has(hex)) return;
-    // Most torrents have no limit at all: nothing to read or build for them at every tick.
-    if (!anyShareLimit(reg.entry.settings.share, this.config.share)) return;
-    const rule = shareLimitReached({ settings: reg.entry.settings, totals: this.totalsKeeper.get(hex), doneBytes, complete: true }, this.config, now);
-    if (!rule) return;
-    const action = this.config.shareAction;
-    this.busy.add(hex);
-    this.o.log.info('seeding limit reached', { infoHash: hex, rule, action });
-    void (async () => {
-      await this.totalsKeeper.flush();
-      if (action === 'pause') await this.o.state.updateTorrent(hex, (e) => (e.desired === 'running' ? { ...e, desired: 'paused', limitReached: rule } : undefined));
-      else await this.o.removeTorrent(hex, action === 'remove-with-data');
-    })()
-      .catch((e: unknown) => this.o.log.warn('acting on a seeding limit failed', { infoHash: hex, rule, error: e as Error }))
-      .finally(() => this.busy.delete(hex));
+  /**
+   * The membership changed since the last tick: each torrent's owner may
+   * have, and with it who counts its time and who applies its seeding
+   * rules. A pass over the runs, only then.
+   */
+  private followOwners(): void {
+    const workers = this.workers.list;
+    if (workers === this.ownersFor) return;
+    const first = this.ownersFor === undefined;
+    this.ownersFor = workers;
+    if (first) return;
+    this.totalsKeeper.recount((hex) => this.sync.owner(hex) === this.o.workerId);
+    this.shareRules.allChanged();
   }
 }
 
@@ -403,13 +434,4 @@ function placementChanged(a: FleetConfig, b: FleetConfig): boolean {
   const ra = effectiveSeedReplicas(a);
   const rb = effectiveSeedReplicas(b);
   return ra.public !== rb.public || ra.private !== rb.private || JSON.stringify(a.queue) !== JSON.stringify(b.queue);
-}
-
-/** Whether any seeding rule (the torrent's own, else the fleet's) limits the torrent. */
-function anyShareLimit(own: ShareLimits, fleet: ShareLimits): boolean {
-  return limited(own.ratio, fleet.ratio) || limited(own.seedingMinutes, fleet.seedingMinutes) || limited(own.inactiveMinutes, fleet.inactiveMinutes);
-}
-
-function limited(own: number, fleet: number): boolean {
-  return (own === USE_GLOBAL ? fleet : own) !== NO_LIMIT;
 }

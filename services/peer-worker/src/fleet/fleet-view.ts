@@ -1,7 +1,7 @@
 import type { NatsConnection, Subscription } from 'nats';
 import { watchServiceHeartbeats, type ServiceHeartbeat } from '@seedbox/cluster';
 import type { Logger } from '@seedbox/runtime';
-import type { StatsSource, TorrentStatsView } from '../control/backend.js';
+import type { StatsSource } from '../control/backend.js';
 import { FleetMembers, memberOf, type FleetMember, type FleetMembersOptions } from './fleet-members.js';
 import { RateHistory, type RateSeries } from './rate-history.js';
 
@@ -19,17 +19,9 @@ export interface FleetView {
   history(): RateSeries;
 }
 
-/** Feeds `history` from each tick's figures (every torrent's rates, already summed over the workers running it). */
+/** Feeds `history` from each tick's figures (every torrent's rates, summed by the source). */
 export function followRates(history: RateHistory, stats: Pick<StatsSource, 'onTick'>, now: () => number = Date.now): () => void {
-  return stats.onTick((all: TorrentStatsView[]) => {
-    let down = 0;
-    let up = 0;
-    for (const s of all) {
-      down += s.downloadRate;
-      up += s.uploadRate;
-    }
-    history.record(now(), down, up);
-  });
+  return stats.onTick((t) => history.record(now(), t.downloadRate, t.uploadRate));
 }
 
 /** A peer-worker's view: heartbeats from NATS (its own among them), rates from the StatsBoard. */

@@ -30,26 +30,44 @@ export class QueueGate {
   private readonly slow = new SlowWatch();
   /** The torrents slow at their last figures. */
   private readonly slowNow = new Set<string>();
+  /** The slow thresholds (and time) the torrents were last judged by. */
+  private thresholds: string | undefined;
 
   has(infoHashHex: string): boolean {
     return this.active.has(infoHashHex);
   }
 
   /**
-   * One round of every torrent's figures (from every worker); answers
-   * whether a torrent turned slow or stopped being, so that a queue that
-   * leaves slow torrents out of its count may move on.
+   * One tick's figures, those that changed (from every worker), and the
+   * torrents with no figures any more; answers whether a torrent turned
+   * slow or stopped being, so that a queue that leaves slow torrents out
+   * of its count may move on. A torrent whose figures did not change has
+   * the same rates, so only time (SlowWatch.due) or new thresholds (every
+   * torrent judged again, once) can change its answer.
    */
-  observe(list: Iterable<{ infoHashHex: string; downloadRate: number; uploadRate: number }>, q: QueueConfig, now: number): boolean {
+  observe(list: Iterable<{ infoHashHex: string; downloadRate: number; uploadRate: number }>, q: QueueConfig, now: number, removed: Iterable<string> = []): boolean {
     let changed = false;
-    for (const s of list) {
-      const slow = this.slow.observe(s.infoHashHex, s.downloadRate, s.uploadRate, q, now);
-      if (slow === this.slowNow.has(s.infoHashHex)) continue;
-      changed = true;
-      if (slow) this.slowNow.add(s.infoHashHex);
-      else this.slowNow.delete(s.infoHashHex);
+    for (const hex of removed) {
+      this.slow.forget(hex);
+      if (this.slowNow.delete(hex)) changed = true;
     }
+    const thresholds = `${q.slowDownloadRate} ${q.slowUploadRate} ${q.slowSeconds}`;
+    if (thresholds !== this.thresholds) {
+      this.thresholds = thresholds;
+      for (const [hex, r] of this.slow.rates()) changed = this.note(hex, this.slow.observe(hex, r.down, r.up, q, now)) || changed;
+      this.slow.requeue();
+    }
+    for (const s of list) changed = this.note(s.infoHashHex, this.slow.observe(s.infoHashHex, s.downloadRate, s.uploadRate, q, now)) || changed;
+    for (const hex of this.slow.due(q, now)) changed = this.note(hex, true) || changed;
     return changed;
+  }
+
+  /** Whether the torrent's slowness is news. */
+  private note(infoHashHex: string, slow: boolean): boolean {
+    if (slow === this.slowNow.has(infoHashHex)) return false;
+    if (slow) this.slowNow.add(infoHashHex);
+    else this.slowNow.delete(infoHashHex);
+    return true;
   }
 
   /** Brings the active set up to date with what `work` marked; answers the torrents whose active-ness changed. */

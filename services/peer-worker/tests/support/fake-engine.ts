@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Bitfield, encodeBencode, parseMetainfo, type Metainfo } from '@seedbox/protocol';
 import type { AddTorrentOptions, Engine, EngineTick } from '../../src/engine.js';
+import { sumsOf } from '../../src/engine-tick.js';
 import type { EncryptionPolicy } from '../../src/encryption/encryption-policy.js';
 import type { TorrentSnapshot } from '../../src/torrent.js';
 
@@ -10,7 +11,9 @@ import type { TorrentSnapshot } from '../../src/torrent.js';
  * (add, remove, snapshot, the tick, stop) with no peers, no files and no
  * hashing, so a test can run 10,000 torrents and count what the runner
  * did to them. Each torrent opens its data at once, as a check would, and
- * then holds the pieces the check found.
+ * then holds the pieces the check found. As a Torrent does, it answers the
+ * same snapshot object while nothing in it changed, and the engine's ticks
+ * carry what changed (EngineTick.changed, `gone`).
  */
 export class FakeTorrent extends EventEmitter {
   private readonly bits: Bitfield;
@@ -21,6 +24,10 @@ export class FakeTorrent extends EventEmitter {
   rechecks = 0;
   adopted = 0;
   readonly settingsCalls: string[] = [];
+  /** Counters a test sets (as peers would move them); call changed() after. */
+  uploaded = 0;
+  downloaded = 0;
+  private cached: TorrentSnapshot | undefined;
 
   constructor(
     readonly meta: Metainfo,
@@ -33,6 +40,7 @@ export class FakeTorrent extends EventEmitter {
       .then((outcome) => {
         for (const i of outcome.have.setIndices()) this.bits.set(i);
         this.checking = false;
+        this.changed();
         this.emit('checked', outcome);
       })
       .catch(() => {});
@@ -46,6 +54,7 @@ export class FakeTorrent extends EventEmitter {
   /** A piece verified here (as a download would). */
   verify(index: number): void {
     this.bits.set(index);
+    this.changed();
     this.emit('piece', index);
   }
 
@@ -53,6 +62,12 @@ export class FakeTorrent extends EventEmitter {
     if (this.checking) return;
     this.adopted++;
     for (const i of verified.setIndices()) this.bits.set(i);
+    this.changed();
+  }
+
+  /** Its figures changed: the next snapshot is a new object. */
+  changed(): void {
+    this.cached = undefined;
   }
 
   recheck(): void {
@@ -76,6 +91,11 @@ export class FakeTorrent extends EventEmitter {
   }
 
   snapshot(): TorrentSnapshot {
+    this.cached ??= this.figures();
+    return this.cached;
+  }
+
+  private figures(): TorrentSnapshot {
     const complete = this.bits.isComplete;
     const left = (this.meta.pieceCount - this.bits.count) * this.meta.pieceLength;
     return {
@@ -86,8 +106,8 @@ export class FakeTorrent extends EventEmitter {
       checked: { done: this.meta.pieceCount, total: this.meta.pieceCount },
       downloadRate: 0,
       uploadRate: 0,
-      downloaded: 0,
-      uploaded: 0,
+      downloaded: this.downloaded,
+      uploaded: this.uploaded,
       wasted: 0,
       ratio: 0,
       peers: 0,
@@ -117,6 +137,9 @@ export class FakeEngine extends EventEmitter<{ tick: [EngineTick] }> {
   /** Every run ever added, removed ones included. */
   readonly added: FakeTorrent[] = [];
   removes = 0;
+  /** Each torrent's snapshot at the last tick, and the torrents removed since. */
+  private readonly last = new Map<string, TorrentSnapshot>();
+  private gone: string[] = [];
 
   add(meta: Metainfo, options: AddTorrentOptions): FakeTorrent {
     const t = new FakeTorrent(meta, options);
@@ -127,15 +150,27 @@ export class FakeEngine extends EventEmitter<{ tick: [EngineTick] }> {
 
   async remove(infoHashHex: string): Promise<boolean> {
     this.removes++;
-    return this.torrents.delete(infoHashHex);
+    const had = this.torrents.delete(infoHashHex);
+    if (had) {
+      this.last.delete(infoHashHex);
+      this.gone.push(infoHashHex);
+    }
+    return had;
   }
 
-  snapshot(): EngineTick {
-    return { time: Date.now(), torrents: [...this.torrents.values()].map((t) => t.snapshot()), connections: { open: 0, handshaking: 0, refused: {} as EngineTick['connections']['refused'] } };
+  /** Every torrent's figures now, as Engine.snapshot(): changes nothing. */
+  snapshot(time = Date.now()): EngineTick {
+    const torrents = [...this.torrents.values()].map((t) => t.snapshot());
+    const changed = torrents.filter((s) => this.last.get(s.infoHash) !== s);
+    return { time, torrents, changed, gone: [], sums: sumsOf(torrents), connections: { open: 0, handshaking: 0, refused: {} as EngineTick['connections']['refused'] } };
   }
 
-  tick(): void {
-    this.emit('tick', this.snapshot());
+  /** A tick, at `time` (default now): what changed since the last one. */
+  tick(time = Date.now()): void {
+    const t = { ...this.snapshot(time), gone: this.gone };
+    this.gone = [];
+    for (const s of t.changed) this.last.set(s.infoHash, s);
+    this.emit('tick', t);
   }
 
   setLimits(): void {}
@@ -151,6 +186,7 @@ export class FakeEngine extends EventEmitter<{ tick: [EngineTick] }> {
 
   async stop(): Promise<void> {
     this.torrents.clear();
+    this.last.clear();
   }
 
   /** Reads of `have` over every run. */
