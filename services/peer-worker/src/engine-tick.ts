@@ -162,6 +162,11 @@ export class TickLedger<E extends LedgerEntry> {
     this.awake.add(e);
   }
 
+  /** Whether the entry is ticked (not dormant). */
+  isAwake(e: E): boolean {
+    return this.awake.has(e);
+  }
+
   /** Its torrent said its snapshot may change: ticked again. */
   wake(e: E): void {
     this.awake.add(e);

@@ -6,7 +6,7 @@ import { Bandwidth, type BandwidthLimits, type ResolvedLimits } from './bandwidt
 import { ENCRYPTION_POLICIES, type EncryptionPolicy } from './encryption/encryption-policy.js';
 import type { MetadataFetcher } from './metadata-fetcher.js';
 import { resolveMagnet, type ResolvedMagnet } from './magnet-resolver.js';
-import type { PeerDiscovery, SwarmHandle, SwarmInfo } from './peer-discovery.js';
+import type { PeerDiscovery, SwarmHandle, SwarmInfo, SwarmMember } from './peer-discovery.js';
 import { generatePeerId } from './peer-id.js';
 import { ConnectionBudget } from './peer-list.js';
 import { LISTENER_DEFAULTS, PeerListener, REFUSED_CONNECTIONS, type ListenerOptions, type RefusedConnection } from './peer-listener.js';
@@ -261,7 +261,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     });
     if (options.peers && options.peers.length > 0) torrent.addPeers(options.peers);
     if (handover) {
-      handover.attach(this.member(torrent));
+      handover.attach(this.member(entry));
       entry.swarm = handover.handle;
     }
     // In the swarm while trading; out of it (trackers hear `stopped`) while paused or in error.
@@ -272,13 +272,19 @@ export class Engine extends EventEmitter<EngineEvents> {
     return torrent;
   }
 
-  private member(torrent: Torrent) {
-    return { totals: () => torrent.transferTotals(), peersFound: (peers: readonly PeerAddress[]) => torrent.addPeers(peers) };
+  private member(entry: Entry): SwarmMember {
+    const { torrent } = entry;
+    return {
+      totals: () => torrent.transferTotals(),
+      peersFound: (peers: readonly PeerAddress[]) => torrent.addPeers(peers),
+      // A dormant torrent's last snapshot stays the same object until it wakes (and its totals are in it).
+      quiet: () => (this.ledger.isAwake(entry) ? undefined : entry.last),
+    };
   }
 
   private join(entry: Entry): void {
     if (entry.swarm || !this.discoveryNow) return;
-    entry.swarm = this.discoveryNow.join(entry.info, this.member(entry.torrent));
+    entry.swarm = this.discoveryNow.join(entry.info, this.member(entry));
   }
 
   /** Leaves under way that no caller waits for (see remove). */

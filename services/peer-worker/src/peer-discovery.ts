@@ -34,6 +34,13 @@ export interface TransferTotals {
 export interface SwarmMember {
   totals(): TransferTotals;
   peersFound(peers: readonly PeerAddress[]): void;
+  /**
+   * While the member's totals cannot move (a dormant torrent: no peers,
+   * nothing pending), an object that stays the same until they can;
+   * undefined while they may. A discovery that polls totals every second
+   * reads a quiet member once, not 10,000 of them every second.
+   */
+  quiet?(): object | undefined;
 }
 
 export interface SwarmHandle {

@@ -11,6 +11,7 @@ import { Bitfield, encodeHandshake, encodeMessage, type Metainfo } from '@seedbo
 import { Choker } from '../src/choker.js';
 import type { DownloadScheduler } from '../src/download-scheduler.js';
 import { Engine, type EngineTick } from '../src/engine.js';
+import type { PeerDiscovery, SwarmMember } from '../src/peer-discovery.js';
 import { PeerExchange } from '../src/peer-exchange.js';
 import { RateMeter } from '../src/rate.js';
 import { Torrent, type TorrentState } from '../src/torrent.js';
@@ -257,6 +258,31 @@ describe("the engine's tick: what changed, not every torrent", () => {
     expect(removed.sums).toMatchObject({ paused: 1, complete: 1 });
     expect(resumed.torrents).toHaveLength(3);
     await until(() => engine.awakeCount === 0, 'every torrent to go dormant again');
+  });
+});
+
+describe("discovery's view of a dormant torrent (SwarmMember.quiet)", () => {
+  it('a dormant seed is quiet with one stamp until it wakes; awake, it has none; quiet again after a change, a new one', async () => {
+    const members: SwarmMember[] = [];
+    const discovery: PeerDiscovery = { canFind: () => true, join: (_s, m) => (members.push(m), { requestPeers: () => {}, leave: async () => {} }) };
+    const engine = new Engine({ sink: { writePiece: async () => ({ status: 'written', micros: 0 }) }, listen: false, tickMs: 10, encryption: 'disable', discovery: () => discovery });
+    await engine.start();
+    cleanups.push(() => engine.stop());
+    const { torrent } = addSeed(engine, 1);
+    await reachState(torrent, 'seeding');
+    await until(() => members.length === 1 && engine.awakeCount === 0, 'the seed to join and go dormant');
+    const member = members[0]!;
+    const stamp = member.quiet?.();
+    expect(stamp).toBeDefined();
+    await nextTicks(engine, 3);
+    expect(member.quiet?.()).toBe(stamp);
+
+    torrent.setFilePriorities(['skip']);
+    expect(member.quiet?.()).toBeUndefined();
+    await until(() => engine.awakeCount === 0, 'dormant again');
+    const next = member.quiet?.();
+    expect(next).toBeDefined();
+    expect(next).not.toBe(stamp);
   });
 });
 

@@ -153,4 +153,29 @@ describe.skipIf(!nats.available)('NatsPeerDiscovery heartbeats over a real nats-
     expect(seen.changes.map(({ hb }) => [hb.seq, hb.torrents.length])).toEqual([[4, 0]]);
     d.close();
   });
+  it('reads a quiet member once (a dormant torrent), not at every tick, and again once its stamp changes', () => {
+    // Only what is read counts here: a connection that takes subscriptions and drops what is published.
+    const nc = { subscribe: () => ({ unsubscribe: () => {} }), publish: () => {} } as unknown as NatsConnection;
+    const d = new NatsPeerDiscovery({ nc, workerId: 'w1', peerId: new Uint8Array(20).fill(1), announce: { port: 6881 }, log: silentLogger });
+    let reads = 0;
+    const stamps = Array.from({ length: 1000 }, () => ({}) as object | undefined);
+    for (let i = 0; i < 1000; i++) {
+      const hex = hexOf(i);
+      const member: SwarmMember = { totals: () => (reads++, { uploaded: 0, downloaded: 0, left: 0, complete: true }), peersFound: () => {}, quiet: () => stamps[i] };
+      d.join({ infoHash: Buffer.from(hex, 'hex'), infoHashHex: hex, announce: [], private: false }, member);
+    }
+    d.heartbeat(); // full: every one read
+    expect(reads).toBe(1000);
+    reads = 0;
+    for (let t = 0; t < 5; t++) d.heartbeat();
+    expect(reads).toBe(0);
+    stamps[3] = {};
+    stamps[4] = undefined;
+    d.heartbeat();
+    expect(reads).toBe(2);
+    d.heartbeat();
+    // The awake one (no stamp) is read at every tick; the one quiet again is not.
+    expect(reads).toBe(3);
+    d.close();
+  });
 });

@@ -36,6 +36,8 @@ export interface EmbeddedSwarm extends AnnouncePolicy {
 export interface EmbeddedMember {
   totals(): WorkerTorrentStats & { complete: boolean };
   peersFound(peers: readonly PeerAddress[]): void;
+  /** While its totals cannot move, an object that stays the same until they can (see the engine's SwarmMember.quiet). */
+  quiet?(): object | undefined;
 }
 
 export interface EmbeddedTrackersOptions extends Omit<TrackerClientOptions, 'peerFeed' | 'dht'> {
@@ -70,6 +72,8 @@ interface Joined {
   downloaded: number;
   left: number;
   complete: boolean;
+  /** The member's quiet stamp when its figures were last read: while it is the same, they cannot have moved. */
+  quiet: object | undefined;
 }
 
 export class EmbeddedTrackers {
@@ -106,7 +110,7 @@ export class EmbeddedTrackers {
   /** Announces `swarm` with the member's figures (`started` now), and gives it the peers found. */
   join(swarm: EmbeddedSwarm, member: EmbeddedMember): { requestPeers(): void; leave(): Promise<void> } {
     const hex = swarm.infoHashHex;
-    const joined: Joined = { member, sent: false, uploaded: 0, downloaded: 0, left: 0, complete: false };
+    const joined: Joined = { member, sent: false, uploaded: 0, downloaded: 0, left: 0, complete: false, quiet: undefined };
     this.members.set(hex, joined);
     this.gone.delete(hex);
     const { announceToAllTiers, announceToAllTrackers } = swarm;
@@ -179,8 +183,12 @@ export class EmbeddedTrackers {
     if (!this.established) return this.fullBeat();
     const changed = new Map<string, WorkerTorrentStats>();
     for (const [hex, j] of this.members) {
+      // A dormant torrent read since it fell quiet: nothing to read again.
+      const quiet = j.member.quiet?.();
+      if (j.sent && quiet !== undefined && quiet === j.quiet) continue;
       const t = this.read(hex, j);
       if (t === undefined) continue;
+      j.quiet = quiet;
       if (j.sent && t.uploaded === j.uploaded && t.downloaded === j.downloaded && t.left === j.left && t.complete === j.complete) continue;
       remember(j, t);
       changed.set(hex, t);
@@ -195,8 +203,10 @@ export class EmbeddedTrackers {
   private fullBeat(): void {
     const torrents = new Map<string, WorkerTorrentStats>();
     for (const [hex, j] of this.members) {
+      const quiet = j.member.quiet?.();
       const t = this.read(hex, j);
       if (t === undefined) continue;
+      j.quiet = quiet;
       remember(j, t);
       torrents.set(hex, t);
     }

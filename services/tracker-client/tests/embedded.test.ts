@@ -100,4 +100,32 @@ describe('EmbeddedTrackers', () => {
     expect(fulls).toHaveBeenCalledTimes(1);
     await trackers.stop();
   });
+  it('reads a quiet member once, not at every beat, and again when its quiet stamp changes or it wakes', async () => {
+    const trackers = new EmbeddedTrackers({ peerId: new Uint8Array(20).fill(4), port: 6881, transport: new FakeTransport(), localAddresses: () => [], pollMs: 20, onWarning: () => {} });
+    const beats = vi.spyOn(trackers.client, 'heartbeatChanges');
+    let reads = 0;
+    // 1,000 dormant torrents, each with the stamp of its last snapshot.
+    const stamps = Array.from({ length: 1000 }, () => ({}) as object | undefined);
+    const totals = { uploaded: 0, downloaded: 0, left: 0, complete: true };
+    Array.from({ length: 1000 }, (_, i) => {
+      const infoHash = Buffer.alloc(20);
+      infoHash.writeUInt32BE(i + 1);
+      return trackers.join({ infoHash, infoHashHex: infoHash.toString('hex'), announce: [] }, { totals: () => (reads++, { ...totals }), peersFound: () => {}, quiet: () => stamps[i] });
+    });
+    await waitFor(() => trackers.client.announcerCount === 1000, 5000, 'every member handed over');
+    await waitFor(() => beats.mock.calls.length >= 2, 5000, 'a beat of changes');
+    reads = 0;
+    const at = beats.mock.calls.length;
+    await waitFor(() => beats.mock.calls.length >= at + 5, 5000, 'idle beats');
+    expect(reads).toBe(0);
+
+    // One wakes and falls quiet again with a new stamp; another is awake (no stamp): each is read again.
+    stamps[7] = {};
+    stamps[8] = undefined;
+    const now = beats.mock.calls.length;
+    await waitFor(() => beats.mock.calls.length >= now + 3, 5000, 'more beats');
+    expect(reads).toBeGreaterThanOrEqual(1 + 2);
+    expect(reads).toBeLessThanOrEqual(1 + (beats.mock.calls.length - now + 1));
+    await trackers.stop();
+  });
 });

@@ -61,6 +61,8 @@ interface Joined {
   downloaded: number;
   left: number;
   complete: boolean;
+  /** The member's quiet stamp when its figures were last read: while it is the same, they cannot have moved. */
+  quiet: object | undefined;
 }
 
 export class NatsPeerDiscovery implements PeerDiscovery {
@@ -98,7 +100,7 @@ export class NatsPeerDiscovery implements PeerDiscovery {
         }
       },
     });
-    const entry: Joined = { swarm, member, peers, sent: false, uploaded: 0, downloaded: 0, left: 0, complete: false };
+    const entry: Joined = { swarm, member, peers, sent: false, uploaded: 0, downloaded: 0, left: 0, complete: false, quiet: undefined };
     this.joined.get(hex)?.peers.unsubscribe();
     this.joined.set(hex, entry);
     this.gone.delete(hex);
@@ -151,17 +153,25 @@ export class NatsPeerDiscovery implements PeerDiscovery {
     if (this.fullNext || now - this.lastFullAt >= (this.o.fullHeartbeatMs ?? FULL_HEARTBEAT_MS)) {
       this.fullNext = false;
       this.lastFullAt = now;
-      this.publish(WORKER_HEARTBEAT, this.encode(now, [...this.joined].map(([hex, j]) => this.listed(hex, j, remember(j, j.member.totals())))));
+      this.publish(WORKER_HEARTBEAT, this.encode(now, [...this.joined].map(([hex, j]) => this.listed(hex, j, remember(j, this.read(j))))));
       return;
     }
     const torrents: WorkerTorrent[] = [];
     for (const [hex, j] of this.joined) {
-      const t = j.member.totals();
+      // A dormant torrent read since it fell quiet: nothing to read again.
+      if (j.sent && j.quiet !== undefined && j.member.quiet?.() === j.quiet) continue;
+      const t = this.read(j);
       if (j.sent && t.uploaded === j.uploaded && t.downloaded === j.downloaded && t.left === j.left && t.complete === j.complete) continue;
       torrents.push(this.listed(hex, j, remember(j, t)));
     }
     // Sent when nothing changed too: it is the worker's sign of life, and its seq shows the tracker-client nothing was missed.
     this.publish(WORKER_HEARTBEAT_CHANGES, this.encode(now, torrents, [...this.gone]));
+  }
+
+  /** The member's figures, with the quiet stamp they were read under. */
+  private read(j: Joined): TransferTotals {
+    j.quiet = j.member.quiet?.();
+    return j.member.totals();
   }
 
   /** The last heartbeat, a full one, lists nothing: the tracker-client announces `stopped` for every swarm of ours. */
