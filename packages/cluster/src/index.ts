@@ -24,3 +24,4 @@ export * from './piece-data-frame.js';
 export * from './piece-data-links.js';
 export * from './piece-data-listener.js';
 export { NatsWireError, ServerOpParser } from './lean-nats/nats-wire.js';
+export { SentFigures, type AnnounceFigures, type FiguresSource } from './sent-figures.js';

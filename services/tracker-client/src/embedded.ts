@@ -1,5 +1,5 @@
 import { trackerUrlKind, type PeerAddress } from '@seedbox/protocol';
-import type { TrackerStatus } from '@seedbox/cluster';
+import { SentFigures, type AnnounceFigures, type TrackerStatus } from '@seedbox/cluster';
 import type { AnnouncePolicy } from './announce-plan.js';
 import type { AnnounceSuccess, TrackerWarning } from './announcer.js';
 import { DhtPeerSource, type DhtPeerSourceOptions } from './dht-peer-source.js';
@@ -60,20 +60,10 @@ export const EMBEDDED_WORKER_ID = 'embedded';
 /** How long a join or leave waits for others to share its beat: the first announce is this much later. */
 const JOIN_BEAT_MS = 200;
 
-/**
- * A joined member and the figures the client last had from it, kept as
- * plain fields: comparing them with its totals each beat allocates nothing.
- */
+/** A joined member and what the client last had of its figures. */
 interface Joined {
   member: EmbeddedMember;
-  /** Whether the client has had any figures from it yet (false: it joins at the next beat). */
-  sent: boolean;
-  uploaded: number;
-  downloaded: number;
-  left: number;
-  complete: boolean;
-  /** The member's quiet stamp when its figures were last read: while it is the same, they cannot have moved. */
-  quiet: object | undefined;
+  sent: SentFigures;
 }
 
 export class EmbeddedTrackers {
@@ -110,7 +100,7 @@ export class EmbeddedTrackers {
   /** Announces `swarm` with the member's figures (`started` now), and gives it the peers found. */
   join(swarm: EmbeddedSwarm, member: EmbeddedMember): { requestPeers(): void; leave(): Promise<void> } {
     const hex = swarm.infoHashHex;
-    const joined: Joined = { member, sent: false, uploaded: 0, downloaded: 0, left: 0, complete: false, quiet: undefined };
+    const joined: Joined = { member, sent: new SentFigures() };
     this.members.set(hex, joined);
     this.gone.delete(hex);
     const { announceToAllTiers, announceToAllTrackers } = swarm;
@@ -183,15 +173,9 @@ export class EmbeddedTrackers {
     if (!this.established) return this.fullBeat();
     const changed = new Map<string, WorkerTorrentStats>();
     for (const [hex, j] of this.members) {
-      // A dormant torrent read since it fell quiet: nothing to read again.
-      const quiet = j.member.quiet?.();
-      if (j.sent && quiet !== undefined && quiet === j.quiet) continue;
-      const t = this.read(hex, j);
-      if (t === undefined) continue;
-      j.quiet = quiet;
-      if (j.sent && t.uploaded === j.uploaded && t.downloaded === j.downloaded && t.left === j.left && t.complete === j.complete) continue;
-      remember(j, t);
-      changed.set(hex, t);
+      // Only what moved (a dormant torrent read since it fell quiet is not read again).
+      const t = this.read(hex, () => j.sent.changed(j.member));
+      if (t) changed.set(hex, t);
     }
     const verdict = this.client.heartbeatChanges({ ...this.identity(), torrents: changed, gone: this.gone });
     this.gone.clear();
@@ -203,21 +187,18 @@ export class EmbeddedTrackers {
   private fullBeat(): void {
     const torrents = new Map<string, WorkerTorrentStats>();
     for (const [hex, j] of this.members) {
-      const quiet = j.member.quiet?.();
-      const t = this.read(hex, j);
-      if (t === undefined) continue;
-      j.quiet = quiet;
-      remember(j, t);
-      torrents.set(hex, t);
+      const t = this.read(hex, () => j.sent.all(j.member));
+      if (t) torrents.set(hex, t);
     }
     this.gone.clear();
     this.client.heartbeat({ ...this.identity(), torrents });
     this.established = true;
   }
 
-  private read(hex: string, j: Joined): (WorkerTorrentStats & { complete: boolean }) | undefined {
+  /** A member's figures, as `read` takes them; a member whose figures cannot be read is skipped this time. */
+  private read(hex: string, read: () => AnnounceFigures | undefined): AnnounceFigures | undefined {
     try {
-      return j.member.totals();
+      return read();
     } catch (e) {
       // This one is skipped this time; announces keep its last figures meanwhile.
       this.o.onWarning?.({ kind: 'all-failed', infoHashHex: hex, message: `reading the figures failed: ${String(e)}`, error: e as Error });
@@ -235,14 +216,6 @@ export class EmbeddedTrackers {
     this.stopping ??= Promise.all([this.client.stop(), this.dht?.stop()]).then(() => undefined);
     return this.stopping;
   }
-}
-
-function remember(j: Joined, t: WorkerTorrentStats & { complete: boolean }): void {
-  j.sent = true;
-  j.uploaded = t.uploaded;
-  j.downloaded = t.downloaded;
-  j.left = t.left;
-  j.complete = t.complete;
 }
 
 export type { AnnounceSuccess, TrackerWarning };

@@ -1,6 +1,6 @@
 import { Events, type NatsConnection, type Subscription } from 'nats';
 import { trackerUrlKind } from '@seedbox/protocol';
-import { peersSubject, PEERS_WANTED, WORKER_HEARTBEAT, WORKER_HEARTBEAT_CHANGES } from '@seedbox/cluster';
+import { peersSubject, PEERS_WANTED, SentFigures, WORKER_HEARTBEAT, WORKER_HEARTBEAT_CHANGES } from '@seedbox/cluster';
 import { PeersFound, WorkerHeartbeat, type WorkerTorrent } from '@seedbox/proto';
 import type { Logger } from '@seedbox/runtime';
 import type { PeerDiscovery, SwarmHandle, SwarmInfo, SwarmMember, TransferTotals } from '../peer-discovery.js';
@@ -55,14 +55,8 @@ interface Joined {
   swarm: SwarmInfo;
   member: SwarmMember;
   peers: Subscription;
-  /** Whether any heartbeat has listed it yet (false: the next one lists it, as a join). */
-  sent: boolean;
-  uploaded: number;
-  downloaded: number;
-  left: number;
-  complete: boolean;
-  /** The member's quiet stamp when its figures were last read: while it is the same, they cannot have moved. */
-  quiet: object | undefined;
+  /** What the heartbeats said of it last. */
+  sent: SentFigures;
 }
 
 export class NatsPeerDiscovery implements PeerDiscovery {
@@ -100,7 +94,7 @@ export class NatsPeerDiscovery implements PeerDiscovery {
         }
       },
     });
-    const entry: Joined = { swarm, member, peers, sent: false, uploaded: 0, downloaded: 0, left: 0, complete: false, quiet: undefined };
+    const entry: Joined = { swarm, member, peers, sent: new SentFigures() };
     this.joined.get(hex)?.peers.unsubscribe();
     this.joined.set(hex, entry);
     this.gone.delete(hex);
@@ -153,25 +147,17 @@ export class NatsPeerDiscovery implements PeerDiscovery {
     if (this.fullNext || now - this.lastFullAt >= (this.o.fullHeartbeatMs ?? FULL_HEARTBEAT_MS)) {
       this.fullNext = false;
       this.lastFullAt = now;
-      this.publish(WORKER_HEARTBEAT, this.encode(now, [...this.joined].map(([hex, j]) => this.listed(hex, j, remember(j, this.read(j))))));
+      this.publish(WORKER_HEARTBEAT, this.encode(now, [...this.joined].map(([hex, j]) => this.listed(hex, j, j.sent.all(j.member)))));
       return;
     }
     const torrents: WorkerTorrent[] = [];
     for (const [hex, j] of this.joined) {
-      // A dormant torrent read since it fell quiet: nothing to read again.
-      if (j.sent && j.quiet !== undefined && j.member.quiet?.() === j.quiet) continue;
-      const t = this.read(j);
-      if (j.sent && t.uploaded === j.uploaded && t.downloaded === j.downloaded && t.left === j.left && t.complete === j.complete) continue;
-      torrents.push(this.listed(hex, j, remember(j, t)));
+      // Only what moved (a dormant torrent read since it fell quiet is not read again).
+      const t = j.sent.changed(j.member);
+      if (t) torrents.push(this.listed(hex, j, t));
     }
     // Sent when nothing changed too: it is the worker's sign of life, and its seq shows the tracker-client nothing was missed.
     this.publish(WORKER_HEARTBEAT_CHANGES, this.encode(now, torrents, [...this.gone]));
-  }
-
-  /** The member's figures, with the quiet stamp they were read under. */
-  private read(j: Joined): TransferTotals {
-    j.quiet = j.member.quiet?.();
-    return j.member.totals();
   }
 
   /** The last heartbeat, a full one, lists nothing: the tracker-client announces `stopped` for every swarm of ours. */
@@ -214,13 +200,4 @@ export class NatsPeerDiscovery implements PeerDiscovery {
       // A closed connection during shutdown: nobody to tell.
     }
   }
-}
-
-function remember(j: Joined, t: TransferTotals): TransferTotals {
-  j.sent = true;
-  j.uploaded = t.uploaded;
-  j.downloaded = t.downloaded;
-  j.left = t.left;
-  j.complete = t.complete;
-  return t;
 }
