@@ -14,6 +14,7 @@ import { FiguresPublisher, FULL_FIGURES_EVERY_TICKS, statsOf } from '../src/flee
 import { LocalStatsBoard } from '../src/fleet/local-stats-board.js';
 import { StatsBoard } from '../src/fleet/stats-board.js';
 import type { TorrentSnapshot } from '../src/torrent.js';
+import { quietSnapshot } from './support/fake-engine.js';
 
 const N = 10_000;
 const hexOf = (i: number): string => i.toString(16).padStart(40, '0');
@@ -23,36 +24,7 @@ afterEach(() => {
 });
 
 function snap(i: number, over: Partial<TorrentSnapshot> = {}): TorrentSnapshot {
-  return {
-    infoHash: hexOf(i),
-    name: `t${i}`,
-    state: 'seeding',
-    error: undefined,
-    checked: { done: 1, total: 1 },
-    downloadRate: 0,
-    uploadRate: 0,
-    downloaded: 0,
-    uploaded: 0,
-    wasted: 0,
-    ratio: 0,
-    peers: 0,
-    seeds: 0,
-    peersSending: 0,
-    peersGetting: 0,
-    piecesVerified: 0,
-    piecesFailed: 0,
-    pieceCount: 1,
-    left: 0,
-    totalLength: 16384,
-    wanted: 16384,
-    wantedLeft: 0,
-    eta: 0,
-    complete: true,
-    done: true,
-    closed: {},
-    refused: {},
-    ...over,
-  };
+  return quietSnapshot({ infoHash: hexOf(i), name: `t${i}`, ...over });
 }
 
 /** An engine's ticks, by hand: every torrent's snapshot, and what changed since the last tick. */

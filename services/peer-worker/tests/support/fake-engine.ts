@@ -98,24 +98,13 @@ export class FakeTorrent extends EventEmitter {
   private figures(): TorrentSnapshot {
     const complete = this.bits.isComplete;
     const left = (this.meta.pieceCount - this.bits.count) * this.meta.pieceLength;
-    return {
+    return quietSnapshot({
       infoHash: this.meta.infoHashHex,
       name: this.meta.name,
       state: complete ? 'seeding' : 'downloading',
-      error: undefined,
       checked: { done: this.meta.pieceCount, total: this.meta.pieceCount },
-      downloadRate: 0,
-      uploadRate: 0,
       downloaded: this.downloaded,
       uploaded: this.uploaded,
-      wasted: 0,
-      ratio: 0,
-      peers: 0,
-      seeds: 0,
-      peersSending: 0,
-      peersGetting: 0,
-      piecesVerified: 0,
-      piecesFailed: 0,
       pieceCount: this.meta.pieceCount,
       left,
       totalLength: this.meta.totalLength,
@@ -124,10 +113,9 @@ export class FakeTorrent extends EventEmitter {
       eta: undefined,
       complete,
       done: complete,
-      closed: {},
-      refused: {},
-    };
+    });
   }
+
 }
 
 export class FakeEngine extends EventEmitter<{ tick: [EngineTick] }> {
@@ -207,4 +195,36 @@ export function fakeTorrent(n: number, pieces = 4, o: { private?: boolean } = {}
   const info = { length: pieces * pieceLength - 100, name: `t${n}.bin`, 'piece length': pieceLength, pieces: hashes, ...(o.private ? { private: 1 } : {}) };
   const file = encodeBencode({ announce: 'http://t.invalid/announce', info });
   return { file, meta: parseMetainfo(file) };
+}
+
+/** A complete torrent's snapshot with nothing going on (no peers, no rates, nothing counted); `over` says what differs. */
+export function quietSnapshot(over: Partial<TorrentSnapshot> & Pick<TorrentSnapshot, 'infoHash' | 'name'>): TorrentSnapshot {
+  return {
+    state: 'seeding',
+    error: undefined,
+    checked: { done: 1, total: 1 },
+    downloadRate: 0,
+    uploadRate: 0,
+    downloaded: 0,
+    uploaded: 0,
+    wasted: 0,
+    ratio: 0,
+    peers: 0,
+    seeds: 0,
+    peersSending: 0,
+    peersGetting: 0,
+    piecesVerified: 0,
+    piecesFailed: 0,
+    pieceCount: 1,
+    left: 0,
+    totalLength: 16384,
+    wanted: 16384,
+    wantedLeft: 0,
+    eta: 0,
+    complete: true,
+    done: true,
+    closed: {},
+    refused: {},
+    ...over,
+  };
 }
