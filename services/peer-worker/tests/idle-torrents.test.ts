@@ -26,12 +26,14 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function engineOf(o: { tickMs: number; listen?: boolean }): Promise<Engine> {
+async function engineOf(o: { tickMs: number; listen?: boolean; discovery?: PeerDiscovery }): Promise<Engine> {
+  const { discovery } = o;
   const engine = new Engine({
     sink: { writePiece: async () => ({ status: 'written', micros: 0 }) },
     listen: o.listen ? { host: '127.0.0.1', port: 0 } : false,
     tickMs: o.tickMs,
     encryption: 'disable',
+    ...(discovery ? { discovery: () => discovery } : {}),
   });
   await engine.start();
   cleanups.push(() => engine.stop());
@@ -265,9 +267,7 @@ describe("discovery's view of a dormant torrent (SwarmMember.quiet)", () => {
   it('a dormant seed is quiet with one stamp until it wakes; awake, it has none; quiet again after a change, a new one', async () => {
     const members: SwarmMember[] = [];
     const discovery: PeerDiscovery = { canFind: () => true, join: (_s, m) => (members.push(m), { requestPeers: () => {}, leave: async () => {} }) };
-    const engine = new Engine({ sink: { writePiece: async () => ({ status: 'written', micros: 0 }) }, listen: false, tickMs: 10, encryption: 'disable', discovery: () => discovery });
-    await engine.start();
-    cleanups.push(() => engine.stop());
+    const engine = await engineOf({ tickMs: 10, discovery });
     const { torrent } = addSeed(engine, 1);
     await reachState(torrent, 'seeding');
     await until(() => members.length === 1 && engine.awakeCount === 0, 'the seed to join and go dormant');

@@ -101,7 +101,7 @@ export interface FleetRunnerOptions {
 
 /** Totals go to the store this often (ticks), and when a torrent stops here. */
 const TOTALS_EVERY_TICKS = 30;
-/** A completion ticks early, after this long, so that a burst of them makes one tick, not one each (a tick is a heartbeat of every torrent to the tracker-client). */
+/** A completion ticks early, after this long, so that a burst of them makes one tick (and one heartbeat, and one message of figures), not one each. */
 const EARLY_TICK_MS = 250;
 
 /** What the runner's sync has done so far: with nothing changing, none of it grows. */
@@ -131,9 +131,8 @@ export class FleetRunner implements FleetView {
   /** Torrents whose move (by this worker) or rule action is under way. */
   private readonly busy = new Set<string>();
   private ticks = 0;
-  /** Ticks seen, and the last whose figures went out (see tick). */
+  /** Ticks seen (see tick). */
   private tickSeq = 0;
-  private publishedSeq = 0;
   /** Ticks whose figures have not gone out yet, oldest first: a later one that goes first carries their changes. */
   private unpublished: { seq: number; tick: EngineTick }[] = [];
   /** The membership the owners (whose clock counts, who applies the seeding rules) were last worked out for. */
@@ -389,9 +388,9 @@ export class FleetRunner implements FleetView {
     const seq = ++this.tickSeq;
     this.unpublished.push({ seq, tick: t });
     void this.runs.flush().then(() => {
-      if (this.stopped || seq < this.publishedSeq) return;
-      this.publishedSeq = seq;
+      // Gone from the list: a later tick went out first, with this one's changes.
       const upTo = this.unpublished.findIndex((u) => u.seq === seq);
+      if (this.stopped || upTo < 0) return;
       const ticks = this.unpublished.slice(0, upTo + 1).map((u) => u.tick);
       this.unpublished = this.unpublished.slice(upTo + 1);
       this.o.onTick?.(mergeTicks(ticks));
