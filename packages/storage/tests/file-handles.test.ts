@@ -31,6 +31,13 @@ function fdsUnder(dir: string): number {
   }).length;
 }
 
+/** Fields of `o` holding an empty Map or Set: ~170 bytes each, which thousands of idle torrents would keep for nothing. */
+function emptyCollections(o: object): string[] {
+  return Object.entries(o)
+    .filter(([, v]) => (v instanceof Map || v instanceof Set) && v.size === 0)
+    .map(([field]) => field);
+}
+
 /** `count` single-file torrents seeded read-only from `dir`, as the peer-worker opens them. */
 async function seeds(dir: string, count: number, files: FileHandlePool | undefined): Promise<{ storage: TorrentStorage; data: Buffer }[]> {
   const out = [];
@@ -86,6 +93,22 @@ describe('the open files of the process', () => {
     expect(pool.openCount).toBe(0);
     if (hasProc) await vi.waitFor(() => expect(fdsUnder(dir)).toBe(0));
     expect((await all[0]!.storage.readBlock(1, 0, 5)).equals(all[0]!.data.subarray(16_384, 16_389))).toBe(true);
+    expect(pool.openCount).toBe(1);
+  });
+
+  it('leaves a storage whose files it closed holding no empty Map or Set; a read opens the file again', async () => {
+    const dir = await dirs.make();
+    let now = 0;
+    const pool = new FileHandlePool({ idleMs: 60_000, now: () => now });
+    const [one] = await seeds(dir, 1, pool);
+    const { storage, data } = one!;
+    await storage.readBlock(0, 0, 10);
+    now = 60_000;
+    pool.closeIdle();
+    expect(pool.openCount).toBe(0);
+    // The handle closes in the background; the storage lets go of it once it has.
+    await vi.waitFor(() => expect(emptyCollections(storage)).toEqual([]));
+    expect((await storage.readBlock(1, 0, 5)).equals(data.subarray(16_384, 16_389))).toBe(true);
     expect(pool.openCount).toBe(1);
   });
 

@@ -30,6 +30,9 @@ export interface ChokerOptions {
   random?: () => number;
 }
 
+/** The decision that unchokes nobody: shared, so an idle torrent's choker holds no Set of its own. */
+const NOBODY: ReadonlySet<string> = new Set();
+
 export class Choker {
   readonly slots: number;
   private readonly rotateMs: number;
@@ -38,7 +41,8 @@ export class Choker {
   private lastRotate = -Infinity;
   private lastOptimistic = -Infinity;
   private optimistic: string | undefined;
-  private unchoked = new Set<string>();
+  /** The last decision; undefined when it unchoked nobody. */
+  private unchoked: ReadonlySet<string> | undefined;
 
   constructor(options: ChokerOptions = {}) {
     this.slots = Math.max(1, options.slots ?? 4);
@@ -54,7 +58,7 @@ export class Choker {
 
   /** The peers unchoked by the last decision. */
   get current(): ReadonlySet<string> {
-    return this.unchoked;
+    return this.unchoked ?? NOBODY;
   }
 
   /**
@@ -64,8 +68,8 @@ export class Choker {
    */
   decide(peers: readonly ChokeCandidate[], seeding: boolean, now: number, force = false): ReadonlySet<string> {
     const byId = new Map(peers.map((p) => [p.id, p]));
-    const holderGone = [...this.unchoked].some((id) => !byId.get(id)?.interested);
-    if (!force && !holderGone && now - this.lastRotate < this.rotateMs) return this.unchoked;
+    const holderGone = [...this.current].some((id) => !byId.get(id)?.interested);
+    if (!force && !holderGone && now - this.lastRotate < this.rotateMs) return this.current;
     this.lastRotate = now;
 
     const rate = (p: ChokeCandidate): number => (seeding ? p.uploadRate : p.downloadRate);
@@ -91,7 +95,7 @@ export class Choker {
       if (next.size >= this.slots) break;
       next.add(p.id);
     }
-    this.unchoked = next;
+    this.unchoked = next.size > 0 ? next : undefined;
     return next;
   }
 }

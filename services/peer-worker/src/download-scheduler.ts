@@ -45,6 +45,9 @@ export interface DownloadSchedulerOptions {
 /** Bad pieces a peer may alone have sent before it is dropped. */
 const STRIKES = 2;
 
+/** What the scheduler iterates when no piece is under way. */
+const NO_DOWNLOADS: readonly PieceDownload[] = [];
+
 export class DownloadScheduler {
   readonly meter = new RateMeter();
   /** Block bytes that were not needed (endgame duplicates, late blocks, blocks never asked for). */
@@ -53,13 +56,18 @@ export class DownloadScheduler {
   failed = 0;
   private readonly o: DownloadSchedulerOptions;
   private readonly picker: PiecePicker;
-  private readonly downloads = new Map<number, PieceDownload>();
-  private readonly writing = new Map<number, PieceDownload>();
+  // The maps below exist only while they hold something (undefined when
+  // empty), and what needed only a count is one: a torrent seeding or idle,
+  // one of thousands in a process, holds no empty Map (~170 bytes each).
+  /** Pieces being fetched, by index. */
+  private downloads: Map<number, PieceDownload> | undefined;
+  /** Pieces handed to the sink and not yet answered; each index at most once, since the picker keeps it busy meanwhile. */
+  private writesInFlight = 0;
   private writeBacklog = 0;
   /** Per session: pieces it has that we lack. Interest follows it without rescanning bitfields. */
-  private readonly interesting = new Map<PeerSession, number>();
-  /** Bad pieces each address alone sent. */
-  private readonly strikes = new Map<string, number>();
+  private interesting: Map<PeerSession, number> | undefined;
+  /** Bad pieces each address alone sent; kept for the torrent's life once there is one. */
+  private strikes: Map<string, number> | undefined;
   /** Set while paused or stopped: answers from the sink are not acted on. */
   private idle = false;
 
@@ -81,7 +89,7 @@ export class DownloadScheduler {
   setPriorities(priorities: Uint8Array): void {
     this.picker.setPriorities(priorities);
     for (const s of this.o.sessions()) {
-      if (!this.interesting.has(s)) continue;
+      if (!this.interesting?.has(s)) continue;
       this.interesting.set(s, this.wantedOf(s));
       this.updateInterest(s);
     }
@@ -99,7 +107,7 @@ export class DownloadScheduler {
   }
 
   get writesPending(): number {
-    return this.writing.size;
+    return this.writesInFlight;
   }
 
   /** The peer's pieces changed: availability, and whether we are interested. */
@@ -107,23 +115,28 @@ export class DownloadScheduler {
     const have = this.o.have;
     if (index !== undefined) {
       // One HAVE: counted incrementally.
-      if (!have.has(index) && this.picker.isWanted(index)) this.interesting.set(session, (this.interesting.get(session) ?? 0) + 1);
+      if (!have.has(index) && this.picker.isWanted(index)) {
+        const interesting = (this.interesting ??= new Map());
+        interesting.set(session, (interesting.get(session) ?? 0) + 1);
+      }
       this.picker.peerHas(index);
     } else {
       // The opening BITFIELD, HAVE_ALL or HAVE_NONE: the session guarantees it comes before any HAVE.
-      this.interesting.set(session, this.wantedOf(session));
+      (this.interesting ??= new Map()).set(session, this.wantedOf(session));
       this.picker.addPeer(session.peerPieces);
     }
     this.updateInterest(session);
   }
 
   sessionClosed(session: PeerSession): void {
-    if (this.interesting.delete(session)) this.picker.removePeer(session.peerPieces);
+    if (!this.interesting?.delete(session)) return;
+    if (this.interesting.size === 0) this.interesting = undefined;
+    this.picker.removePeer(session.peerPieces);
   }
 
   private updateInterest(session: PeerSession): void {
     // Counts only wanted pieces we lack: 0 once every wanted piece is verified.
-    const want = (this.interesting.get(session) ?? 0) > 0;
+    const want = (this.interesting?.get(session) ?? 0) > 0;
     session.setInterested(want);
     if (want) this.refill(session);
   }
@@ -135,7 +148,7 @@ export class DownloadScheduler {
     const peerPieces = session.peerPieces;
 
     // 1. Finish pieces already under way: fewer partial pieces, sooner HAVEs.
-    for (const d of this.downloads.values()) {
+    for (const d of this.downloads?.values() ?? NO_DOWNLOADS) {
       if (room <= 0) break;
       if (peerPieces.has(d.index)) room = this.requestFree(session, d, room);
     }
@@ -146,7 +159,7 @@ export class DownloadScheduler {
       const index = this.picker.pick(peerPieces.isComplete ? 'all' : peerPieces);
       if (index === undefined) break;
       const d = new PieceDownload(index, this.o.geometry.pieceSize(index));
-      this.downloads.set(index, d);
+      (this.downloads ??= new Map()).set(index, d);
       this.picker.markBusy(index);
       room = this.requestFree(session, d, room);
     }
@@ -156,7 +169,7 @@ export class DownloadScheduler {
     // other copies are cancelled. A slow peer then cannot hold up the end.
     if (room > 0 && this.picker.unstartedCount === 0) {
       const maxCopies = this.o.endgameDuplicates ?? 3;
-      for (const d of this.downloads.values()) {
+      for (const d of this.downloads?.values() ?? NO_DOWNLOADS) {
         if (room <= 0) break;
         if (!peerPieces.has(d.index) || d.hasFree()) continue;
         for (const b of d.pendingBlocks()) {
@@ -197,7 +210,7 @@ export class DownloadScheduler {
    * anything, and a piece it spoiled would blame nobody (see pieceFailed).
    */
   blockReceived(session: PeerSession, index: number, begin: number, data: Uint8Array, answer: BlockAnswer): void {
-    const d = this.downloads.get(index);
+    const d = this.downloads?.get(index);
     if (!d || answer === 'unrequested') {
       this.wasted += data.length;
       return;
@@ -226,7 +239,7 @@ export class DownloadScheduler {
   }
 
   requestsDropped(session: PeerSession, blocks: readonly BlockRef[]): void {
-    for (const { index, begin } of blocks) this.downloads.get(index)?.release(begin / BLOCK_LENGTH);
+    for (const { index, begin } of blocks) this.downloads?.get(index)?.release(begin / BLOCK_LENGTH);
     // Freed blocks may go to other peers right away.
     if (!this.idle) this.refillAll(session);
   }
@@ -246,8 +259,8 @@ export class DownloadScheduler {
    */
   pause(): void {
     this.idle = true;
-    for (const d of this.downloads.values()) this.picker.markIdle(d.index);
-    this.downloads.clear();
+    for (const d of this.downloads?.values() ?? NO_DOWNLOADS) this.picker.markIdle(d.index);
+    this.downloads = undefined;
   }
 
   resume(): void {
@@ -255,8 +268,8 @@ export class DownloadScheduler {
   }
 
   private submit(d: PieceDownload): void {
-    this.downloads.delete(d.index);
-    this.writing.set(d.index, d);
+    if (this.downloads?.delete(d.index) && this.downloads.size === 0) this.downloads = undefined;
+    this.writesInFlight++;
     this.writeBacklog += d.size;
     void this.write(d);
   }
@@ -269,7 +282,7 @@ export class DownloadScheduler {
     } catch (err) {
       outcome = { status: 'io-error', error: (err as Error).message };
     }
-    this.writing.delete(d.index);
+    this.writesInFlight--;
     this.writeBacklog -= d.size;
     switch (outcome.status) {
       case 'written':
@@ -297,7 +310,8 @@ export class DownloadScheduler {
       if (!s.isOpen) continue;
       s.sendHave(index);
       if (wanted && s.peerPieces.has(index)) {
-        this.interesting.set(s, (this.interesting.get(s) ?? 1) - 1);
+        const interesting = (this.interesting ??= new Map());
+        interesting.set(s, (interesting.get(s) ?? 1) - 1);
         this.updateInterest(s);
       }
     }
@@ -310,13 +324,14 @@ export class DownloadScheduler {
     // Only a peer that alone sent a bad piece is to blame for it.
     if (d.contributors.size !== 1) return;
     const [address] = d.contributors as Set<string>;
-    const n = (this.strikes.get(address!) ?? 0) + 1;
-    this.strikes.set(address!, n);
+    const strikes = (this.strikes ??= new Map());
+    const n = (strikes.get(address!) ?? 0) + 1;
+    strikes.set(address!, n);
     if (n >= STRIKES) this.o.onBadPeer(address!);
   }
 
   /** Resolves when no piece is waiting for the sink. */
   async drain(): Promise<void> {
-    while (this.writing.size > 0) await new Promise((r) => setTimeout(r, 20));
+    while (this.writesInFlight > 0) await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -48,7 +48,8 @@ interface Connection {
 export class PeerExchange {
   private readonly o: PeerExchangeOptions;
   private readonly now: () => number;
-  private readonly connections = new Map<PeerSession, Connection>();
+  /** Per session we exchanged with; undefined when none is, so an idle torrent (one of thousands) holds no Map. */
+  private connections: Map<PeerSession, Connection> | undefined;
   /** Messages taken and ignored (too soon after the last), over the torrent's life. */
   taken = 0;
   ignored = 0;
@@ -63,8 +64,9 @@ export class PeerExchange {
   }
 
   private connection(s: PeerSession): Connection {
-    let c = this.connections.get(s);
-    if (!c) this.connections.set(s, (c = { sentAt: undefined, takenAt: undefined, told: new Map() }));
+    const connections = (this.connections ??= new Map());
+    let c = connections.get(s);
+    if (!c) connections.set(s, (c = { sentAt: undefined, takenAt: undefined, told: new Map() }));
     return c;
   }
 
@@ -115,7 +117,7 @@ export class PeerExchange {
   }
 
   sessionClosed(s: PeerSession): void {
-    this.connections.delete(s);
+    if (this.connections?.delete(s) && this.connections.size === 0) this.connections = undefined;
   }
 }
 

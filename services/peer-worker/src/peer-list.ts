@@ -94,8 +94,14 @@ export class PeerList {
   private readonly o: PeerListOptions;
   private readonly now: () => number;
   private readonly maxFailures: number;
-  private readonly candidates = new Map<string, Candidate>();
-  private readonly connecting = new Set<PeerSession>();
+  // Every torrent has a list, most of thousands idle, and an empty Map or
+  // Set costs ~170 bytes: the candidates are made with the first one (then
+  // kept: they are what we dial), the starting sessions exist only while one is.
+  /** Known peers by address; undefined until the first is added. */
+  private candidates: Map<string, Candidate> | undefined;
+  /** Sessions starting; undefined when none is. */
+  private connecting: Set<PeerSession> | undefined;
+  /** Not made lazily: the torrent hands this very Set to its figures (torrent.ts, SnapshotCache), which read it as it changes. */
   private readonly liveSet = new Set<PeerSession>();
 
   constructor(options: PeerListOptions) {
@@ -111,11 +117,11 @@ export class PeerList {
 
   /** Live and starting sessions: what the cap counts. */
   get sessionCount(): number {
-    return this.liveSet.size + this.connecting.size;
+    return this.liveSet.size + (this.connecting?.size ?? 0);
   }
 
   get knownCount(): number {
-    return this.candidates.size;
+    return this.candidates?.size ?? 0;
   }
 
   /** Adds candidates; known ones are left as they are. Answers how many were new. */
@@ -123,8 +129,8 @@ export class PeerList {
     let added = 0;
     for (const address of addresses) {
       const key = formatPeerAddress(address.host, address.port);
-      if (this.candidates.has(key)) continue;
-      this.candidates.set(key, { address, session: undefined, failures: 0, nextDialAt: 0, banned: false, hadMetadata: false, plainOnly: false });
+      if (this.candidates?.has(key)) continue;
+      (this.candidates ??= new Map()).set(key, { address, session: undefined, failures: 0, nextDialAt: 0, banned: false, hadMetadata: false, plainOnly: false });
       added++;
     }
     return added;
@@ -132,6 +138,7 @@ export class PeerList {
 
   /** Dials candidates until the cap, skipping those connected, banned, given up or backing off. */
   dial(): void {
+    if (!this.candidates) return;
     const t = this.now();
     for (const c of this.candidates.values()) {
       if (this.sessionCount >= this.o.maxPeers || (this.o.budget && !this.o.budget.hasRoom())) return;
@@ -151,7 +158,7 @@ export class PeerList {
   }
 
   private begin(session: PeerSession): void {
-    this.connecting.add(session);
+    (this.connecting ??= new Set()).add(session);
     this.o.budget?.take();
     session.start();
   }
@@ -176,8 +183,15 @@ export class PeerList {
 
   /** The owner admitted the session too: it is live. */
   opened(session: PeerSession): void {
-    if (!this.connecting.delete(session)) return;
+    if (!this.leaveConnecting(session)) return;
     this.liveSet.add(session);
+  }
+
+  /** Takes the session out of `connecting`; false when it was not there. */
+  private leaveConnecting(session: PeerSession): boolean {
+    if (!this.connecting?.delete(session)) return false;
+    if (this.connecting.size === 0) this.connecting = undefined;
+    return true;
   }
 
   /**
@@ -190,8 +204,8 @@ export class PeerList {
    * are banned.
    */
   closed(session: PeerSession, reason: CloseReason): void {
-    if (this.connecting.delete(session) || this.liveSet.delete(session)) this.o.budget?.give();
-    const c = this.candidates.get(session.address);
+    if (this.leaveConnecting(session) || this.liveSet.delete(session)) this.o.budget?.give();
+    const c = this.candidates?.get(session.address);
     if (!c || c.session !== session) return;
     c.session = undefined;
     if (reason === 'bad-data' || reason === 'self-connection') c.banned = true;
@@ -218,30 +232,30 @@ export class PeerList {
 
   /** Never dial this address again; its sessions are for the caller to close. */
   ban(address: string): void {
-    const c = this.candidates.get(address);
+    const c = this.candidates?.get(address);
     if (c) c.banned = true;
   }
 
   /** The candidate offered the info dictionary (BEP 9). */
   markHadMetadata(address: string): void {
-    const c = this.candidates.get(address);
+    const c = this.candidates?.get(address);
     if (c) c.hadMetadata = true;
   }
 
   /** Candidates that offered the info dictionary and are not banned. */
   withMetadata(): PeerAddress[] {
-    return [...this.candidates.values()].filter((c) => c.hadMetadata && !c.banned).map((c) => c.address);
+    return [...(this.candidates?.values() ?? [])].filter((c) => c.hadMetadata && !c.banned).map((c) => c.address);
   }
 
   /** Whether any session is up or starting, or any candidate still worth dialling: when false, only new peers can help. */
   hasProspects(): boolean {
     if (this.sessionCount > 0) return true;
-    for (const c of this.candidates.values()) if (!c.banned && c.failures < this.maxFailures) return true;
+    for (const c of this.candidates?.values() ?? []) if (!c.banned && c.failures < this.maxFailures) return true;
     return false;
   }
 
   /** Closes every session, live and starting. */
   closeAll(reason: CloseReason): void {
-    for (const s of [...this.connecting, ...this.liveSet]) s.close(reason);
+    for (const s of [...(this.connecting ?? []), ...this.liveSet]) s.close(reason);
   }
 }

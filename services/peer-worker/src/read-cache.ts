@@ -16,8 +16,10 @@ export interface ReadCacheOptions {
 }
 
 export class ReadCache {
-  private readonly spans = new Map<string, Uint8Array>();
-  private readonly inflight = new Map<string, Promise<Uint8Array>>();
+  // Both maps exist only while they hold something (undefined when empty):
+  // every seeding torrent has a cache, and most of thousands are idle.
+  private spans: Map<string, Uint8Array> | undefined;
+  private inflight: Map<string, Promise<Uint8Array>> | undefined;
   private bytes = 0;
   private readonly maxBytes: number;
   private readonly spanBytes: number;
@@ -37,7 +39,7 @@ export class ReadCache {
   peek(index: number, begin: number, length: number): Uint8Array | undefined {
     const spanStart = Math.floor(begin / this.spanBytes) * this.spanBytes;
     if (begin + length > spanStart + this.spanBytes) return undefined;
-    const cached = this.spans.get(`${index}:${spanStart}`);
+    const cached = this.spans?.get(`${index}:${spanStart}`);
     if (!cached) return undefined;
     this.hits++;
     return cached.subarray(begin - spanStart, begin - spanStart + length);
@@ -52,54 +54,64 @@ export class ReadCache {
       return this.read(index, begin, length);
     }
     const key = `${index}:${spanStart}`;
-    const cached = this.spans.get(key);
-    if (cached) {
+    const spans = this.spans;
+    const cached = spans?.get(key);
+    if (spans && cached) {
       this.hits++;
       // Re-insert to mark it most recently used.
-      this.spans.delete(key);
-      this.spans.set(key, cached);
+      spans.delete(key);
+      spans.set(key, cached);
       return cached.subarray(begin - spanStart, begin - spanStart + length);
     }
     this.misses++;
-    let pending = this.inflight.get(key);
+    let pending = this.inflight?.get(key);
     if (!pending) {
       const spanLength = Math.min(this.spanBytes, this.pieceSize(index) - spanStart);
       pending = this.read(index, spanStart, spanLength).then(
         (data) => {
-          this.inflight.delete(key);
+          this.readDone(key);
           this.insert(key, data);
           return data;
         },
         (err: unknown) => {
-          this.inflight.delete(key);
+          this.readDone(key);
           throw err;
         },
       );
-      this.inflight.set(key, pending);
+      (this.inflight ??= new Map()).set(key, pending);
     }
     const data = await pending;
     return data.subarray(begin - spanStart, begin - spanStart + length);
   }
 
+  private readDone(key: string): void {
+    if (this.inflight?.delete(key) && this.inflight.size === 0) this.inflight = undefined;
+  }
+
   private insert(key: string, data: Uint8Array): void {
     if (data.length > this.maxBytes) return;
-    this.spans.set(key, data);
+    const spans = (this.spans ??= new Map());
+    spans.set(key, data);
     this.bytes += data.length;
-    for (const [k, v] of this.spans) {
+    // Never evicts the span just put (it fits the budget alone), so the map is not left empty.
+    for (const [k, v] of spans) {
       if (this.bytes <= this.maxBytes) break;
-      this.spans.delete(k);
+      spans.delete(k);
       this.bytes -= v.length;
     }
   }
 
   /** Drops a piece's spans (its data changed, e.g. it was re-downloaded). */
   invalidate(index: number): void {
-    for (const [k, v] of this.spans) {
+    const spans = this.spans;
+    if (!spans) return;
+    for (const [k, v] of spans) {
       if (k.startsWith(`${index}:`)) {
-        this.spans.delete(k);
+        spans.delete(k);
         this.bytes -= v.length;
       }
     }
+    if (spans.size === 0) this.spans = undefined;
   }
 
   get size(): number {

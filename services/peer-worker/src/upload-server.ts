@@ -17,6 +17,9 @@ export type RefusedRequest = SessionRefusal | 'oversize' | 'out-of-range' | 'mis
 /** Disk reads under way for one peer at most: enough to keep its socket busy, not so many that one peer fills the cache. */
 const READS_PER_PEER = 4;
 
+/** What takeRefused answers when nothing was refused: shared, so a quiet torrent allocates nothing per tick. */
+const NO_REFUSALS: Readonly<Partial<Record<RefusedRequest, number>>> = Object.freeze({});
+
 export interface UploadServerOptions {
   geometry: PieceGeometry;
   /** Pieces we have: only those are served. */
@@ -32,16 +35,28 @@ export interface UploadServerOptions {
 
 export class UploadServer {
   readonly meter = new RateMeter();
-  private readonly o: UploadServerOptions;
+  // What is used after construction is kept, not the options object; the
+  // collections exist only while they hold something (undefined when empty):
+  // an idle torrent, one of thousands, holds no empty Map (~170 bytes each).
+  private readonly geometry: PieceGeometry;
+  private readonly have: Bitfield;
+  private readonly snubSeconds: number;
+  private readonly now: () => number;
   private readonly reader: ReadCache | undefined;
   private readonly choker: Choker;
-  private readonly readsInFlight = new Map<PeerSession, number>();
-  private refused: Partial<Record<RefusedRequest, number>> = {};
+  /** Disk reads under way, per session that has any. */
+  private readsInFlight: Map<PeerSession, number> | undefined;
+  /** Requests refused since the last takeRefused, by reason. */
+  private refused: Partial<Record<RefusedRequest, number>> | undefined;
 
   constructor(options: UploadServerOptions) {
-    this.o = options;
+    const { geometry } = options;
+    this.geometry = geometry;
+    this.have = options.have;
+    this.snubSeconds = options.snubSeconds ?? 60;
+    this.now = options.now;
     this.choker = new Choker(options.choker);
-    this.reader = options.read ? new ReadCache(options.read, (i) => options.geometry.pieceSize(i), options.readCache) : undefined;
+    this.reader = options.read ? new ReadCache(options.read, (i) => geometry.pieceSize(i), options.readCache) : undefined;
   }
 
   /** The address of the peer holding our optimistic unchoke, if any (for the peer lists' `O` flag). */
@@ -53,8 +68,8 @@ export class UploadServer {
   blockRequested(session: PeerSession, index: number, begin: number, length: number): void {
     let reason: RefusedRequest | undefined;
     if (length > BLOCK_LENGTH) reason = 'oversize';
-    else if (!this.o.geometry.isValidRange(index, begin, length)) reason = 'out-of-range';
-    else if (!this.o.have.has(index) || !this.reader) reason = 'missing-piece';
+    else if (!this.geometry.isValidRange(index, begin, length)) reason = 'out-of-range';
+    else if (!this.have.has(index) || !this.reader) reason = 'missing-piece';
     if (reason) {
       this.refuse(session, reason, index, begin, length);
       return;
@@ -64,7 +79,7 @@ export class UploadServer {
 
   /** The session refused a request itself (choked, over its queue): counted with ours. */
   countRefusal(reason: SessionRefusal): void {
-    this.refused[reason] = (this.refused[reason] ?? 0) + 1;
+    this.count(reason);
   }
 
   drained(session: PeerSession): void {
@@ -72,7 +87,7 @@ export class UploadServer {
   }
 
   sessionClosed(session: PeerSession): void {
-    this.readsInFlight.delete(session);
+    if (this.readsInFlight?.delete(session) && this.readsInFlight.size === 0) this.readsInFlight = undefined;
   }
 
   /** A free slot is filled at once rather than at the next 10 s rotation. */
@@ -83,8 +98,7 @@ export class UploadServer {
 
   /** Hands out upload slots (see choker.ts). Without data to serve, everyone stays choked. */
   rechoke(live: Iterable<PeerSession>, seeding: boolean, force = false): void {
-    if (!this.reader || this.o.have.isEmpty) return;
-    const snubAfter = this.o.snubSeconds ?? 60;
+    if (!this.reader || this.have.isEmpty) return;
     const candidates = [];
     const byAddress = new Map<string, PeerSession>();
     for (const s of live) {
@@ -95,23 +109,28 @@ export class UploadServer {
         interested: s.peerInterested,
         downloadRate: s.download.rate,
         uploadRate: s.upload.rate,
-        snubbed: s.isSnubbing(snubAfter),
+        snubbed: s.isSnubbing(this.snubSeconds),
       });
     }
-    const unchoke = this.choker.decide(candidates, seeding, this.o.now(), force);
+    const unchoke = this.choker.decide(candidates, seeding, this.now(), force);
     for (const [address, s] of byAddress) s.setChoking(!unchoke.has(address));
   }
 
-  /** Requests refused since the last call, by reason; the count starts again. */
-  takeRefused(): Partial<Record<RefusedRequest, number>> {
-    const r = this.refused;
-    this.refused = {};
+  /** Requests refused since the last call, by reason; the count starts again. Read-only: the empty answer is shared. */
+  takeRefused(): Readonly<Partial<Record<RefusedRequest, number>>> {
+    const r = this.refused ?? NO_REFUSALS;
+    this.refused = undefined;
     return r;
   }
 
   private refuse(session: PeerSession, reason: RefusedRequest, index: number, begin: number, length: number): void {
-    this.refused[reason] = (this.refused[reason] ?? 0) + 1;
+    this.count(reason);
     session.reject(index, begin, length);
+  }
+
+  private count(reason: RefusedRequest): void {
+    const refused = (this.refused ??= {});
+    refused[reason] = (refused[reason] ?? 0) + 1;
   }
 
   /** Serves the session's queued requests; everything served in one turn goes out in one writev. */
@@ -130,10 +149,10 @@ export class UploadServer {
           this.send(session, r.index, r.begin, cached);
           continue;
         }
-        const reads = this.readsInFlight.get(session) ?? 0;
+        const reads = this.readsInFlight?.get(session) ?? 0;
         if (reads >= READS_PER_PEER) return;
         session.nextIncoming();
-        this.readsInFlight.set(session, reads + 1);
+        (this.readsInFlight ??= new Map()).set(session, reads + 1);
         reader.block(r.index, r.begin, r.length).then(
           (data) => {
             if (this.readDone(session) && session.finishServing(r.index, r.begin, r.length)) this.send(session, r.index, r.begin, data);
@@ -150,11 +169,21 @@ export class UploadServer {
     }
   }
 
-  /** One read for the session finished; false when the session is gone. */
+  /**
+   * One read for the session finished; false when the session is gone
+   * (sessionClosed took its entry). A session with no read left leaves the
+   * map, which goes once no session has one.
+   */
   private readDone(session: PeerSession): boolean {
-    const n = this.readsInFlight.get(session);
-    if (n === undefined) return false;
-    this.readsInFlight.set(session, n - 1);
+    const reads = this.readsInFlight;
+    const n = reads?.get(session);
+    if (!reads || n === undefined) return false;
+    if (n > 1) {
+      reads.set(session, n - 1);
+    } else {
+      reads.delete(session);
+      if (reads.size === 0) this.readsInFlight = undefined;
+    }
     return true;
   }
 

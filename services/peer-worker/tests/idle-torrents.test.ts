@@ -9,16 +9,18 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { Bitfield, encodeHandshake, encodeMessage, type Metainfo } from '@seedbox/protocol';
 import { Choker } from '../src/choker.js';
-import type { DownloadScheduler } from '../src/download-scheduler.js';
+import { DownloadScheduler } from '../src/download-scheduler.js';
 import { Engine, type EngineTick } from '../src/engine.js';
 import type { PeerDiscovery, SwarmMember } from '../src/peer-discovery.js';
 import { PeerExchange } from '../src/peer-exchange.js';
+import { PeerList } from '../src/peer-list.js';
 import { RateMeter } from '../src/rate.js';
+import { ReadCache } from '../src/read-cache.js';
 import { Torrent, type TorrentState } from '../src/torrent.js';
 import { TorrentCounters } from '../src/torrent-counters.js';
-import type { UploadServer } from '../src/upload-server.js';
+import { UploadServer } from '../src/upload-server.js';
 import { memoryData } from './support/memory-data.js';
-import { metaFor } from './support/scripted-peer.js';
+import { metaFor, startScriptedSeed } from './support/scripted-peer.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -47,6 +49,55 @@ function addSeed(engine: Engine, i: number, have?: (pieceCount: number) => Bitfi
   const read = async (index: number, begin: number, length: number): Promise<Uint8Array> => data.subarray(index * 16384 + begin, index * 16384 + begin + length);
   const torrent = engine.add(meta, { data: memoryData(meta.pieceCount, { have: have?.(meta.pieceCount) ?? Bitfield.full(meta.pieceCount), read }) });
   return { torrent, meta, data };
+}
+
+/** A peer that connects to the engine, asks for block 0 of `index` and waits for it; answers how many bytes it got. */
+async function fetchBlock(engine: Engine, torrent: Torrent, meta: Metainfo, index: number): Promise<{ peer: ReturnType<typeof connect>; received: () => number }> {
+  const peer = connect({ host: '127.0.0.1', port: engine.listenPort! });
+  cleanups.push(() => void peer.destroy());
+  peer.on('error', () => {});
+  let received = 0;
+  peer.on('data', (d: Buffer) => (received += d.length));
+  await new Promise<void>((resolve) => peer.once('connect', resolve));
+  peer.write(encodeHandshake({ infoHash: meta.infoHash, peerId: new Uint8Array(20).fill(0xc3), fast: true, extended: false }));
+  for (let i = 0; i < 100 && torrent.sessionCount === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  peer.write(encodeMessage({ type: 'interested' }));
+  await new Promise((r) => setTimeout(r, 50));
+  peer.write(encodeMessage({ type: 'request', index, begin: 0, length: 16384 }));
+  // Handshake, bitfield, unchoke and the block.
+  for (let i = 0; i < 200 && received < 68 + 16384; i++) await new Promise((r) => setTimeout(r, 10));
+  return { peer, received: () => received };
+}
+
+/**
+ * The per-torrent parts whose Maps and Sets should exist only while they
+ * hold something: an empty one costs ~170 bytes, which thousands of idle
+ * torrents would hold for nothing.
+ */
+const PARTS = [DownloadScheduler, UploadServer, ReadCache, Choker, PeerList, PeerExchange];
+
+/**
+ * Walks `root`'s fields a few levels down and answers which of PARTS it
+ * reached, and the fields of theirs that hold an empty Map or Set, as
+ * `Class.field`.
+ */
+function emptyCollections(root: object, depth = 3): { reached: string[]; empty: string[] } {
+  const reached = new Set<string>();
+  const empty: string[] = [];
+  const seen = new Set<object>();
+  const visit = (o: object, d: number): void => {
+    if (d > depth || seen.has(o) || ArrayBuffer.isView(o) || o instanceof Map || o instanceof Set) return;
+    seen.add(o);
+    const part = PARTS.find((c) => o instanceof c);
+    if (part) reached.add(part.name);
+    for (const [field, v] of Object.entries(o)) {
+      if (typeof v !== 'object' || v === null) continue;
+      if (part && (v instanceof Map || v instanceof Set) && v.size === 0) empty.push(`${part.name}.${field}`);
+      visit(v, d + 1);
+    }
+  };
+  visit(root, 0);
+  return { reached: [...reached].sort(), empty: empty.sort() };
 }
 
 function reachState(torrent: Torrent, state: TorrentState): Promise<void> {
@@ -140,19 +191,7 @@ describe('idle torrents', () => {
     torrent.tick();
     expect(meters).not.toHaveBeenCalled();
 
-    const peer = connect({ host: '127.0.0.1', port: engine.listenPort! });
-    cleanups.push(() => void peer.destroy());
-    peer.on('error', () => {});
-    let received = 0;
-    peer.on('data', (d: Buffer) => (received += d.length));
-    await new Promise<void>((resolve) => peer.once('connect', resolve));
-    peer.write(encodeHandshake({ infoHash: meta.infoHash, peerId: new Uint8Array(20).fill(0xc3), fast: true, extended: false }));
-    for (let i = 0; i < 100 && torrent.sessionCount === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    peer.write(encodeMessage({ type: 'interested' }));
-    await new Promise((r) => setTimeout(r, 50));
-    peer.write(encodeMessage({ type: 'request', index: 1, begin: 0, length: 16384 }));
-    // Handshake, bitfield, unchoke and the block.
-    for (let i = 0; i < 200 && received < 68 + 16384; i++) await new Promise((r) => setTimeout(r, 10));
+    const { peer } = await fetchBlock(engine, torrent, meta, 1);
     torrent.tick();
     const busy = torrent.snapshot();
     expect(busy).not.toBe(idle);
@@ -170,6 +209,34 @@ describe('idle torrents', () => {
     torrent.tick();
     expect(meters).not.toHaveBeenCalled();
     expect(torrent.snapshot()).toBe(after);
+  });
+
+  it('downloads from a peer and serves one, then, both gone, holds no empty Map or Set in its parts', async () => {
+    const engine = await engineOf({ tickMs: 60_000, listen: true });
+    const { torrent, meta, data } = addSeed(engine, 3, (n) => {
+      const partial = new Bitfield(n);
+      partial.set(0);
+      return partial;
+    });
+    await reachState(torrent, 'downloading');
+    const seed = await startScriptedSeed({ data, pieceLength: 16384, infoHash: meta.infoHash });
+    cleanups.push(() => seed.close());
+    torrent.addPeers([{ host: '127.0.0.1', port: seed.port }]);
+    await reachState(torrent, 'seeding');
+    await seed.close();
+    await until(() => torrent.sessionCount === 0, 'the seed to be gone');
+
+    const { peer, received } = await fetchBlock(engine, torrent, meta, 1);
+    expect(received()).toBeGreaterThanOrEqual(68 + 16384);
+    peer.destroy();
+    await until(() => torrent.sessionCount === 0, 'the peer to be gone');
+    torrent.tick(); // the close: the choker decides again, with nobody
+    torrent.tick();
+
+    const { reached, empty } = emptyCollections(torrent);
+    expect(reached).toEqual(PARTS.map((c) => c.name).sort());
+    // The one left, as the torrent's figures hold that very Set (see peer-list.ts).
+    expect(empty).toEqual(['PeerList.liveSet']);
   });
 });
 
