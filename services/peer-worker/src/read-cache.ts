@@ -21,6 +21,8 @@ export class ReadCache {
   private spans: Map<string, Uint8Array> | undefined;
   private inflight: Map<string, Promise<Uint8Array>> | undefined;
   private bytes = 0;
+  /** Moves at each clear(): a read started before it is not kept. */
+  private generation = 0;
   private readonly maxBytes: number;
   private readonly spanBytes: number;
   hits = 0;
@@ -67,10 +69,11 @@ export class ReadCache {
     let pending = this.inflight?.get(key);
     if (!pending) {
       const spanLength = Math.min(this.spanBytes, this.pieceSize(index) - spanStart);
+      const generation = this.generation;
       pending = this.read(index, spanStart, spanLength).then(
         (data) => {
           this.readDone(key);
-          this.insert(key, data);
+          if (generation === this.generation) this.insert(key, data);
           return data;
         },
         (err: unknown) => {
@@ -112,6 +115,19 @@ export class ReadCache {
       }
     }
     if (spans.size === 0) this.spans = undefined;
+  }
+
+  /**
+   * Drops every span: nobody is left to ask for them. The budget is per
+   * torrent, so spans kept for peers that left would add up, over a
+   * seedbox's thousands of torrents, to far more than anything serving
+   * now; the page cache keeps the bytes warm for whoever comes next. Reads
+   * under way still answer their callers; they are not kept.
+   */
+  clear(): void {
+    this.spans = undefined;
+    this.bytes = 0;
+    this.generation++;
   }
 
   get size(): number {

@@ -409,7 +409,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     this.emit('wake');
     this.peers.closed(session, reason);
     this.download?.sessionClosed(session);
-    this.upload?.sessionClosed(session);
+    this.upload?.sessionClosed(session, this.peers.live.size > 0);
     this.pex.sessionClosed(session);
     this.counters.sessionClosed(session, reason);
     this.emit('closed', session, reason, error);

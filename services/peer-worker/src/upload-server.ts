@@ -86,8 +86,10 @@ export class UploadServer {
     this.pump(session);
   }
 
-  sessionClosed(session: PeerSession): void {
+  /** `anyLeft`: whether the torrent still has a live session; with none, the read cache lets go of its spans. */
+  sessionClosed(session: PeerSession, anyLeft: boolean): void {
     if (this.readsInFlight?.delete(session) && this.readsInFlight.size === 0) this.readsInFlight = undefined;
+    if (!anyLeft) this.reader?.clear();
   }
 
   /** A free slot is filled at once rather than at the next 10 s rotation. */

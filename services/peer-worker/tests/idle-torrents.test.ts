@@ -81,15 +81,17 @@ const PARTS = [DownloadScheduler, UploadServer, ReadCache, Choker, PeerList, Pee
  * reached, and the fields of theirs that hold an empty Map or Set, as
  * `Class.field`.
  */
-function emptyCollections(root: object, depth = 3): { reached: string[]; empty: string[] } {
+function emptyCollections(root: object, depth = 3): { reached: string[]; empty: string[]; cachedBytes: number } {
   const reached = new Set<string>();
   const empty: string[] = [];
+  let cachedBytes = 0;
   const seen = new Set<object>();
   const visit = (o: object, d: number): void => {
     if (d > depth || seen.has(o) || ArrayBuffer.isView(o) || o instanceof Map || o instanceof Set) return;
     seen.add(o);
     const part = PARTS.find((c) => o instanceof c);
     if (part) reached.add(part.name);
+    if (o instanceof ReadCache) cachedBytes += o.size;
     for (const [field, v] of Object.entries(o)) {
       if (typeof v !== 'object' || v === null) continue;
       if (part && (v instanceof Map || v instanceof Set) && v.size === 0) empty.push(`${part.name}.${field}`);
@@ -97,7 +99,7 @@ function emptyCollections(root: object, depth = 3): { reached: string[]; empty: 
     }
   };
   visit(root, 0);
-  return { reached: [...reached].sort(), empty: empty.sort() };
+  return { reached: [...reached].sort(), empty: empty.sort(), cachedBytes };
 }
 
 function reachState(torrent: Torrent, state: TorrentState): Promise<void> {
@@ -211,7 +213,7 @@ describe('idle torrents', () => {
     expect(torrent.snapshot()).toBe(after);
   });
 
-  it('downloads from a peer and serves one, then, both gone, holds no empty Map or Set in its parts', async () => {
+  it('downloads from a peer and serves one, then, both gone, holds no empty Map or Set in its parts and no cached span', async () => {
     const engine = await engineOf({ tickMs: 60_000, listen: true });
     const { torrent, meta, data } = addSeed(engine, 3, (n) => {
       const partial = new Bitfield(n);
@@ -233,8 +235,10 @@ describe('idle torrents', () => {
     torrent.tick(); // the close: the choker decides again, with nobody
     torrent.tick();
 
-    const { reached, empty } = emptyCollections(torrent);
+    const { reached, empty, cachedBytes } = emptyCollections(torrent);
     expect(reached).toEqual(PARTS.map((c) => c.name).sort());
+    // The span read for the peer went with it: nobody is left to ask for it.
+    expect(cachedBytes).toBe(0);
     // The one left, as the torrent's figures hold that very Set (see peer-list.ts).
     expect(empty).toEqual(['PeerList.liveSet']);
   });
