@@ -124,12 +124,29 @@ export class PeerList {
     return this.candidates?.size ?? 0;
   }
 
-  /** Adds candidates; known ones are left as they are. Answers how many were new. */
+  /**
+   * Adds candidates; answers how many were new. A known one is left as it
+   * is, unless it was given up: a source naming it again (a tracker's
+   * answer, PEX, the DHT) says it is still in the swarm, so it gets one
+   * more try. Without that, a torrent whose only seed refused five dials in
+   * a row (busy, restarting, at its connection limit) never dialled it
+   * again, however often the tracker handed it out; libtorrent likewise
+   * takes such a peer back from the next tracker reply. Sources repeat
+   * themselves at their own pace (an announce interval), which paces the
+   * retries too.
+   */
   add(addresses: readonly PeerAddress[]): number {
     let added = 0;
     for (const address of addresses) {
       const key = formatPeerAddress(address.host, address.port);
-      if (this.candidates?.has(key)) continue;
+      const known = this.candidates?.get(key);
+      if (known) {
+        if (!known.session && !known.banned && known.failures >= this.maxFailures) {
+          known.failures = this.maxFailures - 1;
+          known.nextDialAt = 0;
+        }
+        continue;
+      }
       (this.candidates ??= new Map()).set(key, { address, session: undefined, failures: 0, nextDialAt: 0, banned: false, hadMetadata: false, plainOnly: false });
       added++;
     }
