@@ -76,6 +76,8 @@ export interface FleetView {
   fileDone(infoHashHex: string): number[] | undefined;
   /** The fleet's bitfield (BEP 3 layout, high bit first; shorter when nothing is recorded past it). */
   pieces(infoHashHex: string): Uint8Array | undefined;
+  /** The torrent's metainfo as the runner parsed it, once it has the entry; the control API shares it rather than parse its own. */
+  metainfo(infoHashHex: string): Metainfo | undefined;
 }
 
 /**

@@ -345,6 +345,10 @@ export class FleetRunner implements FleetView {
     return this.picture.has(infoHashHex) ? (this.picture.bitBytes(infoHashHex) ?? new Uint8Array(0)) : undefined;
   }
 
+  metainfo(infoHashHex: string): Metainfo | undefined {
+    return this.picture.get(infoHashHex)?.meta;
+  }
+
   /**
    * Graceful stop: the sessions close, pieces on their way to the writers
    * are answered (Engine.stop drains them), the last verified pieces go
