@@ -29,6 +29,15 @@ export interface AnnouncePolicy {
 
 export type AnnouncePlan = string[][][];
 
+const POLICIES: readonly AnnouncePolicy[] = [false, true].flatMap((announceToAllTiers) =>
+  [false, true].map((announceToAllTrackers) => Object.freeze({ announceToAllTiers, announceToAllTrackers })),
+);
+
+/** The policy with these switches: one shared object for each, where a client keeps one per torrent. */
+export function announcePolicy(announceToAllTiers: boolean, announceToAllTrackers: boolean): AnnouncePolicy {
+  return POLICIES[(announceToAllTiers ? 2 : 0) + (announceToAllTrackers ? 1 : 0)]!;
+}
+
 export function planRound(
   tiers: readonly (readonly string[])[],
   policy: AnnouncePolicy,

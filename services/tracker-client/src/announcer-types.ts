@@ -130,6 +130,21 @@ export const ANNOUNCE_TIMING_DEFAULTS: Required<AnnounceTiming> = {
   intervalJitter: 0.1,
 };
 
+const NO_TIMING: AnnounceTiming = Object.freeze({});
+const fullTimings = new WeakMap<AnnounceTiming, Required<AnnounceTiming>>();
+
+/**
+ * The timing with the defaults filled in, made once per timing object and
+ * shared by every announcer given that object (a client's thousands): a
+ * copy each was ~80 bytes an announcer. So a timing is read when first
+ * used; to change it, pass a new object.
+ */
+export function fullTiming(timing: AnnounceTiming = NO_TIMING): Required<AnnounceTiming> {
+  let full = fullTimings.get(timing);
+  if (!full) fullTimings.set(timing, (full = { ...ANNOUNCE_TIMING_DEFAULTS, ...timing }));
+  return full;
+}
+
 export interface AnnouncerOptions {
   infoHash: Uint8Array;
   infoHashHex: string;

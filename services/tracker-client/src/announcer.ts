@@ -1,6 +1,6 @@
 import type { AnnounceEvent, AnnounceParams } from '@seedbox/protocol';
 import {
-  ANNOUNCE_TIMING_DEFAULTS,
+  fullTiming,
   type AnnounceAnswer as Answer,
   type AnnounceRoundFailure as Failure,
   type AnnounceTiming,
@@ -13,6 +13,7 @@ import { asTrackerError, boundedAttempt, takeTurn, TrackerHeldError, type Bounde
 import { retryAfterHold, TrackerHolds } from './tracker-backoff.js';
 import { announcePriority, TrackerGate, TrackerPriority, type Release } from './tracker-gate.js';
 import { TrackerRetries } from './tracker-retries.js';
+import { withItem, withoutItem } from './short-lists.js';
 
 export * from './announcer-types.js';
 
@@ -53,6 +54,12 @@ export * from './announcer-types.js';
  * - Every announce's outcome is reported, tracker by tracker: successes
  *   as they come (onAnnounce), failures at the end of their round
  *   (onFailure), when the round's next announce is known.
+ *
+ * A client runs one per torrent and worker (10,000 in serve), idle between
+ * announces nearly all the time, so what it needs only now and then is
+ * made when first needed and dropped when done with: the trackers being
+ * asked, those that know us and their tracker ids (undefined while none),
+ * the abort of the announces under way, the retries of failing trackers.
  */
 
 export class Announcer {
@@ -63,17 +70,20 @@ export class Announcer {
   private readonly holds: TrackerHolds;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
-  private readonly abort = new AbortController();
-  /** Trackers that know us: they accepted an announce and have not heard `stopped`. */
-  private readonly known = new Set<string>();
-  private readonly trackerIds = new Map<string, Uint8Array>();
+  /** Cancels the announces under way when we stop: made by the first to start, dropped when the last ends (~760 bytes with its signal). */
+  private abort: AbortController | undefined;
+  private attemptsUnderWay = 0;
+  /** Trackers that know us: they accepted an announce and have not heard `stopped` (short-lists.ts). */
+  private known: readonly string[] | undefined;
+  private trackerIds: Map<string, Uint8Array> | undefined;
   private pendingCompleted = false;
   private started = false;
   private stopping: Promise<void> | undefined;
   private failedRounds = 0;
-  private readonly retries: TrackerRetries;
+  /** Made at the first failure, dropped at the end of a round once idle (nothing failing). */
+  private retries: TrackerRetries | undefined;
   /** Trackers being asked now (by a round or a retry): never asked twice at once. */
-  private readonly asking = new Set<string>();
+  private asking: Set<string> | undefined;
   /** The next round was asked for by hand: it asks trackers backing off too. */
   private forced = false;
   private lastAnnounceAt = Number.NEGATIVE_INFINITY;
@@ -85,17 +95,11 @@ export class Announcer {
   lastTracker: string | undefined;
 
   constructor(private readonly opts: AnnouncerOptions) {
-    this.timing = { ...ANNOUNCE_TIMING_DEFAULTS, ...opts.timing };
+    this.timing = fullTiming(opts.timing);
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.gate = opts.gate ?? new TrackerGate();
     this.holds = opts.holds ?? new TrackerHolds();
-    this.retries = new TrackerRetries({
-      ...(opts.backoff ? { backoff: opts.backoff } : {}),
-      now: this.now,
-      isAsking: (url) => this.asking.has(url),
-      retry: (url) => this.retryOne(url),
-    });
   }
 
   /** Starts announcing (`started` goes out at once). */
@@ -158,11 +162,11 @@ export class Announcer {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.nextAnnounceAt = undefined;
-    this.abort.abort();
-    await Promise.all([this.inFlight, this.retries.stop()]);
+    this.abort?.abort();
+    await Promise.all([this.inFlight, this.retries?.stop()]);
     // A `started` cancelled in flight may have reached its tracker; we cannot
     // know, and that tracker drops us after its own timeout.
-    const targets = [...this.known];
+    const targets = this.known ?? [];
     if (targets.length === 0) return;
     const deadline = AbortSignal.timeout(this.timing.stopTimeoutMs);
     await Promise.all(
@@ -174,7 +178,7 @@ export class Announcer {
           const params = { ...this.params(url, 'stopped'), numWant: 0 };
           const startedAt = this.now();
           const response = await this.opts.transport.announce(url, params, deadline);
-          this.known.delete(url);
+          this.known = withoutItem(this.known, url);
           this.opts.onAnnounce?.({ ...this.names(), url, event: 'stopped', response, startedAt, nextAnnounceAt: undefined });
         } catch (e) {
           const err = asTrackerError(e);
@@ -217,12 +221,12 @@ export class Announcer {
   }
 
   private eventFor(url: string): AnnounceEvent {
-    if (!this.known.has(url)) return 'started';
+    if (!this.known?.includes(url)) return 'started';
     return this.pendingCompleted ? 'completed' : 'none';
   }
 
   private params(url: string, event: AnnounceEvent): AnnounceParams {
-    const o = { infoHash: this.opts.infoHash, identity: this.opts.identity, numWant: this.timing.numWant, trackerId: this.trackerIds.get(url) };
+    const o = { infoHash: this.opts.infoHash, identity: this.opts.identity, numWant: this.timing.numWant, trackerId: this.trackerIds?.get(url) };
     return announceParams(o, this.opts.stats(), event);
   }
 
@@ -232,10 +236,10 @@ export class Announcer {
       this.warn({ kind: 'all-failed', message: 'the torrent has no usable tracker; not announcing' });
       return;
     }
-    this.retries.retain(new Set(tiers.flat()));
+    this.retries?.retain(new Set(tiers.flat()));
     const forced = this.forced;
     this.forced = false;
-    const plan = planRound(tiers, this.opts.policy ?? {}, (url) => this.asking.has(url) || (!forced && this.retries.isBackingOff(url)));
+    const plan = planRound(tiers, this.opts.policy ?? {}, (url) => this.asking?.has(url) === true || (!forced && this.retries?.isBackingOff(url) === true));
     const failed: Failure[] = [];
     const wins = (await Promise.all(plan.map((lane) => this.runLane(lane, failed)))).flat();
     if (this.stopping) return;
@@ -255,7 +259,8 @@ export class Announcer {
       this.schedule(delay);
     }
     this.reportFailures(failed);
-    this.retries.arm();
+    this.retries?.arm();
+    if (this.retries?.idle) this.retries = undefined;
   }
 
   /**
@@ -288,24 +293,26 @@ export class Announcer {
     let startedAt = this.now();
     let release: Release | undefined;
     let bound: BoundedAttempt | undefined;
-    this.asking.add(url);
+    (this.asking ??= new Set()).add(url);
+    const abort = (this.abort ??= new AbortController());
+    this.attemptsUnderWay++;
     try {
       const priority = announcePriority(event, this.opts.stats().left);
-      release = await takeTurn(url, { gate: this.gate, holds: this.holds, priority, signal: this.abort.signal, now: this.now });
+      release = await takeTurn(url, { gate: this.gate, holds: this.holds, priority, signal: abort.signal, now: this.now });
       startedAt = this.now();
-      bound = boundedAttempt(this.abort.signal, this.timing.trackerTimeoutMs);
+      bound = boundedAttempt(abort.signal, this.timing.trackerTimeoutMs);
       const params = this.params(url, event);
       const response = await this.opts.transport.announce(url, params, bound.signal);
       // Stopping: it did reach the tracker, so `stopped` must go there too.
-      if (this.stopping) this.known.add(url);
-      else this.retries.succeeded(url);
+      if (this.stopping) this.known = withItem(this.known, url);
+      else this.retries?.succeeded(url);
       return this.stopping ? undefined : { url, event, params, response, startedAt };
     } catch (e) {
       if (this.stopping) return undefined;
       const err = bound ? bound.error(asTrackerError(e)) : asTrackerError(e);
       const failedAt = this.now();
       const hold = err instanceof TrackerHeldError ? err.hold : this.holds.holdFor(url, err, failedAt, this.opts.retryLater);
-      const retryAt = this.retries.failed(url, failedAt, hold && retryAfterHold(hold, failedAt, this.timing.intervalJitter * this.random()));
+      const retryAt = this.ensureRetries().failed(url, failedAt, hold && retryAfterHold(hold, failedAt, this.timing.intervalJitter * this.random()));
       if (!(err instanceof TrackerHeldError)) {
         const held = hold ? `; leaving it alone until ${new Date(hold.until).toISOString()}` : '';
         this.warn({ kind: 'announce-failed', url, event, code: err.code, message: `${url}: ${err.message}${held}`, error: err });
@@ -315,8 +322,18 @@ export class Announcer {
     } finally {
       bound?.done();
       release?.();
-      this.asking.delete(url);
+      if (this.asking?.delete(url) && this.asking.size === 0) this.asking = undefined;
+      if (--this.attemptsUnderWay === 0) this.abort = undefined;
     }
+  }
+
+  private ensureRetries(): TrackerRetries {
+    return (this.retries ??= new TrackerRetries({
+      ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
+      now: this.now,
+      isAsking: (url) => this.asking?.has(url) === true,
+      retry: (url) => this.retryOne(url),
+    }));
   }
 
   /**
@@ -360,11 +377,11 @@ export class Announcer {
     this.opts.tiers.promote(url);
     this.lastTracker = url;
     this.lastAnnounceAt = this.now();
-    this.known.add(url);
+    this.known = withItem(this.known, url);
     // `completed` is only news to a tracker that saw us incomplete: a
     // `started` sent with left = 0 already told it we are a seed.
     if (event === 'completed' || (event === 'started' && params.left === 0)) this.pendingCompleted = false;
-    if (r.trackerId) this.trackerIds.set(url, r.trackerId);
+    if (r.trackerId) (this.trackerIds ??= new Map()).set(url, r.trackerId);
     const { delayMs, minIntervalMs } = regularDelayMs(r, this.timing, this.random);
     // A completion noticed while this round was under way goes out as soon
     // as the tracker's min interval allows.

@@ -11,7 +11,8 @@ import { trackerUrlKind } from '@seedbox/protocol';
  *
  * One TrackerTiers is shared by every announcer of the torrent (one per
  * worker), so what one worker learns about which tracker works, the others
- * use. Pure state, no I/O.
+ * use. Pure state, no I/O. Kept for every torrent for as long as it is
+ * added, so its lists are of just the right length.
  */
 
 export interface TierEntry {
@@ -28,7 +29,7 @@ export class TrackerTiers {
   constructor(tiers: readonly (readonly string[])[], random: () => number = Math.random) {
     const seen = new Set<string>();
     const skipped: string[] = [];
-    this.list = [];
+    const list: string[][] = [];
     for (const tier of tiers) {
       const usable: string[] = [];
       for (const raw of tier) {
@@ -40,9 +41,11 @@ export class TrackerTiers {
         if (trackerUrlKind(url) === undefined) skipped.push(url);
         else usable.push(url);
       }
-      if (usable.length > 0) this.list.push(shuffle(usable, random));
+      if (usable.length > 0) list.push(shuffle(usable, random));
     }
-    this.skipped = skipped;
+    // Copies (slice, map): an array grown by push keeps room for 16 more (~150 bytes each).
+    this.list = list.map((tier) => tier.slice());
+    this.skipped = skipped.length > 0 ? skipped.slice() : NONE;
   }
 
   /** The tiers as they stand now (after shuffling and promotions). */
@@ -71,6 +74,8 @@ export class TrackerTiers {
     }
   }
 }
+
+const NONE: readonly string[] = Object.freeze([]);
 
 /** Fisher-Yates: every order equally likely. */
 function shuffle<T>(items: T[], random: () => number): T[] {

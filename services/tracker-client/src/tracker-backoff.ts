@@ -14,7 +14,9 @@ import { trackerKey } from './tracker-gate.js';
  * The delay grows with the square of the failures, as libtorrent's does
  * (announce_entry: 5 s + 5 s·n²·250 %, at most an hour): 17.5 s, 55 s,
  * 117.5 s, 205 s... A success forgets the failures. Pure state; the clock
- * is passed in.
+ * is passed in. Every announcer may have one, and most have no failing
+ * tracker most of the time: the table is made at the first failure and
+ * dropped when the last one is forgotten.
  */
 
 export interface TrackerBackoffOptions {
@@ -43,10 +45,18 @@ interface Failing {
   retryAt: number;
 }
 
-export class TrackerBackoff {
-  private readonly failing = new Map<string, Failing>();
+const NO_OPTIONS: TrackerBackoffOptions = Object.freeze({});
 
-  constructor(private readonly options: TrackerBackoffOptions = {}) {}
+export class TrackerBackoff {
+  /** Undefined while no tracker is failing. */
+  private failing: Map<string, Failing> | undefined;
+
+  constructor(private readonly options: TrackerBackoffOptions = NO_OPTIONS) {}
+
+  /** How many trackers are failing. */
+  get size(): number {
+    return this.failing?.size ?? 0;
+  }
 
   /**
    * Records a failure; answers when the tracker may be asked again (ms
@@ -54,41 +64,45 @@ export class TrackerBackoff {
    * hold, TrackerHolds).
    */
   failed(url: string, now: number, at?: number): number {
-    const fails = (this.failing.get(url)?.fails ?? 0) + 1;
+    const fails = this.failures(url) + 1;
     const retryAt = at ?? now + trackerRetryDelayMs(fails, this.options);
-    this.failing.set(url, { fails, retryAt });
+    (this.failing ??= new Map()).set(url, { fails, retryAt });
     return retryAt;
   }
 
   succeeded(url: string): void {
-    this.failing.delete(url);
+    this.forget(url);
   }
 
   /** Failed, and its retry is not due yet: rounds skip it. */
   isBackingOff(url: string, now: number): boolean {
-    const f = this.failing.get(url);
+    const f = this.failing?.get(url);
     return f !== undefined && f.retryAt > now;
   }
 
   /** Failing trackers whose retry is due at `now`. */
   due(now: number): string[] {
-    return [...this.failing].filter(([, f]) => f.retryAt <= now).map(([url]) => url);
+    return [...(this.failing ?? [])].filter(([, f]) => f.retryAt <= now).map(([url]) => url);
   }
 
   /** The earliest retry of a failing tracker (ms epoch), if any, leaving out those `except` names. */
   nextRetryAt(except: (url: string) => boolean = () => false): number | undefined {
     let at: number | undefined;
-    for (const [url, f] of this.failing) if (!except(url) && (at === undefined || f.retryAt < at)) at = f.retryAt;
+    for (const [url, f] of this.failing ?? []) if (!except(url) && (at === undefined || f.retryAt < at)) at = f.retryAt;
     return at;
   }
 
   failures(url: string): number {
-    return this.failing.get(url)?.fails ?? 0;
+    return this.failing?.get(url)?.fails ?? 0;
   }
 
   /** Forgets trackers no longer listed. */
   retain(urls: ReadonlySet<string>): void {
-    for (const url of [...this.failing.keys()]) if (!urls.has(url)) this.failing.delete(url);
+    for (const url of [...(this.failing?.keys() ?? [])]) if (!urls.has(url)) this.forget(url);
+  }
+
+  private forget(url: string): void {
+    if (this.failing?.delete(url) && this.failing.size === 0) this.failing = undefined;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { AnnouncePolicy } from './announce-plan.js';
-import type { Announcer, AnnounceSuccess, AnnounceTiming, TrackerWarning } from './announcer.js';
+import type { AnnounceIdentity, Announcer, AnnounceSuccess, AnnounceTiming, TrackerWarning } from './announcer.js';
 import type { TrackerTiers } from './tiers.js';
 import type { TrackerStatus } from '@seedbox/cluster';
 import type { DhtSwarmsLike } from './dht-membership.js';
@@ -106,14 +106,21 @@ export interface TrackerClientOptions extends AnnouncePolicy {
 /** The client's own state (tracker-client.ts), per worker, per (torrent, worker) and per torrent. */
 export interface WorkerState {
   identity: WorkerIdentity;
-  /** The BEP 3 `key` of this worker, the same for all its announces. */
-  key: number;
+  announceAs: WorkerAnnounceAs;
   torrents: Map<string, WorkerTorrentStats>;
   lastSeen: number;
   /** The seq of the last heartbeat applied (undefined: the last full carried none). */
   seq: number | undefined;
   /** False once a partial heartbeat could not be applied: the following ones are ignored until a full one. */
   inStep: boolean;
+}
+
+/** What every announcer of one worker identity shares: one of each per identity, not per announcer. */
+export interface WorkerAnnounceAs {
+  /** Who its announces say it is, with its BEP 3 `key`, the same for all of them. */
+  identity: AnnounceIdentity;
+  /** What each answer tells the client (the status book, our external address, the caller). */
+  onAnnounce: (success: AnnounceSuccess) => void;
 }
 
 export interface AnnouncerEntry {

@@ -1,14 +1,15 @@
 import { randomInt } from 'node:crypto';
 import { TrackerError } from '@seedbox/protocol';
 import type { TrackerStatus } from '@seedbox/cluster';
-import type { AnnouncePolicy } from './announce-plan.js';
+import { announcePolicy } from './announce-plan.js';
 import { Announcer, type AnnounceFailed, type TrackerWarning } from './announcer.js';
+import { AnnouncerRegistry } from './announcer-registry.js';
 import { DhtMembership } from './dht-membership.js';
 import { OwnWorkers } from './own-workers.js';
 import { FilteringPeerFeed } from './peer-feed.js';
 import { Scraper, type ScrapeTarget } from './scraper.js';
 import { TrackerHolds } from './tracker-backoff.js';
-import type { AnnouncerEntry, ChangesVerdict, TorrentState, TrackerClientOptions, TrackerTorrent, WorkerHeartbeat, WorkerHeartbeatChanges, WorkerState, WorkerTorrentStats } from './tracker-client-types.js';
+import type { AnnouncerEntry, ChangesVerdict, TorrentState, TrackerClientOptions, TrackerTorrent, WorkerAnnounceAs, WorkerHeartbeat, WorkerHeartbeatChanges, WorkerState, WorkerTorrentStats } from './tracker-client-types.js';
 import { TrackerGate } from './tracker-gate.js';
 import { TrackerStatusBook } from './tracker-status-book.js';
 import { TrackerTiers } from './tiers.js';
@@ -49,19 +50,16 @@ export type { ChangesVerdict, TrackerClientOptions, TrackerTorrent, WorkerHeartb
  * Scraper asks each tracker for the counts of all its torrents every half
  * hour, in batches, behind the announces.
  *
- * All of this runs on one event loop and is touched only from it.
+ * All of this runs on one event loop and is touched only from it. What
+ * is the same for many announcers is made once and shared, not copied into
+ * each (10,000 in serve): the client's options, a worker's identity, the
+ * announce policies.
  */
 
 export class TrackerClient {
   private readonly torrents = new Map<string, TorrentState>();
   private readonly workers = new Map<string, WorkerState>();
-  private readonly announcers = new Map<string, AnnouncerEntry>();
-  /**
-   * The same announcers by torrent: the engine asks for peers for each
-   * torrent short of them every tick, and a scan of every announcer per ask
-   * cost O(N²) a tick (80% of serve's CPU with 5,000 torrents downloading).
-   */
-  private readonly byTorrent = new Map<string, Set<AnnouncerEntry>>();
+  private readonly announcers = new AnnouncerRegistry();
   private readonly transport: TrackerTransport;
   private readonly ownsTransport: boolean;
   private readonly feed: FilteringPeerFeed;
@@ -80,6 +78,8 @@ export class TrackerClient {
   private readonly gate: TrackerGate;
   private readonly holds = new TrackerHolds();
   private readonly scraper: Scraper | undefined;
+  /** Given to every announcer (one closure, not one each). */
+  private readonly onFailure = (f: AnnounceFailed): void => this.book.failed(f);
 
   constructor(private readonly options: TrackerClientOptions) {
     this.now = options.now ?? Date.now;
@@ -118,8 +118,8 @@ export class TrackerClient {
     const hex = Buffer.from(torrent.infoHash).toString('hex');
     if (this.torrents.has(hex)) return;
     const tiers = new TrackerTiers(torrent.announce, this.options.random);
-    const policy: AnnouncePolicy = { announceToAllTiers: torrent.announceToAllTiers ?? this.options.announceToAllTiers ?? false };
-    policy.announceToAllTrackers = torrent.announceToAllTrackers ?? this.options.announceToAllTrackers ?? false;
+    const o = this.options;
+    const policy = announcePolicy(torrent.announceToAllTiers ?? o.announceToAllTiers ?? false, torrent.announceToAllTrackers ?? o.announceToAllTrackers ?? false);
     this.torrents.set(hex, { infoHash: Uint8Array.from(torrent.infoHash), private: torrent.private ?? false, tiers, policy });
     for (const url of tiers.skipped) {
       this.warn({ kind: 'unusable-url', infoHashHex: hex, url, message: `'${url}' is not an http, https or udp tracker; skipped` });
@@ -144,7 +144,7 @@ export class TrackerClient {
     this.syncDht([hex]);
     this.feed.forget(hex);
     if (!options.keepStatus) this.book.forget(hex);
-    await Promise.all([...this.entriesOf(hex)].map((e) => this.stopEntry(e)));
+    await Promise.all(this.announcers.ofTorrent(hex).map((e) => this.stopEntry(e)));
   }
 
   /**
@@ -160,17 +160,18 @@ export class TrackerClient {
     const identity = checkIdentity(hb);
     const torrents = statsMap(hb.torrents);
     const existing = this.workers.get(identity.workerId);
-    if (existing && !sameIdentity(existing.identity, identity)) {
+    const same = existing !== undefined && sameIdentity(existing.identity, identity);
+    if (existing && !same) {
       // A restarted worker with a new port or peer id is a different peer
       // to the swarm: the old one leaves (`stopped`), the new one `started`.
-      for (const e of [...this.announcers.values()]) if (e.workerId === identity.workerId) void this.stopEntry(e);
+      for (const e of this.announcers.ofWorker(identity.workerId)) void this.stopEntry(e);
     }
-    const key = existing && sameIdentity(existing.identity, identity) ? existing.key : randomInt(0, 0x1_0000_0000);
-    this.workers.set(identity.workerId, { identity, key, torrents, lastSeen: this.now(), seq: hb.seq, inStep: true });
+    const announceAs = same ? existing.announceAs : this.announceAs(identity);
+    this.workers.set(identity.workerId, { identity, announceAs, torrents, lastSeen: this.now(), seq: hb.seq, inStep: true });
     this.own.changed();
     this.sync(identity.workerId);
     // The DHT needs to hear of the torrents this worker started or stopped serving (all, for a new identity).
-    if (!existing || !sameIdentity(existing.identity, identity)) this.syncDht(existing ? new Set([...existing.torrents.keys(), ...torrents.keys()]) : torrents.keys());
+    if (!same) this.syncDht(existing ? new Set([...existing.torrents.keys(), ...torrents.keys()]) : torrents.keys());
     else {
       const changed: string[] = [];
       for (const hex of torrents.keys()) if (!existing.torrents.has(hex)) changed.push(hex);
@@ -206,7 +207,7 @@ export class TrackerClient {
       const hex = listed.toLowerCase();
       if (!worker.torrents.has(hex)) continue;
       // Stopped before it leaves the map: `stopped` carries the worker's last figures (stopEntry).
-      const entry = this.announcers.get(entryId(hex, identity.workerId));
+      const entry = this.announcers.get(hex, identity.workerId);
       if (entry) void this.stopEntry(entry);
       worker.torrents.delete(hex);
       joinedOrLeft.push(hex);
@@ -223,7 +224,7 @@ export class TrackerClient {
   /** A worker left (or its heartbeats expired): `stopped` for all its torrents. */
   async removeWorker(workerId: string): Promise<void> {
     // Stop first: stopEntry() takes the worker's last figures for `stopped`.
-    const stopping = [...this.announcers.values()].filter((e) => e.workerId === workerId).map((e) => this.stopEntry(e));
+    const stopping = this.announcers.ofWorker(workerId).map((e) => this.stopEntry(e));
     const listed = this.workers.get(workerId)?.torrents.keys();
     this.workers.delete(workerId);
     if (listed) this.syncDht(listed);
@@ -253,7 +254,7 @@ export class TrackerClient {
 
   /** The announcers running, for introspection and tests. */
   list(): { infoHashHex: string; workerId: string; lastTracker: string | undefined; nextAnnounceAt: number | undefined }[] {
-    return [...this.announcers.values()].map((e) => ({
+    return this.announcers.all().map((e) => ({
       infoHashHex: e.infoHashHex,
       workerId: e.workerId,
       lastTracker: e.announcer.lastTracker,
@@ -263,13 +264,13 @@ export class TrackerClient {
 
   /** Asks every announcer of a torrent for an early announce (a worker wants more peers). */
   requestPeers(infoHashHex: string): void {
-    for (const e of this.entriesOf(infoHashHex.toLowerCase())) e.announcer.requestAnnounce();
+    for (const e of this.announcers.ofTorrent(infoHashHex.toLowerCase())) e.announcer.requestAnnounce();
   }
 
   /** A reannounce asked for by hand: every announcer of the torrent announces now (see Announcer.announceNow). Answers how many will. */
   reannounce(infoHashHex: string): number {
     let n = 0;
-    for (const e of this.entriesOf(infoHashHex.toLowerCase())) if (e.announcer.announceNow()) n++;
+    for (const e of this.announcers.ofTorrent(infoHashHex.toLowerCase())) if (e.announcer.announceNow()) n++;
     return n;
   }
 
@@ -298,7 +299,7 @@ export class TrackerClient {
     this.closed = true;
     clearInterval(this.sweeper);
     await this.scraper?.stop();
-    await Promise.all([...this.announcers.values()].map((e) => this.stopEntry(e)));
+    await Promise.all(this.announcers.all().map((e) => this.stopEntry(e)));
     await Promise.all([...this.stopping]);
     if (this.ownsTransport) await this.transport.close();
   }
@@ -333,26 +334,20 @@ export class TrackerClient {
     const worker = this.workers.get(workerId);
     if (!worker) return;
     for (const [hex, stats] of worker.torrents) this.syncOne(worker, hex, stats);
-    const gone: AnnouncerEntry[] = [];
-    for (const e of this.announcers.values()) if (e.workerId === workerId && !worker.torrents.has(e.infoHashHex)) gone.push(e);
-    for (const e of gone) void this.stopEntry(e);
+    for (const e of this.announcers.ofWorker(workerId)) if (!worker.torrents.has(e.infoHashHex)) void this.stopEntry(e);
   }
 
   /** One torrent of a worker's last heartbeat: its announcer started, `completed` sent when it came complete. */
   private syncOne(worker: WorkerState, hex: string, stats: WorkerTorrentStats): void {
     const torrent = this.torrents.get(hex);
     if (!torrent) return; // not (yet) ours to announce; addTorrent() picks it up
-    const id = entryId(hex, worker.identity.workerId);
-    let entry = this.announcers.get(id);
+    let entry = this.announcers.get(hex, worker.identity.workerId);
     if (!entry) {
       // A worker (re)starting a torrent knows no peers yet: peers sent
       // before (to it before a pause, or to another worker) go out again.
       this.feed.forget(hex);
       entry = this.createEntry(hex, torrent, worker);
-      this.announcers.set(id, entry);
-      let set = this.byTorrent.get(hex);
-      if (!set) this.byTorrent.set(hex, (set = new Set()));
-      set.add(entry);
+      this.announcers.add(entry);
       entry.announcer.start();
     }
     const complete = stats.complete ?? stats.left === 0;
@@ -373,17 +368,14 @@ export class TrackerClient {
       last: worker.torrents.get(hex) ?? { uploaded: 0, downloaded: 0, left: 0 },
       frozen: false,
     } satisfies Omit<AnnouncerEntry, 'announcer'>;
+    const { retryLater, random, timing } = this.options;
+    // Written out, not spread from a shared object: a spread plus more fields gives each object a hidden class of its own (~500 bytes).
     const announcer = new Announcer({
       infoHash: torrent.infoHash,
       infoHashHex: hex,
       tiers: torrent.tiers,
       policy: torrent.policy,
-      identity: {
-        peerId: worker.identity.peerId,
-        port: worker.identity.port,
-        key: worker.key,
-        ...(worker.identity.host !== undefined ? { host: worker.identity.host } : {}),
-      },
+      identity: worker.announceAs.identity,
       // Read at each request: the latest heartbeat of this worker.
       stats: () => {
         if (!entry.frozen) entry.last = this.workers.get(workerId)?.torrents.get(hex) ?? entry.last;
@@ -392,21 +384,29 @@ export class TrackerClient {
       transport: this.transport,
       gate: this.gate,
       holds: this.holds,
-      ...(this.options.retryLater ? { retryLater: this.options.retryLater } : {}),
-      ...(this.options.random ? { random: this.options.random } : {}),
+      retryLater,
+      random,
+      timing,
       workerId,
       onPeers: (peers, source) => this.feed.peersFound(hex, peers, source),
-      onWarning: (w) => this.warn(w),
-      onFailure: (f: AnnounceFailed) => this.book.failed(f),
+      onWarning: this.warn,
+      onFailure: this.onFailure,
+      onAnnounce: worker.announceAs.onAnnounce,
+    });
+    return Object.assign(entry, { announcer });
+  }
+
+  /** A new worker identity: who its announces say it is, with a new BEP 3 `key`, and what their answers tell us. */
+  private announceAs({ peerId, port, host }: WorkerIdentity): WorkerAnnounceAs {
+    return {
+      identity: { peerId, port, key: randomInt(0, 0x1_0000_0000), ...(host !== undefined ? { host } : {}) },
       onAnnounce: (s) => {
         this.book.succeeded(s);
         const ext = s.response.externalIp;
-        if (ext !== undefined && worker.identity.host === undefined) this.own.seenAt(ext);
+        if (ext !== undefined && host === undefined) this.own.seenAt(ext);
         this.options.onAnnounce?.(s);
       },
-      ...(this.options.timing ? { timing: this.options.timing } : {}),
-    });
-    return Object.assign(entry, { announcer });
+    };
   }
 
   private createScraper(): Scraper {
@@ -426,39 +426,28 @@ export class TrackerClient {
 
   /** Every torrent a worker serves, at each of its trackers that it has announced to (one with a status line). */
   private *scrapeTargets(): Iterable<ScrapeTarget> {
-    const served = new Set([...this.announcers.values()].map((e) => e.infoHashHex));
-    for (const hex of served) {
+    for (const hex of this.announcers.torrents()) {
       const listed = new Set(this.torrents.get(hex)?.tiers.tiers.flat());
       for (const url of this.book.urls(hex)) if (listed.has(url)) yield { infoHashHex: hex, url };
     }
   }
 
-  private entriesOf(hex: string): Iterable<AnnouncerEntry> {
-    return this.byTorrent.get(hex) ?? [];
-  }
-
   private stopEntry(e: AnnouncerEntry): Promise<void> {
     if (!e.frozen) e.last = this.workers.get(e.workerId)?.torrents.get(e.infoHashHex) ?? e.last;
     e.frozen = true;
-    const id = entryId(e.infoHashHex, e.workerId);
-    if (this.announcers.get(id) === e) this.announcers.delete(id);
-    const set = this.byTorrent.get(e.infoHashHex);
-    if (set?.delete(e) && set.size === 0) this.byTorrent.delete(e.infoHashHex);
+    this.announcers.delete(e);
     const p = e.announcer.stop().finally(() => this.stopping.delete(p));
     this.stopping.add(p);
     return p;
   }
 
-  private warn(w: TrackerWarning): void {
+  /** Every announcer's onWarning too, hence a bound function. */
+  private readonly warn = (w: TrackerWarning): void => {
     const sink = this.options.onWarning ?? ((x: TrackerWarning) => console.warn(`tracker-client: ${x.infoHashHex.slice(0, 8)} ${x.workerId ?? ''}: ${x.message}`));
     try {
       sink(w);
     } catch {
       // A throwing sink is a logging problem, not a reason to stop announcing.
     }
-  }
-}
-
-function entryId(hex: string, workerId: string): string {
-  return `${hex}\u0000${workerId}`;
+  };
 }

@@ -6,7 +6,8 @@ import { TrackerBackoff, type TrackerBackoffOptions } from './tracker-backoff.js
  * rounds and never inside one, so a dead tracker does not delay the live
  * ones and one that came back is heard from again. One timer, set to the
  * earliest retry due; a tracker being asked already (by a round or a retry)
- * is not asked twice at once.
+ * is not asked twice at once. An announcer makes one at its first failure
+ * and drops it once it is idle again.
  */
 
 export interface TrackerRetriesOptions {
@@ -21,7 +22,8 @@ export interface TrackerRetriesOptions {
 export class TrackerRetries {
   private readonly backoff: TrackerBackoff;
   private timer: NodeJS.Timeout | undefined;
-  private readonly running = new Set<Promise<void>>();
+  /** The retries under way; undefined while there are none. */
+  private running: Set<Promise<void>> | undefined;
   private stopped = false;
 
   constructor(private readonly o: TrackerRetriesOptions) {
@@ -47,6 +49,11 @@ export class TrackerRetries {
     this.backoff.retain(urls);
   }
 
+  /** No tracker failing, no retry under way nor due: nothing a new one would not have. */
+  get idle(): boolean {
+    return this.backoff.size === 0 && this.running === undefined && this.timer === undefined && !this.stopped;
+  }
+
   /** Sets the timer for the earliest retry due (after a round or a retry ended). */
   arm(): void {
     clearTimeout(this.timer);
@@ -61,7 +68,7 @@ export class TrackerRetries {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
-    await Promise.all([...this.running]);
+    await Promise.all([...(this.running ?? [])]);
   }
 
   private runDue(): void {
@@ -73,10 +80,10 @@ export class TrackerRetries {
         .retry(url)
         .catch(() => {})
         .finally(() => {
-          this.running.delete(p);
+          if (this.running?.delete(p) && this.running.size === 0) this.running = undefined;
           this.arm();
         });
-      this.running.add(p);
+      (this.running ??= new Set()).add(p);
     }
     this.arm();
   }

@@ -1,6 +1,6 @@
 import { TrackerError } from '@seedbox/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Announcer, type AnnouncerOptions, type TrackerWarning, type TransferStats } from '../src/announcer.js';
+import { ANNOUNCE_TIMING_DEFAULTS, Announcer, fullTiming, type AnnouncerOptions, type TrackerWarning, type TransferStats } from '../src/announcer.js';
 import { TrackerTiers } from '../src/tiers.js';
 import { FakeTransport, hang, reply } from './support/fake-transport.js';
 
@@ -158,6 +158,33 @@ describe('Announcer', () => {
     expect(transport.calls).toHaveLength(8); // nobody knows us: no `stopped`
   });
 
+  it('a tracker that came back and fails again backs off afresh, as on its first failure', async () => {
+    const { transport, announcer } = setup();
+    let down = true;
+    transport.on(A, () => {
+      if (down) throw new TrackerError('TRACKER_NETWORK', 'connection refused');
+      return reply({ interval: 60 });
+    });
+    const t0 = Date.now();
+    announcer.start();
+    await vi.advanceTimersByTimeAsync(0);
+    down = false;
+    await vi.advanceTimersByTimeAsync(80_000); // its retry at 17.5 s answers, and the round 60 s after
+    down = true;
+    await vi.advanceTimersByTimeAsync(60_000); // the round at 137.5 s fails
+    down = false;
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(transport.calls.map((c) => [c.params.event, c.at - t0])).toEqual([
+      ['started', 0],
+      ['started', 17_500],
+      ['none', 77_500],
+      ['none', 137_500],
+      ['none', 155_000], // 17.5 s after, not the 55 s of a second failure in a row
+    ]);
+    await announcer.stop();
+    expect(transport.eventsTo(A).at(-1)).toBe('stopped');
+  });
+
   it('sends completed once, as early as min interval allows', async () => {
     const { transport, announcer, stats } = setup();
     transport.on(A, () => reply({ interval: 1800, minInterval: 120 }));
@@ -236,6 +263,16 @@ describe('Announcer', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(warnings.map((w) => w.kind)).toEqual(['peer-feed-failed']);
     await announcer.stop();
+  });
+});
+
+describe('fullTiming', () => {
+  it('fills in the defaults once per timing object, for every announcer given that object', () => {
+    const timing = { numWant: 10 };
+    expect(fullTiming(timing)).toEqual({ ...ANNOUNCE_TIMING_DEFAULTS, numWant: 10 });
+    expect(fullTiming(timing)).toBe(fullTiming(timing));
+    expect(fullTiming({ numWant: 10 })).not.toBe(fullTiming(timing));
+    expect(fullTiming(undefined)).toEqual(ANNOUNCE_TIMING_DEFAULTS);
   });
 });
 

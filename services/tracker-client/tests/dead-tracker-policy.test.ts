@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { TrackerStatus } from '@seedbox/cluster';
 import { loadConfig, serveOptions, trackerClientOptions } from '@seedbox/runtime';
-import { planRound } from '../src/announce-plan.js';
+import { announcePolicy, planRound } from '../src/announce-plan.js';
 import { Announcer, type AnnounceFailed, type AnnouncerOptions, type TrackerWarning } from '../src/announcer.js';
 import { TrackerTiers } from '../src/tiers.js';
-import { trackerRetryDelayMs } from '../src/tracker-backoff.js';
+import { TrackerBackoff, trackerRetryDelayMs } from '../src/tracker-backoff.js';
+import { TrackerRetries } from '../src/tracker-retries.js';
 import { TrackerClient } from '../src/tracker-client.js';
 import { FakeTransport, hang, reply } from './support/fake-transport.js';
 
@@ -62,6 +63,61 @@ describe('announce plans', () => {
   });
   it('backs off as libtorrent does: 5 s + 5 s·n²·250 %, at most an hour', () => {
     expect([1, 2, 3, 4, 100].map((n) => trackerRetryDelayMs(n))).toEqual([17_500, 55_000, 117_500, 205_000, 3_600_000]);
+  });
+  it('counts the trackers failing; a success, or leaving the list, forgets one for good', () => {
+    const b = new TrackerBackoff();
+    expect(b.size).toBe(0);
+    b.failed(DEAD, 0);
+    b.failed(DEAD, 20_000);
+    b.failed(B, 0);
+    expect([b.size, b.failures(DEAD), b.nextRetryAt()]).toEqual([2, 2, 17_500]);
+    b.succeeded(DEAD);
+    expect([b.size, b.failures(DEAD), b.isBackingOff(DEAD, 0)]).toEqual([1, 0, false]);
+    b.retain(new Set([LIVE]));
+    expect([b.size, b.due(Number.MAX_SAFE_INTEGER), b.nextRetryAt()]).toEqual([0, [], undefined]);
+    expect(b.failed(DEAD, 0)).toBe(17_500); // afresh
+  });
+  it('shares one object per policy, as a client keeps one per torrent', () => {
+    expect(announcePolicy(true, false)).toEqual({ announceToAllTiers: true, announceToAllTrackers: false });
+    expect(announcePolicy(false, true)).toEqual({ announceToAllTiers: false, announceToAllTrackers: true });
+    expect(announcePolicy(false, false)).toBe(announcePolicy(false, false));
+    expect(new Set([announcePolicy(false, false), announcePolicy(false, true), announcePolicy(true, false), announcePolicy(true, true)]).size).toBe(4);
+  });
+});
+
+describe('TrackerRetries', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('is idle (as good as new) only with nothing failing, due or under way, and not once stopped', async () => {
+    const asking = new Map<string, () => void>();
+    const retries = new TrackerRetries({
+      now: Date.now,
+      isAsking: (url) => asking.has(url),
+      retry: (url) => new Promise<void>((answered) => asking.set(url, answered)),
+    });
+    expect(retries.idle).toBe(true);
+    retries.failed(DEAD);
+    retries.arm();
+    expect(retries.idle).toBe(false);
+    await vi.advanceTimersByTimeAsync(17_500);
+    expect([...asking.keys()]).toEqual([DEAD]);
+    retries.succeeded(DEAD);
+    expect(retries.idle).toBe(false); // its retry is still under way
+    asking.get(DEAD)!();
+    asking.delete(DEAD);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(retries.idle).toBe(true);
+    retries.failed(B);
+    expect(retries.idle).toBe(false);
+    retries.retain(new Set([LIVE]));
+    expect(retries.idle).toBe(true);
+    await retries.stop();
+    expect(retries.idle).toBe(false);
   });
 });
 

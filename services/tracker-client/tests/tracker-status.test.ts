@@ -152,6 +152,65 @@ describe('TrackerStatusBook', () => {
     expect(changes).toEqual(['7a:1', '7a:0']);
   });
 
+  it('lists trackers in the order first heard from, whatever comes after; a list told is never changed after', () => {
+    let now = 1000;
+    const told: TrackerStatus[][] = [];
+    const book = new TrackerStatusBook((_h, list) => told.push(list), () => now);
+    const [a, b, c] = ['http://a.test/announce', 'udp://b.test:80', 'http://c.test/announce'];
+    book.succeeded(success({ url: a }));
+    book.failed(failure({ url: b, startedAt: 900, failedAt: 1000 }));
+    now = 2000;
+    book.failed(failure({ url: a, startedAt: 1900, failedAt: 2000 })); // a's news: it keeps its place
+    book.succeeded(success({ url: b, startedAt: 1950 }));
+    book.restore(hex, [
+      { url: c, lastAnnounceStartAt: 1, lastAnnounceAt: 2, ok: true },
+      { url: a, lastAnnounceStartAt: 1, lastAnnounceAt: 2, ok: true }, // known: what was heard since wins
+      { url: c, lastAnnounceStartAt: 3, lastAnnounceAt: 4, ok: false }, // listed twice: the first stands
+    ]);
+    book.scraped({ infoHashHex: hex, url: b, startedAt: 2100, endedAt: 2200, counts: { complete: 9, incomplete: 1, downloaded: 5 }, nextScrapeAt: 9000 });
+
+    expect(book.get(hex).map((s) => [s.url, s.ok])).toEqual([
+      [a, false],
+      [b, true],
+      [c, true],
+    ]);
+    expect(book.urls(hex)).toEqual([a, b, c]);
+    expect(book.get(hex)[1]).toMatchObject({ seeders: 9, leechers: 1, lastScrapeAt: 2200 });
+    // No field is kept as undefined: the stored lines carry only what is known.
+    for (const s of book.get(hex)) expect(Object.values(s)).not.toContain(undefined);
+    // Each list told stays as it was when told.
+    expect(told.map((list) => list.map((s) => [s.url, s.ok]))).toEqual([
+      [[a, true]],
+      [
+        [a, true],
+        [b, false],
+      ],
+      [
+        [a, false],
+        [b, false],
+      ],
+      [
+        [a, false],
+        [b, true],
+      ],
+      [
+        [a, false],
+        [b, true],
+        [c, true],
+      ],
+    ]);
+  });
+
+  it('keeps at most 256 trackers a torrent, the first heard from', () => {
+    const book = new TrackerStatusBook(undefined, () => 1000);
+    const url = (i: number): string => `http://t${i}.test/announce`;
+    book.restore(hex, Array.from({ length: 250 }, (_, i) => ({ url: url(i), lastAnnounceStartAt: 1, lastAnnounceAt: 2, ok: true })));
+    for (let i = 250; i < 300; i++) book.succeeded(success({ url: url(i) }));
+    book.succeeded(success({ url: url(3), startedAt: 999 }));
+    expect(book.urls(hex)).toEqual(Array.from({ length: 256 }, (_, i) => url(i)));
+    expect(book.get(hex)[3]).toMatchObject({ ok: true, lastAnnounceStartAt: 999 });
+  });
+
   it('tells refusals, timeouts, unreachable trackers and unreadable replies apart', () => {
     expect(failureKind('TRACKER_FAILURE')).toBe('refused');
     expect(failureKind('TRACKER_TIMEOUT')).toBe('timeout');
