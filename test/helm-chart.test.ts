@@ -484,6 +484,17 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
       expect(env(['--set', 'trackerClient.announceToAllTiers=true'])).toBe('true');
     });
 
+    it('peer-workers get metrics.torrents as SEEDBOX_TORRENT_METRICS: active (idle seeds without info_hash series) unless told', () => {
+      for (const file of ciValues) {
+        expect(envValue(mainContainer(deployment(rendered.get(file)!, 'peer-worker')), 'SEEDBOX_TORRENT_METRICS'), file).toBe('active');
+      }
+      for (const mode of ['all', 'none']) {
+        const o = render(['--set', `metrics.torrents=${mode}`]);
+        expect(envValue(mainContainer(deployment(o, 'peer-worker')), 'SEEDBOX_TORRENT_METRICS')).toBe(mode);
+        for (const service of ['disk-writer', 'tracker-client']) expect(envOf(mainContainer(deployment(o, service))).has('SEEDBOX_TORRENT_METRICS'), service).toBe(false);
+      }
+    });
+
     it('external-nats: no NATS in the release, credentials from the existing Secret', () => {
       const o = objs('external-nats');
       expect(o.filter((x) => x.metadata.name.includes('nats'))).toEqual([]);
@@ -1095,6 +1106,7 @@ describe.skipIf(!helmTool.available)('helm chart deploy/helm/seedbox', () => {
     it('refuses values outside their enums and wrong types', () => {
       expect(refused(['--set', 'peerWorker.peerAccess.mode=ingress'])).toContain('peerWorker.peerAccess.mode');
       expect(refused(['--set', 'logLevel=verbose'])).toContain('logLevel');
+      expect(refused(['--set', 'metrics.torrents=idle'])).toContain('metrics.torrents');
       expect(refused(['--set', 'nats.bundled.replicas=2'])).toContain('nats.bundled.replicas');
       expect(refused(['--set-string', 'diskWriter.hashThreads=two'])).toContain('diskWriter.hashThreads');
       expect(refused(['--set', 'web.service.type=Ingress'])).toContain('web.service.type');

@@ -64,12 +64,14 @@ export {
   type DiskPieceResult,
   type DiskWriterMetrics,
   type PeerWorkerMetrics,
+  type PeerWorkerMetricsOptions,
   type ServiceName,
   type TickSnapshot,
   type TickTorrent,
   type TorrentStates,
   type TrackerClientMetrics,
 } from './metrics.js';
+export { TORRENT_METRICS_MODES, TORRENT_SERIES_LINGER_MS, type TorrentMetricsMode } from './torrent-series.js';
 export {
   HealthService,
   startGrpcServer,

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
+import { activityOf, QuietTorrents, type TorrentMetricsMode } from './torrent-series.js';
 
 /**
  * The Prometheus metrics of docs/OPERATIONS-CONTRACT.md, one function per
@@ -103,14 +104,28 @@ export interface PeerWorkerMetrics {
   readonly pieceNatsRoundTrip: Histogram;
   /** Pieces sent inline because their writer could not be reached over the direct data path. */
   readonly pieceDataFallbacks: Counter;
-  /** Per-torrent series from a tick (its changes, or every torrent; torrents gone or missing lose theirs), and its connection figures. */
+  /**
+   * Per-torrent series from a tick (its changes, or every torrent; torrents
+   * gone or missing lose theirs, and in `active` those quiet for 10 minutes
+   * too), and its connection figures.
+   */
   observeTick(tick: TickSnapshot): void;
   setTorrentStates(states: TorrentStates): void;
 }
 
+export interface PeerWorkerMetricsOptions {
+  /** Which torrents have per-torrent series (SEEDBOX_TORRENT_METRICS, torrent-series.ts); `active` unless told. */
+  torrents?: TorrentMetricsMode | undefined;
+  /** A monotonic clock in ms, for how long a torrent has been quiet; performance.now() unless a test gives its own. */
+  now?: (() => number) | undefined;
+}
+
 type TotalKey = 'downloaded' | 'uploaded' | 'piecesVerified' | 'piecesFailed';
 
-export function createPeerWorkerMetrics(registry: Registry): PeerWorkerMetrics {
+export function createPeerWorkerMetrics(registry: Registry, options: PeerWorkerMetricsOptions = {}): PeerWorkerMetrics {
+  const mode = options.torrents ?? 'active';
+  const now = options.now ?? (() => performance.now());
+  // The families are there in every mode (the contract's names), with no series in `none`.
   const torrentGauge = (name: string, help: string): Gauge<'info_hash'> =>
     new Gauge({ name, help, labelNames: ['info_hash'] as const, registers: [registry] });
   const torrentCounter = (name: string, help: string): Counter<'info_hash'> =>
@@ -172,16 +187,19 @@ export function createPeerWorkerMetrics(registry: Registry): PeerWorkerMetrics {
   setTorrentStates({ downloading: 0, seeding: 0, paused: 0 });
   piecesInFlight.set(0);
 
-  /** The totals each torrent reported last tick; counters advance by the difference. */
   /**
-   * What each torrent's series were last set from. An idle torrent hands the
-   * same snapshot object tick after tick (the engine reuses it while nothing
-   * in it changed), and its series are then left as they are: with
-   * thousands of idle torrents, setting every series every second was the
-   * largest part of an idle worker's CPU.
+   * What each torrent's series were last set from (the torrents with
+   * series: in `active`, not every torrent); counters advance by the
+   * difference of the totals. An idle torrent hands the same snapshot object
+   * tick after tick (the engine reuses it while nothing in it changed), and
+   * its series are then left as they are: with thousands of idle torrents,
+   * setting every series every second was the largest part of an idle
+   * worker's CPU.
    */
   const last = new Map<string, { snap: TickTorrent; totals: Record<TotalKey, number>; tick: number }>();
   let tickNo = 0;
+  /** In `active`, the torrents with series and nothing going on, and since when. */
+  const quiet = mode === 'active' ? new QuietTorrents() : undefined;
   /** The refusals by reason reported last tick. */
   const lastRefused = new Map<string, number>();
 
@@ -196,12 +214,20 @@ export function createPeerWorkerMetrics(registry: Registry): PeerWorkerMetrics {
     }
   };
 
-  /** The torrent's series, from figures not seen before. */
-  const observe = (t: TickTorrent, now: number): void => {
+  /** The torrent's series, from figures not seen before; whether it has series now. */
+  const observe = (t: TickTorrent, tick: number, time: number): boolean => {
     const prev = last.get(t.infoHash);
     if (prev?.snap === t) {
-      prev.tick = now;
-      return;
+      prev.tick = tick;
+      return true;
+    }
+    if (quiet) {
+      const activity = activityOf(t, prev?.totals);
+      if (activity === 'ongoing') quiet.forget(t.infoHash);
+      else if (activity === 'moved') quiet.activeAt(t.infoHash, time);
+      // Nothing going on and no series: none made (an idle seed at start, one whose series went).
+      else if (prev === undefined) return false;
+      else quiet.quiet(t.infoHash, time);
     }
     const labels = { info_hash: t.infoHash };
     for (const [gauge, read] of gauges) gauge.set(labels, finiteOr0(read(t)));
@@ -211,33 +237,46 @@ export function createPeerWorkerMetrics(registry: Registry): PeerWorkerMetrics {
       totals[key] = total;
       const before = prev?.totals[key];
       // A total that went down means the torrent was removed and added
-      // again between ticks: its count starts from zero again.
+      // again between ticks: its count starts from zero again. A series
+      // made anew (a new torrent, or one active again after its series
+      // went) starts from the whole total, so it goes on from where it
+      // stopped and rate() sees no reset.
       const delta = before === undefined || total < before ? total : total - before;
       // inc by 0 still creates the series, so a new torrent shows at once.
       counter.inc(labels, delta);
     }
-    last.set(t.infoHash, { snap: t, totals, tick: now });
+    last.set(t.infoHash, { snap: t, totals, tick });
+    return true;
   };
 
   const drop = (infoHash: string): void => {
+    quiet?.forget(infoHash);
     if (!last.delete(infoHash)) return;
     const labels = { info_hash: infoHash };
     for (const [gauge] of gauges) gauge.remove(labels);
     for (const [counter] of counters) counter.remove(labels);
   };
 
-  const observeTick = (tick: TickSnapshot): void => {
-    if (tick.connections) observeConnections(tick.connections);
-    const now = ++tickNo;
+  const observeTorrents = (tick: TickSnapshot): void => {
+    const n = ++tickNo;
+    const time = quiet ? now() : 0;
     if (tick.changed && tick.gone) {
       // The changes alone: a tick of 10,000 idle torrents looks at none.
       for (const infoHash of tick.gone) drop(infoHash);
-      for (const t of tick.changed) observe(t, now);
-      return;
+      for (const t of tick.changed) observe(t, n, time);
+    } else {
+      let kept = 0;
+      for (const t of tick.torrents) if (observe(t, n, time)) kept++;
+      // Torrents gone since the last tick lose their series.
+      if (last.size > kept) for (const [infoHash, l] of last) if (l.tick !== n) drop(infoHash);
     }
-    for (const t of tick.torrents) observe(t, now);
-    // Torrents gone since the last tick lose their series.
-    if (last.size > tick.torrents.length) for (const [infoHash, l] of last) if (l.tick !== now) drop(infoHash);
+    // Dormant torrents are not in the tick: their quiet time is judged here.
+    if (quiet) for (const infoHash of quiet.expired(time)) drop(infoHash);
+  };
+
+  const observeTick = (tick: TickSnapshot): void => {
+    if (tick.connections) observeConnections(tick.connections);
+    if (mode !== 'none') observeTorrents(tick);
   };
 
   return { piecesInFlight, pieceNatsRoundTrip, pieceDataFallbacks, observeTick, setTorrentStates };

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { defineOptions, type ConfigOf } from './config.js';
+import { TORRENT_METRICS_MODES } from './torrent-series.js';
 
 /**
  * The options of the operations contract (docs/OPERATIONS-CONTRACT.md): the
@@ -231,6 +232,15 @@ export const peerWorkerOptions = defineOptions({
     describe: 'message stream encryption (MSE/PE): prefer (try it, fall back to plain), require (RC4 only), disable (plain only)',
   },
   pieceData: pieceDataOption(),
+  torrentMetrics: {
+    env: 'SEEDBOX_TORRENT_METRICS',
+    flag: 'torrent-metrics',
+    kind: 'enum',
+    values: TORRENT_METRICS_MODES,
+    default: 'active',
+    describe:
+      'which torrents have per-torrent metrics (info_hash series): active (those with bytes left, or a peer or bytes moved in the last 10 minutes), all, or none (the process-wide metrics stay)',
+  },
   maxPiecesInFlight: {
     env: 'SEEDBOX_MAX_PIECES_IN_FLIGHT',
     flag: 'max-pieces-in-flight',
@@ -396,6 +406,7 @@ export const serveOptions = defineOptions({
   maxConnections: peerWorkerOptions.maxConnections,
   maxConnectionsPerIp: peerWorkerOptions.maxConnectionsPerIp,
   encryption: peerWorkerOptions.encryption,
+  torrentMetrics: peerWorkerOptions.torrentMetrics,
   dht: dhtOptions.dht,
   dhtPort: { env: 'SEEDBOX_DHT_PORT', flag: 'dht-port', kind: 'port', defaultText: 'the listen port', describe: 'UDP port of the DHT node' },
   dhtBootstrap: dhtOptions.dhtBootstrap,

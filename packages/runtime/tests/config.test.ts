@@ -32,7 +32,7 @@ describe('loadConfig: the contract defaults', () => {
 
   it('gives the per-service defaults', () => {
     const pw = loadConfig(peerWorkerOptions, { env: dataDir });
-    expect(pw).toMatchObject({ dataDir: '/data', listenHost: '0.0.0.0', listenPort: 6881, maxPeers: 50, maxPiecesInFlight: 16 });
+    expect(pw).toMatchObject({ dataDir: '/data', listenHost: '0.0.0.0', listenPort: 6881, maxPeers: 50, maxPiecesInFlight: 16, torrentMetrics: 'active' });
     expect(pw.announceHost).toBeUndefined();
     expect(pw.announcePort).toBeUndefined();
     expect(loadConfig(diskWriterOptions, { env: dataDir })).toMatchObject({ dataDir: '/data', hashThreads: 0, grpcPort: 50051 });
@@ -46,6 +46,7 @@ describe('loadConfig: the contract defaults', () => {
     expectTypeOf(c.logLevel).toEqualTypeOf<'debug' | 'info' | 'warn' | 'error'>();
     expectTypeOf(c.announcePort).toEqualTypeOf<number | undefined>();
     expectTypeOf(c.natsPassword).toEqualTypeOf<string | undefined>();
+    expectTypeOf(c.torrentMetrics).toEqualTypeOf<'active' | 'all' | 'none'>();
     expectTypeOf<PeerWorkerConfig>().toEqualTypeOf<typeof c>();
 
     const schema = defineOptions({
@@ -113,6 +114,7 @@ describe('loadConfig: rules', () => {
     ['int below min', { SEEDBOX_MAX_PEERS: '0' }, [], 'out-of-range', 'SEEDBOX_MAX_PEERS=0: out of range (at least 1)'],
     ['duration with a unit', { SEEDBOX_SHUTDOWN_TIMEOUT_MS: '25s' }, [], 'not-a-duration', 'SEEDBOX_SHUTDOWN_TIMEOUT_MS=25s: not a duration (a whole number of milliseconds)'],
     ['unknown log level', { SEEDBOX_LOG_LEVEL: 'verbose' }, [], 'not-one-of', 'SEEDBOX_LOG_LEVEL=verbose: not one of debug, info, warn, error'],
+    ['unknown torrent metrics mode', {}, ['--torrent-metrics', 'some'], 'not-one-of', '--torrent-metrics=some: not one of active, all, none'],
     ['http url for NATS', { SEEDBOX_NATS_URL: 'http://nats:4222' }, [], 'unsupported-scheme', 'SEEDBOX_NATS_URL=http://nats:4222: http://nats:4222: scheme must be nats://, tls://, ws:// or wss://'],
     ['url without a scheme', { SEEDBOX_NATS_URL: 'nats://a:4222,:4222' }, [], 'not-a-url', 'SEEDBOX_NATS_URL=nats://a:4222,:4222: not a URL: :4222'],
     ['empty url list entry', { SEEDBOX_NATS_URL: 'nats://a:4222,' }, [], 'not-a-url', 'SEEDBOX_NATS_URL=nats://a:4222,: empty entry in the URL list'],

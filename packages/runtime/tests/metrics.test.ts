@@ -10,6 +10,7 @@ import {
   exportedMetricNames,
   type TickTorrent,
 } from '../src/metrics.js';
+import { QuietTorrents, TORRENT_SERIES_CHECK_MS, TORRENT_SERIES_LINGER_MS } from '../src/torrent-series.js';
 
 interface Family {
   name: string;
@@ -215,7 +216,8 @@ describe('peer-worker observeTick', () => {
 
   it('leaves the series of a torrent whose snapshot is the same object as last tick (idle) untouched, and drops a removed one still', async () => {
     const registry = new Registry();
-    const m = createPeerWorkerMetrics(registry);
+    // `all`: idle seeds have no series in the default mode.
+    const m = createPeerWorkerMetrics(registry, { torrents: 'all' });
     const idle = Array.from({ length: 1000 }, (_, i) => torrent(i.toString(16).padStart(40, '0'), { downloaded: 5, left: 0 }));
     m.observeTick({ time: 1, torrents: idle });
     const sets = vi.spyOn(Gauge.prototype, 'set');
@@ -238,7 +240,7 @@ describe('peer-worker observeTick', () => {
 
   it("given the tick's changes, looks at nothing else: 1,000 idle torrents cost no series update, a changed one its own, a gone one loses its series", async () => {
     const registry = new Registry();
-    const m = createPeerWorkerMetrics(registry);
+    const m = createPeerWorkerMetrics(registry, { torrents: 'all' });
     const idle = Array.from({ length: 1000 }, (_, i) => torrent(i.toString(16).padStart(40, '0'), { downloaded: 5, left: 0 }));
     m.observeTick({ time: 1, torrents: idle, changed: idle, gone: [] });
     const sets = vi.spyOn(Gauge.prototype, 'set');
@@ -294,6 +296,187 @@ describe('peer-worker observeTick', () => {
     expect(await value(registry, 'seedbox_torrents', { state: 'downloading' })).toBe(2);
     expect(await value(registry, 'seedbox_torrents', { state: 'seeding' })).toBe(5);
     expect(await value(registry, 'seedbox_torrents', { state: 'paused' })).toBe(1);
+  });
+});
+
+describe('per-torrent series by SEEDBOX_TORRENT_METRICS', () => {
+  const SEED = 'c'.repeat(40);
+  const LEECH = 'd'.repeat(40);
+  const MIN = 60_000;
+  const seriesOf = async (registry: Registry): Promise<Set<string>> => {
+    const hashes = new Set<string>();
+    for (const f of (await families(registry)).values()) for (const v of f.values) if (typeof v.labels.info_hash === 'string') hashes.add(v.labels.info_hash);
+    return hashes;
+  };
+  /** A peer-worker's metrics on a clock the test moves, fed as the engine feeds them: its changes only. */
+  const setUp = (torrents?: 'active' | 'all' | 'none') => {
+    const registry = new Registry();
+    let clock = 1_000;
+    const m = createPeerWorkerMetrics(registry, { torrents, now: () => clock });
+    let time = 0;
+    const tick = (changed: TickTorrent[] = [], gone: string[] = []) => m.observeTick({ time: ++time, torrents: [], changed, gone });
+    /** Ticks once a second over `ms`, with nothing changed. */
+    const idle = (ms: number) => {
+      for (let t = 0; t < ms; t += 1000) {
+        clock += 1000;
+        tick();
+      }
+    };
+    return { registry, m, tick, idle, advance: (ms: number) => (clock += ms) };
+  };
+
+  it('active (the default): a seed loses its series 10 minutes after its last peer, unsent in between; an incomplete torrent keeps its', async () => {
+    const { registry, tick, idle } = setUp();
+    tick([torrent(SEED, { left: 0, complete: true, peers: 2, uploadRate: 500, uploaded: 4000 }), torrent(LEECH, { left: 5000 })]);
+    expect(await seriesOf(registry)).toEqual(new Set([SEED, LEECH]));
+    // The peers leave: the seed's figures change once, then it is dormant and not sent again.
+    tick([torrent(SEED, { left: 0, complete: true, uploaded: 4000 })]);
+    idle(TORRENT_SERIES_LINGER_MS - 10_000);
+    expect(await seriesOf(registry)).toEqual(new Set([SEED, LEECH]));
+    expect(await value(registry, 'seedbox_torrent_peers', { info_hash: SEED })).toBe(0);
+    idle(10_000 + TORRENT_SERIES_CHECK_MS);
+    expect(await seriesOf(registry)).toEqual(new Set([LEECH]));
+    // The incomplete one, with no peer for as long, keeps every series (the stalled-download alert reads them).
+    idle(30 * MIN);
+    expect(await value(registry, 'seedbox_torrent_left_bytes', { info_hash: LEECH })).toBe(5000);
+    expect((await family(registry, 'seedbox_torrent_downloaded_bytes_total')).values).toHaveLength(1);
+  });
+
+  it('active: a torrent with a peer connected keeps its series however long its figures stay the same', async () => {
+    const { registry, tick, idle } = setUp();
+    tick([torrent(SEED, { left: 0, complete: true, peers: 1 })]);
+    idle(60 * MIN);
+    expect(await seriesOf(registry)).toEqual(new Set([SEED]));
+  });
+
+  it('active: a seed never seen active gets no series; one active again gets them back, its counters going on from its totals', async () => {
+    const { registry, tick, idle } = setUp();
+    // At start, thousands of idle seeds: no series, no work.
+    const idleSeeds = Array.from({ length: 1000 }, (_, i) => torrent(i.toString(16).padStart(40, '0'), { left: 0, complete: true, uploaded: 7 }));
+    tick(idleSeeds);
+    expect(await seriesOf(registry)).toEqual(new Set());
+    tick([torrent(SEED, { left: 0, complete: true, peers: 1, uploadRate: 100, uploaded: 10_000, downloaded: 3000, piecesVerified: 3 })]);
+    expect(await value(registry, 'seedbox_torrent_uploaded_bytes_total', { info_hash: SEED })).toBe(10_000);
+    tick([torrent(SEED, { left: 0, complete: true, uploaded: 10_000, downloaded: 3000, piecesVerified: 3 })]);
+    idle(TORRENT_SERIES_LINGER_MS + TORRENT_SERIES_CHECK_MS);
+    expect(await seriesOf(registry)).toEqual(new Set());
+    // A peer comes, and more bytes go out: the series are back, from the whole totals (no reset for rate()).
+    tick([torrent(SEED, { left: 0, complete: true, peers: 1, uploadRate: 100, uploaded: 12_500, downloaded: 3000, piecesVerified: 3 })]);
+    expect(await value(registry, 'seedbox_torrent_uploaded_bytes_total', { info_hash: SEED })).toBe(12_500);
+    expect(await value(registry, 'seedbox_torrent_downloaded_bytes_total', { info_hash: SEED })).toBe(3000);
+    expect(await value(registry, 'seedbox_torrent_pieces_verified_total', { info_hash: SEED })).toBe(3);
+    tick([torrent(SEED, { left: 0, complete: true, peers: 1, uploadRate: 100, uploaded: 13_000, downloaded: 3000, piecesVerified: 3 })]);
+    expect(await value(registry, 'seedbox_torrent_uploaded_bytes_total', { info_hash: SEED })).toBe(13_000);
+  });
+
+  it('active: a peer within the 10 minutes starts them again; bytes moved with no peer or rate left (merged ticks) count as activity', async () => {
+    const { registry, tick, idle } = setUp();
+    tick([torrent(SEED, { left: 0, complete: true, peers: 1, uploaded: 100 })]);
+    tick([torrent(SEED, { left: 0, complete: true, uploaded: 100 })]);
+    idle(8 * MIN);
+    tick([torrent(SEED, { left: 0, complete: true, peers: 1, uploaded: 100 })]);
+    tick([torrent(SEED, { left: 0, complete: true, uploaded: 100 })]);
+    idle(8 * MIN);
+    expect(await seriesOf(registry)).toEqual(new Set([SEED]));
+    // Its uploaded total grew, though the tick shows no peer and no rate.
+    tick([torrent(SEED, { left: 0, complete: true, uploaded: 900 })]);
+    idle(8 * MIN);
+    expect(await value(registry, 'seedbox_torrent_uploaded_bytes_total', { info_hash: SEED })).toBe(900);
+    idle(3 * MIN);
+    expect(await seriesOf(registry)).toEqual(new Set());
+  });
+
+  it('active: a torrent gone loses its series at once, and a quiet one removed and added back is not dropped early', async () => {
+    const { registry, tick, idle } = setUp();
+    tick([torrent(SEED, { left: 0, complete: true, peers: 1 }), torrent(LEECH)]);
+    tick([torrent(SEED, { left: 0, complete: true })], [LEECH]);
+    expect(await seriesOf(registry)).toEqual(new Set([SEED]));
+    idle(9 * MIN);
+    tick([torrent(SEED, { left: 0, complete: true, peers: 1 })], [SEED]);
+    tick([torrent(SEED, { left: 0, complete: true })]);
+    idle(9 * MIN);
+    expect(await seriesOf(registry)).toEqual(new Set([SEED]));
+  });
+
+  it('active: with every torrent in each tick (no changes given) it judges the same way', async () => {
+    const { registry, m, advance } = setUp();
+    const leech = torrent(LEECH);
+    let seed = torrent(SEED, { left: 0, complete: true, peers: 1 });
+    let time = 0;
+    const full = () => m.observeTick({ time: ++time, torrents: [seed, leech] });
+    full();
+    seed = torrent(SEED, { left: 0, complete: true });
+    full();
+    for (let i = 0; i < 11; i++) {
+      advance(MIN);
+      full();
+    }
+    expect(await seriesOf(registry)).toEqual(new Set([LEECH]));
+    // A missing torrent still loses its series, and the seed, still sent, gets none back while quiet.
+    m.observeTick({ time: ++time, torrents: [seed] });
+    expect(await seriesOf(registry)).toEqual(new Set());
+  });
+
+  it('active: a tick of only dormant torrents sets no series and drops none before their time', async () => {
+    const { registry, tick, m, advance } = setUp();
+    const seeds = Array.from({ length: 1000 }, (_, i) => torrent(i.toString(16).padStart(40, '0'), { left: 0, complete: true, peers: 1 }));
+    tick(seeds);
+    tick(seeds.map((s) => ({ ...s, peers: 0 })));
+    const sets = vi.spyOn(Gauge.prototype, 'set');
+    const removes = vi.spyOn(Gauge.prototype, 'remove');
+    try {
+      for (let i = 0; i < 100; i++) {
+        advance(1000);
+        m.observeTick({ time: i, torrents: [], changed: [], gone: [] });
+      }
+      expect(sets.mock.calls.filter((c) => typeof c[0] === 'object')).toHaveLength(0);
+      expect(removes).not.toHaveBeenCalled();
+    } finally {
+      sets.mockRestore();
+      removes.mockRestore();
+    }
+    expect((await seriesOf(registry)).size).toBe(1000);
+  });
+
+  it('all: every torrent keeps its series, idle seeds for ever', async () => {
+    const { registry, tick, idle } = setUp('all');
+    tick([torrent(SEED, { left: 0, complete: true, uploaded: 5 }), torrent(LEECH)]);
+    idle(60 * MIN);
+    expect(await seriesOf(registry)).toEqual(new Set([SEED, LEECH]));
+    expect(await value(registry, 'seedbox_torrent_uploaded_bytes_total', { info_hash: SEED })).toBe(5);
+    tick([], [SEED]);
+    expect(await seriesOf(registry)).toEqual(new Set([LEECH]));
+  });
+
+  it('none: no per-torrent series at all; the process-wide metrics stay', async () => {
+    const { registry, m, tick } = setUp('none');
+    tick([torrent(SEED, { left: 0, complete: true, peers: 3, uploadRate: 100, uploaded: 5 }), torrent(LEECH, { downloadRate: 10, downloaded: 10 })]);
+    m.observeTick({ time: 99, torrents: [torrent(LEECH)], connections: { handshaking: 2, refused: { 'handshake-timeout': 1 } } });
+    m.setTorrentStates({ downloading: 1, seeding: 1, paused: 0 });
+    expect(await seriesOf(registry)).toEqual(new Set());
+    expect(await registry.metrics()).not.toContain('info_hash=');
+    expect(await value(registry, 'seedbox_torrents', { state: 'seeding' })).toBe(1);
+    expect(await value(registry, 'seedbox_connections_handshaking')).toBe(2);
+    expect(await value(registry, 'seedbox_connections_refused_total', { reason: 'handshake-timeout' })).toBe(1);
+  });
+});
+
+describe('QuietTorrents', () => {
+  it('answers those quiet for the linger time, oldest first, looking at most every check interval and no further than the first not due', () => {
+    const q = new QuietTorrents(100, 10);
+    q.quiet('a', 0);
+    q.quiet('b', 5);
+    q.quiet('a', 8); // already running: keeps its time
+    q.quiet('c', 50);
+    expect(q.expired(99)).toEqual([]);
+    // Looked at 99: the next look is at 109, not before.
+    expect(q.expired(106)).toEqual([]);
+    expect(q.expired(109)).toEqual(['a', 'b']);
+    q.forget('c');
+    q.quiet('c', 120); // quiet again: its time starts over
+    expect(q.expired(200)).toEqual([]);
+    expect(q.expired(220)).toEqual(['c']);
+    expect(q.size).toBe(0);
   });
 });
 

@@ -29,7 +29,7 @@ export const peerWorkerService: ServiceDefinition<typeof peerWorkerOptions> = {
   async start({ config, log, nc, registry, onShutdown, openPieceBus }) {
     // A policy this Node cannot keep (RC4 needs --openssl-legacy-provider) is a start-up error.
     settingOrExplain('SEEDBOX_ENCRYPTION (--encryption)', config.encryption, () => checkEncryptionPolicy(config.encryption));
-    const m = createPeerWorkerMetrics(registry);
+    const m = createPeerWorkerMetrics(registry, { torrents: config.torrentMetrics });
     const state = await FleetState.open(nc);
     // The direct data path: pieces' bytes over TCP to the writer NATS chose (SEEDBOX_PIECE_DATA=direct).
     const links =

@@ -91,7 +91,7 @@ async function run(config: ServeConfig): Promise<number> {
 
   const registry = new Registry();
   createCommonMetrics(registry, { service: 'peer-worker', version: VERSION });
-  const m = createPeerWorkerMetrics(registry);
+  const m = createPeerWorkerMetrics(registry, { torrents: config.torrentMetrics });
   const healthService = new HealthService();
   const dhtBootstrap = settingOrExplain('SEEDBOX_DHT_BOOTSTRAP (--dht-bootstrap)', config.dhtBootstrap ?? '', () => parseDhtBootstrap(config.dhtBootstrap));
   // A policy this Node cannot keep (RC4 needs --openssl-legacy-provider) is a start-up error.
