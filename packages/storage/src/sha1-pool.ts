@@ -103,34 +103,66 @@ interface Job {
 interface Slot {
   worker: Worker;
   jobs: Map<number, Job>;
+  /** Ends the thread once it has been idle for idleMs. */
+  idleTimer: NodeJS.Timeout | undefined;
+  /** The pool ended it (idle, or closing): its exit is no crash. */
+  retiring: boolean;
 }
 
 type Reply = { id: number; digest: Uint8Array; buffers?: Uint8Array[] } | { id: number; error: string };
 
-/** A pool of worker threads that hash pieces. Idle workers do not keep the process alive. */
+export interface Sha1PoolOptions {
+  /**
+   * A thread with no job for this long exits; the next hash that needs it
+   * starts it again. Default 30 s; Infinity keeps threads for good.
+   */
+  idleMs?: number;
+}
+
+/**
+ * How long a hash thread may wait for work. A thread is a V8 isolate of its
+ * own, 10 MiB of RSS idle and about twice that once it has hashed; a seedbox
+ * seeding thousands of complete torrents hashes nothing for hours, and
+ * starting a thread again costs ~30 ms, once, before the first piece of a
+ * new download.
+ */
+export const HASH_THREAD_IDLE_MS = 30_000;
+
+/**
+ * A pool of up to `size` worker threads that hash pieces. Threads start
+ * when there is work for them (a job goes to an idle running thread first,
+ * else to a new one while the pool is below its size, else to the least
+ * busy) and exit after `idleMs` without a job. Idle threads do not keep the
+ * process alive.
+ */
 export class Sha1Pool implements Sha1Hasher {
   readonly size: number;
-  private readonly slots: Slot[] = [];
+  private readonly idleMs: number;
+  private readonly slots = new Set<Slot>();
   private nextId = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
   private live = 0;
+  /** Every thread's exit, for close() to wait on (those retired while idle too). */
+  private readonly exits = new Set<Promise<unknown>>();
 
-  /** `size` threads; by default one per core but one, which is left to the event loop. */
-  constructor(size = Math.max(1, availableParallelism() - 1)) {
+  /** `size` threads at most; by default one per core but one, which is left to the event loop. */
+  constructor(size = Math.max(1, availableParallelism() - 1), options: Sha1PoolOptions = {}) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`a SHA-1 pool needs at least one thread, not ${size}`);
+    const idleMs = options.idleMs ?? HASH_THREAD_IDLE_MS;
+    if (!(idleMs > 0)) throw new RangeError(`a SHA-1 pool's idle time must be above 0 ms, not ${idleMs}`);
     this.size = size;
-    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+    this.idleMs = idleMs;
   }
 
-  /** Threads started and not yet exited (0 once `close()` has resolved). */
+  /** Threads started and not yet exited (0 before the first hash, after idleMs without one, and once `close()` has resolved). */
   get threads(): number {
     return this.live;
   }
 
   hash(buffers: readonly Uint8Array[]): Promise<HashResult> {
     if (this.closed) return Promise.reject(new HasherClosedError());
-    const slot = this.slots.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+    const slot = this.pick();
     const id = this.nextId++;
     return new Promise<HashResult>((resolve, reject) => {
       const nonEmpty = buffers.filter((b) => b.byteLength > 0);
@@ -143,6 +175,16 @@ export class Sha1Pool implements Sha1Hasher {
         this.post(slot, id, job, nonEmpty, true);
       }
     });
+  }
+
+  /** An idle running thread, else a new one while there is room, else the least busy. */
+  private pick(): Slot {
+    let least: Slot | undefined;
+    for (const slot of this.slots) {
+      if (slot.jobs.size === 0) return slot;
+      if (!least || slot.jobs.size < least.jobs.size) least = slot;
+    }
+    return least && this.slots.size >= this.size ? least : this.spawn();
   }
 
   private post(slot: Slot, id: number, job: Job, buffers: Uint8Array[], forceCopy: boolean): void {
@@ -159,18 +201,25 @@ export class Sha1Pool implements Sha1Hasher {
     }
     job.kept = transfer.length === 0 ? buffers : undefined;
     slot.worker.postMessage({ id, buffers: views, transferred: transfer.length > 0 }, transfer);
-    if (slot.jobs.size === 0) slot.worker.ref(); // busy: a pending hash keeps the process alive
+    if (slot.jobs.size === 0) {
+      slot.worker.ref(); // busy: a pending hash keeps the process alive
+      clearTimeout(slot.idleTimer);
+      slot.idleTimer = undefined;
+    }
     slot.jobs.set(id, job);
   }
 
   private spawn(): Slot {
     const worker = new Worker(WORKER_SOURCE, { eval: true });
-    const slot: Slot = { worker, jobs: new Map() };
+    const slot: Slot = { worker, jobs: new Map(), idleTimer: undefined, retiring: false };
+    this.slots.add(slot);
     this.live++;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    this.exits.add(exited);
     worker.on('message', (reply: Reply) => {
       const job = slot.jobs.get(reply.id);
       slot.jobs.delete(reply.id);
-      if (slot.jobs.size === 0) worker.unref();
+      if (slot.jobs.size === 0) this.idle(slot);
       if (!job) return;
       if ('error' in reply) {
         job.reject(new HashWorkerError(`hashing failed in a worker: ${reply.error}`));
@@ -182,16 +231,29 @@ export class Sha1Pool implements Sha1Hasher {
     worker.on('error', (err) => this.fail(slot, new HashWorkerError(`a SHA-1 worker crashed: ${err.message}`, { cause: err })));
     worker.on('exit', (code) => {
       this.live--;
-      if (this.closed) return;
-      this.fail(slot, new HashWorkerError(`a SHA-1 worker exited (code ${code})`));
-      // Keep the pool at its size; the replacement starts idle.
-      const i = this.slots.indexOf(slot);
-      if (i >= 0) this.slots[i] = this.spawn();
+      this.exits.delete(exited);
+      this.slots.delete(slot);
+      clearTimeout(slot.idleTimer);
+      // A crash: its jobs fail, and the next hash starts a thread in its place.
+      if (!slot.retiring && !this.closed) this.fail(slot, new HashWorkerError(`a SHA-1 worker exited (code ${code})`));
     });
     // An idle pool must not keep the process alive. After the listeners:
     // adding a 'message' listener refs the worker's port again.
     worker.unref();
     return slot;
+  }
+
+  /** No job left: the thread no longer keeps the process alive, and exits if none comes within idleMs. */
+  private idle(slot: Slot): void {
+    slot.worker.unref();
+    if (!Number.isFinite(this.idleMs)) return;
+    slot.idleTimer = setTimeout(() => {
+      if (slot.jobs.size > 0) return;
+      slot.retiring = true;
+      this.slots.delete(slot); // new jobs go elsewhere from now on
+      void slot.worker.terminate();
+    }, this.idleMs);
+    slot.idleTimer.unref();
   }
 
   private fail(slot: Slot, err: Error): void {
@@ -204,8 +266,13 @@ export class Sha1Pool implements Sha1Hasher {
   close(): Promise<void> {
     if (!this.closing) {
       this.closed = true;
-      for (const slot of this.slots) this.fail(slot, new HasherClosedError());
-      this.closing = Promise.all(this.slots.map((s) => s.worker.terminate())).then(() => undefined);
+      for (const slot of this.slots) {
+        slot.retiring = true;
+        clearTimeout(slot.idleTimer);
+        this.fail(slot, new HasherClosedError());
+        void slot.worker.terminate();
+      }
+      this.closing = Promise.all([...this.exits]).then(() => undefined);
     }
     return this.closing;
   }

@@ -123,9 +123,9 @@ describe('Sha1Pool', () => {
 
   it('fails the jobs of a worker that dies with HashWorkerError, and replaces it', async () => {
     const pool = newPool(1);
-    const slots = (pool as unknown as { slots: { worker: Worker }[] }).slots;
+    const slots = (pool as unknown as { slots: Set<{ worker: Worker }> }).slots;
     const pending = expect(pool.hash(ownedBlocks(8 * 1024 * 1024))).rejects.toThrow(HashWorkerError);
-    await slots[0]!.worker.terminate();
+    await [...slots][0]!.worker.terminate();
     await pending;
     const blocks = ownedBlocks(10_000);
     const expected = sha1(blocks);
@@ -133,14 +133,50 @@ describe('Sha1Pool', () => {
     expect(pool.threads).toBe(1);
   });
 
-  it('refuses a size below one', () => {
+  it('refuses a size below one, and an idle time of 0', () => {
     expect(() => new Sha1Pool(0)).toThrow(RangeError);
+    expect(() => new Sha1Pool(1, { idleMs: 0 })).toThrow(RangeError);
+  });
+
+  it('starts threads as work comes: none before the first hash, an idle one reused before a new one starts', async () => {
+    const pool = newPool(3);
+    expect(pool.threads).toBe(0);
+    for (let i = 0; i < 5; i++) await pool.hash(ownedBlocks(1000));
+    expect(pool.threads).toBe(1);
+    await Promise.all([1, 2, 3, 4].map(() => pool.hash(ownedBlocks(256 * 1024))));
+    expect(pool.threads).toBe(3);
+  });
+
+  it('ends a thread idle for idleMs, and starts one again for the next hash', async () => {
+    const pool = new Sha1Pool(2, { idleMs: 100 });
+    pools.push(pool);
+    await Promise.all([pool.hash(ownedBlocks(256 * 1024)), pool.hash(ownedBlocks(256 * 1024))]);
+    expect(pool.threads).toBe(2);
+    for (let i = 0; i < 100 && pool.threads > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(pool.threads).toBe(0);
+    const blocks = ownedBlocks(10_000);
+    const expected = sha1(blocks); // before the hash: the blocks are transferred to the thread
+    expect((await pool.hash(blocks)).digest.equals(expected)).toBe(true);
+    expect(pool.threads).toBe(1);
+  });
+
+  it('keeps a thread that gets work again before idleMs', async () => {
+    const pool = new Sha1Pool(1, { idleMs: 300 });
+    pools.push(pool);
+    for (let i = 0; i < 6; i++) {
+      await pool.hash(ownedBlocks(1000));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // 600 ms in all, never 300 ms idle: the one thread stayed.
+    const slots = (pool as unknown as { slots: Set<{ worker: Worker }> }).slots;
+    expect(pool.threads).toBe(1);
+    expect(slots.size).toBe(1);
   });
 
   it('rejects pending hashes on close and leaves no thread running', async () => {
     const baseline = threadCount();
     const pool = new Sha1Pool(3);
-    await pool.hash(ownedBlocks(1000));
+    await Promise.all([1, 2, 3].map(() => pool.hash(ownedBlocks(64 * 1024))));
     expect(pool.threads).toBe(3);
     const pending = expect(pool.hash(ownedBlocks(8 * 1024 * 1024))).rejects.toThrow(HasherClosedError);
     await pool.close();
