@@ -58,6 +58,16 @@ export class ConnectionBudget {
  * other peers meanwhile, and after maxDialFailures drops it is given up.
  */
 const USELESS_BACKOFF_MS = 60_000;
+/**
+ * A given-up peer is still dialled this often while the list has nothing
+ * else to try (no session, no candidate left): it may only have been busy.
+ * A seed at its accept backlog (libtorrent's listen queue is 5 deep) drops
+ * the SYNs of a burst, and five failed dials take 31 s; a torrent whose
+ * only seed that is would otherwise sit at 0% until a tracker names the
+ * seed again (add()), which may be half an hour. Only a stuck list retries,
+ * so the dead addresses of a live swarm cost nothing.
+ */
+const GIVEN_UP_RETRY_MS = 2 * 60_000;
 const USELESS: ReadonlySet<CloseReason> = new Set<CloseReason>(['unrequested-data', 'choked-too-long', 'snubbed']);
 
 interface Candidate {
@@ -153,13 +163,18 @@ export class PeerList {
     return added;
   }
 
-  /** Dials candidates until the cap, skipping those connected, banned, given up or backing off. */
+  /**
+   * Dials candidates until the cap, skipping those connected, banned or
+   * backing off, and those given up unless nothing else is left to try
+   * (GIVEN_UP_RETRY_MS).
+   */
   dial(): void {
     if (!this.candidates) return;
     const t = this.now();
+    const stuck = !this.hasProspects();
     for (const c of this.candidates.values()) {
       if (this.sessionCount >= this.o.maxPeers || (this.o.budget && !this.o.budget.hasRoom())) return;
-      if (c.session || c.banned || c.failures >= this.maxFailures || c.nextDialAt > t) continue;
+      if (c.session || c.banned || c.nextDialAt > t || (c.failures >= this.maxFailures && !stuck)) continue;
       const policy = this.o.encryption?.() ?? 'disable';
       const encrypt = policy === 'prefer' && c.plainOnly ? undefined : outgoingMethods(policy);
       const session = dialPeer(c.address, (socket, peer) => this.o.createSession(socket, peer, { direction: 'outgoing', encrypt }), this.o.connect);
@@ -216,7 +231,9 @@ export class PeerList {
    * may be dialled again. One that never completed a handshake (or had
    * nothing for us) counts a failure and backs off 1, 2, 4, 8 s: a peer
    * that is restarting gets a few chances within a quarter of a minute,
-   * one that is gone is given up. One dropped for giving nothing backs off
+   * one that is gone is given up (dialled again only when a source names
+   * it again, or every GIVEN_UP_RETRY_MS while nothing else is left to
+   * try). One dropped for giving nothing backs off
    * a minute per drop in a row (USELESS_BACKOFF_MS). Bad data and ourselves
    * are banned.
    */
@@ -245,6 +262,7 @@ export class PeerList {
       c.failures = 0;
       c.nextDialAt = this.now() + 1000;
     }
+    if (c.failures >= this.maxFailures) c.nextDialAt = Math.max(c.nextDialAt, this.now() + GIVEN_UP_RETRY_MS);
   }
 
   /** Never dial this address again; its sessions are for the caller to close. */
