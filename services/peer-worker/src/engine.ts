@@ -1,17 +1,17 @@
 import { EventEmitter } from 'node:events';
 import type { Magnet, Metainfo, PeerAddress } from '@seedbox/protocol';
-import type { PeerInfo, PieceSink } from '@seedbox/cluster';
-import { rc4Available } from '@seedbox/protocol';
+import type { PeerInfo } from '@seedbox/cluster';
 import { Bandwidth, type BandwidthLimits, type ResolvedLimits } from './bandwidth/bandwidth.js';
-import { ENCRYPTION_POLICIES, type EncryptionPolicy } from './encryption/encryption-policy.js';
+import { checkEncryptionPolicy, type EncryptionPolicy } from './encryption/encryption-policy.js';
+import type { AddTorrentOptions, ConnectionLimits, EngineEvents, EngineOptions } from './engine-options.js';
 import type { MetadataFetcher } from './metadata-fetcher.js';
 import { resolveMagnet, type ResolvedMagnet } from './magnet-resolver.js';
 import type { PeerDiscovery, SwarmHandle, SwarmInfo, SwarmMember } from './peer-discovery.js';
 import { generatePeerId } from './peer-id.js';
 import { ConnectionBudget } from './peer-list.js';
-import { LISTENER_DEFAULTS, PeerListener, REFUSED_CONNECTIONS, type ListenerOptions, type RefusedConnection } from './peer-listener.js';
+import { LISTENER_DEFAULTS, PeerListener, REFUSED_CONNECTIONS, type RefusedConnection } from './peer-listener.js';
 import type { FileSelection } from './file-selection.js';
-import { Torrent, type TorrentData, type TorrentOptions, type TorrentSnapshot } from './torrent.js';
+import { Torrent, type TorrentData, type TorrentSnapshot } from './torrent.js';
 import { TickLedger, type ConnectionFigures, type EngineTick } from './engine-tick.js';
 
 export type { ConnectionFigures, EngineTick, TorrentSums } from './engine-tick.js';
@@ -28,85 +28,6 @@ export type { ConnectionFigures, EngineTick, TorrentSums } from './engine-tick.j
  * read from and checked is its TorrentData; how peers are found is a
  * PeerDiscovery. The engine itself does no file or NATS I/O.
  */
-
-/** Settings every torrent of the engine shares. */
-export type TorrentDefaults = Omit<TorrentOptions, 'meta' | 'sink' | 'data' | 'peerId' | 'paused' | 'files' | 'listenPort' | 'connections' | 'limits' | 'bandwidth' | 'encryption'>;
-
-/** The engine was asked for an encryption policy it cannot keep. */
-export class EncryptionPolicyError extends Error {
-  override name = 'EncryptionPolicyError';
-}
-
-/** Throws an EncryptionPolicyError for an unknown policy, or one that needs RC4 where this Node has none. */
-export function checkEncryptionPolicy(policy: EncryptionPolicy): void {
-  if (!ENCRYPTION_POLICIES.includes(policy)) throw new EncryptionPolicyError(`encryption must be one of ${ENCRYPTION_POLICIES.join(', ')}, not ${JSON.stringify(policy)}`);
-  if (policy !== 'disable' && !rc4Available()) {
-    throw new EncryptionPolicyError(`${policy} needs RC4, which Node has only when started with --openssl-legacy-provider (NODE_OPTIONS=--openssl-legacy-provider); or disable encryption`);
-  }
-}
-
-export interface EngineOptions {
-  sink: PieceSink;
-  peerId?: Uint8Array | undefined;
-  /** Where to accept peers; false for none. Default: every address, a free port. */
-  listen?: { host?: string | undefined; port?: number | undefined } | false;
-  /**
-   * Peer connections of the whole process, every torrent's sessions and
-   * those still handshaking (libtorrent's `connections_limit`): incoming
-   * ones past it are refused, and no more are dialled. Default 500.
-   */
-  maxConnections?: number | undefined;
-  /**
-   * Message stream encryption (MSE/PE) for every connection: 'prefer'
-   * (the default), 'require' or 'disable'; see encryption/encryption-policy.ts.
-   * Changed at run time with setEncryption (new connections follow it).
-   */
-  encryption?: EncryptionPolicy | undefined;
-  /** The listener's own limits (see peer-listener.ts). */
-  incoming?: Pick<ListenerOptions, 'handshakeTimeoutMs' | 'maxHandshaking' | 'maxPerIp' | 'onRefused' | 'onError'> | undefined;
-  /**
-   * How peers are found; made once the engine listens, since what it
-   * announces (the port) is known only then.
-   */
-  discovery?: ((self: { peerId: Uint8Array; listenPort: number | undefined }) => PeerDiscovery) | undefined;
-  torrent?: TorrentDefaults | undefined;
-  /**
-   * Engine-wide speed limits, bytes/s, shared by every torrent (0 or left
-   * out: none). Changed at run time with setLimits; see bandwidth/.
-   */
-  limits?: BandwidthLimits | undefined;
-  tickMs?: number;
-}
-
-export interface AddTorrentOptions {
-  data: TorrentData;
-  /** Check, then wait paused. */
-  paused?: boolean | undefined;
-  /** Peers to dial beside those discovery finds. */
-  peers?: readonly PeerAddress[] | undefined;
-  /**
-   * Which files to fetch (per-file `skip` | `normal` | `high`, one per
-   * entry of `meta.files`), sequential order, first and last piece first.
-   * Changed later with the Torrent's setFilePriorities, setSequential and
-   * setFirstLastPiece. Priorities that do not fit throw a FileSelectionError.
-   */
-  files?: FileSelection | undefined;
-  /** The torrent's own speed limits, bytes/s, under the engine's (0 or left out: none). */
-  limits?: BandwidthLimits | undefined;
-}
-
-/** The limits an engine's connections are held to (see EngineOptions and peer-listener.ts). */
-export interface ConnectionLimits {
-  maxConnections: number;
-  maxHandshaking: number;
-  maxPerIp: number;
-  handshakeTimeoutMs: number;
-}
-
-export interface EngineEvents {
-  /** Once a second, after the clock moved every torrent that is awake (see EngineTick). */
-  tick: [tick: EngineTick];
-}
 
 interface Entry {
   torrent: Torrent;

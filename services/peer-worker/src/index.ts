@@ -1,5 +1,6 @@
 /** @seedbox/peer-worker: the engine (torrents, peer sessions, the piece picker, the choker) and the fleet's peer-worker service. */
-export { Engine, EncryptionPolicyError, checkEncryptionPolicy, type EngineOptions, type EngineTick, type TorrentSums, type EngineEvents, type ConnectionFigures, type ConnectionLimits, type AddTorrentOptions, type TorrentDefaults } from './engine.js';
+export { Engine, type EngineTick, type TorrentSums, type ConnectionFigures } from './engine.js';
+export type { EngineOptions, EngineEvents, ConnectionLimits, AddTorrentOptions, TorrentDefaults } from './engine-options.js';
 export { Torrent, type TorrentOptions, type TorrentData, type CheckOutcome, type TorrentSnapshot, type TorrentState, type RefusedRequest } from './torrent.js';
 export type { PeerDiscovery, SwarmInfo, SwarmMember, SwarmHandle, TransferTotals } from './peer-discovery.js';
 export { resolveMagnet, swarmOfMagnet, type ResolvedMagnet, type ResolveOptions, type SwarmHandover } from './magnet-resolver.js';
@@ -72,7 +73,8 @@ export {
   DEFAULT_TICK_TIMEOUT_MS,
   type ControlServiceOptions,
 } from './control/control-service.js';
-export { FleetRunner, type FleetRunnerOptions, type FleetTorrentData } from './fleet/fleet-runner.js';
+export { FleetRunner, type FleetTorrentData } from './fleet/fleet-runner.js';
+export type { FleetRunnerOptions } from './fleet/fleet-runner-options.js';
 export { FleetBackend, checkMagnetSources, type FleetBackendOptions } from './fleet/fleet-backend.js';
 export { MagnetOwner, torrentFileFromInfo, type MagnetOwnerOptions } from './fleet/magnet-owner.js';
 export { engineFigures, recordTick } from './fleet/figures.js';
@@ -87,4 +89,4 @@ export { webAuthOf, webHost } from './web/web-settings.js';
 export { startWebServer, type WebServer, type WebServerOptions } from './web/web-server.js';
 export { WebAuth, type WebCredentials, type WebAuthOptions, type LoginOutcome } from './web/web-auth.js';
 export type { WebApi, WebApiContext } from './web/web-api.js';
-export { ENCRYPTION_POLICIES, type EncryptionPolicy } from './encryption/encryption-policy.js';
+export { ENCRYPTION_POLICIES, EncryptionPolicyError, checkEncryptionPolicy, type EncryptionPolicy } from './encryption/encryption-policy.js';

@@ -13,7 +13,8 @@ import { NatsPeerDiscovery } from './fleet/nats-peer-discovery.js';
 import { sharedVolumeData } from './fleet/shared-volume-data.js';
 import { StatsBoard } from './fleet/stats-board.js';
 import { TrackerBoard } from './fleet/tracker-board.js';
-import { checkEncryptionPolicy, Engine, type EngineTick } from './engine.js';
+import { Engine, type EngineTick } from './engine.js';
+import { checkEncryptionPolicy } from './encryption/encryption-policy.js';
 import { startWebApi } from './web/start-web-api.js';
 
 /**

@@ -1,27 +1,21 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Bitfield, PieceGeometry, type Metainfo, type PeerAddress, type PexMessage } from '@seedbox/protocol';
+import { Bitfield, PieceGeometry, type Metainfo, type PeerAddress } from '@seedbox/protocol';
 import type { PeerInfo } from '@seedbox/cluster';
 import { Bandwidth, type BandwidthLimits, type ResolvedLimits, type TorrentBandwidth } from './bandwidth/bandwidth.js';
-import type { BlockRef } from './block-key.js';
-import { DownloadScheduler } from './download-scheduler.js';
 import type { IncomingOpening } from './encryption/incoming-handshake.js';
 import { FileSelectionState, type FileProgress, type FileSelection } from './file-selection.js';
-import { openingOptions } from './peer-handler.js';
-import { peerInfoOf } from './peer-info.js';
-import { PeerExchange } from './peer-exchange.js';
-import { PeerList } from './peer-list.js';
-import { PeerSession, type BlockAnswer, type CloseReason, type PeerHandler, type SessionContext, type SessionRefusal } from './peer-session.js';
 import type { CheckOutcome, TorrentData, TorrentEvents, TorrentOptions } from './torrent-options.js';
 import { TorrentCounters } from './torrent-counters.js';
 import { SnapshotCache, type TorrentSnapshot, type TorrentState } from './torrent-snapshot.js';
-import { UploadServer, type RefusedRequest } from './upload-server.js';
+import { isTrading, TorrentTrade } from './torrent-trade.js';
+import type { RefusedRequest } from './upload-server.js';
 
 /**
- * One torrent in a peer-worker: its lifecycle, its peers (a PeerList), and
- * the two sides of the trade, download scheduling and upload serving. It
- * is the PeerHandler of its sessions and routes each call to the side it
- * concerns.
+ * One torrent in a peer-worker: its lifecycle, which files it fetches, its
+ * speed limits and its figures. Its trade with its peers (the peer list,
+ * the sessions' calls, download scheduling and upload serving) is a
+ * TorrentTrade (torrent-trade.ts); the torrent says when it trades.
  *
  * The lifecycle (docs/ARCHITECTURE.md draws it):
  *
@@ -43,20 +37,15 @@ import { UploadServer, type RefusedRequest } from './upload-server.js';
 
 export type { CheckOutcome, TorrentData, TorrentEvents, TorrentOptions, TorrentSnapshot, TorrentState, RefusedRequest };
 
-export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler {
+export class Torrent extends EventEmitter<TorrentEvents> {
   readonly meta: Metainfo;
   readonly infoHashHex: string;
   readonly geometry: PieceGeometry;
   readonly have: Bitfield;
   private readonly o: TorrentOptions;
   private readonly now: () => number;
-  private readonly peers: PeerList;
-  /** BEP 11; off for a private torrent (BEP 27). */
-  private readonly pex: PeerExchange;
-  private readonly context: SessionContext;
+  private readonly trade: TorrentTrade;
   private readonly bandwidth: TorrentBandwidth;
-  private download: DownloadScheduler | undefined;
-  private upload: UploadServer | undefined;
   private stateNow: TorrentState = 'checking';
   private errorNow: string | undefined;
   private checkedNow: { done: number; total: number } = { done: 0, total: 0 };
@@ -82,35 +71,18 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     // Throws a FileSelectionError for priorities that do not fit the torrent.
     this.selection = new FileSelectionState(this.geometry, options.meta.files, options.files);
     this.selection.reset(this.have);
-    const geometry = this.geometry;
-    const meta = options.meta;
-    this.context = {
-      infoHash: meta.infoHash,
-      localPeerId: options.peerId,
-      listenPort: options.listenPort,
-      pieceCount: geometry.pieceCount,
-      have: this.have,
-      // BEP 9 lets a magnet link start from us; BEP 27 keeps a private
-      // torrent's info dictionary to those its tracker gave it to, as libtorrent does.
-      metadata: meta.private || meta.infoBytes.length === 0 ? undefined : meta.infoBytes,
-      pex: !meta.private,
-      blockLength: (index, begin) => Math.min(16384, geometry.pieceSize(index) - begin),
-    };
     this.bandwidth = options.bandwidth ?? new Bandwidth().torrent();
     if (options.limits) this.bandwidth.setLimits(options.limits);
-    const paths = this.bandwidth.paths;
-    this.peers = new PeerList({
-      maxPeers: options.maxPeers ?? 50,
-      maxDialFailures: options.maxDialFailures,
-      connect: options.connect,
-      budget: options.connections,
-      encryption: options.encryption,
+    this.trade = new TorrentTrade({
+      options,
+      geometry: this.geometry,
+      have: this.have,
+      counters: this.counters,
+      bandwidth: this.bandwidth.paths,
       now: this.now,
-      createSession: (socket, peer, how) =>
-        new PeerSession({ socket, context: this.context, handler: this, peer, ...openingOptions(how), timeouts: options.timeouts, pipeline: options.pipeline, bandwidth: paths }),
+      owner: this,
     });
-    this.pex = new PeerExchange({ enabled: !meta.private, addPeers: (peers) => this.addPeers(peers), knownCount: () => this.peers.knownCount, now: this.now });
-    this.figures = new SnapshotCache({ meta, have: this.have, selection: this.selection, counters: this.counters, live: this.peers.live });
+    this.figures = new SnapshotCache({ meta: options.meta, have: this.have, selection: this.selection, counters: this.counters, live: this.trade.live });
     // Listeners attach before the check reports anything.
     queueMicrotask(() => void this.check());
   }
@@ -139,7 +111,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   }
 
   get sessionCount(): number {
-    return this.peers.sessionCount;
+    return this.trade.sessionCount;
   }
 
   // ---- the lifecycle ----
@@ -153,7 +125,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   }
 
   private get active(): boolean {
-    return this.stateNow === 'downloading' || this.stateNow === 'seeding';
+    return isTrading(this.stateNow);
   }
 
   private async check(force = false): Promise<void> {
@@ -175,7 +147,12 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
       else this.have.clear(i);
     }
     this.selection.reset(this.have);
-    this.build();
+    this.trade.build(
+      this.selection.piecePriority,
+      this.selection.sequential,
+      (index) => this.pieceVerified(index),
+      (error) => this.fail(error),
+    );
     this.emit('checked', outcome);
     if (this.o.paused || resumeAfter === 'paused') this.setState('paused');
     else this.activate();
@@ -189,41 +166,12 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
    */
   recheck(): void {
     if (this.stateNow === 'stopped' || this.stateNow === 'checking') return;
-    if (this.active) this.quiesce('paused');
+    if (this.active) this.trade.quiesce('paused');
     void this.check(true);
   }
 
-  /** The two sides of the trade, over the bitfield the check found. */
-  private build(): void {
-    const download: DownloadScheduler = (this.download = new DownloadScheduler({
-      infoHashHex: this.infoHashHex,
-      geometry: this.geometry,
-      have: this.have,
-      sink: this.o.sink,
-      sessions: () => this.peers.live,
-      maxWriteBacklogBytes: this.o.maxWriteBacklogBytes,
-      endgameDuplicates: this.o.endgameDuplicates,
-      priorities: this.selection.piecePriority,
-      sequential: this.selection.sequential,
-      onVerified: (index) => this.pieceVerified(index),
-      onBadPeer: (address) => this.badPeer(address),
-      // A late answer for a scheduler a check has since replaced is not this run's failure.
-      onWriteError: (_index, error) => this.download === download && this.fail(error),
-    }));
-    this.upload = new UploadServer({
-      geometry: this.geometry,
-      have: this.have,
-      read: this.o.data.read,
-      readCache: this.o.readCache,
-      choker: this.o.choker,
-      snubSeconds: this.o.snubSeconds,
-      now: this.now,
-    });
-    this.counters.attach(download, this.upload);
-  }
-
   private activate(): void {
-    this.download!.resume();
+    this.trade.resume();
     this.setState(this.isDone ? 'seeding' : 'downloading');
     this.dial();
   }
@@ -250,7 +198,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   /** Starts pieces in index order (true) or rarest first (false), from the next pick on. */
   setSequential(on: boolean): void {
     this.selection.sequential = on;
-    this.download?.setSequential(on);
+    this.trade.setSequential(on);
   }
 
   /** Puts the first and last piece of every wanted file before everything else, or stops doing so. */
@@ -261,7 +209,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
 
   private selectionChanged(): void {
     this.emit('wake');
-    this.download?.setPriorities(this.selection.piecePriority);
+    this.trade.setPriorities(this.selection.piecePriority);
     if (this.stateNow === 'seeding' && !this.isDone) {
       this.setState('downloading');
       this.dial();
@@ -276,37 +224,32 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
   /** Closes every session and waits; verified pieces stay, pieces under way are dropped. */
   pause(): void {
     if (!this.active) return;
-    this.quiesce('paused');
+    this.trade.quiesce('paused');
     this.setState('paused');
     void this.o.data.save?.(this.have).catch(() => {});
   }
 
   /** From `paused`, back to trading; from `error`, a fresh check first (the disk may have changed). */
   resume(): void {
-    if (this.stateNow === 'paused' && this.download) this.activate();
+    if (this.stateNow === 'paused' && this.trade.built) this.activate();
     else if (this.stateNow === 'paused' || this.stateNow === 'error') void this.check();
   }
 
   private fail(error: Error): void {
     // The first failure is the reason; pieces still at the sink fail after it for the same one.
     if (this.stateNow === 'stopped' || this.stateNow === 'error') return;
-    if (this.active) this.quiesce('shutdown');
+    if (this.active) this.trade.quiesce('shutdown');
     this.setState('error', error.message);
     this.emit('error', error);
-  }
-
-  private quiesce(reason: CloseReason): void {
-    this.peers.closeAll(reason);
-    this.download?.pause();
   }
 
   /** Ends the torrent for good: sessions closed, pieces at the sink answered, then the data's save. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       const was = this.stateNow;
-      this.quiesce('shutdown');
+      this.trade.quiesce('shutdown');
       this.setState('stopped');
-      await this.download?.drain();
+      await this.trade.drain();
       if (was !== 'checking' && this.checkOutcome) await this.o.data.save?.(this.have).catch(() => {});
     })();
     return this.stopping;
@@ -332,40 +275,34 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
 
   /** Adds peers to dial (known ones are ignored); dialled now while trading, else when it starts. */
   addPeers(addresses: readonly PeerAddress[]): void {
-    this.peers.add(addresses);
+    this.trade.add(addresses);
     this.dial();
   }
 
   private dial(): void {
-    if (this.stateNow === 'downloading') this.peers.dial();
+    if (this.stateNow === 'downloading') this.trade.dial();
   }
 
   /** Whether any peer is connected or still worth dialling: when false, the download cannot progress. */
   hasPeerProspects(): boolean {
-    return this.peers.hasProspects();
+    return this.trade.hasProspects();
   }
 
   /** A connection the listener accepted and whose handshake named this torrent. */
   acceptIncoming(socket: Socket, opening: IncomingOpening): void {
     // Checking, paused, stopped: nothing to trade yet.
     if (!this.active) socket.destroy();
-    else this.peers.acceptIncoming(socket, opening);
+    else this.trade.acceptIncoming(socket, opening);
   }
 
   /** The connected peers as the control APIs list them (peer-info.ts). Side-effect free. */
   peerList(): PeerInfo[] {
-    const ctx = { have: this.have, optimistic: this.upload?.optimistic, snubSeconds: this.o.snubSeconds ?? 60 };
-    return [...this.peers.live].map((s) => peerInfoOf(s, ctx));
+    return this.trade.peerList();
   }
 
   /** Block bytes received from each peer address, over the torrent's life. */
   peerContributions(): Record<string, number> {
-    return this.counters.contributions(this.peers.live);
-  }
-
-  private badPeer(address: string): void {
-    this.peers.ban(address);
-    for (const s of [...this.peers.live]) if (s.address === address) s.close('bad-data');
+    return this.counters.contributions(this.trade.live);
   }
 
   /**
@@ -373,8 +310,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
    * the shared volume) become ours to serve, as if we had verified them.
    */
   adoptPieces(verified: Bitfield): void {
-    if (!this.download) return;
-    for (let i = 0; i < this.pieceCount; i++) if (verified.has(i) && !this.have.has(i)) this.download.adopt(i);
+    this.trade.adopt(verified);
   }
 
   private pieceVerified(index: number): void {
@@ -390,66 +326,6 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
     // Saved now, after the last write: a restart then trusts it instead of hashing the whole torrent.
     void this.o.data.save?.(this.have).catch(() => {});
     this.emit('complete');
-  }
-
-  // ---- PeerHandler: each call goes to the side it concerns ----
-
-  admit(session: PeerSession): CloseReason | undefined {
-    if (!this.active) return 'shutdown';
-    const refused = this.peers.admit(session, this.context.localPeerId);
-    if (refused) return refused;
-    this.peers.opened(session);
-    this.counters.sessionOpened();
-    this.emit('wake');
-    return undefined;
-  }
-
-  sessionClosed(session: PeerSession, reason: CloseReason, error: Error | undefined): void {
-    // Its close is counted in the next tick's figures, admitted or not.
-    this.emit('wake');
-    this.peers.closed(session, reason);
-    this.download?.sessionClosed(session);
-    this.upload?.sessionClosed(session, this.peers.live.size > 0);
-    this.pex.sessionClosed(session);
-    this.counters.sessionClosed(session, reason);
-    this.emit('closed', session, reason, error);
-  }
-
-  peerPiecesChanged(session: PeerSession, index?: number): void {
-    this.download?.peerPiecesChanged(session, index);
-  }
-
-  fillRequests(session: PeerSession): void {
-    this.download?.fillRequests(session);
-  }
-
-  blockReceived(session: PeerSession, index: number, begin: number, data: Uint8Array, answer: BlockAnswer): void {
-    this.download?.blockReceived(session, index, begin, data, answer);
-  }
-
-  requestsDropped(session: PeerSession, blocks: readonly BlockRef[]): void {
-    this.download?.requestsDropped(session, blocks);
-  }
-
-  blockRequested(session: PeerSession, index: number, begin: number, length: number): void {
-    if (this.upload) this.upload.blockRequested(session, index, begin, length);
-    else session.reject(index, begin, length);
-  }
-
-  requestRefused(_session: PeerSession, reason: SessionRefusal): void {
-    this.upload?.countRefusal(reason);
-  }
-
-  peerInterestChanged(session: PeerSession): void {
-    this.upload?.interestChanged(session, this.peers.live, this.isDone);
-  }
-
-  sessionDrained(session: PeerSession): void {
-    this.upload?.drained(session);
-  }
-
-  pexReceived(session: PeerSession, message: PexMessage): void {
-    this.pex.received(session, message);
   }
 
   // ---- the clock and the figures ----
@@ -476,11 +352,9 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
    * tick would change nothing. A download keeps its tick, which dials.
    */
   tick(): void {
-    this.skipped = this.peers.live.size === 0 && this.stateNow !== 'downloading' && this.counters.skipTick();
+    this.skipped = this.trade.live.size === 0 && this.stateNow !== 'downloading' && this.counters.skipTick();
     if (this.skipped) return;
-    for (const s of [...this.peers.live]) s.tick();
-    if (this.active && this.upload) this.upload.rechoke(this.peers.live, this.isDone);
-    this.pex.tick(this.peers.live);
+    this.trade.tick();
     this.dial();
     this.counters.tick();
   }
@@ -495,7 +369,7 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
    * The engine ticks only the torrents that are not (EngineTick).
    */
   get dormant(): boolean {
-    return this.skipped && this.stateNow !== 'checking' && (this.download?.writesPending ?? 0) === 0;
+    return this.skipped && this.stateNow !== 'checking' && this.trade.writesPending === 0;
   }
 
   /**
@@ -509,6 +383,6 @@ export class Torrent extends EventEmitter<TorrentEvents> implements PeerHandler 
 
   /** Resolves when no piece is waiting for the disk-writer. */
   async drain(): Promise<void> {
-    await this.download?.drain();
+    await this.trade.drain();
   }
 }

@@ -1,13 +1,7 @@
 import type { AnnounceEvent, AnnounceParams } from '@seedbox/protocol';
-import {
-  fullTiming,
-  type AnnounceAnswer as Answer,
-  type AnnounceRoundFailure as Failure,
-  type AnnounceTiming,
-  type AnnouncerOptions,
-  type TrackerWarning,
-} from './announcer-types.js';
+import { fullTiming, type AnnounceAnswer as Answer, type AnnounceRoundFailure as Failure, type AnnounceTiming, type AnnouncerOptions } from './announcer-types.js';
 import { announceParams } from './announce-params.js';
+import { deliverPeers, namesOf, reportAnswer, reportFailures, warn } from './announcer-reports.js';
 import { planRound, regularDelayMs } from './announce-plan.js';
 import { asTrackerError, boundedAttempt, takeTurn, TrackerHeldError, type BoundedAttempt } from './tracker-attempt.js';
 import { retryAfterHold, TrackerHolds } from './tracker-backoff.js';
@@ -51,9 +45,10 @@ export * from './announcer-types.js';
  *   and ceiling (announce-plan.ts, regularDelayMs).
  * - A reannounce asked for by hand (announceNow) is the one exception to
  *   `min interval` and the floor: see there why.
- * - Every announce's outcome is reported, tracker by tracker: successes
- *   as they come (onAnnounce), failures at the end of their round
- *   (onFailure), when the round's next announce is known.
+ * - Every announce's outcome is reported, tracker by tracker
+ *   (announcer-reports.ts): successes as they come (onAnnounce), failures
+ *   at the end of their round (onFailure), when the round's next announce
+ *   is known.
  *
  * A client runs one per torrent and worker (10,000 in serve), idle between
  * announces nearly all the time, so what it needs only now and then is
@@ -179,11 +174,11 @@ export class Announcer {
           const startedAt = this.now();
           const response = await this.opts.transport.announce(url, params, deadline);
           this.known = withoutItem(this.known, url);
-          this.opts.onAnnounce?.({ ...this.names(), url, event: 'stopped', response, startedAt, nextAnnounceAt: undefined });
+          this.opts.onAnnounce?.({ ...namesOf(this.opts), url, event: 'stopped', response, startedAt, nextAnnounceAt: undefined });
         } catch (e) {
           const err = asTrackerError(e);
           // Not sent to a tracker on hold, on purpose: no line per torrent for that at shutdown.
-          if (!(err instanceof TrackerHeldError)) this.warn({ kind: 'stop-failed', url, event: 'stopped', code: err.code, message: `stopped to ${url} failed: ${err.message}`, error: err });
+          if (!(err instanceof TrackerHeldError)) warn(this.opts, { kind: 'stop-failed', url, event: 'stopped', code: err.code, message: `stopped to ${url} failed: ${err.message}`, error: err });
         } finally {
           release?.();
         }
@@ -212,7 +207,7 @@ export class Announcer {
       .catch((e: unknown) => {
         // round() catches what the trackers throw; this is a bug of ours.
         // Report it and keep the schedule alive rather than go silent.
-        this.warn({ kind: 'all-failed', message: `announce round failed unexpectedly: ${String(e)}`, error: e as Error });
+        warn(this.opts, { kind: 'all-failed', message: `announce round failed unexpectedly: ${String(e)}`, error: e as Error });
         if (!this.stopping) this.schedule(this.timing.retryMaxMs);
       })
       .finally(() => {
@@ -233,7 +228,7 @@ export class Announcer {
   private async round(): Promise<void> {
     const tiers = this.opts.tiers.tiers;
     if (tiers.length === 0) {
-      this.warn({ kind: 'all-failed', message: 'the torrent has no usable tracker; not announcing' });
+      warn(this.opts, { kind: 'all-failed', message: 'the torrent has no usable tracker; not announcing' });
       return;
     }
     this.retries?.retain(new Set(tiers.flat()));
@@ -248,17 +243,17 @@ export class Announcer {
       // Every tier answered on its own interval (all-tiers mode): the soonest sets the next round.
       this.trackerMinIntervalMs = Math.max(...wins.map((w) => (w.response.minInterval ?? 0) * 1000));
       this.schedule(Math.min(...wins.map((w) => w.delay)));
-      for (const w of wins) this.report(w);
+      for (const w of wins) reportAnswer(this.opts, w, this);
     } else {
       this.failedRounds++;
       const delay = Math.min(this.timing.retryBaseMs * 2 ** (this.failedRounds - 1), this.timing.retryMaxMs);
       const what = plan.length === 0 ? 'every tracker is backing off after failures' : `all ${failed.length} trackers asked failed`;
       // Every tracker asked us to come back later: the hold was told once (its announce-failed); a line per torrent per round is noise.
       const allHeld = tiers.every((t) => t.every((url) => this.holds.heldAt(url, this.now()) !== undefined));
-      if (!allHeld) this.warn({ kind: 'all-failed', message: `${what}; trying again in ${Math.round(delay / 1000)} s` });
+      if (!allHeld) warn(this.opts, { kind: 'all-failed', message: `${what}; trying again in ${Math.round(delay / 1000)} s` });
       this.schedule(delay);
     }
-    this.reportFailures(failed);
+    reportFailures(this.opts, failed, this);
     this.retries?.arm();
     if (this.retries?.idle) this.retries = undefined;
   }
@@ -276,7 +271,7 @@ export class Announcer {
       if (wins.length === 0) continue;
       return wins.map((w) => {
         const delay = this.record(w);
-        this.deliverPeers(w);
+        deliverPeers(this.opts, w);
         return { ...w, delay };
       });
     }
@@ -315,7 +310,7 @@ export class Announcer {
       const retryAt = this.ensureRetries().failed(url, failedAt, hold && retryAfterHold(hold, failedAt, this.timing.intervalJitter * this.random()));
       if (!(err instanceof TrackerHeldError)) {
         const held = hold ? `; leaving it alone until ${new Date(hold.until).toISOString()}` : '';
-        this.warn({ kind: 'announce-failed', url, event, code: err.code, message: `${url}: ${err.message}${held}`, error: err });
+        warn(this.opts, { kind: 'announce-failed', url, event, code: err.code, message: `${url}: ${err.message}${held}`, error: err });
       }
       failed.push({ url, event, error: err, startedAt, failedAt, retryAt, ...(hold ? { heldUntil: hold.until } : {}) });
       return undefined;
@@ -348,28 +343,15 @@ export class Announcer {
     if (this.stopping) return;
     if (win) {
       const delay = this.record(win);
-      this.deliverPeers(win);
+      deliverPeers(this.opts, win);
       if (this.failedRounds > 0 && !this.inFlight) {
         this.failedRounds = 0;
         this.trackerMinIntervalMs = (win.response.minInterval ?? 0) * 1000;
         this.schedule(delay);
       }
-      this.report(win);
+      reportAnswer(this.opts, win, this);
     }
-    this.reportFailures(failed);
-  }
-
-  /** The round's failures, once its next announce is scheduled; a tracker backing off is next asked at its retry. */
-  private reportFailures(failed: Failure[]): void {
-    for (const { retryAt, ...f } of failed) {
-      // A held tracker is not asked by the rounds: its retry is when it is asked next.
-      const next = f.heldUntil !== undefined ? retryAt : Math.min(retryAt, this.nextAnnounceAt ?? Number.POSITIVE_INFINITY);
-      try {
-        this.opts.onFailure?.({ ...this.names(), ...f, nextAnnounceAt: next });
-      } catch {
-        // A throwing sink is its own problem, not the announcer's.
-      }
-    }
+    reportFailures(this.opts, failed, this);
   }
 
   /** What an answer changes in our state; answers the delay it asks before the next announce. */
@@ -386,42 +368,5 @@ export class Announcer {
     // A completion noticed while this round was under way goes out as soon
     // as the tracker's min interval allows.
     return this.pendingCompleted ? Math.min(delayMs, minIntervalMs) : delayMs;
-  }
-
-  /** Tells the answer (its warnings, the success), once the next announce is scheduled. */
-  private report({ url, event, response: r, startedAt }: Answer): void {
-    if (r.warning !== undefined) {
-      this.warn({ kind: 'tracker-warning', url, event, message: `${url} warns: ${r.warning}` });
-    }
-    if (r.invalidPeers > 0) {
-      this.warn({ kind: 'invalid-peers', url, event, message: `${url} sent ${r.invalidPeers} unusable peer entries (dropped)` });
-    }
-    try {
-      this.opts.onAnnounce?.({ ...this.names(), url, event, response: r, startedAt, nextAnnounceAt: this.nextAnnounceAt });
-    } catch {
-      // A throwing sink is its own problem, not the announcer's.
-    }
-  }
-
-  private deliverPeers({ url, response: r }: Answer): void {
-    if (r.peers.length > 0) {
-      try {
-        this.opts.onPeers(r.peers, url);
-      } catch (e) {
-        this.warn({ kind: 'peer-feed-failed', url, message: `the peer feed threw: ${String(e)}`, error: e as Error });
-      }
-    }
-  }
-
-  private names(): { infoHashHex: string; workerId?: string } {
-    return { infoHashHex: this.opts.infoHashHex, ...(this.opts.workerId !== undefined ? { workerId: this.opts.workerId } : {}) };
-  }
-
-  private warn(w: Omit<TrackerWarning, 'infoHashHex' | 'workerId'>): void {
-    try {
-      this.opts.onWarning({ ...this.names(), ...w });
-    } catch {
-      // A throwing warning sink must not take the announcer down with it.
-    }
   }
 }

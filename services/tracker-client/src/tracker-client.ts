@@ -1,15 +1,15 @@
-import { randomInt } from 'node:crypto';
 import { TrackerError } from '@seedbox/protocol';
 import type { TrackerStatus } from '@seedbox/cluster';
 import { announcePolicy } from './announce-plan.js';
-import { Announcer, type AnnounceFailed, type TrackerWarning } from './announcer.js';
+import type { TrackerWarning } from './announcer.js';
+import { AnnouncerFactory } from './announcer-factory.js';
 import { AnnouncerRegistry } from './announcer-registry.js';
 import { DhtMembership } from './dht-membership.js';
 import { OwnWorkers } from './own-workers.js';
 import { FilteringPeerFeed } from './peer-feed.js';
-import { Scraper, type ScrapeTarget } from './scraper.js';
+import type { Scraper, ScrapeTarget } from './scraper.js';
 import { TrackerHolds } from './tracker-backoff.js';
-import type { AnnouncerEntry, ChangesVerdict, TorrentState, TrackerClientOptions, TrackerTorrent, WorkerAnnounceAs, WorkerHeartbeat, WorkerHeartbeatChanges, WorkerState, WorkerTorrentStats } from './tracker-client-types.js';
+import type { AnnouncerEntry, ChangesVerdict, TorrentState, TrackerClientOptions, TrackerTorrent, WorkerHeartbeat, WorkerHeartbeatChanges, WorkerState, WorkerTorrentStats } from './tracker-client-types.js';
 import { TrackerGate } from './tracker-gate.js';
 import { TrackerStatusBook } from './tracker-status-book.js';
 import { TrackerTiers } from './tiers.js';
@@ -17,7 +17,7 @@ import { NetworkTrackerTransport, type TrackerTransport } from './transport.js';
 import { checkIdentity, defaultLocalAddresses, sameIdentity, type WorkerIdentity } from './worker-identity.js';
 
 export type { WorkerIdentity };
-import { changesVerdict, statsMap } from './worker-beats.js';
+import { changesVerdict, joinedOrLeft, statsMap } from './worker-beats.js';
 export type { ChangesVerdict, TrackerClientOptions, TrackerTorrent, WorkerHeartbeat, WorkerHeartbeatChanges, WorkerTorrentStats } from './tracker-client-types.js';
 
 /**
@@ -53,7 +53,7 @@ export type { ChangesVerdict, TrackerClientOptions, TrackerTorrent, WorkerHeartb
  * All of this runs on one event loop and is touched only from it. What
  * is the same for many announcers is made once and shared, not copied into
  * each (10,000 in serve): the client's options, a worker's identity, the
- * announce policies.
+ * announce policies (announcer-factory.ts makes the announcers).
  */
 
 export class TrackerClient {
@@ -78,8 +78,8 @@ export class TrackerClient {
   private readonly gate: TrackerGate;
   private readonly holds = new TrackerHolds();
   private readonly scraper: Scraper | undefined;
-  /** Given to every announcer (one closure, not one each). */
-  private readonly onFailure = (f: AnnounceFailed): void => this.book.failed(f);
+  /** Makes each (torrent, worker)'s announcer, and the scraper, from what they share. */
+  private readonly factory: AnnouncerFactory;
 
   constructor(private readonly options: TrackerClientOptions) {
     this.now = options.now ?? Date.now;
@@ -99,8 +99,20 @@ export class TrackerClient {
       isOwn: (p) => this.own.has(p),
       ...(options.recentPeerTtlMs !== undefined ? { recentTtlMs: options.recentPeerTtlMs } : {}),
     });
+    this.factory = new AnnouncerFactory({
+      options,
+      transport: this.transport,
+      gate: this.gate,
+      holds: this.holds,
+      feed: this.feed,
+      book: this.book,
+      own: this.own,
+      latest: (workerId, hex) => this.workers.get(workerId)?.torrents.get(hex),
+      onWarning: this.warn,
+      now: this.now,
+    });
     this.dht = options.dht ? new DhtMembership(options.dht, (hex, peers) => this.feed.peersFound(hex, peers, 'dht')) : undefined;
-    this.scraper = options.scrape === false ? undefined : this.createScraper();
+    this.scraper = options.scrape === false ? undefined : this.factory.scraper(() => this.scrapeTargets());
     this.scraper?.start();
   }
 
@@ -166,16 +178,14 @@ export class TrackerClient {
       // to the swarm: the old one leaves (`stopped`), the new one `started`.
       for (const e of this.announcers.ofWorker(identity.workerId)) void this.stopEntry(e);
     }
-    const announceAs = same ? existing.announceAs : this.announceAs(identity);
+    const announceAs = same ? existing.announceAs : this.factory.announceAs(identity);
     this.workers.set(identity.workerId, { identity, announceAs, torrents, lastSeen: this.now(), seq: hb.seq, inStep: true });
     this.own.changed();
     this.sync(identity.workerId);
     // The DHT needs to hear of the torrents this worker started or stopped serving (all, for a new identity).
     if (!same) this.syncDht(existing ? new Set([...existing.torrents.keys(), ...torrents.keys()]) : torrents.keys());
     else {
-      const changed: string[] = [];
-      for (const hex of torrents.keys()) if (!existing.torrents.has(hex)) changed.push(hex);
-      for (const hex of existing.torrents.keys()) if (!torrents.has(hex)) changed.push(hex);
+      const changed = joinedOrLeft(existing.torrents, torrents);
       if (changed.length > 0) this.syncDht(changed);
     }
   }
@@ -346,7 +356,7 @@ export class TrackerClient {
       // A worker (re)starting a torrent knows no peers yet: peers sent
       // before (to it before a pause, or to another worker) go out again.
       this.feed.forget(hex);
-      entry = this.createEntry(hex, torrent, worker);
+      entry = this.factory.entry(hex, torrent, worker);
       this.announcers.add(entry);
       entry.announcer.start();
     }
@@ -356,72 +366,6 @@ export class TrackerClient {
       entry.completedSent = true;
       entry.announcer.completed();
     }
-  }
-
-  private createEntry(hex: string, torrent: TorrentState, worker: WorkerState): AnnouncerEntry {
-    const workerId = worker.identity.workerId;
-    const entry = {
-      workerId,
-      infoHashHex: hex,
-      sawIncomplete: false,
-      completedSent: false,
-      last: worker.torrents.get(hex) ?? { uploaded: 0, downloaded: 0, left: 0 },
-      frozen: false,
-    } satisfies Omit<AnnouncerEntry, 'announcer'>;
-    const { retryLater, random, timing } = this.options;
-    // Written out, not spread from a shared object: a spread plus more fields gives each object a hidden class of its own (~500 bytes).
-    const announcer = new Announcer({
-      infoHash: torrent.infoHash,
-      infoHashHex: hex,
-      tiers: torrent.tiers,
-      policy: torrent.policy,
-      identity: worker.announceAs.identity,
-      // Read at each request: the latest heartbeat of this worker.
-      stats: () => {
-        if (!entry.frozen) entry.last = this.workers.get(workerId)?.torrents.get(hex) ?? entry.last;
-        return entry.last;
-      },
-      transport: this.transport,
-      gate: this.gate,
-      holds: this.holds,
-      retryLater,
-      random,
-      timing,
-      workerId,
-      onPeers: (peers, source) => this.feed.peersFound(hex, peers, source),
-      onWarning: this.warn,
-      onFailure: this.onFailure,
-      onAnnounce: worker.announceAs.onAnnounce,
-    });
-    return Object.assign(entry, { announcer });
-  }
-
-  /** A new worker identity: who its announces say it is, with a new BEP 3 `key`, and what their answers tell us. */
-  private announceAs({ peerId, port, host }: WorkerIdentity): WorkerAnnounceAs {
-    return {
-      identity: { peerId, port, key: randomInt(0, 0x1_0000_0000), ...(host !== undefined ? { host } : {}) },
-      onAnnounce: (s) => {
-        this.book.succeeded(s);
-        const ext = s.response.externalIp;
-        if (ext !== undefined && host === undefined) this.own.seenAt(ext);
-        this.options.onAnnounce?.(s);
-      },
-    };
-  }
-
-  private createScraper(): Scraper {
-    return new Scraper({
-      transport: this.transport,
-      gate: this.gate,
-      holds: this.holds,
-      ...(this.options.retryLater ? { retryLater: this.options.retryLater } : {}),
-      ...(this.options.scrape ? { timing: this.options.scrape } : {}),
-      ...(this.options.random ? { random: this.options.random } : {}),
-      now: this.now,
-      targets: () => this.scrapeTargets(),
-      onScrape: (o) => this.book.scraped(o),
-      onWarning: (url, hexes, message, error) => this.warn({ kind: 'scrape-failed', infoHashHex: hexes[0] ?? '', url, code: error.code, message, error }),
-    });
   }
 
   /** Every torrent a worker serves, at each of its trackers that it has announced to (one with a status line). */

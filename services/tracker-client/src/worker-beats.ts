@@ -26,3 +26,11 @@ export function changesVerdict(worker: Pick<WorkerState, 'seq' | 'inStep'>, seq:
   if (seq === undefined) return 'applied';
   return worker.seq !== undefined && seq === worker.seq + 1 ? 'applied' : 'out-of-step';
 }
+
+/** The torrents one heartbeat lists and the other does not: those joined, then those left. */
+export function joinedOrLeft(before: ReadonlyMap<string, unknown>, after: ReadonlyMap<string, unknown>): string[] {
+  const changed: string[] = [];
+  for (const hex of after.keys()) if (!before.has(hex)) changed.push(hex);
+  for (const hex of before.keys()) if (!after.has(hex)) changed.push(hex);
+  return changed;
+}

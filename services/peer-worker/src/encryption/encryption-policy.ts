@@ -1,5 +1,5 @@
 import { ENCRYPTION_MODES, type EncryptionMode } from '@seedbox/cluster';
-import { CRYPTO_PLAINTEXT, CRYPTO_RC4, type CryptoMethod } from '@seedbox/protocol';
+import { CRYPTO_PLAINTEXT, CRYPTO_RC4, rc4Available, type CryptoMethod } from '@seedbox/protocol';
 
 /**
  * Message stream encryption (MSE/PE) as a process uses it, with the three
@@ -31,4 +31,17 @@ export function selectMethod(policy: EncryptionPolicy, provided: number): Crypto
   if (policy === 'prefer' && provided & CRYPTO_PLAINTEXT) return 'plaintext';
   if (policy !== 'disable' && provided & CRYPTO_RC4) return 'rc4';
   return undefined;
+}
+
+/** The engine was asked for an encryption policy it cannot keep. */
+export class EncryptionPolicyError extends Error {
+  override name = 'EncryptionPolicyError';
+}
+
+/** Throws an EncryptionPolicyError for an unknown policy, or one that needs RC4 where this Node has none. */
+export function checkEncryptionPolicy(policy: EncryptionPolicy): void {
+  if (!ENCRYPTION_POLICIES.includes(policy)) throw new EncryptionPolicyError(`encryption must be one of ${ENCRYPTION_POLICIES.join(', ')}, not ${JSON.stringify(policy)}`);
+  if (policy !== 'disable' && !rc4Available()) {
+    throw new EncryptionPolicyError(`${policy} needs RC4, which Node has only when started with --openssl-legacy-provider (NODE_OPTIONS=--openssl-legacy-provider); or disable encryption`);
+  }
 }

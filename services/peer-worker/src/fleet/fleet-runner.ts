@@ -1,12 +1,9 @@
 import type { Metainfo } from '@seedbox/protocol';
-import { defaultFleetConfig, effectiveSeedReplicas, effectiveSpeed, type FleetConfig, type FleetStore, type SpeedLimits, type TorrentTotals } from '@seedbox/cluster';
-import type { Logger } from '@seedbox/runtime';
-import type { StatsSource } from '../control/backend.js';
+import { defaultFleetConfig, effectiveSeedReplicas, effectiveSpeed, type FleetConfig, type TorrentTotals } from '@seedbox/cluster';
+import type { EngineTick } from '../engine.js';
 import type { FleetView } from './fleet-backend.js';
-import { EncryptionPolicyError, type Engine, type EngineTick } from '../engine.js';
-import { mergeTicks } from '../engine-tick.js';
-import type { EncryptionPolicy } from '../encryption/encryption-policy.js';
-import type { FleetTorrentData } from './fleet-run.js';
+import { FleetEncryption } from './fleet-encryption.js';
+import type { FleetRunnerOptions, SyncFigures } from './fleet-runner-options.js';
 import { FleetPicture } from './fleet-picture.js';
 import { FleetRuns } from './fleet-runs.js';
 import { FleetSync } from './fleet-sync.js';
@@ -14,6 +11,7 @@ import { MagnetOwner } from './magnet-owner.js';
 import { LiveWorkers } from './live-workers.js';
 import { ShareRules } from './share-rules.js';
 import { SyncPasses } from './sync-passes.js';
+import { TickPublisher } from './tick-publisher.js';
 import { TotalsKeeper } from './totals-keeper.js';
 
 export type { FleetTorrentData } from './fleet-run.js';
@@ -61,57 +59,10 @@ export type { FleetTorrentData } from './fleet-run.js';
  * (`onTick`: in the fleet, the heartbeat and the figures over NATS).
  */
 
-export interface FleetRunnerOptions {
-  state: FleetStore;
-  engine: Engine;
-  /** The data of a torrent this worker runs, in its save folder (undefined: a folder of its own). */
-  data: (meta: Metainfo, recorded: () => Uint8Array | undefined, savePath: string | undefined) => FleetTorrentData | Promise<FleetTorrentData>;
-  /** Moves a torrent's content from one save folder to another (the fleet: a disk-writer does it). */
-  moveData: (meta: Metainfo, from: string | undefined, to: string) => Promise<void>;
-  /** Removes a torrent from the fleet, and its data with `deleteData` (a seeding rule's action). */
-  removeTorrent: (infoHashHex: string, deleteData: boolean) => Promise<void>;
-  /** Every torrent's figures, this worker's and the others' (for the queue's slow torrents). */
-  stats?: StatsSource | undefined;
-  /**
-   * The global speed limits in force changed (the config, or its
-   * alternative pair switched). Default: this engine's limits; in the fleet,
-   * FleetBandwidth shares them among the workers.
-   */
-  speedLimits?: ((limits: SpeedLimits) => void) | undefined;
-  /**
-   * After each tick's bitfields are handed over (the fleet: heartbeat and
-   * figures). A tick dropped because a later one's flush ended first has
-   * its changes carried in the next one given here (mergeTicks).
-   */
-  onTick?: (t: EngineTick) => void;
-  /** After the engine stopped (the fleet: the last heartbeat, with no torrents). */
-  onStop?: () => void;
-  workerId: string;
-  /** What trackers should give out for this worker. */
-  announce: { host?: string | undefined; port: number };
-  grpcEndpoint?: string;
-  log: Logger;
-  /** How often the live workers are read. Default 2 s. */
-  membershipMs?: number;
-  /** One attempt at a magnet's metadata gives up after this long. Default 2 min. */
-  metadataTimeoutMs?: number;
-  /** A failed attempt is made again this long after. Default 60 s. */
-  metadataRetryMs?: number;
-}
-
 /** Totals go to the store this often (ticks), and when a torrent stops here. */
 const TOTALS_EVERY_TICKS = 30;
 /** A completion ticks early, after this long, so that a burst of them makes one tick (and one heartbeat, and one message of figures), not one each. */
 const EARLY_TICK_MS = 250;
-
-/** What the runner's sync has done so far: with nothing changing, none of it grows. */
-export interface SyncFigures {
-  passes: number;
-  /** Torrents reconciled, over every pass. */
-  reconciled: number;
-  /** Rendezvous rankings worked out (the rest came from RendezvousCache). */
-  ranked: number;
-}
 
 export class FleetRunner implements FleetView {
   private readonly picture = new FleetPicture();
@@ -131,15 +82,13 @@ export class FleetRunner implements FleetView {
   /** Torrents whose move (by this worker) or rule action is under way. */
   private readonly busy = new Set<string>();
   private ticks = 0;
-  /** Ticks seen (see tick). */
-  private tickSeq = 0;
-  /** Ticks whose figures have not gone out yet, oldest first: a later one that goes first carries their changes. */
-  private unpublished: { seq: number; tick: EngineTick }[] = [];
+  /** Each tick's figures, out once its pieces are in the fleet's bitfield. */
+  private readonly publisher: TickPublisher;
   /** The membership the owners (whose clock counts, who applies the seeding rules) were last worked out for. */
   private ownersFor: readonly string[] | undefined;
   private readonly magnets: MagnetOwner;
-  /** This process's SEEDBOX_ENCRYPTION: what the engine goes back to while the config sets none. */
-  private readonly ownEncryption: EncryptionPolicy;
+  /** The config's encryption policy, else this process's own, on the engine. */
+  private readonly encryption: FleetEncryption;
 
   constructor(private readonly o: FleetRunnerOptions) {
     this.workers = new LiveWorkers(
@@ -147,7 +96,7 @@ export class FleetRunner implements FleetView {
       () => ({ workerId: o.workerId, peerIdHex: Buffer.from(o.engine.peerId).toString('hex'), host: o.announce.host, port: o.announce.port, grpc: o.grpcEndpoint }),
       o.log,
     );
-    this.ownEncryption = o.engine.encryption;
+    this.encryption = new FleetEncryption(o.engine, o.log);
     this.totalsKeeper = new TotalsKeeper(o.state, o.log);
     this.runs = new FleetRuns({
       state: o.state,
@@ -211,6 +160,11 @@ export class FleetRunner implements FleetView {
       removeTorrent: o.removeTorrent,
       log: o.log,
     });
+    this.publisher = new TickPublisher(
+      () => this.runs.flush(),
+      (t) => o.onTick?.(t),
+      () => this.stopped,
+    );
     this.passes = new SyncPasses(
       (work) => this.sync.pass(work),
       (e) => o.log.error('fleet sync failed', { error: e as Error }),
@@ -230,7 +184,7 @@ export class FleetRunner implements FleetView {
         const limits = effectiveSpeed(c);
         if (this.o.speedLimits) this.o.speedLimits(limits);
         else this.o.engine.setLimits(limits);
-        this.applyEncryption(c);
+        this.encryption.apply(c);
         // Speed limits, categories, share limits and the like place no torrent: no pass for them.
         if (placementChanged(before, c)) {
           this.passes.markAll();
@@ -287,25 +241,6 @@ export class FleetRunner implements FleetView {
     const changed = await this.workers.refresh();
     if (changed) this.passes.markAll();
     if (changed || this.passes.pending || this.picture.awaitingCount > 0) this.schedule();
-  }
-
-  /**
-   * The config's encryption policy, or this process's own while it has
-   * none; connections made from now on follow it. A policy this process
-   * cannot keep (RC4 without --openssl-legacy-provider) leaves the one in
-   * force and is a warning: the config is the fleet's, and other workers
-   * may keep it.
-   */
-  private applyEncryption(c: FleetConfig): void {
-    const policy = c.encryption ?? this.ownEncryption;
-    if (policy === this.o.engine.encryption) return;
-    try {
-      this.o.engine.setEncryption(policy);
-      this.o.log.info('encryption policy changed', { encryption: policy, from: c.encryption !== undefined ? 'fleet config' : 'SEEDBOX_ENCRYPTION' });
-    } catch (e) {
-      if (!(e instanceof EncryptionPolicyError)) throw e;
-      this.o.log.warn('the fleet config asks for an encryption policy this process cannot keep; keeping the one in force', { asked: policy, kept: this.o.engine.encryption, error: e });
-    }
   }
 
   /** Registered torrents paused by the operator. */
@@ -384,21 +319,7 @@ export class FleetRunner implements FleetView {
   }
 
   private tick(t: EngineTick): void {
-    // The figures go out once the tick's verified pieces are in the fleet's
-    // bitfield: a reader that sees a torrent seeding then finds its pieces
-    // (each file's bytes) there too. A tick whose flush ends after a later
-    // tick's has nothing newer to say, and is dropped; its changes go out
-    // with the later one.
-    const seq = ++this.tickSeq;
-    this.unpublished.push({ seq, tick: t });
-    void this.runs.flush().then(() => {
-      // Gone from the list: a later tick went out first, with this one's changes.
-      const upTo = this.unpublished.findIndex((u) => u.seq === seq);
-      if (this.stopped || upTo < 0) return;
-      const ticks = this.unpublished.slice(0, upTo + 1).map((u) => u.tick);
-      this.unpublished = this.unpublished.slice(upTo + 1);
-      this.o.onTick?.(mergeTicks(ticks));
-    });
+    this.publisher.push(t);
     const totals = this.totalsKeeper;
     this.followOwners();
     // Time counts to the last tick a torrent was in; then to this one for the rest.

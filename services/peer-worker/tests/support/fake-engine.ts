@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Bitfield, encodeBencode, parseMetainfo, type Metainfo } from '@seedbox/protocol';
-import type { AddTorrentOptions, Engine, EngineTick } from '../../src/engine.js';
+import type { Engine, EngineTick } from '../../src/engine.js';
+import type { AddTorrentOptions } from '../../src/engine-options.js';
 import { sumsOf } from '../../src/engine-tick.js';
 import type { EncryptionPolicy } from '../../src/encryption/encryption-policy.js';
 import type { TorrentSnapshot } from '../../src/torrent.js';

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Bitfield } from '@seedbox/protocol';
 import { defaultTorrentSettings, LocalFleetStore, type RegistryEntry } from '@seedbox/cluster';
 import { silentLogger } from '@seedbox/runtime';
-import { FleetRunner, type FleetRunnerOptions, type FleetTorrentData } from '../../src/fleet/fleet-runner.js';
+import { FleetRunner, type FleetTorrentData } from '../../src/fleet/fleet-runner.js';
+import type { FleetRunnerOptions } from '../../src/fleet/fleet-runner-options.js';
 import { FakeEngine, fakeTorrent } from './fake-engine.js';
 
 /**

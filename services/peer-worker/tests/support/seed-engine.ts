@@ -1,5 +1,6 @@
 import { Bitfield, type Metainfo } from '@seedbox/protocol';
-import { Engine, type EngineOptions } from '../../src/engine.js';
+import { Engine } from '../../src/engine.js';
+import type { EngineOptions } from '../../src/engine-options.js';
 import { MemorySink, memoryData } from './memory-data.js';
 
 /**
