@@ -337,6 +337,19 @@ function infoHashOf(torrentPath) {
   return JSON.parse(r).infoHash;
 }
 
+/**
+ * The clients of run `run` (from 1), each run starting one further along.
+ * Who goes first is not neutral here: the VM returns freed memory to its
+ * host within seconds (virtio free page reporting, see docs/BENCHMARKS.md),
+ * and a client writing a GiB into memory the host must back again pays
+ * 1-3 s of kernel time that one reusing the pages its predecessor just
+ * freed does not. Taking turns spreads that over every client.
+ */
+function inTurn(list, run) {
+  const k = (run - 1) % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
 // ---- clients (leeches) ----
 
 const seedbox = join(root, 'packages/cli/bin/seedbox.js');
@@ -532,7 +545,7 @@ async function leechScenario(name, { sizeMiB, pieceLog2, clients, subnet = 250, 
   if (tracker) await new Promise((r) => setTimeout(r, 2000));
   const results = Object.fromEntries(clients.map((c) => [c, []]));
   for (let run = 1; run <= RUNS; run++) {
-    for (const client of clients) {
+    for (const client of inTurn(clients, run)) {
       const out = join(dir, `out-${client}`);
       rmSync(out, { recursive: true, force: true });
       mkdirSync(out, { recursive: true });
@@ -599,7 +612,7 @@ async function swarmSeedScenario(name, { sizeMiB, pieceLog2, leeches, subnet }) 
   };
   const results = Object.fromEntries(Object.keys(seeds).map((c) => [c, []]));
   for (let run = 1; run <= RUNS; run++) {
-    for (const [client, start] of Object.entries(seeds)) {
+    for (const [client, start] of inTurn(Object.entries(seeds), run)) {
       const port = await freePort();
       const d = start(port);
       await d.waitReady;
@@ -676,7 +689,7 @@ async function seedScenario(name, { sizeMiB, pieceLog2 }) {
   const results = Object.fromEntries(Object.keys(seeds).map((c) => [c, []]));
   let port = 7100;
   for (let run = 1; run <= RUNS; run++) {
-    for (const [client, start] of Object.entries(seeds)) {
+    for (const [client, start] of inTurn(Object.entries(seeds), run)) {
       const p = port++;
       const d = await start(p);
       await d.waitReady;
