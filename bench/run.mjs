@@ -88,8 +88,39 @@ let stopping = false;
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     stopping = true;
+    releaseFreedPages();
     cleanup().then(() => process.exit(130));
   });
+}
+
+/**
+ * Keeps freed memory in the VM while the bench runs. A kernel that reports
+ * free pages to its host (virtio free page reporting) hands a GiB back
+ * seconds after a client deletes its output, and the next client to write a
+ * GiB pays 1-3 s of kernel time getting it backed again (docs/BENCHMARKS.md,
+ * "Who goes first"): a figure of the VM, not of the client. Where the knob
+ * exists and is writable, pages must stay free 5 minutes before they are
+ * reported (300000 ms, near the most the knob takes); the old value is put back when the bench ends.
+ */
+const PAGE_REPORTING_MIN_FREE = '/sys/module/page_reporting/parameters/min_free_ms';
+let pageReportingWas;
+function holdFreedPages() {
+  try {
+    pageReportingWas = readFileSync(PAGE_REPORTING_MIN_FREE, 'utf8').trim();
+    writeFileSync(PAGE_REPORTING_MIN_FREE, '300000');
+    log(`bench: free page reporting held back for the run (${PAGE_REPORTING_MIN_FREE} ${pageReportingWas} -> 300000, put back at the end)`);
+  } catch {
+    pageReportingWas = undefined; // no such knob here: nothing to hold
+  }
+}
+function releaseFreedPages() {
+  if (pageReportingWas === undefined) return;
+  try {
+    writeFileSync(PAGE_REPORTING_MIN_FREE, pageReportingWas);
+  } catch {
+    /* best effort */
+  }
+  pageReportingWas = undefined;
 }
 function checkStopping() {
   if (stopping) throw new Error('stopping');
@@ -982,6 +1013,7 @@ const OPT_IN = new Set(['many-torrents']);
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('the benchmarks need root for network namespaces');
   mkdirSync(work, { recursive: true });
+  holdFreedPages();
   const names = args.scenario ? [args.scenario] : Object.keys(SCENARIOS).filter((n) => !OPT_IN.has(n));
   const all = [];
   for (const n of names) {
@@ -999,4 +1031,7 @@ main()
     console.error(`bench: ${e.message ?? e}`);
     process.exitCode = 1;
   })
-  .finally(cleanup);
+  .finally(() => {
+    releaseFreedPages();
+    return cleanup();
+  });
