@@ -171,10 +171,12 @@ export class PeerList {
   dial(): void {
     if (!this.candidates) return;
     const t = this.now();
-    const stuck = !this.hasProspects();
+    // Worked out at the first given-up candidate due, as it is a pass over the list.
+    let stuck: boolean | undefined;
     for (const c of this.candidates.values()) {
       if (this.sessionCount >= this.o.maxPeers || (this.o.budget && !this.o.budget.hasRoom())) return;
-      if (c.session || c.banned || c.nextDialAt > t || (c.failures >= this.maxFailures && !stuck)) continue;
+      if (c.session || c.banned || c.nextDialAt > t) continue;
+      if (c.failures >= this.maxFailures && !(stuck ??= !this.hasProspects())) continue;
       const policy = this.o.encryption?.() ?? 'disable';
       const encrypt = policy === 'prefer' && c.plainOnly ? undefined : outgoingMethods(policy);
       const session = dialPeer(c.address, (socket, peer) => this.o.createSession(socket, peer, { direction: 'outgoing', encrypt }), this.o.connect);
