@@ -3,7 +3,7 @@ import type { PieceSink, PieceWriteOutcome } from '@seedbox/cluster';
 import type { BlockRef } from './block-key.js';
 import type { BlockAnswer } from './outgoing-requests.js';
 import { PieceDownload } from './piece-download.js';
-import { PiecePicker } from './piece-picker.js';
+import { extentPieces, PiecePicker } from './piece-picker.js';
 import type { PeerSession } from './peer-session.js';
 import { RateMeter } from './rate.js';
 
@@ -73,7 +73,11 @@ export class DownloadScheduler {
 
   constructor(options: DownloadSchedulerOptions) {
     this.o = options;
-    this.picker = new PiecePicker(options.have, { priorities: options.priorities, sequential: options.sequential });
+    this.picker = new PiecePicker(options.have, {
+      priorities: options.priorities,
+      sequential: options.sequential,
+      extentPieces: extentPieces(options.geometry.pieceLength),
+    });
   }
 
   /** Every wanted piece is verified: nothing more to fetch (skipped pieces may be missing). */

@@ -3,16 +3,25 @@ import type { Bitfield } from '@seedbox/protocol';
 /**
  * Chooses which piece to start next. Pieces have a priority (0 = not
  * wanted, never started; higher levels start first, see file-selection.ts);
- * within the highest priority the peer offers, rarest first, ties broken at
- * random so that leeches of one swarm spread out, with a few random pieces
- * at the very start (a rare piece is slow to get from the one peer that has
- * it, and the first pieces are what lets us trade). In sequential mode the
+ * within the highest priority the peer offers, rarest first, with a few
+ * random pieces at the very start (a rare piece is slow to get from the one
+ * peer that has it, and the first pieces are what lets us trade). In
+ * sequential mode the
  * lowest index of that priority goes first instead (for watching while
  * downloading); the scheduler still finishes pieces under way first.
  *
  * It is pure state with no I/O. The torrent owns one, and every peer session
  * of that torrent calls into it on the one event loop, so it needs no lock:
  * Node's single thread is the serialization point (see docs/ARCHITECTURE.md).
+ *
+ * Ties among the rarest go by extent affinity (libtorrent's idea): the
+ * pieces are taken in extents of about 4 MiB, and the next piece after the
+ * last one picked goes first while its extent holds one of the rarest; at
+ * an extent's end (or when none is left in it) the next extent starts at a
+ * random piece, so that leeches of one swarm still spread out. Neighbouring
+ * pieces share files: taken together, a file's pieces arrive while its
+ * handle is open, and with many small files that is most of the disk
+ * work (a piece started alone opens and closes each of its files again).
  *
  * Cost: pick() is one pass over the pieces (as it was before priorities),
  * called once per piece started, not per block; a sequential pick starts at
@@ -28,6 +37,16 @@ export interface PickerOptions {
   /** Per-piece priority (0 = skip); default every piece 1. */
   priorities?: Uint8Array | undefined;
   sequential?: boolean | undefined;
+  /** Pieces in an extent (see above); default 1 (no affinity). */
+  extentPieces?: number;
+}
+
+/** The extent size the engine uses: libtorrent's, about 4 MiB. */
+export const EXTENT_BYTES = 4 * 1024 * 1024;
+
+/** Pieces in an extent of EXTENT_BYTES for a torrent of `pieceLength`: at least 1. */
+export function extentPieces(pieceLength: number): number {
+  return Math.max(1, Math.floor(EXTENT_BYTES / pieceLength));
 }
 
 /** Highest priority level the picker knows (PIECE_TOP in file-selection.ts). */
@@ -51,6 +70,9 @@ export class PiecePicker {
   private cursor = 0;
   private readonly randomFirst: number;
   private readonly random: () => number;
+  private readonly extent: number;
+  /** The last piece a rarest-first pick chose (-1: none yet): its extent continues. */
+  private lastPick = -1;
 
   constructor(have: Bitfield, options: PickerOptions = {}) {
     this.pieceCount = have.length;
@@ -61,6 +83,7 @@ export class PiecePicker {
     this.sequentialOn = options.sequential ?? false;
     this.randomFirst = options.randomFirstPieces ?? 4;
     this.random = options.random ?? Math.random;
+    this.extent = Math.max(1, Math.floor(options.extentPieces ?? 1));
     this.recount();
   }
 
@@ -193,12 +216,18 @@ export class PiecePicker {
     }
 
     // Highest priority, then rarest. A linear scan: even 100k pieces cost
-    // well under a millisecond, and a piece is picked once per piece, not per block.
+    // well under a millisecond, and a piece is picked once per piece, not
+    // per block. It starts after the last pick and goes round, keeping the
+    // first of the best it meets, so that among the rarest the next piece
+    // of the extent under way wins (see the class comment); and the first of
+    // the best in a later extent, should this one have none left.
+    const n = this.pieceCount;
+    const start = this.lastPick + 1 < n ? this.lastPick + 1 : 0;
+    const extentEnd = this.lastPick < 0 ? start : Math.min(n, (Math.floor(this.lastPick / this.extent) + 1) * this.extent);
     let best: number | undefined;
     let bestPri = 0;
     let bestAvail = Infinity;
-    let ties = 0;
-    for (let i = 0; i < this.pieceCount; i++) {
+    for (let k = 0, i = start; k < n; k++, i = i + 1 === n ? 0 : i + 1) {
       const p = priority[i]!;
       if (p < bestPri || p === 0 || busy[i] === 1 || have.has(i) || !(all || peerBits.has(i))) continue;
       const a = this.availability[i]!;
@@ -206,12 +235,28 @@ export class PiecePicker {
         bestPri = p;
         bestAvail = a;
         best = i;
-        ties = 1;
-      } else if (a === bestAvail) {
-        ties++;
-        if (this.random() * ties < 1) best = i;
       }
     }
+    if (best === undefined) return undefined;
+    // The best lies past this extent: a fresh one starts, at a random piece
+    // among the best (the first of them from a random point, round), or at
+    // the first of the best in that piece's extent, so the extent is taken whole.
+    if (best < start || best >= extentEnd) {
+      const isBest = (i: number): boolean =>
+        priority[i] === bestPri && busy[i] === 0 && !have.has(i) && this.availability[i] === bestAvail && (all || peerBits.has(i));
+      const from = Math.floor(this.random() * n);
+      for (let k = 0, i = from; k < n; k++, i = i + 1 === n ? 0 : i + 1) {
+        if (!isBest(i)) continue;
+        best = i;
+        break;
+      }
+      for (let i = best - (best % this.extent); i < best; i++) {
+        if (!isBest(i)) continue;
+        best = i;
+        break;
+      }
+    }
+    this.lastPick = best;
     return best;
   }
 

@@ -42,6 +42,68 @@ describe('PiecePicker', () => {
     expect(seen.size).toBeGreaterThan(3);
   });
 
+  it('takes the rarest extent by extent: the next piece of the extent under way, then a fresh extent whole', () => {
+    // 64 pieces in extents of 8, all equally rare (one seed): past the random first pieces.
+    for (let run = 0; run < 20; run++) {
+      const p = new PiecePicker(new Bitfield(64), { randomFirstPieces: 0, extentPieces: 8 });
+      const order: number[] = [];
+      for (let k = 0; k < 64; k++) {
+        const i = p.pick('all')!;
+        p.markBusy(i);
+        order.push(i);
+      }
+      expect([...order].sort((a, b) => a - b)).toEqual(Array.from({ length: 64 }, (_, i) => i));
+      // Each run of 8 picks is one extent, in order.
+      for (let e = 0; e < 8; e++) {
+        const first = order[e * 8]!;
+        expect(first % 8).toBe(0);
+        expect(order.slice(e * 8, e * 8 + 8)).toEqual(Array.from({ length: 8 }, (_, k) => first + k));
+      }
+    }
+  });
+
+  it('starts extents at random, so that leeches of one swarm spread out', () => {
+    const firsts = new Set<number>();
+    for (let run = 0; run < 100; run++) {
+      const p = new PiecePicker(new Bitfield(64), { randomFirstPieces: 0, extentPieces: 8 });
+      firsts.add(p.pick('all')!);
+    }
+    expect(firsts.size).toBeGreaterThan(4);
+  });
+
+  it('leaves an extent for a rarer piece elsewhere, and skips what the extent has under way', () => {
+    const p = new PiecePicker(new Bitfield(32), { randomFirstPieces: 0, extentPieces: 8, random: () => 0 });
+    p.addPeer(bits(32, Array.from({ length: 32 }, (_, i) => i)));
+    expect(p.pick('all')).toBe(0);
+    p.markBusy(0);
+    p.markBusy(1); // another session took it
+    expect(p.pick('all')).toBe(2);
+    p.markBusy(2);
+    // A second peer has everything but 20: 20 is now the rarest, whatever the extent under way.
+    p.addPeer(bits(32, Array.from({ length: 32 }, (_, i) => i).filter((i) => i !== 20)));
+    expect(p.pick('all')).toBe(20);
+    p.markBusy(20);
+    // 20's extent (16-23) goes on once equally rare again, from 21; back in it, 16-19 come after its end.
+    p.peerHas(20);
+    expect(p.pick('all')).toBe(21);
+  });
+
+  it('without extents, breaks every tie at random', () => {
+    const seen = new Set<number>();
+    const p = new PiecePicker(new Bitfield(64), { randomFirstPieces: 0 });
+    let last = -2;
+    let adjacent = 0;
+    for (let k = 0; k < 64; k++) {
+      const i = p.pick('all')!;
+      if (i === last + 1) adjacent++;
+      last = i;
+      p.markBusy(i);
+      seen.add(i);
+    }
+    expect(seen.size).toBe(64);
+    expect(adjacent).toBeLessThan(20);
+  });
+
   it('skips busy pieces and counts what is left to start', () => {
     const p = new PiecePicker(new Bitfield(3), { randomFirstPieces: 0 });
     expect(p.unstartedCount).toBe(3);
