@@ -221,6 +221,74 @@ describe('TorrentStorage path safety', () => {
     expect(await tree(join(outside, 'evil'))).toEqual([]);
   });
 
+  it('checks again when a file is reopened: a swapped folder leading to a file of the same name is refused, for a read and for a write', async () => {
+    const dir = await dirs.make();
+    const outside = await dirs.make();
+    const files = [
+      { path: ['sub', 'x.bin'], length: 16_384 },
+      { path: ['y.bin'], length: 16_384 },
+    ];
+    const data = contentFor(files);
+    const s = await openStorage(layoutFor(data, files, 16_384, { name: 't' }), dir, { create: true, maxOpenFiles: 1 });
+    await s.writePiece(0, pieceBlocks(data, 16_384, 0));
+    await s.writePiece(1, pieceBlocks(data, 16_384, 1));
+    await rename(join(dir, 't', 'sub'), join(outside, 'moved'));
+    await mkdir(join(outside, 'evil'));
+    const precious = Buffer.alloc(16_384, 1);
+    await writeFile(join(outside, 'evil', 'x.bin'), precious);
+    await symlink(join(outside, 'evil'), join(dir, 't', 'sub'));
+    expect((await storageError(s.readBlock(0, 0, 100))).code).toBe('STORAGE_SYMLINK');
+    await s.readBlock(1, 0, 100); // y.bin, in place: x.bin's handle is closed again
+    expect((await storageError(s.writePiece(0, pieceBlocks(data, 16_384, 0)))).code).toBe('STORAGE_SYMLINK');
+    expect((await readFile(join(outside, 'evil', 'x.bin'))).equals(precious)).toBe(true);
+  });
+
+  it('checks a file planted after storage opened, before its first write: a symlink is refused, a longer file kept', async () => {
+    const dir = await dirs.make();
+    const outside = await dirs.make();
+    const files = [
+      { path: ['x.bin'], length: 16_384 },
+      { path: ['y.bin'], length: 16_384 },
+    ];
+    const data = contentFor(files);
+    const s = await openStorage(layoutFor(data, files, 16_384, { name: 't' }), dir);
+    // Not there at open: the first write creates it exclusively, and finds it taken.
+    await writeFile(join(outside, 'precious'), 'do not touch');
+    await mkdir(join(dir, 't'));
+    await symlink(join(outside, 'precious'), join(dir, 't', 'x.bin'));
+    expect((await storageError(s.writePiece(0, pieceBlocks(data, 16_384, 0)))).code).toBe('STORAGE_SYMLINK');
+    expect(await readFile(join(outside, 'precious'), 'utf8')).toBe('do not touch');
+    const longer = Buffer.alloc(20_000, 3);
+    await writeFile(join(dir, 't', 'y.bin'), longer);
+    await s.writePiece(1, pieceBlocks(data, 16_384, 1));
+    const y = await readFile(join(dir, 't', 'y.bin'));
+    expect(y.length).toBe(20_000);
+    expect(y.subarray(0, 16_384).equals(data.subarray(16_384))).toBe(true);
+  });
+
+  it('sizes a new file whichever of its pieces lands first: its end, its start, or one in the middle', async () => {
+    for (const first of [3, 0, 1]) {
+      const dir = await dirs.make();
+      const files = [{ path: ['movie.mkv'], length: 100_000 }];
+      const data = contentFor(files);
+      const s = await openStorage(layoutFor(data, files, 32_768, { name: 'movie.mkv', multiFile: false }), dir);
+      await s.writePiece(first, pieceBlocks(data, 32_768, first));
+      expect((await stat(join(dir, 'movie.mkv'))).size).toBe(100_000);
+      for (let i = 0; i < 4; i++) if (i !== first) await s.writePiece(i, pieceBlocks(data, 32_768, i));
+      expect((await readFile(join(dir, 'movie.mkv'))).equals(data)).toBe(true);
+    }
+  });
+
+  it('lists which files exist, one folder at a time', async () => {
+    const dir = await dirs.make();
+    await mkdir(join(dir, 'album', 'sub', 'deeper'), { recursive: true });
+    await writeFile(join(dir, 'album/a.bin'), Buffer.alloc(40_000));
+    await writeFile(join(dir, 'album/sub/c.bin'), Buffer.alloc(16_384));
+    const s = await openStorage(layoutFor(contentFor(multi), multi, 16_384, { name: 'album' }), dir, { create: false });
+    // a.bin, empty.txt (not made: read-only), b.bin, padding, c.bin
+    expect(await s.listed()).toEqual([true, false, false, false, true]);
+  });
+
   it('refuses a FIFO in place of a file without blocking on it', async () => {
     const dir = await dirs.make();
     try {
