@@ -59,6 +59,11 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   /** The last tick() was skipped (see dormant). */
   private skipped = false;
   private stopping: Promise<void> | undefined;
+  /** Bumped whenever `have` changes (a check, a piece verified): the data's save is skipped when it has not. */
+  private haveVersion = 0;
+  private savedVersion = -1;
+  /** The data's last save, until it ends. */
+  private saving: Promise<void> | undefined;
 
   constructor(options: TorrentOptions) {
     super();
@@ -142,6 +147,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     }
     if (this.stateNow !== 'checking' || run !== this.checkRun) return; // stopped, or checked again, meanwhile
     this.checkOutcome = outcome;
+    this.haveVersion++;
     for (let i = 0; i < this.pieceCount; i++) {
       if (outcome.have.has(i)) this.have.set(i);
       else this.have.clear(i);
@@ -226,7 +232,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
     if (!this.active) return;
     this.trade.quiesce('paused');
     this.setState('paused');
-    void this.o.data.save?.(this.have).catch(() => {});
+    void this.save();
   }
 
   /** From `paused`, back to trading; from `error`, a fresh check first (the disk may have changed). */
@@ -250,9 +256,31 @@ export class Torrent extends EventEmitter<TorrentEvents> {
       this.trade.quiesce('shutdown');
       this.setState('stopped');
       await this.trade.drain();
-      if (was !== 'checking' && this.checkOutcome) await this.o.data.save?.(this.have).catch(() => {});
+      if (was !== 'checking' && this.checkOutcome) await this.save();
     })();
     return this.stopping;
+  }
+
+  /**
+   * Saves `have` with the data (resume data, embedded), unless it is what
+   * was saved last: a download that completes and then stops saves once,
+   * not twice (each save looks at every file, 10,000 of them in a large
+   * torrent). A save under way is waited for either way.
+   */
+  private async save(): Promise<void> {
+    if (this.savedVersion !== this.haveVersion) {
+      this.savedVersion = this.haveVersion;
+      const previous = this.saving;
+      const saving = (async () => {
+        await previous; // one at a time: a slower earlier save must not land over a later one
+        await this.o.data.save?.(this.have).catch(() => {});
+      })();
+      this.saving = saving;
+      void saving.then(() => {
+        if (this.saving === saving) this.saving = undefined;
+      });
+    }
+    await this.saving;
   }
 
   // ---- speed limits ----
@@ -314,6 +342,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   }
 
   private pieceVerified(index: number): void {
+    this.haveVersion++;
     this.emit('wake');
     this.selection.pieceVerified(index);
     this.emit('piece', index);
@@ -324,7 +353,7 @@ export class Torrent extends EventEmitter<TorrentEvents> {
   private finished(): void {
     this.setState('seeding');
     // Saved now, after the last write: a restart then trusts it instead of hashing the whole torrent.
-    void this.o.data.save?.(this.have).catch(() => {});
+    void this.save();
     this.emit('complete');
   }
 

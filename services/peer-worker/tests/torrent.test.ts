@@ -185,6 +185,28 @@ describe('Torrent lifecycle', () => {
     expect(dataStore.saved.at(-1)!.isComplete).toBe(true);
   });
 
+  it('saves its data when what it has changed: once on completing, not again on stopping or on a pause with nothing new', async () => {
+    const data = randomBytes(16384 * 8);
+    const meta = metaFor(data, 16384) as Metainfo;
+    const engine = new Engine({ sink: new MemorySink(meta), listen: false, tickMs: 100 });
+    await engine.start();
+    cleanups.push(() => engine.stop());
+    const dataStore = memoryData(meta.pieceCount);
+    const torrent = engine.add(meta, { data: dataStore });
+    const s = await seed({ data, pieceLength: 16384, infoHash: meta.infoHash, fast: true });
+    const done = new Promise<void>((resolve) => torrent.once('complete', resolve));
+    torrent.addPeers([{ host: '127.0.0.1', port: s.port }]);
+    await done;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(dataStore.saved.map((b) => b.isComplete)).toEqual([true]);
+    torrent.pause();
+    torrent.resume();
+    torrent.pause();
+    await engine.remove(meta.infoHashHex);
+    expect(torrent.state).toBe('stopped');
+    expect(dataStore.saved.length).toBe(1);
+  });
+
   it('added paused, it checks and waits; a failed check is the error state with its reason', async () => {
     const data = randomBytes(16384 * 2);
     const meta = metaFor(data, 16384) as Metainfo;
