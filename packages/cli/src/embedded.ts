@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { normalizeHost, parseHostPort, type Metainfo, type PeerAddress } from '@seedbox/protocol';
-import { DiskWriter } from '@seedbox/disk-writer';
+import { DiskWriter } from '@seedbox/disk-writer/disk-writer';
 import {
   ENCRYPTION_POLICIES,
   Engine,
@@ -13,9 +13,9 @@ import {
   type Torrent,
   type TorrentData,
   type TorrentSnapshot,
-} from '@seedbox/peer-worker';
+} from '@seedbox/peer-worker/embedded';
 import { localTorrentData } from '@seedbox/storage';
-import { EmbeddedTrackers, parseDhtBootstrap, type AnnounceSuccess, type TrackerWarning } from '@seedbox/tracker-client';
+import { EmbeddedTrackers, parseDhtBootstrap, type AnnounceSuccess, type TrackerWarning } from '@seedbox/tracker-client/embedded';
 import { CliError, UsageError } from './cli-error.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { PieceSink, PieceWrite, PieceWriteOutcome } from './piece-sink.js';
-import { pieceBuffers } from '@seedbox/runtime';
+import { pieceBuffers } from '@seedbox/runtime/piece-buffers';
 import { Sha1Pool, StorageError, StorageIoError, TorrentStorage, type Sha1Hasher, type StorageLayout } from '@seedbox/storage';
 
 /**

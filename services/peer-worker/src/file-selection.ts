@@ -12,9 +12,9 @@ import type { Bitfield, PieceGeometry } from '@seedbox/protocol';
  * then holds those bytes on disk (see packages/storage/src/storage.ts).
  */
 
-import { FILE_PRIORITIES, type FilePriority } from '@seedbox/cluster';
+import { FILE_PRIORITIES, type FilePriority } from '@seedbox/cluster/torrent-settings';
 // One vocabulary with the stored settings (packages/cluster/src/torrent-settings.ts).
-export { FILE_PRIORITIES, type FilePriority } from '@seedbox/cluster';
+export { FILE_PRIORITIES, type FilePriority } from '@seedbox/cluster/torrent-settings';
 
 /** How a torrent's files are fetched: given to `Engine.add` and changed later through the Torrent. */
 export interface FileSelection {

@@ -1,5 +1,5 @@
 import { BLOCK_LENGTH } from '@seedbox/protocol';
-import { pieceBuffers } from '@seedbox/runtime';
+import { pieceBuffers } from '@seedbox/runtime/piece-buffers';
 
 const FREE = 0;
 const REQUESTED = 1;

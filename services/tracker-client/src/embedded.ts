@@ -1,5 +1,6 @@
 import { trackerUrlKind, type PeerAddress } from '@seedbox/protocol';
-import { SentFigures, type AnnounceFigures, type TrackerStatus } from '@seedbox/cluster';
+import type { AnnounceFigures, TrackerStatus } from '@seedbox/cluster';
+import { SentFigures } from '@seedbox/cluster/sent-figures';
 import type { AnnouncePolicy } from './announce-plan.js';
 import type { AnnounceSuccess, TrackerWarning } from './announcer.js';
 import { DhtPeerSource, type DhtPeerSourceOptions } from './dht-peer-source.js';
@@ -219,3 +220,4 @@ export class EmbeddedTrackers {
 }
 
 export type { AnnounceSuccess, TrackerWarning };
+export { parseDhtBootstrap } from './dht-peer-source.js';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { formatPeerAddress, isMagnetUri, type Metainfo } from '@seedbox/protocol';
-import { MetadataFetchError, type EngineTick, type ResolvedMagnet, type Torrent } from '@seedbox/peer-worker';
+import { MetadataFetchError, type EngineTick, type ResolvedMagnet, type Torrent } from '@seedbox/peer-worker/embedded';
 import { CliError, UsageError } from '../cli-error.js';
 import {
   checked,

@@ -1,4 +1,4 @@
-import { ENCRYPTION_MODES, type EncryptionMode } from '@seedbox/cluster';
+import { ENCRYPTION_MODES, type EncryptionMode } from '@seedbox/cluster/torrent-settings';
 import { CRYPTO_PLAINTEXT, CRYPTO_RC4, rc4Available, type CryptoMethod } from '@seedbox/protocol';
 
 /**
