@@ -1,8 +1,8 @@
-import { constants as fsConstants, existsSync, readlinkSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, realpath, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { PieceGeometry } from '@seedbox/protocol';
+import { realpath, type FileHandle } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { PieceGeometry, type FileSpan } from '@seedbox/protocol';
 import { processFiles, type FileHandlePool, type PooledFile } from './file-handles.js';
+import { FileOpener, type OpenHow } from './file-opener.js';
 import { makeFolders } from './make-folders.js';
 import { describeIoError, StorageError, StorageIoError } from './storage-errors.js';
 import type { Sha1Hasher } from './sha1-pool.js';
@@ -70,26 +70,11 @@ export interface StorageOptions {
 
 export const DEFAULT_MAX_OPEN_FILES = 256;
 
-/**
- * Whether /proc/self/fd names where each open file really is (Linux; a
- * readlink there is answered from memory, never by the disk, so it is done
- * synchronously). Then a file is opened first and its place checked after.
- */
-const OPENED_PATH_KNOWN = process.platform === 'linux' && existsSync('/proc/self/fd');
-
-/** How a file is to be opened, when it is not open yet. */
-interface OpenHow {
-  /** A write: a missing file is created, and its missing folders. */
-  create?: boolean | undefined;
-  /** The write reaches the file's last byte, which sizes a new file: no truncate needed. */
-  sizes?: boolean | undefined;
-  /** Its folders were checked just now (createFiles' pass): not again. */
-  foldersChecked?: boolean | undefined;
-}
-
 interface OpenFile extends PooledFile {
   /** To be closed once idle (releaseFiles ran while it was in use). */
   release?: boolean;
+  /** Created empty and not yet sized: its first write sizes it (see sizeFor). */
+  unsized?: boolean;
 }
 
 export class TorrentStorage {
@@ -109,15 +94,7 @@ export class TorrentStorage {
   private open: Map<number, OpenFile> | undefined;
   /** Evicted handles still closing: `close()` waits for them too. */
   private closing: Set<Promise<void>> | undefined;
-  /**
-   * 1 for each file seen to exist (listed when storage opened, or opened
-   * since): a write opens it as it is; any other is created exclusively,
-   * which proves it new, so its type and size need no check. Made by the
-   * first write (a seeding torrent never has one).
-   */
-  private seen: Uint8Array | undefined;
-  /** The last create queued (oneCreateAtATime), until it ends. */
-  private creating: Promise<void> | undefined;
+  private readonly opener: FileOpener;
   private closed = false;
 
   private constructor(layout: StorageLayout, geometry: PieceGeometry, root: string, paths: (string | undefined)[], options: StorageOptions) {
@@ -128,6 +105,12 @@ export class TorrentStorage {
     this.readOnly = !options.create;
     this.maxOpen = options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES;
     this.pool = options.files ?? processFiles;
+    this.opener = new FileOpener(
+      root,
+      paths,
+      layout.files.map((f) => f.length),
+      this.readOnly,
+    );
   }
 
   /**
@@ -201,7 +184,7 @@ export class TorrentStorage {
    * probing a fresh download's 10,000 files one open at a time took a second.
    */
   private async createFiles(): Promise<void> {
-    const listed = await this.listed(true);
+    const listed = await this.opener.listed(true);
     for (let i = 0; i < this.paths.length; i++) {
       if (this.paths[i] === undefined) continue;
       const empty = this.layout.files[i]!.length === 0;
@@ -216,36 +199,6 @@ export class TorrentStorage {
   }
 
   /**
-   * Whether each file is listed in its folder now (padding files never are):
-   * one `readdir` per folder, not a `stat` per file. With `check`, every
-   * folder on the way is checked first (no symlinks; see checkFolders).
-   * A file listed may still be a symlink or a folder: opening it tells.
-   */
-  async listed(check = false): Promise<boolean[]> {
-    const byFolder = new Map<string, number[]>();
-    this.paths.forEach((p, i) => {
-      if (p === undefined) return;
-      const folder = dirname(p);
-      const files = byFolder.get(folder);
-      if (files) files.push(i);
-      else byFolder.set(folder, [i]);
-    });
-    const out = this.paths.map(() => false);
-    for (const [folder, files] of byFolder) {
-      let names: Set<string>;
-      try {
-        if (check) await this.checkFolders(folder, false);
-        names = new Set(await readdir(folder));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
-        throw describeIoError(err, folder);
-      }
-      for (const i of files) out[i] = names.has(basename(this.paths[i]!));
-    }
-    return out;
-  }
-
-  /**
    * Runs `fn` with file `index` open, opening it if needed (and closing idle
    * handles beyond the cap). Only `how.create` (a write) makes a missing
    * file and its folders; otherwise a missing one is ENOENT.
@@ -257,7 +210,10 @@ export class TorrentStorage {
     if (entry) {
       open.delete(index); // to the most recently used end (set again below, so the map is kept)
     } else {
-      const handle = this.openFile(index, how);
+      const handle = this.opener.open(index, how).then((o) => {
+        if (o.unsized) opened.unsized = true;
+        return o.handle;
+      });
       const opened: OpenFile = { handle, users: 0, lastUsed: 0, evict: () => this.evicted(index, opened) };
       entry = opened;
       handle.catch(() => {
@@ -339,163 +295,25 @@ export class TorrentStorage {
     }
   }
 
-  /**
-   * Opens file `index`, refusing a symlink anywhere on the way (see the
-   * class comment). Where /proc tells where an open file really is (Linux),
-   * the file is opened first and its place checked after, with no race and
-   * one system call; elsewhere every folder is lstat'ed before the open.
-   */
-  private async openFile(index: number, how: OpenHow): Promise<FileHandle> {
-    const path = this.paths[index]!;
-    const create = how.create === true && !this.readOnly;
-    if (!how.foldersChecked && !OPENED_PATH_KNOWN) await this.checkFolders(dirname(path), create);
-    if (create && this.seen?.[index] !== 1) {
-      const fh = await this.createNew(index, how);
-      if (fh) return fh;
-    }
-    let fh: FileHandle;
-    try {
-      fh = await this.openPath(path, this.flags);
-    } catch (err) {
-      if (!create || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      // Seen before, gone now (deleted under us): made again.
-      const made = await this.createNew(index, how);
-      if (made) return made;
-      fh = await this.openPath(path, this.flags);
-    }
-    try {
-      await this.checkPlace(fh, path);
-      const st = await fh.stat();
-      if (!st.isFile()) throw new StorageError('STORAGE_NOT_A_FILE', `${path} is not a regular file`, path);
-      if (!this.readOnly) (this.seen ??= new Uint8Array(this.paths.length))[index] = 1;
-      // Sparse: extending leaves a hole, and blocks are allocated as pieces
-      // land. Never shortened: a longer file is someone's data, not ours to cut.
-      const length = this.layout.files[index]!.length;
-      if (!this.readOnly && st.size < length) await fh.truncate(length);
-    } catch (err) {
-      await fh.close();
-      throw err;
-    }
-    return fh;
+  /** Whether each file is listed in its folder now (see FileOpener.listed). */
+  listed(): Promise<boolean[]> {
+    return this.opener.listed();
   }
 
   /**
-   * Creates file `index` exclusively, and its missing folders; undefined
-   * when it exists already (or a symlink stands there: O_EXCL refuses those
-   * too), to be opened as it is. Success proves a new empty regular file of
-   * ours, so neither its type nor its size needs a check, and a write that
-   * reaches its end (`how.sizes`) sizes it by itself.
+   * The length to truncate the file of `span` to before writing it: its
+   * length, when the file was created empty and this write does not reach
+   * its end (a write that does sizes it by itself); else undefined.
    */
-  private async createNew(index: number, how: OpenHow): Promise<FileHandle | undefined> {
-    const path = this.paths[index]!;
-    const flags = this.flags | fsConstants.O_CREAT | fsConstants.O_EXCL;
-    let fh: FileHandle;
-    try {
-      fh = await this.oneCreateAtATime(() => this.openPath(path, flags));
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return undefined;
-      if (code !== 'ENOENT') throw err;
-      // A folder is missing: made (each folder on the way checked), then once more.
-      await this.checkFolders(dirname(path), true);
-      try {
-        fh = await this.openPath(path, flags);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
-        throw e;
-      }
-    }
-    try {
-      await this.checkPlace(fh, path, true);
-      (this.seen ??= new Uint8Array(this.paths.length))[index] = 1;
-      const length = this.layout.files[index]!.length;
-      if (!how.sizes && length > 0) await fh.truncate(length);
-    } catch (err) {
-      await fh.close();
-      throw err;
-    }
-    return fh;
+  private sizeFor(span: FileSpan): number | undefined {
+    const length = this.layout.files[span.fileIndex]!.length;
+    return this.open?.get(span.fileIndex)?.unsized && span.fileOffset + span.length < length ? length : undefined;
   }
 
-  /**
-   * Runs the creates of this storage one after the other. Creates in one
-   * folder take its lock in the kernel, and a thread waiting for it spins
-   * (ext4 without a journal also scans past recently freed inodes under
-   * it): creates issued from every thread of the pool at once burnt a core
-   * for nothing while downloading 10,000 small files.
-   */
-  private oneCreateAtATime<T>(create: () => Promise<T>): Promise<T> {
-    const run = (this.creating ?? Promise.resolve()).then(create, create);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.creating = tail;
-    void tail.then(() => {
-      if (this.creating === tail) this.creating = undefined;
-    });
-    return run;
-  }
-
-  /**
-   * Refuses a file opened somewhere other than `path` (a folder on the way
-   * is a symlink) with STORAGE_SYMLINK. One it created just now
-   * (`created`: empty, and its own) is removed again first. Nothing to
-   * check without /proc (checkFolders ran instead).
-   */
-  private async checkPlace(fh: FileHandle, path: string, created = false): Promise<void> {
-    if (!OPENED_PATH_KNOWN) return;
-    const real = readlinkSync(`/proc/self/fd/${fh.fd}`);
-    if (real === path) return;
-    if (created) await unlink(real).catch(() => {});
-    throw new StorageError('STORAGE_SYMLINK', `${path} leads to ${real}: a folder on the way is a symlink; refusing to follow it`, path);
-  }
-
-  /** The open flags of every file. */
-  private get flags(): number {
-    return (
-      (this.readOnly ? fsConstants.O_RDONLY : fsConstants.O_RDWR) |
-      // The file itself must not be a symlink either.
-      fsConstants.O_NOFOLLOW |
-      // A FIFO planted in place of a file would block the open forever;
-      // on a regular file the flag changes nothing.
-      fsConstants.O_NONBLOCK
-    );
-  }
-
-  private async openPath(path: string, flags: number): Promise<FileHandle> {
-    try {
-      return await open(path, flags, 0o644);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ELOOP') throw new StorageError('STORAGE_SYMLINK', `${path} is a symlink; refusing to follow it`, path, { cause: err });
-      if (code === 'EISDIR') throw new StorageError('STORAGE_NOT_A_FILE', `${path} is a folder, not a file`, path, { cause: err });
-      throw err;
-    }
-  }
-
-  /** lstat each folder from the root down to `folder`, refusing symlinks; creates missing ones for a write (`create`). */
-  private async checkFolders(folder: string, create: boolean): Promise<void> {
-    const folders = folder === this.root ? [] : relative(this.root, folder).split(sep);
-    let at = this.root;
-    for (const seg of folders) {
-      at = join(at, seg);
-      let st;
-      try {
-        st = await lstat(at);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) throw err;
-        try {
-          await mkdir(at);
-        } catch (e) {
-          // Another torrent (or a concurrent open) made it first: check what it made.
-          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        }
-        st = await lstat(at);
-      }
-      if (st.isSymbolicLink()) throw new StorageError('STORAGE_SYMLINK', `${at} is a symlink; refusing to follow it`, at);
-      if (!st.isDirectory()) throw new StorageError('STORAGE_NOT_A_FILE', `${at} is not a folder`, at);
-    }
+  /** A write to the file succeeded: it has its length now. */
+  private sized(fileIndex: number): void {
+    const entry = this.open?.get(fileIndex);
+    if (entry) entry.unsized = false;
   }
 
   /**
@@ -507,8 +325,16 @@ export class TorrentStorage {
     if (this.readOnly) throw new StorageError('STORAGE_READ_ONLY', 'the torrent storage was opened read-only', this.root);
     for (const { span, parts } of cutAtSpans(this.geometry.spans(index), blocks)) {
       if (this.paths[span.fileIndex] === undefined) continue;
-      const sizes = span.fileOffset + span.length === this.layout.files[span.fileIndex]!.length;
-      await this.withFile(span.fileIndex, (fh) => writeAll(fh, parts, span.fileOffset), { create: true, sizes });
+      await this.withFile(
+        span.fileIndex,
+        async (fh) => {
+          const sizeTo = this.sizeFor(span);
+          if (sizeTo !== undefined) await fh.truncate(sizeTo);
+          await writeAll(fh, parts, span.fileOffset);
+          this.sized(span.fileIndex);
+        },
+        { create: true },
+      );
     }
   }
 

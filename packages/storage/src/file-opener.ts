@@ -1,0 +1,249 @@
+import { constants as fsConstants, existsSync, readlinkSync } from 'node:fs';
+import { lstat, mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, relative, sep } from 'node:path';
+import { describeIoError, StorageError } from './storage-errors.js';
+
+/**
+ * Opening a torrent's files without ever leaving its folder (see the
+ * class comment of TorrentStorage for the rules): the file itself is
+ * opened with O_NOFOLLOW; on Linux its real place is read from
+ * /proc/self/fd after the open (one system call, answered from memory, with
+ * no window between a check and the open), and a file created somewhere
+ * else that way is removed again; where there is no /proc, every folder on
+ * the way is lstat'ed before each open. Folders are checked as they are
+ * made. A file not seen to exist is created with O_EXCL, and creates run
+ * one at a time.
+ */
+
+/**
+ * Whether /proc/self/fd names where each open file really is (Linux; a
+ * readlink there is answered from memory, never by the disk, so it is done
+ * synchronously). Then a file is opened first and its place checked after.
+ */
+const OPENED_PATH_KNOWN = process.platform === 'linux' && existsSync('/proc/self/fd');
+
+/** How a file is to be opened. */
+export interface OpenHow {
+  /** A write: a missing file is created, and its missing folders. */
+  create?: boolean | undefined;
+  /** Its folders were checked just now (a listing's pass): not again. */
+  foldersChecked?: boolean | undefined;
+}
+
+export interface OpenedFile {
+  handle: FileHandle;
+  /** Created just now, empty, and not yet sized to its length. */
+  unsized: boolean;
+}
+
+export class FileOpener {
+  /**
+   * 1 for each file seen to exist (opened or created since): a write opens
+   * it as it is; any other is created exclusively, which proves it new, so
+   * its type and size need no check. Made by the first write (a seeding
+   * torrent never has one).
+   */
+  private seen: Uint8Array | undefined;
+  /** The last create queued (oneCreateAtATime), until it ends. */
+  private creating: Promise<void> | undefined;
+
+  /**
+   * `root`: the download folder, symlinks resolved; `paths`: each file's
+   * absolute path under it (undefined for padding files); `lengths`: each
+   * file's length.
+   */
+  constructor(
+    private readonly root: string,
+    private readonly paths: readonly (string | undefined)[],
+    private readonly lengths: readonly number[],
+    private readonly readOnly: boolean,
+  ) {}
+
+  /**
+   * Whether each file is listed in its folder now (padding files never are):
+   * one `readdir` per folder, not a `stat` per file. With `check`, every
+   * folder on the way is checked first (no symlinks; see checkFolders).
+   * A file listed may still be a symlink or a folder: opening it tells.
+   */
+  async listed(check = false): Promise<boolean[]> {
+    const byFolder = new Map<string, number[]>();
+    this.paths.forEach((p, i) => {
+      if (p === undefined) return;
+      const folder = dirname(p);
+      const files = byFolder.get(folder);
+      if (files) files.push(i);
+      else byFolder.set(folder, [i]);
+    });
+    const out = this.paths.map(() => false);
+    for (const [folder, files] of byFolder) {
+      let names: Set<string>;
+      try {
+        if (check) await this.checkFolders(folder, false);
+        names = new Set(await readdir(folder));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
+        throw describeIoError(err, folder);
+      }
+      for (const i of files) out[i] = names.has(basename(this.paths[i]!));
+    }
+    return out;
+  }
+
+  /**
+   * Opens file `index`, refusing a symlink anywhere on the way (see the
+   * class comment). Where /proc tells where an open file really is (Linux),
+   * the file is opened first and its place checked after, with no race and
+   * one system call; elsewhere every folder is lstat'ed before the open.
+   */
+  async open(index: number, how: OpenHow = {}): Promise<OpenedFile> {
+    const path = this.paths[index]!;
+    const create = how.create === true && !this.readOnly;
+    if (!how.foldersChecked && !OPENED_PATH_KNOWN) await this.checkFolders(dirname(path), create);
+    if (create && this.seen?.[index] !== 1) {
+      const made = await this.createNew(index);
+      if (made) return made;
+    }
+    let fh: FileHandle;
+    try {
+      fh = await this.openPath(path, this.flags);
+    } catch (err) {
+      if (!create || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // Seen before, gone now (deleted under us): made again.
+      const made = await this.createNew(index);
+      if (made) return made;
+      fh = await this.openPath(path, this.flags);
+    }
+    try {
+      await this.checkPlace(fh, path);
+      const st = await fh.stat();
+      if (!st.isFile()) throw new StorageError('STORAGE_NOT_A_FILE', `${path} is not a regular file`, path);
+      if (!this.readOnly) (this.seen ??= new Uint8Array(this.paths.length))[index] = 1;
+      // Sparse: extending leaves a hole, and blocks are allocated as pieces
+      // land. Never shortened: a longer file is someone's data, not ours to cut.
+      const length = this.lengths[index]!;
+      if (!this.readOnly && st.size < length) await fh.truncate(length);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    return { handle: fh, unsized: false };
+  }
+
+  /**
+   * Creates file `index` exclusively, and its missing folders; undefined
+   * when it exists already (or a symlink stands there: O_EXCL refuses those
+   * too), to be opened as it is. Success proves a new empty regular file of
+   * ours, so neither its type nor its size needs a check. It is left empty
+   * (`unsized`): its first write sizes it, by reaching its end or by a
+   * truncate before it (see TorrentStorage.writePiece).
+   */
+  private async createNew(index: number): Promise<OpenedFile | undefined> {
+    const path = this.paths[index]!;
+    const flags = this.flags | fsConstants.O_CREAT | fsConstants.O_EXCL;
+    let fh: FileHandle;
+    try {
+      fh = await this.oneCreateAtATime(() => this.openPath(path, flags));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return undefined;
+      if (code !== 'ENOENT') throw err;
+      // A folder is missing: made (each folder on the way checked), then once more.
+      await this.checkFolders(dirname(path), true);
+      try {
+        fh = await this.openPath(path, flags);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+        throw e;
+      }
+    }
+    try {
+      await this.checkPlace(fh, path, true);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    (this.seen ??= new Uint8Array(this.paths.length))[index] = 1;
+    return { handle: fh, unsized: this.lengths[index]! > 0 };
+  }
+
+  /**
+   * Runs the creates of this storage one after the other. Creates in one
+   * folder take its lock in the kernel, and a thread waiting for it spins
+   * (ext4 without a journal also scans past recently freed inodes under
+   * it): creates issued from every thread of the pool at once burnt a core
+   * for nothing while downloading 10,000 small files.
+   */
+  private oneCreateAtATime<T>(create: () => Promise<T>): Promise<T> {
+    const run = (this.creating ?? Promise.resolve()).then(create, create);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.creating = tail;
+    void tail.then(() => {
+      if (this.creating === tail) this.creating = undefined;
+    });
+    return run;
+  }
+
+  /**
+   * Refuses a file opened somewhere other than `path` (a folder on the way
+   * is a symlink) with STORAGE_SYMLINK. One it created just now
+   * (`created`: empty, and its own) is removed again first. Nothing to
+   * check without /proc (checkFolders ran instead).
+   */
+  private async checkPlace(fh: FileHandle, path: string, created = false): Promise<void> {
+    if (!OPENED_PATH_KNOWN) return;
+    const real = readlinkSync(`/proc/self/fd/${fh.fd}`);
+    if (real === path) return;
+    if (created) await unlink(real).catch(() => {});
+    throw new StorageError('STORAGE_SYMLINK', `${path} leads to ${real}: a folder on the way is a symlink; refusing to follow it`, path);
+  }
+
+  /** The open flags of every file. */
+  private get flags(): number {
+    return (
+      (this.readOnly ? fsConstants.O_RDONLY : fsConstants.O_RDWR) |
+      // The file itself must not be a symlink either.
+      fsConstants.O_NOFOLLOW |
+      // A FIFO planted in place of a file would block the open forever;
+      // on a regular file the flag changes nothing.
+      fsConstants.O_NONBLOCK
+    );
+  }
+
+  private async openPath(path: string, flags: number): Promise<FileHandle> {
+    try {
+      return await open(path, flags, 0o644);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP') throw new StorageError('STORAGE_SYMLINK', `${path} is a symlink; refusing to follow it`, path, { cause: err });
+      if (code === 'EISDIR') throw new StorageError('STORAGE_NOT_A_FILE', `${path} is a folder, not a file`, path, { cause: err });
+      throw err;
+    }
+  }
+
+  /** lstat each folder from the root down to `folder`, refusing symlinks; creates missing ones for a write (`create`). */
+  async checkFolders(folder: string, create: boolean): Promise<void> {
+    const folders = folder === this.root ? [] : relative(this.root, folder).split(sep);
+    let at = this.root;
+    for (const seg of folders) {
+      at = join(at, seg);
+      let st;
+      try {
+        st = await lstat(at);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !create) throw err;
+        try {
+          await mkdir(at);
+        } catch (e) {
+          // Another torrent (or a concurrent open) made it first: check what it made.
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        }
+        st = await lstat(at);
+      }
+      if (st.isSymbolicLink()) throw new StorageError('STORAGE_SYMLINK', `${at} is a symlink; refusing to follow it`, at);
+      if (!st.isDirectory()) throw new StorageError('STORAGE_NOT_A_FILE', `${at} is not a folder`, at);
+    }
+  }
+}
