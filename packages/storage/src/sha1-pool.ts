@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { WriteTargetError, type WriteTarget } from './write-targets.js';
 
 /**
  * SHA-1 of a piece, off the event loop.
@@ -36,7 +37,24 @@ export interface HashResult {
 
 export interface Sha1Hasher {
   hash(buffers: readonly Uint8Array[]): Promise<HashResult>;
+  /**
+   * Hashes the piece and, when the digest is `expected`, writes it to
+   * `targets` in the same thread (see write-targets.ts). Answers whether it
+   * matched (and so was written) with the buffers to use afterwards; a
+   * failed write rejects with WriteTargetError, after the targets before it
+   * were written. Optional: without it the caller hashes, then writes.
+   */
+  hashAndWrite?(buffers: readonly Uint8Array[], expected: Uint8Array, targets: readonly WriteTarget[]): Promise<HashAndWriteResult>;
+  /** With hashAndWrite: writes a piece already checked, answering the buffers to use afterwards. */
+  writeChecked?(buffers: readonly Uint8Array[], targets: readonly WriteTarget[]): Promise<Uint8Array[]>;
   close(): Promise<void>;
+}
+
+export interface HashAndWriteResult {
+  /** The digest was the one expected, and the piece is written. */
+  match: boolean;
+  /** As HashResult's. */
+  buffers: Uint8Array[];
 }
 
 /**
@@ -79,14 +97,55 @@ export class HashWorkerError extends Error {
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-parentPort.on('message', ({ id, buffers, transferred }) => {
+const { ftruncateSync, writevSync } = require('node:fs');
+// The views of the piece's bytes [from, from + length), in order.
+function slice(buffers, from, length) {
+  const out = [];
+  for (const b of buffers) {
+    if (length === 0) break;
+    if (from >= b.length) { from -= b.length; continue; }
+    const take = Math.min(b.length - from, length);
+    out.push(b.subarray(from, from + take));
+    from = 0;
+    length -= take;
+  }
+  return out;
+}
+// Each target: truncated first if asked, then pwritev until every byte is down (IOV_MAX at a time).
+function write(buffers, targets) {
+  for (let k = 0; k < targets.length; k++) {
+    const t = targets[k];
+    try {
+      if (t.sizeTo !== undefined) ftruncateSync(t.fd, t.sizeTo);
+      let parts = slice(buffers, t.pieceOffset, t.length);
+      let at = t.position;
+      while (parts.length > 0) {
+        const n = writevSync(t.fd, parts.slice(0, 1024), at);
+        if (!(n > 0)) throw Object.assign(new Error('writev wrote ' + n + ' bytes at offset ' + at), { code: 'EIO', syscall: 'writev' });
+        at += n;
+        let left = n;
+        while (parts.length > 0 && left >= parts[0].length) left -= parts.shift().length;
+        if (left > 0) parts[0] = parts[0].subarray(left);
+      }
+    } catch (err) {
+      return { target: k, code: err.code, syscall: err.syscall, message: err.message };
+    }
+  }
+  return undefined;
+}
+parentPort.on('message', ({ id, buffers, transferred, expected, targets, hash }) => {
   try {
-    const h = createHash('sha1');
-    for (const b of buffers) h.update(b);
-    const digest = h.digest();
-    if (!transferred) return parentPort.postMessage({ id, digest });
+    let digest;
+    if (hash) {
+      const h = createHash('sha1');
+      for (const b of buffers) h.update(b);
+      digest = h.digest();
+    }
+    // With targets: written when the hash is the one expected, or when there is no hash to check (checked before).
+    const writeError = targets && (!hash || digest.equals(expected)) ? write(buffers, targets) : undefined;
+    if (!transferred) return parentPort.postMessage({ id, digest, writeError });
     // Give the piece back: transferred, so still no copy.
-    parentPort.postMessage({ id, digest, buffers }, [...new Set(buffers.map((b) => b.buffer))]);
+    parentPort.postMessage({ id, digest, writeError, buffers }, [...new Set(buffers.map((b) => b.buffer))]);
   } catch (err) {
     parentPort.postMessage({ id, error: String(err && err.stack || err) });
   }
@@ -94,10 +153,16 @@ parentPort.on('message', ({ id, buffers, transferred }) => {
 `;
 
 interface Job {
-  resolve: (r: HashResult) => void;
+  resolve: (r: HashResult & { writeError?: WriteTargetError }) => void;
   reject: (e: Error) => void;
   /** The input, when it was posted without a transfer and so is still ours to hand back. */
   kept: Uint8Array[] | undefined;
+}
+
+interface WriteJob {
+  /** Undefined: write without hashing (the piece was checked before). */
+  expected: Uint8Array | undefined;
+  targets: readonly WriteTarget[];
 }
 
 interface Slot {
@@ -109,7 +174,8 @@ interface Slot {
   retiring: boolean;
 }
 
-type Reply = { id: number; digest: Uint8Array; buffers?: Uint8Array[] } | { id: number; error: string };
+type WriteErrorReply = { target: number; code?: string; syscall?: string; message: string };
+type Reply = { id: number; digest?: Uint8Array; buffers?: Uint8Array[]; writeError?: WriteErrorReply } | { id: number; error: string };
 
 export interface Sha1PoolOptions {
   /**
@@ -161,18 +227,43 @@ export class Sha1Pool implements Sha1Hasher {
   }
 
   hash(buffers: readonly Uint8Array[]): Promise<HashResult> {
+    return this.submit(buffers, undefined);
+  }
+
+  async hashAndWrite(buffers: readonly Uint8Array[], expected: Uint8Array, targets: readonly WriteTarget[]): Promise<HashAndWriteResult> {
+    // A 20-byte copy: a view of the torrent's piece hashes would post all of them.
+    const want = expected.slice();
+    const r = await this.submit(buffers, { expected: want, targets });
+    if (r.writeError) {
+      r.writeError.buffers = r.buffers;
+      throw r.writeError;
+    }
+    return { match: r.digest.equals(want), buffers: r.buffers };
+  }
+
+  /** Writes a piece already checked to `targets` in a hash thread (as hashAndWrite does, without the hash). */
+  async writeChecked(buffers: readonly Uint8Array[], targets: readonly WriteTarget[]): Promise<Uint8Array[]> {
+    const r = await this.submit(buffers, { expected: undefined, targets });
+    if (r.writeError) {
+      r.writeError.buffers = r.buffers;
+      throw r.writeError;
+    }
+    return r.buffers;
+  }
+
+  private submit(buffers: readonly Uint8Array[], write: WriteJob | undefined): Promise<HashResult & { writeError?: WriteTargetError }> {
     if (this.closed) return Promise.reject(new HasherClosedError());
     const slot = this.pick();
     const id = this.nextId++;
-    return new Promise<HashResult>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const nonEmpty = buffers.filter((b) => b.byteLength > 0);
       const job: Job = { resolve, reject, kept: undefined };
       try {
-        this.post(slot, id, job, nonEmpty, false);
+        this.post(slot, id, job, nonEmpty, false, write);
       } catch {
         // DataCloneError: an ArrayBuffer that cannot be transferred (marked
         // untransferable, say). Nothing was detached; copy it instead.
-        this.post(slot, id, job, nonEmpty, true);
+        this.post(slot, id, job, nonEmpty, true, write);
       }
     });
   }
@@ -187,7 +278,7 @@ export class Sha1Pool implements Sha1Hasher {
     return least && this.slots.size >= this.size ? least : this.spawn();
   }
 
-  private post(slot: Slot, id: number, job: Job, buffers: Uint8Array[], forceCopy: boolean): void {
+  private post(slot: Slot, id: number, job: Job, buffers: Uint8Array[], forceCopy: boolean, write: WriteJob | undefined): void {
     let views = buffers;
     let transfer: ArrayBuffer[] = [];
     if (forceCopy || !buffers.every((b) => b.buffer instanceof SharedArrayBuffer)) {
@@ -200,7 +291,10 @@ export class Sha1Pool implements Sha1Hasher {
       }
     }
     job.kept = transfer.length === 0 ? buffers : undefined;
-    slot.worker.postMessage({ id, buffers: views, transferred: transfer.length > 0 }, transfer);
+    slot.worker.postMessage(
+      { id, buffers: views, transferred: transfer.length > 0, expected: write?.expected, targets: write?.targets, hash: write?.expected !== undefined || !write },
+      transfer,
+    );
     if (slot.jobs.size === 0) {
       slot.worker.ref(); // busy: a pending hash keeps the process alive
       clearTimeout(slot.idleTimer);
@@ -225,8 +319,10 @@ export class Sha1Pool implements Sha1Hasher {
         job.reject(new HashWorkerError(`hashing failed in a worker: ${reply.error}`));
         return;
       }
-      const digest = Buffer.from(reply.digest.buffer, reply.digest.byteOffset, reply.digest.byteLength);
-      job.resolve({ digest, buffers: job.kept ?? reply.buffers ?? [] });
+      const digest = reply.digest ? Buffer.from(reply.digest.buffer, reply.digest.byteOffset, reply.digest.byteLength) : Buffer.alloc(0);
+      const w = reply.writeError;
+      const writeError = w && new WriteTargetError(w.target, Object.assign(new Error(w.message), { code: w.code, syscall: w.syscall }));
+      job.resolve({ digest, buffers: job.kept ?? reply.buffers ?? [], ...(writeError ? { writeError } : {}) });
     });
     worker.on('error', (err) => this.fail(slot, new HashWorkerError(`a SHA-1 worker crashed: ${err.message}`, { cause: err })));
     worker.on('exit', (code) => {

@@ -7,6 +7,7 @@ import { makeFolders } from './make-folders.js';
 import { describeIoError, StorageError, StorageIoError } from './storage-errors.js';
 import type { Sha1Hasher } from './sha1-pool.js';
 import { cutAtSpans, writeAll } from './vectored-write.js';
+import { WriteTargetError, type WriteTarget } from './write-targets.js';
 
 /**
  * The files of one torrent on the shared volume: `DIR/<name>` for a
@@ -204,6 +205,18 @@ export class TorrentStorage {
    * file and its folders; otherwise a missing one is ENOENT.
    */
   private async withFile<T>(index: number, fn: (fh: FileHandle) => Promise<T>, how: OpenHow = {}): Promise<T> {
+    const entry = this.hold(index, how);
+    try {
+      return await fn(await entry.handle);
+    } catch (err) {
+      throw this.failed(index, err);
+    } finally {
+      this.letGo(index, entry);
+    }
+  }
+
+  /** File `index`, opening it if needed, marked in use (not closed) until letGo. */
+  private hold(index: number, how: OpenHow): OpenFile {
     if (this.closed) throw new StorageError('STORAGE_CLOSED', 'the torrent storage is closed', this.root);
     const open = (this.open ??= new Map());
     let entry = open.get(index);
@@ -226,20 +239,23 @@ export class TorrentStorage {
     open.set(index, entry);
     this.pool.touch(entry);
     entry.users++;
-    try {
-      return await fn(await entry.handle);
-    } catch (err) {
-      // In plain words with the path; and a volume that failed is let go (releaseFiles).
-      const e = describeIoError(err, this.paths[index]!);
-      if (e instanceof StorageIoError && e.code !== 'ENOENT') this.releaseFiles();
-      throw e;
-    } finally {
-      entry.users--;
-      if (entry.users === 0 && entry.release && this.open?.get(index) === entry) this.drop(index, entry);
-      else if (this.open?.get(index) === entry) this.pool.touch(entry); // idle from now
-      this.evict();
-      this.pool.trim();
-    }
+    return entry;
+  }
+
+  /** An operation on file `index` failed: the error in plain words with the path, and a volume that failed is let go (releaseFiles). */
+  private failed(index: number, err: unknown): unknown {
+    const e = describeIoError(err, this.paths[index]!);
+    if (e instanceof StorageIoError && e.code !== 'ENOENT') this.releaseFiles();
+    return e;
+  }
+
+  /** An operation is done with the file: idle from now, closed if due (hold's other half). */
+  private letGo(index: number, entry: OpenFile): void {
+    entry.users--;
+    if (entry.users === 0 && entry.release && this.open?.get(index) === entry) this.drop(index, entry);
+    else if (this.open?.get(index) === entry) this.pool.touch(entry); // idle from now
+    this.evict();
+    this.pool.trim();
   }
 
   /**
@@ -335,6 +351,57 @@ export class TorrentStorage {
         },
         { create: true },
       );
+    }
+  }
+
+  /** Whether every file piece `index` is written to is open now (or opening): writing it creates none. */
+  filesOpen(index: number): boolean {
+    for (const span of this.geometry.spans(index)) {
+      if (this.paths[span.fileIndex] !== undefined && !this.open?.has(span.fileIndex)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Writes piece `index` through `write`, which gets the descriptors of the
+   * files it covers, held open until it is answered (write-targets.ts): the
+   * hash thread checks the piece and writes it, with no hop back to this
+   * thread between the two (Sha1Pool.hashAndWrite). `write` answers whether
+   * it wrote (false: the hash did not match, nothing was written; the files
+   * may have been created, empty). A WriteTargetError is answered in plain
+   * words with its file's path, as writePiece's errors are.
+   */
+  async writePieceVia(index: number, write: (targets: WriteTarget[]) => Promise<boolean>): Promise<boolean> {
+    if (this.readOnly) throw new StorageError('STORAGE_READ_ONLY', 'the torrent storage was opened read-only', this.root);
+    const held: { fileIndex: number; entry: OpenFile }[] = [];
+    try {
+      const targets: WriteTarget[] = [];
+      let at = 0;
+      for (const span of this.geometry.spans(index)) {
+        if (this.paths[span.fileIndex] !== undefined) {
+          const entry = this.hold(span.fileIndex, { create: true });
+          held.push({ fileIndex: span.fileIndex, entry });
+          let fh: FileHandle;
+          try {
+            fh = await entry.handle;
+          } catch (err) {
+            throw this.failed(span.fileIndex, err);
+          }
+          targets.push({ fd: fh.fd, position: span.fileOffset, pieceOffset: at, length: span.length, sizeTo: this.sizeFor(span) });
+        }
+        at += span.length;
+      }
+      let wrote: boolean;
+      try {
+        wrote = await write(targets);
+      } catch (err) {
+        if (err instanceof WriteTargetError && held[err.target]) throw this.failed(held[err.target]!.fileIndex, err.cause);
+        throw err;
+      }
+      if (wrote) for (const h of held) this.sized(h.fileIndex);
+      return wrote;
+    } finally {
+      for (const h of held) this.letGo(h.fileIndex, h.entry);
     }
   }
 

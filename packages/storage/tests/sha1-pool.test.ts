@@ -2,12 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import ts from 'typescript';
 import { HasherClosedError, HashWorkerError, InlineSha1, Sha1Pool, type Sha1Hasher } from '../src/sha1-pool.js';
 import { TempDirs } from './support/fixtures.js';
+import { WriteTargetError } from '../src/write-targets.js';
 
 const sha1 = (buffers: readonly Uint8Array[]): Buffer => {
   const h = createHash('sha1');
@@ -193,9 +194,16 @@ describe('Sha1Pool', () => {
     // Run the pool in a plain node process (transpiled: node 20 cannot run
     // TypeScript) that hashes and never calls close(): it must still exit.
     const dir = await dirs.make();
-    const source = await readFile(new URL('../src/sha1-pool.ts', import.meta.url), 'utf8');
-    const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-    await writeFile(join(dir, 'sha1-pool.mjs'), js);
+    for (const [from, to] of [
+      ['sha1-pool.ts', 'sha1-pool.mjs'],
+      ['write-targets.ts', 'write-targets.js'],
+    ]) {
+      const source = await readFile(new URL(`../src/${from}`, import.meta.url), 'utf8');
+      const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+      // An ES module: its own imports name .js files, which resolve to these.
+      await writeFile(join(dir, to), js);
+    }
+    await writeFile(join(dir, 'package.json'), '{"type":"module"}');
     await writeFile(
       join(dir, 'main.mjs'),
       `import { Sha1Pool } from './sha1-pool.mjs';
@@ -208,5 +216,79 @@ describe('Sha1Pool', () => {
     expect(run.stderr).toBe('');
     expect(run.stdout.trim()).toBe('a9993e364706816aba3e25717850c26c9cd0d89d');
     expect(run.status).toBe(0);
+  });
+});
+
+describe('Sha1Pool writing in its thread', () => {
+  const piece = randomBytes(40_000);
+  const blocks = (): Buffer[] => [Buffer.from(piece.subarray(0, 16_384)), Buffer.from(piece.subarray(16_384))];
+  const sha1 = createHash('sha1').update(piece).digest();
+
+  async function fileAt(name: string) {
+    return open(join(await dirs.make(), name), 'w+');
+  }
+
+  it('hashes, and writes the piece to its targets only when the hash is the one expected', async () => {
+    const pool = new Sha1Pool(1);
+    try {
+      const a = await fileAt('a');
+      const b = await fileAt('b');
+      // 10,000 bytes at offset 5 of a (sized to 100,000 first), the other 30,000 at offset 0 of b.
+      const targets = [
+        { fd: a.fd, position: 5, pieceOffset: 0, length: 10_000, sizeTo: 100_000 },
+        { fd: b.fd, position: 0, pieceOffset: 10_000, length: 30_000 },
+      ];
+      const wrong = Buffer.from(sha1);
+      wrong[0]! ^= 1;
+      const bad = await pool.hashAndWrite(blocks(), wrong, targets);
+      expect(bad.match).toBe(false);
+      expect((await a.stat()).size).toBe(0);
+      expect((await b.stat()).size).toBe(0);
+      const good = await pool.hashAndWrite(blocks(), sha1, targets);
+      expect(good.match).toBe(true);
+      expect(Buffer.concat(good.buffers).equals(piece)).toBe(true);
+      const aBytes = await a.readFile();
+      expect(aBytes.length).toBe(100_000);
+      expect(aBytes.subarray(5, 10_005).equals(piece.subarray(0, 10_000))).toBe(true);
+      expect((await b.readFile()).equals(piece.subarray(10_000))).toBe(true);
+      await a.close();
+      await b.close();
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('writes a piece checked before without hashing it, and reports a failed write with its target, its code and the piece', async () => {
+    const pool = new Sha1Pool(1);
+    try {
+      const c = await fileAt('c');
+      expect(Buffer.concat(await pool.writeChecked(blocks(), [{ fd: c.fd, position: 0, pieceOffset: 0, length: 40_000 }])).equals(piece)).toBe(true);
+      expect((await c.readFile()).equals(piece)).toBe(true);
+      await c.close();
+      const roPath = join(await dirs.make(), 'ro');
+      await writeFile(roPath, '');
+      const readOnly = await open(roPath, 'r');
+      const w = await fileAt('d');
+      const err = await pool
+        .hashAndWrite(blocks(), sha1, [
+          { fd: w.fd, position: 0, pieceOffset: 0, length: 1000 },
+          { fd: readOnly.fd, position: 0, pieceOffset: 1000, length: 39_000 },
+        ])
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(err).toBeInstanceOf(WriteTargetError);
+      const e = err as WriteTargetError;
+      expect(e.target).toBe(1);
+      expect((e.cause as NodeJS.ErrnoException).code).toBe('EBADF');
+      expect(Buffer.concat(e.buffers!).equals(piece)).toBe(true);
+      // The target before the failed one was written.
+      expect((await w.readFile()).equals(piece.subarray(0, 1000))).toBe(true);
+      await readOnly.close();
+      await w.close();
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import type { PieceSink, PieceWrite, PieceWriteOutcome } from './piece-sink.js';
 import { pieceBuffers } from '@seedbox/runtime/piece-buffers';
-import { Sha1Pool, StorageError, StorageIoError, TorrentStorage, type Sha1Hasher, type StorageLayout } from '@seedbox/storage';
+import { HasherClosedError, HashWorkerError, Sha1Pool, StorageError, StorageIoError, TorrentStorage, WriteTargetError, type Sha1Hasher, type StorageLayout } from '@seedbox/storage';
 
 /**
  * The disk-writer core: verifies each complete piece's SHA-1 and writes it
@@ -94,6 +94,7 @@ export class DiskWriter implements PieceSink {
     if (size !== expectedSize) {
       return { status: 'io-error', error: `piece ${w.index} came with ${size} bytes; it has ${expectedSize}` };
     }
+    if (this.hasher.hashAndWrite && this.hasher.writeChecked) return this.hashAndWrite(storage, w.index, w.blocks, started);
     let blocks: Uint8Array[];
     let digest: Buffer;
     try {
@@ -107,6 +108,61 @@ export class DiskWriter implements PieceSink {
       return await this.write(storage, w.index, blocks, started);
     } finally {
       // Hashed, written or not: the bytes are done with (the PieceSink contract), so the next piece may use them.
+      for (const b of blocks) pieceBuffers.give(b);
+    }
+  }
+
+  /**
+   * The hash thread checks the piece and writes it (write-targets.ts): one
+   * hop between threads per piece when its files are open. A file not open
+   * yet is created only for a piece that checked out: such a piece is hashed
+   * first, then written in a second hop. Retried as `write` is.
+   */
+  private async hashAndWrite(storage: TorrentStorage, index: number, input: readonly Uint8Array[], started: number): Promise<PieceWriteOutcome> {
+    const hasher = this.hasher as Required<Sha1Hasher>;
+    const expected = storage.expectedHash(index);
+    let blocks: readonly Uint8Array[] = input;
+    try {
+      let checked = false;
+      if (!storage.filesOpen(index)) {
+        let digest: Buffer;
+        try {
+          ({ digest, buffers: blocks } = await hasher.hash(blocks));
+        } catch (err) {
+          return { status: 'io-error', error: `piece ${index} could not be hashed: ${(err as Error).message}` };
+        }
+        if (!digest.equals(expected)) return { status: 'hash-mismatch' };
+        checked = true;
+      }
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const wrote = await storage.writePieceVia(index, async (targets) => {
+            try {
+              if (checked) {
+                blocks = await hasher.writeChecked(blocks, targets);
+                return true;
+              }
+              const r = await hasher.hashAndWrite(blocks, expected, targets);
+              blocks = r.buffers;
+              return r.match;
+            } catch (err) {
+              // A write failed: the thread gave the piece back with the error, to retry from.
+              if (err instanceof WriteTargetError && err.buffers) blocks = err.buffers;
+              throw err;
+            }
+          });
+          if (!wrote) return { status: 'hash-mismatch' };
+          return { status: 'written', micros: Math.round((performance.now() - started) * 1000) };
+        } catch (err) {
+          if (err instanceof HashWorkerError || err instanceof HasherClosedError) {
+            return { status: 'io-error', error: `piece ${index} could not be hashed: ${err.message}` };
+          }
+          if (attempt >= this.retries || err instanceof StorageError) return ioError(err);
+          await new Promise((r) => setTimeout(r, this.retryDelayMs * 2 ** attempt));
+        }
+      }
+    } finally {
+      // Written or not: the bytes are done with (the PieceSink contract).
       for (const b of blocks) pieceBuffers.give(b);
     }
   }

@@ -76,6 +76,21 @@ describe.each([
     expect(await notCreated(dir)).toBe(true);
   });
 
+  it('answers hash-mismatch for a corrupt piece whose files are open, and writes none of it', async () => {
+    const { w, dir } = await setup(hasher());
+    // Piece 0 opens a.bin; piece 1 lies in a.bin only, so it goes out in one hop with its check.
+    expect((await w.writePiece(write(0))).status).toBe('written');
+    const blocks = pieceBlocks(data, PIECE, 1);
+    blocks[1]![7]! ^= 0x01;
+    expect(await w.writePiece(write(1, blocks))).toEqual({ status: 'hash-mismatch' });
+    const a = await readFile(join(dir, 'album/a.bin'));
+    expect(a.length).toBe(50_000);
+    expect(a.subarray(0, PIECE).equals(data.subarray(0, PIECE))).toBe(true);
+    expect(a.subarray(PIECE).every((x) => x === 0)).toBe(true);
+    expect((await w.writePiece(write(1))).status).toBe('written');
+    expect((await readFile(join(dir, 'album/a.bin'))).equals(data.subarray(0, 50_000))).toBe(true);
+  });
+
   it('answers io-error for blocks that do not add up to the piece, or a piece that does not exist', async () => {
     const { w, dir } = await setup(hasher());
     const short = pieceBlocks(data, PIECE, 0).slice(1);
