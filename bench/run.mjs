@@ -141,17 +141,19 @@ function scenarioDir(name) {
 }
 
 /**
- * Sets a run's output aside, to be deleted with the scenario's scratch
- * folder at cleanup, not now. ext4 without a journal (this machine's disk)
- * does not hand out an inode freed less than 60 s ago: each file created
- * scans past every one of them, under its folder's lock. Deleting the
- * 10,000 files of small-files between runs made the next client's creates
- * cost seconds of kernel time (perf: ext4_create -> recently_deleted),
- * which client depending on the order, and nothing to do with it.
+ * Done with a run's output: deleted now, or with `keep` set aside, to be
+ * deleted with the scenario's scratch folder at cleanup. ext4 without a
+ * journal (this machine's disk) does not hand out an inode freed less than
+ * 60 s ago: each file created scans past every one of them, under its
+ * folder's lock. Deleting the 10,000 files of small-files between runs made
+ * the next client's creates cost seconds of kernel time (perf: ext4_create
+ * -> recently_deleted), which client depending on the order. Only many
+ * files on that disk are kept: a GiB kept per run fills memory with its
+ * pages instead, and the reclaim lands on later runs.
  */
 let retired = 0;
-function retire(out, { now = false } = {}) {
-  if (now) rmSync(out, { recursive: true, force: true });
+function retire(out, { keep = false } = {}) {
+  if (!keep) rmSync(out, { recursive: true, force: true });
   else if (existsSync(out)) renameSync(out, `${out}-retired-${++retired}`);
 }
 
@@ -654,7 +656,7 @@ async function leechScenario(name, { sizeMiB, pieceLog2, clients, subnet = 250, 
         results[client].push({ error: String(e.message ?? e).split('\n')[0] });
         log(`[${name}] run ${run} ${client.padEnd(15)} failed: ${String(e.message ?? e).split('\n')[0]}`);
       }
-      retire(out, { now: scratch.fresh });
+      retire(out, { keep: files !== undefined && !scratch.fresh });
     }
   }
   await cleanup();
