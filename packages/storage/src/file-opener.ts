@@ -22,6 +22,9 @@ import { describeIoError, StorageError } from './storage-errors.js';
  */
 const OPENED_PATH_KNOWN = process.platform === 'linux' && existsSync('/proc/self/fd');
 
+/** A folder holding at least this many of a torrent's files is listed (see listed) rather than its files asked one by one. */
+export const LIST_MIN = 8;
+
 /** How a file is to be opened. */
 export interface OpenHow {
   /** A write: a missing file is created, and its missing folders. */
@@ -61,11 +64,15 @@ export class FileOpener {
 
   /**
    * Whether each file is listed in its folder now (padding files never are):
-   * one `readdir` per folder, not a `stat` per file. With `check`, every
-   * folder on the way is checked first (no symlinks; see checkFolders).
-   * A file listed may still be a symlink or a folder: opening it tells.
+   * one `readdir` per folder that holds LIST_MIN or more of the torrent's
+   * files, not a `stat` per file. For a folder with fewer, undefined: a
+   * listing could cost more than the files (a single-file torrent in a save
+   * folder shared with thousands of others), so ask the file itself. With
+   * `check`, every folder on the way is checked first (no symlinks; see
+   * checkFolders). A file listed may still be a symlink or a folder:
+   * opening it tells.
    */
-  async listed(check = false): Promise<boolean[]> {
+  async listed(check = false): Promise<(boolean | undefined)[]> {
     const byFolder = new Map<string, number[]>();
     this.paths.forEach((p, i) => {
       if (p === undefined) return;
@@ -74,14 +81,18 @@ export class FileOpener {
       if (files) files.push(i);
       else byFolder.set(folder, [i]);
     });
-    const out = this.paths.map(() => false);
+    const out: (boolean | undefined)[] = this.paths.map((p) => (p === undefined ? false : undefined));
     for (const [folder, files] of byFolder) {
       let names: Set<string>;
       try {
         if (check) await this.checkFolders(folder, false);
+        if (files.length < LIST_MIN) continue;
         names = new Set(await readdir(folder));
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
+          for (const i of files) out[i] = false;
+          continue;
+        }
         throw describeIoError(err, folder);
       }
       for (const i of files) out[i] = names.has(basename(this.paths[i]!));

@@ -50,13 +50,13 @@ interface FileState {
   blocks: number;
 }
 
-/** Each file's state; `stat` only for the files their folders list (a fresh download of 10,000 files has none). */
+/** Each file's state; `stat` only for files their folders may hold (a fresh download of 10,000 files in 100 folders has none). */
 async function fileStates(storage: TorrentStorage): Promise<(FileState | null)[]> {
-  const listed = await storage.listed().catch(() => storage.paths.map(() => true));
+  const listed = await storage.listed().catch(() => storage.paths.map(() => undefined));
   return Promise.all(
     storage.paths.map(async (p, i) => {
       if (p === undefined) return null;
-      if (!listed[i]) return { size: -1, mtimeMs: 0, blocks: 0 };
+      if (listed[i] === false) return { size: -1, mtimeMs: 0, blocks: 0 };
       try {
         const s = await stat(p);
         return { size: s.size, mtimeMs: s.mtimeMs, blocks: s.blocks };

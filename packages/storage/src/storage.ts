@@ -189,11 +189,12 @@ export class TorrentStorage {
     for (let i = 0; i < this.paths.length; i++) {
       if (this.paths[i] === undefined) continue;
       const empty = this.layout.files[i]!.length === 0;
-      if (!empty && !listed[i]) continue;
+      if (!empty && listed[i] === false) continue;
       try {
-        await this.withFile(i, async () => {}, { create: empty, foldersChecked: listed[i] });
+        // Its folders were checked by the listing's pass.
+        await this.withFile(i, async () => {}, { create: empty, foldersChecked: true });
       } catch (err) {
-        // Gone since the listing: it will come with its first write.
+        // Missing (not listed, or gone since the listing): it will come with its first write.
         if (empty || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
     }
@@ -311,8 +312,8 @@ export class TorrentStorage {
     }
   }
 
-  /** Whether each file is listed in its folder now (see FileOpener.listed). */
-  listed(): Promise<boolean[]> {
+  /** Whether each file is listed in its folder now; undefined: not known without asking the file (see FileOpener.listed). */
+  listed(): Promise<(boolean | undefined)[]> {
     return this.opener.listed();
   }
 

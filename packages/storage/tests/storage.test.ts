@@ -279,14 +279,21 @@ describe('TorrentStorage path safety', () => {
     }
   });
 
-  it('lists which files exist, one folder at a time', async () => {
+  it('lists which files exist, one folder at a time, where a folder holds many of them; asks no folder for one or two', async () => {
     const dir = await dirs.make();
-    await mkdir(join(dir, 'album', 'sub', 'deeper'), { recursive: true });
-    await writeFile(join(dir, 'album/a.bin'), Buffer.alloc(40_000));
-    await writeFile(join(dir, 'album/sub/c.bin'), Buffer.alloc(16_384));
-    const s = await openStorage(layoutFor(contentFor(multi), multi, 16_384, { name: 'album' }), dir, { create: false });
-    // a.bin, empty.txt (not made: read-only), b.bin, padding, c.bin
-    expect(await s.listed()).toEqual([true, false, false, false, true]);
+    const files = [
+      ...Array.from({ length: 10 }, (_, i) => ({ path: ['many', `f${i}.bin`], length: 100 })),
+      { path: ['few', 'x.bin'], length: 100 },
+      { path: ['few', 'y.bin'], length: 100 },
+    ];
+    await mkdir(join(dir, 't', 'many'), { recursive: true });
+    await mkdir(join(dir, 't', 'few'), { recursive: true });
+    for (const name of ['many/f0.bin', 'many/f7.bin', 'few/x.bin']) await writeFile(join(dir, 't', name), Buffer.alloc(100));
+    const s = await openStorage(layoutFor(contentFor(files), files, 256, { name: 't' }), dir, { create: false });
+    const listed = await s.listed();
+    expect(listed.slice(0, 10)).toEqual([true, false, false, false, false, false, false, true, false, false]);
+    // Too few to list: a save folder shared with thousands of torrents is not read for one file.
+    expect(listed.slice(10)).toEqual([undefined, undefined]);
   });
 
   it('refuses a FIFO in place of a file without blocking on it', async () => {
