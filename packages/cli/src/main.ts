@@ -1,4 +1,6 @@
 import { CliError, UsageError } from './cli-error.js';
+import type * as ControlCommands from './commands/control.js';
+import type * as SettingsCommands from './commands/settings.js';
 
 type Command = (argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) => Promise<number>;
 type Loaded = { run: Command; usage: string };
@@ -36,11 +38,11 @@ const COMMANDS: Record<string, { load: () => Promise<Loaded>; summary: string }>
   'tracker-client': { load: () => service('tracker-client', 'seedbox tracker-client [--help] [options]'), summary: 'run the tracker-client (distributed mode)' },
 };
 
-function control(pick: (m: typeof import('./commands/control.js')) => Loaded): Promise<Loaded> {
+function control(pick: (m: typeof ControlCommands) => Loaded): Promise<Loaded> {
   return import('./commands/control.js').then(pick);
 }
 
-function settings(pick: (m: typeof import('./commands/settings.js')) => Loaded): Promise<Loaded> {
+function settings(pick: (m: typeof SettingsCommands) => Loaded): Promise<Loaded> {
   return import('./commands/settings.js').then(pick);
 }
 

@@ -194,10 +194,11 @@ describe('Sha1Pool', () => {
     // Run the pool in a plain node process (transpiled: node 20 cannot run
     // TypeScript) that hashes and never calls close(): it must still exit.
     const dir = await dirs.make();
-    for (const [from, to] of [
+    const modules: [string, string][] = [
       ['sha1-pool.ts', 'sha1-pool.mjs'],
       ['write-targets.ts', 'write-targets.js'],
-    ]) {
+    ];
+    for (const [from, to] of modules) {
       const source = await readFile(new URL(`../src/${from}`, import.meta.url), 'utf8');
       const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
       // An ES module: its own imports name .js files, which resolve to these.
