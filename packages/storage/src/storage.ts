@@ -96,6 +96,8 @@ export class TorrentStorage {
   /** Evicted handles still closing: `close()` waits for them too. */
   private closing: Set<Promise<void>> | undefined;
   private readonly opener: FileOpener;
+  /** writePieceVia's writes in another thread, until answered (close() waits for them). */
+  private threadWrites: Set<Promise<boolean>> | undefined;
   private closed = false;
 
   private constructor(layout: StorageLayout, geometry: PieceGeometry, root: string, paths: (string | undefined)[], options: StorageOptions) {
@@ -393,11 +395,17 @@ export class TorrentStorage {
         at += span.length;
       }
       let wrote: boolean;
+      const writing = write(targets);
+      const writes = (this.threadWrites ??= new Set());
+      writes.add(writing);
       try {
-        wrote = await write(targets);
+        wrote = await writing;
       } catch (err) {
         if (err instanceof WriteTargetError && held[err.target]) throw this.failed(held[err.target]!.fileIndex, err.cause);
         throw err;
+      } finally {
+        writes.delete(writing);
+        if (writes.size === 0 && this.threadWrites === writes) this.threadWrites = undefined;
       }
       if (wrote) for (const h of held) this.sized(h.fileIndex);
       return wrote;
@@ -458,6 +466,10 @@ export class TorrentStorage {
   /** Closes every file handle (after the operations using them). Storage cannot be used afterwards. */
   async close(): Promise<void> {
     this.closed = true;
+    // Another thread's writes through our descriptors end first: FileHandle.close
+    // does not know of them, and a descriptor closed under one could be
+    // handed to another file, which the write would then land in.
+    if (this.threadWrites) await Promise.allSettled([...this.threadWrites]);
     const all = [...(this.open?.values() ?? [])];
     this.open = undefined;
     for (const e of all) this.pool.forget(e);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, writeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InlineSha1 } from '../src/sha1-pool.js';
@@ -378,6 +378,30 @@ describe('TorrentStorage reads and writes', () => {
     const s = await openStorage(layoutFor(contentFor(files), files, 64, { name: 'f', multiFile: false }), dir, { create: false });
     expect((await storageError(s.readBlock(1, 0, 36))).code).toBe('STORAGE_SHORT_FILE');
     expect(await s.verifyPiece(1, new InlineSha1())).toBe(false);
+  });
+
+  it('close() waits for a write another thread makes through its descriptors, so none is closed (and its number reused) under it', async () => {
+    const dir = await dirs.make();
+    const files = [{ path: ['movie.mkv'], length: 32_768 }];
+    const data = contentFor(files);
+    const s = await openStorage(layoutFor(data, files, 32_768, { name: 'movie.mkv', multiFile: false }), dir);
+    let answer!: (wrote: boolean) => void;
+    let fd = -1;
+    const writing = s.writePieceVia(0, (targets) => {
+      fd = targets[0]!.fd;
+      return new Promise<boolean>((resolve) => (answer = resolve));
+    });
+    while (fd < 0) await new Promise((r) => setTimeout(r, 1));
+    let closed = false;
+    const closing = s.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closed).toBe(false);
+    // The thread's write, as the hash thread makes it: the descriptor is still ours.
+    writeSync(fd, data, 0, data.length, 0);
+    answer(true);
+    expect(await writing).toBe(true);
+    await closing;
+    expect((await readFile(join(dir, 'movie.mkv'))).equals(data)).toBe(true);
   });
 
   it('refuses use after close', async () => {
