@@ -332,6 +332,10 @@ export class Sha1Pool implements Sha1Hasher {
       clearTimeout(slot.idleTimer);
       // A crash: its jobs fail, and the next hash starts a thread in its place.
       if (!slot.retiring && !this.closed) this.fail(slot, new HashWorkerError(`a SHA-1 worker exited (code ${code})`));
+      // Closed: its jobs fail once it has stopped, not before. A job may be
+      // writing through a storage's descriptors (hashAndWrite), which the
+      // storage closes when the job is answered.
+      else if (this.closed) this.fail(slot, new HasherClosedError());
     });
     // An idle pool must not keep the process alive. After the listeners:
     // adding a 'message' listener refs the worker's port again.
@@ -358,15 +362,14 @@ export class Sha1Pool implements Sha1Hasher {
     for (const job of jobs) job.reject(err);
   }
 
-  /** Rejects pending hashes with HasherClosedError and stops every thread; resolves once they have exited. */
+  /** Stops every thread and rejects pending jobs with HasherClosedError as each exits; resolves once they have. */
   close(): Promise<void> {
     if (!this.closing) {
       this.closed = true;
       for (const slot of this.slots) {
         slot.retiring = true;
         clearTimeout(slot.idleTimer);
-        this.fail(slot, new HasherClosedError());
-        void slot.worker.terminate();
+        void slot.worker.terminate(); // its jobs fail at its exit
       }
       this.closing = Promise.all([...this.exits]).then(() => undefined);
     }

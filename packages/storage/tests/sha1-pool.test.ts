@@ -293,3 +293,22 @@ describe('Sha1Pool writing in its thread', () => {
     }
   });
 });
+
+describe('Sha1Pool closing', () => {
+  it('fails a pending job only once its thread has stopped: a write in it may still be using a storage descriptor', async () => {
+    const pool = new Sha1Pool(1);
+    const big = [Buffer.from(randomBytes(16 * 1024 * 1024))];
+    const job = pool.hash(big);
+    let threadsAtRejection = -1;
+    const rejected = job.then(
+      () => undefined,
+      (e: unknown) => {
+        threadsAtRejection = pool.threads;
+        return e;
+      },
+    );
+    await pool.close();
+    expect(await rejected).toBeInstanceOf(HasherClosedError);
+    expect(threadsAtRejection).toBe(0);
+  });
+});
