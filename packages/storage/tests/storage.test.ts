@@ -201,7 +201,13 @@ describe('TorrentStorage path safety', () => {
     expect(await readFile(target, 'utf8')).toBe('do not touch');
   });
 
-  it('checks again when a file is reopened: a folder swapped for a symlink later is refused', async () => {
+  /**
+   * A torrent of sub/x.bin and y.bin, both written, whose storage keeps one
+   * handle at most (writing y closed x's, so x is opened again); then `sub`
+   * is moved away and a symlink to `outside/evil` (made by `plant`) put in
+   * its place.
+   */
+  async function swappedFolder(plant: (evil: string) => Promise<void> = async () => {}) {
     const dir = await dirs.make();
     const outside = await dirs.make();
     const files = [
@@ -209,38 +215,31 @@ describe('TorrentStorage path safety', () => {
       { path: ['y.bin'], length: 16_384 },
     ];
     const data = contentFor(files);
-    // One handle at most: writing y closes x's, so x is opened again.
     const s = await openStorage(layoutFor(data, files, 16_384, { name: 't' }), dir, { create: true, maxOpenFiles: 1 });
     await s.writePiece(0, pieceBlocks(data, 16_384, 0));
     await s.writePiece(1, pieceBlocks(data, 16_384, 1));
     await rename(join(dir, 't', 'sub'), join(outside, 'moved'));
-    await mkdir(join(outside, 'evil'));
-    await symlink(join(outside, 'evil'), join(dir, 't', 'sub'));
+    const evil = join(outside, 'evil');
+    await mkdir(evil);
+    await plant(evil);
+    await symlink(evil, join(dir, 't', 'sub'));
+    return { s, data, evil };
+  }
+
+  it('checks again when a file is reopened: a folder swapped for a symlink later is refused', async () => {
+    const { s, data, evil } = await swappedFolder();
     const err = await storageError(s.writePiece(0, pieceBlocks(data, 16_384, 0)));
     expect(err.code).toBe('STORAGE_SYMLINK');
-    expect(await tree(join(outside, 'evil'))).toEqual([]);
+    expect(await tree(evil)).toEqual([]);
   });
 
   it('checks again when a file is reopened: a swapped folder leading to a file of the same name is refused, for a read and for a write', async () => {
-    const dir = await dirs.make();
-    const outside = await dirs.make();
-    const files = [
-      { path: ['sub', 'x.bin'], length: 16_384 },
-      { path: ['y.bin'], length: 16_384 },
-    ];
-    const data = contentFor(files);
-    const s = await openStorage(layoutFor(data, files, 16_384, { name: 't' }), dir, { create: true, maxOpenFiles: 1 });
-    await s.writePiece(0, pieceBlocks(data, 16_384, 0));
-    await s.writePiece(1, pieceBlocks(data, 16_384, 1));
-    await rename(join(dir, 't', 'sub'), join(outside, 'moved'));
-    await mkdir(join(outside, 'evil'));
     const precious = Buffer.alloc(16_384, 1);
-    await writeFile(join(outside, 'evil', 'x.bin'), precious);
-    await symlink(join(outside, 'evil'), join(dir, 't', 'sub'));
+    const { s, data, evil } = await swappedFolder((at) => writeFile(join(at, 'x.bin'), precious));
     expect((await storageError(s.readBlock(0, 0, 100))).code).toBe('STORAGE_SYMLINK');
     await s.readBlock(1, 0, 100); // y.bin, in place: x.bin's handle is closed again
     expect((await storageError(s.writePiece(0, pieceBlocks(data, 16_384, 0)))).code).toBe('STORAGE_SYMLINK');
-    expect((await readFile(join(outside, 'evil', 'x.bin'))).equals(precious)).toBe(true);
+    expect((await readFile(join(evil, 'x.bin'))).equals(precious)).toBe(true);
   });
 
   it('checks a file planted after storage opened, before its first write: a symlink is refused, a longer file kept', async () => {
