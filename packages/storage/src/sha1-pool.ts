@@ -111,7 +111,8 @@ function slice(buffers, from, length) {
   }
   return out;
 }
-// Each target: truncated first if asked, then pwritev until every byte is down (IOV_MAX at a time).
+// Each target: truncated first if asked, then pwritev until every byte is down (IOV_MAX at a time):
+// writeAll's loop (vectored-write.ts), which eval'd code cannot import.
 function write(buffers, targets) {
   for (let k = 0; k < targets.length; k++) {
     const t = targets[k];
@@ -233,22 +234,13 @@ export class Sha1Pool implements Sha1Hasher {
   async hashAndWrite(buffers: readonly Uint8Array[], expected: Uint8Array, targets: readonly WriteTarget[]): Promise<HashAndWriteResult> {
     // A 20-byte copy: a view of the torrent's piece hashes would post all of them.
     const want = expected.slice();
-    const r = await this.submit(buffers, { expected: want, targets });
-    if (r.writeError) {
-      r.writeError.buffers = r.buffers;
-      throw r.writeError;
-    }
+    const r = written(await this.submit(buffers, { expected: want, targets }));
     return { match: r.digest.equals(want), buffers: r.buffers };
   }
 
   /** Writes a piece already checked to `targets` in a hash thread (as hashAndWrite does, without the hash). */
   async writeChecked(buffers: readonly Uint8Array[], targets: readonly WriteTarget[]): Promise<Uint8Array[]> {
-    const r = await this.submit(buffers, { expected: undefined, targets });
-    if (r.writeError) {
-      r.writeError.buffers = r.buffers;
-      throw r.writeError;
-    }
-    return r.buffers;
+    return written(await this.submit(buffers, { expected: undefined, targets })).buffers;
   }
 
   private submit(buffers: readonly Uint8Array[], write: WriteJob | undefined): Promise<HashResult & { writeError?: WriteTargetError }> {
@@ -375,6 +367,15 @@ export class Sha1Pool implements Sha1Hasher {
     }
     return this.closing;
   }
+}
+
+/** A job's answer, or its failed write thrown, carrying the piece's buffers to use afterwards. */
+function written(r: HashResult & { writeError?: WriteTargetError }): HashResult {
+  if (r.writeError) {
+    r.writeError.buffers = r.buffers;
+    throw r.writeError;
+  }
+  return r;
 }
 
 /** Whether each buffer is an ordinary ArrayBuffer it covers whole, and no two share one (a transfer list may not repeat). */

@@ -1,4 +1,6 @@
+import { ftruncate as ftruncateCb, writev as writevCb } from 'node:fs';
 import { realpath, type FileHandle } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { PieceGeometry, type FileSpan } from '@seedbox/protocol';
 import { processFiles, type FileHandlePool, type PooledFile } from './file-handles.js';
@@ -70,6 +72,10 @@ export interface StorageOptions {
 }
 
 export const DEFAULT_MAX_OPEN_FILES = 256;
+
+// On a descriptor the storage holds open (writePiece's targets): FileHandle has no call taking one.
+const ftruncate = promisify(ftruncateCb);
+const writev = promisify(writevCb);
 
 interface OpenFile extends PooledFile {
   /** To be closed once idle (releaseFiles ran while it was in use). */
@@ -183,8 +189,9 @@ export class TorrentStorage {
   /**
    * Opens every file that exists (checking it, extending it) and creates the
    * zero-length ones; the rest wait for a write. Which exist is read from
-   * their folders' listings, one per folder, each folder checked once:
-   * probing a fresh download's 10,000 files one open at a time took a second.
+   * their folders' listings where a folder holds many of them, each folder
+   * checked once (FileOpener.listed): probing a fresh download's 10,000
+   * files one open at a time took a second.
    */
   private async createFiles(): Promise<void> {
     const listed = await this.opener.listed(true);
@@ -336,25 +343,26 @@ export class TorrentStorage {
   }
 
   /**
-   * Writes a piece that has been verified: one vectored positional write
-   * per file it covers, from views of `blocks` (no copy). Spans of padding
+   * Writes a piece that has been verified, on this thread: one vectored
+   * positional write per file it covers, from views of `blocks` (no copy),
+   * through writePieceVia as the hash thread's writes go. Spans of padding
    * files are skipped: their bytes are zeros that belong to no file.
    */
   async writePiece(index: number, blocks: readonly Uint8Array[]): Promise<void> {
-    if (this.readOnly) throw new StorageError('STORAGE_READ_ONLY', 'the torrent storage was opened read-only', this.root);
-    for (const { span, parts } of cutAtSpans(this.geometry.spans(index), blocks)) {
-      if (this.paths[span.fileIndex] === undefined) continue;
-      await this.withFile(
-        span.fileIndex,
-        async (fh) => {
-          const sizeTo = this.sizeFor(span);
-          if (sizeTo !== undefined) await fh.truncate(sizeTo);
-          await writeAll(fh, parts, span.fileOffset);
-          this.sized(span.fileIndex);
-        },
-        { create: true },
-      );
-    }
+    // The spans of real files, in order: the targets writePieceVia gives, one for one.
+    const cut = cutAtSpans(this.geometry.spans(index), blocks).filter((c) => this.paths[c.span.fileIndex] !== undefined);
+    await this.writePieceVia(index, async (targets) => {
+      for (let k = 0; k < targets.length; k++) {
+        const { fd, position, sizeTo } = targets[k]!;
+        try {
+          if (sizeTo !== undefined) await ftruncate(fd, sizeTo);
+          await writeAll({ writev: (buffers, at) => writev(fd, buffers, at) }, cut[k]!.parts, position);
+        } catch (err) {
+          throw new WriteTargetError(k, err as NodeJS.ErrnoException);
+        }
+      }
+      return true;
+    });
   }
 
   /** Whether every file piece `index` is written to is open now (or opening): writing it creates none. */
