@@ -161,7 +161,7 @@ export class FileOpener {
       // A folder is missing: made (each folder on the way checked), then once more.
       await this.checkFolders(dirname(path), true);
       try {
-        fh = await this.openPath(path, flags);
+        fh = await this.oneCreateAtATime(() => this.openPath(path, flags));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
         throw e;
@@ -235,7 +235,7 @@ export class FileOpener {
   }
 
   /** lstat each folder from the root down to `folder`, refusing symlinks; creates missing ones for a write (`create`). */
-  async checkFolders(folder: string, create: boolean): Promise<void> {
+  private async checkFolders(folder: string, create: boolean): Promise<void> {
     const folders = folder === this.root ? [] : relative(this.root, folder).split(sep);
     let at = this.root;
     for (const seg of folders) {
