@@ -1,5 +1,3 @@
-import type { FileHandle } from 'node:fs/promises';
-
 /**
  * The open files of every torrent's storage in the process, as one LRU
  * with one cap, and closed once nobody has used them for a while.
@@ -17,12 +15,11 @@ import type { FileHandle } from 'node:fs/promises';
 
 /** One open file of some storage, as the pool sees it. */
 export interface PooledFile {
-  readonly handle: Promise<FileHandle>;
-  /** Operations using the handle now: it is closed only when idle. */
+  /** Operations using the file now: it is closed only when idle. */
   users: number;
   /** When an operation last finished with it (or it was opened), by the pool's clock. */
   lastUsed: number;
-  /** Its storage forgets it and closes the handle (the pool has already let it go). */
+  /** Its storage forgets it and closes it (the pool has already let it go). */
   evict(): void;
 }
 

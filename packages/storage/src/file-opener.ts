@@ -1,7 +1,9 @@
-import { constants as fsConstants, existsSync, readlinkSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { close as closeCb, constants as fsConstants, existsSync, fstat as fstatCb, ftruncate as ftruncateCb, open as openCb, readlinkSync } from 'node:fs';
+import { lstat, mkdir, readdir, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { describeIoError, StorageError } from './storage-errors.js';
+import type { NewFile } from './write-targets.js';
 
 /**
  * Opening a torrent's files without ever leaving its folder (see the
@@ -12,7 +14,9 @@ import { describeIoError, StorageError } from './storage-errors.js';
  * else that way is removed again; where there is no /proc, every folder on
  * the way is lstat'ed before each open. Folders are checked as they are
  * made. A file not seen to exist is created with O_EXCL, and creates run
- * one at a time.
+ * one at a time. A new file in a folder already checked may be created by
+ * the thread that writes it instead, under the same rules
+ * (createElsewhere, write-targets.ts).
  */
 
 /**
@@ -20,7 +24,15 @@ import { describeIoError, StorageError } from './storage-errors.js';
  * readlink there is answered from memory, never by the disk, so it is done
  * synchronously). Then a file is opened first and its place checked after.
  */
-const OPENED_PATH_KNOWN = process.platform === 'linux' && existsSync('/proc/self/fd');
+export const OPENED_PATH_KNOWN = process.platform === 'linux' && existsSync('/proc/self/fd');
+
+// Plain descriptors, not FileHandles: another thread closes them (see
+// TorrentStorage's FileCloser), which a FileHandle would not know of.
+const openFd = promisify(openCb);
+const fstat = promisify(fstatCb);
+const ftruncate = promisify(ftruncateCb);
+/** Closes a descriptor on this thread (through libuv's pool). */
+export const closeFd = promisify(closeCb);
 
 /** A folder holding at least this many of a torrent's files is listed (see listed) rather than its files asked one by one. */
 export const LIST_MIN = 8;
@@ -34,7 +46,7 @@ export interface OpenHow {
 }
 
 export interface OpenedFile {
-  handle: FileHandle;
+  fd: number;
   /** Created just now, empty, and not yet sized to its length. */
   unsized: boolean;
 }
@@ -49,6 +61,11 @@ export class FileOpener {
   private seen: Uint8Array | undefined;
   /** The last create queued (oneCreateAtATime), until it ends. */
   private creating: Promise<void> | undefined;
+  /**
+   * Folders seen to be folders (checked by a listing's pass, or made): a
+   * new file in one may be created by another thread (createElsewhere).
+   */
+  private folders: Set<string> | undefined;
 
   /**
    * `root`: the download folder, symlinks resolved; `paths`: each file's
@@ -85,7 +102,10 @@ export class FileOpener {
     for (const [folder, files] of byFolder) {
       let names: Set<string>;
       try {
-        if (check) await this.checkFolders(folder, false);
+        if (check) {
+          await this.checkFolders(folder, false);
+          if (!this.readOnly) (this.folders ??= new Set()).add(folder);
+        }
         if (files.length < LIST_MIN) continue;
         names = new Set(await readdir(folder));
       } catch (err) {
@@ -114,30 +134,30 @@ export class FileOpener {
       const made = await this.createNew(index);
       if (made) return made;
     }
-    let fh: FileHandle;
+    let fd: number;
     try {
-      fh = await this.openPath(path, this.flags);
+      fd = await this.openPath(path, this.flags);
     } catch (err) {
       if (!create || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       // Seen before, gone now (deleted under us): made again.
       const made = await this.createNew(index);
       if (made) return made;
-      fh = await this.openPath(path, this.flags);
+      fd = await this.openPath(path, this.flags);
     }
     try {
-      await this.checkPlace(fh, path);
-      const st = await fh.stat();
+      await this.checkPlace(fd, path);
+      const st = await fstat(fd);
       if (!st.isFile()) throw new StorageError('STORAGE_NOT_A_FILE', `${path} is not a regular file`, path);
-      if (!this.readOnly) (this.seen ??= new Uint8Array(this.paths.length))[index] = 1;
+      if (!this.readOnly) this.markSeen(index);
       // Sparse: extending leaves a hole, and blocks are allocated as pieces
       // land. Never shortened: a longer file is someone's data, not ours to cut.
       const length = this.lengths[index]!;
-      if (!this.readOnly && st.size < length) await fh.truncate(length);
+      if (!this.readOnly && st.size < length) await ftruncate(fd, length);
     } catch (err) {
-      await fh.close();
+      await closeFd(fd);
       throw err;
     }
-    return { handle: fh, unsized: false };
+    return { fd, unsized: false };
   }
 
   /**
@@ -151,30 +171,31 @@ export class FileOpener {
   private async createNew(index: number): Promise<OpenedFile | undefined> {
     const path = this.paths[index]!;
     const flags = this.flags | fsConstants.O_CREAT | fsConstants.O_EXCL;
-    let fh: FileHandle;
+    let fd: number;
     try {
-      fh = await this.oneCreateAtATime(() => this.openPath(path, flags));
+      fd = await this.oneCreateAtATime(() => this.openPath(path, flags));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return undefined;
       if (code !== 'ENOENT') throw err;
       // A folder is missing: made (each folder on the way checked), then once more.
       await this.checkFolders(dirname(path), true);
+      (this.folders ??= new Set()).add(dirname(path));
       try {
-        fh = await this.oneCreateAtATime(() => this.openPath(path, flags));
+        fd = await this.oneCreateAtATime(() => this.openPath(path, flags));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
         throw e;
       }
     }
     try {
-      await this.checkPlace(fh, path, true);
+      await this.checkPlace(fd, path, true);
     } catch (err) {
-      await fh.close();
+      await closeFd(fd);
       throw err;
     }
-    (this.seen ??= new Uint8Array(this.paths.length))[index] = 1;
-    return { handle: fh, unsized: this.lengths[index]! > 0 };
+    this.markSeen(index);
+    return { fd, unsized: this.lengths[index]! > 0 };
   }
 
   /**
@@ -198,14 +219,33 @@ export class FileOpener {
   }
 
   /**
+   * How another thread may create file `index` (a write's CreateTarget,
+   * write-targets.ts), or undefined when this thread must open it (open).
+   * Only a file never seen, in a folder seen: the other thread creates it
+   * exclusively and checks its place through /proc, as createNew does, and
+   * anything else (it exists, its folder went missing) is left to open.
+   */
+  createElsewhere(index: number): NewFile | undefined {
+    if (!OPENED_PATH_KNOWN || this.readOnly || this.seen?.[index] === 1) return undefined;
+    const path = this.paths[index];
+    if (path === undefined || !this.folders?.has(dirname(path))) return undefined;
+    return { path, flags: this.flags | fsConstants.O_CREAT | fsConstants.O_EXCL };
+  }
+
+  /** File `index` exists now (created by another thread): a write opens it as it is. */
+  markSeen(index: number): void {
+    (this.seen ??= new Uint8Array(this.paths.length))[index] = 1;
+  }
+
+  /**
    * Refuses a file opened somewhere other than `path` (a folder on the way
    * is a symlink) with STORAGE_SYMLINK. One it created just now
    * (`created`: empty, and its own) is removed again first. Nothing to
    * check without /proc (checkFolders ran instead).
    */
-  private async checkPlace(fh: FileHandle, path: string, created = false): Promise<void> {
+  private async checkPlace(fd: number, path: string, created = false): Promise<void> {
     if (!OPENED_PATH_KNOWN) return;
-    const real = readlinkSync(`/proc/self/fd/${fh.fd}`);
+    const real = readlinkSync(`/proc/self/fd/${fd}`);
     if (real === path) return;
     if (created) await unlink(real).catch(() => {});
     throw new StorageError('STORAGE_SYMLINK', `${path} leads to ${real}: a folder on the way is a symlink; refusing to follow it`, path);
@@ -223,9 +263,9 @@ export class FileOpener {
     );
   }
 
-  private async openPath(path: string, flags: number): Promise<FileHandle> {
+  private async openPath(path: string, flags: number): Promise<number> {
     try {
-      return await open(path, flags, 0o644);
+      return await openFd(path, flags, 0o644);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ELOOP') throw new StorageError('STORAGE_SYMLINK', `${path} is a symlink; refusing to follow it`, path, { cause: err });

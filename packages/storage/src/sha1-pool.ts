@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { close as closeCb } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { WriteTargetError, type WriteTarget } from './write-targets.js';
 
@@ -39,14 +41,18 @@ export interface Sha1Hasher {
   hash(buffers: readonly Uint8Array[]): Promise<HashResult>;
   /**
    * Hashes the piece and, when the digest is `expected`, writes it to
-   * `targets` in the same thread (see write-targets.ts). Answers whether it
-   * matched (and so was written) with the buffers to use afterwards; a
-   * failed write rejects with WriteTargetError, after the targets before it
-   * were written. Optional: without it the caller hashes, then writes.
+   * `targets` in the same thread, creating those that ask for it (see
+   * write-targets.ts). Answers whether it matched (and so was written)
+   * with the buffers to use afterwards and the files created; a failed
+   * write or create rejects with WriteTargetError, after the targets
+   * before it were written. Optional: without it the caller hashes, then
+   * writes.
    */
   hashAndWrite?(buffers: readonly Uint8Array[], expected: Uint8Array, targets: readonly WriteTarget[]): Promise<HashAndWriteResult>;
-  /** With hashAndWrite: writes a piece already checked, answering the buffers to use afterwards. */
-  writeChecked?(buffers: readonly Uint8Array[], targets: readonly WriteTarget[]): Promise<Uint8Array[]>;
+  /** With hashAndWrite: writes a piece already checked (`match` is true). */
+  writeChecked?(buffers: readonly Uint8Array[], targets: readonly WriteTarget[]): Promise<HashAndWriteResult>;
+  /** With hashAndWrite: closes a descriptor of the storage's where the writes go (TorrentStorage's FileCloser). */
+  closeFile?(fd: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -55,6 +61,8 @@ export interface HashAndWriteResult {
   match: boolean;
   /** As HashResult's. */
   buffers: Uint8Array[];
+  /** The descriptor of each target created (WriteTarget.create), by target index. */
+  opened: (number | undefined)[] | undefined;
 }
 
 /**
@@ -97,7 +105,7 @@ export class HashWorkerError extends Error {
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { ftruncateSync, writevSync } = require('node:fs');
+const { closeSync, ftruncateSync, openSync, readlinkSync, unlinkSync, writevSync } = require('node:fs');
 // The views of the piece's bytes [from, from + length), in order.
 function slice(buffers, from, length) {
   const out = [];
@@ -111,17 +119,30 @@ function slice(buffers, from, length) {
   }
   return out;
 }
-// Each target: truncated first if asked, then pwritev until every byte is down (IOV_MAX at a time):
-// writeAll's loop (vectored-write.ts), which eval'd code cannot import.
-function write(buffers, targets) {
+// A new file (write-targets.ts' NewFile): created exclusively, and refused unless
+// /proc shows it where it was asked for: FileOpener.createNew's rules, with its words.
+function create({ path, flags }) {
+  const fd = openSync(path, flags, 0o644);
+  const real = readlinkSync('/proc/self/fd/' + fd);
+  if (real === path) return fd;
+  try { unlinkSync(real); } catch {}
+  closeSync(fd);
+  throw Object.assign(new Error(path + ' leads to ' + real + ': a folder on the way is a symlink; refusing to follow it'), { code: 'STORAGE_SYMLINK', syscall: 'open' });
+}
+// Each target: created first if asked (its descriptor noted in \`opened\`), truncated if asked, then
+// pwritev until every byte is down (IOV_MAX at a time): writeAll's loop (vectored-write.ts),
+// which eval'd code cannot import.
+function write(buffers, targets, opened) {
   for (let k = 0; k < targets.length; k++) {
     const t = targets[k];
     try {
-      if (t.sizeTo !== undefined) ftruncateSync(t.fd, t.sizeTo);
+      let fd = t.fd;
+      if (t.create) fd = opened[k] = create(t.create);
+      if (t.sizeTo !== undefined) ftruncateSync(fd, t.sizeTo);
       let parts = slice(buffers, t.pieceOffset, t.length);
       let at = t.position;
       while (parts.length > 0) {
-        const n = writevSync(t.fd, parts.slice(0, 1024), at);
+        const n = writevSync(fd, parts.slice(0, 1024), at);
         if (!(n > 0)) throw Object.assign(new Error('writev wrote ' + n + ' bytes at offset ' + at), { code: 'EIO', syscall: 'writev' });
         at += n;
         let left = n;
@@ -134,7 +155,9 @@ function write(buffers, targets) {
   }
   return undefined;
 }
-parentPort.on('message', ({ id, buffers, transferred, expected, targets, hash }) => {
+parentPort.on('message', ({ id, buffers, transferred, expected, targets, hash, close }) => {
+  // Descriptors no job uses any more (Sha1Pool.closeFile).
+  if (close) for (const fd of close) try { closeSync(fd); } catch {}
   try {
     let digest;
     if (hash) {
@@ -143,10 +166,12 @@ parentPort.on('message', ({ id, buffers, transferred, expected, targets, hash })
       digest = h.digest();
     }
     // With targets: written when the hash is the one expected, or when there is no hash to check (checked before).
-    const writeError = targets && (!hash || digest.equals(expected)) ? write(buffers, targets) : undefined;
-    if (!transferred) return parentPort.postMessage({ id, digest, writeError });
+    const opened = [];
+    const writeError = targets && (!hash || digest.equals(expected)) ? write(buffers, targets, opened) : undefined;
+    const created = opened.length > 0 ? opened : undefined;
+    if (!transferred) return parentPort.postMessage({ id, digest, writeError, opened: created });
     // Give the piece back: transferred, so still no copy.
-    parentPort.postMessage({ id, digest, writeError, buffers }, [...new Set(buffers.map((b) => b.buffer))]);
+    parentPort.postMessage({ id, digest, writeError, opened: created, buffers }, [...new Set(buffers.map((b) => b.buffer))]);
   } catch (err) {
     parentPort.postMessage({ id, error: String(err && err.stack || err) });
   }
@@ -154,11 +179,15 @@ parentPort.on('message', ({ id, buffers, transferred, expected, targets, hash })
 `;
 
 interface Job {
-  resolve: (r: HashResult & { writeError?: WriteTargetError }) => void;
+  resolve: (r: JobResult) => void;
   reject: (e: Error) => void;
   /** The input, when it was posted without a transfer and so is still ours to hand back. */
   kept: Uint8Array[] | undefined;
+  /** closeFile's callers whose descriptors went with this job, told when it is answered. */
+  closed?: (() => void)[] | undefined;
 }
+
+type JobResult = HashResult & { writeError?: WriteTargetError; opened?: (number | undefined)[] };
 
 interface WriteJob {
   /** Undefined: write without hashing (the piece was checked before). */
@@ -176,7 +205,12 @@ interface Slot {
 }
 
 type WriteErrorReply = { target: number; code?: string; syscall?: string; message: string };
-type Reply = { id: number; digest?: Uint8Array; buffers?: Uint8Array[]; writeError?: WriteErrorReply } | { id: number; error: string };
+type Reply =
+  | { id: number; digest?: Uint8Array; buffers?: Uint8Array[]; writeError?: WriteErrorReply; opened?: (number | undefined)[] }
+  | { id: number; error: string };
+
+/** Closes a descriptor on this thread (through libuv's pool). */
+const closeHere = promisify(closeCb);
 
 export interface Sha1PoolOptions {
   /**
@@ -212,6 +246,9 @@ export class Sha1Pool implements Sha1Hasher {
   private live = 0;
   /** Every thread's exit, for close() to wait on (those retired while idle too). */
   private readonly exits = new Set<Promise<unknown>>();
+  /** Descriptors to close (closeFile), with the next job posted or on their own (flushCloses). */
+  private toClose: { fd: number; done: () => void }[] = [];
+  private flushing = false;
 
   /** `size` threads at most; by default one per core but one, which is left to the event loop. */
   constructor(size = Math.max(1, availableParallelism() - 1), options: Sha1PoolOptions = {}) {
@@ -235,15 +272,50 @@ export class Sha1Pool implements Sha1Hasher {
     // A 20-byte copy: a view of the torrent's piece hashes would post all of them.
     const want = expected.slice();
     const r = written(await this.submit(buffers, { expected: want, targets }));
-    return { match: r.digest.equals(want), buffers: r.buffers };
+    return { match: r.digest.equals(want), buffers: r.buffers, opened: r.opened };
   }
 
   /** Writes a piece already checked to `targets` in a hash thread (as hashAndWrite does, without the hash). */
-  async writeChecked(buffers: readonly Uint8Array[], targets: readonly WriteTarget[]): Promise<Uint8Array[]> {
-    return written(await this.submit(buffers, { expected: undefined, targets })).buffers;
+  async writeChecked(buffers: readonly Uint8Array[], targets: readonly WriteTarget[]): Promise<HashAndWriteResult> {
+    const r = written(await this.submit(buffers, { expected: undefined, targets }));
+    return { match: true, buffers: r.buffers, opened: r.opened };
   }
 
-  private submit(buffers: readonly Uint8Array[], write: WriteJob | undefined): Promise<HashResult & { writeError?: WriteTargetError }> {
+  /**
+   * Closes a storage's descriptor in a hash thread (TorrentStorage's
+   * FileCloser): it goes with the next job posted, or on its own once this
+   * turn of the event loop is done; no job may be using it. A close there
+   * costs the loop nothing, where one through libuv's pool costs a handoff
+   * each way; a download of 10,000 small files closes 10,000. With no
+   * thread running it is closed here: starting one to close a file is not
+   * worth it. Resolves once it is closed (or its thread has died: then it
+   * is not closed here either, as its number may already be another
+   * file's).
+   */
+  closeFile(fd: number): Promise<void> {
+    if (this.closed || this.slots.size === 0) return closeHere(fd);
+    return new Promise((done) => {
+      this.toClose.push({ fd, done });
+      if (this.flushing) return;
+      this.flushing = true;
+      setImmediate(() => this.flushCloses());
+    });
+  }
+
+  /** Sends the descriptors no job took along on their own. */
+  private flushCloses(): void {
+    this.flushing = false;
+    if (this.toClose.length === 0) return;
+    if (this.closed || this.slots.size === 0) {
+      for (const { fd, done } of this.toClose.splice(0)) void closeHere(fd).then(done, done);
+      return;
+    }
+    const slot = this.pick();
+    const job: Job = { resolve: () => {}, reject: () => {}, kept: [] };
+    this.post(slot, this.nextId++, job, [], false, undefined, false);
+  }
+
+  private submit(buffers: readonly Uint8Array[], write: WriteJob | undefined): Promise<JobResult> {
     if (this.closed) return Promise.reject(new HasherClosedError());
     const slot = this.pick();
     const id = this.nextId++;
@@ -270,7 +342,7 @@ export class Sha1Pool implements Sha1Hasher {
     return least && this.slots.size >= this.size ? least : this.spawn();
   }
 
-  private post(slot: Slot, id: number, job: Job, buffers: Uint8Array[], forceCopy: boolean, write: WriteJob | undefined): void {
+  private post(slot: Slot, id: number, job: Job, buffers: Uint8Array[], forceCopy: boolean, write: WriteJob | undefined, hash = true): void {
     let views = buffers;
     let transfer: ArrayBuffer[] = [];
     if (forceCopy || !buffers.every((b) => b.buffer instanceof SharedArrayBuffer)) {
@@ -283,10 +355,20 @@ export class Sha1Pool implements Sha1Hasher {
       }
     }
     job.kept = transfer.length === 0 ? buffers : undefined;
+    const closing = this.toClose.length > 0 ? this.toClose.splice(0) : undefined;
     slot.worker.postMessage(
-      { id, buffers: views, transferred: transfer.length > 0, expected: write?.expected, targets: write?.targets, hash: write?.expected !== undefined || !write },
+      {
+        id,
+        buffers: views,
+        transferred: transfer.length > 0,
+        expected: write?.expected,
+        targets: write?.targets,
+        hash: hash && (write?.expected !== undefined || !write),
+        close: closing?.map((c) => c.fd),
+      },
       transfer,
     );
+    if (closing) job.closed = closing.map((c) => c.done);
     if (slot.jobs.size === 0) {
       slot.worker.ref(); // busy: a pending hash keeps the process alive
       clearTimeout(slot.idleTimer);
@@ -307,6 +389,8 @@ export class Sha1Pool implements Sha1Hasher {
       slot.jobs.delete(reply.id);
       if (slot.jobs.size === 0) this.idle(slot);
       if (!job) return;
+      // The thread closes a job's descriptors before anything else it does.
+      if (job.closed) for (const done of job.closed) done();
       if ('error' in reply) {
         job.reject(new HashWorkerError(`hashing failed in a worker: ${reply.error}`));
         return;
@@ -314,7 +398,8 @@ export class Sha1Pool implements Sha1Hasher {
       const digest = reply.digest ? Buffer.from(reply.digest.buffer, reply.digest.byteOffset, reply.digest.byteLength) : Buffer.alloc(0);
       const w = reply.writeError;
       const writeError = w && new WriteTargetError(w.target, Object.assign(new Error(w.message), { code: w.code, syscall: w.syscall }));
-      job.resolve({ digest, buffers: job.kept ?? reply.buffers ?? [], ...(writeError ? { writeError } : {}) });
+      if (writeError) writeError.opened = reply.opened;
+      job.resolve({ digest, buffers: job.kept ?? reply.buffers ?? [], opened: reply.opened, ...(writeError ? { writeError } : {}) });
     });
     worker.on('error', (err) => this.fail(slot, new HashWorkerError(`a SHA-1 worker crashed: ${err.message}`, { cause: err })));
     worker.on('exit', (code) => {
@@ -351,7 +436,11 @@ export class Sha1Pool implements Sha1Hasher {
   private fail(slot: Slot, err: Error): void {
     const jobs = [...slot.jobs.values()];
     slot.jobs.clear();
-    for (const job of jobs) job.reject(err);
+    for (const job of jobs) {
+      // Its descriptors may or may not have been closed: not closed again (see closeFile).
+      if (job.closed) for (const done of job.closed) done();
+      job.reject(err);
+    }
   }
 
   /** Stops every thread and rejects pending jobs with HasherClosedError as each exits; resolves once they have. */
@@ -363,14 +452,16 @@ export class Sha1Pool implements Sha1Hasher {
         clearTimeout(slot.idleTimer);
         void slot.worker.terminate(); // its jobs fail at its exit
       }
-      this.closing = Promise.all([...this.exits]).then(() => undefined);
+      // Descriptors no job took along yet: closed here.
+      const left = this.toClose.splice(0).map(({ fd, done }) => closeHere(fd).then(done, done));
+      this.closing = Promise.all([...this.exits, ...left]).then(() => undefined);
     }
     return this.closing;
   }
 }
 
 /** A job's answer, or its failed write thrown, carrying the piece's buffers to use afterwards. */
-function written(r: HashResult & { writeError?: WriteTargetError }): HashResult {
+function written(r: JobResult): JobResult {
   if (r.writeError) {
     r.writeError.buffers = r.buffers;
     throw r.writeError;

@@ -1,15 +1,15 @@
-import { ftruncate as ftruncateCb, writev as writevCb } from 'node:fs';
-import { realpath, type FileHandle } from 'node:fs/promises';
+import { ftruncate as ftruncateCb, read as readCb, writev as writevCb } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { PieceGeometry, type FileSpan } from '@seedbox/protocol';
 import { processFiles, type FileHandlePool, type PooledFile } from './file-handles.js';
-import { FileOpener, type OpenHow } from './file-opener.js';
+import { closeFd, FileOpener, type OpenHow } from './file-opener.js';
 import { makeFolders } from './make-folders.js';
 import { describeIoError, StorageError, StorageIoError } from './storage-errors.js';
 import type { Sha1Hasher } from './sha1-pool.js';
 import { cutAtSpans, writeAll } from './vectored-write.js';
-import { WriteTargetError, type WriteTarget } from './write-targets.js';
+import { WriteTargetError, type TargetsWritten, type WriteTarget } from './write-targets.js';
 
 /**
  * The files of one torrent on the shared volume: `DIR/<name>` for a
@@ -69,15 +69,29 @@ export interface StorageOptions {
    * the process's one pool.
    */
   files?: FileHandlePool;
+  /**
+   * Closes the storage's descriptors in another thread, where a close costs
+   * no handoff (Sha1Pool.closeFile). Default: closed through libuv's pool.
+   */
+  closer?: FileCloser;
+}
+
+/** Closes descriptors elsewhere than on the event loop (see StorageOptions.closer). */
+export interface FileCloser {
+  /** Closes `fd`, which nothing uses any more; resolves once it is closed. */
+  closeFile(fd: number): Promise<void>;
 }
 
 export const DEFAULT_MAX_OPEN_FILES = 256;
 
-// On a descriptor the storage holds open (writePiece's targets): FileHandle has no call taking one.
+// On the plain descriptors the storage holds (see OpenFile.fd).
 const ftruncate = promisify(ftruncateCb);
 const writev = promisify(writevCb);
+const read = promisify(readCb);
 
 interface OpenFile extends PooledFile {
+  /** Its descriptor, once open: a plain one (FileOpener), which another thread may close (StorageOptions.closer). */
+  fd: Promise<number>;
   /** To be closed once idle (releaseFiles ran while it was in use). */
   release?: boolean;
   /** Created empty and not yet sized: its first write sizes it (see sizeFor). */
@@ -102,8 +116,15 @@ export class TorrentStorage {
   /** Evicted handles still closing: `close()` waits for them too. */
   private closing: Set<Promise<void>> | undefined;
   private readonly opener: FileOpener;
-  /** writePieceVia's writes in another thread, until answered (close() waits for them). */
-  private threadWrites: Set<Promise<boolean>> | undefined;
+  private readonly closer: FileCloser | undefined;
+  /**
+   * Operations using a file now (held, see hold). A descriptor is closed
+   * only when none uses it: unlike a FileHandle, a plain descriptor closed
+   * under a read or another thread's write could be handed to another file,
+   * which the operation would then reach. close() waits for them.
+   */
+  private busy = 0;
+  private idle: (() => void)[] | undefined;
   private closed = false;
 
   private constructor(layout: StorageLayout, geometry: PieceGeometry, root: string, paths: (string | undefined)[], options: StorageOptions) {
@@ -114,6 +135,7 @@ export class TorrentStorage {
     this.readOnly = !options.create;
     this.maxOpen = options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES;
     this.pool = options.files ?? processFiles;
+    this.closer = options.closer;
     this.opener = new FileOpener(
       root,
       paths,
@@ -214,10 +236,10 @@ export class TorrentStorage {
    * handles beyond the cap). Only `how.create` (a write) makes a missing
    * file and its folders; otherwise a missing one is ENOENT.
    */
-  private async withFile<T>(index: number, fn: (fh: FileHandle) => Promise<T>, how: OpenHow = {}): Promise<T> {
+  private async withFile<T>(index: number, fn: (fd: number) => Promise<T>, how: OpenHow = {}): Promise<T> {
     const entry = this.hold(index, how);
     try {
-      return await fn(await entry.handle);
+      return await fn(await entry.fd);
     } catch (err) {
       throw this.failed(index, err);
     } finally {
@@ -227,19 +249,30 @@ export class TorrentStorage {
 
   /** File `index`, opening it if needed, marked in use (not closed) until letGo. */
   private hold(index: number, how: OpenHow): OpenFile {
+    return this.holdOpening(index, (entry) =>
+      this.opener.open(index, how).then((o) => {
+        if (o.unsized) entry.unsized = true;
+        return o.fd;
+      }),
+    );
+  }
+
+  /**
+   * File `index` marked in use as hold does; when it is not open, `opening`
+   * opens it (here, or in another thread: see writePieceVia), given the
+   * new entry to mark.
+   */
+  private holdOpening(index: number, opening: (entry: OpenFile) => Promise<number>): OpenFile {
     if (this.closed) throw new StorageError('STORAGE_CLOSED', 'the torrent storage is closed', this.root);
     const open = (this.open ??= new Map());
     let entry = open.get(index);
     if (entry) {
       open.delete(index); // to the most recently used end (set again below, so the map is kept)
     } else {
-      const handle = this.opener.open(index, how).then((o) => {
-        if (o.unsized) opened.unsized = true;
-        return o.handle;
-      });
-      const opened: OpenFile = { handle, users: 0, lastUsed: 0, evict: () => this.evicted(index, opened) };
+      const opened: OpenFile = { fd: undefined!, users: 0, lastUsed: 0, evict: () => this.evicted(index, opened) };
+      opened.fd = opening(opened);
       entry = opened;
-      handle.catch(() => {
+      opened.fd.catch(() => {
         if (this.open?.get(index) === opened) {
           this.forgetFile(index);
           this.pool.forget(opened);
@@ -249,6 +282,7 @@ export class TorrentStorage {
     open.set(index, entry);
     this.pool.touch(entry);
     entry.users++;
+    this.busy++;
     return entry;
   }
 
@@ -262,6 +296,10 @@ export class TorrentStorage {
   /** An operation is done with the file: idle from now, closed if due (hold's other half). */
   private letGo(index: number, entry: OpenFile): void {
     entry.users--;
+    if (--this.busy === 0 && this.idle) {
+      for (const wake of this.idle.splice(0)) wake();
+      this.idle = undefined;
+    }
     if (entry.users === 0 && entry.release && this.open?.get(index) === entry) this.drop(index, entry);
     else if (this.open?.get(index) === entry) this.pool.touch(entry); // idle from now
     this.evict();
@@ -303,7 +341,7 @@ export class TorrentStorage {
   }
 
   private closeHandle(entry: OpenFile): void {
-    const closing: Promise<void> = entry.handle.then((h) => h.close()).catch(() => undefined);
+    const closing: Promise<void> = entry.fd.then((fd) => this.closeDescriptor(fd)).catch(() => undefined);
     (this.closing ??= new Set()).add(closing);
     void closing.then(() => {
       if (this.closing?.delete(closing) && this.closing.size === 0) this.closing = undefined;
@@ -355,20 +393,25 @@ export class TorrentStorage {
       for (let k = 0; k < targets.length; k++) {
         const { fd, position, sizeTo } = targets[k]!;
         try {
-          if (sizeTo !== undefined) await ftruncate(fd, sizeTo);
-          await writeAll({ writev: (buffers, at) => writev(fd, buffers, at) }, cut[k]!.parts, position);
+          if (sizeTo !== undefined) await ftruncate(fd!, sizeTo);
+          await writeAll({ writev: (buffers, at) => writev(fd!, buffers, at) }, cut[k]!.parts, position);
         } catch (err) {
           throw new WriteTargetError(k, err as NodeJS.ErrnoException);
         }
       }
-      return true;
+      return { wrote: true };
     });
   }
 
-  /** Whether every file piece `index` is written to is open now (or opening): writing it creates none. */
-  filesOpen(index: number): boolean {
+  /**
+   * Whether writing piece `index` with `creates` (see writePieceVia) opens
+   * no file on this thread: each file it covers is open (or opening), or
+   * new, for the writing thread to create.
+   */
+  filesReady(index: number): boolean {
     for (const span of this.geometry.spans(index)) {
-      if (this.paths[span.fileIndex] !== undefined && !this.open?.has(span.fileIndex)) return false;
+      const i = span.fileIndex;
+      if (this.paths[i] !== undefined && !this.open?.has(i) && !this.opener.createElsewhere(i)) return false;
     }
     return true;
   }
@@ -381,45 +424,103 @@ export class TorrentStorage {
    * it wrote (false: the hash did not match, nothing was written; the files
    * may have been created, empty). A WriteTargetError is answered in plain
    * words with its file's path, as writePiece's errors are.
+   *
+   * With `creates`, a file never written before, in a folder storage has
+   * seen, is not opened here: its target asks `write` to create it
+   * (WriteTarget.create), and the descriptor answered is kept as any other.
+   * A create that fails there (the file exists after all, its folder has
+   * gone) is done here instead, with every check, and the piece written
+   * again; a file created elsewhere than its path is refused as a symlink.
    */
-  async writePieceVia(index: number, write: (targets: WriteTarget[]) => Promise<boolean>): Promise<boolean> {
+  async writePieceVia(index: number, write: (targets: WriteTarget[]) => Promise<TargetsWritten>, creates = false): Promise<boolean> {
     if (this.readOnly) throw new StorageError('STORAGE_READ_ONLY', 'the torrent storage was opened read-only', this.root);
-    const held: { fileIndex: number; entry: OpenFile }[] = [];
-    try {
-      const targets: WriteTarget[] = [];
-      let at = 0;
-      for (const span of this.geometry.spans(index)) {
-        if (this.paths[span.fileIndex] !== undefined) {
-          const entry = this.hold(span.fileIndex, { create: true });
-          held.push({ fileIndex: span.fileIndex, entry });
-          let fh: FileHandle;
-          try {
-            fh = await entry.handle;
-          } catch (err) {
-            throw this.failed(span.fileIndex, err);
-          }
-          targets.push({ fd: fh.fd, position: span.fileOffset, pieceOffset: at, length: span.length, sizeTo: this.sizeFor(span) });
-        }
-        at += span.length;
-      }
-      let wrote: boolean;
-      const writing = write(targets);
-      const writes = (this.threadWrites ??= new Set());
-      writes.add(writing);
+    /** Files to open here even if new: their create failed in the other thread. */
+    let here: Set<number> | undefined;
+    for (;;) {
+      const held: { fileIndex: number; entry: OpenFile }[] = [];
+      const made = new Map<number, Deferred>();
       try {
-        wrote = await writing;
+        const targets: WriteTarget[] = [];
+        let at = 0;
+        for (const span of this.geometry.spans(index)) {
+          const fileIndex = span.fileIndex;
+          if (this.paths[fileIndex] !== undefined) {
+            const create = creates && !this.open?.has(fileIndex) && !here?.has(fileIndex) ? this.opener.createElsewhere(fileIndex) : undefined;
+            const target = { position: span.fileOffset, pieceOffset: at, length: span.length };
+            if (create) {
+              const d = deferred();
+              const entry = this.holdOpening(fileIndex, (e) => {
+                e.unsized = this.layout.files[fileIndex]!.length > 0;
+                return d.promise;
+              });
+              held.push({ fileIndex, entry });
+              made.set(targets.length, d);
+              targets.push({ ...target, create, sizeTo: this.sizeFor(span) });
+            } else {
+              const entry = this.hold(fileIndex, { create: true });
+              held.push({ fileIndex, entry });
+              let fd: number;
+              try {
+                fd = await entry.fd;
+              } catch (err) {
+                // Its create in another thread's write was abandoned (see settle): opened here now.
+                if (err instanceof CreateAbandoned) {
+                  (here ??= new Set()).add(fileIndex);
+                  throw err;
+                }
+                throw this.failed(fileIndex, err);
+              }
+              targets.push({ ...target, fd, sizeTo: this.sizeFor(span) });
+            }
+          }
+          at += span.length;
+        }
+        let result: TargetsWritten;
+        try {
+          result = await write(targets);
+        } catch (err) {
+          if (!(err instanceof WriteTargetError)) throw err;
+          this.settle(held, made, err.opened);
+          const failed = held[err.target];
+          if (!failed) throw err;
+          const cause = err.cause as NodeJS.ErrnoException;
+          if (targets[err.target]!.create) {
+            const path = this.paths[failed.fileIndex]!;
+            if (cause.code === 'STORAGE_SYMLINK') throw new StorageError('STORAGE_SYMLINK', cause.message, path);
+            (here ??= new Set()).add(failed.fileIndex);
+            throw new CreateAbandoned();
+          }
+          throw this.failed(failed.fileIndex, cause);
+        }
+        this.settle(held, made, result.opened);
+        if (result.wrote) for (const h of held) this.sized(h.fileIndex);
+        return result.wrote;
       } catch (err) {
-        if (err instanceof WriteTargetError && held[err.target]) throw this.failed(held[err.target]!.fileIndex, err.cause);
-        throw err;
+        if (!(err instanceof CreateAbandoned)) throw err;
+        // Once more, the file opened here this time.
       } finally {
-        writes.delete(writing);
-        if (writes.size === 0 && this.threadWrites === writes) this.threadWrites = undefined;
+        this.settle(held, made, undefined);
+        for (const h of held) this.letGo(h.fileIndex, h.entry);
       }
-      if (wrote) for (const h of held) this.sized(h.fileIndex);
-      return wrote;
-    } finally {
-      for (const h of held) this.letGo(h.fileIndex, h.entry);
     }
+  }
+
+  /**
+   * The files `write` was to create: each it answered a descriptor for is
+   * open from now on (and seen to exist); the others were not created, and
+   * are forgotten (a write waiting for one opens it itself).
+   */
+  private settle(held: readonly { fileIndex: number }[], made: Map<number, Deferred>, opened: readonly (number | undefined)[] | undefined): void {
+    for (const [target, d] of made) {
+      const fd = opened?.[target];
+      if (fd === undefined) {
+        d.reject(new CreateAbandoned());
+      } else {
+        this.opener.markSeen(held[target]!.fileIndex);
+        d.resolve(fd);
+      }
+    }
+    made.clear();
   }
 
   /**
@@ -434,10 +535,10 @@ export class TorrentStorage {
       const path = this.paths[span.fileIndex];
       if (path !== undefined) {
         const start = at;
-        await this.withFile(span.fileIndex, async (fh) => {
+        await this.withFile(span.fileIndex, async (fd) => {
           let done = 0;
           while (done < span.length) {
-            const { bytesRead } = await fh.read(out, start + done, span.length - done, span.fileOffset + done);
+            const { bytesRead } = await read(fd, out, start + done, span.length - done, span.fileOffset + done);
             if (bytesRead === 0) throw new StorageError('STORAGE_SHORT_FILE', `${path} is shorter than the torrent says`, path);
             done += bytesRead;
           }
@@ -474,16 +575,38 @@ export class TorrentStorage {
   /** Closes every file handle (after the operations using them). Storage cannot be used afterwards. */
   async close(): Promise<void> {
     this.closed = true;
-    // Another thread's writes through our descriptors end first: FileHandle.close
-    // does not know of them, and a descriptor closed under one could be
-    // handed to another file, which the write would then land in.
-    if (this.threadWrites) await Promise.allSettled([...this.threadWrites]);
+    // Operations using a file end first, another thread's writes among them (see busy).
+    if (this.busy > 0) await new Promise<void>((wake) => (this.idle ??= []).push(wake));
     const all = [...(this.open?.values() ?? [])];
     this.open = undefined;
     for (const e of all) this.pool.forget(e);
-    // FileHandle.close waits for the handle's operations in flight.
-    await Promise.all([...all.map((e) => e.handle.then((h) => h.close()).catch(() => undefined)), ...(this.closing ?? [])]);
+    await Promise.all([...all.map((e) => e.fd.then((fd) => this.closeDescriptor(fd)).catch(() => undefined)), ...(this.closing ?? [])]);
   }
+
+  private closeDescriptor(fd: number): Promise<void> {
+    return this.closer ? this.closer.closeFile(fd) : closeFd(fd);
+  }
+}
+
+/** A file another thread was to create was not: whoever needs it opens it on this thread. */
+class CreateAbandoned extends Error {
+  override name = 'CreateAbandoned';
+}
+
+interface Deferred {
+  promise: Promise<number>;
+  resolve(fd: number): void;
+  reject(err: Error): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: (fd: number) => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<number>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }
 
 function checkSegment(seg: string, where: string): void {

@@ -7,10 +7,18 @@
  * one hop between threads per piece, where an asynchronous write costs one
  * per file it covers (each a handoff to libuv's pool and back, 15-40 µs of
  * the loop's time on this machine, against 2 µs for the write itself).
+ *
+ * A file never written before, in a folder storage has seen, is created
+ * by the thread itself, once the piece has checked out (`create`): opening
+ * 10,000 new files one handoff each cost the loop a second. The thread
+ * creates it exclusively and checks its place as FileOpener does, and
+ * answers its descriptor, which the storage owns from then on.
  */
 export interface WriteTarget {
-  /** The open file's descriptor, held open by the storage until the write is answered. */
-  fd: number;
+  /** The open file's descriptor, held open by the storage until the write is answered; undefined with `create`. */
+  fd?: number | undefined;
+  /** The file is new: the thread creates it (see NewFile) and answers its descriptor (TargetsWritten.opened). */
+  create?: NewFile | undefined;
   /** Where in the file the bytes go. */
   position: number;
   /** Where in the piece they start, and how many. */
@@ -20,11 +28,35 @@ export interface WriteTarget {
   sizeTo?: number | undefined;
 }
 
-/** A write to `targets[target]` failed: `cause` is the system's error (with its code and call). */
+/**
+ * A file to create: `path` opened with `flags` (O_CREAT | O_EXCL and
+ * O_NOFOLLOW among them), and refused (removed, closed, STORAGE_SYMLINK)
+ * unless /proc/self/fd shows it opened at `path` itself.
+ */
+export interface NewFile {
+  path: string;
+  flags: number;
+}
+
+/** What writing to the targets did. */
+export interface TargetsWritten {
+  /** The piece was written (false: its hash did not match, nothing was written or created). */
+  wrote: boolean;
+  /** The descriptor of each target the thread created, by target index: the storage's to keep and close. */
+  opened?: readonly (number | undefined)[] | undefined;
+}
+
+/**
+ * A write to `targets[target]` failed, or its create did: `cause` is the
+ * system's error (with its code and call; STORAGE_SYMLINK for a file
+ * created elsewhere than its path).
+ */
 export class WriteTargetError extends Error {
   override name = 'WriteTargetError';
   /** The piece's buffers to use afterwards (see HashResult), when the thread gave them back. */
   buffers: Uint8Array[] | undefined;
+  /** The targets created before it failed, as TargetsWritten.opened: still the storage's to keep and close. */
+  opened: readonly (number | undefined)[] | undefined;
   constructor(
     readonly target: number,
     cause: NodeJS.ErrnoException,

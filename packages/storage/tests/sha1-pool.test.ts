@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
@@ -263,7 +263,7 @@ describe('Sha1Pool writing in its thread', () => {
     const pool = new Sha1Pool(1);
     try {
       const c = await fileAt('c');
-      expect(Buffer.concat(await pool.writeChecked(blocks(), [{ fd: c.fd, position: 0, pieceOffset: 0, length: 40_000 }])).equals(piece)).toBe(true);
+      expect(Buffer.concat((await pool.writeChecked(blocks(), [{ fd: c.fd, position: 0, pieceOffset: 0, length: 40_000 }])).buffers).equals(piece)).toBe(true);
       expect((await c.readFile()).equals(piece)).toBe(true);
       await c.close();
       const roPath = join(await dirs.make(), 'ro');
@@ -310,5 +310,37 @@ describe('Sha1Pool closing', () => {
     await pool.close();
     expect(await rejected).toBeInstanceOf(HasherClosedError);
     expect(threadsAtRejection).toBe(0);
+  });
+});
+
+describe.skipIf(process.platform !== 'linux')('Sha1Pool closing descriptors (closeFile)', () => {
+  it('closes them in its thread, along with a job or on their own; on this thread while no thread runs; and those left at close()', async () => {
+    const pool = newPool(1);
+    const path = join(await dirs.make(), 'f');
+    await writeFile(path, 'x');
+    const leadsThere = (fd: number): boolean => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === path;
+      } catch {
+        return false;
+      }
+    };
+    const a = openSync(path, 'r');
+    await pool.closeFile(a);
+    expect(leadsThere(a)).toBe(false);
+    expect(pool.threads).toBe(0); // none started to close a file
+    await pool.hash([Buffer.from('x')]);
+    const b = openSync(path, 'r');
+    await pool.closeFile(b);
+    expect(leadsThere(b)).toBe(false);
+    const c = openSync(path, 'r');
+    const [, hashed] = await Promise.all([pool.closeFile(c), pool.hash([Buffer.from('y')])]);
+    expect(hashed.digest.equals(createHash('sha1').update('y').digest())).toBe(true);
+    expect(leadsThere(c)).toBe(false);
+    const d = openSync(path, 'r');
+    const closing = pool.closeFile(d);
+    await pool.close();
+    await closing;
+    expect(leadsThere(d)).toBe(false);
   });
 });

@@ -5,6 +5,7 @@ import { mkdir, readdir, readFile, rename, stat, symlink, writeFile } from 'node
 import { join } from 'node:path';
 import { InlineSha1 } from '../src/sha1-pool.js';
 import { StorageError, TorrentStorage, type StorageLayout } from '../src/storage.js';
+import type { TargetsWritten } from '../src/write-targets.js';
 import { contentFor, layoutFor, pieceBlocks, TempDirs, type FileSpec } from './support/fixtures.js';
 
 const dirs = new TempDirs();
@@ -384,11 +385,11 @@ describe('TorrentStorage reads and writes', () => {
     const files = [{ path: ['movie.mkv'], length: 32_768 }];
     const data = contentFor(files);
     const s = await openStorage(layoutFor(data, files, 32_768, { name: 'movie.mkv', multiFile: false }), dir);
-    let answer!: (wrote: boolean) => void;
+    let answer!: (written: TargetsWritten) => void;
     let fd = -1;
     const writing = s.writePieceVia(0, (targets) => {
-      fd = targets[0]!.fd;
-      return new Promise<boolean>((resolve) => (answer = resolve));
+      fd = targets[0]!.fd!;
+      return new Promise<TargetsWritten>((resolve) => (answer = resolve));
     });
     while (fd < 0) await new Promise((r) => setTimeout(r, 1));
     let closed = false;
@@ -397,7 +398,7 @@ describe('TorrentStorage reads and writes', () => {
     expect(closed).toBe(false);
     // The thread's write, as the hash thread makes it: the descriptor is still ours.
     writeSync(fd, data, 0, data.length, 0);
-    answer(true);
+    answer({ wrote: true });
     expect(await writing).toBe(true);
     await closing;
     expect((await readFile(join(dir, 'movie.mkv'))).equals(data)).toBe(true);

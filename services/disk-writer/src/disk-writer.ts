@@ -1,6 +1,17 @@
 import type { PieceSink, PieceWrite, PieceWriteOutcome } from './piece-sink.js';
 import { pieceBuffers } from '@seedbox/runtime/piece-buffers';
-import { HasherClosedError, HashWorkerError, Sha1Pool, StorageError, StorageIoError, TorrentStorage, WriteTargetError, type Sha1Hasher, type StorageLayout } from '@seedbox/storage';
+import {
+  HasherClosedError,
+  HashWorkerError,
+  Sha1Pool,
+  StorageError,
+  StorageIoError,
+  TorrentStorage,
+  WriteTargetError,
+  type FileCloser,
+  type Sha1Hasher,
+  type StorageLayout,
+} from '@seedbox/storage';
 
 /**
  * The disk-writer core: verifies each complete piece's SHA-1 and writes it
@@ -46,7 +57,9 @@ export class DiskWriter implements PieceSink {
     const key = layout.infoHashHex.toLowerCase();
     const existing = this.torrents.get(key);
     if (existing) return existing;
-    const opening = TorrentStorage.open(layout, dir, { create: true, maxOpenFiles: this.maxOpenFiles }).then(
+    // The hash thread that writes the files closes them too (Sha1Pool.closeFile).
+    const closer = this.hasher.closeFile ? (this.hasher as FileCloser) : undefined;
+    const opening = TorrentStorage.open(layout, dir, { create: true, maxOpenFiles: this.maxOpenFiles, closer }).then(
       (s) => {
         this.ready.set(key, s);
         return s;
@@ -114,9 +127,11 @@ export class DiskWriter implements PieceSink {
 
   /**
    * The hash thread checks the piece and writes it (write-targets.ts): one
-   * hop between threads per piece when its files are open. A file not open
-   * yet is created only for a piece that checked out: such a piece is hashed
-   * first, then written in a second hop. Retried as `write` is.
+   * hop between threads per piece when its files are open or new (the
+   * thread creates those, once the piece has checked out). A file to open
+   * here (one that exists, or the first in a new folder) is opened only for
+   * a piece that checked out: such a piece is hashed first, then written in
+   * a second hop. Retried as `write` is.
    */
   private async hashAndWrite(storage: TorrentStorage, index: number, input: readonly Uint8Array[], started: number): Promise<PieceWriteOutcome> {
     const hasher = this.hasher as Required<Sha1Hasher>;
@@ -124,7 +139,7 @@ export class DiskWriter implements PieceSink {
     let blocks: readonly Uint8Array[] = input;
     try {
       let checked = false;
-      if (!storage.filesOpen(index)) {
+      if (!storage.filesReady(index)) {
         let digest: Buffer;
         try {
           ({ digest, buffers: blocks } = await hasher.hash(blocks));
@@ -136,21 +151,25 @@ export class DiskWriter implements PieceSink {
       }
       for (let attempt = 0; ; attempt++) {
         try {
-          const wrote = await storage.writePieceVia(index, async (targets) => {
-            try {
-              if (checked) {
-                blocks = await hasher.writeChecked(blocks, targets);
-                return true;
+          const wrote = await storage.writePieceVia(
+            index,
+            async (targets) => {
+              try {
+                const r = checked ? await hasher.writeChecked(blocks, targets) : await hasher.hashAndWrite(blocks, expected, targets);
+                blocks = r.buffers;
+                return { wrote: r.match, opened: r.opened };
+              } catch (err) {
+                if (err instanceof WriteTargetError) {
+                  // A write (or create) failed: only ever after the hash matched. The
+                  // thread gave the piece back with the error, to retry from.
+                  checked = true;
+                  if (err.buffers) blocks = err.buffers;
+                }
+                throw err;
               }
-              const r = await hasher.hashAndWrite(blocks, expected, targets);
-              blocks = r.buffers;
-              return r.match;
-            } catch (err) {
-              // A write failed: the thread gave the piece back with the error, to retry from.
-              if (err instanceof WriteTargetError && err.buffers) blocks = err.buffers;
-              throw err;
-            }
-          });
+            },
+            true,
+          );
           if (!wrote) return { status: 'hash-mismatch' };
           return { status: 'written', micros: Math.round((performance.now() - started) * 1000) };
         } catch (err) {
