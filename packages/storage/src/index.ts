@@ -9,7 +9,7 @@ export { FileHandlePool, processFiles, DEFAULT_PROCESS_MAX_OPEN_FILES, DEFAULT_I
 export { StorageError, StorageIoError, describeIoError, plainIoWords, type StorageErrorCode } from './storage-errors.js';
 export { torrentContentPath, torrentDir, torrentRemovalPath } from './layout.js';
 export { moveTorrentContent, MoveError } from './move-content.js';
-export { Sha1Pool, InlineSha1, HasherClosedError, HashWorkerError, type Sha1Hasher, type HashResult, type HashAndWriteResult } from './sha1-pool.js';
+export { Sha1Pool, InlineSha1, HasherClosedError, HashWorkerError, type Sha1Hasher, type HashResult, type HashAndWriteResult, type FileStats } from './sha1-pool.js';
 export { WriteTargetError, type NewFile, type TargetsWritten, type WriteTarget } from './write-targets.js';
 export { writeSpans, writeAll, cutAtSpans, IOV_MAX, type WritableFile, type FileLookup, type SpanParts } from './vectored-write.js';
 export { checkPieces, makeResumeData, loadResumeData, saveResumeData, type ResumeData, type CheckResult, type CheckOptions } from './resume.js';

@@ -23,7 +23,7 @@ export function localTorrentData(storage: TorrentStorage, hasher: Sha1Hasher, re
     read: (index, begin, length) => storage.readBlock(index, begin, length),
     save: async (have) => {
       try {
-        await saveResumeData(resumePath, await makeResumeData(storage, have));
+        await saveResumeData(resumePath, await makeResumeData(storage, have, hasher));
       } catch {
         // Without resume data the next start checks every piece: slower, never wrong.
       }

@@ -1,7 +1,7 @@
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Bitfield } from '@seedbox/protocol';
-import type { Sha1Hasher } from './sha1-pool.js';
+import type { FileStats, Sha1Hasher } from './sha1-pool.js';
 import { makeFolders } from './make-folders.js';
 import { describeIoError } from './storage-errors.js';
 import type { TorrentStorage } from './storage.js';
@@ -43,33 +43,45 @@ export interface CheckOptions {
   onProgress?: (checked: number, total: number) => void;
 }
 
-interface FileState {
-  size: number;
-  mtimeMs: number;
-  /** Allocated 512-byte blocks: 0 for a file that was only ever sized, never written. */
-  blocks: number;
+/** A file's state; `blocks` is 0 for a file that was only ever sized, never written. size -1: missing. */
+type FileState = FileStats;
+
+const MISSING: FileState = { size: -1, mtimeMs: 0, blocks: 0 };
+
+/**
+ * Each file's state (null for padding files); `stat` only for files their
+ * folders may hold (a fresh download of 10,000 files in 100 folders has
+ * none), all of them in the hasher's thread when it can (statFiles).
+ */
+async function fileStates(storage: TorrentStorage, hasher?: Sha1Hasher): Promise<(FileState | null)[]> {
+  const listed = await storage.listed().catch(() => storage.paths.map(() => undefined));
+  const asked: number[] = [];
+  const out: (FileState | null)[] = storage.paths.map((p, i) => {
+    if (p === undefined) return null;
+    if (listed[i] !== false) asked.push(i);
+    return MISSING;
+  });
+  const paths = asked.map((i) => storage.paths[i]!);
+  // A hasher closed already (shutting down): stat'ed here.
+  const stats = (await hasher?.statFiles?.(paths).catch(() => undefined)) ?? (await statHere(paths));
+  asked.forEach((i, k) => (out[i] = stats[k] ?? MISSING));
+  return out;
 }
 
-/** Each file's state; `stat` only for files their folders may hold (a fresh download of 10,000 files in 100 folders has none). */
-async function fileStates(storage: TorrentStorage): Promise<(FileState | null)[]> {
-  const listed = await storage.listed().catch(() => storage.paths.map(() => undefined));
+function statHere(paths: readonly string[]): Promise<(FileState | undefined)[]> {
   return Promise.all(
-    storage.paths.map(async (p, i) => {
-      if (p === undefined) return null;
-      if (listed[i] === false) return { size: -1, mtimeMs: 0, blocks: 0 };
-      try {
-        const s = await stat(p);
-        return { size: s.size, mtimeMs: s.mtimeMs, blocks: s.blocks };
-      } catch {
-        return { size: -1, mtimeMs: 0, blocks: 0 };
-      }
-    }),
+    paths.map((p) =>
+      stat(p).then(
+        (s) => ({ size: s.size, mtimeMs: s.mtimeMs, blocks: s.blocks }),
+        () => undefined,
+      ),
+    ),
   );
 }
 
 export async function checkPieces(storage: TorrentStorage, options: CheckOptions): Promise<CheckResult> {
   const g = storage.geometry;
-  const states = await fileStates(storage);
+  const states = await fileStates(storage, options.hasher);
   const r = options.resume;
   if (
     r &&
@@ -111,9 +123,9 @@ export async function checkPieces(storage: TorrentStorage, options: CheckOptions
   return { have, fastPath: false, hashed };
 }
 
-/** The resume data for the torrent as it stands on disk now, with `have` verified. */
-export async function makeResumeData(storage: TorrentStorage, have: Bitfield): Promise<ResumeData> {
-  const states = await fileStates(storage);
+/** The resume data for the torrent as it stands on disk now, with `have` verified; its files stat'ed in `hasher`'s thread when it can. */
+export async function makeResumeData(storage: TorrentStorage, have: Bitfield, hasher?: Sha1Hasher): Promise<ResumeData> {
+  const states = await fileStates(storage, hasher);
   return {
     version: 1,
     infoHash: storage.layout.infoHashHex,

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, openSync, readdirSync, readlinkSync } from 'node:fs';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { existsSync, openSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import ts from 'typescript';
@@ -342,5 +342,20 @@ describe.skipIf(process.platform !== 'linux')('Sha1Pool closing descriptors (clo
     await pool.close();
     await closing;
     expect(leadsThere(d)).toBe(false);
+  });
+});
+
+describe('Sha1Pool.statFiles', () => {
+  it('stats files in its thread as stat does, undefined for one missing, following symlinks', async () => {
+    const pool = newPool(1);
+    const dir = await dirs.make();
+    await writeFile(join(dir, 'a'), Buffer.alloc(5000, 1));
+    await symlink(join(dir, 'a'), join(dir, 'link'));
+    const [a, missing, link] = await pool.statFiles([join(dir, 'a'), join(dir, 'nope'), join(dir, 'link')]);
+    const st = statSync(join(dir, 'a'));
+    expect(a).toEqual({ size: 5000, mtimeMs: st.mtimeMs, blocks: st.blocks });
+    expect(missing).toBeUndefined();
+    expect(link).toEqual(a);
+    expect(pool.threads).toBe(1);
   });
 });

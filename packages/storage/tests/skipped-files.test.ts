@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkPieces, makeResumeData } from '../src/resume.js';
-import { InlineSha1 } from '../src/sha1-pool.js';
+import { InlineSha1, Sha1Pool } from '../src/sha1-pool.js';
 import { TorrentStorage } from '../src/storage.js';
 import { contentFor, layoutFor, pieceBlocks, TempDirs, type FileSpec } from './support/fixtures.js';
 
@@ -78,5 +78,13 @@ describe('a skipped file on disk', () => {
     const again = await checkPieces(s, { hasher, resume });
     expect(again.fastPath).toBe(true);
     expect(again.have.count).toBe(written.size);
+    // The same, with the files stat'ed in a hash thread (Sha1Pool.statFiles).
+    const pool = new Sha1Pool(1);
+    try {
+      expect(await makeResumeData(s, check.have, pool)).toEqual(resume);
+      expect((await checkPieces(s, { hasher: pool, resume })).fastPath).toBe(true);
+    } finally {
+      await pool.close();
+    }
   });
 });
