@@ -14,9 +14,8 @@ import type { NewFile } from './write-targets.js';
  * else that way is removed again; where there is no /proc, every folder on
  * the way is lstat'ed before each open. Folders are checked as they are
  * made. A file not seen to exist is created with O_EXCL, and creates run
- * one at a time. A new file in a folder already checked may be created by
- * the thread that writes it instead, under the same rules
- * (createElsewhere, write-targets.ts).
+ * one at a time. A new file may be created by the thread that writes it
+ * instead, under the same rules (createElsewhere, write-targets.ts).
  */
 
 /**
@@ -61,11 +60,6 @@ export class FileOpener {
   private seen: Uint8Array | undefined;
   /** The last create queued (oneCreateAtATime), until it ends. */
   private creating: Promise<void> | undefined;
-  /**
-   * Folders seen to be folders (checked by a listing's pass, or made): a
-   * new file in one may be created by another thread (createElsewhere).
-   */
-  private folders: Set<string> | undefined;
 
   /**
    * `root`: the download folder, symlinks resolved; `paths`: each file's
@@ -102,10 +96,7 @@ export class FileOpener {
     for (const [folder, files] of byFolder) {
       let names: Set<string>;
       try {
-        if (check) {
-          await this.checkFolders(folder, false);
-          if (!this.readOnly) (this.folders ??= new Set()).add(folder);
-        }
+        if (check) await this.checkFolders(folder, false);
         if (files.length < LIST_MIN) continue;
         names = new Set(await readdir(folder));
       } catch (err) {
@@ -177,10 +168,9 @@ export class FileOpener {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return undefined;
-      if (code !== 'ENOENT') throw err;
-      // A folder is missing: made (each folder on the way checked), then once more.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+      // A folder is missing (or not a folder: checkFolders says so): made (each folder on the way checked), then once more.
       await this.checkFolders(dirname(path), true);
-      (this.folders ??= new Set()).add(dirname(path));
       try {
         fd = await this.oneCreateAtATime(() => this.openPath(path, flags));
       } catch (e) {
@@ -219,17 +209,18 @@ export class FileOpener {
   }
 
   /**
-   * How another thread may create file `index` (a write's CreateTarget,
-   * write-targets.ts), or undefined when this thread must open it (open).
-   * Only a file never seen, in a folder seen: the other thread creates it
-   * exclusively and checks its place through /proc, as createNew does, and
-   * anything else (it exists, its folder went missing) is left to open.
+   * How another thread may create file `index` (a write's
+   * WriteTarget.create, write-targets.ts), or undefined when this thread
+   * must open it (open). Only a file never seen: the other thread creates
+   * it exclusively, and its missing folders, checking each as checkFolders
+   * does and the file's place through /proc as createNew does; anything
+   * else (it exists already) is left to open.
    */
   createElsewhere(index: number): NewFile | undefined {
     if (!OPENED_PATH_KNOWN || this.readOnly || this.seen?.[index] === 1) return undefined;
     const path = this.paths[index];
-    if (path === undefined || !this.folders?.has(dirname(path))) return undefined;
-    return { path, flags: this.flags | fsConstants.O_CREAT | fsConstants.O_EXCL };
+    if (path === undefined) return undefined;
+    return { root: this.root, path, flags: this.flags | fsConstants.O_CREAT | fsConstants.O_EXCL };
   }
 
   /** File `index` exists now (created by another thread): a write opens it as it is. */

@@ -115,7 +115,8 @@ export class HashWorkerError extends Error {
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { closeSync, ftruncateSync, openSync, readlinkSync, statSync, unlinkSync, writevSync } = require('node:fs');
+const { closeSync, ftruncateSync, lstatSync, mkdirSync, openSync, readlinkSync, statSync, unlinkSync, writevSync } = require('node:fs');
+const { dirname, join, relative, sep } = require('node:path');
 // The views of the piece's bytes [from, from + length), in order.
 function slice(buffers, from, length) {
   const out = [];
@@ -129,15 +130,42 @@ function slice(buffers, from, length) {
   }
   return out;
 }
-// A new file (write-targets.ts' NewFile): created exclusively, and refused unless
-// /proc shows it where it was asked for: FileOpener.createNew's rules, with its words.
-function create({ path, flags }) {
-  const fd = openSync(path, flags, 0o644);
+function refuse(code, message) {
+  return Object.assign(new Error(message), { code, syscall: 'open' });
+}
+// The folders from root down to folder, each lstat'ed and made when missing:
+// FileOpener.checkFolders' rules, with its words.
+function makeFolders(root, folder) {
+  let at = root;
+  for (const seg of folder === root ? [] : relative(root, folder).split(sep)) {
+    at = join(at, seg);
+    let st = lstatSync(at, { throwIfNoEntry: false });
+    if (!st) {
+      try { mkdirSync(at); } catch (err) { if (err.code !== 'EEXIST') throw err; }
+      st = lstatSync(at);
+    }
+    if (st.isSymbolicLink()) throw refuse('STORAGE_SYMLINK', at + ' is a symlink; refusing to follow it');
+    if (!st.isDirectory()) throw refuse('STORAGE_NOT_A_FILE', at + ' is not a folder');
+  }
+}
+// A new file (write-targets.ts' NewFile): created exclusively, its missing folders
+// first, and refused unless /proc shows it where it was asked for: FileOpener.createNew's
+// rules, with its words.
+function create({ root, path, flags }) {
+  let fd;
+  try {
+    fd = openSync(path, flags, 0o644);
+  } catch (err) {
+    // A folder missing, or not a folder (makeFolders says which).
+    if (err.code !== 'ENOENT' && err.code !== 'ENOTDIR') throw err;
+    makeFolders(root, dirname(path));
+    fd = openSync(path, flags, 0o644);
+  }
   const real = readlinkSync('/proc/self/fd/' + fd);
   if (real === path) return fd;
   try { unlinkSync(real); } catch {}
   closeSync(fd);
-  throw Object.assign(new Error(path + ' leads to ' + real + ': a folder on the way is a symlink; refusing to follow it'), { code: 'STORAGE_SYMLINK', syscall: 'open' });
+  throw refuse('STORAGE_SYMLINK', path + ' leads to ' + real + ': a folder on the way is a symlink; refusing to follow it');
 }
 // Each target: created first if asked (its descriptor noted in \`opened\`), truncated if asked, then
 // pwritev until every byte is down (IOV_MAX at a time): writeAll's loop (vectored-write.ts),

@@ -425,12 +425,12 @@ export class TorrentStorage {
    * may have been created, empty). A WriteTargetError is answered in plain
    * words with its file's path, as writePiece's errors are.
    *
-   * With `creates`, a file never written before, in a folder storage has
-   * seen, is not opened here: its target asks `write` to create it
+   * With `creates`, a file never written before is not opened here: its
+   * target asks `write` to create it, and its missing folders
    * (WriteTarget.create), and the descriptor answered is kept as any other.
-   * A create that fails there (the file exists after all, its folder has
-   * gone) is done here instead, with every check, and the piece written
-   * again; a file created elsewhere than its path is refused as a symlink.
+   * A create that fails there (the file exists after all) is done here
+   * instead, with every check, and the piece written again; a symlink on
+   * the way is refused as here.
    */
   async writePieceVia(index: number, write: (targets: WriteTarget[]) => Promise<TargetsWritten>, creates = false): Promise<boolean> {
     if (this.readOnly) throw new StorageError('STORAGE_READ_ONLY', 'the torrent storage was opened read-only', this.root);
@@ -486,7 +486,7 @@ export class TorrentStorage {
           const cause = err.cause as NodeJS.ErrnoException;
           if (targets[err.target]!.create) {
             const path = this.paths[failed.fileIndex]!;
-            if (cause.code === 'STORAGE_SYMLINK') throw new StorageError('STORAGE_SYMLINK', cause.message, path);
+            if (cause.code === 'STORAGE_SYMLINK' || cause.code === 'STORAGE_NOT_A_FILE') throw new StorageError(cause.code, cause.message, path);
             (here ??= new Set()).add(failed.fileIndex);
             throw new CreateAbandoned();
           }

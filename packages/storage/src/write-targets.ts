@@ -8,11 +8,11 @@
  * per file it covers (each a handoff to libuv's pool and back, 15-40 µs of
  * the loop's time on this machine, against 2 µs for the write itself).
  *
- * A file never written before, in a folder storage has seen, is created
- * by the thread itself, once the piece has checked out (`create`): opening
+ * A file never written before is created by the thread itself, with its
+ * missing folders, once the piece has checked out (`create`): opening
  * 10,000 new files one handoff each cost the loop a second. The thread
- * creates it exclusively and checks its place as FileOpener does, and
- * answers its descriptor, which the storage owns from then on.
+ * checks each folder it makes and the file's place as FileOpener does,
+ * and answers the file's descriptor, which the storage owns from then on.
  */
 export interface WriteTarget {
   /** The open file's descriptor, held open by the storage until the write is answered; undefined with `create`. */
@@ -31,9 +31,12 @@ export interface WriteTarget {
 /**
  * A file to create: `path` opened with `flags` (O_CREAT | O_EXCL and
  * O_NOFOLLOW among them), and refused (removed, closed, STORAGE_SYMLINK)
- * unless /proc/self/fd shows it opened at `path` itself.
+ * unless /proc/self/fd shows it opened at `path` itself. Its missing
+ * folders below `root` are made first, each lstat'ed: a symlink on the way
+ * is STORAGE_SYMLINK, anything else but a folder STORAGE_NOT_A_FILE.
  */
 export interface NewFile {
+  root: string;
   path: string;
   flags: number;
 }

@@ -317,6 +317,21 @@ describe('TorrentStorage path safety', () => {
     const err = await storageError(openStorage(layoutFor(contentFor(files), files, 64, { name: 'movie.mkv', multiFile: false }), dir));
     expect(err.code).toBe('STORAGE_NOT_A_FILE');
   });
+
+  it('refuses a file in place of a folder of the torrent at the write that needs the folder', async () => {
+    const dir = await dirs.make();
+    const files = [
+      { path: ['sub', 'x.bin'], length: 16_384 },
+      { path: ['y.bin'], length: 16_384 },
+    ];
+    const data = contentFor(files);
+    const s = await openStorage(layoutFor(data, files, 16_384, { name: 't' }), dir);
+    await mkdir(join(dir, 't'));
+    await writeFile(join(dir, 't', 'sub'), 'a file');
+    expect((await storageError(s.writePiece(0, pieceBlocks(data, 16_384, 0)))).code).toBe('STORAGE_NOT_A_FILE');
+    await s.writePiece(1, pieceBlocks(data, 16_384, 1));
+    expect(await readFile(join(dir, 't', 'sub'), 'utf8')).toBe('a file');
+  });
 });
 
 describe('TorrentStorage reads and writes', () => {

@@ -128,10 +128,10 @@ export class DiskWriter implements PieceSink {
   /**
    * The hash thread checks the piece and writes it (write-targets.ts): one
    * hop between threads per piece when its files are open or new (the
-   * thread creates those, once the piece has checked out). A file to open
-   * here (one that exists, or the first in a new folder) is opened only for
-   * a piece that checked out: such a piece is hashed first, then written in
-   * a second hop. Retried as `write` is.
+   * thread creates those, and their folders, once the piece has checked
+   * out). A file to open here (one that exists) is opened only for a piece
+   * that checked out: such a piece is hashed first, then written in a
+   * second hop. Retried as `write` is.
    */
   private async hashAndWrite(storage: TorrentStorage, index: number, input: readonly Uint8Array[], started: number): Promise<PieceWriteOutcome> {
     const hasher = this.hasher as Required<Sha1Hasher>;

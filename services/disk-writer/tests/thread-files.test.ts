@@ -120,6 +120,41 @@ describe.skipIf(!linux)('files the hash thread creates and closes', () => {
     expect((await readFile(join(sub, 'y.bin'))).equals(data.subarray(PIECE))).toBe(true);
   });
 
+  it('makes new folders in the thread, each checked: a symlink or a file in place of one is refused, and nothing is made through it', async () => {
+    const deep: FileSpec[] = [
+      { path: ['a', 'b', 'x.bin'], length: 16_384 },
+      { path: ['c', 'd', 'y.bin'], length: 16_384 },
+      { path: ['e', 'z.bin'], length: 16_384 },
+    ];
+    const deepData = contentFor(deep);
+    const deepLayout = layoutFor(deepData, deep, PIECE, { name: 'deep' });
+    const pool = new Sha1Pool(1);
+    const targets: WriteTarget[][] = [];
+    const hashAndWrite = pool.hashAndWrite.bind(pool);
+    vi.spyOn(pool, 'hashAndWrite').mockImplementation((buffers, expected, t) => {
+      targets.push(t.map((x) => ({ ...x })));
+      return hashAndWrite(buffers, expected, t);
+    });
+    const w = new DiskWriter({ hasher: pool, retries: 5, retryDelayMs: 10_000 });
+    writers.push(w);
+    const dir = await dirs.make();
+    const outside = await dirs.make();
+    await w.addTorrent(deepLayout, dir);
+    const write = (index: number) => w.writePiece({ infoHash: deepLayout.infoHashHex, index, blocks: pieceBlocks(deepData, PIECE, index) });
+    expect((await write(0)).status).toBe('written');
+    expect(targets[0]![0]!.create?.path).toBe(join(dir, 'deep', 'a', 'b', 'x.bin'));
+    expect((await readFile(join(dir, 'deep', 'a', 'b', 'x.bin'))).equals(deepData.subarray(0, PIECE))).toBe(true);
+    await symlink(outside, join(dir, 'deep', 'c'));
+    const o = await write(1);
+    expect(o.status).toBe('io-error');
+    if (o.status === 'io-error') expect(o.error).toMatch(/symlink/);
+    expect(readdirSync(outside)).toEqual([]);
+    await writeFile(join(dir, 'deep', 'e'), 'not a folder');
+    const p = await write(2);
+    expect(p.status).toBe('io-error');
+    if (p.status === 'io-error') expect(p.error).toMatch(/not a folder/);
+  });
+
   it('closes the files in the hash thread, over the cap and when the torrent goes, leaving no descriptor open', async () => {
     const { w, dir, closeFile } = await setup({ maxOpenFiles: 1 });
     expect((await w.writePiece(piece(0))).status).toBe('written');
