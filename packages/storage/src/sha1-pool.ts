@@ -1,231 +1,12 @@
-import { createHash } from 'node:crypto';
 import { close as closeCb } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { HASH_THREAD_SOURCE, type Reply, type StatReply } from './hash-thread.js';
+import { HasherClosedError, HashWorkerError, type FileStats, type HashAndWriteResult, type HashResult, type Sha1Hasher } from './sha1-hasher.js';
 import { WriteTargetError, type WriteTarget } from './write-targets.js';
 
-/**
- * SHA-1 of a piece, off the event loop.
- *
- * The peer-worker's event loop serves every socket; hashing a 1 MiB piece
- * takes a couple of milliseconds of CPU, which at 100 MB/s is a fifth of
- * the loop's time, all of it in one block that delays every socket. The
- * pool moves it to worker threads, and how the bytes get there depends on
- * what they are:
- *
- * - every buffer is a view into a SharedArrayBuffer: posted as it is, the
- *   worker reads the same memory, nothing is copied or detached;
- * - every buffer owns its whole ArrayBuffer (as the peer-worker's piece
- *   buffers do): the ArrayBuffers are transferred to the worker and back,
- *   nothing is copied, but the caller's views are detached meanwhile;
- * - anything else (views into a larger buffer, as a NATS message or a
- *   Buffer pool slice is, or a mix): copied once into one fresh
- *   ArrayBuffer, which is transferred. Transferring the caller's larger
- *   buffer would detach bytes that are not ours.
- *
- * Ordinary memory is preferred over shared memory on the hot path: V8
- * copies from a socket into a SharedArrayBuffer several times slower than
- * into an ArrayBuffer (measured; see docs/ARCHITECTURE.md).
- *
- * Because of the transfer, `hash` answers the buffers to use afterwards as
- * well as the digest: the ones passed in may be detached.
- */
-export interface HashResult {
-  digest: Buffer;
-  /** The same bytes as the input, in order, possibly in new views (and without empty buffers). */
-  buffers: Uint8Array[];
-}
-
-export interface Sha1Hasher {
-  hash(buffers: readonly Uint8Array[]): Promise<HashResult>;
-  /**
-   * Hashes the piece and, when the digest is `expected`, writes it to
-   * `targets` in the same thread, creating those that ask for it (see
-   * write-targets.ts). Answers whether it matched (and so was written)
-   * with the buffers to use afterwards and the files created; a failed
-   * write or create rejects with WriteTargetError, after the targets
-   * before it were written. Optional: without it the caller hashes, then
-   * writes.
-   */
-  hashAndWrite?(buffers: readonly Uint8Array[], expected: Uint8Array, targets: readonly WriteTarget[]): Promise<HashAndWriteResult>;
-  /** With hashAndWrite: writes a piece already checked (`match` is true). */
-  writeChecked?(buffers: readonly Uint8Array[], targets: readonly WriteTarget[]): Promise<HashAndWriteResult>;
-  /** With hashAndWrite: closes a descriptor of the storage's where the writes go (TorrentStorage's FileCloser). */
-  closeFile?(fd: number): Promise<void>;
-  /** Stats files off the event loop (see Sha1Pool.statFiles). Optional: without it they are stat'ed one by one. */
-  statFiles?(paths: readonly string[]): Promise<(FileStats | undefined)[]>;
-  close(): Promise<void>;
-}
-
-/** What resume data keeps of a file (see resume.ts). */
-export interface FileStats {
-  size: number;
-  mtimeMs: number;
-  /** Allocated 512-byte blocks. */
-  blocks: number;
-}
-
-export interface HashAndWriteResult {
-  /** The digest was the one expected, and the piece is written. */
-  match: boolean;
-  /** As HashResult's. */
-  buffers: Uint8Array[];
-  /** The descriptor of each target created (WriteTarget.create), by target index. */
-  opened: (number | undefined)[] | undefined;
-}
-
-/**
- * Hashes on the calling thread: the baseline in measurements, and cheaper
- * than a thread hop for tiny pieces. It blocks the event loop for the
- * whole hash. The input buffers are left as they are.
- */
-export class InlineSha1 implements Sha1Hasher {
-  private closed = false;
-
-  async hash(buffers: readonly Uint8Array[]): Promise<HashResult> {
-    if (this.closed) throw new HasherClosedError();
-    const h = createHash('sha1');
-    for (const b of buffers) h.update(b);
-    return { digest: h.digest(), buffers: [...buffers] };
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-  }
-}
-
-export class HasherClosedError extends Error {
-  override name = 'HasherClosedError';
-  constructor() {
-    super('the SHA-1 hasher is closed');
-  }
-}
-
-/** A hash worker failed (crashed, or threw on a job); the job's buffers are lost with it. */
-export class HashWorkerError extends Error {
-  override name = 'HashWorkerError';
-}
-
-// The worker's code travels as a string (`eval: true`) so that it runs the
-// same from src/ under vitest, which would hand Node a .ts worker file it
-// cannot load, and from dist/ in production, with no worker file whose path
-// differs between the two. It is plain CommonJS, the dialect of eval'd
-// workers, and small enough to read here.
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const { closeSync, ftruncateSync, lstatSync, mkdirSync, openSync, readlinkSync, statSync, unlinkSync, writevSync } = require('node:fs');
-const { dirname, join, relative, sep } = require('node:path');
-// The views of the piece's bytes [from, from + length), in order.
-function slice(buffers, from, length) {
-  const out = [];
-  for (const b of buffers) {
-    if (length === 0) break;
-    if (from >= b.length) { from -= b.length; continue; }
-    const take = Math.min(b.length - from, length);
-    out.push(b.subarray(from, from + take));
-    from = 0;
-    length -= take;
-  }
-  return out;
-}
-function refuse(code, message) {
-  return Object.assign(new Error(message), { code, syscall: 'open' });
-}
-// The folders from root down to folder, each lstat'ed and made when missing:
-// FileOpener.checkFolders' rules, with its words.
-function makeFolders(root, folder) {
-  let at = root;
-  for (const seg of folder === root ? [] : relative(root, folder).split(sep)) {
-    at = join(at, seg);
-    let st = lstatSync(at, { throwIfNoEntry: false });
-    if (!st) {
-      try { mkdirSync(at); } catch (err) { if (err.code !== 'EEXIST') throw err; }
-      st = lstatSync(at);
-    }
-    if (st.isSymbolicLink()) throw refuse('STORAGE_SYMLINK', at + ' is a symlink; refusing to follow it');
-    if (!st.isDirectory()) throw refuse('STORAGE_NOT_A_FILE', at + ' is not a folder');
-  }
-}
-// A new file (write-targets.ts' NewFile): created exclusively, its missing folders
-// first, and refused unless /proc shows it where it was asked for: FileOpener.createNew's
-// rules, with its words.
-function create({ root, path, flags }) {
-  let fd;
-  try {
-    fd = openSync(path, flags, 0o644);
-  } catch (err) {
-    // A folder missing, or not a folder (makeFolders says which).
-    if (err.code !== 'ENOENT' && err.code !== 'ENOTDIR') throw err;
-    makeFolders(root, dirname(path));
-    fd = openSync(path, flags, 0o644);
-  }
-  const real = readlinkSync('/proc/self/fd/' + fd);
-  if (real === path) return fd;
-  try { unlinkSync(real); } catch {}
-  closeSync(fd);
-  throw refuse('STORAGE_SYMLINK', path + ' leads to ' + real + ': a folder on the way is a symlink; refusing to follow it');
-}
-// Each target: created first if asked (its descriptor noted in \`opened\`), truncated if asked, then
-// pwritev until every byte is down (IOV_MAX at a time): writeAll's loop (vectored-write.ts),
-// which eval'd code cannot import.
-function write(buffers, targets, opened) {
-  for (let k = 0; k < targets.length; k++) {
-    const t = targets[k];
-    try {
-      let fd = t.fd;
-      if (t.create) fd = opened[k] = create(t.create);
-      if (t.sizeTo !== undefined) ftruncateSync(fd, t.sizeTo);
-      let parts = slice(buffers, t.pieceOffset, t.length);
-      let at = t.position;
-      while (parts.length > 0) {
-        const n = writevSync(fd, parts.slice(0, 1024), at);
-        if (!(n > 0)) throw Object.assign(new Error('writev wrote ' + n + ' bytes at offset ' + at), { code: 'EIO', syscall: 'writev' });
-        at += n;
-        let left = n;
-        while (parts.length > 0 && left >= parts[0].length) left -= parts.shift().length;
-        if (left > 0) parts[0] = parts[0].subarray(left);
-      }
-    } catch (err) {
-      return { target: k, code: err.code, syscall: err.syscall, message: err.message };
-    }
-  }
-  return undefined;
-}
-parentPort.on('message', ({ id, buffers, transferred, expected, targets, hash, close, stat }) => {
-  // Descriptors no job uses any more (Sha1Pool.closeFile).
-  if (close) for (const fd of close) try { closeSync(fd); } catch {}
-  if (stat) {
-    const stats = stat.map((path) => {
-      try {
-        const s = statSync(path, { throwIfNoEntry: false });
-        return s ? [s.size, s.mtimeMs, s.blocks] : null;
-      } catch {
-        return null;
-      }
-    });
-    return parentPort.postMessage({ id, stats });
-  }
-  try {
-    let digest;
-    if (hash) {
-      const h = createHash('sha1');
-      for (const b of buffers) h.update(b);
-      digest = h.digest();
-    }
-    // With targets: written when the hash is the one expected, or when there is no hash to check (checked before).
-    const opened = [];
-    const writeError = targets && (!hash || digest.equals(expected)) ? write(buffers, targets, opened) : undefined;
-    const created = opened.length > 0 ? opened : undefined;
-    if (!transferred) return parentPort.postMessage({ id, digest, writeError, opened: created });
-    // Give the piece back: transferred, so still no copy.
-    parentPort.postMessage({ id, digest, writeError, opened: created, buffers }, [...new Set(buffers.map((b) => b.buffer))]);
-  } catch (err) {
-    parentPort.postMessage({ id, error: String(err && err.stack || err) });
-  }
-});
-`;
+export * from './sha1-hasher.js';
 
 interface Job {
   resolve: (r: JobResult) => void;
@@ -237,9 +18,6 @@ interface Job {
 }
 
 type JobResult = HashResult & { writeError?: WriteTargetError; opened?: (number | undefined)[]; stats?: StatReply[] };
-
-/** A file's [size, mtimeMs, blocks], or null: it could not be stat'ed. */
-type StatReply = [number, number, number] | null;
 
 /** What a job asks of the thread besides its buffers. */
 interface Task {
@@ -264,11 +42,6 @@ interface Slot {
   /** The pool ended it (idle, or closing): its exit is no crash. */
   retiring: boolean;
 }
-
-type WriteErrorReply = { target: number; code?: string; syscall?: string; message: string };
-type Reply =
-  | { id: number; digest?: Uint8Array; buffers?: Uint8Array[]; writeError?: WriteErrorReply; opened?: (number | undefined)[]; stats?: StatReply[] }
-  | { id: number; error: string };
 
 /** Closes a descriptor on this thread (through libuv's pool). */
 const closeHere = promisify(closeCb);
@@ -452,7 +225,7 @@ export class Sha1Pool implements Sha1Hasher {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    const worker = new Worker(HASH_THREAD_SOURCE, { eval: true });
     const slot: Slot = { worker, jobs: new Map(), idleTimer: undefined, retiring: false };
     this.slots.add(slot);
     this.live++;

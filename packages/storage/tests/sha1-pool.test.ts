@@ -196,6 +196,8 @@ describe('Sha1Pool', () => {
     const dir = await dirs.make();
     const modules: [string, string][] = [
       ['sha1-pool.ts', 'sha1-pool.mjs'],
+      ['sha1-hasher.ts', 'sha1-hasher.js'],
+      ['hash-thread.ts', 'hash-thread.js'],
       ['write-targets.ts', 'write-targets.js'],
     ];
     for (const [from, to] of modules) {
