@@ -1,10 +1,11 @@
 import { ftruncate as ftruncateCb, read as readCb, writev as writevCb } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { PieceGeometry, type FileSpan } from '@seedbox/protocol';
-import { processFiles, type FileHandlePool, type PooledFile } from './file-handles.js';
-import { closeFd, FileOpener, type OpenHow } from './file-opener.js';
+import { processFiles, type FileHandlePool } from './file-handles.js';
+import { FileOpener, type OpenHow } from './file-opener.js';
+import { OpenFiles, type FileCloser, type OpenFile } from './open-files.js';
+import { filePaths } from './file-paths.js';
 import { makeFolders } from './make-folders.js';
 import { describeIoError, StorageError, StorageIoError } from './storage-errors.js';
 import type { Sha1Hasher } from './sha1-pool.js';
@@ -76,27 +77,14 @@ export interface StorageOptions {
   closer?: FileCloser;
 }
 
-/** Closes descriptors elsewhere than on the event loop (see StorageOptions.closer). */
-export interface FileCloser {
-  /** Closes `fd`, which nothing uses any more; resolves once it is closed. */
-  closeFile(fd: number): Promise<void>;
-}
+export type { FileCloser } from './open-files.js';
 
 export const DEFAULT_MAX_OPEN_FILES = 256;
 
-// On the plain descriptors the storage holds (see OpenFile.fd).
+// On the plain descriptors the storage holds (open-files.ts).
 const ftruncate = promisify(ftruncateCb);
 const writev = promisify(writevCb);
 const read = promisify(readCb);
-
-interface OpenFile extends PooledFile {
-  /** Its descriptor, once open: a plain one (FileOpener), which another thread may close (StorageOptions.closer). */
-  fd: Promise<number>;
-  /** To be closed once idle (releaseFiles ran while it was in use). */
-  release?: boolean;
-  /** Created empty and not yet sized: its first write sizes it (see sizeFor). */
-  unsized?: boolean;
-}
 
 export class TorrentStorage {
   readonly layout: StorageLayout;
@@ -106,25 +94,8 @@ export class TorrentStorage {
   /** Absolute path of each file; undefined for padding files, which are never created. */
   readonly paths: readonly (string | undefined)[];
   private readonly readOnly: boolean;
-  private readonly maxOpen: number;
-  private readonly pool: FileHandlePool;
-  // Both exist only while they hold something (undefined when empty): once
-  // the process's pool has closed an idle torrent's files, its storage keeps
-  // no empty Map or Set (~170 bytes each, times thousands of torrents).
-  /** In least- to most-recently-used order (a Map keeps insertion order). */
-  private open: Map<number, OpenFile> | undefined;
-  /** Evicted handles still closing: `close()` waits for them too. */
-  private closing: Set<Promise<void>> | undefined;
+  private readonly files: OpenFiles;
   private readonly opener: FileOpener;
-  private readonly closer: FileCloser | undefined;
-  /**
-   * Operations using a file now (held, see hold). A descriptor is closed
-   * only when none uses it: unlike a FileHandle, a plain descriptor closed
-   * under a read or another thread's write could be handed to another file,
-   * which the operation would then reach. close() waits for them.
-   */
-  private busy = 0;
-  private idle: (() => void)[] | undefined;
   private closed = false;
 
   private constructor(layout: StorageLayout, geometry: PieceGeometry, root: string, paths: (string | undefined)[], options: StorageOptions) {
@@ -133,9 +104,7 @@ export class TorrentStorage {
     this.root = root;
     this.paths = paths;
     this.readOnly = !options.create;
-    this.maxOpen = options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES;
-    this.pool = options.files ?? processFiles;
-    this.closer = options.closer;
+    this.files = new OpenFiles(options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES, options.files ?? processFiles, options.closer);
     this.opener = new FileOpener(
       root,
       paths,
@@ -175,27 +144,7 @@ export class TorrentStorage {
     } catch (err) {
       throw describeIoError(err, dir);
     }
-    const seen = new Set<string>();
-    const paths = layout.files.map((f) => {
-      if (f.padding) return undefined;
-      const segments = layout.multiFile ? [layout.name, ...f.path] : [layout.name];
-      if (layout.multiFile && f.path.length === 0) {
-        throw new StorageError('STORAGE_BAD_PATH', 'a file of a multi-file torrent has an empty path', segments.join('/'));
-      }
-      for (const seg of segments) checkSegment(seg, segments.join('/'));
-      const full = resolve(root, ...segments);
-      if (!isInside(root, full)) throw new StorageError('STORAGE_PATH_ESCAPES', `${full} is outside ${root}`, full);
-      // Two files on one path would overwrite each other.
-      if (seen.has(full)) throw new StorageError('STORAGE_BAD_LAYOUT', `two files of the torrent are both ${full}`, full);
-      seen.add(full);
-      return full;
-    });
-    // Nor may a file stand where another file needs a folder.
-    for (const full of seen) {
-      for (let at = dirname(full); at !== root && isInside(root, at); at = dirname(at)) {
-        if (seen.has(at)) throw new StorageError('STORAGE_BAD_LAYOUT', `${at} is both a file and a folder of the torrent`, at);
-      }
-    }
+    const paths = filePaths(layout, root);
     const storage = new TorrentStorage(layout, geometry, root, paths, options);
     if (options.create) {
       try {
@@ -257,33 +206,14 @@ export class TorrentStorage {
     );
   }
 
-  /**
-   * File `index` marked in use as hold does; when it is not open, `opening`
-   * opens it (here, or in another thread: see writePieceVia), given the
-   * new entry to mark.
-   */
+  /** File `index` held as hold does; when it is not open, `opening` opens it (see OpenFiles.hold). */
   private holdOpening(index: number, opening: (entry: OpenFile) => Promise<number>): OpenFile {
     if (this.closed) throw new StorageError('STORAGE_CLOSED', 'the torrent storage is closed', this.root);
-    const open = (this.open ??= new Map());
-    let entry = open.get(index);
-    if (entry) {
-      open.delete(index); // to the most recently used end (set again below, so the map is kept)
-    } else {
-      const opened: OpenFile = { fd: undefined!, users: 0, lastUsed: 0, evict: () => this.evicted(index, opened) };
-      opened.fd = opening(opened);
-      entry = opened;
-      opened.fd.catch(() => {
-        if (this.open?.get(index) === opened) {
-          this.forgetFile(index);
-          this.pool.forget(opened);
-        }
-      });
-    }
-    open.set(index, entry);
-    this.pool.touch(entry);
-    entry.users++;
-    this.busy++;
-    return entry;
+    return this.files.hold(index, opening);
+  }
+
+  private letGo(index: number, entry: OpenFile): void {
+    this.files.letGo(index, entry);
   }
 
   /** An operation on file `index` failed: the error in plain words with the path, and a volume that failed is let go (releaseFiles). */
@@ -293,70 +223,13 @@ export class TorrentStorage {
     return e;
   }
 
-  /** An operation is done with the file: idle from now, closed if due (hold's other half). */
-  private letGo(index: number, entry: OpenFile): void {
-    entry.users--;
-    if (--this.busy === 0 && this.idle) {
-      for (const wake of this.idle.splice(0)) wake();
-      this.idle = undefined;
-    }
-    if (entry.users === 0 && entry.release && this.open?.get(index) === entry) this.drop(index, entry);
-    else if (this.open?.get(index) === entry) this.pool.touch(entry); // idle from now
-    this.evict();
-    this.pool.trim();
-  }
-
   /**
-   * Closes every handle (one in use when its operation ends); the next use
+   * Closes every file (one in use when its operation ends); the next use
    * reopens. Done after a system error, so that a volume that failed can be
    * unmounted and mounted again under a torrent in error (resume reopens).
    */
   releaseFiles(): void {
-    for (const [index, entry] of this.open ?? []) {
-      if (entry.users > 0) {
-        entry.release = true;
-        continue;
-      }
-      this.drop(index, entry);
-    }
-  }
-
-  /** Forgets a file and closes its handle. */
-  private drop(index: number, entry: OpenFile): void {
-    this.forgetFile(index);
-    this.pool.forget(entry);
-    this.closeHandle(entry);
-  }
-
-  /** The process's pool closed this file (over its cap, or unused for a while). */
-  private evicted(index: number, entry: OpenFile): void {
-    if (this.open?.get(index) !== entry) return;
-    this.forgetFile(index);
-    this.closeHandle(entry);
-  }
-
-  /** Takes the file out of `open`, and lets the map go with its last file. */
-  private forgetFile(index: number): void {
-    if (this.open?.delete(index) && this.open.size === 0) this.open = undefined;
-  }
-
-  private closeHandle(entry: OpenFile): void {
-    const closing: Promise<void> = entry.fd.then((fd) => this.closeDescriptor(fd)).catch(() => undefined);
-    (this.closing ??= new Set()).add(closing);
-    void closing.then(() => {
-      if (this.closing?.delete(closing) && this.closing.size === 0) this.closing = undefined;
-    });
-  }
-
-  private evict(): void {
-    // The map itself, not the field: dropping its last file lets the field go, and the loop then ends.
-    const open = this.open;
-    if (!open || open.size <= this.maxOpen) return;
-    for (const [index, entry] of open) {
-      if (open.size <= this.maxOpen) break;
-      if (entry.users > 0) continue; // in use: over the cap for a while rather than closed under a write
-      this.drop(index, entry);
-    }
+    this.files.releaseAll();
   }
 
   /** Whether each file is listed in its folder now; undefined: not known without asking the file (see FileOpener.listed). */
@@ -371,12 +244,12 @@ export class TorrentStorage {
    */
   private sizeFor(span: FileSpan): number | undefined {
     const length = this.layout.files[span.fileIndex]!.length;
-    return this.open?.get(span.fileIndex)?.unsized && span.fileOffset + span.length < length ? length : undefined;
+    return this.files.get(span.fileIndex)?.unsized && span.fileOffset + span.length < length ? length : undefined;
   }
 
   /** A write to the file succeeded: it has its length now. */
   private sized(fileIndex: number): void {
-    const entry = this.open?.get(fileIndex);
+    const entry = this.files.get(fileIndex);
     if (entry) entry.unsized = false;
   }
 
@@ -411,7 +284,7 @@ export class TorrentStorage {
   filesReady(index: number): boolean {
     for (const span of this.geometry.spans(index)) {
       const i = span.fileIndex;
-      if (this.paths[i] !== undefined && !this.open?.has(i) && !this.opener.createElsewhere(i)) return false;
+      if (this.paths[i] !== undefined && !this.files.has(i) && !this.opener.createElsewhere(i)) return false;
     }
     return true;
   }
@@ -445,7 +318,7 @@ export class TorrentStorage {
         for (const span of this.geometry.spans(index)) {
           const fileIndex = span.fileIndex;
           if (this.paths[fileIndex] !== undefined) {
-            const create = creates && !this.open?.has(fileIndex) && !here?.has(fileIndex) ? this.opener.createElsewhere(fileIndex) : undefined;
+            const create = creates && !this.files.has(fileIndex) && !here?.has(fileIndex) ? this.opener.createElsewhere(fileIndex) : undefined;
             const target = { position: span.fileOffset, pieceOffset: at, length: span.length };
             if (create) {
               const d = deferred();
@@ -572,19 +445,10 @@ export class TorrentStorage {
     return this.layout.pieceHashes.subarray(index * 20, index * 20 + 20);
   }
 
-  /** Closes every file handle (after the operations using them). Storage cannot be used afterwards. */
+  /** Closes every file (after the operations using them, another thread's writes among them). Storage cannot be used afterwards. */
   async close(): Promise<void> {
     this.closed = true;
-    // Operations using a file end first, another thread's writes among them (see busy).
-    if (this.busy > 0) await new Promise<void>((wake) => (this.idle ??= []).push(wake));
-    const all = [...(this.open?.values() ?? [])];
-    this.open = undefined;
-    for (const e of all) this.pool.forget(e);
-    await Promise.all([...all.map((e) => e.fd.then((fd) => this.closeDescriptor(fd)).catch(() => undefined)), ...(this.closing ?? [])]);
-  }
-
-  private closeDescriptor(fd: number): Promise<void> {
-    return this.closer ? this.closer.closeFile(fd) : closeFd(fd);
+    await this.files.closeAll();
   }
 }
 
@@ -607,18 +471,4 @@ function deferred(): Deferred {
     reject = rej;
   });
   return { promise, resolve, reject };
-}
-
-function checkSegment(seg: string, where: string): void {
-  if (seg === '..' || seg.includes('/') || seg.includes('\\') || isAbsolute(seg)) {
-    throw new StorageError('STORAGE_PATH_ESCAPES', `path segment ${JSON.stringify(seg)} would leave the download folder`, where);
-  }
-  if (seg === '' || seg === '.' || seg.includes('\0')) {
-    throw new StorageError('STORAGE_BAD_PATH', `path segment ${JSON.stringify(seg)} is not a file name`, where);
-  }
-}
-
-function isInside(root: string, full: string): boolean {
-  const rel = relative(root, full);
-  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
 }
