@@ -33,8 +33,8 @@ afterEach(async () => {
 
 const piece = (index: number, blocks = pieceBlocks(data, PIECE, index)): PieceWrite => ({ infoHash: layout.infoHashHex, index, blocks });
 
-/** A disk-writer with one hash thread, whose write jobs' targets are recorded. */
-async function setup(options: { maxOpenFiles?: number } = {}) {
+/** A disk-writer with one hash thread, whose write jobs' targets are recorded, and `of` added to it. */
+async function setup(options: { maxOpenFiles?: number } = {}, of = layout) {
   const pool = new Sha1Pool(1);
   const targets: WriteTarget[][] = [];
   const hashAndWrite = pool.hashAndWrite.bind(pool);
@@ -46,7 +46,7 @@ async function setup(options: { maxOpenFiles?: number } = {}) {
   const w = new DiskWriter({ hasher: pool, retries: 5, retryDelayMs: 10_000, ...options });
   writers.push(w);
   const dir = await dirs.make();
-  await w.addTorrent(layout, dir);
+  await w.addTorrent(of, dir);
   return { w, dir, targets, closeFile, sub: join(dir, 't', 'sub') };
 }
 
@@ -128,18 +128,8 @@ describe.skipIf(!linux)('files the hash thread creates and closes', () => {
     ];
     const deepData = contentFor(deep);
     const deepLayout = layoutFor(deepData, deep, PIECE, { name: 'deep' });
-    const pool = new Sha1Pool(1);
-    const targets: WriteTarget[][] = [];
-    const hashAndWrite = pool.hashAndWrite.bind(pool);
-    vi.spyOn(pool, 'hashAndWrite').mockImplementation((buffers, expected, t) => {
-      targets.push(t.map((x) => ({ ...x })));
-      return hashAndWrite(buffers, expected, t);
-    });
-    const w = new DiskWriter({ hasher: pool, retries: 5, retryDelayMs: 10_000 });
-    writers.push(w);
-    const dir = await dirs.make();
+    const { w, dir, targets } = await setup({}, deepLayout);
     const outside = await dirs.make();
-    await w.addTorrent(deepLayout, dir);
     const write = (index: number) => w.writePiece({ infoHash: deepLayout.infoHashHex, index, blocks: pieceBlocks(deepData, PIECE, index) });
     expect((await write(0)).status).toBe('written');
     expect(targets[0]![0]!.create?.path).toBe(join(dir, 'deep', 'a', 'b', 'x.bin'));
