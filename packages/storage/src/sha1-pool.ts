@@ -155,9 +155,11 @@ export class Sha1Pool implements Sha1Hasher {
       for (const { fd, done } of this.toClose.splice(0)) void closeHere(fd).then(done, done);
       return;
     }
-    const slot = this.pick();
+    // A running thread, the least busy: none is started to close files.
+    let slot: Slot | undefined;
+    for (const s of this.slots) if (!slot || s.jobs.size < slot.jobs.size) slot = s;
     const job: Job = { resolve: () => {}, reject: () => {}, kept: [] };
-    this.post(slot, this.nextId++, job, [], false, { hash: false });
+    this.post(slot!, this.nextId++, job, [], false, { hash: false });
   }
 
   private submit(buffers: readonly Uint8Array[], task: Task): Promise<JobResult> {
