@@ -227,7 +227,12 @@ export class Sha1Pool implements Sha1Hasher {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(HASH_THREAD_SOURCE, { eval: true });
+    // trackUnmanagedFds off: a descriptor the thread opens belongs to a
+    // storage, which keeps using it after this thread has exited (Node would
+    // otherwise close it then, and its number could go to another file), and
+    // one the thread closes was often opened on the event loop (Node would
+    // otherwise warn on stderr that it was not the thread's to close).
+    const worker = new Worker(HASH_THREAD_SOURCE, { eval: true, trackUnmanagedFds: false });
     const slot: Slot = { worker, jobs: new Map(), idleTimer: undefined, retiring: false };
     this.slots.add(slot);
     this.live++;

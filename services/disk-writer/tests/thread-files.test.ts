@@ -145,6 +145,30 @@ describe.skipIf(!linux)('files the hash thread creates and closes', () => {
     if (p.status === 'io-error') expect(p.error).toMatch(/not a folder/);
   });
 
+  it('keeps the files the thread opened after the thread exits, and closes files opened here without a warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const pool = new Sha1Pool(1, { idleMs: 50 });
+      const w = new DiskWriter({ hasher: pool, retries: 0 });
+      writers.push(w);
+      const dir = await dirs.make();
+      await w.addTorrent(layout, dir); // sub/empty is opened here, on the event loop
+      expect((await w.writePiece(piece(0))).status).toBe('written'); // x.bin, created in the thread
+      await vi.waitFor(() => expect(pool.threads).toBe(0), { timeout: 5_000 });
+      // A new thread writes through the descriptor the old one opened.
+      expect((await w.writePiece(piece(0, pieceBlocks(data, PIECE, 0)))).status).toBe('written');
+      expect((await readFile(join(dir, 't', 'sub', 'x.bin'))).equals(data.subarray(0, PIECE))).toBe(true);
+      await w.removeTorrent(layout.infoHashHex);
+      expect(openInto(dir)).toEqual([]);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((m) => m.includes('File descriptor'))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('closes the files in the hash thread, over the cap and when the torrent goes, leaving no descriptor open', async () => {
     const { w, dir, closeFile } = await setup({ maxOpenFiles: 1 });
     expect((await w.writePiece(piece(0))).status).toBe('written');
