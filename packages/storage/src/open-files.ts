@@ -113,8 +113,11 @@ export class OpenFiles {
     if (this.busy > 0) await new Promise<void>((wake) => (this.idle ??= []).push(wake));
     const all = [...(this.open?.values() ?? [])];
     this.open = undefined;
-    for (const e of all) this.pool.forget(e);
-    await Promise.all([...all.map((e) => e.fd.then((fd) => this.closeDescriptor(fd)).catch(() => undefined)), ...(this.closing ?? [])]);
+    for (const e of all) {
+      this.pool.forget(e);
+      this.closeLater(e);
+    }
+    await Promise.all(this.closing ?? []);
   }
 
   /** Forgets a file and closes it. */
