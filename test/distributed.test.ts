@@ -10,7 +10,7 @@
  * - NATS restarted in the middle;
  * - the control API through the CLI, and metrics that move.
  */
-import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
@@ -136,6 +136,21 @@ describe.skipIf(!need.available)('distributed mode: three services over NATS', (
     await waitFor(() => worker.text().split('\n').filter((l) => l.includes('"msg":"checked"')).length === 2, 20_000, 'a second check');
     await waitComplete(f, many, 20_000);
   }, 90_000);
+
+  it('a file deleted from a complete torrent: a recheck finds it missing, and the disk-writer makes it again as it downloads', async () => {
+    const f = await setUp(many);
+    await add(f, many);
+    await waitComplete(f, many, 60_000);
+    // The disk-writer wrote c.bin and saw it; without the recheck it would refuse to make it again (a volume unmounted looks the same).
+    rmSync(join(f.dataDir, many.infoHash, many.name, 'b', 'c.bin'));
+    const worker = f.peerWorkers[0]!.process;
+    const r = await run([cli, 'recheck', many.infoHash, '--server', `127.0.0.1:${f.peerWorkers[0]!.grpcPort}`], 10_000);
+    expect(r.code, r.output).toBe(0);
+    await waitFor(() => worker.text().split('\n').filter((l) => l.includes('"msg":"checked"')).length === 2, 20_000, 'the recheck');
+    expect(worker.text()).toMatch(new RegExp(`"msg":"checked".*"have":${Math.floor((20 * 1024 * 1024) / many.pieceLength)},`));
+    await waitComplete(f, many, 60_000);
+    expect(f.diskWriters[0]!.process.text()).not.toContain('piece not written');
+  }, 150_000);
 
   it('seeds a complete torrent from two of three peer-workers (rendezvous hashing), and from the third when one of them dies', async () => {
     nats = await startNatsServer();

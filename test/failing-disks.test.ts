@@ -11,13 +11,15 @@
  * - the same into a loop-mounted ext4 that the kernel turns read-only in
  *   the middle (errors=remount-ro, as on a disk error): error "read-only
  *   file system"; the volume is unmounted (serve holds nothing on it) and
- *   mounted again, and resume completes it;
+ *   mounted again, and resume completes it, with nothing made under the
+ *   mount point meanwhile (a file written before and gone is never made
+ *   again until a check);
  * - the fleet with two disk-writers, one of which sees the shared volume
  *   through a read-only bind mount: it steps back from the queue group
  *   (log line and metric), and the torrent completes through the other.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TorrentState, type Torrent } from '@seedbox/proto';
@@ -184,6 +186,9 @@ describe.skipIf(!need.available)('full and failing disks', () => {
     await waitState(s, steady, TorrentState.TORRENT_STATE_SEEDING, 60_000, 'the torrent complete after resume');
     expect(await compareTrees(steady.contentPath, file)).toBeNull();
     await s.stop();
+    // Nothing was written under the mount point while the volume was away (a write retried then made the file there once).
+    await disk.unmount();
+    expect(readdirSync(disk.dir)).toEqual([]);
   }, 240_000);
 
   it('the fleet: a disk-writer whose writes fail steps back, and the pieces go to the other writer', async () => {

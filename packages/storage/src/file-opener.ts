@@ -14,8 +14,10 @@ import type { NewFile } from './write-targets.js';
  * else that way is removed again; where there is no /proc, every folder on
  * the way is lstat'ed before each open. Folders are checked as they are
  * made. A file not seen to exist is created with O_EXCL, and creates run
- * one at a time. A new file may be created by the thread that writes it
- * instead, under the same rules (createElsewhere, write-targets.ts).
+ * one at a time; one seen and gone since is not created again
+ * (STORAGE_FILE_MISSING) until a check forgets what was seen. A new file
+ * may be created by the thread that writes it instead, under the same
+ * rules (createElsewhere, write-targets.ts).
  */
 
 /**
@@ -53,9 +55,9 @@ export interface OpenedFile {
 export class FileOpener {
   /**
    * 1 for each file seen to exist (opened or created since): a write opens
-   * it as it is; any other is created exclusively, which proves it new, so
-   * its type and size need no check. Made by the first write (a seeding
-   * torrent never has one).
+   * it as it is, and refuses to make it again if it is gone; any other is
+   * created exclusively, which proves it new, so its type and size need no
+   * check. Made by the first write (a seeding torrent never has one).
    */
   private seen: Uint8Array | undefined;
   /** The last create queued (oneCreateAtATime), until it ends. */
@@ -129,11 +131,19 @@ export class FileOpener {
     try {
       fd = await this.openPath(path, this.flags);
     } catch (err) {
-      if (!create || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      // Seen before, gone now (deleted under us): made again.
-      const made = await this.createNew(index);
-      if (made) return made;
-      fd = await this.openPath(path, this.flags);
+      // Seen before, gone now, and not made again: the pieces it held would
+      // be counted as there when they are not, and a volume unmounted under
+      // the download would have the file made on the disk below its mount
+      // point, where the data goes on landing unseen. A check (forgetFiles)
+      // looks at the disk again first.
+      if (create && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        // A folder on the way swapped for a symlink is said as that.
+        await this.checkFolders(dirname(path), false).catch((e: unknown) => {
+          if (e instanceof StorageError) throw e;
+        });
+        throw new StorageError('STORAGE_FILE_MISSING', `${path} is gone: it was there before (its volume unmounted, or the file deleted); a recheck finds what is left`, path, { cause: err });
+      }
+      throw err;
     }
     try {
       await this.checkPlace(fd, path);
@@ -221,6 +231,15 @@ export class FileOpener {
     const path = this.paths[index];
     if (path === undefined) return undefined;
     return { root: this.root, path, flags: this.flags | fsConstants.O_CREAT | fsConstants.O_EXCL };
+  }
+
+  /**
+   * Forgets which files were seen: a check is looking at the disk again
+   * (a volume mounted again, files deleted on purpose), and a file missing
+   * now is one to create.
+   */
+  forgetSeen(): void {
+    this.seen = undefined;
   }
 
   /** File `index` exists now (created by another thread): a write opens it as it is. */

@@ -81,6 +81,8 @@ function statHere(paths: readonly string[]): Promise<(FileState | undefined)[]> 
 
 export async function checkPieces(storage: TorrentStorage, options: CheckOptions): Promise<CheckResult> {
   const g = storage.geometry;
+  // Files as they are now, not as last opened: a volume may have been mounted again since.
+  storage.forgetFiles();
   const states = await fileStates(storage, options.hasher);
   const r = options.resume;
   if (

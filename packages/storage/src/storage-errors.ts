@@ -25,6 +25,12 @@ export type StorageErrorCode =
   | 'STORAGE_NOT_A_FILE'
   /** A file is shorter than the torrent says (when reading). */
   | 'STORAGE_SHORT_FILE'
+  /**
+   * A file seen to exist (written, or there when storage opened) is gone:
+   * its volume unmounted, or deleted by hand. Not created again until a
+   * check has looked at the disk (TorrentStorage.forgetFiles).
+   */
+  | 'STORAGE_FILE_MISSING'
   /** A write to storage opened without `create`. */
   | 'STORAGE_READ_ONLY'
   | 'STORAGE_CLOSED';

@@ -216,10 +216,10 @@ export class TorrentStorage {
     this.files.letGo(index, entry);
   }
 
-  /** An operation on file `index` failed: the error in plain words with the path, and a volume that failed is let go (releaseFiles). */
+  /** An operation on file `index` failed: the error in plain words with the path, and a volume that failed (or went) is let go (releaseFiles). */
   private failed(index: number, err: unknown): unknown {
     const e = describeIoError(err, this.paths[index]!);
-    if (e instanceof StorageIoError && e.code !== 'ENOENT') this.releaseFiles();
+    if ((e instanceof StorageIoError && e.code !== 'ENOENT') || (e instanceof StorageError && e.code === 'STORAGE_FILE_MISSING')) this.releaseFiles();
     return e;
   }
 
@@ -230,6 +230,17 @@ export class TorrentStorage {
    */
   releaseFiles(): void {
     this.files.releaseAll();
+  }
+
+  /**
+   * Looks at the disk afresh, for a check: every file is closed (as
+   * releaseFiles) and reopened by its path, and a file seen before and
+   * gone since may be created again (writes refuse to until then:
+   * STORAGE_FILE_MISSING), since the check counts its pieces as missing.
+   */
+  forgetFiles(): void {
+    this.releaseFiles();
+    this.opener.forgetSeen();
   }
 
   /** Whether each file is listed in its folder now; undefined: not known without asking the file (see FileOpener.listed). */

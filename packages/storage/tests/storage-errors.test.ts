@@ -1,7 +1,9 @@
-import { readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { describeIoError, plainIoWords, StorageIoError } from '../src/storage-errors.js';
+import { checkPieces } from '../src/resume.js';
+import { InlineSha1 } from '../src/sha1-hasher.js';
+import { describeIoError, plainIoWords, StorageError, StorageIoError } from '../src/storage-errors.js';
 import { TorrentStorage } from '../src/storage.js';
 import { contentFor, layoutFor, pieceBlocks, TempDirs, type FileSpec } from './support/fixtures.js';
 
@@ -68,6 +70,28 @@ describe('TorrentStorage after a system error', () => {
     expect(openUnder(s.root)).toEqual([]);
     expect((await s.readBlock(0, 0, 100)).equals(data.subarray(0, 100))).toBe(true);
     expect(openUnder(s.root)).toHaveLength(1);
+    await s.close();
+  });
+
+  it('a file written and gone since is not made again (STORAGE_FILE_MISSING) until a check has looked at the disk', async () => {
+    const dir = await dirs.make();
+    const s = await TorrentStorage.open(layout, dir, { create: true });
+    await s.writePiece(0, pieceBlocks(data, 16_384, 0));
+    const a = join(s.root, 'two', 'a.bin');
+    // Its volume fails (files let go) and is unmounted: the file is not there any more.
+    s.releaseFiles();
+    rmSync(a);
+    const err = await s.writePiece(1, pieceBlocks(data, 16_384, 1)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err).toMatchObject({ code: 'STORAGE_FILE_MISSING', path: a, message: expect.stringContaining(`${a} is gone`) });
+    expect(existsSync(a)).toBe(false);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(openUnder(s.root)).toEqual([]);
+    // A check counts its pieces as missing, and from then on a write makes it.
+    const checked = await checkPieces(s, { hasher: new InlineSha1() });
+    expect(checked.have.count).toBe(0);
+    await s.writePiece(1, pieceBlocks(data, 16_384, 1));
+    expect(readFileSync(a).subarray(16_384, 32_768).equals(data.subarray(16_384, 32_768))).toBe(true);
     await s.close();
   });
 

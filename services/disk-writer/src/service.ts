@@ -39,6 +39,8 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
     const opening = new Map<string, Promise<boolean | Error>>();
     /** The save folder each open torrent was opened in. */
     const openedIn = new Map<string, string | undefined>();
+    /** The registry's recheck count each open torrent's files were last looked at for (see the watch below). */
+    const checkedAt = new Map<string, number>();
 
     /**
      * Opens a registered torrent's files: true when open, false when the
@@ -54,6 +56,7 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
           try {
             await writer.addTorrent(parseMetainfo(entry.torrentFile), torrentDir(config.dataDir, hex, entry.settings.savePath));
             openedIn.set(hex, entry.settings.savePath);
+            checkedAt.set(hex, entry.rechecks);
             log.info('torrent opened', { infoHash: hex, savePath: entry.settings.savePath });
             return true;
           } catch (e) {
@@ -108,11 +111,18 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
 
     // Removed torrents: close their files (a later delete request removes
     // them). Moved ones too: the next piece opens them in the new folder.
+    // A recheck (a resume from error among them) has the files looked at
+    // afresh here too: one gone since it was seen (a volume mounted again,
+    // files deleted) may then be created again (TorrentStorage.forgetFiles).
     const stopWatch = await state.watchTorrents(
       (hex, e) => {
         if (!e || (openedIn.has(hex) && openedIn.get(hex) !== e.settings.savePath)) {
           openedIn.delete(hex);
+          checkedAt.delete(hex);
           void writer.removeTorrent(hex);
+        } else if (checkedAt.has(hex) && checkedAt.get(hex) !== e.rechecks) {
+          checkedAt.set(hex, e.rechecks);
+          writer.storage(hex)?.forgetFiles();
         }
       },
       (key, err) => log.warn('bad registry entry', { key, error: err }),
@@ -128,6 +138,7 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
             const savePath = r.savePath === undefined ? undefined : normalizeSavePath(r.savePath, config.dataDir);
             await writer.removeTorrent(r.infoHash);
             openedIn.delete(r.infoHash);
+            checkedAt.delete(r.infoHash);
             await rm(torrentRemovalPath(config.dataDir, r.infoHash, r.name ?? '', savePath), { recursive: true, force: true });
             log.info('torrent data deleted', { infoHash: r.infoHash });
             answerStorageRequest(msg);

@@ -180,4 +180,26 @@ describe.skipIf(!linux)('files the hash thread creates and closes', () => {
     expect(closeFile).toHaveBeenCalledTimes(3);
     expect(openInto(dir)).toEqual([]);
   });
+
+  it('does not make a file again that was written and is gone (its volume unmounted): io-error, until a check looks again', async () => {
+    const one: FileSpec[] = [{ path: ['one.bin'], length: 2 * PIECE }];
+    const oneData = contentFor(one);
+    const oneLayout = layoutFor(oneData, one, PIECE, { name: 'one.bin' });
+    const { w, dir } = await setup({}, oneLayout);
+    const write = (index: number) => w.writePiece({ infoHash: oneLayout.infoHashHex, index, blocks: pieceBlocks(oneData, PIECE, index) });
+    const file = join(dir, 'one.bin');
+    expect((await write(0)).status).toBe('written');
+    // The volume fails and is let go (closed files), then is gone from under the folder.
+    const storage = w.storage(oneLayout.infoHashHex)!;
+    storage.releaseFiles();
+    await rm(file);
+    const o = await write(1);
+    expect(o).toMatchObject({ status: 'io-error', error: expect.stringContaining(`${file} is gone`) });
+    await expect(readFile(file)).rejects.toMatchObject({ code: 'ENOENT' });
+    // A check (a resume from error, a recheck) looks at the disk again: the file is new now.
+    storage.forgetFiles();
+    expect((await write(1)).status).toBe('written');
+    expect((await write(0)).status).toBe('written');
+    expect((await readFile(file)).equals(oneData)).toBe(true);
+  });
 });
