@@ -48,7 +48,10 @@ describe('connection limits', () => {
     await Promise.all(Array.from({ length: 300 }, () => silent(port)));
     await settle(100);
     expect(seed.connectionCount()).toBeLessThanOrEqual(20);
-    expect(seed.refusedConnections['too-many-handshaking']).toBeGreaterThanOrEqual(280);
+    // Each of the 280 beyond the 20 made room for a newer one, or (on a busy machine, connecting 300 takes longer than the deadline) was closed at it.
+    const early = seed.refusedConnections;
+    expect((early['too-many-handshaking'] ?? 0) + (early['handshake-timeout'] ?? 0)).toBeGreaterThanOrEqual(280);
+    expect(early['too-many-handshaking']).toBeGreaterThan(0);
     // The flood goes on while a leech downloads.
     let flooding = true;
     void (async () => {
