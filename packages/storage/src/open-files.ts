@@ -17,7 +17,7 @@ import { closeFd } from './file-opener.js';
 export interface OpenFile extends PooledFile {
   /** Its descriptor, once open. */
   fd: Promise<number>;
-  /** To be closed once idle (releaseAll ran while it was in use). */
+  /** Let go by releaseAll while in use: no longer in `open`, and closed when its last user lets go. */
   release?: boolean;
   /** Created empty and not yet sized: its first write sizes it (see TorrentStorage.sizeFor). */
   unsized?: boolean;
@@ -91,17 +91,24 @@ export class OpenFiles {
       for (const wake of this.idle.splice(0)) wake();
       this.idle = undefined;
     }
-    if (entry.users === 0 && entry.release && this.open?.get(index) === entry) this.drop(index, entry);
-    else if (this.open?.get(index) === entry) this.pool.touch(entry); // idle from now
+    if (entry.release) {
+      if (entry.users === 0) this.closeLater(entry);
+    } else if (this.open?.get(index) === entry) this.pool.touch(entry); // idle from now
     this.evict();
     this.pool.trim();
   }
 
-  /** Closes every file (one in use when its operation ends); the next use reopens. */
+  /**
+   * Closes every file (one in use when its operation ends); the next use
+   * opens it again by its path, even while an earlier one still holds the
+   * old descriptor.
+   */
   releaseAll(): void {
     for (const [index, entry] of this.open ?? []) {
       if (entry.users > 0) {
         entry.release = true;
+        this.forget(index);
+        this.pool.forget(entry);
         continue;
       }
       this.drop(index, entry);

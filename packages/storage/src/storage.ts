@@ -249,19 +249,15 @@ export class TorrentStorage {
   }
 
   /**
-   * The length to truncate the file of `span` to before writing it: its
-   * length, when the file was created empty and this write does not reach
-   * its end (a write that does sizes it by itself); else undefined.
+   * The length to truncate the file of `span` (held as `entry`) to before
+   * writing it: its length, when the file was created empty and this write
+   * does not reach its end (a write that does sizes it by itself); else
+   * undefined. Asked of the entry held, not of the open files: a
+   * releaseFiles meanwhile takes it out of those.
    */
-  private sizeFor(span: FileSpan): number | undefined {
+  private sizeFor(span: FileSpan, entry: OpenFile): number | undefined {
     const length = this.layout.files[span.fileIndex]!.length;
-    return this.files.get(span.fileIndex)?.unsized && span.fileOffset + span.length < length ? length : undefined;
-  }
-
-  /** A write to the file succeeded: it has its length now. */
-  private sized(fileIndex: number): void {
-    const entry = this.files.get(fileIndex);
-    if (entry) entry.unsized = false;
+    return entry.unsized && span.fileOffset + span.length < length ? length : undefined;
   }
 
   /**
@@ -339,7 +335,7 @@ export class TorrentStorage {
               });
               held.push({ fileIndex, entry });
               made.set(targets.length, d);
-              targets.push({ ...target, create, sizeTo: this.sizeFor(span) });
+              targets.push({ ...target, create, sizeTo: this.sizeFor(span, entry) });
             } else {
               const entry = this.hold(fileIndex, { create: true });
               held.push({ fileIndex, entry });
@@ -354,7 +350,7 @@ export class TorrentStorage {
                 }
                 throw this.failed(fileIndex, err);
               }
-              targets.push({ ...target, fd, sizeTo: this.sizeFor(span) });
+              targets.push({ ...target, fd, sizeTo: this.sizeFor(span, entry) });
             }
           }
           at += span.length;
@@ -377,7 +373,8 @@ export class TorrentStorage {
           throw this.failed(failed.fileIndex, cause);
         }
         this.settle(held, made, result.opened);
-        if (result.wrote) for (const h of held) this.sized(h.fileIndex);
+        // Written: each file has its length now.
+        if (result.wrote) for (const h of held) h.entry.unsized = false;
         return result.wrote;
       } catch (err) {
         if (!(err instanceof CreateAbandoned)) throw err;
