@@ -49,8 +49,8 @@ export interface Sha1Hasher {
   writeChecked?(buffers: readonly Uint8Array[], targets: readonly WriteTarget[]): Promise<HashAndWriteResult>;
   /** With hashAndWrite: closes a descriptor of the storage's where the writes go (TorrentStorage's FileCloser). */
   closeFile?(fd: number): Promise<void>;
-  /** Stats files off the event loop (see Sha1Pool.statFiles). Optional: without it they are stat'ed one by one. */
-  statFiles?(paths: readonly string[]): Promise<(FileStats | undefined)[]>;
+  /** Stats files off the event loop (see Sha1Pool.statFiles); undefined when it cannot now. Optional: without it they are stat'ed one by one. */
+  statFiles?(paths: readonly string[]): Promise<(FileStats | undefined)[] | undefined>;
   close(): Promise<void>;
 }
 

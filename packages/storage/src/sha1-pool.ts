@@ -41,6 +41,8 @@ interface Slot {
   idleTimer: NodeJS.Timeout | undefined;
   /** The pool ended it (idle, or closing): its exit is no crash. */
   retiring: boolean;
+  /** Its thread has started running (statFiles waits for no thread to start). */
+  online: boolean;
 }
 
 /** Closes a descriptor on this thread (through libuv's pool). */
@@ -120,8 +122,18 @@ export class Sha1Pool implements Sha1Hasher {
    * `stat` on the event loop costs one each (the resume data of a torrent
    * of 10,000 files stats every one). undefined for a file that cannot be
    * stat'ed (missing, say). Symlinks are followed, as `stat` does.
+   *
+   * Undefined when no thread is up yet: a thread takes ~100 ms to start
+   * here, which a torrent's first check would wait for before its first
+   * connection; the caller stats them itself (resume.ts), and a thread
+   * starts meanwhile for the pieces to come.
    */
-  async statFiles(paths: readonly string[]): Promise<(FileStats | undefined)[]> {
+  async statFiles(paths: readonly string[]): Promise<(FileStats | undefined)[] | undefined> {
+    if (this.closed) throw new HasherClosedError();
+    if (![...this.slots].some((s) => s.online)) {
+      if (this.slots.size === 0) this.spawn();
+      return undefined;
+    }
     const { stats } = await this.submit([], { hash: false, stat: paths });
     return (stats ?? []).map((s) => (s ? { size: s[0], mtimeMs: s[1], blocks: s[2] } : undefined));
   }
@@ -233,7 +245,8 @@ export class Sha1Pool implements Sha1Hasher {
     // one the thread closes was often opened on the event loop (Node would
     // otherwise warn on stderr that it was not the thread's to close).
     const worker = new Worker(HASH_THREAD_SOURCE, { eval: true, trackUnmanagedFds: false });
-    const slot: Slot = { worker, jobs: new Map(), idleTimer: undefined, retiring: false };
+    const slot: Slot = { worker, jobs: new Map(), idleTimer: undefined, retiring: false, online: false };
+    worker.once('online', () => (slot.online = true));
     this.slots.add(slot);
     this.live++;
     const exited = new Promise((resolve) => worker.once('exit', resolve));

@@ -348,12 +348,17 @@ describe.skipIf(process.platform !== 'linux')('Sha1Pool closing descriptors (clo
 });
 
 describe('Sha1Pool.statFiles', () => {
-  it('stats files in its thread as stat does, undefined for one missing, following symlinks', async () => {
+  it('stats files in its thread as stat does, undefined for one missing, following symlinks; with no thread up yet, answers undefined and starts one', async () => {
     const pool = newPool(1);
     const dir = await dirs.make();
     await writeFile(join(dir, 'a'), Buffer.alloc(5000, 1));
     await symlink(join(dir, 'a'), join(dir, 'link'));
-    const [a, missing, link] = await pool.statFiles([join(dir, 'a'), join(dir, 'nope'), join(dir, 'link')]);
+    const paths = [join(dir, 'a'), join(dir, 'nope'), join(dir, 'link')];
+    // Not waited for: the caller stats them itself meanwhile.
+    expect(await pool.statFiles(paths)).toBeUndefined();
+    expect(pool.threads).toBe(1);
+    await pool.hash([Buffer.from('up')]);
+    const [a, missing, link] = (await pool.statFiles(paths))!;
     const st = statSync(join(dir, 'a'));
     expect(a).toEqual({ size: 5000, mtimeMs: st.mtimeMs, blocks: st.blocks });
     expect(missing).toBeUndefined();

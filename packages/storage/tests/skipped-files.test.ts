@@ -5,7 +5,7 @@
  * exists at full length, sparse, holding exactly those shared bytes and
  * zeros (holes) elsewhere. The check on start does not trip over either.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -81,7 +81,10 @@ describe('a skipped file on disk', () => {
     // The same, with the files stat'ed in a hash thread (Sha1Pool.statFiles).
     const pool = new Sha1Pool(1);
     try {
+      await pool.hash([Buffer.from('up')]); // a thread running: statFiles waits for none to start
+      const statFiles = vi.spyOn(pool, 'statFiles');
       expect(await makeResumeData(s, check.have, pool)).toEqual(resume);
+      expect(await statFiles.mock.results[0]!.value).toBeDefined();
       expect((await checkPieces(s, { hasher: pool, resume })).fastPath).toBe(true);
     } finally {
       await pool.close();
