@@ -11,7 +11,12 @@
 //
 // Prints "PROXY PORT" once listening (PORT 0 picks a free one). The TCP
 // handshake itself is not delayed, only the data and the closing FIN.
+// With DELAY_PROXY_TRACE=FILE, every 100 ms it appends to FILE the time
+// since the first byte and the MiB sent towards the leeches by then (the
+// ramp of each client, and the seed's pauses, side by side).
 import { connect, createServer } from 'node:net';
+import { appendFileSync } from 'node:fs';
+import { setInterval } from 'node:timers';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
@@ -31,6 +36,17 @@ const delay = Number(values['delay-ms']);
 // Node's timers fire on whole milliseconds and rather late than early: send
 // what is due within this much, so that the mean delay is `delay`, not delay + 1.
 const SLACK = 1;
+// DELAY_PROXY_TRACE=FILE: every 100 ms, the milliseconds since the first byte and the MiB sent towards the leeches by then.
+const trace = process.env.DELAY_PROXY_TRACE;
+let traced = 0;
+if (trace) {
+  let start = 0;
+  setInterval(() => {
+    if (traced === 0) return;
+    start ||= performance.now();
+    appendFileSync(trace, `${Math.round(performance.now() - start)} ${(traced / 1048576).toFixed(1)}\n`);
+  }, 100).unref();
+}
 
 /** Forwards `from` to `to`, each chunk `delay` ms after it arrived. */
 function forward(from, to) {
@@ -46,7 +62,10 @@ function forward(from, to) {
       const chunk = queue[head][1];
       queue[head++] = undefined;
       if (chunk === null) to.end();
-      else to.write(chunk);
+      else {
+        to.write(chunk);
+        if (trace && from.remotePort === target.port) traced += chunk.length;
+      }
     }
     to.uncork();
     if (head > 1024 && head * 2 > queue.length) {
