@@ -128,4 +128,25 @@ describe('EmbeddedTrackers', () => {
     expect(reads).toBeLessThanOrEqual(1 + (beats.mock.calls.length - now + 1));
     await trackers.stop();
   });
+
+  it('a leave does not wait for the beat a join scheduled 200 ms ahead: it brings it forward to the next turn', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'setInterval', 'clearInterval'] });
+    try {
+      const url = 'http://tracker.test/announce';
+      const transport = new FakeTransport().on(url, () => reply({ peers: [] }));
+      const trackers = new EmbeddedTrackers({ peerId: new Uint8Array(20).fill(4), port: 6881, transport, localAddresses: () => [], pollMs: 60_000 });
+      const beats = vi.spyOn(trackers.client, 'heartbeat');
+      const infoHash = new Uint8Array(20).fill(9);
+      const swarm = trackers.join({ infoHash, infoHashHex: Buffer.from(infoHash).toString('hex'), announce: [[url]] }, { totals: () => ({ uploaded: 0, downloaded: 0, left: 5, complete: false }), peersFound: () => {} });
+      let left = false;
+      void swarm.leave().then(() => (left = true));
+      await vi.advanceTimersByTimeAsync(1);
+      expect(left).toBe(true);
+      // One beat for both: the join's, brought forward.
+      expect(beats).toHaveBeenCalledTimes(1);
+      await trackers.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
