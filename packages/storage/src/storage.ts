@@ -40,6 +40,9 @@ import { WriteTargetError, type TargetsWritten, type WriteTarget } from './write
  * sparse, holding only the bytes of those shared pieces (at most one piece
  * at each end of it) and holes, which read as zeros, everywhere else.
  * Zero-length files hold no piece, so they are made when storage opens.
+ * A file seen to exist and gone since (a volume unmounted, a file deleted)
+ * is not made again by a write, which fails with STORAGE_FILE_MISSING,
+ * until a check has looked at the disk (forgetFiles).
  */
 export interface StorageLayout {
   infoHashHex: string;
