@@ -37,10 +37,8 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
     // 0 threads: on the event loop (SEEDBOX_HASH_THREADS's help says why that is the default here).
     const writer = new DiskWriter({ hasher: config.hashThreads === 0 ? new InlineSha1() : new Sha1Pool(config.hashThreads) });
     const opening = new Map<string, Promise<boolean | Error>>();
-    /** The save folder each open torrent was opened in. */
-    const openedIn = new Map<string, string | undefined>();
-    /** The registry's recheck count each open torrent's files were last looked at for (see the watch below). */
-    const checkedAt = new Map<string, number>();
+    /** Each open torrent: the save folder it was opened in, and the registry's recheck count its files were last looked at for (see the watch below). */
+    const opened = new Map<string, { savePath: string | undefined; rechecks: number }>();
 
     /**
      * Opens a registered torrent's files: true when open, false when the
@@ -55,8 +53,7 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
           if (!entry) return false;
           try {
             await writer.addTorrent(parseMetainfo(entry.torrentFile), torrentDir(config.dataDir, hex, entry.settings.savePath));
-            openedIn.set(hex, entry.settings.savePath);
-            checkedAt.set(hex, entry.rechecks);
+            opened.set(hex, { savePath: entry.settings.savePath, rechecks: entry.rechecks });
             log.info('torrent opened', { infoHash: hex, savePath: entry.settings.savePath });
             return true;
           } catch (e) {
@@ -116,12 +113,12 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
     // files deleted) may then be created again (TorrentStorage.forgetFiles).
     const stopWatch = await state.watchTorrents(
       (hex, e) => {
-        if (!e || (openedIn.has(hex) && openedIn.get(hex) !== e.settings.savePath)) {
-          openedIn.delete(hex);
-          checkedAt.delete(hex);
+        const o = opened.get(hex);
+        if (!e || (o && o.savePath !== e.settings.savePath)) {
+          opened.delete(hex);
           void writer.removeTorrent(hex);
-        } else if (checkedAt.has(hex) && checkedAt.get(hex) !== e.rechecks) {
-          checkedAt.set(hex, e.rechecks);
+        } else if (o && o.rechecks !== e.rechecks) {
+          o.rechecks = e.rechecks;
           writer.storage(hex)?.forgetFiles();
         }
       },
@@ -137,8 +134,7 @@ export const diskWriterService: ServiceDefinition<typeof diskWriterOptions> = {
             // A folder from the request is checked like one from the API: never outside the data folder.
             const savePath = r.savePath === undefined ? undefined : normalizeSavePath(r.savePath, config.dataDir);
             await writer.removeTorrent(r.infoHash);
-            openedIn.delete(r.infoHash);
-            checkedAt.delete(r.infoHash);
+            opened.delete(r.infoHash);
             await rm(torrentRemovalPath(config.dataDir, r.infoHash, r.name ?? '', savePath), { recursive: true, force: true });
             log.info('torrent data deleted', { infoHash: r.infoHash });
             answerStorageRequest(msg);
