@@ -131,7 +131,8 @@ export class Sha1Pool implements Sha1Hasher {
   async statFiles(paths: readonly string[]): Promise<(FileStats | undefined)[] | undefined> {
     if (this.closed) throw new HasherClosedError();
     if (![...this.slots].some((s) => s.online)) {
-      if (this.slots.size === 0) this.spawn();
+      // Started ahead of any job: idle from the start, so it keeps no process alive and exits if no piece comes.
+      if (this.slots.size === 0) this.idle(this.spawn());
       return undefined;
     }
     const { stats } = await this.submit([], { hash: false, stat: paths });

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, openSync, readdirSync, readlinkSync, statSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import ts from 'typescript';
-import { HasherClosedError, HashWorkerError, InlineSha1, Sha1Pool, type Sha1Hasher } from '../src/sha1-pool.js';
+import { HasherClosedError, HashWorkerError, InlineSha1, Sha1Pool, type Sha1Hasher, type Sha1PoolOptions } from '../src/sha1-pool.js';
 import { TempDirs } from './support/fixtures.js';
 import { WriteTargetError } from '../src/write-targets.js';
 
@@ -43,8 +43,8 @@ afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.close()));
   await dirs.cleanup();
 });
-const newPool = (size = 2): Sha1Pool => {
-  const p = new Sha1Pool(size);
+const newPool = (size = 2, options?: Sha1PoolOptions): Sha1Pool => {
+  const p = new Sha1Pool(size, options);
   pools.push(p);
   return p;
 };
@@ -364,5 +364,12 @@ describe('Sha1Pool.statFiles', () => {
     expect(missing).toBeUndefined();
     expect(link).toEqual(a);
     expect(pool.threads).toBe(1);
+  });
+
+  it('a thread started ahead by statFiles, with no job after it, exits after idleMs as any idle thread does', async () => {
+    const pool = newPool(1, { idleMs: 50 });
+    expect(await pool.statFiles([])).toBeUndefined();
+    expect(pool.threads).toBe(1);
+    await vi.waitFor(() => expect(pool.threads).toBe(0), { timeout: 5_000 });
   });
 });
