@@ -12,7 +12,7 @@ import type { TorrentStorage } from './storage.js';
  */
 export interface LocalTorrentData {
   check(onProgress: (checked: number, total: number) => void, options?: { force: boolean }): Promise<CheckResult>;
-  read(index: number, begin: number, length: number): Promise<Uint8Array>;
+  read(index: number, begin: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   save(have: Bitfield): Promise<void>;
 }
 
@@ -20,7 +20,7 @@ export function localTorrentData(storage: TorrentStorage, hasher: Sha1Hasher, re
   return {
     // A forced check (a recheck) reads every piece that can hold data, whatever the resume data says.
     check: async (onProgress, options) => checkPieces(storage, { hasher, resume: options?.force ? undefined : await loadResumeData(resumePath), onProgress }),
-    read: (index, begin, length) => storage.readBlock(index, begin, length),
+    read: (index, begin, length, into) => storage.readBlock(index, begin, length, into),
     save: async (have) => {
       try {
         await saveResumeData(resumePath, await makeResumeData(storage, have, hasher));

@@ -410,14 +410,20 @@ export class TorrentStorage {
   /**
    * Bytes [begin, begin+length) of piece `index`, read with positional
    * reads: for serving peers' requests. Padding bytes read as zeros.
+   * `into`, when given, is read into instead of a new buffer (the read
+   * cache's spare spans); it must be `length` bytes.
    */
-  async readBlock(index: number, begin: number, length: number): Promise<Buffer> {
+  async readBlock(index: number, begin: number, length: number, into?: Uint8Array): Promise<Buffer> {
+    if (into && into.length !== length) throw new RangeError(`readBlock: a ${length}-byte read into ${into.length} bytes`);
     const spans = this.geometry.spans(index, begin, length);
-    const out = Buffer.alloc(length);
+    // Not zeroed: every byte is read into, or is padding and zeroed below.
+    const out = into ? Buffer.from(into.buffer, into.byteOffset, into.byteLength) : Buffer.allocUnsafeSlow(length);
     let at = 0;
     for (const span of spans) {
       const path = this.paths[span.fileIndex];
-      if (path !== undefined) {
+      if (path === undefined) {
+        out.fill(0, at, at + span.length);
+      } else {
         const start = at;
         await this.withFile(span.fileIndex, async (fd) => {
           let done = 0;

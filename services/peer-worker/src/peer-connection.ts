@@ -352,12 +352,20 @@ export class PeerConnection {
     this.handler!.opened();
   }
 
-  /** Sends bytes as they are (an encoded message or a batch of them). */
-  send(buf: Uint8Array): void {
-    if (this.phaseNow === 'closed') return;
+  /**
+   * Sends bytes as they are (an encoded message or a batch of them).
+   * `done`, when given, is called once the socket holds no reference to
+   * `buf`: written, encrypted into a copy, or the connection closed.
+   */
+  send(buf: Uint8Array, done?: () => void): void {
+    if (this.phaseNow === 'closed') return done?.();
     this.lastSent = this.o.now();
-    // Encrypted into a new buffer: `buf` may be a cached block other peers are sent too.
-    this.socket.write(this.cipher ? this.cipher.encrypt.update(buf) : buf);
+    if (this.cipher) {
+      // Encrypted into a new buffer: `buf` may be a cached block other peers are sent too.
+      this.socket.write(this.cipher.encrypt.update(buf));
+      return done?.();
+    }
+    this.socket.write(buf, done);
   }
 
   /** Batches the writes that follow into one writev until uncork(). */

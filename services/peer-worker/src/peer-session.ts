@@ -405,7 +405,7 @@ export class PeerSession {
     // BEP 3: choking discards the peer's requests. BEP 6: each is rejected explicitly.
     const discarded: { index: number; begin: number; length: number }[] = this.theirs.takeAll();
     // Blocks served but still held by the upload limit are discarded too: after a choke they would be unasked for.
-    for (const b of this.gate?.clear() ?? []) discarded.push({ index: b.index, begin: b.begin, length: b.data.length });
+    for (const b of this.gate?.clear() ?? []) discarded.push(b);
     if (this.fast) for (const r of discarded) this.send({ type: 'reject', ...r });
   }
 
@@ -443,20 +443,21 @@ export class PeerSession {
 
   /**
    * Sends a block we serve, now or, under an upload limit, once granted;
-   * `sent` is called when it went to the socket.
+   * `sent` is called when it went to the socket, `done` once nothing holds
+   * `data` any more (written, or dropped unsent).
    */
-  sendBlock(index: number, begin: number, data: Uint8Array, sent?: () => void): void {
-    if (!this.isOpen) return;
-    if (this.gate) this.gate.offer({ index, begin, data, sent });
-    else this.writeBlock({ index, begin, data, sent });
+  sendBlock(index: number, begin: number, data: Uint8Array, sent?: () => void, done?: () => void): void {
+    if (!this.isOpen) return done?.();
+    if (this.gate) this.gate.offer({ index, begin, data, sent, done });
+    else this.writeBlock({ index, begin, data, sent, done });
   }
 
   /** The header and the data as two writes, corked, so the block is not copied. */
   private writeBlock(b: HeldBlock): void {
-    if (!this.isOpen) return;
+    if (!this.isOpen) return b.done?.();
     this.conn.cork();
     this.conn.send(encodePieceHeader(b.index, b.begin, b.data.length));
-    this.conn.send(b.data);
+    this.conn.send(b.data, b.done);
     this.conn.uncork();
     this.upload.add(b.data.length);
     b.sent?.();

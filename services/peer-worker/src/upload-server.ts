@@ -2,7 +2,7 @@ import { BLOCK_LENGTH, type Bitfield, type PieceGeometry } from '@seedbox/protoc
 import { Choker, type ChokerOptions } from './choker.js';
 import type { PeerSession, SessionRefusal } from './peer-session.js';
 import { RateMeter } from './rate.js';
-import { ReadCache, type ReadCacheOptions, type SpanReader } from './read-cache.js';
+import { ReadCache, type BlockLease, type ReadCacheOptions, type SpanReader } from './read-cache.js';
 
 /**
  * The upload side of one torrent: who gets a slot (the choker), and
@@ -156,8 +156,9 @@ export class UploadServer {
         session.nextIncoming();
         (this.readsInFlight ??= new Map()).set(session, reads + 1);
         reader.block(r.index, r.begin, r.length).then(
-          (data) => {
-            if (this.readDone(session) && session.finishServing(r.index, r.begin, r.length)) this.send(session, r.index, r.begin, data);
+          (lease) => {
+            if (this.readDone(session) && session.finishServing(r.index, r.begin, r.length)) this.send(session, r.index, r.begin, lease);
+            else lease.release();
             this.pump(session);
           },
           () => {
@@ -189,8 +190,13 @@ export class UploadServer {
     return true;
   }
 
-  /** Counted when it goes to the socket: under an upload limit a block may wait, or be dropped by a choke. */
-  private send(session: PeerSession, index: number, begin: number, data: Uint8Array): void {
-    session.sendBlock(index, begin, data, () => this.meter.add(data.length));
+  /**
+   * Counted when it goes to the socket: under an upload limit a block may
+   * wait, or be dropped by a choke. The lease goes back once the socket is
+   * done with the bytes, or they were dropped.
+   */
+  private send(session: PeerSession, index: number, begin: number, lease: BlockLease): void {
+    const length = lease.bytes.length;
+    session.sendBlock(index, begin, lease.bytes, () => this.meter.add(length), () => lease.release());
   }
 }

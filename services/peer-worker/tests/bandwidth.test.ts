@@ -227,13 +227,14 @@ describe('ReadGate', () => {
 });
 
 describe('UploadGate', () => {
-  it('holds blocks until granted, in order, drops cancelled ones and clears on a choke', () => {
+  it('holds blocks until granted, in order, drops cancelled ones and clears on a choke, letting go of what it dropped', () => {
     const time = new FakeTime();
     const bw = new Bandwidth({ upload: 64 * KiB }, { now: time.now, shaper: { timers: time } });
     const sent: number[] = [];
+    const letGo: number[] = [];
     let rooms = 0;
     const gate = new UploadGate(bw.torrent().paths.upload, (b) => sent.push(b.index), () => rooms++);
-    const block = (index: number): HeldBlock => ({ index, begin: 0, data: new Uint8Array(16 * KiB) });
+    const block = (index: number): HeldBlock => ({ index, begin: 0, data: new Uint8Array(16 * KiB), done: () => letGo.push(index) });
     for (let i = 0; i < 8; i++) gate.offer(block(i));
     // The burst (16 KiB + 13) lets the first block straight through.
     expect(sent).toEqual([0]);
@@ -245,5 +246,7 @@ describe('UploadGate', () => {
     expect(gate.clear().map((b) => b.index)).toEqual([6, 7]);
     time.advance(1000);
     expect(sent).toEqual([0, 1, 2, 4, 5]);
+    // Dropped blocks are let go by the gate; those sent, by the socket once written (not here).
+    expect(letGo).toEqual([3, 6, 7]);
   });
 });

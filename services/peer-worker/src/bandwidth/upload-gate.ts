@@ -26,6 +26,8 @@ export interface HeldBlock {
   data: Uint8Array;
   /** Called once the block went to the socket (the upload server counts it then). */
   sent?: (() => void) | undefined;
+  /** Called once nothing holds `data` any more: the socket wrote it, or it was dropped unsent (the read cache reuses the memory). */
+  done?: (() => void) | undefined;
 }
 
 export class UploadGate {
@@ -92,14 +94,16 @@ export class UploadGate {
   drop(index: number, begin: number): boolean {
     const i = this.held.findIndex((b) => b.index === index && b.begin === begin);
     if (i < 0) return false;
-    this.heldBytes -= this.held[i]!.data.length;
-    this.held.splice(i, 1);
+    const [b] = this.held.splice(i, 1);
+    this.heldBytes -= b!.data.length;
+    b!.done?.();
     return true;
   }
 
-  /** Drops every held block (we choked the peer, or the session closed); answers them, for REJECTs. */
-  clear(): HeldBlock[] {
-    const dropped = this.held;
+  /** Drops every held block (we choked the peer, or the session closed); answers them, for REJECTs (their data is let go). */
+  clear(): readonly { index: number; begin: number; length: number }[] {
+    const dropped = this.held.map((b) => ({ index: b.index, begin: b.begin, length: b.data.length }));
+    for (const b of this.held) b.done?.();
     this.held = [];
     this.heldBytes = 0;
     this.cancel?.();

@@ -36,7 +36,7 @@ export function sharedVolumeData(meta: Metainfo, dir: string, hasher: Sha1Hasher
       }
       return checkPieces(s, { hasher, onProgress });
     },
-    read: async (index, begin, length) => (await storage()).readBlock(index, begin, length),
+    read: async (index, begin, length, into) => (await storage()).readBlock(index, begin, length, into),
     async close() {
       const s = await opening?.catch(() => undefined);
       await s?.close();
