@@ -9,6 +9,7 @@ import type { EngineOptions } from '../src/engine-options.js';
 import { recordTick } from '../src/fleet/figures.js';
 import { REFUSED_CONNECTIONS } from '../src/peer-listener.js';
 import { MemorySink, memoryData } from './support/memory-data.js';
+import { until } from './support/runner-harness.js';
 import { metaFor } from './support/scripted-peer.js';
 import { startSeedEngine } from './support/seed-engine.js';
 
@@ -46,11 +47,12 @@ describe('connection limits', () => {
     const seed = await seedEngine({ incoming: { maxHandshaking: 20, maxPerIp: 10_000, handshakeTimeoutMs: 400 } });
     const port = seed.listenPort!;
     await Promise.all(Array.from({ length: 300 }, () => silent(port)));
-    await settle(100);
-    expect(seed.connectionCount()).toBeLessThanOrEqual(20);
     // Each of the 280 beyond the 20 made room for a newer one, or (on a busy machine, connecting 300 takes longer than the deadline) was closed at it.
+    // Connected on our side is not yet accepted on the seed's: under load its accepts lag behind.
+    const turnedAway = (): number => (seed.refusedConnections['too-many-handshaking'] ?? 0) + (seed.refusedConnections['handshake-timeout'] ?? 0);
+    await until(() => turnedAway() >= 280, 'the seed to turn away 280 of the 300 silent connections');
+    expect(seed.connectionCount()).toBeLessThanOrEqual(20);
     const early = seed.refusedConnections;
-    expect((early['too-many-handshaking'] ?? 0) + (early['handshake-timeout'] ?? 0)).toBeGreaterThanOrEqual(280);
     expect(early['too-many-handshaking']).toBeGreaterThan(0);
     // The flood goes on while a leech downloads.
     let flooding = true;
