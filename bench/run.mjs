@@ -464,7 +464,7 @@ function inTurn(list, run) {
 // ---- clients (leeches) ----
 
 const seedbox = join(root, 'packages/cli/bin/seedbox.js');
-// Extra node flags for our client only, e.g. BENCH_NODE_ARGS=--cpu-prof to profile it.
+// Extra node flags for our client only (leech or seed), e.g. BENCH_NODE_ARGS=--cpu-prof to profile it.
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 // Each leech: (torrent, out dir, seed HOST:PORT, { timeoutMs, capMs }) -> { wall, cpu, rssMiB[, bytes, capped] }.
 const LEECHES = {
@@ -801,11 +801,15 @@ async function seedScenario(name, { sizeMiB, pieceLog2 }) {
   warmPageCache(data);
   const ns = netns(249);
   const torrent = makeTorrent(data, join(dir, 'data.torrent'), pieceLog2, `http://${ns.hostIp}:1/announce`);
+  const ourSeed = (cli, logName) => async (port) =>
+    daemon('node', [...nodeArgs, cli, 'seed', torrent, '--data', join(dir, 'seed'), '--listen', `${ns.hostIp}:${port}`, '--json', '--resume-dir', join(dir, `resume-${logName}`)], {
+      ready: /"event":"seeding"/,
+      logFile: join(dir, `${logName}.log`),
+    });
   const seeds = {
-    seedbox: async (port) =>
-      daemon('node', [seedbox, 'seed', torrent, '--data', join(dir, 'seed'), '--listen', `${ns.hostIp}:${port}`, '--json', '--resume-dir', join(dir, 'resume')], {
-        ready: /"event":"seeding"/,
-      }),
+    seedbox: ourSeed(seedbox, 'seedbox-seed'),
+    // The same against a build from before a change (--baseline DIR).
+    ...(args.baseline ? { 'seedbox-baseline': ourSeed(join(resolve(args.baseline), 'packages/cli/bin/seedbox.js'), 'baseline-seed') } : {}),
     libtorrent: async (port) =>
       daemon('/usr/bin/python3', [join(root, 'bench/lt_peer.py'), torrent, join(dir, 'seed'), '--seed', '--listen', `${ns.hostIp}:${port}`], {
         ready: /LISTENING/,
