@@ -595,6 +595,23 @@ function sameBytes(a, b) {
 }
 
 /**
+ * Our seed (`seedbox seed` of `dir`/seed, listening on `host`), and with
+ * --baseline DIR the same from that build, as `seedbox-baseline`: each
+ * (port) => daemon, its output kept in `dir`/<name>-seed.log.
+ */
+function ourSeeds(torrent, dir, host, extra = []) {
+  const seed = (cli, name) => (port) =>
+    daemon('node', [...nodeArgs, cli, 'seed', torrent, '--data', join(dir, 'seed'), '--listen', `${host}:${port}`, '--json', '--resume-dir', join(dir, `resume-${name}`), ...extra], {
+      ready: /"event":"seeding"/,
+      logFile: join(dir, `${name}-seed.log`),
+    });
+  return {
+    seedbox: seed(seedbox, 'seedbox'),
+    ...(args.baseline ? { 'seedbox-baseline': seed(join(resolve(args.baseline), 'packages/cli/bin/seedbox.js'), 'baseline') } : {}),
+  };
+}
+
+/**
  * Leech from one libtorrent seed in a namespace, every client in turn.
  *
  * - files: many small files ({ count, minKiB, maxKiB }, or as many as
@@ -725,10 +742,7 @@ async function swarmSeedScenario(name, { sizeMiB, pieceLog2, leeches, subnet }) 
   const nss = Array.from({ length: leeches }, (_, i) => netns(subnet + i));
   const seedIp = '0.0.0.0';
   const seeds = {
-    seedbox: (port) =>
-      daemon('node', [...nodeArgs, seedbox, 'seed', torrent, '--data', join(dir, 'seed'), '--listen', `${seedIp}:${port}`, '--json', '--no-trackers', '--resume-dir', join(dir, 'resume')], {
-        ready: /"event":"seeding"/,
-      }),
+    ...ourSeeds(torrent, dir, seedIp, ['--no-trackers']),
     libtorrent: (port) =>
       daemon('/usr/bin/python3', [join(root, 'bench/lt_peer.py'), torrent, join(dir, 'seed'), '--seed', '--listen', `${seedIp}:${port}`], {
         ready: /LISTENING/,
@@ -801,15 +815,8 @@ async function seedScenario(name, { sizeMiB, pieceLog2 }) {
   warmPageCache(data);
   const ns = netns(249);
   const torrent = makeTorrent(data, join(dir, 'data.torrent'), pieceLog2, `http://${ns.hostIp}:1/announce`);
-  const ourSeed = (cli, logName) => async (port) =>
-    daemon('node', [...nodeArgs, cli, 'seed', torrent, '--data', join(dir, 'seed'), '--listen', `${ns.hostIp}:${port}`, '--json', '--resume-dir', join(dir, `resume-${logName}`)], {
-      ready: /"event":"seeding"/,
-      logFile: join(dir, `${logName}.log`),
-    });
   const seeds = {
-    seedbox: ourSeed(seedbox, 'seedbox-seed'),
-    // The same against a build from before a change (--baseline DIR).
-    ...(args.baseline ? { 'seedbox-baseline': ourSeed(join(resolve(args.baseline), 'packages/cli/bin/seedbox.js'), 'baseline-seed') } : {}),
+    ...ourSeeds(torrent, dir, ns.hostIp),
     libtorrent: async (port) =>
       daemon('/usr/bin/python3', [join(root, 'bench/lt_peer.py'), torrent, join(dir, 'seed'), '--seed', '--listen', `${ns.hostIp}:${port}`], {
         ready: /LISTENING/,
