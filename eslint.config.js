@@ -26,6 +26,7 @@ export default tseslint.config(
         setTimeout: 'readonly',
         clearTimeout: 'readonly',
         performance: 'readonly',
+        URL: 'readonly',
       },
     },
   },
