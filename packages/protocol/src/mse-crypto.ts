@@ -1,10 +1,15 @@
-import { createCipheriv, createDiffieHellman, createHash, randomBytes, type DiffieHellman } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { ProtocolError } from './errors.js';
 
 /**
- * The primitives of message stream encryption (MSE/PE), all from Node's
- * crypto (OpenSSL): the 768-bit Diffie-Hellman group the protocol fixes,
- * SHA-1, and RC4. Nothing here is a hand-written cipher.
+ * The primitives of message stream encryption (MSE/PE): SHA-1 and RC4 from
+ * Node's crypto (OpenSSL), and the Diffie-Hellman exchange in the 768-bit
+ * group the protocol fixes, as BigInt modular powers. OpenSSL's DH object
+ * checks the prime when it is made, 20-36 ms on the event loop before a
+ * process's first encrypted handshake could go out; a BigInt power takes
+ * 0.4 ms. Its time depends on the exponent's bits, which does not matter
+ * here: MSE hides traffic from shaping and keeps nothing secret for long
+ * (each connection's key pair is new), as its specification says.
  *
  * RC4 lives in OpenSSL 3's legacy provider, which Node loads only when
  * started with `--openssl-legacy-provider` (our launchers and images pass
@@ -63,26 +68,27 @@ export function sha1(...parts: (string | Uint8Array)[]): Buffer {
   return h.digest();
 }
 
-/**
- * One object for the group, made once: Node checks the prime when a group
- * is made (20 ms), while a key pair or a secret from a made group takes
- * well under a millisecond. Its private key is set right before each use,
- * in the same synchronous call, so connections never see each other's.
- */
-let group: DiffieHellman | undefined;
+const P = toBigInt(MSE_PRIME);
+const G = BigInt(MSE_GENERATOR);
 
-function withPrivateKey<T>(privateKey: Uint8Array, use: (dh: DiffieHellman) => T): T {
-  group ??= createDiffieHellman(MSE_PRIME, MSE_GENERATOR);
-  group.setPrivateKey(privateKey);
-  return use(group);
+function toBigInt(bytes: Uint8Array): bigint {
+  return bytes.length === 0 ? 0n : BigInt(`0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`);
 }
 
 /** 96 bytes, big-endian, left-padded: the form keys take on the wire and in the hashes. */
-function toKeyLength(value: Buffer): Buffer {
-  if (value.length === MSE_KEY_LENGTH) return value;
-  const out = Buffer.alloc(MSE_KEY_LENGTH);
-  value.copy(out, MSE_KEY_LENGTH - value.length);
-  return out;
+function toKeyBytes(value: bigint): Buffer {
+  return Buffer.from(value.toString(16).padStart(MSE_KEY_LENGTH * 2, '0'), 'hex');
+}
+
+/** base^exponent mod P, by squaring. */
+function powModP(base: bigint, exponent: bigint): bigint {
+  let result = 1n;
+  let b = base % P;
+  for (let e = exponent; e > 0n; e >>= 1n) {
+    if (e & 1n) result = (result * b) % P;
+    b = (b * b) % P;
+  }
+  return result;
 }
 
 export interface DhKeyPair {
@@ -93,18 +99,15 @@ export interface DhKeyPair {
 
 /** A fresh key pair; `privateKey` is for tests (20 random bytes otherwise). */
 export function createDhKeyPair(privateKey: Uint8Array = randomBytes(MSE_PRIVATE_KEY_LENGTH)): DhKeyPair {
-  const x = Buffer.from(privateKey);
-  // G^x mod P is the "secret" with the public key G.
-  const publicKey = withPrivateKey(x, (dh) => toKeyLength(dh.computeSecret(Buffer.from([MSE_GENERATOR]))));
+  const x = toBigInt(privateKey);
   return {
-    publicKey,
+    publicKey: toKeyBytes(powModP(G, x)),
     secret(other) {
       if (other.length !== MSE_KEY_LENGTH) throw new MseError('bad-public-key', `a public key is ${MSE_KEY_LENGTH} bytes, not ${other.length}`);
-      try {
-        return withPrivateKey(x, (dh) => toKeyLength(dh.computeSecret(other)));
-      } catch (err) {
-        throw new MseError('bad-public-key', `the peer's public key is outside the group: ${(err as Error).message}`);
-      }
+      const y = toBigInt(other);
+      // 1, P-1 and anything outside the group would make the secret one an eavesdropper knows.
+      if (y <= 1n || y >= P - 1n) throw new MseError('bad-public-key', "the peer's public key is outside the group (not within 1 < Y < P-1)");
+      return toKeyBytes(powModP(y, x));
     },
   };
 }

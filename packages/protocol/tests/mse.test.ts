@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { createDiffieHellman, randomBytes } from 'node:crypto';
 import {
   createDhKeyPair,
   CRYPTO_PLAINTEXT,
   CRYPTO_RC4,
   encodeHandshake,
   maybePlainHandshake,
+  MSE_GENERATOR,
+  MSE_PRIME,
+  MSE_PRIVATE_KEY_LENGTH,
   MseError,
   MseInitiator,
   MseResponder,
@@ -68,6 +72,32 @@ describe.runIf(rc4Available())('MSE handshake', () => {
     const y = createDhKeyPair();
     expect(x.publicKey).toHaveLength(96);
     expect(Buffer.from(x.secret(y.publicKey))).toEqual(Buffer.from(y.secret(x.publicKey)));
+  });
+
+  it("computes the same keys and secrets as OpenSSL's Diffie-Hellman in the MSE group", () => {
+    const openssl = createDiffieHellman(MSE_PRIME, MSE_GENERATOR);
+    for (let i = 0; i < 20; i++) {
+      // Short exponents too: a key with leading zero bytes.
+      const priv = randomBytes(MSE_PRIVATE_KEY_LENGTH);
+      if (i < 3) priv.fill(0, 0, 10 + i);
+      const ours = createDhKeyPair(priv);
+      openssl.setPrivateKey(priv);
+      const pad = (b: Buffer): Buffer => Buffer.concat([Buffer.alloc(96 - b.length), b]);
+      expect(Buffer.from(ours.publicKey)).toEqual(pad(openssl.computeSecret(Buffer.from([MSE_GENERATOR]))));
+      const other = createDhKeyPair().publicKey;
+      expect(Buffer.from(ours.secret(other))).toEqual(pad(openssl.computeSecret(other)));
+    }
+  });
+
+  it('refuses a public key outside the group: 0, 1, P-1, P and above', () => {
+    const x = createDhKeyPair();
+    const key = (v: bigint): Buffer => Buffer.from(v.toString(16).padStart(192, '0'), 'hex');
+    const p = BigInt(`0x${MSE_PRIME.toString('hex')}`);
+    for (const bad of [0n, 1n, p - 1n, p, p + 5n, (1n << 768n) - 1n]) {
+      expect(() => x.secret(key(bad))).toThrow(expect.objectContaining({ code: 'bad-public-key' }));
+    }
+    expect(x.secret(key(2n))).toHaveLength(96);
+    expect(x.secret(key(p - 2n))).toHaveLength(96);
   });
 
   it.each([
