@@ -36,7 +36,11 @@ export interface BlockLease {
   release(): void;
 }
 
-/** Spans' buffers free to be read into again, at most SPARE_SPANS. */
+/**
+ * Spans' buffers kept free to be read into again, besides the cache's
+ * budget: once the cache is full each read evicts a span, whose buffer a
+ * later read takes, so a few are enough.
+ */
 const SPARE_SPANS = 4;
 
 /**
