@@ -3,11 +3,22 @@ import { BLOCK_LENGTH } from '@seedbox/protocol';
 import { RequestPipeline } from '../src/request-pipeline.js';
 
 describe('RequestPipeline', () => {
-  it('grows by one block per block received during slow start', () => {
+  it('grows by two blocks per block received during slow start: three times the queue each round trip', () => {
     const p = new RequestPipeline({ initial: 4, ceiling: 1000 });
+    // A round trip answers the whole queue.
+    for (const expected of [12, 36, 108, 324, 972]) {
+      for (let i = p.size; i > 0; i--) p.onBlock();
+      expect(p.size).toBe(expected);
+    }
+    expect(p.inSlowStart).toBe(true);
+    for (let i = 0; i < 100; i++) p.onBlock();
+    expect(p.size).toBe(1000); // the ceiling
+  });
+
+  it('grows by slowStartStep when given (1: libtorrent\'s doubling)', () => {
+    const p = new RequestPipeline({ initial: 4, slowStartStep: 1 });
     for (let i = 0; i < 10; i++) p.onBlock();
     expect(p.size).toBe(14);
-    expect(p.inSlowStart).toBe(true);
   });
 
   it('leaves slow start when the rate stops growing, then follows the bandwidth-delay product', () => {
