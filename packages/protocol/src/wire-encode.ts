@@ -96,6 +96,26 @@ export function encodeRequestBatch(requests: readonly { index: number; begin: nu
   return out;
 }
 
+/** Length of one framed HAVE message. */
+export const HAVE_MESSAGE_LENGTH = 9;
+
+/**
+ * HAVEs framed into one buffer, for one socket write: a piece verified
+ * goes to every peer, and a download of small pieces verifies thousands.
+ */
+export function encodeHaveBatch(indices: readonly number[]): Buffer {
+  const out = Buffer.allocUnsafe(indices.length * HAVE_MESSAGE_LENGTH);
+  let at = 0;
+  for (const index of indices) {
+    checkUint('index', index, 0xffffffff);
+    out.writeUInt32BE(5, at);
+    out[at + 4] = MessageId.have;
+    out.writeUInt32BE(index, at + 5);
+    at += HAVE_MESSAGE_LENGTH;
+  }
+  return out;
+}
+
 /**
  * The 13-byte header of a piece message. The uploader writes the block after
  * it (writev, or cork/uncork) so a 16 KiB block read from disk is never

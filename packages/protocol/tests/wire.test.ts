@@ -3,7 +3,7 @@ import { BencodeError } from '../src/bencode.js';
 import { decodeExtendedHandshake, encodeExtendedHandshake } from '../src/extended.js';
 import { BLOCK_LENGTH } from '../src/geometry.js';
 import { HANDSHAKE_LENGTH, PROTOCOL_STRING, decodeHandshake, encodeHandshake } from '../src/handshake.js';
-import { encodeMessage, encodePieceHeader, encodeRequest } from '../src/wire-encode.js';
+import { encodeHaveBatch, encodeMessage, encodePieceHeader, encodeRequest, encodeRequestBatch } from '../src/wire-encode.js';
 import { WireError, type WireErrorCode } from '../src/wire-error.js';
 import { MessageId, decodeMessage } from '../src/wire.js';
 import type { DecodeLimits, Message, MessageType } from '../src/wire.js';
@@ -146,6 +146,14 @@ describe('encodeMessage', () => {
     const head = encodePieceHeader(7, 32768, block.length);
     expect(head.length).toBe(13);
     expect(head).toEqual(whole.subarray(0, 13));
+    const haves = [0, 7, 2 ** 32 - 1];
+    expect(encodeHaveBatch(haves)).toEqual(Buffer.concat(haves.map((index) => encodeMessage({ type: 'have', index }))));
+    expect(encodeHaveBatch([])).toHaveLength(0);
+    const requests = [
+      { index: 1, begin: 0, length: 16384 },
+      { index: 9, begin: 16384, length: 100 },
+    ];
+    expect(encodeRequestBatch(requests)).toEqual(Buffer.concat(requests.map((r) => encodeMessage({ type: 'request', ...r }))));
   });
 
   it('refuses values the wire cannot carry, naming the field', () => {
@@ -153,6 +161,7 @@ describe('encodeMessage', () => {
     expect(expectWireError(() => encodeRequest(0, 2 ** 32, 1), 'WIRE_BAD_FIELD').message).toMatch(/begin/);
     expect(expectWireError(() => encodeRequest(0, 0, 1.5), 'WIRE_BAD_FIELD').message).toMatch(/length/);
     expectWireError(() => encodeMessage({ type: 'have', index: Number.NaN }), 'WIRE_BAD_FIELD');
+    expect(expectWireError(() => encodeHaveBatch([1, -1]), 'WIRE_BAD_FIELD').message).toMatch(/index/);
     expectWireError(() => encodeMessage({ type: 'port', port: 65536 }), 'WIRE_BAD_FIELD');
     expectWireError(() => encodeMessage({ type: 'extended', extendedId: 256, payload: bytes() }), 'WIRE_BAD_FIELD');
     // We refuse what we would not accept.

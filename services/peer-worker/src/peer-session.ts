@@ -4,6 +4,7 @@ import {
   decodePex,
   encodeMessage,
   encodePieceHeader,
+  encodeHaveBatch,
   encodeRequestBatch,
   formatPeerAddress,
   ProtocolError,
@@ -85,6 +86,9 @@ export class PeerSession {
   private readonly gate: UploadGate | undefined;
   /** Whether the peer is worth its slot while we download (peer-quality.ts). */
   private readonly quality: PeerQuality;
+  /** HAVEs waiting for this turn's write (see sendHave), and the turn's end that sends them if nothing else does. */
+  private haves: number[] | undefined;
+  private havesDue: NodeJS.Immediate | undefined;
 
   constructor(options: SessionOptions) {
     this.o = options;
@@ -383,7 +387,12 @@ export class PeerSession {
       const batch = Math.max(1, this.pipeline.size >> 4);
       if (queued < batch && this.ours.outstandingCount >= this.pipeline.size >> 1) return;
     }
-    this.conn.send(encodeRequestBatch(this.ours.send(this.now(), this.ctx.blockLength)));
+    const requests = encodeRequestBatch(this.ours.send(this.now(), this.ctx.blockLength));
+    if (!this.haves) return this.conn.send(requests);
+    this.conn.cork();
+    this.writeHaves();
+    this.conn.send(requests);
+    this.conn.uncork();
   }
 
   cancel(index: number, begin: number): void {
@@ -437,8 +446,28 @@ export class PeerSession {
     this.conn.uncork();
   }
 
+  /**
+   * Tells the peer we have a piece: in the same write as the requests that
+   * follow in this turn, or at its end. A HAVE goes to every peer for every
+   * piece verified, and a write of its own each (a system call, 43 µs here)
+   * was 168 ms of a 10,000-file download's event loop.
+   */
   sendHave(index: number): void {
-    if (this.isOpen) this.send({ type: 'have', index });
+    if (!this.isOpen) return;
+    if (!this.haves) {
+      this.haves = [];
+      this.havesDue = setImmediate(() => this.writeHaves());
+    }
+    this.haves.push(index);
+  }
+
+  private writeHaves(): void {
+    const haves = this.haves;
+    if (!haves) return;
+    this.haves = undefined;
+    clearImmediate(this.havesDue);
+    this.havesDue = undefined;
+    if (this.isOpen) this.conn.send(encodeHaveBatch(haves));
   }
 
   /**
@@ -501,6 +530,8 @@ export class PeerSession {
 
   private onClosed(reason: CloseReason, error: Error | undefined, wasOpen: boolean): void {
     this.gate?.clear();
+    clearImmediate(this.havesDue);
+    this.haves = this.havesDue = undefined;
     if (wasOpen) this.dropAll();
     this.handler.sessionClosed(this, reason, error);
   }

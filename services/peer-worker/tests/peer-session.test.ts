@@ -168,6 +168,61 @@ describe('PeerSession bitfields', () => {
   });
 });
 
+describe('PeerSession HAVEs', () => {
+  /** Every message in one write. */
+  const messagesOf = (b: Buffer): Message[] => {
+    const out: Message[] = [];
+    for (let at = 0; at < b.length; ) {
+      const r = decodeMessage(b.subarray(at), { maxBitfieldLength: 5 });
+      if (r.kind !== 'ok') throw new Error('a partial message in a write');
+      out.push(r.value);
+      at += r.used;
+    }
+    return out;
+  };
+  const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+  it("go out with the turn's requests in one corked write, or alone at the turn's end, never after a close", async () => {
+    const { owner } = makeOwner();
+    const socket = new FakeSocket();
+    const session = startSession(socket, owner);
+    session.onData(encodeHandshake({ infoHash, peerId: new Uint8Array(20).fill(2), fast: true }));
+    socket.written.length = 0;
+
+    session.sendHave(1);
+    session.sendHave(2);
+    expect(socket.written).toEqual([]);
+    session.request(5, 0);
+    session.flush();
+    expect(socket.written.map(messagesOf)).toEqual([
+      [
+        { type: 'have', index: 1 },
+        { type: 'have', index: 2 },
+      ],
+      [{ type: 'request', index: 5, begin: 0, length: 16384 }],
+    ]);
+    await turn();
+    expect(socket.written).toHaveLength(2); // nothing left for the turn's end
+
+    socket.written.length = 0;
+    session.sendHave(3);
+    session.sendHave(4);
+    await turn();
+    expect(socket.written.map(messagesOf)).toEqual([
+      [
+        { type: 'have', index: 3 },
+        { type: 'have', index: 4 },
+      ],
+    ]);
+
+    socket.written.length = 0;
+    session.sendHave(6);
+    session.close('shutdown');
+    await turn();
+    expect(socket.written.flatMap(messagesOf).filter((m) => m.type === 'have')).toEqual([]);
+  });
+});
+
 describe('PeerSession requests from the peer', () => {
   function openedFast(owner: SessionOwner) {
     const socket = new FakeSocket();
