@@ -9,10 +9,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes, createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { Bitfield, decodeHandshake, decodeMessage, encodeHandshake, encodeMessage, encodeRequestBatch, type Metainfo } from '@seedbox/protocol';
+import { Bitfield, encodeHandshake, encodeMessage, encodeRequestBatch, type Metainfo } from '@seedbox/protocol';
 import { Engine } from '../src/engine.js';
 import { MemorySink, memoryData } from './support/memory-data.js';
 import { metaFor } from './support/scripted-peer.js';
+import { readWire } from './support/wire-reader.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -31,28 +32,16 @@ function rawLeech(port: number, blocks: readonly { index: number; begin: number 
   const socket: Socket = connect(port, '127.0.0.1');
   cleanups.push(() => void socket.destroy());
   socket.on('error', () => {});
-  let buf = Buffer.alloc(0);
-  let shook = false;
   let resolveAll!: () => void;
   const all = new Promise<void>((r) => (resolveAll = r));
   let stalled!: () => void;
   const asked = new Promise<void>((r) => (stalled = r));
   socket.write(encodeHandshake({ infoHash: meta.infoHash, peerId: createHash('sha1').update(`leech-${port}-${blocks.length}-${Math.random()}`).digest(), fast: false }));
   socket.write(encodeMessage({ type: 'interested' }));
-  socket.on('data', (chunk: Buffer) => {
-    buf = Buffer.concat([buf, chunk]);
-    for (;;) {
-      if (!shook) {
-        const r = decodeHandshake(buf);
-        if (r.kind === 'need-more') return;
-        buf = buf.subarray(r.used);
-        shook = true;
-        continue;
-      }
-      const r = decodeMessage(buf, { maxBitfieldLength: Math.ceil(meta.pieceCount / 8) });
-      if (r.kind === 'need-more') return;
-      buf = buf.subarray(r.used);
-      const m = r.value;
+  readWire(socket, {
+    handshake: () => {},
+    limits: { maxBitfieldLength: Math.ceil(meta.pieceCount / 8) },
+    message: (m) => {
       if (m.type === 'unchoke') {
         socket.write(encodeRequestBatch(blocks.map((b) => ({ ...b, length: BLOCK }))));
         if (stall) {
@@ -64,7 +53,7 @@ function rawLeech(port: number, blocks: readonly { index: number; begin: number 
         got.set(`${m.index}:${m.begin}`, Buffer.from(m.block));
         if (got.size === blocks.length) resolveAll();
       }
-    }
+    },
   });
   return { socket, got, all, asked };
 }

@@ -10,8 +10,6 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import {
   decodeExtendedHandshake,
-  decodeHandshake,
-  decodeMessage,
   decodeUtMetadata,
   encodeBencode,
   encodeExtendedHandshake,
@@ -22,6 +20,7 @@ import {
   metadataPieceCount,
   type Message,
 } from '@seedbox/protocol';
+import { readWire } from './wire-reader.js';
 
 export type MetadataBehaviour =
   /** Answers every request with the piece. */
@@ -66,8 +65,6 @@ export async function startMetadataPeer(o: MetadataPeerOptions): Promise<Metadat
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     const peerId = createHash('sha1').update(`metadata-peer-${Math.random()}`).digest();
-    let buf = Buffer.alloc(0);
-    let shook = false;
     /** The id the other side wants ut_metadata under, from its extended handshake. */
     let theirId: number | undefined;
     const onMessage = (m: Message): void => {
@@ -92,36 +89,24 @@ export async function startMetadataPeer(o: MetadataPeerOptions): Promise<Metadat
       if (o.delayMs) setTimeout(() => socket.destroyed || socket.write(frame), o.delayMs);
       else socket.write(frame);
     };
-    socket.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      try {
-        for (;;) {
-          if (!shook) {
-            const r = decodeHandshake(buf);
-            if (r.kind === 'need-more') return;
-            buf = buf.subarray(r.used);
-            shook = true;
-            const extended = behaviour !== 'no-extension';
-            socket.write(encodeHandshake({ infoHash: o.infoHash, peerId, extended }));
-            if (extended) {
-              const m = new Map<string, number>(behaviour === 'no-ut-metadata' ? [['ut_pex', 1]] : [['ut_metadata', ourId]]);
-              const ext = encodeExtendedHandshake({ m, clientName: 'metadata-peer', metadataSize: o.advertisedSize ?? o.metadata.length });
-              socket.write(encodeMessage({ type: 'extended', extendedId: 0, payload: ext }));
-            }
-            // A bitfield the fetcher cannot size (it has no metadata yet): it must be ignored, not refused.
-            socket.write(encodeMessage({ type: 'bitfield', bits: new Uint8Array([0xff, 0xff, 0xf0]) }));
-            continue;
-          }
-          const r = decodeMessage(buf);
-          if (r.kind === 'need-more') return;
-          buf = buf.subarray(r.used);
-          onMessage(r.value);
+    readWire(socket, {
+      handshake: () => {
+        const extended = behaviour !== 'no-extension';
+        socket.write(encodeHandshake({ infoHash: o.infoHash, peerId, extended }));
+        if (extended) {
+          const m = new Map<string, number>(behaviour === 'no-ut-metadata' ? [['ut_pex', 1]] : [['ut_metadata', ourId]]);
+          const ext = encodeExtendedHandshake({ m, clientName: 'metadata-peer', metadataSize: o.advertisedSize ?? o.metadata.length });
+          socket.write(encodeMessage({ type: 'extended', extendedId: 0, payload: ext }));
         }
-      } catch (err) {
+        // A bitfield the fetcher cannot size (it has no metadata yet): it must be ignored, not refused.
+        socket.write(encodeMessage({ type: 'bitfield', bits: new Uint8Array([0xff, 0xff, 0xf0]) }));
+      },
+      message: onMessage,
+      error: (err) => {
         // A wire mistake by the client under test: make it visible by hanging up.
-        console.error(`metadata peer: ${(err as Error).message}`);
+        console.error(`metadata peer: ${err.message}`);
         socket.destroy();
-      }
+      },
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -9,8 +9,6 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import {
   decodeExtendedHandshake,
-  decodeHandshake,
-  decodeMessage,
   decodePex,
   encodeExtendedHandshake,
   encodeHandshake,
@@ -20,6 +18,7 @@ import {
   type Message,
   type PexMessage,
 } from '@seedbox/protocol';
+import { readWire } from './wire-reader.js';
 
 export interface PexPeerOptions {
   infoHash: Uint8Array;
@@ -45,8 +44,6 @@ export async function startPexPeer(o: PexPeerOptions): Promise<PexPeer> {
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     const peerId = createHash('sha1').update(`pex-peer-${Math.random()}`).digest();
-    let buf = Buffer.alloc(0);
-    let shook = false;
     const onMessage = (m: Message): void => {
       if (m.type !== 'extended') return;
       if (m.extendedId === 0) {
@@ -58,28 +55,16 @@ export async function startPexPeer(o: PexPeerOptions): Promise<PexPeer> {
       }
       if (m.extendedId === pexId) heard.received.push(decodePex(m.payload));
     };
-    socket.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      try {
-        for (;;) {
-          if (!shook) {
-            const r = decodeHandshake(buf);
-            if (r.kind === 'need-more') return;
-            buf = buf.subarray(r.used);
-            shook = true;
-            socket.write(encodeHandshake({ infoHash: o.infoHash, peerId, extended: true }));
-            socket.write(encodeMessage({ type: 'extended', extendedId: 0, payload: encodeExtendedHandshake({ m: new Map([[UT_PEX, pexId]]), clientName: 'pex-peer' }) }));
-            continue;
-          }
-          const r = decodeMessage(buf);
-          if (r.kind === 'need-more') return;
-          buf = buf.subarray(r.used);
-          onMessage(r.value);
-        }
-      } catch (err) {
-        console.error(`pex peer: ${(err as Error).message}`);
+    readWire(socket, {
+      handshake: () => {
+        socket.write(encodeHandshake({ infoHash: o.infoHash, peerId, extended: true }));
+        socket.write(encodeMessage({ type: 'extended', extendedId: 0, payload: encodeExtendedHandshake({ m: new Map([[UT_PEX, pexId]]), clientName: 'pex-peer' }) }));
+      },
+      message: onMessage,
+      error: (err) => {
+        console.error(`pex peer: ${err.message}`);
         socket.destroy();
-      }
+      },
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
