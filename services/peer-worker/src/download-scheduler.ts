@@ -61,6 +61,13 @@ export class DownloadScheduler {
   // one of thousands in a process, holds no empty Map (~170 bytes each).
   /** Pieces being fetched, by index. */
   private downloads: Map<number, PieceDownload> | undefined;
+  /**
+   * The pieces of `downloads` that may have a block nobody has asked for
+   * (a late answer can fill a freed block before anyone looks): the only
+   * ones a refill looks at first. Walking every piece under way instead
+   * took 56 steps per block received in small-files.
+   */
+  private unclaimed: Set<PieceDownload> | undefined;
   /** Pieces handed to the sink and not yet answered; each index at most once, since the picker keeps it busy meanwhile. */
   private writesInFlight = 0;
   private writeBacklog = 0;
@@ -152,7 +159,7 @@ export class DownloadScheduler {
     const peerPieces = session.peerPieces;
 
     // 1. Finish pieces already under way: fewer partial pieces, sooner HAVEs.
-    for (const d of this.downloads?.values() ?? NO_DOWNLOADS) {
+    for (const d of this.unclaimed ?? NO_DOWNLOADS) {
       if (room <= 0) break;
       if (peerPieces.has(d.index)) room = this.requestFree(session, d, room);
     }
@@ -165,6 +172,7 @@ export class DownloadScheduler {
       const d = new PieceDownload(index, this.o.geometry.pieceSize(index));
       (this.downloads ??= new Map()).set(index, d);
       this.picker.markBusy(index);
+      (this.unclaimed ??= new Set()).add(d);
       room = this.requestFree(session, d, room);
     }
 
@@ -176,9 +184,8 @@ export class DownloadScheduler {
       for (const d of this.downloads?.values() ?? NO_DOWNLOADS) {
         if (room <= 0) break;
         if (!peerPieces.has(d.index) || d.hasFree()) continue;
-        for (const b of d.pendingBlocks()) {
-          if (room <= 0) break;
-          if (d.requestCount(b) >= maxCopies || session.isRequested(d.index, b * BLOCK_LENGTH)) continue;
+        for (let b = 0; b < d.blockCount && room > 0; b++) {
+          if (!d.isPending(b) || d.requestCount(b) >= maxCopies || session.isRequested(d.index, b * BLOCK_LENGTH)) continue;
           d.markRequested(b);
           session.request(d.index, b * BLOCK_LENGTH);
           room--;
@@ -187,13 +194,26 @@ export class DownloadScheduler {
     }
   }
 
+  /** Asks `session` for d's free blocks while it has room; d leaves `unclaimed` once none is left. */
   private requestFree(session: PeerSession, d: PieceDownload, room: number): number {
-    for (let b = d.nextFree(); b !== -1 && room > 0; b = d.nextFree()) {
+    let b = d.nextFree();
+    for (; b !== -1 && room > 0; b = d.nextFree()) {
       d.markRequested(b);
       session.request(d.index, b * BLOCK_LENGTH);
       room--;
     }
+    if (b === -1) this.claimed(d);
     return room;
+  }
+
+  /** Every block of d is asked for or here. */
+  private claimed(d: PieceDownload): void {
+    if (this.unclaimed?.delete(d) && this.unclaimed.size === 0) this.unclaimed = undefined;
+  }
+
+  /** A request for d's block ended unanswered: the block may be free again. */
+  private release(d: PieceDownload, block: number): void {
+    if (d.release(block)) (this.unclaimed ??= new Set()).add(d);
   }
 
   /** fillRequests from outside a session's read: send at once. */
@@ -224,6 +244,7 @@ export class DownloadScheduler {
       session.close('protocol-error', new Error(`block ${index}:${begin}+${data.length} does not match a requested block`));
       return;
     }
+    // Not this.release: the block is stored at once (or was here already), never left free.
     if (answer === 'requested') d.release(block);
     if (!d.receive(block, data, session.address)) {
       this.wasted += data.length;
@@ -243,7 +264,10 @@ export class DownloadScheduler {
   }
 
   requestsDropped(session: PeerSession, blocks: readonly BlockRef[]): void {
-    for (const { index, begin } of blocks) this.downloads?.get(index)?.release(begin / BLOCK_LENGTH);
+    for (const { index, begin } of blocks) {
+      const d = this.downloads?.get(index);
+      if (d) this.release(d, begin / BLOCK_LENGTH);
+    }
     // Freed blocks may go to other peers right away.
     if (!this.idle) this.refillAll(session);
   }
@@ -265,6 +289,7 @@ export class DownloadScheduler {
     this.idle = true;
     for (const d of this.downloads?.values() ?? NO_DOWNLOADS) this.picker.markIdle(d.index);
     this.downloads = undefined;
+    this.unclaimed = undefined;
   }
 
   resume(): void {
@@ -273,6 +298,7 @@ export class DownloadScheduler {
 
   private submit(d: PieceDownload): void {
     if (this.downloads?.delete(d.index) && this.downloads.size === 0) this.downloads = undefined;
+    this.claimed(d);
     this.writesInFlight++;
     this.writeBacklog += d.size;
     void this.write(d);

@@ -65,9 +65,9 @@ export class PieceDownload {
     return this.nextFree() !== -1;
   }
 
-  /** Blocks asked for but not here yet: the endgame candidates. */
-  *pendingBlocks(): IterableIterator<number> {
-    for (let b = 0; b < this.blockCount; b++) if (this.state[b] === REQUESTED) yield b;
+  /** Asked for but not here yet: an endgame candidate. */
+  isPending(block: number): boolean {
+    return this.state[block] === REQUESTED;
   }
 
   markRequested(block: number): void {
@@ -75,13 +75,16 @@ export class PieceDownload {
     this.requests[block]!++;
   }
 
-  /** A request for the block was cancelled, rejected, timed out or lost with its peer. */
-  release(block: number): void {
+  /**
+   * A request for the block was cancelled, rejected, timed out or lost with
+   * its peer. Answers whether that left the block free: nobody asked for it.
+   */
+  release(block: number): boolean {
     if (this.requests[block]! > 0) this.requests[block]!--;
-    if (this.requests[block] === 0 && this.state[block] === REQUESTED) {
-      this.state[block] = FREE;
-      if (block < this.freeHint) this.freeHint = block;
-    }
+    if (this.requests[block] !== 0 || this.state[block] !== REQUESTED) return false;
+    this.state[block] = FREE;
+    if (block < this.freeHint) this.freeHint = block;
+    return true;
   }
 
   isReceived(block: number): boolean {

@@ -11,12 +11,12 @@ describe('PieceDownload', () => {
     d.markRequested(0);
     d.markRequested(1);
     expect(d.nextFree()).toBe(2);
-    d.release(0); // timed out
+    expect(d.release(0)).toBe(true); // timed out: free again
     expect(d.nextFree()).toBe(0);
     d.markRequested(0);
     d.markRequested(2);
     expect(d.hasFree()).toBe(false);
-    expect([...d.pendingBlocks()]).toEqual([0, 1, 2]);
+    expect([0, 1, 2].map((b) => d.isPending(b))).toEqual([true, true, true]);
 
     expect(d.receive(1, new Uint8Array(BLOCK_LENGTH).fill(1), 'a')).toBe(true);
     expect(d.receive(1, new Uint8Array(BLOCK_LENGTH).fill(9), 'b')).toBe(false); // duplicate
@@ -28,6 +28,7 @@ describe('PieceDownload', () => {
     const blocks = d.blocks();
     expect(blocks).toHaveLength(1);
     expect(blocks[0]!.length).toBe(BLOCK_LENGTH * 2 + 100);
+    expect(d.isPending(1)).toBe(false);
     expect(blocks[0]![BLOCK_LENGTH]).toBe(1);
     expect(blocks[0]![BLOCK_LENGTH * 2 + 99]).toBe(2);
     // The piece's own buffer, whole, so it can be transferred to a hash worker without a copy.
@@ -41,9 +42,9 @@ describe('PieceDownload', () => {
     d.markRequested(0);
     d.markRequested(0);
     expect(d.requestCount(0)).toBe(2);
-    d.release(0);
+    expect(d.release(0)).toBe(false); // one copy still out
     expect(d.hasFree()).toBe(false);
-    d.release(0);
+    expect(d.release(0)).toBe(true);
     expect(d.hasFree()).toBe(true);
   });
 });
