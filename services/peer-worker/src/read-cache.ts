@@ -6,20 +6,25 @@
  * recently used once the cache holds more than its byte budget; concurrent
  * misses on one span share one read.
  *
- * Every block handed out is a lease on its span: the span's memory is read
- * into again for another span only once it has left the cache and every
- * block cut from it was released (written to the socket, or dropped).
- * Allocating a fresh MiB per read instead cost a seed a full garbage
- * collection every ~32 MiB sent (V8 counts the buffers' memory against
- * its heap limit) and a page fault per 4 KiB read: a quarter of its CPU
- * (docs/BENCHMARKS.md, seed-1g). A lease never released only costs that
- * reuse: the span is left to the garbage collector.
+ * Every block handed out is a lease on its span: the span's memory goes
+ * back to the process's piece buffers (@seedbox/runtime/piece-buffers), to
+ * be read into again, only once it has left the cache and every block cut
+ * from it was released (written to the socket, or dropped). Allocating a
+ * fresh MiB per read instead cost a seed a full garbage collection every
+ * ~32 MiB sent (V8 counts the buffers' memory against its heap limit) and
+ * a page fault per 4 KiB read: a quarter of its CPU (docs/BENCHMARKS.md,
+ * seed-1g). The pool is the one the downloads use, with one cap for the
+ * process and its own idle trim, so spare buffers are bounded however many
+ * torrents seed. A lease never released only costs that reuse: the span is
+ * left to the garbage collector.
  */
+import { pieceBuffers, type PieceBufferPool } from '@seedbox/runtime/piece-buffers';
 
 /**
  * Reads bytes [begin, begin+length) of piece `index`. `into`, when given,
- * is a buffer of exactly `length` bytes to read into (one that served an
- * evicted span); the answer is then that buffer.
+ * is a buffer of exactly `length` bytes to read into (from the piece
+ * buffers: perhaps one that served an evicted span); the answer is then
+ * that buffer.
  */
 export type SpanReader = (index: number, begin: number, length: number, into?: Uint8Array) => Promise<Uint8Array>;
 
@@ -28,6 +33,8 @@ export interface ReadCacheOptions {
   maxBytes?: number;
   /** Size of one cached span. */
   spanBytes?: number;
+  /** Where spans' buffers come from and go back to. Default: the process's. */
+  buffers?: PieceBufferPool;
 }
 
 /** A block's bytes, valid until release() (call it once they are on the socket, or not sent after all). */
@@ -36,43 +43,13 @@ export interface BlockLease {
   release(): void;
 }
 
-/**
- * Spans' buffers kept free to be read into again, besides the cache's
- * budget: once the cache is full each read evicts a span, whose buffer a
- * later read takes, so a few are enough.
- */
-const SPARE_SPANS = 4;
-
-/**
- * Free buffers of one cache. clear() replaces the cache's with a new one,
- * so a span released after it goes to the old one, unreachable: nothing
- * is kept for a torrent nobody is served from.
- */
-class Spares {
-  private readonly free: Uint8Array[] = [];
-
-  constructor(private readonly spanBytes: number) {}
-
-  put(data: Uint8Array): void {
-    if (data.length === this.spanBytes && this.free.length < SPARE_SPANS) this.free.push(data);
-  }
-
-  take(length: number): Uint8Array | undefined {
-    return length === this.spanBytes ? this.free.pop() : undefined;
-  }
-
-  get count(): number {
-    return this.free.length;
-  }
-}
-
 /** One span read from disk, and how many blocks cut from it are still out. */
 class Span {
   cached = false;
 
   constructor(
     readonly data: Uint8Array,
-    private readonly spares: Spares,
+    private readonly buffers: PieceBufferPool,
     /** Blocks out, counting those promised to the callers that waited on its read. */
     private users: number,
   ) {}
@@ -87,14 +64,14 @@ class Span {
     return new Lease(this, this.data.subarray(offset, offset + length));
   }
 
-  /** Out of the cache: its buffer is spare once no block is out. */
+  /** Out of the cache: its buffer goes back once no block is out. */
   evicted(): void {
     this.cached = false;
-    if (this.users === 0) this.spares.put(this.data);
+    if (this.users === 0) this.buffers.give(this.data);
   }
 
   returned(): void {
-    if (--this.users === 0 && !this.cached) this.spares.put(this.data);
+    if (--this.users === 0 && !this.cached) this.buffers.give(this.data);
   }
 }
 
@@ -138,7 +115,7 @@ export class ReadCache {
   // every seeding torrent has a cache, and most of thousands are idle.
   private spans: Map<string, Span> | undefined;
   private inflight: Map<string, Read> | undefined;
-  private spares: Spares;
+  private readonly buffers: PieceBufferPool;
   private bytes = 0;
   /** Moves at each clear(): a read started before it is not kept. */
   private generation = 0;
@@ -154,7 +131,7 @@ export class ReadCache {
   ) {
     this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
     this.spanBytes = options.spanBytes ?? 1024 * 1024;
-    this.spares = new Spares(this.spanBytes);
+    this.buffers = options.buffers ?? pieceBuffers;
   }
 
   /** The block from memory when the cache holds it, without waiting a turn of the event loop; else undefined. */
@@ -194,13 +171,12 @@ export class ReadCache {
   private startRead(key: string, index: number, spanStart: number): Read {
     const spanLength = Math.min(this.spanBytes, this.pieceSize(index) - spanStart);
     const generation = this.generation;
-    const spares = this.spares;
     const read: Read = {
       waiters: 0,
-      span: this.read(index, spanStart, spanLength, spares.take(spanLength)).then(
+      span: this.read(index, spanStart, spanLength, this.buffers.take(spanLength)).then(
         (data) => {
           this.readDone(key);
-          const span = new Span(data, spares, read.waiters);
+          const span = new Span(data, this.buffers, read.waiters);
           if (generation === this.generation) this.insert(key, span);
           return span;
         },
@@ -246,27 +222,23 @@ export class ReadCache {
   }
 
   /**
-   * Drops every span, and the spare buffers: nobody is left to ask for
-   * them. The budget is per torrent, so spans kept for peers that left
-   * would add up, over a seedbox's thousands of torrents, to far more than
-   * anything serving now; the page cache keeps the bytes warm for whoever
-   * comes next. Reads under way still answer their callers; they are not
-   * kept.
+   * Drops every span: nobody is left to ask for them. The budget is per
+   * torrent, so spans kept for peers that left would add up, over a
+   * seedbox's thousands of torrents, to far more than anything serving
+   * now; the page cache keeps the bytes warm for whoever comes next. Their
+   * buffers go back to the pool as their last blocks are released. Reads
+   * under way still answer their callers; they are not kept.
    */
   clear(): void {
+    const spans = this.spans;
     this.spans = undefined;
-    this.spares = new Spares(this.spanBytes);
     this.bytes = 0;
     this.generation++;
+    for (const span of spans?.values() ?? []) span.evicted();
   }
 
   /** Bytes of the spans held. */
   get size(): number {
     return this.bytes;
-  }
-
-  /** Buffers ready to be read into (for tests and the figures). */
-  get spareCount(): number {
-    return this.spares.count;
   }
 }
