@@ -46,6 +46,33 @@ describe('PiecePicker', () => {
     expect([...seen].sort()).toEqual([4, 5, 6, 7, 8, 9]);
   });
 
+  it('draws one random number per random pick, and each candidate of the top priority has its share', () => {
+    const priorities = Uint8Array.from([1, 1, 2, 1, 2, 2, 0, 2, 1, 1]);
+    const have = bits(10, [7]);
+    for (const [r, expected] of [
+      [0, 2],
+      [0.34, 4],
+      [0.67, 5],
+      [0.999, 5],
+    ] as const) {
+      let draws = 0;
+      const p = new PiecePicker(have.clone(), {
+        randomFirstPieces: 4,
+        priorities,
+        random: () => {
+          draws++;
+          return r;
+        },
+      });
+      expect(p.pick('all')).toBe(expected);
+      expect(draws).toBe(1);
+    }
+    // Only what the peer has, and nothing once it has none of the candidates.
+    const p = new PiecePicker(have.clone(), { randomFirstPieces: 4, priorities, random: () => 0 });
+    expect(p.pick(bits(10, [0, 5]))).toBe(5);
+    expect(p.pick(bits(10, [6, 7]))).toBeUndefined();
+  });
+
   it('picks at random for the first pieces, ignoring rarity', () => {
     const seen = new Set<number>();
     for (let run = 0; run < 200; run++) {
