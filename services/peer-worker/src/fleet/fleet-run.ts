@@ -59,10 +59,11 @@ export function lazyData(r: Running, open: () => FleetTorrentData | Promise<Flee
   };
   return {
     check: async (onProgress, options) => (await opened()).check(onProgress, options),
-    read: async (index, begin, length) => {
+    read: async (index, begin, length, into) => {
       const d = await opened();
       if (!d.read) throw new Error("this torrent's data cannot be read");
-      return d.read(index, begin, length);
+      // `into` passed on: the read cache's span buffers are read into again here too.
+      return d.read(index, begin, length, into);
     },
     save: async (have) => (await opened()).save?.(have),
   };
