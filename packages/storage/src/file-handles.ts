@@ -38,8 +38,14 @@ export class FileHandlePool {
   readonly maxOpen: number;
   readonly idleMs: number;
   private readonly now: () => number;
-  /** Least to most recently used (a Set keeps insertion order). */
+  /** Every file open (or opening). */
   private readonly files = new Set<PooledFile>();
+  /**
+   * The files no operation uses, least to most recently used (a Set keeps
+   * insertion order): what the cap and the idle sweep close. Kept apart
+   * so neither walks the files in use (see OpenFiles.idleFiles).
+   */
+  private readonly idle = new Set<PooledFile>();
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: FileHandlePoolOptions = {}) {
@@ -53,10 +59,15 @@ export class FileHandlePool {
     return this.files.size;
   }
 
-  /** A file was opened, or an operation finished with it: most recently used now. */
+  /**
+   * A file was opened or is used (its `users` counted first), or an
+   * operation finished with it: most recently used now, and idle when
+   * nobody uses it.
+   */
   touch(f: PooledFile): void {
-    this.files.delete(f);
     this.files.add(f);
+    this.idle.delete(f);
+    if (f.users === 0) this.idle.add(f);
     f.lastUsed = this.now();
     // One timer for the process, and only while something is open: an idle process wakes for nothing.
     this.sweeper ??= setInterval(() => this.closeIdle(), Math.max(1000, this.idleMs / 2)).unref();
@@ -65,6 +76,7 @@ export class FileHandlePool {
   /** Its storage closed it. */
   forget(f: PooledFile): void {
     this.files.delete(f);
+    this.idle.delete(f);
     if (this.files.size === 0) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
@@ -73,20 +85,19 @@ export class FileHandlePool {
 
   /** Closes the least recently used files no operation is using, until the cap holds. */
   trim(): void {
-    if (this.files.size <= this.maxOpen) return;
-    for (const f of this.files) {
+    for (const f of this.idle) {
       if (this.files.size <= this.maxOpen) break;
-      if (f.users === 0) this.close(f);
+      this.close(f);
     }
   }
 
   /** Closes the files nobody has used for `idleMs`. */
   closeIdle(): void {
     const t = this.now();
-    for (const f of this.files) {
+    for (const f of this.idle) {
       // In order of last use: the rest are newer.
       if (t - f.lastUsed < this.idleMs) break;
-      if (f.users === 0) this.close(f);
+      this.close(f);
     }
   }
 

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEFAULT_PROCESS_MAX_OPEN_FILES, FileHandlePool, processFiles } from '../src/file-handles.js';
+import { DEFAULT_PROCESS_MAX_OPEN_FILES, FileHandlePool, processFiles, type PooledFile } from '../src/file-handles.js';
 import { TorrentStorage } from '../src/storage.js';
 import { contentFor, layoutFor, TempDirs } from './support/fixtures.js';
 
@@ -142,5 +142,36 @@ describe('the open files of the process', () => {
     expect(processFiles.openCount).toBe(before + 3);
     for (const { storage } of all) await storage.close();
     expect(processFiles.openCount).toBe(before);
+  });
+});
+
+describe('FileHandlePool, many files in use', () => {
+  it('closes idle files over the cap without looking at the files in use', () => {
+    const pool = new FileHandlePool({ maxOpen: 4, idleMs: 60_000, now: () => 0 });
+    let reads = 0;
+    const closedFiles: string[] = [];
+    const file = (name: string, users: number): PooledFile => {
+      const f = { users, lastUsed: 0, evict: () => void closedFiles.push(name) };
+      return f;
+    };
+    // Ten files in use (a write over many small files), their `users` watched from now on.
+    const busy = Array.from({ length: 10 }, (_, i) => file(`busy${i}`, 1));
+    for (const f of busy) pool.touch(f);
+    for (const f of busy) {
+      Object.defineProperty(f, 'users', {
+        get: () => {
+          reads++;
+          return 1;
+        },
+      });
+    }
+    const idle = [file('idle0', 0), file('idle1', 0)];
+    for (const f of idle) pool.touch(f);
+    pool.trim();
+    pool.closeIdle();
+    expect(closedFiles).toEqual(['idle0', 'idle1']);
+    expect(pool.openCount).toBe(10);
+    expect(reads).toBe(0);
+    for (const f of busy) pool.forget(f);
   });
 });
