@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
   BencodeError,
-  decodeBencode,
   decodeBencodeWithSpans,
   isBytes,
   isDict,
@@ -10,7 +9,10 @@ import {
   utf8OrUndefined,
   type BDict,
   type BValue,
+  type Span,
 } from './bencode.js';
+import { BencodeReader } from './bencode-reader.js';
+import { checkSegment, readFiles, textOf } from './metainfo-files.js';
 import { MetainfoError } from './metainfo-error.js';
 
 /**
@@ -23,12 +25,15 @@ import { MetainfoError } from './metainfo-error.js';
  * peer or tracker would know the torrent by that hash.
  *
  * Names and paths: a torrent carries raw bytes, which BEP 3 says should be
- * UTF-8 but old clients wrote in the creator's locale. We keep the raw bytes
- * (`nameBytes`, `pathBytes`) and give a string form that is UTF-8 from
- * `name.utf-8` / `path.utf-8` when those are present and valid UTF-8, else
- * from the raw bytes, decoded lossily (invalid sequences become U+FFFD) when
- * they are not UTF-8. The string form can therefore map two different raw
- * names to one string; anything that needs exact names must use the bytes.
+ * UTF-8 but old clients wrote in the creator's locale. We give a string form
+ * that is UTF-8 from `name.utf-8` / `path.utf-8` when those are present and
+ * valid UTF-8, else from the raw bytes, decoded lossily (invalid sequences
+ * become U+FFFD) when they are not UTF-8. The string form can therefore map
+ * two different raw names to one string (storage refuses two files on one
+ * path). The name's raw bytes are kept (`nameBytes`); the files' raw path
+ * segments are left in `infoBytes`, not viewed one by one: nothing reads
+ * them, and a view per segment was a third of the parse of a torrent of
+ * 10,000 files.
  *
  * Every path segment (and the name) becomes a file or folder name under the
  * download folder, so segments that could climb out of it or mean something
@@ -38,8 +43,6 @@ import { MetainfoError } from './metainfo-error.js';
 export interface TorrentFile {
   /** Path segments below the torrent's folder (a single-file torrent: `[name]`). See the file comment for the encoding. */
   path: string[];
-  /** The raw segments of `path` (or of `name` for a single-file torrent) as they stand in the file. */
-  pathBytes: Uint8Array[];
   length: number;
   /** Where the file starts in the torrent's concatenated data. */
   offset: number;
@@ -115,16 +118,14 @@ export function parseMetainfo(bytes: Uint8Array, limits: MetainfoLimits = {}): M
 
   let root: BValue;
   let infoSpan;
+  let filesSpan;
   try {
-    const decoded = decodeBencodeWithSpans(own, ['info'], {
-      maxDepth: MAX_DEPTH,
-      maxBytes,
-      // One more than maxFiles so an over-long file list reaches our own
-      // check below and is reported against `info.files`.
-      maxItems: Math.max(maxFiles + 1, 4096),
-    });
+    // info.files is checked here, and read by readFiles without the Maps
+    // and lists of the generic form.
+    const decoded = decodeBencodeWithSpans(own, ['info'], decodeLimits(maxBytes, maxFiles), [['info', 'files']]);
     root = decoded.value;
     infoSpan = decoded.spans.get('info');
+    filesSpan = decoded.skipped[0];
   } catch (err) {
     if (err instanceof BencodeError) {
       throw new MetainfoError('METAINFO_BENCODE', `not a valid torrent file: ${err.message}`, undefined, { cause: err });
@@ -136,7 +137,8 @@ export function parseMetainfo(bytes: Uint8Array, limits: MetainfoLimits = {}): M
   if (info === undefined || infoSpan === undefined) throw missing('info');
   if (!isDict(info)) throw new MetainfoError('METAINFO_WRONG_TYPE', 'is not a dictionary', 'info');
 
-  const meta = fromInfo(info, own.subarray(infoSpan.start, infoSpan.end), maxFiles, {
+  const files = filesSpan && { span: filesSpan, depth: 2, reader: new BencodeReader(own, decodeLimits(maxBytes, maxFiles)) };
+  const meta = fromInfo(info, own.subarray(infoSpan.start, infoSpan.end), maxFiles, files, {
     announce: parseTiers(root),
     urlList: parseUrlList(root.get('url-list')),
   });
@@ -173,10 +175,13 @@ export function parseInfoDictionary(bytes: Uint8Array, extras: InfoDictionaryExt
   }
   const own = new Uint8Array(bytes);
   let info: BValue;
+  let filesSpan;
   try {
     // The whole input must be the one dictionary: the info hash is the
     // SHA-1 of all of it, so trailing bytes would be hashed but not parsed.
-    info = decodeBencode(own, { maxDepth: MAX_DEPTH, maxBytes, maxItems: Math.max(maxFiles + 1, 4096) });
+    const decoded = decodeBencodeWithSpans(own, [], decodeLimits(maxBytes, maxFiles), [['files']]);
+    info = decoded.value;
+    filesSpan = decoded.skipped[0];
   } catch (err) {
     if (err instanceof BencodeError) {
       throw new MetainfoError('METAINFO_BENCODE', `not a valid info dictionary: ${err.message}`, 'info', { cause: err });
@@ -184,14 +189,34 @@ export function parseInfoDictionary(bytes: Uint8Array, extras: InfoDictionaryExt
     throw err;
   }
   if (!isDict(info)) throw new MetainfoError('METAINFO_WRONG_TYPE', 'is not a dictionary', 'info');
-  return fromInfo(info, own, maxFiles, {
+  const files = filesSpan && { span: filesSpan, depth: 1, reader: new BencodeReader(own, decodeLimits(maxBytes, maxFiles)) };
+  return fromInfo(info, own, maxFiles, files, {
     announce: (extras.announce ?? []).map((tier) => tier.filter((u) => u.trim() !== '')).filter((tier) => tier.length > 0),
     urlList: extras.urlList ?? [],
   });
 }
 
+function decodeLimits(maxBytes: number, maxFiles: number) {
+  // One more item than maxFiles, so an over-long file list reaches
+  // readFiles' own check and is reported against `info.files`.
+  return { maxDepth: MAX_DEPTH, maxBytes, maxItems: Math.max(maxFiles + 1, 4096) };
+}
+
+/** Where `info.files` stands, stepped over by the decoding, and a reader to walk it. */
+interface FilesAt {
+  span: Span;
+  depth: number;
+  reader: BencodeReader;
+}
+
 /** The Metainfo of a decoded info dictionary whose raw bytes are `infoBytes`. */
-function fromInfo(info: BDict, infoBytes: Uint8Array, maxFiles: number, outer: { announce: string[][]; urlList: string[] }): Metainfo {
+function fromInfo(
+  info: BDict,
+  infoBytes: Uint8Array,
+  maxFiles: number,
+  filesAt: FilesAt | undefined,
+  outer: { announce: string[][]; urlList: string[] },
+): Metainfo {
   const infoHash = new Uint8Array(createHash('sha1').update(infoBytes).digest());
 
   const pieceLength = requireInt(info, 'piece length', 'info');
@@ -204,22 +229,22 @@ function fromInfo(info: BDict, infoBytes: Uint8Array, maxFiles: number, outer: {
   }
 
   const nameBytes = requireBytes(info, 'name', 'info');
-  checkSegment(nameBytes, 'info.name');
+  checkSegment(nameBytes, 0, nameBytes.length, () => 'info.name');
   const nameUtf8 = utf8Alternative(info.get('name.utf-8'));
-  if (nameUtf8) checkSegment(nameUtf8, 'info.name.utf-8');
+  if (nameUtf8) checkSegment(nameUtf8, 0, nameUtf8.length, () => 'info.name.utf-8');
   const name = textOf(nameUtf8 ?? nameBytes);
 
-  const multiFile = info.has('files');
+  const multiFile = filesAt !== undefined;
   if (multiFile && info.has('length')) {
     throw new MetainfoError('METAINFO_BOTH_LENGTH_AND_FILES', "has both 'length' (single file) and 'files' (multi-file)", 'info');
   }
   let files: TorrentFile[];
   if (multiFile) {
-    files = parseFiles(info.get('files'), maxFiles);
+    files = readFiles(filesAt.reader, filesAt.span, maxFiles, filesAt.depth);
   } else if (info.has('length')) {
     const length = requireInt(info, 'length', 'info');
     if (length < 0) throw new MetainfoError('METAINFO_BAD_LENGTH', `${length} is negative`, 'info.length');
-    files = [{ path: [name], pathBytes: [nameBytes], length, offset: 0, padding: false }];
+    files = [{ path: [name], length, offset: 0, padding: false }];
   } else {
     throw new MetainfoError('METAINFO_MISSING_KEY', "has neither 'length' (single file) nor 'files' (multi-file)", 'info');
   }
@@ -259,55 +284,9 @@ function fromInfo(info: BDict, infoBytes: Uint8Array, maxFiles: number, outer: {
   };
 }
 
-function parseFiles(list: BValue | undefined, maxFiles: number): TorrentFile[] {
-  if (!isList(list)) throw new MetainfoError('METAINFO_WRONG_TYPE', 'is not a list', 'info.files');
-  if (list.length === 0) throw new MetainfoError('METAINFO_NO_FILES', 'is an empty list', 'info.files');
-  if (list.length > maxFiles) throw new MetainfoError('METAINFO_TOO_LARGE', `has ${list.length} files, more than the ${maxFiles} allowed`, 'info.files');
-  const files: TorrentFile[] = [];
-  let offset = 0;
-  list.forEach((entry, i) => {
-    const field = `info.files[${i}]`;
-    if (!isDict(entry)) throw new MetainfoError('METAINFO_WRONG_TYPE', 'is not a dictionary', field);
-    const length = requireInt(entry, 'length', field);
-    if (length < 0) throw new MetainfoError('METAINFO_BAD_LENGTH', `${length} is negative`, `${field}.length`);
-    const pathBytes = requirePath(entry.get('path'), `${field}.path`);
-    const utf8 = utf8PathAlternative(entry.get('path.utf-8'));
-    if (utf8) utf8.forEach((seg, j) => checkSegment(seg, `${field}.path.utf-8[${j}]`));
-    const attr = entry.get('attr');
-    const padding = isBytes(attr) && attr.includes(0x70); // 'p'
-    files.push({ path: (utf8 ?? pathBytes).map(textOf), pathBytes, length, offset, padding });
-    offset += length;
-    if (!Number.isSafeInteger(offset)) throw new MetainfoError('METAINFO_BAD_LENGTH', 'the file lengths add up to more than 2^53', `${field}.length`);
-  });
-  return files;
-}
-
-function requirePath(v: BValue | undefined, field: string): Uint8Array[] {
-  if (v === undefined) throw missing(field);
-  if (!isList(v)) throw new MetainfoError('METAINFO_WRONG_TYPE', 'is not a list', field);
-  if (v.length === 0) throw new MetainfoError('METAINFO_BAD_PATH', 'is an empty list', field);
-  return v.map((seg, j) => {
-    if (!isBytes(seg)) throw new MetainfoError('METAINFO_WRONG_TYPE', 'is not a byte string', `${field}[${j}]`);
-    checkSegment(seg, `${field}[${j}]`);
-    return seg;
-  });
-}
-
 /** `name.utf-8` when it is a byte string of valid UTF-8; anything else is ignored, as BEP 3 does not define the key. */
 function utf8Alternative(v: BValue | undefined): Uint8Array | undefined {
   return isBytes(v) && utf8OrUndefined(v) !== undefined ? v : undefined;
-}
-
-/** `path.utf-8` when it is a non-empty list of valid UTF-8 byte strings; else ignored. */
-function utf8PathAlternative(v: BValue | undefined): Uint8Array[] | undefined {
-  if (!isList(v) || v.length === 0) return undefined;
-  const segs: Uint8Array[] = [];
-  for (const seg of v) {
-    const ok = utf8Alternative(seg);
-    if (!ok) return undefined;
-    segs.push(ok);
-  }
-  return segs;
 }
 
 function missing(field: string): MetainfoError {
@@ -328,39 +307,6 @@ function requireBytes(d: BDict, key: string, parent: string): Uint8Array {
   if (v === undefined) throw missing(`${parent}.${key}`);
   if (!isBytes(v)) throw new MetainfoError('METAINFO_WRONG_TYPE', 'is not a byte string', `${parent}.${key}`);
   return v;
-}
-
-const SLASH = 0x2f;
-const BACKSLASH = 0x5c;
-const DOT = 0x2e;
-const COLON = 0x3a;
-
-/**
- * One path segment must name one entry inside the torrent's folder: '/' and
- * '\\' would split it (Windows takes both), '.' and '..' would climb, NUL ends
- * a C string early, and 'C:' starts an absolute (or drive-relative) Windows
- * path. A leading '/' is caught by the '/' rule.
- */
-function checkSegment(seg: Uint8Array, field: string): void {
-  let problem: string | undefined;
-  if (seg.length === 0) problem = 'is empty';
-  else if ((seg.length === 1 && seg[0] === DOT) || (seg.length === 2 && seg[0] === DOT && seg[1] === DOT)) problem = 'is a relative folder reference';
-  else if (seg.includes(SLASH)) problem = "contains '/'";
-  else if (seg.includes(BACKSLASH)) problem = "contains '\\'";
-  else if (seg.includes(0)) problem = 'contains a NUL byte';
-  else if (seg.length >= 2 && seg[1] === COLON && isAsciiLetter(seg[0]!)) problem = 'starts with a Windows drive letter';
-  if (problem) {
-    throw new MetainfoError('METAINFO_BAD_PATH', `path segment ${JSON.stringify(textOf(seg))} ${problem}`, field);
-  }
-}
-
-function isAsciiLetter(c: number): boolean {
-  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
-}
-
-/** UTF-8 when valid; otherwise lossy (U+FFFD for each bad sequence). The raw bytes are kept beside it. */
-function textOf(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
 function optionalText(v: BValue | undefined): string | undefined {

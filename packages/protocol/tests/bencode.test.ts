@@ -8,6 +8,7 @@ import {
   encodeBencode,
   type BValue,
 } from '../src/bencode.js';
+import { BencodeReader } from '../src/bencode-reader.js';
 
 const enc = (s: string): Uint8Array => Buffer.from(s, 'latin1');
 const codeOf = (f: () => unknown): string | undefined => {
@@ -91,6 +92,60 @@ describe('bencode decoder', () => {
         const bytes = encodeBencode(toEncodable(v) as never);
         expect(decodeBencode(bytes, { strictKeyOrder: true })).toEqual(v);
       }),
+    );
+  });
+
+  it('steps over the values of the key paths it is given: checked, left out, their spans reported', () => {
+    const raw = enc('d8:announce3:url4:infod5:filesld6:lengthi1eee4:name1:n5:filesi7eee');
+    const { value, spans, skipped } = decodeBencodeWithSpans(raw, ['info'], undefined, [['info', 'files'], ['absent']]);
+    const info = (value as Map<string, BValue>).get('info') as Map<string, BValue>;
+    expect([...info.keys()]).toEqual(['name']);
+    // A duplicate key: the last one's span, as the last one wins in a Map.
+    expect(Buffer.from(raw.subarray(skipped[0]!.start, skipped[0]!.end)).toString('latin1')).toBe('i7e');
+    expect(skipped[1]).toBeUndefined();
+    expect(Buffer.from(raw.subarray(spans.get('info')!.start, spans.get('info')!.end)).toString('latin1')).toBe('d5:filesld6:lengthi1eee4:name1:n5:filesi7ee');
+    // Only the path given: a `files` key elsewhere is built as usual.
+    const other = decodeBencodeWithSpans(enc('d5:filesi1e4:infod4:infoi2eee'), [], undefined, [['info', 'files']]).value as Map<string, BValue>;
+    expect(other.get('files')).toBe(1);
+    // What is stepped over is checked by the same rules.
+    expect(codeOf(() => decodeBencodeWithSpans(enc('d4:infod5:filesli03eeee'), [], undefined, [['info', 'files']]))).toBe('BENCODE_BAD_INTEGER');
+    expect(codeOf(() => decodeBencodeWithSpans(enc('d4:infod5:filesl1:aee'), [], undefined, [['info', 'files']]))).toBe('BENCODE_TRUNCATED');
+    expect(codeOf(() => decodeBencodeWithSpans(enc('d4:infod5:filesllleeeee'), [], { maxDepth: 4 }, [['info', 'files']]))).toBe('BENCODE_TOO_DEEP');
+    expect(codeOf(() => decodeBencodeWithSpans(enc('d4:infod5:filesli1ei2ei3eeee'), [], { maxItems: 2 }, [['info', 'files']]))).toBe('BENCODE_TOO_LARGE');
+    expect(codeOf(() => decodeBencodeWithSpans(enc('d4:infod5:filesd1:bi1e1:ai2eeee'), [], { strictKeyOrder: true }, [['info', 'files']]))).toBe('BENCODE_KEY_ORDER');
+  });
+
+  it('steps over exactly what it would decode, failing where decoding fails (property)', () => {
+    const outcome = (f: () => number): string => {
+      try {
+        return `ok ${f()}`;
+      } catch (e) {
+        if (e instanceof BencodeError) return `${e.code} at ${e.offset}`;
+        throw e;
+      }
+    };
+    const valid = fc.oneof(fc.constantFrom('d3:bar4:spam3:fooi-42e4:listli1ei2e0:ee', 'ld1:ai1eel1:b1:cee', 'd1:ad1:bd1:cleeee', 'i12345e'));
+    const mutated = fc.tuple(valid, fc.nat(), fc.integer({ min: 0, max: 255 })).map(([s, at, byte]) => {
+      const bytes = enc(s);
+      bytes[at % bytes.length] = byte;
+      return bytes;
+    });
+    fc.assert(
+      fc.property(fc.oneof(mutated, fc.uint8Array({ maxLength: 60 })), fc.boolean(), (bytes, strict) => {
+        const limits = { maxDepth: 3, maxItems: 3, strictKeyOrder: strict };
+        const decoded = outcome(() => {
+          const r = new BencodeReader(bytes, limits);
+          r.value(0);
+          return r.pos;
+        });
+        const skipped = outcome(() => {
+          const r = new BencodeReader(bytes, limits);
+          r.skip(0);
+          return r.pos;
+        });
+        expect(skipped).toBe(decoded);
+      }),
+      { numRuns: 3000 },
     );
   });
 

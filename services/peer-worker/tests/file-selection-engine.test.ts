@@ -25,7 +25,7 @@ function multiFile(lengths: number[]) {
   const base = metaFor(data, PIECE, 'multi');
   let offset = 0;
   const files = lengths.map((length, i) => {
-    const f = { path: [`f${i}.bin`], pathBytes: [Buffer.from(`f${i}.bin`)], length, offset, padding: false };
+    const f = { path: [`f${i}.bin`], length, offset, padding: false };
     offset += length;
     return f;
   });

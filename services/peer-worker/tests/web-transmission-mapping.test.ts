@@ -18,7 +18,7 @@ import { scrapeUrl, timedOut, trackerErrorOf, trackerStatsOf } from '../src/web/
 describe('progress from a bitfield', () => {
   // Files of 10, 0, 25 and 5 bytes in pieces of 16: piece 0 = a[0..10) + c[0..6), piece 1 = c[6..22), piece 2 = c[22..25) + d.
   const files = [10, 0, 25, 5].reduce<{ offset: number; length: number }[]>((out, length) => [...out, { offset: out.reduce((a, f) => a + f.length, 0), length }], []);
-  const meta = { files: files.map((f) => ({ ...f, path: ['x'], pathBytes: [], padding: false })), pieceLength: 16, pieceCount: 3, totalLength: 40 };
+  const meta = { files: files.map((f) => ({ ...f, path: ['x'], padding: false })), pieceLength: 16, pieceCount: 3, totalLength: 40 };
 
   it('splits each verified piece over the files it covers', () => {
     expect(bytesPerFile(meta, Uint8Array.of(0b1000_0000))).toEqual([10, 0, 6, 0]);

@@ -175,7 +175,7 @@ export function metaFor(data: Buffer, pieceLength: number, name = 'scripted.bin'
     pieceCount,
     pieceHashes: new Uint8Array(hashes),
     totalLength: data.length,
-    files: [{ path: [name], pathBytes: [Buffer.from(name)], length: data.length, offset: 0, padding: false }],
+    files: [{ path: [name], length: data.length, offset: 0, padding: false }],
     multiFile: false,
     private: false,
     announce: [],
