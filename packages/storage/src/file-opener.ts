@@ -83,7 +83,10 @@ export class FileOpener {
    * folder shared with thousands of others), so ask the file itself. With
    * `check`, every folder on the way is checked first (no symlinks; see
    * checkFolders). A file listed may still be a symlink or a folder:
-   * opening it tells.
+   * opening it tells. Without `check`, a folder whose files were all seen to
+   * exist is not listed either (undefined: ask them): at the end of a
+   * download every file was, and the listing of every folder for the
+   * resume data cost 30 ms of 10,000 files for nothing.
    */
   async listed(check = false): Promise<(boolean | undefined)[]> {
     const byFolder = new Map<string, number[]>();
@@ -99,7 +102,7 @@ export class FileOpener {
       let names: Set<string>;
       try {
         if (check) await this.checkFolders(folder, false);
-        if (files.length < LIST_MIN) continue;
+        if (files.length < LIST_MIN || (!check && this.allSeen(files))) continue;
         names = new Set(await readdir(folder));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
@@ -243,6 +246,11 @@ export class FileOpener {
   }
 
   /** File `index` exists now (created by another thread): a write opens it as it is. */
+  private allSeen(files: readonly number[]): boolean {
+    const seen = this.seen;
+    return seen !== undefined && files.every((i) => seen[i] === 1);
+  }
+
   markSeen(index: number): void {
     (this.seen ??= new Uint8Array(this.paths.length))[index] = 1;
   }

@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readlinkSync, writeSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Bitfield } from '@seedbox/protocol';
+import { makeResumeData } from '../src/resume.js';
 import { InlineSha1 } from '../src/sha1-pool.js';
 import { StorageError, TorrentStorage, type StorageLayout } from '../src/storage.js';
 import type { TargetsWritten } from '../src/write-targets.js';
@@ -294,6 +296,25 @@ describe('TorrentStorage path safety', () => {
     expect(listed.slice(0, 10)).toEqual([true, false, false, false, false, false, false, true, false, false]);
     // Too few to list: a save folder shared with thousands of torrents is not read for one file.
     expect(listed.slice(10)).toEqual([undefined, undefined]);
+  });
+
+  it('lists no folder whose files were all seen to exist: they are asked, a file gone since too', async () => {
+    const dir = await dirs.make();
+    const files = [
+      ...Array.from({ length: 10 }, (_, i) => ({ path: ['done', `f${i}.bin`], length: 100 })),
+      ...Array.from({ length: 10 }, (_, i) => ({ path: ['part', `g${i}.bin`], length: 100 })),
+    ];
+    const data = contentFor(files);
+    const s = await openStorage(layoutFor(data, files, 100, { name: 't' }), dir);
+    // Every file of done/, and one of part/, written (and so seen).
+    for (const i of [...Array.from({ length: 10 }, (_, k) => k), 10]) await s.writePiece(i, pieceBlocks(data, 100, i));
+    const listed = await s.listed();
+    expect(listed.slice(0, 10)).toEqual(Array.from({ length: 10 }, () => undefined));
+    expect(listed.slice(10)).toEqual([true, ...Array.from({ length: 9 }, () => false)]);
+    // The resume data asks each of them: one removed behind our back is missing there.
+    await rm(join(dir, 't', 'done', 'f3.bin'));
+    const resume = await makeResumeData(s, new Bitfield(20));
+    expect(resume.files.map((f) => f?.size)).toEqual([100, 100, 100, -1, ...Array.from({ length: 6 }, () => 100), 100, ...Array.from({ length: 9 }, () => -1)]);
   });
 
   it('refuses a FIFO in place of a file without blocking on it', async () => {
