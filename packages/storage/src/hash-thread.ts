@@ -14,7 +14,7 @@
 export const HASH_THREAD_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { closeSync, ftruncateSync, lstatSync, mkdirSync, openSync, readlinkSync, statSync, unlinkSync, writevSync } = require('node:fs');
+const { closeSync, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readlinkSync, statSync, unlinkSync, writevSync } = require('node:fs');
 const { dirname, join, relative, sep } = require('node:path');
 // The views of the piece's bytes [from, from + length), in order.
 function slice(buffers, from, length) {
@@ -68,8 +68,9 @@ function create({ root, path, flags }) {
 }
 // Each target: created first if asked (its descriptor noted in \`opened\`), truncated if asked, then
 // pwritev until every byte is down (IOV_MAX at a time): writeAll's loop (vectored-write.ts),
-// which eval'd code cannot import.
-function write(buffers, targets, opened) {
+// which eval'd code cannot import. Each file is fstat'ed after its bytes are down (\`after\`): its
+// state for the resume data, which would otherwise stat every file by path when it is saved.
+function write(buffers, targets, opened, after) {
   for (let k = 0; k < targets.length; k++) {
     const t = targets[k];
     try {
@@ -86,6 +87,8 @@ function write(buffers, targets, opened) {
         while (parts.length > 0 && left >= parts[0].length) left -= parts.shift().length;
         if (left > 0) parts[0] = parts[0].subarray(left);
       }
+      const s = fstatSync(fd);
+      after[k] = [s.size, s.mtimeMs, s.blocks];
     } catch (err) {
       return { target: k, code: err.code, syscall: err.syscall, message: err.message };
     }
@@ -115,11 +118,13 @@ parentPort.on('message', ({ id, buffers, transferred, expected, targets, hash, c
     }
     // With targets: written when the hash is the one expected, or when there is no hash to check (checked before).
     const opened = [];
-    const writeError = targets && (!hash || digest.equals(expected)) ? write(buffers, targets, opened) : undefined;
+    const after = [];
+    const writeError = targets && (!hash || digest.equals(expected)) ? write(buffers, targets, opened, after) : undefined;
     const created = opened.length > 0 ? opened : undefined;
-    if (!transferred) return parentPort.postMessage({ id, digest, writeError, opened: created });
+    const stats = after.length > 0 && !writeError ? after : undefined;
+    if (!transferred) return parentPort.postMessage({ id, digest, writeError, opened: created, stats });
     // Give the piece back: transferred, so still no copy.
-    parentPort.postMessage({ id, digest, writeError, opened: created, buffers }, [...new Set(buffers.map((b) => b.buffer))]);
+    parentPort.postMessage({ id, digest, writeError, opened: created, stats, buffers }, [...new Set(buffers.map((b) => b.buffer))]);
   } catch (err) {
     parentPort.postMessage({ id, error: String(err && err.stack || err) });
   }
@@ -131,7 +136,7 @@ export type StatReply = [number, number, number] | null;
 
 export type WriteErrorReply = { target: number; code?: string; syscall?: string; message: string };
 
-/** What the thread answers a job. */
+/** What the thread answers a job: `stats`, a stat job's files by path, or a write's files by target, as it left them. */
 export type Reply =
   | { id: number; digest?: Uint8Array; buffers?: Uint8Array[]; writeError?: WriteErrorReply; opened?: (number | undefined)[]; stats?: StatReply[] }
   | { id: number; error: string };

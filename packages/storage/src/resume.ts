@@ -51,18 +51,26 @@ const MISSING: FileState = { size: -1, mtimeMs: 0, blocks: 0 };
 /**
  * Each file's state (null for padding files); `stat` only for files their
  * folders may hold (a fresh download of 10,000 files in 100 folders has
- * none), all of them in the hasher's thread when it can (statFiles).
+ * none), all of them in the hasher's thread when it can (statFiles). With
+ * `written`, a file our last write left as it knows (WrittenStates) is not
+ * asked: the resume data at the end of a download asks none.
  */
-async function fileStates(storage: TorrentStorage, hasher?: Sha1Hasher): Promise<(FileState | null)[]> {
-  const listed = await storage.listed().catch(() => storage.paths.map(() => undefined));
+async function fileStates(storage: TorrentStorage, hasher?: Sha1Hasher, written = false): Promise<(FileState | null)[]> {
+  const known = storage.paths.map((p, i) => (written && p !== undefined ? storage.writtenState(i) : undefined));
+  const listed = known.every((k, i) => k !== undefined || storage.paths[i] === undefined)
+    ? []
+    : await storage.listed().catch(() => storage.paths.map(() => undefined));
   const asked: number[] = [];
   const out: (FileState | null)[] = storage.paths.map((p, i) => {
     if (p === undefined) return null;
+    const state = known[i];
+    if (state) return state;
     if (listed[i] !== false) asked.push(i);
     return MISSING;
   });
   const paths = asked.map((i) => storage.paths[i]!);
   // A hasher closed already (shutting down): stat'ed here.
+  if (paths.length === 0) return out;
   const stats = (await hasher?.statFiles?.(paths).catch(() => undefined)) ?? (await statHere(paths));
   asked.forEach((i, k) => (out[i] = stats[k] ?? MISSING));
   return out;
@@ -127,7 +135,7 @@ export async function checkPieces(storage: TorrentStorage, options: CheckOptions
 
 /** The resume data for the torrent as it stands on disk now, with `have` verified; its files stat'ed in `hasher`'s thread when it can. */
 export async function makeResumeData(storage: TorrentStorage, have: Bitfield, hasher?: Sha1Hasher): Promise<ResumeData> {
-  const states = await fileStates(storage, hasher);
+  const states = await fileStates(storage, hasher, true);
   return {
     version: 1,
     infoHash: storage.layout.infoHashHex,

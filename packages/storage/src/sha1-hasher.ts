@@ -69,6 +69,8 @@ export interface HashAndWriteResult {
   buffers: Uint8Array[];
   /** The descriptor of each target created (WriteTarget.create), by target index. */
   opened: (number | undefined)[] | undefined;
+  /** Each target's file as the write left it, by target index (TargetsWritten.stats); undefined when nothing was written. */
+  stats?: (FileStats | undefined)[] | undefined;
 }
 
 /**

@@ -108,13 +108,13 @@ export class Sha1Pool implements Sha1Hasher {
     // A 20-byte copy: a view of the torrent's piece hashes would post all of them.
     const want = expected.slice();
     const r = written(await this.submit(buffers, { write: { expected: want, targets }, hash: true }));
-    return { match: r.digest.equals(want), buffers: r.buffers, opened: r.opened };
+    return { match: r.digest.equals(want), buffers: r.buffers, opened: r.opened, stats: fileStats(r.stats) };
   }
 
   /** Writes a piece already checked to `targets` in a hash thread (as hashAndWrite does, without the hash). */
   async writeChecked(buffers: readonly Uint8Array[], targets: readonly WriteTarget[]): Promise<HashAndWriteResult> {
     const r = written(await this.submit(buffers, { write: { expected: undefined, targets }, hash: false }));
-    return { match: true, buffers: r.buffers, opened: r.opened };
+    return { match: true, buffers: r.buffers, opened: r.opened, stats: fileStats(r.stats) };
   }
 
   /**
@@ -136,7 +136,7 @@ export class Sha1Pool implements Sha1Hasher {
       return undefined;
     }
     const { stats } = await this.submit([], { hash: false, stat: paths });
-    return (stats ?? []).map((s) => (s ? { size: s[0], mtimeMs: s[1], blocks: s[2] } : undefined));
+    return fileStats(stats) ?? [];
   }
 
   /**
@@ -329,6 +329,10 @@ export class Sha1Pool implements Sha1Hasher {
 }
 
 /** A job's answer, or its failed write thrown, carrying the piece's buffers to use afterwards. */
+function fileStats(stats: readonly StatReply[] | undefined): (FileStats | undefined)[] | undefined {
+  return stats?.map((s) => (s ? { size: s[0], mtimeMs: s[1], blocks: s[2] } : undefined));
+}
+
 function written(r: JobResult): JobResult {
   if (r.writeError) {
     r.writeError.buffers = r.buffers;

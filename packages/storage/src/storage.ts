@@ -8,9 +8,10 @@ import { OpenFiles, type FileCloser, type OpenFile } from './open-files.js';
 import { filePaths } from './file-paths.js';
 import { makeFolders } from './make-folders.js';
 import { describeIoError, StorageError, StorageIoError } from './storage-errors.js';
-import type { Sha1Hasher } from './sha1-pool.js';
+import type { FileStats, Sha1Hasher } from './sha1-pool.js';
 import { cutAtSpans, writeAll } from './vectored-write.js';
 import { WriteTargetError, type TargetsWritten, type WriteTarget } from './write-targets.js';
+import { WrittenStates } from './written-states.js';
 
 /**
  * The files of one torrent on the shared volume: `DIR/<name>` for a
@@ -99,6 +100,8 @@ export class TorrentStorage {
   private readonly readOnly: boolean;
   private readonly files: OpenFiles;
   private readonly opener: FileOpener;
+  /** Each file as our last write through a hash thread left it (writePieceVia), for the resume data. */
+  private readonly written = new WrittenStates();
   private closed = false;
 
   private constructor(layout: StorageLayout, geometry: PieceGeometry, root: string, paths: (string | undefined)[], options: StorageOptions) {
@@ -246,6 +249,11 @@ export class TorrentStorage {
     this.opener.forgetSeen();
   }
 
+  /** File `index` as our last write left it, when that is known and nothing writes it now (see WrittenStates). */
+  writtenState(index: number): FileStats | undefined {
+    return this.written.get(index);
+  }
+
   /** Whether each file is listed in its folder now; undefined: not known without asking the file (see FileOpener.listed). */
   listed(): Promise<(boolean | undefined)[]> {
     return this.opener.listed();
@@ -358,7 +366,8 @@ export class TorrentStorage {
           }
           at += span.length;
         }
-        let result: TargetsWritten;
+        let result: TargetsWritten | undefined;
+        for (const h of held) this.written.begin(h.fileIndex);
         try {
           result = await write(targets);
         } catch (err) {
@@ -374,6 +383,8 @@ export class TorrentStorage {
             throw new CreateAbandoned();
           }
           throw this.failed(failed.fileIndex, cause);
+        } finally {
+          held.forEach((h, k) => this.written.end(h.fileIndex, result?.wrote ? result.stats?.[k] : undefined));
         }
         this.settle(held, made, result.opened);
         // Written: each file has its length now.

@@ -1,3 +1,5 @@
+import type { FileStats } from './sha1-hasher.js';
+
 /**
  * A piece written by the hash thread (Sha1Pool.hashAndWrite): the files it
  * covers are opened on the event loop (TorrentStorage.writePieceVia, with
@@ -47,6 +49,12 @@ export interface TargetsWritten {
   wrote: boolean;
   /** The descriptor of each target the thread created, by target index: the storage's to keep and close. */
   opened?: readonly (number | undefined)[] | undefined;
+  /**
+   * Each target's file as the write left it (fstat'ed after its bytes were
+   * down), by target index: what the resume data keeps of it, so that
+   * saving it need not stat every file by path (see WrittenStates).
+   */
+  stats?: readonly (FileStats | undefined)[] | undefined;
 }
 
 /**

@@ -157,7 +157,7 @@ export class DiskWriter implements PieceSink {
               try {
                 const r = checked ? await hasher.writeChecked(blocks, targets) : await hasher.hashAndWrite(blocks, expected, targets);
                 blocks = r.buffers;
-                return { wrote: r.match, opened: r.opened };
+                return { wrote: r.match, opened: r.opened, stats: r.stats };
               } catch (err) {
                 if (err instanceof WriteTargetError) {
                   // A write (or create) failed: only ever after the hash matched. The
