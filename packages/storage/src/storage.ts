@@ -243,10 +243,13 @@ export class TorrentStorage {
    * releaseFiles) and reopened by its path, and a file seen before and
    * gone since may be created again (writes refuse to until then:
    * STORAGE_FILE_MISSING), since the check counts its pieces as missing.
+   * What our writes left of each file is forgotten too: the resume data
+   * stats them again.
    */
   forgetFiles(): void {
     this.releaseFiles();
     this.opener.forgetSeen();
+    this.written.forget();
   }
 
   /** File `index` as our last write left it, when that is known and nothing writes it now (see WrittenStates). */

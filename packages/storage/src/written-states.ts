@@ -43,6 +43,11 @@ export class WrittenStates {
     }
   }
 
+  /** Forgets every state kept (writes under way still count): the disk is to be looked at afresh. */
+  forget(): void {
+    this.states.clear();
+  }
+
   /** The file as our last write left it, if that is known and nothing writes it now. */
   get(file: number): FileStats | undefined {
     return this.writing.has(file) ? undefined : this.states.get(file);

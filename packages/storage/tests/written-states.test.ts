@@ -38,6 +38,11 @@ describe('WrittenStates', () => {
     w.begin(0);
     w.end(0, undefined);
     expect(w.get(0)).toBeUndefined();
+    // Forgotten when the disk is to be looked at afresh.
+    w.begin(1);
+    w.end(1, state(5));
+    w.forget();
+    expect(w.get(1)).toBeUndefined();
   });
 
   it('keeps no state from writes that overlapped, in whatever order they end, until one writes alone again', () => {
@@ -98,6 +103,11 @@ describe('resume data after writes in a hash thread', () => {
     }
     // And the next start trusts it.
     expect((await checkPieces(s, { hasher: pool, resume })).fastPath).toBe(true);
+    // A check that looks at the disk afresh (a recheck, a resume from error) forgets them: asked again.
+    statFiles.mockClear();
+    s.forgetFiles();
+    expect(await makeResumeData(s, have, pool)).toEqual(resume);
+    expect(statFiles).toHaveBeenCalledTimes(1);
   });
 
   it('a file changed after its last write fails the next start’s fast path, as a file changed after the save does', async () => {
