@@ -288,6 +288,8 @@ export class BencodeReader {
       previousLen = key.length;
       const valueStart = this.pos;
       if (tracked) {
+        // Cut back to this dictionary's own trail: a list on the way set no
+        // key, and leaves a hole there that no skip path matches.
         this.trail.length = depth - 1;
         this.trail.push(key);
         const skip = this.skipIndex();

@@ -10,9 +10,9 @@ import type { TorrentFile } from './metainfo.js';
  * of 10,000 files, ~6 MB of objects the young-generation collector copied
  * twice, and most of a 110 ms parse. The decoding of the torrent steps over
  * this list (checking it by the same rules) and this walks it, keeping only
- * what a TorrentFile holds. The rules and the errors are parseFiles' as
- * they were: duplicate keys, the last wins; a wrong type, a missing key or a
- * bad segment names the field. `depth` is the list's, as the decoding that
+ * what a TorrentFile holds. The rules and the errors are those the parse
+ * of the generic form had: duplicate keys, the last wins; a wrong type, a
+ * missing key or a bad segment names the field. `depth` is the list's, as the decoding that
  * stepped over it counted (1 in an info dictionary alone, 2 in a torrent).
  */
 export function readFiles(r: BencodeReader, span: Span, maxFiles: number, depth: number): TorrentFile[] {
@@ -75,20 +75,20 @@ function fileField(i: number): string {
 
 /** Where each segment of a file's `path` stands: start and end, by turns. */
 function requirePath(r: BencodeReader, at: number, i: number): number[] {
-  const field = `${fileField(i)}.path`;
-  if (at < 0) throw missing(field);
-  if (r.buf[at] !== CH_L) throw new MetainfoError('METAINFO_WRONG_TYPE', 'is not a list', field);
+  const field = (): string => `${fileField(i)}.path`;
+  if (at < 0) throw missing(field());
+  if (r.buf[at] !== CH_L) throw new MetainfoError('METAINFO_WRONG_TYPE', 'is not a list', field());
   r.pos = at + 1;
   const bounds: number[] = [];
   for (let j = 0; !r.atEnd('inside a list'); j++) {
-    if (!isStringStart(r.buf[r.pos]!)) throw new MetainfoError('METAINFO_WRONG_TYPE', 'is not a byte string', `${field}[${j}]`);
+    if (!isStringStart(r.buf[r.pos]!)) throw new MetainfoError('METAINFO_WRONG_TYPE', 'is not a byte string', `${field()}[${j}]`);
     const len = r.stringLength();
     const end = r.pos;
     const start = end - len;
-    checkSegment(r.buf, start, end, () => `${field}[${j}]`);
+    checkSegment(r.buf, start, end, () => `${field()}[${j}]`);
     bounds.push(start, end);
   }
-  if (bounds.length === 0) throw new MetainfoError('METAINFO_BAD_PATH', 'is an empty list', field);
+  if (bounds.length === 0) throw new MetainfoError('METAINFO_BAD_PATH', 'is an empty list', field());
   return bounds;
 }
 

@@ -104,9 +104,15 @@ describe('bencode decoder', () => {
     expect(Buffer.from(raw.subarray(skipped[0]!.start, skipped[0]!.end)).toString('latin1')).toBe('i7e');
     expect(skipped[1]).toBeUndefined();
     expect(Buffer.from(raw.subarray(spans.get('info')!.start, spans.get('info')!.end)).toString('latin1')).toBe('d5:filesld6:lengthi1eee4:name1:n5:filesi7ee');
-    // Only the path given: a `files` key elsewhere is built as usual.
+    // Only the path given: a `files` key elsewhere is built as usual, in a list under `info` too.
     const other = decodeBencodeWithSpans(enc('d5:filesi1e4:infod4:infoi2eee'), [], undefined, [['info', 'files']]).value as Map<string, BValue>;
     expect(other.get('files')).toBe(1);
+    const inList = decodeBencodeWithSpans(enc('d4:infold5:filesi3eeee'), [], undefined, [['info', 'files']]);
+    expect(inList.skipped[0]).toBeUndefined();
+    expect(((inList.value as Map<string, BValue>).get('info') as BValue[])[0]).toEqual(new Map([['files', 3]]));
+    const deep = decodeBencodeWithSpans(enc('d1:ad1:bi1ee1:lld1:bi2eeee'), [], undefined, [['l', 'x', 'b'], ['a', 'b']]);
+    expect(deep.skipped[1]).toBeDefined();
+    expect(deep.skipped[0]).toBeUndefined();
     // What is stepped over is checked by the same rules.
     expect(codeOf(() => decodeBencodeWithSpans(enc('d4:infod5:filesli03eeee'), [], undefined, [['info', 'files']]))).toBe('BENCODE_BAD_INTEGER');
     expect(codeOf(() => decodeBencodeWithSpans(enc('d4:infod5:filesl1:aee'), [], undefined, [['info', 'files']]))).toBe('BENCODE_TRUNCATED');
