@@ -202,6 +202,20 @@ function decodeLimits(maxBytes: number, maxFiles: number) {
   return { maxDepth: MAX_DEPTH, maxBytes, maxItems: Math.max(maxFiles + 1, 4096) };
 }
 
+/**
+ * readFiles, whose bytes the decoding checked already: a BencodeError from
+ * it would be a bug of ours, and is still answered as parseMetainfo's one
+ * error type.
+ */
+function readFilesChecked(filesAt: FilesAt, maxFiles: number): TorrentFile[] {
+  try {
+    return readFiles(filesAt.reader, filesAt.span, maxFiles, filesAt.depth);
+  } catch (err) {
+    if (err instanceof BencodeError) throw new MetainfoError('METAINFO_BENCODE', `not a valid file list: ${err.message}`, 'info.files', { cause: err });
+    throw err;
+  }
+}
+
 /** Where `info.files` stands, stepped over by the decoding, and a reader to walk it. */
 interface FilesAt {
   span: Span;
@@ -240,7 +254,7 @@ function fromInfo(
   }
   let files: TorrentFile[];
   if (multiFile) {
-    files = readFiles(filesAt.reader, filesAt.span, maxFiles, filesAt.depth);
+    files = readFilesChecked(filesAt, maxFiles);
   } else if (info.has('length')) {
     const length = requireInt(info, 'length', 'info');
     if (length < 0) throw new MetainfoError('METAINFO_BAD_LENGTH', `${length} is negative`, 'info.length');
