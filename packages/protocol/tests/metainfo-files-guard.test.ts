@@ -7,9 +7,10 @@ import { describe, expect, it, vi } from 'vitest';
 import { BencodeError } from '../src/bencode-reader.js';
 import { encodeBencode } from '../src/bencode.js';
 import { MetainfoError } from '../src/metainfo-error.js';
+import type * as MetainfoFiles from '../src/metainfo-files.js';
 
 vi.mock('../src/metainfo-files.js', async (importOriginal) => ({
-  ...(await importOriginal<typeof import('../src/metainfo-files.js')>()),
+  ...(await importOriginal<typeof MetainfoFiles>()),
   readFiles: () => {
     throw new BencodeError('BENCODE_TRUNCATED', 'input ended inside a list', 7);
   },
