@@ -100,8 +100,8 @@ export class TorrentStorage {
   private readonly readOnly: boolean;
   private readonly files: OpenFiles;
   private readonly opener: FileOpener;
-  /** Each file as our last write through a hash thread left it (writePieceVia), for the resume data. */
-  private readonly written = new WrittenStates();
+  /** Each file as our last write through a hash thread left it (writePieceVia), for the resume data; made by the first such write (a seeding torrent never has one). */
+  private written: WrittenStates | undefined;
   private closed = false;
 
   private constructor(layout: StorageLayout, geometry: PieceGeometry, root: string, paths: (string | undefined)[], options: StorageOptions) {
@@ -249,12 +249,12 @@ export class TorrentStorage {
   forgetFiles(): void {
     this.releaseFiles();
     this.opener.forgetSeen();
-    this.written.forget();
+    this.written?.forget();
   }
 
   /** File `index` as our last write left it, when that is known and nothing writes it now (see WrittenStates). */
   writtenState(index: number): FileStats | undefined {
-    return this.written.get(index);
+    return this.written?.get(index);
   }
 
   /** Whether each file is listed in its folder now; undefined: not known without asking the file (see FileOpener.listed). */
@@ -370,7 +370,8 @@ export class TorrentStorage {
           at += span.length;
         }
         let result: TargetsWritten | undefined;
-        for (const h of held) this.written.begin(h.fileIndex);
+        const written = (this.written ??= new WrittenStates());
+        for (const h of held) written.begin(h.fileIndex);
         try {
           result = await write(targets);
         } catch (err) {
@@ -387,7 +388,7 @@ export class TorrentStorage {
           }
           throw this.failed(failed.fileIndex, cause);
         } finally {
-          held.forEach((h, k) => this.written.end(h.fileIndex, result?.wrote ? result.stats?.[k] : undefined));
+          held.forEach((h, k) => written.end(h.fileIndex, result?.wrote ? result.stats?.[k] : undefined));
         }
         this.settle(held, made, result.opened);
         // Written: each file has its length now.
