@@ -65,7 +65,7 @@ export interface Span {
 export const CH_I = 0x69;
 export const CH_L = 0x6c;
 export const CH_D = 0x64;
-export const CH_E = 0x65;
+const CH_E = 0x65;
 const CH_COLON = 0x3a;
 const CH_MINUS = 0x2d;
 const CH_0 = 0x30;
@@ -167,9 +167,7 @@ export class BencodeReader {
         const keyAt = this.dictKeyStart(n);
         const len = this.stringLength();
         const at = this.pos - len;
-        if (this.limits.strictKeyOrder && previousAt >= 0 && this.compareRanges(previousAt, previousLen, at, len) >= 0) {
-          this.fail('BENCODE_KEY_ORDER', 'dictionary keys are not sorted', keyAt);
-        }
+        this.checkKeyOrder(previousAt, previousLen, at, len, keyAt);
         previousAt = at;
         previousLen = len;
         this.skip(depth + 1);
@@ -281,9 +279,7 @@ export class BencodeReader {
       const key = this.key();
       // latin1: one character per byte.
       const at = this.pos - key.length;
-      if (this.limits.strictKeyOrder && previousAt >= 0 && this.compareRanges(previousAt, previousLen, at, key.length) >= 0) {
-        this.fail('BENCODE_KEY_ORDER', 'dictionary keys are not sorted', keyAt);
-      }
+      this.checkKeyOrder(previousAt, previousLen, at, key.length, keyAt);
       previousAt = at;
       previousLen = key.length;
       const valueStart = this.pos;
@@ -314,6 +310,13 @@ export class BencodeReader {
       if (path.length === this.trail.length && path.every((k, j) => k === this.trail[j])) return i;
     }
     return -1;
+  }
+
+  /** With strictKeyOrder: the key of `len` bytes at `at` must sort after the one before it (previousAt -1: none). */
+  private checkKeyOrder(previousAt: number, previousLen: number, at: number, len: number, keyAt: number): void {
+    if (this.limits.strictKeyOrder && previousAt >= 0 && this.compareRanges(previousAt, previousLen, at, len) >= 0) {
+      this.fail('BENCODE_KEY_ORDER', 'dictionary keys are not sorted', keyAt);
+    }
   }
 
   private compareRanges(a: number, aLen: number, b: number, bLen: number): number {
