@@ -66,13 +66,14 @@ export class FleetState implements FleetStore {
   static async open(nc: NatsConnection, options: FleetStateOptions = {}): Promise<FleetState> {
     const js = nc.jetstream();
     const replicas = options.replicas ?? 1;
+    const bucket = (name: string, ttl?: number): Promise<KV> => openBucket(() => js.views.kv(name, { history: 1, replicas, ...(ttl === undefined ? {} : { ttl }) }));
     const [torrents, bitfields, workers, config, totals, trackers] = await Promise.all([
-      js.views.kv(KV_TORRENTS, { history: 1, replicas }),
-      js.views.kv(KV_BITFIELDS, { history: 1, replicas }),
-      js.views.kv(KV_WORKERS, { history: 1, replicas, ttl: options.workerTtlMs ?? 15_000 }),
-      js.views.kv(KV_CONFIG, { history: 1, replicas }),
-      js.views.kv(KV_TOTALS, { history: 1, replicas }),
-      js.views.kv(KV_TRACKERS, { history: 1, replicas }),
+      bucket(KV_TORRENTS),
+      bucket(KV_BITFIELDS),
+      bucket(KV_WORKERS, options.workerTtlMs ?? 15_000),
+      bucket(KV_CONFIG),
+      bucket(KV_TOTALS),
+      bucket(KV_TRACKERS),
     ]);
     return new FleetState(torrents, bitfields, workers, config, totals, trackers);
   }
@@ -366,6 +367,28 @@ export class FleetState implements FleetStore {
 }
 
 /** JetStream's answer to a create or update whose expected revision did not match. */
+/**
+ * Opens (and on first use creates) a bucket. Replicas started together on a
+ * fresh NATS race to create each bucket's stream, and the losers' creates
+ * fail (`subjects overlap with an existing stream`, or the name in use):
+ * the stream is there then, and opening again binds to it.
+ */
+async function openBucket(open: () => Promise<KV>): Promise<KV> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await open();
+    } catch (err) {
+      if (attempt >= 4 || !isCreateRace(err)) throw err;
+    }
+  }
+}
+
+function isCreateRace(err: unknown): boolean {
+  const code = (err as { api_error?: { err_code?: number } }).api_error?.err_code;
+  // 10065: subjects overlap with an existing stream; 10058: stream name already in use.
+  return code === 10065 || code === 10058 || /subjects overlap|name already in use/i.test((err as Error)?.message ?? '');
+}
+
 function isWrongLastSequence(err: unknown): boolean {
   const m = (err as Error)?.message ?? '';
   return /wrong last sequence|key exists/i.test(m) || (err as { api_error?: { err_code?: number } }).api_error?.err_code === 10071;

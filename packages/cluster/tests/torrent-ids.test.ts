@@ -35,4 +35,11 @@ describe.skipIf(!nats.available)('FleetState.nextTorrentId', () => {
     // The counter stands where the last one left it.
     expect(await states[0]!.nextTorrentId()).toBe(51);
   });
+
+  it('opens for twenty replicas started at once on a fresh NATS: the losers of each bucket\'s create bind to it', async () => {
+    for (let i = 0; i < 20; i++) conns.push(await connect({ servers: url }));
+    const states = await Promise.all(conns.map((nc) => FleetState.open(nc)));
+    const ids = await Promise.all(states.map((s) => s.nextTorrentId()));
+    expect(new Set(ids).size).toBe(20);
+  });
 });
