@@ -109,7 +109,7 @@ describe('the control API at 10,000 torrents (FleetBackend over the serve store)
       peers: { peers: async () => [], addPeers: async () => {} },
       deleteData: async () => {},
       dataDir: dir,
-      fleet: { queued: (h) => queued.has(h), totals: () => undefined, doneBytes: () => undefined, fileDone: () => undefined, pieces: () => undefined, metainfo: () => undefined },
+      fleet: { queued: (h) => queued.has(h), totals: () => undefined, doneBytes: () => undefined, fileDone: () => undefined, done: () => undefined, pieces: () => undefined, metainfo: () => undefined },
     });
     await backend.putCategory('tv', 'tv', 'create');
     server = new Server();
@@ -270,7 +270,7 @@ describe('FleetBackend queue moves', () => {
         peers: { peers: async () => [], addPeers: async () => {} },
         deleteData: async () => {},
         dataDir: dir,
-        fleet: { queued: () => false, totals: () => undefined, doneBytes: () => undefined, fileDone: () => undefined, pieces: () => undefined, metainfo: () => undefined },
+        fleet: { queued: () => false, totals: () => undefined, doneBytes: () => undefined, fileDone: () => undefined, done: () => undefined, pieces: () => undefined, metainfo: () => undefined },
       });
       // b's info hash sorts after c's, so a tie between their keys would put c first.
       const [x, y] = [torrentFile(1), torrentFile(2)].sort((p, q) => (parseMetainfo(p).infoHashHex < parseMetainfo(q).infoHashHex ? 1 : -1));

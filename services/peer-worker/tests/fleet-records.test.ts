@@ -17,6 +17,7 @@ function fleetOf(picture: FleetPicture): FleetView {
     totals: () => undefined,
     doneBytes: () => undefined,
     fileDone: () => undefined,
+    done: () => undefined,
     pieces: () => undefined,
     metainfo: (hex) => picture.get(hex)?.meta,
   };

@@ -74,6 +74,8 @@ export interface FleetView {
   doneBytes(infoHashHex: string): number | undefined;
   /** Bytes verified of each file (one per entry of the metainfo's files), as the fleet's bitfield says. */
   fileDone(infoHashHex: string): number[] | undefined;
+  /** Every wanted piece is verified, as the fleet's bitfield says; undefined for a torrent the runner has not seen. */
+  done(infoHashHex: string): boolean | undefined;
   /** The fleet's bitfield (BEP 3 layout, high bit first; shorter when nothing is recorded past it). */
   pieces(infoHashHex: string): Uint8Array | undefined;
   /** The torrent's metainfo as the runner parsed it, once it has the entry; the control API shares it rather than parse its own. */
@@ -316,11 +318,22 @@ export class FleetBackend implements ControlBackend {
     return this.unavailableOnError(() => this.state.requestRecheck(infoHashHex));
   }
 
-  /** The figures of the last tick, with each file's progress from the fleet's bitfield (so any replica has it). */
+  /**
+   * The figures of the last tick, with each file's progress from the
+   * fleet's bitfield (so any replica has it). The bitfield changes as the
+   * disk-writers record a piece, the figures once a tick: a torrent whose
+   * last wanted piece is recorded reads done before its worker's next tick
+   * says seeding. Its state is then the bitfield's, so no API shows a
+   * torrent with nothing left as still downloading (Sonarr takes a
+   * Transmission torrent as done by its status and what is left).
+   */
   stats(infoHashHex: string): TorrentStatsView | undefined {
     const s = this.board.get(infoHashHex);
+    if (!s) return undefined;
     const fileDone = this.o.fleet.fileDone(infoHashHex);
-    return s && fileDone ? { ...s, fileDone } : s;
+    const caughtUp = s.state === 'downloading' && this.o.fleet.done(infoHashHex) === true;
+    if (!fileDone && !caughtUp) return s;
+    return { ...s, ...(fileDone ? { fileDone } : {}), ...(caughtUp ? { state: 'seeding' as const, left: 0, eta: 0 } : {}) };
   }
 
   pieces(infoHashHex: string): Uint8Array | undefined {

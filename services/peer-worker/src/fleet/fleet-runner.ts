@@ -276,6 +276,11 @@ export class FleetRunner implements FleetView {
     return this.picture.fileDone(infoHashHex);
   }
 
+  done(infoHashHex: string): boolean | undefined {
+    const r = this.picture.get(infoHashHex);
+    return r ? this.picture.isDone(infoHashHex, r.entry, r.meta) : undefined;
+  }
+
   pieces(infoHashHex: string): Uint8Array | undefined {
     return this.picture.has(infoHashHex) ? (this.picture.bitBytes(infoHashHex) ?? new Uint8Array(0)) : undefined;
   }
