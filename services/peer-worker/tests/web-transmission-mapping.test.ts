@@ -7,7 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { NO_LIMIT, USE_GLOBAL, ZERO_TOTALS, defaultTorrentSettings } from '@seedbox/cluster';
-import type { TorrentRecord, TrackerStatus } from '../src/control/backend.js';
+import type { TorrentRecord, TorrentStatsView, TrackerStatus } from '../src/control/backend.js';
+import { STATUS, torrentObject, type TorrentView } from '../src/web/transmission/tr-torrent-fields.js';
+import { fakeTorrent } from './support/fake-engine.js';
 import { RECENT_MS, RecentActivity } from '../src/web/transmission/tr-activity.js';
 import { parseIds, selectTorrents } from '../src/web/transmission/tr-ids.js';
 import { globalShareFrom, shareFromMode, speedFromPair, toKBps } from '../src/web/transmission/tr-limits.js';
@@ -223,5 +225,33 @@ describe('trackerStats: the scrape fields', () => {
       [true, 0, 0],
       [false, 0, 0],
     ]);
+  });
+});
+
+describe('status', () => {
+  const { meta } = fakeTorrent(7);
+  const running = { ...record(meta.infoHashHex, 1), metainfo: meta, desired: 'running', queued: false } as TorrentRecord;
+  const env = { config: undefined, now: 0 };
+  const all = Uint8Array.of(0xf0);
+  const view = (r: TorrentRecord, bits: Uint8Array | undefined, stats?: Partial<TorrentStatsView>): TorrentView => ({
+    record: r,
+    stats: stats && ({ infoHashHex: r.infoHashHex, downloadRate: 0, uploadRate: 0, complete: false, left: 0, ...stats } as TorrentStatsView),
+    bitfield: () => bits,
+    trackers: () => [],
+  });
+  const status = (v: TorrentView): unknown => torrentObject(v, env, ['status', 'leftUntilDone']);
+
+  it("is Transmission's: running with nothing left is seeding, whatever the last figures said or with none yet", () => {
+    expect(status(view(running, all))).toEqual({ status: STATUS.seeding, leftUntilDone: 0 });
+    expect(status(view(running, all, { state: 'downloading' }))).toEqual({ status: STATUS.seeding, leftUntilDone: 0 });
+    expect(status(view(running, Uint8Array.of(0xe0), { state: 'downloading' }))).toMatchObject({ status: STATUS.downloading });
+    expect(status(view(running, undefined))).toMatchObject({ status: STATUS.downloading });
+  });
+
+  it('stopped, queued and checking stay so with nothing left; a magnet without its metadata is downloading', () => {
+    expect(status(view({ ...running, desired: 'paused' } as TorrentRecord, all))).toMatchObject({ status: STATUS.stopped });
+    expect(status(view({ ...running, queued: true } as TorrentRecord, all))).toMatchObject({ status: STATUS.seedWait });
+    expect(status(view(running, all, { state: 'checking' }))).toMatchObject({ status: STATUS.checking });
+    expect(status(view({ ...running, metainfo: undefined } as TorrentRecord, undefined))).toMatchObject({ status: STATUS.downloading, leftUntilDone: 0 });
   });
 });

@@ -111,7 +111,10 @@ class Facts {
       case TorrentState.TORRENT_STATE_SEEDING:
         return STATUS.seeding;
       default:
-        return STATUS.downloading;
+        // Transmission's rule (tr_torrentGetActivity): running with nothing
+        // left is seeding, whatever the last figures said (none yet after a
+        // restart, or a tick behind the fleet's bitfield).
+        return this.record.metainfo && this.progress.leftUntilDone === 0 ? STATUS.seeding : STATUS.downloading;
     }
   }
 
