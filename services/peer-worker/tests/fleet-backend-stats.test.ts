@@ -22,10 +22,7 @@ function viewOf(picture: FleetPicture): FleetView {
     totals: () => undefined,
     doneBytes: (hex) => picture.doneBytes(hex),
     fileDone: (hex) => picture.fileDone(hex),
-    done: (hex) => {
-      const r = picture.get(hex);
-      return r ? picture.isDone(hex, r.entry, r.meta) : undefined;
-    },
+    done: (hex) => picture.done(hex),
     pieces: (hex) => picture.bitBytes(hex),
     metainfo: (hex) => picture.get(hex)?.meta,
   };

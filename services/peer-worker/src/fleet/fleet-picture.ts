@@ -160,6 +160,12 @@ export class FleetPicture {
     return done;
   }
 
+  /** isDone for a registered torrent, looked up by hash; undefined for one not registered. */
+  done(hex: string): boolean | undefined {
+    const r = this.registry.get(hex);
+    return r ? this.isDone(hex, r.entry, r.meta) : undefined;
+  }
+
   /** Bytes verified, as the fleet's bitfield says. */
   doneBytes(hex: string): number | undefined {
     const r = this.registry.get(hex);

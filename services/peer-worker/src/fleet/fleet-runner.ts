@@ -277,8 +277,7 @@ export class FleetRunner implements FleetView {
   }
 
   done(infoHashHex: string): boolean | undefined {
-    const r = this.picture.get(infoHashHex);
-    return r ? this.picture.isDone(infoHashHex, r.entry, r.meta) : undefined;
+    return this.picture.done(infoHashHex);
   }
 
   pieces(infoHashHex: string): Uint8Array | undefined {
