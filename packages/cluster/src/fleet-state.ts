@@ -366,7 +366,6 @@ export class FleetState implements FleetStore {
 
 }
 
-/** JetStream's answer to a create or update whose expected revision did not match. */
 /**
  * Opens (and on first use creates) a bucket. Replicas started together on a
  * fresh NATS race to create each bucket's stream, and the losers' creates
@@ -383,13 +382,19 @@ async function openBucket(open: () => Promise<KV>): Promise<KV> {
   }
 }
 
+/** The JetStream API's error code of a failed call, when it gave one. */
+function apiErrorCode(err: unknown): number | undefined {
+  return (err as { api_error?: { err_code?: number } } | undefined)?.api_error?.err_code;
+}
+
+/** A create lost to another replica's: 10065, subjects overlap with an existing stream; 10058, stream name already in use. */
 function isCreateRace(err: unknown): boolean {
-  const code = (err as { api_error?: { err_code?: number } }).api_error?.err_code;
-  // 10065: subjects overlap with an existing stream; 10058: stream name already in use.
+  const code = apiErrorCode(err);
   return code === 10065 || code === 10058 || /subjects overlap|name already in use/i.test((err as Error)?.message ?? '');
 }
 
+/** JetStream's answer to a create or update whose expected revision did not match. */
 function isWrongLastSequence(err: unknown): boolean {
   const m = (err as Error)?.message ?? '';
-  return /wrong last sequence|key exists/i.test(m) || (err as { api_error?: { err_code?: number } }).api_error?.err_code === 10071;
+  return /wrong last sequence|key exists/i.test(m) || apiErrorCode(err) === 10071;
 }

@@ -12,8 +12,9 @@ import type { TorrentFile } from './metainfo.js';
  * this list (checking it by the same rules) and this walks it, keeping only
  * what a TorrentFile holds. The rules and the errors are those the parse
  * of the generic form had: duplicate keys, the last wins; a wrong type, a
- * missing key or a bad segment names the field. `depth` is the list's, as the decoding that
- * stepped over it counted (1 in an info dictionary alone, 2 in a torrent).
+ * missing key or a bad segment names the field. `depth` is the list's, as
+ * the decoding that stepped over it counted (1 in an info dictionary
+ * alone, 2 in a torrent).
  */
 export function readFiles(r: BencodeReader, span: Span, maxFiles: number, depth: number): TorrentFile[] {
   const buf = r.buf;
